@@ -36,7 +36,7 @@ def generate(out: Path) -> None:
         f"--mypy_out={out}",
         *protos,
     ]
-    subprocess.run(cmd, check=True, cwd=PROTO_ROOT)
+    subprocess.run(cmd, check=True, cwd=PROTO_ROOT, stdout=subprocess.DEVNULL)
     # Every generated folder is a regular package so that tools agree on module names.
     for folder in [out / PACKAGE, *(p for p in (out / PACKAGE).rglob("*") if p.is_dir())]:
         init = folder / "__init__.py"
