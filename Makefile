@@ -1,0 +1,40 @@
+# Skiff's entry points. `make up` and `make test` do all set-up on a fresh Debian 12 machine.
+SHELL := /bin/bash
+UV ?= uv
+SKIFF := .venv/bin/skiff
+
+.PHONY: install up down test test-unit test-e2e lint proto proto-check bench clean
+
+install:  ## Debian packages, uv and the workspace's Python packages
+	@scripts/install-deps.sh
+
+up: install  ## install, then start a local one-node cluster
+	@$(SKIFF) up
+
+down:  ## stop the local cluster and clean up mounts, cgroups, namespaces and bridges
+	@$(SKIFF) down
+
+test: install  ## unit, integration (real etcd) and end-to-end (real cluster) tests; needs root
+	$(UV) run --frozen pytest
+
+test-unit: install
+	$(UV) run --frozen pytest -m "not e2e and not etcd and not root"
+
+test-e2e: install
+	$(UV) run --frozen pytest -m e2e
+
+lint: install  ## generated code fresh, protos tidy, lint, layering, types
+	$(UV) run --frozen python scripts/gen_protos.py --check
+	$(UV) run --frozen buf lint
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen lint-imports
+	$(UV) run --frozen mypy libs/skiff-common/src libs/skiff-client/src
+
+proto:  ## regenerate libs/skiff-api from proto/
+	$(UV) run --frozen python scripts/gen_protos.py
+
+proto-check:
+	$(UV) run --frozen python scripts/gen_protos.py --check
+
+bench: install  ## benchmarks (not tests): each prints its figures beside its reference
+	@for b in bench/*_bench.py; do echo "== $$b"; $(UV) run --frozen python $$b || exit 1; done

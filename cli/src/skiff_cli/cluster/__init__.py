@@ -1,0 +1,1 @@
+"""A local Skiff cluster run as plain processes: what `skiff up` and `skiff down` manage."""

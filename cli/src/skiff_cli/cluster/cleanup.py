@@ -1,0 +1,104 @@
+"""Sweep away what a local cluster could leave behind after a crash.
+
+`skiff down` first asks the runtime to remove every sandbox, which is the clean path. This module is
+the safety net behind it: container supervisors still running from our state folders, mounts below the
+state folder, the cluster's cgroup tree and its pod bridge. Each step only touches things that carry
+this cluster's own names, so it never disturbs anything else on the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from .layout import ClusterLayout
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def leftover_processes(layout: ClusterLayout) -> list[int]:
+    """Processes whose command line names this cluster's runtime folders (container supervisors)."""
+    marks = (str(layout.runtime_root).encode(), str(layout.runtime_state).encode())
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if any(mark in cmdline for mark in marks):
+            pids.append(int(entry.name))
+    return pids
+
+
+def mounts_below(folder: Path) -> list[str]:
+    """Mount points at or below `folder`, deepest first."""
+    prefix = str(folder.resolve()) if folder.exists() else str(folder)
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].encode().decode("unicode_escape")
+        if point == prefix or point.startswith(prefix + "/"):
+            points.append(point)
+    return sorted(set(points), key=lambda p: p.count("/"), reverse=True)
+
+
+def cgroup_dirs(name: str) -> list[Path]:
+    """This cluster's cgroup folder in every hierarchy (v1: one per controller; v2: one)."""
+    if (CGROUP_ROOT / "cgroup.controllers").exists():
+        candidates = [CGROUP_ROOT / name]
+    else:
+        candidates = [hierarchy / name for hierarchy in CGROUP_ROOT.iterdir() if hierarchy.is_dir()]
+    return [path for path in candidates if path.is_dir()]
+
+
+def remove_cgroup_tree(top: Path) -> None:
+    for folder in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        _kill_and_rmdir(folder)
+    _kill_and_rmdir(top)
+
+
+def _kill_and_rmdir(folder: Path) -> None:
+    procs = folder / "cgroup.procs"
+    if procs.exists():
+        for pid in procs.read_text().split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    for _ in range(50):
+        try:
+            folder.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)  # processes still exiting
+
+
+def sweep(layout: ClusterLayout) -> Iterator[str]:
+    pids = leftover_processes(layout)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if pids:
+        yield f"killed {len(pids)} leftover container process(es)"
+    points = mounts_below(layout.state_dir)
+    for point in points:
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+    if points:
+        yield f"unmounted {len(points)} leftover mount(s)"
+    cgroups = cgroup_dirs(layout.cgroup_root)
+    for top in cgroups:
+        remove_cgroup_tree(top)
+    if cgroups:
+        yield f"removed the {layout.cgroup_root} cgroup tree"
+    if subprocess.run(["ip", "link", "show", layout.bridge], capture_output=True).returncode == 0:
+        subprocess.run(["ip", "link", "delete", layout.bridge], check=False, capture_output=True)
+        yield f"deleted bridge {layout.bridge}"

@@ -1,0 +1,115 @@
+"""The command line of each process of a local cluster, in start order.
+
+This is the one place that knows how the five services and etcd are wired together: which address
+each listens on, which certificate each presents, and where each keeps its state. The same wiring is
+written for containers in docker-compose.yml and for Kubernetes in helm/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from skiff_common.grpcutil import TLSConfig
+
+from .layout import ClusterLayout
+
+COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet")
+CLIENT_IDENTITIES = ("admin",)
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    argv: list[str]
+
+
+def bin_path(program: str) -> str:
+    """A console script of this environment (the venv's bin), else one on PATH."""
+    local = Path(sys.executable).parent / program
+    if local.exists():
+        return str(local)
+    found = shutil.which(program)
+    if not found:
+        raise SystemExit(f"error: {program} is not installed (run `make up` or `uv sync`)")
+    return found
+
+
+def tls_flags(tls: TLSConfig, *, server: bool) -> list[str]:
+    if server:
+        return [f"--tls-cert-file={tls.cert_file}", f"--tls-key-file={tls.key_file}", f"--client-ca-file={tls.ca_file}"]
+    return [f"--tls-cert-file={tls.cert_file}", f"--tls-key-file={tls.key_file}", f"--tls-ca-file={tls.ca_file}"]
+
+
+def etcd(layout: ClusterLayout) -> Component:
+    client = f"http://{layout.etcd_endpoint}"
+    peer = f"http://127.0.0.1:{layout.etcd_peer_port}"
+    return Component("etcd", [
+        bin_path("etcd"),
+        "--name=skiff",
+        f"--data-dir={layout.etcd_dir}",
+        f"--listen-client-urls={client}",
+        f"--advertise-client-urls={client}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=skiff={peer}",
+        "--log-level=warn",
+    ])
+
+
+def runtime(layout: ClusterLayout) -> Component:
+    return Component("runtime", [
+        bin_path("skiff-runtime"),
+        f"--listen=unix://{layout.runtime_socket}",
+        f"--root-dir={layout.runtime_root}",
+        f"--state-dir={layout.runtime_state}",
+        f"--bridge={layout.bridge}",
+        f"--pod-cidr={layout.pod_cidr}",
+        f"--cgroup-root={layout.cgroup_root}",
+        f"--metrics-address={layout.metrics_address('runtime')}",
+    ])
+
+
+def apiserver(layout: ClusterLayout, tls: TLSConfig) -> Component:
+    return Component("apiserver", [
+        bin_path("skiff-apiserver"),
+        f"--listen={layout.apiserver_address}",
+        f"--etcd-endpoints={layout.etcd_endpoint}",
+        f"--metrics-address={layout.metrics_address('apiserver')}",
+        *tls_flags(tls, server=True),
+    ])
+
+
+def scheduler(layout: ClusterLayout, tls: TLSConfig) -> Component:
+    return Component("scheduler", [
+        bin_path("skiff-scheduler"),
+        f"--apiserver={layout.apiserver_address}",
+        f"--metrics-address={layout.metrics_address('scheduler')}",
+        *tls_flags(tls, server=False),
+    ])
+
+
+def controllers(layout: ClusterLayout, tls: TLSConfig) -> Component:
+    return Component("controllers", [
+        bin_path("skiff-controllers"),
+        f"--apiserver={layout.apiserver_address}",
+        f"--metrics-address={layout.metrics_address('controllers')}",
+        *tls_flags(tls, server=False),
+    ])
+
+
+def kubelet(layout: ClusterLayout, tls: TLSConfig) -> Component:
+    return Component("kubelet", [
+        bin_path("skiff-kubelet"),
+        f"--node-name={layout.node_name}",
+        f"--apiserver={layout.apiserver_address}",
+        f"--runtime-endpoint=unix://{layout.runtime_socket}",
+        f"--listen=127.0.0.1:{layout.kubelet_port}",
+        f"--pod-cidr={layout.pod_cidr}",
+        f"--root-dir={layout.kubelet_root}",
+        f"--pod-log-dir={layout.pod_log_dir}",
+        f"--metrics-address={layout.metrics_address('kubelet')}",
+        *tls_flags(tls, server=False),
+    ])

@@ -1,0 +1,105 @@
+"""Where a local cluster keeps its files and which ports it uses.
+
+One dataclass names every path and port, so that `skiff up`, `skiff down` and the end-to-end tests
+agree on them, and so that a test can run a whole cluster in a temporary folder on free ports beside a
+developer's own cluster.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ClusterLayout:
+    state_dir: Path = Path("/var/lib/skiff")
+    node_name: str = "skiff-node"
+    apiserver_port: int = 6443
+    etcd_client_port: int = 2379
+    etcd_peer_port: int = 2380
+    kubelet_port: int = 10250
+    # Metrics endpoints, one per service, all on 127.0.0.1.
+    metrics_ports: dict[str, int] = field(
+        default_factory=lambda: {
+            "apiserver": 9101,
+            "scheduler": 9102,
+            "controllers": 9103,
+            "kubelet": 9104,
+            "runtime": 9105,
+        }
+    )
+    pod_cidr: str = "10.88.0.0/16"
+    bridge: str = "skiff0"
+    # The cgroup under which every pod's cgroup is made; removed whole by `skiff down`.
+    cgroup_root: str = "skiff"
+
+    @classmethod
+    def ephemeral(cls, state_dir: Path, suffix: str, pod_subnet: int) -> ClusterLayout:
+        """A layout on free ports with its own bridge, pod CIDR and cgroup root (for tests)."""
+        return cls(
+            state_dir=state_dir,
+            node_name=f"node-{suffix}",
+            apiserver_port=free_port(),
+            etcd_client_port=free_port(),
+            etcd_peer_port=free_port(),
+            kubelet_port=free_port(),
+            metrics_ports={name: free_port() for name in cls().metrics_ports},
+            pod_cidr=f"10.{pod_subnet}.0.0/16",
+            bridge=f"sk{suffix}"[:15],
+            cgroup_root=f"skiff-{suffix}",
+        )
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.state_dir / "pki"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def pid_dir(self) -> Path:
+        return self.state_dir / "pids"
+
+    @property
+    def etcd_dir(self) -> Path:
+        return self.state_dir / "etcd"
+
+    @property
+    def runtime_root(self) -> Path:
+        return self.state_dir / "runtime"
+
+    @property
+    def runtime_state(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def runtime_socket(self) -> Path:
+        return self.runtime_state / "runtime.sock"
+
+    @property
+    def kubelet_root(self) -> Path:
+        return self.state_dir / "kubelet"
+
+    @property
+    def pod_log_dir(self) -> Path:
+        return self.state_dir / "pods"
+
+    @property
+    def apiserver_address(self) -> str:
+        return f"127.0.0.1:{self.apiserver_port}"
+
+    @property
+    def etcd_endpoint(self) -> str:
+        return f"127.0.0.1:{self.etcd_client_port}"
+
+    def metrics_address(self, component: str) -> str:
+        return f"127.0.0.1:{self.metrics_ports[component]}"

@@ -1,0 +1,135 @@
+"""Bring a local cluster up and take it down again.
+
+`up` starts etcd, the runtime, the apiserver, the scheduler, the controllers and the kubelet as
+processes, in that order, waiting for each to answer before starting the next, then waits for the node
+to report Ready. It is idempotent: running components are left alone. `down` stops them in reverse
+order; before the runtime stops it removes every pod sandbox through the CRI (so the CNI plugins release
+addresses and iptables rules), and afterwards it sweeps what a crash could have left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from skiff_common.tls import ensure_cluster_pki
+
+from ..clientconfig import ClientConfig
+from . import components, processes
+from .cleanup import sweep
+from .layout import ClusterLayout
+from .probes import apiserver_ready, node_ready, remove_all_sandboxes, runtime_ready
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+STOP_ORDER = ("kubelet", "controllers", "scheduler", "apiserver", "runtime", "etcd")
+
+
+class ClusterError(Exception):
+    pass
+
+
+def wait_for(what: str, check: Callable[[], bool], *, timeout: float, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    hint = f"; see {log}" if log else ""
+    raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}{hint}")
+
+
+def etcd_healthy(layout: ClusterLayout) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{layout.etcd_endpoint}/health", timeout=1) as resp:
+            return b'"health":"true"' in resp.read()
+    except OSError:
+        return False
+
+
+class LocalCluster:
+    def __init__(self, layout: ClusterLayout, *, say: Callable[[str], None] = print) -> None:
+        self.layout = layout
+        self.say = say
+        pki = ensure_cluster_pki(
+            layout.pki_dir, components=[*components.COMPONENTS, *components.CLIENT_IDENTITIES]
+        )
+        self.tls = pki
+
+    def client_config(self) -> ClientConfig:
+        admin = self.tls["admin"]
+        return ClientConfig(
+            server=self.layout.apiserver_address,
+            ca_file=admin.ca_file,
+            cert_file=admin.cert_file,
+            key_file=admin.key_file,
+        )
+
+    def _start(self, component: components.Component, ready: Callable[[], bool], timeout: float = 30) -> None:
+        layout = self.layout
+        if processes.running_pid(component.name, layout.pid_dir) is None:
+            self.say(f"starting {component.name}")
+            processes.start(component.name, component.argv, log_dir=layout.log_dir, pid_dir=layout.pid_dir)
+        log = layout.log_dir / f"{component.name}.log"
+
+        def alive_and_ready() -> bool:
+            if processes.running_pid(component.name, layout.pid_dir) is None:
+                raise ClusterError(f"{component.name} exited during start-up; see {log}")
+            return ready()
+
+        wait_for(f"{component.name} to answer", alive_and_ready, timeout=timeout, log=log)
+
+    def up(self, *, images: bool = True) -> None:
+        layout = self.layout
+        for folder in (layout.state_dir, layout.log_dir, layout.runtime_root, layout.runtime_state):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._start(components.etcd(layout), lambda: etcd_healthy(layout))
+        self._start(components.runtime(layout), lambda: asyncio.run(runtime_ready(layout.runtime_socket)))
+        if images:
+            self.import_busybox()
+        admin = self.client_config()
+        self._start(components.apiserver(layout, self.tls["apiserver"]), lambda: asyncio.run(apiserver_ready(admin)))
+        self._start(components.scheduler(layout, self.tls["scheduler"]), lambda: True)
+        self._start(components.controllers(layout, self.tls["controllers"]), lambda: True)
+        self._start(components.kubelet(layout, self.tls["kubelet"]), lambda: True)
+        wait_for(
+            f"node {layout.node_name} to be Ready",
+            lambda: asyncio.run(node_ready(admin, layout.node_name)),
+            timeout=60,
+            log=layout.log_dir / "kubelet.log",
+        )
+
+    def import_busybox(self) -> None:
+        """Build the busybox test image from Debian's busybox-static and load it as busybox:latest."""
+        image_dir = self.layout.state_dir / "images" / "busybox"
+        if not (image_dir / "index.json").exists():
+            self.say("building the busybox image from busybox-static")
+            subprocess.run(
+                [str(REPO_ROOT / "scripts" / "images" / "build-busybox-image.sh"), str(image_dir)],
+                check=True, stdout=subprocess.DEVNULL,
+            )
+        subprocess.run(
+            [components.bin_path("skiff-runtime"), "import", f"--root-dir={self.layout.runtime_root}",
+             "--ref=busybox:latest", str(image_dir)],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+
+    def down(self) -> None:
+        layout = self.layout
+        for name in STOP_ORDER:
+            if name == "runtime" and processes.running_pid("runtime", layout.pid_dir) is not None:
+                try:
+                    removed = asyncio.run(remove_all_sandboxes(layout.runtime_socket))
+                    if removed:
+                        self.say(f"removed {removed} pod sandbox(es)")
+                except Exception as exc:  # the sweep below still cleans up
+                    self.say(f"warning: could not remove sandboxes through the runtime: {exc}")
+            if processes.stop(name, layout.pid_dir):
+                self.say(f"stopped {name}")
+        for line in sweep(layout):
+            self.say(line)
+
+

@@ -1,0 +1,64 @@
+"""Start, find and stop the cluster's long-running processes.
+
+Each process runs in its own session (so a terminal's Ctrl-C does not reach it), writes to its own log
+file, and is remembered by a pid file. A pid file alone is not trusted: before signalling, we check that
+the pid still runs the command we started (pids are reused), so `skiff down` never kills a stranger.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def start(name: str, argv: Sequence[str], *, log_dir: Path, pid_dir: Path, env: dict[str, str] | None = None) -> int:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    pid_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / f"{name}.log", "ab") as log:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+    (pid_dir / f"{name}.pid").write_text(f"{proc.pid}\n{argv[0]}\n")
+    return proc.pid
+
+
+def running_pid(name: str, pid_dir: Path) -> int | None:
+    """The pid of `name` if the process we started is still alive."""
+    try:
+        pid_text, program = (pid_dir / f"{name}.pid").read_text().splitlines()[:2]
+        pid = int(pid_text)
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    if Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z"):
+        return None  # a zombie waiting for its parent to reap it is as good as gone
+    if not any(program.encode() in part for part in cmdline[:2]):
+        return None
+    return pid
+
+
+def stop(name: str, pid_dir: Path, *, timeout: float = 10.0) -> bool:
+    """SIGTERM, then SIGKILL after `timeout`. Returns whether a process was running."""
+    pid = running_pid(name, pid_dir)
+    if pid is None:
+        (pid_dir / f"{name}.pid").unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and running_pid(name, pid_dir) is not None:
+        time.sleep(0.05)
+    if running_pid(name, pid_dir) is not None:
+        os.kill(pid, signal.SIGKILL)
+        while running_pid(name, pid_dir) is not None:
+            time.sleep(0.05)
+    (pid_dir / f"{name}.pid").unlink(missing_ok=True)
+    return True

@@ -1,0 +1,1 @@
+"""One module per `skiff` subcommand; each exposes `add_parser(subparsers)` and a `run(args)`."""

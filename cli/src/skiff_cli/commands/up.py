@@ -1,0 +1,59 @@
+"""`skiff up` and `skiff down`: a one-node local cluster made of plain processes."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..clientconfig import config_path, save_client_config
+from ..cluster.layout import ClusterLayout
+from ..cluster.local import ClusterError, LocalCluster
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    up = sub.add_parser("up", help="start a local one-node cluster (etcd and the five services)")
+    down = sub.add_parser("down", help="stop the local cluster and clean up after it")
+    for p in (up, down):
+        p.add_argument("--state-dir", type=Path, default=ClusterLayout.state_dir, help="where the cluster keeps its files")
+    up.add_argument("--node-name", default=ClusterLayout.node_name)
+    up.add_argument("--pod-cidr", default=ClusterLayout.pod_cidr)
+    up.set_defaults(run=run_up)
+    down.add_argument("--purge", action="store_true", help="also delete the state folder (etcd data, images)")
+    down.set_defaults(run=run_down)
+
+
+async def run_up(args: argparse.Namespace) -> int:
+    layout = ClusterLayout(state_dir=args.state_dir, node_name=args.node_name, pod_cidr=args.pod_cidr)
+    cluster = LocalCluster(layout)
+    try:
+        cluster.up()
+    except ClusterError as exc:
+        print(f"error: {exc}")
+        return 1
+    path = save_client_config(cluster.client_config())
+    print(f"""
+The cluster is up: node {layout.node_name} is Ready.
+  client config:  {path}
+  logs:           {layout.log_dir}/
+  metrics:        {', '.join(f'{n} http://{layout.metrics_address(n)}/metrics' for n in layout.metrics_ports)}
+
+Try:
+  skiff apply -f examples/hello-pod.yaml
+  skiff get pods -o wide
+  skiff logs hello
+  skiff delete pod hello
+  skiff down""")
+    return 0
+
+
+async def run_down(args: argparse.Namespace) -> int:
+    layout = ClusterLayout(state_dir=args.state_dir)
+    LocalCluster(layout).down()
+    if args.purge:
+        import shutil
+
+        shutil.rmtree(layout.state_dir, ignore_errors=True)
+        config_path().unlink(missing_ok=True)
+        print(f"removed {layout.state_dir}")
+    print("the cluster is down")
+    return 0

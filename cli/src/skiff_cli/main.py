@@ -1,0 +1,57 @@
+"""The `skiff` command: talk to a cluster as kubectl does, and run a local one.
+
+Errors from the server are printed the way kubectl prints them ("Error from server (NotFound): ...")
+and end the command with status 1; a traceback is never shown for a server's or the user's mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import grpc
+from skiff_common.errors import Invalid, SkiffError, from_rpc_error
+
+from .commands import apply, certs, delete, exec as exec_cmd, get, logs, up
+
+REASONS = {
+    "NotFound": "NotFound", "AlreadyExists": "AlreadyExists", "Conflict": "Conflict", "Invalid": "Invalid",
+    "Forbidden": "Forbidden", "Expired": "Expired", "TooManyRequests": "TooManyRequests",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="skiff", description="Skiff: a small Kubernetes-shaped orchestrator.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    up.add_parsers(sub)
+    for module in (apply, get, delete, logs, exec_cmd, certs):
+        module.add_parser(sub)
+    return parser
+
+
+def describe(err: SkiffError) -> str:
+    reason = REASONS.get(type(err).__name__, type(err).__name__)
+    text = f"Error from server ({reason}): {err.message}"
+    if isinstance(err, Invalid):
+        text += "".join(f"\n  * {fe}" for fe in err.errors)
+    return text
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        code = asyncio.run(args.run(args))
+    except SkiffError as err:
+        print(describe(err), file=sys.stderr)
+        code = 1
+    except grpc.aio.AioRpcError as err:
+        print(describe(from_rpc_error(err)), file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything Skiff needs on a fresh Debian 12 machine with Python 3.11: the Debian packages the
+# runtime and the tests use, uv, and the workspace's Python packages (one lock file, one .venv).
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(
+  busybox-static              # the test image is built from it (no network pulls)
+  containernetworking-plugins # bridge, host-local, portmap, loopback in /usr/lib/cni
+  iproute2 iptables           # the CNI plugins call them
+  util-linux                  # mount, umount, nsenter
+  docker-compose              # `make lint` checks docker-compose.yml statically (no engine needed)
+)
+
+missing=()
+for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v uv >/dev/null 2>&1; then
+  echo "installing uv"
+  python3 -m pip install -q uv 2>/dev/null || python3 -m pip install -q --break-system-packages uv
+fi
+uv sync --frozen --quiet

@@ -1,0 +1,95 @@
+"""The walking skeleton, end to end: `skiff apply` of a pod to a running, isolated container and back.
+
+Everything is real: etcd, the five services as processes, Linux namespaces, cgroups, overlayfs and the
+CNI bridge plugin. The test goes through the `skiff` command as a user would.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from skiff_cli.cluster.cleanup import cgroup_dirs, mounts_below
+from skiff_cli.cluster.local import LocalCluster
+
+pytestmark = [pytest.mark.e2e, pytest.mark.root]
+
+POD = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: hello
+  labels: {app: hello}
+spec:
+  containers:
+    - name: hello
+      image: busybox
+      command: ["sh", "-c", "echo hello; sleep 3600"]
+      resources:
+        limits: {cpu: 500m, memory: 64Mi}
+"""
+
+
+def pod_processes(cluster: LocalCluster) -> list[int]:
+    """Every process inside the cluster's cgroup tree: what the pods run."""
+    pids: set[int] = set()
+    for top in cgroup_dirs(cluster.layout.cgroup_root):
+        for procs in top.rglob("cgroup.procs"):
+            pids.update(int(p) for p in procs.read_text().split())
+    return sorted(pids)
+
+
+def test_node_is_ready(skiff, cluster: LocalCluster) -> None:
+    out = skiff("get", "nodes").stdout
+    assert re.search(rf"^{cluster.layout.node_name}\s+Ready\b", out, re.M), out
+
+
+def test_pod_runs_isolated_and_is_cleaned_up(skiff, cluster: LocalCluster, tmp_path: Path) -> None:
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(POD)
+    assert skiff("apply", "-f", str(manifest)).stdout.strip() == "pod/hello created"
+
+    pod = skiff.wait_for(
+        "the pod to be Running",
+        lambda: (p := skiff.get_json("pod", "hello"))["status"].get("phase") == "Running" and p,
+    )
+    assert pod["spec"]["nodeName"] == cluster.layout.node_name
+    assert pod["status"]["podIP"], pod["status"]
+    assert pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
+    table = skiff("get", "pods", "-o", "wide").stdout
+    assert re.search(r"^hello\s+1/1\s+Running\s+0\s+\S+\s+" + re.escape(pod["status"]["podIP"]), table, re.M), table
+
+    logs = skiff.wait_for("the pod's output", lambda: skiff("logs", "hello").stdout)
+    assert logs.splitlines()[0] == "hello"
+
+    ps = skiff("exec", "hello", "--", "ps").stdout
+    first = [line.split() for line in ps.splitlines()[1:] if line.split()]
+    assert first[0][0] == "1" and "sh -c echo hello" in " ".join(first[0]), ps
+    assert skiff("exec", "hello", "--", "hostname").stdout.strip() == "hello"
+
+    # The container is really limited: its cgroup carries the pod's memory limit.
+    assert pod_processes(cluster), "no process in the cluster's cgroups while the pod runs"
+    assert any(
+        (d / "memory.limit_in_bytes").exists() and (d / "memory.limit_in_bytes").read_text().strip() == str(64 << 20)
+        or (d / "memory.max").exists() and (d / "memory.max").read_text().strip() == str(64 << 20)
+        for top in cgroup_dirs(cluster.layout.cgroup_root)
+        for d in [top, *top.rglob("*")]
+        if d.is_dir()
+    ), "no cgroup with the 64Mi memory limit"
+    assert any("overlay" in line or "rootfs" in line for line in mounts_below(cluster.layout.state_dir))
+
+    assert 'pod "hello" deleted' in skiff("delete", "pod", "hello").stdout
+    assert "hello" not in skiff("get", "pods").stdout
+    assert pod_processes(cluster) == [], "container processes left after delete"
+    leftover = [m for m in mounts_below(cluster.layout.state_dir) if "rootfs" in m or "netns" in m]
+    assert leftover == [], leftover
+
+
+def test_bad_manifest_gets_a_clear_error(skiff, tmp_path: Path) -> None:
+    manifest = tmp_path / "bad.yaml"
+    manifest.write_text(POD.replace("name: hello\n      image", "name: hello\n      imagePullPolcy: Always\n      image"))
+    result = skiff("apply", "-f", str(manifest), check=False)
+    assert result.returncode == 1
+    assert "spec.containers[0].imagePullPolcy: unknown field" in result.stderr
+    assert "Traceback" not in result.stderr
