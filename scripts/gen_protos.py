@@ -28,7 +28,9 @@ def generate(out: Path) -> None:
         sys.exit("no .proto files under proto/")
     plugin = Path(sys.executable).parent / "protoc-gen-mypy"
     cmd = [
-        sys.executable, "-m", "grpc_tools.protoc",
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
         f"--proto_path={PROTO_ROOT}",
         f"--python_out={out}",
         f"--grpc_python_out={out}",

@@ -10,8 +10,12 @@ from skiff_cli.cluster.layout import ClusterLayout
 
 
 def test_start_and_stop_a_process(tmp_path: Path) -> None:
-    pid = processes.start("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"],
-                          log_dir=tmp_path / "logs", pid_dir=tmp_path / "pids")
+    pid = processes.start(
+        "sleeper",
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        log_dir=tmp_path / "logs",
+        pid_dir=tmp_path / "pids",
+    )
     assert processes.running_pid("sleeper", tmp_path / "pids") == pid
     assert processes.stop("sleeper", tmp_path / "pids", timeout=5)
     assert processes.running_pid("sleeper", tmp_path / "pids") is None

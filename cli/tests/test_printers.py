@@ -9,7 +9,9 @@ from skiff.api.core.v1 import node_pb2, pod_pb2
 from skiff_cli.printers import age, pod_status, table
 
 
-def make_pod(name: str, phase: str = "Running", *, ready: bool = True, waiting: str = "", ip: str = "10.88.0.5") -> pod_pb2.Pod:
+def make_pod(
+    name: str, phase: str = "Running", *, ready: bool = True, waiting: str = "", ip: str = "10.88.0.5"
+) -> pod_pb2.Pod:
     pod = pod_pb2.Pod()
     pod.metadata.name = name
     pod.metadata.namespace = "default"

@@ -48,7 +48,9 @@ class Skiff:
     def __call__(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([SKIFF, *args], capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
-            raise AssertionError(f"skiff {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+            raise AssertionError(
+                f"skiff {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+            )
         return result
 
     def get_json(self, *args: str) -> dict:

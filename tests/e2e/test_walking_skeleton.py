@@ -71,8 +71,8 @@ def test_pod_runs_isolated_and_is_cleaned_up(skiff, cluster: LocalCluster, tmp_p
     # The container is really limited: its cgroup carries the pod's memory limit.
     assert pod_processes(cluster), "no process in the cluster's cgroups while the pod runs"
     assert any(
-        (d / "memory.limit_in_bytes").exists() and (d / "memory.limit_in_bytes").read_text().strip() == str(64 << 20)
-        or (d / "memory.max").exists() and (d / "memory.max").read_text().strip() == str(64 << 20)
+        ((d / "memory.limit_in_bytes").exists() and (d / "memory.limit_in_bytes").read_text().strip() == str(64 << 20))
+        or ((d / "memory.max").exists() and (d / "memory.max").read_text().strip() == str(64 << 20))
         for top in cgroup_dirs(cluster.layout.cgroup_root)
         for d in [top, *top.rglob("*")]
         if d.is_dir()
@@ -88,7 +88,9 @@ def test_pod_runs_isolated_and_is_cleaned_up(skiff, cluster: LocalCluster, tmp_p
 
 def test_bad_manifest_gets_a_clear_error(skiff, tmp_path: Path) -> None:
     manifest = tmp_path / "bad.yaml"
-    manifest.write_text(POD.replace("name: hello\n      image", "name: hello\n      imagePullPolcy: Always\n      image"))
+    manifest.write_text(
+        POD.replace("name: hello\n      image", "name: hello\n      imagePullPolcy: Always\n      image")
+    )
     result = skiff("apply", "-f", str(manifest), check=False)
     assert result.returncode == 1
     assert "spec.containers[0].imagePullPolcy: unknown field" in result.stderr

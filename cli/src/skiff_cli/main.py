@@ -13,11 +13,17 @@ import sys
 import grpc
 from skiff_common.errors import Invalid, SkiffError, from_rpc_error
 
-from .commands import apply, certs, delete, exec as exec_cmd, get, logs, up
+from .commands import apply, certs, delete, get, logs, up
+from .commands import exec as exec_cmd
 
 REASONS = {
-    "NotFound": "NotFound", "AlreadyExists": "AlreadyExists", "Conflict": "Conflict", "Invalid": "Invalid",
-    "Forbidden": "Forbidden", "Expired": "Expired", "TooManyRequests": "TooManyRequests",
+    "NotFound": "NotFound",
+    "AlreadyExists": "AlreadyExists",
+    "Conflict": "Conflict",
+    "Invalid": "Invalid",
+    "Forbidden": "Forbidden",
+    "Expired": "Expired",
+    "TooManyRequests": "TooManyRequests",
 }
 
 

@@ -69,8 +69,13 @@ def node_row(node: Message, wide: bool) -> Row:
 def deployment_row(obj: Message, wide: bool) -> Row:
     spec, status = obj.spec, obj.status  # type: ignore[attr-defined]
     desired = spec.replicas if spec.HasField("replicas") else 1
-    return [obj.metadata.name, f"{status.ready_replicas}/{desired}", str(status.updated_replicas),  # type: ignore[attr-defined]
-            str(status.available_replicas), age(obj)]
+    return [
+        obj.metadata.name,
+        f"{status.ready_replicas}/{desired}",
+        str(status.updated_replicas),  # type: ignore[attr-defined]
+        str(status.available_replicas),
+        age(obj),
+    ]
 
 
 def namespace_row(obj: Message, wide: bool) -> Row:
@@ -83,8 +88,11 @@ def generic_row(obj: Message, wide: bool) -> Row:
 
 COLUMNS: dict[str, tuple[list[str], list[str], Callable[[Message, bool], Row]]] = {
     "Pod": (["NAME", "READY", "STATUS", "RESTARTS", "AGE"], ["IP", "NODE"], pod_row),
-    "Node": (["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
-             ["INTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"], node_row),
+    "Node": (
+        ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
+        ["INTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"],
+        node_row,
+    ),
     "Deployment": (["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], [], deployment_row),
     "Namespace": (["NAME", "STATUS", "AGE"], [], namespace_row),
 }
@@ -98,6 +106,7 @@ def table(kind: str, objects: Sequence[Message], *, wide: bool = False, with_nam
         headers = ["NAMESPACE", *headers]
         rows = [[obj.metadata.namespace, *row] for obj, row in zip(objects, rows, strict=True)]  # type: ignore[attr-defined]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    lines = ["   ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-             for line in [headers, *rows]]
+    lines = [
+        "   ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in [headers, *rows]
+    ]
     return "\n".join(lines)

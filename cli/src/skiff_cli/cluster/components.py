@@ -46,70 +46,88 @@ def tls_flags(tls: TLSConfig, *, server: bool) -> list[str]:
 def etcd(layout: ClusterLayout) -> Component:
     client = f"http://{layout.etcd_endpoint}"
     peer = f"http://127.0.0.1:{layout.etcd_peer_port}"
-    return Component("etcd", [
-        bin_path("etcd"),
-        "--name=skiff",
-        f"--data-dir={layout.etcd_dir}",
-        f"--listen-client-urls={client}",
-        f"--advertise-client-urls={client}",
-        f"--listen-peer-urls={peer}",
-        f"--initial-advertise-peer-urls={peer}",
-        f"--initial-cluster=skiff={peer}",
-        "--log-level=warn",
-    ])
+    return Component(
+        "etcd",
+        [
+            bin_path("etcd"),
+            "--name=skiff",
+            f"--data-dir={layout.etcd_dir}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=skiff={peer}",
+            "--log-level=warn",
+        ],
+    )
 
 
 def runtime(layout: ClusterLayout) -> Component:
-    return Component("runtime", [
-        bin_path("skiff-runtime"),
-        f"--listen=unix://{layout.runtime_socket}",
-        f"--root-dir={layout.runtime_root}",
-        f"--state-dir={layout.runtime_state}",
-        f"--bridge={layout.bridge}",
-        f"--pod-cidr={layout.pod_cidr}",
-        f"--cgroup-root={layout.cgroup_root}",
-        f"--metrics-address={layout.metrics_address('runtime')}",
-    ])
+    return Component(
+        "runtime",
+        [
+            bin_path("skiff-runtime"),
+            f"--listen=unix://{layout.runtime_socket}",
+            f"--root-dir={layout.runtime_root}",
+            f"--state-dir={layout.runtime_state}",
+            f"--bridge={layout.bridge}",
+            f"--pod-cidr={layout.pod_cidr}",
+            f"--cgroup-root={layout.cgroup_root}",
+            f"--metrics-address={layout.metrics_address('runtime')}",
+        ],
+    )
 
 
 def apiserver(layout: ClusterLayout, tls: TLSConfig) -> Component:
-    return Component("apiserver", [
-        bin_path("skiff-apiserver"),
-        f"--listen={layout.apiserver_address}",
-        f"--etcd-endpoints={layout.etcd_endpoint}",
-        f"--metrics-address={layout.metrics_address('apiserver')}",
-        *tls_flags(tls, server=True),
-    ])
+    return Component(
+        "apiserver",
+        [
+            bin_path("skiff-apiserver"),
+            f"--listen={layout.apiserver_address}",
+            f"--etcd-endpoints={layout.etcd_endpoint}",
+            f"--metrics-address={layout.metrics_address('apiserver')}",
+            *tls_flags(tls, server=True),
+        ],
+    )
 
 
 def scheduler(layout: ClusterLayout, tls: TLSConfig) -> Component:
-    return Component("scheduler", [
-        bin_path("skiff-scheduler"),
-        f"--apiserver={layout.apiserver_address}",
-        f"--metrics-address={layout.metrics_address('scheduler')}",
-        *tls_flags(tls, server=False),
-    ])
+    return Component(
+        "scheduler",
+        [
+            bin_path("skiff-scheduler"),
+            f"--apiserver={layout.apiserver_address}",
+            f"--metrics-address={layout.metrics_address('scheduler')}",
+            *tls_flags(tls, server=False),
+        ],
+    )
 
 
 def controllers(layout: ClusterLayout, tls: TLSConfig) -> Component:
-    return Component("controllers", [
-        bin_path("skiff-controllers"),
-        f"--apiserver={layout.apiserver_address}",
-        f"--metrics-address={layout.metrics_address('controllers')}",
-        *tls_flags(tls, server=False),
-    ])
+    return Component(
+        "controllers",
+        [
+            bin_path("skiff-controllers"),
+            f"--apiserver={layout.apiserver_address}",
+            f"--metrics-address={layout.metrics_address('controllers')}",
+            *tls_flags(tls, server=False),
+        ],
+    )
 
 
 def kubelet(layout: ClusterLayout, tls: TLSConfig) -> Component:
-    return Component("kubelet", [
-        bin_path("skiff-kubelet"),
-        f"--node-name={layout.node_name}",
-        f"--apiserver={layout.apiserver_address}",
-        f"--runtime-endpoint=unix://{layout.runtime_socket}",
-        f"--listen=127.0.0.1:{layout.kubelet_port}",
-        f"--pod-cidr={layout.pod_cidr}",
-        f"--root-dir={layout.kubelet_root}",
-        f"--pod-log-dir={layout.pod_log_dir}",
-        f"--metrics-address={layout.metrics_address('kubelet')}",
-        *tls_flags(tls, server=False),
-    ])
+    return Component(
+        "kubelet",
+        [
+            bin_path("skiff-kubelet"),
+            f"--node-name={layout.node_name}",
+            f"--apiserver={layout.apiserver_address}",
+            f"--runtime-endpoint=unix://{layout.runtime_socket}",
+            f"--listen=127.0.0.1:{layout.kubelet_port}",
+            f"--pod-cidr={layout.pod_cidr}",
+            f"--root-dir={layout.kubelet_root}",
+            f"--pod-log-dir={layout.pod_log_dir}",
+            f"--metrics-address={layout.metrics_address('kubelet')}",
+            *tls_flags(tls, server=False),
+        ],
+    )

@@ -54,9 +54,7 @@ class LocalCluster:
     def __init__(self, layout: ClusterLayout, *, say: Callable[[str], None] = print) -> None:
         self.layout = layout
         self.say = say
-        pki = ensure_cluster_pki(
-            layout.pki_dir, components=[*components.COMPONENTS, *components.CLIENT_IDENTITIES]
-        )
+        pki = ensure_cluster_pki(layout.pki_dir, components=[*components.COMPONENTS, *components.CLIENT_IDENTITIES])
         self.tls = pki
 
     def client_config(self) -> ClientConfig:
@@ -109,12 +107,19 @@ class LocalCluster:
             self.say("building the busybox image from busybox-static")
             subprocess.run(
                 [str(REPO_ROOT / "scripts" / "images" / "build-busybox-image.sh"), str(image_dir)],
-                check=True, stdout=subprocess.DEVNULL,
+                check=True,
+                stdout=subprocess.DEVNULL,
             )
         subprocess.run(
-            [components.bin_path("skiff-runtime"), "import", f"--root-dir={self.layout.runtime_root}",
-             "--ref=busybox:latest", str(image_dir)],
-            check=True, stdout=subprocess.DEVNULL,
+            [
+                components.bin_path("skiff-runtime"),
+                "import",
+                f"--root-dir={self.layout.runtime_root}",
+                "--ref=busybox:latest",
+                str(image_dir),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
 
     def down(self) -> None:
@@ -131,5 +136,3 @@ class LocalCluster:
                 self.say(f"stopped {name}")
         for line in sweep(layout):
             self.say(line)
-
-

@@ -7,7 +7,8 @@ from pathlib import Path
 import grpc
 from skiff.api.core.v1 import node_pb2
 from skiff.apiserver.v1 import apiserver_pb2, apiserver_pb2_grpc
-from skiff.cri.runtime.v1 import api_pb2 as cri, api_pb2_grpc as cri_grpc
+from skiff.cri.runtime.v1 import api_pb2 as cri
+from skiff.cri.runtime.v1 import api_pb2_grpc as cri_grpc
 from skiff_common.grpcutil import create_channel
 
 from ..clientconfig import ClientConfig
@@ -56,9 +57,11 @@ async def remove_all_sandboxes(socket: Path) -> int:
         stub = cri_grpc.RuntimeServiceStub(channel)
         sandboxes = (await stub.ListPodSandbox(cri.ListPodSandboxRequest(), timeout=10)).items
         for sandbox in sandboxes:
-            for container in (await stub.ListContainers(
-                cri.ListContainersRequest(filter=cri.ContainerFilter(pod_sandbox_id=sandbox.id)), timeout=10
-            )).containers:
+            for container in (
+                await stub.ListContainers(
+                    cri.ListContainersRequest(filter=cri.ContainerFilter(pod_sandbox_id=sandbox.id)), timeout=10
+                )
+            ).containers:
                 await stub.StopContainer(cri.StopContainerRequest(container_id=container.id, timeout=2), timeout=30)
                 await stub.RemoveContainer(cri.RemoveContainerRequest(container_id=container.id), timeout=30)
             await stub.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=sandbox.id), timeout=30)

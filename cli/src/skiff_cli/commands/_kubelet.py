@@ -15,7 +15,9 @@ from skiff_common.grpcutil import create_channel
 from ..clientconfig import load_client_config
 
 
-async def kubelet_for_pod(client: ApiClient, name: str, namespace: str) -> tuple[pod_pb2.Pod, kubelet_pb2_grpc.KubeletStub, object]:
+async def kubelet_for_pod(
+    client: ApiClient, name: str, namespace: str
+) -> tuple[pod_pb2.Pod, kubelet_pb2_grpc.KubeletStub, object]:
     pod = await client.get(pod_pb2.Pod, name, namespace)
     if not pod.spec.node_name:
         raise BadRequest(f'pod "{name}" is not scheduled to a node yet')
@@ -33,7 +35,7 @@ def container_name(pod: pod_pb2.Pod, requested: str) -> str:
     names = [c.name for c in pod.spec.containers]
     if requested:
         if requested not in names:
-            raise BadRequest(f'container {requested} is not valid for pod {pod.metadata.name}')
+            raise BadRequest(f"container {requested} is not valid for pod {pod.metadata.name}")
         return requested
     if len(names) != 1:
         raise BadRequest(

@@ -32,7 +32,7 @@ def read_manifest(filename: str) -> str:
         return sys.stdin.read()
     path = Path(filename)
     if not path.exists():
-        raise SystemExit(f"error: the path \"{filename}\" does not exist")
+        raise SystemExit(f'error: the path "{filename}" does not exist')
     return path.read_text()
 
 

@@ -29,10 +29,15 @@ async def run(args: argparse.Namespace) -> int:
     async with api_client() as client:
         pod, kubelet, channel = await kubelet_for_pod(client, args.pod, namespace)
         try:
-            result = await kubelet.Exec(kubelet_pb2.ExecRequest(
-                namespace=namespace, pod=args.pod, container=container_name(pod, args.container),
-                command=command, timeout_seconds=args.timeout,
-            ))
+            result = await kubelet.Exec(
+                kubelet_pb2.ExecRequest(
+                    namespace=namespace,
+                    pod=args.pod,
+                    container=container_name(pod, args.container),
+                    command=command,
+                    timeout_seconds=args.timeout,
+                )
+            )
         finally:
             await channel.close()  # type: ignore[attr-defined]
     sys.stdout.buffer.write(result.stdout)

@@ -28,8 +28,13 @@ async def run(args: argparse.Namespace) -> int:
     async with api_client() as client:
         pod, kubelet, channel = await kubelet_for_pod(client, args.pod, namespace)
         request = kubelet_pb2.ContainerLogsRequest(
-            namespace=namespace, pod=args.pod, container=container_name(pod, args.container),
-            follow=args.follow, tail_lines=max(args.tail, 0), timestamps=args.timestamps, previous=args.previous,
+            namespace=namespace,
+            pod=args.pod,
+            container=container_name(pod, args.container),
+            follow=args.follow,
+            tail_lines=max(args.tail, 0),
+            timestamps=args.timestamps,
+            previous=args.previous,
         )
         try:
             async for entry in kubelet.ContainerLogs(request):

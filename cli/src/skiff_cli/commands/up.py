@@ -14,7 +14,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     up = sub.add_parser("up", help="start a local one-node cluster (etcd and the five services)")
     down = sub.add_parser("down", help="stop the local cluster and clean up after it")
     for p in (up, down):
-        p.add_argument("--state-dir", type=Path, default=ClusterLayout.state_dir, help="where the cluster keeps its files")
+        p.add_argument(
+            "--state-dir", type=Path, default=ClusterLayout.state_dir, help="where the cluster keeps its files"
+        )
     up.add_argument("--node-name", default=ClusterLayout.node_name)
     up.add_argument("--pod-cidr", default=ClusterLayout.pod_cidr)
     up.set_defaults(run=run_up)
@@ -35,7 +37,7 @@ async def run_up(args: argparse.Namespace) -> int:
 The cluster is up: node {layout.node_name} is Ready.
   client config:  {path}
   logs:           {layout.log_dir}/
-  metrics:        {', '.join(f'{n} http://{layout.metrics_address(n)}/metrics' for n in layout.metrics_ports)}
+  metrics:        {", ".join(f"{n} http://{layout.metrics_address(n)}/metrics" for n in layout.metrics_ports)}
 
 Try:
   skiff apply -f examples/hello-pod.yaml
