@@ -41,7 +41,8 @@ def running_pid(name: str, pid_dir: Path) -> int | None:
         return None
     if Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z"):
         return None  # a zombie waiting for its parent to reap it is as good as gone
-    if not any(program.encode() in part for part in cmdline[:2]):
+    # An empty command line is a process between fork and exec: one we have just started.
+    if cmdline != [b""] and not any(program.encode() in part for part in cmdline[:2]):
         return None
     return pid
 
