@@ -68,11 +68,10 @@ def runtime(layout: ClusterLayout) -> Component:
         [
             bin_path("skiff-runtime"),
             f"--listen=unix://{layout.runtime_socket}",
-            f"--root-dir={layout.runtime_root}",
-            f"--state-dir={layout.runtime_state}",
+            f"--state-root={layout.runtime_root}",
+            f"--run-root={layout.runtime_state}",
             f"--bridge={layout.bridge}",
             f"--pod-cidr={layout.pod_cidr}",
-            f"--cgroup-root={layout.cgroup_root}",
             f"--metrics-address={layout.metrics_address('runtime')}",
         ],
     )

@@ -114,7 +114,7 @@ class LocalCluster:
             [
                 components.bin_path("skiff-runtime"),
                 "import",
-                f"--root-dir={self.layout.runtime_root}",
+                f"--state-root={self.layout.runtime_root}",
                 "--ref=busybox:latest",
                 str(image_dir),
             ],
