@@ -23,7 +23,7 @@ def test_start_and_stop_a_process(tmp_path: Path) -> None:
 
 
 def test_a_reused_pid_is_not_ours(tmp_path: Path) -> None:
-    (tmp_path / "other.pid").write_text("1\n/nonexistent/program\n")
+    (tmp_path / "other.pid").write_text("1 12345678\n")  # pid 1 exists, but started at another time
     assert processes.running_pid("other", tmp_path) is None
 
 

@@ -2,7 +2,8 @@
 
 Each process runs in its own session (so a terminal's Ctrl-C does not reach it), writes to its own log
 file, and is remembered by a pid file. A pid file alone is not trusted: before signalling, we check that
-the pid still runs the command we started (pids are reused), so `skiff down` never kills a stranger.
+the pid still belongs to the process we started (pids are reused; the kernel's start time of the
+process tells them apart), so `skiff down` never kills a stranger.
 """
 
 from __future__ import annotations
@@ -27,23 +28,26 @@ def start(name: str, argv: Sequence[str], *, log_dir: Path, pid_dir: Path, env: 
             start_new_session=True,
             env={**os.environ, **(env or {})},
         )
-    (pid_dir / f"{name}.pid").write_text(f"{proc.pid}\n{argv[0]}\n")
+    (pid_dir / f"{name}.pid").write_text(f"{proc.pid} {start_time(proc.pid)}\n")
     return proc.pid
+
+
+def start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    return fields[19]
 
 
 def running_pid(name: str, pid_dir: Path) -> int | None:
     """The pid of `name` if the process we started is still alive."""
     try:
-        pid_text, program = (pid_dir / f"{name}.pid").read_text().splitlines()[:2]
+        pid_text, started = (pid_dir / f"{name}.pid").read_text().split()
         pid = int(pid_text)
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
     except (FileNotFoundError, ValueError, ProcessLookupError):
         return None
-    if Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z"):
-        return None  # a zombie waiting for its parent to reap it is as good as gone
-    # An empty command line is a process between fork and exec: one we have just started.
-    if cmdline != [b""] and not any(program.encode() in part for part in cmdline[:2]):
-        return None
+    if stat[0] == "Z" or stat[19] != started:
+        return None  # a zombie is as good as gone; another start time is another process
     return pid
 
 
