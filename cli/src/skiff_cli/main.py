@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import sys
 
 import grpc
@@ -47,7 +48,8 @@ def describe(err: SkiffError) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
-        code = asyncio.run(args.run(args))
+        outcome = args.run(args)
+        code = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome
     except SkiffError as err:
         print(describe(err), file=sys.stderr)
         code = 1

@@ -24,7 +24,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     down.set_defaults(run=run_down)
 
 
-async def run_up(args: argparse.Namespace) -> int:
+def run_up(args: argparse.Namespace) -> int:
     layout = ClusterLayout(state_dir=args.state_dir, node_name=args.node_name, pod_cidr=args.pod_cidr)
     cluster = LocalCluster(layout)
     try:
@@ -48,7 +48,7 @@ Try:
     return 0
 
 
-async def run_down(args: argparse.Namespace) -> int:
+def run_down(args: argparse.Namespace) -> int:
     layout = ClusterLayout(state_dir=args.state_dir)
     LocalCluster(layout).down()
     if args.purge:
