@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -106,7 +107,7 @@ class LocalCluster:
         if not (image_dir / "index.json").exists():
             self.say("building the busybox image from busybox-static")
             subprocess.run(
-                [str(REPO_ROOT / "scripts" / "images" / "build-busybox-image.sh"), str(image_dir)],
+                [sys.executable, str(REPO_ROOT / "scripts" / "images" / "build-busybox-image.py"), str(image_dir)],
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
