@@ -34,7 +34,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     local = LocalCluster(layout, say=lambda line: print(f"[cluster] {line}"))
     config = state_dir / "client.yaml"
     save_client_config(local.client_config(), config)
-    os.environ["SKIFF_CONFIG"] = str(config)
+    os.environ["SKIFFCONFIG"] = str(config)
     try:
         local.up()
         yield local

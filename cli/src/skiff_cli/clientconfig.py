@@ -1,6 +1,6 @@
 """Where the CLI finds its cluster: a small kubeconfig.
 
-`skiff up` writes the file; every other command reads it. The path is $SKIFF_CONFIG, else
+`skiff up` writes the file; every other command reads it. The path is $SKIFFCONFIG (like KUBECONFIG), else
 ~/.skiff/config.yaml. It holds the apiserver address and the client's TLS files, nothing else: the
 credentials themselves stay in their own 0600 files and are never copied into the config.
 """
@@ -31,7 +31,7 @@ class ClientConfig:
 
 
 def config_path() -> Path:
-    override = os.environ.get("SKIFF_CONFIG")
+    override = os.environ.get("SKIFFCONFIG")
     return Path(override) if override else Path.home() / ".skiff" / "config.yaml"
 
 
