@@ -29,6 +29,8 @@ lint: install  ## generated code fresh, protos tidy, lint, layering, types
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen lint-imports
 	$(UV) run --frozen mypy libs/skiff-common/src libs/skiff-client/src
+	$(UV) run --frozen hadolint services/*/Dockerfile cli/Dockerfile
+	docker-compose -f docker-compose.yml config --quiet
 
 proto:  ## regenerate libs/skiff-api from proto/
 	$(UV) run --frozen python scripts/gen_protos.py

@@ -38,7 +38,10 @@ def generate(out: Path) -> None:
         f"--mypy_out={out}",
         *protos,
     ]
-    subprocess.run(cmd, check=True, cwd=PROTO_ROOT, stdout=subprocess.DEVNULL)
+    # protoc-gen-mypy chats on stderr about every file; show its output only when something fails.
+    result = subprocess.run(cmd, cwd=PROTO_ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"protoc failed:\n{result.stdout}{result.stderr}")
     # Every generated folder is a regular package so that tools agree on module names.
     for folder in [out / PACKAGE, *(p for p in (out / PACKAGE).rglob("*") if p.is_dir())]:
         init = folder / "__init__.py"
