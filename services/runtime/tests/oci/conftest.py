@@ -88,6 +88,7 @@ def write_config(
     extra_mounts: list[dict[str, Any]] | None = None,
     resources: dict[str, Any] | None = None,
     namespaces: list[dict[str, str]] | None = None,
+    process: dict[str, Any] | None = None,
 ) -> Path:
     caps = list(DOCKER_DEFAULT_CAPS)
     config = {
@@ -100,6 +101,7 @@ def write_config(
             "cwd": cwd,
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
             "noNewPrivileges": True,
+            **(process or {}),
         },
         "root": {"path": str(rootfs), "readonly": readonly},
         "hostname": hostname,

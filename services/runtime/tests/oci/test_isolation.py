@@ -103,3 +103,22 @@ async def test_host_network_when_no_network_namespace(env: Env) -> None:
     state, _ = await env.run("hostnet", ["readlink", "/proc/self/ns/net"], namespaces=namespaces)
     assert state.exit_code == 0
     assert env.stdout("hostnet") == [os.readlink("/proc/self/ns/net")]
+
+
+async def test_cgroup_mount_shows_own_cgroup(env: Env) -> None:
+    cgroup_mount = {
+        "destination": "/sys/fs/cgroup",
+        "type": "cgroup",
+        "source": "cgroup",
+        "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
+    }
+    script = (
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null;"
+        "touch /sys/fs/cgroup/x 2>/dev/null || echo ro"
+    )
+    resources = {"memory": {"limit": 48 << 20}}
+    state, _ = await env.run(
+        "cgmount", ["sh", "-c", script], extra_mounts=[cgroup_mount], resources=resources
+    )
+    assert state.exit_code == 0
+    assert env.stdout("cgmount") == [str(48 << 20), "ro"]

@@ -139,3 +139,24 @@ async def test_exec_failure_fails_start(env: Env) -> None:
         await env.executor.start("typo")
     state = await env.executor.wait("typo")
     assert (state.status, state.exit_code) == (Status.STOPPED, 127)
+
+
+async def test_rlimits_and_additional_gids(env: Env) -> None:
+    process = {
+        "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456}],
+        "user": {"uid": 1000, "gid": 1000, "additionalGids": [5, 7]},
+    }
+    state, _ = await env.run("limits", ["sh", "-c", "ulimit -n; ulimit -Hn; id -G"], process=process)
+    assert state.exit_code == 0
+    assert env.stdout("limits") == ["123", "456", "1000 5 7"]
+
+
+async def test_long_state_root_uses_short_socket_path(env: Env) -> None:
+    """sun_path is 108 bytes; the shim binds relative to its dir and we connect via /proc/self/fd."""
+    deep = env.tmp / ("d" * 60) / ("e" * 60)
+    executor = new_executor("skiff", state_root=deep)
+    await executor.create("deep", env.bundle("deep", ["sh", "-c", "exit 4"]), log_path=None)
+    await executor.start("deep")
+    assert (await executor.wait("deep")).exit_code == 4
+    await executor.delete("deep")
+    assert list_ids(deep) == []
