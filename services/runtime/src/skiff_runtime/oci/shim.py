@@ -21,6 +21,7 @@ shim crashed, and ``shim.log`` in the state dir has its traceback.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -67,6 +68,43 @@ def _read_sync(fd: int) -> bytes:
     return b"".join(chunks)
 
 
+class PipeStarter:
+    """The shim's half of the start handshake: write "S" on the start pipe, then read the sync pipe
+    to EOF (close-on-exec closed it: exec succeeded) or to "E<reason>" (exec or privilege drop failed).
+    Reads go through the event loop, never a thread (CLONE_THREAD is refused after CLONE_NEWPID)."""
+
+    def __init__(self, sync_r: int, start_w: int) -> None:
+        self.sync_r = sync_r
+        self.start_w = start_w
+
+    async def __call__(self) -> str | None:
+        try:
+            os.write(self.start_w, b"S")
+        except BrokenPipeError:
+            pass  # the init already died; its exit is being recorded
+        os.close(self.start_w)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bytes] = loop.create_future()
+        chunks: list[bytes] = []
+
+        def readable() -> None:
+            try:
+                chunk = os.read(self.sync_r, 65536)
+            except BlockingIOError:
+                return
+            if chunk:
+                chunks.append(chunk)
+                return
+            loop.remove_reader(self.sync_r)
+            os.close(self.sync_r)
+            done.set_result(b"".join(chunks))
+
+        os.set_blocking(self.sync_r, False)
+        loop.add_reader(self.sync_r, readable)
+        msg = await done
+        return (msg[1:].decode(errors="replace") or "container init failed") if msg else None
+
+
 def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
     ready = args.ready_fd
     driver: CgroupDriver | None = None
@@ -105,7 +143,9 @@ def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
         )
         state_dir = Path(args.state_dir)
         write_record(state_dir, rec)
-        sup = Supervisor(state_dir, rec, driver, stdout=out_r, stderr=err_r, sync_r=sync_r, start_w=start_w)
+        sup = Supervisor(
+            state_dir, rec, driver, stdout=out_r, stderr=err_r, starter=PipeStarter(sync_r, start_w)
+        )
         return sup, ready
     except InvalidBundle as e:
         failure: dict[str, object] = {"ok": False, "kind": "invalid", "field": e.field, "reason": e.reason}
