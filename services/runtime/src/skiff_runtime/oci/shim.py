@@ -38,7 +38,7 @@ from skiff_runtime.oci.state import Record, start_time, write_record
 from skiff_runtime.oci.supervisor import Supervisor
 
 
-def _report(fd: int, msg: dict[str, object]) -> None:
+def report(fd: int, msg: dict[str, object]) -> None:
     os.write(fd, json.dumps(msg).encode())
     os.close(fd)
 
@@ -158,7 +158,7 @@ def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
             driver.remove(cgroups_path)
         except OSError:
             traceback.print_exc()
-    _report(ready, failure)
+    report(ready, failure)
     return None
 
 
@@ -169,15 +169,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--log-path", default=None)
     parser.add_argument("--ready-fd", type=int, required=True)
+    parser.add_argument("--runtime", default=None, help="runc/crun binary: delegate isolation to it")
+    parser.add_argument("--runtime-root", default=None, help="the runtime's --root state directory")
     args = parser.parse_args(argv)
     if os.fork() != 0:
         os._exit(0)  # the executor reaps this one; the grandchild is the shim
     os.chdir("/")
-    created = create_container(args)
+    if args.runtime:
+        from skiff_runtime.oci.runc_backend import create_with_runtime
+
+        created = create_with_runtime(args)
+    else:
+        created = create_container(args)
     if created is None:
         return 1
     sup, ready = created
-    sup.run(lambda: _report(ready, {"ok": True, "pid": sup.rec.pid}))
+    sup.run(lambda: report(ready, {"ok": True, "pid": sup.rec.pid}))
     return 0
 
 

@@ -107,6 +107,13 @@ class SkiffExecutor:
             raise InvalidBundle("container_id", "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
         return self.state_root / container_id
 
+    def _shim_args(self) -> list[str]:
+        """Extra shim flags; RuncExecutor selects the runc/crun backend here."""
+        return []
+
+    async def _runtime_delete(self, container_id: str) -> None:
+        """Hook run after the shim is gone and before the cgroup is removed."""
+
     def _record(self, container_id: str) -> Record:
         rec = read_record(self._dir(container_id))
         if rec is None:
@@ -133,6 +140,7 @@ class SkiffExecutor:
         cmd += ["--state-dir", str(state_dir), "--ready-fd", str(ready_w)]
         if log_path is not None:
             cmd += ["--log-path", str(log_path)]
+        cmd += self._shim_args()
         try:
             proc = _popen_detached(cmd, state_dir / SHIM_LOG, ready_w)
         finally:
@@ -205,6 +213,7 @@ class SkiffExecutor:
             os.kill(rec.shim_pid, signal.SIGKILL)
         if is_alive(rec.pid, rec.pid_start):
             os.kill(rec.pid, signal.SIGKILL)
+        await self._runtime_delete(container_id)
         driver = detect_driver()
         await asyncio.to_thread(driver.kill_all, rec.cgroups_path)
         await asyncio.to_thread(driver.remove, rec.cgroups_path)
