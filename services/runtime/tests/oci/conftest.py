@@ -170,6 +170,20 @@ class Env:
             return f.read()
 
     @staticmethod
+    def processes_with(marker: str) -> list[int]:
+        """pids whose NUL-separated cmdline contains marker."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and alive(int(entry)):
+                try:
+                    with open(f"/proc/{entry}/cmdline") as f:
+                        if marker in f.read():
+                            found.append(int(entry))
+                except OSError:
+                    continue
+        return found
+
+    @staticmethod
     def exists(path: str) -> bool:
         return os.path.exists(path)
 

@@ -38,9 +38,15 @@ from skiff_runtime.oci.state import Record, start_time, write_record
 from skiff_runtime.oci.supervisor import Supervisor
 
 
-def report(fd: int, msg: dict[str, object]) -> None:
-    os.write(fd, json.dumps(msg).encode())
-    os.close(fd)
+def report(fd: int, msg: dict[str, object]) -> bool:
+    """Answer create(); False when nobody listens any more (the caller was cancelled or died)."""
+    try:
+        os.write(fd, json.dumps(msg).encode())
+        return True
+    except BrokenPipeError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _enter_pid_namespace(spec: Spec) -> None:
@@ -184,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     if created is None:
         return 1
     sup, ready = created
-    sup.run(lambda: report(ready, {"ok": True, "pid": sup.rec.pid}))
+
+    def on_ready() -> None:
+        if not report(ready, {"ok": True, "pid": sup.rec.pid}):
+            sup.abandon()  # create() was given up on: leave nothing behind
+
+    sup.run(on_ready)
     return 0
 
 

@@ -52,12 +52,27 @@ def _pythonpath() -> str:
     return f"{ours}{os.pathsep}{rest}" if rest else ours
 
 
-def _read_until_eof(fd: int) -> bytes:
-    chunks = []
-    with os.fdopen(fd, "rb") as f:
-        while chunk := f.read(65536):
+async def _read_ready(fd: int) -> bytes:
+    """Read the shim's ready pipe to EOF on the event loop (not a thread) so that a cancelled create()
+    closes the pipe at once: the shim's answer then fails with EPIPE and the shim tears itself down."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bytes] = loop.create_future()
+    chunks: list[bytes] = []
+
+    def readable() -> None:
+        chunk = os.read(fd, 65536)
+        if chunk:
             chunks.append(chunk)
-    return b"".join(chunks)
+        elif not done.done():
+            done.set_result(b"".join(chunks))
+
+    os.set_blocking(fd, False)
+    loop.add_reader(fd, readable)
+    try:
+        return await done
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
 
 
 def _popen_detached(cmd: list[str], log: Path, ready_w: int) -> subprocess.Popen[bytes]:
@@ -145,8 +160,10 @@ class SkiffExecutor:
             proc = _popen_detached(cmd, state_dir / SHIM_LOG, ready_w)
         finally:
             os.close(ready_w)
-        raw = await asyncio.to_thread(_read_until_eof, ready_r)
-        await asyncio.to_thread(proc.wait)  # the first shim process exits right after daemonizing
+        try:
+            raw = await _read_ready(ready_r)
+        finally:
+            await asyncio.to_thread(proc.wait)  # the first shim process exits right after daemonizing
         try:
             reply = json.loads(raw) if raw else {}
         except ValueError:

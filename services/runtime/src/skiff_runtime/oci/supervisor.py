@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import time
 import traceback
@@ -80,6 +81,23 @@ class Supervisor:
         server.close()
         self.logs.close()
 
+    def abandon(self) -> None:
+        """Kill the init, remove the cgroup and state dir, exit: the creator went away before "ok"."""
+        if not self.reaped:
+            os.kill(self.rec.pid, signal.SIGKILL)
+
+        async def teardown() -> None:
+            await self.stopped.wait()
+            try:
+                self.driver.kill_all(self.rec.cgroups_path)
+                self.driver.remove(self.rec.cgroups_path)
+            except OSError:
+                traceback.print_exc()
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+            self.shutdown.set()
+
+        asyncio.get_running_loop().create_task(teardown())
+
     def _on_output(self, fd: int) -> None:
         try:
             data = os.read(fd, 65536)
@@ -116,7 +134,10 @@ class Supervisor:
         except TimeoutError:
             pass
         self.rec.status = "stopped"
-        write_record(self.state_dir, self.rec)
+        try:
+            write_record(self.state_dir, self.rec)
+        except FileNotFoundError:
+            pass  # state dir already removed (abandoned create)
         self.stopped.set()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
