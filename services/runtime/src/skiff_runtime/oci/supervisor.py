@@ -182,12 +182,15 @@ class Supervisor:
         if self.rec.status != "created" or self.start_requested:
             return {"ok": False, "error": f"container is {self.rec.status}, not created"}
         self.start_requested = True
-        # Taken before releasing the process: a fast process may exit (finished_at) before we resume.
-        released_at = time.time()
+        # Set before releasing the process: a fast one may exit, and be recorded STOPPED, before the
+        # starter returns; that record must already carry started_at (<= finished_at).
+        self.rec.started_at = time.time()
         error = await self.starter()
         if error:
+            self.rec.started_at = None  # it never ran
+            if self.rec.status == "stopped":
+                write_record(self.state_dir, self.rec)
             return {"ok": False, "error": error}
-        self.rec.started_at = released_at
         if self.rec.status == "created":  # it may already have run to completion
             self.rec.status = "running"
         write_record(self.state_dir, self.rec)
