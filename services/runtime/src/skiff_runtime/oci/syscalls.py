@@ -14,7 +14,17 @@ import ctypes
 import ctypes.util
 import os
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+def _load_libc() -> ctypes.CDLL:
+    # find_library() shells out to ldconfig (tens of ms on every shim/nsexec start): try glibc's soname
+    # first and only search when that fails (e.g. musl).
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+_libc = _load_libc()
 
 # Namespace clone flags (linux/sched.h).
 CLONE_NEWNS = 0x00020000
