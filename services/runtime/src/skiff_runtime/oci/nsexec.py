@@ -59,6 +59,7 @@ def _child(req: dict) -> None:  # type: ignore[type-arg]
         )
         sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
         os.chdir(proc["cwd"])
+        sc.reset_signals()
     except OSError as e:
         print(f"skiff nsexec: {e}", file=sys.stderr, flush=True)
         os._exit(126)
