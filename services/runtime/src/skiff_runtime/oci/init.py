@@ -80,6 +80,7 @@ def run_init(
         os.dup2(stdout, 1)
         os.dup2(stderr, 2)
         _close_fds({sync_w, start_r})
+        os.setsid()  # own session and process group, apart from the shim's (as runc does)
         driver.add_process(cgroups_path, 0)
         enter_namespaces(spec)
         setup_rootfs(spec)
@@ -112,6 +113,7 @@ def run_init(
             inheritable=p.inheritable,
             ambient=p.ambient,
         )
+        os.umask(p.umask)
         os.chdir(p.cwd)
         sc.reset_signals()
         env = env_dict(p.env)
