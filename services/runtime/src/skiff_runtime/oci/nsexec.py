@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import sys
 
@@ -42,7 +43,7 @@ def _enter(pid: int) -> None:
         os.close(fd)
 
 
-def _child(req: dict) -> None:  # type: ignore[type-arg]
+def _child(req: dict, parent_alive: int) -> None:  # type: ignore[type-arg]
     proc = req["spec"]["process"]
     try:
         if proc["no_new_privileges"]:
@@ -58,6 +59,10 @@ def _child(req: dict) -> None:  # type: ignore[type-arg]
             ambient=proc["ambient"],
         )
         sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        # The helper may have died before PDEATHSIG was armed (getppid() is 0 across the pid namespace
+        # boundary, so check the pipe instead): EOF means it is gone, and so must we be.
+        if select.select([parent_alive], [], [], 0)[0]:
+            os._exit(137)
         os.umask(proc["umask"])
         os.setsid()
         os.chdir(proc["cwd"])
@@ -88,9 +93,12 @@ def main() -> int:
     except OSError as e:
         print(f"skiff nsexec: {e}", file=sys.stderr, flush=True)
         return 126
+    parent_alive, keep = os.pipe()
     child = os.fork()
     if child == 0:
-        _child(req)
+        os.close(keep)
+        _child(req, parent_alive)
+    os.close(parent_alive)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda s, _f: os.kill(child, s))
     _, status = os.waitpid(child, 0)
