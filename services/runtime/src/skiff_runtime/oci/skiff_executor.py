@@ -158,6 +158,9 @@ class SkiffExecutor:
         cmd += self._shim_args()
         try:
             proc = _popen_detached(cmd, state_dir / SHIM_LOG, ready_w)
+        except BaseException:
+            os.close(ready_r)
+            raise
         finally:
             os.close(ready_w)
         try:
