@@ -24,7 +24,7 @@ import sys
 from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.caps import drop_privileges
 from skiff_runtime.oci.cgroups import detect_driver
-from skiff_runtime.oci.spec import env_dict
+from skiff_runtime.oci.jsonfields import env_dict
 from skiff_runtime.oci.state import start_time
 
 _ORDER = ("cgroup", "ipc", "uts", "network", "pid", "mount")
