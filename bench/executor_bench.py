@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
-import signal
 import shutil
+import signal
 import statistics
 import tempfile
 import time
