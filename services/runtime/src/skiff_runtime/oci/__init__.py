@@ -11,7 +11,8 @@ Public API: see ``executor.py`` (types, ``Executor`` protocol, ``new_executor``,
 - ``caps.py``            capabilities and credentials
 - ``spec.py``            config.json validation (``jsonfields.py``: typed accessors)
 - ``cgroups/``           v1 and v2 drivers; ``devices.py`` is v2's eBPF device allow-list
-- ``nsexec.py``          ``exec_sync`` helper (setns + fork + exec)
+- ``shim_exec.py``       ``exec_sync`` inside the shim; ``exec_client.py`` the caller side
+- ``nsexec.py``          ``exec_sync`` fallback helper process (setns + fork + exec)
 - ``syscalls.py``        ctypes wrappers
 - ``runc_executor.py``   ``RuncExecutor`` (runc/crun); ``runc_backend.py`` is its shim side
 - ``testing.py``         busybox rootfs + config.json builder for tests and the benchmark

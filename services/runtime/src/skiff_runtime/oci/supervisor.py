@@ -9,6 +9,8 @@ State machine (the shim is the only writer of ``state.json``)::
 
 - No threads: after ``unshare(CLONE_NEWPID)`` the kernel refuses ``CLONE_THREAD`` in the shim, so
   everything is non-blocking fds on one event loop.
+- ``exec`` requests fork the command right here (``shim_exec.py``): our children are born in the
+  container's pid namespace, which saves an interpreter start per exec probe.
 - ``start`` is delegated to a ``starter`` coroutine: the native exec-pipe handshake (``shim.py``) or
   ``runc start`` (``runc_backend.py``); the rest of the supervisor does not care which.
 - Exit is observed with a pidfd (``os.pidfd_open``) registered with the loop: no SIGCHLD handler and no
