@@ -1,0 +1,237 @@
+"""The shim's event loop after ``created``: pump logs, reap the init, answer control requests.
+
+State machine (the shim is the only writer of ``state.json``)::
+
+                 start                  init exits / is killed
+    CREATED ───────────────> RUNNING ─────────────────────────> STOPPED ──delete──> (gone)
+       │                                                           ▲
+       └───────── kill, or exec fails (exit 127) ──────────────────┘
+
+- No threads: after ``unshare(CLONE_NEWPID)`` the kernel refuses ``CLONE_THREAD`` in the shim, so
+  everything is non-blocking fds on one event loop.
+- ``exec`` requests fork the command right here (``shim_exec.py``): our children are born in the
+  container's pid namespace, which saves an interpreter start per exec probe.
+- ``start`` is delegated to a ``starter`` coroutine: the native exec-pipe handshake (``shim.py``) or
+  ``runc start`` (``runc_backend.py``); the rest of the supervisor does not care which.
+- Exit is observed with a pidfd (``os.pidfd_open``) registered with the loop: no SIGCHLD handler and no
+  polling. The status is read with ``waitpid``; a signal death is recorded as ``128 + signo``.
+- OOM: after the exit, the cgroup's ``oom_kill`` counter > 0 together with exit 137 means the memory
+  cgroup killed it (``oom_killed``).
+- Logs: stdout/stderr pipes are read with ``add_reader`` into the CRI writer. After the init exits we
+  give the pipes up to two seconds to reach EOF (a hostPID container's orphans may keep them open),
+  so the last lines are in the log before STOPPED becomes visible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from skiff_runtime.oci.cgroups import CgroupDriver
+from skiff_runtime.oci.logs import CriLogWriter
+from skiff_runtime.oci.shim_exec import run_exec
+from skiff_runtime.oci.state import SOCKET, Record, write_record
+
+log = logging.getLogger("skiff.oci.shim")
+
+
+class Supervisor:
+    def __init__(
+        self,
+        state_dir: Path,
+        rec: Record,
+        driver: CgroupDriver,
+        *,
+        stdout: int,
+        stderr: int,
+        starter: Callable[[], Awaitable[str | None]],
+        exec_in_shim: bool = True,
+    ) -> None:
+        self.state_dir = state_dir
+        self.rec = rec
+        self.driver = driver
+        self.pipes = {stdout: "stdout", stderr: "stderr"}
+        self.starter = starter  # releases the process blocked before exec; returns an error or None
+        self.start_requested = False
+        # Only when the shim's children are born in the container's pid namespace (native mode).
+        self.exec_in_shim = exec_in_shim
+        self.logs = CriLogWriter(rec.log_path)
+        self.reaped = False
+        self.stopped = asyncio.Event()
+        self.pipes_closed = asyncio.Event()
+        self.shutdown = asyncio.Event()
+
+    def run(self, on_ready: Callable[[], None]) -> None:
+        """Serve until shutdown; ``on_ready`` fires once the control socket accepts connections."""
+        asyncio.run(self._main(on_ready))
+
+    async def _main(self, on_ready: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        for fd in self.pipes:
+            os.set_blocking(fd, False)
+            loop.add_reader(fd, self._on_output, fd)
+        pidfd = os.pidfd_open(self.rec.pid)
+        loop.add_reader(pidfd, self._on_exit, pidfd)
+        # Bind relative to the state dir: keeps sun_path short whatever the state root is.
+        os.chdir(self.state_dir)
+        server = await asyncio.start_unix_server(self._serve, path=SOCKET)
+        os.chmod(SOCKET, 0o600)
+        on_ready()
+        await self.shutdown.wait()
+        server.close()
+        self.logs.close()
+
+    def abandon(self) -> None:
+        """Kill the init, remove the cgroup and state dir, exit: the creator went away before "ok"."""
+        log.warning("container %s: create() was abandoned by the caller; tearing down", self.rec.id)
+        if not self.reaped:
+            os.kill(self.rec.pid, signal.SIGKILL)
+
+        async def teardown() -> None:
+            await self.stopped.wait()
+            try:
+                self.driver.kill_all(self.rec.cgroups_path)
+                self.driver.remove(self.rec.cgroups_path)
+            except OSError:
+                traceback.print_exc()
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+            self.shutdown.set()
+
+        asyncio.get_running_loop().create_task(teardown())
+
+    def _on_output(self, fd: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if data:
+            self.logs.write(self.pipes[fd], data)
+            return
+        asyncio.get_running_loop().remove_reader(fd)
+        os.close(fd)
+        self.logs.flush(self.pipes.pop(fd))
+        if not self.pipes:
+            self.pipes_closed.set()
+
+    def _on_exit(self, pidfd: int) -> None:
+        asyncio.get_running_loop().remove_reader(pidfd)
+        os.close(pidfd)
+        _, status = os.waitpid(self.rec.pid, 0)
+        self.reaped = True
+        code = os.waitstatus_to_exitcode(status)
+        self.rec.exit_code = 128 - code if code < 0 else code
+        self.rec.finished_at = time.time()
+        try:
+            self.rec.oom_killed = self.rec.exit_code == 137 and (
+                self.driver.oom_kill_count(self.rec.cgroups_path) > 0
+            )
+        except OSError:
+            traceback.print_exc()
+        log.info(
+            "container %s exited: code=%s oom_killed=%s", self.rec.id, self.rec.exit_code, self.rec.oom_killed
+        )
+        asyncio.get_running_loop().create_task(self._finish())
+
+    async def _finish(self) -> None:
+        try:
+            await asyncio.wait_for(self.pipes_closed.wait(), 2.0)
+        except TimeoutError:
+            pass
+        self.rec.status = "stopped"
+        try:
+            write_record(self.state_dir, self.rec)
+        except FileNotFoundError:
+            pass  # state dir already removed (abandoned create)
+        self.stopped.set()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        req: dict[str, Any] = {}
+        try:
+            line = await reader.readline()
+            req = json.loads(line)
+            if req.get("op") == "exec":
+                reply = await self._exec(req, reader)
+            else:
+                reply = await self._handle(req)
+        except Exception as e:  # a bad request must never take the shim down
+            traceback.print_exc()
+            reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        try:
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await writer.drain()
+            writer.close()
+        except ConnectionError:
+            pass
+        if req.get("op") == "shutdown" and reply.get("ok"):
+            self.shutdown.set()
+
+    async def _exec(self, req: dict[str, Any], reader: asyncio.StreamReader) -> dict[str, Any]:
+        """Run an exec request (shim_exec.py); a caller that hangs up cancels it."""
+        if self.rec.status != "running" or self.reaped or not self.exec_in_shim:
+            return {"ok": False, "unsupported": True, "error": f"cannot exec: container is {self.rec.status}"}
+        body = req["request"]
+        if body.get("pid") != self.rec.pid:
+            return {"ok": False, "error": "exec request is for another container init"}
+        limit = req.get("timeout")
+        task = asyncio.create_task(run_exec(body, limit, self.driver, self.rec.cgroups_path))
+        hangup = asyncio.create_task(reader.read(1))
+        await asyncio.wait({task, hangup}, return_when=asyncio.FIRST_COMPLETED)
+        hangup.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return {"ok": False, "error": "caller went away"}
+        return task.result()
+
+    async def _handle(self, req: dict[str, Any]) -> dict[str, Any]:
+        op = req.get("op")
+        if op == "start":
+            return await self._start()
+        if op == "kill":
+            log.info("container %s: kill signal %s", self.rec.id, req.get("signal"))
+            if not self.reaped:
+                os.kill(self.rec.pid, int(req["signal"]))
+            return {"ok": True}
+        if op == "wait":
+            await self.stopped.wait()
+            return {"ok": True}
+        if op == "reopen_log":
+            self.logs.reopen()
+            return {"ok": True}
+        if op == "shutdown":
+            log.info("container %s: shutdown", self.rec.id)
+            if not self.reaped:
+                os.kill(self.rec.pid, signal.SIGKILL)
+            await self.stopped.wait()
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown op {op!r}"}
+
+    async def _start(self) -> dict[str, Any]:
+        if self.rec.status != "created" or self.start_requested:
+            return {"ok": False, "error": f"container is {self.rec.status}, not created"}
+        self.start_requested = True
+        # Set before releasing the process: a fast one may exit, and be recorded STOPPED, before the
+        # starter returns; that record must already carry started_at (<= finished_at).
+        self.rec.started_at = time.time()
+        error = await self.starter()
+        log.info("container %s: start %s", self.rec.id, f"failed: {error}" if error else "ok")
+        if error:
+            self.rec.started_at = None  # it never ran
+            if self.rec.status == "stopped":
+                write_record(self.state_dir, self.rec)
+            return {"ok": False, "error": error}
+        if self.rec.status == "created":  # it may already have run to completion
+            self.rec.status = "running"
+        write_record(self.state_dir, self.rec)
+        return {"ok": True}
