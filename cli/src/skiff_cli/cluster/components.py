@@ -126,6 +126,7 @@ def kubelet(layout: ClusterLayout, tls: TLSConfig) -> Component:
             f"--pod-cidr={layout.pod_cidr}",
             f"--root-dir={layout.kubelet_root}",
             f"--pod-log-dir={layout.pod_log_dir}",
+            f"--cgroup-root={layout.cgroup_root}",
             f"--metrics-address={layout.metrics_address('kubelet')}",
             *tls_flags(tls, server=False),
         ],
