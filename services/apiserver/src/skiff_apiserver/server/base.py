@@ -1,8 +1,10 @@
-"""What every handler shares: admission, the caller's deadline, metrics, a span, and the ONE mapping of
-domain errors to gRPC statuses for this service (skiff_common.errors.to_grpc_status)."""
+"""What every handler shares: admission, the caller's deadline, per-resource metrics and a span. Domain
+errors are raised, not turned into statuses here: skiff_common's error interceptor is the one place that
+maps them (and logs unexpected exceptions with their traceback)."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable
@@ -16,7 +18,6 @@ from skiff_common import errors
 
 from skiff_apiserver import metrics
 from skiff_apiserver.admission.limits import Limits, client_identity
-from skiff_apiserver.logs import log
 from skiff_apiserver.machinery import KindInfo, kinds
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.storage.deadline import set_deadline
@@ -52,11 +53,6 @@ def pack(obj: Message) -> any_pb2.Any:
     return kinds.pack(obj)
 
 
-async def abort(context: grpc.aio.ServicerContext, err: errors.SkiffError) -> None:
-    status = errors.to_grpc_status(err)
-    await context.abort(status.code, status.details, status.trailing_metadata)
-
-
 def rpc(verb: str, resource: Callable[[Any], str], *, long_running: bool = False) -> Callable[..., Any]:
     """Wrap a handler: admission (unless long-running), deadline, metrics, span, error mapping."""
 
@@ -78,17 +74,16 @@ def rpc(verb: str, resource: Callable[[Any], str], *, long_running: bool = False
                     with self.limits.admit(client_identity(context)):
                         return await fn(self, request, context)
                 except errors.SkiffError as err:
+                    # Mapped to a status by skiff_common's error interceptor, the one place that does it.
                     code = err.code.name
                     span.set_attribute("skiff.error", code)
-                    await abort(context, err)
-                    raise AssertionError("unreachable") from None
-                except grpc.aio.AbortError:
                     raise
-                except Exception as exc:  # a bug: log it with its traceback, tell the client nothing inside
-                    code = "INTERNAL"
-                    log.exception("handler_failed", verb=verb, resource=res, error=str(exc))
-                    await abort(context, errors.InternalError("internal error; see the apiserver log"))
-                    raise AssertionError("unreachable") from None
+                except asyncio.CancelledError:
+                    code = "CANCELLED"
+                    raise
+                except Exception:
+                    code = "INTERNAL"  # logged with its traceback by the error interceptor
+                    raise
                 finally:
                     metrics.REQUESTS.labels(verb, res, code).inc()
                     if not long_running:

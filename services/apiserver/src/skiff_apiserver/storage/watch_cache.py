@@ -128,7 +128,6 @@ class WatchCache:
         self.watchers: set[Watcher] = set()
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._changed = asyncio.Condition()
 
     async def start(self) -> None:
         await self._relist(initial=True)
@@ -233,7 +232,6 @@ class WatchCache:
             self._dispatch(ev)
             self.revision = kv.mod_revision
         metrics.OBJECTS.labels(self.info.resource).set(len(self.objects))
-        self._notify()
 
     def _dispatch(self, ev: WatchEvent) -> None:
         self.events.append(ev)
@@ -241,24 +239,6 @@ class WatchCache:
             self.oldest = self.events.popleft().revision
         for w in list(self.watchers):
             w.offer(ev)
-
-    def _notify(self) -> None:
-        async def notify() -> None:
-            async with self._changed:
-                self._changed.notify_all()
-
-        if self._changed._waiters:  # type: ignore[attr-defined]
-            asyncio.ensure_future(notify())
-
-    async def wait_for_revision(self, revision: int, timeout: float) -> None:
-        """Wait until the cache has applied `revision` (bounded; used by reads after writes)."""
-        if self.revision >= revision:
-            return
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: self.revision >= revision), timeout)
-            except TimeoutError:
-                pass
 
     # -- serving -------------------------------------------------------------------------------------
     def watch(self, match: Filter, resource_version: str, queue_size: int) -> Watcher:
