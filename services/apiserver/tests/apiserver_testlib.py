@@ -1,0 +1,60 @@
+"""Small builders and call helpers shared by the apiserver tests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+from skiff.api.core.v1 import pod_pb2
+from skiff.apiserver.v1 import apiserver_pb2 as pb
+from skiff_common import errors
+
+from skiff_apiserver.machinery import kinds
+
+
+def uniq(prefix: str = "obj") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def pack(obj: Message) -> any_pb2.Any:
+    return kinds.pack(obj)
+
+
+def unpack(a: any_pb2.Any) -> Any:
+    return kinds.unpack(a)
+
+
+def pod(name: str, namespace: str = "default", *, image: str = "busybox:1.36", labels: dict[str, str] | None = None,
+        node: str = "", grace: int | None = None) -> pod_pb2.Pod:
+    p = pod_pb2.Pod()
+    p.metadata.name = name
+    p.metadata.namespace = namespace
+    p.metadata.labels.update(labels or {})
+    c = p.spec.containers.add()
+    c.name = "main"
+    c.image = image
+    if node:
+        p.spec.node_name = node
+    if grace is not None:
+        p.spec.termination_grace_period_seconds = grace
+    return p
+
+
+async def create(stub: Any, obj: Message) -> Any:
+    return unpack((await stub.Create(pb.CreateRequest(object=pack(obj)))).object)
+
+
+async def get(stub: Any, resource: str, name: str, namespace: str = "default", rv: str = "") -> Any:
+    return unpack((await stub.Get(pb.GetRequest(resource=resource, namespace=namespace, name=name,
+                                                resource_version=rv))).object)
+
+
+async def expect_error(code: grpc.StatusCode, coro: Any) -> errors.SkiffError:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await coro
+    assert info.value.code() == code, info.value.details()
+    return errors.from_rpc_error(info.value)
