@@ -1,0 +1,138 @@
+"""The one trick every Skiff server interceptor shares: wrap the handler, not the continuation.
+
+A grpc.aio `ServerInterceptor` only sees the call *before* the handler runs; to observe the outcome
+(status code, duration, exception) it must return a new `RpcMethodHandler` whose behaviour wraps the
+original one. grpc.aio decides how to drive a handler from the kind of callable it is:
+
+* a coroutine function (unary response, or a streaming handler that uses `context.write`), or
+* an async generator function (streaming response via `yield`),
+
+so the wrapper must be the same kind as the original. `wrap_handler` does that for all four RPC shapes
+and runs the behaviour inside an async context manager supplied by each layer (`around`). Layers never
+swallow exceptions except the error-mapping layer, which turns them into a status via `context.abort`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from skiff_common.errors import SkiffError, status_code_from_int
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """ "/skiff.core.v1.Pods/Create" split into service "skiff.core.v1.Pods" and method "Create"."""
+
+    full_method: str
+    service: str
+    method: str
+
+    @classmethod
+    def parse(cls, full_method: str | bytes) -> MethodInfo:
+        if isinstance(full_method, bytes):  # grpc has passed bytes here in some releases
+            full_method = full_method.decode()
+        service, _, method = full_method.lstrip("/").rpartition("/")
+        return cls(full_method, service or "unknown", method or full_method)
+
+    @property
+    def span_name(self) -> str:
+        return f"{self.service}/{self.method}"
+
+
+Around = Callable[[grpc.aio.ServicerContext[Any, Any]], AbstractAsyncContextManager[None]]
+
+
+def context_code(context: grpc.aio.ServicerContext[Any, Any]) -> grpc.StatusCode:
+    """The status the handler set (or `abort` sent); OK when none was set."""
+    code: Any = context.code()
+    if code is None:
+        return grpc.StatusCode.OK
+    if isinstance(code, grpc.StatusCode):
+        return code
+    return status_code_from_int(int(code))
+
+
+def outcome_code(exc: BaseException | None, context: grpc.aio.ServicerContext[Any, Any]) -> grpc.StatusCode:
+    """The status code the client will see, given how the (inner) handler finished."""
+    if exc is None or isinstance(exc, grpc.aio.AbortError):
+        return context_code(context)
+    if isinstance(exc, SkiffError):
+        return exc.code
+    if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+        return grpc.StatusCode.CANCELLED
+    return grpc.StatusCode.INTERNAL
+
+
+def _wrap_behavior(
+    behavior: Callable[..., Any], streaming_response: bool, around: Around
+) -> Callable[..., Any]:
+    if inspect.isasyncgenfunction(behavior) or (
+        streaming_response and not inspect.iscoroutinefunction(behavior)
+    ):
+
+        async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            async with around(context):
+                responses = behavior(request, context)
+                if hasattr(responses, "__aiter__"):
+                    async for item in responses:
+                        yield item
+                else:  # a plain iterator from a sync generator
+                    for item in responses:
+                        yield item
+
+        return stream
+
+    async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        async with around(context):
+            result = behavior(request, context)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+
+    return unary
+
+
+def wrap_handler(handler: grpc.RpcMethodHandler[Any, Any], around: Around) -> grpc.RpcMethodHandler[Any, Any]:
+    kw: dict[str, Any] = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(_wrap_behavior(handler.unary_unary, False, around), **kw)
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(_wrap_behavior(handler.unary_stream, True, around), **kw)
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(_wrap_behavior(handler.stream_unary, False, around), **kw)
+    if handler.stream_stream is not None:
+        return grpc.stream_stream_rpc_method_handler(
+            _wrap_behavior(handler.stream_stream, True, around), **kw
+        )
+    return handler
+
+
+class HandlerInterceptor(grpc.aio.ServerInterceptor):
+    """Base class: subclasses implement `around(info, context)` as an async context manager."""
+
+    def around(
+        self, info: MethodInfo, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:  # unknown method: grpc answers UNIMPLEMENTED itself
+            return handler
+        info = MethodInfo.parse(handler_call_details.method)
+        return wrap_handler(handler, lambda context: self.around(info, context))
