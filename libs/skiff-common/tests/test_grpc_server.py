@@ -132,6 +132,22 @@ async def test_client_cancelling_a_stream_counts_cancelled(echo: Echo) -> None:
     assert handled("Stream", "CANCELLED", side="client") == before + 1
 
 
+async def test_client_cancelling_a_watch_is_seen_by_the_server(echo: Echo, logs: LogCapture) -> None:
+    before = handled("Watch", "CANCELLED")
+    call = echo.watch(b"")
+    assert await call.read() == b"ADDED"
+    call.cancel()
+    for _ in range(500):  # wait (bounded) until the server has unwound the cancelled handler
+        if handled("Watch", "CANCELLED") > before:
+            break
+        await asyncio.sleep(0.01)
+    assert handled("Watch", "CANCELLED") == before + 1
+    lines = [
+        line for line in logs.lines() if line["event"] == "rpc finished" and line["grpc_method"] == "Watch"
+    ]
+    assert [line["grpc_code"] for line in lines] == ["CANCELLED"]
+
+
 async def test_unknown_method_is_unimplemented(echo: Echo) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await echo.channel.unary_unary(f"/{SERVICE}/Nope")(b"")
