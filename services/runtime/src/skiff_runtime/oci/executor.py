@@ -27,7 +27,7 @@ from skiff_runtime.oci.state import STATE_FILE
 DEFAULT_STATE_ROOT = Path("/run/skiff/oci")
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):  # a str, as the spec requires
     CREATED = "created"
     RUNNING = "running"
     STOPPED = "stopped"
@@ -69,7 +69,7 @@ class Executor(Protocol):
         argv: list[str],
         *,
         env: list[str] | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the boundary's contract (SPEC-RUNTIME.md)
     ) -> tuple[int, bytes, bytes]: ...
     async def stats(self, container_id: str) -> ContainerStats: ...
 

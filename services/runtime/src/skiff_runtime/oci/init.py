@@ -28,7 +28,7 @@ from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.caps import drop_privileges
 from skiff_runtime.oci.cgroups import CgroupDriver
 from skiff_runtime.oci.rootfs import finalize_rootfs, setup_rootfs
-from skiff_runtime.oci.spec import Spec
+from skiff_runtime.oci.spec import Spec, env_dict
 
 
 def _close_fds(keep: set[int]) -> None:
@@ -105,7 +105,7 @@ def run_init(
             ambient=p.ambient,
         )
         os.chdir(p.cwd)
-        env = dict(e.split("=", 1) if "=" in e else (e, "") for e in p.env)
+        env = env_dict(p.env)
         try:
             os.execvpe(p.args[0], list(p.args), env)
         except OSError as e:

@@ -23,6 +23,7 @@ import sys
 from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.caps import drop_privileges
 from skiff_runtime.oci.cgroups import detect_driver
+from skiff_runtime.oci.spec import env_dict
 from skiff_runtime.oci.state import start_time
 
 _ORDER = ("cgroup", "ipc", "uts", "network", "pid", "mount")
@@ -61,7 +62,7 @@ def _child(req: dict) -> None:  # type: ignore[type-arg]
     except OSError as e:
         print(f"skiff nsexec: {e}", file=sys.stderr, flush=True)
         os._exit(126)
-    env = dict(e.split("=", 1) if "=" in e else (e, "") for e in req["env"])
+    env = env_dict(req["env"])
     argv = req["argv"]
     try:
         os.execvpe(argv[0], argv, env)

@@ -97,6 +97,15 @@ class Spec:
         return cls(process=Process(**proc), **raw)
 
 
+def env_dict(env: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """["A=1", "B"] -> {"A": "1", "B": ""}; later entries win (exec_sync appends its overrides)."""
+    out: dict[str, str] = {}
+    for item in env:
+        key, _, value = item.partition("=")
+        out[key] = value
+    return out
+
+
 def _get(obj: dict[str, Any], key: str, path: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
     value = obj.get(key, default)
     if value is default:

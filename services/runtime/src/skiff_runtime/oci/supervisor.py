@@ -196,5 +196,3 @@ class Supervisor:
             self.rec.status = "running"
         write_record(self.state_dir, self.rec)
         return {"ok": True}
-
-
