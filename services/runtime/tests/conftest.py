@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
+# --import-mode=importlib does not put test folders on sys.path; the integration tests share criharness.py.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 BUILD_SCRIPT = REPO / "scripts" / "images" / "build-busybox-image.py"
 
 
