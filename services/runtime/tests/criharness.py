@@ -67,6 +67,11 @@ async def cri_server(tmp: Path, busybox_layout: Path | None = None, *, bin_dirs:
         yield Harness(runtime, config, tmp / "cri.sock", api_pb2_grpc.RuntimeServiceStub(channel),
                       api_pb2_grpc.ImageServiceStub(channel), tmp)
     finally:
+        # a failed test must not leak: remove whatever pods are left (containers, mounts, IPs, cgroups)
+        for record in runtime.sandboxes.store.list():
+            await runtime.sandboxes.remove(record.id)
+        for container in runtime.containers.store.list():
+            await runtime.containers.remove(container.id)
         await channel.close()
         await server.stop(0)
         cleanup_host(bridge)
