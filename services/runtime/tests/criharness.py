@@ -63,15 +63,16 @@ async def cri_server(tmp: Path, busybox_layout: Path | None = None, *, bin_dirs:
     add_listen(server, config.listen, None)
     await server.start()
     channel = grpc.aio.insecure_channel(config.listen)
-    try:
-        yield Harness(runtime, config, tmp / "cri.sock", api_pb2_grpc.RuntimeServiceStub(channel),
+    harness = Harness(runtime, config, tmp / "cri.sock", api_pb2_grpc.RuntimeServiceStub(channel),
                       api_pb2_grpc.ImageServiceStub(channel), tmp)
+    try:
+        yield harness
     finally:
         # a failed test must not leak: remove whatever pods are left (containers, mounts, IPs, cgroups)
-        for record in runtime.sandboxes.store.list():
-            await runtime.sandboxes.remove(record.id)
-        for container in runtime.containers.store.list():
-            await runtime.containers.remove(container.id)
+        for record in harness.runtime.sandboxes.store.list():
+            await harness.runtime.sandboxes.remove(record.id)
+        for container in harness.runtime.containers.store.list():
+            await harness.runtime.containers.remove(container.id)
         await channel.close()
         await server.stop(0)
         cleanup_host(bridge)

@@ -13,6 +13,7 @@ import pytest
 from criharness import cri_server, iptables_lines
 from skiff.cri.runtime.v1 import api_pb2 as cri
 
+from skiff_runtime.runtime import Runtime
 from skiff_runtime.sandbox import cgroups
 
 pytestmark = pytest.mark.root
@@ -169,3 +170,32 @@ async def test_completed_container_and_exit_code(tmp_path: Path, busybox_layout:
             await rs.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
         assert (await rs.ListContainers(cri.ListContainersRequest())).containers == []
         assert os.listdir(h.runtime.snapshots.active) == []
+
+
+async def test_restarted_runtime_reports_the_truth(tmp_path: Path, busybox_layout: Path) -> None:
+    async with cri_server(tmp_path, busybox_layout) as h:
+        rs = h.runtime_stub
+        sandbox_cfg = pod_config(tmp_path)
+        sid = (await rs.RunPodSandbox(cri.RunPodSandboxRequest(config=sandbox_cfg))).pod_sandbox_id
+        cid = (await rs.CreateContainer(cri.CreateContainerRequest(
+            pod_sandbox_id=sid, sandbox_config=sandbox_cfg, config=container_config(["sleep", "30"])))).container_id
+        await rs.StartContainer(cri.StartContainerRequest(container_id=cid))
+        pid = h.runtime.containers.store.get(cid).pid
+
+        # a second runtime over the same state directories, as after a restart of the service
+        restarted = Runtime.build(h.config)
+        await restarted.start()
+        assert restarted.sandboxes.store.get(sid).state == "ready"
+        record = await restarted.containers.get(cid)
+        assert (record.state, record.pid) == ("running", pid)
+        os.kill(pid, 9)
+        record = await _eventually(lambda: _exited(restarted, cid), "the killed container to be seen as exited")
+        assert (record.exit_code, record.reason) == (137, "Error")
+        await restarted.sandboxes.remove(sid)
+        assert restarted.containers.store.list() == [] and restarted.sandboxes.store.list() == []
+        h.runtime = restarted  # the harness cleans up through the runtime that knows the truth
+
+
+async def _exited(runtime: Runtime, cid: str):  # type: ignore[no-untyped-def]
+    record = await runtime.containers.get(cid)
+    return record if record.state == "exited" else None
