@@ -1,0 +1,99 @@
+"""``python -m skiff_runtime.oci.nsexec``: the helper behind ``exec_sync``.
+
+Reads one JSON request from stdin (then stdin becomes ``/dev/null``), and:
+
+1. joins the container's cgroup (so the command is limited and accounted like the container);
+2. opens every ``/proc/<pid>/ns/*`` *before* switching any (after ``setns`` into the mount namespace,
+   ``/proc`` is the container's), after checking the pid is still the container init (start time);
+3. ``setns`` into cgroup, ipc, uts, net, pid and finally mnt (namespaces equal to ours are skipped);
+4. forks, because only children enter a pid namespace; the child drops privileges as the container's
+   process spec says, sets ``PR_SET_PDEATHSIG(SIGKILL)`` (so killing this helper on timeout kills the
+   command too), ``chdir``s and execs. The parent relays its exit status (128+signal for signals).
+
+Errors before exec are printed to stderr and exit with 126 (setup) or 127 (command not found).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+
+from skiff_runtime.oci import syscalls as sc
+from skiff_runtime.oci.caps import drop_privileges
+from skiff_runtime.oci.cgroups import detect_driver
+from skiff_runtime.oci.spec import env_dict
+from skiff_runtime.oci.state import start_time
+
+_ORDER = ("cgroup", "ipc", "uts", "network", "pid", "mount")
+
+
+def _enter(pid: int) -> None:
+    fds: list[tuple[int, int]] = []
+    for ns_type in _ORDER:
+        flag, name = sc.NAMESPACES[ns_type]
+        theirs = os.stat(f"/proc/{pid}/ns/{name}")
+        ours = os.stat(f"/proc/self/ns/{name}")
+        if (theirs.st_dev, theirs.st_ino) != (ours.st_dev, ours.st_ino):
+            fds.append((os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag))
+    for fd, flag in fds:
+        sc.setns(fd, flag)
+        os.close(fd)
+
+
+def _child(req: dict) -> None:  # type: ignore[type-arg]
+    proc = req["spec"]["process"]
+    try:
+        if proc["no_new_privileges"]:
+            sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+        drop_privileges(
+            uid=proc["uid"],
+            gid=proc["gid"],
+            additional_gids=proc["additional_gids"],
+            bounding=proc["bounding"],
+            effective=proc["effective"],
+            permitted=proc["permitted"],
+            inheritable=proc["inheritable"],
+            ambient=proc["ambient"],
+        )
+        sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.chdir(proc["cwd"])
+    except OSError as e:
+        print(f"skiff nsexec: {e}", file=sys.stderr, flush=True)
+        os._exit(126)
+    env = env_dict(req["env"])
+    argv = req["argv"]
+    try:
+        os.execvpe(argv[0], argv, env)
+    except OSError as e:
+        print(f"skiff nsexec: exec {argv[0]!r}: {e.strerror}", file=sys.stderr, flush=True)
+        os._exit(127)
+
+
+def main() -> int:
+    req = json.loads(sys.stdin.buffer.read())
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    pid = req["pid"]
+    try:
+        if start_time(pid) != req["pid_start"]:
+            raise ProcessLookupError(f"container init {pid} is gone")
+        detect_driver().add_process(req["cgroups_path"], 0)
+        _enter(pid)
+    except OSError as e:
+        print(f"skiff nsexec: {e}", file=sys.stderr, flush=True)
+        return 126
+    child = os.fork()
+    if child == 0:
+        _child(req)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda s, _f: os.kill(child, s))
+    _, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The per-container shim: ``python -m skiff_runtime.oci.shim --id ID --bundle B --state-dir D ...``.
+
+Lifecycle (one shim per container, like containerd-shim)::
+
+    executor.create()
+      └─ Popen(shim, start_new_session=True) ── shim forks once more and the first process exits,
+           so the real shim is re-parented to init/subreaper: the runtime service can restart
+           (or exit) without the shim being its zombie or dying with it.
+           shim: validate config.json, create the cgroup, create pipes,
+                 unshare(CLONE_NEWPID) / setns(pid) for its children, fork ──> container init (init.py)
+                 <── "R" on the sync pipe (rootfs ready, blocked before exec)
+                 write state.json (created), answer on the ready fd: {"ok": true, "pid": ...}
+                 serve the control socket (supervisor.py) until "shutdown"
+
+Errors before "created" are written as ``{"ok": false, "kind": "invalid"|"error", ...}`` on the
+ready fd; the shim removes the cgroup it made and exits, and ``create()`` raises.
+The ready fd is inherited from the executor (``--ready-fd``); its EOF without a message means the
+shim crashed, and ``shim.log`` in the state dir has its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from skiff_runtime.oci import syscalls as sc
+from skiff_runtime.oci.cgroups import CgroupDriver, detect_driver
+from skiff_runtime.oci.errors import InvalidBundle
+from skiff_runtime.oci.init import run_init
+from skiff_runtime.oci.spec import Spec, load_spec
+from skiff_runtime.oci.state import Record, start_time, write_record
+from skiff_runtime.oci.supervisor import Supervisor
+
+
+def _report(fd: int, msg: dict[str, object]) -> None:
+    os.write(fd, json.dumps(msg).encode())
+    os.close(fd)
+
+
+def _enter_pid_namespace(spec: Spec) -> None:
+    ns = spec.namespace("pid")
+    if ns is None:
+        return  # hostPID: the container shares the host pid namespace
+    if ns.path:
+        fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            sc.setns(fd, sc.CLONE_NEWPID)
+        finally:
+            os.close(fd)
+    else:
+        sc.unshare(sc.CLONE_NEWPID)
+
+
+def _read_sync(fd: int) -> bytes:
+    """Read the init's first message: b"R" (ready) or b"E..." (error) or b"" (it died)."""
+    first = os.read(fd, 1)
+    if first != b"E":
+        return first
+    chunks = [first]
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
+    ready = args.ready_fd
+    driver: CgroupDriver | None = None
+    cgroups_path = ""
+    try:
+        spec = load_spec(Path(args.bundle))
+        driver = detect_driver()
+        cgroups_path = spec.cgroups_path or f"/skiff/{args.id}"
+        driver.create(cgroups_path, spec.resources)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        sync_r, sync_w = os.pipe()
+        start_r, start_w = os.pipe()
+        _enter_pid_namespace(spec)
+        pid = os.fork()
+        if pid == 0:
+            run_init(spec, driver, cgroups_path, stdout=out_w, stderr=err_w, sync_w=sync_w, start_r=start_r)
+        for fd in (out_w, err_w, sync_w, start_r):
+            os.close(fd)
+        msg = _read_sync(sync_r)
+        if msg != b"R":
+            os.waitpid(pid, 0)
+            reason = msg[1:].decode(errors="replace") or "container init exited during setup"
+            raise RuntimeError(f"container init failed: {reason}")
+        rec = Record(
+            id=args.id,
+            bundle=str(Path(args.bundle).resolve()),
+            status="created",
+            pid=pid,
+            pid_start=start_time(pid) or 0,
+            shim_pid=os.getpid(),
+            shim_start=start_time(os.getpid()) or 0,
+            cgroups_path=cgroups_path,
+            log_path=args.log_path,
+            created_at=time.time(),
+        )
+        state_dir = Path(args.state_dir)
+        write_record(state_dir, rec)
+        sup = Supervisor(state_dir, rec, driver, stdout=out_r, stderr=err_r, sync_r=sync_r, start_w=start_w)
+        return sup, ready
+    except InvalidBundle as e:
+        failure: dict[str, object] = {"ok": False, "kind": "invalid", "field": e.field, "reason": e.reason}
+    except Exception as e:
+        traceback.print_exc()
+        failure = {"ok": False, "kind": "error", "error": str(e)}
+    if driver is not None and cgroups_path:
+        try:
+            driver.kill_all(cgroups_path)
+            driver.remove(cgroups_path)
+        except OSError:
+            traceback.print_exc()
+    _report(ready, failure)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="skiff-shim")
+    parser.add_argument("--id", required=True)
+    parser.add_argument("--bundle", required=True)
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--log-path", default=None)
+    parser.add_argument("--ready-fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    if os.fork() != 0:
+        os._exit(0)  # the executor reaps this one; the grandchild is the shim
+    os.chdir("/")
+    created = create_container(args)
+    if created is None:
+        return 1
+    sup, ready = created
+    sup.run(lambda: _report(ready, {"ok": True, "pid": sup.rec.pid}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

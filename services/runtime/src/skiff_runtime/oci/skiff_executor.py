@@ -1,0 +1,265 @@
+"""``SkiffExecutor``: the runtime-service side of our own executor.
+
+It holds no in-memory state at all: every call reads ``<state_root>/<id>/state.json`` (written only by
+the shim) and talks to the shim's socket. That is what makes a runtime restart a non-event: a fresh
+``SkiffExecutor`` sees exactly what the old one saw.
+
+When the shim is gone (killed, crashed, machine rebooted with a persistent state root) ``state()``
+reconciles the record with ``/proc``: a container whose init is also gone is reported STOPPED with
+exit code 255 ("unknown", as containerd does), because nobody could observe its real exit status.
+
+``exec_sync`` spawns ``python -m skiff_runtime.oci.nsexec``: setns into a mount namespace is refused
+for multi-threaded processes, and the runtime service is multi-threaded (grpc, to_thread), so the
+namespace switch must happen in a fresh single-threaded process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import skiff_runtime
+from skiff_runtime.oci import protocol
+from skiff_runtime.oci.cgroups import detect_driver
+from skiff_runtime.oci.errors import (
+    ContainerExists,
+    ContainerNotFound,
+    ExecutorError,
+    InvalidBundle,
+    InvalidState,
+)
+from skiff_runtime.oci.executor import ContainerState, ContainerStats, Status
+from skiff_runtime.oci.spec import load_spec
+from skiff_runtime.oci.state import SHIM_LOG, Record, is_alive, read_record
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+UNKNOWN_EXIT = 255
+
+
+def _pythonpath() -> str:
+    """Make the shim importable exactly as we are, even when not installed (tests, zipapps)."""
+    ours = str(Path(skiff_runtime.__file__).resolve().parent.parent)
+    rest = os.environ.get("PYTHONPATH", "")
+    return f"{ours}{os.pathsep}{rest}" if rest else ours
+
+
+def _read_until_eof(fd: int) -> bytes:
+    chunks = []
+    with os.fdopen(fd, "rb") as f:
+        while chunk := f.read(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _popen_detached(cmd: list[str], log: Path, ready_w: int) -> subprocess.Popen[bytes]:
+    """fork+exec only (no waiting), cheap enough to call from the event loop. The new session keeps
+    the shim out of the runtime service's process group (no terminal/group signals reach it)."""
+    with open(log, "ab") as shim_log:
+        return subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=shim_log,
+            stderr=shim_log,
+            pass_fds=(ready_w,),
+            start_new_session=True,
+            env={**os.environ, "PYTHONPATH": _pythonpath()},
+        )
+
+
+def _to_state(rec: Record) -> ContainerState:
+    status = Status(rec.status)
+    if status is not Status.STOPPED and not is_alive(rec.shim_pid, rec.shim_start):
+        # The shim is gone: trust /proc about the init, and we cannot know its exit status.
+        if not is_alive(rec.pid, rec.pid_start):
+            return ContainerState(
+                rec.id, Status.STOPPED, 0, UNKNOWN_EXIT, False, rec.created_at, rec.started_at,
+                rec.finished_at or time.time(),
+            )  # fmt: skip
+    return ContainerState(
+        id=rec.id,
+        status=status,
+        pid=0 if status is Status.STOPPED else rec.pid,
+        exit_code=rec.exit_code if status is Status.STOPPED else None,
+        oom_killed=rec.oom_killed,
+        created_at=rec.created_at,
+        started_at=rec.started_at,
+        finished_at=rec.finished_at if status is Status.STOPPED else None,
+    )
+
+
+class SkiffExecutor:
+    name = "skiff"
+
+    def __init__(self, state_root: Path) -> None:
+        self.state_root = Path(state_root)
+
+    def _dir(self, container_id: str) -> Path:
+        if not isinstance(container_id, str) or not _ID.match(container_id):
+            raise InvalidBundle("container_id", "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+        return self.state_root / container_id
+
+    def _record(self, container_id: str) -> Record:
+        rec = read_record(self._dir(container_id))
+        if rec is None:
+            raise ContainerNotFound(container_id)
+        return rec
+
+    async def create(self, container_id: str, bundle: Path, *, log_path: Path | None) -> ContainerState:
+        state_dir = self._dir(container_id)
+        self.state_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            state_dir.mkdir(mode=0o700)
+        except FileExistsError:
+            raise ContainerExists(container_id) from None
+        try:
+            await self._spawn_shim(container_id, Path(bundle), state_dir, log_path)
+        except BaseException:
+            shutil.rmtree(state_dir, ignore_errors=True)
+            raise
+        return await self.state(container_id)
+
+    async def _spawn_shim(self, cid: str, bundle: Path, state_dir: Path, log_path: Path | None) -> None:
+        ready_r, ready_w = os.pipe()
+        cmd = [sys.executable, "-m", "skiff_runtime.oci.shim", "--id", cid, "--bundle", str(bundle)]
+        cmd += ["--state-dir", str(state_dir), "--ready-fd", str(ready_w)]
+        if log_path is not None:
+            cmd += ["--log-path", str(log_path)]
+        try:
+            proc = _popen_detached(cmd, state_dir / SHIM_LOG, ready_w)
+        finally:
+            os.close(ready_w)
+        raw = await asyncio.to_thread(_read_until_eof, ready_r)
+        await asyncio.to_thread(proc.wait)  # the first shim process exits right after daemonizing
+        try:
+            reply = json.loads(raw) if raw else {}
+        except ValueError:
+            reply = {}
+        if reply.get("ok"):
+            return
+        if reply.get("kind") == "invalid":
+            raise InvalidBundle(reply["field"], reply["reason"])
+        detail = reply.get("error") or (state_dir / SHIM_LOG).read_text(errors="replace")[-2000:]
+        raise ExecutorError(f"create {cid}: {detail}")
+
+    async def start(self, container_id: str) -> None:
+        rec = self._record(container_id)
+        if rec.status != "created":
+            raise InvalidState(f"container {container_id!r} is {rec.status}, not created")
+        reply = await self._request(container_id, {"op": "start"})
+        if not reply.get("ok"):
+            raise ExecutorError(f"start {container_id}: {reply.get('error')}")
+
+    async def _request(self, container_id: str, msg: dict[str, object]) -> dict[str, object]:
+        try:
+            return await protocol.request(self._dir(container_id), msg)
+        except protocol.ShimUnreachable as e:
+            raise ExecutorError(f"shim of container {container_id!r} is not reachable: {e}") from None
+
+    async def kill(self, container_id: str, signal: int) -> None:
+        """Signal the init. Killing a stopped container is a no-op (idempotent StopContainer)."""
+        state = await self.state(container_id)
+        if state.status is Status.STOPPED:
+            return
+        try:
+            await protocol.request(self._dir(container_id), {"op": "kill", "signal": signal})
+        except protocol.ShimUnreachable:
+            rec = self._record(container_id)
+            if is_alive(rec.pid, rec.pid_start):
+                os.kill(rec.pid, signal)
+
+    async def state(self, container_id: str) -> ContainerState:
+        return _to_state(self._record(container_id))
+
+    async def wait(self, container_id: str) -> ContainerState:
+        while True:
+            state = await self.state(container_id)
+            if state.status is Status.STOPPED:
+                return state
+            try:
+                await protocol.request(self._dir(container_id), {"op": "wait"}, timeout=None)
+            except protocol.ShimUnreachable:
+                await asyncio.sleep(0.1)  # shim gone: poll /proc through state()
+
+    async def delete(self, container_id: str) -> None:
+        """Remove a stopped (or never started) container: shim, processes, cgroup, state dir."""
+        state = await self.state(container_id)
+        if state.status is Status.RUNNING:
+            raise InvalidState(f"container {container_id!r} is running; kill it first")
+        rec = self._record(container_id)
+        with contextlib.suppress(protocol.ShimUnreachable):
+            await protocol.request(self._dir(container_id), {"op": "shutdown"})
+        for _ in range(100):
+            if not is_alive(rec.shim_pid, rec.shim_start):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            os.kill(rec.shim_pid, signal.SIGKILL)
+        if is_alive(rec.pid, rec.pid_start):
+            os.kill(rec.pid, signal.SIGKILL)
+        driver = detect_driver()
+        await asyncio.to_thread(driver.kill_all, rec.cgroups_path)
+        await asyncio.to_thread(driver.remove, rec.cgroups_path)
+        shutil.rmtree(self._dir(container_id), ignore_errors=True)
+
+    async def reopen_log(self, container_id: str) -> None:
+        self._record(container_id)
+        reply = await self._request(container_id, {"op": "reopen_log"})
+        if not reply.get("ok"):
+            raise ExecutorError(f"reopen_log {container_id}: {reply.get('error')}")
+
+    async def stats(self, container_id: str) -> ContainerStats:
+        rec = self._record(container_id)
+        s = await asyncio.to_thread(detect_driver().stats, rec.cgroups_path)
+        return ContainerStats(
+            cpu_usage_ns=s.cpu_usage_ns,
+            memory_working_set_bytes=s.memory_working_set_bytes,
+            memory_usage_bytes=s.memory_usage_bytes,
+            timestamp=time.time(),
+        )
+
+    async def exec_sync(
+        self,
+        container_id: str,
+        argv: list[str],
+        *,
+        env: list[str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the boundary's contract (SPEC-RUNTIME.md)
+    ) -> tuple[int, bytes, bytes]:
+        """Run argv inside the container; raises TimeoutError (after killing it) when timeout expires."""
+        if not argv:
+            raise InvalidBundle("argv", "Required value: at least one argument")
+        state = await self.state(container_id)
+        if state.status is not Status.RUNNING:
+            raise InvalidState(f"container {container_id!r} is {state.status.value}, not running")
+        rec = self._record(container_id)
+        spec = load_spec(Path(rec.bundle))
+        request = {
+            "pid": rec.pid,
+            "pid_start": rec.pid_start,
+            "cgroups_path": rec.cgroups_path,
+            "argv": argv,
+            "env": list(spec.process.env) + list(env or []),
+            "spec": json.loads(spec.to_json()),
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "skiff_runtime.oci.nsexec",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": _pythonpath()},
+        )  # fmt: skip
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(json.dumps(request).encode()), timeout)
+        except TimeoutError:
+            proc.kill()  # the command dies with it: PR_SET_PDEATHSIG
+            await proc.wait()
+            raise TimeoutError(f"exec in {container_id} timed out after {timeout}s") from None
+        rc = proc.returncode or 0
+        return (128 - rc if rc < 0 else rc), out, err

@@ -1,0 +1,264 @@
+"""Parse and validate the subset of an OCI runtime-spec ``config.json`` the executor honours.
+
+Validation happens once, in the shim, *before* anything is created, so a bad bundle fails ``create()``
+with ``InvalidBundle(field, reason)`` (e.g. ``process.user.uid: must be a non-negative integer``) and
+leaves nothing behind. The parsed form is a tree of frozen dataclasses that is also JSON-serialisable
+(``to_json``/``from_json``) so it can be handed to the ``nsexec`` helper used by ``exec_sync``.
+Unknown fields are ignored, as the OCI spec requires of runtimes.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skiff_runtime.oci.caps import cap_mask
+from skiff_runtime.oci.errors import InvalidBundle
+from skiff_runtime.oci.syscalls import NAMESPACES
+
+
+@dataclass(frozen=True)
+class Mount:
+    destination: str
+    type: str
+    source: str
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Namespace:
+    type: str
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu_shares: int | None = None
+    cpu_quota: int | None = None
+    cpu_period: int | None = None
+    memory_limit: int | None = None
+    pids_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Process:
+    args: tuple[str, ...]
+    env: tuple[str, ...] = ()
+    cwd: str = "/"
+    uid: int = 0
+    gid: int = 0
+    additional_gids: tuple[int, ...] = ()
+    # Capability masks (bit n = capability n); None = field absent in config.json.
+    bounding: int | None = None
+    effective: int | None = None
+    permitted: int | None = None
+    inheritable: int | None = None
+    ambient: int | None = None
+    no_new_privileges: bool = False
+    rlimits: tuple[tuple[int, int, int], ...] = ()  # (resource.RLIMIT_*, soft, hard)
+
+
+@dataclass(frozen=True)
+class Spec:
+    process: Process
+    root_path: str
+    root_readonly: bool = False
+    hostname: str | None = None
+    mounts: tuple[Mount, ...] = ()
+    namespaces: tuple[Namespace, ...] = ()
+    cgroups_path: str | None = None
+    resources: Resources = field(default_factory=Resources)
+    masked_paths: tuple[str, ...] = ()
+    readonly_paths: tuple[str, ...] = ()
+    rootfs_propagation: str = "rprivate"
+
+    def namespace(self, ns_type: str) -> Namespace | None:
+        return next((ns for ns in self.namespaces if ns.type == ns_type), None)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Spec:
+        raw = json.loads(text)
+        proc = raw.pop("process")
+        proc["args"] = tuple(proc["args"])
+        proc["env"] = tuple(proc["env"])
+        proc["additional_gids"] = tuple(proc["additional_gids"])
+        proc["rlimits"] = tuple(tuple(r) for r in proc["rlimits"])
+        raw["mounts"] = tuple(Mount(**{**m, "options": tuple(m["options"])}) for m in raw["mounts"])
+        raw["namespaces"] = tuple(Namespace(**n) for n in raw["namespaces"])
+        raw["resources"] = Resources(**raw["resources"])
+        raw["masked_paths"] = tuple(raw["masked_paths"])
+        raw["readonly_paths"] = tuple(raw["readonly_paths"])
+        return cls(process=Process(**proc), **raw)
+
+
+def env_dict(env: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """["A=1", "B"] -> {"A": "1", "B": ""}; later entries win (exec_sync appends its overrides)."""
+    out: dict[str, str] = {}
+    for item in env:
+        key, _, value = item.partition("=")
+        out[key] = value
+    return out
+
+
+def _get(obj: dict[str, Any], key: str, path: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+    value = obj.get(key, default)
+    if value is default:
+        return value
+    # bool is an int subclass; reject it where a number is wanted.
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise InvalidBundle(f"{path}.{key}" if path else key, f"must be of type {names}")
+    return value
+
+
+def _uint(obj: dict[str, Any], key: str, path: str, default: int | None = None) -> int | None:
+    value = _get(obj, key, path, int, default)
+    if value is not None and value < 0:
+        raise InvalidBundle(f"{path}.{key}", "must be a non-negative integer")
+    return value  # type: ignore[no-any-return]
+
+
+def _strings(obj: dict[str, Any], key: str, path: str) -> tuple[str, ...]:
+    items = _get(obj, key, path, list, None) or []
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise InvalidBundle(f"{path}.{key}[{i}]", "must be a string")
+    return tuple(items)
+
+
+def _parse_process(raw: dict[str, Any]) -> Process:
+    args = _strings(raw, "args", "process")
+    if not args:
+        raise InvalidBundle("process.args", "Required value: at least one argument")
+    if raw.get("terminal"):
+        raise InvalidBundle("process.terminal", "Unsupported value: only terminal=false is supported")
+    cwd = _get(raw, "cwd", "process", str, "/")
+    if not cwd.startswith("/"):
+        raise InvalidBundle("process.cwd", "must be an absolute path")
+    user = _get(raw, "user", "process", dict, {})
+    gids = _get(user, "additionalGids", "process.user", list, []) or []
+    for i, gid in enumerate(gids):
+        if not isinstance(gid, int) or isinstance(gid, bool) or gid < 0:
+            raise InvalidBundle(f"process.user.additionalGids[{i}]", "must be a non-negative integer")
+    caps_raw = _get(raw, "capabilities", "process", dict, None)
+    masks: dict[str, int | None] = {}
+    for kind in ("bounding", "effective", "permitted", "inheritable", "ambient"):
+        names = _strings(caps_raw, kind, "process.capabilities") if caps_raw and kind in caps_raw else None
+        masks[kind] = cap_mask(names, f"process.capabilities.{kind}") if names is not None else None
+    rlimits = []
+    for i, rl in enumerate(_get(raw, "rlimits", "process", list, []) or []):
+        where = f"process.rlimits[{i}]"
+        if not isinstance(rl, dict):
+            raise InvalidBundle(where, "must be an object")
+        name = _get(rl, "type", where, str, "")
+        number = getattr(resource, name, None)
+        if not name.startswith("RLIMIT_") or not isinstance(number, int):
+            raise InvalidBundle(f"{where}.type", f"Unsupported value: {name!r}")
+        rlimits.append((number, _uint(rl, "soft", where, 0) or 0, _uint(rl, "hard", where, 0) or 0))
+    return Process(
+        args=args,
+        env=_strings(raw, "env", "process"),
+        cwd=cwd,
+        uid=_uint(user, "uid", "process.user", 0) or 0,
+        gid=_uint(user, "gid", "process.user", 0) or 0,
+        additional_gids=tuple(gids),
+        no_new_privileges=bool(_get(raw, "noNewPrivileges", "process", bool, False)),
+        rlimits=tuple(rlimits),
+        **masks,
+    )
+
+
+def _parse_mounts(raw: list[Any]) -> tuple[Mount, ...]:
+    mounts = []
+    for i, m in enumerate(raw):
+        where = f"mounts[{i}]"
+        if not isinstance(m, dict):
+            raise InvalidBundle(where, "must be an object")
+        dest = _get(m, "destination", where, str, "")
+        if not dest.startswith("/"):
+            raise InvalidBundle(f"{where}.destination", "must be an absolute path")
+        options = _strings(m, "options", where)
+        mtype = _get(m, "type", where, str, "") or ("bind" if {"bind", "rbind"} & set(options) else "")
+        if not mtype:
+            raise InvalidBundle(f"{where}.type", "Required value")
+        mounts.append(Mount(dest, mtype, _get(m, "source", where, str, "") or mtype, options))
+    return tuple(mounts)
+
+
+def _parse_linux(raw: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    namespaces = []
+    for i, ns in enumerate(_get(raw, "namespaces", "linux", list, []) or []):
+        where = f"linux.namespaces[{i}]"
+        ns_type = _get(ns, "type", where, str, "") if isinstance(ns, dict) else None
+        if ns_type not in NAMESPACES:
+            if ns_type == "user":
+                raise InvalidBundle(f"{where}.type", "Unsupported value: user namespaces are not supported")
+            raise InvalidBundle(f"{where}.type", f"Unsupported value: {ns_type!r}")
+        namespaces.append(Namespace(ns_type, _get(ns, "path", where, str, None) or None))
+    if len({ns.type for ns in namespaces}) != len(namespaces):
+        raise InvalidBundle("linux.namespaces", "Duplicate value: a namespace type is listed twice")
+    out["namespaces"] = tuple(namespaces)
+    cg = _get(raw, "cgroupsPath", "linux", str, None)
+    if cg is not None and (not cg.startswith("/") or ".." in cg.split("/")):
+        raise InvalidBundle("linux.cgroupsPath", "must be an absolute path without '..'")
+    out["cgroups_path"] = cg
+    res = _get(raw, "resources", "linux", dict, {}) or {}
+    cpu = _get(res, "cpu", "linux.resources", dict, {}) or {}
+    mem = _get(res, "memory", "linux.resources", dict, {}) or {}
+    pids = _get(res, "pids", "linux.resources", dict, {}) or {}
+    quota = _get(cpu, "quota", "linux.resources.cpu", int, None)
+    limit = _get(mem, "limit", "linux.resources.memory", int, None)
+    pids_limit = _get(pids, "limit", "linux.resources.pids", int, None)
+    out["resources"] = Resources(
+        cpu_shares=_uint(cpu, "shares", "linux.resources.cpu"),
+        cpu_quota=quota if quota is None or quota > 0 else None,  # -1 / 0 mean "unlimited"
+        cpu_period=_uint(cpu, "period", "linux.resources.cpu"),
+        memory_limit=limit if limit is None or limit > 0 else None,
+        pids_limit=pids_limit if pids_limit is None or pids_limit > 0 else None,
+    )
+    out["masked_paths"] = _strings(raw, "maskedPaths", "linux")
+    out["readonly_paths"] = _strings(raw, "readonlyPaths", "linux")
+    prop = _get(raw, "rootfsPropagation", "linux", str, None) or "rprivate"
+    if prop not in ("private", "rprivate", "slave", "rslave", "shared", "rshared"):
+        raise InvalidBundle("linux.rootfsPropagation", f"Unsupported value: {prop!r}")
+    out["rootfs_propagation"] = prop
+    return out
+
+
+def load_spec(bundle: Path) -> Spec:
+    """Read ``bundle/config.json``; relative ``root.path`` is resolved against the bundle."""
+    try:
+        raw = json.loads((bundle / "config.json").read_text())
+    except FileNotFoundError:
+        raise InvalidBundle("bundle", f"{bundle}/config.json does not exist") from None
+    except (OSError, ValueError) as e:
+        raise InvalidBundle("config.json", f"cannot be read: {e}") from None
+    if not isinstance(raw, dict):
+        raise InvalidBundle("config.json", "must be a JSON object")
+    process = _get(raw, "process", "", dict, None)
+    if process is None:
+        raise InvalidBundle("process", "Required value")
+    root = _get(raw, "root", "", dict, None)
+    if root is None or not _get(root, "path", "root", str, ""):
+        raise InvalidBundle("root.path", "Required value")
+    root_path = (bundle / root["path"]).resolve()
+    if not root_path.is_dir():
+        raise InvalidBundle("root.path", f"{root_path} is not a directory")
+    spec = Spec(
+        process=_parse_process(process),
+        root_path=str(root_path),
+        root_readonly=bool(_get(root, "readonly", "root", bool, False)),
+        hostname=_get(raw, "hostname", "", str, None),
+        mounts=_parse_mounts(_get(raw, "mounts", "", list, []) or []),
+        **_parse_linux(_get(raw, "linux", "", dict, {}) or {}),
+    )
+    if spec.namespace("mount") is None or spec.namespace("mount").path:  # type: ignore[union-attr]
+        raise InvalidBundle("linux.namespaces", "a new mount namespace (type mount, no path) is required")
+    return spec

@@ -1,0 +1,198 @@
+"""The shim's event loop after ``created``: pump logs, reap the init, answer control requests.
+
+State machine (the shim is the only writer of ``state.json``)::
+
+                 start                  init exits / is killed
+    CREATED ───────────────> RUNNING ─────────────────────────> STOPPED ──delete──> (gone)
+       │                                                           ▲
+       └───────── kill, or exec fails (exit 127) ──────────────────┘
+
+- No threads: after ``unshare(CLONE_NEWPID)`` the kernel refuses ``CLONE_THREAD`` in the shim, so
+  everything (including the start handshake read) is non-blocking fds on one event loop.
+- Exit is observed with a pidfd (``os.pidfd_open``) registered with the loop: no SIGCHLD handler and no
+  polling. The status is read with ``waitpid``; a signal death is recorded as ``128 + signo``.
+- OOM: after the exit, the cgroup's ``oom_kill`` counter > 0 together with exit 137 means the memory
+  cgroup killed it (``oom_killed``).
+- Logs: stdout/stderr pipes are read with ``add_reader`` into the CRI writer. After the init exits we
+  give the pipes up to two seconds to reach EOF (a hostPID container's orphans may keep them open),
+  so the last lines are in the log before STOPPED becomes visible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from skiff_runtime.oci.cgroups import CgroupDriver
+from skiff_runtime.oci.logs import CriLogWriter
+from skiff_runtime.oci.state import SOCKET, Record, write_record
+
+
+class Supervisor:
+    def __init__(
+        self,
+        state_dir: Path,
+        rec: Record,
+        driver: CgroupDriver,
+        *,
+        stdout: int,
+        stderr: int,
+        sync_r: int,
+        start_w: int,
+    ) -> None:
+        self.state_dir = state_dir
+        self.rec = rec
+        self.driver = driver
+        self.pipes = {stdout: "stdout", stderr: "stderr"}
+        self.sync_r = sync_r
+        self.start_w = start_w
+        self.logs = CriLogWriter(rec.log_path)
+        self.reaped = False
+        self.stopped = asyncio.Event()
+        self.pipes_closed = asyncio.Event()
+        self.shutdown = asyncio.Event()
+
+    def run(self, on_ready: Callable[[], None]) -> None:
+        """Serve until shutdown; ``on_ready`` fires once the control socket accepts connections."""
+        asyncio.run(self._main(on_ready))
+
+    async def _main(self, on_ready: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        for fd in self.pipes:
+            os.set_blocking(fd, False)
+            loop.add_reader(fd, self._on_output, fd)
+        pidfd = os.pidfd_open(self.rec.pid)
+        loop.add_reader(pidfd, self._on_exit, pidfd)
+        # Bind relative to the state dir: keeps sun_path short whatever the state root is.
+        os.chdir(self.state_dir)
+        server = await asyncio.start_unix_server(self._serve, path=SOCKET)
+        os.chmod(SOCKET, 0o600)
+        on_ready()
+        await self.shutdown.wait()
+        server.close()
+        self.logs.close()
+
+    def _on_output(self, fd: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if data:
+            self.logs.write(self.pipes[fd], data)
+            return
+        asyncio.get_running_loop().remove_reader(fd)
+        os.close(fd)
+        self.logs.flush(self.pipes.pop(fd))
+        if not self.pipes:
+            self.pipes_closed.set()
+
+    def _on_exit(self, pidfd: int) -> None:
+        asyncio.get_running_loop().remove_reader(pidfd)
+        os.close(pidfd)
+        _, status = os.waitpid(self.rec.pid, 0)
+        self.reaped = True
+        code = os.waitstatus_to_exitcode(status)
+        self.rec.exit_code = 128 - code if code < 0 else code
+        self.rec.finished_at = time.time()
+        try:
+            self.rec.oom_killed = self.rec.exit_code == 137 and (
+                self.driver.oom_kill_count(self.rec.cgroups_path) > 0
+            )
+        except OSError:
+            traceback.print_exc()
+        asyncio.get_running_loop().create_task(self._finish())
+
+    async def _finish(self) -> None:
+        try:
+            await asyncio.wait_for(self.pipes_closed.wait(), 2.0)
+        except TimeoutError:
+            pass
+        self.rec.status = "stopped"
+        write_record(self.state_dir, self.rec)
+        self.stopped.set()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            req = json.loads(line)
+            reply = await self._handle(req)
+        except Exception as e:  # a bad request must never take the shim down
+            traceback.print_exc()
+            reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        try:
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await writer.drain()
+            writer.close()
+        except ConnectionError:
+            pass
+        if req.get("op") == "shutdown" and reply.get("ok"):
+            self.shutdown.set()
+
+    async def _handle(self, req: dict[str, Any]) -> dict[str, Any]:
+        op = req.get("op")
+        if op == "start":
+            return await self._start()
+        if op == "kill":
+            if not self.reaped:
+                os.kill(self.rec.pid, int(req["signal"]))
+            return {"ok": True}
+        if op == "wait":
+            await self.stopped.wait()
+            return {"ok": True}
+        if op == "reopen_log":
+            self.logs.reopen()
+            return {"ok": True}
+        if op == "shutdown":
+            if not self.reaped:
+                os.kill(self.rec.pid, signal.SIGKILL)
+            await self.stopped.wait()
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown op {op!r}"}
+
+    async def _read_sync(self) -> bytes:
+        """Read the sync pipe to EOF without threads: after unshare(CLONE_NEWPID) the kernel refuses
+        CLONE_THREAD in this process (EINVAL), so asyncio.to_thread is not available in the shim."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bytes] = loop.create_future()
+        chunks: list[bytes] = []
+
+        def readable() -> None:
+            try:
+                chunk = os.read(self.sync_r, 65536)
+            except BlockingIOError:
+                return
+            if chunk:
+                chunks.append(chunk)
+                return
+            loop.remove_reader(self.sync_r)
+            os.close(self.sync_r)
+            done.set_result(b"".join(chunks))
+
+        os.set_blocking(self.sync_r, False)
+        loop.add_reader(self.sync_r, readable)
+        return await done
+
+    async def _start(self) -> dict[str, Any]:
+        if self.rec.status != "created" or self.start_w < 0:
+            return {"ok": False, "error": f"container is {self.rec.status}, not created"}
+        try:
+            os.write(self.start_w, b"S")
+        except BrokenPipeError:
+            pass  # the init already died; its exit is being recorded
+        os.close(self.start_w)
+        self.start_w = -1
+        msg = await self._read_sync()
+        if msg:
+            return {"ok": False, "error": msg[1:].decode(errors="replace") or "container init failed"}
+        self.rec.started_at = time.time()
+        if self.rec.status == "created":  # it may already have run to completion
+            self.rec.status = "running"
+        write_record(self.state_dir, self.rec)
+        return {"ok": True}

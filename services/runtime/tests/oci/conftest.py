@@ -1,0 +1,217 @@
+"""Fixtures for executor tests (root): a busybox rootfs, config.json like the CRI layer writes,
+and an ``Env`` bundling the executor with helpers. Real namespaces, cgroups and processes.
+
+Every test gets its own state root and a unique parent cgroup ``/skiff-test-oci-<hex>``; teardown
+SIGKILLs and deletes whatever containers are left, removes the parent cgroup and fails the test if
+anything (cgroup directory, process) survived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import signal
+import stat
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from skiff_runtime.oci import ContainerState, Executor, list_ids, new_executor, remove_cgroup
+from skiff_runtime.oci.caps import DOCKER_DEFAULT_CAPS
+from skiff_runtime.oci.cgroups import detect_driver
+from skiff_runtime.oci.state import read_record
+
+pytestmark = pytest.mark.root
+
+if os.geteuid() != 0:  # pragma: no cover
+    pytest.skip("executor tests need root", allow_module_level=True)
+
+
+BUSYBOX = "/usr/bin/busybox"  # Debian busybox-static: no shared libraries needed in the rootfs
+APPLETS = (
+    "sh cat echo ps hostname id ls mount sleep env pwd touch dd tail head mkdir rm true false "
+    "kill grep stat wc seq printf yes cut test tr readlink"
+).split()
+
+
+def make_rootfs(root: Path) -> Path:
+    rootfs = root / "rootfs"
+    for d in ("bin", "proc", "sys", "dev", "etc", "tmp", "work", "data"):
+        (rootfs / d).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(BUSYBOX, rootfs / "bin" / "busybox")
+    os.chmod(rootfs / "bin" / "busybox", 0o755 | stat.S_IXUSR)
+    for applet in APPLETS:
+        (rootfs / "bin" / applet).symlink_to("busybox")
+    (rootfs / "etc" / "passwd").write_text("root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n")
+    (rootfs / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    os.chmod(rootfs / "tmp", 0o1777)
+    return rootfs
+
+
+def default_mounts() -> list[dict[str, Any]]:
+    return [
+        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+         "options": ["nosuid", "noexec", "nodev", "ro"]},
+    ]  # fmt: skip
+
+
+MASKED = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/acpi", "/proc/scsi", "/sys/firmware"]
+READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+
+def write_config(
+    bundle: Path,
+    rootfs: Path,
+    args: list[str],
+    *,
+    cgroups_path: str,
+    env: list[str] | None = None,
+    cwd: str = "/",
+    uid: int = 0,
+    gid: int = 0,
+    hostname: str = "skiff-test",
+    readonly: bool = False,
+    extra_mounts: list[dict[str, Any]] | None = None,
+    resources: dict[str, Any] | None = None,
+    namespaces: list[dict[str, str]] | None = None,
+    process: dict[str, Any] | None = None,
+) -> Path:
+    caps = list(DOCKER_DEFAULT_CAPS)
+    config = {
+        "ociVersion": "1.1.0",
+        "process": {
+            "terminal": False,
+            "user": {"uid": uid, "gid": gid, "additionalGids": [gid]},
+            "args": args,
+            "env": env if env is not None else ["PATH=/bin", "HOME=/"],
+            "cwd": cwd,
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "noNewPrivileges": True,
+            **(process or {}),
+        },
+        "root": {"path": str(rootfs), "readonly": readonly},
+        "hostname": hostname,
+        "mounts": default_mounts() + (extra_mounts or []),
+        "linux": {
+            "namespaces": namespaces
+            if namespaces is not None
+            else [{"type": t} for t in ("pid", "mount", "uts", "ipc", "network", "cgroup")],
+            "cgroupsPath": cgroups_path,
+            "resources": resources or {},
+            "maskedPaths": MASKED,
+            "readonlyPaths": READONLY,
+        },
+    }
+    bundle.mkdir(parents=True, exist_ok=True)
+    (bundle / "config.json").write_text(json.dumps(config, indent=2))
+    return bundle
+
+
+@pytest.fixture(scope="session")
+def rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_rootfs(tmp_path_factory.mktemp("busybox"))
+
+
+@dataclass
+class Env:
+    executor: Executor
+    state_root: Path
+    rootfs: Path
+    tmp: Path
+    parent_cgroup: str
+
+    def bundle(self, cid: str, args: list[str], **kw: Any) -> Path:
+        return write_config(
+            self.tmp / f"bundle-{cid}", self.rootfs, args, cgroups_path=f"{self.parent_cgroup}/{cid}", **kw
+        )
+
+    def log(self, cid: str) -> Path:
+        return self.tmp / "logs" / f"{cid}.log"
+
+    async def create(self, cid: str, args: list[str], **kw: Any) -> ContainerState:
+        return await self.executor.create(cid, self.bundle(cid, args, **kw), log_path=self.log(cid))
+
+    async def run(self, cid: str, args: list[str], **kw: Any) -> tuple[ContainerState, str]:
+        """create + start + wait; returns the final state and the raw CRI log."""
+        await self.create(cid, args, **kw)
+        await self.executor.start(cid)
+        state = await asyncio.wait_for(self.executor.wait(cid), 30)
+        return state, self.log(cid).read_text() if self.log(cid).exists() else ""
+
+    def stdout(self, cid: str, stream: str = "stdout") -> list[str]:
+        lines = []
+        for line in self.log(cid).read_text().splitlines():
+            _, tag, _, content = [*line.split(" ", 3), ""][:4]
+            if tag == stream:
+                lines.append(content)
+        return lines
+
+    @staticmethod
+    def alive(pid: int) -> bool:
+        return alive(pid)
+
+    @staticmethod
+    def read(path: str) -> str:
+        with open(path) as f:
+            return f.read()
+
+    @staticmethod
+    def exists(path: str) -> bool:
+        return os.path.exists(path)
+
+    async def wait_for_output(self, cid: str, text: str) -> None:
+        for _ in range(400):
+            if self.log(cid).exists() and text in self.log(cid).read_text():
+                return
+            await asyncio.sleep(0.025)
+        raise AssertionError(f"{text!r} never appeared in the log of {cid}")
+
+
+@pytest.fixture
+async def env(rootfs: Path, tmp_path: Path) -> AsyncIterator[Env]:
+    state_root = tmp_path / "state"
+    parent = f"/skiff-test-oci-{secrets.token_hex(4)}"
+    executor = new_executor("skiff", state_root=state_root)
+    e = Env(executor, state_root, rootfs, tmp_path, parent)
+    yield e
+    pids: list[int] = []
+    for cid in list_ids(state_root):
+        rec = read_record(state_root / cid)
+        if rec:
+            pids += [rec.pid, rec.shim_pid]
+        await executor.kill(cid, signal.SIGKILL)
+        await asyncio.wait_for(executor.wait(cid), 10)
+        await executor.delete(cid)
+    _check_cleanup(parent, pids)
+
+
+def _check_cleanup(parent: str, pids: list[int]) -> None:
+    driver = detect_driver()
+    # delete() must have removed each container cgroup: only the (empty) parent may remain.
+    children = [e for d in driver.files(parent) if os.path.isdir(d) for e in os.scandir(d) if e.is_dir()]
+    remove_cgroup(parent)
+    assert not children, f"container cgroups survived delete(): {children}"
+    assert not [d for d in driver.files(parent) if os.path.exists(d)]
+    assert not [p for p in pids if alive(p)], "processes survived delete()"
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -1,0 +1,63 @@
+"""exec_sync: joins every namespace and the cgroup of the running container."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import pytest
+from skiff_runtime.oci import InvalidState
+from skiff_runtime.oci.state import read_record
+
+if TYPE_CHECKING:
+    from conftest import Env  # fixtures only: conftest is not importable under importlib mode
+
+
+@pytest.fixture
+async def running(env: Env) -> str:
+    await env.create(
+        "target", ["sh", "-c", "echo up; sleep 1000"], env=["PATH=/bin", "ROLE=app"], cwd="/work"
+    )
+    await env.executor.start("target")
+    await env.wait_for_output("target", "up")
+    return "target"
+
+
+async def test_exec_sees_container_view(env: Env, running: str) -> None:
+    rec = read_record(env.state_root / running)
+    assert rec is not None
+    script = (
+        "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $ROLE $EXTRA; pwd; cat /proc/self/cgroup"
+    )
+    code, out, err = await env.executor.exec_sync(running, ["sh", "-c", script], env=["EXTRA=x"])
+    assert (code, err) == (0, b"")
+    lines = out.decode().splitlines()
+    assert lines[0] == "skiff-test"
+    assert lines[1].strip() == "sleep 1000"  # ash execs its last command in place
+    assert lines[2:4] == ["app x", "/work"]
+    # With a cgroup namespace the container's own cgroup is its root.
+    assert any(line.endswith(":/") for line in lines[4:])
+
+
+async def test_exec_exit_code_and_stderr(env: Env, running: str) -> None:
+    code, out, err = await env.executor.exec_sync(running, ["sh", "-c", "echo oops >&2; exit 7"])
+    assert (code, out, err) == (7, b"", b"oops\n")
+    code, _, err = await env.executor.exec_sync(running, ["no-such-command"])
+    assert code == 127 and b"no-such-command" in err
+
+
+async def test_exec_timeout_kills_the_command(env: Env, running: str) -> None:
+    with pytest.raises(TimeoutError):
+        await env.executor.exec_sync(running, ["sh", "-c", "echo $$ > /tmp/pid; sleep 1000"], timeout=1.0)
+    # The timed-out shell is dead: gone, or a zombie of the container's init (sleep never reaps).
+    script = "s=$(cat /proc/$(cat /tmp/pid)/stat 2>/dev/null | cut -d' ' -f3); echo state=${s:-gone}"
+    _, out, _ = await env.executor.exec_sync(running, ["sh", "-c", script])
+    assert out in (b"state=gone\n", b"state=Z\n")
+    assert env.alive((await env.executor.state(running)).pid)
+
+
+async def test_exec_requires_running(env: Env) -> None:
+    await env.create("idle", ["sleep", "1000"])
+    with pytest.raises(InvalidState):
+        await env.executor.exec_sync("idle", ["true"])
+    await asyncio.sleep(0)
