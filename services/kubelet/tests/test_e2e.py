@@ -1,0 +1,205 @@
+"""Walking skeleton, end to end on real parts: etcd + apiserver + scheduler + kubelet in-process, the
+real skiff-runtime as a process. A node registers and is Ready, a pod is scheduled, run, reports
+Running with its podIP, serves logs and exec, and deletion removes it everywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from skiff.api.core.v1 import node_pb2, pod_pb2
+from skiff.api.meta.v1 import meta_pb2
+from skiff.cri.runtime.v1 import api_pb2 as cri
+from skiff.kubelet.v1 import kubelet_pb2 as kpb
+from skiff.kubelet.v1 import kubelet_pb2_grpc
+from skiff_client import ApiClient
+from skiff_common import errors
+
+from skiff_kubelet import labels as L
+from skiff_kubelet.app import Kubelet
+from skiff_kubelet.config import KubeletConfig
+
+pytestmark = [pytest.mark.root, pytest.mark.etcd]
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: Any = None
+    while loop.time() < deadline:
+        try:
+            last = await check()
+            if last:
+                return last
+        except errors.NotFound:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what} (last: {last})")
+
+
+@pytest.fixture
+async def kubelet(client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Path) -> AsyncIterator[Kubelet]:
+    cfg = KubeletConfig(node_name=f"node-{uuid.uuid4().hex[:6]}", apiserver=apiserver.target,
+                        runtime_endpoint=runtime.endpoint, pod_cidr=runtime.pod_cidr, listen="127.0.0.1:0",
+                        root_dir=str(tmp_path / "kubelet"), pod_log_dir=str(tmp_path / "pods"),
+                        node_status_interval="1s", relist_period="0.3s", sync_frequency="5s")
+    k = Kubelet(cfg)
+    await k.start()
+    try:
+        yield k
+    finally:
+        await k.stop()
+
+
+@pytest.fixture
+async def scheduler(client: ApiClient) -> AsyncIterator[Any]:
+    from skiff_scheduler.app import SchedulerApp
+
+    app = SchedulerApp(client)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
+
+
+def busybox_pod(name: str, script: str, **spec: Any) -> pod_pb2.Pod:
+    pod = pod_pb2.Pod(api_version="v1", kind="Pod", metadata=meta_pb2.ObjectMeta(name=name, namespace="default"))
+    c = pod.spec.containers.add(name="main", image="busybox:latest", command=["sh", "-c", script],
+                                image_pull_policy="IfNotPresent")
+    c.env.add(name="GREETING", value="hello")
+    c.env.add(name="MY_POD").value_from.field_ref.field_path = "metadata.name"
+    pod.spec.termination_grace_period_seconds = 2
+    for k, v in spec.items():
+        setattr(pod.spec, k, v)
+    return pod
+
+
+async def test_walking_skeleton(client: ApiClient, kubelet: Kubelet, scheduler: Any, runtime: Any) -> None:
+    node_name = kubelet.cfg.node_name
+
+    async def node_ready() -> node_pb2.Node | None:
+        node = await client.get(node_pb2.Node, node_name)
+        ready = [c for c in node.status.conditions if c.type == "Ready"]
+        return node if ready and ready[0].status == "True" else None
+
+    node = await eventually(node_ready, "node Ready")
+    assert node.spec.pod_cidr == runtime.pod_cidr
+    assert node.status.daemon_endpoints.kubelet_endpoint.port == kubelet.port
+    assert {a.type for a in node.status.addresses} == {"InternalIP", "Hostname"}
+    assert node.status.capacity["cpu"].value and node.status.node_info.container_runtime_version
+    assert {c.type: c.status for c in node.status.conditions}["Ready"] == "True"
+
+    name = f"web-{uuid.uuid4().hex[:6]}"
+    await client.create(busybox_pod(name, 'echo "$GREETING from $MY_POD"; echo oops >&2; exec sleep 300'))
+
+    async def running() -> pod_pb2.Pod | None:
+        pod = await client.get(pod_pb2.Pod, name, "default")
+        return pod if pod.status.phase == "Running" and pod.status.pod_ip else None
+
+    pod = await eventually(running, "pod Running")
+    assert pod.spec.node_name == node_name
+    assert pod.status.pod_ip.startswith(runtime.pod_cidr.rsplit(".", 2)[0])
+    assert pod.status.host_ip == "127.0.0.1"
+    cs = pod.status.container_statuses[0]
+    assert cs.ready and cs.container_id.startswith("skiff://") and cs.state.running.started_at.seconds
+    assert {c.type: c.status for c in pod.status.conditions} == {
+        "PodScheduled": "True", "Initialized": "True", "ContainersReady": "True", "Ready": "True"}
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{kubelet.port}") as ch:
+        stub = kubelet_pb2_grpc.KubeletStub(ch)
+
+        async def logs() -> list[tuple[str, bytes]]:
+            got = [(r.stream, r.line) async for r in stub.ContainerLogs(
+                kpb.ContainerLogsRequest(namespace="default", pod=name))]
+            return got if len(got) >= 2 else []
+
+        lines = await eventually(logs, "container logs")
+        assert ("stdout", f"hello from {name}".encode()) in lines and ("stderr", b"oops") in lines
+        tail = [r.line async for r in stub.ContainerLogs(kpb.ContainerLogsRequest(
+            namespace="default", pod=name, tail_lines=1))]
+        assert len(tail) == 1
+
+        out = await stub.Exec(kpb.ExecRequest(namespace="default", pod=name, command=["sh", "-c", "echo hi; exit 3"],
+                                              timeout_seconds=10))
+        assert (out.exit_code, out.stdout) == (3, b"hi\n")
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.Exec(kpb.ExecRequest(namespace="default", pod="nope", command=["true"]))
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+    await client.delete(pod_pb2.Pod, name, "default")
+
+    async def gone() -> bool:
+        try:
+            await client.get(pod_pb2.Pod, name, "default")
+            return False
+        except errors.NotFound:
+            return True
+
+    await eventually(gone, "pod deleted")
+    sandboxes = await kubelet.cri.runtime.ListPodSandbox(cri.ListPodSandboxRequest(
+        filter=cri.PodSandboxFilter(label_selector={L.POD_UID: pod.metadata.uid})))
+    assert list(sandboxes.items) == []
+
+
+async def test_restart_policy_never_reaches_succeeded_then_failed(client: ApiClient, kubelet: Kubelet) -> None:
+    node = kubelet.cfg.node_name
+    ok, bad = f"ok-{uuid.uuid4().hex[:6]}", f"bad-{uuid.uuid4().hex[:6]}"
+    await client.create(busybox_pod(ok, "exit 0", restart_policy="Never", node_name=node))
+    await client.create(busybox_pod(bad, "exit 7", restart_policy="Never", node_name=node))
+
+    async def phase(name: str, want: str) -> pod_pb2.Pod | None:
+        pod = await client.get(pod_pb2.Pod, name, "default")
+        return pod if pod.status.phase == want else None
+
+    await eventually(lambda: phase(ok, "Succeeded"), "Succeeded")
+    failed = await eventually(lambda: phase(bad, "Failed"), "Failed")
+    assert failed.status.container_statuses[0].state.terminated.exit_code == 7
+    for n in (ok, bad):
+        await client.delete(pod_pb2.Pod, n, "default")
+
+
+async def test_kubelet_restart_adopts_running_pod(client: ApiClient, apiserver: Any, runtime: Any,
+                                                  tmp_path: Path) -> None:
+    cfg = KubeletConfig(node_name=f"node-{uuid.uuid4().hex[:6]}", apiserver=apiserver.target,
+                        runtime_endpoint=runtime.endpoint, pod_cidr=runtime.pod_cidr, listen="127.0.0.1:0",
+                        root_dir=str(tmp_path / "kubelet"), pod_log_dir=str(tmp_path / "pods"),
+                        node_status_interval="1s", relist_period="0.3s", sync_frequency="1s")
+    first = Kubelet(cfg)
+    await first.start()
+    name = f"keep-{uuid.uuid4().hex[:6]}"
+    try:
+        await client.create(busybox_pod(name, "exec sleep 300", node_name=cfg.node_name))
+
+        async def running() -> pod_pb2.Pod | None:
+            pod = await client.get(pod_pb2.Pod, name, "default")
+            return pod if pod.status.phase == "Running" else None
+
+        before = await eventually(running, "pod Running")
+    finally:
+        await first.stop()
+    second = Kubelet(cfg)
+    await second.start()
+    try:
+        await asyncio.sleep(2.5)  # housekeeping has run at least twice
+        after = await client.get(pod_pb2.Pod, name, "default")
+        assert after.status.phase == "Running"
+        assert after.status.container_statuses[0].container_id == before.status.container_statuses[0].container_id
+        assert after.status.container_statuses[0].restart_count == 0
+        await client.delete(pod_pb2.Pod, name, "default")
+
+        async def gone() -> bool:
+            try:
+                await client.get(pod_pb2.Pod, name, "default")
+                return False
+            except errors.NotFound:
+                return True
+
+        await eventually(gone, "pod deleted")
+    finally:
+        await second.stop()
