@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from skiff_client import ApiClient
 
 ETCD = Path(sys.executable).parent / "etcd"
@@ -43,18 +42,37 @@ def etcd(tmp_path: Path) -> Iterator[Etcd]:
     client, peer = free_port(), free_port()
     data = tmp_path / name
     endpoint = f"127.0.0.1:{client}"
-    log = open(tmp_path / "etcd.log", "ab")  # noqa: SIM115 - owned by the process
+    log = open(tmp_path / "etcd.log", "ab")
     proc = subprocess.Popen(
-        [str(ETCD), "--name", name, "--data-dir", str(data),
-         "--listen-client-urls", f"http://{endpoint}", "--advertise-client-urls", f"http://{endpoint}",
-         "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls",
-         f"http://127.0.0.1:{peer}", "--initial-cluster", f"{name}=http://127.0.0.1:{peer}",
-         "--log-level", "error"], stdout=log, stderr=log)
+        [
+            str(ETCD),
+            "--name",
+            name,
+            "--data-dir",
+            str(data),
+            "--listen-client-urls",
+            f"http://{endpoint}",
+            "--advertise-client-urls",
+            f"http://{endpoint}",
+            "--listen-peer-urls",
+            f"http://127.0.0.1:{peer}",
+            "--initial-advertise-peer-urls",
+            f"http://127.0.0.1:{peer}",
+            "--initial-cluster",
+            f"{name}=http://127.0.0.1:{peer}",
+            "--log-level",
+            "error",
+        ],
+        stdout=log,
+        stderr=log,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
-            r = subprocess.run([str(ETCD.parent / "etcdctl"), "--endpoints", endpoint, "endpoint", "health"],
-                               capture_output=True)
+            r = subprocess.run(
+                [str(ETCD.parent / "etcdctl"), "--endpoints", endpoint, "endpoint", "health"],
+                capture_output=True,
+            )
             if r.returncode == 0:
                 break
             if time.monotonic() > deadline or proc.poll() is not None:
@@ -79,8 +97,9 @@ async def apiserver(etcd: Etcd) -> AsyncIterator[Cluster]:
     from skiff_apiserver.app import ApiServerApp
     from skiff_apiserver.config import ApiServerConfig
 
-    cfg = ApiServerConfig(listen="127.0.0.1:0", etcd_endpoints=[etcd.endpoint], etcd_prefix="/registry",
-                          bookmark_interval=0.5)
+    cfg = ApiServerConfig(
+        listen="127.0.0.1:0", etcd_endpoints=[etcd.endpoint], etcd_prefix="/registry", bookmark_interval=0.5
+    )
     app = ApiServerApp(cfg)
     port = await app.start()
     try:

@@ -8,9 +8,8 @@ import uuid
 import pytest
 from skiff.api.core.v1 import config_pb2, node_pb2, pod_pb2
 from skiff.api.meta.v1 import meta_pb2
-from skiff_common import errors
-
 from skiff_client import ApiClient, Informer, InformerFactory
+from skiff_common import errors
 
 pytestmark = pytest.mark.etcd
 
@@ -20,8 +19,11 @@ def uniq(prefix: str) -> str:
 
 
 def pod(name: str, node: str = "", labels: dict[str, str] | None = None) -> pod_pb2.Pod:
-    p = pod_pb2.Pod(api_version="v1", kind="Pod",
-                    metadata=meta_pb2.ObjectMeta(name=name, namespace="default", labels=labels or {}))
+    p = pod_pb2.Pod(
+        api_version="v1",
+        kind="Pod",
+        metadata=meta_pb2.ObjectMeta(name=name, namespace="default", labels=labels or {}),
+    )
     p.spec.containers.add(name="main", image="busybox:1.36")
     p.spec.node_name = node
     return p
@@ -29,8 +31,12 @@ def pod(name: str, node: str = "", labels: dict[str, str] | None = None) -> pod_
 
 async def test_crud_and_error_mapping(client: ApiClient) -> None:
     name = uniq("cm")
-    cm = config_pb2.ConfigMap(api_version="v1", kind="ConfigMap",
-                              metadata=meta_pb2.ObjectMeta(name=name, namespace="default"), data={"a": "1"})
+    cm = config_pb2.ConfigMap(
+        api_version="v1",
+        kind="ConfigMap",
+        metadata=meta_pb2.ObjectMeta(name=name, namespace="default"),
+        data={"a": "1"},
+    )
     created = await client.create(cm)
     assert created.metadata.uid
     with pytest.raises(errors.AlreadyExists):
@@ -83,11 +89,12 @@ async def test_watch_streams_changes(client: ApiClient) -> None:
     assert seen == [("ADDED", name), ("MODIFIED", name)]
 
 
-async def wait_for(cond, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    async def loop() -> None:
-        while not cond():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(loop(), timeout)
+async def wait_for(cond, within: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not cond():
+        assert loop.time() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
 
 
 async def test_informer_syncs_indexes_and_follows(client: ApiClient) -> None:
@@ -96,9 +103,11 @@ async def test_informer_syncs_indexes_and_follows(client: ApiClient) -> None:
     inf: Informer[pod_pb2.Pod] = Informer(client, pod_pb2.Pod, field_selector="spec.nodeName=n1")
     inf.add_indexer("node", lambda p: [p.spec.node_name])
     events: list[tuple[str, str]] = []
-    inf.add_handler(on_add=lambda p: events.append(("add", p.metadata.name)),
-                    on_update=lambda _o, n: events.append(("update", n.metadata.name)),
-                    on_delete=lambda p: events.append(("delete", p.metadata.name)))
+    inf.add_handler(
+        on_add=lambda p: events.append(("add", p.metadata.name)),
+        on_update=lambda _o, n: events.append(("update", n.metadata.name)),
+        on_delete=lambda p: events.append(("delete", p.metadata.name)),
+    )
     task = asyncio.create_task(inf.run())
     try:
         await asyncio.wait_for(inf.wait_synced(), 10)

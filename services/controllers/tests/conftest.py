@@ -3,4 +3,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "libs" / "skiff-client" / "tests"))
 
-from skiff_cluster_fixture import apiserver, client, etcd  # noqa: E402, F401
+from skiff_cluster_fixture import apiserver, client, etcd  # noqa: F401

@@ -14,16 +14,15 @@ from skiff.api.core.v1 import config_pb2, namespace_pb2, pod_pb2
 from skiff.api.meta.v1 import meta_pb2
 from skiff_client import ApiClient
 from skiff_common import errors
-
 from skiff_controllers.app import ControllerManager
 from skiff_controllers.leader import LeaderElector
 
 pytestmark = pytest.mark.etcd
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 20.0) -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 20.0) -> Any:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     last = None
     while loop.time() < deadline:
         last = await check()
@@ -44,8 +43,9 @@ async def manager(client: ApiClient) -> AsyncIterator[ControllerManager]:
 
 
 def replicaset(name: str, replicas: int) -> apps_pb2.ReplicaSet:
-    rs = apps_pb2.ReplicaSet(api_version="apps/v1", kind="ReplicaSet",
-                             metadata=meta_pb2.ObjectMeta(name=name, namespace="default"))
+    rs = apps_pb2.ReplicaSet(
+        api_version="apps/v1", kind="ReplicaSet", metadata=meta_pb2.ObjectMeta(name=name, namespace="default")
+    )
     rs.spec.replicas = replicas
     rs.spec.selector.match_labels["app"] = name
     rs.spec.template.metadata.labels["app"] = name
@@ -89,13 +89,18 @@ async def test_replicaset_scales_up_and_down(client: ApiClient, manager: Control
     await eventually(replaced, "replacement pod")
 
 
-async def test_namespace_controller_empties_terminating_namespace(client: ApiClient,
-                                                                  manager: ControllerManager) -> None:
+async def test_namespace_controller_empties_terminating_namespace(
+    client: ApiClient, manager: ControllerManager
+) -> None:
     ns = f"ns-{uuid.uuid4().hex[:6]}"
-    await client.create(namespace_pb2.Namespace(api_version="v1", kind="Namespace",
-                                                metadata=meta_pb2.ObjectMeta(name=ns)))
-    await client.create(config_pb2.ConfigMap(api_version="v1", kind="ConfigMap",
-                                             metadata=meta_pb2.ObjectMeta(name="cm", namespace=ns)))
+    await client.create(
+        namespace_pb2.Namespace(api_version="v1", kind="Namespace", metadata=meta_pb2.ObjectMeta(name=ns))
+    )
+    await client.create(
+        config_pb2.ConfigMap(
+            api_version="v1", kind="ConfigMap", metadata=meta_pb2.ObjectMeta(name="cm", namespace=ns)
+        )
+    )
     await client.delete(namespace_pb2.Namespace, ns)
 
     async def gone() -> bool:

@@ -6,18 +6,20 @@ import pytest
 from skiff.api.apps.v1 import apps_pb2
 from skiff.api.core.v1 import pod_pb2
 from skiff.api.meta.v1 import meta_pb2
-
 from skiff_controllers.registry import select
 from skiff_controllers.replicaset.controller import deletion_rank, pod_from_template
 from skiff_controllers.replicaset.expectations import EXPECTATION_TTL, Expectations
 
 
-@pytest.mark.parametrize(("names", "expected"), [
-    ([], ["namespace", "replicaset"]),
-    (["*"], ["namespace", "replicaset"]),
-    (["namespace"], ["namespace"]),
-    (["*", "-replicaset"], ["namespace"]),
-])
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        ([], ["namespace", "replicaset"]),
+        (["*"], ["namespace", "replicaset"]),
+        (["namespace"], ["namespace"]),
+        (["*", "-replicaset"], ["namespace"]),
+    ],
+)
 def test_select(names: list[str], expected: list[str]) -> None:
     assert select(names) == expected
 
@@ -59,4 +61,9 @@ def test_deletion_rank_prefers_unscheduled_then_pending_then_unready() -> None:
     running = pod_pb2.Pod(spec=pod_pb2.PodSpec(node_name="n"), status=pod_pb2.PodStatus(phase="Running"))
     ready = pod_pb2.Pod(spec=pod_pb2.PodSpec(node_name="n"), status=pod_pb2.PodStatus(phase="Running"))
     ready.status.conditions.add(type="Ready", status="True")
-    assert sorted([ready, running, pending, unscheduled], key=deletion_rank) == [unscheduled, pending, running, ready]
+    assert sorted([ready, running, pending, unscheduled], key=deletion_rank) == [
+        unscheduled,
+        pending,
+        running,
+        ready,
+    ]

@@ -5,5 +5,5 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "libs" / "skiff-client" / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from skiff_cluster_fixture import apiserver, client, etcd  # noqa: E402, F401
-from runtime_fixture import busybox_layout, runtime  # noqa: E402, F401
+from runtime_fixture import busybox_layout, runtime  # noqa: F401
+from skiff_cluster_fixture import apiserver, client, etcd  # noqa: F401

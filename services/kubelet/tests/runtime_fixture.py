@@ -3,6 +3,8 @@ temp state, a unique bridge and a unique /24 from the project-only 10.244.0.0/16
 test image imported with `skiff-runtime import`. Teardown removes every sandbox over CRI first (shims
 outlive the runtime by design), then stops the runtime and deletes the bridge."""
 
+# ruff: noqa: ASYNC220, ASYNC221, ASYNC230 - a fixture may block briefly while starting a process
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +39,11 @@ def busybox_layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not Path("/bin/busybox").is_file():
         pytest.skip("busybox-static is not installed (apt-get install busybox-static)")
     out = tmp_path_factory.mktemp("busybox") / "layout"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "images" / "build-busybox-image.py"), str(out)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "images" / "build-busybox-image.py"), str(out)],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
@@ -56,20 +61,50 @@ async def runtime(tmp_path: Path, busybox_layout: Path) -> AsyncIterator[Runtime
     cidr = f"10.244.{secrets.randbelow(200) + 20}.0/24"
     sock = tmp_path / "cri.sock"
     state = tmp_path / "rt-state"
-    subprocess.run([str(BIN / "skiff-runtime"), "import", "--state-root", str(state), "--ref", "busybox:latest",
-                    str(busybox_layout)], check=True, capture_output=True)
-    log = open(tmp_path / "runtime.log", "ab")  # noqa: SIM115 - owned by the process
+    subprocess.run(
+        [
+            str(BIN / "skiff-runtime"),
+            "import",
+            "--state-root",
+            str(state),
+            "--ref",
+            "busybox:latest",
+            str(busybox_layout),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    log = open(tmp_path / "runtime.log", "ab")
     proc = subprocess.Popen(
-        [str(BIN / "skiff-runtime"), "serve", "--listen", f"unix://{sock}", "--state-root", str(state),
-         "--run-root", str(tmp_path / "rt-run"), "--executor-state-root", str(tmp_path / "rt-oci"),
-         "--bridge", bridge, "--pod-cidr", cidr, "--cni-bin-dirs", "/usr/lib/cni"],
-        stdout=log, stderr=log)
+        [
+            str(BIN / "skiff-runtime"),
+            "serve",
+            "--listen",
+            f"unix://{sock}",
+            "--state-root",
+            str(state),
+            "--run-root",
+            str(tmp_path / "rt-run"),
+            "--executor-state-root",
+            str(tmp_path / "rt-oci"),
+            "--bridge",
+            bridge,
+            "--pod-cidr",
+            cidr,
+            "--cni-bin-dirs",
+            "/usr/lib/cni",
+        ],
+        stdout=log,
+        stderr=log,
+    )
     endpoint = f"unix://{sock}"
     try:
         deadline = time.monotonic() + 30
         while not sock.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"skiff-runtime did not start: {(tmp_path / 'runtime.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"skiff-runtime did not start: {(tmp_path / 'runtime.log').read_text()[-2000:]}"
+                )
             await asyncio.sleep(0.1)
         yield Runtime(endpoint, cidr, bridge, tmp_path)
     finally:

@@ -19,7 +19,6 @@ from skiff.kubelet.v1 import kubelet_pb2 as kpb
 from skiff.kubelet.v1 import kubelet_pb2_grpc
 from skiff_client import ApiClient
 from skiff_common import errors
-
 from skiff_kubelet import labels as L
 from skiff_kubelet.app import Kubelet
 from skiff_kubelet.config import KubeletConfig
@@ -27,9 +26,9 @@ from skiff_kubelet.config import KubeletConfig
 pytestmark = [pytest.mark.root, pytest.mark.etcd]
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 60.0) -> Any:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     last: Any = None
     while loop.time() < deadline:
         try:
@@ -44,10 +43,18 @@ async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: fl
 
 @pytest.fixture
 async def kubelet(client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Path) -> AsyncIterator[Kubelet]:
-    cfg = KubeletConfig(node_name=f"node-{uuid.uuid4().hex[:6]}", apiserver=apiserver.target,
-                        runtime_endpoint=runtime.endpoint, pod_cidr=runtime.pod_cidr, listen="127.0.0.1:0",
-                        root_dir=str(tmp_path / "kubelet"), pod_log_dir=str(tmp_path / "pods"),
-                        node_status_interval="1s", relist_period="0.3s", sync_frequency="5s")
+    cfg = KubeletConfig(
+        node_name=f"node-{uuid.uuid4().hex[:6]}",
+        apiserver=apiserver.target,
+        runtime_endpoint=runtime.endpoint,
+        pod_cidr=runtime.pod_cidr,
+        listen="127.0.0.1:0",
+        root_dir=str(tmp_path / "kubelet"),
+        pod_log_dir=str(tmp_path / "pods"),
+        node_status_interval="1s",
+        relist_period="0.3s",
+        sync_frequency="5s",
+    )
     k = Kubelet(cfg)
     await k.start()
     try:
@@ -69,9 +76,12 @@ async def scheduler(client: ApiClient) -> AsyncIterator[Any]:
 
 
 def busybox_pod(name: str, script: str, **spec: Any) -> pod_pb2.Pod:
-    pod = pod_pb2.Pod(api_version="v1", kind="Pod", metadata=meta_pb2.ObjectMeta(name=name, namespace="default"))
-    c = pod.spec.containers.add(name="main", image="busybox:latest", command=["sh", "-c", script],
-                                image_pull_policy="IfNotPresent")
+    pod = pod_pb2.Pod(
+        api_version="v1", kind="Pod", metadata=meta_pb2.ObjectMeta(name=name, namespace="default")
+    )
+    c = pod.spec.containers.add(
+        name="main", image="busybox:latest", command=["sh", "-c", script], image_pull_policy="IfNotPresent"
+    )
     c.env.add(name="GREETING", value="hello")
     c.env.add(name="MY_POD").value_from.field_ref.field_path = "metadata.name"
     pod.spec.termination_grace_period_seconds = 2
@@ -109,24 +119,37 @@ async def test_walking_skeleton(client: ApiClient, kubelet: Kubelet, scheduler: 
     cs = pod.status.container_statuses[0]
     assert cs.ready and cs.container_id.startswith("skiff://") and cs.state.running.started_at.seconds
     assert {c.type: c.status for c in pod.status.conditions} == {
-        "PodScheduled": "True", "Initialized": "True", "ContainersReady": "True", "Ready": "True"}
+        "PodScheduled": "True",
+        "Initialized": "True",
+        "ContainersReady": "True",
+        "Ready": "True",
+    }
 
     async with grpc.aio.insecure_channel(f"127.0.0.1:{kubelet.port}") as ch:
         stub = kubelet_pb2_grpc.KubeletStub(ch)
 
         async def logs() -> list[tuple[str, bytes]]:
-            got = [(r.stream, r.line) async for r in stub.ContainerLogs(
-                kpb.ContainerLogsRequest(namespace="default", pod=name))]
+            got = [
+                (r.stream, r.line)
+                async for r in stub.ContainerLogs(kpb.ContainerLogsRequest(namespace="default", pod=name))
+            ]
             return got if len(got) >= 2 else []
 
         lines = await eventually(logs, "container logs")
         assert ("stdout", f"hello from {name}".encode()) in lines and ("stderr", b"oops") in lines
-        tail = [r.line async for r in stub.ContainerLogs(kpb.ContainerLogsRequest(
-            namespace="default", pod=name, tail_lines=1))]
+        tail = [
+            r.line
+            async for r in stub.ContainerLogs(
+                kpb.ContainerLogsRequest(namespace="default", pod=name, tail_lines=1)
+            )
+        ]
         assert len(tail) == 1
 
-        out = await stub.Exec(kpb.ExecRequest(namespace="default", pod=name, command=["sh", "-c", "echo hi; exit 3"],
-                                              timeout_seconds=10))
+        out = await stub.Exec(
+            kpb.ExecRequest(
+                namespace="default", pod=name, command=["sh", "-c", "echo hi; exit 3"], timeout_seconds=10
+            )
+        )
         assert (out.exit_code, out.stdout) == (3, b"hi\n")
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stub.Exec(kpb.ExecRequest(namespace="default", pod="nope", command=["true"]))
@@ -142,12 +165,15 @@ async def test_walking_skeleton(client: ApiClient, kubelet: Kubelet, scheduler: 
             return True
 
     await eventually(gone, "pod deleted")
-    sandboxes = await kubelet.cri.runtime.ListPodSandbox(cri.ListPodSandboxRequest(
-        filter=cri.PodSandboxFilter(label_selector={L.POD_UID: pod.metadata.uid})))
+    sandboxes = await kubelet.cri.runtime.ListPodSandbox(
+        cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector={L.POD_UID: pod.metadata.uid}))
+    )
     assert list(sandboxes.items) == []
 
 
-async def test_restart_policy_never_reaches_succeeded_then_failed(client: ApiClient, kubelet: Kubelet) -> None:
+async def test_restart_policy_never_reaches_succeeded_then_failed(
+    client: ApiClient, kubelet: Kubelet
+) -> None:
     node = kubelet.cfg.node_name
     ok, bad = f"ok-{uuid.uuid4().hex[:6]}", f"bad-{uuid.uuid4().hex[:6]}"
     await client.create(busybox_pod(ok, "exit 0", restart_policy="Never", node_name=node))
@@ -164,12 +190,21 @@ async def test_restart_policy_never_reaches_succeeded_then_failed(client: ApiCli
         await client.delete(pod_pb2.Pod, n, "default")
 
 
-async def test_kubelet_restart_adopts_running_pod(client: ApiClient, apiserver: Any, runtime: Any,
-                                                  tmp_path: Path) -> None:
-    cfg = KubeletConfig(node_name=f"node-{uuid.uuid4().hex[:6]}", apiserver=apiserver.target,
-                        runtime_endpoint=runtime.endpoint, pod_cidr=runtime.pod_cidr, listen="127.0.0.1:0",
-                        root_dir=str(tmp_path / "kubelet"), pod_log_dir=str(tmp_path / "pods"),
-                        node_status_interval="1s", relist_period="0.3s", sync_frequency="1s")
+async def test_kubelet_restart_adopts_running_pod(
+    client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Path
+) -> None:
+    cfg = KubeletConfig(
+        node_name=f"node-{uuid.uuid4().hex[:6]}",
+        apiserver=apiserver.target,
+        runtime_endpoint=runtime.endpoint,
+        pod_cidr=runtime.pod_cidr,
+        listen="127.0.0.1:0",
+        root_dir=str(tmp_path / "kubelet"),
+        pod_log_dir=str(tmp_path / "pods"),
+        node_status_interval="1s",
+        relist_period="0.3s",
+        sync_frequency="1s",
+    )
     first = Kubelet(cfg)
     await first.start()
     name = f"keep-{uuid.uuid4().hex[:6]}"
@@ -189,7 +224,10 @@ async def test_kubelet_restart_adopts_running_pod(client: ApiClient, apiserver: 
         await asyncio.sleep(2.5)  # housekeeping has run at least twice
         after = await client.get(pod_pb2.Pod, name, "default")
         assert after.status.phase == "Running"
-        assert after.status.container_statuses[0].container_id == before.status.container_statuses[0].container_id
+        assert (
+            after.status.container_statuses[0].container_id
+            == before.status.container_statuses[0].container_id
+        )
         assert after.status.container_statuses[0].restart_count == 0
         await client.delete(pod_pb2.Pod, name, "default")
 

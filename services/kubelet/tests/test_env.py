@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from skiff.api.core.v1 import container_pb2, pod_pb2
 from skiff.api.meta.v1 import meta_pb2
-
 from skiff_kubelet.env import ConfigError, expand, resolve_env
 
 
@@ -57,13 +56,16 @@ async def test_all_sources_and_precedence() -> None:
     assert env["PW"] == "hunter2" and env["MODE"] == "fast" and env["MEM"] == "64"
 
 
-@pytest.mark.parametrize(("kind", "name", "key", "optional", "error"), [
-    ("secret", "missing", "k", False, 'secret "missing" not found'),
-    ("secret", "s", "nokey", False, 'key "nokey" in secret "s" not found'),
-    ("configmap", "missing", "k", False, 'configmap "missing" not found'),
-    ("configmap", "missing", "k", True, None),
-    ("secret", "s", "nokey", True, None),
-])
+@pytest.mark.parametrize(
+    ("kind", "name", "key", "optional", "error"),
+    [
+        ("secret", "missing", "k", False, 'secret "missing" not found'),
+        ("secret", "s", "nokey", False, 'key "nokey" in secret "s" not found'),
+        ("configmap", "missing", "k", False, 'configmap "missing" not found'),
+        ("configmap", "missing", "k", True, None),
+        ("secret", "s", "nokey", True, None),
+    ],
+)
 async def test_missing_sources(kind: str, name: str, key: str, optional: bool, error: str | None) -> None:
     c = container_pb2.Container(name="c")
     vf = c.env.add(name="X").value_from
@@ -81,7 +83,7 @@ async def test_missing_sources(kind: str, name: str, key: str, optional: bool, e
 async def test_bad_field_path_is_config_error() -> None:
     c = container_pb2.Container(name="c")
     c.env.add(name="X").value_from.field_ref.field_path = "spec.nope"
-    with pytest.raises(ConfigError, match="spec.nope"):
+    with pytest.raises(ConfigError, match=r"spec\.nope"):
         await resolve_env(pod_with(c), c, LOOKUP)
 
 

@@ -7,7 +7,6 @@ from google.protobuf import timestamp_pb2
 from skiff.api.core.v1 import container_pb2, pod_pb2
 from skiff.api.meta.v1 import meta_pb2
 from skiff.cri.runtime.v1 import api_pb2 as cri
-
 from skiff_kubelet.runtime_state import PodRuntime
 from skiff_kubelet.status import compute_status
 
@@ -27,9 +26,15 @@ def pod(names: tuple[str, ...] = ("a",), policy: str = "Always", inits: tuple[st
 
 
 def cs(name: str, state: int, attempt: int = 0, exit_code: int = 0) -> cri.ContainerStatus:
-    return cri.ContainerStatus(id=f"{name}-{attempt}", metadata=cri.ContainerMetadata(name=name, attempt=attempt),
-                               state=state, exit_code=exit_code, started_at=1_700_000_000 * 10**9,
-                               finished_at=1_700_000_050 * 10**9 if state == EXITED else 0, image_ref="sha256:i")
+    return cri.ContainerStatus(
+        id=f"{name}-{attempt}",
+        metadata=cri.ContainerMetadata(name=name, attempt=attempt),
+        state=state,
+        exit_code=exit_code,
+        started_at=1_700_000_000 * 10**9,
+        finished_at=1_700_000_050 * 10**9 if state == EXITED else 0,
+        image_ref="sha256:i",
+    )
 
 
 def runtime(*statuses: cri.ContainerStatus, ip: str = "10.88.0.7") -> PodRuntime:
@@ -41,16 +46,19 @@ def runtime(*statuses: cri.ContainerStatus, ip: str = "10.88.0.7") -> PodRuntime
     return rt
 
 
-@pytest.mark.parametrize(("policy", "states", "phase"), [
-    ("Always", [], "Pending"),
-    ("Always", [("a", CREATED, 0)], "Pending"),
-    ("Always", [("a", RUNNING, 0)], "Running"),
-    ("Always", [("a", EXITED, 0)], "Running"),
-    ("Never", [("a", EXITED, 0)], "Succeeded"),
-    ("Never", [("a", EXITED, 1)], "Failed"),
-    ("OnFailure", [("a", EXITED, 0)], "Succeeded"),
-    ("OnFailure", [("a", EXITED, 2)], "Running"),
-])
+@pytest.mark.parametrize(
+    ("policy", "states", "phase"),
+    [
+        ("Always", [], "Pending"),
+        ("Always", [("a", CREATED, 0)], "Pending"),
+        ("Always", [("a", RUNNING, 0)], "Running"),
+        ("Always", [("a", EXITED, 0)], "Running"),
+        ("Never", [("a", EXITED, 0)], "Succeeded"),
+        ("Never", [("a", EXITED, 1)], "Failed"),
+        ("OnFailure", [("a", EXITED, 0)], "Succeeded"),
+        ("OnFailure", [("a", EXITED, 2)], "Running"),
+    ],
+)
 def test_phase_single_container(policy: str, states: list, phase: str) -> None:
     rt = runtime(*(cs(n, st, exit_code=code) for n, st, code in states))
     assert compute_status(pod(policy=policy), rt, host_ip="127.0.0.1", now=NOW).phase == phase
@@ -70,7 +78,12 @@ def test_running_pod_status_fields() -> None:
     assert c.container_id == "skiff://a-2" and c.restart_count == 2 and c.ready and c.image_id == "sha256:i"
     assert c.state.running.started_at.seconds == 1_700_000_000
     conds = {x.type: x.status for x in st.conditions}
-    assert conds == {"PodScheduled": "True", "Initialized": "True", "ContainersReady": "True", "Ready": "True"}
+    assert conds == {
+        "PodScheduled": "True",
+        "Initialized": "True",
+        "ContainersReady": "True",
+        "Ready": "True",
+    }
     assert st.qos_class == "BestEffort"
 
 
@@ -105,8 +118,9 @@ def test_init_containers_gate_the_app() -> None:
     assert {c.type: c.status for c in st.conditions}["Initialized"] == "False"
     st = compute_status(p, runtime(cs("init", EXITED), cs("a", RUNNING)), host_ip="h", now=NOW)
     assert st.phase == "Running"
-    failed = compute_status(pod(policy="Never", inits=("init",)), runtime(cs("init", EXITED, exit_code=1)),
-                            host_ip="h", now=NOW)
+    failed = compute_status(
+        pod(policy="Never", inits=("init",)), runtime(cs("init", EXITED, exit_code=1)), host_ip="h", now=NOW
+    )
     assert failed.phase == "Failed"
 
 

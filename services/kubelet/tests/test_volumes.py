@@ -1,5 +1,7 @@
 """Volume materialisation on disk (temporary root dir)."""
 
+# ruff: noqa: ASYNC240 - blocking checks of tiny temp files are fine in a test
+
 from __future__ import annotations
 
 import stat
@@ -8,7 +10,6 @@ from pathlib import Path
 import pytest
 from skiff.api.core.v1 import pod_pb2
 from skiff.api.meta.v1 import meta_pb2
-
 from skiff_kubelet.env import ConfigError
 from skiff_kubelet.volumes import setup_volumes, teardown
 

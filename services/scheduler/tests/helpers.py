@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from skiff.api.core.v1 import container_pb2, node_pb2, pod_pb2, scheduling_pb2
 from skiff.api.meta.v1 import meta_pb2
-
 from skiff_scheduler.framework import NodeInfo
 
 
-def make_node(name: str = "n1", *, ready: str | None = "True", labels: dict[str, str] | None = None,
-              taints: list[tuple[str, str, str]] = (), unschedulable: bool = False,  # type: ignore[assignment]
-              cpu: str = "4", memory: str = "8Gi", pods: str = "110") -> node_pb2.Node:
+def make_node(
+    name: str = "n1",
+    *,
+    ready: str | None = "True",
+    labels: dict[str, str] | None = None,
+    taints: list[tuple[str, str, str]] = (),
+    unschedulable: bool = False,  # type: ignore[assignment]
+    cpu: str = "4",
+    memory: str = "8Gi",
+    pods: str = "110",
+) -> node_pb2.Node:
     node = node_pb2.Node(metadata=meta_pb2.ObjectMeta(name=name, labels=labels or {}))
     node.spec.unschedulable = unschedulable
     for key, value, effect in taints:
@@ -22,9 +29,15 @@ def make_node(name: str = "n1", *, ready: str | None = "True", labels: dict[str,
     return node
 
 
-def make_pod(name: str = "p", *, cpu: str = "", memory: str = "", node_selector: dict[str, str] | None = None,
-             tolerations: list[scheduling_pb2.Toleration] = (),  # type: ignore[assignment]
-             init_cpu: str = "") -> pod_pb2.Pod:
+def make_pod(
+    name: str = "p",
+    *,
+    cpu: str = "",
+    memory: str = "",
+    node_selector: dict[str, str] | None = None,
+    tolerations: list[scheduling_pb2.Toleration] = (),  # type: ignore[assignment]
+    init_cpu: str = "",
+) -> pod_pb2.Pod:
     pod = pod_pb2.Pod(metadata=meta_pb2.ObjectMeta(name=name, namespace="default"))
     c = container_pb2.Container(name="c", image="busybox")
     if cpu:

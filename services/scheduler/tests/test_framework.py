@@ -1,6 +1,5 @@
 import pytest
 from helpers import info, make_node, make_pod
-
 from skiff_scheduler.framework import Code, Framework, Registry, Status
 from skiff_scheduler.plugins import default_registry
 
@@ -31,8 +30,13 @@ def test_registry_refuses_duplicates_and_unknown_names() -> None:
 
 def test_default_registry_builds_filters_and_scores() -> None:
     fw = Framework.from_plugins(default_registry().build())
-    assert {p.name for p in fw.filters} == {"NodeReady", "NodeUnschedulable", "NodeAffinity", "TaintToleration",
-                                            "NodeResourcesFit"}
+    assert {p.name for p in fw.filters} == {
+        "NodeReady",
+        "NodeUnschedulable",
+        "NodeAffinity",
+        "TaintToleration",
+        "NodeResourcesFit",
+    }
     assert [p.name for p in fw.scorers] == ["LeastAllocated"]
 
 

@@ -1,25 +1,31 @@
 import pytest
 from helpers import info, make_node, make_pod
-
 from skiff_scheduler.framework import Code
 from skiff_scheduler.plugins.node_resources import LeastAllocated, NodeResourcesFit, pod_requests
 
 GI = 1024**3
 
 
-@pytest.mark.parametrize(("pod_kw", "used_cpu", "used_mem", "n_pods", "code", "reason"), [
-    ({"cpu": "1", "memory": "1Gi"}, 0, 0, 0, Code.SUCCESS, None),
-    ({"cpu": "4"}, 0, 0, 0, Code.SUCCESS, None),                       # exactly fits
-    ({"cpu": "4001m"}, 0, 0, 0, Code.UNSCHEDULABLE, "Insufficient cpu"),
-    ({"cpu": "500m"}, 3600, 0, 0, Code.UNSCHEDULABLE, "Insufficient cpu"),  # minus pods already bound
-    ({"memory": "1Gi"}, 0, 7 * GI + 1, 0, Code.UNSCHEDULABLE, "Insufficient memory"),
-    ({}, 4000, 8 * GI, 0, Code.SUCCESS, None),                          # best effort always fits resources
-    ({}, 0, 0, 110, Code.UNSCHEDULABLE, "Too many pods"),
-    ({"cpu": "1", "init_cpu": "5"}, 0, 0, 0, Code.UNSCHEDULABLE, "Insufficient cpu"),  # init max counts
-])
+@pytest.mark.parametrize(
+    ("pod_kw", "used_cpu", "used_mem", "n_pods", "code", "reason"),
+    [
+        ({"cpu": "1", "memory": "1Gi"}, 0, 0, 0, Code.SUCCESS, None),
+        ({"cpu": "4"}, 0, 0, 0, Code.SUCCESS, None),  # exactly fits
+        ({"cpu": "4001m"}, 0, 0, 0, Code.UNSCHEDULABLE, "Insufficient cpu"),
+        ({"cpu": "500m"}, 3600, 0, 0, Code.UNSCHEDULABLE, "Insufficient cpu"),  # minus pods already bound
+        ({"memory": "1Gi"}, 0, 7 * GI + 1, 0, Code.UNSCHEDULABLE, "Insufficient memory"),
+        ({}, 4000, 8 * GI, 0, Code.SUCCESS, None),  # best effort always fits resources
+        ({}, 0, 0, 110, Code.UNSCHEDULABLE, "Too many pods"),
+        ({"cpu": "1", "init_cpu": "5"}, 0, 0, 0, Code.UNSCHEDULABLE, "Insufficient cpu"),  # init max counts
+    ],
+)
 def test_fit(pod_kw: dict, used_cpu: int, used_mem: int, n_pods: int, code: Code, reason: str | None) -> None:
-    node_info = info(make_node(cpu="4", memory="8Gi", pods="110"), [make_pod(f"x{i}") for i in range(n_pods)],
-                     used_cpu, used_mem)
+    node_info = info(
+        make_node(cpu="4", memory="8Gi", pods="110"),
+        [make_pod(f"x{i}") for i in range(n_pods)],
+        used_cpu,
+        used_mem,
+    )
     status = NodeResourcesFit().filter(make_pod(**pod_kw), node_info)
     assert status.code == code
     if reason:
@@ -31,12 +37,15 @@ def test_pod_requests_takes_max_of_init_and_sum() -> None:
     assert pod_requests(make_pod(cpu="250m", init_cpu="1")) == (1000, 0)
 
 
-@pytest.mark.parametrize(("used_cpu", "used_mem", "expected"), [
-    (0, 0, 100),
-    (2000, 4 * GI, 50),
-    (4000, 8 * GI, 0),
-    (1000, 0, 87),   # (75 + 100) / 2
-])
+@pytest.mark.parametrize(
+    ("used_cpu", "used_mem", "expected"),
+    [
+        (0, 0, 100),
+        (2000, 4 * GI, 50),
+        (4000, 8 * GI, 0),
+        (1000, 0, 87),  # (75 + 100) / 2
+    ],
+)
 def test_least_allocated(used_cpu: int, used_mem: int, expected: int) -> None:
     score = LeastAllocated().score(make_pod(), info(make_node(cpu="4", memory="8Gi"), [], used_cpu, used_mem))
     assert score == expected

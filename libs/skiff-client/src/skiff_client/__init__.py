@@ -18,13 +18,36 @@ if TYPE_CHECKING:
     from skiff_client.workqueue import RateLimitingQueue, ShutDown
 
 _WHERE = {
-    "ApiClient": "api", "ObjectList": "api", "WatchEvent": "api", "resource_of": "api",
-    "CriClient": "cri", "EventRecorder": "events", "Informer": "informer", "InformerFactory": "informer",
-    "Store": "store", "object_key": "store", "split_key": "store",
-    "RateLimitingQueue": "workqueue", "ShutDown": "workqueue",
+    "ApiClient": "api",
+    "ObjectList": "api",
+    "WatchEvent": "api",
+    "resource_of": "api",
+    "CriClient": "cri",
+    "EventRecorder": "events",
+    "Informer": "informer",
+    "InformerFactory": "informer",
+    "Store": "store",
+    "object_key": "store",
+    "split_key": "store",
+    "RateLimitingQueue": "workqueue",
+    "ShutDown": "workqueue",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "ApiClient",
+    "CriClient",
+    "EventRecorder",
+    "Informer",
+    "InformerFactory",
+    "ObjectList",
+    "RateLimitingQueue",
+    "ShutDown",
+    "Store",
+    "WatchEvent",
+    "object_key",
+    "resource_of",
+    "split_key",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -11,6 +11,7 @@ Every ``grpc.RpcError`` is re-raised as the matching ``skiff_common.errors`` exc
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -83,38 +84,75 @@ class ApiClient:
 
     # -- reads ------------------------------------------------------------------------------------
     @overload
-    async def get(self, cls_or_resource: type[M], name: str, namespace: str = "", *,
-                  resource_version: str = "") -> M: ...
+    async def get(
+        self, cls_or_resource: type[M], name: str, namespace: str = "", *, resource_version: str = ""
+    ) -> M: ...
     @overload
-    async def get(self, cls_or_resource: str, name: str, namespace: str = "", *,
-                  resource_version: str = "") -> Any: ...
-    async def get(self, cls_or_resource: type[M] | str, name: str, namespace: str = "", *,
-                  resource_version: str = "") -> Any:
-        req = pb.GetRequest(resource=resource_of(cls_or_resource), namespace=namespace, name=name,
-                            resource_version=resource_version)
+    async def get(
+        self, cls_or_resource: str, name: str, namespace: str = "", *, resource_version: str = ""
+    ) -> Any: ...
+    async def get(
+        self, cls_or_resource: type[M] | str, name: str, namespace: str = "", *, resource_version: str = ""
+    ) -> Any:
+        req = pb.GetRequest(
+            resource=resource_of(cls_or_resource),
+            namespace=namespace,
+            name=name,
+            resource_version=resource_version,
+        )
         resp = await _call(self.stub.Get(req))
         return kinds.unpack(resp.object)
 
-    async def list(self, cls_or_resource: type[M] | str, namespace: str = "", *, label_selector: str = "",
-                   field_selector: str = "", limit: int = 0, continue_token: str = "",
-                   resource_version: str = "") -> ObjectList[M]:
-        req = pb.ListRequest(resource=resource_of(cls_or_resource), namespace=namespace,
-                             label_selector=label_selector, field_selector=field_selector, limit=limit,
-                             continue_token=continue_token, resource_version=resource_version)
+    async def list(
+        self,
+        cls_or_resource: type[M] | str,
+        namespace: str = "",
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        limit: int = 0,
+        continue_token: str = "",
+        resource_version: str = "",
+    ) -> ObjectList[M]:
+        req = pb.ListRequest(
+            resource=resource_of(cls_or_resource),
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            limit=limit,
+            continue_token=continue_token,
+            resource_version=resource_version,
+        )
         resp = await _call(self.stub.List(req))
-        return ObjectList(items=[kinds.unpack(a) for a in resp.items],  # type: ignore[misc]
-                          resource_version=resp.metadata.resource_version,
-                          continue_token=resp.metadata.continue_token)
+        return ObjectList(
+            items=[kinds.unpack(a) for a in resp.items],  # type: ignore[misc]
+            resource_version=resp.metadata.resource_version,
+            continue_token=resp.metadata.continue_token,
+        )
 
-    async def list_all(self, cls_or_resource: type[M] | str, namespace: str = "", *, label_selector: str = "",
-                       field_selector: str = "", limit: int = 500, resource_version: str = "") -> ObjectList[M]:
+    async def list_all(
+        self,
+        cls_or_resource: type[M] | str,
+        namespace: str = "",
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        limit: int = 500,
+        resource_version: str = "",
+    ) -> ObjectList[M]:
         """All pages, following continue tokens; resource_version is that of the first page."""
         out: ObjectList[M] = ObjectList()
         token = ""
         while True:
             page: ObjectList[M] = await self.list(
-                cls_or_resource, namespace, label_selector=label_selector, field_selector=field_selector,
-                limit=limit, continue_token=token, resource_version="" if token else resource_version)
+                cls_or_resource,
+                namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                limit=limit,
+                continue_token=token,
+                resource_version="" if token else resource_version,
+            )
             out.items.extend(page.items)
             if not out.resource_version:
                 out.resource_version = page.resource_version
@@ -122,14 +160,27 @@ class ApiClient:
             if not token:
                 return out
 
-    async def watch(self, cls_or_resource: type[M] | str, namespace: str = "", *, label_selector: str = "",
-                    field_selector: str = "", resource_version: str = "", allow_bookmarks: bool = True,
-                    timeout_seconds: int = 0) -> AsyncIterator[WatchEvent[M]]:
+    async def watch(
+        self,
+        cls_or_resource: type[M] | str,
+        namespace: str = "",
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        resource_version: str = "",
+        allow_bookmarks: bool = True,
+        timeout_seconds: int = 0,
+    ) -> AsyncIterator[WatchEvent[M]]:
         """Stream changes. Raises ``errors.Expired`` when the resourceVersion is too old."""
-        req = pb.WatchRequest(resource=resource_of(cls_or_resource), namespace=namespace,
-                              label_selector=label_selector, field_selector=field_selector,
-                              resource_version=resource_version, allow_watch_bookmarks=allow_bookmarks,
-                              timeout_seconds=timeout_seconds)
+        req = pb.WatchRequest(
+            resource=resource_of(cls_or_resource),
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            resource_version=resource_version,
+            allow_watch_bookmarks=allow_bookmarks,
+            timeout_seconds=timeout_seconds,
+        )
         call = self.stub.Watch(req)
         try:
             async for resp in call:
@@ -155,21 +206,49 @@ class ApiClient:
         resp = await _call(self.stub.UpdateStatus(req))
         return kinds.unpack(resp.object)  # type: ignore[return-value]
 
-    async def patch(self, cls_or_resource: type[M] | str, name: str, namespace: str, patch: dict[str, Any] | list[Any],
-                    *, patch_type: str = "merge", subresource: str = "", dry_run: bool = False) -> M:
+    async def patch(
+        self,
+        cls_or_resource: type[M] | str,
+        name: str,
+        namespace: str,
+        patch: dict[str, Any] | builtins.list[Any],
+        *,
+        patch_type: str = "merge",
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> M:
         if patch_type not in PATCH_TYPES:
             raise errors.BadRequest(f"patch_type: unsupported value {patch_type!r} (use 'merge' or 'json')")
-        req = pb.PatchRequest(resource=resource_of(cls_or_resource), namespace=namespace, name=name,
-                              patch_type=PATCH_TYPES[patch_type], patch=json.dumps(patch).encode(),
-                              subresource=subresource, dry_run=dry_run)
+        req = pb.PatchRequest(
+            resource=resource_of(cls_or_resource),
+            namespace=namespace,
+            name=name,
+            patch_type=PATCH_TYPES[patch_type],
+            patch=json.dumps(patch).encode(),
+            subresource=subresource,
+            dry_run=dry_run,
+        )
         resp = await _call(self.stub.Patch(req))
         return kinds.unpack(resp.object)  # type: ignore[return-value]
 
-    async def delete(self, cls_or_resource: type[M] | str, name: str, namespace: str = "", *,
-                     grace_period_seconds: int | None = None, propagation_policy: str = "",
-                     preconditions_uid: str | None = None, dry_run: bool = False) -> M:
-        req = pb.DeleteRequest(resource=resource_of(cls_or_resource), namespace=namespace, name=name,
-                               propagation_policy=propagation_policy, dry_run=dry_run)
+    async def delete(
+        self,
+        cls_or_resource: type[M] | str,
+        name: str,
+        namespace: str = "",
+        *,
+        grace_period_seconds: int | None = None,
+        propagation_policy: str = "",
+        preconditions_uid: str | None = None,
+        dry_run: bool = False,
+    ) -> M:
+        req = pb.DeleteRequest(
+            resource=resource_of(cls_or_resource),
+            namespace=namespace,
+            name=name,
+            propagation_policy=propagation_policy,
+            dry_run=dry_run,
+        )
         if grace_period_seconds is not None:
             req.grace_period_seconds = grace_period_seconds
         if preconditions_uid is not None:
@@ -179,21 +258,27 @@ class ApiClient:
 
     async def bind(self, pod_name: str, namespace: str, node_name: str) -> None:
         binding = pod_pb2.Binding(
-            api_version="v1", kind="Binding",
+            api_version="v1",
+            kind="Binding",
             metadata=meta_pb2.ObjectMeta(name=pod_name, namespace=namespace),
-            target=references_pb2.ObjectReference(api_version="v1", kind="Node", name=node_name))
+            target=references_pb2.ObjectReference(api_version="v1", kind="Node", name=node_name),
+        )
         await _call(self.stub.Bind(pb.BindRequest(binding=binding)))
 
-    async def get_scale(self, cls_or_resource: type[Message] | str, name: str, namespace: str) -> scale_pb2.Scale:
+    async def get_scale(
+        self, cls_or_resource: type[Message] | str, name: str, namespace: str
+    ) -> scale_pb2.Scale:
         req = pb.GetScaleRequest(resource=resource_of(cls_or_resource), namespace=namespace, name=name)
         return (await _call(self.stub.GetScale(req))).scale
 
-    async def update_scale(self, cls_or_resource: type[Message] | str, scale: scale_pb2.Scale) -> scale_pb2.Scale:
+    async def update_scale(
+        self, cls_or_resource: type[Message] | str, scale: scale_pb2.Scale
+    ) -> scale_pb2.Scale:
         req = pb.UpdateScaleRequest(resource=resource_of(cls_or_resource), scale=scale)
         return (await _call(self.stub.UpdateScale(req))).scale
 
-    async def list_resources(self) -> list[pb.ApiResource]:
-        return list((await _call(self.stub.ListResources(pb.ListResourcesRequest()))).resources)
+    async def list_resources(self) -> builtins.list[pb.ApiResource]:
+        return builtins.list((await _call(self.stub.ListResources(pb.ListResourcesRequest()))).resources)
 
 
 _STATUS_BY_HTTP: dict[int, Callable[[str], errors.SkiffError]] = {

@@ -23,7 +23,7 @@ def normalize_endpoint(endpoint: str) -> str:
     if endpoint.startswith("/"):
         return "unix://" + endpoint
     if endpoint.startswith("unix:") and not endpoint.startswith("unix://"):
-        return "unix://" + endpoint[len("unix:"):]
+        return "unix://" + endpoint[len("unix:") :]
     return endpoint
 
 

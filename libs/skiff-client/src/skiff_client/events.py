@@ -31,8 +31,13 @@ def now_timestamp() -> timestamp_pb2.Timestamp:
 def object_reference(obj: Any) -> references_pb2.ObjectReference:
     meta = obj.metadata
     return references_pb2.ObjectReference(
-        api_version=obj.api_version, kind=obj.kind, namespace=meta.namespace, name=meta.name, uid=meta.uid,
-        resource_version=meta.resource_version)
+        api_version=obj.api_version,
+        kind=obj.kind,
+        namespace=meta.namespace,
+        name=meta.name,
+        uid=meta.uid,
+        resource_version=meta.resource_version,
+    )
 
 
 class EventRecorder:
@@ -47,13 +52,22 @@ class EventRecorder:
         ts = now_timestamp()
         ref = object_reference(obj)
         event = event_pb2.Event(
-            api_version="v1", kind="Event",
-            metadata=meta_pb2.ObjectMeta(name=f"{ref.name}.{secrets.token_hex(8)}",
-                                         namespace=ref.namespace or "default"),
-            involved_object=ref, reason=reason, message=message, type=type_, count=1,
+            api_version="v1",
+            kind="Event",
+            metadata=meta_pb2.ObjectMeta(
+                name=f"{ref.name}.{secrets.token_hex(8)}", namespace=ref.namespace or "default"
+            ),
+            involved_object=ref,
+            reason=reason,
+            message=message,
+            type=type_,
+            count=1,
             source=event_pb2.EventSource(component=self.component, host=self.host),
-            first_timestamp=ts, last_timestamp=ts, reporting_component=self.component,
-            reporting_instance=self.host)
+            first_timestamp=ts,
+            last_timestamp=ts,
+            reporting_component=self.component,
+            reporting_instance=self.host,
+        )
         task = asyncio.get_running_loop().create_task(self._create(event), name=f"event-{reason}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

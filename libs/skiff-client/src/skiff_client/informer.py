@@ -44,8 +44,15 @@ class _Handler:
 
 
 class Informer(Generic[M]):
-    def __init__(self, client: ApiClient, cls: type[M], namespace: str = "", *, label_selector: str = "",
-                 field_selector: str = "") -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        cls: type[M],
+        namespace: str = "",
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> None:
         self.client = client
         self.cls = cls
         self.resource = resource_of(cls)
@@ -57,9 +64,12 @@ class Informer(Generic[M]):
         self._synced = asyncio.Event()
         self._rv = ""
 
-    def add_handler(self, on_add: Callable[[M], None] | None = None,
-                    on_update: Callable[[M, M], None] | None = None,
-                    on_delete: Callable[[M], None] | None = None) -> None:
+    def add_handler(
+        self,
+        on_add: Callable[[M], None] | None = None,
+        on_update: Callable[[M, M], None] | None = None,
+        on_delete: Callable[[M], None] | None = None,
+    ) -> None:
         """Register handlers; objects already cached are replayed as adds (late registration)."""
         handler = _Handler(on_add, on_update, on_delete)
         self._handlers.append(handler)
@@ -110,8 +120,9 @@ class Informer(Generic[M]):
                 backoff = min(backoff * 2, 30.0)
 
     async def _list(self) -> None:
-        page = await self.client.list_all(self.cls, self.namespace, label_selector=self.label_selector,
-                                          field_selector=self.field_selector)
+        page = await self.client.list_all(
+            self.cls, self.namespace, label_selector=self.label_selector, field_selector=self.field_selector
+        )
         old = {k: self.store.get(k) for k in self.store.keys()}
         self.store.replace(page.items)
         self._rv = page.resource_version
@@ -127,9 +138,15 @@ class Informer(Generic[M]):
         self._synced.set()
 
     async def _watch(self) -> None:
-        stream = self.client.watch(self.cls, self.namespace, label_selector=self.label_selector,
-                                   field_selector=self.field_selector, resource_version=self._rv,
-                                   allow_bookmarks=True, timeout_seconds=WATCH_TIMEOUT_SECONDS)
+        stream = self.client.watch(
+            self.cls,
+            self.namespace,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+            resource_version=self._rv,
+            allow_bookmarks=True,
+            timeout_seconds=WATCH_TIMEOUT_SECONDS,
+        )
         async for ev in stream:
             obj: Any = ev.object
             rv = obj.metadata.resource_version
@@ -179,12 +196,14 @@ class InformerFactory:
         self._informers: dict[tuple[type[Message], str, str, str], Informer[Any]] = {}
         self._tasks: dict[tuple[type[Message], str, str, str], asyncio.Task[None]] = {}
 
-    def informer(self, cls: type[M], namespace: str = "", *, label_selector: str = "",
-                 field_selector: str = "") -> Informer[M]:
+    def informer(
+        self, cls: type[M], namespace: str = "", *, label_selector: str = "", field_selector: str = ""
+    ) -> Informer[M]:
         key = (cls, namespace, label_selector, field_selector)
         if key not in self._informers:
-            self._informers[key] = Informer(self.client, cls, namespace, label_selector=label_selector,
-                                            field_selector=field_selector)
+            self._informers[key] = Informer(
+                self.client, cls, namespace, label_selector=label_selector, field_selector=field_selector
+            )
         return self._informers[key]
 
     def start(self) -> None:

@@ -8,6 +8,7 @@ mutating (``obj2 = type(obj)(); obj2.CopyFrom(obj)`` or ``copy.deepcopy``).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
@@ -57,10 +58,10 @@ class Store(Generic[M]):
     def list(self) -> list[M]:
         return list(self._items.values())
 
-    def keys(self) -> list[str]:
+    def keys(self) -> builtins.list[str]:
         return list(self._items)
 
-    def by_index(self, name: str, value: str) -> list[M]:
+    def by_index(self, name: str, value: str) -> builtins.list[M]:
         if name not in self._indices:
             raise KeyError(f"no indexer named {name!r}")
         return [self._items[k] for k in sorted(self._indices[name].get(value, ()))]

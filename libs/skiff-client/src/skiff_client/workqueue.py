@@ -54,7 +54,9 @@ class ItemExponentialLimiter(Generic[K]):
 class TokenBucketLimiter:
     """Overall rate limit: each call reserves one token and returns how long to wait for it."""
 
-    def __init__(self, qps: float = 10.0, burst: int = 100, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, qps: float = 10.0, burst: int = 100, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.qps = qps
         self.burst = burst
         self._clock = clock
@@ -72,7 +74,9 @@ class TokenBucketLimiter:
 class MaxOfLimiter(Generic[K]):
     """client-go's DefaultControllerRateLimiter: the larger of both delays."""
 
-    def __init__(self, item: ItemExponentialLimiter[K] | None = None, bucket: TokenBucketLimiter | None = None):
+    def __init__(
+        self, item: ItemExponentialLimiter[K] | None = None, bucket: TokenBucketLimiter | None = None
+    ):
         self.item: ItemExponentialLimiter[K] = item or ItemExponentialLimiter()
         self.bucket = bucket or TokenBucketLimiter()
 

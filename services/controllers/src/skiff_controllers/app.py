@@ -15,8 +15,9 @@ log = get_logger(__name__)
 
 class ControllerManager:
     def __init__(self, api: ApiClient, names: list[str]) -> None:
-        self.ctx = ControllerContext(api=api, factory=InformerFactory(api),
-                                     events=EventRecorder(api, "controller-manager"))
+        self.ctx = ControllerContext(
+            api=api, factory=InformerFactory(api), events=EventRecorder(api, "controller-manager")
+        )
         # Constructing registers informers and handlers; start() then starts the factory once.
         self.controllers: list[Controller] = [CONTROLLERS[n](self.ctx) for n in names]
         self._tasks: list[asyncio.Task[None]] = []

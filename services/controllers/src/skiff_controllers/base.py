@@ -25,10 +25,12 @@ from skiff_common.observability import get_logger
 
 log = get_logger(__name__)
 
-RECONCILES = Counter("skiff_controller_reconciles_total", "Reconciles by controller and result",
-                     ["controller", "result"])
-RECONCILE_SECONDS = Histogram("skiff_controller_reconcile_duration_seconds", "Reconcile duration",
-                              ["controller"])
+RECONCILES = Counter(
+    "skiff_controller_reconciles_total", "Reconciles by controller and result", ["controller", "result"]
+)
+RECONCILE_SECONDS = Histogram(
+    "skiff_controller_reconcile_duration_seconds", "Reconcile duration", ["controller"]
+)
 QUEUE_DEPTH = Gauge("skiff_controller_queue_depth", "Keys waiting in the work queue", ["controller"])
 
 
@@ -66,7 +68,9 @@ class Controller:
     async def run(self) -> None:
         await self.wait_synced()
         log.info("controller.started", controller=self.name, workers=self.workers)
-        tasks = [asyncio.create_task(self._worker(), name=f"{self.name}-worker-{i}") for i in range(self.workers)]
+        tasks = [
+            asyncio.create_task(self._worker(), name=f"{self.name}-worker-{i}") for i in range(self.workers)
+        ]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -98,8 +102,13 @@ class Controller:
             except Exception as exc:
                 self.queue.add_rate_limited(key)
                 RECONCILES.labels(self.name, "error").inc()
-                log.warning("controller.reconcile_failed", controller=self.name, key=key, error=str(exc),
-                            retries=self.queue.num_requeues(key))
+                log.warning(
+                    "controller.reconcile_failed",
+                    controller=self.name,
+                    key=key,
+                    error=str(exc),
+                    retries=self.queue.num_requeues(key),
+                )
             finally:
                 RECONCILE_SECONDS.labels(self.name).observe(time.monotonic() - start)
                 self.queue.done(key)

@@ -16,11 +16,14 @@ class ControllersConfig:
     tls_cert_file: str = field(default="", metadata={"help": "client certificate (PEM)"})
     tls_key_file: str = field(default="", metadata={"help": "private key (PEM)", "secret": True})
     metrics_address: str = field(default="", metadata={"help": "Prometheus endpoint host:port (empty: off)"})
-    controllers: list[str] = field(default_factory=list,
-                                   metadata={"help": "controllers to run: '*' (default), names, '-name' to skip"})
+    controllers: list[str] = field(
+        default_factory=list, metadata={"help": "controllers to run: '*' (default), names, '-name' to skip"}
+    )
     leader_elect: bool = field(default=True, metadata={"help": "use a Lease so only one instance is active"})
-    leader_identity: str = field(default_factory=lambda: f"{socket.gethostname()}_{os.getpid()}",
-                                 metadata={"help": "identity written to the Lease"})
+    leader_identity: str = field(
+        default_factory=lambda: f"{socket.gethostname()}_{os.getpid()}",
+        metadata={"help": "identity written to the Lease"},
+    )
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
 
     def tls(self) -> TLSConfig | None:

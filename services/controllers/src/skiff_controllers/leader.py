@@ -24,9 +24,17 @@ log = get_logger(__name__)
 
 
 class LeaderElector:
-    def __init__(self, api: ApiClient, identity: str, *, name: str = "skiff-controller-manager",
-                 namespace: str = "kube-system", lease_duration: int = 15, renew_deadline: float = 10.0,
-                 retry_period: float = 2.0) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        identity: str,
+        *,
+        name: str = "skiff-controller-manager",
+        namespace: str = "kube-system",
+        lease_duration: int = 15,
+        renew_deadline: float = 10.0,
+        retry_period: float = 2.0,
+    ) -> None:
         self.api = api
         self.identity = identity
         self.name = name
@@ -40,8 +48,11 @@ class LeaderElector:
         try:
             lease = await self.api.get(lease_pb2.Lease, self.name, self.namespace)
         except errors.NotFound:
-            lease = lease_pb2.Lease(api_version="coordination.k8s.io/v1", kind="Lease",
-                                    metadata=meta_pb2.ObjectMeta(name=self.name, namespace=self.namespace))
+            lease = lease_pb2.Lease(
+                api_version="coordination.k8s.io/v1",
+                kind="Lease",
+                metadata=meta_pb2.ObjectMeta(name=self.name, namespace=self.namespace),
+            )
             lease.spec.holder_identity = self.identity
             lease.spec.lease_duration_seconds = self.lease_duration
             lease.spec.acquire_time.CopyFrom(now)
@@ -74,8 +85,11 @@ class LeaderElector:
 
     async def _ensure_namespace(self) -> None:
         try:
-            await self.api.create(namespace_pb2.Namespace(
-                api_version="v1", kind="Namespace", metadata=meta_pb2.ObjectMeta(name=self.namespace)))
+            await self.api.create(
+                namespace_pb2.Namespace(
+                    api_version="v1", kind="Namespace", metadata=meta_pb2.ObjectMeta(name=self.namespace)
+                )
+            )
         except errors.AlreadyExists:
             pass
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from typing import Any
 
 from skiff_client import ApiClient
 from skiff_common.config import describe_config, load_config
@@ -37,10 +38,10 @@ async def _run(cfg: ControllersConfig, names: list[str]) -> int:
         waiter.cancel()
     manager = ControllerManager(api, names)
     await manager.start()
-    waits = {asyncio.create_task(stop.wait())}
+    waits: set[asyncio.Task[Any]] = {asyncio.create_task(stop.wait())}
     if elector is not None:
         waits.add(asyncio.create_task(elector.hold()))
-    done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     if not stop.is_set():
         code = 1  # leadership lost: exit so a supervisor restarts us as a candidate
     for t in pending:

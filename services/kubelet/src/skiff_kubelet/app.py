@@ -26,8 +26,14 @@ log = get_logger(__name__)
 
 
 class Kubelet:
-    def __init__(self, cfg: KubeletConfig, *, api: ApiClient | None = None, cri_client: CriClient | None = None,
-                 host_ip: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        cfg: KubeletConfig,
+        *,
+        api: ApiClient | None = None,
+        cri_client: CriClient | None = None,
+        host_ip: str = "127.0.0.1",
+    ) -> None:
         self.cfg = cfg
         tls = cfg.tls()
         self.api = api or ApiClient.connect(cfg.apiserver, tls=tls)
@@ -36,17 +42,37 @@ class Kubelet:
         self.factory = InformerFactory(self.api)
         self.pods = self.factory.informer(pod_pb2.Pod, field_selector=f"spec.nodeName={cfg.node_name}")
         self.events = EventRecorder(self.api, "kubelet", cfg.node_name)
-        self.syncer = PodSyncer(self.api, self.cri, self.events, ApiLookup(self.api), node_name=cfg.node_name,
-                                host_ip=host_ip, root_dir=cfg.root_dir, pod_log_dir=cfg.pod_log_dir)
-        self.workers = PodWorkers(self.pods, self.cri, self.syncer, relist_period=cfg.relist_period_s,
-                                  sync_frequency=cfg.sync_frequency_s)
+        self.syncer = PodSyncer(
+            self.api,
+            self.cri,
+            self.events,
+            ApiLookup(self.api),
+            node_name=cfg.node_name,
+            host_ip=host_ip,
+            root_dir=cfg.root_dir,
+            pod_log_dir=cfg.pod_log_dir,
+        )
+        self.workers = PodWorkers(
+            self.pods,
+            self.cri,
+            self.syncer,
+            relist_period=cfg.relist_period_s,
+            sync_frequency=cfg.sync_frequency_s,
+        )
         self.server = create_server("kubelet", tls=tls)
         kubelet_pb2_grpc.add_KubeletServicer_to_server(
-            KubeletService(self.pods, self.cri, cfg.pod_log_dir), self.server)
+            KubeletService(self.pods, self.cri, cfg.pod_log_dir), self.server
+        )
         self.port = add_listen(self.server, cfg.listen, tls)
-        self.node_status = NodeStatusManager(self.api, self.cri, node_name=cfg.node_name, pod_cidr=cfg.pod_cidr,
-                                             kubelet_port=self.port, max_pods=cfg.max_pods,
-                                             interval=cfg.status_interval_s)
+        self.node_status = NodeStatusManager(
+            self.api,
+            self.cri,
+            node_name=cfg.node_name,
+            pod_cidr=cfg.pod_cidr,
+            kubelet_port=self.port,
+            max_pods=cfg.max_pods,
+            interval=cfg.status_interval_s,
+        )
         self.node_status.host_ip = host_ip
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -13,7 +13,7 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
 def parse_duration(value: str, name: str) -> float:
-    """"10s", "500ms", "1m", "2.5" (seconds) -> seconds; ValueError naming the flag otherwise."""
+    """ "10s", "500ms", "1m", "2.5" (seconds) -> seconds; ValueError naming the flag otherwise."""
     m = _DURATION.match(value.strip())
     if not m:
         raise ValueError(f"--{name}: invalid duration {value!r} (use e.g. 10s, 500ms, 1m)")
@@ -22,8 +22,10 @@ def parse_duration(value: str, name: str) -> float:
 
 @dataclass
 class KubeletConfig:
-    node_name: str = field(default_factory=lambda: socket.gethostname().lower(),
-                           metadata={"help": "name of this node's Node object (default: hostname)"})
+    node_name: str = field(
+        default_factory=lambda: socket.gethostname().lower(),
+        metadata={"help": "name of this node's Node object (default: hostname)"},
+    )
     apiserver: str = field(default="127.0.0.1:6443", metadata={"help": "apiserver address host:port"})
     tls_ca_file: str = field(default="", metadata={"help": "CA bundle (PEM) for mutual TLS"})
     tls_cert_file: str = field(default="", metadata={"help": "client/server certificate (PEM)"})

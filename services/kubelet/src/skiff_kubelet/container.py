@@ -58,9 +58,14 @@ def mounts(c: container_pb2.Container, volume_paths: dict[str, str]) -> list[cri
             host = host / vm.sub_path
             if not host.exists():
                 host.mkdir(parents=True, exist_ok=True)
-        out.append(cri.Mount(
-            container_path=vm.mount_path, host_path=str(host), readonly=vm.read_only,
-            propagation=_PROPAGATION.get(vm.mount_propagation, cri.PROPAGATION_PRIVATE)))
+        out.append(
+            cri.Mount(
+                container_path=vm.mount_path,
+                host_path=str(host),
+                readonly=vm.read_only,
+                propagation=_PROPAGATION.get(vm.mount_propagation, cri.PROPAGATION_PRIVATE),
+            )
+        )
     return out
 
 
@@ -71,18 +76,26 @@ def security_context(pod: pod_pb2.Pod, c: container_pb2.Container) -> cri.LinuxC
         namespace_options=cri.NamespaceOption(
             network=cri.NODE if spec.host_network else cri.POD,
             pid=cri.NODE if spec.host_pid else (cri.POD if spec.share_process_namespace else cri.CONTAINER),
-            ipc=cri.NODE if spec.host_ipc else cri.POD),
+            ipc=cri.NODE if spec.host_ipc else cri.POD,
+        ),
         privileged=csc.privileged if csc.HasField("privileged") else False,
         readonly_rootfs=csc.read_only_root_filesystem if csc.HasField("read_only_root_filesystem") else False,
         no_new_privs=csc.HasField("allow_privilege_escalation") and not csc.allow_privilege_escalation,
         supplemental_groups=list(psc.supplemental_groups),
-        capabilities=cri.Capability(add_capabilities=list(csc.capabilities.add),
-                                    drop_capabilities=list(csc.capabilities.drop)),
+        capabilities=cri.Capability(
+            add_capabilities=list(csc.capabilities.add), drop_capabilities=list(csc.capabilities.drop)
+        ),
     )
-    uid = csc.run_as_user if csc.HasField("run_as_user") else (
-        psc.run_as_user if psc.HasField("run_as_user") else None)
-    gid = csc.run_as_group if csc.HasField("run_as_group") else (
-        psc.run_as_group if psc.HasField("run_as_group") else None)
+    uid = (
+        csc.run_as_user
+        if csc.HasField("run_as_user")
+        else (psc.run_as_user if psc.HasField("run_as_user") else None)
+    )
+    gid = (
+        csc.run_as_group
+        if csc.HasField("run_as_group")
+        else (psc.run_as_group if psc.HasField("run_as_group") else None)
+    )
     if uid is not None:
         sec.run_as_user.value = uid
     if gid is not None:
@@ -90,20 +103,38 @@ def security_context(pod: pod_pb2.Pod, c: container_pb2.Container) -> cri.LinuxC
     return sec
 
 
-def build_container_config(pod: pod_pb2.Pod, c: container_pb2.Container, *, attempt: int,
-                           image_ref: str, env: list[tuple[str, str]], volume_paths: dict[str, str],
-                           init: bool = False) -> cri.ContainerConfig:
+def build_container_config(
+    pod: pod_pb2.Pod,
+    c: container_pb2.Container,
+    *,
+    attempt: int,
+    image_ref: str,
+    env: list[tuple[str, str]],
+    volume_paths: dict[str, str],
+    init: bool = False,
+) -> cri.ContainerConfig:
     m = pod.metadata
     return cri.ContainerConfig(
         metadata=cri.ContainerMetadata(name=c.name, attempt=attempt),
         image=cri.ImageSpec(image=image_ref, user_specified_image=c.image),
-        command=list(c.command), args=list(c.args), working_dir=c.working_dir,
+        command=list(c.command),
+        args=list(c.args),
+        working_dir=c.working_dir,
         envs=[cri.KeyValue(key=k, value=v) for k, v in env],
         mounts=mounts(c, volume_paths),
-        labels={L.POD_NAME: m.name, L.POD_NAMESPACE: m.namespace, L.POD_UID: m.uid,
-                L.CONTAINER_NAME: c.name, L.MANAGED_BY: L.MANAGED_BY_VALUE},
+        labels={
+            L.POD_NAME: m.name,
+            L.POD_NAMESPACE: m.namespace,
+            L.POD_UID: m.uid,
+            L.CONTAINER_NAME: c.name,
+            L.MANAGED_BY: L.MANAGED_BY_VALUE,
+        },
         annotations={L.CONTAINER_KIND: "init" if init else "app"},
         log_path=container_log_path(c.name, attempt),
-        stdin=c.stdin, stdin_once=c.stdin_once, tty=c.tty,
-        linux=cri.LinuxContainerConfig(resources=linux_resources(c), security_context=security_context(pod, c)),
+        stdin=c.stdin,
+        stdin_once=c.stdin_once,
+        tty=c.tty,
+        linux=cri.LinuxContainerConfig(
+            resources=linux_resources(c), security_context=security_context(pod, c)
+        ),
     )

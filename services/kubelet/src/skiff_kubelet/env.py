@@ -30,19 +30,25 @@ _REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
 
 def expand(value: str, env: dict[str, str]) -> str:
     """Kubernetes $(VAR) expansion: unknown references stay as written; $$ escapes a dollar."""
+
     def sub(m: re.Match[str]) -> str:
         if m.group(0) == "$$":
             return "$"
         return env.get(m.group(1), m.group(0))
+
     return _REF.sub(sub, value)
 
 
 def field_ref(pod: pod_pb2.Pod, path: str) -> str:
     m = pod.metadata
     simple = {
-        "metadata.name": m.name, "metadata.namespace": m.namespace, "metadata.uid": m.uid,
-        "spec.nodeName": pod.spec.node_name, "spec.serviceAccountName": pod.spec.service_account_name,
-        "status.hostIP": pod.status.host_ip, "status.podIP": pod.status.pod_ip,
+        "metadata.name": m.name,
+        "metadata.namespace": m.namespace,
+        "metadata.uid": m.uid,
+        "spec.nodeName": pod.spec.node_name,
+        "spec.serviceAccountName": pod.spec.service_account_name,
+        "status.hostIP": pod.status.host_ip,
+        "status.podIP": pod.status.pod_ip,
         "status.podIPs": ",".join(ip.ip for ip in pod.status.pod_ips) or pod.status.pod_ip,
         "status.hostIPs": ",".join(ip.ip for ip in pod.status.host_ips) or pod.status.host_ip,
     }
@@ -55,8 +61,9 @@ def field_ref(pod: pod_pb2.Pod, path: str) -> str:
     raise ConfigError(f"fieldRef: unsupported fieldPath {path!r}")
 
 
-def resource_field_ref(pod: pod_pb2.Pod, container: container_pb2.Container,
-                       sel: container_pb2.ResourceFieldSelector) -> str:
+def resource_field_ref(
+    pod: pod_pb2.Pod, container: container_pb2.Container, sel: container_pb2.ResourceFieldSelector
+) -> str:
     target = container
     if sel.container_name:
         target = next((c for c in pod.spec.containers if c.name == sel.container_name), container)
@@ -71,7 +78,9 @@ def resource_field_ref(pod: pod_pb2.Pod, container: container_pb2.Container,
     return str(int(result))
 
 
-async def resolve_env(pod: pod_pb2.Pod, container: container_pb2.Container, lookup: Lookup) -> list[tuple[str, str]]:
+async def resolve_env(
+    pod: pod_pb2.Pod, container: container_pb2.Container, lookup: Lookup
+) -> list[tuple[str, str]]:
     ns = pod.metadata.namespace
     env: dict[str, str] = {}
     for src in container.env_from:
@@ -106,7 +115,9 @@ async def resolve_env(pod: pod_pb2.Pod, container: container_pb2.Container, look
             if cm is None or ref.key not in cm:
                 if ref.optional:
                     continue
-                what = f'configmap "{ref.name}"' if cm is None else f'key "{ref.key}" in configmap "{ref.name}"'
+                what = (
+                    f'configmap "{ref.name}"' if cm is None else f'key "{ref.key}" in configmap "{ref.name}"'
+                )
                 raise ConfigError(f"{what} not found")
             env[var.name] = cm[ref.key]
         elif vf.HasField("secret_key_ref"):

@@ -27,8 +27,9 @@ def pull_policy(c: container_pb2.Container) -> str:
     return "Always" if tag in ("", "latest") else "IfNotPresent"
 
 
-async def ensure_image(client: CriClient, c: container_pb2.Container,
-                       sandbox_config: cri.PodSandboxConfig) -> tuple[str, bool]:
+async def ensure_image(
+    client: CriClient, c: container_pb2.Container, sandbox_config: cri.PodSandboxConfig
+) -> tuple[str, bool]:
     """Return (image ref for CreateContainer, whether a pull happened)."""
     policy = pull_policy(c)
     spec = cri.ImageSpec(image=c.image, user_specified_image=c.image)
@@ -37,10 +38,13 @@ async def ensure_image(client: CriClient, c: container_pb2.Container,
         if st.HasField("image") and st.image.id:
             return st.image.id, False
         if policy == "Never":
-            raise ImageError("ErrImageNeverPull",
-                             f'container image "{c.image}" is not present with pull policy of Never')
+            raise ImageError(
+                "ErrImageNeverPull", f'container image "{c.image}" is not present with pull policy of Never'
+            )
     try:
-        resp = await call(client.images.PullImage(cri.PullImageRequest(image=spec, sandbox_config=sandbox_config)))
+        resp = await call(
+            client.images.PullImage(cri.PullImageRequest(image=spec, sandbox_config=sandbox_config))
+        )
     except errors.SkiffError as exc:
         raise ImageError("ErrImagePull", f'failed to pull image "{c.image}": {exc}') from exc
     return resp.image_ref, True

@@ -44,13 +44,22 @@ async def runtime_health(cri_client: CriClient) -> RuntimeHealth:
         return RuntimeHealth(False, "RuntimeUnreachable", f"container runtime is down: {exc}")
     for cond in resp.status.conditions:
         if cond.type in ("RuntimeReady", "NetworkReady") and not cond.status:
-            return RuntimeHealth(False, cond.reason or f"{cond.type}False",
-                                 f"container runtime {cond.type}=false: {cond.message}")
+            return RuntimeHealth(
+                False,
+                cond.reason or f"{cond.type}False",
+                f"container runtime {cond.type}=false: {cond.message}",
+            )
     return RuntimeHealth(True)
 
 
-def _set_condition(conds: list[meta_pb2.Condition], type_: str, status: str, reason: str, message: str,
-                   now: timestamp_pb2.Timestamp) -> None:
+def _set_condition(
+    conds: list[meta_pb2.Condition],
+    type_: str,
+    status: str,
+    reason: str,
+    message: str,
+    now: timestamp_pb2.Timestamp,
+) -> None:
     for cond in conds:
         if cond.type == type_:
             if cond.status != status:
@@ -58,13 +67,30 @@ def _set_condition(conds: list[meta_pb2.Condition], type_: str, status: str, rea
             cond.status, cond.reason, cond.message = status, reason, message
             cond.last_heartbeat_time.CopyFrom(now)
             return
-    conds.append(meta_pb2.Condition(type=type_, status=status, reason=reason, message=message,
-                                    last_heartbeat_time=now, last_transition_time=now))
+    conds.append(
+        meta_pb2.Condition(
+            type=type_,
+            status=status,
+            reason=reason,
+            message=message,
+            last_heartbeat_time=now,
+            last_transition_time=now,
+        )
+    )
 
 
 class NodeStatusManager:
-    def __init__(self, api: ApiClient, cri_client: CriClient, *, node_name: str, pod_cidr: str,
-                 kubelet_port: int, max_pods: int, interval: float) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        cri_client: CriClient,
+        *,
+        node_name: str,
+        pod_cidr: str,
+        kubelet_port: int,
+        max_pods: int,
+        interval: float,
+    ) -> None:
         self.api = api
         self.cri = cri_client
         self.node_name = node_name
@@ -77,8 +103,12 @@ class NodeStatusManager:
 
     def _fill_status(self, node: node_pb2.Node, health: RuntimeHealth) -> None:
         st = node.status
-        cap = {"cpu": str(machine.cpu_count()), "memory": f"{machine.memory_bytes() // 1024}Ki",
-               "pods": str(self.max_pods), "ephemeral-storage": "0"}
+        cap = {
+            "cpu": str(machine.cpu_count()),
+            "memory": f"{machine.memory_bytes() // 1024}Ki",
+            "pods": str(self.max_pods),
+            "ephemeral-storage": "0",
+        }
         for k, v in cap.items():
             st.capacity[k].value = v
             st.allocatable[k].value = v
@@ -109,10 +139,18 @@ class NodeStatusManager:
             self.runtime_version = f"{v.runtime_name}://{v.runtime_version}"
         except errors.SkiffError as exc:
             log.warning("runtime.version_failed", error=str(exc))
-        node = node_pb2.Node(api_version="v1", kind="Node", metadata=meta_pb2.ObjectMeta(
-            name=self.node_name,
-            labels={"kubernetes.io/hostname": self.node_name, "kubernetes.io/os": "linux",
-                    "kubernetes.io/arch": machine.system_info()["architecture"]}))
+        node = node_pb2.Node(
+            api_version="v1",
+            kind="Node",
+            metadata=meta_pb2.ObjectMeta(
+                name=self.node_name,
+                labels={
+                    "kubernetes.io/hostname": self.node_name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": machine.system_info()["architecture"],
+                },
+            ),
+        )
         node.spec.pod_cidr = self.pod_cidr
         node.spec.pod_cidrs.append(self.pod_cidr)
         try:
@@ -131,7 +169,8 @@ class NodeStatusManager:
 
     async def _tell_runtime_cidr(self) -> None:
         req = cri.UpdateRuntimeConfigRequest(
-            runtime_config=cri.RuntimeConfig(network_config=cri.NetworkConfig(pod_cidr=self.pod_cidr)))
+            runtime_config=cri.RuntimeConfig(network_config=cri.NetworkConfig(pod_cidr=self.pod_cidr))
+        )
         try:
             await call(self.cri.runtime.UpdateRuntimeConfig(req, timeout=10))
         except errors.SkiffError as exc:

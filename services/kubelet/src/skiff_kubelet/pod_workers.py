@@ -37,8 +37,16 @@ ORPHANS = Counter("skiff_kubelet_orphan_sandboxes_removed_total", "Sandboxes rem
 
 
 class PodWorkers:
-    def __init__(self, informer: Informer[pod_pb2.Pod], cri_client: CriClient, syncer: PodSyncer, *,
-                 workers: int = 8, relist_period: float = 1.0, sync_frequency: float = 10.0) -> None:
+    def __init__(
+        self,
+        informer: Informer[pod_pb2.Pod],
+        cri_client: CriClient,
+        syncer: PodSyncer,
+        *,
+        workers: int = 8,
+        relist_period: float = 1.0,
+        sync_frequency: float = 10.0,
+    ) -> None:
         self.informer = informer
         self.cri = cri_client
         self.syncer = syncer
@@ -48,8 +56,9 @@ class PodWorkers:
         self.sync_frequency = sync_frequency
         self._last_states: dict[str, tuple[str, int]] = {}
         self._last_keys: dict[str, str] = {}
-        informer.add_handler(on_add=self._enqueue, on_update=lambda _o, n: self._enqueue(n),
-                             on_delete=self._enqueue)
+        informer.add_handler(
+            on_add=self._enqueue, on_update=lambda _o, n: self._enqueue(n), on_delete=self._enqueue
+        )
 
     def _enqueue(self, pod: pod_pb2.Pod) -> None:
         self.queue.add(object_key(pod))
@@ -81,7 +90,9 @@ class PodWorkers:
                     await self.syncer.cleanup_name(ns, name)
                     requeue = None
                 else:
-                    await self.syncer.cleanup_name(pod.metadata.namespace, pod.metadata.name, pod.metadata.uid)
+                    await self.syncer.cleanup_name(
+                        pod.metadata.namespace, pod.metadata.name, pod.metadata.uid
+                    )
                     requeue = await self.syncer.sync(pod)
                 self.queue.forget(key)
                 if requeue is not None:
@@ -102,17 +113,28 @@ class PodWorkers:
                 self.queue.done(key)
 
     async def relist_once(self) -> None:
-        sbs = await call(self.cri.runtime.ListPodSandbox(cri.ListPodSandboxRequest(
-            filter=cri.PodSandboxFilter(label_selector={L.MANAGED_BY: L.MANAGED_BY_VALUE}))))
-        cs = await call(self.cri.runtime.ListContainers(cri.ListContainersRequest(
-            filter=cri.ContainerFilter(label_selector={L.MANAGED_BY: L.MANAGED_BY_VALUE}))))
+        sbs = await call(
+            self.cri.runtime.ListPodSandbox(
+                cri.ListPodSandboxRequest(
+                    filter=cri.PodSandboxFilter(label_selector={L.MANAGED_BY: L.MANAGED_BY_VALUE})
+                )
+            )
+        )
+        cs = await call(
+            self.cri.runtime.ListContainers(
+                cri.ListContainersRequest(
+                    filter=cri.ContainerFilter(label_selector={L.MANAGED_BY: L.MANAGED_BY_VALUE})
+                )
+            )
+        )
         states: dict[str, tuple[str, int]] = {}
         keys: dict[str, str] = {}
         for obj in list(sbs.items) + list(cs.containers):
             states[obj.id] = (obj.labels.get(L.POD_UID, ""), int(obj.state))
             keys[obj.id] = f"{obj.labels.get(L.POD_NAMESPACE, '')}/{obj.labels.get(L.POD_NAME, '')}"
-        changed = {i for i in states.keys() | self._last_states.keys()
-                   if states.get(i) != self._last_states.get(i)}
+        changed = {
+            i for i in states.keys() | self._last_states.keys() if states.get(i) != self._last_states.get(i)
+        }
         for i in changed:
             key = keys.get(i) or self._last_keys.get(i)
             if key:
@@ -124,8 +146,13 @@ class PodWorkers:
         for key in self.informer.store.keys():
             self.queue.add(key)
         known = {p.metadata.uid for p in self.informer.store.list()}
-        sbs = await call(self.cri.runtime.ListPodSandbox(cri.ListPodSandboxRequest(
-            filter=cri.PodSandboxFilter(label_selector={L.MANAGED_BY: L.MANAGED_BY_VALUE}))))
+        sbs = await call(
+            self.cri.runtime.ListPodSandbox(
+                cri.ListPodSandboxRequest(
+                    filter=cri.PodSandboxFilter(label_selector={L.MANAGED_BY: L.MANAGED_BY_VALUE})
+                )
+            )
+        )
         for uid in {sb.labels.get(L.POD_UID, "") for sb in sbs.items} - known - {""}:
             log.info("pod.orphan_cleanup", uid=uid)
             rt = await pod_runtime(self.cri, uid)

@@ -47,22 +47,33 @@ class PodRuntime:
 
 async def pod_runtime(client: CriClient, uid: str) -> PodRuntime:
     rt = PodRuntime()
-    sb_resp = await call(client.runtime.ListPodSandbox(
-        cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector={L.POD_UID: uid}))))
+    sb_resp = await call(
+        client.runtime.ListPodSandbox(
+            cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector={L.POD_UID: uid}))
+        )
+    )
     rt.sandboxes = sorted(sb_resp.items, key=lambda s: (s.metadata.attempt, s.created_at), reverse=True)
     ready = [s for s in rt.sandboxes if s.state == cri.SANDBOX_READY]
     if ready:
         try:
-            rt.sandbox = (await call(client.runtime.PodSandboxStatus(
-                cri.PodSandboxStatusRequest(pod_sandbox_id=ready[0].id)))).status
+            rt.sandbox = (
+                await call(
+                    client.runtime.PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id=ready[0].id))
+                )
+            ).status
         except errors.NotFound:
             rt.sandbox = None
-    c_resp = await call(client.runtime.ListContainers(
-        cri.ListContainersRequest(filter=cri.ContainerFilter(label_selector={L.POD_UID: uid}))))
+    c_resp = await call(
+        client.runtime.ListContainers(
+            cri.ListContainersRequest(filter=cri.ContainerFilter(label_selector={L.POD_UID: uid}))
+        )
+    )
 
     async def status(cid: str) -> cri.ContainerStatus | None:
         try:
-            return (await call(client.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=cid)))).status
+            return (
+                await call(client.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=cid)))
+            ).status
         except errors.NotFound:
             return None  # removed between list and status
 

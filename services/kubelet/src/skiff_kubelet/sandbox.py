@@ -41,9 +41,9 @@ def host_dns_servers(resolv_conf: str = "/etc/resolv.conf") -> tuple[list[str], 
 
 def dns_config(pod: pod_pb2.Pod) -> cri.DNSConfig:
     spec = pod.spec
-    if spec.dns_policy == "None":
-        servers, searches = [], []
-    else:
+    servers: list[str] = []
+    searches: list[str] = []
+    if spec.dns_policy != "None":
         # No cluster DNS in Skiff yet: ClusterFirst behaves like Default (the host's resolvers).
         servers, searches = host_dns_servers()
     cfg = spec.dns_config
@@ -56,8 +56,9 @@ def dns_config(pod: pod_pb2.Pod) -> cri.DNSConfig:
 def sandbox_labels(pod: pod_pb2.Pod) -> dict[str, str]:
     m = pod.metadata
     out = dict(m.labels)
-    out.update({L.POD_NAME: m.name, L.POD_NAMESPACE: m.namespace, L.POD_UID: m.uid,
-                L.MANAGED_BY: L.MANAGED_BY_VALUE})
+    out.update(
+        {L.POD_NAME: m.name, L.POD_NAMESPACE: m.namespace, L.POD_UID: m.uid, L.MANAGED_BY: L.MANAGED_BY_VALUE}
+    )
     return out
 
 
@@ -65,17 +66,25 @@ def build_sandbox_config(pod: pod_pb2.Pod, *, pod_log_dir: str, attempt: int = 0
     m = pod.metadata
     spec = pod.spec
     ports = [
-        cri.PortMapping(protocol=_PROTOCOLS.get(p.protocol, cri.TCP), container_port=p.container_port,
-                        host_port=p.host_port, host_ip=p.host_ip)
-        for c in spec.containers for p in c.ports if p.host_port
+        cri.PortMapping(
+            protocol=_PROTOCOLS.get(p.protocol, cri.TCP),
+            container_port=p.container_port,
+            host_port=p.host_port,
+            host_ip=p.host_ip,
+        )
+        for c in spec.containers
+        for p in c.ports
+        if p.host_port
     ]
     ns_opts = cri.NamespaceOption(
         network=cri.NODE if spec.host_network else cri.POD,
         pid=cri.NODE if spec.host_pid else (cri.POD if spec.share_process_namespace else cri.CONTAINER),
-        ipc=cri.NODE if spec.host_ipc else cri.POD)
+        ipc=cri.NODE if spec.host_ipc else cri.POD,
+    )
     sc = spec.security_context
-    sec = cri.LinuxSandboxSecurityContext(namespace_options=ns_opts,
-                                          supplemental_groups=list(sc.supplemental_groups))
+    sec = cri.LinuxSandboxSecurityContext(
+        namespace_options=ns_opts, supplemental_groups=list(sc.supplemental_groups)
+    )
     if sc.HasField("run_as_user"):
         sec.run_as_user.value = sc.run_as_user
     if sc.HasField("run_as_group"):
@@ -89,6 +98,8 @@ def build_sandbox_config(pod: pod_pb2.Pod, *, pod_log_dir: str, attempt: int = 0
         labels=sandbox_labels(pod),
         annotations=dict(m.annotations),
         linux=cri.LinuxPodSandboxConfig(
-            cgroup_parent=f"/skiff/pod{m.uid}", security_context=sec,
-            sysctls={s.name: s.value for s in sc.sysctls}),
+            cgroup_parent=f"/skiff/pod{m.uid}",
+            security_context=sec,
+            sysctls={s.name: s.value for s in sc.sysctls},
+        ),
     )

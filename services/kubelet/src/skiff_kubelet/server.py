@@ -44,12 +44,16 @@ class KubeletService(pb_grpc.KubeletServicer):
         names = [c.name for c in pod.spec.containers] + [c.name for c in pod.spec.init_containers]
         if requested:
             if requested not in names:
-                raise errors.BadRequest(f'container "{requested}" is not valid for pod "{pod.metadata.name}"; '
-                                        f"choose one of: {names}")
+                raise errors.BadRequest(
+                    f'container "{requested}" is not valid for pod "{pod.metadata.name}"; '
+                    f"choose one of: {names}"
+                )
             return requested
         if len(pod.spec.containers) != 1:
-            raise errors.BadRequest(f'a container name must be specified for pod "{pod.metadata.name}", '
-                                    f"choose one of: {[c.name for c in pod.spec.containers]}")
+            raise errors.BadRequest(
+                f'a container name must be specified for pod "{pod.metadata.name}", '
+                f"choose one of: {[c.name for c in pod.spec.containers]}"
+            )
         return pod.spec.containers[0].name
 
     async def _container(self, pod: pod_pb2.Pod, name: str, previous: bool = False) -> cri.ContainerStatus:
@@ -57,8 +61,9 @@ class KubeletService(pb_grpc.KubeletServicer):
         st = rt.previous(name) if previous else rt.latest(name)
         if st is None:
             what = "previous terminated container" if previous else "container"
-            raise errors.NotFound(f'{what} "{name}" in pod "{pod.metadata.name}" not found '
-                                  "(it may be waiting to start)")
+            raise errors.NotFound(
+                f'{what} "{name}" in pod "{pod.metadata.name}" not found (it may be waiting to start)'
+            )
         return st
 
     def _log_path(self, pod: pod_pb2.Pod, st: cri.ContainerStatus) -> Path:
@@ -67,7 +72,9 @@ class KubeletService(pb_grpc.KubeletServicer):
         rel = st.log_path or f"{st.metadata.name}/{st.metadata.attempt}.log"
         return Path(pod_log_directory(self.pod_log_dir, pod)) / rel
 
-    async def ContainerLogs(self, request: pb.ContainerLogsRequest, context: Any) -> AsyncIterator[pb.ContainerLogsResponse]:
+    async def ContainerLogs(
+        self, request: pb.ContainerLogsRequest, context: Any
+    ) -> AsyncIterator[pb.ContainerLogsResponse]:
         if request.tail_lines < 0:
             raise errors.BadRequest("tail_lines: must be >= 0")
         pod = self._pod(request.namespace, request.pod)
@@ -77,8 +84,9 @@ class KubeletService(pb_grpc.KubeletServicer):
         lines, offset = cri_logs.read_all(path, int(request.tail_lines))
 
         def response(line: cri_logs.LogLine) -> pb.ContainerLogsResponse:
-            return pb.ContainerLogsResponse(stream=line.stream, line=line.line,
-                                            timestamp=line.timestamp if request.timestamps else "")
+            return pb.ContainerLogsResponse(
+                stream=line.stream, line=line.line, timestamp=line.timestamp if request.timestamps else ""
+            )
 
         for line in lines:
             yield response(line)
@@ -87,7 +95,9 @@ class KubeletService(pb_grpc.KubeletServicer):
 
         async def running() -> bool:
             try:
-                resp = await call(self.cri.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=st.id)))
+                resp = await call(
+                    self.cri.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=st.id))
+                )
             except errors.NotFound:
                 return False
             return resp.status.state in (cri.CONTAINER_RUNNING, cri.CONTAINER_CREATED)
@@ -105,6 +115,11 @@ class KubeletService(pb_grpc.KubeletServicer):
         st = await self._container(pod, name)
         if st.state != cri.CONTAINER_RUNNING:
             raise errors.FailedPrecondition(f'container "{name}" in pod "{pod.metadata.name}" is not running')
-        resp = await call(self.cri.runtime.ExecSync(cri.ExecSyncRequest(
-            container_id=st.id, cmd=list(request.command), timeout=request.timeout_seconds)))
+        resp = await call(
+            self.cri.runtime.ExecSync(
+                cri.ExecSyncRequest(
+                    container_id=st.id, cmd=list(request.command), timeout=request.timeout_seconds
+                )
+            )
+        )
         return pb.ExecResponse(exit_code=resp.exit_code, stdout=resp.stdout, stderr=resp.stderr)

@@ -37,14 +37,18 @@ def ns_to_timestamp(ns: int) -> timestamp_pb2.Timestamp:
 def _terminated(st: cri.ContainerStatus) -> pod_pb2.ContainerStateTerminated:
     reason = st.reason or ("Completed" if st.exit_code == 0 else "Error")
     return pod_pb2.ContainerStateTerminated(
-        exit_code=st.exit_code, reason=reason, message=st.message,
+        exit_code=st.exit_code,
+        reason=reason,
+        message=st.message,
         started_at=ns_to_timestamp(st.started_at) if st.started_at else None,
         finished_at=ns_to_timestamp(st.finished_at) if st.finished_at else None,
-        container_id=CONTAINER_ID_PREFIX + st.id)
+        container_id=CONTAINER_ID_PREFIX + st.id,
+    )
 
 
-def container_status(c: container_pb2.Container, rt: PodRuntime,
-                     waiting: Mapping[str, tuple[str, str]], default_reason: str) -> pod_pb2.ContainerStatus:
+def container_status(
+    c: container_pb2.Container, rt: PodRuntime, waiting: Mapping[str, tuple[str, str]], default_reason: str
+) -> pod_pb2.ContainerStatus:
     latest = rt.latest(c.name)
     out = pod_pb2.ContainerStatus(name=c.name, image=c.image)
     if latest is None:
@@ -75,7 +79,9 @@ def container_status(c: container_pb2.Container, rt: PodRuntime,
     return out
 
 
-def _phase(pod: pod_pb2.Pod, inits: list[pod_pb2.ContainerStatus], apps: list[pod_pb2.ContainerStatus]) -> str:
+def _phase(
+    pod: pod_pb2.Pod, inits: list[pod_pb2.ContainerStatus], apps: list[pod_pb2.ContainerStatus]
+) -> str:
     policy = pod.spec.restart_policy or "Always"
     for st in inits:
         if st.state.HasField("terminated") and st.state.terminated.exit_code == 0:
@@ -85,10 +91,15 @@ def _phase(pod: pod_pb2.Pod, inits: list[pod_pb2.ContainerStatus], apps: list[po
             return "Failed"
         return "Pending"
     running = sum(1 for s in apps if s.state.HasField("running"))
-    waiting_new = sum(1 for s in apps if s.state.HasField("waiting") and not s.last_state.HasField("terminated"))
-    terminated = [s.state.terminated if s.state.HasField("terminated") else s.last_state.terminated
-                  for s in apps if not s.state.HasField("running")
-                  and (s.state.HasField("terminated") or s.last_state.HasField("terminated"))]
+    waiting_new = sum(
+        1 for s in apps if s.state.HasField("waiting") and not s.last_state.HasField("terminated")
+    )
+    terminated = [
+        s.state.terminated if s.state.HasField("terminated") else s.last_state.terminated
+        for s in apps
+        if not s.state.HasField("running")
+        and (s.state.HasField("terminated") or s.last_state.HasField("terminated"))
+    ]
     if waiting_new:
         return "Pending"
     if running:
@@ -119,8 +130,13 @@ def qos_class(pod: pod_pb2.Pod) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-def _condition(old: Mapping[str, meta_pb2.Condition], type_: str, ok: bool, now: timestamp_pb2.Timestamp,
-               reason: str = "") -> meta_pb2.Condition:
+def _condition(
+    old: Mapping[str, meta_pb2.Condition],
+    type_: str,
+    ok: bool,
+    now: timestamp_pb2.Timestamp,
+    reason: str = "",
+) -> meta_pb2.Condition:
     status = "True" if ok else "False"
     prev = old.get(type_)
     cond = meta_pb2.Condition(type=type_, status=status, reason="" if ok else reason)
@@ -131,17 +147,27 @@ def _condition(old: Mapping[str, meta_pb2.Condition], type_: str, ok: bool, now:
     return cond
 
 
-def compute_status(pod: pod_pb2.Pod, rt: PodRuntime, *, host_ip: str, now: timestamp_pb2.Timestamp,
-                   waiting: Mapping[str, tuple[str, str]] | None = None) -> pod_pb2.PodStatus:
+def compute_status(
+    pod: pod_pb2.Pod,
+    rt: PodRuntime,
+    *,
+    host_ip: str,
+    now: timestamp_pb2.Timestamp,
+    waiting: Mapping[str, tuple[str, str]] | None = None,
+) -> pod_pb2.PodStatus:
     waiting = waiting or {}
     old = pod.status
     inits = [container_status(c, rt, waiting, "PodInitializing") for c in pod.spec.init_containers]
     init_done = all(s.state.HasField("terminated") and s.state.terminated.exit_code == 0 for s in inits)
-    apps = [container_status(c, rt, waiting, "ContainerCreating" if init_done else "PodInitializing")
-            for c in pod.spec.containers]
+    apps = [
+        container_status(c, rt, waiting, "ContainerCreating" if init_done else "PodInitializing")
+        for c in pod.spec.containers
+    ]
     status = pod_pb2.PodStatus(
         phase=old.phase if old.phase in TERMINAL_PHASES else _phase(pod, inits, apps),
-        host_ip=host_ip, qos_class=qos_class(pod))
+        host_ip=host_ip,
+        qos_class=qos_class(pod),
+    )
     status.host_ips.add(ip=host_ip)
     ips = [host_ip] if pod.spec.host_network else rt.pod_ips()
     if ips:
@@ -168,11 +194,19 @@ def compute_status(pod: pod_pb2.Pod, rt: PodRuntime, *, host_ip: str, now: times
         conds[1].reason = conds[2].reason = "PodCompleted"
     sched = old_conds.get("PodScheduled")
     # The scheduler may have left PodScheduled=False from failed attempts before binding succeeded.
-    conds.insert(0, sched if sched is not None and sched.status == "True"
-                 else _condition(old_conds, "PodScheduled", True, now))
+    conds.insert(
+        0,
+        sched
+        if sched is not None and sched.status == "True"
+        else _condition(old_conds, "PodScheduled", True, now),
+    )
     status.conditions.extend(conds)
     for cond in old.conditions:  # keep conditions others own (e.g. readiness gates)
         if cond.type not in {c.type for c in conds}:
             status.conditions.append(cond)
-    status.message, status.reason, status.nominated_node_name = old.message, old.reason, old.nominated_node_name
+    status.message, status.reason, status.nominated_node_name = (
+        old.message,
+        old.reason,
+        old.nominated_node_name,
+    )
     return status

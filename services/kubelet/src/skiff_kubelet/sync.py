@@ -65,19 +65,27 @@ def grace_seconds(pod: pod_pb2.Pod) -> int:
 
 async def kill_sandboxes(cri_client: CriClient, rt: PodRuntime, grace: int) -> None:
     """Stop every running container (in parallel, each with the grace period), then every sandbox."""
-    running = [s.id for items in rt.containers.values() for s in items
-               if s.state in (cri.CONTAINER_RUNNING, cri.CONTAINER_CREATED)]
+    running = [
+        s.id
+        for items in rt.containers.values()
+        for s in items
+        if s.state in (cri.CONTAINER_RUNNING, cri.CONTAINER_CREATED)
+    ]
 
     async def stop(cid: str) -> None:
         try:
-            await call(cri_client.runtime.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=grace)))
+            await call(
+                cri_client.runtime.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=grace))
+            )
         except errors.NotFound:
             pass
 
     await asyncio.gather(*(stop(cid) for cid in running))
     for sb in rt.sandboxes:
-        for rpc, req in ((cri_client.runtime.StopPodSandbox, cri.StopPodSandboxRequest(pod_sandbox_id=sb.id)),
-                         (cri_client.runtime.RemovePodSandbox, cri.RemovePodSandboxRequest(pod_sandbox_id=sb.id))):
+        for rpc, req in (
+            (cri_client.runtime.StopPodSandbox, cri.StopPodSandboxRequest(pod_sandbox_id=sb.id)),
+            (cri_client.runtime.RemovePodSandbox, cri.RemovePodSandboxRequest(pod_sandbox_id=sb.id)),
+        ):
             try:
                 await call(rpc(req))
             except errors.NotFound:
@@ -85,8 +93,18 @@ async def kill_sandboxes(cri_client: CriClient, rt: PodRuntime, grace: int) -> N
 
 
 class PodSyncer:
-    def __init__(self, api: ApiClient, cri_client: CriClient, events: EventRecorder, lookup: Lookup, *,
-                 node_name: str, host_ip: str, root_dir: str, pod_log_dir: str) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        cri_client: CriClient,
+        events: EventRecorder,
+        lookup: Lookup,
+        *,
+        node_name: str,
+        host_ip: str,
+        root_dir: str,
+        pod_log_dir: str,
+    ) -> None:
         self.api = api
         self.cri = cri_client
         self.events = events
@@ -128,13 +146,17 @@ class PodSyncer:
             await kill_sandboxes(self.cri, rt, grace_seconds(pod))
         volumes.teardown(self.root_dir, m.uid)
         try:
-            await self.api.delete(pod_pb2.Pod, m.name, m.namespace, grace_period_seconds=0, preconditions_uid=m.uid)
+            await self.api.delete(
+                pod_pb2.Pod, m.name, m.namespace, grace_period_seconds=0, preconditions_uid=m.uid
+            )
             log.info("pod.deleted", pod=f"{m.namespace}/{m.name}")
         except (errors.NotFound, errors.Conflict, errors.FailedPrecondition):
             pass  # already gone, or a new pod with the same name: nothing of ours to delete
 
     # -- convergence --------------------------------------------------------------------------------
-    async def _converge(self, pod: pod_pb2.Pod, rt: PodRuntime, waiting: dict[str, tuple[str, str]]) -> float | None:
+    async def _converge(
+        self, pod: pod_pb2.Pod, rt: PodRuntime, waiting: dict[str, tuple[str, str]]
+    ) -> float | None:
         if rt.sandbox is None:
             rt = await self._new_sandbox(pod, rt, waiting)
         attempt = rt.sandbox.metadata.attempt if rt.sandbox is not None else 0
@@ -175,7 +197,9 @@ class PodSyncer:
             raise RetryLater()
         return min(requeues) if requeues else None
 
-    async def _new_sandbox(self, pod: pod_pb2.Pod, rt: PodRuntime, waiting: dict[str, tuple[str, str]]) -> PodRuntime:
+    async def _new_sandbox(
+        self, pod: pod_pb2.Pod, rt: PodRuntime, waiting: dict[str, tuple[str, str]]
+    ) -> PodRuntime:
         # A dead sandbox takes its network with it: start over in a new one (attempt + 1), as the
         # kubelet does; old sandboxes are removed so they stop holding an IP.
         attempt = (rt.sandboxes[0].metadata.attempt + 1) if rt.sandboxes else 0
@@ -185,24 +209,38 @@ class PodSyncer:
         try:
             resp = await call(self.cri.runtime.RunPodSandbox(cri.RunPodSandboxRequest(config=config)))
         except errors.SkiffError as exc:
-            self.events.record(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}")
+            self.events.record(
+                pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}"
+            )
             for c in list(pod.spec.init_containers) + list(pod.spec.containers):
                 waiting[c.name] = ("ContainerCreating", f"sandbox: {exc}")
             raise RetryLater() from exc
-        log.info("sandbox.created", pod=f"{pod.metadata.namespace}/{pod.metadata.name}", id=resp.pod_sandbox_id)
+        log.info(
+            "sandbox.created", pod=f"{pod.metadata.namespace}/{pod.metadata.name}", id=resp.pod_sandbox_id
+        )
         return await pod_runtime(self.cri, pod.metadata.uid)
 
-    async def _restart(self, pod: pod_pb2.Pod, c: container_pb2.Container, latest: cri.ContainerStatus,
-                       rt: PodRuntime, sandbox_config: cri.PodSandboxConfig,
-                       waiting: dict[str, tuple[str, str]], *, init: bool = False) -> float | None:
+    async def _restart(
+        self,
+        pod: pod_pb2.Pod,
+        c: container_pb2.Container,
+        latest: cri.ContainerStatus,
+        rt: PodRuntime,
+        sandbox_config: cri.PodSandboxConfig,
+        waiting: dict[str, tuple[str, str]],
+        *,
+        init: bool = False,
+    ) -> float | None:
         restarts = latest.metadata.attempt + 1
         delay = crash_backoff(restarts)
         if latest.finished_at:
             # The exited process' runtime age counts towards the back-off window.
             delay -= time.time() - latest.finished_at / 1e9
         if delay > 0:
-            waiting[c.name] = ("CrashLoopBackOff",
-                               f"back-off {int(crash_backoff(restarts))}s restarting failed container={c.name}")
+            waiting[c.name] = (
+                "CrashLoopBackOff",
+                f"back-off {int(crash_backoff(restarts))}s restarting failed container={c.name}",
+            )
             return delay
         await self._start(pod, c, restarts, rt, sandbox_config, waiting, init=init)
         # Keep only the previous attempt (for logs --previous); remove older ones.
@@ -213,9 +251,17 @@ class PodSyncer:
                 pass
         return None
 
-    async def _start(self, pod: pod_pb2.Pod, c: container_pb2.Container, attempt: int, rt: PodRuntime,
-                     sandbox_config: cri.PodSandboxConfig, waiting: dict[str, tuple[str, str]], *,
-                     init: bool = False) -> None:
+    async def _start(
+        self,
+        pod: pod_pb2.Pod,
+        c: container_pb2.Container,
+        attempt: int,
+        rt: PodRuntime,
+        sandbox_config: cri.PodSandboxConfig,
+        waiting: dict[str, tuple[str, str]],
+        *,
+        init: bool = False,
+    ) -> None:
         try:
             image_ref, pulled = await ensure_image(self.cri, c, sandbox_config)
             if pulled:
@@ -227,15 +273,21 @@ class PodSyncer:
         try:
             env = await resolve_env(pod, c, self.lookup)
             vol_paths = await volumes.setup_volumes(pod, self.root_dir, self.lookup)
-            config = build_container_config(pod, c, attempt=attempt, image_ref=image_ref, env=env,
-                                            volume_paths=vol_paths, init=init)
+            config = build_container_config(
+                pod, c, attempt=attempt, image_ref=image_ref, env=env, volume_paths=vol_paths, init=init
+            )
         except ConfigError as exc:
             waiting[c.name] = ("CreateContainerConfigError", str(exc))
             self.events.record(pod, "Warning", "Failed", f"Error: {exc}")
             return
         try:
-            resp = await call(self.cri.runtime.CreateContainer(cri.CreateContainerRequest(
-                pod_sandbox_id=rt.sandbox_id, config=config, sandbox_config=sandbox_config)))
+            resp = await call(
+                self.cri.runtime.CreateContainer(
+                    cri.CreateContainerRequest(
+                        pod_sandbox_id=rt.sandbox_id, config=config, sandbox_config=sandbox_config
+                    )
+                )
+            )
         except errors.SkiffError as exc:
             waiting[c.name] = ("CreateContainerError", str(exc))
             self.events.record(pod, "Warning", "Failed", f"Error: {exc}")
@@ -243,8 +295,9 @@ class PodSyncer:
         self.events.record(pod, "Normal", "Created", f"Created container {c.name}")
         await self._start_created(pod, resp.container_id, c.name, waiting)
 
-    async def _start_created(self, pod: pod_pb2.Pod, container_id: str, name: str,
-                             waiting: dict[str, tuple[str, str]]) -> None:
+    async def _start_created(
+        self, pod: pod_pb2.Pod, container_id: str, name: str, waiting: dict[str, tuple[str, str]]
+    ) -> None:
         try:
             await call(self.cri.runtime.StartContainer(cri.StartContainerRequest(container_id=container_id)))
         except errors.SkiffError as exc:
@@ -254,7 +307,9 @@ class PodSyncer:
         self.events.record(pod, "Normal", "Started", f"Started container {name}")
 
     # -- status -------------------------------------------------------------------------------------
-    async def _write_status(self, pod: pod_pb2.Pod, rt: PodRuntime, waiting: dict[str, tuple[str, str]]) -> None:
+    async def _write_status(
+        self, pod: pod_pb2.Pod, rt: PodRuntime, waiting: dict[str, tuple[str, str]]
+    ) -> None:
         new = compute_status(pod, rt, host_ip=self.host_ip, now=now_timestamp(), waiting=waiting)
         if new == pod.status:
             return
@@ -269,8 +324,19 @@ class PodSyncer:
 
     async def cleanup_name(self, namespace: str, name: str, keep_uid: str = "") -> None:
         """Kill sandboxes labelled with this pod name whose uid is not ``keep_uid``."""
-        resp = await call(self.cri.runtime.ListPodSandbox(cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(
-            label_selector={L.POD_NAMESPACE: namespace, L.POD_NAME: name, L.MANAGED_BY: L.MANAGED_BY_VALUE}))))
+        resp = await call(
+            self.cri.runtime.ListPodSandbox(
+                cri.ListPodSandboxRequest(
+                    filter=cri.PodSandboxFilter(
+                        label_selector={
+                            L.POD_NAMESPACE: namespace,
+                            L.POD_NAME: name,
+                            L.MANAGED_BY: L.MANAGED_BY_VALUE,
+                        }
+                    )
+                )
+            )
+        )
         for uid in {sb.labels.get(L.POD_UID, "") for sb in resp.items} - {keep_uid, ""}:
             rt = await pod_runtime(self.cri, uid)
             await kill_sandboxes(self.cri, rt, 0)

@@ -33,8 +33,9 @@ def _safe_join(base: Path, rel: str, what: str) -> Path:
     return target
 
 
-def _project(dest: Path, data: dict[str, bytes], items: list[volume_pb2.KeyToPath], default_mode: int,
-             what: str) -> None:
+def _project(
+    dest: Path, data: dict[str, bytes], items: list[volume_pb2.KeyToPath], default_mode: int, what: str
+) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     wanted: dict[Path, tuple[bytes, int]] = {}
     if items:
@@ -93,8 +94,13 @@ async def setup_volumes(pod: pod_pb2.Pod, root_dir: str, lookup: Lookup) -> dict
                     raise ConfigError(f'configmap "{cms.name}" not found')
                 cm = {}
             mode = cms.default_mode if cms.HasField("default_mode") else 0o644
-            _project(path, {k: v.encode() for k, v in cm.items()}, list(cms.items), mode,
-                     f'configMap volume "{vol.name}"')
+            _project(
+                path,
+                {k: v.encode() for k, v in cm.items()},
+                list(cms.items),
+                mode,
+                f'configMap volume "{vol.name}"',
+            )
         else:
             raise ConfigError(f'volume "{vol.name}": unsupported volume source')
         paths[vol.name] = str(path)

@@ -53,8 +53,11 @@ class SchedulerCache:
         infos = []
         for node in self.nodes.store.list():
             name = node.metadata.name
-            pods = [p for p in self.assigned.store.by_index(NODE_INDEX, name)
-                    if p.status.phase not in ("Succeeded", "Failed")]
+            pods = [
+                p
+                for p in self.assigned.store.by_index(NODE_INDEX, name)
+                if p.status.phase not in ("Succeeded", "Failed")
+            ]
             pods += [p for p in assumed if p.spec.node_name == name]
             info = NodeInfo(node=node, pods=pods)
             for p in pods:

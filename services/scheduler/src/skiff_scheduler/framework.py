@@ -120,8 +120,10 @@ class Framework:
 
     @classmethod
     def from_plugins(cls, plugins: list[Plugin]) -> Framework:
-        return cls([p for p in plugins if isinstance(p, FilterPlugin)],
-                   [p for p in plugins if isinstance(p, ScorePlugin)])
+        return cls(
+            [p for p in plugins if isinstance(p, FilterPlugin)],
+            [p for p in plugins if isinstance(p, ScorePlugin)],
+        )
 
     def run_filters(self, pod: pod_pb2.Pod, node: NodeInfo) -> Status:
         for plugin in self.filters:

@@ -42,15 +42,22 @@ def failure_message(total: int, reasons: TallyCounter[str]) -> str:
 
 
 class Scheduler:
-    def __init__(self, api: ApiClient, framework: Framework, pending: Informer[pod_pb2.Pod],
-                 cache: SchedulerCache, events: EventRecorder) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        framework: Framework,
+        pending: Informer[pod_pb2.Pod],
+        cache: SchedulerCache,
+        events: EventRecorder,
+    ) -> None:
         self.api = api
         self.framework = framework
         self.pending = pending
         self.cache = cache
         self.events = events
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(
-            MaxOfLimiter(ItemExponentialLimiter(base=1.0, cap=10.0)), name="scheduling")
+            MaxOfLimiter(ItemExponentialLimiter(base=1.0, cap=10.0)), name="scheduling"
+        )
         pending.add_handler(on_add=self._enqueue, on_update=lambda _o, n: self._enqueue(n))
         cache.nodes.add_handler(on_add=lambda _n: self._retry_all(), on_update=self._node_changed)
 
@@ -60,15 +67,21 @@ class Scheduler:
 
     @staticmethod
     def _wants(pod: pod_pb2.Pod) -> bool:
-        return (not pod.spec.node_name and not pod.metadata.HasField("deletion_timestamp")
-                and pod.spec.scheduler_name in SCHEDULER_NAMES)
+        return (
+            not pod.spec.node_name
+            and not pod.metadata.HasField("deletion_timestamp")
+            and pod.spec.scheduler_name in SCHEDULER_NAMES
+        )
 
     def _node_changed(self, old: node_pb2.Node, new: node_pb2.Node) -> None:
         # Heartbeats change only timestamps; retry waiting pods only on changes that can matter.
-        if (old.spec != new.spec or old.metadata.labels != new.metadata.labels
-                or old.status.allocatable != new.status.allocatable
-                or [(c.type, c.status) for c in old.status.conditions]
-                != [(c.type, c.status) for c in new.status.conditions]):
+        if (
+            old.spec != new.spec
+            or old.metadata.labels != new.metadata.labels
+            or old.status.allocatable != new.status.allocatable
+            or [(c.type, c.status) for c in old.status.conditions]
+            != [(c.type, c.status) for c in new.status.conditions]
+        ):
             self._retry_all()
 
     def _retry_all(self) -> None:
@@ -76,8 +89,9 @@ class Scheduler:
             self._enqueue(pod)
 
     async def run(self) -> None:
-        await asyncio.gather(self.pending.wait_synced(), self.cache.nodes.wait_synced(),
-                             self.cache.assigned.wait_synced())
+        await asyncio.gather(
+            self.pending.wait_synced(), self.cache.nodes.wait_synced(), self.cache.assigned.wait_synced()
+        )
         while True:
             try:
                 key = await self.queue.get()
@@ -97,7 +111,9 @@ class Scheduler:
             finally:
                 self.queue.done(key)
 
-    def select_node(self, pod: pod_pb2.Pod, nodes: list[NodeInfo]) -> tuple[NodeInfo | None, TallyCounter[str]]:
+    def select_node(
+        self, pod: pod_pb2.Pod, nodes: list[NodeInfo]
+    ) -> tuple[NodeInfo | None, TallyCounter[str]]:
         reasons: TallyCounter[str] = TallyCounter()
         feasible: list[NodeInfo] = []
         for info in nodes:
@@ -137,8 +153,12 @@ class Scheduler:
             self.cache.forget(pod)
             raise
         ATTEMPTS.labels("scheduled").inc()
-        self.events.record(pod, "Normal", "Scheduled",
-                           f"Successfully assigned {pod.metadata.namespace}/{pod.metadata.name} to {chosen.name}")
+        self.events.record(
+            pod,
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {pod.metadata.namespace}/{pod.metadata.name} to {chosen.name}",
+        )
         log.info("pod.scheduled", pod=key, node=chosen.name)
 
     async def _mark_unschedulable(self, pod: pod_pb2.Pod, message: str) -> None:
@@ -147,8 +167,15 @@ class Scheduler:
             if cond.type == "PodScheduled" and cond.status == "False" and cond.message == message:
                 return  # already says so: no write
         conds = [c for c in pod.status.conditions if c.type != "PodScheduled"]
-        conds.append(meta_pb2.Condition(type="PodScheduled", status="False", reason="Unschedulable",
-                                        message=message, last_transition_time=now_timestamp()))
+        conds.append(
+            meta_pb2.Condition(
+                type="PodScheduled",
+                status="False",
+                reason="Unschedulable",
+                message=message,
+                last_transition_time=now_timestamp(),
+            )
+        )
         updated = pod_pb2.Pod()
         updated.CopyFrom(pod)
         del updated.status.conditions[:]

@@ -52,7 +52,11 @@ def is_ready(pod: pod_pb2.Pod) -> bool:
 
 def deletion_rank(pod: pod_pb2.Pod) -> tuple[int, int, int]:
     """Lower sorts first = deleted first."""
-    return (1 if pod.spec.node_name else 0, 1 if pod.status.phase == "Running" else 0, 1 if is_ready(pod) else 0)
+    return (
+        1 if pod.spec.node_name else 0,
+        1 if pod.status.phase == "Running" else 0,
+        1 if is_ready(pod) else 0,
+    )
 
 
 def pod_from_template(rs: apps_pb2.ReplicaSet) -> pod_pb2.Pod:
@@ -62,9 +66,16 @@ def pod_from_template(rs: apps_pb2.ReplicaSet) -> pod_pb2.Pod:
     pod.metadata.name = ""
     pod.metadata.generate_name = f"{rs.metadata.name}-"
     pod.metadata.namespace = rs.metadata.namespace
-    pod.metadata.owner_references.append(meta_pb2.OwnerReference(
-        api_version="apps/v1", kind="ReplicaSet", name=rs.metadata.name, uid=rs.metadata.uid,
-        controller=True, block_owner_deletion=True))
+    pod.metadata.owner_references.append(
+        meta_pb2.OwnerReference(
+            api_version="apps/v1",
+            kind="ReplicaSet",
+            name=rs.metadata.name,
+            uid=rs.metadata.uid,
+            controller=True,
+            block_owner_deletion=True,
+        )
+    )
     pod.spec.CopyFrom(tmpl.spec)
     return pod
 
@@ -79,9 +90,14 @@ class ReplicaSetController(Controller):
         self.rs = ctx.factory.informer(apps_pb2.ReplicaSet)
         self.pods = ctx.factory.informer(pod_pb2.Pod)
         self.pods.add_indexer(OWNER_INDEX, owner_index)
-        self.rs.add_handler(on_add=self._enqueue, on_update=lambda _o, n: self._enqueue(n),
-                            on_delete=lambda rs: self.expectations.forget(object_key(rs)))
-        self.pods.add_handler(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
+        self.rs.add_handler(
+            on_add=self._enqueue,
+            on_update=lambda _o, n: self._enqueue(n),
+            on_delete=lambda rs: self.expectations.forget(object_key(rs)),
+        )
+        self.pods.add_handler(
+            on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted
+        )
 
     def _enqueue(self, rs: apps_pb2.ReplicaSet) -> None:
         self.queue.add(object_key(rs))
@@ -116,8 +132,11 @@ class ReplicaSetController(Controller):
             selector = labels.selector_from_proto(rs.spec.selector)
         except ValueError as exc:
             raise TerminalError(f"spec.selector: {exc}") from exc
-        owned = [p for p in self.pods.store.by_index(OWNER_INDEX, rs.metadata.uid)
-                 if p.metadata.namespace == rs.metadata.namespace]
+        owned = [
+            p
+            for p in self.pods.store.by_index(OWNER_INDEX, rs.metadata.uid)
+            if p.metadata.namespace == rs.metadata.namespace
+        ]
         active = [p for p in owned if is_active(p)]
         if self.expectations.satisfied(key) and not rs.metadata.HasField("deletion_timestamp"):
             await self._scale(rs, active)
@@ -152,8 +171,9 @@ class ReplicaSetController(Controller):
                     continue
                 self.ctx.events.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod.metadata.name}")
 
-    async def _update_status(self, rs: apps_pb2.ReplicaSet, owned: list[pod_pb2.Pod],
-                             active: list[pod_pb2.Pod], selector: Any) -> None:
+    async def _update_status(
+        self, rs: apps_pb2.ReplicaSet, owned: list[pod_pb2.Pod], active: list[pod_pb2.Pod], selector: Any
+    ) -> None:
         st = apps_pb2.ReplicaSetStatus()
         st.CopyFrom(rs.status)
         st.replicas = len(active)

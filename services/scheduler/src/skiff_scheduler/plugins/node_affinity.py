@@ -38,8 +38,9 @@ def term_matches(term: scheduling_pb2.NodeSelectorTerm, labels: Mapping[str, str
     if not term.match_expressions and not term.match_fields:
         return False  # an empty term matches nothing (Kubernetes semantics)
     fields = {"metadata.name": node_name}
-    return (all(requirement_matches(r, labels) for r in term.match_expressions)
-            and all(requirement_matches(r, fields) for r in term.match_fields))
+    return all(requirement_matches(r, labels) for r in term.match_expressions) and all(
+        requirement_matches(r, fields) for r in term.match_fields
+    )
 
 
 class NodeAffinity:
@@ -49,10 +50,14 @@ class NodeAffinity:
         labels = node.node.metadata.labels
         for key, value in pod.spec.node_selector.items():
             if labels.get(key) != value:
-                return Status.unschedulable("node(s) didn't match Pod's node affinity/selector",
-                                            unresolvable=True)
+                return Status.unschedulable(
+                    "node(s) didn't match Pod's node affinity/selector", unresolvable=True
+                )
         required = pod.spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution
         if required.node_selector_terms and not any(
-                term_matches(t, labels, node.name) for t in required.node_selector_terms):
-            return Status.unschedulable("node(s) didn't match Pod's node affinity/selector", unresolvable=True)
+            term_matches(t, labels, node.name) for t in required.node_selector_terms
+        ):
+            return Status.unschedulable(
+                "node(s) didn't match Pod's node affinity/selector", unresolvable=True
+            )
         return Status.success()

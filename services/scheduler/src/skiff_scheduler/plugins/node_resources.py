@@ -19,8 +19,11 @@ def _container_requests(c: object) -> tuple[int, int]:
     res = c.resources  # type: ignore[attr-defined]
     req = res.requests
     cpu = req["cpu"].value if "cpu" in req else (res.limits["cpu"].value if "cpu" in res.limits else "")
-    mem = req["memory"].value if "memory" in req else (
-        res.limits["memory"].value if "memory" in res.limits else "")
+    mem = (
+        req["memory"].value
+        if "memory" in req
+        else (res.limits["memory"].value if "memory" in res.limits else "")
+    )
     return (quantity.milli_value(cpu) if cpu else 0, quantity.int_value(mem) if mem else 0)
 
 
@@ -68,7 +71,10 @@ class LeastAllocated:
         cpu, mem = pod_requests(pod)
         a_cpu, a_mem, _ = allocatable(node)
         parts = []
-        for want, used, total in ((cpu, node.requested_milli_cpu, a_cpu), (mem, node.requested_memory, a_mem)):
+        for want, used, total in (
+            (cpu, node.requested_milli_cpu, a_cpu),
+            (mem, node.requested_memory, a_mem),
+        ):
             if total <= 0:
                 parts.append(0)
                 continue

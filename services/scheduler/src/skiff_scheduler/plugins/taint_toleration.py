@@ -29,6 +29,7 @@ class TaintToleration:
                 continue
             if not any(tolerates(t, taint) for t in pod.spec.tolerations):
                 text = f"{taint.key}={taint.value}" if taint.value else taint.key
-                return Status.unschedulable(f"node(s) had untolerated taint {{{text}: {taint.effect}}}",
-                                            unresolvable=True)
+                return Status.unschedulable(
+                    f"node(s) had untolerated taint {{{text}: {taint.effect}}}", unresolvable=True
+                )
         return Status.success()
