@@ -58,3 +58,29 @@ async def expect_error(code: grpc.StatusCode, coro: Any) -> errors.SkiffError:
         await coro
     assert info.value.code() == code, info.value.details()
     return errors.from_rpc_error(info.value)
+
+
+class WatchStream:
+    """A Watch call with a helper to read the next events with a (generous) timeout."""
+
+    def __init__(self, stub: Any, **request: Any) -> None:
+        self.call = stub.Watch(pb.WatchRequest(**request))
+
+    async def next(self, timeout: float = 10.0) -> tuple[str, Any]:
+        import asyncio
+
+        resp = await asyncio.wait_for(self.call.read(), timeout)
+        assert resp is not grpc.aio.EOF, "watch ended"
+        return resp.type, unpack(resp.object)
+
+    async def take(self, n: int, *, skip_bookmarks: bool = True) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        while len(out) < n:
+            etype, obj = await self.next()
+            if skip_bookmarks and etype == "BOOKMARK":
+                continue
+            out.append((etype, obj))
+        return out
+
+    def cancel(self) -> None:
+        self.call.cancel()

@@ -73,10 +73,11 @@ def wait_healthy(endpoint: str, timeout: float = 20.0) -> None:
     raise RuntimeError(f"etcd at {endpoint} did not become healthy")
 
 
-@pytest.fixture
-def etcd(tmp_path: Path) -> Iterator[EtcdMember]:
+@pytest.fixture(scope="session")
+def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdMember]:
+    """One etcd for the session; every apiserver gets its own key prefix, so tests stay isolated."""
     name = f"apiserver-test-{uuid.uuid4().hex[:8]}"
-    m = EtcdMember(name, tmp_path / name, free_port(), free_port())
+    m = EtcdMember(name, tmp_path_factory.mktemp("etcd") / name, free_port(), free_port())
     m.start()
     try:
         wait_healthy(m.endpoint)
@@ -87,7 +88,8 @@ def etcd(tmp_path: Path) -> Iterator[EtcdMember]:
 
 
 def make_config(endpoints: list[str], **overrides: object) -> ApiServerConfig:
-    cfg = ApiServerConfig(listen="127.0.0.1:0", etcd_endpoints=endpoints, etcd_prefix="/registry",
+    cfg = ApiServerConfig(listen="127.0.0.1:0", etcd_endpoints=endpoints,
+                          etcd_prefix=f"/registry-{uuid.uuid4().hex[:8]}",
                           etcd_timeout=10.0)
     for k, v in overrides.items():
         setattr(cfg, k, v)
@@ -115,6 +117,8 @@ async def server_factory(etcd: EtcdMember) -> AsyncIterator[object]:
     started: list[Server] = []
 
     async def make(**overrides: object) -> Server:
+        if "etcd_prefix" not in overrides and started:
+            overrides["etcd_prefix"] = started[0].app.cfg.etcd_prefix  # replicas share the first's data
         s = await start_server(make_config([etcd.endpoint], **overrides))
         started.append(s)
         return s

@@ -22,6 +22,19 @@ def _res(req: object) -> str:
     return str(req.resource)  # type: ignore[attr-defined]
 
 
+async def _send(context: grpc.aio.ServicerContext, resp: pb.WatchResponse) -> bool:
+    """Write one response; False when the client has gone away (not an error of ours)."""
+    if context.done():
+        return False
+    try:
+        await context.write(resp)
+    except Exception:  # the stream was cancelled under us (grpc raises ExecuteBatchError/RpcError here)
+        if context.done() or context.cancelled():
+            return False
+        raise
+    return True
+
+
 class WatchHandlers(Handlers):
     @rpc("watch", _res, long_running=True)
     async def Watch(self, request: pb.WatchRequest, context: grpc.aio.ServicerContext) -> None:
@@ -46,10 +59,12 @@ class WatchHandlers(Handlers):
                         last_sent = max(last_sent, cache.revision)
                         mark = info.message()
                         mark.metadata.resource_version = str(last_sent)  # type: ignore[attr-defined]
-                        await context.write(pb.WatchResponse(type="BOOKMARK", object=pack(mark)))
+                        if not await _send(context, pb.WatchResponse(type="BOOKMARK", object=pack(mark))):
+                            return
                     continue
                 etype, obj = item
                 last_sent = max(last_sent, int(obj.metadata.resource_version))  # type: ignore[attr-defined]
-                await context.write(pb.WatchResponse(type=etype, object=pack(obj)))
+                if not await _send(context, pb.WatchResponse(type=etype, object=pack(obj))):
+                    return
         finally:
             watcher.close()
