@@ -44,16 +44,22 @@ class ImageService(api_pb2_grpc.ImageServiceServicer):
             return cri.ImageStatusResponse()
         response = cri.ImageStatusResponse(image=convert.image(record))
         if request.verbose:
-            response.info["info"] = json.dumps({"manifestDigest": record.manifest_digest,
-                                                "config": dataclasses.asdict(record.config),
-                                                "chainIDs": record.chain_ids})
+            response.info["info"] = json.dumps(
+                {
+                    "manifestDigest": record.manifest_digest,
+                    "config": dataclasses.asdict(record.config),
+                    "chainIDs": record.chain_ids,
+                }
+            )
         return response
 
     async def PullImage(self, request: cri.PullImageRequest, context: Any) -> cri.PullImageResponse:
         record = self._resolve(request.image, "image.image")
         if record is None:
-            raise NotFound(f"image {request.image.image!r} is not present on this node and skiff-runtime does not "
-                           "pull from registries yet; import it with `skiff-runtime import --ref NAME PATH`")
+            raise NotFound(
+                f"image {request.image.image!r} is not present on this node and skiff-runtime does not "
+                "pull from registries yet; import it with `skiff-runtime import --ref NAME PATH`"
+            )
         return cri.PullImageResponse(image_ref=record.id)
 
     async def RemoveImage(self, request: cri.RemoveImageRequest, context: Any) -> cri.RemoveImageResponse:
@@ -62,7 +68,9 @@ class ImageService(api_pb2_grpc.ImageServiceServicer):
             return cri.RemoveImageResponse()  # idempotent
         users = self.runtime.image_in_use(record.id)
         if users:
-            raise FailedPrecondition(f"image {record.id} is in use by container(s) {', '.join(u[:13] for u in users)}")
+            raise FailedPrecondition(
+                f"image {record.id} is in use by container(s) {', '.join(u[:13] for u in users)}"
+            )
         self.runtime.images.remove(record.id)
         self._collect_garbage()
         return cri.RemoveImageResponse()
@@ -90,7 +98,10 @@ class ImageService(api_pb2_grpc.ImageServiceServicer):
                     inodes += 1
                 except FileNotFoundError:
                     pass
-        usage = cri.FilesystemUsage(timestamp=time.time_ns(),
-                                    fs_id=cri.FilesystemIdentifier(mountpoint=self.runtime.config.state_root),
-                                    used_bytes=cri.UInt64Value(value=used), inodes_used=cri.UInt64Value(value=inodes))
+        usage = cri.FilesystemUsage(
+            timestamp=time.time_ns(),
+            fs_id=cri.FilesystemIdentifier(mountpoint=self.runtime.config.state_root),
+            used_bytes=cri.UInt64Value(value=used),
+            inodes_used=cri.UInt64Value(value=inodes),
+        )
         return cri.ImageFsInfoResponse(image_filesystems=[usage])
