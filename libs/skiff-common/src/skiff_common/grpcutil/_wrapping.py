@@ -72,6 +72,10 @@ def outcome_code(exc: BaseException | None, context: grpc.aio.ServicerContext[An
     if isinstance(exc, SkiffError):
         return exc.code
     if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+        # grpc cancels the handler both when the client goes away and when its deadline passes.
+        remaining = context.time_remaining() if isinstance(exc, asyncio.CancelledError) else None
+        if remaining is not None and remaining <= 0:
+            return grpc.StatusCode.DEADLINE_EXCEEDED
         return grpc.StatusCode.CANCELLED
     return grpc.StatusCode.INTERNAL
 
