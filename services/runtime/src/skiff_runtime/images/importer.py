@@ -97,7 +97,7 @@ class Importer:
         repo_digests = []
         if tag:
             repo_digests.append(f"{parse(tag).name}@{manifest_digest}")
-        return self._finish(manifest_digest, manifest, config_digest, tag, repo_digests)
+        return self.finish(manifest_digest, manifest, config_digest, tag, repo_digests)
 
     def _pick_manifest(self, layout: Path, descs: list[dict[str, Any]], tag: str | None) -> dict[str, Any]:
         if not descs:
@@ -148,11 +148,11 @@ class Importer:
         if tag is None and entry.get("RepoTags"):
             tag = normalize(entry["RepoTags"][0])
         # A docker-save archive carries no registry digest, so the image gets no repo_digests.
-        return self._finish(manifest_digest, manifest, config_digest, tag, [])
+        return self.finish(manifest_digest, manifest, config_digest, tag, [])
 
     # -- common -----------------------------------------------------------------------------------
 
-    def _finish(
+    def finish(
         self,
         manifest_digest: str,
         manifest: dict[str, Any],
@@ -200,6 +200,16 @@ class Importer:
             size=size,
         )
         return self.images.add(record)
+
+
+def pick_platform(descs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first descriptor for linux/<this machine's architecture> (or without a platform)."""
+    want_arch = _ARCH.get(platform.machine(), platform.machine())
+    for desc in descs:
+        plat = desc.get("platform") or {}
+        if plat.get("architecture", want_arch) == want_arch and plat.get("os", "linux") == "linux":
+            return desc
+    raise ImportError_(f"no manifest for linux/{want_arch} in the index")
 
 
 def _ref_matches(annotation: str | None, tag: str) -> bool:
