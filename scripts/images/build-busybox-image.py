@@ -30,8 +30,18 @@ from pathlib import Path
 
 ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-DIRS = {"bin": 0o755, "dev": 0o755, "etc": 0o755, "home": 0o755, "proc": 0o555, "root": 0o700,
-        "sys": 0o555, "tmp": 0o1777, "usr": 0o755, "var": 0o755}
+DIRS = {
+    "bin": 0o755,
+    "dev": 0o755,
+    "etc": 0o755,
+    "home": 0o755,
+    "proc": 0o555,
+    "root": 0o700,
+    "sys": 0o555,
+    "tmp": 0o1777,
+    "usr": 0o755,
+    "var": 0o755,
+}
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
 GROUP = "root:x:0:\nnogroup:x:65534:\n"
 
@@ -45,15 +55,23 @@ def _info(name: str, mtime: int, **kw: object) -> tarfile.TarInfo:
 
 
 def build_layer(busybox: Path, mtime: int) -> bytes:
-    applets = sorted(set(subprocess.run([str(busybox), "--list"], check=True, capture_output=True,
-                                        text=True).stdout.split()) - {"busybox"})
+    applets = sorted(
+        set(
+            subprocess.run(
+                [str(busybox), "--list"], check=True, capture_output=True, text=True
+            ).stdout.split()
+        )
+        - {"busybox"}
+    )
     entries: list[tuple[tarfile.TarInfo, bytes | None]] = []
     for name, mode in DIRS.items():
         entries.append((_info(name, mtime, type=tarfile.DIRTYPE, mode=mode), None))
     binary = busybox.read_bytes()
     entries.append((_info("bin/busybox", mtime, size=len(binary), mode=0o755), binary))
     for applet in applets:
-        entries.append((_info(f"bin/{applet}", mtime, type=tarfile.SYMTYPE, linkname="busybox", mode=0o777), None))
+        entries.append(
+            (_info(f"bin/{applet}", mtime, type=tarfile.SYMTYPE, linkname="busybox", mode=0o777), None)
+        )
     for name, text in (("etc/passwd", PASSWD), ("etc/group", GROUP)):
         data = text.encode()
         entries.append((_info(name, mtime, size=len(data), mode=0o644), data))
@@ -83,7 +101,8 @@ def build(out: Path, busybox: Path, mtime: int) -> str:
     layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **_blob(out, gz.getvalue())}
     created = "1970-01-01T00:00:00Z" if mtime == 0 else None
     config = {
-        "architecture": ARCH, "os": "linux",
+        "architecture": ARCH,
+        "os": "linux",
         "config": {"Env": [PATH_ENV], "Cmd": ["sh"]},
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{hashlib.sha256(layer_tar).hexdigest()}"]},
         "history": [{"created_by": "skiff build-busybox-image.py"}],
@@ -91,14 +110,28 @@ def build(out: Path, busybox: Path, mtime: int) -> str:
     if created:
         config["created"] = created
     config_desc = {"mediaType": "application/vnd.oci.image.config.v1+json", **_blob(out, _json(config))}
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": config_desc, "layers": [layer]}
-    manifest_desc = {"mediaType": "application/vnd.oci.image.manifest.v1+json", **_blob(out, _json(manifest)),
-                     "platform": {"architecture": ARCH, "os": "linux"},
-                     "annotations": {"org.opencontainers.image.ref.name": "docker.io/library/busybox:latest"}}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config_desc,
+        "layers": [layer],
+    }
+    manifest_desc = {
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        **_blob(out, _json(manifest)),
+        "platform": {"architecture": ARCH, "os": "linux"},
+        "annotations": {"org.opencontainers.image.ref.name": "docker.io/library/busybox:latest"},
+    }
     (out / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
-    (out / "index.json").write_bytes(_json({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-                                            "manifests": [manifest_desc]}))
+    (out / "index.json").write_bytes(
+        _json(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": [manifest_desc],
+            }
+        )
+    )
     return str(manifest_desc["digest"])
 
 
@@ -117,7 +150,9 @@ def write_tar(layout: Path, target: Path, mtime: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("out", type=Path, help="output directory (created; must be empty or absent)")
     parser.add_argument("--tar", type=Path, help="also write the layout as a tarball here")
     parser.add_argument("--busybox", type=Path, default=Path("/bin/busybox"), help="a static busybox binary")

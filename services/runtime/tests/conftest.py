@@ -19,6 +19,9 @@ def busybox_layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not Path("/bin/busybox").is_file():
         pytest.skip("busybox-static is not installed (apt-get install busybox-static)")
     out = tmp_path_factory.mktemp("busybox") / "layout"
-    subprocess.run([sys.executable, str(BUILD_SCRIPT), str(out), "--tar", str(out) + ".tar"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, str(BUILD_SCRIPT), str(out), "--tar", str(out) + ".tar"],
+        check=True,
+        capture_output=True,
+    )
     return out

@@ -17,7 +17,6 @@ from pathlib import Path
 import grpc
 from skiff.cri.runtime.v1 import api_pb2_grpc
 from skiff_common.grpcutil import add_listen, create_server
-
 from skiff_runtime.config import RuntimeConfig
 from skiff_runtime.runtime import Runtime
 from skiff_runtime.server import register
@@ -47,13 +46,19 @@ def cleanup_host(bridge: str) -> None:
 
 
 @asynccontextmanager
-async def cri_server(tmp: Path, busybox_layout: Path | None = None, *, bin_dirs: list[str] | None = None
-                     ) -> AsyncIterator[Harness]:
+async def cri_server(
+    tmp: Path, busybox_layout: Path | None = None, *, bin_dirs: list[str] | None = None
+) -> AsyncIterator[Harness]:
     bridge, cidr = unique_network()
     config = RuntimeConfig(
-        listen=f"unix://{tmp / 'cri.sock'}", state_root=str(tmp / "state"), run_root=str(tmp / "run"),
-        executor_state_root=str(tmp / "oci"), bridge=bridge, pod_cidr=cidr,
-        cni_bin_dirs=bin_dirs if bin_dirs is not None else ["/usr/lib/cni"])
+        listen=f"unix://{tmp / 'cri.sock'}",
+        state_root=str(tmp / "state"),
+        run_root=str(tmp / "run"),
+        executor_state_root=str(tmp / "oci"),
+        bridge=bridge,
+        pod_cidr=cidr,
+        cni_bin_dirs=bin_dirs if bin_dirs is not None else ["/usr/lib/cni"],
+    )
     runtime = Runtime.build(config)
     if busybox_layout is not None:
         runtime.importer.import_path(busybox_layout, "busybox:latest")
@@ -63,8 +68,14 @@ async def cri_server(tmp: Path, busybox_layout: Path | None = None, *, bin_dirs:
     add_listen(server, config.listen, None)
     await server.start()
     channel = grpc.aio.insecure_channel(config.listen)
-    harness = Harness(runtime, config, tmp / "cri.sock", api_pb2_grpc.RuntimeServiceStub(channel),
-                      api_pb2_grpc.ImageServiceStub(channel), tmp)
+    harness = Harness(
+        runtime,
+        config,
+        tmp / "cri.sock",
+        api_pb2_grpc.RuntimeServiceStub(channel),
+        api_pb2_grpc.ImageServiceStub(channel),
+        tmp,
+    )
     try:
         yield harness
     finally:

@@ -1,4 +1,7 @@
-"""The whole CRI flow over the socket: busybox pod with a real executor, log, status, stop, remove, nothing left."""
+"""The whole CRI flow over the socket: a busybox pod on the real executor, from run to nothing left."""
+
+# These tests inspect host state (mounts, /proc, ip) with quick blocking calls between RPCs, on purpose.
+# ruff: noqa: ASYNC221, ASYNC240
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ import grpc
 import pytest
 from criharness import cri_server, iptables_lines
 from skiff.cri.runtime.v1 import api_pb2 as cri
-
 from skiff_runtime.runtime import Runtime
 from skiff_runtime.sandbox import cgroups
 
@@ -23,16 +25,27 @@ CRI_LINE = re.compile(r"^\S+ (stdout|stderr) [FP] (.*)$")
 def pod_config(tmp: Path) -> cri.PodSandboxConfig:
     return cri.PodSandboxConfig(
         metadata=cri.PodSandboxMetadata(name="bb", namespace="default", uid=f"uid-bb-{os.getpid()}"),
-        hostname="bb", log_directory=str(tmp / "logs"), labels={"app": "bb"})
+        hostname="bb",
+        log_directory=str(tmp / "logs"),
+        labels={"app": "bb"},
+    )
 
 
 def container_config(command: list[str], name: str = "main") -> cri.ContainerConfig:
     return cri.ContainerConfig(
-        metadata=cri.ContainerMetadata(name=name), image=cri.ImageSpec(image="busybox"), command=command,
-        envs=[cri.KeyValue(key="GREETING", value="hello")], log_path=f"{name}/0.log", labels={"c": name},
+        metadata=cri.ContainerMetadata(name=name),
+        image=cri.ImageSpec(image="busybox"),
+        command=command,
+        envs=[cri.KeyValue(key="GREETING", value="hello")],
+        log_path=f"{name}/0.log",
+        labels={"c": name},
         # kubelet always sends CONTAINER for pid (the CRI default, POD, means shareProcessNamespace)
-        linux=cri.LinuxContainerConfig(security_context=cri.LinuxContainerSecurityContext(
-            namespace_options=cri.NamespaceOption(pid=cri.CONTAINER))))
+        linux=cri.LinuxContainerConfig(
+            security_context=cri.LinuxContainerSecurityContext(
+                namespace_options=cri.NamespaceOption(pid=cri.CONTAINER)
+            )
+        ),
+    )
 
 
 async def _eventually(check, what: str, attempts: int = 200):  # type: ignore[no-untyped-def]
@@ -55,9 +68,15 @@ async def test_busybox_pod_end_to_end(tmp_path: Path, busybox_layout: Path) -> N
         sandbox_cfg = pod_config(tmp_path)
         sid = (await rs.RunPodSandbox(cri.RunPodSandboxRequest(config=sandbox_cfg))).pod_sandbox_id
         sandbox = h.runtime.sandboxes.store.get(sid)
-        cid = (await rs.CreateContainer(cri.CreateContainerRequest(
-            pod_sandbox_id=sid, sandbox_config=sandbox_cfg,
-            config=container_config(["sh", "-c", "echo $GREETING; echo oops >&2; sleep 30"])))).container_id
+        cid = (
+            await rs.CreateContainer(
+                cri.CreateContainerRequest(
+                    pod_sandbox_id=sid,
+                    sandbox_config=sandbox_cfg,
+                    config=container_config(["sh", "-c", "echo $GREETING; echo oops >&2; sleep 30"]),
+                )
+            )
+        ).container_id
         status = (await rs.ContainerStatus(cri.ContainerStatusRequest(container_id=cid))).status
         assert status.state == cri.CONTAINER_CREATED and status.image_id == image.id
         record = h.runtime.containers.store.get(cid)
@@ -81,18 +100,29 @@ async def test_busybox_pod_end_to_end(tmp_path: Path, busybox_layout: Path) -> N
         pid = h.runtime.containers.store.get(cid).pid
         assert pid > 0 and os.path.exists(f"/proc/{pid}")
         # the container runs in the pod's network namespace, which has the pod IP on the bridge network
-        pod_ip = (await rs.PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id=sid))).status.network.ip
+        pod_ip = (
+            await rs.PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id=sid))
+        ).status.network.ip
         assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(sandbox.netns_path).st_ino
-        bridge_addr = subprocess.run(["ip", "-4", "addr", "show", h.config.bridge], capture_output=True, text=True,
-                                     check=True).stdout
+        bridge_addr = subprocess.run(
+            ["ip", "-4", "addr", "show", h.config.bridge], capture_output=True, text=True, check=True
+        ).stdout
         assert h.config.pod_cidr.rsplit(".", 1)[0] in bridge_addr
 
-        code = await rs.ExecSync(cri.ExecSyncRequest(container_id=cid, cmd=["sh", "-c", "hostname; ip addr || ifconfig"],
-                                                     timeout=10))
+        code = await rs.ExecSync(
+            cri.ExecSyncRequest(
+                container_id=cid, cmd=["sh", "-c", "hostname; ip addr || ifconfig"], timeout=10
+            )
+        )
         assert code.exit_code == 0
         assert b"bb" in code.stdout and pod_ip.encode() in code.stdout
-        listed = await rs.ListContainers(cri.ListContainersRequest(filter=cri.ContainerFilter(
-            state=cri.ContainerStateValue(state=cri.CONTAINER_RUNNING), label_selector={"c": "main"})))
+        listed = await rs.ListContainers(
+            cri.ListContainersRequest(
+                filter=cri.ContainerFilter(
+                    state=cri.ContainerStateValue(state=cri.CONTAINER_RUNNING), label_selector={"c": "main"}
+                )
+            )
+        )
         assert [c.id for c in listed.containers] == [cid]
         stats = (await rs.ContainerStats(cri.ContainerStatsRequest(container_id=cid))).stats
         assert stats.attributes.id == cid and stats.memory.usage_bytes.value > 0
@@ -136,15 +166,35 @@ async def test_completed_container_and_exit_code(tmp_path: Path, busybox_layout:
         sandbox_cfg = pod_config(tmp_path)
         sid = (await rs.RunPodSandbox(cri.RunPodSandboxRequest(config=sandbox_cfg))).pod_sandbox_id
         try:
-            ok = (await rs.CreateContainer(cri.CreateContainerRequest(
-                pod_sandbox_id=sid, sandbox_config=sandbox_cfg, config=container_config(["true"], "ok")))).container_id
-            bad = (await rs.CreateContainer(cri.CreateContainerRequest(
-                pod_sandbox_id=sid, sandbox_config=sandbox_cfg,
-                config=container_config(["sh", "-c", "exit 3"], "bad")))).container_id
-            trap = (await rs.CreateContainer(cri.CreateContainerRequest(
-                pod_sandbox_id=sid, sandbox_config=sandbox_cfg,
-                config=container_config(["sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"],
-                                        "trap")))).container_id
+            ok = (
+                await rs.CreateContainer(
+                    cri.CreateContainerRequest(
+                        pod_sandbox_id=sid,
+                        sandbox_config=sandbox_cfg,
+                        config=container_config(["true"], "ok"),
+                    )
+                )
+            ).container_id
+            bad = (
+                await rs.CreateContainer(
+                    cri.CreateContainerRequest(
+                        pod_sandbox_id=sid,
+                        sandbox_config=sandbox_cfg,
+                        config=container_config(["sh", "-c", "exit 3"], "bad"),
+                    )
+                )
+            ).container_id
+            trap = (
+                await rs.CreateContainer(
+                    cri.CreateContainerRequest(
+                        pod_sandbox_id=sid,
+                        sandbox_config=sandbox_cfg,
+                        config=container_config(
+                            ["sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"], "trap"
+                        ),
+                    )
+                )
+            ).container_id
             for cid in (ok, bad, trap):
                 await rs.StartContainer(cri.StartContainerRequest(container_id=cid))
 
@@ -158,13 +208,21 @@ async def test_completed_container_and_exit_code(tmp_path: Path, busybox_layout:
             assert (bad_status.exit_code, bad_status.reason) == (3, "Error")
             await rs.StopContainer(cri.StopContainerRequest(container_id=trap, timeout=30))
             trap_status = (await rs.ContainerStatus(cri.ContainerStatusRequest(container_id=trap))).status
-            assert (trap_status.state, trap_status.exit_code) == (cri.CONTAINER_EXITED, 7)  # SIGTERM was delivered
+            assert (trap_status.state, trap_status.exit_code) == (
+                cri.CONTAINER_EXITED,
+                7,
+            )  # SIGTERM was delivered
             # an unknown image is NOT_FOUND with a clear message, and leaves nothing behind
             with pytest.raises(grpc.aio.AioRpcError) as err:
-                await rs.CreateContainer(cri.CreateContainerRequest(
-                    pod_sandbox_id=sid, sandbox_config=sandbox_cfg,
-                    config=cri.ContainerConfig(metadata=cri.ContainerMetadata(name="x"),
-                                               image=cri.ImageSpec(image="nginx:1.25"))))
+                await rs.CreateContainer(
+                    cri.CreateContainerRequest(
+                        pod_sandbox_id=sid,
+                        sandbox_config=sandbox_cfg,
+                        config=cri.ContainerConfig(
+                            metadata=cri.ContainerMetadata(name="x"), image=cri.ImageSpec(image="nginx:1.25")
+                        ),
+                    )
+                )
             assert err.value.code() == grpc.StatusCode.NOT_FOUND and "nginx" in (err.value.details() or "")
         finally:
             await rs.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
@@ -177,8 +235,13 @@ async def test_restarted_runtime_reports_the_truth(tmp_path: Path, busybox_layou
         rs = h.runtime_stub
         sandbox_cfg = pod_config(tmp_path)
         sid = (await rs.RunPodSandbox(cri.RunPodSandboxRequest(config=sandbox_cfg))).pod_sandbox_id
-        cid = (await rs.CreateContainer(cri.CreateContainerRequest(
-            pod_sandbox_id=sid, sandbox_config=sandbox_cfg, config=container_config(["sleep", "30"])))).container_id
+        cid = (
+            await rs.CreateContainer(
+                cri.CreateContainerRequest(
+                    pod_sandbox_id=sid, sandbox_config=sandbox_cfg, config=container_config(["sleep", "30"])
+                )
+            )
+        ).container_id
         await rs.StartContainer(cri.StartContainerRequest(container_id=cid))
         pid = h.runtime.containers.store.get(cid).pid
 
@@ -189,7 +252,9 @@ async def test_restarted_runtime_reports_the_truth(tmp_path: Path, busybox_layou
         record = await restarted.containers.get(cid)
         assert (record.state, record.pid) == ("running", pid)
         os.kill(pid, 9)
-        record = await _eventually(lambda: _exited(restarted, cid), "the killed container to be seen as exited")
+        record = await _eventually(
+            lambda: _exited(restarted, cid), "the killed container to be seen as exited"
+        )
         assert (record.exit_code, record.reason) == (137, "Error")
         await restarted.sandboxes.remove(sid)
         assert restarted.containers.store.list() == [] and restarted.sandboxes.store.list() == []

@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from skiff_runtime.images.blobs import BlobStore
 from skiff_runtime.images.importer import Importer, ImportError_
 from skiff_runtime.images.snapshots import Snapshotter

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from skiff_runtime.images.reference import ReferenceError, is_image_id, normalize, parse
 
 DIGEST = "sha256:" + "a" * 64
@@ -39,8 +38,22 @@ def test_normalize(given: str, want: str) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "Busybox", "foo/Bar", "busybox:", "busybox:-x", "foo//bar", "-foo/bar", "busybox@sha256:abc",
-     "a" * 64, DIGEST, " busybox", "foo/bar_", "host:port/x", "a_b.c/x"],
+    [
+        "",
+        "Busybox",
+        "foo/Bar",
+        "busybox:",
+        "busybox:-x",
+        "foo//bar",
+        "-foo/bar",
+        "busybox@sha256:abc",
+        "a" * 64,
+        DIGEST,
+        " busybox",
+        "foo/bar_",
+        "host:port/x",
+        "a_b.c/x",
+    ],
 )
 def test_invalid(bad: str) -> None:
     with pytest.raises(ReferenceError):
@@ -53,6 +66,8 @@ def test_parts() -> None:
     assert ref.name == "localhost:5000/team/app"
 
 
-@pytest.mark.parametrize(("text", "want"), [("a" * 64, True), (DIGEST, True), ("busybox", False), ("a" * 63, False)])
+@pytest.mark.parametrize(
+    ("text", "want"), [("a" * 64, True), (DIGEST, True), ("busybox", False), ("a" * 63, False)]
+)
 def test_is_image_id(text: str, want: bool) -> None:
     assert is_image_id(text) is want

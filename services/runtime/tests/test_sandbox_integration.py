@@ -1,5 +1,8 @@
 """RunPodSandbox / StopPodSandbox / RemovePodSandbox over the real CRI socket, with real CNI plugins."""
 
+# These tests inspect host state (mounts, namespaces, ip) with quick blocking calls between RPCs, on purpose.
+# ruff: noqa: ASYNC221, ASYNC240
+
 from __future__ import annotations
 
 import ipaddress
@@ -11,7 +14,6 @@ import grpc
 import pytest
 from criharness import cri_server, iptables_lines
 from skiff.cri.runtime.v1 import api_pb2 as cri
-
 from skiff_runtime.sandbox import cgroups
 
 pytestmark = pytest.mark.root
@@ -20,9 +22,14 @@ pytestmark = pytest.mark.root
 def pod_config(tmp: Path, name: str = "web") -> cri.PodSandboxConfig:
     return cri.PodSandboxConfig(
         metadata=cri.PodSandboxMetadata(name=name, namespace="default", uid=f"uid-{name}-{os.getpid()}"),
-        hostname=name, log_directory=str(tmp / "logs" / name), labels={"app": name},
+        hostname=name,
+        log_directory=str(tmp / "logs" / name),
+        labels={"app": name},
         annotations={"note": "kept verbatim"},
-        dns_config=cri.DNSConfig(servers=["10.96.0.10"], searches=["default.svc.cluster.local"], options=["ndots:5"]))
+        dns_config=cri.DNSConfig(
+            servers=["10.96.0.10"], searches=["default.svc.cluster.local"], options=["ndots:5"]
+        ),
+    )
 
 
 async def test_status_and_version(tmp_path: Path) -> None:
@@ -53,8 +60,12 @@ async def test_network_not_ready_without_plugins(tmp_path: Path) -> None:
 async def test_invalid_sandbox_config_names_fields(tmp_path: Path) -> None:
     async with cri_server(tmp_path) as h:
         with pytest.raises(grpc.aio.AioRpcError) as err:
-            await h.runtime_stub.RunPodSandbox(cri.RunPodSandboxRequest(
-                config=cri.PodSandboxConfig(metadata=cri.PodSandboxMetadata(name="x")), runtime_handler="kata"))
+            await h.runtime_stub.RunPodSandbox(
+                cri.RunPodSandboxRequest(
+                    config=cri.PodSandboxConfig(metadata=cri.PodSandboxMetadata(name="x")),
+                    runtime_handler="kata",
+                )
+            )
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "config.metadata.uid: Required value" in (err.value.details() or "")
         assert "runtime_handler" in (err.value.details() or "")
@@ -72,19 +83,28 @@ async def test_sandbox_lifecycle_leaves_nothing(tmp_path: Path) -> None:
         netns = record.netns_path
         assert os.path.ismount(netns)
         # the pod's IP is on eth0 inside the pinned namespace, and the bridge answers as gateway
-        addr = subprocess.run(["nsenter", f"--net={netns}", "ip", "-4", "addr", "show", "eth0"],
-                              capture_output=True, text=True, check=True).stdout
+        addr = subprocess.run(
+            ["nsenter", f"--net={netns}", "ip", "-4", "addr", "show", "eth0"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert status.network.ip in addr
-        uts = subprocess.run(["nsenter", f"--uts={record.uts_path}", "hostname"], capture_output=True, text=True,
-                             check=True).stdout.strip()
+        uts = subprocess.run(
+            ["nsenter", f"--uts={record.uts_path}", "hostname"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         assert uts == "web"
         resolv = (h.runtime.sandboxes.files_dir(sid) / "resolv.conf").read_text()
         assert "nameserver 10.96.0.10" in resolv and "options ndots:5" in resolv
         ipam_dir = Path(h.config.state_root) / "cni" / "networks" / "skiff"
         assert (ipam_dir / status.network.ip).exists()
-        listed = await rs.ListPodSandbox(cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector={"app": "web"})))
+        listed = await rs.ListPodSandbox(
+            cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector={"app": "web"}))
+        )
         assert [s.id for s in listed.items] == [sid]
-        none = await rs.ListPodSandbox(cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector={"app": "x"})))
+        none = await rs.ListPodSandbox(
+            cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector={"app": "x"}))
+        )
         assert list(none.items) == []
         # a second pod with the same name/attempt is refused
         with pytest.raises(grpc.aio.AioRpcError) as err:

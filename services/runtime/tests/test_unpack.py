@@ -9,7 +9,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from skiff_runtime.images.snapshots import Snapshotter, mount, unmount
 from skiff_runtime.images.unpack import OVERLAY_OPAQUE_XATTR, HostileLayer, unpack_layer
 
@@ -50,7 +49,9 @@ def _tar(path: Path, members: list[tuple[str, str, bytes | str]]) -> Path:
         ([("dev/sda", "chr", b"")], "device nodes"),
     ],
 )
-def test_hostile_layers_refused(tmp_path: Path, members: list[tuple[str, str, bytes | str]], why: str) -> None:
+def test_hostile_layers_refused(
+    tmp_path: Path, members: list[tuple[str, str, bytes | str]], why: str
+) -> None:
     blob = _tar(tmp_path / "layer.tar", members)
     outside = tmp_path / "escape"
     with pytest.raises(HostileLayer, match=why):
@@ -60,8 +61,16 @@ def test_hostile_layers_refused(tmp_path: Path, members: list[tuple[str, str, by
 
 
 def test_regular_content(tmp_path: Path) -> None:
-    blob = _tar(tmp_path / "l.tar", [("bin", "dir", b""), ("bin/busybox", "file", b"BB"), ("bin/sh", "sym", "/bin/busybox"),
-                                     ("bin/ash", "hard", "bin/busybox"), ("./run/fifo", "fifo", b"")])
+    blob = _tar(
+        tmp_path / "l.tar",
+        [
+            ("bin", "dir", b""),
+            ("bin/busybox", "file", b"BB"),
+            ("bin/sh", "sym", "/bin/busybox"),
+            ("bin/ash", "hard", "bin/busybox"),
+            ("./run/fifo", "fifo", b""),
+        ],
+    )
     diff_id = unpack_layer(blob, tmp_path / "fs")
     fs = tmp_path / "fs"
     assert (fs / "bin/busybox").read_bytes() == b"BB"
@@ -69,14 +78,24 @@ def test_regular_content(tmp_path: Path) -> None:
     assert os.stat(fs / "bin/ash").st_ino == os.stat(fs / "bin/busybox").st_ino
     assert stat.S_ISFIFO(os.lstat(fs / "run/fifo").st_mode)
     import hashlib
+
     assert diff_id == "sha256:" + hashlib.sha256(blob.read_bytes()).hexdigest()
 
 
 def test_whiteouts_become_overlay_whiteouts(tmp_path: Path) -> None:
-    lower = _tar(tmp_path / "l1.tar", [("keep", "file", b"k"), ("gone", "file", b"g"), ("d", "dir", b""),
-                                       ("d/old", "file", b"o")])
-    upper = _tar(tmp_path / "l2.tar", [(".wh.gone", "file", b""), ("d", "dir", b""), ("d/.wh..wh..opq", "file", b""),
-                                       ("d/new", "file", b"n")])
+    lower = _tar(
+        tmp_path / "l1.tar",
+        [("keep", "file", b"k"), ("gone", "file", b"g"), ("d", "dir", b""), ("d/old", "file", b"o")],
+    )
+    upper = _tar(
+        tmp_path / "l2.tar",
+        [
+            (".wh.gone", "file", b""),
+            ("d", "dir", b""),
+            ("d/.wh..wh..opq", "file", b""),
+            ("d/new", "file", b"n"),
+        ],
+    )
     unpack_layer(lower, tmp_path / "l1")
     unpack_layer(upper, tmp_path / "l2")
     wh = os.lstat(tmp_path / "l2/gone")
@@ -86,7 +105,13 @@ def test_whiteouts_become_overlay_whiteouts(tmp_path: Path) -> None:
     merged, work, up = tmp_path / "m", tmp_path / "w", tmp_path / "u"
     for d in (merged, work, up):
         d.mkdir()
-    mount("overlay", merged, "overlay", 0, f"lowerdir={tmp_path / 'l2'}:{tmp_path / 'l1'},upperdir={up},workdir={work}")
+    mount(
+        "overlay",
+        merged,
+        "overlay",
+        0,
+        f"lowerdir={tmp_path / 'l2'}:{tmp_path / 'l1'},upperdir={up},workdir={work}",
+    )
     try:
         assert sorted(os.listdir(merged)) == ["d", "keep"]
         assert os.listdir(merged / "d") == ["new"]

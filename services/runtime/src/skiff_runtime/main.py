@@ -45,8 +45,13 @@ async def serve(config: RuntimeConfig) -> None:
     if config.listen.startswith("unix://"):
         os.chmod(config.listen.removeprefix("unix://"), 0o600)  # root-only, like containerd's socket
     ready, reason, message = runtime.network.readiness()
-    log.info("skiff-runtime serving", listen=config.listen, executor=runtime.executor.name,
-             network_ready=ready, network_message=message or reason)
+    log.info(
+        "skiff-runtime serving",
+        listen=config.listen,
+        executor=runtime.executor.name,
+        network_ready=ready,
+        network_message=message or reason,
+    )
     await serve_until_signal(server)
 
 
@@ -55,7 +60,9 @@ def import_main(argv: Sequence[str]) -> int:
     from skiff_runtime.images.reference import ReferenceError
     from skiff_runtime.runtime import Runtime
 
-    parser = argparse.ArgumentParser(prog="skiff-runtime import", description="Import an image into the store.")
+    parser = argparse.ArgumentParser(
+        prog="skiff-runtime import", description="Import an image into the store."
+    )
     parser.add_argument("path", type=Path, help="OCI layout dir, OCI layout tarball or docker-save tarball")
     parser.add_argument("--ref", help="name to give the image, e.g. busybox:latest (normalised like Docker)")
     parser.add_argument("--state-root", default=RuntimeConfig.state_root, help="the runtime's state root")

@@ -53,19 +53,46 @@ class Runtime:
         root, run = Path(config.state_root), Path(config.run_root)
         blobs, snapshots, images, importer = cls.open_images(config)
         if executor is None:
-            executor = new_executor(config.executor,
-                                    state_root=Path(config.executor_state_root or run / "oci"))
-        network = NetworkManager(NetworkSettings(
-            conf_dir=Path(config.cni_conf_dir) if config.cni_conf_dir else None,
-            bin_dirs=[Path(d) for d in config.cni_bin_dirs], bridge=config.bridge, pod_cidr=config.pod_cidr), root)
-        sandbox_store = RecordStore(root / "sandboxes.d", "pod sandbox", SandboxRecord.from_json, lambda r: r.id)
-        container_store = RecordStore(root / "containers.d", "container", ContainerRecord.from_json, lambda r: r.id)
-        containers = ContainerManager(state_root=root, store=container_store, sandboxes=sandbox_store,
-                                      images=images, snapshots=snapshots, executor=executor)
-        sandboxes = SandboxManager(state_root=root, run_root=run, store=sandbox_store, network=network,
-                                   containers=containers)
-        return cls(config=config, blobs=blobs, snapshots=snapshots, images=images, importer=importer,
-                   network=network, executor=executor, containers=containers, sandboxes=sandboxes)
+            executor = new_executor(
+                config.executor, state_root=Path(config.executor_state_root or run / "oci")
+            )
+        network = NetworkManager(
+            NetworkSettings(
+                conf_dir=Path(config.cni_conf_dir) if config.cni_conf_dir else None,
+                bin_dirs=[Path(d) for d in config.cni_bin_dirs],
+                bridge=config.bridge,
+                pod_cidr=config.pod_cidr,
+            ),
+            root,
+        )
+        sandbox_store = RecordStore(
+            root / "sandboxes.d", "pod sandbox", SandboxRecord.from_json, lambda r: r.id
+        )
+        container_store = RecordStore(
+            root / "containers.d", "container", ContainerRecord.from_json, lambda r: r.id
+        )
+        containers = ContainerManager(
+            state_root=root,
+            store=container_store,
+            sandboxes=sandbox_store,
+            images=images,
+            snapshots=snapshots,
+            executor=executor,
+        )
+        sandboxes = SandboxManager(
+            state_root=root, run_root=run, store=sandbox_store, network=network, containers=containers
+        )
+        return cls(
+            config=config,
+            blobs=blobs,
+            snapshots=snapshots,
+            images=images,
+            importer=importer,
+            network=network,
+            executor=executor,
+            containers=containers,
+            sandboxes=sandboxes,
+        )
 
     async def start(self) -> None:
         await self.sandboxes.recover()

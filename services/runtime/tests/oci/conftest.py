@@ -170,6 +170,20 @@ class Env:
             return f.read()
 
     @staticmethod
+    def processes_with(marker: str) -> list[int]:
+        """pids whose NUL-separated cmdline contains marker."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and alive(int(entry)):
+                try:
+                    with open(f"/proc/{entry}/cmdline") as f:
+                        if marker in f.read():
+                            found.append(int(entry))
+                except OSError:
+                    continue
+        return found
+
+    @staticmethod
     def exists(path: str) -> bool:
         return os.path.exists(path)
 
@@ -181,11 +195,10 @@ class Env:
         raise AssertionError(f"{text!r} never appeared in the log of {cid}")
 
 
-@pytest.fixture
-async def env(rootfs: Path, tmp_path: Path) -> AsyncIterator[Env]:
+async def _env(name: str, rootfs: Path, tmp_path: Path) -> AsyncIterator[Env]:
     state_root = tmp_path / "state"
     parent = f"/skiff-test-oci-{secrets.token_hex(4)}"
-    executor = new_executor("skiff", state_root=state_root)
+    executor = new_executor(name, state_root=state_root)
     e = Env(executor, state_root, rootfs, tmp_path, parent)
     yield e
     pids: list[int] = []
@@ -197,6 +210,26 @@ async def env(rootfs: Path, tmp_path: Path) -> AsyncIterator[Env]:
         await asyncio.wait_for(executor.wait(cid), 10)
         await executor.delete(cid)
     _check_cleanup(parent, pids)
+
+
+@pytest.fixture
+async def env(rootfs: Path, tmp_path: Path) -> AsyncIterator[Env]:
+    async for e in _env("skiff", rootfs, tmp_path):
+        yield e
+
+
+@pytest.fixture(params=["runc", "crun"])
+async def runtime_env(request: pytest.FixtureRequest, rootfs: Path, tmp_path: Path) -> AsyncIterator[Env]:
+    if shutil.which(request.param) is None:
+        pytest.skip(f"{request.param} is not installed (apt-get install {request.param})")
+    if request.param == "crun" and _hybrid_cgroups():
+        pytest.skip("crun refuses cgroup hybrid mode (v1 + /sys/fs/cgroup/unified), as on this host")
+    async for e in _env(request.param, rootfs, tmp_path):
+        yield e
+
+
+def _hybrid_cgroups() -> bool:
+    return os.path.ismount("/sys/fs/cgroup/unified")
 
 
 def _check_cleanup(parent: str, pids: list[int]) -> None:

@@ -160,3 +160,20 @@ async def test_long_state_root_uses_short_socket_path(env: Env) -> None:
     assert (await executor.wait("deep")).exit_code == 4
     await executor.delete("deep")
     assert list_ids(deep) == []
+
+
+async def test_cancelled_create_leaves_nothing(env: Env) -> None:
+    bundle = env.bundle("cancelled", ["sleep", "1000"])
+    task = asyncio.create_task(env.executor.create("cancelled", bundle, log_path=None))
+    await asyncio.sleep(0.05)  # the shim is still starting (python start-up alone takes longer)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    marker = f"--state-dir\0{env.state_root / 'cancelled'}\0"
+    for _ in range(500):
+        if not env.processes_with(marker):
+            break
+        await asyncio.sleep(0.02)
+    assert not env.processes_with(marker), "the shim of a cancelled create() kept running"
+    assert not (env.state_root / "cancelled").exists()
+    assert not any(env.exists(d) for d in detect_driver().files(f"{env.parent_cgroup}/cancelled"))

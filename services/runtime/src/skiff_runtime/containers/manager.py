@@ -57,9 +57,16 @@ def decode_config(record: ContainerRecord) -> cri.ContainerConfig:
 
 
 class ContainerManager:
-    def __init__(self, *, state_root: Path, store: RecordStore[ContainerRecord],
-                 sandboxes: RecordStore[SandboxRecord], images: ImageStore, snapshots: Snapshotter,
-                 executor: Executor) -> None:
+    def __init__(
+        self,
+        *,
+        state_root: Path,
+        store: RecordStore[ContainerRecord],
+        sandboxes: RecordStore[SandboxRecord],
+        images: ImageStore,
+        snapshots: Snapshotter,
+        executor: Executor,
+    ) -> None:
         self.root = state_root / "containers"
         self.root.mkdir(parents=True, exist_ok=True)
         self.store = store
@@ -78,21 +85,27 @@ class ContainerManager:
         try:
             image = self.images.resolve(text)
         except ReferenceError as err:
-            raise Invalid("container config is invalid", [FieldError(field, "Invalid value", str(err))]) from None
+            raise Invalid(
+                "container config is invalid", [FieldError(field, "Invalid value", str(err))]
+            ) from None
         if image is None:
             raise NotFound(f"image {text!r} not found: import it (skiff-runtime import) or pull it first")
         return image
 
     # -- create -----------------------------------------------------------------------------------
 
-    async def create(self, sandbox_id: str, config: cri.ContainerConfig, sandbox_config: cri.PodSandboxConfig) -> str:
+    async def create(
+        self, sandbox_id: str, config: cri.ContainerConfig, sandbox_config: cri.PodSandboxConfig
+    ) -> str:
         if not sandbox_id:
             raise BadRequest("pod_sandbox_id: Required value")
         sandbox = self.sandboxes.get(sandbox_id)
         if sandbox.state != READY:
             raise FailedPrecondition(f"pod sandbox {sandbox.id} is {sandbox.state}, not ready")
         if not config.metadata.name:
-            raise Invalid("container config is invalid", [FieldError("config.metadata.name", "Required value")])
+            raise Invalid(
+                "container config is invalid", [FieldError("config.metadata.name", "Required value")]
+            )
         image = self.resolve_image(config.image.image, "config.image.image")
         name = f"{config.metadata.name}_{sandbox.name}_{config.metadata.attempt}"
         taken = next((c for c in self.store.list() if c.name == name), None)
@@ -102,8 +115,15 @@ class ContainerManager:
         async with self.lock(container_id):
             return await self._create(container_id, name, sandbox, config, sandbox_config, image)
 
-    async def _create(self, container_id: str, name: str, sandbox: SandboxRecord, config: cri.ContainerConfig,
-                      sandbox_config: cri.PodSandboxConfig, image: ImageRecord) -> str:
+    async def _create(
+        self,
+        container_id: str,
+        name: str,
+        sandbox: SandboxRecord,
+        config: cri.ContainerConfig,
+        sandbox_config: cri.PodSandboxConfig,
+        image: ImageRecord,
+    ) -> str:
         bundle = self.root / container_id / "bundle"
         rootfs = bundle / "rootfs"
         cgroups_path = f"{sandbox.cgroup_parent}/{container_id}"
@@ -113,10 +133,19 @@ class ContainerManager:
         try:
             await asyncio.to_thread(self.snapshots.mount_rootfs, container_id, image.chain_ids, rootfs)
             target_pid = await self._target_pid(config)
-            built = builder.build(builder.SpecInputs(
-                container_id=container_id, config=config, image=image.config, sandbox=sandbox, rootfs=rootfs,
-                pod_files=files.pod_files(Path(self.sandboxes_dir(sandbox.id))), cgroups_path=cgroups_path,
-                unified_cgroups=cgroups.is_unified(), target_pid=target_pid))
+            built = builder.build(
+                builder.SpecInputs(
+                    container_id=container_id,
+                    config=config,
+                    image=image.config,
+                    sandbox=sandbox,
+                    rootfs=rootfs,
+                    pod_files=files.pod_files(Path(self.sandboxes_dir(sandbox.id))),
+                    cgroups_path=cgroups_path,
+                    unified_cgroups=cgroups.is_unified(),
+                    target_pid=target_pid,
+                )
+            )
             (bundle / "config.json").write_text(json.dumps(built.spec, indent=2))
             if log_path is not None:
                 log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,12 +153,25 @@ class ContainerManager:
                 state = await self.executor.create(container_id, bundle, log_path=log_path)
                 created_in_executor = True
             record = ContainerRecord(
-                id=container_id, sandbox_id=sandbox.id, name=name, config=base64.b64encode(config.SerializeToString()).decode(),
-                image_id=image.id, image_ref=image.repo_digests[0] if image.repo_digests else image.id,
-                user_image=config.image.image, state=CREATED, created_at=_ns(state.created_at) or time.time_ns(),
-                bundle=str(bundle), rootfs=str(rootfs), cgroups_path=cgroups_path,
-                log_path=str(log_path) if log_path else "", stop_signal=built.stop_signal, pid=state.pid,
-                uid=built.user.uid, gid=built.user.gid, additional_gids=built.user.additional_gids)
+                id=container_id,
+                sandbox_id=sandbox.id,
+                name=name,
+                config=base64.b64encode(config.SerializeToString()).decode(),
+                image_id=image.id,
+                image_ref=image.repo_digests[0] if image.repo_digests else image.id,
+                user_image=config.image.image,
+                state=CREATED,
+                created_at=_ns(state.created_at) or time.time_ns(),
+                bundle=str(bundle),
+                rootfs=str(rootfs),
+                cgroups_path=cgroups_path,
+                log_path=str(log_path) if log_path else "",
+                stop_signal=built.stop_signal,
+                pid=state.pid,
+                uid=built.user.uid,
+                gid=built.user.gid,
+                additional_gids=built.user.additional_gids,
+            )
             self.store.put(record)
         except BaseException:
             if created_in_executor:
@@ -141,7 +183,9 @@ class ContainerManager:
             await asyncio.to_thread(self.snapshots.release_rootfs, container_id, rootfs)
             shutil.rmtree(self.root / container_id, ignore_errors=True)
             raise
-        log.info("container created", container_id=container_id, name=name, sandbox_id=sandbox.id, image=image.id)
+        log.info(
+            "container created", container_id=container_id, name=name, sandbox_id=sandbox.id, image=image.id
+        )
         return container_id
 
     def sandboxes_dir(self, sandbox_id: str) -> Path:
@@ -153,8 +197,16 @@ class ContainerManager:
             return 0
         target = self.store.find(opts.target_id)
         if target is None:
-            raise Invalid("container config is invalid", [FieldError(
-                "config.linux.security_context.namespace_options.target_id", "Not found", opts.target_id)])
+            raise Invalid(
+                "container config is invalid",
+                [
+                    FieldError(
+                        "config.linux.security_context.namespace_options.target_id",
+                        "Not found",
+                        opts.target_id,
+                    )
+                ],
+            )
         with executor_errors("find target container"):
             state = await self.executor.state(target.id)
         return state.pid if state.status is Status.RUNNING else 0
@@ -195,7 +247,7 @@ class ContainerManager:
     async def get(self, container_id: str) -> ContainerRecord:
         return await self.refresh(self.store.get(container_id))
 
-    async def list(self) -> list[ContainerRecord]:
+    async def list_all(self) -> list[ContainerRecord]:
         return [await self.refresh(r) for r in self.store.list() if not r.removing]
 
     # -- start / stop / remove --------------------------------------------------------------------
@@ -208,31 +260,37 @@ class ContainerManager:
                 raise FailedPrecondition(f"container {record.id} is {record.state}, not created")
             sandbox = self.sandboxes.find(record.sandbox_id)
             if sandbox is None or sandbox.state != READY:
-                raise FailedPrecondition(f"pod sandbox {record.sandbox_id} of container {record.id} is not ready")
+                raise FailedPrecondition(
+                    f"pod sandbox {record.sandbox_id} of container {record.id} is not ready"
+                )
             with executor_errors("start container"):
                 await self.executor.start(record.id)
                 self._apply(record, await self.executor.state(record.id))
         log.info("container started", container_id=record.id, pid=record.pid)
 
-    async def stop(self, container_id: str, timeout: float) -> None:
+    async def stop(self, container_id: str, grace: float) -> None:
         record = await self.get(container_id)
         async with self.lock(record.id):
-            await self._stop(record, timeout)
+            await self._stop(record, grace)
 
-    async def _stop(self, record: ContainerRecord, timeout: float) -> None:
+    async def _stop(self, record: ContainerRecord, grace: float) -> None:
         record = await self.refresh(record)
         if record.state not in (CREATED, RUNNING):
             return  # idempotent: already exited (or unknown)
         with executor_errors("stop container"):
-            if record.state == RUNNING and timeout > 0:
+            if record.state == RUNNING and grace > 0:
                 await self.executor.kill(record.id, record.stop_signal)
                 try:
-                    state = await asyncio.wait_for(self.executor.wait(record.id), timeout)
+                    state = await asyncio.wait_for(self.executor.wait(record.id), grace)
                     self._apply(record, state)
                     return
                 except TimeoutError:
-                    log.info("container ignored its stop signal; killing", container_id=record.id,
-                             signal=record.stop_signal, timeout=timeout)
+                    log.info(
+                        "container ignored its stop signal; killing",
+                        container_id=record.id,
+                        signal=record.stop_signal,
+                        grace=grace,
+                    )
             await self.executor.kill(record.id, signal.SIGKILL)
             self._apply(record, await self.executor.wait(record.id))
         log.info("container stopped", container_id=record.id, exit_code=record.exit_code)
@@ -256,14 +314,14 @@ class ContainerManager:
 
     # -- exec, logs, resources --------------------------------------------------------------------
 
-    async def exec_sync(self, container_id: str, cmd: list[str], timeout: float) -> tuple[int, bytes, bytes]:
+    async def exec_sync(self, container_id: str, cmd: list[str], limit: float) -> tuple[int, bytes, bytes]:
         record = await self.get(container_id)
         if record.state != RUNNING:
             raise FailedPrecondition(f"container {record.id} is {record.state}, not running")
         if not cmd:
             raise BadRequest("cmd: Required value")
         with executor_errors("exec in container"):
-            code, out, err = await self.executor.exec_sync(record.id, cmd, timeout=timeout or None)
+            code, out, err = await self.executor.exec_sync(record.id, cmd, timeout=limit or None)
         return code, out[:EXEC_OUTPUT_CAP], err[:EXEC_OUTPUT_CAP]
 
     async def update_resources(self, container_id: str, resources: cri.LinuxContainerResources) -> None:

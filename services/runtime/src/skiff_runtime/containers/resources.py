@@ -19,7 +19,7 @@ def _write(path: Path, value: str) -> None:
 
 
 def shares_to_weight(shares: int) -> int:
-    """cgroup v1 cpu.shares [2, 262144] -> v2 cpu.weight [1, 10000], the conversion runc and the kubelet use."""
+    """cgroup v1 cpu.shares [2, 262144] -> v2 cpu.weight [1, 10000], as runc and the kubelet convert."""
     return 1 + ((max(2, min(shares, 262144)) - 2) * 9999) // 262142
 
 

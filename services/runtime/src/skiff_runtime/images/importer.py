@@ -97,16 +97,20 @@ class Importer:
         repo_digests = []
         if tag:
             repo_digests.append(f"{parse(tag).name}@{manifest_digest}")
-        return self._finish(manifest_digest, manifest, config_digest, tag, repo_digests)
+        return self.finish(manifest_digest, manifest, config_digest, tag, repo_digests)
 
     def _pick_manifest(self, layout: Path, descs: list[dict[str, Any]], tag: str | None) -> dict[str, Any]:
         if not descs:
             raise ImportError_("index.json lists no manifests")
         if tag and len(descs) > 1:
-            named = [d for d in descs if _ref_matches((d.get("annotations") or {}).get(REF_NAME_ANNOTATION), tag)]
+            named = [
+                d for d in descs if _ref_matches((d.get("annotations") or {}).get(REF_NAME_ANNOTATION), tag)
+            ]
             descs = named or descs
         want_arch = _ARCH.get(platform.machine(), platform.machine())
-        on_platform = [d for d in descs if (d.get("platform") or {}).get("architecture", want_arch) == want_arch]
+        on_platform = [
+            d for d in descs if (d.get("platform") or {}).get("architecture", want_arch) == want_arch
+        ]
         if not on_platform:
             raise ImportError_(f"no manifest for linux/{want_arch} in the index")
         desc = on_platform[0]
@@ -131,40 +135,81 @@ class Importer:
                 digest = self.blobs.put_file(f)
             layers.append({"mediaType": DOCKER_LAYER, "digest": digest, "size": self.blobs.size(digest)})
         manifest = {
-            "schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
-            "config": {"mediaType": DOCKER_CONFIG, "digest": config_digest, "size": self.blobs.size(config_digest)},
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": {
+                "mediaType": DOCKER_CONFIG,
+                "digest": config_digest,
+                "size": self.blobs.size(config_digest),
+            },
             "layers": layers,
         }
         manifest_digest = self.blobs.put(json.dumps(manifest, separators=(",", ":")).encode())
         if tag is None and entry.get("RepoTags"):
             tag = normalize(entry["RepoTags"][0])
         # A docker-save archive carries no registry digest, so the image gets no repo_digests.
-        return self._finish(manifest_digest, manifest, config_digest, tag, [])
+        return self.finish(manifest_digest, manifest, config_digest, tag, [])
 
     # -- common -----------------------------------------------------------------------------------
 
-    def _finish(self, manifest_digest: str, manifest: dict[str, Any], config_digest: str,
-                tag: str | None, repo_digests: list[str]) -> ImageRecord:
+    def finish(
+        self,
+        manifest_digest: str,
+        manifest: dict[str, Any],
+        config_digest: str,
+        tag: str | None,
+        repo_digests: list[str],
+    ) -> ImageRecord:
         config_blob = json.loads(self.blobs.read(config_digest))
         diff_ids = list((config_blob.get("rootfs") or {}).get("diff_ids") or [])
         layer_descs = manifest.get("layers") or []
         if len(diff_ids) != len(layer_descs):
-            raise ImportError_(f"image config lists {len(diff_ids)} diff_ids but the manifest {len(layer_descs)} layers")
+            raise ImportError_(
+                f"image config lists {len(diff_ids)} diff_ids but the manifest {len(layer_descs)} layers"
+            )
         chains = chain_ids(diff_ids)
         layers: list[LayerRecord] = []
         for desc, diff_id, chain in zip(layer_descs, diff_ids, chains, strict=True):
             try:
-                self.snapshots.ensure_layer(chain, diff_id, self.blobs.path(desc["digest"]), desc.get("mediaType", ""))
+                self.snapshots.ensure_layer(
+                    chain, diff_id, self.blobs.path(desc["digest"]), desc.get("mediaType", "")
+                )
             except HostileLayer as err:
                 raise ImportError_(f"layer {desc['digest']}: {err}") from None
-            layers.append(LayerRecord(digest=desc["digest"], media_type=desc.get("mediaType", ""),
-                                      size=int(desc.get("size", 0)), diff_id=diff_id, chain_id=chain))
-        size = sum(layer.size for layer in layers) + self.blobs.size(config_digest) + self.blobs.size(manifest_digest)
+            layers.append(
+                LayerRecord(
+                    digest=desc["digest"],
+                    media_type=desc.get("mediaType", ""),
+                    size=int(desc.get("size", 0)),
+                    diff_id=diff_id,
+                    chain_id=chain,
+                )
+            )
+        size = (
+            sum(layer.size for layer in layers)
+            + self.blobs.size(config_digest)
+            + self.blobs.size(manifest_digest)
+        )
         record = ImageRecord(
-            id=config_digest, manifest_digest=manifest_digest, repo_tags=[tag] if tag else [],
-            repo_digests=repo_digests, layers=layers, config=ImageConfig.from_blob(config_blob), size=size,
+            id=config_digest,
+            manifest_digest=manifest_digest,
+            repo_tags=[tag] if tag else [],
+            repo_digests=repo_digests,
+            layers=layers,
+            config=ImageConfig.from_blob(config_blob),
+            size=size,
         )
         return self.images.add(record)
+
+
+def pick_platform(descs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first descriptor for linux/<this machine's architecture> (or without a platform)."""
+    want_arch = _ARCH.get(platform.machine(), platform.machine())
+    for desc in descs:
+        plat = desc.get("platform") or {}
+        if plat.get("architecture", want_arch) == want_arch and plat.get("os", "linux") == "linux":
+            return desc
+    raise ImportError_(f"no manifest for linux/{want_arch} in the index")
 
 
 def _ref_matches(annotation: str | None, tag: str) -> bool:
@@ -192,7 +237,11 @@ def _extract_plain_tar(archive: Path, target: Path) -> None:
                         shutil.copyfileobj(src, out, 1 << 20)
                 elif member.issym() or member.islnk():
                     # docker save links identical layers; resolve by copying the (already extracted) target
-                    source = (path.parent / member.linkname) if member.issym() else target / _clean_name(member.linkname)
+                    source = (
+                        (path.parent / member.linkname)
+                        if member.issym()
+                        else target / _clean_name(member.linkname)
+                    )
                     resolved = source.resolve()
                     if not resolved.is_relative_to(target.resolve()) or not resolved.is_file():
                         raise ImportError_(f"archive member {member.name!r} links outside the archive")

@@ -73,9 +73,7 @@ def validate_digest(digest: str) -> str:
 
 def _split_domain(name: str) -> tuple[str, str]:
     first, sep, rest = name.partition("/")
-    if not sep or (
-        "." not in first and ":" not in first and first != "localhost" and first.lower() == first
-    ):
+    if not sep or ("." not in first and ":" not in first and first != "localhost" and first.lower() == first):
         domain, remainder = DEFAULT_DOMAIN, name
     else:
         domain, remainder = first, rest

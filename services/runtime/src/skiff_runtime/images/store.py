@@ -59,21 +59,26 @@ class LayerRecord:
 
 @dataclass
 class ImageRecord:
-    id: str                                   # sha256 of the config blob
+    id: str  # sha256 of the config blob
     manifest_digest: str
     repo_tags: list[str]
     repo_digests: list[str]
     layers: list[LayerRecord]
     config: ImageConfig
-    size: int                                 # compressed layers + config + manifest, like `crictl images`
+    size: int  # compressed layers + config + manifest, like `crictl images`
     pinned: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ImageRecord:
         return cls(
-            id=data["id"], manifest_digest=data["manifest_digest"], repo_tags=list(data["repo_tags"]),
-            repo_digests=list(data["repo_digests"]), layers=[LayerRecord(**x) for x in data["layers"]],
-            config=ImageConfig(**data["config"]), size=int(data["size"]), pinned=bool(data.get("pinned")),
+            id=data["id"],
+            manifest_digest=data["manifest_digest"],
+            repo_tags=list(data["repo_tags"]),
+            repo_digests=list(data["repo_digests"]),
+            layers=[LayerRecord(**x) for x in data["layers"]],
+            config=ImageConfig(**data["config"]),
+            size=int(data["size"]),
+            pinned=bool(data.get("pinned")),
         )
 
     @property
@@ -99,7 +104,9 @@ class ImageStore:
 
     def list(self) -> list[ImageRecord]:
         with self._lock:
-            return [ImageRecord.from_json(json.loads(p.read_text())) for p in sorted(self._dir.glob("*.json"))]
+            return [
+                ImageRecord.from_json(json.loads(p.read_text())) for p in sorted(self._dir.glob("*.json"))
+            ]
 
     def get_by_id(self, image_id: str) -> ImageRecord | None:
         path = self._path(image_id if image_id.startswith("sha256:") else f"sha256:{image_id}")
@@ -107,7 +114,9 @@ class ImageStore:
             return ImageRecord.from_json(json.loads(path.read_text())) if path.exists() else None
 
     def resolve(self, text: str) -> ImageRecord | None:
-        """Find an image by ID (`sha256:<hex>` or bare hex), tag or digest reference. ReferenceError if malformed."""
+        """Find an image by ID (`sha256:<hex>` or bare hex), tag or digest reference.
+
+        Raises ReferenceError if `text` is malformed."""
         if is_image_id(text):
             return self.get_by_id(text)
         ref = parse(text)

@@ -101,8 +101,12 @@ def _apply_xattrs(path: Path, member: tarfile.TarInfo) -> None:
     for key, value in member.pax_headers.items():
         if key.startswith("SCHILY.xattr."):
             try:
-                os.setxattr(path, key.removeprefix("SCHILY.xattr."), value.encode("utf-8", "surrogateescape"),
-                            follow_symlinks=False)
+                os.setxattr(
+                    path,
+                    key.removeprefix("SCHILY.xattr."),
+                    value.encode("utf-8", "surrogateescape"),
+                    follow_symlinks=False,
+                )
             except OSError:
                 pass  # an xattr the filesystem does not support is not worth failing the image for
 
@@ -117,7 +121,7 @@ def _open_decompressed(stream: BinaryIO, media_type: str) -> BinaryIO:
 
 
 def unpack_layer(blob: Path, target: Path, media_type: str = "") -> str:
-    """Unpack a (possibly gzip-compressed) tar layer into `target`; returns the diff_id (sha256 of the tar)."""
+    """Unpack a (possibly gzip-compressed) tar layer into `target`; returns its diff_id (tar sha256)."""
     target.mkdir(parents=True, exist_ok=True)
     with open(blob, "rb", buffering=1 << 20) as raw:
         reader = _HashingReader(_open_decompressed(raw, media_type))
@@ -134,8 +138,9 @@ def unpack_layer(blob: Path, target: Path, media_type: str = "") -> str:
     return f"sha256:{reader.digester.hexdigest()}"
 
 
-def _unpack_member(tar: tarfile.TarFile, member: tarfile.TarInfo, root: Path,
-                   dir_times: list[tuple[Path, float]]) -> None:
+def _unpack_member(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, root: Path, dir_times: list[tuple[Path, float]]
+) -> None:
     rel = _clean_name(member.name)
     if rel == PurePosixPath("."):
         return  # the layer root itself
@@ -167,7 +172,9 @@ def _unpack_member(tar: tarfile.TarFile, member: tarfile.TarInfo, root: Path,
         try:
             st = os.lstat(source)
         except FileNotFoundError:
-            raise HostileLayer(f"member {member.name!r}: hard link target {member.linkname!r} missing") from None
+            raise HostileLayer(
+                f"member {member.name!r}: hard link target {member.linkname!r} missing"
+            ) from None
         if stat.S_ISLNK(st.st_mode) or stat.S_ISDIR(st.st_mode):
             raise HostileLayer(f"member {member.name!r}: hard link to a symlink or directory")
         _remove_existing(path, keep_dir=False)

@@ -23,7 +23,9 @@ PLUGIN_TIMEOUT = 60.0
 
 class CNIError(RuntimeError):
     def __init__(self, plugin: str, command: str, message: str, code: int = 0) -> None:
-        super().__init__(f"CNI plugin {plugin} {command} failed: {message}" + (f" (code {code})" if code else ""))
+        super().__init__(
+            f"CNI plugin {plugin} {command} failed: {message}" + (f" (code {code})" if code else "")
+        )
         self.code = code
 
 
@@ -42,7 +44,9 @@ class NetworkConfigList:
         if not name:
             raise ValueError(f"CNI config {source}: missing 'name'")
         if version not in SUPPORTED_VERSIONS:
-            raise ValueError(f"CNI config {source}: cniVersion {version!r} not supported ({', '.join(SUPPORTED_VERSIONS)})")
+            raise ValueError(
+                f"CNI config {source}: cniVersion {version!r} not supported ({', '.join(SUPPORTED_VERSIONS)})"
+            )
         plugins = data.get("plugins") or []
         if not plugins or any(not isinstance(p, dict) or not p.get("type") for p in plugins):
             raise ValueError(f"CNI config {source}: every plugin needs a 'type'")
@@ -81,8 +85,9 @@ class Invocation:
     runtime_config: dict[str, Any]
 
 
-async def _exec_plugin(binary: Path, command: str, conf: dict[str, Any], inv: Invocation,
-                       bin_dirs: list[Path]) -> dict[str, Any]:
+async def _exec_plugin(
+    binary: Path, command: str, conf: dict[str, Any], inv: Invocation, bin_dirs: list[Path]
+) -> dict[str, Any]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
         "CNI_COMMAND": command,
@@ -93,8 +98,12 @@ async def _exec_plugin(binary: Path, command: str, conf: dict[str, Any], inv: In
         "CNI_PATH": os.pathsep.join(str(d) for d in bin_dirs),
     }
     proc = await asyncio.create_subprocess_exec(
-        str(binary), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=env)
+        str(binary),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
     try:
         out, err = await asyncio.wait_for(proc.communicate(json.dumps(conf).encode()), PLUGIN_TIMEOUT)
     except TimeoutError:
@@ -104,15 +113,20 @@ async def _exec_plugin(binary: Path, command: str, conf: dict[str, Any], inv: In
     if proc.returncode != 0:
         try:
             body = json.loads(out)
-            raise CNIError(binary.name, command, f"{body.get('msg', '')} {body.get('details', '')}".strip(),
-                           int(body.get("code", 0)))
+            raise CNIError(
+                binary.name,
+                command,
+                f"{body.get('msg', '')} {body.get('details', '')}".strip(),
+                int(body.get("code", 0)),
+            )
         except (json.JSONDecodeError, AttributeError):
             raise CNIError(binary.name, command, (err or out).decode(errors="replace").strip()) from None
     return json.loads(out) if out.strip() else {}
 
 
-def _plugin_conf(conflist: NetworkConfigList, plugin: dict[str, Any], inv: Invocation,
-                 prev: dict[str, Any] | None) -> dict[str, Any]:
+def _plugin_conf(
+    conflist: NetworkConfigList, plugin: dict[str, Any], inv: Invocation, prev: dict[str, Any] | None
+) -> dict[str, Any]:
     conf = dict(plugin)
     conf["name"], conf["cniVersion"] = conflist.name, conflist.cni_version
     if prev is not None:
@@ -132,7 +146,9 @@ async def add(conflist: NetworkConfigList, inv: Invocation, bin_dirs: list[Path]
         for plugin in conflist.plugins:
             binary = find_plugin(plugin["type"], bin_dirs)
             if binary is None:
-                raise CNIError(plugin["type"], "ADD", f"plugin binary not found in {[str(d) for d in bin_dirs]}")
+                raise CNIError(
+                    plugin["type"], "ADD", f"plugin binary not found in {[str(d) for d in bin_dirs]}"
+                )
             prev = await _exec_plugin(binary, "ADD", _plugin_conf(conflist, plugin, inv, prev), inv, bin_dirs)
             done.append(plugin)
     except BaseException:
@@ -142,8 +158,14 @@ async def add(conflist: NetworkConfigList, inv: Invocation, bin_dirs: list[Path]
     return prev or {}
 
 
-async def delete(conflist: NetworkConfigList, inv: Invocation, bin_dirs: list[Path],
-                 prev: dict[str, Any] | None, *, ignore_errors: bool = False) -> None:
+async def delete(
+    conflist: NetworkConfigList,
+    inv: Invocation,
+    bin_dirs: list[Path],
+    prev: dict[str, Any] | None,
+    *,
+    ignore_errors: bool = False,
+) -> None:
     errors: list[str] = []
     for plugin in reversed(conflist.plugins):
         binary = find_plugin(plugin["type"], bin_dirs)

@@ -23,13 +23,14 @@ from typing import Any
 from skiff_runtime.network import cni
 
 LOOPBACK = cni.NetworkConfigList.parse(
-    {"cniVersion": "1.0.0", "name": "cni-loopback", "plugins": [{"type": "loopback"}]}, "builtin")
+    {"cniVersion": "1.0.0", "name": "cni-loopback", "plugins": [{"type": "loopback"}]}, "builtin"
+)
 OWNED_FILE = "10-skiff.conflist"
 
 
 @dataclass
 class NetworkSettings:
-    conf_dir: Path | None           # None: use the generated configuration in <state>/cni/net.d
+    conf_dir: Path | None  # None: use the generated configuration in <state>/cni/net.d
     bin_dirs: list[Path]
     bridge: str = "skiff0"
     pod_cidr: str = "10.88.0.0/16"
@@ -49,9 +50,19 @@ def default_conflist(name: str, bridge: str, pod_cidr: str, data_dir: Path) -> d
         "cniVersion": "1.0.0",
         "name": name,
         "plugins": [
-            {"type": "bridge", "bridge": bridge, "isGateway": True, "ipMasq": True, "hairpinMode": True,
-             "ipam": {"type": "host-local", "ranges": [[{"subnet": str(network)}]],
-                      "routes": [{"dst": default_route}], "dataDir": str(data_dir)}},
+            {
+                "type": "bridge",
+                "bridge": bridge,
+                "isGateway": True,
+                "ipMasq": True,
+                "hairpinMode": True,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": str(network)}]],
+                    "routes": [{"dst": default_route}],
+                    "dataDir": str(data_dir),
+                },
+            },
             {"type": "portmap", "capabilities": {"portMappings": True}},
         ],
     }
@@ -113,11 +124,24 @@ class NetworkManager:
     def _cache_path(self, sandbox_id: str) -> Path:
         return self.cache / f"{sandbox_id}.json"
 
-    async def setup(self, sandbox_id: str, netns: str, *, pod_name: str, pod_namespace: str, pod_uid: str,
-                    port_mappings: list[dict[str, Any]]) -> PodNetwork:
+    async def setup(
+        self,
+        sandbox_id: str,
+        netns: str,
+        *,
+        pod_name: str,
+        pod_namespace: str,
+        pod_uid: str,
+        port_mappings: list[dict[str, Any]],
+    ) -> PodNetwork:
         conflist = self.load()
-        args = {"IgnoreUnknown": "1", "K8S_POD_NAMESPACE": pod_namespace, "K8S_POD_NAME": pod_name,
-                "K8S_POD_INFRA_CONTAINER_ID": sandbox_id, "K8S_POD_UID": pod_uid}
+        args = {
+            "IgnoreUnknown": "1",
+            "K8S_POD_NAMESPACE": pod_namespace,
+            "K8S_POD_NAME": pod_name,
+            "K8S_POD_INFRA_CONTAINER_ID": sandbox_id,
+            "K8S_POD_UID": pod_uid,
+        }
         runtime_config = {"portMappings": port_mappings} if port_mappings else {}
         lo = cni.Invocation(sandbox_id, netns, "lo", args, {})
         eth = cni.Invocation(sandbox_id, netns, "eth0", args, runtime_config)
@@ -133,11 +157,20 @@ class NetworkManager:
         ips = [str(ipaddress.ip_interface(ip["address"]).ip) for ip in result.get("ips") or []]
         return PodNetwork(ips=ips, result=result)
 
-    def _write_cache(self, sandbox_id: str, conflist: cni.NetworkConfigList, args: dict[str, str],
-                     runtime_config: dict[str, Any], result: dict[str, Any] | None) -> None:
+    def _write_cache(
+        self,
+        sandbox_id: str,
+        conflist: cni.NetworkConfigList,
+        args: dict[str, str],
+        runtime_config: dict[str, Any],
+        result: dict[str, Any] | None,
+    ) -> None:
         tmp = self._cache_path(sandbox_id).with_suffix(".tmp")
-        tmp.write_text(json.dumps({"config": conflist.raw, "args": args, "runtimeConfig": runtime_config,
-                                   "result": result}))
+        tmp.write_text(
+            json.dumps(
+                {"config": conflist.raw, "args": args, "runtimeConfig": runtime_config, "result": result}
+            )
+        )
         os.replace(tmp, self._cache_path(sandbox_id))
 
     async def teardown(self, sandbox_id: str, netns: str) -> None:

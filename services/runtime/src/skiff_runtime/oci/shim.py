@@ -21,6 +21,7 @@ shim crashed, and ``shim.log`` in the state dir has its traceback.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -37,9 +38,15 @@ from skiff_runtime.oci.state import Record, start_time, write_record
 from skiff_runtime.oci.supervisor import Supervisor
 
 
-def _report(fd: int, msg: dict[str, object]) -> None:
-    os.write(fd, json.dumps(msg).encode())
-    os.close(fd)
+def report(fd: int, msg: dict[str, object]) -> bool:
+    """Answer create(); False when nobody listens any more (the caller was cancelled or died)."""
+    try:
+        os.write(fd, json.dumps(msg).encode())
+        return True
+    except BrokenPipeError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _enter_pid_namespace(spec: Spec) -> None:
@@ -65,6 +72,43 @@ def _read_sync(fd: int) -> bytes:
     while chunk := os.read(fd, 65536):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class PipeStarter:
+    """The shim's half of the start handshake: write "S" on the start pipe, then read the sync pipe
+    to EOF (close-on-exec closed it: exec succeeded) or to "E<reason>" (exec or privilege drop failed).
+    Reads go through the event loop, never a thread (CLONE_THREAD is refused after CLONE_NEWPID)."""
+
+    def __init__(self, sync_r: int, start_w: int) -> None:
+        self.sync_r = sync_r
+        self.start_w = start_w
+
+    async def __call__(self) -> str | None:
+        try:
+            os.write(self.start_w, b"S")
+        except BrokenPipeError:
+            pass  # the init already died; its exit is being recorded
+        os.close(self.start_w)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bytes] = loop.create_future()
+        chunks: list[bytes] = []
+
+        def readable() -> None:
+            try:
+                chunk = os.read(self.sync_r, 65536)
+            except BlockingIOError:
+                return
+            if chunk:
+                chunks.append(chunk)
+                return
+            loop.remove_reader(self.sync_r)
+            os.close(self.sync_r)
+            done.set_result(b"".join(chunks))
+
+        os.set_blocking(self.sync_r, False)
+        loop.add_reader(self.sync_r, readable)
+        msg = await done
+        return (msg[1:].decode(errors="replace") or "container init failed") if msg else None
 
 
 def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
@@ -105,7 +149,9 @@ def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
         )
         state_dir = Path(args.state_dir)
         write_record(state_dir, rec)
-        sup = Supervisor(state_dir, rec, driver, stdout=out_r, stderr=err_r, sync_r=sync_r, start_w=start_w)
+        sup = Supervisor(
+            state_dir, rec, driver, stdout=out_r, stderr=err_r, starter=PipeStarter(sync_r, start_w)
+        )
         return sup, ready
     except InvalidBundle as e:
         failure: dict[str, object] = {"ok": False, "kind": "invalid", "field": e.field, "reason": e.reason}
@@ -118,7 +164,7 @@ def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
             driver.remove(cgroups_path)
         except OSError:
             traceback.print_exc()
-    _report(ready, failure)
+    report(ready, failure)
     return None
 
 
@@ -129,15 +175,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--log-path", default=None)
     parser.add_argument("--ready-fd", type=int, required=True)
+    parser.add_argument("--runtime", default=None, help="runc/crun binary: delegate isolation to it")
+    parser.add_argument("--runtime-root", default=None, help="the runtime's --root state directory")
     args = parser.parse_args(argv)
     if os.fork() != 0:
         os._exit(0)  # the executor reaps this one; the grandchild is the shim
     os.chdir("/")
-    created = create_container(args)
+    if args.runtime:
+        from skiff_runtime.oci.runc_backend import create_with_runtime
+
+        created = create_with_runtime(args)
+    else:
+        created = create_container(args)
     if created is None:
         return 1
     sup, ready = created
-    sup.run(lambda: _report(ready, {"ok": True, "pid": sup.rec.pid}))
+
+    def on_ready() -> None:
+        if not report(ready, {"ok": True, "pid": sup.rec.pid}):
+            sup.abandon()  # create() was given up on: leave nothing behind
+
+    sup.run(on_ready)
     return 0
 
 

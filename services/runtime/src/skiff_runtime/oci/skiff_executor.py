@@ -52,12 +52,27 @@ def _pythonpath() -> str:
     return f"{ours}{os.pathsep}{rest}" if rest else ours
 
 
-def _read_until_eof(fd: int) -> bytes:
-    chunks = []
-    with os.fdopen(fd, "rb") as f:
-        while chunk := f.read(65536):
+async def _read_ready(fd: int) -> bytes:
+    """Read the shim's ready pipe to EOF on the event loop (not a thread) so that a cancelled create()
+    closes the pipe at once: the shim's answer then fails with EPIPE and the shim tears itself down."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bytes] = loop.create_future()
+    chunks: list[bytes] = []
+
+    def readable() -> None:
+        chunk = os.read(fd, 65536)
+        if chunk:
             chunks.append(chunk)
-    return b"".join(chunks)
+        elif not done.done():
+            done.set_result(b"".join(chunks))
+
+    os.set_blocking(fd, False)
+    loop.add_reader(fd, readable)
+    try:
+        return await done
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
 
 
 def _popen_detached(cmd: list[str], log: Path, ready_w: int) -> subprocess.Popen[bytes]:
@@ -107,6 +122,13 @@ class SkiffExecutor:
             raise InvalidBundle("container_id", "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
         return self.state_root / container_id
 
+    def _shim_args(self) -> list[str]:
+        """Extra shim flags; RuncExecutor selects the runc/crun backend here."""
+        return []
+
+    async def _runtime_delete(self, container_id: str) -> None:
+        """Hook run after the shim is gone and before the cgroup is removed."""
+
     def _record(self, container_id: str) -> Record:
         rec = read_record(self._dir(container_id))
         if rec is None:
@@ -133,12 +155,15 @@ class SkiffExecutor:
         cmd += ["--state-dir", str(state_dir), "--ready-fd", str(ready_w)]
         if log_path is not None:
             cmd += ["--log-path", str(log_path)]
+        cmd += self._shim_args()
         try:
             proc = _popen_detached(cmd, state_dir / SHIM_LOG, ready_w)
         finally:
             os.close(ready_w)
-        raw = await asyncio.to_thread(_read_until_eof, ready_r)
-        await asyncio.to_thread(proc.wait)  # the first shim process exits right after daemonizing
+        try:
+            raw = await _read_ready(ready_r)
+        finally:
+            await asyncio.to_thread(proc.wait)  # the first shim process exits right after daemonizing
         try:
             reply = json.loads(raw) if raw else {}
         except ValueError:
@@ -205,6 +230,7 @@ class SkiffExecutor:
             os.kill(rec.shim_pid, signal.SIGKILL)
         if is_alive(rec.pid, rec.pid_start):
             os.kill(rec.pid, signal.SIGKILL)
+        await self._runtime_delete(container_id)
         driver = detect_driver()
         await asyncio.to_thread(driver.kill_all, rec.cgroups_path)
         await asyncio.to_thread(driver.remove, rec.cgroups_path)

@@ -8,7 +8,9 @@ State machine (the shim is the only writer of ``state.json``)::
        └───────── kill, or exec fails (exit 127) ──────────────────┘
 
 - No threads: after ``unshare(CLONE_NEWPID)`` the kernel refuses ``CLONE_THREAD`` in the shim, so
-  everything (including the start handshake read) is non-blocking fds on one event loop.
+  everything is non-blocking fds on one event loop.
+- ``start`` is delegated to a ``starter`` coroutine: the native exec-pipe handshake (``shim.py``) or
+  ``runc start`` (``runc_backend.py``); the rest of the supervisor does not care which.
 - Exit is observed with a pidfd (``os.pidfd_open``) registered with the loop: no SIGCHLD handler and no
   polling. The status is read with ``waitpid``; a signal death is recorded as ``128 + signo``.
 - OOM: after the exit, the cgroup's ``oom_kill`` counter > 0 together with exit 137 means the memory
@@ -23,10 +25,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +47,14 @@ class Supervisor:
         *,
         stdout: int,
         stderr: int,
-        sync_r: int,
-        start_w: int,
+        starter: Callable[[], Awaitable[str | None]],
     ) -> None:
         self.state_dir = state_dir
         self.rec = rec
         self.driver = driver
         self.pipes = {stdout: "stdout", stderr: "stderr"}
-        self.sync_r = sync_r
-        self.start_w = start_w
+        self.starter = starter  # releases the process blocked before exec; returns an error or None
+        self.start_requested = False
         self.logs = CriLogWriter(rec.log_path)
         self.reaped = False
         self.stopped = asyncio.Event()
@@ -78,6 +80,23 @@ class Supervisor:
         await self.shutdown.wait()
         server.close()
         self.logs.close()
+
+    def abandon(self) -> None:
+        """Kill the init, remove the cgroup and state dir, exit: the creator went away before "ok"."""
+        if not self.reaped:
+            os.kill(self.rec.pid, signal.SIGKILL)
+
+        async def teardown() -> None:
+            await self.stopped.wait()
+            try:
+                self.driver.kill_all(self.rec.cgroups_path)
+                self.driver.remove(self.rec.cgroups_path)
+            except OSError:
+                traceback.print_exc()
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+            self.shutdown.set()
+
+        asyncio.get_running_loop().create_task(teardown())
 
     def _on_output(self, fd: int) -> None:
         try:
@@ -115,7 +134,10 @@ class Supervisor:
         except TimeoutError:
             pass
         self.rec.status = "stopped"
-        write_record(self.state_dir, self.rec)
+        try:
+            write_record(self.state_dir, self.rec)
+        except FileNotFoundError:
+            pass  # state dir already removed (abandoned create)
         self.stopped.set()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -156,41 +178,13 @@ class Supervisor:
             return {"ok": True}
         return {"ok": False, "error": f"unknown op {op!r}"}
 
-    async def _read_sync(self) -> bytes:
-        """Read the sync pipe to EOF without threads: after unshare(CLONE_NEWPID) the kernel refuses
-        CLONE_THREAD in this process (EINVAL), so asyncio.to_thread is not available in the shim."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[bytes] = loop.create_future()
-        chunks: list[bytes] = []
-
-        def readable() -> None:
-            try:
-                chunk = os.read(self.sync_r, 65536)
-            except BlockingIOError:
-                return
-            if chunk:
-                chunks.append(chunk)
-                return
-            loop.remove_reader(self.sync_r)
-            os.close(self.sync_r)
-            done.set_result(b"".join(chunks))
-
-        os.set_blocking(self.sync_r, False)
-        loop.add_reader(self.sync_r, readable)
-        return await done
-
     async def _start(self) -> dict[str, Any]:
-        if self.rec.status != "created" or self.start_w < 0:
+        if self.rec.status != "created" or self.start_requested:
             return {"ok": False, "error": f"container is {self.rec.status}, not created"}
-        try:
-            os.write(self.start_w, b"S")
-        except BrokenPipeError:
-            pass  # the init already died; its exit is being recorded
-        os.close(self.start_w)
-        self.start_w = -1
-        msg = await self._read_sync()
-        if msg:
-            return {"ok": False, "error": msg[1:].decode(errors="replace") or "container init failed"}
+        self.start_requested = True
+        error = await self.starter()
+        if error:
+            return {"ok": False, "error": error}
         self.rec.started_at = time.time()
         if self.rec.status == "created":  # it may already have run to completion
             self.rec.status = "running"

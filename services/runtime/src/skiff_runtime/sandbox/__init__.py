@@ -1,1 +1,1 @@
-"""Pod sandboxes: persisted namespaces, per-pod files, the pod cgroup and the lifecycle that ties them to CNI."""
+"""Pod sandboxes: pinned namespaces, per-pod files, the pod cgroup, and the lifecycle tying them to CNI."""

@@ -24,7 +24,7 @@ def is_unified() -> bool:
 
 
 def hierarchies() -> list[Path]:
-    """Mount points of every cgroup hierarchy to manage (v2: one; v1: each controller + the hybrid unified)."""
+    """Mount points of every cgroup hierarchy (v2: one; v1: each controller + the hybrid unified)."""
     if is_unified():
         return [CGROUP_ROOT]
     roots: list[Path] = []
@@ -41,7 +41,9 @@ def normalize_parent(cgroup_parent: str, pod_uid: str) -> str:
     if not cgroup_parent:
         return f"/skiff/pod{pod_uid.replace('-', '_') if pod_uid else 'unknown'}"
     if cgroup_parent.endswith(".slice"):
-        raise ValueError(f"systemd cgroup parent {cgroup_parent!r} is not supported (use the cgroupfs driver)")
+        raise ValueError(
+            f"systemd cgroup parent {cgroup_parent!r} is not supported (use the cgroupfs driver)"
+        )
     return "/" + cgroup_parent.strip("/")
 
 

@@ -28,8 +28,9 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def resolv_conf(servers: list[str], searches: list[str], options: list[str],
-                host_file: Path = Path("/etc/resolv.conf")) -> str:
+def resolv_conf(
+    servers: list[str], searches: list[str], options: list[str], host_file: Path = Path("/etc/resolv.conf")
+) -> str:
     if not (servers or searches or options):
         return host_file.read_text() if host_file.exists() else ""
     lines = []
@@ -48,12 +49,21 @@ def hosts(hostname: str, ip: str) -> str:
     return text
 
 
-def write_pod_files(directory: Path, *, hostname: str, ip: str, host_network: bool,
-                    dns: tuple[list[str], list[str], list[str]]) -> dict[str, Path]:
+def write_pod_files(
+    directory: Path,
+    *,
+    hostname: str,
+    ip: str,
+    host_network: bool,
+    dns: tuple[list[str], list[str], list[str]],
+) -> dict[str, Path]:
     """Write the files; returns container path -> host file."""
     directory.mkdir(parents=True, exist_ok=True)
-    files = {"/etc/hostname": directory / "hostname", "/etc/hosts": directory / "hosts",
-             "/etc/resolv.conf": directory / "resolv.conf"}
+    files = {
+        "/etc/hostname": directory / "hostname",
+        "/etc/hosts": directory / "hosts",
+        "/etc/resolv.conf": directory / "resolv.conf",
+    }
     _write(files["/etc/hostname"], hostname + "\n")
     etc_hosts = Path("/etc/hosts")
     if host_network:
@@ -66,5 +76,8 @@ def write_pod_files(directory: Path, *, hostname: str, ip: str, host_network: bo
 
 
 def pod_files(directory: Path) -> dict[str, Path]:
-    return {"/etc/hostname": directory / "hostname", "/etc/hosts": directory / "hosts",
-            "/etc/resolv.conf": directory / "resolv.conf"}
+    return {
+        "/etc/hostname": directory / "hostname",
+        "/etc/hosts": directory / "hosts",
+        "/etc/resolv.conf": directory / "resolv.conf",
+    }

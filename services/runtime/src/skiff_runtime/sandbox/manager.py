@@ -39,22 +39,42 @@ def decode_config(record: SandboxRecord) -> cri.PodSandboxConfig:
 
 
 def _validate(config: cri.PodSandboxConfig, runtime_handler: str) -> None:
-    errors = [FieldError(f"config.metadata.{f}", "Required value")
-              for f in ("name", "namespace", "uid") if not getattr(config.metadata, f)]
+    errors = [
+        FieldError(f"config.metadata.{f}", "Required value")
+        for f in ("name", "namespace", "uid")
+        if not getattr(config.metadata, f)
+    ]
     if runtime_handler not in HANDLERS:
-        errors.append(FieldError("runtime_handler", "Unsupported value",
-                                 f"{runtime_handler!r}; supported: \"\" (default), \"skiff\""))
+        errors.append(
+            FieldError(
+                "runtime_handler",
+                "Unsupported value",
+                f'{runtime_handler!r}; supported: "" (default), "skiff"',
+            )
+        )
     opts = config.linux.security_context.namespace_options
     if opts.userns_options.mode not in (cri.POD, cri.NODE) or opts.userns_options.uids:
-        errors.append(FieldError("config.linux.security_context.namespace_options.userns_options",
-                                 "Unsupported value", "user namespaces are not supported"))
+        errors.append(
+            FieldError(
+                "config.linux.security_context.namespace_options.userns_options",
+                "Unsupported value",
+                "user namespaces are not supported",
+            )
+        )
     if errors:
         raise Invalid("pod sandbox config is invalid", errors)
 
 
 class SandboxManager:
-    def __init__(self, *, state_root: Path, run_root: Path, store: RecordStore[SandboxRecord],
-                 network: NetworkManager, containers: ContainerManager) -> None:
+    def __init__(
+        self,
+        *,
+        state_root: Path,
+        run_root: Path,
+        store: RecordStore[SandboxRecord],
+        network: NetworkManager,
+        containers: ContainerManager,
+    ) -> None:
         self.state_dir = state_root / "sandboxes"
         self.run_root = run_root
         self.store = store
@@ -79,7 +99,11 @@ class SandboxManager:
                 await self._release(record)
                 record.state = NOTREADY
                 self.store.put(record)
-            elif record.state == READY and not record.host_network and not namespaces.is_pinned(record.netns_path):
+            elif (
+                record.state == READY
+                and not record.host_network
+                and not namespaces.is_pinned(record.netns_path)
+            ):
                 record.state = NOTREADY
                 self.store.put(record)
 
@@ -95,14 +119,23 @@ class SandboxManager:
         try:
             cgroup_parent = cgroups.normalize_parent(config.linux.cgroup_parent, md.uid)
         except ValueError as err:
-            raise Invalid("pod sandbox config is invalid",
-                          [FieldError("config.linux.cgroup_parent", "Unsupported value", str(err))]) from None
+            raise Invalid(
+                "pod sandbox config is invalid",
+                [FieldError("config.linux.cgroup_parent", "Unsupported value", str(err))],
+            ) from None
         record = SandboxRecord(
-            id=secrets.token_hex(32), name=name, config=base64.b64encode(config.SerializeToString()).decode(),
-            runtime_handler=runtime_handler, state=CREATING, created_at=time.time_ns(),
+            id=secrets.token_hex(32),
+            name=name,
+            config=base64.b64encode(config.SerializeToString()).decode(),
+            runtime_handler=runtime_handler,
+            state=CREATING,
+            created_at=time.time_ns(),
             hostname=config.hostname or (socket.gethostname() if host_network else md.name[:63]),
-            host_network=host_network, host_ipc=host_ipc, cgroup_parent=cgroup_parent,
-            privileged=config.linux.security_context.privileged)
+            host_network=host_network,
+            host_ipc=host_ipc,
+            cgroup_parent=cgroup_parent,
+            privileged=config.linux.security_context.privileged,
+        )
         async with self.lock(record.id):
             self.store.put(record)
             undo: list[Callable[[], Awaitable[None]]] = []
@@ -124,8 +157,9 @@ class SandboxManager:
         log.info("pod sandbox ready", sandbox_id=record.id, name=name, ip=record.ip)
         return record.id
 
-    async def _setup(self, record: SandboxRecord, config: cri.PodSandboxConfig,
-                     undo: list[Callable[[], Awaitable[None]]]) -> None:
+    async def _setup(
+        self, record: SandboxRecord, config: cri.PodSandboxConfig, undo: list[Callable[[], Awaitable[None]]]
+    ) -> None:
         await asyncio.to_thread(cgroups.create, record.cgroup_parent)
         undo.append(lambda: asyncio.to_thread(cgroups.remove, record.cgroup_parent))
         kinds = ([] if record.host_network else ["net", "uts"]) + ([] if record.host_ipc else ["ipc"])
@@ -141,19 +175,35 @@ class SandboxManager:
             record.shm_path = str(shm)
         self.store.put(record)  # from here a crash can be cleaned up from the record
         if not record.host_network:
-            mappings = [{"hostPort": p.host_port, "containerPort": p.container_port,
-                         "protocol": cri.Protocol.Name(p.protocol).lower(), "hostIP": p.host_ip}
-                        for p in config.port_mappings if p.host_port]
-            pod_net = await self.network.setup(record.id, record.netns_path, pod_name=config.metadata.name,
-                                               pod_namespace=config.metadata.namespace,
-                                               pod_uid=config.metadata.uid, port_mappings=mappings)
+            mappings = [
+                {
+                    "hostPort": p.host_port,
+                    "containerPort": p.container_port,
+                    "protocol": cri.Protocol.Name(p.protocol).lower(),
+                    "hostIP": p.host_ip,
+                }
+                for p in config.port_mappings
+                if p.host_port
+            ]
+            pod_net = await self.network.setup(
+                record.id,
+                record.netns_path,
+                pod_name=config.metadata.name,
+                pod_namespace=config.metadata.namespace,
+                pod_uid=config.metadata.uid,
+                port_mappings=mappings,
+            )
             undo.append(lambda: self.network.teardown(record.id, record.netns_path))
             if pod_net.ips:
                 record.ip, record.additional_ips = pod_net.ips[0], pod_net.ips[1:]
         dns = config.dns_config
-        files.write_pod_files(self.files_dir(record.id), hostname=record.hostname, ip=record.ip,
-                              host_network=record.host_network,
-                              dns=(list(dns.servers), list(dns.searches), list(dns.options)))
+        files.write_pod_files(
+            self.files_dir(record.id),
+            hostname=record.hostname,
+            ip=record.ip,
+            host_network=record.host_network,
+            dns=(list(dns.servers), list(dns.searches), list(dns.options)),
+        )
         record.state = READY
         self.store.put(record)
 

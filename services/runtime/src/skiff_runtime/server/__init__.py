@@ -8,8 +8,8 @@ server interceptor.
 from __future__ import annotations
 
 import grpc
-
 from skiff.cri.runtime.v1 import api_pb2_grpc
+
 from skiff_runtime.runtime import Runtime
 from skiff_runtime.server.image_service import ImageService
 from skiff_runtime.server.runtime_service import RuntimeService

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -10,9 +11,21 @@ from typing import Any
 
 from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff.cri.runtime.v1 import api_pb2_grpc
-from skiff_common.errors import FailedPrecondition, FieldError, Invalid, NotFound
+from skiff_common.errors import (
+    FailedPrecondition,
+    FieldError,
+    Invalid,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
 
-from skiff_runtime.images.reference import ReferenceError
+from skiff_runtime.images import registry
+from skiff_runtime.images.blobs import DigestMismatch
+from skiff_runtime.images.importer import ImportError_
+from skiff_runtime.images.reference import ReferenceError, is_image_id, parse
+from skiff_runtime.images.registry import Credentials
+from skiff_runtime.images.snapshots import LayerMismatch
 from skiff_runtime.images.store import ImageRecord
 from skiff_runtime.runtime import Runtime
 from skiff_runtime.server import convert
@@ -44,16 +57,39 @@ class ImageService(api_pb2_grpc.ImageServiceServicer):
             return cri.ImageStatusResponse()
         response = cri.ImageStatusResponse(image=convert.image(record))
         if request.verbose:
-            response.info["info"] = json.dumps({"manifestDigest": record.manifest_digest,
-                                                "config": dataclasses.asdict(record.config),
-                                                "chainIDs": record.chain_ids})
+            response.info["info"] = json.dumps(
+                {
+                    "manifestDigest": record.manifest_digest,
+                    "config": dataclasses.asdict(record.config),
+                    "chainIDs": record.chain_ids,
+                }
+            )
         return response
 
     async def PullImage(self, request: cri.PullImageRequest, context: Any) -> cri.PullImageResponse:
+        """An image already in the store is returned as is (imported images need no registry; a present
+        tag is not refreshed); otherwise it is pulled from its registry."""
         record = self._resolve(request.image, "image.image")
-        if record is None:
-            raise NotFound(f"image {request.image.image!r} is not present on this node and skiff-runtime does not "
-                           "pull from registries yet; import it with `skiff-runtime import --ref NAME PATH`")
+        if record is not None:
+            return cri.PullImageResponse(image_ref=record.id)
+        if is_image_id(request.image.image):
+            raise NotFound(f"image {request.image.image} is not present; an image ID cannot be pulled")
+        ref = parse(request.image.image)
+        auth = request.auth
+        credentials = Credentials.from_auth(auth.username, auth.password, auth.auth, auth.registry_token)
+        insecure = ref.domain in self.runtime.config.insecure_registries
+        try:
+            record = await asyncio.to_thread(
+                registry.pull, self.runtime.importer, ref, insecure=insecure, credentials=credentials
+            )
+        except registry.RegistryError as err:
+            if err.unauthorized:
+                raise Unauthenticated(f"pulling {ref}: {err}") from None
+            if err.not_found:
+                raise NotFound(f"pulling {ref}: {err}") from None
+            raise Unavailable(f"pulling {ref}: {err}") from None
+        except (ImportError_, DigestMismatch, LayerMismatch) as err:
+            raise Unavailable(f"pulling {ref}: the registry sent a broken image: {err}") from None
         return cri.PullImageResponse(image_ref=record.id)
 
     async def RemoveImage(self, request: cri.RemoveImageRequest, context: Any) -> cri.RemoveImageResponse:
@@ -62,7 +98,9 @@ class ImageService(api_pb2_grpc.ImageServiceServicer):
             return cri.RemoveImageResponse()  # idempotent
         users = self.runtime.image_in_use(record.id)
         if users:
-            raise FailedPrecondition(f"image {record.id} is in use by container(s) {', '.join(u[:13] for u in users)}")
+            raise FailedPrecondition(
+                f"image {record.id} is in use by container(s) {', '.join(u[:13] for u in users)}"
+            )
         self.runtime.images.remove(record.id)
         self._collect_garbage()
         return cri.RemoveImageResponse()
@@ -90,7 +128,10 @@ class ImageService(api_pb2_grpc.ImageServiceServicer):
                     inodes += 1
                 except FileNotFoundError:
                     pass
-        usage = cri.FilesystemUsage(timestamp=time.time_ns(),
-                                    fs_id=cri.FilesystemIdentifier(mountpoint=self.runtime.config.state_root),
-                                    used_bytes=cri.UInt64Value(value=used), inodes_used=cri.UInt64Value(value=inodes))
+        usage = cri.FilesystemUsage(
+            timestamp=time.time_ns(),
+            fs_id=cri.FilesystemIdentifier(mountpoint=self.runtime.config.state_root),
+            used_bytes=cri.UInt64Value(value=used),
+            inodes_used=cri.UInt64Value(value=inodes),
+        )
         return cri.ImageFsInfoResponse(image_filesystems=[usage])

@@ -12,7 +12,13 @@ from skiff_runtime.server.stats_handlers import StatsHandlers
 from skiff_runtime.server.status_handlers import StatusHandlers
 
 
-class RuntimeService(SandboxHandlers, ContainerHandlers, ExecHandlers, StatsHandlers, StatusHandlers,
-                     api_pb2_grpc.RuntimeServiceServicer):
+class RuntimeService(
+    SandboxHandlers,
+    ContainerHandlers,
+    ExecHandlers,
+    StatsHandlers,
+    StatusHandlers,
+    api_pb2_grpc.RuntimeServiceServicer,
+):
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime

@@ -26,8 +26,12 @@ class StatusHandlers:
     runtime: Runtime
 
     async def Version(self, request: cri.VersionRequest, context: Any) -> cri.VersionResponse:
-        return cri.VersionResponse(version="0.1.0", runtime_name=RUNTIME_NAME, runtime_version=_version(),
-                                   runtime_api_version=API_VERSION)
+        return cri.VersionResponse(
+            version="0.1.0",
+            runtime_name=RUNTIME_NAME,
+            runtime_version=_version(),
+            runtime_api_version=API_VERSION,
+        )
 
     async def Status(self, request: cri.StatusRequest, context: Any) -> cri.StatusResponse:
         ready, reason, message = self.runtime.network.readiness()
@@ -37,21 +41,32 @@ class StatusHandlers:
         ]
         response = cri.StatusResponse(
             status=cri.RuntimeStatus(conditions=conditions),
-            runtime_handlers=[cri.RuntimeHandler(name="", features=cri.RuntimeHandlerFeatures()),
-                              cri.RuntimeHandler(name="skiff", features=cri.RuntimeHandlerFeatures())],
-            features=cri.RuntimeFeatures(supplemental_groups_policy=True))
+            runtime_handlers=[
+                cri.RuntimeHandler(name="", features=cri.RuntimeHandlerFeatures()),
+                cri.RuntimeHandler(name="skiff", features=cri.RuntimeHandlerFeatures()),
+            ],
+            features=cri.RuntimeFeatures(supplemental_groups_policy=True),
+        )
         if request.verbose:
-            response.info["config"] = json.dumps({
-                "executor": self.runtime.executor.name, "stateRoot": self.runtime.config.state_root,
-                "cniConfDir": str(self.runtime.network.conf_dir), "podCIDR": self.runtime.network.settings.pod_cidr})
+            response.info["config"] = json.dumps(
+                {
+                    "executor": self.runtime.executor.name,
+                    "stateRoot": self.runtime.config.state_root,
+                    "cniConfDir": str(self.runtime.network.conf_dir),
+                    "podCIDR": self.runtime.network.settings.pod_cidr,
+                }
+            )
         return response
 
-    async def UpdateRuntimeConfig(self, request: cri.UpdateRuntimeConfigRequest, context: Any
-                                  ) -> cri.UpdateRuntimeConfigResponse:
+    async def UpdateRuntimeConfig(
+        self, request: cri.UpdateRuntimeConfigRequest, context: Any
+    ) -> cri.UpdateRuntimeConfigResponse:
         cidr = request.runtime_config.network_config.pod_cidr
         try:
             self.runtime.network.update_pod_cidr(cidr)
         except ValueError as err:
-            raise Invalid("runtime config is invalid", [FieldError(
-                "runtime_config.network_config.pod_cidr", "Invalid value", str(err))]) from None
+            raise Invalid(
+                "runtime config is invalid",
+                [FieldError("runtime_config.network_config.pod_cidr", "Invalid value", str(err))],
+            ) from None
         return cri.UpdateRuntimeConfigResponse()

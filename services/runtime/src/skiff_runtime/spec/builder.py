@@ -28,8 +28,11 @@ from skiff_runtime.spec.user import ResolvedUser, UserError, resolve
 from skiff_runtime.store.sandbox import SandboxRecord
 
 OCI_VERSION = "1.1.0"
-_PROPAGATION = {cri.PROPAGATION_PRIVATE: "rprivate", cri.PROPAGATION_HOST_TO_CONTAINER: "rslave",
-                cri.PROPAGATION_BIDIRECTIONAL: "rshared"}
+_PROPAGATION = {
+    cri.PROPAGATION_PRIVATE: "rprivate",
+    cri.PROPAGATION_HOST_TO_CONTAINER: "rslave",
+    cri.PROPAGATION_BIDIRECTIONAL: "rshared",
+}
 
 
 @dataclass
@@ -39,10 +42,10 @@ class SpecInputs:
     image: ImageConfig
     sandbox: SandboxRecord
     rootfs: Path
-    pod_files: dict[str, Path]        # container path -> host file (/etc/hosts, ...)
+    pod_files: dict[str, Path]  # container path -> host file (/etc/hosts, ...)
     cgroups_path: str
     unified_cgroups: bool
-    target_pid: int = 0               # pid of the TARGET container, when pid mode is TARGET
+    target_pid: int = 0  # pid of the TARGET container, when pid mode is TARGET
 
 
 @dataclass
@@ -58,8 +61,16 @@ def _args(config: cri.ContainerConfig, image: ImageConfig) -> list[str]:
     else:
         argv = list(image.entrypoint) + (list(config.args) if config.args else list(image.cmd))
     if not argv:
-        raise Invalid("container config is invalid", [FieldError(
-            "config.command", "Required value", "neither the container config nor the image specify a command")])
+        raise Invalid(
+            "container config is invalid",
+            [
+                FieldError(
+                    "config.command",
+                    "Required value",
+                    "neither the container config nor the image specify a command",
+                )
+            ],
+        )
     return argv
 
 
@@ -86,13 +97,22 @@ def _user(inputs: SpecInputs) -> ResolvedUser:
             user = resolve(inputs.rootfs, str(sc.run_as_user.value), group)
         else:
             if sc.HasField("run_as_group"):
-                raise Invalid("container config is invalid", [FieldError(
-                    "config.linux.security_context.run_as_group", "Invalid value",
-                    "run_as_group requires run_as_user or run_as_username")])
+                raise Invalid(
+                    "container config is invalid",
+                    [
+                        FieldError(
+                            "config.linux.security_context.run_as_group",
+                            "Invalid value",
+                            "run_as_group requires run_as_user or run_as_username",
+                        )
+                    ],
+                )
             user = resolve(inputs.rootfs, inputs.image.user)
     except UserError as err:
-        raise Invalid("container config is invalid", [FieldError("config.linux.security_context.run_as_username",
-                                                                 "Invalid value", str(err))]) from None
+        raise Invalid(
+            "container config is invalid",
+            [FieldError("config.linux.security_context.run_as_username", "Invalid value", str(err))],
+        ) from None
     extra = [g for g in sc.supplemental_groups if g not in user.additional_gids]
     if sc.supplemental_groups_policy == cri.Strict:
         user.additional_gids = list(sc.supplemental_groups)
@@ -115,13 +135,27 @@ def _capabilities(sc: cri.LinuxContainerSecurityContext) -> dict[str, list[str]]
         for cap in add:
             if cap != "ALL" and cap not in caps:
                 if cap not in defaults.ALL_CAPABILITIES:
-                    raise Invalid("container config is invalid", [FieldError(
-                        "config.linux.security_context.capabilities.add_capabilities", "Unsupported value", cap)])
+                    raise Invalid(
+                        "container config is invalid",
+                        [
+                            FieldError(
+                                "config.linux.security_context.capabilities.add_capabilities",
+                                "Unsupported value",
+                                cap,
+                            )
+                        ],
+                    )
                 caps.append(cap)
         caps = [c for c in caps if c not in drop]
     ambient = [defaults.normalize_capability(c) for c in sc.capabilities.add_ambient_capabilities]
     caps += [c for c in ambient if c not in caps]
-    return {"bounding": caps, "effective": caps, "permitted": caps, "inheritable": ambient, "ambient": ambient}
+    return {
+        "bounding": caps,
+        "effective": caps,
+        "permitted": caps,
+        "inheritable": ambient,
+        "ambient": ambient,
+    }
 
 
 def _mounts(inputs: SpecInputs, privileged: bool) -> list[dict[str, Any]]:
@@ -129,28 +163,52 @@ def _mounts(inputs: SpecInputs, privileged: bool) -> list[dict[str, Any]]:
     wanted = {m.container_path.rstrip("/") or "/" for m in inputs.config.mounts}
     shm = inputs.sandbox.shm_path or "/dev/shm"
     if "/dev/shm" not in wanted:
-        mounts.append({"destination": "/dev/shm", "type": "bind", "source": shm,
-                       "options": ["rbind", "rprivate", "rw", "nosuid", "nodev", "noexec"]})
+        mounts.append(
+            {
+                "destination": "/dev/shm",
+                "type": "bind",
+                "source": shm,
+                "options": ["rbind", "rprivate", "rw", "nosuid", "nodev", "noexec"],
+            }
+        )
     for dest, host in sorted(inputs.pod_files.items()):
         if dest not in wanted:
             ro = inputs.config.linux.security_context.readonly_rootfs
-            mounts.append({"destination": dest, "type": "bind", "source": str(host),
-                           "options": ["rbind", "rprivate", "ro" if ro else "rw"]})
-    cri_mounts = []
+            mounts.append(
+                {
+                    "destination": dest,
+                    "type": "bind",
+                    "source": str(host),
+                    "options": ["rbind", "rprivate", "ro" if ro else "rw"],
+                }
+            )
+    cri_mounts: list[dict[str, Any]] = []
     for i, m in enumerate(inputs.config.mounts):
         path = f"config.mounts[{i}]"
         if m.HasField("image") and m.image.image:
-            raise Invalid("container config is invalid", [FieldError(f"{path}.image", "Unsupported value",
-                                                                     "image volumes are not supported")])
+            raise Invalid(
+                "container config is invalid",
+                [FieldError(f"{path}.image", "Unsupported value", "image volumes are not supported")],
+            )
         if not m.container_path.startswith("/"):
-            raise Invalid("container config is invalid", [FieldError(f"{path}.container_path", "Invalid value",
-                                                                     "must be an absolute path")])
+            raise Invalid(
+                "container config is invalid",
+                [FieldError(f"{path}.container_path", "Invalid value", "must be an absolute path")],
+            )
         if not os.path.exists(m.host_path):
-            raise Invalid("container config is invalid", [FieldError(f"{path}.host_path", "Not found",
-                                                                     f"{m.host_path!r} does not exist on the node")])
+            raise Invalid(
+                "container config is invalid",
+                [FieldError(f"{path}.host_path", "Not found", f"{m.host_path!r} does not exist on the node")],
+            )
         options = ["rbind", _PROPAGATION.get(m.propagation, "rprivate"), "ro" if m.readonly else "rw"]
-        cri_mounts.append({"destination": m.container_path, "type": "bind",
-                           "source": os.path.realpath(m.host_path), "options": options})
+        cri_mounts.append(
+            {
+                "destination": m.container_path,
+                "type": "bind",
+                "source": os.path.realpath(m.host_path),
+                "options": options,
+            }
+        )
     # parents before children, so /data is mounted before /data/cache (containerd sorts the same way)
     cri_mounts.sort(key=lambda m: len(Path(m["destination"]).parts))
     return mounts + cri_mounts
@@ -164,14 +222,28 @@ def _namespaces(inputs: SpecInputs) -> list[dict[str, str]]:
         ns.append({"type": "pid"})
     elif opts.pid == cri.TARGET:
         if not inputs.target_pid:
-            raise Invalid("container config is invalid", [FieldError(
-                "config.linux.security_context.namespace_options.target_id", "Invalid value",
-                "the target container is not running")])
+            raise Invalid(
+                "container config is invalid",
+                [
+                    FieldError(
+                        "config.linux.security_context.namespace_options.target_id",
+                        "Invalid value",
+                        "the target container is not running",
+                    )
+                ],
+            )
         ns.append({"type": "pid", "path": f"/proc/{inputs.target_pid}/ns/pid"})
     elif opts.pid == cri.POD:
-        raise Invalid("container config is invalid", [FieldError(
-            "config.linux.security_context.namespace_options.pid", "Unsupported value",
-            "POD (a pod-shared PID namespace, shareProcessNamespace) is not supported by skiff-runtime")])
+        raise Invalid(
+            "container config is invalid",
+            [
+                FieldError(
+                    "config.linux.security_context.namespace_options.pid",
+                    "Unsupported value",
+                    "POD (a pod-shared PID namespace, shareProcessNamespace) is not supported",
+                )
+            ],
+        )
     if not sb.host_network:
         ns.append({"type": "network", "path": sb.netns_path})
         ns.append({"type": "uts", "path": sb.uts_path})
@@ -184,11 +256,22 @@ def _namespaces(inputs: SpecInputs) -> list[dict[str, str]]:
 
 def _resources(res: cri.LinuxContainerResources) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    cpu = {k: v for k, v in (("shares", res.cpu_shares), ("quota", res.cpu_quota), ("period", res.cpu_period),
-                             ("cpus", res.cpuset_cpus), ("mems", res.cpuset_mems)) if v}
+    cpu = {
+        k: v
+        for k, v in (
+            ("shares", res.cpu_shares),
+            ("quota", res.cpu_quota),
+            ("period", res.cpu_period),
+            ("cpus", res.cpuset_cpus),
+            ("mems", res.cpuset_mems),
+        )
+        if v
+    }
     if cpu:
         out["cpu"] = cpu
-    memory = {k: v for k, v in (("limit", res.memory_limit_in_bytes), ("swap", res.memory_swap_limit_in_bytes)) if v}
+    memory = {
+        k: v for k, v in (("limit", res.memory_limit_in_bytes), ("swap", res.memory_swap_limit_in_bytes)) if v
+    }
     if memory:
         out["memory"] = memory
     if res.hugepage_limits:
@@ -226,11 +309,21 @@ def build(inputs: SpecInputs) -> BuiltSpec:
     sc = config.linux.security_context
     if config.tty or config.stdin:
         field = "config.tty" if config.tty else "config.stdin"
-        raise Invalid("container config is invalid", [FieldError(field, "Unsupported value",
-                                                                 "interactive containers are not supported")])
+        raise Invalid(
+            "container config is invalid",
+            [FieldError(field, "Unsupported value", "interactive containers are not supported")],
+        )
     if sc.privileged and not inputs.sandbox.privileged:
-        raise Invalid("container config is invalid", [FieldError(
-            "config.linux.security_context.privileged", "Forbidden", "the pod sandbox is not privileged")])
+        raise Invalid(
+            "container config is invalid",
+            [
+                FieldError(
+                    "config.linux.security_context.privileged",
+                    "Forbidden",
+                    "the pod sandbox is not privileged",
+                )
+            ],
+        )
     user = _user(inputs)
     process: dict[str, Any] = {
         "terminal": False,
@@ -256,9 +349,11 @@ def build(inputs: SpecInputs) -> BuiltSpec:
         "root": {"path": str(inputs.rootfs), "readonly": sc.readonly_rootfs},
         "mounts": _mounts(inputs, sc.privileged),
         "linux": linux,
-        "annotations": {"io.kubernetes.cri.container-type": "container",
-                        "io.kubernetes.cri.sandbox-id": inputs.sandbox.id,
-                        "io.kubernetes.cri.container-name": config.metadata.name},
+        "annotations": {
+            "io.kubernetes.cri.container-type": "container",
+            "io.kubernetes.cri.sandbox-id": inputs.sandbox.id,
+            "io.kubernetes.cri.container-name": config.metadata.name,
+        },
     }
     # No "hostname": the pod's UTS namespace got its hostname when the sandbox was created, and a
     # host-network pod keeps the node's.

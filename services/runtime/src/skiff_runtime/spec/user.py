@@ -72,6 +72,11 @@ def resolve(rootfs: Path, user: str, group: str = "") -> ResolvedUser:
             gid = int(g[2])
     extra = []
     if name:
-        extra = sorted({int(row[2]) for row in groups if len(row) > 3 and name in row[3].split(",")
-                        and row[2].isdigit() and int(row[2]) != gid})
+        extra = sorted(
+            {
+                int(row[2])
+                for row in groups
+                if len(row) > 3 and name in row[3].split(",") and row[2].isdigit() and int(row[2]) != gid
+            }
+        )
     return ResolvedUser(uid=uid, gid=gid, additional_gids=extra, name=name)

@@ -22,8 +22,9 @@ T = TypeVar("T")
 
 
 class RecordStore(Generic[T]):
-    def __init__(self, directory: Path, kind: str, decode: Callable[[dict[str, Any]], T],
-                 key: Callable[[T], str]) -> None:
+    def __init__(
+        self, directory: Path, kind: str, decode: Callable[[dict[str, Any]], T], key: Callable[[T], str]
+    ) -> None:
         self.kind = kind
         self._dir = directory
         self._dir.mkdir(parents=True, exist_ok=True)

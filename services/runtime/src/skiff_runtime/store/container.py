@@ -26,13 +26,13 @@ CREATED, RUNNING, EXITED, UNKNOWN = "created", "running", "exited", "unknown"
 class ContainerRecord:
     id: str
     sandbox_id: str
-    name: str                       # <name>_<sandbox name>_<attempt>, unique among containers
-    config: str                     # base64 ContainerConfig
-    image_id: str                   # sha256 of the image config (== Image.id == PullImageResponse.image_ref)
-    image_ref: str                  # repo digest if known, else the image id
-    user_image: str                 # ImageSpec.image as the client gave it
+    name: str  # <name>_<sandbox name>_<attempt>, unique among containers
+    config: str  # base64 ContainerConfig
+    image_id: str  # sha256 of the image config (== Image.id == PullImageResponse.image_ref)
+    image_ref: str  # repo digest if known, else the image id
+    user_image: str  # ImageSpec.image as the client gave it
     state: str
-    created_at: int                 # ns
+    created_at: int  # ns
     bundle: str
     rootfs: str
     cgroups_path: str

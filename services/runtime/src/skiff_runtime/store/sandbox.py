@@ -1,7 +1,7 @@
 """Sandbox records.
 
     RunPodSandbox                                     StopPodSandbox          RemovePodSandbox
-    ------------> CREATING --(namespaces, cgroup, CNI ok)--> READY --------------> NOTREADY -----------> (gone)
+    ------------> CREATING --(namespaces, cgroup, CNI ok)--> READY ------------> NOTREADY ---------> (gone)
                      |                                          ^   (containers      ^   (containers
                      | any step fails: everything taken so far  |    killed, CNI DEL, |    removed, files,
                      | is released and the record deleted       |    namespaces kept) |    namespaces, cgroup
@@ -24,11 +24,11 @@ CREATING, READY, NOTREADY = "creating", "ready", "notready"
 @dataclass
 class SandboxRecord:
     id: str
-    name: str                       # <name>_<namespace>_<uid>_<attempt>, unique among sandboxes
-    config: str                     # base64 PodSandboxConfig
+    name: str  # <name>_<namespace>_<uid>_<attempt>, unique among sandboxes
+    config: str  # base64 PodSandboxConfig
     runtime_handler: str
     state: str
-    created_at: int                 # ns
+    created_at: int  # ns
     hostname: str
     host_network: bool
     host_ipc: bool

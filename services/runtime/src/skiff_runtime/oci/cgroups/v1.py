@@ -53,7 +53,9 @@ class CgroupV1:
         for name in sorted(os.listdir(root)):
             full = os.path.join(root, name)
             real = os.path.realpath(full)
-            if name == "unified" or real in seen or not os.path.isfile(f"{real}/cgroup.procs"):
+            # Hybrid hosts also mount an (often controller-less) cgroup2 tree at "unified"; runc joins it
+            # too, so we track it like a hierarchy: create/join/remove, no limits written there.
+            if real in seen or not os.path.isfile(f"{real}/cgroup.procs"):
                 continue
             seen.add(real)
             self.hierarchies.append(real)
