@@ -109,7 +109,7 @@ class Registry:
         chosen = names if names is not None else self.names()
         unknown = [n for n in chosen if n not in self._factories]
         if unknown:
-            raise ValueError(f"unknown scheduler plugins: {unknown}")
+            raise ValueError(f"--plugins: unknown scheduler plugins {unknown} (known: {self.names()})")
         return [self._factories[n]() for n in chosen]
 
 

@@ -12,6 +12,7 @@ from skiff_common.observability import get_logger, setup_observability
 
 from skiff_scheduler.app import SchedulerApp
 from skiff_scheduler.config import SchedulerConfig
+from skiff_scheduler.plugins import default_registry
 
 
 async def _run(cfg: SchedulerConfig) -> None:
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = load_config(SchedulerConfig, argv)
     try:
         cfg.tls()
+        default_registry().build(cfg.plugins or None)
     except ValueError as exc:
         print(f"skiff-scheduler: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
