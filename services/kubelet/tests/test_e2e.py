@@ -241,3 +241,83 @@ async def test_kubelet_restart_adopts_running_pod(
         await eventually(gone, "pod deleted")
     finally:
         await second.stop()
+
+
+async def test_probes_and_crash_loop_restart(
+    client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Path
+) -> None:
+    cfg = KubeletConfig(
+        node_name=f"node-{uuid.uuid4().hex[:6]}",
+        apiserver=apiserver.target,
+        runtime_endpoint=runtime.endpoint,
+        pod_cidr=runtime.pod_cidr,
+        listen="127.0.0.1:0",
+        root_dir=str(tmp_path / "kubelet"),
+        pod_log_dir=str(tmp_path / "pods"),
+        node_status_interval="1s",
+        relist_period="0.3s",
+        sync_frequency="2s",
+        crash_loop_backoff="0.5s",
+    )
+    k = Kubelet(cfg)
+    await k.start()
+    name = f"probed-{uuid.uuid4().hex[:6]}"
+    try:
+        pod = busybox_pod(name, "exec sleep 300", node_name=cfg.node_name)
+        c = pod.spec.containers[0]
+        c.readiness_probe.exec.command.extend(["test", "-f", "/tmp/ready"])
+        c.readiness_probe.period_seconds = 1
+        c.liveness_probe.exec.command.extend(["test", "!", "-f", "/tmp/dead"])
+        c.liveness_probe.period_seconds = 1
+        c.liveness_probe.failure_threshold = 1
+        await client.create(pod)
+
+        async def status() -> pod_pb2.PodStatus:
+            return (await client.get(pod_pb2.Pod, name, "default")).status
+
+        async def running_not_ready() -> bool:
+            st = await status()
+            return st.phase == "Running" and not st.container_statuses[0].ready
+
+        await eventually(running_not_ready, "Running but not Ready")
+        exec_ = k.syncer.cri.runtime
+
+        async def run_in(cmd: list[str]) -> None:
+            st = await status()
+            cid = st.container_statuses[0].container_id.removeprefix("skiff://")
+            await exec_.ExecSync(cri.ExecSyncRequest(container_id=cid, cmd=cmd, timeout=5))
+
+        await run_in(["touch", "/tmp/ready"])
+
+        async def ready() -> bool:
+            st = await status()
+            return (
+                st.container_statuses[0].ready
+                and {x.type: x.status for x in st.conditions}["Ready"] == "True"
+            )
+
+        await eventually(ready, "Ready after the readiness probe passes")
+        await run_in(["touch", "/tmp/dead"])
+
+        async def restarted() -> bool:
+            st = (await status()).container_statuses[0]
+            return (
+                st.restart_count == 1
+                and st.state.HasField("running")
+                and st.last_state.HasField("terminated")
+            )
+
+        await eventually(restarted, "restart after liveness failure")
+        assert not (await status()).container_statuses[0].ready  # fresh container: not ready until probed
+        await client.delete(pod_pb2.Pod, name, "default")
+
+        async def gone() -> bool:
+            try:
+                await client.get(pod_pb2.Pod, name, "default")
+                return False
+            except errors.NotFound:
+                return True
+
+        await eventually(gone, "pod deleted")
+    finally:
+        await k.stop()

@@ -19,6 +19,7 @@ from skiff_kubelet.config import KubeletConfig
 from skiff_kubelet.lookup import ApiLookup
 from skiff_kubelet.node_status import NodeStatusManager
 from skiff_kubelet.pod_workers import PodWorkers
+from skiff_kubelet.probes import ProbeManager
 from skiff_kubelet.server import KubeletService
 from skiff_kubelet.sync import PodSyncer
 
@@ -42,6 +43,8 @@ class Kubelet:
         self.factory = InformerFactory(self.api)
         self.pods = self.factory.informer(pod_pb2.Pod, field_selector=f"spec.nodeName={cfg.node_name}")
         self.events = EventRecorder(self.api, "kubelet", cfg.node_name)
+        # Probe results enqueue the pod; the worker (created below) is the only status writer.
+        self.probes = ProbeManager(self.cri, on_change=lambda key: self.workers.queue.add(key))
         self.syncer = PodSyncer(
             self.api,
             self.cri,
@@ -51,6 +54,8 @@ class Kubelet:
             host_ip=host_ip,
             root_dir=cfg.root_dir,
             pod_log_dir=cfg.pod_log_dir,
+            probes=self.probes,
+            backoff_base=cfg.crash_loop_backoff_s,
         )
         self.workers = PodWorkers(
             self.pods,
@@ -102,6 +107,7 @@ class Kubelet:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.probes.stop()
         await self.factory.stop()
         await self.events.flush()
         await self.server.stop(1)

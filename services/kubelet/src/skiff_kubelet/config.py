@@ -39,6 +39,9 @@ class KubeletConfig:
     node_status_interval: str = field(default="10s", metadata={"help": "heartbeat period"})
     sync_frequency: str = field(default="10s", metadata={"help": "periodic resync of every pod"})
     relist_period: str = field(default="1s", metadata={"help": "how often container states are polled"})
+    crash_loop_backoff: str = field(
+        default="10s", metadata={"help": "first restart delay of a crashing container (doubles up to 5m)"}
+    )
     max_pods: int = field(default=110, metadata={"help": "pods capacity advertised"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
 
@@ -54,7 +57,7 @@ class KubeletConfig:
         """Raise ValueError naming the flag for bad values (durations, CIDR, TLS trio)."""
         import ipaddress
 
-        for name in ("node_status_interval", "sync_frequency", "relist_period"):
+        for name in ("node_status_interval", "sync_frequency", "relist_period", "crash_loop_backoff"):
             parse_duration(getattr(self, name), name.replace("_", "-"))
         try:
             ipaddress.ip_network(self.pod_cidr, strict=False)
@@ -71,6 +74,10 @@ class KubeletConfig:
     @property
     def sync_frequency_s(self) -> float:
         return parse_duration(self.sync_frequency, "sync-frequency")
+
+    @property
+    def crash_loop_backoff_s(self) -> float:
+        return parse_duration(self.crash_loop_backoff, "crash-loop-backoff")
 
     @property
     def relist_period_s(self) -> float:

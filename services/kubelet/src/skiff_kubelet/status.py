@@ -17,7 +17,7 @@ previous status so an unchanged pod produces an identical status and no write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from google.protobuf import timestamp_pb2
 from skiff.api.core.v1 import container_pb2, pod_pb2
@@ -46,8 +46,15 @@ def _terminated(st: cri.ContainerStatus) -> pod_pb2.ContainerStateTerminated:
     )
 
 
+ReadyFn = Callable[[container_pb2.Container, str], bool]
+
+
 def container_status(
-    c: container_pb2.Container, rt: PodRuntime, waiting: Mapping[str, tuple[str, str]], default_reason: str
+    c: container_pb2.Container,
+    rt: PodRuntime,
+    waiting: Mapping[str, tuple[str, str]],
+    default_reason: str,
+    ready_fn: ReadyFn | None = None,
 ) -> pod_pb2.ContainerStatus:
     latest = rt.latest(c.name)
     out = pod_pb2.ContainerStatus(name=c.name, image=c.image)
@@ -74,8 +81,10 @@ def container_status(
         out.state.terminated.CopyFrom(_terminated(latest))
     else:
         out.state.waiting.reason = "ContainerCreating"
-    out.ready = out.state.HasField("running")
-    out.started = out.state.HasField("running")
+    running = out.state.HasField("running")
+    # Readiness probes (if any) gate readiness; without one a running container is ready.
+    out.ready = running and (ready_fn is None or ready_fn(c, latest.id))
+    out.started = running
     return out
 
 
@@ -154,13 +163,14 @@ def compute_status(
     host_ip: str,
     now: timestamp_pb2.Timestamp,
     waiting: Mapping[str, tuple[str, str]] | None = None,
+    ready_fn: ReadyFn | None = None,
 ) -> pod_pb2.PodStatus:
     waiting = waiting or {}
     old = pod.status
     inits = [container_status(c, rt, waiting, "PodInitializing") for c in pod.spec.init_containers]
     init_done = all(s.state.HasField("terminated") and s.state.terminated.exit_code == 0 for s in inits)
     apps = [
-        container_status(c, rt, waiting, "ContainerCreating" if init_done else "PodInitializing")
+        container_status(c, rt, waiting, "ContainerCreating" if init_done else "PodInitializing", ready_fn)
         for c in pod.spec.containers
     ]
     status = pod_pb2.PodStatus(

@@ -36,6 +36,7 @@ from skiff_kubelet import volumes
 from skiff_kubelet.container import build_container_config
 from skiff_kubelet.env import ConfigError, Lookup, resolve_env
 from skiff_kubelet.images import ImageError, ensure_image
+from skiff_kubelet.probes import ProbeManager
 from skiff_kubelet.runtime_state import PodRuntime, pod_runtime
 from skiff_kubelet.sandbox import build_sandbox_config
 from skiff_kubelet.status import TERMINAL_PHASES, compute_status
@@ -51,8 +52,8 @@ class RetryLater(Exception):
     """Something failed; the status was written; requeue with backoff."""
 
 
-def crash_backoff(restarts: int) -> float:
-    return min(BACKOFF_BASE * (2 ** max(restarts - 1, 0)), BACKOFF_MAX) if restarts else 0.0
+def crash_backoff(restarts: int, base: float = BACKOFF_BASE) -> float:
+    return min(base * (2 ** max(restarts - 1, 0)), BACKOFF_MAX) if restarts else 0.0
 
 
 def grace_seconds(pod: pod_pb2.Pod) -> int:
@@ -104,7 +105,11 @@ class PodSyncer:
         host_ip: str,
         root_dir: str,
         pod_log_dir: str,
+        probes: ProbeManager | None = None,
+        backoff_base: float = BACKOFF_BASE,
     ) -> None:
+        self.probes = probes
+        self.backoff_base = backoff_base
         self.api = api
         self.cri = cri_client
         self.events = events
@@ -118,7 +123,11 @@ class PodSyncer:
     async def sync(self, cached: pod_pb2.Pod) -> float | None:
         """Converge one pod; returns seconds until it wants another look (None: only on events)."""
         pod = copy.deepcopy(cached)  # never mutate the informer's object
+        key = f"{pod.metadata.namespace}/{pod.metadata.name}"
         rt = await pod_runtime(self.cri, pod.metadata.uid)
+        if pod.metadata.HasField("deletion_timestamp") or pod.status.phase in TERMINAL_PHASES:
+            if self.probes is not None:
+                self.probes.forget_pod(key)
         if pod.metadata.HasField("deletion_timestamp"):
             await self.terminate(pod, rt)
             return None
@@ -134,10 +143,48 @@ class PodSyncer:
         except RetryLater:
             failed = True
         rt = await pod_runtime(self.cri, pod.metadata.uid)
+        if self.probes is not None and await self._check_probes(pod, rt, key):
+            rt = await pod_runtime(self.cri, pod.metadata.uid)
+            requeue = 0.0 if requeue is None else min(requeue, 0.0)  # restart per restartPolicy now
         await self._write_status(pod, rt, waiting)
         if failed:
             raise RetryLater(f"pod {pod.metadata.namespace}/{pod.metadata.name}: {waiting}")
         return requeue
+
+    async def _check_probes(self, pod: pod_pb2.Pod, rt: PodRuntime, key: str) -> bool:
+        """Start/stop probe workers; stop containers whose liveness failed. True if one was killed."""
+        assert self.probes is not None
+        running = {}
+        for c in pod.spec.containers:
+            latest = rt.latest(c.name)
+            if latest is not None and latest.state == cri.CONTAINER_RUNNING:
+                running[c.name] = latest.id
+        ips = rt.pod_ips()
+        self.probes.sync_pod(
+            pod, running, self.host_ip if pod.spec.host_network else (ips[0] if ips else ""), key
+        )
+        killed = False
+        for c in pod.spec.containers:
+            cid = running.get(c.name)
+            if cid is None or self.probes.live(cid):
+                continue
+            self.events.record(pod, "Warning", "Unhealthy", f"Liveness probe failed for container {c.name}")
+            self.events.record(
+                pod, "Normal", "Killing", f"Container {c.name} failed liveness probe, will be restarted"
+            )
+            grace = (
+                c.liveness_probe.termination_grace_period_seconds
+                if c.liveness_probe.HasField("termination_grace_period_seconds")
+                else grace_seconds(pod)
+            )
+            try:
+                await call(
+                    self.cri.runtime.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=grace))
+                )
+            except errors.NotFound:
+                pass
+            killed = True
+        return killed
 
     async def terminate(self, pod: pod_pb2.Pod, rt: PodRuntime) -> None:
         m = pod.metadata
@@ -232,14 +279,14 @@ class PodSyncer:
         init: bool = False,
     ) -> float | None:
         restarts = latest.metadata.attempt + 1
-        delay = crash_backoff(restarts)
+        delay = crash_backoff(restarts, self.backoff_base)
         if latest.finished_at:
             # The exited process' runtime age counts towards the back-off window.
             delay -= time.time() - latest.finished_at / 1e9
         if delay > 0:
             waiting[c.name] = (
                 "CrashLoopBackOff",
-                f"back-off {int(crash_backoff(restarts))}s restarting failed container={c.name}",
+                f"back-off {crash_backoff(restarts, self.backoff_base):g}s restarting failed container={c.name}",
             )
             return delay
         await self._start(pod, c, restarts, rt, sandbox_config, waiting, init=init)
@@ -310,7 +357,14 @@ class PodSyncer:
     async def _write_status(
         self, pod: pod_pb2.Pod, rt: PodRuntime, waiting: dict[str, tuple[str, str]]
     ) -> None:
-        new = compute_status(pod, rt, host_ip=self.host_ip, now=now_timestamp(), waiting=waiting)
+        probes = self.probes
+
+        def ready(c: container_pb2.Container, cid: str) -> bool:
+            return probes is None or probes.ready(cid, c.HasField("readiness_probe"))
+
+        new = compute_status(
+            pod, rt, host_ip=self.host_ip, now=now_timestamp(), waiting=waiting, ready_fn=ready
+        )
         if new == pod.status:
             return
         pod.status.CopyFrom(new)
