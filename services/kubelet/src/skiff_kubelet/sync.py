@@ -284,10 +284,8 @@ class PodSyncer:
             # The exited process' runtime age counts towards the back-off window.
             delay -= time.time() - latest.finished_at / 1e9
         if delay > 0:
-            waiting[c.name] = (
-                "CrashLoopBackOff",
-                f"back-off {crash_backoff(restarts, self.backoff_base):g}s restarting failed container={c.name}",
-            )
+            window = crash_backoff(restarts, self.backoff_base)
+            waiting[c.name] = ("CrashLoopBackOff", f"back-off {window:g}s restarting failed container={c.name}")
             return delay
         await self._start(pod, c, restarts, rt, sandbox_config, waiting, init=init)
         # Keep only the previous attempt (for logs --previous); remove older ones.
