@@ -25,8 +25,9 @@ from skiff_common.observability import get_logger
 
 from skiff_kubelet import labels as L
 from skiff_kubelet import volumes
+from skiff_kubelet.killing import kill_sandboxes
 from skiff_kubelet.runtime_state import pod_runtime
-from skiff_kubelet.sync import PodSyncer, RetryLater, kill_sandboxes
+from skiff_kubelet.sync import PodSyncer, RetryLater
 
 log = get_logger(__name__)
 

@@ -120,8 +120,12 @@ class ProbeManager:
             cid = running.get(c.name)
             if cid is None:
                 continue
-            for kind, probe in ((READINESS, c.readiness_probe), (LIVENESS, c.liveness_probe)):
-                if not c.HasField(f"{kind}_probe"):
+            probes = (
+                (READINESS, c.readiness_probe, c.HasField("readiness_probe")),
+                (LIVENESS, c.liveness_probe, c.HasField("liveness_probe")),
+            )
+            for kind, probe, present in probes:
+                if not present:
                     continue
                 wanted.add((cid, kind))
                 if (cid, kind) not in self._workers:

@@ -19,7 +19,6 @@ with rate-limited backoff.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import time
 
@@ -36,6 +35,7 @@ from skiff_kubelet import volumes
 from skiff_kubelet.container import build_container_config
 from skiff_kubelet.env import ConfigError, Lookup, resolve_env
 from skiff_kubelet.images import ImageError, ensure_image
+from skiff_kubelet.killing import grace_seconds, kill_sandboxes
 from skiff_kubelet.probes import ProbeManager
 from skiff_kubelet.runtime_state import PodRuntime, pod_runtime
 from skiff_kubelet.sandbox import build_sandbox_config
@@ -45,7 +45,6 @@ log = get_logger(__name__)
 
 BACKOFF_BASE = 10.0
 BACKOFF_MAX = 300.0
-DEFAULT_GRACE = 30
 
 
 class RetryLater(Exception):
@@ -54,43 +53,6 @@ class RetryLater(Exception):
 
 def crash_backoff(restarts: int, base: float = BACKOFF_BASE) -> float:
     return min(base * (2 ** max(restarts - 1, 0)), BACKOFF_MAX) if restarts else 0.0
-
-
-def grace_seconds(pod: pod_pb2.Pod) -> int:
-    if pod.metadata.HasField("deletion_grace_period_seconds"):
-        return pod.metadata.deletion_grace_period_seconds
-    if pod.spec.HasField("termination_grace_period_seconds"):
-        return pod.spec.termination_grace_period_seconds
-    return DEFAULT_GRACE
-
-
-async def kill_sandboxes(cri_client: CriClient, rt: PodRuntime, grace: int) -> None:
-    """Stop every running container (in parallel, each with the grace period), then every sandbox."""
-    running = [
-        s.id
-        for items in rt.containers.values()
-        for s in items
-        if s.state in (cri.CONTAINER_RUNNING, cri.CONTAINER_CREATED)
-    ]
-
-    async def stop(cid: str) -> None:
-        try:
-            await call(
-                cri_client.runtime.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=grace))
-            )
-        except errors.NotFound:
-            pass
-
-    await asyncio.gather(*(stop(cid) for cid in running))
-    for sb in rt.sandboxes:
-        for rpc, req in (
-            (cri_client.runtime.StopPodSandbox, cri.StopPodSandboxRequest(pod_sandbox_id=sb.id)),
-            (cri_client.runtime.RemovePodSandbox, cri.RemovePodSandboxRequest(pod_sandbox_id=sb.id)),
-        ):
-            try:
-                await call(rpc(req))
-            except errors.NotFound:
-                pass
 
 
 class PodSyncer:
@@ -285,7 +247,10 @@ class PodSyncer:
             delay -= time.time() - latest.finished_at / 1e9
         if delay > 0:
             window = crash_backoff(restarts, self.backoff_base)
-            waiting[c.name] = ("CrashLoopBackOff", f"back-off {window:g}s restarting failed container={c.name}")
+            waiting[c.name] = (
+                "CrashLoopBackOff",
+                f"back-off {window:g}s restarting failed container={c.name}",
+            )
             return delay
         await self._start(pod, c, restarts, rt, sandbox_config, waiting, init=init)
         # Keep only the previous attempt (for logs --previous); remove older ones.
