@@ -63,6 +63,7 @@ class Informer(Generic[M]):
         self._handlers: list[_Handler] = []
         self._synced = asyncio.Event()
         self._rv = ""
+        self.list_count = 0  # full lists done (1 + relists); exposed for tests and debugging
 
     def add_handler(
         self,
@@ -123,6 +124,7 @@ class Informer(Generic[M]):
         page = await self.client.list_all(
             self.cls, self.namespace, label_selector=self.label_selector, field_selector=self.field_selector
         )
+        self.list_count += 1
         old = {k: self.store.get(k) for k in self.store.keys()}
         self.store.replace(page.items)
         self._rv = page.resource_version
