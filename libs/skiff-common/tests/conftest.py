@@ -3,6 +3,7 @@ service built from generic handlers (raw bytes, no generated code) served by `cr
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -49,6 +50,12 @@ async def stream(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) ->
         yield f"{request.decode()}-{i}-{current_trace_id()}".encode()
 
 
+async def watch(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[bytes]:
+    """Like a real watch: one event, then wait until the client goes away."""
+    yield b"ADDED"
+    await asyncio.Event().wait()
+
+
 async def stream_write(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> None:
     for i in range(2):
         await context.write(f"w{i}".encode())
@@ -63,6 +70,7 @@ def echo_handler() -> grpc.GenericRpcHandler:
             "Unary": grpc.unary_unary_rpc_method_handler(unary),
             "Stream": grpc.unary_stream_rpc_method_handler(stream),
             "StreamWrite": grpc.unary_stream_rpc_method_handler(stream_write),
+            "Watch": grpc.unary_stream_rpc_method_handler(watch),
         },
     )
 
@@ -95,6 +103,7 @@ class Echo:
         self.unary = channel.unary_unary(f"/{SERVICE}/Unary")
         self.stream = channel.unary_stream(f"/{SERVICE}/Stream")
         self.stream_write = channel.unary_stream(f"/{SERVICE}/StreamWrite")
+        self.watch = channel.unary_stream(f"/{SERVICE}/Watch")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import grpc
 import grpc.aio
 import pytest
 from prometheus_client import REGISTRY
-from skiff_common.errors import Invalid, NotFound, from_rpc_error
+from skiff_common.errors import Invalid, NotFound, from_rpc_error, raise_skiff_errors
 
 from .conftest import SERVICE, Echo, LogCapture
 
@@ -31,6 +31,15 @@ async def test_skiff_error_maps_to_status_and_back(echo: Echo) -> None:
     err = from_rpc_error(info.value)
     assert isinstance(err, NotFound)
     assert err.message == 'pods "web" not found'
+
+
+async def test_raise_skiff_errors_on_the_client(echo: Echo) -> None:
+    with pytest.raises(NotFound) as info, raise_skiff_errors():
+        await echo.unary(b"notfound")
+    assert isinstance(info.value.__cause__, grpc.aio.AioRpcError)
+    with pytest.raises(NotFound), raise_skiff_errors():
+        async for _ in echo.stream(b"notfound"):
+            pass
 
 
 async def test_invalid_field_errors_survive_the_wire(echo: Echo) -> None:
@@ -130,6 +139,35 @@ async def test_client_cancelling_a_stream_counts_cancelled(echo: Echo) -> None:
     for _ in range(10):  # done-callbacks run on later loop iterations
         await asyncio.sleep(0)
     assert handled("Stream", "CANCELLED", side="client") == before + 1
+
+
+async def test_client_cancelling_a_watch_is_seen_by_the_server(echo: Echo, logs: LogCapture) -> None:
+    before = handled("Watch", "CANCELLED")
+    call = echo.watch(b"")
+    assert await call.read() == b"ADDED"
+    call.cancel()
+    for _ in range(500):  # wait (bounded) until the server has unwound the cancelled handler
+        if handled("Watch", "CANCELLED") > before:
+            break
+        await asyncio.sleep(0.01)
+    assert handled("Watch", "CANCELLED") == before + 1
+    lines = [
+        line for line in logs.lines() if line["event"] == "rpc finished" and line["grpc_method"] == "Watch"
+    ]
+    assert [line["grpc_code"] for line in lines] == ["CANCELLED"]
+
+
+async def test_deadline_exceeded_on_a_watch_is_recorded_as_such(echo: Echo) -> None:
+    before = handled("Watch", "DEADLINE_EXCEEDED")
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        async for _ in echo.watch(b"", timeout=0.2):
+            pass
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    for _ in range(500):  # wait (bounded) until the server has unwound the handler
+        if handled("Watch", "DEADLINE_EXCEEDED") > before:
+            break
+        await asyncio.sleep(0.01)
+    assert handled("Watch", "DEADLINE_EXCEEDED") == before + 1
 
 
 async def test_unknown_method_is_unimplemented(echo: Echo) -> None:

@@ -20,7 +20,8 @@ client in any language can read them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -275,6 +276,16 @@ def from_rpc_error(err: grpc.aio.AioRpcError | grpc.RpcError) -> SkiffError:
     return cls(message, metadata=metadata)
 
 
+@contextlib.contextmanager
+def raise_skiff_errors() -> Iterator[None]:
+    """Client convenience: `with raise_skiff_errors(): await stub.Get(req)` raises SkiffErrors instead of
+    grpc.RpcError (the original stays attached as `__cause__`)."""
+    try:
+        yield
+    except grpc.RpcError as err:
+        raise from_rpc_error(err) from err
+
+
 def _invalid_from_wire(message: str, errors: list[FieldError], metadata: dict[str, str]) -> Invalid:
     """Rebuild an Invalid whose message is exactly the wire message (the summary is recovered when the
     message has the usual `summary: errors` shape)."""
@@ -309,6 +320,7 @@ __all__ = [
     "Unimplemented",
     "UnknownError",
     "from_rpc_error",
+    "raise_skiff_errors",
     "status_code_from_int",
     "to_grpc_status",
 ]

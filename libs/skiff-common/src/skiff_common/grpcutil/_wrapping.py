@@ -2,21 +2,26 @@
 
 A grpc.aio `ServerInterceptor` only sees the call *before* the handler runs; to observe the outcome
 (status code, duration, exception) it must return a new `RpcMethodHandler` whose behaviour wraps the
-original one. grpc.aio decides how to drive a handler from the kind of callable it is:
+original one. `wrap_handler` does that for all four RPC shapes and runs the behaviour inside an async
+context manager supplied by each layer (`around`). Layers never swallow exceptions except the
+error-mapping layer, which turns them into a status via `context.abort`.
 
-* a coroutine function (unary response, or a streaming handler that uses `context.write`), or
-* an async generator function (streaming response via `yield`),
-
-so the wrapper must be the same kind as the original. `wrap_handler` does that for all four RPC shapes
-and runs the behaviour inside an async context manager supplied by each layer (`around`). Layers never
-swallow exceptions except the error-mapping layer, which turns them into a status via `context.abort`.
+Streaming responses: grpc.aio accepts either an async generator (`yield`) or a coroutine that calls
+`context.write`. Our wrapper is ALWAYS a coroutine that drives the original generator itself and writes
+each item. Wrapping with another async generator looks simpler but is unsafe: when the client cancels
+while grpc is between two `__anext__` calls, grpc abandons the generator suspended at `yield`, and its
+`finally` blocks (our layers' bookkeeping) only run when the event loop finalises it -- after the call
+object is gone, where touching `context` crashes the process. Driving the generator ourselves means
+cancellation arrives as CancelledError inside our coroutine while the call is alive, and
+`contextlib.aclosing` closes the original generator deterministically.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +72,10 @@ def outcome_code(exc: BaseException | None, context: grpc.aio.ServicerContext[An
     if isinstance(exc, SkiffError):
         return exc.code
     if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+        # grpc cancels the handler both when the client goes away and when its deadline passes.
+        remaining = context.time_remaining() if isinstance(exc, asyncio.CancelledError) else None
+        if remaining is not None and remaining <= 0:
+            return grpc.StatusCode.DEADLINE_EXCEEDED
         return grpc.StatusCode.CANCELLED
     return grpc.StatusCode.INTERNAL
 
@@ -78,26 +87,28 @@ def _wrap_behavior(
         streaming_response and not inspect.iscoroutinefunction(behavior)
     ):
 
-        async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
             async with around(context):
                 responses = behavior(request, context)
                 if hasattr(responses, "__aiter__"):
-                    async for item in responses:
-                        yield item
+                    async with contextlib.aclosing(responses):
+                        async for item in responses:
+                            await context.write(item)
                 else:  # a plain iterator from a sync generator
                     for item in responses:
-                        yield item
+                        await context.write(item)
 
         return stream
 
-    async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        # Unary responses, write-style streaming handlers and our own inner wrappers all land here.
         async with around(context):
             result = behavior(request, context)
             if inspect.isawaitable(result):
                 result = await result
             return result
 
-    return unary
+    return call
 
 
 def wrap_handler(handler: grpc.RpcMethodHandler[Any, Any], around: Around) -> grpc.RpcMethodHandler[Any, Any]:

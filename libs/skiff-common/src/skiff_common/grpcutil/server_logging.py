@@ -40,6 +40,7 @@ class AccessLogInterceptor(HandlerInterceptor):
         self, info: MethodInfo, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[None]:
         start = time.monotonic()
+        peer = context.peer()  # read while the call is surely alive
         exc: BaseException | None = None
         try:
             yield
@@ -59,5 +60,5 @@ class AccessLogInterceptor(HandlerInterceptor):
                 grpc_method=info.method,
                 grpc_code=code.name,
                 duration_ms=round((time.monotonic() - start) * 1000, 3),
-                peer=context.peer(),
+                peer=peer,
             )
