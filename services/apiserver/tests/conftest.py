@@ -38,6 +38,7 @@ class EtcdMember:
     client_port: int
     peer_port: int
     cluster: str = ""
+    token: str = ""
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -52,7 +53,7 @@ class EtcdMember:
                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer_port}",
                 "--initial-cluster", self.cluster or f"{self.name}=http://127.0.0.1:{self.peer_port}",
                 "--initial-cluster-state", "new" if new else "existing",
-                "--initial-cluster-token", self.name + "-tok", "--log-level", "error"]
+                "--initial-cluster-token", self.token or self.name, "--log-level", "error"]
         self.proc = subprocess.Popen(args, stdout=log, stderr=log)
 
     def kill(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+from google.protobuf import any_pb2
 import pytest
 from apiserver_testlib import create, expect_error, get, pack, pod, uniq, unpack
 from skiff.api.core.v1 import config_pb2, namespace_pb2, node_pb2
@@ -184,8 +185,9 @@ async def test_create_in_missing_namespace_is_not_found(api) -> None:
 
 
 async def test_any_with_unknown_type_is_invalid_argument(api) -> None:
-    ns = namespace_pb2.NamespaceSpec()
-    await expect_error(grpc.StatusCode.INVALID_ARGUMENT, api.stub.Create(pb.CreateRequest(object=pack(ns))))
+    packed = any_pb2.Any()
+    packed.Pack(namespace_pb2.NamespaceSpec())
+    await expect_error(grpc.StatusCode.INVALID_ARGUMENT, api.stub.Create(pb.CreateRequest(object=packed)))
     await expect_error(grpc.StatusCode.INVALID_ARGUMENT, api.stub.Create(pb.CreateRequest()))
 
 

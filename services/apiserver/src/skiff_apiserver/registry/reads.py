@@ -48,11 +48,10 @@ def make_filter(info: KindInfo, namespace: str, label_selector: str, field_selec
     except ValueError as exc:
         raise errors.BadRequest(f"invalid field selector {field_selector!r}: {exc}") from None
     supported = fields.supported_fields(info.kind)
-    for term in getattr(fsel, "terms", ()):
-        name = term[0] if isinstance(term, tuple) else getattr(term, "field", "")
-        if name and name not in supported:
-            raise errors.BadRequest(f'field label not supported: "{name}" (supported for {info.kind}: '
-                                    f"{', '.join(sorted(supported))})")
+    unsupported = sorted(set(fsel.fields()) - supported)
+    if unsupported:
+        raise errors.BadRequest(f'field label not supported: "{unsupported[0]}" (supported for {info.kind}: '
+                                f"{', '.join(sorted(supported))})")
     ns = namespace if info.namespaced else ""
 
     def match(obj: Message) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from skiff.api.core.v1 import pod_pb2
 from skiff_common.errors import FieldError
 
-from skiff_apiserver.machinery import validation
+from skiff_apiserver.machinery import quantity, validation
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
@@ -94,8 +94,6 @@ def validate_pod_spec(spec: pod_pb2.PodSpec, path: str) -> list[FieldError]:
 
 def _gt(a: str, b: str) -> bool:
     try:
-        from skiff_common.apimachinery.quantity import parse_quantity  # type: ignore[import-not-found]
-
-        return bool(parse_quantity(a) > parse_quantity(b))
-    except Exception:  # quantity module not available or unparsable (reported elsewhere)
+        return bool(quantity.parse_quantity(a) > quantity.parse_quantity(b))
+    except ValueError:  # unparsable: validate_quantity reports it
         return False
