@@ -2,7 +2,7 @@
 and UpdateRuntimeConfig's pod CIDR."""
 
 # These tests inspect host state (iptables, /proc) with quick blocking calls between RPCs, on purpose.
-# ruff: noqa: ASYNC240
+# ruff: noqa: ASYNC230, ASYNC240
 
 from __future__ import annotations
 
