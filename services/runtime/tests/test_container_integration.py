@@ -264,3 +264,46 @@ async def test_restarted_runtime_reports_the_truth(tmp_path: Path, busybox_layou
 async def _exited(runtime: Runtime, cid: str):  # type: ignore[no-untyped-def]
     record = await runtime.containers.get(cid)
     return record if record.state == "exited" else None
+
+
+async def test_restart_collects_a_crashed_create(tmp_path: Path, busybox_layout: Path) -> None:
+    async with cri_server(tmp_path, busybox_layout) as h:
+        image = h.runtime.images.resolve("busybox")
+        assert image is not None
+        orphan = "0" * 64  # a create that crashed after mounting the rootfs, before writing its record
+        rootfs = Path(h.config.state_root) / "containers" / orphan / "bundle" / "rootfs"
+        h.runtime.snapshots.mount_rootfs(orphan, image.chain_ids, rootfs)
+        restarted = Runtime.build(h.config)
+        await restarted.start()
+        assert not os.path.ismount(rootfs) and not rootfs.parent.parent.exists()
+        assert not (restarted.snapshots.active / orphan).exists()
+
+
+async def test_reopen_container_log(tmp_path: Path, busybox_layout: Path) -> None:
+    async with cri_server(tmp_path, busybox_layout) as h:
+        rs = h.runtime_stub
+        sandbox_cfg = pod_config(tmp_path)
+        sid = (await rs.RunPodSandbox(cri.RunPodSandboxRequest(config=sandbox_cfg))).pod_sandbox_id
+        cid = (
+            await rs.CreateContainer(
+                cri.CreateContainerRequest(
+                    pod_sandbox_id=sid,
+                    sandbox_config=sandbox_cfg,
+                    config=container_config(["sh", "-c", "while true; do echo tick; sleep 0.1; done"]),
+                )
+            )
+        ).container_id
+        await rs.StartContainer(cri.StartContainerRequest(container_id=cid))
+        log_path = tmp_path / "logs" / "main" / "0.log"
+
+        async def has_tick() -> bool:
+            return log_path.exists() and "stdout F tick" in log_path.read_text()
+
+        await _eventually(has_tick, "a first log line")
+        log_path.rename(log_path.with_suffix(".log.1"))  # what kubelet's log rotation does
+        await rs.ReopenContainerLog(cri.ReopenContainerLogRequest(container_id=cid))
+        await _eventually(has_tick, "a line in the reopened log")
+        await rs.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await rs.ReopenContainerLog(cri.ReopenContainerLogRequest(container_id=cid))
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND

@@ -75,6 +75,7 @@ class ContainerManager:
         self.snapshots = snapshots
         self.executor = executor
         self._locks: dict[str, asyncio.Lock] = {}
+        self._creating: set[str] = set()  # names reserved by creates in flight (the record comes last)
 
     def lock(self, container_id: str) -> asyncio.Lock:
         return self._locks.setdefault(container_id, asyncio.Lock())
@@ -109,11 +110,16 @@ class ContainerManager:
         image = self.resolve_image(config.image.image, "config.image.image")
         name = f"{config.metadata.name}_{sandbox.name}_{config.metadata.attempt}"
         taken = next((c for c in self.store.list() if c.name == name), None)
-        if taken is not None:
-            raise AlreadyExists(f"container name {name!r} is already in use by {taken.id}")
+        if taken is not None or name in self._creating:
+            owner = taken.id if taken else "a create in progress"
+            raise AlreadyExists(f"container name {name!r} is already in use by {owner}")
         container_id = secrets.token_hex(32)
-        async with self.lock(container_id):
-            return await self._create(container_id, name, sandbox, config, sandbox_config, image)
+        self._creating.add(name)
+        try:
+            async with self.lock(container_id):
+                return await self._create(container_id, name, sandbox, config, sandbox_config, image)
+        finally:
+            self._creating.discard(name)
 
     async def _create(
         self,
@@ -212,6 +218,28 @@ class ContainerManager:
         return state.pid if state.status is Status.RUNNING else 0
 
     # -- state ------------------------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """After a restart: finish interrupted removals, and collect containers whose create crashed
+        after the bundle was made but before the record was written (bundle dir without a record)."""
+        for record in self.store.list():
+            if record.removing:
+                await self.remove(record.id)
+        known = {r.id for r in self.store.list()}
+        for bundle_dir in self.root.iterdir():
+            if bundle_dir.name in known:
+                continue
+            log.warning(
+                "collecting a container left behind by a crashed create", container_id=bundle_dir.name
+            )
+            with suppress(Exception):
+                await self.executor.kill(bundle_dir.name, signal.SIGKILL)
+                await self.executor.wait(bundle_dir.name)
+            with suppress(Exception):
+                await self.executor.delete(bundle_dir.name)
+            rootfs = bundle_dir / "bundle" / "rootfs"
+            await asyncio.to_thread(self.snapshots.release_rootfs, bundle_dir.name, rootfs)
+            shutil.rmtree(bundle_dir, ignore_errors=True)
 
     async def refresh(self, record: ContainerRecord) -> ContainerRecord:
         """Bring the record up to date with the executor (no-op for final states)."""
