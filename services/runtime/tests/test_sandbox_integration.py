@@ -14,6 +14,7 @@ import grpc
 import pytest
 from criharness import cri_server, iptables_lines
 from skiff.cri.runtime.v1 import api_pb2 as cri
+from skiff_runtime.metrics import RuntimeCollector
 from skiff_runtime.sandbox import cgroups
 
 pytestmark = pytest.mark.root
@@ -106,6 +107,10 @@ async def test_sandbox_lifecycle_leaves_nothing(tmp_path: Path) -> None:
             cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector={"app": "x"}))
         )
         assert list(none.items) == []
+        metrics = {m.name: m for m in RuntimeCollector(h.runtime).collect()}
+        assert [(s.labels, s.value) for s in metrics["skiff_runtime_pod_sandboxes"].samples] == [
+            ({"state": "ready"}, 1)
+        ]
         # a second pod with the same name/attempt is refused
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await rs.RunPodSandbox(cri.RunPodSandboxRequest(config=pod_config(tmp_path)))
