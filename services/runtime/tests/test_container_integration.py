@@ -212,6 +212,20 @@ async def test_completed_container_and_exit_code(tmp_path: Path, busybox_layout:
                 cri.CONTAINER_EXITED,
                 7,
             )  # SIGTERM was delivered
+            # a container that never started can be stopped (it becomes EXITED) and removed
+            idle = (
+                await rs.CreateContainer(
+                    cri.CreateContainerRequest(
+                        pod_sandbox_id=sid,
+                        sandbox_config=sandbox_cfg,
+                        config=container_config(["true"], "idle"),
+                    )
+                )
+            ).container_id
+            await rs.StopContainer(cri.StopContainerRequest(container_id=idle, timeout=10))
+            idle_status = (await rs.ContainerStatus(cri.ContainerStatusRequest(container_id=idle))).status
+            assert idle_status.state == cri.CONTAINER_EXITED
+            await rs.RemoveContainer(cri.RemoveContainerRequest(container_id=idle))
             # an unknown image is NOT_FOUND with a clear message, and leaves nothing behind
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await rs.CreateContainer(
