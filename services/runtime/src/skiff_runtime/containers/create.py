@@ -82,7 +82,7 @@ async def create_container(
             image_ref=image.repo_digests[0] if image.repo_digests else image.id,
             user_image=config.image.image,
             state=CREATED,
-            created_at=ns(state.created_at) or time.timens(),
+            created_at=ns(state.created_at) or time.time_ns(),
             bundle=str(bundle),
             rootfs=str(rootfs),
             cgroups_path=cgroups_path,
