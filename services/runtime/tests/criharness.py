@@ -42,7 +42,10 @@ def iptables_lines(needle: str) -> list[str]:
 
 
 def cleanup_host(bridge: str) -> None:
+    """Delete the test's bridge (CNI's bridge plugin creates it and never deletes it, by design)."""
     subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
+    gone = subprocess.run(["ip", "link", "show", bridge], capture_output=True, check=False).returncode != 0
+    assert gone, f"bridge {bridge} is still there"
 
 
 @asynccontextmanager

@@ -126,6 +126,13 @@ async def test_busybox_pod_end_to_end(tmp_path: Path, busybox_layout: Path) -> N
         assert [c.id for c in listed.containers] == [cid]
         stats = (await rs.ContainerStats(cri.ContainerStatsRequest(container_id=cid))).stats
         assert stats.attributes.id == cid and stats.memory.usage_bytes.value > 0
+        pod_stats = (await rs.PodSandboxStats(cri.PodSandboxStatsRequest(pod_sandbox_id=sid))).stats
+        assert [c.attributes.id for c in pod_stats.linux.containers] == [cid]
+        assert pod_stats.linux.memory.usage_bytes.value >= stats.memory.usage_bytes.value
+        listed_stats = await rs.ListContainerStats(cri.ListContainerStatsRequest())
+        assert [s.attributes.id for s in listed_stats.stats] == [cid]
+        fs = (await ims.ImageFsInfo(cri.ImageFsInfoRequest())).image_filesystems[0]
+        assert fs.used_bytes.value > 1_000_000 and fs.inodes_used.value > 100  # busybox + its applet links
 
         # the image is in use: it cannot be removed
         with pytest.raises(grpc.aio.AioRpcError) as err:
