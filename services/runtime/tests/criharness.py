@@ -42,7 +42,10 @@ def iptables_lines(needle: str) -> list[str]:
 
 
 def cleanup_host(bridge: str) -> None:
+    """Delete the test's bridge (CNI's bridge plugin creates it and never deletes it, by design)."""
     subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
+    gone = subprocess.run(["ip", "link", "show", bridge], capture_output=True, check=False).returncode != 0
+    assert gone, f"bridge {bridge} is still there"
 
 
 @asynccontextmanager
@@ -87,3 +90,31 @@ async def cri_server(
         await channel.close()
         await server.stop(0)
         cleanup_host(bridge)
+
+
+def remove_idle_portmap_chains() -> None:
+    """portmap creates node-wide chains on first use and never deletes them; drop them again when no
+    hostPort rule (ours or anyone's) is left in them, so a test leaves the node's iptables as it found it."""
+    nat = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True, check=False).stdout
+    if any(
+        line.startswith("-A CNI-HOSTPORT-DNAT") or line.startswith("-A CNI-DN-") for line in nat.splitlines()
+    ):
+        return
+    hooks = [
+        ["PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "CNI-HOSTPORT-DNAT"],
+        ["OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "CNI-HOSTPORT-DNAT"],
+        [
+            "POSTROUTING",
+            "-m",
+            "comment",
+            "--comment",
+            "CNI portfwd requiring masquerade",
+            "-j",
+            "CNI-HOSTPORT-MASQ",
+        ],
+    ]
+    for rule in hooks:
+        subprocess.run(["iptables", "-t", "nat", "-D", *rule], capture_output=True, check=False)
+    for chain in ("CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-MASQ", "CNI-HOSTPORT-SETMARK"):
+        subprocess.run(["iptables", "-t", "nat", "-F", chain], capture_output=True, check=False)
+        subprocess.run(["iptables", "-t", "nat", "-X", chain], capture_output=True, check=False)

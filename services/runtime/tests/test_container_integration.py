@@ -126,6 +126,13 @@ async def test_busybox_pod_end_to_end(tmp_path: Path, busybox_layout: Path) -> N
         assert [c.id for c in listed.containers] == [cid]
         stats = (await rs.ContainerStats(cri.ContainerStatsRequest(container_id=cid))).stats
         assert stats.attributes.id == cid and stats.memory.usage_bytes.value > 0
+        pod_stats = (await rs.PodSandboxStats(cri.PodSandboxStatsRequest(pod_sandbox_id=sid))).stats
+        assert [c.attributes.id for c in pod_stats.linux.containers] == [cid]
+        assert pod_stats.linux.memory.usage_bytes.value >= stats.memory.usage_bytes.value
+        listed_stats = await rs.ListContainerStats(cri.ListContainerStatsRequest())
+        assert [s.attributes.id for s in listed_stats.stats] == [cid]
+        fs = (await ims.ImageFsInfo(cri.ImageFsInfoRequest())).image_filesystems[0]
+        assert fs.used_bytes.value > 1_000_000 and fs.inodes_used.value > 100  # busybox + its applet links
 
         # the image is in use: it cannot be removed
         with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -212,6 +219,20 @@ async def test_completed_container_and_exit_code(tmp_path: Path, busybox_layout:
                 cri.CONTAINER_EXITED,
                 7,
             )  # SIGTERM was delivered
+            # a container that never started can be stopped (it becomes EXITED) and removed
+            idle = (
+                await rs.CreateContainer(
+                    cri.CreateContainerRequest(
+                        pod_sandbox_id=sid,
+                        sandbox_config=sandbox_cfg,
+                        config=container_config(["true"], "idle"),
+                    )
+                )
+            ).container_id
+            await rs.StopContainer(cri.StopContainerRequest(container_id=idle, timeout=10))
+            idle_status = (await rs.ContainerStatus(cri.ContainerStatusRequest(container_id=idle))).status
+            assert idle_status.state == cri.CONTAINER_EXITED
+            await rs.RemoveContainer(cri.RemoveContainerRequest(container_id=idle))
             # an unknown image is NOT_FOUND with a clear message, and leaves nothing behind
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await rs.CreateContainer(
@@ -264,3 +285,46 @@ async def test_restarted_runtime_reports_the_truth(tmp_path: Path, busybox_layou
 async def _exited(runtime: Runtime, cid: str):  # type: ignore[no-untyped-def]
     record = await runtime.containers.get(cid)
     return record if record.state == "exited" else None
+
+
+async def test_restart_collects_a_crashed_create(tmp_path: Path, busybox_layout: Path) -> None:
+    async with cri_server(tmp_path, busybox_layout) as h:
+        image = h.runtime.images.resolve("busybox")
+        assert image is not None
+        orphan = "0" * 64  # a create that crashed after mounting the rootfs, before writing its record
+        rootfs = Path(h.config.state_root) / "containers" / orphan / "bundle" / "rootfs"
+        h.runtime.snapshots.mount_rootfs(orphan, image.chain_ids, rootfs)
+        restarted = Runtime.build(h.config)
+        await restarted.start()
+        assert not os.path.ismount(rootfs) and not rootfs.parent.parent.exists()
+        assert not (restarted.snapshots.active / orphan).exists()
+
+
+async def test_reopen_container_log(tmp_path: Path, busybox_layout: Path) -> None:
+    async with cri_server(tmp_path, busybox_layout) as h:
+        rs = h.runtime_stub
+        sandbox_cfg = pod_config(tmp_path)
+        sid = (await rs.RunPodSandbox(cri.RunPodSandboxRequest(config=sandbox_cfg))).pod_sandbox_id
+        cid = (
+            await rs.CreateContainer(
+                cri.CreateContainerRequest(
+                    pod_sandbox_id=sid,
+                    sandbox_config=sandbox_cfg,
+                    config=container_config(["sh", "-c", "while true; do echo tick; sleep 0.1; done"]),
+                )
+            )
+        ).container_id
+        await rs.StartContainer(cri.StartContainerRequest(container_id=cid))
+        log_path = tmp_path / "logs" / "main" / "0.log"
+
+        async def has_tick() -> bool:
+            return log_path.exists() and "stdout F tick" in log_path.read_text()
+
+        await _eventually(has_tick, "a first log line")
+        log_path.rename(log_path.with_suffix(".log.1"))  # what kubelet's log rotation does
+        await rs.ReopenContainerLog(cri.ReopenContainerLogRequest(container_id=cid))
+        await _eventually(has_tick, "a line in the reopened log")
+        await rs.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await rs.ReopenContainerLog(cri.ReopenContainerLogRequest(container_id=cid))
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND

@@ -14,6 +14,7 @@ import grpc
 import pytest
 from criharness import cri_server, iptables_lines
 from skiff.cri.runtime.v1 import api_pb2 as cri
+from skiff_runtime.metrics import RuntimeCollector
 from skiff_runtime.sandbox import cgroups
 
 pytestmark = pytest.mark.root
@@ -69,6 +70,17 @@ async def test_invalid_sandbox_config_names_fields(tmp_path: Path) -> None:
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "config.metadata.uid: Required value" in (err.value.details() or "")
         assert "runtime_handler" in (err.value.details() or "")
+        bad = pod_config(tmp_path)
+        bad.hostname = "Not_A_Hostname"
+        bad.port_mappings.add(container_port=0, host_port=70000)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await h.runtime_stub.RunPodSandbox(cri.RunPodSandboxRequest(config=bad))
+        details = err.value.details() or ""
+        assert "config.hostname: Invalid value" in details
+        assert (
+            "config.port_mappings[0].container_port" in details
+            and "config.port_mappings[0].host_port" in details
+        )
 
 
 async def test_sandbox_lifecycle_leaves_nothing(tmp_path: Path) -> None:
@@ -106,6 +118,10 @@ async def test_sandbox_lifecycle_leaves_nothing(tmp_path: Path) -> None:
             cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector={"app": "x"}))
         )
         assert list(none.items) == []
+        metrics = {m.name: m for m in RuntimeCollector(h.runtime).collect()}
+        assert [(s.labels, s.value) for s in metrics["skiff_runtime_pod_sandboxes"].samples] == [
+            ({"state": "ready"}, 1)
+        ]
         # a second pod with the same name/attempt is refused
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await rs.RunPodSandbox(cri.RunPodSandboxRequest(config=pod_config(tmp_path)))

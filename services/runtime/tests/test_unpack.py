@@ -126,3 +126,15 @@ def test_snapshot_checks_diff_id(tmp_path: Path) -> None:
         snaps.ensure_layer("sha256:" + "1" * 64, "sha256:" + "2" * 64, blob, "")
     assert not snaps.has_layer("sha256:" + "1" * 64)
     assert [p.name for p in snaps.layers.iterdir()] == []
+
+
+def test_later_entry_replaces_directory_without_following_links(tmp_path: Path) -> None:
+    keep = tmp_path / "precious"
+    keep.mkdir()
+    (keep / "file").write_text("x")
+    blob = _tar(
+        tmp_path / "l.tar", [("d", "dir", b""), ("d/link", "sym", str(keep)), ("d", "file", b"now a file")]
+    )
+    unpack_layer(blob, tmp_path / "fs")
+    assert (tmp_path / "fs" / "d").read_bytes() == b"now a file"
+    assert (keep / "file").read_text() == "x"  # the link's target survived the directory's removal

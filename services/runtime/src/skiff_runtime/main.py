@@ -39,6 +39,11 @@ async def serve(config: RuntimeConfig) -> None:
     log = get_logger("skiff_runtime")
     runtime = Runtime.build(config)
     await runtime.start()
+    from prometheus_client import REGISTRY
+
+    from skiff_runtime.metrics import RuntimeCollector
+
+    REGISTRY.register(RuntimeCollector(runtime))
     server = create_server("runtime.v1")
     register(server, runtime)
     add_listen(server, config.listen, None)

@@ -95,6 +95,8 @@ class Runtime:
         )
 
     async def start(self) -> None:
+        """Reconcile with what a previous run left: containers first (they live inside sandboxes)."""
+        await self.containers.recover()
         await self.sandboxes.recover()
 
     def image_in_use(self, image_id: str) -> list[str]:

@@ -89,6 +89,7 @@ def write_config(
     resources: dict[str, Any] | None = None,
     namespaces: list[dict[str, str]] | None = None,
     process: dict[str, Any] | None = None,
+    linux: dict[str, Any] | None = None,
 ) -> Path:
     caps = list(DOCKER_DEFAULT_CAPS)
     config = {
@@ -114,6 +115,7 @@ def write_config(
             "resources": resources or {},
             "maskedPaths": MASKED,
             "readonlyPaths": READONLY,
+            **(linux or {}),
         },
     }
     bundle.mkdir(parents=True, exist_ok=True)

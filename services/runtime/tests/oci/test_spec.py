@@ -46,6 +46,10 @@ def _config(rootfs: Path, **overrides: Any) -> dict[str, Any]:
         ({"linux__namespaces": [{"type": "pid"}]}, "linux.namespaces"),
         ({"linux__cgroupsPath": "../escape"}, "linux.cgroupsPath"),
         ({"linux__resources": {"memory": {"limit": "1G"}}}, "linux.resources.memory.limit"),
+        ({"linux__sysctl": {"kernel.panic": "1"}}, "linux.sysctl[kernel.panic]"),
+        ({"linux__sysctl": {"net.ipv4.ip_forward": "1"}}, "linux.sysctl[net.ipv4.ip_forward]"),  # host netns
+        ({"linux__sysctl": {"net.ipv4.x": 1}}, "linux.sysctl[net.ipv4.x]"),
+        ({"process__oomScoreAdj": 1001}, "process.oomScoreAdj"),
     ],
 )
 def test_invalid_config_names_the_field(tmp_path: Path, overrides: dict[str, Any], field: str) -> None:

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import secrets
 import shutil
 import signal
-import time
 from contextlib import suppress
 from pathlib import Path
 
@@ -32,24 +30,20 @@ from skiff_common.errors import (
 from skiff_common.observability import get_logger
 
 from skiff_runtime.containers import resources as container_resources
+from skiff_runtime.containers.create import create_container
 from skiff_runtime.containers.errors import executor_errors
+from skiff_runtime.containers.status import apply_state
 from skiff_runtime.images.reference import ReferenceError
 from skiff_runtime.images.snapshots import Snapshotter
 from skiff_runtime.images.store import ImageRecord, ImageStore
 from skiff_runtime.oci.errors import ContainerNotFound
-from skiff_runtime.oci.executor import ContainerState, Executor, Status
-from skiff_runtime.sandbox import cgroups, files
-from skiff_runtime.spec import builder
+from skiff_runtime.oci.executor import ContainerState, Executor
 from skiff_runtime.store.base import RecordStore
-from skiff_runtime.store.container import CREATED, EXITED, RUNNING, UNKNOWN, ContainerRecord
+from skiff_runtime.store.container import CREATED, RUNNING, UNKNOWN, ContainerRecord
 from skiff_runtime.store.sandbox import READY, SandboxRecord
 
 log = get_logger(__name__)
 EXEC_OUTPUT_CAP = 16 * 1024 * 1024
-
-
-def _ns(seconds: float | None) -> int:
-    return int(seconds * 1e9) if seconds else 0
 
 
 def decode_config(record: ContainerRecord) -> cri.ContainerConfig:
@@ -75,6 +69,7 @@ class ContainerManager:
         self.snapshots = snapshots
         self.executor = executor
         self._locks: dict[str, asyncio.Lock] = {}
+        self._creating: set[str] = set()  # names reserved by creates in flight (the record comes last)
 
     def lock(self, container_id: str) -> asyncio.Lock:
         return self._locks.setdefault(container_id, asyncio.Lock())
@@ -109,109 +104,46 @@ class ContainerManager:
         image = self.resolve_image(config.image.image, "config.image.image")
         name = f"{config.metadata.name}_{sandbox.name}_{config.metadata.attempt}"
         taken = next((c for c in self.store.list() if c.name == name), None)
-        if taken is not None:
-            raise AlreadyExists(f"container name {name!r} is already in use by {taken.id}")
+        if taken is not None or name in self._creating:
+            owner = taken.id if taken else "a create in progress"
+            raise AlreadyExists(f"container name {name!r} is already in use by {owner}")
         container_id = secrets.token_hex(32)
-        async with self.lock(container_id):
-            return await self._create(container_id, name, sandbox, config, sandbox_config, image)
-
-    async def _create(
-        self,
-        container_id: str,
-        name: str,
-        sandbox: SandboxRecord,
-        config: cri.ContainerConfig,
-        sandbox_config: cri.PodSandboxConfig,
-        image: ImageRecord,
-    ) -> str:
-        bundle = self.root / container_id / "bundle"
-        rootfs = bundle / "rootfs"
-        cgroups_path = f"{sandbox.cgroup_parent}/{container_id}"
-        log_dir = sandbox_config.log_directory or _sandbox_log_dir(sandbox)
-        log_path = Path(log_dir) / config.log_path if (log_dir and config.log_path) else None
-        created_in_executor = False
+        self._creating.add(name)
         try:
-            await asyncio.to_thread(self.snapshots.mount_rootfs, container_id, image.chain_ids, rootfs)
-            target_pid = await self._target_pid(config)
-            built = builder.build(
-                builder.SpecInputs(
-                    container_id=container_id,
-                    config=config,
-                    image=image.config,
-                    sandbox=sandbox,
-                    rootfs=rootfs,
-                    pod_files=files.pod_files(Path(self.sandboxes_dir(sandbox.id))),
-                    cgroups_path=cgroups_path,
-                    unified_cgroups=cgroups.is_unified(),
-                    target_pid=target_pid,
+            async with self.lock(container_id):
+                record = await create_container(
+                    self, container_id, name, sandbox, config, sandbox_config, image
                 )
-            )
-            (bundle / "config.json").write_text(json.dumps(built.spec, indent=2))
-            if log_path is not None:
-                log_path.parent.mkdir(parents=True, exist_ok=True)
-            with executor_errors("create container"):
-                state = await self.executor.create(container_id, bundle, log_path=log_path)
-                created_in_executor = True
-            record = ContainerRecord(
-                id=container_id,
-                sandbox_id=sandbox.id,
-                name=name,
-                config=base64.b64encode(config.SerializeToString()).decode(),
-                image_id=image.id,
-                image_ref=image.repo_digests[0] if image.repo_digests else image.id,
-                user_image=config.image.image,
-                state=CREATED,
-                created_at=_ns(state.created_at) or time.time_ns(),
-                bundle=str(bundle),
-                rootfs=str(rootfs),
-                cgroups_path=cgroups_path,
-                log_path=str(log_path) if log_path else "",
-                stop_signal=built.stop_signal,
-                pid=state.pid,
-                uid=built.user.uid,
-                gid=built.user.gid,
-                additional_gids=built.user.additional_gids,
-            )
-            self.store.put(record)
-        except BaseException:
-            if created_in_executor:
-                with suppress(Exception):
-                    await self.executor.kill(container_id, signal.SIGKILL)
-                    await self.executor.wait(container_id)
-                with suppress(Exception):
-                    await self.executor.delete(container_id)
-            await asyncio.to_thread(self.snapshots.release_rootfs, container_id, rootfs)
-            shutil.rmtree(self.root / container_id, ignore_errors=True)
-            raise
-        log.info(
-            "container created", container_id=container_id, name=name, sandbox_id=sandbox.id, image=image.id
-        )
-        return container_id
+                return record.id
+        finally:
+            self._creating.discard(name)
 
     def sandboxes_dir(self, sandbox_id: str) -> Path:
         return self.root.parent / "sandboxes" / sandbox_id
 
-    async def _target_pid(self, config: cri.ContainerConfig) -> int:
-        opts = config.linux.security_context.namespace_options
-        if opts.pid != cri.TARGET:
-            return 0
-        target = self.store.find(opts.target_id)
-        if target is None:
-            raise Invalid(
-                "container config is invalid",
-                [
-                    FieldError(
-                        "config.linux.security_context.namespace_options.target_id",
-                        "Not found",
-                        opts.target_id,
-                    )
-                ],
-            )
-        with executor_errors("find target container"):
-            state = await self.executor.state(target.id)
-        return state.pid if state.status is Status.RUNNING else 0
-
     # -- state ------------------------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """After a restart: finish interrupted removals, and collect containers whose create crashed
+        after the bundle was made but before the record was written (bundle dir without a record)."""
+        for record in self.store.list():
+            if record.removing:
+                await self.remove(record.id)
+        known = {r.id for r in self.store.list()}
+        for bundle_dir in self.root.iterdir():
+            if bundle_dir.name in known:
+                continue
+            log.warning(
+                "collecting a container left behind by a crashed create", container_id=bundle_dir.name
+            )
+            with suppress(Exception):
+                await self.executor.kill(bundle_dir.name, signal.SIGKILL)
+                await self.executor.wait(bundle_dir.name)
+            with suppress(Exception):
+                await self.executor.delete(bundle_dir.name)
+            rootfs = bundle_dir / "bundle" / "rootfs"
+            await asyncio.to_thread(self.snapshots.release_rootfs, bundle_dir.name, rootfs)
+            shutil.rmtree(bundle_dir, ignore_errors=True)
 
     async def refresh(self, record: ContainerRecord) -> ContainerRecord:
         """Bring the record up to date with the executor (no-op for final states)."""
@@ -226,21 +158,7 @@ class ContainerManager:
         return self._apply(record, state)
 
     def _apply(self, record: ContainerRecord, state: ContainerState) -> ContainerRecord:
-        before = (record.state, record.pid, record.started_at, record.finished_at)
-        record.pid = state.pid
-        record.started_at = _ns(state.started_at) or record.started_at
-        if state.status is Status.RUNNING:
-            record.state = RUNNING
-        elif state.status is Status.STOPPED:
-            record.state = EXITED
-            record.finished_at = _ns(state.finished_at) or time.time_ns()
-            record.exit_code = state.exit_code if state.exit_code is not None else 255
-            if state.oom_killed:
-                record.reason = "OOMKilled"
-            else:
-                record.reason = "Completed" if record.exit_code == 0 else "Error"
-            record.pid = 0
-        if (record.state, record.pid, record.started_at, record.finished_at) != before:
+        if apply_state(record, state):
             self.store.put(record)
         return record
 
@@ -343,8 +261,3 @@ class ContainerManager:
             raise FailedPrecondition(f"container {record.id} is not running")
         with executor_errors("reopen container log"):
             await self.executor.reopen_log(record.id)
-
-
-def _sandbox_log_dir(sandbox: SandboxRecord) -> str:
-    config = cri.PodSandboxConfig.FromString(base64.b64decode(sandbox.config))
-    return config.log_directory

@@ -25,6 +25,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import shutil
 import stat
 import tarfile
 from pathlib import Path, PurePosixPath
@@ -90,9 +91,7 @@ def _remove_existing(path: Path, keep_dir: bool) -> None:
     if stat.S_ISDIR(st.st_mode):
         if keep_dir:
             return
-        for child in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-            child.rmdir() if child.is_dir() and not child.is_symlink() else child.unlink()
-        path.rmdir()
+        shutil.rmtree(path)  # never follows symlinks out of the tree
     else:
         path.unlink()
 

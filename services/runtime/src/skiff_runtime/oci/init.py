@@ -7,7 +7,8 @@ The shim has already entered/created the pid namespace for its children (``unsha
 2. join the cgroup (writing ``0`` to ``cgroup.procs`` means "me" and works from inside a pid ns);
 3. ``setns`` into namespaces given by ``path`` (the pod sandbox's net/ipc/uts), ``unshare`` the rest;
 4. build the rootfs and ``pivot_root`` (``rootfs.py``), set the hostname, mask/read-only paths;
-5. rlimits and ``no_new_privs`` while still fully privileged;
+5. namespaced sysctls (before ``/proc/sys`` turns read-only); rlimits, ``oom_score_adj`` and
+   ``no_new_privs`` while still fully privileged;
 6. **the start handshake**: write ``R`` on the sync pipe, then block reading the start pipe. The shim
    writes ``S`` when ``start`` is requested. EOF instead means the shim died or gave up: exit quietly;
 7. drop privileges (``caps.py``), ``chdir(cwd)`` as the target user, ``execvpe``.
@@ -84,9 +85,15 @@ def run_init(
         uts = spec.namespace("uts")
         if spec.hostname and uts is not None and not uts.path:
             sc.sethostname(spec.hostname)
+        for key, value in spec.sysctl:  # before finalize_rootfs makes /proc/sys read-only
+            with open(f"/proc/sys/{key.replace('.', '/')}", "w") as f:
+                f.write(value)
         finalize_rootfs(spec)
         for number, soft, hard in spec.process.rlimits:
             resource.setrlimit(number, (soft, hard))
+        if spec.process.oom_score_adj is not None:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(spec.process.oom_score_adj))
         if spec.process.no_new_privileges:
             sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
         os.write(sync_w, b"R")

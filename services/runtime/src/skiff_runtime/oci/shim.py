@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 import time
@@ -178,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runtime", default=None, help="runc/crun binary: delegate isolation to it")
     parser.add_argument("--runtime-root", default=None, help="the runtime's --root state directory")
     args = parser.parse_args(argv)
+    # stderr is <state_dir>/shim.log; plain logging keeps the shim free of service-only dependencies.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if os.fork() != 0:
         os._exit(0)  # the executor reaps this one; the grandchild is the shim
     os.chdir("/")

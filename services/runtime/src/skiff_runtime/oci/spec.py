@@ -59,6 +59,7 @@ class Process:
     ambient: int | None = None
     no_new_privileges: bool = False
     rlimits: tuple[tuple[int, int, int], ...] = ()  # (resource.RLIMIT_*, soft, hard)
+    oom_score_adj: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Spec:
     masked_paths: tuple[str, ...] = ()
     readonly_paths: tuple[str, ...] = ()
     rootfs_propagation: str = "rprivate"
+    sysctl: tuple[tuple[str, str], ...] = ()
 
     def namespace(self, ns_type: str) -> Namespace | None:
         return next((ns for ns in self.namespaces if ns.type == ns_type), None)
@@ -92,6 +94,7 @@ class Spec:
         raw["mounts"] = tuple(Mount(**{**m, "options": tuple(m["options"])}) for m in raw["mounts"])
         raw["namespaces"] = tuple(Namespace(**n) for n in raw["namespaces"])
         raw["resources"] = Resources(**raw["resources"])
+        raw["sysctl"] = tuple(tuple(kv) for kv in raw["sysctl"])
         raw["masked_paths"] = tuple(raw["masked_paths"])
         raw["readonly_paths"] = tuple(raw["readonly_paths"])
         return cls(process=Process(**proc), **raw)
@@ -170,8 +173,48 @@ def _parse_process(raw: dict[str, Any]) -> Process:
         additional_gids=tuple(gids),
         no_new_privileges=bool(_get(raw, "noNewPrivileges", "process", bool, False)),
         rlimits=tuple(rlimits),
+        oom_score_adj=_oom_score_adj(raw),
         **masks,
     )
+
+
+def _oom_score_adj(raw: dict[str, Any]) -> int | None:
+    value = _get(raw, "oomScoreAdj", "process", int, None)
+    if value is not None and not -1000 <= value <= 1000:
+        raise InvalidBundle("process.oomScoreAdj", "must be between -1000 and 1000")
+    return value  # type: ignore[no-any-return]
+
+
+# Namespaced sysctls (as runc validates them): prefix -> the namespace that must be private.
+_SYSCTL_NAMESPACE = {
+    "net.": "network",
+    "kernel.shm": "ipc",
+    "kernel.msg": "ipc",
+    "kernel.sem": "ipc",
+    "fs.mqueue.": "ipc",
+    "kernel.hostname": "uts",
+    "kernel.domainname": "uts",
+}
+
+
+def _parse_sysctl(raw: dict[str, Any], namespaces: tuple[Namespace, ...]) -> tuple[tuple[str, str], ...]:
+    items = _get(raw, "sysctl", "linux", dict, {}) or {}
+    private = {ns.type for ns in namespaces if not ns.path}
+    shared = {ns.type for ns in namespaces if ns.path}
+    out = []
+    for key, value in sorted(items.items()):
+        where = f"linux.sysctl[{key}]"
+        if not isinstance(value, str):
+            raise InvalidBundle(where, "must be a string")
+        if "/" in key or ".." in key:
+            raise InvalidBundle(where, "Invalid value: not a sysctl name")
+        ns = next((ns for prefix, ns in _SYSCTL_NAMESPACE.items() if key.startswith(prefix)), None)
+        if ns is None:
+            raise InvalidBundle(where, "Forbidden: not a namespaced sysctl")
+        if ns not in private | shared:
+            raise InvalidBundle(where, f"Forbidden: needs a private {ns} namespace, the host's would change")
+        out.append((key, value))
+    return tuple(out)
 
 
 def _parse_mounts(raw: list[Any]) -> tuple[Mount, ...]:
@@ -223,6 +266,7 @@ def _parse_linux(raw: dict[str, Any]) -> dict[str, Any]:
         memory_limit=limit if limit is None or limit > 0 else None,
         pids_limit=pids_limit if pids_limit is None or pids_limit > 0 else None,
     )
+    out["sysctl"] = _parse_sysctl(raw, out["namespaces"])
     out["masked_paths"] = _strings(raw, "maskedPaths", "linux")
     out["readonly_paths"] = _strings(raw, "readonlyPaths", "linux")
     prop = _get(raw, "rootfsPropagation", "linux", str, None) or "rprivate"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import signal
@@ -36,6 +37,8 @@ from typing import Any
 from skiff_runtime.oci.cgroups import CgroupDriver
 from skiff_runtime.oci.logs import CriLogWriter
 from skiff_runtime.oci.state import SOCKET, Record, write_record
+
+log = logging.getLogger("skiff.oci.shim")
 
 
 class Supervisor:
@@ -83,6 +86,7 @@ class Supervisor:
 
     def abandon(self) -> None:
         """Kill the init, remove the cgroup and state dir, exit: the creator went away before "ok"."""
+        log.warning("container %s: create() was abandoned by the caller; tearing down", self.rec.id)
         if not self.reaped:
             os.kill(self.rec.pid, signal.SIGKILL)
 
@@ -126,6 +130,9 @@ class Supervisor:
             )
         except OSError:
             traceback.print_exc()
+        log.info(
+            "container %s exited: code=%s oom_killed=%s", self.rec.id, self.rec.exit_code, self.rec.oom_killed
+        )
         asyncio.get_running_loop().create_task(self._finish())
 
     async def _finish(self) -> None:
@@ -162,6 +169,7 @@ class Supervisor:
         if op == "start":
             return await self._start()
         if op == "kill":
+            log.info("container %s: kill signal %s", self.rec.id, req.get("signal"))
             if not self.reaped:
                 os.kill(self.rec.pid, int(req["signal"]))
             return {"ok": True}
@@ -172,6 +180,7 @@ class Supervisor:
             self.logs.reopen()
             return {"ok": True}
         if op == "shutdown":
+            log.info("container %s: shutdown", self.rec.id)
             if not self.reaped:
                 os.kill(self.rec.pid, signal.SIGKILL)
             await self.stopped.wait()
@@ -182,10 +191,16 @@ class Supervisor:
         if self.rec.status != "created" or self.start_requested:
             return {"ok": False, "error": f"container is {self.rec.status}, not created"}
         self.start_requested = True
-        error = await self.starter()
-        if error:
-            return {"ok": False, "error": error}
+        # Set before releasing the process: a fast one may exit, and be recorded STOPPED, before the
+        # starter returns; that record must already carry started_at (<= finished_at).
         self.rec.started_at = time.time()
+        error = await self.starter()
+        log.info("container %s: start %s", self.rec.id, f"failed: {error}" if error else "ok")
+        if error:
+            self.rec.started_at = None  # it never ran
+            if self.rec.status == "stopped":
+                write_record(self.state_dir, self.rec)
+            return {"ok": False, "error": error}
         if self.rec.status == "created":  # it may already have run to completion
             self.rec.status = "running"
         write_record(self.state_dir, self.rec)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import secrets
 import shutil
 import socket
@@ -32,6 +33,7 @@ from skiff_runtime.store.sandbox import CREATING, NOTREADY, READY, SandboxRecord
 
 log = get_logger(__name__)
 HANDLERS = ("", "skiff")
+_HOSTNAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def decode_config(record: SandboxRecord) -> cri.PodSandboxConfig:
@@ -52,6 +54,19 @@ def _validate(config: cri.PodSandboxConfig, runtime_handler: str) -> None:
                 f'{runtime_handler!r}; supported: "" (default), "skiff"',
             )
         )
+    if config.hostname and not _HOSTNAME.match(config.hostname):
+        errors.append(
+            FieldError(
+                "config.hostname",
+                "Invalid value",
+                "must be at most 63 lower-case alphanumerics or '-', starting and ending alphanumeric",
+            )
+        )
+    for i, port in enumerate(config.port_mappings):
+        if not 0 < port.container_port <= 65535:
+            errors.append(FieldError(f"config.port_mappings[{i}].container_port", "Invalid value", "1-65535"))
+        if not 0 <= port.host_port <= 65535:
+            errors.append(FieldError(f"config.port_mappings[{i}].host_port", "Invalid value", "0-65535"))
     opts = config.linux.security_context.namespace_options
     if opts.userns_options.mode not in (cri.POD, cri.NODE) or opts.userns_options.uids:
         errors.append(

@@ -1,9 +1,7 @@
 """Build the OCI runtime-spec config.json for a CRI container, as containerd's CRI plugin does.
 
-Precedence, following Kubernetes: `command` replaces the image Entrypoint and `args` replace its Cmd
-(`args` alone run after the Entrypoint; neither runs Entrypoint + Cmd). Env is HOSTNAME, then the image's,
-then the CRI's, a later value replacing an earlier one of the same name. The user is run_as_username, else
-run_as_user[:run_as_group], else the image's User, resolved against the container's own /etc/passwd.
+The process section (argv with Kubernetes' command/args rules, env, user, capabilities, stop signal)
+is built by `process`; mounts, namespaces, cgroup and resources here.
 
 Namespaces: network, IPC and UTS are joined by path from the sandbox (or left out for NODE mode, which
 keeps the host's); PID is private per container (CONTAINER), the host's (NODE) or another container's
@@ -14,7 +12,6 @@ no pod PID namespace to join. Mount is always new; cgroup is new on cgroup v2 (a
 from __future__ import annotations
 
 import os
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +20,8 @@ from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff_common.errors import FieldError, Invalid
 
 from skiff_runtime.images.store import ImageConfig
-from skiff_runtime.spec import defaults
-from skiff_runtime.spec.user import ResolvedUser, UserError, resolve
+from skiff_runtime.spec import defaults, process
+from skiff_runtime.spec.user import ResolvedUser
 from skiff_runtime.store.sandbox import SandboxRecord
 
 OCI_VERSION = "1.1.0"
@@ -53,109 +50,6 @@ class BuiltSpec:
     spec: dict[str, Any]
     user: ResolvedUser
     stop_signal: int
-
-
-def _args(config: cri.ContainerConfig, image: ImageConfig) -> list[str]:
-    if config.command:
-        argv = list(config.command) + list(config.args)
-    else:
-        argv = list(image.entrypoint) + (list(config.args) if config.args else list(image.cmd))
-    if not argv:
-        raise Invalid(
-            "container config is invalid",
-            [
-                FieldError(
-                    "config.command",
-                    "Required value",
-                    "neither the container config nor the image specify a command",
-                )
-            ],
-        )
-    return argv
-
-
-def _env(config: cri.ContainerConfig, image: ImageConfig, hostname: str) -> list[str]:
-    merged: dict[str, str] = {}
-    entries = [f"HOSTNAME={hostname}"] if hostname else []
-    entries += list(image.env) + [f"{kv.key}={kv.value}" for kv in config.envs]
-    for entry in entries:
-        key, _, value = entry.partition("=")
-        merged.pop(key, None)  # re-insert: a replaced variable moves to where it was set last
-        merged[key] = value
-    if "PATH" not in merged:
-        merged = {"PATH": defaults.DEFAULT_PATH.partition("=")[2], **merged}
-    return [f"{k}={v}" for k, v in merged.items()]
-
-
-def _user(inputs: SpecInputs) -> ResolvedUser:
-    sc = inputs.config.linux.security_context
-    try:
-        if sc.run_as_username:
-            user = resolve(inputs.rootfs, sc.run_as_username)
-        elif sc.HasField("run_as_user"):
-            group = str(sc.run_as_group.value) if sc.HasField("run_as_group") else ""
-            user = resolve(inputs.rootfs, str(sc.run_as_user.value), group)
-        else:
-            if sc.HasField("run_as_group"):
-                raise Invalid(
-                    "container config is invalid",
-                    [
-                        FieldError(
-                            "config.linux.security_context.run_as_group",
-                            "Invalid value",
-                            "run_as_group requires run_as_user or run_as_username",
-                        )
-                    ],
-                )
-            user = resolve(inputs.rootfs, inputs.image.user)
-    except UserError as err:
-        raise Invalid(
-            "container config is invalid",
-            [FieldError("config.linux.security_context.run_as_username", "Invalid value", str(err))],
-        ) from None
-    extra = [g for g in sc.supplemental_groups if g not in user.additional_gids]
-    if sc.supplemental_groups_policy == cri.Strict:
-        user.additional_gids = list(sc.supplemental_groups)
-    else:
-        user.additional_gids = user.additional_gids + extra
-    return user
-
-
-def _capabilities(sc: cri.LinuxContainerSecurityContext) -> dict[str, list[str]]:
-    if sc.privileged:
-        caps = list(defaults.ALL_CAPABILITIES)
-    else:
-        add = [defaults.normalize_capability(c) for c in sc.capabilities.add_capabilities]
-        drop = [defaults.normalize_capability(c) for c in sc.capabilities.drop_capabilities]
-        caps = list(defaults.DEFAULT_CAPABILITIES)
-        if "ALL" in add:
-            caps = list(defaults.ALL_CAPABILITIES)
-        if "ALL" in drop:
-            caps = []
-        for cap in add:
-            if cap != "ALL" and cap not in caps:
-                if cap not in defaults.ALL_CAPABILITIES:
-                    raise Invalid(
-                        "container config is invalid",
-                        [
-                            FieldError(
-                                "config.linux.security_context.capabilities.add_capabilities",
-                                "Unsupported value",
-                                cap,
-                            )
-                        ],
-                    )
-                caps.append(cap)
-        caps = [c for c in caps if c not in drop]
-    ambient = [defaults.normalize_capability(c) for c in sc.capabilities.add_ambient_capabilities]
-    caps += [c for c in ambient if c not in caps]
-    return {
-        "bounding": caps,
-        "effective": caps,
-        "permitted": caps,
-        "inheritable": ambient,
-        "ambient": ambient,
-    }
 
 
 def _mounts(inputs: SpecInputs, privileged: bool) -> list[dict[str, Any]]:
@@ -281,29 +175,6 @@ def _resources(res: cri.LinuxContainerResources) -> dict[str, Any]:
     return out
 
 
-def stop_signal(config: cri.ContainerConfig, image: ImageConfig) -> int:
-    if config.stop_signal != cri.RUNTIME_DEFAULT:
-        return _signal_number(cri.Signal.Name(config.stop_signal), "config.stop_signal")
-    if image.stop_signal:
-        return _signal_number(image.stop_signal, "image.config.StopSignal")
-    return int(signal.SIGTERM)
-
-
-def _signal_number(name: str, field: str) -> int:
-    if name.isdigit():
-        return int(name)
-    upper = name.upper()
-    upper = upper if upper.startswith("SIG") else f"SIG{upper}"
-    if upper.startswith("SIGRTMINPLUS"):
-        return int(signal.SIGRTMIN) + int(upper.removeprefix("SIGRTMINPLUS"))
-    if upper.startswith("SIGRTMAXMINUS"):
-        return int(signal.SIGRTMAX) - int(upper.removeprefix("SIGRTMAXMINUS"))
-    try:
-        return int(getattr(signal.Signals, upper.replace("SIGCLD", "SIGCHLD").replace("SIGPOLL", "SIGIO")))
-    except AttributeError:
-        raise Invalid("container config is invalid", [FieldError(field, "Unsupported value", name)]) from None
-
-
 def build(inputs: SpecInputs) -> BuiltSpec:
     config = inputs.config
     sc = config.linux.security_context
@@ -324,18 +195,18 @@ def build(inputs: SpecInputs) -> BuiltSpec:
                 )
             ],
         )
-    user = _user(inputs)
-    process: dict[str, Any] = {
+    user = process.user(config, inputs.image, inputs.rootfs)
+    proc: dict[str, Any] = {
         "terminal": False,
-        "args": _args(config, inputs.image),
-        "env": _env(config, inputs.image, inputs.sandbox.hostname),
+        "args": process.args(config, inputs.image),
+        "env": process.env(config, inputs.image, inputs.sandbox.hostname),
         "cwd": config.working_dir or inputs.image.working_dir or "/",
         "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
-        "capabilities": _capabilities(sc),
+        "capabilities": process.capabilities(sc),
         "noNewPrivileges": sc.no_new_privs,
     }
     if config.linux.resources.oom_score_adj:
-        process["oomScoreAdj"] = config.linux.resources.oom_score_adj
+        proc["oomScoreAdj"] = config.linux.resources.oom_score_adj
     linux: dict[str, Any] = {
         "namespaces": _namespaces(inputs),
         "cgroupsPath": inputs.cgroups_path,
@@ -345,7 +216,7 @@ def build(inputs: SpecInputs) -> BuiltSpec:
     }
     spec: dict[str, Any] = {
         "ociVersion": OCI_VERSION,
-        "process": process,
+        "process": proc,
         "root": {"path": str(inputs.rootfs), "readonly": sc.readonly_rootfs},
         "mounts": _mounts(inputs, sc.privileged),
         "linux": linux,
@@ -357,4 +228,4 @@ def build(inputs: SpecInputs) -> BuiltSpec:
     }
     # No "hostname": the pod's UTS namespace got its hostname when the sandbox was created, and a
     # host-network pod keeps the node's.
-    return BuiltSpec(spec=spec, user=user, stop_signal=stop_signal(config, inputs.image))
+    return BuiltSpec(spec=spec, user=user, stop_signal=process.stop_signal(config, inputs.image))
