@@ -321,3 +321,75 @@ async def test_probes_and_crash_loop_restart(
         await eventually(gone, "pod deleted")
     finally:
         await k.stop()
+
+
+async def test_volumes_env_init_containers_and_log_follow(client: ApiClient, kubelet: Kubelet) -> None:
+    from skiff.api.core.v1 import config_pb2
+
+    suffix = uuid.uuid4().hex[:6]
+    await client.create(
+        config_pb2.Secret(
+            api_version="v1",
+            kind="Secret",
+            data={"token": b"s3cret"},
+            metadata=meta_pb2.ObjectMeta(name=f"sec-{suffix}", namespace="default"),
+        )
+    )
+    await client.create(
+        config_pb2.ConfigMap(
+            api_version="v1",
+            kind="ConfigMap",
+            data={"mode": "fast"},
+            metadata=meta_pb2.ObjectMeta(name=f"cm-{suffix}", namespace="default"),
+        )
+    )
+    name = f"vol-{suffix}"
+    pod = busybox_pod(
+        name,
+        'echo "init=$(cat /work/from-init) token=$(cat /secret/token) mode=$MODE"; sleep 1; echo bye',
+        restart_policy="Never",
+        node_name=kubelet.cfg.node_name,
+    )
+    pod.spec.volumes.add(name="work").empty_dir.SetInParent()
+    pod.spec.volumes.add(name="sec").secret.secret_name = f"sec-{suffix}"
+    init = pod.spec.init_containers.add(
+        name="init",
+        image="busybox:latest",
+        image_pull_policy="IfNotPresent",
+        command=["sh", "-c", "echo hello > /work/from-init"],
+    )
+    init.volume_mounts.add(name="work", mount_path="/work")
+    main = pod.spec.containers[0]
+    main.volume_mounts.add(name="work", mount_path="/work")
+    main.volume_mounts.add(name="sec", mount_path="/secret", read_only=True)
+    ref = main.env.add(name="MODE").value_from.config_map_key_ref
+    ref.name, ref.key = f"cm-{suffix}", "mode"
+    await client.create(pod)
+
+    async def started() -> bool:
+        st = (await client.get(pod_pb2.Pod, name, "default")).status
+        return bool(st.container_statuses) and (
+            st.container_statuses[0].state.HasField("running")
+            or st.container_statuses[0].state.HasField("terminated")
+        )
+
+    await eventually(started, "main container started")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{kubelet.port}") as ch:
+        stub = kubelet_pb2_grpc.KubeletStub(ch)
+        # follow: the stream ends by itself when the container exits
+        lines = [
+            r.line
+            async for r in stub.ContainerLogs(
+                kpb.ContainerLogsRequest(namespace="default", pod=name, follow=True, timestamps=True)
+            )
+        ]
+    assert lines == [b"init=hello token=s3cret mode=fast", b"bye"]
+
+    async def succeeded() -> pod_pb2.Pod | None:
+        p = await client.get(pod_pb2.Pod, name, "default")
+        return p if p.status.phase == "Succeeded" else None
+
+    done = await eventually(succeeded, "Succeeded")
+    assert done.status.init_container_statuses[0].state.terminated.exit_code == 0
+    assert {c.type: c.status for c in done.status.conditions}["Initialized"] == "True"
+    await client.delete(pod_pb2.Pod, name, "default")
