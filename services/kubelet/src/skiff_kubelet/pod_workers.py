@@ -21,6 +21,7 @@ from skiff.api.core.v1 import pod_pb2
 from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff_client import CriClient, Informer, RateLimitingQueue, ShutDown, object_key, split_key
 from skiff_client.cri import call
+from skiff_client.workqueue import ItemExponentialLimiter, MaxOfLimiter
 from skiff_common.observability import get_logger
 
 from skiff_kubelet import labels as L
@@ -51,7 +52,11 @@ class PodWorkers:
         self.informer = informer
         self.cri = cri_client
         self.syncer = syncer
-        self.queue: RateLimitingQueue[str] = RateLimitingQueue(name="pods")
+        # Failed syncs (image pulls, sandbox errors) retry from 200 ms doubling to a minute: quick
+        # enough for status conflicts, gentle enough for a registry that is down.
+        self.queue: RateLimitingQueue[str] = RateLimitingQueue(
+            MaxOfLimiter(ItemExponentialLimiter(base=0.2, cap=60.0)), name="pods"
+        )
         self.workers = workers
         self.relist_period = relist_period
         self.sync_frequency = sync_frequency
