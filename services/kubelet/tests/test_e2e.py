@@ -393,3 +393,35 @@ async def test_volumes_env_init_containers_and_log_follow(client: ApiClient, kub
     assert done.status.init_container_statuses[0].state.terminated.exit_code == 0
     assert {c.type: c.status for c in done.status.conditions}["Initialized"] == "True"
     await client.delete(pod_pb2.Pod, name, "default")
+
+
+async def test_missing_image_with_never_policy_waits_with_reason(client: ApiClient, kubelet: Kubelet) -> None:
+    name = f"noimg-{uuid.uuid4().hex[:6]}"
+    pod = busybox_pod(name, "true", node_name=kubelet.cfg.node_name)
+    pod.spec.containers[0].image = "skiff-test/not-there:1"
+    pod.spec.containers[0].image_pull_policy = "Never"  # never pulls: no traffic leaves the host
+    await client.create(pod)
+
+    async def waiting() -> pod_pb2.Pod | None:
+        p = await client.get(pod_pb2.Pod, name, "default")
+        cs = p.status.container_statuses
+        return p if cs and cs[0].state.waiting.reason == "ErrImageNeverPull" else None
+
+    p = await eventually(waiting, "ErrImageNeverPull")
+    assert (
+        p.status.phase == "Pending" and "not present" in p.status.container_statuses[0].state.waiting.message
+    )
+    await client.delete(pod_pb2.Pod, name, "default")
+
+    async def gone() -> bool:
+        try:
+            await client.get(pod_pb2.Pod, name, "default")
+            return False
+        except errors.NotFound:
+            return True
+
+    await eventually(gone, "pod deleted")
+    left = await kubelet.cri.runtime.ListPodSandbox(
+        cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector={L.POD_UID: p.metadata.uid}))
+    )
+    assert list(left.items) == []
