@@ -5,6 +5,7 @@ Running with its podIP, serves logs and exec, and deletion removes it everywhere
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -425,3 +426,27 @@ async def test_missing_image_with_never_policy_waits_with_reason(client: ApiClie
         cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector={L.POD_UID: p.metadata.uid}))
     )
     assert list(left.items) == []
+
+
+async def test_host_network_pod_reports_host_ip(client: ApiClient, kubelet: Kubelet) -> None:
+    name = f"hostnet-{uuid.uuid4().hex[:6]}"
+    await client.create(
+        busybox_pod(name, "exec sleep 300", node_name=kubelet.cfg.node_name, host_network=True)
+    )
+
+    async def running() -> pod_pb2.Pod | None:
+        p = await client.get(pod_pb2.Pod, name, "default")
+        return p if p.status.phase == "Running" else None
+
+    p = await eventually(running, "hostNetwork pod Running")
+    assert p.status.pod_ip == "127.0.0.1" == p.status.host_ip
+    st = p.status.container_statuses[0]
+    out = await kubelet.cri.runtime.ExecSync(
+        cri.ExecSyncRequest(
+            container_id=st.container_id.removeprefix("skiff://"),
+            cmd=["readlink", "/proc/self/ns/net"],
+            timeout=5,
+        )
+    )
+    assert out.stdout.decode().strip() == os.readlink("/proc/self/ns/net")  # the host's network namespace
+    await client.delete(pod_pb2.Pod, name, "default", grace_period_seconds=0)
