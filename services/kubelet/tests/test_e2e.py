@@ -393,7 +393,24 @@ async def test_volumes_env_init_containers_and_log_follow(client: ApiClient, kub
     done = await eventually(succeeded, "Succeeded")
     assert done.status.init_container_statuses[0].state.terminated.exit_code == 0
     assert {c.type: c.status for c in done.status.conditions}["Initialized"] == "True"
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{kubelet.port}") as ch:
+        stub = kubelet_pb2_grpc.KubeletStub(ch)
+        after = [
+            r.line async for r in stub.ContainerLogs(kpb.ContainerLogsRequest(namespace="default", pod=name))
+        ]
+    assert after == [b"init=hello token=s3cret mode=fast", b"bye"]  # a finished pod keeps its logs
+    log_dir = Path(kubelet.cfg.pod_log_dir) / f"default_{name}_{done.metadata.uid}"
+    assert log_dir.is_dir()
     await client.delete(pod_pb2.Pod, name, "default")
+
+    async def cleaned() -> bool:
+        try:
+            await client.get(pod_pb2.Pod, name, "default")
+            return False
+        except errors.NotFound:
+            return not log_dir.exists()
+
+    await eventually(cleaned, "pod and its log directory removed")
 
 
 async def test_missing_image_with_never_policy_waits_with_reason(client: ApiClient, kubelet: Kubelet) -> None:

@@ -25,8 +25,7 @@ from skiff_client.workqueue import ItemExponentialLimiter, MaxOfLimiter
 from skiff_common.observability import get_logger
 
 from skiff_kubelet import labels as L
-from skiff_kubelet import volumes
-from skiff_kubelet.killing import kill_sandboxes
+from skiff_kubelet.killing import kill_sandboxes, remove_pod_files
 from skiff_kubelet.runtime_state import pod_runtime
 from skiff_kubelet.sync import PodSyncer, RetryLater
 
@@ -163,7 +162,7 @@ class PodWorkers:
             log.info("pod.orphan_cleanup", uid=uid)
             rt = await pod_runtime(self.cri, uid)
             await kill_sandboxes(self.cri, rt, 2)
-            volumes.teardown(self.syncer.root_dir, uid)
+            remove_pod_files(self.syncer.root_dir, self.syncer.pod_log_dir, rt, uid)
             ORPHANS.inc()
 
     async def _relist_loop(self) -> None:

@@ -35,7 +35,7 @@ from skiff_kubelet import volumes
 from skiff_kubelet.container import build_container_config
 from skiff_kubelet.env import ConfigError, Lookup, resolve_env
 from skiff_kubelet.images import ImageError, ensure_image
-from skiff_kubelet.killing import grace_seconds, kill_sandboxes
+from skiff_kubelet.killing import grace_seconds, kill_sandboxes, remove_pod_files
 from skiff_kubelet.probes import ProbeManager
 from skiff_kubelet.runtime_state import PodRuntime, pod_runtime
 from skiff_kubelet.sandbox import build_sandbox_config
@@ -94,8 +94,8 @@ class PodSyncer:
             await self.terminate(pod, rt)
             return None
         if pod.status.phase in TERMINAL_PHASES:
-            if rt.sandboxes:
-                await kill_sandboxes(self.cri, rt, grace_seconds(pod))
+            if any(sb.state == cri.SANDBOX_READY for sb in rt.sandboxes):
+                await kill_sandboxes(self.cri, rt, grace_seconds(pod), remove=False)
             return None
         waiting: dict[str, tuple[str, str]] = {}
         failed = False
@@ -153,7 +153,7 @@ class PodSyncer:
         if rt.sandboxes:
             self.events.record(pod, "Normal", "Killing", "Stopping pod containers")
             await kill_sandboxes(self.cri, rt, grace_seconds(pod))
-        volumes.teardown(self.root_dir, m.uid)
+        remove_pod_files(self.root_dir, self.pod_log_dir, rt, m.uid)
         try:
             await self.api.delete(
                 pod_pb2.Pod, m.name, m.namespace, grace_period_seconds=0, preconditions_uid=m.uid
@@ -357,4 +357,4 @@ class PodSyncer:
         for uid in {sb.labels.get(L.POD_UID, "") for sb in resp.items} - {keep_uid, ""}:
             rt = await pod_runtime(self.cri, uid)
             await kill_sandboxes(self.cri, rt, 0)
-            volumes.teardown(self.root_dir, uid)
+            remove_pod_files(self.root_dir, self.pod_log_dir, rt, uid)
