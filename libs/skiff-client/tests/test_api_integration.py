@@ -138,3 +138,24 @@ async def test_factory_shares_informers(client: ApiClient) -> None:
         assert a.has_synced()
     finally:
         await factory.stop()
+
+
+async def test_scale_subresource_and_discovery(client: ApiClient) -> None:
+    from skiff.api.apps.v1 import apps_pb2
+
+    name = uniq("rs")
+    rs = apps_pb2.ReplicaSet(
+        api_version="apps/v1", kind="ReplicaSet", metadata=meta_pb2.ObjectMeta(name=name, namespace="default")
+    )
+    rs.spec.replicas = 1
+    rs.spec.selector.match_labels["app"] = name
+    rs.spec.template.metadata.labels["app"] = name
+    rs.spec.template.spec.containers.add(name="c", image="busybox")
+    await client.create(rs)
+    scale = await client.get_scale(apps_pb2.ReplicaSet, name, "default")
+    assert scale.spec.replicas == 1
+    scale.spec.replicas = 4
+    await client.update_scale("replicasets", scale)
+    assert (await client.get(apps_pb2.ReplicaSet, name, "default")).spec.replicas == 4
+    resources = {r.name for r in await client.list_resources()}
+    assert {"pods", "nodes", "replicasets"} <= resources

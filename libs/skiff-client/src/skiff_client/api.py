@@ -31,6 +31,10 @@ from skiff_common.grpcutil import TLSConfig, create_channel
 M = TypeVar("M", bound=Message)
 T = TypeVar("T")
 
+# Unary calls get a deadline so a wedged apiserver cannot hang a controller forever (watches have none:
+# they are long-lived by design and use server-side timeout_seconds instead).
+DEFAULT_TIMEOUT = 30.0
+
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
     "json": "application/json-patch+json",
@@ -65,13 +69,16 @@ async def _call(coro: Awaitable[T]) -> T:
 
 
 class ApiClient:
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, channel: grpc.aio.Channel, *, timeout: float | None = DEFAULT_TIMEOUT) -> None:
         self.channel = channel
+        self.timeout = timeout
         self.stub = pb_grpc.ApiServerStub(channel)
 
     @classmethod
-    def connect(cls, target: str, *, tls: TLSConfig | None = None) -> ApiClient:
-        return cls(create_channel(target, tls=tls))
+    def connect(
+        cls, target: str, *, tls: TLSConfig | None = None, timeout: float | None = DEFAULT_TIMEOUT
+    ) -> ApiClient:
+        return cls(create_channel(target, tls=tls), timeout=timeout)
 
     async def close(self) -> None:
         await self.channel.close()
@@ -100,7 +107,7 @@ class ApiClient:
             name=name,
             resource_version=resource_version,
         )
-        resp = await _call(self.stub.Get(req))
+        resp = await _call(self.stub.Get(req, timeout=self.timeout))
         return kinds.unpack(resp.object)
 
     async def list(
@@ -123,7 +130,7 @@ class ApiClient:
             continue_token=continue_token,
             resource_version=resource_version,
         )
-        resp = await _call(self.stub.List(req))
+        resp = await _call(self.stub.List(req, timeout=self.timeout))
         return ObjectList(
             items=[kinds.unpack(a) for a in resp.items],  # type: ignore[misc]
             resource_version=resp.metadata.resource_version,
@@ -194,16 +201,20 @@ class ApiClient:
 
     # -- writes -----------------------------------------------------------------------------------
     async def create(self, obj: M, *, dry_run: bool = False) -> M:
-        resp = await _call(self.stub.Create(pb.CreateRequest(object=kinds.pack(obj), dry_run=dry_run)))
+        resp = await _call(
+            self.stub.Create(pb.CreateRequest(object=kinds.pack(obj), dry_run=dry_run), timeout=self.timeout)
+        )
         return kinds.unpack(resp.object)  # type: ignore[return-value]
 
     async def update(self, obj: M, *, dry_run: bool = False) -> M:
-        resp = await _call(self.stub.Update(pb.UpdateRequest(object=kinds.pack(obj), dry_run=dry_run)))
+        resp = await _call(
+            self.stub.Update(pb.UpdateRequest(object=kinds.pack(obj), dry_run=dry_run), timeout=self.timeout)
+        )
         return kinds.unpack(resp.object)  # type: ignore[return-value]
 
     async def update_status(self, obj: M, *, dry_run: bool = False) -> M:
         req = pb.UpdateStatusRequest(object=kinds.pack(obj), dry_run=dry_run)
-        resp = await _call(self.stub.UpdateStatus(req))
+        resp = await _call(self.stub.UpdateStatus(req, timeout=self.timeout))
         return kinds.unpack(resp.object)  # type: ignore[return-value]
 
     async def patch(
@@ -228,7 +239,7 @@ class ApiClient:
             subresource=subresource,
             dry_run=dry_run,
         )
-        resp = await _call(self.stub.Patch(req))
+        resp = await _call(self.stub.Patch(req, timeout=self.timeout))
         return kinds.unpack(resp.object)  # type: ignore[return-value]
 
     async def delete(
@@ -253,7 +264,7 @@ class ApiClient:
             req.grace_period_seconds = grace_period_seconds
         if preconditions_uid is not None:
             req.preconditions.uid = preconditions_uid
-        resp = await _call(self.stub.Delete(req))
+        resp = await _call(self.stub.Delete(req, timeout=self.timeout))
         return kinds.unpack(resp.object)  # type: ignore[return-value]
 
     async def bind(self, pod_name: str, namespace: str, node_name: str) -> None:
@@ -263,22 +274,24 @@ class ApiClient:
             metadata=meta_pb2.ObjectMeta(name=pod_name, namespace=namespace),
             target=references_pb2.ObjectReference(api_version="v1", kind="Node", name=node_name),
         )
-        await _call(self.stub.Bind(pb.BindRequest(binding=binding)))
+        await _call(self.stub.Bind(pb.BindRequest(binding=binding), timeout=self.timeout))
 
     async def get_scale(
         self, cls_or_resource: type[Message] | str, name: str, namespace: str
     ) -> scale_pb2.Scale:
         req = pb.GetScaleRequest(resource=resource_of(cls_or_resource), namespace=namespace, name=name)
-        return (await _call(self.stub.GetScale(req))).scale
+        return (await _call(self.stub.GetScale(req, timeout=self.timeout))).scale
 
     async def update_scale(
         self, cls_or_resource: type[Message] | str, scale: scale_pb2.Scale
     ) -> scale_pb2.Scale:
         req = pb.UpdateScaleRequest(resource=resource_of(cls_or_resource), scale=scale)
-        return (await _call(self.stub.UpdateScale(req))).scale
+        return (await _call(self.stub.UpdateScale(req, timeout=self.timeout))).scale
 
     async def list_resources(self) -> builtins.list[pb.ApiResource]:
-        return builtins.list((await _call(self.stub.ListResources(pb.ListResourcesRequest()))).resources)
+        return builtins.list(
+            (await _call(self.stub.ListResources(pb.ListResourcesRequest(), timeout=self.timeout))).resources
+        )
 
 
 _STATUS_BY_HTTP: dict[int, Callable[[str], errors.SkiffError]] = {
