@@ -127,3 +127,29 @@ async def test_leader_election_is_exclusive(client: ApiClient) -> None:
     other = LeaderElector(client, "d", name=f"{name}-x", lease_duration=1)
     await asyncio.sleep(2.1)
     assert await other.try_acquire_or_renew()
+
+
+async def test_replicaset_adopts_matching_orphans(client: ApiClient, manager: ControllerManager) -> None:
+    name = f"adopt-{uuid.uuid4().hex[:6]}"
+    orphan = pod_pb2.Pod(
+        api_version="v1",
+        kind="Pod",
+        metadata=meta_pb2.ObjectMeta(name=f"{name}-orphan", namespace="default", labels={"app": name}),
+    )
+    orphan.spec.containers.add(name="c", image="busybox:latest")
+    await client.create(orphan)
+    await client.create(replicaset(name, 2))
+
+    async def two_owned() -> bool:
+        pods = await owned_pods(client, name)
+        return len(pods) == 2 and all(
+            any(
+                r.kind == "ReplicaSet" and r.name == name and r.controller
+                for r in p.metadata.owner_references
+            )
+            for p in pods
+        )
+
+    await eventually(two_owned, "orphan adopted plus one new pod")
+    names = {p.metadata.name for p in await owned_pods(client, name)}
+    assert f"{name}-orphan" in names

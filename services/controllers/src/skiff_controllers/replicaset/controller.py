@@ -20,6 +20,7 @@ from skiff.api.apps.v1 import apps_pb2
 from skiff.api.core.v1 import pod_pb2
 from skiff.api.meta.v1 import meta_pb2
 from skiff_client import object_key
+from skiff_client.store import NAMESPACE_INDEX
 from skiff_common import errors
 from skiff_common.apimachinery import labels
 
@@ -112,10 +113,24 @@ class ReplicaSetController(Controller):
         if (key := self._owner_key(pod)) is not None:
             self.expectations.observed_add(key)
             self.queue.add(key)
+        elif controller_ref(pod) is None:
+            self._enqueue_adopters(pod)
+
+    def _enqueue_adopters(self, pod: pod_pb2.Pod) -> None:
+        """An orphan: wake every ReplicaSet of its namespace whose selector matches it."""
+        for rs in self.rs.store.by_index(NAMESPACE_INDEX, pod.metadata.namespace):
+            try:
+                selector = labels.selector_from_proto(rs.spec.selector)
+            except ValueError:
+                continue
+            if not selector.empty() and selector.matches(dict(pod.metadata.labels)):
+                self.queue.add(object_key(rs))
 
     def _pod_updated(self, old: pod_pb2.Pod, new: pod_pb2.Pod) -> None:
         if (key := self._owner_key(new)) is not None:
             self.queue.add(key)
+        elif controller_ref(new) is None and old.metadata.labels != new.metadata.labels:
+            self._enqueue_adopters(new)
 
     def _pod_deleted(self, pod: pod_pb2.Pod) -> None:
         if (key := self._owner_key(pod)) is not None:
@@ -137,11 +152,49 @@ class ReplicaSetController(Controller):
             for p in self.pods.store.by_index(OWNER_INDEX, rs.metadata.uid)
             if p.metadata.namespace == rs.metadata.namespace
         ]
+        if not rs.metadata.HasField("deletion_timestamp"):
+            owned += await self._adopt_orphans(rs, selector)
         active = [p for p in owned if is_active(p)]
         if self.expectations.satisfied(key) and not rs.metadata.HasField("deletion_timestamp"):
             await self._scale(rs, active)
         await self._update_status(rs, owned, active, selector)
         return None
+
+    async def _adopt_orphans(self, rs: apps_pb2.ReplicaSet, selector: Any) -> list[pod_pb2.Pod]:
+        """Claim active pods that match the selector and have no controller (Kubernetes' adoption)."""
+        if selector.empty():
+            return []  # an empty selector would match everything: never adopt with it
+        adopted = []
+        for pod in self.pods.store.by_index(NAMESPACE_INDEX, rs.metadata.namespace):
+            if controller_ref(pod) is not None or not is_active(pod):
+                continue
+            if not selector.matches(dict(pod.metadata.labels)):
+                continue
+            refs = [
+                {"apiVersion": r.api_version, "kind": r.kind, "name": r.name, "uid": r.uid}
+                for r in pod.metadata.owner_references
+            ]
+            refs.append(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": rs.metadata.name,
+                    "uid": rs.metadata.uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            )
+            try:
+                patched = await self.api.patch(
+                    pod_pb2.Pod,
+                    pod.metadata.name,
+                    pod.metadata.namespace,
+                    {"metadata": {"ownerReferences": refs}},
+                )
+            except errors.NotFound:
+                continue
+            adopted.append(patched)
+        return adopted
 
     async def _scale(self, rs: apps_pb2.ReplicaSet, active: list[pod_pb2.Pod]) -> None:
         key = object_key(rs)
@@ -187,4 +240,8 @@ class ReplicaSetController(Controller):
         try:
             await self.api.update_status(rs)
         except errors.NotFound:
+            pass
+        except errors.Conflict:
+            # The cache was a step behind (e.g. our own scale write): the informer brings the newer
+            # ReplicaSet, which enqueues it again. Not an error worth a warning.
             pass
