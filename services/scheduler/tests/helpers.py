@@ -55,4 +55,11 @@ def make_pod(
 
 
 def info(node: node_pb2.Node, pods: list[pod_pb2.Pod] = (), cpu: int = 0, mem: int = 0) -> NodeInfo:  # type: ignore[assignment]
-    return NodeInfo(node=node, pods=list(pods), requested_milli_cpu=cpu, requested_memory=mem)
+    return NodeInfo(
+        node=node,
+        pods=list(pods),
+        requested_milli_cpu=cpu,
+        requested_memory=mem,
+        nonzero_milli_cpu=cpu,
+        nonzero_memory=mem,
+    )

@@ -40,10 +40,10 @@ def test_pod_requests_takes_max_of_init_and_sum() -> None:
 @pytest.mark.parametrize(
     ("used_cpu", "used_mem", "expected"),
     [
-        (0, 0, 100),
-        (2000, 4 * GI, 50),
+        (0, 0, 97),  # the best-effort pod itself counts as 100m / 200Mi
+        (2000, 4 * GI, 47),
         (4000, 8 * GI, 0),
-        (1000, 0, 87),  # (75 + 100) / 2
+        (1000, 0, 84),  # (72 + 97) // 2
     ],
 )
 def test_least_allocated(used_cpu: int, used_mem: int, expected: int) -> None:
@@ -56,3 +56,11 @@ def test_least_allocated_prefers_emptier_node() -> None:
     empty = LeastAllocated().score(pod, info(make_node("a"), [], 0, 0))
     busy = LeastAllocated().score(pod, info(make_node("b"), [], 2000, 0))
     assert empty > busy
+
+
+def test_best_effort_pods_spread() -> None:
+    pod = make_pod()  # no requests at all
+    empty = LeastAllocated().score(pod, info(make_node("a")))
+    with_one = info(make_node("b"), [make_pod("x")])
+    with_one.nonzero_milli_cpu, with_one.nonzero_memory = 100, 200 * 1024**2
+    assert empty > LeastAllocated().score(pod, with_one)

@@ -14,7 +14,7 @@ from skiff.api.core.v1 import node_pb2, pod_pb2
 from skiff_client import Informer, object_key
 
 from skiff_scheduler.framework import NodeInfo
-from skiff_scheduler.plugins.node_resources import pod_requests
+from skiff_scheduler.plugins.node_resources import pod_requests, pod_requests_nonzero
 
 NODE_INDEX = "nodeName"
 ASSUME_TTL = 30.0
@@ -64,5 +64,8 @@ class SchedulerCache:
                 cpu, mem = pod_requests(p)
                 info.requested_milli_cpu += cpu
                 info.requested_memory += mem
+                nz_cpu, nz_mem = pod_requests_nonzero(p)
+                info.nonzero_milli_cpu += nz_cpu
+                info.nonzero_memory += nz_mem
             infos.append(info)
         return sorted(infos, key=lambda i: i.name)

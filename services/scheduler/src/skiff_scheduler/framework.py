@@ -63,6 +63,10 @@ class NodeInfo:
     pods: list[pod_pb2.Pod] = field(default_factory=list)
     requested_milli_cpu: int = 0
     requested_memory: int = 0
+    # Requests with defaults for containers that ask for nothing (100m, 200Mi), used for scoring only,
+    # so best-effort pods still spread instead of piling onto one "empty" node.
+    nonzero_milli_cpu: int = 0
+    nonzero_memory: int = 0
 
     @property
     def name(self) -> str:

@@ -4,7 +4,8 @@ A pod's request is Kubernetes' effective request: max(sum over app containers, m
 containers) per resource, because init containers run one at a time before the app containers. Fit
 compares requests plus what pods already bound to the node request against allocatable, and the pod
 count against allocatable pods. LeastAllocated prefers the emptiest node: the mean over cpu and
-memory of (allocatable - requested) / allocatable, scaled to 0..100.
+memory of (allocatable - requested) / allocatable, scaled to 0..100, where containers without requests
+count as 100m / 200Mi (Kubernetes' non-zero defaults) so best-effort pods spread too.
 """
 
 from __future__ import annotations
@@ -39,6 +40,20 @@ def pod_requests(pod: pod_pb2.Pod) -> tuple[int, int]:
     return cpu, mem
 
 
+DEFAULT_MILLI_CPU = 100
+DEFAULT_MEMORY = 200 * 1024 * 1024
+
+
+def pod_requests_nonzero(pod: pod_pb2.Pod) -> tuple[int, int]:
+    """Like pod_requests, but a container without a request counts as 100m / 200Mi (scoring only)."""
+    cpu = mem = 0
+    for c in pod.spec.containers:
+        c_cpu, c_mem = _container_requests(c)
+        cpu += c_cpu or DEFAULT_MILLI_CPU
+        mem += c_mem or DEFAULT_MEMORY
+    return cpu, mem
+
+
 def allocatable(node: NodeInfo) -> tuple[int, int, int]:
     alloc = node.node.status.allocatable
     cpu = quantity.milli_value(alloc["cpu"].value) if "cpu" in alloc else 0
@@ -68,12 +83,12 @@ class LeastAllocated:
     weight = 1
 
     def score(self, pod: pod_pb2.Pod, node: NodeInfo) -> int:
-        cpu, mem = pod_requests(pod)
+        cpu, mem = pod_requests_nonzero(pod)
         a_cpu, a_mem, _ = allocatable(node)
         parts = []
         for want, used, total in (
-            (cpu, node.requested_milli_cpu, a_cpu),
-            (mem, node.requested_memory, a_mem),
+            (cpu, node.nonzero_milli_cpu, a_cpu),
+            (mem, node.nonzero_memory, a_mem),
         ):
             if total <= 0:
                 parts.append(0)
