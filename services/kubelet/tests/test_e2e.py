@@ -105,6 +105,7 @@ async def test_walking_skeleton(client: ApiClient, kubelet: Kubelet, scheduler: 
     assert {a.type for a in node.status.addresses} == {"InternalIP", "Hostname"}
     assert node.status.capacity["cpu"].value and node.status.node_info.container_runtime_version
     assert {c.type: c.status for c in node.status.conditions}["Ready"] == "True"
+    assert any("docker.io/library/busybox:latest" in i.names for i in node.status.images)
 
     name = f"web-{uuid.uuid4().hex[:6]}"
     await client.create(busybox_pod(name, 'echo "$GREETING from $MY_POD"; echo oops >&2; exec sleep 300'))

@@ -178,14 +178,30 @@ class NodeStatusManager:
 
     async def heartbeat(self) -> node_pb2.Node:
         health = await runtime_health(self.cri)
+        images = await self._images() if health.ready else None
         for _attempt in range(3):
             node = await self.api.get(node_pb2.Node, self.node_name)
             self._fill_status(node, health)
+            if images is not None:
+                del node.status.images[:]
+                node.status.images.extend(images)
             try:
                 return await self.api.update_status(node)
             except errors.Conflict:
                 continue
         raise errors.Conflict(f"node {self.node_name}: status update kept conflicting")
+
+    async def _images(self) -> list[node_pb2.ContainerImage] | None:
+        """Images on the node, largest first and at most 50 (like the kubelet's nodeStatusMaxImages)."""
+        try:
+            resp = await call(self.cri.images.ListImages(cri.ListImagesRequest(), timeout=5))
+        except errors.SkiffError:
+            return None  # keep whatever the Node says
+        items = sorted(resp.images, key=lambda i: i.size, reverse=True)[:50]
+        return [
+            node_pb2.ContainerImage(names=list(i.repo_tags) + list(i.repo_digests), size_bytes=i.size)
+            for i in items
+        ]
 
     async def run(self) -> None:
         """Heartbeat forever; a failed beat is logged and retried on the next tick."""
