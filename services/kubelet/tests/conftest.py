@@ -5,5 +5,5 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "libs" / "skiff-client" / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runtime_fixture import busybox_layout, runtime  # noqa: F401
+from runtime_fixture import busybox_layout, cgroup_root, runtime  # noqa: F401
 from skiff_cluster_fixture import apiserver, client, etcd  # noqa: F401

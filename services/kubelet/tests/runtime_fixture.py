@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +32,29 @@ class Runtime:
     pod_cidr: str
     bridge: str
     tmp: Path
+    cgroup_root: str  # what the kubelet under test must pass as --cgroup-root
+
+
+def cgroup_hierarchies() -> list[Path]:
+    root = Path("/sys/fs/cgroup")
+    if (root / "cgroup.controllers").exists():
+        return [root]
+    return [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
+
+
+@pytest.fixture
+def cgroup_root() -> Iterator[str]:
+    """A cgroup root unique to the test; removed (empty, after the runtime removed every pod) at the end."""
+    name = f"skiff-node-{secrets.token_hex(4)}"
+    yield name
+    for hierarchy in cgroup_hierarchies():
+        top = hierarchy / name
+        if top.is_dir():
+            for d in sorted(
+                (p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
+            ):
+                d.rmdir()
+            top.rmdir()
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +79,7 @@ async def remove_all(endpoint: str) -> None:
 
 
 @pytest.fixture
-async def runtime(tmp_path: Path, busybox_layout: Path) -> AsyncIterator[Runtime]:
+async def runtime(tmp_path: Path, busybox_layout: Path, cgroup_root: str) -> AsyncIterator[Runtime]:
     bridge = f"sknode{secrets.token_hex(3)}"
     cidr = f"10.244.{secrets.randbelow(200) + 20}.0/24"
     sock = tmp_path / "cri.sock"
@@ -106,7 +129,7 @@ async def runtime(tmp_path: Path, busybox_layout: Path) -> AsyncIterator[Runtime
                     f"skiff-runtime did not start: {(tmp_path / 'runtime.log').read_text()[-2000:]}"
                 )
             await asyncio.sleep(0.1)
-        yield Runtime(endpoint, cidr, bridge, tmp_path)
+        yield Runtime(endpoint, cidr, bridge, tmp_path, cgroup_root)
     finally:
         try:
             await remove_all(endpoint)

@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 import pytest
+from runtime_fixture import cgroup_hierarchies
 from skiff.api.core.v1 import node_pb2, pod_pb2
 from skiff.api.meta.v1 import meta_pb2
 from skiff.cri.runtime.v1 import api_pb2 as cri
@@ -49,6 +50,7 @@ async def kubelet(client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Pat
         apiserver=apiserver.target,
         runtime_endpoint=runtime.endpoint,
         pod_cidr=runtime.pod_cidr,
+        cgroup_root=runtime.cgroup_root,
         listen="127.0.0.1:0",
         root_dir=str(tmp_path / "kubelet"),
         pod_log_dir=str(tmp_path / "pods"),
@@ -108,7 +110,10 @@ async def test_walking_skeleton(client: ApiClient, kubelet: Kubelet, scheduler: 
     assert any("docker.io/library/busybox:latest" in i.names for i in node.status.images)
 
     name = f"web-{uuid.uuid4().hex[:6]}"
-    await client.create(busybox_pod(name, 'echo "$GREETING from $MY_POD"; echo oops >&2; exec sleep 300'))
+    web = busybox_pod(name, 'echo "$GREETING from $MY_POD"; echo oops >&2; exec sleep 300')
+    web.spec.containers[0].resources.limits["memory"].value = "64Mi"
+    web.spec.containers[0].resources.limits["cpu"].value = "500m"
+    await client.create(web)
 
     async def running() -> pod_pb2.Pod | None:
         pod = await client.get(pod_pb2.Pod, name, "default")
@@ -126,6 +131,18 @@ async def test_walking_skeleton(client: ApiClient, kubelet: Kubelet, scheduler: 
         "ContainersReady": "True",
         "Ready": "True",
     }
+    limits = [
+        d
+        for h in cgroup_hierarchies()
+        for d in (h / runtime.cgroup_root).rglob("*")
+        if d.is_dir()
+        and f"pod{pod.metadata.uid}" in str(d)
+        and any(
+            (d / f).exists() and (d / f).read_text().strip() == str(64 << 20)
+            for f in ("memory.limit_in_bytes", "memory.max")
+        )
+    ]
+    assert limits, "no cgroup below --cgroup-root carries the 64Mi memory limit"
 
     async with grpc.aio.insecure_channel(f"127.0.0.1:{kubelet.port}") as ch:
         stub = kubelet_pb2_grpc.KubeletStub(ch)
@@ -171,6 +188,9 @@ async def test_walking_skeleton(client: ApiClient, kubelet: Kubelet, scheduler: 
         cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector={L.POD_UID: pod.metadata.uid}))
     )
     assert list(sandboxes.items) == []
+    assert not [
+        d for h in cgroup_hierarchies() for d in (h / runtime.cgroup_root).glob(f"pod{pod.metadata.uid}*")
+    ]
 
 
 async def test_restart_policy_never_reaches_succeeded_then_failed(
@@ -200,6 +220,7 @@ async def test_kubelet_restart_adopts_running_pod(
         apiserver=apiserver.target,
         runtime_endpoint=runtime.endpoint,
         pod_cidr=runtime.pod_cidr,
+        cgroup_root=runtime.cgroup_root,
         listen="127.0.0.1:0",
         root_dir=str(tmp_path / "kubelet"),
         pod_log_dir=str(tmp_path / "pods"),
@@ -253,6 +274,7 @@ async def test_probes_and_crash_loop_restart(
         apiserver=apiserver.target,
         runtime_endpoint=runtime.endpoint,
         pod_cidr=runtime.pod_cidr,
+        cgroup_root=runtime.cgroup_root,
         listen="127.0.0.1:0",
         root_dir=str(tmp_path / "kubelet"),
         pod_log_dir=str(tmp_path / "pods"),

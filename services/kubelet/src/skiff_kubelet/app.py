@@ -56,6 +56,7 @@ class Kubelet:
             pod_log_dir=cfg.pod_log_dir,
             probes=self.probes,
             backoff_base=cfg.crash_loop_backoff_s,
+            cgroup_root=cfg.cgroup_root,
         )
         self.workers = PodWorkers(
             self.pods,

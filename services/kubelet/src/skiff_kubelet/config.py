@@ -35,6 +35,9 @@ class KubeletConfig:
     listen: str = field(default="127.0.0.1:10250", metadata={"help": "address of the Kubelet gRPC service"})
     root_dir: str = field(default="/var/lib/skiff/kubelet", metadata={"help": "volumes and state"})
     pod_log_dir: str = field(default="/var/log/skiff/pods", metadata={"help": "container log root"})
+    cgroup_root: str = field(
+        default="skiff", metadata={"help": "cgroup (cgroupfs path) under which every pod's cgroup is created"}
+    )
     metrics_address: str = field(default="", metadata={"help": "Prometheus endpoint host:port (empty: off)"})
     node_status_interval: str = field(default="10s", metadata={"help": "heartbeat period"})
     sync_frequency: str = field(default="10s", metadata={"help": "periodic resync of every pod"})
@@ -63,6 +66,8 @@ class KubeletConfig:
             ipaddress.ip_network(self.pod_cidr, strict=False)
         except ValueError as exc:
             raise ValueError(f"--pod-cidr: invalid CIDR {self.pod_cidr!r}: {exc}") from None
+        if not self.cgroup_root.strip("/") or ".." in self.cgroup_root.split("/"):
+            raise ValueError(f"--cgroup-root: invalid cgroup path {self.cgroup_root!r}")
         if not self.node_name:
             raise ValueError("--node-name: must not be empty")
         self.tls()

@@ -62,7 +62,9 @@ def sandbox_labels(pod: pod_pb2.Pod) -> dict[str, str]:
     return out
 
 
-def build_sandbox_config(pod: pod_pb2.Pod, *, pod_log_dir: str, attempt: int = 0) -> cri.PodSandboxConfig:
+def build_sandbox_config(
+    pod: pod_pb2.Pod, *, pod_log_dir: str, attempt: int = 0, cgroup_root: str = "skiff"
+) -> cri.PodSandboxConfig:
     m = pod.metadata
     spec = pod.spec
     ports = [
@@ -98,7 +100,8 @@ def build_sandbox_config(pod: pod_pb2.Pod, *, pod_log_dir: str, attempt: int = 0
         labels=sandbox_labels(pod),
         annotations=dict(m.annotations),
         linux=cri.LinuxPodSandboxConfig(
-            cgroup_parent=f"/skiff/pod{m.uid}",
+            # cgroupfs syntax; the runtime creates it and puts each container below it
+            cgroup_parent=f"/{cgroup_root.strip('/')}/pod{m.uid}",
             security_context=sec,
             sysctls={s.name: s.value for s in sc.sysctls},
         ),

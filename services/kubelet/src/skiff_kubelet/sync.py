@@ -69,7 +69,9 @@ class PodSyncer:
         pod_log_dir: str,
         probes: ProbeManager | None = None,
         backoff_base: float = BACKOFF_BASE,
+        cgroup_root: str = "skiff",
     ) -> None:
+        self.cgroup_root = cgroup_root
         self.probes = probes
         self.backoff_base = backoff_base
         self.api = api
@@ -169,7 +171,9 @@ class PodSyncer:
         if rt.sandbox is None:
             rt = await self._new_sandbox(pod, rt, waiting)
         attempt = rt.sandbox.metadata.attempt if rt.sandbox is not None else 0
-        sandbox_config = build_sandbox_config(pod, pod_log_dir=self.pod_log_dir, attempt=attempt)
+        sandbox_config = build_sandbox_config(
+            pod, pod_log_dir=self.pod_log_dir, attempt=attempt, cgroup_root=self.cgroup_root
+        )
         ips = rt.pod_ips()
         if ips:
             pod.status.pod_ip = ips[0]  # for fieldRef status.podIP
@@ -214,7 +218,9 @@ class PodSyncer:
         attempt = (rt.sandboxes[0].metadata.attempt + 1) if rt.sandboxes else 0
         if rt.sandboxes:
             await kill_sandboxes(self.cri, rt, 0)
-        config = build_sandbox_config(pod, pod_log_dir=self.pod_log_dir, attempt=attempt)
+        config = build_sandbox_config(
+            pod, pod_log_dir=self.pod_log_dir, attempt=attempt, cgroup_root=self.cgroup_root
+        )
         try:
             resp = await call(self.cri.runtime.RunPodSandbox(cri.RunPodSandboxRequest(config=config)))
         except errors.SkiffError as exc:
