@@ -72,10 +72,10 @@ class MessagePlan:
         return by_json
 
     def decode_into(self, msg: Any, data: Any, path: str, errs: list[FieldError]) -> None:
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):  # exact type first: ABC checks are slow
             mismatch(path or "<root>", "object", data, errs)
             return
-        fields = self._by_json or self._build()
+        fields = self._by_json if self._by_json is not None else self._build()
         prefix = path + "." if path else ""
         for key, value in data.items():
             decode = fields.get(key) if type(key) is str else None

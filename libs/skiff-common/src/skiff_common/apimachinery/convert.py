@@ -27,6 +27,7 @@ from skiff_common.apimachinery._scalars import got
 from skiff_common.errors import FieldError
 
 M = TypeVar("M", bound=Message)
+_GO_JSON_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
 _LIST_KINDS = frozenset({"List"} | {info.list_kind for info in kinds.ALL_KINDS})
 
 
@@ -109,8 +110,10 @@ def dump_yaml(obj: Message | Sequence[Message]) -> str:
 
 
 def dump_json(obj: Message | Sequence[Message]) -> str:
-    """JSON like ``kubectl get -o json`` (4-space indent, trailing newline)."""
-    return json.dumps(_document(obj), indent=4, ensure_ascii=False) + "\n"
+    """JSON like ``kubectl get -o json``: 4-space indent, trailing newline, and Go's HTML-safe escapes
+    (``<`` ``>`` ``&`` U+2028 U+2029 as ``\\uXXXX``; these characters can only occur inside strings)."""
+    text = json.dumps(_document(obj), indent=4, ensure_ascii=False)
+    return text.translate(_GO_JSON_ESCAPES) + "\n"
 
 
 def _document(obj: Message | Sequence[Message]) -> dict[str, Any]:
