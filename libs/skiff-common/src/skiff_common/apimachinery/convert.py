@@ -27,6 +27,7 @@ from skiff_common.apimachinery._scalars import got
 from skiff_common.errors import FieldError
 
 M = TypeVar("M", bound=Message)
+_GO_JSON_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
 _LIST_KINDS = frozenset({"List"} | {info.list_kind for info in kinds.ALL_KINDS})
 
 
@@ -70,10 +71,7 @@ def load_manifests(text: str) -> list[Message]:
     With more than one document, error paths start with ``documents[i].`` (0-based, empty documents
     not counted); items of a List with ``items[j].``. All errors of all documents are raised together.
     """
-    try:
-        documents = [doc for doc in _yaml.load_all(text) if doc is not None]
-    except yaml.YAMLError as exc:
-        raise errors.Invalid(f"error parsing YAML: {_yaml_problem(exc)}") from None
+    documents = [doc for doc in _documents(text) if doc is not None]
     objects: list[Message] = []
     failures: list[errors.Invalid] = []
     problems: list[FieldError] = []
@@ -92,14 +90,30 @@ def load_manifests(text: str) -> list[Message]:
     return objects
 
 
+def _documents(text: str) -> list[Any]:
+    """A JSON text is decoded as JSON (like kubectl does; YAML's reader refuses some characters JSON
+    allows), anything else as a YAML stream."""
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            return [json.loads(text)]
+        except ValueError:
+            pass  # not one JSON value: let the YAML parser have it and report
+    try:
+        return _yaml.load_all(text)
+    except yaml.YAMLError as exc:
+        raise errors.Invalid(f"error parsing YAML: {_yaml_problem(exc)}") from None
+
+
 def dump_yaml(obj: Message | Sequence[Message]) -> str:
     """YAML like ``kubectl get -o yaml``; a sequence becomes a ``kind: List``."""
     return _yaml.dump(_document(obj))
 
 
 def dump_json(obj: Message | Sequence[Message]) -> str:
-    """JSON like ``kubectl get -o json`` (4-space indent, trailing newline)."""
-    return json.dumps(_document(obj), indent=4, ensure_ascii=False) + "\n"
+    """JSON like ``kubectl get -o json``: 4-space indent, trailing newline, and Go's HTML-safe escapes
+    (``<`` ``>`` ``&`` U+2028 U+2029 as ``\\uXXXX``; these characters can only occur inside strings)."""
+    text = json.dumps(_document(obj), indent=4, ensure_ascii=False)
+    return text.translate(_GO_JSON_ESCAPES) + "\n"
 
 
 def _document(obj: Message | Sequence[Message]) -> dict[str, Any]:
