@@ -28,10 +28,13 @@ def tls_config(cfg: ApiServerConfig) -> TLSConfig | None:
     if not any(given):
         return None
     if not all(given):
-        raise ValueError("--tls-cert-file, --tls-key-file and --client-ca-file must be given together "
-                         "(the apiserver only speaks mutual TLS)")
-    return TLSConfig(ca_file=cfg.client_ca_file or "", cert_file=cfg.tls_cert_file or "",
-                     key_file=cfg.tls_key_file or "")
+        raise ValueError(
+            "--tls-cert-file, --tls-key-file and --client-ca-file must be given together "
+            "(the apiserver only speaks mutual TLS)"
+        )
+    return TLSConfig(
+        ca_file=cfg.client_ca_file or "", cert_file=cfg.tls_cert_file or "", key_file=cfg.tls_key_file or ""
+    )
 
 
 class ApiServerApp:
@@ -47,8 +50,10 @@ class ApiServerApp:
     async def start(self) -> int:
         cfg = self.cfg
         self.client = EtcdClient(cfg.etcd_endpoints, timeout=cfg.etcd_timeout)
-        self.caches = {i.resource: WatchCache(self.client, i, cfg.etcd_prefix, cfg.watch_cache_size)
-                       for i in kinds.ALL_KINDS}
+        self.caches = {
+            i.resource: WatchCache(self.client, i, cfg.etcd_prefix, cfg.watch_cache_size)
+            for i in kinds.ALL_KINDS
+        }
         await asyncio.gather(*(c.start() for c in self.caches.values()))
         self.registry = Registry(Store(self.client, cfg.etcd_prefix, self.caches))
         await self._ensure_namespaces()
@@ -56,8 +61,12 @@ class ApiServerApp:
         self._finalizer.start()
         tls = tls_config(cfg)
         self.server = create_server("apiserver", tls=tls, max_message_bytes=cfg.max_message_bytes)
-        service = ApiServerService(self.registry, Limits(cfg.max_inflight, cfg.client_qps, cfg.client_burst),
-                                   watch_queue_size=cfg.watch_queue_size, bookmark_interval=cfg.bookmark_interval)
+        service = ApiServerService(
+            self.registry,
+            Limits(cfg.max_inflight, cfg.client_qps, cfg.client_burst),
+            watch_queue_size=cfg.watch_queue_size,
+            bookmark_interval=cfg.bookmark_interval,
+        )
         apiserver_pb2_grpc.add_ApiServerServicer_to_server(service, self.server)
         self.port = add_listen(self.server, cfg.listen, tls)
         await self.server.start()

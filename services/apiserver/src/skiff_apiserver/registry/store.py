@@ -99,7 +99,8 @@ class Store:
         terminating = ns.metadata.HasField("deletion_timestamp") or ns.status.phase == "Terminating"  # type: ignore[attr-defined]
         if terminating and info.kind != "Event":
             raise errors.FailedPrecondition(
-                f"unable to create new content in namespace {namespace} because it is being terminated")
+                f"unable to create new content in namespace {namespace} because it is being terminated"
+            )
 
     # -- read ----------------------------------------------------------------------------------------
     async def read(self, info: KindInfo, namespace: str, name: str) -> tuple[Message, int]:
@@ -116,7 +117,9 @@ class Store:
         m = meta(obj)
         namespace = (m.namespace or "default") if info.namespaced else ""  # type: ignore[attr-defined]
         if not m.name:  # type: ignore[attr-defined]
-            raise errors.Invalid(f"{info.kind} is invalid", [errors.FieldError("metadata.name", "Required value")])
+            raise errors.Invalid(
+                f"{info.kind} is invalid", [errors.FieldError("metadata.name", "Required value")]
+            )
         if status and not strategy.has_status:
             raise errors.NotFound(f"{info.resource} has no status subresource")
         wanted_rv = m.resource_version  # type: ignore[attr-defined]
@@ -130,8 +133,15 @@ class Store:
                 strategy.merge_for_update(new, current)
             return new
 
-        return await self.guaranteed_update(info, namespace, m.name, mutate, wanted_rv=wanted_rv,  # type: ignore[attr-defined]
-                                            dry_run=dry_run, status=status)
+        return await self.guaranteed_update(
+            info,
+            namespace,
+            m.name,
+            mutate,
+            wanted_rv=wanted_rv,  # type: ignore[attr-defined]
+            dry_run=dry_run,
+            status=status,
+        )
 
     async def guaranteed_update(
         self,

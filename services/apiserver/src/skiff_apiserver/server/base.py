@@ -29,8 +29,9 @@ R = TypeVar("R")
 class Handlers:
     """Base of the servicer mixins: holds the registry, the limits and the server settings."""
 
-    def __init__(self, registry: Registry, limits: Limits, *, watch_queue_size: int,
-                 bookmark_interval: float) -> None:
+    def __init__(
+        self, registry: Registry, limits: Limits, *, watch_queue_size: int, bookmark_interval: float
+    ) -> None:
         self.registry = registry
         self.limits = limits
         self.watch_queue_size = watch_queue_size
@@ -39,7 +40,7 @@ class Handlers:
 
 def resource_of(name: str) -> KindInfo:
     if not name:
-        raise errors.BadRequest("resource is required (e.g. \"pods\")")
+        raise errors.BadRequest('resource is required (e.g. "pods")')
     return kinds.lookup_resource(name)
 
 
@@ -66,7 +67,9 @@ def rpc(verb: str, resource: Callable[[Any], str], *, long_running: bool = False
                 res = resource(request) or ""
             except Exception:
                 res = ""
-            with _tracer.start_as_current_span(f"apiserver.{verb}", attributes={"skiff.resource": res}) as span:
+            with _tracer.start_as_current_span(
+                f"apiserver.{verb}", attributes={"skiff.resource": res}
+            ) as span:
                 try:
                     set_deadline(context.time_remaining())
                     if long_running:

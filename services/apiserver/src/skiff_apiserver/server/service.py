@@ -10,6 +10,7 @@ from skiff_apiserver.server.subresources import SubresourceHandlers
 from skiff_apiserver.server.watch import WatchHandlers
 
 
-class ApiServerService(CrudHandlers, WatchHandlers, SubresourceHandlers, DiscoveryHandlers,
-                       apiserver_pb2_grpc.ApiServerServicer):
+class ApiServerService(
+    CrudHandlers, WatchHandlers, SubresourceHandlers, DiscoveryHandlers, apiserver_pb2_grpc.ApiServerServicer
+):
     pass

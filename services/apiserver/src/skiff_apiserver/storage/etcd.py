@@ -126,8 +126,11 @@ class EtcdClient:
             try:
                 while True:
                     try:
-                        return await method(request, timeout=max(0.05, end - time.monotonic()),  # type: ignore[operator]
-                                            wait_for_ready=True)
+                        return await method(
+                            request,
+                            timeout=max(0.05, end - time.monotonic()),  # type: ignore[operator]
+                            wait_for_ready=True,
+                        )
                     except grpc.aio.AioRpcError as exc:
                         attempt += 1
                         if exc.code() not in _RETRYABLE or time.monotonic() + 0.1 * attempt >= end:
@@ -151,14 +154,19 @@ class EtcdClient:
         return [_kv(k) for k in resp.kvs], bool(resp.more), resp.header.revision  # type: ignore[attr-defined]
 
     async def current_revision(self) -> int:
-        resp = await self._call("revision", self._kv.Range,
-                                rpc.RangeRequest(key=b"\0", range_end=b"\0", count_only=True, limit=1))
+        resp = await self._call(
+            "revision", self._kv.Range, rpc.RangeRequest(key=b"\0", range_end=b"\0", count_only=True, limit=1)
+        )
         return int(resp.header.revision)  # type: ignore[attr-defined]
 
-    async def _txn(self, op: str, key: bytes, compare: rpc.Compare, success: rpc.RequestOp,
-                   written: bytes | None) -> int:
-        req = rpc.TxnRequest(compare=[compare], success=[success],
-                             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=key))])
+    async def _txn(
+        self, op: str, key: bytes, compare: rpc.Compare, success: rpc.RequestOp, written: bytes | None
+    ) -> int:
+        req = rpc.TxnRequest(
+            compare=[compare],
+            success=[success],
+            failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=key))],
+        )
         resp = await self._call(op, self._kv.Txn, req)
         if resp.succeeded:  # type: ignore[attr-defined]
             return int(resp.header.revision)  # type: ignore[attr-defined]
@@ -170,16 +178,22 @@ class EtcdClient:
 
     async def create(self, key: bytes, value: bytes) -> int:
         cmp = rpc.Compare(key=key, target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL, create_revision=0)
-        return await self._txn("create", key, cmp, rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value)),
-                               value)
+        return await self._txn(
+            "create", key, cmp, rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value)), value
+        )
 
     async def update(self, key: bytes, value: bytes, mod_revision: int) -> int:
-        cmp = rpc.Compare(key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision)
-        return await self._txn("update", key, cmp, rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value)),
-                               value)
+        cmp = rpc.Compare(
+            key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision
+        )
+        return await self._txn(
+            "update", key, cmp, rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value)), value
+        )
 
     async def delete(self, key: bytes, mod_revision: int) -> int:
-        cmp = rpc.Compare(key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision)
+        cmp = rpc.Compare(
+            key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision
+        )
         op = rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=key))
         try:
             return await self._txn("delete", key, cmp, op, None)
@@ -195,17 +209,26 @@ class EtcdClient:
         """Yield raw WatchResponses for `prefix` from `start_revision`. Ends by raising on any stream
         error; a compacted start revision raises Expired. The caller resumes."""
         call = self._watch.Watch(metadata=(("hasleader", "true"),), wait_for_ready=True)
-        await call.write(rpc.WatchRequest(create_request=rpc.WatchCreateRequest(
-            key=prefix, range_end=prefix_end(prefix), start_revision=start_revision,
-            prev_kv=True, progress_notify=True)))
+        await call.write(
+            rpc.WatchRequest(
+                create_request=rpc.WatchCreateRequest(
+                    key=prefix,
+                    range_end=prefix_end(prefix),
+                    start_revision=start_revision,
+                    prev_kv=True,
+                    progress_notify=True,
+                )
+            )
+        )
         try:
             while True:
                 resp = await call.read()
                 if resp is grpc.aio.EOF:
                     raise errors.Unavailable("etcd closed the watch stream")
                 if resp.compact_revision:
-                    raise errors.Expired(f"revision {start_revision} has been compacted "
-                                         f"(oldest kept: {resp.compact_revision})")
+                    raise errors.Expired(
+                        f"revision {start_revision} has been compacted (oldest kept: {resp.compact_revision})"
+                    )
                 if resp.canceled:
                     raise errors.Unavailable(f"etcd cancelled the watch: {resp.cancel_reason}")
                 yield resp

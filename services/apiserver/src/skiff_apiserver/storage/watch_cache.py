@@ -27,10 +27,10 @@ from google.protobuf.message import Message
 from skiff_common import errors
 
 from skiff_apiserver import metrics
+from skiff_apiserver.logs import log
 from skiff_apiserver.machinery import KindInfo
 from skiff_apiserver.storage import codec
 from skiff_apiserver.storage.etcd import EtcdClient, prefix_end
-from skiff_apiserver.logs import log
 
 Filter = Callable[[Message], bool]
 
@@ -65,9 +65,13 @@ class Watcher:
             self.queue.put_nowait(out)
         except asyncio.QueueFull:
             metrics.SLOW_WATCHERS.labels(self.cache.info.resource).inc()
-            self.fail(errors.TooManyRequests(
-                f"watch of {self.cache.info.resource} closed: the client fell more than "
-                f"{self.queue.maxsize} events behind; restart the watch from the last resourceVersion seen"))
+            self.fail(
+                errors.TooManyRequests(
+                    f"watch of {self.cache.info.resource} closed: the client fell more than "
+                    f"{self.queue.maxsize} events behind; restart the watch from the last "
+                    "resourceVersion seen"
+                )
+            )
 
     def _translate(self, ev: WatchEvent) -> tuple[str, Message] | None:
         if ev.type == "DELETED":
@@ -89,7 +93,7 @@ class Watcher:
         self.cache.unregister(self)
         self._wake.set()
 
-    async def next(self, timeout: float | None) -> tuple[str, Message] | None:
+    async def next(self, timeout: float | None) -> tuple[str, Message] | None:  # noqa: ASYNC109
         """The next event, None on timeout; raises the watcher's error once its queue is drained."""
         if self.initial:
             return self.initial.popleft()
@@ -100,7 +104,9 @@ class Watcher:
         getter = asyncio.ensure_future(self.queue.get())
         waker = asyncio.ensure_future(self._wake.wait())
         try:
-            done, _ = await asyncio.wait({getter, waker}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, waker}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             waker.cancel()
             if not getter.done():
@@ -183,11 +189,17 @@ class WatchCache:
             except asyncio.CancelledError:
                 raise
             except errors.Expired:
-                log.warning("watch_cache_expired_relisting", resource=self.info.resource, revision=self.revision)
+                log.warning(
+                    "watch_cache_expired_relisting", resource=self.info.resource, revision=self.revision
+                )
                 await self._retrying(self._relist)
             except Exception as exc:  # stream broke: resume from self.revision + 1
-                log.warning("watch_cache_stream_broken", resource=self.info.resource, error=str(exc),
-                            revision=self.revision)
+                log.warning(
+                    "watch_cache_stream_broken",
+                    resource=self.info.resource,
+                    error=str(exc),
+                    revision=self.revision,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
@@ -220,8 +232,15 @@ class WatchCache:
                 ev = WatchEvent("ADDED" if prev is None else "MODIFIED", obj, prev, kv.mod_revision)
             else:
                 self.objects.pop(key, None)
-                last = prev if prev is not None else (
-                    codec.decode(self.info, raw.prev_kv.value, raw.prev_kv.mod_revision) if raw.prev_kv.key else None)
+                last = (
+                    prev
+                    if prev is not None
+                    else (
+                        codec.decode(self.info, raw.prev_kv.value, raw.prev_kv.mod_revision)
+                        if raw.prev_kv.key
+                        else None
+                    )
+                )
                 if last is None:
                     continue
                 gone = type(last)()
@@ -254,11 +273,14 @@ class WatchCache:
             try:
                 rv = int(resource_version)
             except ValueError:
-                raise errors.BadRequest(f"invalid resourceVersion {resource_version!r}: must be an integer") from None
+                raise errors.BadRequest(
+                    f"invalid resourceVersion {resource_version!r}: must be an integer"
+                ) from None
             if rv < self.oldest:
                 raise errors.Expired(
                     f"too old resource version: {rv} (the oldest this server can serve is {self.oldest})",
-                    metadata={"oldest": str(self.oldest), "current": str(self.revision)})
+                    metadata={"oldest": str(self.oldest), "current": str(self.revision)},
+                )
             w = Watcher(self, match, rv, queue_size)
             for ev in self.events:
                 if ev.revision > rv:
