@@ -252,7 +252,8 @@ def main() -> None:
         procs.append(subprocess.Popen(
             [str(BIN / "etcd"), "--data-dir", str(tmp / "etcd"), "--listen-client-urls", f"http://{endpoint}",
              "--advertise-client-urls", f"http://{endpoint}", "--listen-peer-urls",
-             f"http://127.0.0.1:{free_port()}", "--log-level", "error", "--quota-backend-bytes", str(4 * 1024**3)],
+             f"http://127.0.0.1:{free_port()}", "--log-level", "error",
+             "--quota-backend-bytes", str(4 * 1024**3)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
         time.sleep(1.5)
         procs.append(subprocess.Popen(
