@@ -7,7 +7,6 @@ import asyncio
 
 import grpc
 from skiff.api.core.v1 import namespace_pb2
-from skiff.apiserver.v1 import apiserver_pb2_grpc
 from skiff_common import errors
 from skiff_common.grpcutil import TLSConfig, add_listen, create_server
 
@@ -18,7 +17,7 @@ from skiff_apiserver.machinery import kinds
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.registry.namespaces import NamespaceFinalizer
 from skiff_apiserver.registry.store import SYSTEM_NAMESPACES, Store
-from skiff_apiserver.server.service import ApiServerService
+from skiff_apiserver.server.service import ApiServerService, register
 from skiff_apiserver.storage.etcd import EtcdClient
 from skiff_apiserver.storage.watch_cache import WatchCache
 
@@ -55,7 +54,7 @@ class ApiServerApp:
             for i in kinds.ALL_KINDS
         }
         await asyncio.gather(*(c.start() for c in self.caches.values()))
-        self.registry = Registry(Store(self.client, cfg.etcd_prefix, self.caches))
+        self.registry = Registry(Store(self.client, cfg.etcd_prefix, self.caches, event_ttl=cfg.event_ttl))
         await self._ensure_namespaces()
         self._finalizer = NamespaceFinalizer(self.registry)
         self._finalizer.start()
@@ -67,7 +66,7 @@ class ApiServerApp:
             watch_queue_size=cfg.watch_queue_size,
             bookmark_interval=cfg.bookmark_interval,
         )
-        apiserver_pb2_grpc.add_ApiServerServicer_to_server(service, self.server)
+        register(service, self.server)
         self.port = add_listen(self.server, cfg.listen, tls)
         await self.server.start()
         log.info("apiserver_started", port=self.port, etcd=cfg.etcd_endpoints)

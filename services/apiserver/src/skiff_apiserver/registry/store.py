@@ -21,14 +21,21 @@ from skiff_apiserver.registry.strategies import strategy_for
 from skiff_apiserver.registry.strategy import Strategy, copy
 from skiff_apiserver.storage import codec
 from skiff_apiserver.storage.etcd import CompareFailed, EtcdClient
+from skiff_apiserver.storage.leases import LeaseManager
 from skiff_apiserver.storage.watch_cache import WatchCache
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public")
 
 
 class Store:
-    def __init__(self, client: EtcdClient, prefix: str, caches: dict[str, WatchCache]) -> None:
+    def __init__(
+        self, client: EtcdClient, prefix: str, caches: dict[str, WatchCache], *, event_ttl: int = 3600
+    ) -> None:
         self.client = client
+        # Events expire like in Kubernetes (--event-ttl); 0 keeps them forever.
+        self.event_leases = (
+            LeaseManager(client, event_ttl, window=min(60, event_ttl)) if event_ttl > 0 else None
+        )
         self.prefix = prefix
         self.caches = caches
         self.strategies: dict[str, Strategy] = {i.resource: strategy_for(i) for i in kinds.ALL_KINDS}
@@ -59,7 +66,10 @@ class Store:
             if dry_run:
                 return obj
             try:
-                rev = await self.client.create(self.key(info, m.namespace, m.name), data)  # type: ignore[attr-defined]
+                lease = (
+                    await self.event_leases.lease_id() if self.event_leases and info.kind == "Event" else 0
+                )
+                rev = await self.client.create(self.key(info, m.namespace, m.name), data, lease=lease)
             except CompareFailed:
                 if generated and attempt < 4:
                     continue  # a generated name collided: draw another one

@@ -111,6 +111,7 @@ class EtcdClient:
         )
         self._kv = rpc.KVStub(self._channel)
         self._watch = rpc.WatchStub(self._channel)
+        self._lease = rpc.LeaseStub(self._channel)
 
     async def close(self) -> None:
         await self._channel.close()
@@ -176,19 +177,18 @@ class EtcdClient:
             return current.mod_revision  # our own earlier attempt landed (retry after a lost reply)
         raise CompareFailed(current)
 
-    async def create(self, key: bytes, value: bytes) -> int:
+    async def create(self, key: bytes, value: bytes, *, lease: int = 0) -> int:
         cmp = rpc.Compare(key=key, target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL, create_revision=0)
-        return await self._txn(
-            "create", key, cmp, rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value)), value
-        )
+        put = rpc.PutRequest(key=key, value=value, lease=lease)
+        return await self._txn("create", key, cmp, rpc.RequestOp(request_put=put), value)
 
     async def update(self, key: bytes, value: bytes, mod_revision: int) -> int:
         cmp = rpc.Compare(
             key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision
         )
-        return await self._txn(
-            "update", key, cmp, rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value)), value
-        )
+        # ignore_lease keeps whatever lease the key has (an Event's TTL survives its count updates).
+        put = rpc.PutRequest(key=key, value=value, ignore_lease=True)
+        return await self._txn("update", key, cmp, rpc.RequestOp(request_put=put), value)
 
     async def delete(self, key: bytes, mod_revision: int) -> int:
         cmp = rpc.Compare(
@@ -201,6 +201,10 @@ class EtcdClient:
             if exc.current is None:
                 raise  # already gone (perhaps by our own lost-reply attempt): caller reports NotFound
             raise
+
+    async def grant_lease(self, ttl: int) -> int:
+        resp = await self._call("lease_grant", self._lease.LeaseGrant, rpc.LeaseGrantRequest(TTL=ttl))
+        return int(resp.ID)  # type: ignore[attr-defined]
 
     async def compact(self, revision: int) -> None:
         await self._call("compact", self._kv.Compact, rpc.CompactionRequest(revision=revision, physical=True))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
 from skiff_common import errors
@@ -41,6 +41,12 @@ class WatchEvent:
     obj: Message
     prev: Message | None
     revision: int
+    # Serialized WatchResponse per delivered type, filled by the first watcher that sends it: with a
+    # thousand watchers an event is encoded once, not a thousand times.
+    encoded: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+
+Item = tuple[str, Message, "dict[str, bytes] | None"]  # (type, object, shared encodings)
 
 
 class Watcher:
@@ -50,10 +56,9 @@ class Watcher:
         self.cache = cache
         self.match = match
         self.after = after  # deliver only events with revision > after
-        self.queue: asyncio.Queue[tuple[str, Message]] = asyncio.Queue(queue_size)
-        self.initial: deque[tuple[str, Message]] = deque()
+        self.queue: asyncio.Queue[Item | None] = asyncio.Queue(queue_size)  # None: look at self.error
+        self.initial: deque[Item] = deque()
         self.error: errors.SkiffError | None = None
-        self._wake = asyncio.Event()
 
     def offer(self, ev: WatchEvent) -> None:
         if self.error is not None or ev.revision <= self.after:
@@ -62,7 +67,7 @@ class Watcher:
         if out is None:
             return
         try:
-            self.queue.put_nowait(out)
+            self.queue.put_nowait((out[0], out[1], ev.encoded))
         except asyncio.QueueFull:
             metrics.SLOW_WATCHERS.labels(self.cache.info.resource).inc()
             self.fail(
@@ -91,31 +96,30 @@ class Watcher:
     def fail(self, err: errors.SkiffError) -> None:
         self.error = err
         self.cache.unregister(self)
-        self._wake.set()
+        try:
+            self.queue.put_nowait(None)  # wakes a reader blocked on an empty queue
+        except asyncio.QueueFull:
+            pass  # the reader is not blocked: it sees the error once it has drained the queue
 
-    async def next(self, timeout: float | None) -> tuple[str, Message] | None:  # noqa: ASYNC109
-        """The next event, None on timeout; raises the watcher's error once its queue is drained."""
+    async def next(self, timeout: float | None) -> Item | None:  # noqa: ASYNC109
+        """The next event, None on timeout; raises the watcher's error once its queue is drained.
+        (Cheap on purpose: no task per call, it runs once per event per watcher.)"""
         if self.initial:
             return self.initial.popleft()
-        if not self.queue.empty():
-            return self.queue.get_nowait()
-        if self.error is not None:
+        if self.queue.empty():
+            if self.error is not None:
+                raise self.error
+            try:
+                async with asyncio.timeout(timeout):
+                    item = await self.queue.get()
+            except TimeoutError:
+                return None
+        else:
+            item = self.queue.get_nowait()
+        if item is None:
+            assert self.error is not None
             raise self.error
-        getter = asyncio.ensure_future(self.queue.get())
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            done, _ = await asyncio.wait(
-                {getter, waker}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            waker.cancel()
-            if not getter.done():
-                getter.cancel()
-        if getter in done and not getter.cancelled():
-            return getter.result()
-        if self.error is not None:
-            raise self.error
-        return None
+        return item
 
     def close(self) -> None:
         self.cache.unregister(self)
@@ -268,7 +272,7 @@ class WatchCache:
             for key in sorted(self.objects):
                 obj = self.objects[key]
                 if match(obj):
-                    w.initial.append(("ADDED", obj))
+                    w.initial.append(("ADDED", obj, None))
         else:
             try:
                 rv = int(resource_version)
@@ -286,7 +290,7 @@ class WatchCache:
                 if ev.revision > rv:
                     out = w._translate(ev)
                     if out is not None:
-                        w.initial.append(out)
+                        w.initial.append((out[0], out[1], ev.encoded))
         self.watchers.add(w)
         metrics.WATCHERS.labels(self.info.resource).inc()
         return w
