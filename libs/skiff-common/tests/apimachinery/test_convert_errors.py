@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-
 from skiff.api.apps.v1 import apps_pb2
 from skiff.api.core.v1 import config_pb2, container_pb2, pod_pb2
 from skiff.api.meta.v1 import meta_pb2
@@ -40,14 +39,17 @@ def _errors(data: Any, message_type: Any = None) -> list[str]:
     (_container(ports=[{"containerPort": True}]),
      "spec.containers[0].ports[0].containerPort: Invalid value: expected integer, got true"),
     (_container(ports=[{"containerPort": 2**31}]),
-     "spec.containers[0].ports[0].containerPort: Invalid value: 2147483648: out of range for a 32-bit integer"),
+     "spec.containers[0].ports[0].containerPort: Invalid value: 2147483648: "
+     "out of range for a 32-bit integer"),
     (_pod() | {"metadata": {"name": "p", "generation": 2**63}},
      "metadata.generation: Invalid value: 9223372036854775808: out of range for a 64-bit integer"),
     (_container(env=[{"name": "PORT", "value": 8080}]),
      "spec.containers[0].env[0].value: Invalid value: expected string, got 8080"),
     (_container(tty="yes"), 'spec.containers[0].tty: Invalid value: expected boolean, got "yes"'),
-    (_container(command="sleep 1"), 'spec.containers[0].command: Invalid value: expected array, got "sleep 1"'),
-    (_container(command=["sleep", 1]), "spec.containers[0].command[1]: Invalid value: expected string, got 1"),
+    (_container(command="sleep 1"),
+     'spec.containers[0].command: Invalid value: expected array, got "sleep 1"'),
+    (_container(command=["sleep", 1]),
+     "spec.containers[0].command[1]: Invalid value: expected string, got 1"),
     (_container(resources=[]), "spec.containers[0].resources: Invalid value: expected object, got array"),
     (_container(resources={"limits": {"cpu": "1Gx"}}),
      "spec.containers[0].resources.limits[cpu]: Invalid value: \"1Gx\": quantities must match the regular "
@@ -59,7 +61,8 @@ def _errors(data: Any, message_type: Any = None) -> list[str]:
     (_container(livenessProbe={"tcpSocket": {"port": [80]}}),
      "spec.containers[0].livenessProbe.tcpSocket.port: Invalid value: expected integer or string, got array"),
     (_pod(status={"startTime": "yesterday"}),
-     'status.startTime: Invalid value: "yesterday": expected an RFC 3339 timestamp like "2024-05-01T10:00:00Z"'),
+     'status.startTime: Invalid value: "yesterday": expected an RFC 3339 timestamp like '
+     '"2024-05-01T10:00:00Z"'),
     (_pod(status={"startTime": "2024-13-01T00:00:00Z"}),
      'status.startTime: Invalid value: "2024-13-01T00:00:00Z": expected an RFC 3339 timestamp like '
      '"2024-05-01T10:00:00Z"'),
@@ -84,7 +87,8 @@ def test_all_errors_are_collected_in_document_order() -> None:
             "replicas": "3",
             "template": {"spec": {"containers": [
                 {"name": "a", "imagePullPolcy": "Always"},
-                {"name": "b", "ports": [{"containerPort": "http"}], "resources": {"requests": {"memory": "1Gx"}}},
+                {"name": "b", "ports": [{"containerPort": "http"}],
+                 "resources": {"requests": {"memory": "1Gx"}}},
             ]}},
         },
     }
@@ -104,7 +108,8 @@ def test_all_errors_are_collected_in_document_order() -> None:
 @pytest.mark.parametrize(("data", "expected"), [
     ({"kind": "Pod"}, ["apiVersion: Required value"]),
     ({"apiVersion": "v1"}, ["kind: Required value"]),
-    ({"apiVersion": "v1", "kind": "Widget"}, ['kind: Unsupported value: no matches for kind "Widget" in version "v1"']),
+    ({"apiVersion": "v1", "kind": "Widget"},
+     ['kind: Unsupported value: no matches for kind "Widget" in version "v1"']),
     ({"apiVersion": "apps/v2", "kind": "Deployment"},
      ['apiVersion: Unsupported value: "apps/v2": kind Deployment is served as apps/v1']),
     (["not", "an", "object"], ["<root>: Invalid value: expected object, got array"]),
@@ -187,3 +192,11 @@ def test_any_embeds_an_object_with_type_meta() -> None:
         'object.kind: Unsupported value: no matches for kind "Nope" in version "v1"']
     assert _errors({"object": {"apiVersion": "v1", "kind": "ConfigMap", "bogus": 1}},
                    apiserver_pb2.CreateRequest) == ["object.bogus: unknown field"]
+
+
+def test_lone_surrogates_are_invalid_utf8() -> None:
+    data = {"metadata": {"name": "a\ud800", "labels": {"k\udfff": "v"}}}
+    assert _errors(data, pod_pb2.Pod) == [
+        "metadata.name: Invalid value: not valid UTF-8",
+        "metadata.labels[k\udfff]: Invalid value: not valid UTF-8",
+    ]

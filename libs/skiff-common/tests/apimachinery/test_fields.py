@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from skiff.api.core.v1 import config_pb2, event_pb2, node_pb2, pod_pb2
 from skiff_common.apimachinery.convert import from_dict
 from skiff_common.apimachinery.fields import object_fields, parse_field_selector, supported_fields
@@ -54,7 +53,7 @@ def test_supported_fields_and_check() -> None:
     assert {"spec.nodeName", "status.phase", "metadata.name"} <= supported_fields("Pod")
     assert supported_fields("ConfigMap") == {"metadata.name", "metadata.namespace"}
     parse_field_selector("spec.nodeName=x").check_supported("Pod")
-    with pytest.raises(ValueError, match="field label not supported: spec.nodeName"):
+    with pytest.raises(ValueError, match=r"field label not supported: spec\.nodeName"):
         parse_field_selector("spec.nodeName=x").check_supported("ConfigMap")
     assert parse_field_selector("spec.nodeName=n1,status.phase!=x").exact_value("spec.nodeName") == "n1"
     assert parse_field_selector("status.phase!=x").exact_value("status.phase") is None

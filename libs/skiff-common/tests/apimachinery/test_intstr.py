@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from skiff.api.meta.v1 import meta_pb2
 from skiff_common.apimachinery.intstr import int_or_percent, int_or_string, value_of
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from skiff.api.meta.v1 import meta_pb2
 from skiff_common.apimachinery.labels import (
     EVERYTHING,

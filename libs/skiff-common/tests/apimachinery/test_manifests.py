@@ -1,11 +1,10 @@
-"""load_manifests: multi-document YAML and JSON, kind: List, document-indexed errors, kubectl's YAML dialect."""
+"""load_manifests: multi-document YAML/JSON, kind: List, document-indexed errors, kubectl's YAML dialect."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-
 from skiff.api.core.v1 import config_pb2, pod_pb2
 from skiff_common import errors
 from skiff_common.apimachinery._yaml import dump, load_all
@@ -52,7 +51,8 @@ items:
 
 def test_errors_name_the_document_and_item() -> None:
     text = (CM.format(name="ok") + "---\n" + CM.format(name="bad") + "data: {k: 1}\n"
-            + "---\napiVersion: v1\nkind: List\nextra: 1\nitems:\n- {apiVersion: v1, kind: Pod, spec: {nope: 1}}\n"
+            + "---\napiVersion: v1\nkind: List\nextra: 1\nitems:\n"
+            + "- {apiVersion: v1, kind: Pod, spec: {nope: 1}}\n"
             + "---\n- just\n- a list\n")
     with pytest.raises(errors.Invalid) as info:
         load_manifests(text)

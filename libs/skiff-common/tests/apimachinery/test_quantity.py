@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
 from skiff.api.meta.v1 import meta_pb2
 from skiff_common.apimachinery.quantity import (
     canonical_quantity,
@@ -94,7 +93,8 @@ def test_invalid_types(value: Any) -> None:
 
 
 @pytest.mark.parametrize(("text", "fmt"), [
-    ("1", "DecimalSI"), ("1m", "DecimalSI"), ("1Ki", "BinarySI"), ("1e3", "DecimalExponent"), ("1E", "DecimalSI"),
+    ("1", "DecimalSI"), ("1m", "DecimalSI"), ("1Ki", "BinarySI"), ("1e3", "DecimalExponent"),
+    ("1E", "DecimalSI"),
 ])
 def test_format_of_suffix(text: str, fmt: str) -> None:
     assert parse_quantity_with_format(text)[1] == fmt

@@ -80,7 +80,7 @@ class MessagePlan:
         for key, value in data.items():
             decode = fields.get(key) if type(key) is str else None
             if decode is None:
-                errs.append(FieldError(prefix + str(key), "unknown field"))
+                errs.append(FieldError(prefix + (str(key) if key != "" else '""'), "unknown field"))
             elif value is not None:
                 decode(msg, value, prefix + key, errs)
 

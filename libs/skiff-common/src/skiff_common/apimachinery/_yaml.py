@@ -30,6 +30,7 @@ _FLOAT_RE: Final = re.compile(
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 )
 _NUMBER_START: Final = "-+0123456789."
+_OTHER_BREAKS: Final = frozenset("\r\x85\u2028\u2029")
 
 
 def _resolver_table(base: type[yaml.resolver.BaseResolver], *, drop: tuple[str, ...],
@@ -71,7 +72,10 @@ class KubeDumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in data and not data.startswith((" ", "\t")) else None
+    # Literal blocks only for plain "\n" line breaks: YAML 1.1 also breaks lines at NEL, LS, PS and CR,
+    # which a block would silently turn into "\n"; such strings stay double-quoted with escapes.
+    literal = "\n" in data and not data.startswith((" ", "\t")) and not _OTHER_BREAKS.intersection(data)
+    style = "|" if literal else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 

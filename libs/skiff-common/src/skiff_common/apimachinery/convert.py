@@ -70,10 +70,7 @@ def load_manifests(text: str) -> list[Message]:
     With more than one document, error paths start with ``documents[i].`` (0-based, empty documents
     not counted); items of a List with ``items[j].``. All errors of all documents are raised together.
     """
-    try:
-        documents = [doc for doc in _yaml.load_all(text) if doc is not None]
-    except yaml.YAMLError as exc:
-        raise errors.Invalid(f"error parsing YAML: {_yaml_problem(exc)}") from None
+    documents = [doc for doc in _documents(text) if doc is not None]
     objects: list[Message] = []
     failures: list[errors.Invalid] = []
     problems: list[FieldError] = []
@@ -90,6 +87,20 @@ def load_manifests(text: str) -> list[Message]:
         summary = failures[0].summary if len(failures) == 1 else f"{count} objects are invalid"
         raise errors.Invalid(summary, problems)
     return objects
+
+
+def _documents(text: str) -> list[Any]:
+    """A JSON text is decoded as JSON (like kubectl does; YAML's reader refuses some characters JSON
+    allows), anything else as a YAML stream."""
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            return [json.loads(text)]
+        except ValueError:
+            pass  # not one JSON value: let the YAML parser have it and report
+    try:
+        return _yaml.load_all(text)
+    except yaml.YAMLError as exc:
+        raise errors.Invalid(f"error parsing YAML: {_yaml_problem(exc)}") from None
 
 
 def dump_yaml(obj: Message | Sequence[Message]) -> str:
