@@ -54,7 +54,15 @@ class ApiServerApp:
             for i in kinds.ALL_KINDS
         }
         await asyncio.gather(*(c.start() for c in self.caches.values()))
-        self.registry = Registry(Store(self.client, cfg.etcd_prefix, self.caches, event_ttl=cfg.event_ttl))
+        self.registry = Registry(
+            Store(
+                self.client,
+                cfg.etcd_prefix,
+                self.caches,
+                event_ttl=cfg.event_ttl,
+                service_cidr=cfg.service_cluster_ip_range,
+            )
+        )
         await self._ensure_namespaces()
         self._finalizer = NamespaceFinalizer(self.registry)
         self._finalizer.start()

@@ -38,6 +38,9 @@ class ApiServerConfig:
     bookmark_interval: float = field(
         default=60.0, metadata={"help": "seconds of quiet before a watch BOOKMARK"}
     )
+    service_cluster_ip_range: str = field(
+        default="10.96.0.0/12", metadata={"help": "CIDR Service cluster IPs come from ('' disables)"}
+    )
     event_ttl: int = field(default=3600, metadata={"help": "seconds Events live (etcd lease); 0: forever"})
     max_message_bytes: int = field(default=64 * 1024 * 1024, metadata={"help": "gRPC message size limit"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})

@@ -81,6 +81,7 @@ class Deleter:
                 if new is None:
                     if not dry_run:
                         await self.store.client.delete(key, mod_rev)
+                        await self.store.released(current)
                     return current
                 if dry_run or codec.encode(new) == codec.encode(current):
                     return current if not dry_run else new

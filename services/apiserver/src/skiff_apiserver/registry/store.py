@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 from skiff_common import errors
 
 from skiff_apiserver.machinery import KindInfo, kinds
+from skiff_apiserver.registry.ipalloc import ClusterIPAllocator
 from skiff_apiserver.registry.objects import check_size, conflict, meta, not_found, now, random_suffix
 from skiff_apiserver.registry.strategies import strategy_for
 from skiff_apiserver.registry.strategy import Strategy, copy
@@ -29,7 +30,13 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public")
 
 class Store:
     def __init__(
-        self, client: EtcdClient, prefix: str, caches: dict[str, WatchCache], *, event_ttl: int = 3600
+        self,
+        client: EtcdClient,
+        prefix: str,
+        caches: dict[str, WatchCache],
+        *,
+        event_ttl: int = 3600,
+        service_cidr: str = "",
     ) -> None:
         self.client = client
         # Events expire like in Kubernetes (--event-ttl); 0 keeps them forever.
@@ -38,6 +45,9 @@ class Store:
         )
         self.prefix = prefix
         self.caches = caches
+        self.cluster_ips: ClusterIPAllocator | None = (
+            ClusterIPAllocator(client, prefix, service_cidr) if service_cidr else None
+        )
         self.strategies: dict[str, Strategy] = {i.resource: strategy_for(i) for i in kinds.ALL_KINDS}
 
     def key(self, info: KindInfo, namespace: str, name: str) -> bytes:
@@ -65,18 +75,42 @@ class Store:
             check_size(info, m.name, data)  # type: ignore[attr-defined]
             if dry_run:
                 return obj
+            allocated = await self._allocate(obj)
+            if allocated:
+                data = codec.encode(obj)
             try:
-                lease = (
-                    await self.event_leases.lease_id() if self.event_leases and info.kind == "Event" else 0
-                )
+                lease = 0
+                if self.event_leases is not None and info.kind == "Event":
+                    lease = await self.event_leases.lease_id()
                 rev = await self.client.create(self.key(info, m.namespace, m.name), data, lease=lease)
-            except CompareFailed:
+            except BaseException as exc:
+                if allocated:
+                    await self.released(obj)  # do not leak the IP of a Service that was never stored
+                if not isinstance(exc, CompareFailed):
+                    raise
                 if generated and attempt < 4:
                     continue  # a generated name collided: draw another one
                 raise errors.AlreadyExists(f'{info.resource} "{m.name}" already exists') from None  # type: ignore[attr-defined]
             m.resource_version = str(rev)  # type: ignore[attr-defined]
             return obj
         raise AssertionError("unreachable")
+
+    async def _allocate(self, obj: Message) -> bool:
+        """Services of a type that needs one get a cluster IP (see ipalloc.py); True if one was taken."""
+        if self.cluster_ips is None or obj.DESCRIPTOR.name != "Service":
+            return False
+        spec = obj.spec  # type: ignore[attr-defined]
+        if spec.type == "ExternalName" or spec.cluster_ip == "None":
+            return False
+        m = meta(obj)
+        spec.cluster_ip = await self.cluster_ips.allocate(f"{m.namespace}/{m.name}", spec.cluster_ip)
+        spec.cluster_ips[:] = [spec.cluster_ip]
+        return True
+
+    async def released(self, obj: Message) -> None:
+        """Give back what an object held outside its own key (a Service's cluster IP) once it is gone."""
+        if self.cluster_ips is not None and obj.DESCRIPTOR.name == "Service":
+            await self.cluster_ips.release(obj.spec.cluster_ip)  # type: ignore[attr-defined]
 
     def _prepare_create(self, obj: Message, strategy: Strategy) -> None:
         m = meta(obj)
@@ -198,6 +232,7 @@ class Store:
                     if wanted_rv:
                         raise conflict(info, name) from None
                     continue
+                await self.released(new)
                 return new
             try:
                 rev = await self.client.update(key, data, mod_rev)
