@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -66,15 +67,21 @@ def prefix_end(prefix: bytes) -> bytes:
 
 
 def channel_target(endpoints: Sequence[str]) -> str:
-    """One gRPC target for several endpoints: a static ipv4 list when every host is an IP literal."""
+    """One gRPC target for several endpoints: a static ipv4 address list (host names are resolved once,
+    at start-up), so pick_first can fail over between members."""
     hosts = []
-    for ep in endpoints:
-        ep = ep.strip().removeprefix("http://")
+    for raw in endpoints:
+        ep = raw.strip().removeprefix("http://").removeprefix("https://")
         host, _, port = ep.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"--etcd-endpoints: {raw!r} is not host:port")
         try:
             ipaddress.IPv4Address(host)
         except ValueError:
-            return endpoints[0].strip().removeprefix("http://")
+            infos = socket.getaddrinfo(host, int(port), socket.AF_INET, socket.SOCK_STREAM)
+            if not infos:
+                raise ValueError(f"--etcd-endpoints: cannot resolve {host!r}") from None
+            host = str(infos[0][4][0])
         hosts.append(f"{host}:{port}")
     return "ipv4:" + ",".join(hosts)
 
