@@ -46,7 +46,7 @@ async def test_namespace_defaults_to_default(api) -> None:
 
 
 async def test_system_namespaces_exist(api) -> None:
-    for name in ("default", "kube-system", "kube-public"):
+    for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
         ns = await get(api.stub, "namespaces", name, namespace="")
         assert ns.status.phase == "Active"
 

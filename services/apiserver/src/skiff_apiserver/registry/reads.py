@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
@@ -24,7 +24,7 @@ from skiff_apiserver.registry.store import Store
 from skiff_apiserver.storage import codec
 from skiff_apiserver.storage.etcd import prefix_end
 
-Filter = Callable[[Message], bool]
+Filter = Callable[..., bool]  # (obj, field_values=None) -> bool
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,19 @@ def make_filter(info: KindInfo, namespace: str, label_selector: str, field_selec
             f"{', '.join(sorted(supported))})"
         )
     ns = namespace if info.namespaced else ""
+    any_labels, any_fields = not lsel.empty(), not fsel.empty()
 
-    def match(obj: Message) -> bool:
+    # Runs once per event per watcher: skip what the request did not ask for, and take an object's
+    # field values from the caller when it has them (the watch cache computes them once per event).
+    def match(obj: Message, field_values: Mapping[str, str] | None = None) -> bool:
         m = obj.metadata  # type: ignore[attr-defined]
         if ns and m.namespace != ns:
             return False
-        if not lsel.matches(m.labels):
+        if any_labels and not lsel.matches(m.labels):
             return False
-        return fsel.matches(fields.object_fields(obj))
+        if any_fields:
+            return bool(fsel.matches(field_values if field_values is not None else fields.object_fields(obj)))
+        return True
 
     return match
 

@@ -25,7 +25,8 @@ from skiff_apiserver.storage.etcd import CompareFailed, EtcdClient
 from skiff_apiserver.storage.leases import LeaseManager
 from skiff_apiserver.storage.watch_cache import WatchCache
 
-SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public")
+# kube-node-lease holds the kubelets' heartbeat Leases, as in Kubernetes.
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 class Store:

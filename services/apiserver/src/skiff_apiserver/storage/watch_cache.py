@@ -28,11 +28,11 @@ from skiff_common import errors
 
 from skiff_apiserver import metrics
 from skiff_apiserver.logs import log
-from skiff_apiserver.machinery import KindInfo
+from skiff_apiserver.machinery import KindInfo, fields
 from skiff_apiserver.storage import codec
 from skiff_apiserver.storage.etcd import EtcdClient, prefix_end
 
-Filter = Callable[[Message], bool]
+Filter = Callable[..., bool]  # (obj, field_values=None) -> bool
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,15 @@ class WatchEvent:
     # Serialized WatchResponse per delivered type, filled by the first watcher that sends it: with a
     # thousand watchers an event is encoded once, not a thousand times.
     encoded: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    _fields: dict[int, dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def fields_of(self, obj: Message) -> dict[str, str]:
+        """Selectable field values of obj or prev, computed once per event for every watcher."""
+        key = 0 if obj is self.obj else 1
+        values = self._fields.get(key)
+        if values is None:
+            values = self._fields[key] = fields.object_fields(obj)
+        return values
 
 
 Item = tuple[str, Message, "dict[str, bytes] | None"]  # (type, object, shared encodings)
@@ -80,9 +89,9 @@ class Watcher:
 
     def _translate(self, ev: WatchEvent) -> tuple[str, Message] | None:
         if ev.type == "DELETED":
-            return ("DELETED", ev.obj) if self.match(ev.obj) else None
-        now = self.match(ev.obj)
-        before = ev.prev is not None and self.match(ev.prev)
+            return ("DELETED", ev.obj) if self.match(ev.obj, ev.fields_of(ev.obj)) else None
+        now = self.match(ev.obj, ev.fields_of(ev.obj))
+        before = ev.prev is not None and self.match(ev.prev, ev.fields_of(ev.prev))
         if ev.type == "ADDED" or ev.prev is None:
             return ("ADDED", ev.obj) if now else None
         if now and before:
