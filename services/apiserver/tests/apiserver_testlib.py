@@ -11,9 +11,8 @@ from google.protobuf import any_pb2
 from google.protobuf.message import Message
 from skiff.api.core.v1 import pod_pb2
 from skiff.apiserver.v1 import apiserver_pb2 as pb
-from skiff_common import errors
-
 from skiff_apiserver.machinery import kinds
+from skiff_common import errors
 
 
 def uniq(prefix: str = "obj") -> str:
@@ -28,8 +27,15 @@ def unpack(a: any_pb2.Any) -> Any:
     return kinds.unpack(a)
 
 
-def pod(name: str, namespace: str = "default", *, image: str = "busybox:1.36", labels: dict[str, str] | None = None,
-        node: str = "", grace: int | None = None) -> pod_pb2.Pod:
+def pod(
+    name: str,
+    namespace: str = "default",
+    *,
+    image: str = "busybox:1.36",
+    labels: dict[str, str] | None = None,
+    node: str = "",
+    grace: int | None = None,
+) -> pod_pb2.Pod:
     p = pod_pb2.Pod()
     p.metadata.name = name
     p.metadata.namespace = namespace
@@ -49,8 +55,13 @@ async def create(stub: Any, obj: Message) -> Any:
 
 
 async def get(stub: Any, resource: str, name: str, namespace: str = "default", rv: str = "") -> Any:
-    return unpack((await stub.Get(pb.GetRequest(resource=resource, namespace=namespace, name=name,
-                                                resource_version=rv))).object)
+    return unpack(
+        (
+            await stub.Get(
+                pb.GetRequest(resource=resource, namespace=namespace, name=name, resource_version=rv)
+            )
+        ).object
+    )
 
 
 async def expect_error(code: grpc.StatusCode, coro: Any) -> errors.SkiffError:
@@ -66,7 +77,7 @@ class WatchStream:
     def __init__(self, stub: Any, **request: Any) -> None:
         self.call = stub.Watch(pb.WatchRequest(**request))
 
-    async def next(self, timeout: float = 10.0) -> tuple[str, Any]:
+    async def next(self, timeout: float = 10.0) -> tuple[str, Any]:  # noqa: ASYNC109
         import asyncio
 
         resp = await asyncio.wait_for(self.call.read(), timeout)
@@ -84,3 +95,15 @@ class WatchStream:
 
     def cancel(self) -> None:
         self.call.cancel()
+
+
+async def cache_caught_up(api: Any, resource: str, rv: str | int) -> None:
+    """Reads with resourceVersion "0" may be stale by design: wait until the cache has applied `rv`."""
+    import asyncio
+
+    cache = api.app.caches[resource]
+    for _ in range(500):
+        if cache.revision >= int(rv):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{resource} cache never reached revision {rv}")

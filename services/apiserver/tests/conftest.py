@@ -16,7 +16,6 @@ from pathlib import Path
 import grpc
 import pytest
 from skiff.apiserver.v1 import apiserver_pb2_grpc
-
 from skiff_apiserver.app import ApiServerApp
 from skiff_apiserver.config import ApiServerConfig
 
@@ -46,14 +45,30 @@ class EtcdMember:
         return f"127.0.0.1:{self.client_port}"
 
     def start(self, *, new: bool = True) -> None:
-        log = open(self.data_dir.parent / f"{self.name}.log", "ab")  # noqa: SIM115 - owned by the process
-        args = [str(ETCD), "--name", self.name, "--data-dir", str(self.data_dir),
-                "--listen-client-urls", f"http://{self.endpoint}", "--advertise-client-urls", f"http://{self.endpoint}",
-                "--listen-peer-urls", f"http://127.0.0.1:{self.peer_port}",
-                "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer_port}",
-                "--initial-cluster", self.cluster or f"{self.name}=http://127.0.0.1:{self.peer_port}",
-                "--initial-cluster-state", "new" if new else "existing",
-                "--initial-cluster-token", self.token or self.name, "--log-level", "error"]
+        log = open(self.data_dir.parent / f"{self.name}.log", "ab")
+        args = [
+            str(ETCD),
+            "--name",
+            self.name,
+            "--data-dir",
+            str(self.data_dir),
+            "--listen-client-urls",
+            f"http://{self.endpoint}",
+            "--advertise-client-urls",
+            f"http://{self.endpoint}",
+            "--listen-peer-urls",
+            f"http://127.0.0.1:{self.peer_port}",
+            "--initial-advertise-peer-urls",
+            f"http://127.0.0.1:{self.peer_port}",
+            "--initial-cluster",
+            self.cluster or f"{self.name}=http://127.0.0.1:{self.peer_port}",
+            "--initial-cluster-state",
+            "new" if new else "existing",
+            "--initial-cluster-token",
+            self.token or self.name,
+            "--log-level",
+            "error",
+        ]
         self.proc = subprocess.Popen(args, stdout=log, stderr=log)
 
     def kill(self) -> None:
@@ -89,9 +104,12 @@ def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdMember]:
 
 
 def make_config(endpoints: list[str], **overrides: object) -> ApiServerConfig:
-    cfg = ApiServerConfig(listen="127.0.0.1:0", etcd_endpoints=endpoints,
-                          etcd_prefix=f"/registry-{uuid.uuid4().hex[:8]}",
-                          etcd_timeout=10.0)
+    cfg = ApiServerConfig(
+        listen="127.0.0.1:0",
+        etcd_endpoints=endpoints,
+        etcd_prefix=f"/registry-{uuid.uuid4().hex[:8]}",
+        etcd_timeout=10.0,
+    )
     for k, v in overrides.items():
         setattr(cfg, k, v)
     return cfg
@@ -133,4 +151,3 @@ async def server_factory(etcd: EtcdMember) -> AsyncIterator[object]:
 @pytest.fixture
 async def api(server_factory: object) -> Server:
     return await server_factory(bookmark_interval=0.3)  # type: ignore[operator, no-any-return]
-

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import grpc
-from google.protobuf import any_pb2
 import pytest
 from apiserver_testlib import create, expect_error, get, pack, pod, uniq, unpack
+from google.protobuf import any_pb2
 from skiff.api.core.v1 import config_pb2, namespace_pb2, node_pb2
 from skiff.apiserver.v1 import apiserver_pb2 as pb
-from skiff_common import errors
-
 from skiff_apiserver.machinery import kinds
+from skiff_common import errors
 
 
 async def test_create_sets_metadata_and_defaults(api) -> None:
@@ -47,7 +46,7 @@ async def test_namespace_defaults_to_default(api) -> None:
 
 
 async def test_system_namespaces_exist(api) -> None:
-    for name in ("default", "kube-system", "kube-public"):
+    for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
         ns = await get(api.stub, "namespaces", name, namespace="")
         assert ns.status.phase == "Active"
 
@@ -101,7 +100,9 @@ async def test_update_without_resource_version_is_unconditional(api) -> None:
 
 
 async def test_update_missing_is_not_found(api) -> None:
-    await expect_error(grpc.StatusCode.NOT_FOUND, api.stub.Update(pb.UpdateRequest(object=pack(pod("ghost")))))
+    await expect_error(
+        grpc.StatusCode.NOT_FOUND, api.stub.Update(pb.UpdateRequest(object=pack(pod("ghost"))))
+    )
 
 
 async def test_update_ignores_status_and_update_status_ignores_spec(api) -> None:
@@ -141,11 +142,16 @@ async def test_every_kind_round_trips_create_get_delete(api, info) -> None:
     assert got.metadata.uid == created.metadata.uid
     listed = await api.stub.List(pb.ListRequest(resource=info.resource))
     assert name in {unpack(i).metadata.name for i in listed.items}
-    await api.stub.Delete(pb.DeleteRequest(resource=info.resource, namespace=obj.metadata.namespace, name=name,
-                                           grace_period_seconds=0))
+    await api.stub.Delete(
+        pb.DeleteRequest(
+            resource=info.resource, namespace=obj.metadata.namespace, name=name, grace_period_seconds=0
+        )
+    )
     if info.kind != "Namespace":
-        await expect_error(grpc.StatusCode.NOT_FOUND,
-                           get(api.stub, info.resource, name, "default" if info.namespaced else ""))
+        await expect_error(
+            grpc.StatusCode.NOT_FOUND,
+            get(api.stub, info.resource, name, "default" if info.namespaced else ""),
+        )
 
 
 def _fill_minimal(obj) -> None:

@@ -69,8 +69,9 @@ async def test_propagation_policy_is_recorded_as_finalizer(api) -> None:
         cm.metadata.name = uniq("prop")
         cm.metadata.namespace = "default"
         await create(api.stub, cm)
-        out = unpack((await delete(api, cm.metadata.name, resource="configmaps",
-                                   propagation_policy=policy)).object)
+        out = unpack(
+            (await delete(api, cm.metadata.name, resource="configmaps", propagation_policy=policy)).object
+        )
         assert finalizer in out.metadata.finalizers and out.metadata.HasField("deletion_timestamp")
     cm = config_pb2.ConfigMap()
     cm.metadata.name = uniq("bg")
@@ -78,19 +79,28 @@ async def test_propagation_policy_is_recorded_as_finalizer(api) -> None:
     await create(api.stub, cm)
     await delete(api, cm.metadata.name, resource="configmaps", propagation_policy="Background")
     await expect_error(grpc.StatusCode.NOT_FOUND, get(api.stub, "configmaps", cm.metadata.name))
-    err = await expect_error(grpc.StatusCode.INVALID_ARGUMENT,
-                             delete(api, "x", resource="configmaps", propagation_policy="Sometimes"))
+    err = await expect_error(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        delete(api, "x", resource="configmaps", propagation_policy="Sometimes"),
+    )
     assert "propagationPolicy" in err.message
 
 
 async def test_delete_preconditions(api) -> None:
     p = await create(api.stub, pod(uniq("pre")))
-    await expect_error(grpc.StatusCode.FAILED_PRECONDITION,
-                       delete(api, p.metadata.name, preconditions=pb.Preconditions(uid="wrong")))
-    await expect_error(grpc.StatusCode.FAILED_PRECONDITION,
-                       delete(api, p.metadata.name, preconditions=pb.Preconditions(resource_version="1")))
-    await delete(api, p.metadata.name, preconditions=pb.Preconditions(
-        uid=p.metadata.uid, resource_version=p.metadata.resource_version))
+    await expect_error(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        delete(api, p.metadata.name, preconditions=pb.Preconditions(uid="wrong")),
+    )
+    await expect_error(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        delete(api, p.metadata.name, preconditions=pb.Preconditions(resource_version="1")),
+    )
+    await delete(
+        api,
+        p.metadata.name,
+        preconditions=pb.Preconditions(uid=p.metadata.uid, resource_version=p.metadata.resource_version),
+    )
     await expect_error(grpc.StatusCode.NOT_FOUND, delete(api, p.metadata.name))
 
 

@@ -60,7 +60,9 @@ def assert_exactly_once(events: list[tuple[str, str, int]], names: list[str]) ->
 @pytest.fixture
 def cluster(tmp_path: Path):
     tag = uuid.uuid4().hex[:6]
-    members = [EtcdMember(f"apiserver-c{tag}-{i}", tmp_path / f"m{i}", free_port(), free_port()) for i in range(3)]
+    members = [
+        EtcdMember(f"apiserver-c{tag}-{i}", tmp_path / f"m{i}", free_port(), free_port()) for i in range(3)
+    ]
     spec = ",".join(f"{m.name}=http://127.0.0.1:{m.peer_port}" for m in members)
     for m in members:
         m.cluster = spec

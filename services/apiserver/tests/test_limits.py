@@ -7,10 +7,9 @@ import pytest
 from apiserver_testlib import WatchStream, create, expect_error, get, pack, pod, uniq
 from prometheus_client import REGISTRY
 from skiff.apiserver.v1 import apiserver_pb2 as pb
-from skiff_common import errors
-
 from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.storage import deadline
+from skiff_common import errors
 
 
 def test_inflight_cap() -> None:
@@ -47,21 +46,28 @@ async def test_rate_limited_client_gets_resource_exhausted(server_factory) -> No
     api = await server_factory(client_qps=0.001, client_burst=3)
     for _ in range(3):
         await api.stub.ListResources(pb.ListResourcesRequest())
-    err = await expect_error(grpc.StatusCode.RESOURCE_EXHAUSTED, api.stub.ListResources(pb.ListResourcesRequest()))
+    err = await expect_error(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, api.stub.ListResources(pb.ListResourcesRequest())
+    )
     assert "rate limit" in err.message
 
 
 async def test_metrics_count_requests_by_verb_resource_code(api) -> None:
     await create(api.stub, pod(uniq("m")))
     await expect_error(grpc.StatusCode.NOT_FOUND, get(api.stub, "pods", "nope"))
-    ok = REGISTRY.get_sample_value("skiff_apiserver_requests_total",
-                                   {"verb": "create", "resource": "pods", "code": "OK"})
-    nf = REGISTRY.get_sample_value("skiff_apiserver_requests_total",
-                                   {"verb": "get", "resource": "pods", "code": "NOT_FOUND"})
+    ok = REGISTRY.get_sample_value(
+        "skiff_apiserver_requests_total", {"verb": "create", "resource": "pods", "code": "OK"}
+    )
+    nf = REGISTRY.get_sample_value(
+        "skiff_apiserver_requests_total", {"verb": "get", "resource": "pods", "code": "NOT_FOUND"}
+    )
     assert ok and ok >= 1 and nf and nf >= 1
-    assert REGISTRY.get_sample_value("skiff_apiserver_etcd_request_duration_seconds_count",
-                                     {"operation": "create"})
-    assert REGISTRY.get_sample_value("skiff_apiserver_storage_objects", {"resource": "namespaces"}) is not None
+    assert REGISTRY.get_sample_value(
+        "skiff_apiserver_etcd_request_duration_seconds_count", {"operation": "create"}
+    )
+    assert (
+        REGISTRY.get_sample_value("skiff_apiserver_storage_objects", {"resource": "namespaces"}) is not None
+    )
 
 
 async def test_two_replicas_behave_as_one(server_factory) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import grpc
-from apiserver_testlib import create, expect_error, pod, uniq, unpack
+from apiserver_testlib import cache_caught_up, create, expect_error, pod, unpack
 from skiff.apiserver.v1 import apiserver_pb2 as pb
 
 
@@ -16,24 +16,30 @@ async def test_label_selectors(api) -> None:
     await create(api.stub, pod("a", labels={"app": "web", "tier": "front"}))
     await create(api.stub, pod("b", labels={"app": "web", "tier": "db"}))
     await create(api.stub, pod("c", labels={"app": "api"}))
-    await create(api.stub, pod("d", labels={"legacy": "true"}))
+    last = await create(api.stub, pod("d", labels={"legacy": "true"}))
     assert await names(api, label_selector="app=web") == ["a", "b"]
     assert await names(api, label_selector="app==web,tier!=db") == ["a"]
     assert await names(api, label_selector="app in (web,api)") == ["a", "b", "c"]
     assert await names(api, label_selector="app notin (web)") == ["c", "d"]
     assert await names(api, label_selector="tier") == ["a", "b"]
     assert await names(api, label_selector="!legacy") == ["a", "b", "c"]
+    await cache_caught_up(api, "pods", last.metadata.resource_version)
     assert await names(api, label_selector="app=web", resource_version="0") == ["a", "b"]
 
 
 async def test_field_selectors(api) -> None:
     await create(api.stub, pod("n1", node="node-1"))
     await create(api.stub, pod("n2", node="node-2"))
-    await create(api.stub, pod("n3"))
+    last = await create(api.stub, pod("n3"))
     assert await names(api, field_selector="spec.nodeName=node-1") == ["n1"]
     assert await names(api, field_selector="spec.nodeName=") == ["n3"]
     assert await names(api, field_selector="metadata.name!=n1,status.phase=Pending") == ["n2", "n3"]
-    assert await names(api, field_selector="metadata.namespace=default", resource_version="0") == ["n1", "n2", "n3"]
+    await cache_caught_up(api, "pods", last.metadata.resource_version)
+    assert await names(api, field_selector="metadata.namespace=default", resource_version="0") == [
+        "n1",
+        "n2",
+        "n3",
+    ]
     err = await expect_error(grpc.StatusCode.INVALID_ARGUMENT, names(api, field_selector="spec.image=x"))
     assert "spec.image" in err.message
 
@@ -72,8 +78,11 @@ async def test_pagination_with_selector_fills_pages(api) -> None:
         await create(api.stub, pod(f"s{i}", labels={"even": str(i % 2 == 0).lower()}))
     page = await api.stub.List(pb.ListRequest(resource="pods", limit=2, label_selector="even=true"))
     assert [unpack(i).metadata.name for i in page.items] == ["s0", "s2"]
-    page2 = await api.stub.List(pb.ListRequest(resource="pods", limit=10, label_selector="even=true",
-                                               continue_token=page.metadata.continue_token))
+    page2 = await api.stub.List(
+        pb.ListRequest(
+            resource="pods", limit=10, label_selector="even=true", continue_token=page.metadata.continue_token
+        )
+    )
     assert [unpack(i).metadata.name for i in page2.items] == ["s4", "s6", "s8"]
     assert not page2.metadata.continue_token
 
@@ -90,8 +99,10 @@ async def test_expired_continue_token(api) -> None:
     rev = await api.app.client.current_revision()
     await create(api.stub, pod("c9"))
     await api.app.client.compact(rev + 1)
-    err = await expect_error(grpc.StatusCode.OUT_OF_RANGE, api.stub.List(pb.ListRequest(
-        resource="pods", limit=1, continue_token=first.metadata.continue_token)))
+    err = await expect_error(
+        grpc.StatusCode.OUT_OF_RANGE,
+        api.stub.List(pb.ListRequest(resource="pods", limit=1, continue_token=first.metadata.continue_token)),
+    )
     assert "too old" in err.message
 
 

@@ -8,7 +8,6 @@ import grpc
 import pytest
 from apiserver_testlib import create, expect_error, get, pod, uniq, unpack
 from skiff.apiserver.v1 import apiserver_pb2 as pb
-
 from skiff_apiserver.registry.patch import merge_patch
 
 MERGE = "application/merge-patch+json"
@@ -16,8 +15,16 @@ JSON = "application/json-patch+json"
 
 
 def patch(api, name, body, ptype=MERGE, resource="pods", **kw):
-    return api.stub.Patch(pb.PatchRequest(resource=resource, namespace="default", name=name, patch_type=ptype,
-                                          patch=json.dumps(body).encode(), **kw))
+    return api.stub.Patch(
+        pb.PatchRequest(
+            resource=resource,
+            namespace="default",
+            name=name,
+            patch_type=ptype,
+            patch=json.dumps(body).encode(),
+            **kw,
+        )
+    )
 
 
 @pytest.mark.parametrize(("target", "patch_doc", "result"), [
@@ -44,8 +51,10 @@ async def test_merge_patch_labels(api) -> None:
 
 async def test_json_patch(api) -> None:
     p = await create(api.stub, pod(uniq("jp")))
-    ops = [{"op": "replace", "path": "/spec/containers/0/image", "value": "busybox:2"},
-           {"op": "add", "path": "/metadata/labels", "value": {"k": "v"}}]
+    ops = [
+        {"op": "replace", "path": "/spec/containers/0/image", "value": "busybox:2"},
+        {"op": "add", "path": "/metadata/labels", "value": {"k": "v"}},
+    ]
     out = unpack((await patch(api, p.metadata.name, ops, JSON)).object)
     assert out.spec.containers[0].image == "busybox:2" and out.metadata.labels["k"] == "v"
     assert out.metadata.generation == 2
@@ -59,16 +68,25 @@ async def test_json_patch_test_op_failure_is_invalid_argument(api) -> None:
 
 async def test_patch_that_breaks_validation_fails_with_field_path(api) -> None:
     p = await create(api.stub, pod(uniq("bad")))
-    err = await expect_error(grpc.StatusCode.INVALID_ARGUMENT,
-                             patch(api, p.metadata.name, {"spec": {"containers": [{"name": "main", "image": ""}]}}))
+    err = await expect_error(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        patch(api, p.metadata.name, {"spec": {"containers": [{"name": "main", "image": ""}]}}),
+    )
     assert any(e.path == "spec.containers[0].image" and e.reason == "Required value" for e in err.errors), err
 
 
 async def test_patch_status_subresource(api) -> None:
     p = await create(api.stub, pod(uniq("ps")))
-    out = unpack((await patch(api, p.metadata.name, {"status": {"phase": "Running"},
-                                                     "metadata": {"labels": {"ignored": "yes"}}},
-                              subresource="status")).object)
+    out = unpack(
+        (
+            await patch(
+                api,
+                p.metadata.name,
+                {"status": {"phase": "Running"}, "metadata": {"labels": {"ignored": "yes"}}},
+                subresource="status",
+            )
+        ).object
+    )
     assert out.status.phase == "Running" and "ignored" not in out.metadata.labels
     # a plain patch of status is ignored
     out2 = unpack((await patch(api, p.metadata.name, {"status": {"phase": "Failed"}})).object)
@@ -78,16 +96,34 @@ async def test_patch_status_subresource(api) -> None:
 async def test_patch_with_stale_resource_version_conflicts(api) -> None:
     p = await create(api.stub, pod(uniq("prv")))
     await patch(api, p.metadata.name, {"metadata": {"labels": {"x": "1"}}})
-    await expect_error(grpc.StatusCode.ABORTED, patch(api, p.metadata.name, {
-        "metadata": {"resourceVersion": p.metadata.resource_version, "labels": {"x": "2"}}}))
+    await expect_error(
+        grpc.StatusCode.ABORTED,
+        patch(
+            api,
+            p.metadata.name,
+            {"metadata": {"resourceVersion": p.metadata.resource_version, "labels": {"x": "2"}}},
+        ),
+    )
 
 
 async def test_patch_errors(api) -> None:
     p = await create(api.stub, pod(uniq("pe")))
     await expect_error(grpc.StatusCode.INVALID_ARGUMENT, patch(api, p.metadata.name, {}, "text/plain"))
-    await expect_error(grpc.StatusCode.INVALID_ARGUMENT, api.stub.Patch(pb.PatchRequest(
-        resource="pods", namespace="default", name=p.metadata.name, patch_type=MERGE, patch=b"{not json")))
+    await expect_error(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        api.stub.Patch(
+            pb.PatchRequest(
+                resource="pods",
+                namespace="default",
+                name=p.metadata.name,
+                patch_type=MERGE,
+                patch=b"{not json",
+            )
+        ),
+    )
     await expect_error(grpc.StatusCode.NOT_FOUND, patch(api, "missing", {"metadata": {}}))
-    await expect_error(grpc.StatusCode.INVALID_ARGUMENT, patch(api, p.metadata.name, {"spec": {"bogusField": 1}}))
+    await expect_error(
+        grpc.StatusCode.INVALID_ARGUMENT, patch(api, p.metadata.name, {"spec": {"bogusField": 1}})
+    )
     got = await get(api.stub, "pods", p.metadata.name)
     assert got.metadata.resource_version == p.metadata.resource_version

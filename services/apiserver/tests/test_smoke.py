@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from skiff.apiserver.v1 import apiserver_pb2 as pb
-
 from apiserver_testlib import create, get, pod, uniq
+from skiff.apiserver.v1 import apiserver_pb2 as pb
 
 
 async def test_create_get_list(api) -> None:

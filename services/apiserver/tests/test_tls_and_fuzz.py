@@ -13,18 +13,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from skiff.apiserver.v1 import apiserver_pb2 as pb
 from skiff.apiserver.v1 import apiserver_pb2_grpc
+from skiff_apiserver.machinery import convert, kinds
 from skiff_common import errors
 from skiff_common.grpcutil import create_channel
 from skiff_common.tls import ensure_cluster_pki
-
-from skiff_apiserver.machinery import convert, kinds
 
 
 async def test_mutual_tls(etcd, tmp_path: Path) -> None:
     pki = ensure_cluster_pki(tmp_path / "pki", components=["apiserver", "tester"])
     srv_tls = pki["apiserver"]
-    srv = await start_server(make_config([etcd.endpoint], tls_cert_file=srv_tls.cert_file,
-                                         tls_key_file=srv_tls.key_file, client_ca_file=srv_tls.ca_file))
+    srv = await start_server(
+        make_config(
+            [etcd.endpoint],
+            tls_cert_file=srv_tls.cert_file,
+            tls_key_file=srv_tls.key_file,
+            client_ca_file=srv_tls.ca_file,
+        )
+    )
     try:
         async with create_channel(f"127.0.0.1:{srv.app.port}", tls=pki["tester"]) as chan:
             stub = apiserver_pb2_grpc.ApiServerStub(chan)
@@ -32,7 +37,9 @@ async def test_mutual_tls(etcd, tmp_path: Path) -> None:
             assert resp.resources
         async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.app.port}") as plain:
             with pytest.raises(grpc.aio.AioRpcError) as info:
-                await apiserver_pb2_grpc.ApiServerStub(plain).ListResources(pb.ListResourcesRequest(), timeout=5)
+                await apiserver_pb2_grpc.ApiServerStub(plain).ListResources(
+                    pb.ListResourcesRequest(), timeout=5
+                )
             assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     finally:
         await srv.channel.close()
@@ -52,8 +59,20 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
     max_leaves=12,
 )
-paths = st.sampled_from(["metadata", "spec", "status", "spec.containers", "metadata.labels", "spec.replicas",
-                         "spec.containers.0", "spec.restartPolicy", "metadata.name", "spec.nodeName"])
+paths = st.sampled_from(
+    [
+        "metadata",
+        "spec",
+        "status",
+        "spec.containers",
+        "metadata.labels",
+        "spec.replicas",
+        "spec.containers.0",
+        "spec.restartPolicy",
+        "metadata.name",
+        "spec.nodeName",
+    ]
+)
 
 
 def nest(path: str, value: object) -> object:
@@ -73,8 +92,15 @@ async def test_fuzzed_merge_patches_never_crash(api, patches) -> None:
     for path, value in patches:
         body = json.dumps(nest(path, value)).encode()
         try:
-            resp = await api.stub.Patch(pb.PatchRequest(resource="pods", namespace="default", name=name,
-                                                        patch_type="application/merge-patch+json", patch=body))
+            resp = await api.stub.Patch(
+                pb.PatchRequest(
+                    resource="pods",
+                    namespace="default",
+                    name=name,
+                    patch_type="application/merge-patch+json",
+                    patch=body,
+                )
+            )
         except grpc.aio.AioRpcError as exc:
             assert exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ABORTED), exc.details()
             continue
@@ -83,8 +109,13 @@ async def test_fuzzed_merge_patches_never_crash(api, patches) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(doc=st.dictionaries(st.sampled_from(["metadata", "spec", "status", "kind", "apiVersion", "bogus"]),
-                           json_values, max_size=4))
+@given(
+    doc=st.dictionaries(
+        st.sampled_from(["metadata", "spec", "status", "kind", "apiVersion", "bogus"]),
+        json_values,
+        max_size=4,
+    )
+)
 async def test_fuzzed_objects_are_rejected_cleanly(api, doc) -> None:
     doc = {**doc, "apiVersion": "v1", "kind": "Pod"}
     try:
@@ -96,5 +127,8 @@ async def test_fuzzed_objects_are_rejected_cleanly(api, doc) -> None:
     try:
         await create(api.stub, obj)
     except grpc.aio.AioRpcError as exc:
-        assert exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
-                              grpc.StatusCode.ALREADY_EXISTS), exc.details()
+        assert exc.code() in (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            grpc.StatusCode.NOT_FOUND,
+            grpc.StatusCode.ALREADY_EXISTS,
+        ), exc.details()

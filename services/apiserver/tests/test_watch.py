@@ -60,8 +60,9 @@ async def test_watch_too_old_revision_is_expired(server_factory) -> None:
 
 async def test_watch_bookmarks(api) -> None:
     p = await create(api.stub, pod(uniq("bm")))
-    w = WatchStream(api.stub, resource="pods", resource_version=p.metadata.resource_version,
-                    allow_watch_bookmarks=True)
+    w = WatchStream(
+        api.stub, resource="pods", resource_version=p.metadata.resource_version, allow_watch_bookmarks=True
+    )
     etype, obj = await w.next()
     assert etype == "BOOKMARK"
     assert int(obj.metadata.resource_version) >= int(p.metadata.resource_version)
@@ -93,12 +94,12 @@ async def test_watch_field_selector_and_namespace(api) -> None:
     await create(api.stub, pod(uniq("n1"), node="node-a"))
     b = await create(api.stub, pod(uniq("n2"), node="node-b"))
     w = WatchStream(api.stub, resource="pods", namespace="default", field_selector="spec.nodeName=node-b")
-    etype, obj = await w.next()
+    _, obj = await w.next()
     assert obj.metadata.name == b.metadata.name
     w.cancel()
     w2 = WatchStream(api.stub, resource="pods", namespace="kube-system")
     marker = await create(api.stub, pod(uniq("ks"), namespace="kube-system"))
-    etype, obj = await w2.next()
+    _, obj = await w2.next()
     assert obj.metadata.name == marker.metadata.name
     w2.cancel()
 
@@ -108,8 +109,10 @@ async def test_bad_selector_is_invalid_argument(api) -> None:
     with __import__("pytest").raises(grpc.aio.AioRpcError) as info:
         await w.next()
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    await expect_error(grpc.StatusCode.INVALID_ARGUMENT,
-                       api.stub.List(pb.ListRequest(resource="pods", field_selector="spec.bogus=1")))
+    await expect_error(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        api.stub.List(pb.ListRequest(resource="pods", field_selector="spec.bogus=1")),
+    )
 
 
 async def test_many_watchers_all_receive_every_event(api) -> None:

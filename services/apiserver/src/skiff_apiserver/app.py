@@ -7,7 +7,6 @@ import asyncio
 
 import grpc
 from skiff.api.core.v1 import namespace_pb2
-from skiff.apiserver.v1 import apiserver_pb2_grpc
 from skiff_common import errors
 from skiff_common.grpcutil import TLSConfig, add_listen, create_server
 
@@ -18,7 +17,7 @@ from skiff_apiserver.machinery import kinds
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.registry.namespaces import NamespaceFinalizer
 from skiff_apiserver.registry.store import SYSTEM_NAMESPACES, Store
-from skiff_apiserver.server.service import ApiServerService
+from skiff_apiserver.server.service import ApiServerService, register
 from skiff_apiserver.storage.etcd import EtcdClient
 from skiff_apiserver.storage.watch_cache import WatchCache
 
@@ -28,10 +27,13 @@ def tls_config(cfg: ApiServerConfig) -> TLSConfig | None:
     if not any(given):
         return None
     if not all(given):
-        raise ValueError("--tls-cert-file, --tls-key-file and --client-ca-file must be given together "
-                         "(the apiserver only speaks mutual TLS)")
-    return TLSConfig(ca_file=cfg.client_ca_file or "", cert_file=cfg.tls_cert_file or "",
-                     key_file=cfg.tls_key_file or "")
+        raise ValueError(
+            "--tls-cert-file, --tls-key-file and --client-ca-file must be given together "
+            "(the apiserver only speaks mutual TLS)"
+        )
+    return TLSConfig(
+        ca_file=cfg.client_ca_file or "", cert_file=cfg.tls_cert_file or "", key_file=cfg.tls_key_file or ""
+    )
 
 
 class ApiServerApp:
@@ -47,18 +49,32 @@ class ApiServerApp:
     async def start(self) -> int:
         cfg = self.cfg
         self.client = EtcdClient(cfg.etcd_endpoints, timeout=cfg.etcd_timeout)
-        self.caches = {i.resource: WatchCache(self.client, i, cfg.etcd_prefix, cfg.watch_cache_size)
-                       for i in kinds.ALL_KINDS}
+        self.caches = {
+            i.resource: WatchCache(self.client, i, cfg.etcd_prefix, cfg.watch_cache_size)
+            for i in kinds.ALL_KINDS
+        }
         await asyncio.gather(*(c.start() for c in self.caches.values()))
-        self.registry = Registry(Store(self.client, cfg.etcd_prefix, self.caches))
+        self.registry = Registry(
+            Store(
+                self.client,
+                cfg.etcd_prefix,
+                self.caches,
+                event_ttl=cfg.event_ttl,
+                service_cidr=cfg.service_cluster_ip_range,
+            )
+        )
         await self._ensure_namespaces()
         self._finalizer = NamespaceFinalizer(self.registry)
         self._finalizer.start()
         tls = tls_config(cfg)
         self.server = create_server("apiserver", tls=tls, max_message_bytes=cfg.max_message_bytes)
-        service = ApiServerService(self.registry, Limits(cfg.max_inflight, cfg.client_qps, cfg.client_burst),
-                                   watch_queue_size=cfg.watch_queue_size, bookmark_interval=cfg.bookmark_interval)
-        apiserver_pb2_grpc.add_ApiServerServicer_to_server(service, self.server)
+        service = ApiServerService(
+            self.registry,
+            Limits(cfg.max_inflight, cfg.client_qps, cfg.client_burst),
+            watch_queue_size=cfg.watch_queue_size,
+            bookmark_interval=cfg.bookmark_interval,
+        )
+        register(service, self.server)
         self.port = add_listen(self.server, cfg.listen, tls)
         await self.server.start()
         log.info("apiserver_started", port=self.port, etcd=cfg.etcd_endpoints)

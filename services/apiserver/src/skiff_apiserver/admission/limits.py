@@ -30,7 +30,9 @@ class Limits:
     @contextmanager
     def admit(self, client: str) -> Iterator[None]:
         if self.max_inflight > 0 and self.inflight >= self.max_inflight:
-            raise errors.TooManyRequests(f"too many requests in flight (limit {self.max_inflight}); retry later")
+            raise errors.TooManyRequests(
+                f"too many requests in flight (limit {self.max_inflight}); retry later"
+            )
         self._take_token(client)
         self.inflight += 1
         metrics.INFLIGHT.inc()
@@ -48,8 +50,9 @@ class Limits:
         tokens = min(float(self.burst), tokens + (now - last) * self.rate)
         if tokens < 1.0:
             self._buckets[client] = (tokens, now)
-            raise errors.TooManyRequests(f"client rate limit exceeded ({self.rate:g} requests/s, burst "
-                                         f"{self.burst}); retry later")
+            raise errors.TooManyRequests(
+                f"client rate limit exceeded ({self.rate:g} requests/s, burst {self.burst}); retry later"
+            )
         self._buckets[client] = (tokens - 1.0, now)
         if len(self._buckets) > 10_000:  # forget idle clients (full buckets carry no information)
             self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < self.burst / self.rate}
@@ -57,7 +60,8 @@ class Limits:
 
 def client_identity(context: grpc.aio.ServicerContext) -> str:
     auth = context.auth_context() or {}
-    cn = auth.get("x509_common_name")
+    cn = list(auth.get("x509_common_name") or [])
     if cn:
-        return f"cn:{cn[0].decode(errors='replace') if isinstance(cn[0], bytes) else cn[0]}"
+        first = cn[0]
+        return f"cn:{first.decode(errors='replace') if isinstance(first, bytes) else first}"
     return context.peer() or "unknown"

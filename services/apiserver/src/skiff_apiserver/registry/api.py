@@ -33,13 +33,22 @@ class Registry:
         return await self.reads.get(info, namespace, name, resource_version)
 
     async def list(self, info: KindInfo, opts: ListOptions) -> tuple[list[Message], meta_pb2.ListMeta]:
-        return await self.reads.list(info, opts)
+        return await self.reads.list_objects(info, opts)
 
     async def update(self, obj: Message, *, status: bool = False, dry_run: bool = False) -> Message:
         return await self.store.update(obj, status=status, dry_run=dry_run)
 
-    async def patch(self, info: KindInfo, namespace: str, name: str, patch_type: str, raw: bytes, *,
-                    subresource: str = "", dry_run: bool = False) -> Message:
+    async def patch(
+        self,
+        info: KindInfo,
+        namespace: str,
+        name: str,
+        patch_type: str,
+        raw: bytes,
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> Message:
         return await patching.patch(self.store, info, namespace, name, patch_type, raw, subresource, dry_run)
 
     async def delete(self, info: KindInfo, namespace: str, name: str, **options: object) -> Message:

@@ -29,16 +29,38 @@ class Deleter:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def delete(self, info: KindInfo, namespace: str, name: str, *, grace: int | None = None,
-                     propagation: str = "", uid: str | None = None, rv: str | None = None,
-                     dry_run: bool = False) -> Message:
+    async def delete(
+        self,
+        info: KindInfo,
+        namespace: str,
+        name: str,
+        *,
+        grace: int | None = None,
+        propagation: str = "",
+        uid: str | None = None,
+        rv: str | None = None,
+        dry_run: bool = False,
+    ) -> Message:
         if propagation not in POLICIES:
-            raise errors.Invalid("DeleteOptions is invalid", [errors.FieldError(
-                "propagationPolicy", "Unsupported value",
-                f'{propagation!r}: supported values: "Background", "Foreground", "Orphan"')])
+            raise errors.Invalid(
+                "DeleteOptions is invalid",
+                [
+                    errors.FieldError(
+                        "propagationPolicy",
+                        "Unsupported value",
+                        f'{propagation!r}: supported values: "Background", "Foreground", "Orphan"',
+                    )
+                ],
+            )
         if grace is not None and grace < 0:
-            raise errors.Invalid("DeleteOptions is invalid", [errors.FieldError(
-                "gracePeriodSeconds", "Invalid value", "must be greater than or equal to 0")])
+            raise errors.Invalid(
+                "DeleteOptions is invalid",
+                [
+                    errors.FieldError(
+                        "gracePeriodSeconds", "Invalid value", "must be greater than or equal to 0"
+                    )
+                ],
+            )
         namespace = (namespace or "default") if info.namespaced else ""
         strategy = self.store.strategies[info.resource]
         key = self.store.key(info, namespace, name)
@@ -46,16 +68,20 @@ class Deleter:
             current, mod_rev = await self.store.read(info, namespace, name)
             m = meta(current)
             if uid is not None and uid != m.uid:  # type: ignore[attr-defined]
-                raise errors.FailedPrecondition(f"Precondition failed: UID in precondition: {uid}, "
-                                                f"UID in object meta: {m.uid}")  # type: ignore[attr-defined]
+                raise errors.FailedPrecondition(
+                    f"Precondition failed: UID in precondition: {uid}, UID in object meta: {m.uid}"
+                )  # type: ignore[attr-defined]
             if rv is not None and rv != str(mod_rev):
-                raise errors.FailedPrecondition(f"Precondition failed: ResourceVersion in precondition: {rv}, "
-                                                f"ResourceVersion in object meta: {mod_rev}")
+                raise errors.FailedPrecondition(
+                    f"Precondition failed: ResourceVersion in precondition: {rv}, "
+                    f"ResourceVersion in object meta: {mod_rev}"
+                )
             new = self._begin(current, strategy, grace, POLICIES[propagation])
             try:
                 if new is None:
                     if not dry_run:
                         await self.store.client.delete(key, mod_rev)
+                        await self.store.released(current)
                     return current
                 if dry_run or codec.encode(new) == codec.encode(current):
                     return current if not dry_run else new
@@ -69,14 +95,19 @@ class Deleter:
         raise errors.Conflict(f"too many concurrent writers to {info.resource} {name!r}; try again")
 
     @staticmethod
-    def _begin(current: Message, strategy: Strategy, grace: int | None, finalizer: str | None) -> Message | None:
+    def _begin(
+        current: Message, strategy: Strategy, grace: int | None, finalizer: str | None
+    ) -> Message | None:
         """The object with deletion started, or None when it can be removed right away."""
         m = meta(current)
         if strategy.graceful_delete:
             spec, status = current.spec, current.status  # type: ignore[attr-defined]
             if grace is None:
-                grace = spec.termination_grace_period_seconds if spec.HasField(
-                    "termination_grace_period_seconds") else 30
+                grace = (
+                    spec.termination_grace_period_seconds
+                    if spec.HasField("termination_grace_period_seconds")
+                    else 30
+                )
             if not spec.node_name or status.phase in ("Succeeded", "Failed"):
                 grace = 0
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
+from google.protobuf.message import Message
 from skiff_common import errors
 
 from skiff_apiserver.logs import log
@@ -71,14 +72,20 @@ class NamespaceFinalizer:
             return
         info = kinds.lookup_resource("namespaces")
 
-        def drop_finalizer(ns: object) -> object:
-            new = copy(ns)  # type: ignore[arg-type]
+        def drop_finalizer(ns: Message) -> Message:
+            new = copy(ns)
             new.spec.finalizers[:] = [f for f in new.spec.finalizers if f != FINALIZER]  # type: ignore[attr-defined]
             return new
 
         try:
-            await self.registry.store.guaranteed_update(info, "", namespace, drop_finalizer, system=True,  # type: ignore[arg-type]
-                                                        validate=False)
+            await self.registry.store.guaranteed_update(
+                info,
+                "",
+                namespace,
+                drop_finalizer,
+                system=True,  # type: ignore[arg-type]
+                validate=False,
+            )
             log.info("namespace_finalized", namespace=namespace)
         except errors.NotFound:
             pass

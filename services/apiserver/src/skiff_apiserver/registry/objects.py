@@ -7,6 +7,7 @@ import time
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from skiff.api.meta.v1 import meta_pb2
 from skiff_common import errors
 
 from skiff_apiserver.machinery import KindInfo
@@ -26,7 +27,7 @@ def random_suffix(n: int = 5) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(n))
 
 
-def meta(obj: Message) -> Message:
+def meta(obj: Message) -> meta_pb2.ObjectMeta:
     return obj.metadata  # type: ignore[attr-defined, no-any-return]
 
 
@@ -39,12 +40,19 @@ def not_found(info: KindInfo, name: str) -> errors.NotFound:
 
 
 def conflict(info: KindInfo, name: str) -> errors.Conflict:
-    return errors.Conflict(f"Operation cannot be fulfilled on {describe(info, name)}: the object has been "
-                           "modified; please apply your changes to the latest version and try again")
+    return errors.Conflict(
+        f"Operation cannot be fulfilled on {describe(info, name)}: the object has been "
+        "modified; please apply your changes to the latest version and try again"
+    )
 
 
 def check_size(info: KindInfo, name: str, data: bytes) -> None:
     if len(data) > MAX_OBJECT_BYTES:
-        raise errors.Invalid(f"{info.kind} {name!r} is too large",
-                             [errors.FieldError("<object>", "Too long",
-                                                f"object is {len(data)} bytes, the limit is {MAX_OBJECT_BYTES}")])
+        raise errors.Invalid(
+            f"{info.kind} {name!r} is too large",
+            [
+                errors.FieldError(
+                    "<object>", "Too long", f"object is {len(data)} bytes, the limit is {MAX_OBJECT_BYTES}"
+                )
+            ],
+        )

@@ -56,8 +56,16 @@ def apply_patch(doc: dict[str, Any], patch_type: str, raw: bytes) -> dict[str, A
     return result
 
 
-async def patch(store: Store, info: KindInfo, namespace: str, name: str, patch_type: str, raw: bytes,
-                subresource: str = "", dry_run: bool = False) -> Message:
+async def patch(
+    store: Store,
+    info: KindInfo,
+    namespace: str,
+    name: str,
+    patch_type: str,
+    raw: bytes,
+    subresource: str = "",
+    dry_run: bool = False,
+) -> Message:
     if subresource not in ("", "status"):
         raise errors.BadRequest(f'unsupported subresource {subresource!r} for patch: use "" or "status"')
     namespace = (namespace or "default") if info.namespaced else ""
@@ -69,8 +77,9 @@ async def patch(store: Store, info: KindInfo, namespace: str, name: str, patch_t
         except errors.SkiffError:
             raise
         except (ValueError, TypeError) as exc:
-            raise errors.Invalid(f'{info.kind} "{name}" is invalid',
-                                 [errors.FieldError("<patch>", "Invalid value", str(exc))]) from None
+            raise errors.Invalid(
+                f'{info.kind} "{name}" is invalid', [errors.FieldError("<patch>", "Invalid value", str(exc))]
+            ) from None
         m = new.metadata  # type: ignore[attr-defined]
         pinned = m.resource_version and m.resource_version != str(mod_rev)
         if m.name != name or (info.namespaced and m.namespace and m.namespace != namespace):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
@@ -24,7 +24,7 @@ from skiff_apiserver.registry.store import Store
 from skiff_apiserver.storage import codec
 from skiff_apiserver.storage.etcd import prefix_end
 
-Filter = Callable[[Message], bool]
+Filter = Callable[..., bool]  # (obj, field_values=None) -> bool
 
 
 @dataclass(frozen=True)
@@ -50,17 +50,24 @@ def make_filter(info: KindInfo, namespace: str, label_selector: str, field_selec
     supported = fields.supported_fields(info.kind)
     unsupported = sorted(set(fsel.fields()) - supported)
     if unsupported:
-        raise errors.BadRequest(f'field label not supported: "{unsupported[0]}" (supported for {info.kind}: '
-                                f"{', '.join(sorted(supported))})")
+        raise errors.BadRequest(
+            f'field label not supported: "{unsupported[0]}" (supported for {info.kind}: '
+            f"{', '.join(sorted(supported))})"
+        )
     ns = namespace if info.namespaced else ""
+    any_labels, any_fields = not lsel.empty(), not fsel.empty()
 
-    def match(obj: Message) -> bool:
+    # Runs once per event per watcher: skip what the request did not ask for, and take an object's
+    # field values from the caller when it has them (the watch cache computes them once per event).
+    def match(obj: Message, field_values: Mapping[str, str] | None = None) -> bool:
         m = obj.metadata  # type: ignore[attr-defined]
         if ns and m.namespace != ns:
             return False
-        if not lsel.matches(m.labels):
+        if any_labels and not lsel.matches(m.labels):
             return False
-        return fsel.matches(fields.object_fields(obj))
+        if any_fields:
+            return bool(fsel.matches(field_values if field_values is not None else fields.object_fields(obj)))
+        return True
 
     return match
 
@@ -75,7 +82,9 @@ def _decode_token(token: str, prefix: bytes) -> tuple[int, bytes]:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
         rev, start = int(data["rv"]), str(data["start"]).encode("utf-8", "surrogateescape")
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise errors.BadRequest("invalid continue token: it must be the value a previous list returned") from None
+        raise errors.BadRequest(
+            "invalid continue token: it must be the value a previous list returned"
+        ) from None
     if not start.startswith(prefix) or rev <= 0:
         raise errors.BadRequest("invalid continue token: it belongs to a different list")
     return rev, start
@@ -95,7 +104,9 @@ class Reads:
         obj, _ = await self.store.read(info, namespace, name)
         return obj
 
-    async def list(self, info: KindInfo, opts: ListOptions) -> tuple[list[Message], meta_pb2.ListMeta]:
+    async def list_objects(
+        self, info: KindInfo, opts: ListOptions
+    ) -> tuple[list[Message], meta_pb2.ListMeta]:
         match = make_filter(info, opts.namespace, opts.label_selector, opts.field_selector)
         if opts.limit < 0:
             raise errors.BadRequest("limit must not be negative")
@@ -106,8 +117,9 @@ class Reads:
             return items, meta_pb2.ListMeta(resource_version=str(cache.revision))
         return await self._list_etcd(info, opts, match)
 
-    async def _list_etcd(self, info: KindInfo, opts: ListOptions,
-                         match: Filter) -> tuple[list[Message], meta_pb2.ListMeta]:
+    async def _list_etcd(
+        self, info: KindInfo, opts: ListOptions, match: Filter
+    ) -> tuple[list[Message], meta_pb2.ListMeta]:
         prefix = codec.resource_prefix(self.store.prefix, info, opts.namespace if info.namespaced else "")
         end = prefix_end(prefix)
         rev, start = 0, prefix

@@ -16,21 +16,39 @@ from google.protobuf.message import Message
 from skiff_common import errors
 
 from skiff_apiserver.machinery import KindInfo, kinds
+from skiff_apiserver.registry.ipalloc import ClusterIPAllocator
 from skiff_apiserver.registry.objects import check_size, conflict, meta, not_found, now, random_suffix
 from skiff_apiserver.registry.strategies import strategy_for
 from skiff_apiserver.registry.strategy import Strategy, copy
 from skiff_apiserver.storage import codec
 from skiff_apiserver.storage.etcd import CompareFailed, EtcdClient
+from skiff_apiserver.storage.leases import LeaseManager
 from skiff_apiserver.storage.watch_cache import WatchCache
 
-SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public")
+# kube-node-lease holds the kubelets' heartbeat Leases, as in Kubernetes.
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 class Store:
-    def __init__(self, client: EtcdClient, prefix: str, caches: dict[str, WatchCache]) -> None:
+    def __init__(
+        self,
+        client: EtcdClient,
+        prefix: str,
+        caches: dict[str, WatchCache],
+        *,
+        event_ttl: int = 3600,
+        service_cidr: str = "",
+    ) -> None:
         self.client = client
+        # Events expire like in Kubernetes (--event-ttl); 0 keeps them forever.
+        self.event_leases = (
+            LeaseManager(client, event_ttl, window=min(60, event_ttl)) if event_ttl > 0 else None
+        )
         self.prefix = prefix
         self.caches = caches
+        self.cluster_ips: ClusterIPAllocator | None = (
+            ClusterIPAllocator(client, prefix, service_cidr) if service_cidr else None
+        )
         self.strategies: dict[str, Strategy] = {i.resource: strategy_for(i) for i in kinds.ALL_KINDS}
 
     def key(self, info: KindInfo, namespace: str, name: str) -> bytes:
@@ -58,15 +76,42 @@ class Store:
             check_size(info, m.name, data)  # type: ignore[attr-defined]
             if dry_run:
                 return obj
+            allocated = await self._allocate(obj)
+            if allocated:
+                data = codec.encode(obj)
             try:
-                rev = await self.client.create(self.key(info, m.namespace, m.name), data)  # type: ignore[attr-defined]
-            except CompareFailed:
+                lease = 0
+                if self.event_leases is not None and info.kind == "Event":
+                    lease = await self.event_leases.lease_id()
+                rev = await self.client.create(self.key(info, m.namespace, m.name), data, lease=lease)
+            except BaseException as exc:
+                if allocated:
+                    await self.released(obj)  # do not leak the IP of a Service that was never stored
+                if not isinstance(exc, CompareFailed):
+                    raise
                 if generated and attempt < 4:
                     continue  # a generated name collided: draw another one
                 raise errors.AlreadyExists(f'{info.resource} "{m.name}" already exists') from None  # type: ignore[attr-defined]
             m.resource_version = str(rev)  # type: ignore[attr-defined]
             return obj
         raise AssertionError("unreachable")
+
+    async def _allocate(self, obj: Message) -> bool:
+        """Services of a type that needs one get a cluster IP (see ipalloc.py); True if one was taken."""
+        if self.cluster_ips is None or obj.DESCRIPTOR.name != "Service":
+            return False
+        spec = obj.spec  # type: ignore[attr-defined]
+        if spec.type == "ExternalName" or spec.cluster_ip == "None":
+            return False
+        m = meta(obj)
+        spec.cluster_ip = await self.cluster_ips.allocate(f"{m.namespace}/{m.name}", spec.cluster_ip)
+        spec.cluster_ips[:] = [spec.cluster_ip]
+        return True
+
+    async def released(self, obj: Message) -> None:
+        """Give back what an object held outside its own key (a Service's cluster IP) once it is gone."""
+        if self.cluster_ips is not None and obj.DESCRIPTOR.name == "Service":
+            await self.cluster_ips.release(obj.spec.cluster_ip)  # type: ignore[attr-defined]
 
     def _prepare_create(self, obj: Message, strategy: Strategy) -> None:
         m = meta(obj)
@@ -99,7 +144,8 @@ class Store:
         terminating = ns.metadata.HasField("deletion_timestamp") or ns.status.phase == "Terminating"  # type: ignore[attr-defined]
         if terminating and info.kind != "Event":
             raise errors.FailedPrecondition(
-                f"unable to create new content in namespace {namespace} because it is being terminated")
+                f"unable to create new content in namespace {namespace} because it is being terminated"
+            )
 
     # -- read ----------------------------------------------------------------------------------------
     async def read(self, info: KindInfo, namespace: str, name: str) -> tuple[Message, int]:
@@ -116,7 +162,9 @@ class Store:
         m = meta(obj)
         namespace = (m.namespace or "default") if info.namespaced else ""  # type: ignore[attr-defined]
         if not m.name:  # type: ignore[attr-defined]
-            raise errors.Invalid(f"{info.kind} is invalid", [errors.FieldError("metadata.name", "Required value")])
+            raise errors.Invalid(
+                f"{info.kind} is invalid", [errors.FieldError("metadata.name", "Required value")]
+            )
         if status and not strategy.has_status:
             raise errors.NotFound(f"{info.resource} has no status subresource")
         wanted_rv = m.resource_version  # type: ignore[attr-defined]
@@ -130,8 +178,15 @@ class Store:
                 strategy.merge_for_update(new, current)
             return new
 
-        return await self.guaranteed_update(info, namespace, m.name, mutate, wanted_rv=wanted_rv,  # type: ignore[attr-defined]
-                                            dry_run=dry_run, status=status)
+        return await self.guaranteed_update(
+            info,
+            namespace,
+            m.name,
+            mutate,
+            wanted_rv=wanted_rv,  # type: ignore[attr-defined]
+            dry_run=dry_run,
+            status=status,
+        )
 
     async def guaranteed_update(
         self,
@@ -178,6 +233,7 @@ class Store:
                     if wanted_rv:
                         raise conflict(info, name) from None
                     continue
+                await self.released(new)
                 return new
             try:
                 rev = await self.client.update(key, data, mod_rev)

@@ -13,13 +13,17 @@ only answers kind-specific questions, like Kubernetes' rest.RESTCreateStrategy/R
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from google.protobuf.message import Message
 from skiff_common.errors import FieldError
 
 from skiff_apiserver.machinery import KindInfo, validation
 
+M = TypeVar("M", bound=Message)
 
-def copy(obj: Message) -> Message:
+
+def copy(obj: Any) -> Message:
     out = type(obj)()
     out.CopyFrom(obj)
     return out
@@ -40,58 +44,63 @@ class Strategy:
         self.has_status = "status" in info.subresources and _has(info.message(), "status")
 
     # -- hooks ---------------------------------------------------------------------------------------
-    def default(self, obj: Message) -> None:
+    def default(self, obj: Any) -> None:
         pass
 
-    def prepare_for_create(self, obj: Message) -> None:
+    def prepare_for_create(self, obj: Any) -> None:
         if self.has_status:
-            obj.ClearField("status")  # type: ignore[arg-type]
+            obj.ClearField("status")
 
-    def validate(self, obj: Message) -> list[FieldError]:
+    def validate(self, obj: Any) -> list[FieldError]:
         return []
 
-    def validate_update(self, new: Message, old: Message) -> list[FieldError]:
+    def validate_update(self, new: Any, old: Any) -> list[FieldError]:
         return self.validate(new)
 
-    def holds_deletion(self, obj: Message) -> bool:
+    def holds_deletion(self, obj: Any) -> bool:
         """Kind-specific reasons (beyond metadata.finalizers) to keep a deleted object around."""
         return False
 
-    def begin_delete(self, obj: Message) -> None:
+    def begin_delete(self, obj: Any) -> None:
         """Called when deletion starts on an object that will stay around for a while."""
 
     def name_errors(self, name: str, path: str) -> list[FieldError]:
         return validation.validate_dns1123_subdomain(name, path)
 
     # -- generic helpers -----------------------------------------------------------------------------
-    def validate_meta(self, obj: Message) -> list[FieldError]:
-        return list(validation.validate_object_meta(
-            obj.metadata, "metadata", namespaced=self.info.namespaced,  # type: ignore[attr-defined]
-            name_validator=self.name_errors))
+    def validate_meta(self, obj: Any) -> list[FieldError]:
+        return list(
+            validation.validate_object_meta(
+                obj.metadata,
+                "metadata",
+                namespaced=self.info.namespaced,
+                name_validator=self.name_errors,
+            )
+        )
 
-    def desired_state(self, obj: Message) -> bytes:
+    def desired_state(self, obj: Any) -> bytes:
         """The bytes whose change bumps metadata.generation: everything but metadata, type meta and
         (when the kind has a status subresource) status."""
-        c = copy(obj)
-        c.ClearField("metadata")  # type: ignore[arg-type]
-        c.api_version = ""  # type: ignore[attr-defined]
-        c.kind = ""  # type: ignore[attr-defined]
+        c: Any = copy(obj)
+        c.ClearField("metadata")
+        c.api_version = ""
+        c.kind = ""
         if self.has_status:
-            c.ClearField("status")  # type: ignore[arg-type]
+            c.ClearField("status")
         return c.SerializeToString(deterministic=True)
 
-    def merge_for_update(self, new: Message, old: Message) -> None:
+    def merge_for_update(self, new: Any, old: Any) -> None:
         """Update ignores status changes when the kind has a status subresource."""
         if self.has_status:
-            new.status.CopyFrom(old.status)  # type: ignore[attr-defined]
+            new.status.CopyFrom(old.status)
             if not old.HasField("status"):
-                new.ClearField("status")  # type: ignore[arg-type]
+                new.ClearField("status")
 
-    def merge_for_status_update(self, new: Message, old: Message) -> Message:
+    def merge_for_status_update(self, new: Any, old: Any) -> Message:
         """UpdateStatus takes only status from the client; the result starts as the stored object."""
-        out = copy(old)
-        out.status.CopyFrom(new.status)  # type: ignore[attr-defined]
-        return out
+        out: Any = copy(old)
+        out.status.CopyFrom(new.status)
+        return out  # type: ignore[no-any-return]
 
 
 def immutable(path: str, new: object, old: object) -> list[FieldError]:

@@ -24,7 +24,9 @@ async def bind(store: Store, binding: pod_pb2.Binding) -> Message:
     if not binding.target.name:
         errs.append(errors.FieldError("target.name", "Required value"))
     if binding.target.kind not in ("", "Node"):
-        errs.append(errors.FieldError("target.kind", "Unsupported value", f'{binding.target.kind!r}: must be "Node"'))
+        errs.append(
+            errors.FieldError("target.kind", "Unsupported value", f'{binding.target.kind!r}: must be "Node"')
+        )
     if errs:
         raise errors.Invalid("Binding is invalid", errs)
 
@@ -60,9 +62,15 @@ def _scalable(resource: str) -> KindInfo:
 def to_scale(obj: Message) -> scale_pb2.Scale:
     m = meta(obj)
     out = scale_pb2.Scale(api_version="autoscaling/v1", kind="Scale")
-    out.metadata.CopyFrom(meta_pb2.ObjectMeta(
-        name=m.name, namespace=m.namespace, uid=m.uid, resource_version=m.resource_version,  # type: ignore[attr-defined]
-        creation_timestamp=m.creation_timestamp))  # type: ignore[attr-defined]
+    out.metadata.CopyFrom(
+        meta_pb2.ObjectMeta(
+            name=m.name,
+            namespace=m.namespace,
+            uid=m.uid,
+            resource_version=m.resource_version,  # type: ignore[attr-defined]
+            creation_timestamp=m.creation_timestamp,
+        )
+    )  # type: ignore[attr-defined]
     spec = obj.spec  # type: ignore[attr-defined]
     out.spec.replicas = spec.replicas if spec.HasField("replicas") else 1
     out.status.replicas = obj.status.replicas  # type: ignore[attr-defined]
@@ -79,13 +87,27 @@ async def get_scale(store: Store, resource: str, namespace: str, name: str) -> s
 async def update_scale(store: Store, resource: str, scale: scale_pb2.Scale) -> scale_pb2.Scale:
     info = _scalable(resource)
     if scale.spec.replicas < 0:
-        raise errors.Invalid(f'Scale "{scale.metadata.name}" is invalid', [errors.FieldError(
-            "spec.replicas", "Invalid value", f"{scale.spec.replicas}: must be greater than or equal to 0")])
+        raise errors.Invalid(
+            f'Scale "{scale.metadata.name}" is invalid',
+            [
+                errors.FieldError(
+                    "spec.replicas",
+                    "Invalid value",
+                    f"{scale.spec.replicas}: must be greater than or equal to 0",
+                )
+            ],
+        )
 
     def mutate(obj: Message) -> Message:
         obj.spec.replicas = scale.spec.replicas  # type: ignore[attr-defined]
         return obj
 
-    obj = await store.guaranteed_update(info, scale.metadata.namespace or "default", scale.metadata.name, mutate,
-                                        wanted_rv=scale.metadata.resource_version, system=True)
+    obj = await store.guaranteed_update(
+        info,
+        scale.metadata.namespace or "default",
+        scale.metadata.name,
+        mutate,
+        wanted_rv=scale.metadata.resource_version,
+        system=True,
+    )
     return to_scale(obj)

@@ -22,15 +22,15 @@ from skiff_apiserver.machinery import KindInfo, kinds
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.storage.deadline import set_deadline
 
-_tracer = trace.get_tracer("skiff_apiserver")
 R = TypeVar("R")
 
 
 class Handlers:
     """Base of the servicer mixins: holds the registry, the limits and the server settings."""
 
-    def __init__(self, registry: Registry, limits: Limits, *, watch_queue_size: int,
-                 bookmark_interval: float) -> None:
+    def __init__(
+        self, registry: Registry, limits: Limits, *, watch_queue_size: int, bookmark_interval: float
+    ) -> None:
         self.registry = registry
         self.limits = limits
         self.watch_queue_size = watch_queue_size
@@ -39,7 +39,7 @@ class Handlers:
 
 def resource_of(name: str) -> KindInfo:
     if not name:
-        raise errors.BadRequest("resource is required (e.g. \"pods\")")
+        raise errors.BadRequest('resource is required (e.g. "pods")')
     return kinds.lookup_resource(name)
 
 
@@ -66,28 +66,32 @@ def rpc(verb: str, resource: Callable[[Any], str], *, long_running: bool = False
                 res = resource(request) or ""
             except Exception:
                 res = ""
-            with _tracer.start_as_current_span(f"apiserver.{verb}", attributes={"skiff.resource": res}) as span:
-                try:
-                    set_deadline(context.time_remaining())
-                    if long_running:
-                        return await fn(self, request, context)
-                    with self.limits.admit(client_identity(context)):
-                        return await fn(self, request, context)
-                except errors.SkiffError as err:
-                    # Mapped to a status by skiff_common's error interceptor, the one place that does it.
-                    code = err.code.name
-                    span.set_attribute("skiff.error", code)
-                    raise
-                except asyncio.CancelledError:
-                    code = "CANCELLED"
-                    raise
-                except Exception:
-                    code = "INTERNAL"  # logged with its traceback by the error interceptor
-                    raise
-                finally:
-                    metrics.REQUESTS.labels(verb, res, code).inc()
-                    if not long_running:
-                        metrics.LATENCY.labels(verb, res).observe(time.perf_counter() - started)
+            # skiff_common's tracing interceptor already opened the request's span (etcd calls become its
+            # children); it only lacks what the apiserver knows.
+            span = trace.get_current_span()
+            span.set_attribute("skiff.verb", verb)
+            span.set_attribute("skiff.resource", res)
+            try:
+                set_deadline(context.time_remaining())
+                if long_running:
+                    return await fn(self, request, context)
+                with self.limits.admit(client_identity(context)):
+                    return await fn(self, request, context)
+            except errors.SkiffError as err:
+                # Mapped to a status by skiff_common's error interceptor, the one place that does it.
+                code = err.code.name
+                span.set_attribute("skiff.error", code)
+                raise
+            except asyncio.CancelledError:
+                code = "CANCELLED"
+                raise
+            except Exception:
+                code = "INTERNAL"  # logged with its traceback by the error interceptor
+                raise
+            finally:
+                metrics.REQUESTS.labels(verb, res, code).inc()
+                if not long_running:
+                    metrics.LATENCY.labels(verb, res).observe(time.perf_counter() - started)
 
         return handler
 

@@ -38,10 +38,17 @@ class CrudHandlers(Handlers):
     @rpc("list", _res)
     async def List(self, request: pb.ListRequest, context: grpc.aio.ServicerContext) -> pb.ListResponse:
         info = resource_of(request.resource)
-        items, meta = await self.registry.list(info, ListOptions(
-            namespace=request.namespace, label_selector=request.label_selector,
-            field_selector=request.field_selector, limit=request.limit, continue_token=request.continue_token,
-            resource_version=request.resource_version))
+        items, meta = await self.registry.list(
+            info,
+            ListOptions(
+                namespace=request.namespace,
+                label_selector=request.label_selector,
+                field_selector=request.field_selector,
+                limit=request.limit,
+                continue_token=request.continue_token,
+                resource_version=request.resource_version,
+            ),
+        )
         return pb.ListResponse(metadata=meta, items=[pack(o) for o in items])
 
     @rpc("update", _kind_resource)
@@ -50,16 +57,24 @@ class CrudHandlers(Handlers):
         return pb.UpdateResponse(object=pack(obj))
 
     @rpc("update_status", _kind_resource)
-    async def UpdateStatus(self, request: pb.UpdateStatusRequest,
-                           context: grpc.aio.ServicerContext) -> pb.UpdateStatusResponse:
+    async def UpdateStatus(
+        self, request: pb.UpdateStatusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateStatusResponse:
         obj = await self.registry.update(unpack(request.object), status=True, dry_run=request.dry_run)
         return pb.UpdateStatusResponse(object=pack(obj))
 
     @rpc("patch", _res)
     async def Patch(self, request: pb.PatchRequest, context: grpc.aio.ServicerContext) -> pb.PatchResponse:
         info = resource_of(request.resource)
-        obj = await self.registry.patch(info, request.namespace, request.name, request.patch_type, request.patch,
-                                        subresource=request.subresource, dry_run=request.dry_run)
+        obj = await self.registry.patch(
+            info,
+            request.namespace,
+            request.name,
+            request.patch_type,
+            request.patch,
+            subresource=request.subresource,
+            dry_run=request.dry_run,
+        )
         return pb.PatchResponse(object=pack(obj))
 
     @rpc("delete", _res)
@@ -67,10 +82,13 @@ class CrudHandlers(Handlers):
         info = resource_of(request.resource)
         pre = request.preconditions
         obj = await self.registry.delete(
-            info, request.namespace, request.name,
+            info,
+            request.namespace,
+            request.name,
             grace=request.grace_period_seconds if request.HasField("grace_period_seconds") else None,
             propagation=request.propagation_policy,
             uid=pre.uid if pre.HasField("uid") else None,
             rv=pre.resource_version if pre.HasField("resource_version") else None,
-            dry_run=request.dry_run)
+            dry_run=request.dry_run,
+        )
         return pb.DeleteResponse(object=pack(obj))

@@ -19,12 +19,15 @@ class SubresourceHandlers(Handlers):
         return pb.BindResponse(object=pack(obj))
 
     @rpc("get_scale", _res)
-    async def GetScale(self, request: pb.GetScaleRequest, context: grpc.aio.ServicerContext) -> pb.GetScaleResponse:
+    async def GetScale(
+        self, request: pb.GetScaleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetScaleResponse:
         scale = await self.registry.get_scale(request.resource, request.namespace, request.name)
         return pb.GetScaleResponse(scale=scale)
 
     @rpc("update_scale", _res)
-    async def UpdateScale(self, request: pb.UpdateScaleRequest,
-                          context: grpc.aio.ServicerContext) -> pb.UpdateScaleResponse:
+    async def UpdateScale(
+        self, request: pb.UpdateScaleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateScaleResponse:
         scale = await self.registry.update_scale(request.resource, request.scale)
         return pb.UpdateScaleResponse(scale=scale)

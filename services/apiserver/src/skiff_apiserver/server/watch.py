@@ -22,7 +22,12 @@ def _res(req: object) -> str:
     return str(req.resource)  # type: ignore[attr-defined]
 
 
-async def _send(context: grpc.aio.ServicerContext, resp: pb.WatchResponse) -> bool:
+def serialize(resp: pb.WatchResponse | bytes) -> bytes:
+    """Watch's response serializer: events arrive pre-encoded (shared by every watcher), bookmarks not."""
+    return resp if isinstance(resp, bytes) else resp.SerializeToString()
+
+
+async def _send(context: grpc.aio.ServicerContext, resp: pb.WatchResponse | bytes) -> bool:
     """Write one response; False when the client has gone away (not an error of ours)."""
     if context.done():
         return False
@@ -62,9 +67,14 @@ class WatchHandlers(Handlers):
                         if not await _send(context, pb.WatchResponse(type="BOOKMARK", object=pack(mark))):
                             return
                     continue
-                etype, obj = item
+                etype, obj, shared = item
                 last_sent = max(last_sent, int(obj.metadata.resource_version))  # type: ignore[attr-defined]
-                if not await _send(context, pb.WatchResponse(type=etype, object=pack(obj))):
+                data = shared.get(etype) if shared is not None else None
+                if data is None:
+                    data = pb.WatchResponse(type=etype, object=pack(obj)).SerializeToString()
+                    if shared is not None:
+                        shared[etype] = data
+                if not await _send(context, data):
                     return
         finally:
             watcher.close()

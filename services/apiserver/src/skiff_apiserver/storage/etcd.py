@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -66,15 +67,21 @@ def prefix_end(prefix: bytes) -> bytes:
 
 
 def channel_target(endpoints: Sequence[str]) -> str:
-    """One gRPC target for several endpoints: a static ipv4 list when every host is an IP literal."""
+    """One gRPC target for several endpoints: a static ipv4 address list (host names are resolved once,
+    at start-up), so pick_first can fail over between members."""
     hosts = []
-    for ep in endpoints:
-        ep = ep.strip().removeprefix("http://")
+    for raw in endpoints:
+        ep = raw.strip().removeprefix("http://").removeprefix("https://")
         host, _, port = ep.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"--etcd-endpoints: {raw!r} is not host:port")
         try:
             ipaddress.IPv4Address(host)
         except ValueError:
-            return endpoints[0].strip().removeprefix("http://")
+            infos = socket.getaddrinfo(host, int(port), socket.AF_INET, socket.SOCK_STREAM)
+            if not infos:
+                raise ValueError(f"--etcd-endpoints: cannot resolve {host!r}") from None
+            host = str(infos[0][4][0])
         hosts.append(f"{host}:{port}")
     return "ipv4:" + ",".join(hosts)
 
@@ -111,6 +118,7 @@ class EtcdClient:
         )
         self._kv = rpc.KVStub(self._channel)
         self._watch = rpc.WatchStub(self._channel)
+        self._lease = rpc.LeaseStub(self._channel)
 
     async def close(self) -> None:
         await self._channel.close()
@@ -126,8 +134,11 @@ class EtcdClient:
             try:
                 while True:
                     try:
-                        return await method(request, timeout=max(0.05, end - time.monotonic()),  # type: ignore[operator]
-                                            wait_for_ready=True)
+                        return await method(
+                            request,
+                            timeout=max(0.05, end - time.monotonic()),  # type: ignore[operator]
+                            wait_for_ready=True,
+                        )
                     except grpc.aio.AioRpcError as exc:
                         attempt += 1
                         if exc.code() not in _RETRYABLE or time.monotonic() + 0.1 * attempt >= end:
@@ -151,14 +162,19 @@ class EtcdClient:
         return [_kv(k) for k in resp.kvs], bool(resp.more), resp.header.revision  # type: ignore[attr-defined]
 
     async def current_revision(self) -> int:
-        resp = await self._call("revision", self._kv.Range,
-                                rpc.RangeRequest(key=b"\0", range_end=b"\0", count_only=True, limit=1))
+        resp = await self._call(
+            "revision", self._kv.Range, rpc.RangeRequest(key=b"\0", range_end=b"\0", count_only=True, limit=1)
+        )
         return int(resp.header.revision)  # type: ignore[attr-defined]
 
-    async def _txn(self, op: str, key: bytes, compare: rpc.Compare, success: rpc.RequestOp,
-                   written: bytes | None) -> int:
-        req = rpc.TxnRequest(compare=[compare], success=[success],
-                             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=key))])
+    async def _txn(
+        self, op: str, key: bytes, compare: rpc.Compare, success: rpc.RequestOp, written: bytes | None
+    ) -> int:
+        req = rpc.TxnRequest(
+            compare=[compare],
+            success=[success],
+            failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=key))],
+        )
         resp = await self._call(op, self._kv.Txn, req)
         if resp.succeeded:  # type: ignore[attr-defined]
             return int(resp.header.revision)  # type: ignore[attr-defined]
@@ -168,18 +184,23 @@ class EtcdClient:
             return current.mod_revision  # our own earlier attempt landed (retry after a lost reply)
         raise CompareFailed(current)
 
-    async def create(self, key: bytes, value: bytes) -> int:
+    async def create(self, key: bytes, value: bytes, *, lease: int = 0) -> int:
         cmp = rpc.Compare(key=key, target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL, create_revision=0)
-        return await self._txn("create", key, cmp, rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value)),
-                               value)
+        put = rpc.PutRequest(key=key, value=value, lease=lease)
+        return await self._txn("create", key, cmp, rpc.RequestOp(request_put=put), value)
 
     async def update(self, key: bytes, value: bytes, mod_revision: int) -> int:
-        cmp = rpc.Compare(key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision)
-        return await self._txn("update", key, cmp, rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value)),
-                               value)
+        cmp = rpc.Compare(
+            key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision
+        )
+        # ignore_lease keeps whatever lease the key has (an Event's TTL survives its count updates).
+        put = rpc.PutRequest(key=key, value=value, ignore_lease=True)
+        return await self._txn("update", key, cmp, rpc.RequestOp(request_put=put), value)
 
     async def delete(self, key: bytes, mod_revision: int) -> int:
-        cmp = rpc.Compare(key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision)
+        cmp = rpc.Compare(
+            key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision
+        )
         op = rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=key))
         try:
             return await self._txn("delete", key, cmp, op, None)
@@ -188,24 +209,35 @@ class EtcdClient:
                 raise  # already gone (perhaps by our own lost-reply attempt): caller reports NotFound
             raise
 
+    async def grant_lease(self, ttl: int) -> int:
+        resp = await self._call("lease_grant", self._lease.LeaseGrant, rpc.LeaseGrantRequest(TTL=ttl))
+        return int(resp.ID)  # type: ignore[attr-defined]
+
     async def compact(self, revision: int) -> None:
         await self._call("compact", self._kv.Compact, rpc.CompactionRequest(revision=revision, physical=True))
 
     async def watch(self, prefix: bytes, start_revision: int) -> AsyncIterator[rpc.WatchResponse]:
         """Yield raw WatchResponses for `prefix` from `start_revision`. Ends by raising on any stream
-        error; a compacted start revision raises Expired. The caller resumes."""
+        error; a compacted start revision raises Expired. The caller resumes.
+
+        Progress is only taken from etcd's own periodic notifications (sent to synced watchers). Explicit
+        WatchProgressRequests are NOT used: before etcd 3.5.8 they are answered even while the watcher
+        is still catching up, and a revision that runs ahead of undelivered events would lose them."""
         call = self._watch.Watch(metadata=(("hasleader", "true"),), wait_for_ready=True)
-        await call.write(rpc.WatchRequest(create_request=rpc.WatchCreateRequest(
-            key=prefix, range_end=prefix_end(prefix), start_revision=start_revision,
-            prev_kv=True, progress_notify=True)))
+        create = rpc.WatchCreateRequest(
+            key=prefix, range_end=prefix_end(prefix), start_revision=start_revision, prev_kv=True,
+            progress_notify=True,
+        )  # fmt: skip
         try:
+            await call.write(rpc.WatchRequest(create_request=create))
             while True:
                 resp = await call.read()
                 if resp is grpc.aio.EOF:
                     raise errors.Unavailable("etcd closed the watch stream")
                 if resp.compact_revision:
-                    raise errors.Expired(f"revision {start_revision} has been compacted "
-                                         f"(oldest kept: {resp.compact_revision})")
+                    raise errors.Expired(
+                        f"revision {start_revision} has been compacted (oldest kept: {resp.compact_revision})"
+                    )
                 if resp.canceled:
                     raise errors.Unavailable(f"etcd cancelled the watch: {resp.cancel_reason}")
                 yield resp

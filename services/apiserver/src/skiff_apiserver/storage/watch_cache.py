@@ -21,18 +21,18 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
 from skiff_common import errors
 
 from skiff_apiserver import metrics
-from skiff_apiserver.machinery import KindInfo
+from skiff_apiserver.logs import log
+from skiff_apiserver.machinery import KindInfo, fields
 from skiff_apiserver.storage import codec
 from skiff_apiserver.storage.etcd import EtcdClient, prefix_end
-from skiff_apiserver.logs import log
 
-Filter = Callable[[Message], bool]
+Filter = Callable[..., bool]  # (obj, field_values=None) -> bool
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,21 @@ class WatchEvent:
     obj: Message
     prev: Message | None
     revision: int
+    # Serialized WatchResponse per delivered type, filled by the first watcher that sends it: with a
+    # thousand watchers an event is encoded once, not a thousand times.
+    encoded: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    _fields: dict[int, dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def fields_of(self, obj: Message) -> dict[str, str]:
+        """Selectable field values of obj or prev, computed once per event for every watcher."""
+        key = 0 if obj is self.obj else 1
+        values = self._fields.get(key)
+        if values is None:
+            values = self._fields[key] = fields.object_fields(obj)
+        return values
+
+
+Item = tuple[str, Message, "dict[str, bytes] | None"]  # (type, object, shared encodings)
 
 
 class Watcher:
@@ -50,10 +65,9 @@ class Watcher:
         self.cache = cache
         self.match = match
         self.after = after  # deliver only events with revision > after
-        self.queue: asyncio.Queue[tuple[str, Message]] = asyncio.Queue(queue_size)
-        self.initial: deque[tuple[str, Message]] = deque()
+        self.queue: asyncio.Queue[Item | None] = asyncio.Queue(queue_size)  # None: look at self.error
+        self.initial: deque[Item] = deque()
         self.error: errors.SkiffError | None = None
-        self._wake = asyncio.Event()
 
     def offer(self, ev: WatchEvent) -> None:
         if self.error is not None or ev.revision <= self.after:
@@ -62,18 +76,22 @@ class Watcher:
         if out is None:
             return
         try:
-            self.queue.put_nowait(out)
+            self.queue.put_nowait((out[0], out[1], ev.encoded))
         except asyncio.QueueFull:
             metrics.SLOW_WATCHERS.labels(self.cache.info.resource).inc()
-            self.fail(errors.TooManyRequests(
-                f"watch of {self.cache.info.resource} closed: the client fell more than "
-                f"{self.queue.maxsize} events behind; restart the watch from the last resourceVersion seen"))
+            self.fail(
+                errors.TooManyRequests(
+                    f"watch of {self.cache.info.resource} closed: the client fell more than "
+                    f"{self.queue.maxsize} events behind; restart the watch from the last "
+                    "resourceVersion seen"
+                )
+            )
 
     def _translate(self, ev: WatchEvent) -> tuple[str, Message] | None:
         if ev.type == "DELETED":
-            return ("DELETED", ev.obj) if self.match(ev.obj) else None
-        now = self.match(ev.obj)
-        before = ev.prev is not None and self.match(ev.prev)
+            return ("DELETED", ev.obj) if self.match(ev.obj, ev.fields_of(ev.obj)) else None
+        now = self.match(ev.obj, ev.fields_of(ev.obj))
+        before = ev.prev is not None and self.match(ev.prev, ev.fields_of(ev.prev))
         if ev.type == "ADDED" or ev.prev is None:
             return ("ADDED", ev.obj) if now else None
         if now and before:
@@ -87,29 +105,30 @@ class Watcher:
     def fail(self, err: errors.SkiffError) -> None:
         self.error = err
         self.cache.unregister(self)
-        self._wake.set()
+        try:
+            self.queue.put_nowait(None)  # wakes a reader blocked on an empty queue
+        except asyncio.QueueFull:
+            pass  # the reader is not blocked: it sees the error once it has drained the queue
 
-    async def next(self, timeout: float | None) -> tuple[str, Message] | None:
-        """The next event, None on timeout; raises the watcher's error once its queue is drained."""
+    async def next(self, timeout: float | None) -> Item | None:  # noqa: ASYNC109
+        """The next event, None on timeout; raises the watcher's error once its queue is drained.
+        (Cheap on purpose: no task per call, it runs once per event per watcher.)"""
         if self.initial:
             return self.initial.popleft()
-        if not self.queue.empty():
-            return self.queue.get_nowait()
-        if self.error is not None:
+        if self.queue.empty():
+            if self.error is not None:
+                raise self.error
+            try:
+                async with asyncio.timeout(timeout):
+                    item = await self.queue.get()
+            except TimeoutError:
+                return None
+        else:
+            item = self.queue.get_nowait()
+        if item is None:
+            assert self.error is not None
             raise self.error
-        getter = asyncio.ensure_future(self.queue.get())
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            done, _ = await asyncio.wait({getter, waker}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waker.cancel()
-            if not getter.done():
-                getter.cancel()
-        if getter in done and not getter.cancelled():
-            return getter.result()
-        if self.error is not None:
-            raise self.error
-        return None
+        return item
 
     def close(self) -> None:
         self.cache.unregister(self)
@@ -183,11 +202,17 @@ class WatchCache:
             except asyncio.CancelledError:
                 raise
             except errors.Expired:
-                log.warning("watch_cache_expired_relisting", resource=self.info.resource, revision=self.revision)
+                log.warning(
+                    "watch_cache_expired_relisting", resource=self.info.resource, revision=self.revision
+                )
                 await self._retrying(self._relist)
             except Exception as exc:  # stream broke: resume from self.revision + 1
-                log.warning("watch_cache_stream_broken", resource=self.info.resource, error=str(exc),
-                            revision=self.revision)
+                log.warning(
+                    "watch_cache_stream_broken",
+                    resource=self.info.resource,
+                    error=str(exc),
+                    revision=self.revision,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
@@ -220,8 +245,15 @@ class WatchCache:
                 ev = WatchEvent("ADDED" if prev is None else "MODIFIED", obj, prev, kv.mod_revision)
             else:
                 self.objects.pop(key, None)
-                last = prev if prev is not None else (
-                    codec.decode(self.info, raw.prev_kv.value, raw.prev_kv.mod_revision) if raw.prev_kv.key else None)
+                last = (
+                    prev
+                    if prev is not None
+                    else (
+                        codec.decode(self.info, raw.prev_kv.value, raw.prev_kv.mod_revision)
+                        if raw.prev_kv.key
+                        else None
+                    )
+                )
                 if last is None:
                     continue
                 gone = type(last)()
@@ -249,22 +281,25 @@ class WatchCache:
             for key in sorted(self.objects):
                 obj = self.objects[key]
                 if match(obj):
-                    w.initial.append(("ADDED", obj))
+                    w.initial.append(("ADDED", obj, None))
         else:
             try:
                 rv = int(resource_version)
             except ValueError:
-                raise errors.BadRequest(f"invalid resourceVersion {resource_version!r}: must be an integer") from None
+                raise errors.BadRequest(
+                    f"invalid resourceVersion {resource_version!r}: must be an integer"
+                ) from None
             if rv < self.oldest:
                 raise errors.Expired(
                     f"too old resource version: {rv} (the oldest this server can serve is {self.oldest})",
-                    metadata={"oldest": str(self.oldest), "current": str(self.revision)})
+                    metadata={"oldest": str(self.oldest), "current": str(self.revision)},
+                )
             w = Watcher(self, match, rv, queue_size)
             for ev in self.events:
                 if ev.revision > rv:
                     out = w._translate(ev)
                     if out is not None:
-                        w.initial.append(out)
+                        w.initial.append((out[0], out[1], ev.encoded))
         self.watchers.add(w)
         metrics.WATCHERS.labels(self.info.resource).inc()
         return w

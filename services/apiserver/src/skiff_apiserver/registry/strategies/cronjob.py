@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from google.protobuf.message import Message
+from typing import Any
+
 from skiff_common.errors import FieldError
 
 from skiff_apiserver.registry.strategies.podspec import default_pod_spec, validate_pod_spec
@@ -10,8 +11,8 @@ from skiff_apiserver.registry.strategy import Strategy
 
 
 class CronJobStrategy(Strategy):
-    def default(self, obj: Message) -> None:
-        spec = obj.spec  # type: ignore[attr-defined]
+    def default(self, obj: Any) -> None:
+        spec = obj.spec
         if "concurrency_policy" in spec.DESCRIPTOR.fields_by_name and not spec.concurrency_policy:
             spec.concurrency_policy = "Allow"
         tmpl = spec.job_template.spec.template
@@ -19,8 +20,8 @@ class CronJobStrategy(Strategy):
             tmpl.spec.restart_policy = "Never"
         default_pod_spec(tmpl.spec)
 
-    def validate(self, obj: Message) -> list[FieldError]:
-        spec = obj.spec  # type: ignore[attr-defined]
+    def validate(self, obj: Any) -> list[FieldError]:
+        spec = obj.spec
         errs: list[FieldError] = []
         sched = spec.schedule.strip()
         if not sched:

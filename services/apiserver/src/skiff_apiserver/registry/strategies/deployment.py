@@ -3,7 +3,8 @@ selector immutable, replicas >= 0."""
 
 from __future__ import annotations
 
-from google.protobuf.message import Message
+from typing import Any
+
 from skiff.api.apps.v1 import apps_pb2
 from skiff_common.errors import FieldError
 
@@ -14,8 +15,8 @@ STRATEGIES = ("RollingUpdate", "Recreate")
 
 
 class DeploymentStrategy(Strategy):
-    def default(self, obj: Message) -> None:
-        spec: apps_pb2.DeploymentSpec = obj.spec  # type: ignore[attr-defined]
+    def default(self, obj: Any) -> None:
+        spec: apps_pb2.DeploymentSpec = obj.spec
         if not spec.HasField("replicas"):
             spec.replicas = 1
         spec.strategy.type = spec.strategy.type or "RollingUpdate"
@@ -31,13 +32,13 @@ class DeploymentStrategy(Strategy):
             spec.progress_deadline_seconds = 600
         default_template(spec.template)
 
-    def validate(self, obj: Message) -> list[FieldError]:
-        spec: apps_pb2.DeploymentSpec = obj.spec  # type: ignore[attr-defined]
+    def validate(self, obj: Any) -> list[FieldError]:
+        spec: apps_pb2.DeploymentSpec = obj.spec
         errs = validate_template(spec.selector, spec.template, "spec")
         errs += non_negative(spec.replicas, "spec.replicas")
         if spec.strategy.type not in STRATEGIES:
             errs.append(FieldError("spec.strategy.type", "Unsupported value", repr(spec.strategy.type)))
         return errs
 
-    def validate_update(self, new: Message, old: Message) -> list[FieldError]:
-        return self.validate(new) + immutable("spec.selector", new.spec.selector, old.spec.selector)  # type: ignore[attr-defined]
+    def validate_update(self, new: Any, old: Any) -> list[FieldError]:
+        return self.validate(new) + immutable("spec.selector", new.spec.selector, old.spec.selector)

@@ -3,7 +3,8 @@ restart Always; selector and template are immutable."""
 
 from __future__ import annotations
 
-from google.protobuf.message import Message
+from typing import Any
+
 from skiff_common.errors import FieldError
 
 from skiff_apiserver.registry.strategies.workload import default_template, non_negative, validate_template
@@ -11,8 +12,8 @@ from skiff_apiserver.registry.strategy import Strategy, immutable
 
 
 class JobStrategy(Strategy):
-    def default(self, obj: Message) -> None:
-        spec = obj.spec  # type: ignore[attr-defined]
+    def default(self, obj: Any) -> None:
+        spec = obj.spec
         if not spec.HasField("parallelism"):
             spec.parallelism = 1
         if not spec.HasField("completions"):
@@ -25,16 +26,25 @@ class JobStrategy(Strategy):
             spec.template.spec.restart_policy = "Never"
         default_template(spec.template)
 
-    def validate(self, obj: Message) -> list[FieldError]:
-        spec = obj.spec  # type: ignore[attr-defined]
+    def validate(self, obj: Any) -> list[FieldError]:
+        spec = obj.spec
         errs = validate_template(spec.selector if spec.HasField("selector") else None, spec.template, "spec")
-        errs += non_negative(spec.parallelism, "spec.parallelism") + non_negative(spec.backoff_limit,
-                                                                                  "spec.backoffLimit")
+        errs += non_negative(spec.parallelism, "spec.parallelism") + non_negative(
+            spec.backoff_limit, "spec.backoffLimit"
+        )
         if spec.template.spec.restart_policy not in ("OnFailure", "Never"):
-            errs.append(FieldError("spec.template.spec.restartPolicy", "Unsupported value",
-                                   f'{spec.template.spec.restart_policy!r}: supported values: "OnFailure", "Never"'))
+            errs.append(
+                FieldError(
+                    "spec.template.spec.restartPolicy",
+                    "Unsupported value",
+                    f'{spec.template.spec.restart_policy!r}: supported values: "OnFailure", "Never"',
+                )
+            )
         return errs
 
-    def validate_update(self, new: Message, old: Message) -> list[FieldError]:
-        return (self.validate(new) + immutable("spec.selector", new.spec.selector, old.spec.selector)  # type: ignore[attr-defined]
-                + immutable("spec.template", new.spec.template, old.spec.template))  # type: ignore[attr-defined]
+    def validate_update(self, new: Any, old: Any) -> list[FieldError]:
+        return (
+            self.validate(new)
+            + immutable("spec.selector", new.spec.selector, old.spec.selector)
+            + immutable("spec.template", new.spec.template, old.spec.template)
+        )

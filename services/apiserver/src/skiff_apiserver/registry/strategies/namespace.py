@@ -3,7 +3,8 @@ finalizer (registry/namespaces.py) removes once the namespace is empty."""
 
 from __future__ import annotations
 
-from google.protobuf.message import Message
+from typing import Any
+
 from skiff_common.errors import FieldError
 
 from skiff_apiserver.machinery import validation
@@ -13,23 +14,23 @@ FINALIZER = "kubernetes"
 
 
 class NamespaceStrategy(Strategy):
-    def prepare_for_create(self, obj: Message) -> None:
-        obj.ClearField("status")  # type: ignore[arg-type]
-        obj.status.phase = "Active"  # type: ignore[attr-defined]
-        if FINALIZER not in obj.spec.finalizers:  # type: ignore[attr-defined]
-            obj.spec.finalizers.append(FINALIZER)  # type: ignore[attr-defined]
+    def prepare_for_create(self, obj: Any) -> None:
+        obj.ClearField("status")
+        obj.status.phase = "Active"
+        if FINALIZER not in obj.spec.finalizers:
+            obj.spec.finalizers.append(FINALIZER)
 
-    def holds_deletion(self, obj: Message) -> bool:
-        return bool(obj.spec.finalizers)  # type: ignore[attr-defined]
+    def holds_deletion(self, obj: Any) -> bool:
+        return bool(obj.spec.finalizers)
 
-    def begin_delete(self, obj: Message) -> None:
-        obj.status.phase = "Terminating"  # type: ignore[attr-defined]
+    def begin_delete(self, obj: Any) -> None:
+        obj.status.phase = "Terminating"
 
     def name_errors(self, name: str, path: str) -> list[FieldError]:
         return validation.validate_dns1123_label(name, path)
 
-    def merge_for_update(self, new: Message, old: Message) -> None:
+    def merge_for_update(self, new: Any, old: Any) -> None:
         super().merge_for_update(new, old)
         # spec.finalizers is only changed by the namespace finalizer, never by a plain update.
-        del new.spec.finalizers[:]  # type: ignore[attr-defined]
-        new.spec.finalizers.extend(old.spec.finalizers)  # type: ignore[attr-defined]
+        del new.spec.finalizers[:]
+        new.spec.finalizers.extend(old.spec.finalizers)

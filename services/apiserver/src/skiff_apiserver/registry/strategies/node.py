@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from google.protobuf.message import Message
+from typing import Any
+
 from skiff_common.errors import FieldError
 
 from skiff_apiserver.registry.strategy import Strategy
@@ -11,12 +12,12 @@ EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
 class NodeStrategy(Strategy):
-    def prepare_for_create(self, obj: Message) -> None:
+    def prepare_for_create(self, obj: Any) -> None:
         pass  # Nodes allow status on create (the kubelet registers itself with capacity and addresses).
 
-    def validate(self, obj: Message) -> list[FieldError]:
+    def validate(self, obj: Any) -> list[FieldError]:
         errs: list[FieldError] = []
-        for i, t in enumerate(obj.spec.taints):  # type: ignore[attr-defined]
+        for i, t in enumerate(obj.spec.taints):
             if not t.key:
                 errs.append(FieldError(f"spec.taints[{i}].key", "Required value"))
             if t.effect not in EFFECTS:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from google.protobuf.message import Message
+from typing import Any
+
 from skiff.api.core.v1 import pod_pb2
 from skiff_common.errors import FieldError
 
@@ -25,30 +26,37 @@ def qos_class(spec: pod_pb2.PodSpec) -> str:
 class PodStrategy(Strategy):
     graceful_delete = True
 
-    def default(self, obj: Message) -> None:
-        default_pod_spec(obj.spec)  # type: ignore[attr-defined]
+    def default(self, obj: Any) -> None:
+        default_pod_spec(obj.spec)
 
-    def prepare_for_create(self, obj: Message) -> None:
-        pod: pod_pb2.Pod = obj  # type: ignore[assignment]
+    def prepare_for_create(self, obj: Any) -> None:
+        pod: pod_pb2.Pod = obj
         pod.ClearField("status")
         pod.status.phase = "Pending"
         pod.status.qos_class = qos_class(pod.spec)
 
-    def validate(self, obj: Message) -> list[FieldError]:
-        return validate_pod_spec(obj.spec, "spec")  # type: ignore[attr-defined]
+    def validate(self, obj: Any) -> list[FieldError]:
+        return validate_pod_spec(obj.spec, "spec")
 
-    def validate_update(self, new: Message, old: Message) -> list[FieldError]:
+    def validate_update(self, new: Any, old: Any) -> list[FieldError]:
         errs = self.validate(new)
         # Like Kubernetes: only images, activeDeadlineSeconds and tolerations may change; nodeName only
         # through the binding subresource.
-        a, b = copy(new.spec), copy(old.spec)  # type: ignore[attr-defined]
+        a: Any = copy(new.spec)
+        b: Any = copy(old.spec)
         for spec in (a, b):
-            for c in [*spec.init_containers, *spec.containers]:  # type: ignore[attr-defined]
+            for c in [*spec.init_containers, *spec.containers]:
                 c.image = ""
-            spec.ClearField("active_deadline_seconds")  # type: ignore[attr-defined]
-            spec.ClearField("tolerations")  # type: ignore[attr-defined]
+            spec.ClearField("active_deadline_seconds")
+            spec.ClearField("tolerations")
         if a != b:
-            errs.append(FieldError("spec", "Forbidden", "pod updates may not change fields other than "
-                                   "`spec.containers[*].image`, `spec.initContainers[*].image`, "
-                                   "`spec.activeDeadlineSeconds` or `spec.tolerations` (only additions)"))
+            errs.append(
+                FieldError(
+                    "spec",
+                    "Forbidden",
+                    "pod updates may not change fields other than "
+                    "`spec.containers[*].image`, `spec.initContainers[*].image`, "
+                    "`spec.activeDeadlineSeconds` or `spec.tolerations` (only additions)",
+                )
+            )
         return errs

@@ -14,8 +14,9 @@ DNS_POLICIES = ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")
 
 
 def _unsupported(path: str, value: str, allowed: tuple[str, ...]) -> FieldError:
-    return FieldError(path, "Unsupported value", f"{value!r}: supported values: "
-                      + ", ".join(f'"{a}"' for a in allowed))
+    return FieldError(
+        path, "Unsupported value", f"{value!r}: supported values: " + ", ".join(f'"{a}"' for a in allowed)
+    )
 
 
 def default_pod_spec(spec: pod_pb2.PodSpec) -> None:
@@ -70,8 +71,13 @@ def validate_pod_spec(spec: pod_pb2.PodSpec, path: str) -> list[FieldError]:
             for res, q in c.resources.requests.items():
                 lim = c.resources.limits.get(res)
                 if lim is not None and _gt(q.value, lim.value):
-                    errs.append(FieldError(f"{p}.resources.requests[{res}]", "Invalid value",
-                                           f"{q.value!r}: must be less than or equal to {res} limit of {lim.value}"))
+                    errs.append(
+                        FieldError(
+                            f"{p}.resources.requests[{res}]",
+                            "Invalid value",
+                            f"{q.value!r}: must be less than or equal to {res} limit of {lim.value}",
+                        )
+                    )
             for j, m in enumerate(c.volume_mounts):
                 if m.name not in vols:
                     errs.append(FieldError(f"{p}.volumeMounts[{j}].name", "Not found", repr(m.name)))
@@ -85,8 +91,11 @@ def validate_pod_spec(spec: pod_pb2.PodSpec, path: str) -> list[FieldError]:
     if spec.dns_policy and spec.dns_policy not in DNS_POLICIES:
         errs.append(_unsupported(f"{path}.dnsPolicy", spec.dns_policy, DNS_POLICIES))
     if spec.HasField("termination_grace_period_seconds") and spec.termination_grace_period_seconds < 0:
-        errs.append(FieldError(f"{path}.terminationGracePeriodSeconds", "Invalid value",
-                               "must be greater than or equal to 0"))
+        errs.append(
+            FieldError(
+                f"{path}.terminationGracePeriodSeconds", "Invalid value", "must be greater than or equal to 0"
+            )
+        )
     if spec.node_name:
         errs += validation.validate_dns1123_subdomain(spec.node_name, f"{path}.nodeName")
     return errs

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from google.protobuf.message import Message
+from typing import Any
+
 from skiff_common.errors import FieldError
 
 from skiff_apiserver.machinery import validation
@@ -15,8 +16,8 @@ class ServiceStrategy(Strategy):
     def name_errors(self, name: str, path: str) -> list[FieldError]:
         return validation.validate_dns1123_label(name, path)
 
-    def default(self, obj: Message) -> None:
-        spec = obj.spec  # type: ignore[attr-defined]
+    def default(self, obj: Any) -> None:
+        spec = obj.spec
         spec.type = spec.type or "ClusterIP"
         spec.session_affinity = spec.session_affinity or "None"
         for p in spec.ports:
@@ -24,8 +25,8 @@ class ServiceStrategy(Strategy):
             if not p.HasField("target_port"):
                 p.target_port.int_val = p.port
 
-    def validate(self, obj: Message) -> list[FieldError]:
-        spec = obj.spec  # type: ignore[attr-defined]
+    def validate(self, obj: Any) -> list[FieldError]:
+        spec = obj.spec
         errs: list[FieldError] = []
         if spec.type not in TYPES:
             errs.append(FieldError("spec.type", "Unsupported value", repr(spec.type)))
@@ -44,14 +45,14 @@ class ServiceStrategy(Strategy):
         errs += validation.validate_labels(spec.selector, "spec.selector")
         return errs
 
-    def validate_update(self, new: Message, old: Message) -> list[FieldError]:
+    def validate_update(self, new: Any, old: Any) -> list[FieldError]:
         errs = self.validate(new)
-        if old.spec.cluster_ip and new.spec.cluster_ip:  # type: ignore[attr-defined]
-            errs += immutable("spec.clusterIP", new.spec.cluster_ip, old.spec.cluster_ip)  # type: ignore[attr-defined]
+        if old.spec.cluster_ip and new.spec.cluster_ip:
+            errs += immutable("spec.clusterIP", new.spec.cluster_ip, old.spec.cluster_ip)
         return errs
 
-    def merge_for_update(self, new: Message, old: Message) -> None:
+    def merge_for_update(self, new: Any, old: Any) -> None:
         super().merge_for_update(new, old)
-        if not new.spec.cluster_ip:  # type: ignore[attr-defined]  # an update that omits it keeps it
-            new.spec.cluster_ip = old.spec.cluster_ip  # type: ignore[attr-defined]
-            new.spec.cluster_ips[:] = old.spec.cluster_ips  # type: ignore[attr-defined]
+        if not new.spec.cluster_ip:  # an update that omits it keeps it
+            new.spec.cluster_ip = old.spec.cluster_ip
+            new.spec.cluster_ips[:] = old.spec.cluster_ips

@@ -11,8 +11,13 @@ from skiff_apiserver.machinery import labels, validation
 from skiff_apiserver.registry.strategies.podspec import default_pod_spec, validate_pod_spec
 
 
-def validate_template(selector: meta_pb2.LabelSelector | None, template: pod_pb2.PodTemplateSpec,
-                      path: str, *, require_selector: bool = True) -> list[FieldError]:
+def validate_template(
+    selector: meta_pb2.LabelSelector | None,
+    template: pod_pb2.PodTemplateSpec,
+    path: str,
+    *,
+    require_selector: bool = True,
+) -> list[FieldError]:
     errs: list[FieldError] = []
     if selector is not None:
         if require_selector and not selector.match_labels and not selector.match_expressions:
@@ -25,8 +30,13 @@ def validate_template(selector: meta_pb2.LabelSelector | None, template: pod_pb2
                 errs.append(FieldError(f"{path}.selector", "Invalid value", str(exc)))
             else:
                 if not sel.matches(template.metadata.labels):
-                    errs.append(FieldError(f"{path}.template.metadata.labels", "Invalid value",
-                                           "`selector` does not match template `labels`"))
+                    errs.append(
+                        FieldError(
+                            f"{path}.template.metadata.labels",
+                            "Invalid value",
+                            "`selector` does not match template `labels`",
+                        )
+                    )
     errs += validation.validate_labels(template.metadata.labels, f"{path}.template.metadata.labels")
     errs += validate_pod_spec(template.spec, f"{path}.template.spec")
     return errs
@@ -37,4 +47,8 @@ def default_template(template: pod_pb2.PodTemplateSpec) -> None:
 
 
 def non_negative(value: int, path: str) -> list[FieldError]:
-    return [FieldError(path, "Invalid value", f"{value}: must be greater than or equal to 0")] if value < 0 else []
+    return (
+        [FieldError(path, "Invalid value", f"{value}: must be greater than or equal to 0")]
+        if value < 0
+        else []
+    )
