@@ -250,6 +250,18 @@ async def test_completed_container_and_exit_code(tmp_path: Path, busybox_layout:
                     )
                 )
             assert err.value.code() == grpc.StatusCode.NOT_FOUND and "nginx" in (err.value.details() or "")
+            # a failure after the rootfs was mounted rolls the mount and the bundle back
+            before = sorted(os.listdir(h.runtime.snapshots.active))
+            broken = container_config(["true"], "broken")
+            broken.mounts.add(container_path="/data", host_path=str(tmp_path / "does-not-exist"))
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await rs.CreateContainer(
+                    cri.CreateContainerRequest(pod_sandbox_id=sid, sandbox_config=sandbox_cfg, config=broken)
+                )
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "config.mounts[0].host_path" in (err.value.details() or "")
+            assert sorted(os.listdir(h.runtime.snapshots.active)) == before
+            assert sorted(os.listdir(Path(h.config.state_root) / "containers")) == before
         finally:
             await rs.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
         assert (await rs.ListContainers(cri.ListContainersRequest())).containers == []
