@@ -133,7 +133,10 @@ async def test_busybox_pod_end_to_end(tmp_path: Path, busybox_layout: Path, exec
         assert stats.attributes.id == cid and stats.memory.usage_bytes.value > 0
         pod_stats = (await rs.PodSandboxStats(cri.PodSandboxStatsRequest(pod_sandbox_id=sid))).stats
         assert [c.attributes.id for c in pod_stats.linux.containers] == [cid]
-        assert pod_stats.linux.memory.usage_bytes.value >= stats.memory.usage_bytes.value
+        assert pod_stats.linux.memory.usage_bytes.value == sum(
+            c.memory.usage_bytes.value for c in pod_stats.linux.containers
+        )
+        assert pod_stats.linux.memory.usage_bytes.value > 0
         listed_stats = await rs.ListContainerStats(cri.ListContainerStatsRequest())
         assert [s.attributes.id for s in listed_stats.stats] == [cid]
         fs = (await ims.ImageFsInfo(cri.ImageFsInfoRequest())).image_filesystems[0]
