@@ -50,7 +50,11 @@ def cleanup_host(bridge: str) -> None:
 
 @asynccontextmanager
 async def cri_server(
-    tmp: Path, busybox_layout: Path | None = None, *, bin_dirs: list[str] | None = None
+    tmp: Path,
+    busybox_layout: Path | None = None,
+    *,
+    bin_dirs: list[str] | None = None,
+    executor: str = "skiff",
 ) -> AsyncIterator[Harness]:
     bridge, cidr = unique_network()
     config = RuntimeConfig(
@@ -58,6 +62,7 @@ async def cri_server(
         state_root=str(tmp / "state"),
         run_root=str(tmp / "run"),
         executor_state_root=str(tmp / "oci"),
+        executor=executor,
         bridge=bridge,
         pod_cidr=cidr,
         cni_bin_dirs=bin_dirs if bin_dirs is not None else ["/usr/lib/cni"],

@@ -136,3 +136,15 @@ async def test_sysctls_and_oom_score_adj(env: Env) -> None:
     assert env.stdout("sysctl") == ["0", "1234", "500"]
     # The host's values are untouched (both live in namespaces the container had to itself).
     assert env.read("/proc/sys/net/ipv4/ip_unprivileged_port_start").strip() != "0"
+
+
+async def test_no_signals_ignored_or_blocked(env: Env) -> None:
+    """Python ignores SIGPIPE/SIGXFSZ; the container must not inherit that (``yes | head`` relies on it)."""
+    grep = ["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]  # no shell: ash ignores SIGQUIT itself
+    state, _ = await env.run("sigs", grep)
+    assert state.exit_code == 0
+    assert env.stdout("sigs") == ["SigBlk:\t0000000000000000", "SigIgn:\t0000000000000000"]
+    await env.create("execsigs", ["sleep", "1000"])
+    await env.executor.start("execsigs")
+    code, out, _ = await env.executor.exec_sync("execsigs", grep)
+    assert (code, out) == (0, b"SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n")

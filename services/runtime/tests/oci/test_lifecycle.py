@@ -144,11 +144,12 @@ async def test_exec_failure_fails_start(env: Env) -> None:
 async def test_rlimits_and_additional_gids(env: Env) -> None:
     process = {
         "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456}],
-        "user": {"uid": 1000, "gid": 1000, "additionalGids": [5, 7]},
+        "user": {"uid": 1000, "gid": 1000, "additionalGids": [5, 7], "umask": 0o027},
     }
-    state, _ = await env.run("limits", ["sh", "-c", "ulimit -n; ulimit -Hn; id -G"], process=process)
+    script = "ulimit -n; ulimit -Hn; id -G; umask"
+    state, _ = await env.run("limits", ["sh", "-c", script], process=process)
     assert state.exit_code == 0
-    assert env.stdout("limits") == ["123", "456", "1000 5 7"]
+    assert env.stdout("limits") == ["123", "456", "1000 5 7", "0027"]
 
 
 async def test_long_state_root_uses_short_socket_path(env: Env) -> None:

@@ -11,7 +11,8 @@ The shim has already entered/created the pid namespace for its children (``unsha
    ``no_new_privs`` while still fully privileged;
 6. **the start handshake**: write ``R`` on the sync pipe, then block reading the start pipe. The shim
    writes ``S`` when ``start`` is requested. EOF instead means the shim died or gave up: exit quietly;
-7. drop privileges (``caps.py``), ``chdir(cwd)`` as the target user, ``execvpe``.
+7. drop privileges (``caps.py``), ``chdir(cwd)`` as the target user, reset signal dispositions
+   (Python ignores SIGPIPE; ignored signals survive exec), ``execvpe``.
 
 Any exception is sent as ``E<message>`` on the sync pipe and the process exits 127. The sync pipe is
 close-on-exec, so after a successful ``execve`` the shim simply reads EOF: that is how ``start`` tells
@@ -79,6 +80,7 @@ def run_init(
         os.dup2(stdout, 1)
         os.dup2(stderr, 2)
         _close_fds({sync_w, start_r})
+        os.setsid()  # own session and process group, apart from the shim's (as runc does)
         driver.add_process(cgroups_path, 0)
         enter_namespaces(spec)
         setup_rootfs(spec)
@@ -111,7 +113,9 @@ def run_init(
             inheritable=p.inheritable,
             ambient=p.ambient,
         )
+        os.umask(p.umask)
         os.chdir(p.cwd)
+        sc.reset_signals()
         env = env_dict(p.env)
         try:
             os.execvpe(p.args[0], list(p.args), env)

@@ -58,7 +58,10 @@ def _child(req: dict) -> None:  # type: ignore[type-arg]
             ambient=proc["ambient"],
         )
         sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.umask(proc["umask"])
+        os.setsid()
         os.chdir(proc["cwd"])
+        sc.reset_signals()
     except OSError as e:
         print(f"skiff nsexec: {e}", file=sys.stderr, flush=True)
         os._exit(126)

@@ -60,6 +60,7 @@ class Process:
     no_new_privileges: bool = False
     rlimits: tuple[tuple[int, int, int], ...] = ()  # (resource.RLIMIT_*, soft, hard)
     oom_score_adj: int | None = None
+    umask: int = 0o022  # runc's default when process.user.umask is absent
 
 
 @dataclass(frozen=True)
@@ -174,8 +175,16 @@ def _parse_process(raw: dict[str, Any]) -> Process:
         no_new_privileges=bool(_get(raw, "noNewPrivileges", "process", bool, False)),
         rlimits=tuple(rlimits),
         oom_score_adj=_oom_score_adj(raw),
+        umask=_umask(user),
         **masks,
     )
+
+
+def _umask(user: dict[str, Any]) -> int:
+    value = _uint(user, "umask", "process.user", 0o022)
+    if value is None or value > 0o777:
+        raise InvalidBundle("process.user.umask", "must be between 0 and 0o777")
+    return value
 
 
 def _oom_score_adj(raw: dict[str, Any]) -> int | None:

@@ -13,8 +13,19 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import signal
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+def _load_libc() -> ctypes.CDLL:
+    # find_library() shells out to ldconfig (tens of ms on every shim/nsexec start): try glibc's soname
+    # first and only search when that fails (e.g. musl).
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+_libc = _load_libc()
 
 # Namespace clone flags (linux/sched.h).
 CLONE_NEWNS = 0x00020000
@@ -148,3 +159,18 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         data[word].permitted = (permitted >> shift) & 0xFFFFFFFF
         data[word].inheritable = (inheritable >> shift) & 0xFFFFFFFF
     _check(_libc.syscall(_SYS_CAPSET, ctypes.byref(header), data), "capset")
+
+
+def reset_signals() -> None:
+    """Default dispositions and an empty mask before exec. Ignored signals survive execve, and Python
+    ignores SIGPIPE and SIGXFSZ (callers may ignore more, e.g. SIGQUIT): a container must not inherit
+    that, or ``yes | head`` spins on EPIPE instead of dying."""
+
+    for sig in range(1, signal.NSIG):
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            continue  # reserved realtime signals (used by libc threads)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])

@@ -1,0 +1,97 @@
+"""Executor micro-benchmark: latency of create / start / wait / exec_sync / delete per executor.
+
+    sudo uv run python bench/executor_bench.py [-n 20] [--executors skiff,runc]
+
+Runs ``sh -c 'exit 0'``-style containers one at a time from a busybox rootfs (Debian busybox-static)
+under a throw-away parent cgroup, and prints p50/p90/max per phase in milliseconds. Sequential on
+purpose: it measures per-container overhead (shim start-up, namespace and rootfs setup), not
+throughput of a loaded machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from skiff_runtime.oci import new_executor, remove_cgroup
+from skiff_runtime.oci.testing import make_rootfs, write_config
+
+TMPFS = {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}
+PHASES = ("create", "start+wait", "exec_sync", "delete")
+
+
+async def bench(name: str, n: int, rootfs: Path, tmp: Path) -> dict[str, list[float]]:
+    parent = f"/skiff-bench-{secrets.token_hex(4)}"
+    executor = new_executor(name, state_root=tmp / f"state-{name}")
+    times: dict[str, list[float]] = {p: [] for p in PHASES}
+    try:
+        for i in range(n):
+            cid = f"bench-{i}"
+            script = "while [ ! -e /tmp/stop ]; do sleep 0.01; done"
+            bundle = write_config(
+                tmp / f"{name}-{cid}",
+                rootfs,
+                ["sh", "-c", script],
+                cgroups_path=f"{parent}/{cid}",
+                extra_mounts=[TMPFS],  # the rootfs dir is shared: /tmp/stop must be per container
+            )
+            t0 = time.perf_counter()
+            await executor.create(cid, bundle, log_path=None)
+            t1 = time.perf_counter()
+            await executor.start(cid)
+            t2 = time.perf_counter()
+            code, _, err = await executor.exec_sync(cid, ["touch", "/tmp/stop"])
+            if code != 0:
+                raise RuntimeError(f"exec_sync in {cid} failed ({code}): {err.decode(errors='replace')}")
+            t3 = time.perf_counter()
+            await executor.wait(cid)
+            t4 = time.perf_counter()
+            await executor.delete(cid)
+            t5 = time.perf_counter()
+            times["create"].append(t1 - t0)
+            times["start+wait"].append((t2 - t1) + (t4 - t3))
+            times["exec_sync"].append(t3 - t2)
+            times["delete"].append(t5 - t4)
+    finally:
+        remove_cgroup(parent)
+    return times
+
+
+def _fmt(samples: list[float]) -> str:
+    ms = sorted(s * 1000 for s in samples)
+    p90 = ms[min(len(ms) - 1, int(len(ms) * 0.9))]
+    return f"p50 {statistics.median(ms):7.1f}  p90 {p90:7.1f}  max {ms[-1]:7.1f}"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=20)
+    parser.add_argument("--executors", default="skiff,runc")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="skiff-bench-"))
+    try:
+        rootfs = make_rootfs(tmp)
+        for name in args.executors.split(","):
+            if name != "skiff" and shutil.which(name) is None:
+                print(f"{name}: not installed, skipped")
+                continue
+            try:
+                times = await bench(name, args.n, rootfs, tmp)
+            except Exception as e:  # e.g. crun on a cgroup-hybrid host
+                print(f"{name}: failed: {e}")
+                continue
+            print(f"{name} (n={args.n}, ms)")
+            for phase in PHASES:
+                print(f"  {phase:<11} {_fmt(times[phase])}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
