@@ -69,16 +69,30 @@ async def _call(coro: Awaitable[T]) -> T:
 
 
 class ApiClient:
-    def __init__(self, channel: grpc.aio.Channel, *, timeout: float | None = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        wait_for_ready: bool = False,
+    ) -> None:
         self.channel = channel
         self.timeout = timeout
+        # False (the CLI): fail fast when the apiserver is down. True (services): calls wait, within
+        # their deadline, for the channel to (re)connect, so an apiserver restart is ridden out.
+        self.wait_for_ready = wait_for_ready
         self.stub = pb_grpc.ApiServerStub(channel)
 
     @classmethod
     def connect(
-        cls, target: str, *, tls: TLSConfig | None = None, timeout: float | None = DEFAULT_TIMEOUT
+        cls,
+        target: str,
+        *,
+        tls: TLSConfig | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        wait_for_ready: bool = False,
     ) -> ApiClient:
-        return cls(create_channel(target, tls=tls), timeout=timeout)
+        return cls(create_channel(target, tls=tls), timeout=timeout, wait_for_ready=wait_for_ready)
 
     async def close(self) -> None:
         await self.channel.close()
@@ -107,7 +121,7 @@ class ApiClient:
             name=name,
             resource_version=resource_version,
         )
-        resp = await _call(self.stub.Get(req, timeout=self.timeout))
+        resp = await _call(self.stub.Get(req, timeout=self.timeout, wait_for_ready=self.wait_for_ready))
         return kinds.unpack(resp.object)
 
     async def list(
@@ -130,7 +144,7 @@ class ApiClient:
             continue_token=continue_token,
             resource_version=resource_version,
         )
-        resp = await _call(self.stub.List(req, timeout=self.timeout))
+        resp = await _call(self.stub.List(req, timeout=self.timeout, wait_for_ready=self.wait_for_ready))
         return ObjectList(
             items=[kinds.unpack(a) for a in resp.items],  # type: ignore[misc]
             resource_version=resp.metadata.resource_version,
@@ -188,7 +202,7 @@ class ApiClient:
             allow_watch_bookmarks=allow_bookmarks,
             timeout_seconds=timeout_seconds,
         )
-        call = self.stub.Watch(req)
+        call = self.stub.Watch(req, wait_for_ready=self.wait_for_ready)
         try:
             async for resp in call:
                 if resp.type == "ERROR":
@@ -202,19 +216,29 @@ class ApiClient:
     # -- writes -----------------------------------------------------------------------------------
     async def create(self, obj: M, *, dry_run: bool = False) -> M:
         resp = await _call(
-            self.stub.Create(pb.CreateRequest(object=kinds.pack(obj), dry_run=dry_run), timeout=self.timeout)
+            self.stub.Create(
+                pb.CreateRequest(object=kinds.pack(obj), dry_run=dry_run),
+                timeout=self.timeout,
+                wait_for_ready=self.wait_for_ready,
+            )
         )
         return kinds.unpack(resp.object)  # type: ignore[return-value]
 
     async def update(self, obj: M, *, dry_run: bool = False) -> M:
         resp = await _call(
-            self.stub.Update(pb.UpdateRequest(object=kinds.pack(obj), dry_run=dry_run), timeout=self.timeout)
+            self.stub.Update(
+                pb.UpdateRequest(object=kinds.pack(obj), dry_run=dry_run),
+                timeout=self.timeout,
+                wait_for_ready=self.wait_for_ready,
+            )
         )
         return kinds.unpack(resp.object)  # type: ignore[return-value]
 
     async def update_status(self, obj: M, *, dry_run: bool = False) -> M:
         req = pb.UpdateStatusRequest(object=kinds.pack(obj), dry_run=dry_run)
-        resp = await _call(self.stub.UpdateStatus(req, timeout=self.timeout))
+        resp = await _call(
+            self.stub.UpdateStatus(req, timeout=self.timeout, wait_for_ready=self.wait_for_ready)
+        )
         return kinds.unpack(resp.object)  # type: ignore[return-value]
 
     async def patch(
@@ -239,7 +263,7 @@ class ApiClient:
             subresource=subresource,
             dry_run=dry_run,
         )
-        resp = await _call(self.stub.Patch(req, timeout=self.timeout))
+        resp = await _call(self.stub.Patch(req, timeout=self.timeout, wait_for_ready=self.wait_for_ready))
         return kinds.unpack(resp.object)  # type: ignore[return-value]
 
     async def delete(
@@ -264,7 +288,7 @@ class ApiClient:
             req.grace_period_seconds = grace_period_seconds
         if preconditions_uid is not None:
             req.preconditions.uid = preconditions_uid
-        resp = await _call(self.stub.Delete(req, timeout=self.timeout))
+        resp = await _call(self.stub.Delete(req, timeout=self.timeout, wait_for_ready=self.wait_for_ready))
         return kinds.unpack(resp.object)  # type: ignore[return-value]
 
     async def bind(self, pod_name: str, namespace: str, node_name: str) -> None:
@@ -274,23 +298,37 @@ class ApiClient:
             metadata=meta_pb2.ObjectMeta(name=pod_name, namespace=namespace),
             target=references_pb2.ObjectReference(api_version="v1", kind="Node", name=node_name),
         )
-        await _call(self.stub.Bind(pb.BindRequest(binding=binding), timeout=self.timeout))
+        await _call(
+            self.stub.Bind(
+                pb.BindRequest(binding=binding), timeout=self.timeout, wait_for_ready=self.wait_for_ready
+            )
+        )
 
     async def get_scale(
         self, cls_or_resource: type[Message] | str, name: str, namespace: str
     ) -> scale_pb2.Scale:
         req = pb.GetScaleRequest(resource=resource_of(cls_or_resource), namespace=namespace, name=name)
-        return (await _call(self.stub.GetScale(req, timeout=self.timeout))).scale
+        return (
+            await _call(self.stub.GetScale(req, timeout=self.timeout, wait_for_ready=self.wait_for_ready))
+        ).scale
 
     async def update_scale(
         self, cls_or_resource: type[Message] | str, scale: scale_pb2.Scale
     ) -> scale_pb2.Scale:
         req = pb.UpdateScaleRequest(resource=resource_of(cls_or_resource), scale=scale)
-        return (await _call(self.stub.UpdateScale(req, timeout=self.timeout))).scale
+        return (
+            await _call(self.stub.UpdateScale(req, timeout=self.timeout, wait_for_ready=self.wait_for_ready))
+        ).scale
 
     async def list_resources(self) -> builtins.list[pb.ApiResource]:
         return builtins.list(
-            (await _call(self.stub.ListResources(pb.ListResourcesRequest(), timeout=self.timeout))).resources
+            (
+                await _call(
+                    self.stub.ListResources(
+                        pb.ListResourcesRequest(), timeout=self.timeout, wait_for_ready=self.wait_for_ready
+                    )
+                )
+            ).resources
         )
 
 

@@ -20,7 +20,7 @@ log = get_logger("skiff_controllers")
 
 
 async def _run(cfg: ControllersConfig, names: list[str]) -> int:
-    api = ApiClient.connect(cfg.apiserver, tls=cfg.tls())
+    api = ApiClient.connect(cfg.apiserver, tls=cfg.tls(), wait_for_ready=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

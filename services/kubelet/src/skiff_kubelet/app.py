@@ -37,7 +37,7 @@ class Kubelet:
     ) -> None:
         self.cfg = cfg
         tls = cfg.tls()
-        self.api = api or ApiClient.connect(cfg.apiserver, tls=tls)
+        self.api = api or ApiClient.connect(cfg.apiserver, tls=tls, wait_for_ready=True)
         self.cri = cri_client or CriClient.connect(cfg.runtime_endpoint)
         self.host_ip = host_ip
         self.factory = InformerFactory(self.api)

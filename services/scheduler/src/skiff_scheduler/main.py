@@ -16,7 +16,7 @@ from skiff_scheduler.plugins import default_registry
 
 
 async def _run(cfg: SchedulerConfig) -> None:
-    api = ApiClient.connect(cfg.apiserver, tls=cfg.tls())
+    api = ApiClient.connect(cfg.apiserver, tls=cfg.tls(), wait_for_ready=True)
     app = SchedulerApp(api, cfg.plugins)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
