@@ -287,7 +287,7 @@ async def test_probes_and_crash_loop_restart(
     await k.start()
     name = f"probed-{uuid.uuid4().hex[:6]}"
     try:
-        pod = busybox_pod(name, "exec sleep 300", node_name=cfg.node_name)
+        pod = busybox_pod(name, 'echo "attempt $(ls /proc | wc -l)"; exec sleep 300', node_name=cfg.node_name)
         c = pod.spec.containers[0]
         c.readiness_probe.exec.command.extend(["test", "-f", "/tmp/ready"])
         c.readiness_probe.period_seconds = 1
@@ -332,6 +332,16 @@ async def test_probes_and_crash_loop_restart(
             )
 
         await eventually(restarted, "restart after liveness failure")
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{k.port}") as ch:
+            stub = kubelet_pb2_grpc.KubeletStub(ch)
+
+            async def log_lines(previous: bool) -> list[bytes]:
+                req = kpb.ContainerLogsRequest(namespace="default", pod=name, previous=previous)
+                return [r.line async for r in stub.ContainerLogs(req)]
+
+            # each instance has its own log file (<container>/<restartCount>.log)
+            assert len(await eventually(lambda: log_lines(False), "current log")) == 1
+            assert len(await log_lines(True)) == 1
         assert not (await status()).container_statuses[0].ready  # fresh container: not ready until probed
         await client.delete(pod_pb2.Pod, name, "default")
 
