@@ -1,0 +1,1 @@
+"""Admission-time limits: in-flight cap and per-client rate."""

@@ -1,0 +1,67 @@
+"""Overload protection: a cap on in-flight requests and a token bucket per client.
+
+Both answer RESOURCE_EXHAUSTED at once instead of queueing, so an overloaded apiserver sheds load and
+stays responsive (clients back off and retry). Watches are long-running and are not counted, as in
+Kubernetes' max-requests-inflight. The client identity is the TLS certificate's common name when mutual TLS
+is on, otherwise the peer address including the port (one connection, one client): every component runs
+on 127.0.0.1, so an IP alone would lump the whole cluster together.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import grpc
+from skiff_common import errors
+
+from skiff_apiserver import metrics
+
+
+class Limits:
+    def __init__(self, max_inflight: int, rate_per_client: float, burst: int) -> None:
+        self.max_inflight = max_inflight
+        self.rate = rate_per_client
+        self.burst = max(burst, 1)
+        self.inflight = 0
+        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, last refill time)
+
+    @contextmanager
+    def admit(self, client: str) -> Iterator[None]:
+        if self.max_inflight > 0 and self.inflight >= self.max_inflight:
+            raise errors.TooManyRequests(
+                f"too many requests in flight (limit {self.max_inflight}); retry later"
+            )
+        self._take_token(client)
+        self.inflight += 1
+        metrics.INFLIGHT.inc()
+        try:
+            yield
+        finally:
+            self.inflight -= 1
+            metrics.INFLIGHT.dec()
+
+    def _take_token(self, client: str) -> None:
+        if self.rate <= 0:
+            return
+        now = time.monotonic()
+        tokens, last = self._buckets.get(client, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        if tokens < 1.0:
+            self._buckets[client] = (tokens, now)
+            raise errors.TooManyRequests(
+                f"client rate limit exceeded ({self.rate:g} requests/s, burst {self.burst}); retry later"
+            )
+        self._buckets[client] = (tokens - 1.0, now)
+        if len(self._buckets) > 10_000:  # forget idle clients (full buckets carry no information)
+            self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < self.burst / self.rate}
+
+
+def client_identity(context: grpc.aio.ServicerContext) -> str:
+    auth = context.auth_context() or {}
+    cn = list(auth.get("x509_common_name") or [])
+    if cn:
+        first = cn[0]
+        return f"cn:{first.decode(errors='replace') if isinstance(first, bytes) else first}"
+    return context.peer() or "unknown"

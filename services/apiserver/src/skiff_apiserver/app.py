@@ -1,0 +1,100 @@
+"""The apiserver process without its main(): start (etcd client, one watch cache per kind, system
+namespaces, namespace finalizer, gRPC server) and stop. Tests run it in-process on 127.0.0.1:0."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+from skiff.api.core.v1 import namespace_pb2
+from skiff_common import errors
+from skiff_common.grpcutil import TLSConfig, add_listen, create_server
+
+from skiff_apiserver.admission.limits import Limits
+from skiff_apiserver.config import ApiServerConfig
+from skiff_apiserver.logs import log
+from skiff_apiserver.machinery import kinds
+from skiff_apiserver.registry.api import Registry
+from skiff_apiserver.registry.namespaces import NamespaceFinalizer
+from skiff_apiserver.registry.store import SYSTEM_NAMESPACES, Store
+from skiff_apiserver.server.service import ApiServerService, register
+from skiff_apiserver.storage.etcd import EtcdClient
+from skiff_apiserver.storage.watch_cache import WatchCache
+
+
+def tls_config(cfg: ApiServerConfig) -> TLSConfig | None:
+    given = [cfg.tls_cert_file, cfg.tls_key_file, cfg.client_ca_file]
+    if not any(given):
+        return None
+    if not all(given):
+        raise ValueError(
+            "--tls-cert-file, --tls-key-file and --client-ca-file must be given together "
+            "(the apiserver only speaks mutual TLS)"
+        )
+    return TLSConfig(
+        ca_file=cfg.client_ca_file or "", cert_file=cfg.tls_cert_file or "", key_file=cfg.tls_key_file or ""
+    )
+
+
+class ApiServerApp:
+    def __init__(self, cfg: ApiServerConfig) -> None:
+        self.cfg = cfg
+        self.client: EtcdClient | None = None
+        self.caches: dict[str, WatchCache] = {}
+        self.registry: Registry | None = None
+        self.server: grpc.aio.Server | None = None
+        self.port = 0
+        self._finalizer: NamespaceFinalizer | None = None
+
+    async def start(self) -> int:
+        cfg = self.cfg
+        self.client = EtcdClient(cfg.etcd_endpoints, timeout=cfg.etcd_timeout)
+        self.caches = {
+            i.resource: WatchCache(self.client, i, cfg.etcd_prefix, cfg.watch_cache_size)
+            for i in kinds.ALL_KINDS
+        }
+        await asyncio.gather(*(c.start() for c in self.caches.values()))
+        self.registry = Registry(
+            Store(
+                self.client,
+                cfg.etcd_prefix,
+                self.caches,
+                event_ttl=cfg.event_ttl,
+                service_cidr=cfg.service_cluster_ip_range,
+            )
+        )
+        await self._ensure_namespaces()
+        self._finalizer = NamespaceFinalizer(self.registry)
+        self._finalizer.start()
+        tls = tls_config(cfg)
+        self.server = create_server("apiserver", tls=tls, max_message_bytes=cfg.max_message_bytes)
+        service = ApiServerService(
+            self.registry,
+            Limits(cfg.max_inflight, cfg.client_qps, cfg.client_burst),
+            watch_queue_size=cfg.watch_queue_size,
+            bookmark_interval=cfg.bookmark_interval,
+        )
+        register(service, self.server)
+        self.port = add_listen(self.server, cfg.listen, tls)
+        await self.server.start()
+        log.info("apiserver_started", port=self.port, etcd=cfg.etcd_endpoints)
+        return self.port
+
+    async def _ensure_namespaces(self) -> None:
+        assert self.registry is not None
+        for name in SYSTEM_NAMESPACES:
+            ns = namespace_pb2.Namespace()
+            ns.metadata.name = name
+            try:
+                await self.registry.create(ns)
+            except errors.AlreadyExists:
+                pass
+
+    async def stop(self, grace: float = 1.0) -> None:
+        if self.server is not None:
+            await self.server.stop(grace)
+        if self._finalizer is not None:
+            await self._finalizer.stop()
+        await asyncio.gather(*(c.stop() for c in self.caches.values()), return_exceptions=True)
+        if self.client is not None:
+            await self.client.close()

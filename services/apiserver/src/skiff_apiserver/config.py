@@ -1,0 +1,81 @@
+"""Typed configuration of skiff-apiserver (flags, SKIFF_* environment, optional YAML file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ApiServerConfig:
+    listen: str = field(default="127.0.0.1:6443", metadata={"help": "gRPC listen address (port 0: pick one)"})
+    etcd_endpoints: list[str] = field(
+        default_factory=lambda: ["127.0.0.1:2379"],
+        metadata={"help": "etcd client endpoints, comma separated (failover)"},
+    )
+    etcd_prefix: str = field(default="/registry", metadata={"help": "key prefix of every object in etcd"})
+    etcd_timeout: float = field(default=10.0, metadata={"help": "seconds an etcd call may take at most"})
+    metrics_address: str | None = field(
+        default=None, metadata={"help": "Prometheus host:port, e.g. 127.0.0.1:9101"}
+    )
+    tls_cert_file: str | None = field(default=None, metadata={"help": "server certificate (PEM)"})
+    tls_key_file: str | None = field(
+        default=None, metadata={"help": "server private key (PEM)", "secret": True}
+    )
+    client_ca_file: str | None = field(
+        default=None,
+        metadata={"help": "CA that signs client certificates: mutual TLS when set with cert and key"},
+    )
+    max_inflight: int = field(default=400, metadata={"help": "non-watch requests served at once (0: no cap)"})
+    client_qps: float = field(default=0.0, metadata={"help": "requests/s per client (0: unlimited)"})
+    client_burst: int = field(default=100, metadata={"help": "per-client burst above client_qps"})
+    watch_cache_size: int = field(
+        default=10000, metadata={"help": "events kept per resource for watch resumption"}
+    )
+    watch_queue_size: int = field(
+        default=1000,
+        metadata={"help": "events a watcher may fall behind before it is closed with RESOURCE_EXHAUSTED"},
+    )
+    bookmark_interval: float = field(
+        default=60.0, metadata={"help": "seconds of quiet before a watch BOOKMARK"}
+    )
+    service_cluster_ip_range: str = field(
+        default="10.96.0.0/12", metadata={"help": "CIDR Service cluster IPs come from ('' disables)"}
+    )
+    event_ttl: int = field(default=3600, metadata={"help": "seconds Events live (etcd lease); 0: forever"})
+    max_message_bytes: int = field(default=64 * 1024 * 1024, metadata={"help": "gRPC message size limit"})
+    log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
+
+
+def load(argv: list[str] | None = None) -> ApiServerConfig:
+    try:
+        from skiff_common.config import load_config
+    except ImportError:  # pragma: no cover - before skiff_common.config lands
+        return _argparse_fallback(argv)
+    return load_config(ApiServerConfig, argv)
+
+
+def _argparse_fallback(argv: list[str] | None) -> ApiServerConfig:
+    import argparse
+    import dataclasses
+
+    parser = argparse.ArgumentParser(prog="skiff-apiserver")
+    for f in dataclasses.fields(ApiServerConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        parser.add_argument(flag, default=default, help=f.metadata.get("help"))
+    ns = parser.parse_args(argv)
+    cfg = ApiServerConfig()
+    for f in dataclasses.fields(ApiServerConfig):
+        raw = getattr(ns, f.name)
+        default = getattr(cfg, f.name)
+        if isinstance(raw, str) and not isinstance(default, str):
+            if isinstance(default, list):
+                raw = [p.strip() for p in raw.split(",") if p.strip()]
+            elif isinstance(default, bool):
+                raw = raw.lower() in ("1", "true", "yes")
+            elif isinstance(default, int):
+                raw = int(raw)
+            elif isinstance(default, float):
+                raw = float(raw)
+        setattr(cfg, f.name, raw)
+    return cfg

@@ -1,0 +1,1 @@
+"""The generic registry (storage semantics shared by every kind) and per-kind strategies."""

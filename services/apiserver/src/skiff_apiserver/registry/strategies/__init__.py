@@ -1,0 +1,33 @@
+"""Strategies by kind; kinds without one get the base Strategy (metadata rules only)."""
+
+from __future__ import annotations
+
+from skiff_apiserver.machinery import KindInfo
+from skiff_apiserver.registry.strategies.cronjob import CronJobStrategy
+from skiff_apiserver.registry.strategies.daemonset import DaemonSetStrategy
+from skiff_apiserver.registry.strategies.deployment import DeploymentStrategy
+from skiff_apiserver.registry.strategies.event import EventStrategy
+from skiff_apiserver.registry.strategies.job import JobStrategy
+from skiff_apiserver.registry.strategies.namespace import NamespaceStrategy
+from skiff_apiserver.registry.strategies.node import NodeStrategy
+from skiff_apiserver.registry.strategies.pod import PodStrategy
+from skiff_apiserver.registry.strategies.replicaset import ReplicaSetStrategy
+from skiff_apiserver.registry.strategies.service import ServiceStrategy
+from skiff_apiserver.registry.strategy import Strategy
+
+_BY_KIND: dict[str, type[Strategy]] = {
+    "Pod": PodStrategy,
+    "Namespace": NamespaceStrategy,
+    "Node": NodeStrategy,
+    "Service": ServiceStrategy,
+    "Event": EventStrategy,
+    "Deployment": DeploymentStrategy,
+    "ReplicaSet": ReplicaSetStrategy,
+    "DaemonSet": DaemonSetStrategy,
+    "Job": JobStrategy,
+    "CronJob": CronJobStrategy,
+}
+
+
+def strategy_for(info: KindInfo) -> Strategy:
+    return _BY_KIND.get(info.kind, Strategy)(info)

@@ -1,0 +1,108 @@
+"""Pod spec defaulting and validation, shared by Pods and every pod template (Deployment, Job, ...)."""
+
+from __future__ import annotations
+
+from skiff.api.core.v1 import pod_pb2
+from skiff_common.errors import FieldError
+
+from skiff_apiserver.machinery import quantity, validation
+
+RESTART_POLICIES = ("Always", "OnFailure", "Never")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+DNS_POLICIES = ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")
+
+
+def _unsupported(path: str, value: str, allowed: tuple[str, ...]) -> FieldError:
+    return FieldError(
+        path, "Unsupported value", f"{value!r}: supported values: " + ", ".join(f'"{a}"' for a in allowed)
+    )
+
+
+def default_pod_spec(spec: pod_pb2.PodSpec) -> None:
+    spec.restart_policy = spec.restart_policy or "Always"
+    spec.dns_policy = spec.dns_policy or "ClusterFirst"
+    spec.scheduler_name = spec.scheduler_name or "default-scheduler"
+    if not spec.HasField("termination_grace_period_seconds"):
+        spec.termination_grace_period_seconds = 30
+    if not spec.HasField("enable_service_links"):
+        spec.enable_service_links = True
+    for c in [*spec.init_containers, *spec.containers]:
+        if not c.image_pull_policy:
+            tagless = ":" not in c.image.rsplit("/", 1)[-1]
+            c.image_pull_policy = "Always" if tagless or c.image.endswith(":latest") else "IfNotPresent"
+        c.termination_message_path = c.termination_message_path or "/dev/termination-log"
+        c.termination_message_policy = c.termination_message_policy or "File"
+        for p in c.ports:
+            p.protocol = p.protocol or "TCP"
+
+
+def validate_pod_spec(spec: pod_pb2.PodSpec, path: str) -> list[FieldError]:
+    errs: list[FieldError] = []
+    if not spec.containers:
+        errs.append(FieldError(f"{path}.containers", "Required value"))
+    names: set[str] = set()
+    vols = {v.name for v in spec.volumes}
+    for i, v in enumerate(spec.volumes):
+        errs += validation.validate_dns1123_label(v.name, f"{path}.volumes[{i}].name")
+    for group, containers in (("initContainers", spec.init_containers), ("containers", spec.containers)):
+        for i, c in enumerate(containers):
+            p = f"{path}.{group}[{i}]"
+            if not c.name:
+                errs.append(FieldError(f"{p}.name", "Required value"))
+            else:
+                errs += validation.validate_dns1123_label(c.name, f"{p}.name")
+                if c.name in names:
+                    errs.append(FieldError(f"{p}.name", "Duplicate value", repr(c.name)))
+                names.add(c.name)
+            if not c.image.strip():
+                errs.append(FieldError(f"{p}.image", "Required value"))
+            if c.image_pull_policy and c.image_pull_policy not in PULL_POLICIES:
+                errs.append(_unsupported(f"{p}.imagePullPolicy", c.image_pull_policy, PULL_POLICIES))
+            for j, port in enumerate(c.ports):
+                errs += validation.validate_port(port.container_port, f"{p}.ports[{j}].containerPort")
+                if port.host_port:
+                    errs += validation.validate_port(port.host_port, f"{p}.ports[{j}].hostPort")
+                if port.protocol and port.protocol not in PROTOCOLS:
+                    errs.append(_unsupported(f"{p}.ports[{j}].protocol", port.protocol, PROTOCOLS))
+            for kind in ("limits", "requests"):
+                for res, q in sorted(getattr(c.resources, kind).items()):
+                    errs += validation.validate_quantity(q.value, f"{p}.resources.{kind}[{res}]")
+            for res, q in c.resources.requests.items():
+                lim = c.resources.limits.get(res)
+                if lim is not None and _gt(q.value, lim.value):
+                    errs.append(
+                        FieldError(
+                            f"{p}.resources.requests[{res}]",
+                            "Invalid value",
+                            f"{q.value!r}: must be less than or equal to {res} limit of {lim.value}",
+                        )
+                    )
+            for j, m in enumerate(c.volume_mounts):
+                if m.name not in vols:
+                    errs.append(FieldError(f"{p}.volumeMounts[{j}].name", "Not found", repr(m.name)))
+                if not m.mount_path:
+                    errs.append(FieldError(f"{p}.volumeMounts[{j}].mountPath", "Required value"))
+            for j, e in enumerate(c.env):
+                if not e.name:
+                    errs.append(FieldError(f"{p}.env[{j}].name", "Required value"))
+    if spec.restart_policy and spec.restart_policy not in RESTART_POLICIES:
+        errs.append(_unsupported(f"{path}.restartPolicy", spec.restart_policy, RESTART_POLICIES))
+    if spec.dns_policy and spec.dns_policy not in DNS_POLICIES:
+        errs.append(_unsupported(f"{path}.dnsPolicy", spec.dns_policy, DNS_POLICIES))
+    if spec.HasField("termination_grace_period_seconds") and spec.termination_grace_period_seconds < 0:
+        errs.append(
+            FieldError(
+                f"{path}.terminationGracePeriodSeconds", "Invalid value", "must be greater than or equal to 0"
+            )
+        )
+    if spec.node_name:
+        errs += validation.validate_dns1123_subdomain(spec.node_name, f"{path}.nodeName")
+    return errs
+
+
+def _gt(a: str, b: str) -> bool:
+    try:
+        return bool(quantity.parse_quantity(a) > quantity.parse_quantity(b))
+    except ValueError:  # unparsable: validate_quantity reports it
+        return False

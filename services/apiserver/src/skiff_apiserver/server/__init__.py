@@ -1,0 +1,1 @@
+"""The gRPC front end: one module per verb group, combined in service.py."""

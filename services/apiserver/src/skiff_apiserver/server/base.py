@@ -1,0 +1,98 @@
+"""What every handler shares: admission, the caller's deadline, per-resource metrics and a span. Domain
+errors are raised, not turned into statuses here: skiff_common's error interceptor is the one place that
+maps them (and logs unexpected exceptions with their traceback)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+from opentelemetry import trace
+from skiff_common import errors
+
+from skiff_apiserver import metrics
+from skiff_apiserver.admission.limits import Limits, client_identity
+from skiff_apiserver.machinery import KindInfo, kinds
+from skiff_apiserver.registry.api import Registry
+from skiff_apiserver.storage.deadline import set_deadline
+
+R = TypeVar("R")
+
+
+class Handlers:
+    """Base of the servicer mixins: holds the registry, the limits and the server settings."""
+
+    def __init__(
+        self, registry: Registry, limits: Limits, *, watch_queue_size: int, bookmark_interval: float
+    ) -> None:
+        self.registry = registry
+        self.limits = limits
+        self.watch_queue_size = watch_queue_size
+        self.bookmark_interval = bookmark_interval
+
+
+def resource_of(name: str) -> KindInfo:
+    if not name:
+        raise errors.BadRequest('resource is required (e.g. "pods")')
+    return kinds.lookup_resource(name)
+
+
+def unpack(obj: any_pb2.Any, field: str = "object") -> Message:
+    if not obj.type_url:
+        raise errors.BadRequest(f"{field} is required")
+    return kinds.unpack(obj)
+
+
+def pack(obj: Message) -> any_pb2.Any:
+    return kinds.pack(obj)
+
+
+def rpc(verb: str, resource: Callable[[Any], str], *, long_running: bool = False) -> Callable[..., Any]:
+    """Wrap a handler: admission (unless long-running), deadline, metrics, span, error mapping."""
+
+    def wrap(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+        @functools.wraps(fn)
+        async def handler(self: Handlers, request: Any, context: grpc.aio.ServicerContext) -> R:
+            res = ""
+            code = "OK"
+            started = time.perf_counter()
+            try:
+                res = resource(request) or ""
+            except Exception:
+                res = ""
+            # skiff_common's tracing interceptor already opened the request's span (etcd calls become its
+            # children); it only lacks what the apiserver knows.
+            span = trace.get_current_span()
+            span.set_attribute("skiff.verb", verb)
+            span.set_attribute("skiff.resource", res)
+            try:
+                set_deadline(context.time_remaining())
+                if long_running:
+                    return await fn(self, request, context)
+                with self.limits.admit(client_identity(context)):
+                    return await fn(self, request, context)
+            except errors.SkiffError as err:
+                # Mapped to a status by skiff_common's error interceptor, the one place that does it.
+                code = err.code.name
+                span.set_attribute("skiff.error", code)
+                raise
+            except asyncio.CancelledError:
+                code = "CANCELLED"
+                raise
+            except Exception:
+                code = "INTERNAL"  # logged with its traceback by the error interceptor
+                raise
+            finally:
+                metrics.REQUESTS.labels(verb, res, code).inc()
+                if not long_running:
+                    metrics.LATENCY.labels(verb, res).observe(time.perf_counter() - started)
+
+        return handler
+
+    return wrap

@@ -1,0 +1,94 @@
+"""Create, Get, List, Update, UpdateStatus, Patch and Delete."""
+
+from __future__ import annotations
+
+import grpc
+from skiff.apiserver.v1 import apiserver_pb2 as pb
+
+from skiff_apiserver.machinery import kinds
+from skiff_apiserver.registry.reads import ListOptions
+from skiff_apiserver.server.base import Handlers, pack, resource_of, rpc, unpack
+
+
+def _kind_resource(req: object) -> str:
+    """The resource of a request carrying an object, from its type URL (no decoding needed)."""
+    full_name = req.object.type_url.rsplit("/", 1)[-1]  # type: ignore[attr-defined]
+    for info in kinds.ALL_KINDS:
+        if info.message.DESCRIPTOR.full_name == full_name:
+            return info.resource
+    return ""
+
+
+def _res(req: object) -> str:
+    return str(req.resource)  # type: ignore[attr-defined]
+
+
+class CrudHandlers(Handlers):
+    @rpc("create", _kind_resource)
+    async def Create(self, request: pb.CreateRequest, context: grpc.aio.ServicerContext) -> pb.CreateResponse:
+        obj = await self.registry.create(unpack(request.object), dry_run=request.dry_run)
+        return pb.CreateResponse(object=pack(obj))
+
+    @rpc("get", _res)
+    async def Get(self, request: pb.GetRequest, context: grpc.aio.ServicerContext) -> pb.GetResponse:
+        info = resource_of(request.resource)
+        obj = await self.registry.get(info, request.namespace, request.name, request.resource_version)
+        return pb.GetResponse(object=pack(obj))
+
+    @rpc("list", _res)
+    async def List(self, request: pb.ListRequest, context: grpc.aio.ServicerContext) -> pb.ListResponse:
+        info = resource_of(request.resource)
+        items, meta = await self.registry.list(
+            info,
+            ListOptions(
+                namespace=request.namespace,
+                label_selector=request.label_selector,
+                field_selector=request.field_selector,
+                limit=request.limit,
+                continue_token=request.continue_token,
+                resource_version=request.resource_version,
+            ),
+        )
+        return pb.ListResponse(metadata=meta, items=[pack(o) for o in items])
+
+    @rpc("update", _kind_resource)
+    async def Update(self, request: pb.UpdateRequest, context: grpc.aio.ServicerContext) -> pb.UpdateResponse:
+        obj = await self.registry.update(unpack(request.object), dry_run=request.dry_run)
+        return pb.UpdateResponse(object=pack(obj))
+
+    @rpc("update_status", _kind_resource)
+    async def UpdateStatus(
+        self, request: pb.UpdateStatusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateStatusResponse:
+        obj = await self.registry.update(unpack(request.object), status=True, dry_run=request.dry_run)
+        return pb.UpdateStatusResponse(object=pack(obj))
+
+    @rpc("patch", _res)
+    async def Patch(self, request: pb.PatchRequest, context: grpc.aio.ServicerContext) -> pb.PatchResponse:
+        info = resource_of(request.resource)
+        obj = await self.registry.patch(
+            info,
+            request.namespace,
+            request.name,
+            request.patch_type,
+            request.patch,
+            subresource=request.subresource,
+            dry_run=request.dry_run,
+        )
+        return pb.PatchResponse(object=pack(obj))
+
+    @rpc("delete", _res)
+    async def Delete(self, request: pb.DeleteRequest, context: grpc.aio.ServicerContext) -> pb.DeleteResponse:
+        info = resource_of(request.resource)
+        pre = request.preconditions
+        obj = await self.registry.delete(
+            info,
+            request.namespace,
+            request.name,
+            grace=request.grace_period_seconds if request.HasField("grace_period_seconds") else None,
+            propagation=request.propagation_policy,
+            uid=pre.uid if pre.HasField("uid") else None,
+            rv=pre.resource_version if pre.HasField("resource_version") else None,
+            dry_run=request.dry_run,
+        )
+        return pb.DeleteResponse(object=pack(obj))

@@ -1,0 +1,33 @@
+"""Bind (pods/binding), GetScale and UpdateScale (deployments/replicasets scale)."""
+
+from __future__ import annotations
+
+import grpc
+from skiff.apiserver.v1 import apiserver_pb2 as pb
+
+from skiff_apiserver.server.base import Handlers, pack, rpc
+
+
+def _res(req: object) -> str:
+    return str(req.resource)  # type: ignore[attr-defined]
+
+
+class SubresourceHandlers(Handlers):
+    @rpc("bind", lambda _: "pods")
+    async def Bind(self, request: pb.BindRequest, context: grpc.aio.ServicerContext) -> pb.BindResponse:
+        obj = await self.registry.bind(request.binding)
+        return pb.BindResponse(object=pack(obj))
+
+    @rpc("get_scale", _res)
+    async def GetScale(
+        self, request: pb.GetScaleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetScaleResponse:
+        scale = await self.registry.get_scale(request.resource, request.namespace, request.name)
+        return pb.GetScaleResponse(scale=scale)
+
+    @rpc("update_scale", _res)
+    async def UpdateScale(
+        self, request: pb.UpdateScaleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateScaleResponse:
+        scale = await self.registry.update_scale(request.resource, request.scale)
+        return pb.UpdateScaleResponse(scale=scale)

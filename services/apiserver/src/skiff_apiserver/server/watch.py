@@ -1,0 +1,80 @@
+"""Watch: a stream served from the resource's watch cache.
+
+The handler only moves events from its Watcher to the stream. When nothing happens for
+`bookmark_interval` seconds and the client asked for bookmarks, it sends a BOOKMARK carrying the cache's
+revision (never below the last revision sent), so a client that reconnects resumes from there instead of
+relisting. Expired (OUT_OF_RANGE) and a watcher cut off for being slow (RESOURCE_EXHAUSTED) end the stream
+with that status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+from skiff.apiserver.v1 import apiserver_pb2 as pb
+
+from skiff_apiserver.registry.reads import make_filter
+from skiff_apiserver.server.base import Handlers, pack, resource_of, rpc
+
+
+def _res(req: object) -> str:
+    return str(req.resource)  # type: ignore[attr-defined]
+
+
+def serialize(resp: pb.WatchResponse | bytes) -> bytes:
+    """Watch's response serializer: events arrive pre-encoded (shared by every watcher), bookmarks not."""
+    return resp if isinstance(resp, bytes) else resp.SerializeToString()
+
+
+async def _send(context: grpc.aio.ServicerContext, resp: pb.WatchResponse | bytes) -> bool:
+    """Write one response; False when the client has gone away (not an error of ours)."""
+    if context.done():
+        return False
+    try:
+        await context.write(resp)
+    except Exception:  # the stream was cancelled under us (grpc raises ExecuteBatchError/RpcError here)
+        if context.done() or context.cancelled():
+            return False
+        raise
+    return True
+
+
+class WatchHandlers(Handlers):
+    @rpc("watch", _res, long_running=True)
+    async def Watch(self, request: pb.WatchRequest, context: grpc.aio.ServicerContext) -> None:
+        info = resource_of(request.resource)
+        match = make_filter(info, request.namespace, request.label_selector, request.field_selector)
+        cache = self.registry.caches[info.resource]
+        watcher = cache.watch(match, request.resource_version, self.watch_queue_size)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + request.timeout_seconds if request.timeout_seconds > 0 else None
+        last_sent = watcher.after
+        try:
+            while True:
+                wait = self.bookmark_interval if request.allow_watch_bookmarks else None
+                if deadline is not None:
+                    left = deadline - loop.time()
+                    if left <= 0:
+                        return
+                    wait = left if wait is None else min(wait, left)
+                item = await watcher.next(wait)
+                if item is None:
+                    if request.allow_watch_bookmarks and (deadline is None or loop.time() < deadline):
+                        last_sent = max(last_sent, cache.revision)
+                        mark = info.message()
+                        mark.metadata.resource_version = str(last_sent)  # type: ignore[attr-defined]
+                        if not await _send(context, pb.WatchResponse(type="BOOKMARK", object=pack(mark))):
+                            return
+                    continue
+                etype, obj, shared = item
+                last_sent = max(last_sent, int(obj.metadata.resource_version))  # type: ignore[attr-defined]
+                data = shared.get(etype) if shared is not None else None
+                if data is None:
+                    data = pb.WatchResponse(type=etype, object=pack(obj)).SerializeToString()
+                    if shared is not None:
+                        shared[etype] = data
+                if not await _send(context, data):
+                    return
+        finally:
+            watcher.close()

@@ -1,0 +1,1 @@
+"""Storage: the etcd client (`etcd`), per-request deadlines (`deadline`) and the watch cache."""

@@ -1,0 +1,324 @@
+"""The watch cache: one per resource, fed by ONE etcd watch, fanned out to any number of watchers.
+
+    etcd --watch(prefix, from rev+1)--> WatchCache --(filter, bounded queue)--> Watcher 1..n --> gRPC stream
+                                         | objects: key -> latest object   (gets/lists with rv "0")
+                                         | events:  ring of the last N events (watch resumption)
+
+* `revision` is the etcd revision the cache reflects. It only advances to the revision of events it has
+  applied (or of a progress notification), never to a response header that may run ahead of the events.
+* `oldest` is the revision from which history is complete: a watch from rv >= oldest is replayed from the
+  ring; an older one gets Expired (OUT_OF_RANGE) and must relist, exactly like Kubernetes' 410 Gone.
+* When the etcd stream breaks (member died, connection dropped) the cache reopens it from revision+1 on
+  the same failover channel, so no event is lost or repeated. If etcd compacted that revision meanwhile,
+  the cache relists and emits the difference as synthetic events, and resets `oldest`.
+* Each watcher has a bounded queue. The cache never waits for a watcher: a full queue terminates that
+  watcher with TooManyRequests (RESOURCE_EXHAUSTED), so one slow client cannot hold others back or grow
+  memory without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from google.protobuf.message import Message
+from skiff_common import errors
+
+from skiff_apiserver import metrics
+from skiff_apiserver.logs import log
+from skiff_apiserver.machinery import KindInfo, fields
+from skiff_apiserver.storage import codec
+from skiff_apiserver.storage.etcd import EtcdClient, prefix_end
+
+Filter = Callable[..., bool]  # (obj, field_values=None) -> bool
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: str  # ADDED, MODIFIED, DELETED
+    obj: Message
+    prev: Message | None
+    revision: int
+    # Serialized WatchResponse per delivered type, filled by the first watcher that sends it: with a
+    # thousand watchers an event is encoded once, not a thousand times.
+    encoded: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    _fields: dict[int, dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def fields_of(self, obj: Message) -> dict[str, str]:
+        """Selectable field values of obj or prev, computed once per event for every watcher."""
+        key = 0 if obj is self.obj else 1
+        values = self._fields.get(key)
+        if values is None:
+            values = self._fields[key] = fields.object_fields(obj)
+        return values
+
+
+Item = tuple[str, Message, "dict[str, bytes] | None"]  # (type, object, shared encodings)
+
+
+class Watcher:
+    """One client's view: filtered events in a bounded queue."""
+
+    def __init__(self, cache: WatchCache, match: Filter, after: int, queue_size: int) -> None:
+        self.cache = cache
+        self.match = match
+        self.after = after  # deliver only events with revision > after
+        self.queue: asyncio.Queue[Item | None] = asyncio.Queue(queue_size)  # None: look at self.error
+        self.initial: deque[Item] = deque()
+        self.error: errors.SkiffError | None = None
+
+    def offer(self, ev: WatchEvent) -> None:
+        if self.error is not None or ev.revision <= self.after:
+            return
+        out = self._translate(ev)
+        if out is None:
+            return
+        try:
+            self.queue.put_nowait((out[0], out[1], ev.encoded))
+        except asyncio.QueueFull:
+            metrics.SLOW_WATCHERS.labels(self.cache.info.resource).inc()
+            self.fail(
+                errors.TooManyRequests(
+                    f"watch of {self.cache.info.resource} closed: the client fell more than "
+                    f"{self.queue.maxsize} events behind; restart the watch from the last "
+                    "resourceVersion seen"
+                )
+            )
+
+    def _translate(self, ev: WatchEvent) -> tuple[str, Message] | None:
+        if ev.type == "DELETED":
+            return ("DELETED", ev.obj) if self.match(ev.obj, ev.fields_of(ev.obj)) else None
+        now = self.match(ev.obj, ev.fields_of(ev.obj))
+        before = ev.prev is not None and self.match(ev.prev, ev.fields_of(ev.prev))
+        if ev.type == "ADDED" or ev.prev is None:
+            return ("ADDED", ev.obj) if now else None
+        if now and before:
+            return ("MODIFIED", ev.obj)
+        if now:
+            return ("ADDED", ev.obj)
+        if before:
+            return ("DELETED", ev.obj)
+        return None
+
+    def fail(self, err: errors.SkiffError) -> None:
+        self.error = err
+        self.cache.unregister(self)
+        try:
+            self.queue.put_nowait(None)  # wakes a reader blocked on an empty queue
+        except asyncio.QueueFull:
+            pass  # the reader is not blocked: it sees the error once it has drained the queue
+
+    async def next(self, timeout: float | None) -> Item | None:  # noqa: ASYNC109
+        """The next event, None on timeout; raises the watcher's error once its queue is drained.
+        (Cheap on purpose: no task per call, it runs once per event per watcher.)"""
+        if self.initial:
+            return self.initial.popleft()
+        if self.queue.empty():
+            if self.error is not None:
+                raise self.error
+            try:
+                async with asyncio.timeout(timeout):
+                    item = await self.queue.get()
+            except TimeoutError:
+                return None
+        else:
+            item = self.queue.get_nowait()
+        if item is None:
+            assert self.error is not None
+            raise self.error
+        return item
+
+    def close(self) -> None:
+        self.cache.unregister(self)
+
+
+class WatchCache:
+    def __init__(self, client: EtcdClient, info: KindInfo, prefix: str, capacity: int) -> None:
+        self.client = client
+        self.info = info
+        self.prefix = codec.resource_prefix(prefix, info)
+        self.capacity = capacity
+        self.objects: dict[bytes, Message] = {}
+        self.events: deque[WatchEvent] = deque()
+        self.revision = 0
+        self.oldest = 0
+        self.watchers: set[Watcher] = set()
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._relist(initial=True)
+        self._task = asyncio.create_task(self._run(), name=f"watch-cache-{self.info.resource}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        for w in list(self.watchers):
+            w.fail(errors.Unavailable("the apiserver is shutting down"))
+
+    # -- feeding -------------------------------------------------------------------------------------
+    async def _relist(self, initial: bool = False) -> None:
+        kvs, _, rev = await self.client.range(self.prefix, prefix_end(self.prefix))
+        fresh = {kv.key: codec.decode(self.info, kv.value, kv.mod_revision) for kv in kvs}
+        if not initial:
+            # Emit the difference as events so watchers stay correct across a compaction gap.
+            synthetic = []
+            for key, obj in fresh.items():
+                old = self.objects.get(key)
+                if old is None:
+                    synthetic.append(WatchEvent("ADDED", obj, None, int(obj.metadata.resource_version)))  # type: ignore[attr-defined]
+                elif old.metadata.resource_version != obj.metadata.resource_version:  # type: ignore[attr-defined]
+                    synthetic.append(WatchEvent("MODIFIED", obj, old, int(obj.metadata.resource_version)))  # type: ignore[attr-defined]
+            for key, old in self.objects.items():
+                if key not in fresh:
+                    gone = type(old)()
+                    gone.CopyFrom(old)
+                    gone.metadata.resource_version = str(rev)  # type: ignore[attr-defined]
+                    synthetic.append(WatchEvent("DELETED", gone, old, rev))
+            synthetic.sort(key=lambda e: e.revision)
+            self.objects = fresh
+            for ev in synthetic:
+                self._dispatch(ev)
+            self.events.clear()
+        self.objects = fresh
+        self.revision = rev
+        self.oldest = rev
+        metrics.OBJECTS.labels(self.info.resource).set(len(self.objects))
+        self.ready.set()
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                async for resp in self.client.watch(self.prefix, self.revision + 1):
+                    backoff = 0.1
+                    self._apply(resp)
+            except asyncio.CancelledError:
+                raise
+            except errors.Expired:
+                log.warning(
+                    "watch_cache_expired_relisting", resource=self.info.resource, revision=self.revision
+                )
+                await self._retrying(self._relist)
+            except Exception as exc:  # stream broke: resume from self.revision + 1
+                log.warning(
+                    "watch_cache_stream_broken",
+                    resource=self.info.resource,
+                    error=str(exc),
+                    revision=self.revision,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    async def _retrying(self, fn: Callable[[], object]) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await fn()  # type: ignore[misc]
+                return
+            except errors.SkiffError as exc:
+                log.warning("watch_cache_relist_failed", resource=self.info.resource, error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _apply(self, resp: object) -> None:
+        events = resp.events  # type: ignore[attr-defined]
+        if not events:
+            if not resp.created:  # type: ignore[attr-defined]  # progress notification: safe to advance
+                self.revision = max(self.revision, resp.header.revision)  # type: ignore[attr-defined]
+            return
+        for raw in events:
+            kv = raw.kv
+            if kv.mod_revision <= self.revision:
+                continue  # already applied (defensive: a resumed stream never repeats)
+            key = bytes(kv.key)
+            prev = self.objects.get(key)
+            if raw.type == 0:  # PUT
+                obj = codec.decode(self.info, kv.value, kv.mod_revision)
+                self.objects[key] = obj
+                ev = WatchEvent("ADDED" if prev is None else "MODIFIED", obj, prev, kv.mod_revision)
+            else:
+                self.objects.pop(key, None)
+                last = (
+                    prev
+                    if prev is not None
+                    else (
+                        codec.decode(self.info, raw.prev_kv.value, raw.prev_kv.mod_revision)
+                        if raw.prev_kv.key
+                        else None
+                    )
+                )
+                if last is None:
+                    continue
+                gone = type(last)()
+                gone.CopyFrom(last)
+                gone.metadata.resource_version = str(kv.mod_revision)  # type: ignore[attr-defined]
+                ev = WatchEvent("DELETED", gone, last, kv.mod_revision)
+            metrics.WATCH_EVENTS.labels(self.info.resource).inc()
+            self._dispatch(ev)
+            self.revision = kv.mod_revision
+        metrics.OBJECTS.labels(self.info.resource).set(len(self.objects))
+
+    def _dispatch(self, ev: WatchEvent) -> None:
+        self.events.append(ev)
+        if len(self.events) > self.capacity:
+            self.oldest = self.events.popleft().revision
+        for w in list(self.watchers):
+            w.offer(ev)
+
+    # -- serving -------------------------------------------------------------------------------------
+    def watch(self, match: Filter, resource_version: str, queue_size: int) -> Watcher:
+        """Register a watcher. rv "" or "0": current objects as ADDED first, then changes. Otherwise replay
+        every change after rv from the ring (Expired if the ring no longer reaches back that far)."""
+        if resource_version in ("", "0"):
+            w = Watcher(self, match, self.revision, queue_size)
+            for key in sorted(self.objects):
+                obj = self.objects[key]
+                if match(obj):
+                    w.initial.append(("ADDED", obj, None))
+        else:
+            try:
+                rv = int(resource_version)
+            except ValueError:
+                raise errors.BadRequest(
+                    f"invalid resourceVersion {resource_version!r}: must be an integer"
+                ) from None
+            if rv < self.oldest:
+                raise errors.Expired(
+                    f"too old resource version: {rv} (the oldest this server can serve is {self.oldest})",
+                    metadata={"oldest": str(self.oldest), "current": str(self.revision)},
+                )
+            w = Watcher(self, match, rv, queue_size)
+            for ev in self.events:
+                if ev.revision > rv:
+                    out = w._translate(ev)
+                    if out is not None:
+                        w.initial.append((out[0], out[1], ev.encoded))
+        self.watchers.add(w)
+        metrics.WATCHERS.labels(self.info.resource).inc()
+        return w
+
+    def unregister(self, w: Watcher) -> None:
+        if w in self.watchers:
+            self.watchers.discard(w)
+            metrics.WATCHERS.labels(self.info.resource).dec()
+
+    def get(self, key: bytes) -> Message | None:
+        return self.objects.get(key)
+
+    def list(self, namespace: str, match: Filter) -> list[Message]:
+        prefix = codec.resource_prefix("", self.info, namespace) if namespace else b""
+        out = []
+        for key in sorted(self.objects):
+            obj = self.objects[key]
+            if prefix and obj.metadata.namespace != namespace:  # type: ignore[attr-defined]
+                continue
+            if match(obj):
+                out.append(obj)
+        return out

@@ -1,0 +1,116 @@
+"""Assembly of the kubelet: clients, node registration, informer, pod workers, gRPC service.
+
+Start-up order matters: the Node is registered (and the runtime told its pod CIDR) before pods are
+watched, so the scheduler never binds to a node that cannot run anything; the pod informer syncs
+before the workers start, so housekeeping never mistakes an existing pod's sandbox for an orphan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from skiff.api.core.v1 import pod_pb2
+from skiff.kubelet.v1 import kubelet_pb2_grpc
+from skiff_client import ApiClient, CriClient, EventRecorder, InformerFactory
+from skiff_common.grpcutil import add_listen, create_server
+from skiff_common.observability import get_logger
+
+from skiff_kubelet.config import KubeletConfig
+from skiff_kubelet.lookup import ApiLookup
+from skiff_kubelet.node_status import NodeStatusManager
+from skiff_kubelet.pod_workers import PodWorkers
+from skiff_kubelet.probes import ProbeManager
+from skiff_kubelet.server import KubeletService
+from skiff_kubelet.sync import PodSyncer
+
+log = get_logger(__name__)
+
+
+class Kubelet:
+    def __init__(
+        self,
+        cfg: KubeletConfig,
+        *,
+        api: ApiClient | None = None,
+        cri_client: CriClient | None = None,
+        host_ip: str = "127.0.0.1",
+    ) -> None:
+        self.cfg = cfg
+        tls = cfg.tls()
+        self.api = api or ApiClient.connect(cfg.apiserver, tls=tls, wait_for_ready=True)
+        self.cri = cri_client or CriClient.connect(cfg.runtime_endpoint)
+        self.host_ip = host_ip
+        self.factory = InformerFactory(self.api)
+        self.pods = self.factory.informer(pod_pb2.Pod, field_selector=f"spec.nodeName={cfg.node_name}")
+        self.events = EventRecorder(self.api, "kubelet", cfg.node_name)
+        # Probe results enqueue the pod; the worker (created below) is the only status writer.
+        self.probes = ProbeManager(self.cri, on_change=lambda key: self.workers.queue.add(key))
+        self.syncer = PodSyncer(
+            self.api,
+            self.cri,
+            self.events,
+            ApiLookup(self.api),
+            node_name=cfg.node_name,
+            host_ip=host_ip,
+            root_dir=cfg.root_dir,
+            pod_log_dir=cfg.pod_log_dir,
+            probes=self.probes,
+            backoff_base=cfg.crash_loop_backoff_s,
+            cgroup_root=cfg.cgroup_root,
+        )
+        self.workers = PodWorkers(
+            self.pods,
+            self.cri,
+            self.syncer,
+            relist_period=cfg.relist_period_s,
+            sync_frequency=cfg.sync_frequency_s,
+        )
+        self.server = create_server("kubelet", tls=tls)
+        kubelet_pb2_grpc.add_KubeletServicer_to_server(
+            KubeletService(self.pods, self.cri, cfg.pod_log_dir), self.server
+        )
+        self.port = add_listen(self.server, cfg.listen, tls)
+        self.node_status = NodeStatusManager(
+            self.api,
+            self.cri,
+            node_name=cfg.node_name,
+            pod_cidr=cfg.pod_cidr,
+            kubelet_port=self.port,
+            max_pods=cfg.max_pods,
+            interval=cfg.status_interval_s,
+        )
+        self.node_status.host_ip = host_ip
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self.server.start()
+        await self._register_with_retry()
+        self.factory.start()
+        self._tasks = [
+            asyncio.create_task(self.node_status.run(), name="node-status"),
+            asyncio.create_task(self.workers.run(), name="pod-workers"),
+        ]
+        log.info("kubelet.started", node=self.cfg.node_name, port=self.port)
+
+    async def _register_with_retry(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.node_status.register()
+                return
+            except Exception as exc:
+                log.warning("node.register_retry", error=str(exc), delay=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def stop(self) -> None:
+        # Pods keep running: a kubelet restart must not take workloads down (they are adopted later).
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.probes.stop()
+        await self.factory.stop()
+        await self.events.flush()
+        await self.server.stop(1)
+        await self.cri.close()
+        await self.api.close()

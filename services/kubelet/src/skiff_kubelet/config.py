@@ -1,0 +1,89 @@
+"""Typed kubelet configuration (flags > SKIFF_* env > --config YAML > defaults, via skiff_common.config)."""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass, field
+
+from skiff_common.grpcutil import TLSConfig
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: str, name: str) -> float:
+    """ "10s", "500ms", "1m", "2.5" (seconds) -> seconds; ValueError naming the flag otherwise."""
+    m = _DURATION.match(value.strip())
+    if not m:
+        raise ValueError(f"--{name}: invalid duration {value!r} (use e.g. 10s, 500ms, 1m)")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+@dataclass
+class KubeletConfig:
+    node_name: str = field(
+        default_factory=lambda: socket.gethostname().lower(),
+        metadata={"help": "name of this node's Node object (default: hostname)"},
+    )
+    apiserver: str = field(default="127.0.0.1:6443", metadata={"help": "apiserver address host:port"})
+    tls_ca_file: str = field(default="", metadata={"help": "CA bundle (PEM) for mutual TLS"})
+    tls_cert_file: str = field(default="", metadata={"help": "client/server certificate (PEM)"})
+    tls_key_file: str = field(default="", metadata={"help": "private key (PEM)", "secret": True})
+    runtime_endpoint: str = field(default="unix:///run/skiff/runtime.sock", metadata={"help": "CRI socket"})
+    pod_cidr: str = field(default="10.88.0.0/16", metadata={"help": "pod CIDR told to the runtime"})
+    listen: str = field(default="127.0.0.1:10250", metadata={"help": "address of the Kubelet gRPC service"})
+    root_dir: str = field(default="/var/lib/skiff/kubelet", metadata={"help": "volumes and state"})
+    pod_log_dir: str = field(default="/var/log/skiff/pods", metadata={"help": "container log root"})
+    cgroup_root: str = field(
+        default="skiff", metadata={"help": "cgroup (cgroupfs path) under which every pod's cgroup is created"}
+    )
+    metrics_address: str = field(default="", metadata={"help": "Prometheus endpoint host:port (empty: off)"})
+    node_status_interval: str = field(default="10s", metadata={"help": "heartbeat period"})
+    sync_frequency: str = field(default="10s", metadata={"help": "periodic resync of every pod"})
+    relist_period: str = field(default="1s", metadata={"help": "how often container states are polled"})
+    crash_loop_backoff: str = field(
+        default="10s", metadata={"help": "first restart delay of a crashing container (doubles up to 5m)"}
+    )
+    max_pods: int = field(default=110, metadata={"help": "pods capacity advertised"})
+    log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
+
+    def tls(self) -> TLSConfig | None:
+        files = (self.tls_ca_file, self.tls_cert_file, self.tls_key_file)
+        if not any(files):
+            return None
+        if not all(files):
+            raise ValueError("--tls-ca-file, --tls-cert-file and --tls-key-file must be given together")
+        return TLSConfig(ca_file=self.tls_ca_file, cert_file=self.tls_cert_file, key_file=self.tls_key_file)
+
+    def validate(self) -> None:
+        """Raise ValueError naming the flag for bad values (durations, CIDR, TLS trio)."""
+        import ipaddress
+
+        for name in ("node_status_interval", "sync_frequency", "relist_period", "crash_loop_backoff"):
+            parse_duration(getattr(self, name), name.replace("_", "-"))
+        try:
+            ipaddress.ip_network(self.pod_cidr, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"--pod-cidr: invalid CIDR {self.pod_cidr!r}: {exc}") from None
+        if not self.cgroup_root.strip("/") or ".." in self.cgroup_root.split("/"):
+            raise ValueError(f"--cgroup-root: invalid cgroup path {self.cgroup_root!r}")
+        if not self.node_name:
+            raise ValueError("--node-name: must not be empty")
+        self.tls()
+
+    @property
+    def status_interval_s(self) -> float:
+        return parse_duration(self.node_status_interval, "node-status-interval")
+
+    @property
+    def sync_frequency_s(self) -> float:
+        return parse_duration(self.sync_frequency, "sync-frequency")
+
+    @property
+    def crash_loop_backoff_s(self) -> float:
+        return parse_duration(self.crash_loop_backoff, "crash-loop-backoff")
+
+    @property
+    def relist_period_s(self) -> float:
+        return parse_duration(self.relist_period, "relist-period")

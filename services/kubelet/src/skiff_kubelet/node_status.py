@@ -1,0 +1,219 @@
+"""Node registration and heartbeats.
+
+The kubelet owns its Node's *status*; the spec belongs to users and the control plane except for
+``podCIDR``, which the kubelet fills in at registration if nobody else did (Skiff has no IPAM
+controller). Each heartbeat re-reads the Node and replaces its status (UpdateStatus), so a Conflict only
+costs one retry on the next tick. Ready mirrors the runtime: if the CRI ``Status`` says RuntimeReady or
+NetworkReady is false (or the runtime is unreachable) the node goes Ready=False with the reason, and the
+scheduler stops placing pods here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from google.protobuf import timestamp_pb2
+from skiff.api.core.v1 import node_pb2
+from skiff.api.meta.v1 import meta_pb2
+from skiff.cri.runtime.v1 import api_pb2 as cri
+from skiff_client import ApiClient, CriClient
+from skiff_client.cri import call
+from skiff_client.events import now_timestamp
+from skiff_common import errors
+from skiff_common.observability import get_logger
+
+from skiff_kubelet import machine
+
+log = get_logger(__name__)
+
+KUBELET_VERSION = "v1.31.0-skiff"
+
+
+@dataclass(frozen=True)
+class RuntimeHealth:
+    ready: bool
+    reason: str = ""
+    message: str = ""
+
+
+async def runtime_health(cri_client: CriClient) -> RuntimeHealth:
+    try:
+        resp = await call(cri_client.runtime.Status(cri.StatusRequest(), timeout=5))
+    except Exception as exc:
+        return RuntimeHealth(False, "RuntimeUnreachable", f"container runtime is down: {exc}")
+    for cond in resp.status.conditions:
+        if cond.type in ("RuntimeReady", "NetworkReady") and not cond.status:
+            return RuntimeHealth(
+                False,
+                cond.reason or f"{cond.type}False",
+                f"container runtime {cond.type}=false: {cond.message}",
+            )
+    return RuntimeHealth(True)
+
+
+def _set_condition(
+    conds: list[meta_pb2.Condition],
+    type_: str,
+    status: str,
+    reason: str,
+    message: str,
+    now: timestamp_pb2.Timestamp,
+) -> None:
+    for cond in conds:
+        if cond.type == type_:
+            if cond.status != status:
+                cond.last_transition_time.CopyFrom(now)
+            cond.status, cond.reason, cond.message = status, reason, message
+            cond.last_heartbeat_time.CopyFrom(now)
+            return
+    conds.append(
+        meta_pb2.Condition(
+            type=type_,
+            status=status,
+            reason=reason,
+            message=message,
+            last_heartbeat_time=now,
+            last_transition_time=now,
+        )
+    )
+
+
+class NodeStatusManager:
+    def __init__(
+        self,
+        api: ApiClient,
+        cri_client: CriClient,
+        *,
+        node_name: str,
+        pod_cidr: str,
+        kubelet_port: int,
+        max_pods: int,
+        interval: float,
+    ) -> None:
+        self.api = api
+        self.cri = cri_client
+        self.node_name = node_name
+        self.pod_cidr = pod_cidr
+        self.kubelet_port = kubelet_port
+        self.max_pods = max_pods
+        self.interval = interval
+        self.runtime_version = ""
+        self.host_ip = "127.0.0.1"
+
+    def _fill_status(self, node: node_pb2.Node, health: RuntimeHealth) -> None:
+        st = node.status
+        cap = {
+            "cpu": str(machine.cpu_count()),
+            "memory": f"{machine.memory_bytes() // 1024}Ki",
+            "pods": str(self.max_pods),
+            "ephemeral-storage": "0",
+        }
+        for k, v in cap.items():
+            st.capacity[k].value = v
+            st.allocatable[k].value = v
+        del st.addresses[:]
+        st.addresses.add(type="InternalIP", address=self.host_ip)
+        st.addresses.add(type="Hostname", address=self.node_name)
+        st.daemon_endpoints.kubelet_endpoint.port = self.kubelet_port
+        info = machine.system_info()
+        for k, v in info.items():
+            setattr(st.node_info, k, v)
+        st.node_info.container_runtime_version = self.runtime_version
+        st.node_info.kubelet_version = KUBELET_VERSION
+        now = now_timestamp()
+        conds = list(st.conditions)
+        if health.ready:
+            _set_condition(conds, "Ready", "True", "KubeletReady", "kubelet is posting ready status", now)
+        else:
+            _set_condition(conds, "Ready", "False", health.reason, health.message, now)
+        for pressure in ("MemoryPressure", "DiskPressure", "PIDPressure"):
+            _set_condition(conds, pressure, "False", f"KubeletHasNo{pressure}", f"no {pressure}", now)
+        del st.conditions[:]
+        st.conditions.extend(conds)
+
+    async def register(self) -> node_pb2.Node:
+        """Create the Node, or adopt an existing one; returns it (with the effective podCIDR)."""
+        try:
+            v = await call(self.cri.runtime.Version(cri.VersionRequest(version="v1"), timeout=10))
+            self.runtime_version = f"{v.runtime_name}://{v.runtime_version}"
+        except errors.SkiffError as exc:
+            log.warning("runtime.version_failed", error=str(exc))
+        node = node_pb2.Node(
+            api_version="v1",
+            kind="Node",
+            metadata=meta_pb2.ObjectMeta(
+                name=self.node_name,
+                labels={
+                    "kubernetes.io/hostname": self.node_name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": machine.system_info()["architecture"],
+                },
+            ),
+        )
+        node.spec.pod_cidr = self.pod_cidr
+        node.spec.pod_cidrs.append(self.pod_cidr)
+        try:
+            created = await self.api.create(node)
+            log.info("node.registered", node=self.node_name)
+        except errors.AlreadyExists:
+            created = await self.api.get(node_pb2.Node, self.node_name)
+            if not created.spec.pod_cidr:
+                created.spec.pod_cidr = self.pod_cidr
+                created.spec.pod_cidrs.append(self.pod_cidr)
+                created = await self.api.update(created)
+            log.info("node.adopted", node=self.node_name)
+        self.pod_cidr = created.spec.pod_cidr or self.pod_cidr
+        await self._tell_runtime_cidr()
+        return await self.heartbeat()
+
+    async def _tell_runtime_cidr(self) -> None:
+        req = cri.UpdateRuntimeConfigRequest(
+            runtime_config=cri.RuntimeConfig(network_config=cri.NetworkConfig(pod_cidr=self.pod_cidr))
+        )
+        try:
+            await call(self.cri.runtime.UpdateRuntimeConfig(req, timeout=10))
+        except errors.SkiffError as exc:
+            log.warning("runtime.update_config_failed", error=str(exc))
+
+    async def heartbeat(self) -> node_pb2.Node:
+        health = await runtime_health(self.cri)
+        images = await self._images() if health.ready else None
+        for _attempt in range(3):
+            node = await self.api.get(node_pb2.Node, self.node_name)
+            self._fill_status(node, health)
+            if images is not None:
+                del node.status.images[:]
+                node.status.images.extend(images)
+            try:
+                return await self.api.update_status(node)
+            except errors.Conflict:
+                continue
+        raise errors.Conflict(f"node {self.node_name}: status update kept conflicting")
+
+    async def _images(self) -> list[node_pb2.ContainerImage] | None:
+        """Images on the node, largest first and at most 50 (like the kubelet's nodeStatusMaxImages)."""
+        try:
+            resp = await call(self.cri.images.ListImages(cri.ListImagesRequest(), timeout=5))
+        except errors.SkiffError:
+            return None  # keep whatever the Node says
+        items = sorted(resp.images, key=lambda i: i.size, reverse=True)[:50]
+        return [
+            node_pb2.ContainerImage(names=list(i.repo_tags) + list(i.repo_digests), size_bytes=i.size)
+            for i in items
+        ]
+
+    async def run(self) -> None:
+        """Heartbeat forever; a failed beat is logged and retried on the next tick."""
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.heartbeat()
+            except errors.NotFound:
+                log.warning("node.missing_reregistering", node=self.node_name)
+                try:
+                    await self.register()
+                except Exception as exc:
+                    log.warning("node.register_failed", error=str(exc))
+            except Exception as exc:
+                log.warning("node.heartbeat_failed", error=str(exc))

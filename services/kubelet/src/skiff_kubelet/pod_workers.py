@@ -1,0 +1,182 @@
+"""Pod workers: one queue of pod keys, N workers, and the two loops that feed it.
+
+* The pod informer (field selector ``spec.nodeName=<node>``) enqueues a key on every add/update/delete.
+* The relister (Kubernetes' PLEG, by polling) lists sandboxes and containers every ``relist_period``
+  and enqueues the pods whose runtime state changed -- that is how a container exit is noticed.
+* Housekeeping (every ``sync_frequency``) enqueues every known pod (level-triggered resync) and kills
+  sandboxes whose pod uid is not in the cache: pods deleted while the kubelet was down, or force-
+  deleted ones. It only runs after the informer has synced, so a restarting kubelet adopts running pods
+  instead of killing them.
+
+The RateLimitingQueue guarantees one worker per pod key at a time ("one worker per pod").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from prometheus_client import Counter, Gauge, Histogram
+from skiff.api.core.v1 import pod_pb2
+from skiff.cri.runtime.v1 import api_pb2 as cri
+from skiff_client import CriClient, Informer, RateLimitingQueue, ShutDown, object_key, split_key
+from skiff_client.cri import call
+from skiff_client.workqueue import ItemExponentialLimiter, MaxOfLimiter
+from skiff_common.observability import get_logger
+
+from skiff_kubelet import labels as L
+from skiff_kubelet.killing import kill_sandboxes, remove_pod_files
+from skiff_kubelet.runtime_state import pod_runtime
+from skiff_kubelet.sync import PodSyncer, RetryLater
+
+log = get_logger(__name__)
+
+SYNCS = Counter("skiff_kubelet_pod_syncs_total", "Pod syncs by result", ["result"])
+SYNC_SECONDS = Histogram("skiff_kubelet_pod_sync_duration_seconds", "Duration of one pod sync")
+RUNNING_PODS = Gauge("skiff_kubelet_running_pods", "Pods with a ready sandbox on this node")
+ORPHANS = Counter("skiff_kubelet_orphan_sandboxes_removed_total", "Sandboxes removed whose pod is gone")
+
+
+class PodWorkers:
+    def __init__(
+        self,
+        informer: Informer[pod_pb2.Pod],
+        cri_client: CriClient,
+        syncer: PodSyncer,
+        *,
+        workers: int = 8,
+        relist_period: float = 1.0,
+        sync_frequency: float = 10.0,
+    ) -> None:
+        self.informer = informer
+        self.cri = cri_client
+        self.syncer = syncer
+        # Failed syncs (image pulls, sandbox errors) retry from 200 ms doubling to a minute: quick
+        # enough for status conflicts, gentle enough for a registry that is down.
+        self.queue: RateLimitingQueue[str] = RateLimitingQueue(
+            MaxOfLimiter(ItemExponentialLimiter(base=0.2, cap=60.0)), name="pods"
+        )
+        self.workers = workers
+        self.relist_period = relist_period
+        self.sync_frequency = sync_frequency
+        self._last_states: dict[str, tuple[str, int]] = {}
+        self._last_keys: dict[str, str] = {}
+        informer.add_handler(
+            on_add=self._enqueue, on_update=lambda _o, n: self._enqueue(n), on_delete=self._enqueue
+        )
+
+    def _enqueue(self, pod: pod_pb2.Pod) -> None:
+        self.queue.add(object_key(pod))
+
+    async def run(self) -> None:
+        await self.informer.wait_synced()
+        tasks = [asyncio.create_task(self._worker(i), name=f"pod-worker-{i}") for i in range(self.workers)]
+        tasks.append(asyncio.create_task(self._relist_loop(), name="pleg"))
+        tasks.append(asyncio.create_task(self._housekeeping_loop(), name="housekeeping"))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            self.queue.shutdown()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _worker(self, _n: int) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except ShutDown:
+                return
+            start = time.monotonic()
+            try:
+                pod = self.informer.store.get(key)
+                if pod is None:
+                    ns, name = split_key(key)
+                    await self.syncer.cleanup_name(ns, name)
+                    requeue = None
+                else:
+                    await self.syncer.cleanup_name(
+                        pod.metadata.namespace, pod.metadata.name, pod.metadata.uid
+                    )
+                    requeue = await self.syncer.sync(pod)
+                self.queue.forget(key)
+                if requeue is not None:
+                    self.queue.add_after(key, requeue)
+                SYNCS.labels("success").inc()
+            except RetryLater as exc:
+                SYNCS.labels("retry").inc()
+                log.info("pod.sync_retry", pod=key, reason=str(exc))
+                self.queue.add_rate_limited(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                SYNCS.labels("error").inc()
+                log.warning("pod.sync_failed", pod=key, error=str(exc), exc_info=True)
+                self.queue.add_rate_limited(key)
+            finally:
+                SYNC_SECONDS.observe(time.monotonic() - start)
+                self.queue.done(key)
+
+    async def relist_once(self) -> None:
+        sbs = await call(
+            self.cri.runtime.ListPodSandbox(
+                cri.ListPodSandboxRequest(
+                    filter=cri.PodSandboxFilter(label_selector={L.MANAGED_BY: L.MANAGED_BY_VALUE})
+                )
+            )
+        )
+        cs = await call(
+            self.cri.runtime.ListContainers(
+                cri.ListContainersRequest(
+                    filter=cri.ContainerFilter(label_selector={L.MANAGED_BY: L.MANAGED_BY_VALUE})
+                )
+            )
+        )
+        states: dict[str, tuple[str, int]] = {}
+        keys: dict[str, str] = {}
+        for obj in list(sbs.items) + list(cs.containers):
+            states[obj.id] = (obj.labels.get(L.POD_UID, ""), int(obj.state))
+            keys[obj.id] = f"{obj.labels.get(L.POD_NAMESPACE, '')}/{obj.labels.get(L.POD_NAME, '')}"
+        changed = {
+            i for i in states.keys() | self._last_states.keys() if states.get(i) != self._last_states.get(i)
+        }
+        for i in changed:
+            key = keys.get(i) or self._last_keys.get(i)
+            if key:
+                self.queue.add(key)
+        self._last_states, self._last_keys = states, keys
+        RUNNING_PODS.set(sum(1 for sb in sbs.items if sb.state == cri.SANDBOX_READY))
+
+    async def housekeeping_once(self) -> None:
+        for key in self.informer.store.keys():
+            self.queue.add(key)
+        known = {p.metadata.uid for p in self.informer.store.list()}
+        sbs = await call(
+            self.cri.runtime.ListPodSandbox(
+                cri.ListPodSandboxRequest(
+                    filter=cri.PodSandboxFilter(label_selector={L.MANAGED_BY: L.MANAGED_BY_VALUE})
+                )
+            )
+        )
+        for uid in {sb.labels.get(L.POD_UID, "") for sb in sbs.items} - known - {""}:
+            log.info("pod.orphan_cleanup", uid=uid)
+            rt = await pod_runtime(self.cri, uid)
+            await kill_sandboxes(self.cri, rt, 2)
+            remove_pod_files(self.syncer.root_dir, self.syncer.pod_log_dir, rt, uid)
+            ORPHANS.inc()
+
+    async def _relist_loop(self) -> None:
+        while True:
+            try:
+                await self.relist_once()
+            except Exception as exc:
+                log.warning("pleg.relist_failed", error=str(exc))
+            await asyncio.sleep(self.relist_period)
+
+    async def _housekeeping_loop(self) -> None:
+        while True:
+            try:
+                await self.housekeeping_once()
+            except Exception as exc:
+                log.warning("housekeeping.failed", error=str(exc))
+            await asyncio.sleep(self.sync_frequency)

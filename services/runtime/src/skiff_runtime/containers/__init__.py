@@ -1,0 +1,1 @@
+"""Containers: create (bundle + rootfs + executor), start, stop, remove, status, exec and stats."""

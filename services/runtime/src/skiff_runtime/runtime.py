@@ -1,0 +1,103 @@
+"""The runtime's object graph: stores, image service, network, sandbox and container managers, executor.
+
+Built once from RuntimeConfig; the gRPC front end receives it and calls into it. Tests build it with temp
+directories and a unique bridge/CIDR, which is why every path and name comes from the config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from skiff_runtime.config import RuntimeConfig
+from skiff_runtime.containers.manager import ContainerManager
+from skiff_runtime.images.blobs import BlobStore
+from skiff_runtime.images.importer import Importer
+from skiff_runtime.images.snapshots import Snapshotter
+from skiff_runtime.images.store import ImageStore
+from skiff_runtime.network.manager import NetworkManager, NetworkSettings
+from skiff_runtime.oci.executor import Executor, new_executor
+from skiff_runtime.sandbox.manager import SandboxManager
+from skiff_runtime.store.base import RecordStore
+from skiff_runtime.store.container import ContainerRecord
+from skiff_runtime.store.sandbox import SandboxRecord
+
+
+@dataclass
+class StatsSample:
+    cpu_ns: int
+    at_ns: int
+
+
+@dataclass
+class Runtime:
+    config: RuntimeConfig
+    blobs: BlobStore
+    snapshots: Snapshotter
+    images: ImageStore
+    importer: Importer
+    network: NetworkManager
+    executor: Executor
+    containers: ContainerManager
+    sandboxes: SandboxManager
+    cpu_samples: dict[str, StatsSample] = field(default_factory=dict)
+
+    @classmethod
+    def open_images(cls, config: RuntimeConfig) -> tuple[BlobStore, Snapshotter, ImageStore, Importer]:
+        root = Path(config.state_root)
+        blobs, snapshots, images = BlobStore(root / "content"), Snapshotter(root), ImageStore(root)
+        return blobs, snapshots, images, Importer(blobs, snapshots, images)
+
+    @classmethod
+    def build(cls, config: RuntimeConfig, executor: Executor | None = None) -> Runtime:
+        root, run = Path(config.state_root), Path(config.run_root)
+        blobs, snapshots, images, importer = cls.open_images(config)
+        if executor is None:
+            executor = new_executor(
+                config.executor, state_root=Path(config.executor_state_root or run / "oci")
+            )
+        network = NetworkManager(
+            NetworkSettings(
+                conf_dir=Path(config.cni_conf_dir) if config.cni_conf_dir else None,
+                bin_dirs=[Path(d) for d in config.cni_bin_dirs],
+                bridge=config.bridge,
+                pod_cidr=config.pod_cidr,
+            ),
+            root,
+        )
+        sandbox_store = RecordStore(
+            root / "sandboxes.d", "pod sandbox", SandboxRecord.from_json, lambda r: r.id
+        )
+        container_store = RecordStore(
+            root / "containers.d", "container", ContainerRecord.from_json, lambda r: r.id
+        )
+        containers = ContainerManager(
+            state_root=root,
+            store=container_store,
+            sandboxes=sandbox_store,
+            images=images,
+            snapshots=snapshots,
+            executor=executor,
+        )
+        sandboxes = SandboxManager(
+            state_root=root, run_root=run, store=sandbox_store, network=network, containers=containers
+        )
+        return cls(
+            config=config,
+            blobs=blobs,
+            snapshots=snapshots,
+            images=images,
+            importer=importer,
+            network=network,
+            executor=executor,
+            containers=containers,
+            sandboxes=sandboxes,
+        )
+
+    async def start(self) -> None:
+        """Reconcile with what a previous run left: containers first (they live inside sandboxes)."""
+        await self.containers.recover()
+        await self.sandboxes.recover()
+
+    def image_in_use(self, image_id: str) -> list[str]:
+        return [c.id for c in self.containers.store.list() if c.image_id == image_id]

@@ -1,0 +1,81 @@
+"""Pod namespaces that outlive any process: bind mounts of nsfs files under the runtime's run root.
+
+containerd keeps a pause process to hold a pod's namespaces; we keep none. A network, IPC or UTS
+namespace lives as long as something references it, and a bind mount of /proc/<pid>/ns/<kind> is such a
+reference. util-linux `unshare --net=FILE --ipc=FILE --uts=FILE` does exactly this: it creates the
+namespaces, bind-mounts them onto FILE, and exits. It runs a one-line Python to set the pod's hostname in
+the new UTS namespace before it goes (sethostname is per-UTS-namespace). Containers then join these paths
+through `linux.namespaces[].path` in their OCI spec; removal is umount + unlink.
+
+A PID namespace cannot be kept this way (it dies with its init process), which is why pod-shared PID
+namespaces are not offered; see the spec builder.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from skiff_runtime.images.snapshots import mount, unmount
+
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
+KINDS = ("net", "ipc", "uts")
+_DIRS = {"net": "netns", "ipc": "ipcns", "uts": "utsns"}
+_SETHOSTNAME = "import socket, sys; socket.sethostname(sys.argv[1])"
+
+
+class NamespaceError(RuntimeError):
+    pass
+
+
+def ns_path(run_root: Path, kind: str, sandbox_id: str) -> Path:
+    return run_root / _DIRS[kind] / sandbox_id
+
+
+def create(run_root: Path, sandbox_id: str, kinds: list[str], hostname: str) -> dict[str, Path]:
+    """Create and pin the given namespaces; returns kind -> path. Cleans up after itself on failure."""
+    paths = {kind: ns_path(run_root, kind, sandbox_id) for kind in kinds}
+    if not paths:
+        return {}
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    argv = ["unshare", *(f"--{kind}={path}" for kind, path in paths.items()), "--"]
+    if "uts" in paths and hostname:
+        argv += [sys.executable, "-c", _SETHOSTNAME, hostname]
+    else:
+        argv += ["true"]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        remove(paths.values())
+        raise NamespaceError(f"creating namespaces {sorted(paths)} failed: {proc.stderr.strip()}")
+    return paths
+
+
+def remove(paths: object) -> None:
+    """Unmount and delete namespace files. Idempotent; missing paths are fine."""
+    for path in paths:  # type: ignore[attr-defined]
+        if not path:
+            continue
+        path = Path(path)
+        unmount(path)
+        path.unlink(missing_ok=True)
+
+
+def is_pinned(path: str) -> bool:
+    return bool(path) and os.path.ismount(path)
+
+
+def mount_shm(target: Path) -> None:
+    """A pod-wide /dev/shm, bind-mounted into each container, so containers sharing IPC share shm too."""
+    target.mkdir(parents=True, exist_ok=True)
+    if not os.path.ismount(target):
+        mount("shm", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k")
+
+
+def unmount_shm(target: Path) -> None:
+    if target.exists():
+        unmount(target)
+        target.rmdir()

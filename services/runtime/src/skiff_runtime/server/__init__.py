@@ -1,0 +1,20 @@
+"""The CRI gRPC front end: protobuf in, domain calls, protobuf out. It never touches /proc or the disk itself.
+
+One module per RPC group (sandbox, container, exec, stats, runtime status, images); `convert` turns
+records into CRI messages. Errors are Skiff domain exceptions, mapped to status codes by skiff_common's
+server interceptor.
+"""
+
+from __future__ import annotations
+
+import grpc
+from skiff.cri.runtime.v1 import api_pb2_grpc
+
+from skiff_runtime.runtime import Runtime
+from skiff_runtime.server.image_service import ImageService
+from skiff_runtime.server.runtime_service import RuntimeService
+
+
+def register(server: grpc.aio.Server, runtime: Runtime) -> None:
+    api_pb2_grpc.add_RuntimeServiceServicer_to_server(RuntimeService(runtime), server)
+    api_pb2_grpc.add_ImageServiceServicer_to_server(ImageService(runtime), server)

@@ -1,0 +1,1 @@
+"""Turn a CRI ContainerConfig + image config + sandbox into an OCI runtime-spec config.json."""

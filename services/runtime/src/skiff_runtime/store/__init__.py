@@ -1,0 +1,1 @@
+"""Sandbox and container stores: the runtime's memory, persisted as one JSON file per object."""

@@ -1,0 +1,208 @@
+"""The OCI spec builder: Kubernetes command/args rules, env, user, capabilities, mounts, namespaces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from skiff.cri.runtime.v1 import api_pb2 as cri
+from skiff_common.errors import Invalid
+from skiff_runtime.images.store import ImageConfig
+from skiff_runtime.spec import builder, defaults
+from skiff_runtime.store.sandbox import READY, SandboxRecord
+
+
+def _sandbox(**kw: object) -> SandboxRecord:
+    base: dict[str, object] = dict(
+        id="s1",
+        name="p_ns_uid_0",
+        config="",
+        runtime_handler="",
+        state=READY,
+        created_at=1,
+        hostname="pod",
+        host_network=False,
+        host_ipc=False,
+        netns_path="/run/skiff/netns/s1",
+        ipc_path="/run/skiff/ipcns/s1",
+        uts_path="/run/skiff/utsns/s1",
+        shm_path="/run/skiff/sandboxes/s1/shm",
+        cgroup_parent="/skiff/poduid",
+    )
+    base.update(kw)
+    return SandboxRecord(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def rootfs(tmp_path: Path) -> Path:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n")
+    (tmp_path / "etc/group").write_text("root:x:0:\napp:x:1000:\nwheel:x:10:app\n")
+    return tmp_path
+
+
+def _build(
+    rootfs: Path, config: cri.ContainerConfig, image: ImageConfig | None = None, **sandbox: object
+) -> builder.BuiltSpec:
+    if not config.linux.security_context.namespace_options.pid:
+        config.linux.security_context.namespace_options.pid = cri.CONTAINER
+    return builder.build(
+        builder.SpecInputs(
+            container_id="c1",
+            config=config,
+            image=image or ImageConfig(entrypoint=["/ep"], cmd=["def"]),
+            sandbox=_sandbox(**sandbox),
+            rootfs=rootfs,
+            pod_files={"/etc/hosts": Path("/x/hosts")},
+            cgroups_path="/skiff/poduid/c1",
+            unified_cgroups=False,
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "want"),
+    [
+        ([], [], ["/ep", "def"]),  # image Entrypoint + Cmd
+        ([], ["a"], ["/ep", "a"]),  # args replace Cmd only
+        (["/bin/x"], [], ["/bin/x"]),  # command replaces Entrypoint AND drops Cmd
+        (["/bin/x"], ["y"], ["/bin/x", "y"]),
+    ],
+)
+def test_command_and_args(rootfs: Path, command: list[str], args: list[str], want: list[str]) -> None:
+    spec = _build(
+        rootfs, cri.ContainerConfig(metadata=cri.ContainerMetadata(name="c"), command=command, args=args)
+    )
+    assert spec.spec["process"]["args"] == want
+
+
+def test_no_command_is_invalid(rootfs: Path) -> None:
+    with pytest.raises(Invalid, match=r"config\.command: Required value"):
+        _build(rootfs, cri.ContainerConfig(metadata=cri.ContainerMetadata(name="c")), ImageConfig())
+
+
+def test_env_user_and_defaults(rootfs: Path) -> None:
+    config = cri.ContainerConfig(
+        metadata=cri.ContainerMetadata(name="c"),
+        envs=[cri.KeyValue(key="A", value="cri"), cri.KeyValue(key="B", value="2")],
+    )
+    built = _build(
+        rootfs, config, ImageConfig(cmd=["x"], env=["A=image", "PATH=/bin"], user="app", working_dir="/w")
+    )
+    proc = built.spec["process"]
+    assert proc["env"] == ["HOSTNAME=pod", "PATH=/bin", "A=cri", "B=2"]
+    assert proc["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [10]}
+    assert proc["cwd"] == "/w"
+    assert proc["capabilities"]["bounding"] == defaults.DEFAULT_CAPABILITIES
+    assert proc["capabilities"]["inheritable"] == []
+    assert built.spec["linux"]["maskedPaths"] == defaults.MASKED_PATHS
+    assert built.stop_signal == 15
+
+
+def test_capabilities_add_drop(rootfs: Path) -> None:
+    sc = cri.LinuxContainerSecurityContext(
+        capabilities=cri.Capability(add_capabilities=["NET_ADMIN"], drop_capabilities=["KILL", "CAP_CHOWN"])
+    )
+    built = _build(
+        rootfs,
+        cri.ContainerConfig(
+            metadata=cri.ContainerMetadata(name="c"),
+            command=["x"],
+            linux=cri.LinuxContainerConfig(security_context=sc),
+        ),
+    )
+    caps = built.spec["process"]["capabilities"]["effective"]
+    assert "CAP_NET_ADMIN" in caps and "CAP_KILL" not in caps and "CAP_CHOWN" not in caps
+    sc = cri.LinuxContainerSecurityContext(
+        capabilities=cri.Capability(drop_capabilities=["ALL"], add_capabilities=["NET_BIND_SERVICE"])
+    )
+    built = _build(
+        rootfs,
+        cri.ContainerConfig(
+            metadata=cri.ContainerMetadata(name="c"),
+            command=["x"],
+            linux=cri.LinuxContainerConfig(security_context=sc),
+        ),
+    )
+    assert built.spec["process"]["capabilities"]["bounding"] == ["CAP_NET_BIND_SERVICE"]
+
+
+def test_namespaces_and_host_network(rootfs: Path) -> None:
+    config = cri.ContainerConfig(metadata=cri.ContainerMetadata(name="c"), command=["x"])
+    ns = _build(rootfs, config).spec["linux"]["namespaces"]
+    assert {"type": "network", "path": "/run/skiff/netns/s1"} in ns
+    assert {"type": "pid"} in ns and {"type": "mount"} in ns
+    ns = _build(rootfs, config, host_network=True, netns_path="", uts_path="").spec["linux"]["namespaces"]
+    assert not any(n["type"] in ("network", "uts") for n in ns)
+
+
+def test_pod_pid_namespace_refused(rootfs: Path) -> None:
+    config = cri.ContainerConfig(metadata=cri.ContainerMetadata(name="c"), command=["x"])
+    config.linux.security_context.namespace_options.pid = cri.POD
+    with pytest.raises(Invalid, match=r"namespace_options\.pid"):
+        builder.build(
+            builder.SpecInputs(
+                container_id="c",
+                config=config,
+                image=ImageConfig(),
+                sandbox=_sandbox(),
+                rootfs=rootfs,
+                pod_files={},
+                cgroups_path="/x",
+                unified_cgroups=False,
+            )
+        )
+
+
+def test_mounts(rootfs: Path, tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    config = cri.ContainerConfig(
+        metadata=cri.ContainerMetadata(name="c"),
+        command=["x"],
+        mounts=[
+            cri.Mount(container_path="/data/sub", host_path=str(tmp_path / "data"), readonly=True),
+            cri.Mount(
+                container_path="/data",
+                host_path=str(tmp_path / "data"),
+                propagation=cri.PROPAGATION_HOST_TO_CONTAINER,
+            ),
+        ],
+    )
+    mounts = _build(rootfs, config).spec["mounts"]
+    dests = [m["destination"] for m in mounts]
+    assert dests.index("/data") < dests.index("/data/sub")
+    assert next(m for m in mounts if m["destination"] == "/data")["options"] == ["rbind", "rslave", "rw"]
+    assert next(m for m in mounts if m["destination"] == "/data/sub")["options"][-1] == "ro"
+    assert (
+        next(m for m in mounts if m["destination"] == "/dev/shm")["source"] == "/run/skiff/sandboxes/s1/shm"
+    )
+    assert next(m for m in mounts if m["destination"] == "/etc/hosts")["source"] == "/x/hosts"
+    config.mounts.add(container_path="/missing", host_path=str(tmp_path / "nope"))
+    with pytest.raises(Invalid, match=r"config\.mounts\[2\]\.host_path"):
+        _build(rootfs, config)
+
+
+def test_resources_and_stop_signal(rootfs: Path) -> None:
+    config = cri.ContainerConfig(
+        metadata=cri.ContainerMetadata(name="c"), command=["x"], stop_signal=cri.SIGUSR1
+    )
+    config.linux.resources.cpu_shares = 512
+    config.linux.resources.memory_limit_in_bytes = 64 << 20
+    built = _build(rootfs, config, ImageConfig(stop_signal="SIGQUIT"))
+    assert built.spec["linux"]["resources"] == {"cpu": {"shares": 512}, "memory": {"limit": 64 << 20}}
+    assert built.stop_signal == 10  # the CRI field wins over the image's StopSignal
+    assert (
+        _build(
+            rootfs,
+            cri.ContainerConfig(metadata=cri.ContainerMetadata(name="c"), command=["x"]),
+            ImageConfig(stop_signal="SIGQUIT"),
+        ).stop_signal
+        == 3
+    )
+
+
+def test_unknown_user_named(rootfs: Path) -> None:
+    config = cri.ContainerConfig(metadata=cri.ContainerMetadata(name="c"), command=["x"])
+    config.linux.security_context.run_as_username = "ghost"
+    with pytest.raises(Invalid, match="ghost"):
+        _build(rootfs, config)
