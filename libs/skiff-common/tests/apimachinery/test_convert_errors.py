@@ -58,6 +58,16 @@ def _errors(data: Any, message_type: Any = None) -> list[str]:
      "spec.containers[0].resources.limits[cpu]: Invalid value: expected quantity, got true"),
     (_container(livenessProbe={"tcpSocket": {"port": 1.5}}),
      "spec.containers[0].livenessProbe.tcpSocket.port: Invalid value: expected integer or string, got 1.5"),
+    (_container(livenessProbe={"tcpSocket": {"port": 10**40}}),
+     "spec.containers[0].livenessProbe.tcpSocket.port: Invalid value: 10000000000000000000000000000000...: "
+     "out of range for a 32-bit integer"),
+    (_container(resources={"limits": {"cpu": 10**400}}),
+     "spec.containers[0].resources.limits[cpu]: Invalid value: a very large integer: quantity too large"),
+    (_container(resources={"limits": {"cpu": 10**5000}}),
+     "spec.containers[0].resources.limits[cpu]: Invalid value: a very large integer: quantity too large"),
+    (_container(ports=[{"containerPort": -(10**5000)}]),
+     "spec.containers[0].ports[0].containerPort: Invalid value: a very large integer: "
+     "out of range for a 32-bit integer"),
     (_container(livenessProbe={"tcpSocket": {"port": [80]}}),
      "spec.containers[0].livenessProbe.tcpSocket.port: Invalid value: expected integer or string, got array"),
     (_pod(status={"startTime": "yesterday"}),

@@ -129,7 +129,8 @@ class IntOrStringPlan:
             value = decode_string(data, path, errs)
             if value is not INVALID:
                 msg.str_val = value
-        elif isinstance(data, int | float) and not isinstance(data, bool) and float(data).is_integer():
+        elif (isinstance(data, int) and not isinstance(data, bool)) or (
+                isinstance(data, float) and data.is_integer()):
             if int(data) in _INT32_RANGE:
                 msg.int_val = int(data)
             else:

@@ -102,6 +102,8 @@ def _documents(text: str) -> list[Any]:
         return _yaml.load_all(text)
     except yaml.YAMLError as exc:
         raise errors.Invalid(f"error parsing YAML: {_yaml_problem(exc)}") from None
+    except ValueError:  # int() refuses literals of more than 4300 digits (CPython's DoS guard)
+        raise errors.Invalid("error parsing YAML: a number has too many digits") from None
 
 
 def dump_yaml(obj: Message | Sequence[Message]) -> str:
