@@ -123,6 +123,9 @@ def test_all_errors_are_collected_in_document_order() -> None:
     ({"apiVersion": "apps/v2", "kind": "Deployment"},
      ['apiVersion: Unsupported value: "apps/v2": kind Deployment is served as apps/v1']),
     (["not", "an", "object"], ["<root>: Invalid value: expected object, got array"]),
+    ({"apiVersion": 1, "kind": ["Pod"]},
+     ["apiVersion: Invalid value: expected string, got 1",
+      "kind: Invalid value: expected string, got array"]),
 ])
 def test_type_meta_errors(data: Any, expected: list[str]) -> None:
     assert _errors(data) == expected

@@ -22,7 +22,7 @@ from google.protobuf.message import Message
 
 from skiff_common import errors
 from skiff_common.apimachinery import _yaml, kinds
-from skiff_common.apimachinery._codec import MessagePlan, plan_for
+from skiff_common.apimachinery._codec import MessagePlan, data_type_meta, plan_for
 from skiff_common.apimachinery._scalars import got
 from skiff_common.errors import FieldError
 
@@ -46,7 +46,10 @@ def from_dict(data: Mapping[str, Any], message_type: type[Message] | None = None
                              [FieldError("<root>", "Invalid value", f"expected object, got {got(data)}")])
     errs: list[FieldError] = []
     if message_type is None:
-        message_type = kinds.message_for(_text(data.get("apiVersion")), _text(data.get("kind")))
+        meta = data_type_meta(data, "", errs)
+        if meta is None:
+            raise errors.Invalid("Object has an unknown type", errs)
+        message_type = kinds.message_for(*meta)
     else:
         _check_type_meta(data, message_type, errs)
     msg = message_type()
@@ -164,10 +167,6 @@ def _summary(data: Mapping[str, Any], message_type: type[Message]) -> str:
     metadata = data.get("metadata")
     name = metadata.get("name") if isinstance(metadata, Mapping) else None
     return f'{kind} "{name}" is invalid' if isinstance(name, str) and name else f"{kind} is invalid"
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 def _join(prefix: str, path: str) -> str:
