@@ -22,7 +22,7 @@ from google.protobuf.message import Message
 
 from skiff_common import errors
 from skiff_common.apimachinery import _yaml, kinds
-from skiff_common.apimachinery._codec import MessagePlan, data_type_meta, plan_for
+from skiff_common.apimachinery._codec import data_type_meta, plan_for
 from skiff_common.apimachinery._scalars import got
 from skiff_common.errors import FieldError
 
@@ -183,4 +183,4 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"line {mark.line + 1}: {problem}" if mark is not None else problem
 
 
-__all__ = ["MessagePlan", "dump_json", "dump_yaml", "from_dict", "load_manifests", "to_dict"]
+__all__ = ["dump_json", "dump_yaml", "from_dict", "load_manifests", "to_dict"]
