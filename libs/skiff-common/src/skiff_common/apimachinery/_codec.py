@@ -129,7 +129,8 @@ class IntOrStringPlan:
             value = decode_string(data, path, errs)
             if value is not INVALID:
                 msg.str_val = value
-        elif isinstance(data, int | float) and not isinstance(data, bool) and float(data).is_integer():
+        elif (isinstance(data, int) and not isinstance(data, bool)) or (
+                isinstance(data, float) and data.is_integer()):
             if int(data) in _INT32_RANGE:
                 msg.int_val = int(data)
             else:
@@ -161,10 +162,13 @@ class AnyPlan:
         if not isinstance(data, Mapping):
             mismatch(path, "object", data, errs)
             return
+        prefix = path + "." if path else ""
+        meta = data_type_meta(data, prefix, errs)
+        if meta is None:
+            return
         try:
-            cls = kinds.message_for(str(data.get("apiVersion") or ""), str(data.get("kind") or ""))
+            cls = kinds.message_for(*meta)
         except errors.Invalid as exc:
-            prefix = path + "." if path else ""
             errs.extend(FieldError(prefix + e.path, e.reason, e.detail) for e in exc.errors)
             return
         inner = cls()
@@ -178,6 +182,17 @@ class AnyPlan:
             return {"@type": msg.type_url}
         encoded: dict[str, Any] = plan_for(inner.DESCRIPTOR).encode(inner)
         return encoded
+
+
+def data_type_meta(data: Mapping[str, Any], prefix: str, errs: list[FieldError]) -> tuple[str, str] | None:
+    """(apiVersion, kind) of a JSON object ("" when absent), or None after reporting a non-string."""
+    api_version, kind = data.get("apiVersion") or "", data.get("kind") or ""
+    if isinstance(api_version, str) and isinstance(kind, str):
+        return api_version, kind
+    for key, value in (("apiVersion", api_version), ("kind", kind)):
+        if not isinstance(value, str):
+            mismatch(prefix + key, "string", value, errs)
+    return None
 
 
 _SPECIAL: Final[dict[str, Plan]] = {

@@ -43,6 +43,8 @@ def got(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value if len(value) <= 64 else value[:64] + "...")
+    if isinstance(value, int) and value.bit_length() > 200:  # repr() of a huge int is slow or refused
+        return "a very large integer"
     if isinstance(value, int | float):
         text = repr(value)
         return text if len(text) <= 32 else text[:32] + "..."
