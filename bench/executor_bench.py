@@ -14,12 +14,13 @@ import argparse
 import asyncio
 import secrets
 import shutil
+import signal
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from skiff_runtime.oci import new_executor, remove_cgroup
+from skiff_runtime.oci import list_ids, new_executor, remove_cgroup
 from skiff_runtime.oci.testing import make_rootfs, write_config
 
 TMPFS = {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}
@@ -28,7 +29,8 @@ PHASES = ("create", "start+wait", "exec_sync", "delete")
 
 async def bench(name: str, n: int, rootfs: Path, tmp: Path) -> dict[str, list[float]]:
     parent = f"/skiff-bench-{secrets.token_hex(4)}"
-    executor = new_executor(name, state_root=tmp / f"state-{name}")
+    executor_root = tmp / f"state-{name}"
+    executor = new_executor(name, state_root=executor_root)
     times: dict[str, list[float]] = {p: [] for p in PHASES}
     try:
         for i in range(n):
@@ -59,6 +61,11 @@ async def bench(name: str, n: int, rootfs: Path, tmp: Path) -> dict[str, list[fl
             times["exec_sync"].append(t3 - t2)
             times["delete"].append(t5 - t4)
     finally:
+        # A failed run must not leave shims, processes or cgroups behind.
+        for cid in list_ids(executor_root):
+            await executor.kill(cid, signal.SIGKILL)
+            await executor.wait(cid)
+            await executor.delete(cid)
         remove_cgroup(parent)
     return times
 

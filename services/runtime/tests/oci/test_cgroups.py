@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
+import stat
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from skiff_runtime.oci.cgroups import CgroupV2, detect_driver
+from skiff_runtime.oci.cgroups.devices import Rule, attach_device_filter
 from skiff_runtime.oci.cgroups.v2 import shares_to_weight
 from skiff_runtime.oci.spec import Resources
 from skiff_runtime.oci.state import read_record
+from skiff_runtime.oci.testing import BUSYBOX
 
 if TYPE_CHECKING:
     from conftest import Env  # fixtures only: conftest is not importable under importlib mode
 
 MiB = 1 << 20
+LOOP0 = os.makedev(7, 0)  # a block device the host lets root open, outside any allow-list
 
 
 def _cgroup_file(env: Env, cid: str, v1_controller: str, name: str) -> str:
@@ -94,7 +100,7 @@ def test_v2_driver_writes_unified_files(tmp_path: Path) -> None:
     """Pure file-writing logic against a fake unified tree (this host runs v1)."""
     (tmp_path / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
     (tmp_path / "cgroup.subtree_control").write_text("")
-    driver = CgroupV2(str(tmp_path))
+    driver = CgroupV2(str(tmp_path), device_filter=False)  # a fake tree cannot hold a BPF program
     original_makedirs = os.makedirs
 
     def fake_makedirs(path: str, exist_ok: bool = False) -> None:  # the kernel would populate these
@@ -120,3 +126,50 @@ def test_v2_driver_writes_unified_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("shares", "weight"), [(2, 1), (1024, 39), (262144, 10000), (0, 100)])
 def test_shares_to_weight(shares: int, weight: int) -> None:
     assert shares_to_weight(shares) == weight
+
+
+def _cgroup2_mount() -> str | None:
+    for candidate in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        if os.path.exists(f"{candidate}/cgroup.procs") and os.path.exists(
+            f"{candidate}/cgroup.subtree_control"
+        ):
+            return candidate
+    return None
+
+
+def test_v2_device_filter_denies_disks(tmp_path: Path) -> None:
+    """The eBPF device program, on the real cgroup2 tree (the hybrid host's "unified" one here)."""
+    root = _cgroup2_mount()
+    if root is None:
+        pytest.skip("no cgroup2 hierarchy mounted")
+    cgroup = f"{root}/skiff-test-oci-dev-{secrets.token_hex(4)}"
+    os.mkdir(cgroup)
+    disk = LOOP0  # (the real disk is already off-limits to everything in this sandbox)
+    os.mknod(tmp_path / "disk", 0o600 | stat.S_IFBLK, disk)
+    os.mknod(tmp_path / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    try:
+        attach_device_filter(cgroup)
+        script = (
+            f"echo $$ > {cgroup}/cgroup.procs; head -c1 {tmp_path}/null && echo null-ok;"
+            f"cat {tmp_path}/disk > /dev/null && echo disk-ok;"
+            f"mknod {tmp_path}/disk2 b {os.major(disk)} {os.minor(disk)} && echo mknod-ok"
+        )
+        result = subprocess.run([BUSYBOX, "sh", "-c", script], capture_output=True, text=True, timeout=30)
+    finally:
+        os.rmdir(cgroup)
+    assert result.stdout.split() == ["null-ok", "mknod-ok"]
+    assert "Operation not permitted" in result.stderr
+    os.close(os.open(tmp_path / "disk", os.O_RDONLY))  # outside the cgroup it opens: the filter did it
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("c 1:3 rwm", Rule(2, 1, 3, 7)),
+        ("b *:* m", Rule(1, None, None, 1)),
+        ("c 136:* rw", Rule(2, 136, None, 6)),
+        ("a *:* r", Rule(None, None, None, 2)),
+    ],
+)
+def test_device_rule_parsing(text: str, rule: Rule) -> None:
+    assert Rule.parse(text) == rule

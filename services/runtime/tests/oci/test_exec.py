@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from typing import TYPE_CHECKING
 
 import pytest
-from skiff_runtime.oci import InvalidState
+from skiff_runtime.oci import InvalidState, Status
 from skiff_runtime.oci.state import read_record
 
 if TYPE_CHECKING:
@@ -48,9 +50,11 @@ async def test_exec_exit_code_and_stderr(env: Env, running: str) -> None:
 
 async def test_exec_timeout_kills_the_command(env: Env, running: str) -> None:
     with pytest.raises(TimeoutError):
-        await env.executor.exec_sync(running, ["sh", "-c", "echo $$ > /tmp/pid; sleep 1000"], timeout=1.0)
+        await env.executor.exec_sync(running, ["sh", "-c", "echo $$ > /tmp/pid; sleep 1000"], timeout=2.0)
     # The timed-out shell is dead: gone, or a zombie of the container's init (sleep never reaps).
-    script = "s=$(cat /proc/$(cat /tmp/pid)/stat 2>/dev/null | cut -d' ' -f3); echo state=${s:-gone}"
+    # (An empty pid file means the machine was so slow the shell never got to run: also dead.)
+    script = 'p=$(cat /tmp/pid 2>/dev/null); s=$(cut -d" " -f3 /proc/${p:-none}/stat 2>/dev/null)'
+    script += "; echo state=${s:-gone}"
     _, out, _ = await env.executor.exec_sync(running, ["sh", "-c", script])
     assert out in (b"state=gone\n", b"state=Z\n")
     assert env.alive((await env.executor.state(running)).pid)
@@ -61,3 +65,39 @@ async def test_exec_requires_running(env: Env) -> None:
     with pytest.raises(InvalidState):
         await env.executor.exec_sync("idle", ["true"])
     await asyncio.sleep(0)
+
+
+async def test_exec_falls_back_to_nsexec_without_shim(env: Env, running: str) -> None:
+    rec = read_record(env.state_root / running)
+    assert rec is not None
+    os.kill(rec.shim_pid, signal.SIGKILL)
+    for _ in range(200):
+        if not env.alive(rec.shim_pid):
+            break
+        await asyncio.sleep(0.02)
+    code, out, _ = await env.executor.exec_sync(running, ["sh", "-c", "hostname; echo $ROLE"])
+    assert (code, out) == (0, b"skiff-test\napp\n")
+    await env.executor.kill(running, signal.SIGKILL)  # no shim: signalled directly
+    state = await asyncio.wait_for(env.executor.wait(running), 10)
+    assert (state.status, state.exit_code) == (Status.STOPPED, 255)  # nobody could observe the status
+
+
+async def test_cancelled_exec_kills_the_command(env: Env, running: str) -> None:
+    task = asyncio.create_task(
+        env.executor.exec_sync(running, ["sh", "-c", "echo $$ > /tmp/pid; sleep 1000"])
+    )
+    for _ in range(400):
+        code, out, _ = await env.executor.exec_sync(running, ["cat", "/tmp/pid"])
+        if code == 0 and out.strip():
+            break
+        await asyncio.sleep(0.025)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    script = 's=$(cut -d" " -f3 /proc/$(cat /tmp/pid)/stat 2>/dev/null); echo state=${s:-gone}'
+    for _ in range(200):
+        _, out, _ = await env.executor.exec_sync(running, ["sh", "-c", script])
+        if out in (b"state=gone\n", b"state=Z\n"):
+            break
+        await asyncio.sleep(0.025)
+    assert out in (b"state=gone\n", b"state=Z\n")

@@ -148,3 +148,11 @@ async def test_no_signals_ignored_or_blocked(env: Env) -> None:
     await env.executor.start("execsigs")
     code, out, _ = await env.executor.exec_sync("execsigs", grep)
     assert (code, out) == (0, b"SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n")
+
+
+async def test_container_cannot_open_block_devices(env: Env) -> None:
+    # /dev/loop0 (7:0): root on this host may open it, the container's device allow-list may not.
+    script = "mknod /tmp/disk b 7 0 && cat /tmp/disk"
+    state, log = await env.run("disk", ["sh", "-c", script])
+    assert state.exit_code != 0  # mknod is allowed (CAP_MKNOD, "b *:* m"), opening is not
+    assert "can't open '/tmp/disk': Operation not permitted" in log

@@ -9,9 +9,13 @@ Public API: see ``executor.py`` (types, ``Executor`` protocol, ``new_executor``,
 - ``init.py``            the container init between fork and exec
 - ``rootfs.py``          mounts, pivot_root, masked/read-only paths
 - ``caps.py``            capabilities and credentials
-- ``cgroups/``           v1 and v2 drivers
-- ``nsexec.py``          ``exec_sync`` helper (setns + fork + exec)
+- ``spec.py``            config.json validation (``jsonfields.py``: typed accessors)
+- ``cgroups/``           v1 and v2 drivers; ``devices.py`` is v2's eBPF device allow-list
+- ``shim_exec.py``       ``exec_sync`` inside the shim; ``exec_client.py`` the caller side
+- ``nsexec.py``          ``exec_sync`` fallback helper process (setns + fork + exec)
 - ``syscalls.py``        ctypes wrappers
+- ``runc_executor.py``   ``RuncExecutor`` (runc/crun); ``runc_backend.py`` is its shim side
+- ``testing.py``         busybox rootfs + config.json builder for tests and the benchmark
 """
 
 from skiff_runtime.oci.errors import (

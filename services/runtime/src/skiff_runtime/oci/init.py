@@ -29,8 +29,9 @@ from typing import NoReturn
 from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.caps import drop_privileges
 from skiff_runtime.oci.cgroups import CgroupDriver
+from skiff_runtime.oci.jsonfields import env_dict
 from skiff_runtime.oci.rootfs import finalize_rootfs, setup_rootfs
-from skiff_runtime.oci.spec import Spec, env_dict
+from skiff_runtime.oci.spec import Spec
 
 
 def _close_fds(keep: set[int]) -> None:

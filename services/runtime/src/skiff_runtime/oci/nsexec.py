@@ -1,4 +1,7 @@
-"""``python -m skiff_runtime.oci.nsexec``: the helper behind ``exec_sync``.
+"""``python -m skiff_runtime.oci.nsexec``: ``exec_sync``'s fallback when the shim is unreachable.
+
+Normally the shim runs exec requests itself (``shim_exec.py``, no interpreter start-up); both paths
+share ``enter_namespaces`` and ``become`` from here.
 
 Reads one JSON request from stdin (then stdin becomes ``/dev/null``), and:
 
@@ -17,19 +20,22 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import sys
+from typing import Any, NoReturn
 
 from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.caps import drop_privileges
 from skiff_runtime.oci.cgroups import detect_driver
-from skiff_runtime.oci.spec import env_dict
+from skiff_runtime.oci.jsonfields import env_dict
 from skiff_runtime.oci.state import start_time
 
 _ORDER = ("cgroup", "ipc", "uts", "network", "pid", "mount")
 
 
-def _enter(pid: int) -> None:
+def enter_namespaces(pid: int) -> None:
+    """Join every namespace of ``pid`` that differs from ours; mount last (it changes /proc)."""
     fds: list[tuple[int, int]] = []
     for ns_type in _ORDER:
         flag, name = sc.NAMESPACES[ns_type]
@@ -42,7 +48,9 @@ def _enter(pid: int) -> None:
         os.close(fd)
 
 
-def _child(req: dict) -> None:  # type: ignore[type-arg]
+def become(req: dict[str, Any], parent_alive: int | None) -> NoReturn:
+    """In the forked child: drop to the container process's credentials, exec ``req["argv"]``.
+    ``parent_alive`` is a pipe whose EOF means our parent died before PDEATHSIG was armed."""
     proc = req["spec"]["process"]
     try:
         if proc["no_new_privileges"]:
@@ -58,6 +66,10 @@ def _child(req: dict) -> None:  # type: ignore[type-arg]
             ambient=proc["ambient"],
         )
         sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        # The helper may have died before PDEATHSIG was armed (getppid() is 0 across the pid namespace
+        # boundary, so check the pipe instead): EOF means it is gone, and so must we be.
+        if parent_alive is not None and select.select([parent_alive], [], [], 0)[0]:
+            os._exit(137)
         os.umask(proc["umask"])
         os.setsid()
         os.chdir(proc["cwd"])
@@ -84,13 +96,16 @@ def main() -> int:
         if start_time(pid) != req["pid_start"]:
             raise ProcessLookupError(f"container init {pid} is gone")
         detect_driver().add_process(req["cgroups_path"], 0)
-        _enter(pid)
+        enter_namespaces(pid)
     except OSError as e:
         print(f"skiff nsexec: {e}", file=sys.stderr, flush=True)
         return 126
+    parent_alive, keep = os.pipe()
     child = os.fork()
     if child == 0:
-        _child(req)
+        os.close(keep)
+        become(req, parent_alive)
+    os.close(parent_alive)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda s, _f: os.kill(child, s))
     _, status = os.waitpid(child, 0)

@@ -8,6 +8,8 @@ request per connection keeps both sides trivial. Operations:
 ``kill``        ``{"signal": n}``: signal the init (the shim is its parent, so no pid-reuse race)
 ``wait``        answers when the container has stopped (the state file is already updated)
 ``reopen_log``  close and reopen the log path (log rotation)
+``exec``        ``{"request": {...}, "timeout": s}``: run a command in the container (``shim_exec.py``);
+                answers ``exit_code`` + base64 ``stdout``/``stderr``, or ``timeout: true``
 ``shutdown``    SIGKILL the init if still alive, answer, then the shim exits (used by ``delete``)
 ==============  ============================================================================
 
@@ -53,7 +55,8 @@ async def request(
     finally:
         if dirfd >= 0:
             os.close(dirfd)
-    reader, writer = await asyncio.open_unix_connection(sock=sock)
+    # exec replies carry the command's output (base64, up to 2 x 16 MiB) on one line.
+    reader, writer = await asyncio.open_unix_connection(sock=sock, limit=64 << 20)
     try:
         writer.write(json.dumps(msg).encode() + b"\n")
         await writer.drain()

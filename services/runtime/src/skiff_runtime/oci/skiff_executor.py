@@ -8,9 +8,9 @@ When the shim is gone (killed, crashed, machine rebooted with a persistent state
 reconciles the record with ``/proc``: a container whose init is also gone is reported STOPPED with
 exit code 255 ("unknown", as containerd does), because nobody could observe its real exit status.
 
-``exec_sync`` spawns ``python -m skiff_runtime.oci.nsexec``: setns into a mount namespace is refused
-for multi-threaded processes, and the runtime service is multi-threaded (grpc, to_thread), so the
-namespace switch must happen in a fresh single-threaded process.
+``exec_sync`` never calls ``setns`` here: it is refused for multi-threaded processes (the runtime
+service is one: grpc, to_thread). The shim forks the command (``exec_client.py``/``shim_exec.py``),
+or, if the shim is gone, a fresh single-threaded ``nsexec`` process does.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from skiff_runtime.oci.errors import (
     InvalidBundle,
     InvalidState,
 )
+from skiff_runtime.oci.exec_client import exec_in_container
 from skiff_runtime.oci.executor import ContainerState, ContainerStats, Status
 from skiff_runtime.oci.spec import load_spec
 from skiff_runtime.oci.state import SHIM_LOG, Record, is_alive, read_record
@@ -158,6 +159,9 @@ class SkiffExecutor:
         cmd += self._shim_args()
         try:
             proc = _popen_detached(cmd, state_dir / SHIM_LOG, ready_w)
+        except BaseException:
+            os.close(ready_r)
+            raise
         finally:
             os.close(ready_w)
         try:
@@ -276,16 +280,5 @@ class SkiffExecutor:
             "env": list(spec.process.env) + list(env or []),
             "spec": json.loads(spec.to_json()),
         }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "skiff_runtime.oci.nsexec",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": _pythonpath()},
-        )  # fmt: skip
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(json.dumps(request).encode()), timeout)
-        except TimeoutError:
-            proc.kill()  # the command dies with it: PR_SET_PDEATHSIG
-            await proc.wait()
-            raise TimeoutError(f"exec in {container_id} timed out after {timeout}s") from None
-        rc = proc.returncode or 0
-        return (128 - rc if rc < 0 else rc), out, err
+        env_for_helper = {**os.environ, "PYTHONPATH": _pythonpath()}
+        return await exec_in_container(self._dir(container_id), request, timeout, env_for_helper)

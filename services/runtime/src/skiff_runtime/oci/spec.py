@@ -17,6 +17,7 @@ from typing import Any
 
 from skiff_runtime.oci.caps import cap_mask
 from skiff_runtime.oci.errors import InvalidBundle
+from skiff_runtime.oci.jsonfields import get, strings, uint
 from skiff_runtime.oci.syscalls import NAMESPACES
 
 
@@ -101,78 +102,43 @@ class Spec:
         return cls(process=Process(**proc), **raw)
 
 
-def env_dict(env: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """["A=1", "B"] -> {"A": "1", "B": ""}; later entries win (exec_sync appends its overrides)."""
-    out: dict[str, str] = {}
-    for item in env:
-        key, _, value = item.partition("=")
-        out[key] = value
-    return out
-
-
-def _get(obj: dict[str, Any], key: str, path: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
-    value = obj.get(key, default)
-    if value is default:
-        return value
-    # bool is an int subclass; reject it where a number is wanted.
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise InvalidBundle(f"{path}.{key}" if path else key, f"must be of type {names}")
-    return value
-
-
-def _uint(obj: dict[str, Any], key: str, path: str, default: int | None = None) -> int | None:
-    value = _get(obj, key, path, int, default)
-    if value is not None and value < 0:
-        raise InvalidBundle(f"{path}.{key}", "must be a non-negative integer")
-    return value  # type: ignore[no-any-return]
-
-
-def _strings(obj: dict[str, Any], key: str, path: str) -> tuple[str, ...]:
-    items = _get(obj, key, path, list, None) or []
-    for i, item in enumerate(items):
-        if not isinstance(item, str):
-            raise InvalidBundle(f"{path}.{key}[{i}]", "must be a string")
-    return tuple(items)
-
-
 def _parse_process(raw: dict[str, Any]) -> Process:
-    args = _strings(raw, "args", "process")
+    args = strings(raw, "args", "process")
     if not args:
         raise InvalidBundle("process.args", "Required value: at least one argument")
     if raw.get("terminal"):
         raise InvalidBundle("process.terminal", "Unsupported value: only terminal=false is supported")
-    cwd = _get(raw, "cwd", "process", str, "/")
+    cwd = get(raw, "cwd", "process", str, "/")
     if not cwd.startswith("/"):
         raise InvalidBundle("process.cwd", "must be an absolute path")
-    user = _get(raw, "user", "process", dict, {})
-    gids = _get(user, "additionalGids", "process.user", list, []) or []
+    user = get(raw, "user", "process", dict, {})
+    gids = get(user, "additionalGids", "process.user", list, []) or []
     for i, gid in enumerate(gids):
         if not isinstance(gid, int) or isinstance(gid, bool) or gid < 0:
             raise InvalidBundle(f"process.user.additionalGids[{i}]", "must be a non-negative integer")
-    caps_raw = _get(raw, "capabilities", "process", dict, None)
+    caps_raw = get(raw, "capabilities", "process", dict, None)
     masks: dict[str, int | None] = {}
     for kind in ("bounding", "effective", "permitted", "inheritable", "ambient"):
-        names = _strings(caps_raw, kind, "process.capabilities") if caps_raw and kind in caps_raw else None
+        names = strings(caps_raw, kind, "process.capabilities") if caps_raw and kind in caps_raw else None
         masks[kind] = cap_mask(names, f"process.capabilities.{kind}") if names is not None else None
     rlimits = []
-    for i, rl in enumerate(_get(raw, "rlimits", "process", list, []) or []):
+    for i, rl in enumerate(get(raw, "rlimits", "process", list, []) or []):
         where = f"process.rlimits[{i}]"
         if not isinstance(rl, dict):
             raise InvalidBundle(where, "must be an object")
-        name = _get(rl, "type", where, str, "")
+        name = get(rl, "type", where, str, "")
         number = getattr(resource, name, None)
         if not name.startswith("RLIMIT_") or not isinstance(number, int):
             raise InvalidBundle(f"{where}.type", f"Unsupported value: {name!r}")
-        rlimits.append((number, _uint(rl, "soft", where, 0) or 0, _uint(rl, "hard", where, 0) or 0))
+        rlimits.append((number, uint(rl, "soft", where, 0) or 0, uint(rl, "hard", where, 0) or 0))
     return Process(
         args=args,
-        env=_strings(raw, "env", "process"),
+        env=strings(raw, "env", "process"),
         cwd=cwd,
-        uid=_uint(user, "uid", "process.user", 0) or 0,
-        gid=_uint(user, "gid", "process.user", 0) or 0,
+        uid=uint(user, "uid", "process.user", 0) or 0,
+        gid=uint(user, "gid", "process.user", 0) or 0,
         additional_gids=tuple(gids),
-        no_new_privileges=bool(_get(raw, "noNewPrivileges", "process", bool, False)),
+        no_new_privileges=bool(get(raw, "noNewPrivileges", "process", bool, False)),
         rlimits=tuple(rlimits),
         oom_score_adj=_oom_score_adj(raw),
         umask=_umask(user),
@@ -181,14 +147,14 @@ def _parse_process(raw: dict[str, Any]) -> Process:
 
 
 def _umask(user: dict[str, Any]) -> int:
-    value = _uint(user, "umask", "process.user", 0o022)
+    value = uint(user, "umask", "process.user", 0o022)
     if value is None or value > 0o777:
         raise InvalidBundle("process.user.umask", "must be between 0 and 0o777")
     return value
 
 
 def _oom_score_adj(raw: dict[str, Any]) -> int | None:
-    value = _get(raw, "oomScoreAdj", "process", int, None)
+    value = get(raw, "oomScoreAdj", "process", int, None)
     if value is not None and not -1000 <= value <= 1000:
         raise InvalidBundle("process.oomScoreAdj", "must be between -1000 and 1000")
     return value  # type: ignore[no-any-return]
@@ -207,7 +173,7 @@ _SYSCTL_NAMESPACE = {
 
 
 def _parse_sysctl(raw: dict[str, Any], namespaces: tuple[Namespace, ...]) -> tuple[tuple[str, str], ...]:
-    items = _get(raw, "sysctl", "linux", dict, {}) or {}
+    items = get(raw, "sysctl", "linux", dict, {}) or {}
     private = {ns.type for ns in namespaces if not ns.path}
     shared = {ns.type for ns in namespaces if ns.path}
     out = []
@@ -232,53 +198,53 @@ def _parse_mounts(raw: list[Any]) -> tuple[Mount, ...]:
         where = f"mounts[{i}]"
         if not isinstance(m, dict):
             raise InvalidBundle(where, "must be an object")
-        dest = _get(m, "destination", where, str, "")
+        dest = get(m, "destination", where, str, "")
         if not dest.startswith("/"):
             raise InvalidBundle(f"{where}.destination", "must be an absolute path")
-        options = _strings(m, "options", where)
-        mtype = _get(m, "type", where, str, "") or ("bind" if {"bind", "rbind"} & set(options) else "")
+        options = strings(m, "options", where)
+        mtype = get(m, "type", where, str, "") or ("bind" if {"bind", "rbind"} & set(options) else "")
         if not mtype:
             raise InvalidBundle(f"{where}.type", "Required value")
-        mounts.append(Mount(dest, mtype, _get(m, "source", where, str, "") or mtype, options))
+        mounts.append(Mount(dest, mtype, get(m, "source", where, str, "") or mtype, options))
     return tuple(mounts)
 
 
 def _parse_linux(raw: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     namespaces = []
-    for i, ns in enumerate(_get(raw, "namespaces", "linux", list, []) or []):
+    for i, ns in enumerate(get(raw, "namespaces", "linux", list, []) or []):
         where = f"linux.namespaces[{i}]"
-        ns_type = _get(ns, "type", where, str, "") if isinstance(ns, dict) else None
+        ns_type = get(ns, "type", where, str, "") if isinstance(ns, dict) else None
         if ns_type not in NAMESPACES:
             if ns_type == "user":
                 raise InvalidBundle(f"{where}.type", "Unsupported value: user namespaces are not supported")
             raise InvalidBundle(f"{where}.type", f"Unsupported value: {ns_type!r}")
-        namespaces.append(Namespace(ns_type, _get(ns, "path", where, str, None) or None))
+        namespaces.append(Namespace(ns_type, get(ns, "path", where, str, None) or None))
     if len({ns.type for ns in namespaces}) != len(namespaces):
         raise InvalidBundle("linux.namespaces", "Duplicate value: a namespace type is listed twice")
     out["namespaces"] = tuple(namespaces)
-    cg = _get(raw, "cgroupsPath", "linux", str, None)
+    cg = get(raw, "cgroupsPath", "linux", str, None)
     if cg is not None and (not cg.startswith("/") or ".." in cg.split("/")):
         raise InvalidBundle("linux.cgroupsPath", "must be an absolute path without '..'")
     out["cgroups_path"] = cg
-    res = _get(raw, "resources", "linux", dict, {}) or {}
-    cpu = _get(res, "cpu", "linux.resources", dict, {}) or {}
-    mem = _get(res, "memory", "linux.resources", dict, {}) or {}
-    pids = _get(res, "pids", "linux.resources", dict, {}) or {}
-    quota = _get(cpu, "quota", "linux.resources.cpu", int, None)
-    limit = _get(mem, "limit", "linux.resources.memory", int, None)
-    pids_limit = _get(pids, "limit", "linux.resources.pids", int, None)
+    res = get(raw, "resources", "linux", dict, {}) or {}
+    cpu = get(res, "cpu", "linux.resources", dict, {}) or {}
+    mem = get(res, "memory", "linux.resources", dict, {}) or {}
+    pids = get(res, "pids", "linux.resources", dict, {}) or {}
+    quota = get(cpu, "quota", "linux.resources.cpu", int, None)
+    limit = get(mem, "limit", "linux.resources.memory", int, None)
+    pids_limit = get(pids, "limit", "linux.resources.pids", int, None)
     out["resources"] = Resources(
-        cpu_shares=_uint(cpu, "shares", "linux.resources.cpu"),
+        cpu_shares=uint(cpu, "shares", "linux.resources.cpu"),
         cpu_quota=quota if quota is None or quota > 0 else None,  # -1 / 0 mean "unlimited"
-        cpu_period=_uint(cpu, "period", "linux.resources.cpu"),
+        cpu_period=uint(cpu, "period", "linux.resources.cpu"),
         memory_limit=limit if limit is None or limit > 0 else None,
         pids_limit=pids_limit if pids_limit is None or pids_limit > 0 else None,
     )
     out["sysctl"] = _parse_sysctl(raw, out["namespaces"])
-    out["masked_paths"] = _strings(raw, "maskedPaths", "linux")
-    out["readonly_paths"] = _strings(raw, "readonlyPaths", "linux")
-    prop = _get(raw, "rootfsPropagation", "linux", str, None) or "rprivate"
+    out["masked_paths"] = strings(raw, "maskedPaths", "linux")
+    out["readonly_paths"] = strings(raw, "readonlyPaths", "linux")
+    prop = get(raw, "rootfsPropagation", "linux", str, None) or "rprivate"
     if prop not in ("private", "rprivate", "slave", "rslave", "shared", "rshared"):
         raise InvalidBundle("linux.rootfsPropagation", f"Unsupported value: {prop!r}")
     out["rootfs_propagation"] = prop
@@ -295,11 +261,11 @@ def load_spec(bundle: Path) -> Spec:
         raise InvalidBundle("config.json", f"cannot be read: {e}") from None
     if not isinstance(raw, dict):
         raise InvalidBundle("config.json", "must be a JSON object")
-    process = _get(raw, "process", "", dict, None)
+    process = get(raw, "process", "", dict, None)
     if process is None:
         raise InvalidBundle("process", "Required value")
-    root = _get(raw, "root", "", dict, None)
-    if root is None or not _get(root, "path", "root", str, ""):
+    root = get(raw, "root", "", dict, None)
+    if root is None or not get(root, "path", "root", str, ""):
         raise InvalidBundle("root.path", "Required value")
     root_path = (bundle / root["path"]).resolve()
     if not root_path.is_dir():
@@ -307,10 +273,10 @@ def load_spec(bundle: Path) -> Spec:
     spec = Spec(
         process=_parse_process(process),
         root_path=str(root_path),
-        root_readonly=bool(_get(root, "readonly", "root", bool, False)),
-        hostname=_get(raw, "hostname", "", str, None),
-        mounts=_parse_mounts(_get(raw, "mounts", "", list, []) or []),
-        **_parse_linux(_get(raw, "linux", "", dict, {}) or {}),
+        root_readonly=bool(get(root, "readonly", "root", bool, False)),
+        hostname=get(raw, "hostname", "", str, None),
+        mounts=_parse_mounts(get(raw, "mounts", "", list, []) or []),
+        **_parse_linux(get(raw, "linux", "", dict, {}) or {}),
     )
     if spec.namespace("mount") is None or spec.namespace("mount").path:  # type: ignore[union-attr]
         raise InvalidBundle("linux.namespaces", "a new mount namespace (type mount, no path) is required")

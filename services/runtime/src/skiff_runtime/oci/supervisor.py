@@ -9,6 +9,8 @@ State machine (the shim is the only writer of ``state.json``)::
 
 - No threads: after ``unshare(CLONE_NEWPID)`` the kernel refuses ``CLONE_THREAD`` in the shim, so
   everything is non-blocking fds on one event loop.
+- ``exec`` requests fork the command right here (``shim_exec.py``): our children are born in the
+  container's pid namespace, which saves an interpreter start per exec probe.
 - ``start`` is delegated to a ``starter`` coroutine: the native exec-pipe handshake (``shim.py``) or
   ``runc start`` (``runc_backend.py``); the rest of the supervisor does not care which.
 - Exit is observed with a pidfd (``os.pidfd_open``) registered with the loop: no SIGCHLD handler and no
@@ -23,6 +25,7 @@ State machine (the shim is the only writer of ``state.json``)::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -36,6 +39,7 @@ from typing import Any
 
 from skiff_runtime.oci.cgroups import CgroupDriver
 from skiff_runtime.oci.logs import CriLogWriter
+from skiff_runtime.oci.shim_exec import run_exec
 from skiff_runtime.oci.state import SOCKET, Record, write_record
 
 log = logging.getLogger("skiff.oci.shim")
@@ -51,6 +55,7 @@ class Supervisor:
         stdout: int,
         stderr: int,
         starter: Callable[[], Awaitable[str | None]],
+        exec_in_shim: bool = True,
     ) -> None:
         self.state_dir = state_dir
         self.rec = rec
@@ -58,6 +63,8 @@ class Supervisor:
         self.pipes = {stdout: "stdout", stderr: "stderr"}
         self.starter = starter  # releases the process blocked before exec; returns an error or None
         self.start_requested = False
+        # Only when the shim's children are born in the container's pid namespace (native mode).
+        self.exec_in_shim = exec_in_shim
         self.logs = CriLogWriter(rec.log_path)
         self.reaped = False
         self.stopped = asyncio.Event()
@@ -148,10 +155,14 @@ class Supervisor:
         self.stopped.set()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        req: dict[str, Any] = {}
         try:
             line = await reader.readline()
             req = json.loads(line)
-            reply = await self._handle(req)
+            if req.get("op") == "exec":
+                reply = await self._exec(req, reader)
+            else:
+                reply = await self._handle(req)
         except Exception as e:  # a bad request must never take the shim down
             traceback.print_exc()
             reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
@@ -163,6 +174,25 @@ class Supervisor:
             pass
         if req.get("op") == "shutdown" and reply.get("ok"):
             self.shutdown.set()
+
+    async def _exec(self, req: dict[str, Any], reader: asyncio.StreamReader) -> dict[str, Any]:
+        """Run an exec request (shim_exec.py); a caller that hangs up cancels it."""
+        if self.rec.status != "running" or self.reaped or not self.exec_in_shim:
+            return {"ok": False, "unsupported": True, "error": f"cannot exec: container is {self.rec.status}"}
+        body = req["request"]
+        if body.get("pid") != self.rec.pid:
+            return {"ok": False, "error": "exec request is for another container init"}
+        limit = req.get("timeout")
+        task = asyncio.create_task(run_exec(body, limit, self.driver, self.rec.cgroups_path))
+        hangup = asyncio.create_task(reader.read(1))
+        await asyncio.wait({task, hangup}, return_when=asyncio.FIRST_COMPLETED)
+        hangup.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return {"ok": False, "error": "caller went away"}
+        return task.result()
 
     async def _handle(self, req: dict[str, Any]) -> dict[str, Any]:
         op = req.get("op")

@@ -24,22 +24,8 @@ from skiff_runtime.oci.cgroups.base import (
     rmdir_tree,
     write,
 )
+from skiff_runtime.oci.cgroups.devices import DEFAULT_RULES
 from skiff_runtime.oci.spec import Resources
-
-_DEVICE_ALLOW = (
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",  # null
-    "c 1:5 rwm",  # zero
-    "c 1:7 rwm",  # full
-    "c 1:8 rwm",  # random
-    "c 1:9 rwm",  # urandom
-    "c 5:0 rwm",  # tty
-    "c 5:1 rwm",  # console
-    "c 5:2 rwm",  # ptmx
-    "c 136:* rwm",  # pts
-    "c 10:200 rwm",  # tun
-)
 
 
 class CgroupV1:
@@ -102,7 +88,7 @@ class CgroupV1:
         except FileNotFoundError:
             return
         write(f"{devices}/devices.deny", "a")
-        for rule in _DEVICE_ALLOW:
+        for rule in DEFAULT_RULES:
             write(f"{devices}/devices.allow", rule)
 
     def add_process(self, path: str, pid: int) -> None:

@@ -6,8 +6,10 @@ processes themselves, so the "no internal processes" rule is not in the way.
 
 OCI resources are expressed in v1 units; conversions follow runc/crun:
 ``cpu.weight = 1 + (shares - 2) * 9999 / 262142`` and ``cpu.max = "<quota|max> <period>"``.
-OOM kills are counted in ``memory.events`` (``oom_kill``). ``cgroup.kill`` (Linux 5.14+) kills the
-whole subtree atomically; older kernels fall back to signalling ``cgroup.procs``.
+Device access is enforced by an eBPF program attached to each new container cgroup (``devices.py``),
+the v2 replacement of v1's ``devices.allow``. OOM kills are counted in ``memory.events``
+(``oom_kill``). ``cgroup.kill`` (Linux 5.14+) kills the whole subtree atomically; older kernels fall
+back to signalling ``cgroup.procs``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from skiff_runtime.oci.cgroups.base import (
     rmdir_tree,
     write,
 )
+from skiff_runtime.oci.cgroups.devices import attach_device_filter
 from skiff_runtime.oci.spec import Resources
 
 _WANTED = ("cpu", "cpuset", "memory", "pids", "io")
@@ -37,8 +40,9 @@ def shares_to_weight(shares: int) -> int:
 class CgroupV2:
     version = 2
 
-    def __init__(self, root: str = "/sys/fs/cgroup") -> None:
+    def __init__(self, root: str = "/sys/fs/cgroup", *, device_filter: bool = True) -> None:
         self.root = root
+        self.device_filter = device_filter
 
     def _dir(self, path: str) -> str:
         return f"{self.root}{path}" if path.startswith("/") else f"{self.root}/{path}"
@@ -47,6 +51,7 @@ class CgroupV2:
         return [self._dir(path)]
 
     def create(self, path: str, resources: Resources) -> None:
+        new_leaf = not os.path.isdir(self._dir(path))
         current = self.root
         for part in [p for p in path.split("/") if p]:
             try:
@@ -63,6 +68,8 @@ class CgroupV2:
                     write(f"{current}/cgroup.subtree_control", enable)
             current = f"{current}/{part}"
             os.makedirs(current, exist_ok=True)
+        if self.device_filter and new_leaf:  # once: create() may be called again to re-apply limits
+            attach_device_filter(self._dir(path))
         self._apply(path, resources)
 
     def _apply(self, path: str, r: Resources) -> None:
