@@ -1,11 +1,12 @@
 """Pod sandbox lifecycle: RunPodSandbox as one transaction, Stop and Remove as idempotent releases.
 
 RunPodSandbox takes, in order: the record (state CREATING), the pod cgroup, the namespaces (net, uts, ipc
-as the pod asks), the pod /dev/shm, the CNI network, and the per-pod files. Each step pushes its undo on a
-stack; any failure pops the stack, so a failed RunPodSandbox releases everything it took (an IP, a
-mount, a cgroup) and leaves no record. StopPodSandbox kills the containers, runs CNI DEL (with the
-result ADD cached) and unpins the namespaces, as containerd does; RemovePodSandbox also removes the
-containers, the pod cgroup and the files. Both are safe to repeat.
+as the pod asks), the pod PID-namespace init (PID mode POD only), the pod /dev/shm, the CNI network, and
+the per-pod files. Each step pushes its undo on a stack; any failure pops the stack, so a failed
+RunPodSandbox releases everything it took (an IP, a mount, a cgroup, a process) and leaves no record.
+StopPodSandbox kills the containers, runs CNI DEL (with the result ADD cached), unpins the namespaces and
+stops the PID-namespace init, as containerd does; RemovePodSandbox also removes the containers, the pod
+cgroup and the files. Both are safe to repeat.
 """
 
 from __future__ import annotations
