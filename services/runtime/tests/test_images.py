@@ -71,6 +71,7 @@ def test_not_an_image(tmp_path: Path) -> None:
         _importer(tmp_path).import_path(tmp_path / "empty")
 
 
+@pytest.mark.root  # mknod / mount / chown need root
 def test_overlay_rootfs(tmp_path: Path, busybox_layout: Path) -> None:
     imp = _importer(tmp_path)
     record = imp.import_path(busybox_layout, "busybox")

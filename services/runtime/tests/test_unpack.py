@@ -60,6 +60,7 @@ def test_hostile_layers_refused(
     assert not (tmp_path / "evil").exists()
 
 
+@pytest.mark.root  # mknod / mount / chown need root
 def test_regular_content(tmp_path: Path) -> None:
     blob = _tar(
         tmp_path / "l.tar",
@@ -82,6 +83,7 @@ def test_regular_content(tmp_path: Path) -> None:
     assert diff_id == "sha256:" + hashlib.sha256(blob.read_bytes()).hexdigest()
 
 
+@pytest.mark.root  # mknod / mount / chown need root
 def test_whiteouts_become_overlay_whiteouts(tmp_path: Path) -> None:
     lower = _tar(
         tmp_path / "l1.tar",
