@@ -13,6 +13,9 @@ from skiff_runtime.images.importer import Importer, ImportError_
 from skiff_runtime.images.snapshots import Snapshotter
 from skiff_runtime.images.store import ImageStore
 
+# unpacking sets owners (lchown), creates whiteout devices (mknod) and mounts overlays: root only
+pytestmark = pytest.mark.root
+
 
 def _importer(root: Path) -> Importer:
     return Importer(BlobStore(root / "content"), Snapshotter(root), ImageStore(root))
@@ -71,7 +74,6 @@ def test_not_an_image(tmp_path: Path) -> None:
         _importer(tmp_path).import_path(tmp_path / "empty")
 
 
-@pytest.mark.root  # mknod / mount / chown need root
 def test_overlay_rootfs(tmp_path: Path, busybox_layout: Path) -> None:
     imp = _importer(tmp_path)
     record = imp.import_path(busybox_layout, "busybox")

@@ -12,6 +12,9 @@ import pytest
 from skiff_runtime.images.snapshots import Snapshotter, mount, unmount
 from skiff_runtime.images.unpack import OVERLAY_OPAQUE_XATTR, HostileLayer, unpack_layer
 
+# unpacking sets owners (lchown), creates whiteout devices (mknod) and mounts overlays: root only
+pytestmark = pytest.mark.root
+
 
 def _tar(path: Path, members: list[tuple[str, str, bytes | str]]) -> Path:
     """members: (name, kind, payload) with kind in file|dir|sym|hard|chr|fifo."""
@@ -60,7 +63,6 @@ def test_hostile_layers_refused(
     assert not (tmp_path / "evil").exists()
 
 
-@pytest.mark.root  # mknod / mount / chown need root
 def test_regular_content(tmp_path: Path) -> None:
     blob = _tar(
         tmp_path / "l.tar",
@@ -83,7 +85,6 @@ def test_regular_content(tmp_path: Path) -> None:
     assert diff_id == "sha256:" + hashlib.sha256(blob.read_bytes()).hexdigest()
 
 
-@pytest.mark.root  # mknod / mount / chown need root
 def test_whiteouts_become_overlay_whiteouts(tmp_path: Path) -> None:
     lower = _tar(
         tmp_path / "l1.tar",
