@@ -348,3 +348,39 @@ async def test_reopen_container_log(tmp_path: Path, busybox_layout: Path) -> Non
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await rs.ReopenContainerLog(cri.ReopenContainerLogRequest(container_id=cid))
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_shared_pid_namespace(tmp_path: Path, busybox_layout: Path) -> None:
+    async with cri_server(tmp_path, busybox_layout) as h:
+        rs = h.runtime_stub
+        sandbox_cfg = pod_config(tmp_path)  # PID mode POD: the CRI default, kubelet's shareProcessNamespace
+        sid = (await rs.RunPodSandbox(cri.RunPodSandboxRequest(config=sandbox_cfg))).pod_sandbox_id
+        sandbox = h.runtime.sandboxes.store.get(sid)
+        assert sandbox.pause_pid > 0 and os.path.exists(f"/proc/{sandbox.pause_pid}")
+        ids = []
+        for name, command in (("a", ["sleep", "31"]), ("b", ["sleep", "32"])):
+            config = container_config(command, name)
+            config.linux.security_context.namespace_options.pid = cri.POD
+            cid = (
+                await rs.CreateContainer(
+                    cri.CreateContainerRequest(pod_sandbox_id=sid, sandbox_config=sandbox_cfg, config=config)
+                )
+            ).container_id
+            await rs.StartContainer(cri.StartContainerRequest(container_id=cid))
+            ids.append(cid)
+        pids = [h.runtime.containers.store.get(cid).pid for cid in ids]
+        pause_ns = os.stat(f"/proc/{sandbox.pause_pid}/ns/pid").st_ino
+        assert all(os.stat(f"/proc/{pid}/ns/pid").st_ino == pause_ns for pid in pids)
+        # each container sees the other's process (ps reads the container's own /proc)
+        seen = await rs.ExecSync(cri.ExecSyncRequest(container_id=ids[0], cmd=["ps"], timeout=10))
+        assert b"sleep 32" in seen.stdout and b"sleep 31" in seen.stdout
+        await rs.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=sid))
+        assert not os.path.exists(f"/proc/{sandbox.pause_pid}") or pidns_dead(sandbox.pause_pid)
+        await rs.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
+
+
+def pidns_dead(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except FileNotFoundError:
+        return True

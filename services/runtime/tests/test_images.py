@@ -13,6 +13,9 @@ from skiff_runtime.images.importer import Importer, ImportError_
 from skiff_runtime.images.snapshots import Snapshotter
 from skiff_runtime.images.store import ImageStore
 
+# unpacking sets owners (lchown), creates whiteout devices (mknod) and mounts overlays: root only
+pytestmark = pytest.mark.root
+
 
 def _importer(root: Path) -> Importer:
     return Importer(BlobStore(root / "content"), Snapshotter(root), ImageStore(root))

@@ -136,22 +136,27 @@ def test_namespaces_and_host_network(rootfs: Path) -> None:
     assert not any(n["type"] in ("network", "uts") for n in ns)
 
 
-def test_pod_pid_namespace_refused(rootfs: Path) -> None:
+def test_pod_pid_namespace(rootfs: Path) -> None:
     config = cri.ContainerConfig(metadata=cri.ContainerMetadata(name="c"), command=["x"])
     config.linux.security_context.namespace_options.pid = cri.POD
-    with pytest.raises(Invalid, match=r"namespace_options\.pid"):
-        builder.build(
+
+    def build(**sandbox: object) -> builder.BuiltSpec:
+        return builder.build(
             builder.SpecInputs(
                 container_id="c",
                 config=config,
                 image=ImageConfig(),
-                sandbox=_sandbox(),
+                sandbox=_sandbox(**sandbox),
                 rootfs=rootfs,
                 pod_files={},
                 cgroups_path="/x",
                 unified_cgroups=False,
             )
         )
+
+    with pytest.raises(Invalid, match=r"namespace_options\.pid"):  # the sandbox has no pod PID namespace
+        build()
+    assert {"type": "pid", "path": "/proc/4242/ns/pid"} in build(pause_pid=4242).spec["linux"]["namespaces"]
 
 
 def test_mounts(rootfs: Path, tmp_path: Path) -> None:

@@ -12,6 +12,9 @@ import pytest
 from skiff_runtime.images.snapshots import Snapshotter, mount, unmount
 from skiff_runtime.images.unpack import OVERLAY_OPAQUE_XATTR, HostileLayer, unpack_layer
 
+# unpacking sets owners (lchown), creates whiteout devices (mknod) and mounts overlays: root only
+pytestmark = pytest.mark.root
+
 
 def _tar(path: Path, members: list[tuple[str, str, bytes | str]]) -> Path:
     """members: (name, kind, payload) with kind in file|dir|sym|hard|chr|fifo."""

@@ -82,6 +82,14 @@ def create(rel: str) -> None:
             (root / rel.lstrip("/")).mkdir(parents=True, exist_ok=True)
 
 
+def attach(rel: str, pid: int) -> None:
+    """Move `pid` into the cgroup in every hierarchy (it must exist: see `create`)."""
+    for root in hierarchies():
+        procs = root / rel.lstrip("/") / "cgroup.procs"
+        if procs.exists():
+            procs.write_text(str(pid))
+
+
 def _procs(path: Path) -> list[int]:
     try:
         return [int(x) for x in (path / "cgroup.procs").read_text().split()]

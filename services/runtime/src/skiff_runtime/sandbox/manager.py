@@ -1,11 +1,12 @@
 """Pod sandbox lifecycle: RunPodSandbox as one transaction, Stop and Remove as idempotent releases.
 
 RunPodSandbox takes, in order: the record (state CREATING), the pod cgroup, the namespaces (net, uts, ipc
-as the pod asks), the pod /dev/shm, the CNI network, and the per-pod files. Each step pushes its undo on a
-stack; any failure pops the stack, so a failed RunPodSandbox releases everything it took (an IP, a
-mount, a cgroup) and leaves no record. StopPodSandbox kills the containers, runs CNI DEL (with the
-result ADD cached) and unpins the namespaces, as containerd does; RemovePodSandbox also removes the
-containers, the pod cgroup and the files. Both are safe to repeat.
+as the pod asks), the pod PID-namespace init (PID mode POD only), the pod /dev/shm, the CNI network, and
+the per-pod files. Each step pushes its undo on a stack; any failure pops the stack, so a failed
+RunPodSandbox releases everything it took (an IP, a mount, a cgroup, a process) and leaves no record.
+StopPodSandbox kills the containers, runs CNI DEL (with the result ADD cached), unpins the namespaces and
+stops the PID-namespace init, as containerd does; RemovePodSandbox also removes the containers, the pod
+cgroup and the files. Both are safe to repeat.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from skiff_common.observability import get_logger
 from skiff_runtime.containers.manager import ContainerManager
 from skiff_runtime.network.cni import CNIError
 from skiff_runtime.network.manager import NetworkManager
-from skiff_runtime.sandbox import cgroups, files, namespaces
+from skiff_runtime.sandbox import cgroups, files, namespaces, pidns
 from skiff_runtime.store.base import RecordStore
 from skiff_runtime.store.sandbox import CREATING, NOTREADY, READY, SandboxRecord
 
@@ -114,10 +115,9 @@ class SandboxManager:
                 await self._release(record)
                 record.state = NOTREADY
                 self.store.put(record)
-            elif (
-                record.state == READY
-                and not record.host_network
-                and not namespaces.is_pinned(record.netns_path)
+            elif record.state == READY and (
+                (not record.host_network and not namespaces.is_pinned(record.netns_path))
+                or (record.pause_pid and not pidns.alive(record.pause_pid, record.pause_start))
             ):
                 record.state = NOTREADY
                 self.store.put(record)
@@ -166,7 +166,7 @@ class SandboxManager:
                 shutil.rmtree(self.files_dir(record.id), ignore_errors=True)
                 if isinstance(err, CNIError):
                     raise Unavailable(f"setting up the pod network failed: {err}") from None
-                if isinstance(err, (namespaces.NamespaceError, OSError)):
+                if isinstance(err, (namespaces.NamespaceError, pidns.PidNamespaceError, OSError)):
                     raise InternalError(f"creating the pod sandbox failed: {err}") from None
                 raise
         log.info("pod sandbox ready", sandbox_id=record.id, name=name, ip=record.ip)
@@ -183,6 +183,11 @@ class SandboxManager:
         record.netns_path = str(paths.get("net", ""))
         record.uts_path = str(paths.get("uts", ""))
         record.ipc_path = str(paths.get("ipc", ""))
+        if config.linux.security_context.namespace_options.pid == cri.POD:
+            pidfile = self.run_root / "sandboxes" / record.id / "pidns-init.pid"
+            record.pause_pid, record.pause_start = await asyncio.to_thread(pidns.start, pidfile)
+            undo.append(lambda: asyncio.to_thread(pidns.stop, record.pause_pid, record.pause_start))
+            await asyncio.to_thread(cgroups.attach, record.cgroup_parent, record.pause_pid)
         if not record.host_ipc:
             shm = self.shm_dir(record.id)
             await asyncio.to_thread(namespaces.mount_shm, shm)
@@ -227,6 +232,7 @@ class SandboxManager:
         if record.netns_path:
             await self.network.teardown(record.id, record.netns_path)
         await asyncio.to_thread(namespaces.remove, [record.netns_path, record.uts_path, record.ipc_path])
+        await asyncio.to_thread(pidns.stop, record.pause_pid, record.pause_start)
         await asyncio.to_thread(namespaces.unmount_shm, self.shm_dir(record.id))
 
     async def stop(self, sandbox_id: str) -> None:

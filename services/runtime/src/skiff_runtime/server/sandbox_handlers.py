@@ -47,7 +47,7 @@ class SandboxHandlers:
         if request.verbose:
             response.info["info"] = json.dumps(
                 {
-                    "pid": 0,
+                    "pid": record.pause_pid,
                     "netNamespacePath": record.netns_path,
                     "cgroupParent": record.cgroup_parent,
                     "hostname": record.hostname,

@@ -4,9 +4,9 @@ The process section (argv with Kubernetes' command/args rules, env, user, capabi
 is built by `process`; mounts, namespaces, cgroup and resources here.
 
 Namespaces: network, IPC and UTS are joined by path from the sandbox (or left out for NODE mode, which
-keeps the host's); PID is private per container (CONTAINER), the host's (NODE) or another container's
-(TARGET). Pod-shared PID (POD, i.e. shareProcessNamespace) is refused: without a pause process there is
-no pod PID namespace to join. Mount is always new; cgroup is new on cgroup v2 (as containerd).
+keeps the host's); PID is private per container (CONTAINER), the host's (NODE), another container's
+(TARGET) or the pod's (POD, shareProcessNamespace: the sandbox's PID-namespace init, see
+sandbox/pidns.py). Mount is always new; cgroup is new on cgroup v2 (as containerd).
 """
 
 from __future__ import annotations
@@ -128,16 +128,18 @@ def _namespaces(inputs: SpecInputs) -> list[dict[str, str]]:
             )
         ns.append({"type": "pid", "path": f"/proc/{inputs.target_pid}/ns/pid"})
     elif opts.pid == cri.POD:
-        raise Invalid(
-            "container config is invalid",
-            [
-                FieldError(
-                    "config.linux.security_context.namespace_options.pid",
-                    "Unsupported value",
-                    "POD (a pod-shared PID namespace, shareProcessNamespace) is not supported",
-                )
-            ],
-        )
+        if not sb.pause_pid:
+            raise Invalid(
+                "container config is invalid",
+                [
+                    FieldError(
+                        "config.linux.security_context.namespace_options.pid",
+                        "Invalid value",
+                        "POD: the pod sandbox was not created with a pod-wide PID namespace",
+                    )
+                ],
+            )
+        ns.append({"type": "pid", "path": f"/proc/{sb.pause_pid}/ns/pid"})
     if not sb.host_network:
         ns.append({"type": "network", "path": sb.netns_path})
         ns.append({"type": "uts", "path": sb.uts_path})

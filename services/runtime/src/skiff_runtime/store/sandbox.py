@@ -40,6 +40,8 @@ class SandboxRecord:
     ip: str = ""
     additional_ips: list[str] = field(default_factory=list)
     privileged: bool = False
+    pause_pid: int = 0  # init of the pod PID namespace (PID mode POD), 0 if none
+    pause_start: int = 0  # its start time, to tell it from a process that reused the PID
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SandboxRecord:
