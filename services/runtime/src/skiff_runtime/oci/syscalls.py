@@ -80,6 +80,7 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 _SYS_PIVOT_ROOT = 155  # x86_64
 _SYS_CAPSET = 126  # x86_64
+_SYS_RT_SIGACTION = 13  # x86_64
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
@@ -172,5 +173,13 @@ def reset_signals() -> None:
         try:
             signal.signal(sig, signal.SIG_DFL)
         except (OSError, ValueError):
-            continue  # reserved realtime signals (used by libc threads)
+            _default_reserved_signal(sig)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _default_reserved_signal(sig: int) -> None:
+    """Python and libc refuse to touch the realtime signals libc reserves for its threads (32, 33), but
+    a parent may still have left them ignored; the raw syscall resets them. An all-zero kernel
+    sigaction is SIG_DFL with no flags and an empty mask."""
+    zero = (ctypes.c_ulong * 4)()
+    _libc.syscall(_SYS_RT_SIGACTION, sig, ctypes.byref(zero), None, 8)
