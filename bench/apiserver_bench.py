@@ -166,6 +166,8 @@ async def bench_watchers(
     delays: list[float] = []
     ready = 0
     all_ready = asyncio.Event()
+    all_warm = asyncio.Event()
+    warm = 0
     done = asyncio.Event()
     expected = watchers * writes
 
@@ -177,18 +179,26 @@ async def bench_watchers(
         ready += 1
         if ready == watchers:
             all_ready.set()
-        k = 0
+        nonlocal warm
+        k = -1  # the first event is the warm-up write
         async for _raw in call:
-            delays.append(time.perf_counter() - started[k])
+            if k < 0:
+                warm += 1
+                if warm == watchers:
+                    all_warm.set()
+            else:
+                delays.append(time.perf_counter() - started[k])
+                if len(delays) >= expected:
+                    done.set()
             k += 1
-            if len(delays) >= expected:
-                done.set()
 
     ns = pb.CreateRequest(object=kinds.pack(_namespace("watch-bench")))
     await stub.Create(ns)
     tasks = [asyncio.create_task(watch(i)) for i in range(watchers)]
     await all_ready.wait()
-    await asyncio.sleep(2.0)  # let every stream register on the server
+    # Every watcher must be registered on the server before timing starts: a warm-up write they all see.
+    await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod("warmup", "watch-bench"))))
+    await asyncio.wait_for(all_warm.wait(), 120)
     for i in range(writes):
         started.append(time.perf_counter())
         await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod(f"w{i}", "watch-bench"))))

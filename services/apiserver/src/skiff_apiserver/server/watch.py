@@ -46,7 +46,10 @@ class WatchHandlers(Handlers):
         info = resource_of(request.resource)
         match = make_filter(info, request.namespace, request.label_selector, request.field_selector)
         cache = self.registry.caches[info.resource]
-        watcher = cache.watch(match, request.resource_version, self.watch_queue_size)
+        watcher = cache.watch(
+            match, request.resource_version, self.watch_queue_size,
+            request.namespace if info.namespaced else "",
+        )  # fmt: skip
         loop = asyncio.get_running_loop()
         deadline = loop.time() + request.timeout_seconds if request.timeout_seconds > 0 else None
         last_sent = watcher.after

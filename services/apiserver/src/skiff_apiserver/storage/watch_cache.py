@@ -40,6 +40,9 @@ class WatchCache:
         self.prefix = codec.resource_prefix(prefix, info)
         self.capacity = capacity
         self.objects: dict[bytes, Message] = {}
+        # Namespace -> its objects: a namespaced list or watch scans only its namespace (a thousand
+        # watchers registering at once must not each walk every pod in the cluster).
+        self.by_namespace: dict[str, dict[bytes, Message]] = {}
         self.events: deque[WatchEvent] = deque()
         self.revision = 0
         self.oldest = 0
@@ -81,11 +84,11 @@ class WatchCache:
                     gone.metadata.resource_version = str(rev)  # type: ignore[attr-defined]
                     synthetic.append(WatchEvent("DELETED", gone, old, rev))
             synthetic.sort(key=lambda e: e.revision)
-            self.objects = fresh
+            self._replace(fresh)
             for ev in synthetic:
                 self._dispatch(ev)
             self.events.clear()
-        self.objects = fresh
+        self._replace(fresh)
         self.revision = rev
         self.oldest = rev
         metrics.OBJECTS.labels(self.info.resource).set(len(self.objects))
@@ -140,10 +143,10 @@ class WatchCache:
             prev = self.objects.get(key)
             if raw.type == 0:  # PUT
                 obj = codec.decode(self.info, kv.value, kv.mod_revision)
-                self.objects[key] = obj
+                self._put(key, obj)
                 ev = WatchEvent("ADDED" if prev is None else "MODIFIED", obj, prev, kv.mod_revision)
             else:
-                self.objects.pop(key, None)
+                self._pop(key)
                 last = (
                     prev
                     if prev is not None
@@ -172,13 +175,12 @@ class WatchCache:
             w.offer(ev)
 
     # -- serving -------------------------------------------------------------------------------------
-    def watch(self, match: Filter, resource_version: str, queue_size: int) -> Watcher:
+    def watch(self, match: Filter, resource_version: str, queue_size: int, namespace: str = "") -> Watcher:
         """Register a watcher. rv "" or "0": current objects as ADDED first, then changes. Otherwise replay
         every change after rv from the ring (Expired if the ring no longer reaches back that far)."""
         if resource_version in ("", "0"):
             w = Watcher(self, match, self.revision, queue_size)
-            for key in sorted(self.objects):
-                obj = self.objects[key]
+            for obj in self._scan(namespace):
                 if match(obj):
                     w.initial.append(("ADDED", obj, None))
         else:
@@ -212,12 +214,29 @@ class WatchCache:
         return self.objects.get(key)
 
     def list(self, namespace: str, match: Filter) -> list[Message]:
-        prefix = codec.resource_prefix("", self.info, namespace) if namespace else b""
-        out = []
-        for key in sorted(self.objects):
-            obj = self.objects[key]
-            if prefix and obj.metadata.namespace != namespace:  # type: ignore[attr-defined]
-                continue
-            if match(obj):
-                out.append(obj)
-        return out
+        return [obj for obj in self._scan(namespace) if match(obj)]
+
+    # -- the index -------------------------------------------------------------------------------------
+    def _scan(self, namespace: str) -> list[Message]:
+        """Objects in key order, of one namespace ("" = all)."""
+        source = self.objects if not namespace else self.by_namespace.get(namespace, {})
+        return [source[k] for k in sorted(source)]
+
+    def _put(self, key: bytes, obj: Message) -> None:
+        self.objects[key] = obj
+        self.by_namespace.setdefault(obj.metadata.namespace, {})[key] = obj  # type: ignore[attr-defined]
+
+    def _pop(self, key: bytes) -> None:
+        obj = self.objects.pop(key, None)
+        if obj is not None:
+            ns = self.by_namespace.get(obj.metadata.namespace)  # type: ignore[attr-defined]
+            if ns is not None:
+                ns.pop(key, None)
+                if not ns:
+                    del self.by_namespace[obj.metadata.namespace]  # type: ignore[attr-defined]
+
+    def _replace(self, fresh: dict[bytes, Message]) -> None:
+        self.objects = {}
+        self.by_namespace = {}
+        for key, obj in fresh.items():
+            self._put(key, obj)
