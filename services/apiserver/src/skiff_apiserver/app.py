@@ -46,7 +46,9 @@ class ApiServerApp:
         self.port = 0
         self._finalizer: NamespaceFinalizer | None = None
 
-    async def start(self) -> int:
+    async def start(self, *, serve: bool = True) -> int:
+        """Start everything; with serve=False the gRPC server is built and bound but not started (the
+        caller starts it, e.g. skiff_common's serve_until_signal). Returns the bound port."""
         cfg = self.cfg
         self.client = EtcdClient(cfg.etcd_endpoints, timeout=cfg.etcd_timeout)
         self.caches = {
@@ -76,7 +78,8 @@ class ApiServerApp:
         )
         register(service, self.server)
         self.port = add_listen(self.server, cfg.listen, tls)
-        await self.server.start()
+        if serve:
+            await self.server.start()
         log.info("apiserver_started", port=self.port, etcd=cfg.etcd_endpoints)
         return self.port
 
