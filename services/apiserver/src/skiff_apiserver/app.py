@@ -52,7 +52,9 @@ class ApiServerApp:
         cfg = self.cfg
         self.client = EtcdClient(cfg.etcd_endpoints, timeout=cfg.etcd_timeout)
         self.caches = {
-            i.resource: WatchCache(self.client, i, cfg.etcd_prefix, cfg.watch_cache_size)
+            i.resource: WatchCache(
+                self.client, i, cfg.etcd_prefix, cfg.watch_cache_size, bookmark_interval=cfg.bookmark_interval
+            )
             for i in kinds.ALL_KINDS
         }
         await asyncio.gather(*(c.start() for c in self.caches.values()))

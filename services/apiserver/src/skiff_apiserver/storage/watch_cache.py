@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -34,7 +35,16 @@ from skiff_apiserver.storage.watcher import Filter, Watcher, WatchEvent
 
 
 class WatchCache:
-    def __init__(self, client: EtcdClient, info: KindInfo, prefix: str, capacity: int) -> None:
+    def __init__(
+        self,
+        client: EtcdClient,
+        info: KindInfo,
+        prefix: str,
+        capacity: int,
+        *,
+        bookmark_interval: float = 60.0,
+    ) -> None:
+        self.bookmark_interval = bookmark_interval
         self.client = client
         self.info = info
         self.prefix = codec.resource_prefix(prefix, info)
@@ -49,12 +59,17 @@ class WatchCache:
         self.watchers: set[Watcher] = set()
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._relist(initial=True)
         self._task = asyncio.create_task(self._run(), name=f"watch-cache-{self.info.resource}")
+        self._ticker = asyncio.create_task(self._bookmarks(), name=f"watch-bookmarks-{self.info.resource}")
 
     async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
         if self._task:
             self._task.cancel()
             try:
@@ -118,6 +133,15 @@ class WatchCache:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
+    async def _bookmarks(self) -> None:
+        """One timer for all watchers of this resource: idle ones that asked for bookmarks get one."""
+        mark = self.info.message()
+        while True:
+            await asyncio.sleep(max(self.bookmark_interval / 4, 0.05))
+            now = time.monotonic()
+            for w in list(self.watchers):
+                w.idle_bookmark(now, self.bookmark_interval, mark)
+
     async def _retrying(self, fn: Callable[[], object]) -> None:
         delay = 0.1
         while True:
@@ -175,11 +199,14 @@ class WatchCache:
             w.offer(ev)
 
     # -- serving -------------------------------------------------------------------------------------
-    def watch(self, match: Filter, resource_version: str, queue_size: int, namespace: str = "") -> Watcher:
+    def watch(
+        self, match: Filter, resource_version: str, queue_size: int, namespace: str = "", *,
+        bookmarks: bool = False,
+    ) -> Watcher:  # fmt: skip
         """Register a watcher. rv "" or "0": current objects as ADDED first, then changes. Otherwise replay
         every change after rv from the ring (Expired if the ring no longer reaches back that far)."""
         if resource_version in ("", "0"):
-            w = Watcher(self, match, self.revision, queue_size)
+            w = Watcher(self, match, self.revision, queue_size, bookmarks=bookmarks)
             for obj in self._scan(namespace):
                 if match(obj):
                     w.initial.append(("ADDED", obj, None))
@@ -195,7 +222,7 @@ class WatchCache:
                     f"too old resource version: {rv} (the oldest this server can serve is {self.oldest})",
                     metadata={"oldest": str(self.oldest), "current": str(self.revision)},
                 )
-            w = Watcher(self, match, rv, queue_size)
+            w = Watcher(self, match, rv, queue_size, bookmarks=bookmarks)
             for ev in self.events:
                 if ev.revision > rv:
                     out = w._translate(ev)
@@ -213,7 +240,7 @@ class WatchCache:
     def get(self, key: bytes) -> Message | None:
         return self.objects.get(key)
 
-    def list(self, namespace: str, match: Filter) -> list[Message]:
+    def list_objects(self, namespace: str, match: Filter) -> list[Message]:
         return [obj for obj in self._scan(namespace) if match(obj)]
 
     # -- the index -------------------------------------------------------------------------------------

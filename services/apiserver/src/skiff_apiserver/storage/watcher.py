@@ -8,6 +8,7 @@ serialized form and its selectable field values, both computed at most once for 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,14 +56,19 @@ class WatchEvent:
 
 
 Item = tuple[str, Message, "dict[str, bytes] | None"]  # (type, object, shared encodings)
+BOOKMARK = "BOOKMARK"
 
 
 class Watcher:
     """One client's view: filtered events in a bounded queue."""
 
-    def __init__(self, cache: Source, match: Filter, after: int, queue_size: int) -> None:
+    def __init__(
+        self, cache: Source, match: Filter, after: int, queue_size: int, *, bookmarks: bool = False
+    ) -> None:
         self.cache = cache
         self.match = match
+        self.bookmarks = bookmarks  # the cache's ticker enqueues a BOOKMARK when this watcher is idle
+        self.last_active = time.monotonic()
         self.after = after  # deliver only events with revision > after
         self.queue: asyncio.Queue[Item | None] = asyncio.Queue(queue_size)  # None: look at self.error
         self.initial: deque[Item] = deque()
@@ -109,25 +115,30 @@ class Watcher:
         except asyncio.QueueFull:
             pass  # the reader is not blocked: it sees the error once it has drained the queue
 
-    async def next(self, timeout: float | None) -> Item | None:  # noqa: ASYNC109
-        """The next event, None on timeout; raises the watcher's error once its queue is drained.
-        (Cheap on purpose: no task per call, it runs once per event per watcher.)"""
+    async def next(self) -> Item:
+        """The next item (an event, or a BOOKMARK from the cache's ticker); raises the watcher's error
+        once its queue is drained. Cheap on purpose: it runs once per event per watcher, so no task and
+        no timer per call (bookmarks and the stream's timeout are handled elsewhere)."""
         if self.initial:
-            return self.initial.popleft()
-        if self.queue.empty():
+            item: Item | None = self.initial.popleft()
+        elif self.queue.empty():
             if self.error is not None:
                 raise self.error
-            try:
-                async with asyncio.timeout(timeout):
-                    item = await self.queue.get()
-            except TimeoutError:
-                return None
+            item = await self.queue.get()
         else:
             item = self.queue.get_nowait()
         if item is None:
             assert self.error is not None
             raise self.error
+        self.last_active = time.monotonic()
         return item
+
+    def idle_bookmark(self, now: float, interval: float, mark: Message) -> None:
+        """Called by the cache's ticker: enqueue a BOOKMARK if nothing was delivered for `interval`."""
+        if self.bookmarks and self.error is None and not self.initial and self.queue.empty():
+            if now - self.last_active >= interval:
+                self.last_active = now
+                self.queue.put_nowait((BOOKMARK, mark, None))
 
     def close(self) -> None:
         self.cache.unregister(self)
