@@ -51,6 +51,7 @@ class ApiServerApp:
         caller starts it, e.g. skiff_common's serve_until_signal). Returns the bound port."""
         cfg = self.cfg
         self.client = EtcdClient(cfg.etcd_endpoints, timeout=cfg.etcd_timeout)
+        await self._wait_for_etcd()
         self.caches = {
             i.resource: WatchCache(
                 self.client, i, cfg.etcd_prefix, cfg.watch_cache_size, bookmark_interval=cfg.bookmark_interval
@@ -84,6 +85,19 @@ class ApiServerApp:
             await self.server.start()
         log.info("apiserver_started", port=self.port, etcd=cfg.etcd_endpoints)
         return self.port
+
+    async def _wait_for_etcd(self) -> None:
+        """etcd may still be starting (e.g. under `skiff up`): wait for it rather than exit."""
+        assert self.client is not None
+        delay = 0.2
+        while True:
+            try:
+                await self.client.current_revision()
+                return
+            except errors.SkiffError as exc:
+                log.warning("etcd_not_ready_retrying", endpoints=self.cfg.etcd_endpoints, error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _ensure_namespaces(self) -> None:
         assert self.registry is not None
