@@ -10,8 +10,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from apiserver_etcd import EtcdMember, free_port, make_config, start_server, wait_healthy
 from apiserver_testlib import WatchStream, create
-from conftest import EtcdMember, free_port, make_config, start_server, wait_healthy
 from skiff.api.core.v1 import config_pb2
 from skiff.apiserver.v1 import apiserver_pb2 as pb
 
