@@ -58,6 +58,16 @@ def _errors(data: Any, message_type: Any = None) -> list[str]:
      "spec.containers[0].resources.limits[cpu]: Invalid value: expected quantity, got true"),
     (_container(livenessProbe={"tcpSocket": {"port": 1.5}}),
      "spec.containers[0].livenessProbe.tcpSocket.port: Invalid value: expected integer or string, got 1.5"),
+    (_container(livenessProbe={"tcpSocket": {"port": 10**40}}),
+     "spec.containers[0].livenessProbe.tcpSocket.port: Invalid value: 10000000000000000000000000000000...: "
+     "out of range for a 32-bit integer"),
+    (_container(resources={"limits": {"cpu": 10**400}}),
+     "spec.containers[0].resources.limits[cpu]: Invalid value: a very large integer: quantity too large"),
+    (_container(resources={"limits": {"cpu": 10**5000}}),
+     "spec.containers[0].resources.limits[cpu]: Invalid value: a very large integer: quantity too large"),
+    (_container(ports=[{"containerPort": -(10**5000)}]),
+     "spec.containers[0].ports[0].containerPort: Invalid value: a very large integer: "
+     "out of range for a 32-bit integer"),
     (_container(livenessProbe={"tcpSocket": {"port": [80]}}),
      "spec.containers[0].livenessProbe.tcpSocket.port: Invalid value: expected integer or string, got array"),
     (_pod(status={"startTime": "yesterday"}),
@@ -113,6 +123,9 @@ def test_all_errors_are_collected_in_document_order() -> None:
     ({"apiVersion": "apps/v2", "kind": "Deployment"},
      ['apiVersion: Unsupported value: "apps/v2": kind Deployment is served as apps/v1']),
     (["not", "an", "object"], ["<root>: Invalid value: expected object, got array"]),
+    ({"apiVersion": 1, "kind": ["Pod"]},
+     ["apiVersion: Invalid value: expected string, got 1",
+      "kind: Invalid value: expected string, got array"]),
 ])
 def test_type_meta_errors(data: Any, expected: list[str]) -> None:
     assert _errors(data) == expected

@@ -149,3 +149,19 @@ def test_to_dict_fills_missing_type_meta() -> None:
     cm.metadata.name = "x"
     assert list(to_dict(cm).items()) == [
         ("apiVersion", "v1"), ("kind", "ConfigMap"), ("metadata", {"name": "x"})]
+
+
+def test_dump_json_escapes_like_go() -> None:
+    from skiff.api.core.v1 import config_pb2
+
+    cm = config_pb2.ConfigMap(data={"a": "<b> & é\u2028"})
+    text = dump_json(cm)
+    assert '"a": "\\u003cb\\u003e \\u0026 é\\u2028"' in text
+    assert load_manifests(text) == [kinds_set(cm)]
+
+
+def kinds_set(obj: object) -> object:
+    from google.protobuf.message import Message
+
+    assert isinstance(obj, Message)
+    return kinds.set_type_meta(obj)

@@ -76,6 +76,8 @@ def test_single_document_errors_keep_plain_paths() -> None:
     ("a: b\n  c: d\n", "error parsing YAML: line 2: mapping values are not allowed here"),
     ("a: [1, 2\n", "error parsing YAML: line 2: expected ',' or ']', but got '<stream end>'"),
     ("kind: Pod\nkind: Pod\n", 'error parsing YAML: line 2: key "kind" already set in map'),
+    ("a: 1" + "0" * 5000, "error parsing YAML: a number has too many digits"),
+    ('{"a": 1' + "0" * 5000 + "}", "error parsing YAML: a number has too many digits"),
 ])
 def test_yaml_syntax_errors(text: str, message: str) -> None:
     with pytest.raises(errors.Invalid) as info:

@@ -30,6 +30,7 @@ from skiff_common.apimachinery._scalars import (
     decode_string,
     format_timestamp,
     got,
+    identity,
     mismatch,
     parse_timestamp,
     scalar_codec,
@@ -60,24 +61,33 @@ class MessagePlan:
     def __init__(self, descriptor: Descriptor) -> None:
         self.descriptor = descriptor
         self._by_json: dict[str, FieldDecoder] | None = None
-        self._by_number: dict[int, tuple[str, Callable[[Any], Any]]] = {}
+        # json name and encoder by field number; encoder None means the value is already JSON-ready.
+        self._by_number: dict[int, tuple[str, Callable[[Any], Any] | None]] = {}
+        # Fast path for the commonest value, an ASCII string in a singular string field: no calls.
+        self._plain_strings: dict[str, str] = {}
 
     def _build(self) -> dict[str, FieldDecoder]:
         by_json: dict[str, FieldDecoder] = {}
         for field in self.descriptor.fields:
             decode, encode = _field_codec(field)
             by_json[field.json_name] = decode
-            self._by_number[field.number] = (field.json_name, encode)
+            self._by_number[field.number] = (field.json_name, None if encode is identity else encode)
+            if field.type == _CPP.TYPE_STRING and not field.is_repeated:
+                self._plain_strings[field.json_name] = field.name
         self._by_json = by_json
         return by_json
 
     def decode_into(self, msg: Any, data: Any, path: str, errs: list[FieldError]) -> None:
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):  # exact type first: ABC checks are slow
             mismatch(path or "<root>", "object", data, errs)
             return
-        fields = self._by_json or self._build()
+        fields = self._by_json if self._by_json is not None else self._build()
+        plain = self._plain_strings
         prefix = path + "." if path else ""
         for key, value in data.items():
+            if type(value) is str and key in plain and value.isascii():
+                setattr(msg, plain[key], value)
+                continue
             decode = fields.get(key) if type(key) is str else None
             if decode is None:
                 errs.append(FieldError(prefix + (str(key) if key != "" else '""'), "unknown field"))
@@ -91,7 +101,7 @@ class MessagePlan:
         out: dict[str, Any] = {}
         for field, value in msg.ListFields():
             json_name, encode = by_number[field.number]
-            out[json_name] = encode(value)
+            out[json_name] = value if encode is None else encode(value)
         return out
 
 
@@ -119,7 +129,8 @@ class IntOrStringPlan:
             value = decode_string(data, path, errs)
             if value is not INVALID:
                 msg.str_val = value
-        elif isinstance(data, int | float) and not isinstance(data, bool) and float(data).is_integer():
+        elif (isinstance(data, int) and not isinstance(data, bool)) or (
+                isinstance(data, float) and data.is_integer()):
             if int(data) in _INT32_RANGE:
                 msg.int_val = int(data)
             else:
@@ -151,10 +162,13 @@ class AnyPlan:
         if not isinstance(data, Mapping):
             mismatch(path, "object", data, errs)
             return
+        prefix = path + "." if path else ""
+        meta = data_type_meta(data, prefix, errs)
+        if meta is None:
+            return
         try:
-            cls = kinds.message_for(str(data.get("apiVersion") or ""), str(data.get("kind") or ""))
+            cls = kinds.message_for(*meta)
         except errors.Invalid as exc:
-            prefix = path + "." if path else ""
             errs.extend(FieldError(prefix + e.path, e.reason, e.detail) for e in exc.errors)
             return
         inner = cls()
@@ -168,6 +182,17 @@ class AnyPlan:
             return {"@type": msg.type_url}
         encoded: dict[str, Any] = plan_for(inner.DESCRIPTOR).encode(inner)
         return encoded
+
+
+def data_type_meta(data: Mapping[str, Any], prefix: str, errs: list[FieldError]) -> tuple[str, str] | None:
+    """(apiVersion, kind) of a JSON object ("" when absent), or None after reporting a non-string."""
+    api_version, kind = data.get("apiVersion") or "", data.get("kind") or ""
+    if isinstance(api_version, str) and isinstance(kind, str):
+        return api_version, kind
+    for key, value in (("apiVersion", api_version), ("kind", kind)):
+        if not isinstance(value, str):
+            mismatch(prefix + key, "string", value, errs)
+    return None
 
 
 _SPECIAL: Final[dict[str, Plan]] = {
@@ -212,6 +237,8 @@ def _field_codec(field: FieldDescriptor) -> tuple[FieldDecoder, Callable[[Any], 
         return _map_codec(name, field.message_type)
     decode, plan, encode = _value_codec(field)
     if field.is_repeated:
+        if encode is identity:
+            return _repeated_codec(name, decode, plan, _zero(field)), list
         return _repeated_codec(name, decode, plan, _zero(field)), (
             lambda values: [encode(v) for v in values])
     if plan is not None:

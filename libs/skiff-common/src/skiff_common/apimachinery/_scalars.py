@@ -43,6 +43,8 @@ def got(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value if len(value) <= 64 else value[:64] + "...")
+    if isinstance(value, int) and value.bit_length() > 200:  # repr() of a huge int is slow or refused
+        return "a very large integer"
     if isinstance(value, int | float):
         text = repr(value)
         return text if len(text) <= 32 else text[:32] + "..."
@@ -114,7 +116,7 @@ def _encode_bytes(value: bytes) -> str:
     return base64.b64encode(value).decode("ascii")
 
 
-def _identity(value: Any) -> Any:
+def identity(value: Any) -> Any:
     return value
 
 
@@ -138,14 +140,14 @@ _I64 = _int_decoder(-(2**63), 2**63 - 1, "a 64-bit integer")
 _U32 = _int_decoder(0, 2**32 - 1, "an unsigned 32-bit integer")
 _U64 = _int_decoder(0, 2**64 - 1, "an unsigned 64-bit integer")
 _SCALARS: Final[dict[int, tuple[Decoder, Encoder]]] = {
-    _T.TYPE_INT32: (_I32, _identity), _T.TYPE_SINT32: (_I32, _identity), _T.TYPE_SFIXED32: (_I32, _identity),
-    _T.TYPE_INT64: (_I64, _identity), _T.TYPE_SINT64: (_I64, _identity), _T.TYPE_SFIXED64: (_I64, _identity),
-    _T.TYPE_UINT32: (_U32, _identity), _T.TYPE_FIXED32: (_U32, _identity),
-    _T.TYPE_UINT64: (_U64, _identity), _T.TYPE_FIXED64: (_U64, _identity),
-    _T.TYPE_BOOL: (_decode_bool, _identity),
-    _T.TYPE_STRING: (decode_string, _identity),
+    _T.TYPE_INT32: (_I32, identity), _T.TYPE_SINT32: (_I32, identity), _T.TYPE_SFIXED32: (_I32, identity),
+    _T.TYPE_INT64: (_I64, identity), _T.TYPE_SINT64: (_I64, identity), _T.TYPE_SFIXED64: (_I64, identity),
+    _T.TYPE_UINT32: (_U32, identity), _T.TYPE_FIXED32: (_U32, identity),
+    _T.TYPE_UINT64: (_U64, identity), _T.TYPE_FIXED64: (_U64, identity),
+    _T.TYPE_BOOL: (_decode_bool, identity),
+    _T.TYPE_STRING: (decode_string, identity),
     _T.TYPE_BYTES: (_decode_bytes, _encode_bytes),
-    _T.TYPE_FLOAT: (_decode_float, _identity), _T.TYPE_DOUBLE: (_decode_float, _identity),
+    _T.TYPE_FLOAT: (_decode_float, identity), _T.TYPE_DOUBLE: (_decode_float, identity),
 }
 
 

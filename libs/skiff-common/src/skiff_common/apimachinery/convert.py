@@ -22,11 +22,12 @@ from google.protobuf.message import Message
 
 from skiff_common import errors
 from skiff_common.apimachinery import _yaml, kinds
-from skiff_common.apimachinery._codec import MessagePlan, plan_for
+from skiff_common.apimachinery._codec import data_type_meta, plan_for
 from skiff_common.apimachinery._scalars import got
 from skiff_common.errors import FieldError
 
 M = TypeVar("M", bound=Message)
+_GO_JSON_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
 _LIST_KINDS = frozenset({"List"} | {info.list_kind for info in kinds.ALL_KINDS})
 
 
@@ -45,7 +46,10 @@ def from_dict(data: Mapping[str, Any], message_type: type[Message] | None = None
                              [FieldError("<root>", "Invalid value", f"expected object, got {got(data)}")])
     errs: list[FieldError] = []
     if message_type is None:
-        message_type = kinds.message_for(_text(data.get("apiVersion")), _text(data.get("kind")))
+        meta = data_type_meta(data, "", errs)
+        if meta is None:
+            raise errors.Invalid("Object has an unknown type", errs)
+        message_type = kinds.message_for(*meta)
     else:
         _check_type_meta(data, message_type, errs)
     msg = message_type()
@@ -101,6 +105,8 @@ def _documents(text: str) -> list[Any]:
         return _yaml.load_all(text)
     except yaml.YAMLError as exc:
         raise errors.Invalid(f"error parsing YAML: {_yaml_problem(exc)}") from None
+    except ValueError:  # int() refuses literals of more than 4300 digits (CPython's DoS guard)
+        raise errors.Invalid("error parsing YAML: a number has too many digits") from None
 
 
 def dump_yaml(obj: Message | Sequence[Message]) -> str:
@@ -109,8 +115,10 @@ def dump_yaml(obj: Message | Sequence[Message]) -> str:
 
 
 def dump_json(obj: Message | Sequence[Message]) -> str:
-    """JSON like ``kubectl get -o json`` (4-space indent, trailing newline)."""
-    return json.dumps(_document(obj), indent=4, ensure_ascii=False) + "\n"
+    """JSON like ``kubectl get -o json``: 4-space indent, trailing newline, and Go's HTML-safe escapes
+    (``<`` ``>`` ``&`` U+2028 U+2029 as ``\\uXXXX``; these characters can only occur inside strings)."""
+    text = json.dumps(_document(obj), indent=4, ensure_ascii=False)
+    return text.translate(_GO_JSON_ESCAPES) + "\n"
 
 
 def _document(obj: Message | Sequence[Message]) -> dict[str, Any]:
@@ -161,10 +169,6 @@ def _summary(data: Mapping[str, Any], message_type: type[Message]) -> str:
     return f'{kind} "{name}" is invalid' if isinstance(name, str) and name else f"{kind} is invalid"
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def _join(prefix: str, path: str) -> str:
     if not prefix:
         return path
@@ -179,4 +183,4 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"line {mark.line + 1}: {problem}" if mark is not None else problem
 
 
-__all__ = ["MessagePlan", "dump_json", "dump_yaml", "from_dict", "load_manifests", "to_dict"]
+__all__ = ["dump_json", "dump_yaml", "from_dict", "load_manifests", "to_dict"]
