@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -153,58 +154,97 @@ async def bench_paced_writes(stub: apiserver_pb2_grpc.ApiServerStub, rate: float
     report(f"(b) Create paced at {rate:g}/s", lat, time.perf_counter() - start)
 
 
-async def bench_watchers(
-    target: str, stub: apiserver_pb2_grpc.ApiServerStub, watchers: int, writes: int
-) -> None:
+async def watch_worker(target: str, watchers: int, writes: int) -> None:
+    """Child process: `watchers` raw-bytes pod watches; prints STARTED, WARM, then one JSON line of
+    [event index, monotonic receive time] pairs. Raw bytes keep decoding out of the measurement; the
+    namespace starts empty, so a watcher's k-th event after the warm-up is write k."""
     channels = [grpc.aio.insecure_channel(target) for _ in range(max(1, watchers // 100))]
-    # Raw bytes, no decoding: the namespace starts empty, so a watcher's k-th event is write k. This keeps
-    # the client's own CPU out of the measurement as far as possible.
     calls = [c.unary_stream("/skiff.apiserver.v1.ApiServer/Watch",
                             request_serializer=pb.WatchRequest.SerializeToString,
                             response_deserializer=None) for c in channels]  # fmt: skip
-    started: list[float] = []
-    delays: list[float] = []
-    ready = 0
-    all_ready = asyncio.Event()
-    done = asyncio.Event()
-    expected = watchers * writes
+    received: list[tuple[int, float]] = []
+    warm = 0
+    all_warm, done = asyncio.Event(), asyncio.Event()
 
     async def watch(i: int) -> None:
-        nonlocal ready
+        nonlocal warm
         call = calls[i % len(calls)](
             pb.WatchRequest(resource="pods", namespace="watch-bench", resource_version="0")
         )
-        ready += 1
-        if ready == watchers:
-            all_ready.set()
-        k = 0
+        k = -1
         async for _raw in call:
-            delays.append(time.perf_counter() - started[k])
+            if k < 0:
+                warm += 1
+                if warm == watchers:
+                    all_warm.set()
+            else:
+                received.append((k, time.monotonic()))
+                if len(received) >= watchers * writes:
+                    done.set()
             k += 1
-            if len(delays) >= expected:
-                done.set()
 
-    ns = pb.CreateRequest(object=kinds.pack(_namespace("watch-bench")))
-    await stub.Create(ns)
     tasks = [asyncio.create_task(watch(i)) for i in range(watchers)]
-    await all_ready.wait()
-    await asyncio.sleep(2.0)  # let every stream register on the server
-    for i in range(writes):
-        started.append(time.perf_counter())
-        await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod(f"w{i}", "watch-bench"))))
-        await asyncio.sleep(0.2)
+    print("STARTED", flush=True)
+    await all_warm.wait()
+    print("WARM", flush=True)
     try:
-        await asyncio.wait_for(done.wait(), 60)
+        await asyncio.wait_for(done.wait(), 120)
     except TimeoutError:
-        print(f"  (c) only {len(delays)}/{expected} deliveries arrived")
-    print(
-        f"  (c) {watchers} watchers x {writes} writes: delivery p50 {pct(delays, 50) * 1000:.1f} ms"
-        f"   p99 {pct(delays, 99) * 1000:.1f} ms   max {max(delays or [0]) * 1000:.1f} ms (n={len(delays)})"
-    )
+        pass
+    print(json.dumps(received), flush=True)
     for t in tasks:
         t.cancel()
-    for c in channels:
-        await c.close()
+
+
+async def bench_watchers(
+    target: str, stub: apiserver_pb2_grpc.ApiServerStub, watchers: int, writes: int, procs: int
+) -> None:
+    """Watchers live in `procs` separate processes (like real clients), so the load generator's own
+    receive work is spread out and the number mostly reflects the apiserver's fan-out."""
+    await stub.Create(pb.CreateRequest(object=kinds.pack(_namespace("watch-bench"))))
+    per = [watchers // procs + (1 if i < watchers % procs else 0) for i in range(procs)]
+    children = [await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--watch-worker", target, str(n), str(writes),
+        stdout=asyncio.subprocess.PIPE, limit=1 << 26) for n in per]  # fmt: skip
+    try:
+        await _drive_watchers(stub, children, watchers, writes, procs)
+    finally:
+        for child in children:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+
+
+async def _drive_watchers(stub: apiserver_pb2_grpc.ApiServerStub, children: list[asyncio.subprocess.Process],
+                          watchers: int, writes: int, procs: int) -> None:  # fmt: skip
+
+    async def expect(child: asyncio.subprocess.Process, word: str) -> None:
+        assert child.stdout is not None
+        line = (await child.stdout.readline()).decode().strip()
+        if line != word:
+            raise RuntimeError(f"watch worker said {line!r}, expected {word}")
+
+    await asyncio.gather(*(expect(c, "STARTED") for c in children))
+    await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod("warmup", "watch-bench"))))
+    await asyncio.wait_for(asyncio.gather(*(expect(c, "WARM") for c in children)), 120)
+    started: list[float] = []
+    for i in range(writes):
+        started.append(time.monotonic())
+        await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod(f"w{i}", "watch-bench"))))
+        await asyncio.sleep(0.2)
+    delays: list[float] = []
+    for child in children:
+        assert child.stdout is not None
+        line = await asyncio.wait_for(child.stdout.readline(), 180)
+        delays += [t - started[k] for k, t in json.loads(line)]
+        await child.wait()
+    expected = watchers * writes
+    missing = f", {expected - len(delays)} never arrived" if len(delays) < expected else ""
+    print(
+        f"  (c) {watchers} watchers ({procs} client processes) x {writes} writes: delivery"
+        f" p50 {pct(delays, 50) * 1000:.1f} ms   p99 {pct(delays, 99) * 1000:.1f} ms"
+        f"   max {max(delays or [0]) * 1000:.1f} ms (n={len(delays)}{missing})"
+    )
 
 
 def _namespace(name: str):  # type: ignore[no-untyped-def]
@@ -245,8 +285,14 @@ def main() -> None:
     ap.add_argument("--watchers", type=int, default=1000)
     ap.add_argument("--watch-writes", type=int, default=20)
     ap.add_argument("--list-pods", type=int, default=10000)
+    ap.add_argument("--watch-procs", type=int, default=1, help="client processes holding the watchers")
+    ap.add_argument("--watch-worker", nargs=3, metavar=("TARGET", "N", "WRITES"), help=argparse.SUPPRESS)
     ap.add_argument("--sections", default="abcd", help="which parts to run, e.g. 'c' or 'abd'")
     args = ap.parse_args()
+    if args.watch_worker:
+        target, n, writes = args.watch_worker
+        asyncio.run(watch_worker(target, int(n), int(writes)))
+        return
 
     tmp = Path(tempfile.mkdtemp(prefix="skiff-apiserver-bench-"))
     etcd_port, api_port = free_port(), free_port()
@@ -287,7 +333,7 @@ async def run(args: argparse.Namespace, endpoint: str, target: str) -> None:
         print(f"  ratio apiserver Create / raw etcd txn: {api / raw:.2f}")
         await bench_paced_writes(stub, 20.0, 5.0)
     if "c" in args.sections:
-        await bench_watchers(target, stub, args.watchers, args.watch_writes)
+        await bench_watchers(target, stub, args.watchers, args.watch_writes, max(1, args.watch_procs))
     if "d" in args.sections:
         await bench_big_list(stub, args.list_pods, args.concurrency)
     await channel.close()

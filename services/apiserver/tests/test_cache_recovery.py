@@ -34,7 +34,7 @@ async def test_cache_relists_after_compaction_and_emits_the_difference(api) -> N
     cache._task = asyncio.create_task(cache._run())
     events = sorted((t, o.metadata.name) for t, o in await w.take(3))
     assert events == [("ADDED", "new"), ("DELETED", "gone"), ("MODIFIED", "changed")]
-    assert sorted(o.metadata.name for o in cache.list("default", lambda _o: True)) == [
+    assert sorted(o.metadata.name for o in cache.list_objects("default", lambda _o: True)) == [
         "changed",
         "keep",
         "new",

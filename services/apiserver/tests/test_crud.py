@@ -123,10 +123,13 @@ async def test_update_ignores_status_and_update_status_ignores_spec(api) -> None
 async def test_server_owned_metadata_survives_update(api) -> None:
     p = await create(api.stub, pod(uniq("own")))
     uid = p.metadata.uid
-    p.metadata.uid = "forged"
     p.metadata.creation_timestamp.seconds = 1
+    p.metadata.generation = 99
     out = unpack((await api.stub.Update(pb.UpdateRequest(object=pack(p)))).object)
     assert out.metadata.uid == uid and out.metadata.creation_timestamp.seconds > 1
+    assert out.metadata.generation == 1
+    out.metadata.uid = "forged"  # a different uid names a different object: a conflict, not an overwrite
+    await expect_error(grpc.StatusCode.ABORTED, api.stub.Update(pb.UpdateRequest(object=pack(out))))
 
 
 @pytest.mark.parametrize("info", [k for k in kinds.ALL_KINDS], ids=lambda k: k.kind)
@@ -214,3 +217,28 @@ async def test_list_resources_discovery(api) -> None:
     assert not by_name["nodes"].namespaced
     assert "watch" in by_name["pods"].verbs
     assert len(by_name) == len(kinds.ALL_KINDS)
+
+
+async def test_update_of_a_recreated_object_conflicts_on_uid(api) -> None:
+    name = uniq("uid")
+    old = await create(api.stub, pod(name))
+    await api.stub.Delete(pb.DeleteRequest(resource="pods", namespace="default", name=name))
+    await create(api.stub, pod(name))
+    old.metadata.resource_version = ""
+    err = await expect_error(grpc.StatusCode.ABORTED, api.stub.Update(pb.UpdateRequest(object=pack(old))))
+    assert "UID" in err.message
+
+
+async def test_no_new_finalizers_while_deleting(api) -> None:
+    cm = config_pb2.ConfigMap()
+    cm.metadata.name = uniq("nofin")
+    cm.metadata.namespace = "default"
+    cm.metadata.finalizers.append("a/hold")
+    await create(api.stub, cm)
+    await api.stub.Delete(pb.DeleteRequest(resource="configmaps", namespace="default", name=cm.metadata.name))
+    held = await get(api.stub, "configmaps", cm.metadata.name)
+    held.metadata.finalizers.append("b/more")
+    err = await expect_error(
+        grpc.StatusCode.INVALID_ARGUMENT, api.stub.Update(pb.UpdateRequest(object=pack(held)))
+    )
+    assert err.errors[0].path == "metadata.finalizers"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from apiserver_etcd import make_config, start_server
 from apiserver_testlib import create, pod, uniq
-from conftest import make_config, start_server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from skiff.apiserver.v1 import apiserver_pb2 as pb

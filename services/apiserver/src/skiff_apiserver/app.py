@@ -46,11 +46,16 @@ class ApiServerApp:
         self.port = 0
         self._finalizer: NamespaceFinalizer | None = None
 
-    async def start(self) -> int:
+    async def start(self, *, serve: bool = True) -> int:
+        """Start everything; with serve=False the gRPC server is built and bound but not started (the
+        caller starts it, e.g. skiff_common's serve_until_signal). Returns the bound port."""
         cfg = self.cfg
         self.client = EtcdClient(cfg.etcd_endpoints, timeout=cfg.etcd_timeout)
+        await self._wait_for_etcd()
         self.caches = {
-            i.resource: WatchCache(self.client, i, cfg.etcd_prefix, cfg.watch_cache_size)
+            i.resource: WatchCache(
+                self.client, i, cfg.etcd_prefix, cfg.watch_cache_size, bookmark_interval=cfg.bookmark_interval
+            )
             for i in kinds.ALL_KINDS
         }
         await asyncio.gather(*(c.start() for c in self.caches.values()))
@@ -76,9 +81,23 @@ class ApiServerApp:
         )
         register(service, self.server)
         self.port = add_listen(self.server, cfg.listen, tls)
-        await self.server.start()
+        if serve:
+            await self.server.start()
         log.info("apiserver_started", port=self.port, etcd=cfg.etcd_endpoints)
         return self.port
+
+    async def _wait_for_etcd(self) -> None:
+        """etcd may still be starting (e.g. under `skiff up`): wait for it rather than exit."""
+        assert self.client is not None
+        delay = 0.2
+        while True:
+            try:
+                await self.client.current_revision()
+                return
+            except errors.SkiffError as exc:
+                log.warning("etcd_not_ready_retrying", endpoints=self.cfg.etcd_endpoints, error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _ensure_namespaces(self) -> None:
         assert self.registry is not None

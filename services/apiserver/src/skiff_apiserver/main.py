@@ -13,7 +13,7 @@ async def run(cfg: ApiServerConfig) -> None:
     from skiff_common.grpcutil import serve_until_signal
 
     app = ApiServerApp(cfg)
-    await app.start()
+    await app.start(serve=False)
     assert app.server is not None
 
     async def close() -> None:

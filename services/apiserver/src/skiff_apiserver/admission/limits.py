@@ -27,6 +27,10 @@ class Limits:
         self.inflight = 0
         self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, last refill time)
 
+    @property
+    def per_client(self) -> bool:
+        return self.rate > 0
+
     @contextmanager
     def admit(self, client: str) -> Iterator[None]:
         if self.max_inflight > 0 and self.inflight >= self.max_inflight:

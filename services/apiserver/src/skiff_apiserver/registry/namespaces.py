@@ -60,7 +60,7 @@ class NamespaceFinalizer:
         for info in kinds.ALL_KINDS:
             if not info.namespaced:
                 continue
-            for obj in self.registry.caches[info.resource].list(namespace, lambda _o: True):
+            for obj in self.registry.caches[info.resource].list_objects(namespace, lambda _o: True):
                 remaining += 1
                 if obj.metadata.HasField("deletion_timestamp"):  # type: ignore[attr-defined]
                     continue

@@ -113,7 +113,7 @@ class Reads:
         cache = self.store.caches.get(info.resource)
         if opts.resource_version == "0" and not opts.continue_token and cache is not None:
             # From the cache: a full, possibly slightly stale list; limit does not apply (as in Kubernetes).
-            items = cache.list(opts.namespace if info.namespaced else "", match)
+            items = cache.list_objects(opts.namespace if info.namespaced else "", match)
             return items, meta_pb2.ListMeta(resource_version=str(cache.revision))
         return await self._list_etcd(info, opts, match)
 

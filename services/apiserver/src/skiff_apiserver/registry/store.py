@@ -170,6 +170,12 @@ class Store:
         wanted_rv = m.resource_version  # type: ignore[attr-defined]
 
         def mutate(current: Message) -> Message:
+            if m.uid and m.uid != meta(current).uid:  # type: ignore[attr-defined]
+                # Same name, different object (deleted and recreated since the client read it).
+                raise errors.Conflict(
+                    f"Precondition failed: UID in precondition: {m.uid}, "  # type: ignore[attr-defined]
+                    f"UID in object meta: {meta(current).uid}"
+                )
             if status:
                 new = strategy.merge_for_status_update(obj, current)
             else:
@@ -219,7 +225,18 @@ class Store:
                 if strategy.desired_state(new) != strategy.desired_state(current):
                     meta(new).generation = meta(current).generation + 1  # type: ignore[attr-defined]
             if validate:
-                self.validate(new, strategy, strategy.validate_update(new, current))
+                errs = strategy.validate_update(new, current)
+                if not system and meta(current).HasField("deletion_timestamp"):
+                    added = set(meta(new).finalizers) - set(meta(current).finalizers)
+                    if added:
+                        errs.append(
+                            errors.FieldError(
+                                "metadata.finalizers",
+                                "Forbidden",
+                                "no new finalizers can be added if the object is being deleted",
+                            )
+                        )
+                self.validate(new, strategy, errs)
             data = codec.encode(new)
             check_size(info, name, data)
             if dry_run or data == codec.encode(current):

@@ -75,7 +75,7 @@ def rpc(verb: str, resource: Callable[[Any], str], *, long_running: bool = False
                 set_deadline(context.time_remaining())
                 if long_running:
                     return await fn(self, request, context)
-                with self.limits.admit(client_identity(context)):
+                with self.limits.admit(client_identity(context) if self.limits.per_client else ""):
                     return await fn(self, request, context)
             except errors.SkiffError as err:
                 # Mapped to a status by skiff_common's error interceptor, the one place that does it.

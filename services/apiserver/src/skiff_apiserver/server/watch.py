@@ -16,6 +16,7 @@ from skiff.apiserver.v1 import apiserver_pb2 as pb
 
 from skiff_apiserver.registry.reads import make_filter
 from skiff_apiserver.server.base import Handlers, pack, resource_of, rpc
+from skiff_apiserver.storage.watcher import BOOKMARK
 
 
 def _res(req: object) -> str:
@@ -46,35 +47,35 @@ class WatchHandlers(Handlers):
         info = resource_of(request.resource)
         match = make_filter(info, request.namespace, request.label_selector, request.field_selector)
         cache = self.registry.caches[info.resource]
-        watcher = cache.watch(match, request.resource_version, self.watch_queue_size)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + request.timeout_seconds if request.timeout_seconds > 0 else None
+        watcher = cache.watch(
+            match, request.resource_version, self.watch_queue_size,
+            request.namespace if info.namespaced else "", bookmarks=request.allow_watch_bookmarks,
+        )  # fmt: skip
         last_sent = watcher.after
+        # One timer for the whole stream (timeout_seconds), none per event.
+        limit = asyncio.timeout(request.timeout_seconds if request.timeout_seconds > 0 else None)
         try:
-            while True:
-                wait = self.bookmark_interval if request.allow_watch_bookmarks else None
-                if deadline is not None:
-                    left = deadline - loop.time()
-                    if left <= 0:
-                        return
-                    wait = left if wait is None else min(wait, left)
-                item = await watcher.next(wait)
-                if item is None:
-                    if request.allow_watch_bookmarks and (deadline is None or loop.time() < deadline):
+            async with limit:
+                while True:
+                    etype, obj, shared = await watcher.next()
+                    if etype == BOOKMARK:
                         last_sent = max(last_sent, cache.revision)
                         mark = info.message()
                         mark.metadata.resource_version = str(last_sent)  # type: ignore[attr-defined]
-                        if not await _send(context, pb.WatchResponse(type="BOOKMARK", object=pack(mark))):
+                        if not await _send(context, pb.WatchResponse(type=BOOKMARK, object=pack(mark))):
                             return
-                    continue
-                etype, obj, shared = item
-                last_sent = max(last_sent, int(obj.metadata.resource_version))  # type: ignore[attr-defined]
-                data = shared.get(etype) if shared is not None else None
-                if data is None:
-                    data = pb.WatchResponse(type=etype, object=pack(obj)).SerializeToString()
-                    if shared is not None:
-                        shared[etype] = data
-                if not await _send(context, data):
-                    return
+                        continue
+                    last_sent = max(last_sent, int(obj.metadata.resource_version))  # type: ignore[attr-defined]
+                    data = shared.get(etype) if shared is not None else None
+                    if data is None:
+                        data = pb.WatchResponse(type=etype, object=pack(obj)).SerializeToString()
+                        if shared is not None:
+                            shared[etype] = data
+                    if not await _send(context, data):
+                        return
+        except TimeoutError:
+            if not limit.expired():
+                raise
+            return  # timeout_seconds reached: end the stream with OK
         finally:
             watcher.close()

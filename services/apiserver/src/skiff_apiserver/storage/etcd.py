@@ -129,24 +129,26 @@ class EtcdClient:
         timeout = remaining(self.timeout)
         end = time.monotonic() + timeout
         attempt = 0
-        with _tracer.start_as_current_span(f"etcd.{op}") as span:
-            started = time.perf_counter()
-            try:
-                while True:
-                    try:
-                        return await method(
-                            request,
-                            timeout=max(0.05, end - time.monotonic()),  # type: ignore[operator]
-                            wait_for_ready=True,
-                        )
-                    except grpc.aio.AioRpcError as exc:
-                        attempt += 1
-                        if exc.code() not in _RETRYABLE or time.monotonic() + 0.1 * attempt >= end:
-                            span.set_attribute("error", True)
-                            raise map_grpc_error(exc) from None
-                        await asyncio.sleep(min(0.1 * attempt, 1.0))
-            finally:
-                metrics.ETCD_LATENCY.labels(op).observe(time.perf_counter() - started)
+        # A child of the request's span; not made current (nothing nests inside), which is cheaper.
+        span = _tracer.start_span(f"etcd.{op}")
+        started = time.perf_counter()
+        try:
+            while True:
+                try:
+                    return await method(
+                        request,
+                        timeout=max(0.05, end - time.monotonic()),  # type: ignore[operator]
+                        wait_for_ready=True,
+                    )
+                except grpc.aio.AioRpcError as exc:
+                    attempt += 1
+                    if exc.code() not in _RETRYABLE or time.monotonic() + 0.1 * attempt >= end:
+                        span.set_attribute("error", True)
+                        raise map_grpc_error(exc) from None
+                    await asyncio.sleep(min(0.1 * attempt, 1.0))
+        finally:
+            span.end()
+            metrics.ETCD_LATENCY.labels(op).observe(time.perf_counter() - started)
 
     async def get(self, key: bytes, *, revision: int = 0) -> tuple[KV | None, int]:
         resp = await self._call("get", self._kv.Range, rpc.RangeRequest(key=key, revision=revision))

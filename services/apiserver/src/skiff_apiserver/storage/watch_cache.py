@@ -19,140 +19,57 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
 from skiff_common import errors
 
 from skiff_apiserver import metrics
 from skiff_apiserver.logs import log
-from skiff_apiserver.machinery import KindInfo, fields
+from skiff_apiserver.machinery import KindInfo
 from skiff_apiserver.storage import codec
 from skiff_apiserver.storage.etcd import EtcdClient, prefix_end
-
-Filter = Callable[..., bool]  # (obj, field_values=None) -> bool
-
-
-@dataclass(frozen=True)
-class WatchEvent:
-    type: str  # ADDED, MODIFIED, DELETED
-    obj: Message
-    prev: Message | None
-    revision: int
-    # Serialized WatchResponse per delivered type, filled by the first watcher that sends it: with a
-    # thousand watchers an event is encoded once, not a thousand times.
-    encoded: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
-    _fields: dict[int, dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
-
-    def fields_of(self, obj: Message) -> dict[str, str]:
-        """Selectable field values of obj or prev, computed once per event for every watcher."""
-        key = 0 if obj is self.obj else 1
-        values = self._fields.get(key)
-        if values is None:
-            values = self._fields[key] = fields.object_fields(obj)
-        return values
-
-
-Item = tuple[str, Message, "dict[str, bytes] | None"]  # (type, object, shared encodings)
-
-
-class Watcher:
-    """One client's view: filtered events in a bounded queue."""
-
-    def __init__(self, cache: WatchCache, match: Filter, after: int, queue_size: int) -> None:
-        self.cache = cache
-        self.match = match
-        self.after = after  # deliver only events with revision > after
-        self.queue: asyncio.Queue[Item | None] = asyncio.Queue(queue_size)  # None: look at self.error
-        self.initial: deque[Item] = deque()
-        self.error: errors.SkiffError | None = None
-
-    def offer(self, ev: WatchEvent) -> None:
-        if self.error is not None or ev.revision <= self.after:
-            return
-        out = self._translate(ev)
-        if out is None:
-            return
-        try:
-            self.queue.put_nowait((out[0], out[1], ev.encoded))
-        except asyncio.QueueFull:
-            metrics.SLOW_WATCHERS.labels(self.cache.info.resource).inc()
-            self.fail(
-                errors.TooManyRequests(
-                    f"watch of {self.cache.info.resource} closed: the client fell more than "
-                    f"{self.queue.maxsize} events behind; restart the watch from the last "
-                    "resourceVersion seen"
-                )
-            )
-
-    def _translate(self, ev: WatchEvent) -> tuple[str, Message] | None:
-        if ev.type == "DELETED":
-            return ("DELETED", ev.obj) if self.match(ev.obj, ev.fields_of(ev.obj)) else None
-        now = self.match(ev.obj, ev.fields_of(ev.obj))
-        before = ev.prev is not None and self.match(ev.prev, ev.fields_of(ev.prev))
-        if ev.type == "ADDED" or ev.prev is None:
-            return ("ADDED", ev.obj) if now else None
-        if now and before:
-            return ("MODIFIED", ev.obj)
-        if now:
-            return ("ADDED", ev.obj)
-        if before:
-            return ("DELETED", ev.obj)
-        return None
-
-    def fail(self, err: errors.SkiffError) -> None:
-        self.error = err
-        self.cache.unregister(self)
-        try:
-            self.queue.put_nowait(None)  # wakes a reader blocked on an empty queue
-        except asyncio.QueueFull:
-            pass  # the reader is not blocked: it sees the error once it has drained the queue
-
-    async def next(self, timeout: float | None) -> Item | None:  # noqa: ASYNC109
-        """The next event, None on timeout; raises the watcher's error once its queue is drained.
-        (Cheap on purpose: no task per call, it runs once per event per watcher.)"""
-        if self.initial:
-            return self.initial.popleft()
-        if self.queue.empty():
-            if self.error is not None:
-                raise self.error
-            try:
-                async with asyncio.timeout(timeout):
-                    item = await self.queue.get()
-            except TimeoutError:
-                return None
-        else:
-            item = self.queue.get_nowait()
-        if item is None:
-            assert self.error is not None
-            raise self.error
-        return item
-
-    def close(self) -> None:
-        self.cache.unregister(self)
+from skiff_apiserver.storage.watcher import Filter, Watcher, WatchEvent
 
 
 class WatchCache:
-    def __init__(self, client: EtcdClient, info: KindInfo, prefix: str, capacity: int) -> None:
+    def __init__(
+        self,
+        client: EtcdClient,
+        info: KindInfo,
+        prefix: str,
+        capacity: int,
+        *,
+        bookmark_interval: float = 60.0,
+    ) -> None:
+        self.bookmark_interval = bookmark_interval
         self.client = client
         self.info = info
         self.prefix = codec.resource_prefix(prefix, info)
         self.capacity = capacity
         self.objects: dict[bytes, Message] = {}
+        # Namespace -> its objects: a namespaced list or watch scans only its namespace (a thousand
+        # watchers registering at once must not each walk every pod in the cluster).
+        self.by_namespace: dict[str, dict[bytes, Message]] = {}
         self.events: deque[WatchEvent] = deque()
         self.revision = 0
         self.oldest = 0
         self.watchers: set[Watcher] = set()
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._relist(initial=True)
         self._task = asyncio.create_task(self._run(), name=f"watch-cache-{self.info.resource}")
+        self._ticker = asyncio.create_task(self._bookmarks(), name=f"watch-bookmarks-{self.info.resource}")
 
     async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
         if self._task:
             self._task.cancel()
             try:
@@ -182,11 +99,11 @@ class WatchCache:
                     gone.metadata.resource_version = str(rev)  # type: ignore[attr-defined]
                     synthetic.append(WatchEvent("DELETED", gone, old, rev))
             synthetic.sort(key=lambda e: e.revision)
-            self.objects = fresh
+            self._replace(fresh)
             for ev in synthetic:
                 self._dispatch(ev)
             self.events.clear()
-        self.objects = fresh
+        self._replace(fresh)
         self.revision = rev
         self.oldest = rev
         metrics.OBJECTS.labels(self.info.resource).set(len(self.objects))
@@ -216,6 +133,15 @@ class WatchCache:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
+    async def _bookmarks(self) -> None:
+        """One timer for all watchers of this resource: idle ones that asked for bookmarks get one."""
+        mark = self.info.message()
+        while True:
+            await asyncio.sleep(max(self.bookmark_interval / 4, 0.05))
+            now = time.monotonic()
+            for w in list(self.watchers):
+                w.idle_bookmark(now, self.bookmark_interval, mark)
+
     async def _retrying(self, fn: Callable[[], object]) -> None:
         delay = 0.1
         while True:
@@ -241,10 +167,10 @@ class WatchCache:
             prev = self.objects.get(key)
             if raw.type == 0:  # PUT
                 obj = codec.decode(self.info, kv.value, kv.mod_revision)
-                self.objects[key] = obj
+                self._put(key, obj)
                 ev = WatchEvent("ADDED" if prev is None else "MODIFIED", obj, prev, kv.mod_revision)
             else:
-                self.objects.pop(key, None)
+                self._pop(key)
                 last = (
                     prev
                     if prev is not None
@@ -273,13 +199,15 @@ class WatchCache:
             w.offer(ev)
 
     # -- serving -------------------------------------------------------------------------------------
-    def watch(self, match: Filter, resource_version: str, queue_size: int) -> Watcher:
+    def watch(
+        self, match: Filter, resource_version: str, queue_size: int, namespace: str = "", *,
+        bookmarks: bool = False,
+    ) -> Watcher:  # fmt: skip
         """Register a watcher. rv "" or "0": current objects as ADDED first, then changes. Otherwise replay
         every change after rv from the ring (Expired if the ring no longer reaches back that far)."""
         if resource_version in ("", "0"):
-            w = Watcher(self, match, self.revision, queue_size)
-            for key in sorted(self.objects):
-                obj = self.objects[key]
+            w = Watcher(self, match, self.revision, queue_size, bookmarks=bookmarks)
+            for obj in self._scan(namespace):
                 if match(obj):
                     w.initial.append(("ADDED", obj, None))
         else:
@@ -294,7 +222,7 @@ class WatchCache:
                     f"too old resource version: {rv} (the oldest this server can serve is {self.oldest})",
                     metadata={"oldest": str(self.oldest), "current": str(self.revision)},
                 )
-            w = Watcher(self, match, rv, queue_size)
+            w = Watcher(self, match, rv, queue_size, bookmarks=bookmarks)
             for ev in self.events:
                 if ev.revision > rv:
                     out = w._translate(ev)
@@ -312,13 +240,30 @@ class WatchCache:
     def get(self, key: bytes) -> Message | None:
         return self.objects.get(key)
 
-    def list(self, namespace: str, match: Filter) -> list[Message]:
-        prefix = codec.resource_prefix("", self.info, namespace) if namespace else b""
-        out = []
-        for key in sorted(self.objects):
-            obj = self.objects[key]
-            if prefix and obj.metadata.namespace != namespace:  # type: ignore[attr-defined]
-                continue
-            if match(obj):
-                out.append(obj)
-        return out
+    def list_objects(self, namespace: str, match: Filter) -> list[Message]:
+        return [obj for obj in self._scan(namespace) if match(obj)]
+
+    # -- the index -------------------------------------------------------------------------------------
+    def _scan(self, namespace: str) -> list[Message]:
+        """Objects in key order, of one namespace ("" = all)."""
+        source = self.objects if not namespace else self.by_namespace.get(namespace, {})
+        return [source[k] for k in sorted(source)]
+
+    def _put(self, key: bytes, obj: Message) -> None:
+        self.objects[key] = obj
+        self.by_namespace.setdefault(obj.metadata.namespace, {})[key] = obj  # type: ignore[attr-defined]
+
+    def _pop(self, key: bytes) -> None:
+        obj = self.objects.pop(key, None)
+        if obj is not None:
+            ns = self.by_namespace.get(obj.metadata.namespace)  # type: ignore[attr-defined]
+            if ns is not None:
+                ns.pop(key, None)
+                if not ns:
+                    del self.by_namespace[obj.metadata.namespace]  # type: ignore[attr-defined]
+
+    def _replace(self, fresh: dict[bytes, Message]) -> None:
+        self.objects = {}
+        self.by_namespace = {}
+        for key, obj in fresh.items():
+            self._put(key, obj)
