@@ -6,6 +6,7 @@ import re
 import socket
 from dataclasses import dataclass, field
 
+from skiff_client.tlsfiles import tls_from_files
 from skiff_common.grpcutil import TLSConfig
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
@@ -49,12 +50,7 @@ class KubeletConfig:
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
 
     def tls(self) -> TLSConfig | None:
-        files = (self.tls_ca_file, self.tls_cert_file, self.tls_key_file)
-        if not any(files):
-            return None
-        if not all(files):
-            raise ValueError("--tls-ca-file, --tls-cert-file and --tls-key-file must be given together")
-        return TLSConfig(ca_file=self.tls_ca_file, cert_file=self.tls_cert_file, key_file=self.tls_key_file)
+        return tls_from_files(self.tls_ca_file, self.tls_cert_file, self.tls_key_file)
 
     def validate(self) -> None:
         """Raise ValueError naming the flag for bad values (durations, CIDR, TLS trio)."""
