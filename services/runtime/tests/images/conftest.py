@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from realregistry import RealRegistry, make_cert, start_registry  # noqa: E402
+from realregistry import RealRegistry, make_cert, start_registry
 
 BUSYBOX = "library/busybox"
 

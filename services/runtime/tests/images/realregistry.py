@@ -160,7 +160,9 @@ class RealRegistry:
         )
 
 
-def start_registry(root: Path, *, user: str = "", password: str = "", tls: tuple[Path, Path] | None = None) -> RealRegistry:
+def start_registry(
+    root: Path, *, user: str = "", password: str = "", tls: tuple[Path, Path] | None = None
+) -> RealRegistry:
     """Start a registry; retries with another port if the one we picked was taken in between."""
     for _attempt in range(3):
         root.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,86 @@
+"""PullImage through the CRI server against a real registry: a docker.io mirror configured in hosts.toml
+(so `busybox:1.36` pulls on a machine without internet), concurrent pulls sharing one download, and the
+error codes a kubelet sees (auth, not found, corrupt content, bad configuration)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import grpc
+import pytest
+from criharness import Harness, cri_server
+from realregistry import RealRegistry, free_port
+from skiff.cri.runtime.v1 import api_pb2 as cri
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def mirror_docker_io(config_dir: Path, reg: RealRegistry, server: str) -> None:
+    """docker.io served by `reg` first; `server` (the upstream) only if the mirror fails."""
+    (config_dir / "docker.io").mkdir(parents=True, exist_ok=True)
+    (config_dir / "docker.io" / "hosts.toml").write_text(
+        f'server = "{server}"\n\n[host."http://{reg.host}"]\n  capabilities = ["pull", "resolve"]\n'
+    )
+
+
+def pull_request(image: str, user: str = "", password: str = "") -> cri.PullImageRequest:
+    return cri.PullImageRequest(image=cri.ImageSpec(image=image), auth=cri.AuthConfig(username=user, password=password))
+
+
+async def status(h: Harness, image: str) -> cri.Image:
+    return (await h.image_stub.ImageStatus(cri.ImageStatusRequest(image=cri.ImageSpec(image=image)))).image
+
+
+async def test_docker_io_mirror_and_concurrent_pulls_share_downloads(tmp_path: Path, registry: RealRegistry) -> None:
+    # The upstream is a closed port on 127.0.0.1, standing in for an unreachable Docker Hub: if the mirror
+    # were not used, the pull would fail, and no packet leaves this machine either way.
+    mirror_docker_io(tmp_path / "certs.d", registry, f"http://127.0.0.1:{free_port()}")
+    manifest = json.loads(registry.manifest("library/busybox", "1.36", OCI_MANIFEST))
+    async with cri_server(tmp_path) as h:
+        h.runtime.config.registry_config_dir = str(tmp_path / "certs.d")
+        results = await asyncio.gather(*(h.image_stub.PullImage(pull_request("busybox:1.36")) for _ in range(6)))
+        assert len({r.image_ref for r in results}) == 1
+        image = await status(h, "busybox:1.36")
+        assert image.id == results[0].image_ref
+        assert list(image.repo_tags) == ["docker.io/library/busybox:1.36"]
+        for desc in [manifest["config"], *manifest["layers"]]:
+            assert registry.blob_gets(desc["digest"]) == 1, desc["digest"]
+        # a tag the mirror does not have: both hosts are named in the error, nothing is left behind
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await h.image_stub.PullImage(pull_request("busybox:nope"))
+        assert registry.host in (err.value.details() or "")
+        assert len((await h.image_stub.ListImages(cri.ListImagesRequest())).images) == 1
+
+
+async def test_pull_errors_reach_the_kubelet_as_status_codes(
+    tmp_path: Path, start_reg: object, busybox_layout: Path
+) -> None:
+    reg: RealRegistry = start_reg(user="skiff", password="s3cret")  # type: ignore[operator]
+    reg.push(busybox_layout, "library/busybox:1.36")
+    image = f"{reg.host}/library/busybox:1.36"
+    async with cri_server(tmp_path) as h:
+        h.runtime.config.insecure_registries = [reg.host]
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await h.image_stub.PullImage(pull_request(image, "skiff", "wrong"))
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "wrong or missing credentials" in (err.value.details() or "")
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await h.image_stub.PullImage(pull_request(f"{reg.host}/library/busybox:nope", "skiff", "s3cret"))
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+        config = json.loads(reg.manifest("library/busybox", "1.36", OCI_MANIFEST))["config"]["digest"]
+        blob = reg.blob_file(config)
+        blob.write_bytes(blob.read_bytes().replace(b"sh", b"SH"))
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await h.image_stub.PullImage(pull_request(image, "skiff", "s3cret"))
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE and "digest" in (err.value.details() or "")
+        assert (await h.image_stub.ListImages(cri.ListImagesRequest())).images == []
+        # a broken hosts.toml is reported with its path, not ignored (a typo must not reroute pulls)
+        (tmp_path / "certs.d" / reg.host).mkdir(parents=True)
+        (tmp_path / "certs.d" / reg.host / "hosts.toml").write_text('server = "ftp://x"\n')
+        h.runtime.config.registry_config_dir = str(tmp_path / "certs.d")
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await h.image_stub.PullImage(pull_request(image, "skiff", "s3cret"))
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "hosts.toml" in (err.value.details() or "") and "ftp://x" in (err.value.details() or "")
