@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from realregistry import RealRegistry, make_cert, start_registry
+from tokenserver import TokenServer
 
 BUSYBOX = "library/busybox"
 
@@ -49,3 +50,11 @@ def registry(start_reg: Callable[..., RealRegistry], busybox_layout: Path) -> Re
     reg = start_reg()
     reg.push(busybox_layout, f"{BUSYBOX}:1.36")
     return reg
+
+
+@pytest.fixture
+def token_server(tls_cert: tuple[Path, Path]) -> Iterator[TokenServer]:
+    """A token service (user skiff, password t0ken-pass) that the registry trusts via tls_cert."""
+    server = TokenServer(tls_cert[0], tls_cert[1], "skiff", "t0ken-pass")
+    yield server
+    server.close()

@@ -56,6 +56,7 @@ class RealRegistry:
     user: str = ""
     password: str = ""
     tls: tuple[Path, Path] | None = None
+    auth_yaml: str = ""  # e.g. token auth (tokenserver.py); user/password are then only for skopeo
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -75,8 +76,8 @@ class RealRegistry:
         return self.root / "registry.log"
 
     def start(self) -> None:
-        auth = ""
-        if self.user:
+        auth = self.auth_yaml
+        if self.user and not auth:
             with_hash = crypt.crypt(self.password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 4))
             (self.root / "htpasswd").write_text(f"{self.user}:{with_hash}\n")
             auth = f"auth: {{htpasswd: {{realm: skiff-test, path: {self.root / 'htpasswd'}}}}}\n"
@@ -161,12 +162,14 @@ class RealRegistry:
 
 
 def start_registry(
-    root: Path, *, user: str = "", password: str = "", tls: tuple[Path, Path] | None = None
+    root: Path, *, user: str = "", password: str = "", tls: tuple[Path, Path] | None = None, auth_yaml: str = ""
 ) -> RealRegistry:
     """Start a registry; retries with another port if the one we picked was taken in between."""
     for _attempt in range(3):
         root.mkdir(parents=True, exist_ok=True)
-        registry = RealRegistry(root=root, port=free_port(), user=user, password=password, tls=tls)
+        registry = RealRegistry(
+            root=root, port=free_port(), user=user, password=password, tls=tls, auth_yaml=auth_yaml
+        )
         try:
             registry.start()
             return registry

@@ -21,6 +21,7 @@ from skiff_runtime.images.importer import Importer
 from skiff_runtime.images.reference import parse
 from skiff_runtime.images.snapshots import Snapshotter
 from skiff_runtime.images.store import ImageStore
+from tokenserver import TokenServer
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -160,3 +161,27 @@ def test_tls_registry_verification(
     # insecure (plain HTTP) against a TLS registry does not work: no silent downgrade either way
     with pytest.raises(client.RegistryError):
         client.pull(importer(tmp_path / "d"), ref, hosts=resolve_hosts(reg.host, None, [reg.host]))
+
+
+def test_bearer_token_auth(
+    tmp_path: Path, start_reg: Callable[..., RealRegistry], busybox_layout: Path, token_server: TokenServer
+) -> None:
+    """distribution's token auth: the registry answers 401 with a Bearer challenge naming the token
+    service; the client gets a token there with its basic credentials and uses it for the whole pull."""
+    reg = start_reg(user="skiff", password="t0ken-pass", auth_yaml=token_server.registry_auth_yaml())
+    reg.push(busybox_layout, "library/busybox:1.36")  # skopeo goes through the token service too
+    ref = parse(f"{reg.host}/library/busybox:1.36")
+    with pytest.raises(client.RegistryError, match="token endpoint refused: HTTP 401") as err:
+        client.pull(importer(tmp_path), ref, hosts=http_hosts(reg), credentials=client.Credentials("skiff", "x"))
+    assert err.value.unauthorized
+    token_server.requests = 0
+    good = client.Credentials("skiff", "t0ken-pass")
+    record = client.pull(importer(tmp_path / "ok"), ref, hosts=http_hosts(reg), credentials=good)
+    assert record.repo_tags == [str(ref)]
+    assert token_server.requests == 1  # one token for the manifest and every blob
+    # a token obtained elsewhere (CRI AuthConfig.registry_token) is used as is
+    token = token_server.token(["repository:library/busybox:pull"])
+    assert client.pull(
+        importer(tmp_path / "tok"), ref, hosts=http_hosts(reg), credentials=client.Credentials(registry_token=token)
+    )
+    assert token_server.requests == 1
