@@ -185,3 +185,20 @@ def test_bearer_token_auth(
         importer(tmp_path / "tok"), ref, hosts=http_hosts(reg), credentials=client.Credentials(registry_token=token)
     )
     assert token_server.requests == 1
+
+
+def test_a_layer_shared_by_two_images_is_downloaded_and_unpacked_once(
+    tmp_path: Path, start_reg: Callable[..., RealRegistry], busybox_layout: Path
+) -> None:
+    reg = start_reg()
+    reg.push(busybox_layout, "library/busybox:oci", fmt="oci")
+    reg.push(busybox_layout, "library/busybox:v2s2", fmt="v2s2")  # another manifest and config, same layer
+    imp = importer(tmp_path)
+    first = client.pull(imp, parse(f"{reg.host}/library/busybox:oci"), hosts=http_hosts(reg))
+    layer_dir = imp.snapshots.layer_dir(first.chain_ids[0])
+    inode = layer_dir.stat().st_ino
+    second = client.pull(imp, parse(f"{reg.host}/library/busybox:v2s2"), hosts=http_hosts(reg))
+    assert second.manifest_digest != first.manifest_digest and second.chain_ids == first.chain_ids
+    assert imp.snapshots.layer_dir(second.chain_ids[0]).stat().st_ino == inode
+    assert imp.snapshots.layer_ids() == first.chain_ids
+    assert reg.blob_gets(first.layers[0].digest) == 1
