@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -55,9 +56,9 @@ async def test_docker_io_mirror_and_concurrent_pulls_share_downloads(tmp_path: P
 
 
 async def test_pull_errors_reach_the_kubelet_as_status_codes(
-    tmp_path: Path, start_reg: object, busybox_layout: Path
+    tmp_path: Path, start_reg: Callable[..., RealRegistry], busybox_layout: Path
 ) -> None:
-    reg: RealRegistry = start_reg(user="skiff", password="s3cret")  # type: ignore[operator]
+    reg = start_reg(user="skiff", password="s3cret")
     reg.push(busybox_layout, "library/busybox:1.36")
     image = f"{reg.host}/library/busybox:1.36"
     async with cri_server(tmp_path) as h:
