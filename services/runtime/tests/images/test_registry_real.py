@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from realregistry import RealRegistry, index_of
+from realregistry import RealRegistry, free_port, index_of
 from skiff_runtime.images import registry as client
 from skiff_runtime.images.blobs import BlobStore, DigestMismatch
 from skiff_runtime.images.hosts import RegistryHost, resolve_hosts
@@ -202,3 +202,31 @@ def test_a_layer_shared_by_two_images_is_downloaded_and_unpacked_once(
     assert imp.snapshots.layer_dir(second.chain_ids[0]).stat().st_ino == inode
     assert imp.snapshots.layer_ids() == first.chain_ids
     assert reg.blob_gets(first.layers[0].digest) == 1
+
+
+def test_mirror_capabilities_and_fallback(
+    tmp_path: Path, start_reg: Callable[..., RealRegistry], busybox_layout: Path
+) -> None:
+    """A `pull`-only mirror serves content by digest but never answers tags; a dead mirror falls back."""
+    upstream, mirror = start_reg(), start_reg()
+    upstream.push(busybox_layout, "library/busybox:1.36")
+    mirror.push(busybox_layout, "library/busybox:1.36")
+    body = upstream.manifest("library/busybox", "1.36", OCI_MANIFEST)
+    config = tmp_path / "certs.d"
+    (config / "docker.io").mkdir(parents=True)
+    (config / "docker.io" / "hosts.toml").write_text(
+        f'server = "http://{upstream.host}"\n[host."http://{mirror.host}"]\n  capabilities = ["pull"]\n'
+    )
+    ref = parse("busybox:1.36")
+    record = client.pull(importer(tmp_path / "a"), ref, hosts=resolve_hosts("docker.io", config, []))
+    assert record.repo_digests == [f"docker.io/library/busybox@{digest_of(body)}"]
+    tag_get = '"GET /v2/library/busybox/manifests/1.36 '
+    assert tag_get in upstream.log.read_text() and tag_get not in mirror.log.read_text()
+    for layer in record.layers:  # content came from the mirror
+        assert mirror.blob_gets(layer.digest) == 1 and upstream.blob_gets(layer.digest) == 0
+    # a mirror that is down: the upstream serves everything
+    (config / "docker.io" / "hosts.toml").write_text(
+        f'server = "http://{upstream.host}"\n[host."http://127.0.0.1:{free_port()}"]\n'
+    )
+    again = client.pull(importer(tmp_path / "b"), ref, hosts=resolve_hosts("docker.io", config, []))
+    assert again.id == record.id and upstream.blob_gets(record.layers[0].digest) == 1
