@@ -85,3 +85,39 @@ async def test_pull_errors_reach_the_kubelet_as_status_codes(
             await h.image_stub.PullImage(pull_request(image, "skiff", "s3cret"))
         assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "hosts.toml" in (err.value.details() or "") and "ftp://x" in (err.value.details() or "")
+
+
+@pytest.mark.root
+async def test_a_pulled_image_runs(tmp_path: Path, registry: RealRegistry) -> None:
+    """The walking skeleton's path: `busybox:1.36` from the docker.io mirror, then a container from it."""
+    mirror_docker_io(tmp_path / "certs.d", registry, f"http://{registry.host}")
+    async with cri_server(tmp_path) as h:
+        h.runtime.config.registry_config_dir = str(tmp_path / "certs.d")
+        rs = h.runtime_stub
+        await h.image_stub.PullImage(pull_request("busybox:1.36"))
+        pod = cri.PodSandboxConfig(
+            metadata=cri.PodSandboxMetadata(name="pulled", namespace="default", uid=f"uid-pulled-{free_port()}"),
+            hostname="pulled",
+            log_directory=str(tmp_path / "logs"),
+        )
+        sid = (await rs.RunPodSandbox(cri.RunPodSandboxRequest(config=pod))).pod_sandbox_id
+        container = cri.ContainerConfig(
+            metadata=cri.ContainerMetadata(name="main"),
+            image=cri.ImageSpec(image="busybox:1.36"),
+            command=["sh", "-c", "echo from-the-registry"],
+            log_path="main/0.log",
+        )
+        cid = (
+            await rs.CreateContainer(
+                cri.CreateContainerRequest(pod_sandbox_id=sid, sandbox_config=pod, config=container)
+            )
+        ).container_id
+        await rs.StartContainer(cri.StartContainerRequest(container_id=cid))
+        for _ in range(200):
+            status = (await rs.ContainerStatus(cri.ContainerStatusRequest(container_id=cid))).status
+            if status.state == cri.CONTAINER_EXITED:
+                break
+            await asyncio.sleep(0.05)
+        assert status.state == cri.CONTAINER_EXITED and status.exit_code == 0
+        assert "from-the-registry" in (tmp_path / "logs" / "main" / "0.log").read_text()
+        await rs.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
