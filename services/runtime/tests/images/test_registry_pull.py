@@ -15,6 +15,8 @@ from criharness import Harness, cri_server
 from realregistry import RealRegistry, free_port
 from skiff.cri.runtime.v1 import api_pb2 as cri
 
+# layers are unpacked with their owners (chown) and the CRI tests create namespaces
+pytestmark = pytest.mark.root
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
@@ -87,7 +89,6 @@ async def test_pull_errors_reach_the_kubelet_as_status_codes(
         assert "hosts.toml" in (err.value.details() or "") and "ftp://x" in (err.value.details() or "")
 
 
-@pytest.mark.root
 async def test_a_pulled_image_runs(tmp_path: Path, registry: RealRegistry) -> None:
     """The walking skeleton's path: `busybox:1.36` from the docker.io mirror, then a container from it."""
     mirror_docker_io(tmp_path / "certs.d", registry, f"http://{registry.host}")

@@ -23,6 +23,8 @@ from skiff_runtime.images.snapshots import Snapshotter
 from skiff_runtime.images.store import ImageStore
 from tokenserver import TokenServer
 
+# layers are unpacked with their owners (chown) and the CRI tests create namespaces
+pytestmark = pytest.mark.root
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
