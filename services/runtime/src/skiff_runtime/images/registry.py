@@ -286,10 +286,13 @@ def _pull(
     tag = f"{ref.name}:{ref.tag}" if ref.tag else None
     # the repo digest is what was resolved (the index's digest for a multi-platform image), as containerd
     # records it: pulling `name@<that digest>` later finds this image without asking the registry.
-    return importer.finish(manifest_digest, manifest, manifest["config"]["digest"], tag, [f"{ref.name}@{top_digest}"])
+    config_digest = manifest["config"]["digest"]
+    return importer.finish(manifest_digest, manifest, config_digest, tag, [f"{ref.name}@{top_digest}"])
 
 
-def _fetch_blob(blobs: BlobStore, fetchers: list[RegistryClient], desc: dict[str, Any]) -> None:
+def _fetch_blob(blobs: BlobStore, fetchers: list[RegistryClient], desc: Any) -> None:
+    if not isinstance(desc, dict):
+        raise DigestMismatch(f"bad descriptor in manifest: {desc!r}")
     digest, size = desc.get("digest", ""), desc.get("size")
     if not isinstance(digest, str) or not isinstance(size, int | None):
         raise DigestMismatch(f"bad descriptor in manifest: {desc!r}")
