@@ -34,6 +34,13 @@ class RuntimeConfig:
         default_factory=list,
         metadata={"help": "registry hosts (host[:port]) pulled over plain HTTP, e.g. localhost:5000"},
     )
+    registry_config_dir: str = field(
+        default="",
+        metadata={
+            "help": "containerd-style registry hosts directory: <dir>/<registry host>/hosts.toml "
+            "(mirrors, plain-HTTP and TLS settings per registry; <dir>/_default/hosts.toml for the rest)"
+        },
+    )
     metrics_address: str = field(
         default="", metadata={"help": "Prometheus /metrics address, e.g. 127.0.0.1:9103"}
     )

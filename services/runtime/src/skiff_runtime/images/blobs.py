@@ -1,8 +1,11 @@
 """Content-addressed blob store: `<root>/blobs/sha256/<hex>`.
 
-A blob's name is the sha256 of its bytes, so a blob is written once and never changes. Writes go to a
-temporary file in the same directory and are renamed into place only after the digest was checked:
-a crash or a corrupt download never leaves a file under a digest name it does not match.
+A blob's name is the sha256 of its bytes, so a blob is written once and never changes. Writes stream to
+a temporary file in `<root>/ingest/` (same filesystem, like containerd's ingest directory), hashed as they
+arrive, and are renamed into `blobs/` only after the digest (and the size, when the descriptor gave one)
+was checked: a crash or a corrupt or partial download is never visible under a digest name. Leftover
+ingest files from a crash are removed when the store is opened after an hour (younger ones may belong
+to a running pull in another process, e.g. `skiff-runtime import` next to the server).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -17,6 +21,7 @@ from typing import BinaryIO
 from skiff_runtime.images.reference import ReferenceError, validate_digest
 
 CHUNK = 1 << 20
+STALE_INGEST = 3600.0
 
 
 class DigestMismatch(ValueError):
@@ -32,6 +37,14 @@ class BlobStore:
         self.root = root
         self._dir = root / "blobs" / "sha256"
         self._dir.mkdir(parents=True, exist_ok=True)
+        self._ingest = root / "ingest"
+        self._ingest.mkdir(parents=True, exist_ok=True)
+        for stale in self._ingest.iterdir():
+            try:
+                if stale.stat().st_mtime < time.time() - STALE_INGEST:
+                    stale.unlink()
+            except FileNotFoundError:
+                pass
 
     def path(self, digest: str) -> Path:
         try:
@@ -58,17 +71,28 @@ class BlobStore:
     def put_file(self, stream: BinaryIO, expected: str | None = None) -> str:
         return self.put_stream(iter(lambda: stream.read(CHUNK), b""), expected)
 
-    def put_stream(self, chunks: Iterable[bytes], expected: str | None = None) -> str:
-        """Store bytes; returns their digest. Raises DigestMismatch if `expected` does not match."""
+    def put_stream(
+        self, chunks: Iterable[bytes], expected: str | None = None, expected_size: int | None = None
+    ) -> str:
+        """Store bytes; returns their digest. Raises DigestMismatch if `expected` (or the size) does not
+        match; more bytes than `expected_size` stop the download at once."""
+        if expected is not None:
+            self.path(expected)  # a malformed digest is refused before any byte is read
         digester = hashlib.sha256()
-        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".ingest-")
+        fd, tmp = tempfile.mkstemp(dir=self._ingest, prefix="ingest-")
+        written = 0
         try:
             with os.fdopen(fd, "wb") as out:
                 for chunk in chunks:
+                    written += len(chunk)
+                    if expected_size is not None and written > expected_size:
+                        raise DigestMismatch(f"{expected}: more than the announced {expected_size} bytes")
                     digester.update(chunk)
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
+            if expected_size is not None and written != expected_size:
+                raise DigestMismatch(f"{expected}: got {written} bytes, the descriptor says {expected_size}")
             digest = f"sha256:{digester.hexdigest()}"
             if expected is not None and digest != expected:
                 raise DigestMismatch(f"content has digest {digest}, expected {expected}")

@@ -2,17 +2,24 @@
 
 The flow is the standard one: GET the manifest by tag or digest (accepting OCI and Docker media types),
 resolve an index to the host's platform, then GET the config and each layer blob. Every byte is checked
-against its digest before it is trusted: the manifest against the digest it was asked by (or the one
-recorded as repo digest), blobs by the content store as they stream in. The image is then registered
-through the same code as an import, so the layers are unpacked once and the diff_ids verified.
+against its digest before it is trusted: the manifest against the digest it was asked by (by tag: against
+the registry's Docker-Content-Digest), blobs by the content store while they stream in (with the size from
+their descriptor as an upper bound, so a hostile registry cannot fill the disk). The image is registered
+through the same code as an import, so layers are unpacked once and their diff_ids verified.
+
+Endpoints come from the registry hosts configuration (hosts.py, containerd's hosts.toml): mirrors first,
+the registry itself last; a tag is resolved only by hosts with the `resolve` capability, content by digest
+may come from any `pull` host. Plain HTTP only for `http://` endpoints, i.e. registries configured as
+insecure or mirrors written so; everything else is HTTPS with certificate verification unless the host
+says `skip_verify` (an extra `ca` bundle may be given instead).
 
 Authentication follows the registry's 401 challenge: `Bearer realm=..,service=..,scope=..` gets a token
 from the realm (with basic credentials if we have some), `Basic` sends the credentials directly. A
 registry_token from the CRI AuthConfig is used as a bearer token as is. The Authorization header is
 dropped when a blob download is redirected to another host (blob storage must not see registry tokens).
 
-Plain HTTP is used only for hosts listed as insecure registries (e.g. `localhost:5000`); everything else
-is HTTPS. docker.io is served by registry-1.docker.io.
+Concurrent pulls of the same reference share one pull, and concurrent downloads of one blob share one
+download (flight.py), so N PullImage calls for a new image fetch each blob once.
 
 The client is synchronous (urllib, no extra dependency) and runs in a worker thread.
 """
@@ -22,17 +29,29 @@ from __future__ import annotations
 import base64
 import json
 import re
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from skiff_runtime.images.blobs import BlobStore, sha256_hex
-from skiff_runtime.images.importer import DOCKER_LIST, OCI_INDEX, Importer, pick_platform
-from skiff_runtime.images.reference import DEFAULT_DOMAIN, Reference
+from skiff_runtime.images.blobs import BlobStore, DigestMismatch, sha256_hex
+from skiff_runtime.images.flight import SingleFlight
+from skiff_runtime.images.hosts import RegistryHost, resolve_hosts
+from skiff_runtime.images.importer import (
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Importer,
+    pick_platform,
+)
+from skiff_runtime.images.reference import Reference
 from skiff_runtime.images.store import ImageRecord
+
+T = TypeVar("T")
 
 ACCEPT = ", ".join(
     [
@@ -85,23 +104,41 @@ def _challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', rest))
 
 
-@dataclass
-class RegistryClient:
-    ref: Reference
-    insecure: bool = False
-    credentials: Credentials = field(default_factory=Credentials)
-    _authorization: str = ""
 
-    def __post_init__(self) -> None:
-        host = "registry-1.docker.io" if self.ref.domain == DEFAULT_DOMAIN else self.ref.domain
-        self.base = f"{'http' if self.insecure else 'https'}://{host}/v2/{self.ref.path}"
-        self._opener = urllib.request.build_opener(_NoAuthOnRedirect())
+def _ssl_context(host: RegistryHost) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    for cafile in host.ca:
+        try:
+            context.load_verify_locations(cafile=cafile)
+        except (OSError, ssl.SSLError) as err:
+            raise RegistryError(f"{host.api_root}: cannot load CA bundle {cafile}: {err}") from None
+    if host.skip_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class RegistryClient:
+    """One repository on one endpoint; keeps the token it was given by that endpoint's auth challenge."""
+
+    def __init__(self, host: RegistryHost, ref: Reference, credentials: Credentials | None = None) -> None:
+        self.host = host
+        self.ref = ref
+        self.credentials = credentials or Credentials()
+        self.base = f"{host.api_root}/{ref.path}"
+        handlers: list[urllib.request.BaseHandler] = [_NoAuthOnRedirect()]
+        if not host.plain_http:
+            handlers.append(urllib.request.HTTPSHandler(context=_ssl_context(host)))
+        self._opener = urllib.request.build_opener(*handlers)
+        self._authorization = ""
         if self.credentials.registry_token:
             self._authorization = f"Bearer {self.credentials.registry_token}"
 
     def _open(self, url: str, accept: str = "") -> Any:
         for attempt in range(2):
             request = urllib.request.Request(url)
+            for name, value in self.host.headers:
+                request.add_header(name, value)
             if accept:
                 request.add_header("Accept", accept)
             if self._authorization:
@@ -109,16 +146,20 @@ class RegistryClient:
             try:
                 return self._opener.open(request, timeout=TIMEOUT)
             except urllib.error.HTTPError as err:
+                err.close()
                 if err.code == 401 and attempt == 0:
                     self._authenticate(err.headers.get("WWW-Authenticate", ""))
                     continue
                 if err.code in (401, 403):
-                    raise RegistryError(f"{url}: access denied ({err.code})", unauthorized=True) from None
+                    raise RegistryError(
+                        f"{url}: access denied ({err.code}): wrong or missing credentials", unauthorized=True
+                    ) from None
                 if err.code == 404:
                     raise RegistryError(f"{url}: not found", not_found=True) from None
                 raise RegistryError(f"{url}: HTTP {err.code} {err.reason}") from None
             except (urllib.error.URLError, OSError) as err:
-                raise RegistryError(f"{url}: {getattr(err, 'reason', err)}") from None
+                reason = getattr(err, "reason", err)
+                raise RegistryError(f"{url}: {reason}") from None
         raise RegistryError(f"{url}: authentication failed", unauthorized=True)
 
     def _authenticate(self, header: str) -> None:
@@ -127,7 +168,9 @@ class RegistryClient:
         basic = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
         if scheme == "basic":
             if not creds.username:
-                raise RegistryError("registry requires basic credentials", unauthorized=True)
+                raise RegistryError(
+                    f"{self.host.netloc} requires a username and password (basic auth)", unauthorized=True
+                )
             self._authorization = f"Basic {basic}"
             return
         if scheme != "bearer" or "realm" not in params:
@@ -155,37 +198,109 @@ class RegistryClient:
             raise RegistryError("token endpoint returned no token", unauthorized=True)
         self._authorization = f"Bearer {token}"
 
-    def manifest(self, reference: str) -> tuple[bytes, str]:
-        """(body, media type); the body is verified when `reference` is a digest."""
+    def manifest(self, reference: str) -> tuple[bytes, str, str]:
+        """(body, media type, digest), verified against `reference` if it is a digest, else against the
+        registry's Docker-Content-Digest header when it sent one."""
         with self._open(f"{self.base}/manifests/{reference}", ACCEPT) as response:
             body = response.read(MAX_MANIFEST + 1)
             media_type = response.headers.get("Content-Type", "").split(";")[0]
+            announced = response.headers.get("Docker-Content-Digest", "")
         if len(body) > MAX_MANIFEST:
             raise RegistryError(f"manifest {reference} is larger than {MAX_MANIFEST} bytes")
-        if reference.startswith("sha256:") and f"sha256:{sha256_hex(body)}" != reference:
-            raise RegistryError(f"manifest {reference}: content does not match its digest")
-        return body, json.loads(body).get("mediaType") or media_type
+        digest = f"sha256:{sha256_hex(body)}"
+        expected = reference if reference.startswith("sha256:") else announced
+        if expected.startswith("sha256:") and digest != expected:
+            raise DigestMismatch(f"manifest {reference}: content has digest {digest}, expected {expected}")
+        try:
+            parsed = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise DigestMismatch(f"manifest {reference} is not JSON: {err}") from None
+        return body, parsed.get("mediaType") or media_type, digest
 
-    def blob(self, digest: str, blobs: BlobStore) -> None:
-        if blobs.exists(digest):
-            return
+    def blob(self, digest: str, size: int | None, blobs: BlobStore) -> None:
+        """Stream a blob into the store; it is verified (size and digest) before it becomes visible."""
         with self._open(f"{self.base}/blobs/{digest}") as response:
             chunks: Iterator[bytes] = iter(lambda: response.read(1 << 20), b"")
-            blobs.put_stream(chunks, expected=digest)
+            blobs.put_stream(chunks, expected=digest, expected_size=size)
 
 
-def pull(importer: Importer, ref: Reference, *, insecure: bool, credentials: Credentials) -> ImageRecord:
-    client = RegistryClient(ref, insecure=insecure, credentials=credentials)
-    body, media_type = client.manifest(ref.digest or ref.tag)
+_FLIGHT = SingleFlight()
+
+
+def _first(clients: list[RegistryClient], what: str, fn: Callable[[RegistryClient], T]) -> T:
+    """fn on the first endpoint that succeeds (mirrors before the server), like containerd's resolver."""
+    if not clients:
+        raise RegistryError(f"no configured registry host may {what}")
+    errors: list[Exception] = []
+    for client in clients:
+        try:
+            return fn(client)
+        except (RegistryError, DigestMismatch) as err:
+            errors.append(err)
+    if len(errors) == 1:
+        raise errors[0]
+    raise RegistryError(
+        "; ".join(f"{c.host.netloc}: {e}" for c, e in zip(clients, errors, strict=True)),
+        unauthorized=any(getattr(e, "unauthorized", False) for e in errors),
+        not_found=all(getattr(e, "not_found", False) for e in errors),
+    )
+
+
+def pull(
+    importer: Importer,
+    ref: Reference,
+    *,
+    insecure: bool = False,
+    credentials: Credentials | None = None,
+    hosts: Sequence[RegistryHost] | None = None,
+) -> ImageRecord:
+    """Pull `ref` through `hosts` (default: the registry itself, plain HTTP if `insecure`).
+
+    Concurrent pulls of the same reference with the same credentials share one pull."""
+    credentials = credentials or Credentials()
+    endpoints = list(hosts) if hosts else resolve_hosts(ref.domain, None, [ref.domain] if insecure else [])
+    key = ("pull", str(importer.blobs.root), str(ref), credentials, tuple(endpoints))
+    return _FLIGHT.do(key, lambda: _pull(importer, ref, endpoints, credentials))
+
+
+def _pull(
+    importer: Importer, ref: Reference, endpoints: list[RegistryHost], credentials: Credentials
+) -> ImageRecord:
+    clients = [RegistryClient(host, ref, credentials) for host in endpoints]
+    fetchers = [c for c in clients if c.host.can("pull")]
+    if ref.digest:  # content addressed: any host that may pull can serve it
+        body, media_type, top_digest = _first(fetchers, "pull", lambda c: c.manifest(ref.digest))
+    else:
+        resolvers = [c for c in clients if c.host.can("resolve")]
+        body, media_type, top_digest = _first(resolvers, "resolve", lambda c: c.manifest(ref.tag))
+    manifest_body = body
     if media_type in (OCI_INDEX, DOCKER_LIST):
         desc = pick_platform(json.loads(body).get("manifests") or [])
-        body, media_type = client.manifest(desc["digest"])
-    manifest_digest = importer.blobs.put(body)
-    manifest = json.loads(body)
-    client.blob(manifest["config"]["digest"], importer.blobs)
-    for layer in manifest.get("layers") or []:
-        client.blob(layer["digest"], importer.blobs)
-    tag = str(ref) if ref.tag else None
-    return importer.finish(
-        manifest_digest, manifest, manifest["config"]["digest"], tag, [f"{ref.name}@{manifest_digest}"]
-    )
+        manifest_body, media_type, _ = _first(fetchers, "pull", lambda c: c.manifest(desc["digest"]))
+    manifest = json.loads(manifest_body)
+    if media_type not in (OCI_MANIFEST, DOCKER_MANIFEST) or not isinstance(manifest.get("config"), dict):
+        raise RegistryError(f"{ref}: unsupported manifest type {media_type or 'unknown'!r}")
+    manifest_digest = importer.blobs.put(manifest_body)
+    for desc in [manifest["config"], *(manifest.get("layers") or [])]:
+        _fetch_blob(importer.blobs, fetchers, desc)
+    tag = f"{ref.name}:{ref.tag}" if ref.tag else None
+    # the repo digest is what was resolved (the index's digest for a multi-platform image), as containerd
+    # records it: pulling `name@<that digest>` later finds this image without asking the registry.
+    config_digest = manifest["config"]["digest"]
+    return importer.finish(manifest_digest, manifest, config_digest, tag, [f"{ref.name}@{top_digest}"])
+
+
+def _fetch_blob(blobs: BlobStore, fetchers: list[RegistryClient], desc: Any) -> None:
+    if not isinstance(desc, dict):
+        raise DigestMismatch(f"bad descriptor in manifest: {desc!r}")
+    digest, size = desc.get("digest", ""), desc.get("size")
+    if not isinstance(digest, str) or not isinstance(size, int | None):
+        raise DigestMismatch(f"bad descriptor in manifest: {desc!r}")
+    if blobs.exists(digest):
+        return
+
+    def fetch() -> None:
+        if not blobs.exists(digest):  # a flight that just finished may have stored it
+            _first(fetchers, "pull", lambda c: c.blob(digest, size, blobs))
+
+    _FLIGHT.do(("blob", str(blobs.root), digest), fetch)

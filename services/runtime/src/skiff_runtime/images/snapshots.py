@@ -10,6 +10,8 @@ Layout under `<root>/snapshots/`:
 A layer is keyed by its chain ID (OCI image spec: chain(L0)=diff(L0), chain(Ln)=sha256(chain(Ln-1)+" "+
 diff(Ln))), so two images sharing a base share its directories and each layer is unpacked ONCE. Unpacking
 goes to a temporary directory that is renamed into place at the end, so a crash leaves no half layer.
+Concurrent requests for one layer in this process share one unpack (flight.py); should another process
+(`skiff-runtime import`) finish the same layer first, our copy is dropped rather than replacing its.
 
 A container's rootfs is `mount -t overlay -o lowerdir=<top>:...:<bottom>,upperdir=..,workdir=..` on the
 bundle's rootfs directory, exactly what containerd's overlay snapshotter produces. An image without layers
@@ -29,6 +31,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from skiff_runtime.images.flight import SingleFlight
 from skiff_runtime.images.unpack import unpack_layer
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -36,6 +39,7 @@ _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctype
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 MNT_DETACH = 2
 PAGE_LIMIT = 4096
+_UNPACKS = SingleFlight()
 
 
 class LayerMismatch(ValueError):
@@ -89,6 +93,13 @@ class Snapshotter:
         """Unpack the layer unless present; returns True if it was unpacked now."""
         if self.has_layer(chain_id):
             return False
+        return _UNPACKS.do(
+            str(self.layers / chain_id), lambda: self._unpack(chain_id, diff_id, blob, media_type)
+        )
+
+    def _unpack(self, chain_id: str, diff_id: str, blob: Path, media_type: str) -> bool:
+        if self.has_layer(chain_id):  # finished by the flight before ours
+            return False
         tmp = self.layers / f".tmp-{uuid.uuid4().hex}"
         try:
             got = unpack_layer(blob, tmp / "fs", media_type)
@@ -96,6 +107,8 @@ class Snapshotter:
                 raise LayerMismatch(f"layer unpacked to {got}, but the image config says {diff_id}")
             (tmp / ".complete").touch()
             final = self.layers / chain_id.removeprefix("sha256:")
+            if self.has_layer(chain_id):  # another process was faster: keep its copy
+                return False
             if final.exists():  # a half directory from a crash (no .complete): replace it
                 shutil.rmtree(final)
             os.rename(tmp, final)

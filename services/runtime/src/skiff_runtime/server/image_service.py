@@ -1,4 +1,4 @@
-"""ImageService: ListImages, ImageStatus, PullImage (store-only for now), RemoveImage, ImageFsInfo."""
+"""ImageService: ListImages, ImageStatus, PullImage (registry hosts from images/hosts.py), RemoveImage, ImageFsInfo."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from skiff_common.errors import (
 
 from skiff_runtime.images import registry
 from skiff_runtime.images.blobs import DigestMismatch
+from skiff_runtime.images.hosts import HostsConfigError, resolve_hosts
 from skiff_runtime.images.importer import ImportError_
 from skiff_runtime.images.reference import ReferenceError, is_image_id, parse
 from skiff_runtime.images.registry import Credentials
@@ -77,10 +78,14 @@ class ImageService(api_pb2_grpc.ImageServiceServicer):
         ref = parse(request.image.image)
         auth = request.auth
         credentials = Credentials.from_auth(auth.username, auth.password, auth.auth, auth.registry_token)
-        insecure = ref.domain in self.runtime.config.insecure_registries
+        config = self.runtime.config
+        try:
+            hosts = resolve_hosts(ref.domain, config.registry_config_dir, config.insecure_registries)
+        except HostsConfigError as err:
+            raise FailedPrecondition(f"pulling {ref}: registry configuration: {err}") from None
         try:
             record = await asyncio.to_thread(
-                registry.pull, self.runtime.importer, ref, insecure=insecure, credentials=credentials
+                registry.pull, self.runtime.importer, ref, credentials=credentials, hosts=hosts
             )
         except registry.RegistryError as err:
             if err.unauthorized:
