@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   iproute2 iptables           # the CNI plugins call them
   util-linux                  # mount, umount, nsenter
   docker-compose              # `make lint` checks docker-compose.yml statically (no engine needed)
+  docker-registry skopeo      # the local cluster's image registry, and the pull tests
 )
 
 missing=()

@@ -55,6 +55,9 @@ def test_pod_runs_isolated_and_is_cleaned_up(skiff, cluster: LocalCluster, tmp_p
         lambda: (p := skiff.get_json("pod", "hello"))["status"].get("phase") == "Running" and p,
     )
     assert pod["spec"]["nodeName"] == cluster.layout.node_name
+    # The image came through the local registry, mirrored as docker.io (no internet, no import).
+    registry_log = (cluster.layout.log_dir / "registry.log").read_text()
+    assert "/v2/library/busybox/manifests/latest" in registry_log
     assert pod["status"]["podIP"], pod["status"]
     assert pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
     table = skiff("get", "pods", "-o", "wide").stdout

@@ -72,6 +72,7 @@ def runtime(layout: ClusterLayout) -> Component:
             f"--run-root={layout.runtime_state}",
             f"--bridge={layout.bridge}",
             f"--pod-cidr={layout.pod_cidr}",
+            f"--registry-config-dir={layout.registry_config_dir}",
             f"--metrics-address={layout.metrics_address('runtime')}",
         ],
     )

@@ -26,6 +26,7 @@ class ClusterLayout:
     etcd_client_port: int = 2379
     etcd_peer_port: int = 2380
     kubelet_port: int = 10250
+    registry_port: int = 5000
     # Metrics endpoints, one per service, all on 127.0.0.1.
     metrics_ports: dict[str, int] = field(
         default_factory=lambda: {
@@ -51,6 +52,7 @@ class ClusterLayout:
             etcd_client_port=free_port(),
             etcd_peer_port=free_port(),
             kubelet_port=free_port(),
+            registry_port=free_port(),
             metrics_ports={name: free_port() for name in cls().metrics_ports},
             pod_cidr=f"10.{pod_subnet}.0.0/16",
             bridge=f"sk{suffix}"[:15],
@@ -84,6 +86,11 @@ class ClusterLayout:
     @property
     def runtime_socket(self) -> Path:
         return self.runtime_state / "runtime.sock"
+
+    @property
+    def registry_config_dir(self) -> Path:
+        """containerd-style hosts.toml files: docker.io is mirrored by the local registry."""
+        return self.state_dir / "registry-hosts"
 
     @property
     def kubelet_root(self) -> Path:

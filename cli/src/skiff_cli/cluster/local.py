@@ -1,10 +1,12 @@
 """Bring a local cluster up and take it down again.
 
-`up` starts etcd, the runtime, the apiserver, the scheduler, the controllers and the kubelet as
-processes, in that order, waiting for each to answer before starting the next, then waits for the node
-to report Ready. It is idempotent: running components are left alone. `down` stops them in reverse
-order; before the runtime stops it removes every pod sandbox through the CRI (so the CNI plugins release
-addresses and iptables rules), and afterwards it sweeps what a crash could have left behind.
+`up` starts etcd, a local image registry (filled with the busybox image and mirrored as docker.io, so
+pods pull `busybox` through the real registry path with no internet), the runtime, the apiserver, the
+scheduler, the controllers and the kubelet as processes, in that order, waiting for each to answer
+before starting the next, then waits for the node to report Ready. It is idempotent: running
+components are left alone. `down` stops them in reverse order; before the runtime stops it removes
+every pod sandbox through the CRI (so the CNI plugins release addresses and iptables rules), and
+afterwards it sweeps what a crash could have left behind.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from pathlib import Path
 from skiff_common.tls import ensure_cluster_pki
 
 from ..clientconfig import ClientConfig
-from . import components, processes
+from . import components, processes, registry
 from .cleanup import sweep
 from .layout import ClusterLayout
 from .probes import apiserver_ready, node_ready, remove_all_sandboxes, runtime_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-STOP_ORDER = ("kubelet", "controllers", "scheduler", "apiserver", "runtime", "etcd")
+STOP_ORDER = ("kubelet", "controllers", "scheduler", "apiserver", "runtime", "registry", "etcd")
+# The tags of busybox the local registry serves (as docker.io/library/busybox).
+BUSYBOX_TAGS = ("latest", "1.36")
 
 
 class ClusterError(Exception):
@@ -86,9 +90,9 @@ class LocalCluster:
         for folder in (layout.state_dir, layout.log_dir, layout.runtime_root, layout.runtime_state):
             folder.mkdir(parents=True, exist_ok=True)
         self._start(components.etcd(layout), lambda: etcd_healthy(layout))
-        self._start(components.runtime(layout), lambda: asyncio.run(runtime_ready(layout.runtime_socket)))
         if images:
-            self.import_busybox()
+            self.start_registry()
+        self._start(components.runtime(layout), lambda: asyncio.run(runtime_ready(layout.runtime_socket)))
         admin = self.client_config()
         self._start(components.apiserver(layout, self.tls["apiserver"]), lambda: asyncio.run(apiserver_ready(admin)))
         self._start(components.scheduler(layout, self.tls["scheduler"]), lambda: True)
@@ -101,9 +105,11 @@ class LocalCluster:
             log=layout.log_dir / "kubelet.log",
         )
 
-    def import_busybox(self) -> None:
-        """Build the busybox test image from Debian's busybox-static and load it as busybox:latest."""
-        image_dir = self.layout.state_dir / "images" / "busybox"
+    def start_registry(self) -> None:
+        """A real registry on 127.0.0.1 holding the busybox image, mirrored as docker.io for the runtime."""
+        layout = self.layout
+        address = registry.start_local_registry(layout.state_dir, layout.registry_port, layout.log_dir, layout.pid_dir)
+        image_dir = layout.state_dir / "images" / "busybox"
         if not (image_dir / "index.json").exists():
             self.say("building the busybox image from busybox-static")
             subprocess.run(
@@ -111,17 +117,9 @@ class LocalCluster:
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
-        subprocess.run(
-            [
-                components.bin_path("skiff-runtime"),
-                "import",
-                f"--state-root={self.layout.runtime_root}",
-                "--ref=busybox:latest",
-                str(image_dir),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        for tag in BUSYBOX_TAGS:
+            registry.push_image(image_dir, address, f"library/busybox:{tag}")
+        registry.write_mirror_config(layout.registry_config_dir, address)
 
     def down(self) -> None:
         layout = self.layout
