@@ -38,11 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def describe(err: SkiffError) -> str:
+    """kubectl's wording: `Error from server (NotFound): ...`, and `The Pod "x" is invalid: ...`."""
+    if isinstance(err, Invalid) and err.errors:
+        return invalid_text(err)
     reason = REASONS.get(type(err).__name__, type(err).__name__)
-    text = f"Error from server ({reason}): {err.message}"
-    if isinstance(err, Invalid):
-        text += "".join(f"\n  * {fe}" for fe in err.errors)
-    return text
+    return f"Error from server ({reason}): {err.message}"
+
+
+def invalid_text(err: Invalid) -> str:
+    if len(err.errors) == 1:
+        return f"The {err.summary}: {err.errors[0]}"
+    return f"The {err.summary}:" + "".join(f"\n* {field_error}" for field_error in err.errors)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from skiff_client.api import ApiClient
+from skiff_common.apimachinery.kinds import KindInfo, lookup_resource
+from skiff_common.errors import NotFound
 
 from ..clientconfig import load_client_config
 
@@ -29,3 +31,11 @@ async def api_client() -> AsyncIterator[ApiClient]:
         yield client
     finally:
         await client.close()
+
+
+def resolve_resource(name: str) -> KindInfo:
+    """The kind behind `pods`, `po`, `deploy`, ...; an unknown one is the user's error, not the server's."""
+    try:
+        return lookup_resource(name)
+    except NotFound as err:
+        raise SystemExit(f"error: {err.message}") from None

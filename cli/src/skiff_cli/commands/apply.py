@@ -40,8 +40,8 @@ async def run(args: argparse.Namespace) -> int:
     try:
         objects = load_manifests(read_manifest(args.filename))
     except Invalid as err:
-        details = "".join(f"\n  * {fe}" for fe in err.errors)
-        raise SystemExit(f'error: error validating "{args.filename}": {err.message}{details}') from None
+        details = "".join(f"\n* {field_error}" for field_error in err.errors)
+        raise SystemExit(f'error: error validating "{args.filename}": {err.summary}:{details}') from None
     namespace = namespace_of(args)
     async with api_client() as client:
         for obj in objects:

@@ -12,10 +12,10 @@ import asyncio
 import time
 
 from skiff_common.apimachinery.convert import load_manifests
-from skiff_common.apimachinery.kinds import KindInfo, kind_of, lookup_resource
+from skiff_common.apimachinery.kinds import KindInfo, kind_of
 from skiff_common.errors import NotFound
 
-from ._context import add_namespace_flags, api_client, namespace_of
+from ._context import add_namespace_flags, api_client, namespace_of, resolve_resource
 from .apply import read_manifest
 
 
@@ -44,7 +44,7 @@ def targets(args: argparse.Namespace) -> list[tuple[KindInfo, str, str]]:
         return found
     if not args.resource or not args.names:
         raise SystemExit("error: give a resource and names (skiff delete pod NAME), or -f FILE")
-    info = lookup_resource(args.resource)
+    info = resolve_resource(args.resource)
     return [(info, namespace if info.namespaced else "", name) for name in args.names]
 
 

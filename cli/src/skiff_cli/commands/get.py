@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 
 from skiff_common.apimachinery.convert import dump_json, dump_yaml
-from skiff_common.apimachinery.kinds import lookup_resource
 
 from ..printers import table
-from ._context import add_namespace_flags, api_client, namespace_of
+from ._context import add_namespace_flags, api_client, namespace_of, resolve_resource
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    info = lookup_resource(args.resource)
+    info = resolve_resource(args.resource)
     all_namespaces = info.namespaced and args.all_namespaces
     namespace = "" if all_namespaces or not info.namespaced else namespace_of(args)
     async with api_client() as client:
