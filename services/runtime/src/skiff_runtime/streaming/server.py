@@ -10,7 +10,8 @@ asked to stream opens no port, and tests that do not stream leave nothing listen
 address is ``127.0.0.1:0`` (a free port on loopback: the kubelet proxies from the same node). URLs
 name the bound address; a wildcard bind is advertised as 127.0.0.1.
 
-``stop()`` ends every live session (an exec's command is killed with its helper) and closes the port.
+``stop()`` ends every live session (an exec's command is killed with its helper), forgets unused
+tokens and closes the port; a later request starts it again.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class StreamingServer:
         address: str = DEFAULT_ADDRESS,
         token_ttl: float = DEFAULT_TTL,
     ) -> None:
-        self.host, self.port = parse_address(address)
+        self.host, self.configured_port = parse_address(address)
+        self.port = self.configured_port
         self.oci_state_root = oci_state_root
         self.is_running = is_running
         self.tokens: TokenCache[Target] = TokenCache(token_ttl)
@@ -102,6 +104,9 @@ class StreamingServer:
             if self._runner is not None:
                 await self._runner.cleanup()
                 self._runner = None
+            # URLs handed out so far named this port: they die with it, and a restart binds afresh
+            self.tokens = TokenCache(self.tokens.ttl, self.tokens.max_in_flight, self.tokens.clock)
+            self.port = self.configured_port
 
     async def url_for(self, target: Target) -> str:
         await self.start()
