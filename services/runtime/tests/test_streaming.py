@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import struct
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -365,3 +366,31 @@ async def test_stop_closes_the_port_and_a_later_request_reopens_it(pod: Pod) -> 
         writer.close()
     url = await exec_url(pod, ["echo", "again"], stdout=True)
     assert (await stream(url)).data(1) == b"again\n"
+
+
+# -- the same exec through runc's containers ----------------------------------------------------------
+
+
+async def test_exec_in_a_runc_container(tmp_path: Path, busybox_layout: Path) -> None:
+    """Streaming exec joins the container from the executor's state, whichever runtime made it."""
+    if not shutil.which("runc"):
+        pytest.skip("runc is not installed")
+    async with cri_server(tmp_path, busybox_layout, executor="runc") as h:
+        config = cri.PodSandboxConfig(
+            metadata=cri.PodSandboxMetadata(name="srunc", namespace="default", uid=f"uid-{secrets.token_hex(4)}"),
+            hostname="srunc",
+            log_directory=str(tmp_path / "logs"),
+        )
+        sid = (await h.runtime_stub.RunPodSandbox(cri.RunPodSandboxRequest(config=config))).pod_sandbox_id
+        p = Pod(h, sid, "", config)
+        p.cid = await start_container(p, "main", ["sleep", "100000"])
+        try:
+            url = await exec_url(p, ["sh", "-c", "hostname; echo err >&2; exit 4"], stdout=True, stderr=True)
+            s = await stream(url)
+            assert (s.data(1), s.data(2)) == (b"srunc\n", b"err\n")
+            assert s.status()["details"]["causes"][0]["message"] == "4"
+            url = await exec_url(p, ["sh"], tty=True, stdin=True, stdout=True)
+            s = await stream(url, send=[(0, b"tty; exit\n")])
+            assert b"/dev/pts/" in s.data(1) and s.status()["status"] == "Success"
+        finally:
+            await h.runtime.stop()

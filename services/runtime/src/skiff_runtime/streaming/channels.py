@@ -29,6 +29,7 @@ from aiohttp import WSMsgType, web
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE = 0, 1, 2, 3, 4
 CLOSE = 255  # v5: "close the channel named in the payload"
+MAX_MESSAGE = 4 << 20  # a client frame larger than this ends the session (kubectl sends at most 32 KiB)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class ChannelSocket:
             protocol = negotiate(request, offered)
         except ProtocolError as err:
             return web.Response(status=400, text=f"{err}\n")
-        ws = web.WebSocketResponse(protocols=(protocol.name,) if protocol.name else (), max_msg_size=0)
+        ws = web.WebSocketResponse(protocols=(protocol.name,) if protocol.name else (), max_msg_size=MAX_MESSAGE)
         await ws.prepare(request)
         return cls(ws, protocol)
 
