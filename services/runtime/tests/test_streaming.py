@@ -8,6 +8,7 @@ the streaming server on 127.0.0.1 and to 127.0.0.1 inside the pod's own network 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -156,6 +157,20 @@ async def test_exec_success_status_and_v4(pod: Pod) -> None:
     assert s.protocol == "v4.channel.k8s.io"
     assert s.data(1) == b"streaming\n"
     assert s.status() == {"metadata": {}, "status": "Success"}
+
+
+async def test_exec_large_output_and_base64_framing(pod: Pod) -> None:
+    url = await exec_url(pod, ["sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' x"], stdout=True)
+    s = await stream(url)
+    assert s.data(1) == b"x" * 3_000_000
+    url = await exec_url(pod, ["sh", "-c", "echo text; exit 2"], stdout=True)
+    async with aiohttp.ClientSession() as http, http.ws_connect(url, protocols=["v4.base64.channel.k8s.io"]) as ws:
+        assert ws.protocol == "v4.base64.channel.k8s.io"
+        texts = [m.data async for m in ws if m.type == aiohttp.WSMsgType.TEXT]
+    decoded = [(t[0], base64.b64decode(t[1:])) for t in texts]
+    assert ("1", b"text\n") in decoded
+    status = json.loads(next(d for c, d in decoded if c == "3"))
+    assert status["details"]["causes"][0]["message"] == "2"
 
 
 async def test_exec_stdin_through_cat(pod: Pod) -> None:

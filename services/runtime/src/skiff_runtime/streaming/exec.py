@@ -5,8 +5,9 @@ the command's stdio is the slave of a pty opened inside the container; we hold t
 to channel 1 (a terminal has no separate stderr, and the kubelet refuses tty+stderr) and apply resize
 messages (channel 4, ``{"Width": w, "Height": h}``) with ``TIOCSWINSZ``.
 
-The session ends when the command exits: remaining output is drained (at most a second: a background
-job may hold the pipes open for ever), the status goes out on channel 3 and the socket is closed. If
+The session ends when the command exits: remaining output is drained (for as long as it keeps coming:
+a background job may hold the pipes open for ever, so a second of silence ends it), the status goes
+out on channel 3 and the socket is closed. If
 the client goes away first, the helper is SIGKILLed and the command dies with it (PDEATHSIG), so no
 exec outlives its stream.
 """
@@ -110,6 +111,7 @@ async def serve_exec(sock: ch.ChannelSocket, target: ExecTarget, request: dict[s
     theirs.close()
     master: int | None = None
     tasks: list[asyncio.Task[Any]] = []
+    progress = _Progress()
     try:
         with ours:
             ours.setblocking(False)
@@ -125,19 +127,19 @@ async def serve_exec(sock: ch.ChannelSocket, target: ExecTarget, request: dict[s
             return
         if master is not None:
             os.set_blocking(master, False)
-            tasks.append(asyncio.create_task(_pump_fd(master, sock, ch.STDOUT if target.stdout else None)))
+            tasks.append(asyncio.create_task(_pump_fd(master, sock, ch.STDOUT if target.stdout else None, progress)))
         else:
             assert proc.stdout is not None and proc.stderr is not None
-            tasks.append(asyncio.create_task(_pump(proc.stdout, sock, ch.STDOUT if target.stdout else None)))
+            tasks.append(asyncio.create_task(_pump(proc.stdout, sock, ch.STDOUT if target.stdout else None, progress)))
         assert proc.stderr is not None
         if master is None:
-            tasks.append(asyncio.create_task(_pump(proc.stderr, sock, ch.STDERR if target.stderr else None)))
+            tasks.append(asyncio.create_task(_pump(proc.stderr, sock, ch.STDERR if target.stderr else None, progress)))
         inputs = asyncio.create_task(_input(sock, proc.stdin, master))
         exited = asyncio.create_task(proc.wait())
         await asyncio.wait({inputs, exited}, return_when=asyncio.FIRST_COMPLETED)
         if not exited.done():
             return  # the client went away: `finally` kills the command
-        await asyncio.wait(tasks, timeout=DRAIN_GRACE)
+        await _drain(tasks, progress)
         code = proc.returncode or 0
         code = 128 - code if code < 0 else code
         await sock.send_status(ch.success() if code == 0 else ch.exit_status(code, target.argv))
@@ -153,16 +155,44 @@ async def serve_exec(sock: ch.ChannelSocket, target: ExecTarget, request: dict[s
         close_quietly(master)
 
 
-async def _pump(reader: asyncio.StreamReader, sock: ch.ChannelSocket, channel: int | None) -> None:
+@dataclass
+class _Progress:
+    """Tells a slow client (a send in flight, or chunks still coming) from an orphan holding the pipes."""
+
+    chunks: int = 0
+    sending: int = 0
+
+
+async def _drain(tasks: list[asyncio.Task[Any]], progress: _Progress) -> None:
+    """After the command exited: let the output pumps finish while they make progress. A background
+    job that inherited the pipes keeps them open for ever, so a whole grace period without a chunk
+    (and no send in flight) ends the wait; a slow client receiving a large output does not."""
+    while True:
+        seen = progress.chunks
+        _, pending = await asyncio.wait(tasks, timeout=DRAIN_GRACE)
+        if not pending or (progress.chunks == seen and not progress.sending):
+            return
+
+
+async def _forward(sock: ch.ChannelSocket, channel: int | None, data: bytes, progress: _Progress) -> None:
+    progress.chunks += 1
+    if channel is None:
+        return  # the client did not ask for this stream: read and dropped, so the command never blocks
+    progress.sending += 1
+    try:
+        await sock.send(channel, data)
+    finally:
+        progress.sending -= 1
+
+
+async def _pump(reader: asyncio.StreamReader, sock: ch.ChannelSocket, channel: int | None, progress: _Progress) -> None:
     while data := await reader.read(65536):
-        if channel is not None:
-            await sock.send(channel, data)
+        await _forward(sock, channel, data, progress)
 
 
-async def _pump_fd(fd: int, sock: ch.ChannelSocket, channel: int | None) -> None:
+async def _pump_fd(fd: int, sock: ch.ChannelSocket, channel: int | None, progress: _Progress) -> None:
     while data := await read_chunk(fd):
-        if channel is not None:
-            await sock.send(channel, data)
+        await _forward(sock, channel, data, progress)
 
 
 async def _input(sock: ch.ChannelSocket, stdin: asyncio.StreamWriter | None, master: int | None) -> None:
