@@ -126,8 +126,10 @@ async def stream(
         return session
 
 
-async def exec_url(pod: Pod, cmd: list[str], **flags: bool) -> str:
-    req = cri.ExecRequest(container_id=pod.cid, cmd=cmd, **flags)
+async def exec_url(
+    pod: Pod, cmd: list[str], *, tty: bool = False, stdin: bool = False, stdout: bool = False, stderr: bool = False
+) -> str:
+    req = cri.ExecRequest(container_id=pod.cid, cmd=cmd, tty=tty, stdin=stdin, stdout=stdout, stderr=stderr)
     return (await pod.h.runtime_stub.Exec(req)).url
 
 

@@ -93,60 +93,71 @@ def _resize(master: int, data: bytes) -> None:
         fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
-async def serve_exec(sock: ch.ChannelSocket, target: ExecTarget, request: dict[str, Any]) -> None:
+async def _start_helper(target: ExecTarget, request: dict[str, Any]) -> tuple[asyncio.subprocess.Process, int | None]:
+    """Spawn ``nsenter.py``, hand it the request; for a tty, receive the pty master (None if it failed)."""
     ours, theirs = socket.socketpair()
     pipe, null = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "skiff_runtime.streaming.nsenter",
-        "--control-fd",
-        str(theirs.fileno()),
-        stdin=pipe if target.stdin and not target.tty else null,
-        stdout=pipe if not target.tty else null,
-        stderr=pipe,  # without a tty: the command's stderr; with one: only the helper's own failures
-        pass_fds=(theirs.fileno(),),
-        env=_helper_env(),
-    )
-    theirs.close()
-    master: int | None = None
-    tasks: list[asyncio.Task[Any]] = []
-    progress = _Progress()
-    try:
-        with ours:
+    with ours:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "skiff_runtime.streaming.nsenter",
+                "--control-fd",
+                str(theirs.fileno()),
+                stdin=pipe if target.stdin and not target.tty else null,
+                stdout=pipe if not target.tty else null,
+                stderr=pipe,  # without a tty: the command's stderr; with one: the helper's own failures
+                pass_fds=(theirs.fileno(),),
+                env=_helper_env(),
+            )
+        finally:
+            theirs.close()
+        try:
             ours.setblocking(False)
             await asyncio.get_running_loop().sock_sendall(ours, json.dumps(request).encode())
             ours.shutdown(socket.SHUT_WR)
-            if target.tty:
-                master = await _receive_master(ours)
-        if target.tty and master is None:
-            assert proc.stderr is not None
-            err = (await proc.stderr.read()).decode(errors="replace").strip()
+            return proc, (await _receive_master(ours) if target.tty else None)
+        except BaseException:
+            proc.kill()
             await proc.wait()
-            await sock.send_status(ch.internal_error(err or "exec helper failed before starting the command"))
+            raise
+
+
+async def serve_exec(sock: ch.ChannelSocket, target: ExecTarget, request: dict[str, Any]) -> None:
+    proc, master = await _start_helper(target, request)
+    assert proc.stderr is not None
+    out, err = (ch.STDOUT if target.stdout else None), (ch.STDERR if target.stderr else None)
+    progress = _Progress()
+    pumps: list[asyncio.Task[None]] = []
+    waits: list[asyncio.Task[Any]] = []
+    try:
+        if target.tty and master is None:
+            message = (await proc.stderr.read()).decode(errors="replace").strip()
+            await proc.wait()
+            await sock.send_status(ch.internal_error(message or "exec helper failed before starting the command"))
             return
         if master is not None:
             os.set_blocking(master, False)
-            tasks.append(asyncio.create_task(_pump_fd(master, sock, ch.STDOUT if target.stdout else None, progress)))
+            pumps.append(asyncio.create_task(_pump_fd(master, sock, out, progress)))
+            pumps.append(asyncio.create_task(_pump(proc.stderr, sock, out, progress)))  # helper failures
         else:
-            assert proc.stdout is not None and proc.stderr is not None
-            tasks.append(asyncio.create_task(_pump(proc.stdout, sock, ch.STDOUT if target.stdout else None, progress)))
-        assert proc.stderr is not None
-        if master is None:
-            tasks.append(asyncio.create_task(_pump(proc.stderr, sock, ch.STDERR if target.stderr else None, progress)))
+            assert proc.stdout is not None
+            pumps.append(asyncio.create_task(_pump(proc.stdout, sock, out, progress)))
+            pumps.append(asyncio.create_task(_pump(proc.stderr, sock, err, progress)))
         inputs = asyncio.create_task(_input(sock, proc.stdin, master))
         exited = asyncio.create_task(proc.wait())
+        waits += [inputs, exited]
         await asyncio.wait({inputs, exited}, return_when=asyncio.FIRST_COMPLETED)
         if not exited.done():
             return  # the client went away: `finally` kills the command
-        await _drain(tasks, progress)
+        await _drain(pumps, progress)
         code = proc.returncode or 0
         code = 128 - code if code < 0 else code
         await sock.send_status(ch.success() if code == 0 else ch.exit_status(code, target.argv))
         await sock.close()
-        inputs.cancel()
     finally:
-        for task in tasks:
+        for task in pumps + waits:
             task.cancel()
         if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
@@ -163,7 +174,7 @@ class _Progress:
     sending: int = 0
 
 
-async def _drain(tasks: list[asyncio.Task[Any]], progress: _Progress) -> None:
+async def _drain(tasks: list[asyncio.Task[None]], progress: _Progress) -> None:
     """After the command exited: let the output pumps finish while they make progress. A background
     job that inherited the pipes keeps them open for ever, so a whole grace period without a chunk
     (and no send in flight) ends the wait; a slow client receiving a large output does not."""
