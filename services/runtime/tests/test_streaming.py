@@ -374,6 +374,16 @@ async def test_bad_requests_are_clear_grpc_errors(pod: Pod) -> None:
     await rs.RemoveContainer(cri.RemoveContainerRequest(container_id=done))
 
 
+async def test_container_stopped_between_url_and_connect(pod: Pod) -> None:
+    rs = pod.h.runtime_stub
+    cid = await start_container(pod, "brief", ["sleep", "100000"])
+    url = (await rs.Exec(cri.ExecRequest(container_id=cid, cmd=["true"], stdout=True))).url
+    await rs.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=0))
+    status = (await stream(url)).status()
+    assert status["reason"] == "InternalError" and "not running" in status["message"], status
+    await rs.RemoveContainer(cri.RemoveContainerRequest(container_id=cid))
+
+
 async def test_stop_closes_the_port_and_a_later_request_reopens_it(pod: Pod) -> None:
     url = await exec_url(pod, ["true"], stdout=True)
     port = int(URL.match(url).group(1))  # type: ignore[union-attr]
