@@ -105,6 +105,8 @@ async def _start_helper(target: ExecTarget, request: dict[str, Any]) -> tuple[as
                 "skiff_runtime.streaming.nsenter",
                 "--control-fd",
                 str(theirs.fileno()),
+                "--parent",
+                str(os.getpid()),
                 stdin=pipe if target.stdin and not target.tty else null,
                 stdout=pipe if not target.tty else null,
                 stderr=pipe,  # without a tty: the command's stderr; with one: the helper's own failures

@@ -1,4 +1,4 @@
-"""``python -m skiff_runtime.streaming.nsenter --control-fd N``: an interactive exec's process.
+"""``python -m skiff_runtime.streaming.nsenter --control-fd N --parent PID``: an interactive exec's process.
 
 Why a fresh process: ``setns`` into a mount namespace is refused for multi-threaded processes, and the
 runtime service is one (grpc, aiohttp, to_thread). The shim's exec (``oci/shim_exec.py``) only collects
@@ -31,6 +31,7 @@ import sys
 import termios
 from typing import Any, NoReturn
 
+from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.cgroups import detect_driver
 from skiff_runtime.oci.nsexec import become, enter_namespaces
 from skiff_runtime.oci.state import start_time
@@ -84,11 +85,16 @@ def _prepare(req: dict[str, Any], control: socket.socket) -> int | None:
 
 
 def main() -> int:
+    # A runtime that dies takes its sessions along: we die with it, and the command with us. (The
+    # runtime spawns us from its event loop thread, which lives as long as the runtime does.)
+    sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != int(sys.argv[sys.argv.index("--parent") + 1]):
+        return 137  # orphaned before PDEATHSIG was armed
     control = socket.socket(fileno=int(sys.argv[sys.argv.index("--control-fd") + 1]))
     try:
         req = _read_request(control)
         slave = _prepare(req, control)
-    except (OSError, ValueError, KeyError) as e:
+    except Exception as e:  # whatever went wrong before exec, the client is told why
         print(f"skiff exec: {e}", file=sys.stderr, flush=True)
         return 126
     finally:
