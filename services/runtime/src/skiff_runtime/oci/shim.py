@@ -150,7 +150,9 @@ def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
         )
         state_dir = Path(args.state_dir)
         write_record(state_dir, rec)
-        sup = Supervisor(state_dir, rec, driver, stdout=out_r, stderr=err_r, starter=PipeStarter(sync_r, start_w))
+        sup = Supervisor(
+            state_dir, rec, driver, stdout=out_r, stderr=err_r, starter=PipeStarter(sync_r, start_w)
+        )
         return sup, ready
     except InvalidBundle as e:
         failure: dict[str, object] = {"ok": False, "kind": "invalid", "field": e.field, "reason": e.reason}

@@ -132,10 +132,14 @@ class Supervisor:
         self.rec.exit_code = 128 - code if code < 0 else code
         self.rec.finished_at = time.time()
         try:
-            self.rec.oom_killed = self.rec.exit_code == 137 and (self.driver.oom_kill_count(self.rec.cgroups_path) > 0)
+            self.rec.oom_killed = self.rec.exit_code == 137 and (
+                self.driver.oom_kill_count(self.rec.cgroups_path) > 0
+            )
         except OSError:
             traceback.print_exc()
-        log.info("container %s exited: code=%s oom_killed=%s", self.rec.id, self.rec.exit_code, self.rec.oom_killed)
+        log.info(
+            "container %s exited: code=%s oom_killed=%s", self.rec.id, self.rec.exit_code, self.rec.oom_killed
+        )
         asyncio.get_running_loop().create_task(self._finish())
 
     async def _finish(self) -> None:
