@@ -2,6 +2,9 @@
 
 Built once from RuntimeConfig; the gRPC front end receives it and calls into it. Tests build it with temp
 directories and a unique bridge/CIDR, which is why every path and name comes from the config.
+
+The streaming server (CRI Exec/Attach/PortForward URLs) is built here too; it opens its port on the
+first streaming request, and ``stop()`` closes it with every live session.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from skiff_runtime.network.manager import NetworkManager, NetworkSettings
 from skiff_runtime.oci.executor import Executor, new_executor
 from skiff_runtime.sandbox.manager import SandboxManager
 from skiff_runtime.store.base import RecordStore
-from skiff_runtime.store.container import ContainerRecord
+from skiff_runtime.store.container import RUNNING, ContainerRecord
 from skiff_runtime.store.sandbox import SandboxRecord
+from skiff_runtime.streaming.server import DEFAULT_ADDRESS, StreamingServer
 
 
 @dataclass
@@ -40,6 +44,7 @@ class Runtime:
     executor: Executor
     containers: ContainerManager
     sandboxes: SandboxManager
+    streaming: StreamingServer
     cpu_samples: dict[str, StatsSample] = field(default_factory=dict)
 
     @classmethod
@@ -49,13 +54,18 @@ class Runtime:
         return blobs, snapshots, images, Importer(blobs, snapshots, images)
 
     @classmethod
-    def build(cls, config: RuntimeConfig, executor: Executor | None = None) -> Runtime:
+    def build(
+        cls,
+        config: RuntimeConfig,
+        executor: Executor | None = None,
+        *,
+        streaming_address: str = DEFAULT_ADDRESS,
+    ) -> Runtime:
         root, run = Path(config.state_root), Path(config.run_root)
         blobs, snapshots, images, importer = cls.open_images(config)
+        oci_root = Path(config.executor_state_root or run / "oci")
         if executor is None:
-            executor = new_executor(
-                config.executor, state_root=Path(config.executor_state_root or run / "oci")
-            )
+            executor = new_executor(config.executor, state_root=oci_root)
         network = NetworkManager(
             NetworkSettings(
                 conf_dir=Path(config.cni_conf_dir) if config.cni_conf_dir else None,
@@ -82,6 +92,17 @@ class Runtime:
         sandboxes = SandboxManager(
             state_root=root, run_root=run, store=sandbox_store, network=network, containers=containers
         )
+
+        async def is_running(container_id: str) -> bool:
+            record = containers.store.find(container_id)
+            return record is not None and (await containers.refresh(record)).state == RUNNING
+
+        streaming = StreamingServer(
+            # executors share the shim's state layout under their state root (oci/executor.py: list_ids)
+            oci_state_root=Path(getattr(executor, "state_root", oci_root)),
+            is_running=is_running,
+            address=streaming_address,
+        )
         return cls(
             config=config,
             blobs=blobs,
@@ -92,12 +113,17 @@ class Runtime:
             executor=executor,
             containers=containers,
             sandboxes=sandboxes,
+            streaming=streaming,
         )
 
     async def start(self) -> None:
         """Reconcile with what a previous run left: containers first (they live inside sandboxes)."""
         await self.containers.recover()
         await self.sandboxes.recover()
+
+    async def stop(self) -> None:
+        """Close the streaming server (ending its sessions). Containers and sandboxes keep running."""
+        await self.streaming.stop()
 
     def image_in_use(self, image_id: str) -> list[str]:
         return [c.id for c in self.containers.store.list() if c.image_id == image_id]

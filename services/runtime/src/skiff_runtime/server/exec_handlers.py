@@ -1,14 +1,14 @@
-"""ExecSync, and the streaming Exec/Attach/PortForward (not offered yet: UNIMPLEMENTED, as CRI allows)."""
+"""ExecSync, and the streaming Exec/Attach/PortForward: validate, then a one-time URL on the streaming server."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import grpc
 from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff_common.errors import BadRequest
 
 from skiff_runtime.runtime import Runtime
+from skiff_runtime.streaming import validate
 
 
 class ExecHandlers:
@@ -24,24 +24,14 @@ class ExecHandlers:
         )
         return cri.ExecSyncResponse(stdout=out, stderr=err, exit_code=code)
 
-    async def Exec(
-        self, request: cri.ExecRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> cri.ExecResponse:
-        await context.abort(
-            grpc.StatusCode.UNIMPLEMENTED, "streaming exec is not implemented by skiff-runtime yet"
-        )
-        raise AssertionError("unreachable")
+    async def Exec(self, request: cri.ExecRequest, context: Any) -> cri.ExecResponse:
+        target = await validate.exec_target(self.runtime.containers, request)
+        return cri.ExecResponse(url=await self.runtime.streaming.url_for(target))
 
-    async def Attach(
-        self, request: cri.AttachRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> cri.AttachResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "attach is not implemented by skiff-runtime yet")
-        raise AssertionError("unreachable")
+    async def Attach(self, request: cri.AttachRequest, context: Any) -> cri.AttachResponse:
+        target = await validate.attach_target(self.runtime.containers, request)
+        return cri.AttachResponse(url=await self.runtime.streaming.url_for(target))
 
-    async def PortForward(
-        self, request: cri.PortForwardRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> cri.PortForwardResponse:
-        await context.abort(
-            grpc.StatusCode.UNIMPLEMENTED, "port-forward is not implemented by skiff-runtime yet"
-        )
-        raise AssertionError("unreachable")
+    async def PortForward(self, request: cri.PortForwardRequest, context: Any) -> cri.PortForwardResponse:
+        target = validate.port_forward_target(self.runtime.sandboxes.store, request)
+        return cri.PortForwardResponse(url=await self.runtime.streaming.url_for(target))
