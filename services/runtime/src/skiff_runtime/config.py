@@ -30,6 +30,10 @@ class RuntimeConfig:
     )
     bridge: str = field(default="skiff0", metadata={"help": "bridge name of the generated CNI network"})
     pod_cidr: str = field(default="10.88.0.0/16", metadata={"help": "pod CIDR of the generated CNI network"})
+    streaming_address: str = field(
+        default="127.0.0.1:0",
+        metadata={"help": "host:port of the streaming server for Exec/Attach/PortForward URLs (port 0: any)"},
+    )
     insecure_registries: list[str] = field(
         default_factory=list,
         metadata={"help": "registry hosts (host[:port]) pulled over plain HTTP, e.g. localhost:5000"},

@@ -37,7 +37,7 @@ async def serve(config: RuntimeConfig) -> None:
     from skiff_runtime.server import register
 
     log = get_logger("skiff_runtime")
-    runtime = Runtime.build(config)
+    runtime = Runtime.build(config, streaming_address=config.streaming_address)
     await runtime.start()
     from prometheus_client import REGISTRY
 
@@ -57,7 +57,7 @@ async def serve(config: RuntimeConfig) -> None:
         network_ready=ready,
         network_message=message or reason,
     )
-    await serve_until_signal(server)
+    await serve_until_signal(server, on_shutdown=[runtime.stop])
 
 
 def import_main(argv: Sequence[str]) -> int:
