@@ -16,6 +16,8 @@ from pathlib import Path
 
 from skiff_runtime.oci.errors import ExecutorError, InvalidBundle, InvalidState
 from skiff_runtime.oci.executor import Status
+from skiff_runtime.oci.runc_backend import runtime_argv
+from skiff_runtime.oci.spec import load_spec
 from skiff_runtime.oci.skiff_executor import SkiffExecutor
 
 
@@ -34,7 +36,7 @@ class RuncExecutor(SkiffExecutor):
 
     async def _run(self, *args: str) -> tuple[int, bytes]:
         proc = await asyncio.create_subprocess_exec(
-            *[self.binary, "--root", self.runtime_root, *args],
+            *runtime_argv(self.binary, self.runtime_root, *args),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -62,10 +64,13 @@ class RuncExecutor(SkiffExecutor):
             raise InvalidState(f"container {container_id!r} is {state.status.value}, not running")
         pid_file = self._dir(container_id) / f"exec-{os.urandom(4).hex()}.pid"
         cmd = ["exec", "--pid-file", str(pid_file)]
-        for item in env or []:
+        # runc adds --env to the container's environment, crun replaces it (no PATH: "sh not found"):
+        # passing the config's env first, then the extras, gives both the same result (last one wins).
+        spec_env = list(load_spec(Path(self._record(container_id).bundle)).process.env)
+        for item in spec_env + list(env or []):
             cmd += ["--env", item]
         proc = await asyncio.create_subprocess_exec(
-            *[self.binary, "--root", self.runtime_root, *cmd, container_id, *argv],
+            *runtime_argv(self.binary, self.runtime_root, *cmd, container_id, *argv),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
