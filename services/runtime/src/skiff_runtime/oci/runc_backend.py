@@ -122,9 +122,7 @@ def create_with_runtime(args: argparse.Namespace) -> tuple[Supervisor, int] | No
         )
         write_record(Path(args.state_dir), rec)
         starter = RuntimeStarter(args.runtime, args.runtime_root, args.id)
-        return Supervisor(
-            Path(args.state_dir), rec, driver, stdout=out_r, stderr=err_r, starter=starter
-        ), ready
+        return Supervisor(Path(args.state_dir), rec, driver, stdout=out_r, stderr=err_r, starter=starter), ready
     except InvalidBundle as e:
         failure = {"ok": False, "kind": "invalid", "field": e.field, "reason": e.reason}
     except Exception as e:
