@@ -138,7 +138,7 @@ class Containerd:
         (cni / "10-interop.conflist").write_text(json.dumps(net, indent=2))
         config = self.tmp / "config.toml"
         config.write_text(config_toml(self.tmp, cni))
-        log = open(self.tmp / "containerd.log", "ab")  # noqa: SIM115 - closed by the child's exit
+        log = open(self.tmp / "containerd.log", "ab")
         self.proc = subprocess.Popen(
             [CONTAINERD, "--config", str(config)], stdout=log, stderr=log, start_new_session=True
         )
