@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO / "libs" / "skiff-client" / "tests"))
 
 import containerd as containerd_mod  # noqa: E402
 import images as images_mod  # noqa: E402
+from cgroup_tree import remove_cgroup_tree  # noqa: E402
 from skiff_process import SkiffRuntime  # noqa: E402
 
 pytestmark = pytest.mark.root
@@ -64,26 +65,6 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Images:
     )
 
 
-def cgroup_hierarchies() -> list[Path]:
-    root = Path("/sys/fs/cgroup")
-    if (root / "cgroup.controllers").exists():
-        return [root]
-    return [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
-
-
-def remove_cgroup_tree(name: str) -> list[str]:
-    """rmdir the tree ``/<name>`` in every hierarchy (deepest first); returns the dirs that were left."""
-    left = []
-    for hierarchy in cgroup_hierarchies():
-        top = hierarchy / name
-        if top.is_dir():
-            dirs = sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
-            left += [str(d) for d in dirs]
-            for d in [*dirs, top]:
-                d.rmdir()
-    return left
-
-
 @pytest.fixture
 def cgroup_root() -> Iterator[str]:
     name = f"skiff-interop-{secrets.token_hex(4)}"
@@ -92,9 +73,7 @@ def cgroup_root() -> Iterator[str]:
 
 
 @pytest.fixture
-def skiff(
-    request: pytest.FixtureRequest, tmp_path: Path, images: Images, cgroup_root: str
-) -> Iterator[SkiffRuntime]:
+def skiff(request: pytest.FixtureRequest, tmp_path: Path, images: Images, cgroup_root: str) -> Iterator[SkiffRuntime]:
     """skiff-runtime with the executor named by indirect parametrization (default: our own).
     Depends on cgroup_root only for the teardown order: pods go before their cgroup root."""
     rt = SkiffRuntime(tmp_path / "skiff", executor=getattr(request, "param", "skiff"))
