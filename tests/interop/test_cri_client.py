@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -39,10 +40,12 @@ def crictl(skiff: SkiffRuntime) -> Iterator[Crictl]:
         yield Crictl(channel)
 
 
-def code_of(call: object, request: object) -> tuple[grpc.StatusCode, str]:
+def code_of(call: Any, request: object) -> tuple[grpc.StatusCode, str]:
+    """The status code and details of a call that must fail."""
     with pytest.raises(grpc.RpcError) as info:
-        call(request, timeout=30)  # type: ignore[operator]
-    return info.value.code(), info.value.details()  # type: ignore[attr-defined]
+        call(request, timeout=30)
+    error: Any = info.value  # grpc.RpcError has no typed accessors; the raised object is a grpc.Call
+    return error.code(), error.details() or ""
 
 
 def _is_process(pid: int, cmdline: bytes) -> bool:
