@@ -59,7 +59,9 @@ def report(label: str, latencies: list[float], elapsed: float) -> float:
     return ops
 
 
-async def run_concurrent(n: int, concurrency: int, op: Callable[[int], Awaitable[None]]) -> tuple[list[float], float]:
+async def run_concurrent(
+    n: int, concurrency: int, op: Callable[[int], Awaitable[None]]
+) -> tuple[list[float], float]:
     latencies: list[float] = []
     counter = iter(range(n))
 
@@ -90,7 +92,9 @@ def make_pod(name: str, namespace: str = "default") -> pod_pb2.Pod:
 async def bench_raw_etcd(endpoint: str, n: int, concurrency: int) -> float:
     client = EtcdClient([endpoint])
     value = make_pod("raw").SerializeToString()
-    lat, elapsed = await run_concurrent(n, concurrency, lambda i: client.create(f"/bench-raw/{i}".encode(), value))
+    lat, elapsed = await run_concurrent(
+        n, concurrency, lambda i: client.create(f"/bench-raw/{i}".encode(), value)
+    )
     ops = report("(a) raw etcd create txn", lat, elapsed)
     await client.close()
     return ops
@@ -149,7 +153,9 @@ async def bench_paced_writes(stub: apiserver_pb2_grpc.ApiServerStub, rate: float
     report(f"(b) Create paced at {rate:g}/s", lat, time.perf_counter() - start)
 
 
-async def bench_watchers(target: str, stub: apiserver_pb2_grpc.ApiServerStub, watchers: int, writes: int) -> None:
+async def bench_watchers(
+    target: str, stub: apiserver_pb2_grpc.ApiServerStub, watchers: int, writes: int
+) -> None:
     channels = [grpc.aio.insecure_channel(target) for _ in range(max(1, watchers // 100))]
     # Raw bytes, no decoding: the namespace starts empty, so a watcher's k-th event is write k. This keeps
     # the client's own CPU out of the measurement as far as possible.
@@ -165,7 +171,9 @@ async def bench_watchers(target: str, stub: apiserver_pb2_grpc.ApiServerStub, wa
 
     async def watch(i: int) -> None:
         nonlocal ready
-        call = calls[i % len(calls)](pb.WatchRequest(resource="pods", namespace="watch-bench", resource_version="0"))
+        call = calls[i % len(calls)](
+            pb.WatchRequest(resource="pods", namespace="watch-bench", resource_version="0")
+        )
         ready += 1
         if ready == watchers:
             all_ready.set()
@@ -220,7 +228,9 @@ async def bench_big_list(stub: apiserver_pb2_grpc.ApiServerStub, count: int, con
         lat = []
         for _ in range(5):
             t = time.perf_counter()
-            resp = await stub.List(pb.ListRequest(resource="pods", namespace="list-bench", resource_version=rv))
+            resp = await stub.List(
+                pb.ListRequest(resource="pods", namespace="list-bench", resource_version=rv)
+            )
             lat.append(time.perf_counter() - t)
         print(
             f"  (d) List {len(resp.items)} pods from {label:<5}  p50 {pct(lat, 50) * 1000:.0f} ms"
