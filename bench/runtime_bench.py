@@ -118,6 +118,9 @@ async def part_a(n: int, tmp: Path) -> None:
             if needs_private_cgroup_view(binary):
                 label = f"{name} run, in private mntns w/o unified"
             results[label] = samples
+        # Where our time goes: every container starts a Python shim; its interpreter + imports alone.
+        shim_import = [sys.executable, "-c", "import skiff_runtime.oci.shim"]
+        results["  (skiff shim start-up alone: python + imports)"] = [_cmd_time(shim_import) for _ in range(n)]
         if needs_private_cgroup_view("crun"):  # the host is hybrid
             wrapper = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c"]
             wrapper.append(f'umount {HYBRID_UNIFIED} && exec "$0"')
