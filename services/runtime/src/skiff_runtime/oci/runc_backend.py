@@ -12,6 +12,16 @@ and "start it" change, playing containerd-shim-runc-v2's role:
 
 The runtime keeps its state under ``--runtime-root`` (``<state_root>/.runtime-<name>``), separate from
 ours; ``RuncExecutor.delete`` runs ``<runtime> delete --force`` to clean it up.
+
+crun on a hybrid cgroup host (v1 controllers plus a cgroup2 tree at ``/sys/fs/cgroup/unified``) refuses
+to run ("cgroups in hybrid mode not supported"). ``runtime_argv`` then wraps *every* crun invocation
+(create, start, exec, delete) in a short-lived private mount namespace where that one mount is gone:
+``unshare --mount --propagation private sh -c 'umount /sys/fs/cgroup/unified; exec crun ...'``.
+crun then sees plain v1, which is what our v1 driver manages too. Per invocation and never for the
+long-lived shim on purpose: a private mount namespace held by a process that outlives the call would
+keep copies of every mount that existed when it was made (other pods' rootfs overlays, pinned netns
+files), so their later unmounts on the host would not free them. The container's own mount namespace is
+cloned from the wrapper's, but pivot_root detaches the old root, so nothing is held there either.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import time
 import traceback
@@ -32,10 +43,29 @@ from skiff_runtime.oci.spec import load_spec
 from skiff_runtime.oci.state import Record, start_time, write_record
 from skiff_runtime.oci.supervisor import Supervisor
 
+HYBRID_UNIFIED = "/sys/fs/cgroup/unified"
+# "$0" is the runtime binary, "$@" its arguments: no quoting of caller data into the script.
+_UNMOUNT_THEN_EXEC = f'umount {HYBRID_UNIFIED} && exec "$0" "$@"'
+
+
+def needs_private_cgroup_view(binary: str) -> bool:
+    """crun + a cgroup2 tree mounted beside the v1 hierarchies (checked per call: cheap, and the host
+    can change under a long-running service)."""
+    return os.path.basename(binary) == "crun" and os.path.ismount(HYBRID_UNIFIED)
+
+
+def runtime_argv(binary: str, root: str, *args: str) -> list[str]:
+    """The command line for ``<binary> --root <root> <args...>``, wrapped for crun on hybrid hosts."""
+    cmd = [binary, "--root", root, *args]
+    if needs_private_cgroup_view(binary):
+        unshare = shutil.which("unshare") or "/usr/bin/unshare"
+        return [unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", _UNMOUNT_THEN_EXEC, *cmd]
+    return cmd
+
 
 class RuntimeStarter:
     def __init__(self, binary: str, root: str, container_id: str) -> None:
-        self.cmd = [binary, "--root", root, "start", container_id]
+        self.cmd = runtime_argv(binary, root, "start", container_id)
 
     async def __call__(self) -> str | None:
         proc = await asyncio.create_subprocess_exec(
@@ -67,8 +97,9 @@ def create_with_runtime(args: argparse.Namespace) -> tuple[Supervisor, int] | No
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         pid_file = Path(args.state_dir) / "init.pid"
-        cmd = [args.runtime, "--root", args.runtime_root, "create", "--bundle", args.bundle]
-        cmd += ["--pid-file", str(pid_file), args.id]
+        cmd = runtime_argv(
+            args.runtime, args.runtime_root, "create", "--bundle", args.bundle, "--pid-file", str(pid_file), args.id
+        )
         result = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, timeout=60)
         os.close(out_w)
         os.close(err_w)
@@ -91,15 +122,13 @@ def create_with_runtime(args: argparse.Namespace) -> tuple[Supervisor, int] | No
         )
         write_record(Path(args.state_dir), rec)
         starter = RuntimeStarter(args.runtime, args.runtime_root, args.id)
-        return Supervisor(
-            Path(args.state_dir), rec, driver, stdout=out_r, stderr=err_r, starter=starter
-        ), ready
+        return Supervisor(Path(args.state_dir), rec, driver, stdout=out_r, stderr=err_r, starter=starter), ready
     except InvalidBundle as e:
         failure = {"ok": False, "kind": "invalid", "field": e.field, "reason": e.reason}
     except Exception as e:
         traceback.print_exc()
         failure = {"ok": False, "kind": "error", "error": str(e)}
-    cleanup = [args.runtime, "--root", args.runtime_root, "delete", "--force", args.id]
+    cleanup = runtime_argv(args.runtime, args.runtime_root, "delete", "--force", args.id)
     subprocess.run(cleanup, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     report(ready, failure)
     return None

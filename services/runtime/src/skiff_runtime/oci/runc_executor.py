@@ -9,13 +9,16 @@ Useful as a reference implementation to compare our executor against, and as a f
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
 from pathlib import Path
+from typing import Any
 
 from skiff_runtime.oci.errors import ExecutorError, InvalidBundle, InvalidState
 from skiff_runtime.oci.executor import Status
+from skiff_runtime.oci.runc_backend import runtime_argv
 from skiff_runtime.oci.skiff_executor import SkiffExecutor
 
 
@@ -34,7 +37,7 @@ class RuncExecutor(SkiffExecutor):
 
     async def _run(self, *args: str) -> tuple[int, bytes]:
         proc = await asyncio.create_subprocess_exec(
-            *[self.binary, "--root", self.runtime_root, *args],
+            *runtime_argv(self.binary, self.runtime_root, *args),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -46,6 +49,20 @@ class RuncExecutor(SkiffExecutor):
         code, out = await self._run("delete", "--force", container_id)
         if code != 0 and b"does not exist" not in out and b"not found" not in out.lower():
             raise ExecutorError(f"{self.name} delete {container_id}: {out.decode(errors='replace').strip()}")
+
+    def _exec_process(self, container_id: str, argv: list[str], env: list[str]) -> dict[str, Any]:
+        """The container's own ``process`` object with argv replaced and env extended.
+
+        Passed as ``exec --process FILE`` (as containerd does) rather than ``--env``/``--user`` flags:
+        runc and crun disagree on flag defaults (crun's ``--env`` replaces the environment and its
+        exec runs as uid 0 unless told), while a full process object means the same to both: the
+        config's user with its additional groups, capabilities, no_new_privs, rlimits, cwd.
+        """
+        config = json.loads((Path(self._record(container_id).bundle) / "config.json").read_text())
+        process = dict(config.get("process") or {})
+        process.pop("consoleSize", None)
+        process.update(args=list(argv), env=[*process.get("env", []), *env], terminal=False)
+        return process
 
     async def exec_sync(
         self,
@@ -60,12 +77,13 @@ class RuncExecutor(SkiffExecutor):
         state = await self.state(container_id)
         if state.status is not Status.RUNNING:
             raise InvalidState(f"container {container_id!r} is {state.status.value}, not running")
-        pid_file = self._dir(container_id) / f"exec-{os.urandom(4).hex()}.pid"
-        cmd = ["exec", "--pid-file", str(pid_file)]
-        for item in env or []:
-            cmd += ["--env", item]
+        token = os.urandom(4).hex()
+        pid_file = self._dir(container_id) / f"exec-{token}.pid"
+        process_file = self._dir(container_id) / f"exec-{token}.json"
+        process_file.write_text(json.dumps(self._exec_process(container_id, argv, env or [])))
+        cmd = ["exec", "--process", str(process_file), "--pid-file", str(pid_file), container_id]
         proc = await asyncio.create_subprocess_exec(
-            *[self.binary, "--root", self.runtime_root, *cmd, container_id, *argv],
+            *runtime_argv(self.binary, self.runtime_root, *cmd),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -82,5 +100,6 @@ class RuncExecutor(SkiffExecutor):
             raise TimeoutError(f"exec in {container_id} timed out after {timeout}s") from None
         finally:
             pid_file.unlink(missing_ok=True)
+            process_file.unlink(missing_ok=True)
         rc = proc.returncode or 0
         return (128 - rc if rc < 0 else rc), out, err
