@@ -85,6 +85,7 @@ class Kubelet:
     async def start(self) -> None:
         await self.server.start()
         await self._register_with_retry()
+        self.syncer.runtime_name = self.node_status.runtime_name or self.syncer.runtime_name
         self.factory.start()
         self._tasks = [
             asyncio.create_task(self.node_status.run(), name="node-status"),

@@ -17,6 +17,7 @@ from skiff_client.cri import call
 from skiff_common import errors
 
 from skiff_kubelet import volumes
+from skiff_kubelet.pod_cgroups import remove_pod_cgroup
 from skiff_kubelet.runtime_state import PodRuntime
 
 DEFAULT_GRACE = 30
@@ -43,9 +44,7 @@ async def kill_sandboxes(cri_client: CriClient, rt: PodRuntime, grace: int, *, r
 
     async def stop(cid: str) -> None:
         try:
-            await call(
-                cri_client.runtime.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=grace))
-            )
+            await call(cri_client.runtime.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=grace)))
         except errors.NotFound:
             pass
 
@@ -55,16 +54,15 @@ async def kill_sandboxes(cri_client: CriClient, rt: PodRuntime, grace: int, *, r
             if sb.state == cri.SANDBOX_READY or remove:
                 await call(cri_client.runtime.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=sb.id)))
             if remove:
-                await call(
-                    cri_client.runtime.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sb.id))
-                )
+                await call(cri_client.runtime.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sb.id)))
         except errors.NotFound:
             pass
 
 
-def remove_pod_files(root_dir: str, pod_log_dir: str, rt: PodRuntime, uid: str) -> None:
-    """Volumes and log directories of a pod that is gone for good."""
+def remove_pod_files(root_dir: str, pod_log_dir: str, rt: PodRuntime, uid: str, cgroup_root: str) -> None:
+    """Volumes, log directories and the pod cgroup of a pod that is gone for good."""
     volumes.teardown(root_dir, uid)
+    remove_pod_cgroup(cgroup_root, uid)
     for sb in rt.sandboxes:
         m = sb.metadata
         shutil.rmtree(Path(pod_log_dir) / f"{m.namespace}_{m.name}_{m.uid}", ignore_errors=True)

@@ -99,6 +99,7 @@ class NodeStatusManager:
         self.max_pods = max_pods
         self.interval = interval
         self.runtime_version = ""
+        self.runtime_name = ""
         self.host_ip = "127.0.0.1"
 
     def _fill_status(self, node: node_pb2.Node, health: RuntimeHealth) -> None:
@@ -136,6 +137,7 @@ class NodeStatusManager:
         """Create the Node, or adopt an existing one; returns it (with the effective podCIDR)."""
         try:
             v = await call(self.cri.runtime.Version(cri.VersionRequest(version="v1"), timeout=10))
+            self.runtime_name = v.runtime_name
             self.runtime_version = f"{v.runtime_name}://{v.runtime_version}"
         except errors.SkiffError as exc:
             log.warning("runtime.version_failed", error=str(exc))

@@ -162,7 +162,7 @@ class PodWorkers:
             log.info("pod.orphan_cleanup", uid=uid)
             rt = await pod_runtime(self.cri, uid)
             await kill_sandboxes(self.cri, rt, 2)
-            remove_pod_files(self.syncer.root_dir, self.syncer.pod_log_dir, rt, uid)
+            remove_pod_files(self.syncer.root_dir, self.syncer.pod_log_dir, rt, uid, self.syncer.cgroup_root)
             ORPHANS.inc()
 
     async def _relist_loop(self) -> None:

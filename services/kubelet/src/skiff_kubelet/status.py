@@ -26,7 +26,8 @@ from skiff.cri.runtime.v1 import api_pb2 as cri
 
 from skiff_kubelet.runtime_state import PodRuntime
 
-CONTAINER_ID_PREFIX = "skiff://"
+# containerID is "<runtime name>://<id>", as the runtime names itself in CRI Version ("containerd://...").
+DEFAULT_RUNTIME_NAME = "skiff"
 TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
@@ -34,7 +35,7 @@ def ns_to_timestamp(ns: int) -> timestamp_pb2.Timestamp:
     return timestamp_pb2.Timestamp(seconds=ns // 1_000_000_000)
 
 
-def _terminated(st: cri.ContainerStatus) -> pod_pb2.ContainerStateTerminated:
+def _terminated(st: cri.ContainerStatus, runtime_name: str) -> pod_pb2.ContainerStateTerminated:
     reason = st.reason or ("Completed" if st.exit_code == 0 else "Error")
     return pod_pb2.ContainerStateTerminated(
         exit_code=st.exit_code,
@@ -42,7 +43,7 @@ def _terminated(st: cri.ContainerStatus) -> pod_pb2.ContainerStateTerminated:
         message=st.message,
         started_at=ns_to_timestamp(st.started_at) if st.started_at else None,
         finished_at=ns_to_timestamp(st.finished_at) if st.finished_at else None,
-        container_id=CONTAINER_ID_PREFIX + st.id,
+        container_id=f"{runtime_name}://{st.id}",
     )
 
 
@@ -55,6 +56,7 @@ def container_status(
     waiting: Mapping[str, tuple[str, str]],
     default_reason: str,
     ready_fn: ReadyFn | None = None,
+    runtime_name: str = DEFAULT_RUNTIME_NAME,
 ) -> pod_pb2.ContainerStatus:
     latest = rt.latest(c.name)
     out = pod_pb2.ContainerStatus(name=c.name, image=c.image)
@@ -64,21 +66,21 @@ def container_status(
         out.started = False
         return out
     out.restart_count = latest.metadata.attempt
-    out.container_id = CONTAINER_ID_PREFIX + latest.id
+    out.container_id = f"{runtime_name}://{latest.id}"
     out.image_id = latest.image_ref or latest.image_id
     prev = rt.previous(c.name)
     if prev is not None and prev.state == cri.CONTAINER_EXITED:
-        out.last_state.terminated.CopyFrom(_terminated(prev))
+        out.last_state.terminated.CopyFrom(_terminated(prev, runtime_name))
     if c.name in waiting:
         # e.g. CrashLoopBackOff: the latest run is history, the container waits for a restart
         reason, message = waiting[c.name]
         out.state.waiting.reason, out.state.waiting.message = reason, message
         if latest.state == cri.CONTAINER_EXITED:
-            out.last_state.terminated.CopyFrom(_terminated(latest))
+            out.last_state.terminated.CopyFrom(_terminated(latest, runtime_name))
     elif latest.state == cri.CONTAINER_RUNNING:
         out.state.running.started_at.CopyFrom(ns_to_timestamp(latest.started_at))
     elif latest.state == cri.CONTAINER_EXITED:
-        out.state.terminated.CopyFrom(_terminated(latest))
+        out.state.terminated.CopyFrom(_terminated(latest, runtime_name))
     else:
         out.state.waiting.reason = "ContainerCreating"
     running = out.state.HasField("running")
@@ -88,9 +90,7 @@ def container_status(
     return out
 
 
-def _phase(
-    pod: pod_pb2.Pod, inits: list[pod_pb2.ContainerStatus], apps: list[pod_pb2.ContainerStatus]
-) -> str:
+def _phase(pod: pod_pb2.Pod, inits: list[pod_pb2.ContainerStatus], apps: list[pod_pb2.ContainerStatus]) -> str:
     policy = pod.spec.restart_policy or "Always"
     for st in inits:
         if st.state.HasField("terminated") and st.state.terminated.exit_code == 0:
@@ -100,14 +100,11 @@ def _phase(
             return "Failed"
         return "Pending"
     running = sum(1 for s in apps if s.state.HasField("running"))
-    waiting_new = sum(
-        1 for s in apps if s.state.HasField("waiting") and not s.last_state.HasField("terminated")
-    )
+    waiting_new = sum(1 for s in apps if s.state.HasField("waiting") and not s.last_state.HasField("terminated"))
     terminated = [
         s.state.terminated if s.state.HasField("terminated") else s.last_state.terminated
         for s in apps
-        if not s.state.HasField("running")
-        and (s.state.HasField("terminated") or s.last_state.HasField("terminated"))
+        if not s.state.HasField("running") and (s.state.HasField("terminated") or s.last_state.HasField("terminated"))
     ]
     if waiting_new:
         return "Pending"
@@ -164,13 +161,18 @@ def compute_status(
     now: timestamp_pb2.Timestamp,
     waiting: Mapping[str, tuple[str, str]] | None = None,
     ready_fn: ReadyFn | None = None,
+    runtime_name: str = DEFAULT_RUNTIME_NAME,
 ) -> pod_pb2.PodStatus:
     waiting = waiting or {}
     old = pod.status
-    inits = [container_status(c, rt, waiting, "PodInitializing") for c in pod.spec.init_containers]
+    inits = [
+        container_status(c, rt, waiting, "PodInitializing", runtime_name=runtime_name) for c in pod.spec.init_containers
+    ]
     init_done = all(s.state.HasField("terminated") and s.state.terminated.exit_code == 0 for s in inits)
     apps = [
-        container_status(c, rt, waiting, "ContainerCreating" if init_done else "PodInitializing", ready_fn)
+        container_status(
+            c, rt, waiting, "ContainerCreating" if init_done else "PodInitializing", ready_fn, runtime_name
+        )
         for c in pod.spec.containers
     ]
     status = pod_pb2.PodStatus(
@@ -206,9 +208,7 @@ def compute_status(
     # The scheduler may have left PodScheduled=False from failed attempts before binding succeeded.
     conds.insert(
         0,
-        sched
-        if sched is not None and sched.status == "True"
-        else _condition(old_conds, "PodScheduled", True, now),
+        sched if sched is not None and sched.status == "True" else _condition(old_conds, "PodScheduled", True, now),
     )
     status.conditions.extend(conds)
     for cond in old.conditions:  # keep conditions others own (e.g. readiness gates)

@@ -39,7 +39,7 @@ from skiff_kubelet.killing import grace_seconds, kill_sandboxes, remove_pod_file
 from skiff_kubelet.probes import ProbeManager
 from skiff_kubelet.runtime_state import PodRuntime, pod_runtime
 from skiff_kubelet.sandbox import build_sandbox_config
-from skiff_kubelet.status import TERMINAL_PHASES, compute_status
+from skiff_kubelet.status import DEFAULT_RUNTIME_NAME, TERMINAL_PHASES, compute_status
 
 log = get_logger(__name__)
 
@@ -72,6 +72,8 @@ class PodSyncer:
         cgroup_root: str = "skiff",
     ) -> None:
         self.cgroup_root = cgroup_root
+        # Learnt from the runtime's CRI Version at start; names the scheme of containerIDs.
+        self.runtime_name = DEFAULT_RUNTIME_NAME
         self.probes = probes
         self.backoff_base = backoff_base
         self.api = api
@@ -124,27 +126,21 @@ class PodSyncer:
             if latest is not None and latest.state == cri.CONTAINER_RUNNING:
                 running[c.name] = latest.id
         ips = rt.pod_ips()
-        self.probes.sync_pod(
-            pod, running, self.host_ip if pod.spec.host_network else (ips[0] if ips else ""), key
-        )
+        self.probes.sync_pod(pod, running, self.host_ip if pod.spec.host_network else (ips[0] if ips else ""), key)
         killed = False
         for c in pod.spec.containers:
             cid = running.get(c.name)
             if cid is None or self.probes.live(cid):
                 continue
             self.events.record(pod, "Warning", "Unhealthy", f"Liveness probe failed for container {c.name}")
-            self.events.record(
-                pod, "Normal", "Killing", f"Container {c.name} failed liveness probe, will be restarted"
-            )
+            self.events.record(pod, "Normal", "Killing", f"Container {c.name} failed liveness probe, will be restarted")
             grace = (
                 c.liveness_probe.termination_grace_period_seconds
                 if c.liveness_probe.HasField("termination_grace_period_seconds")
                 else grace_seconds(pod)
             )
             try:
-                await call(
-                    self.cri.runtime.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=grace))
-                )
+                await call(self.cri.runtime.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=grace)))
             except errors.NotFound:
                 pass
             killed = True
@@ -155,19 +151,15 @@ class PodSyncer:
         if rt.sandboxes:
             self.events.record(pod, "Normal", "Killing", "Stopping pod containers")
             await kill_sandboxes(self.cri, rt, grace_seconds(pod))
-        remove_pod_files(self.root_dir, self.pod_log_dir, rt, m.uid)
+        remove_pod_files(self.root_dir, self.pod_log_dir, rt, m.uid, self.cgroup_root)
         try:
-            await self.api.delete(
-                pod_pb2.Pod, m.name, m.namespace, grace_period_seconds=0, preconditions_uid=m.uid
-            )
+            await self.api.delete(pod_pb2.Pod, m.name, m.namespace, grace_period_seconds=0, preconditions_uid=m.uid)
             log.info("pod.deleted", pod=f"{m.namespace}/{m.name}")
         except (errors.NotFound, errors.Conflict, errors.FailedPrecondition):
             pass  # already gone, or a new pod with the same name: nothing of ours to delete
 
     # -- convergence --------------------------------------------------------------------------------
-    async def _converge(
-        self, pod: pod_pb2.Pod, rt: PodRuntime, waiting: dict[str, tuple[str, str]]
-    ) -> float | None:
+    async def _converge(self, pod: pod_pb2.Pod, rt: PodRuntime, waiting: dict[str, tuple[str, str]]) -> float | None:
         if rt.sandbox is None:
             rt = await self._new_sandbox(pod, rt, waiting)
         attempt = rt.sandbox.metadata.attempt if rt.sandbox is not None else 0
@@ -210,29 +202,21 @@ class PodSyncer:
             raise RetryLater()
         return min(requeues) if requeues else None
 
-    async def _new_sandbox(
-        self, pod: pod_pb2.Pod, rt: PodRuntime, waiting: dict[str, tuple[str, str]]
-    ) -> PodRuntime:
+    async def _new_sandbox(self, pod: pod_pb2.Pod, rt: PodRuntime, waiting: dict[str, tuple[str, str]]) -> PodRuntime:
         # A dead sandbox takes its network with it: start over in a new one (attempt + 1), as the
         # kubelet does; old sandboxes are removed so they stop holding an IP.
         attempt = (rt.sandboxes[0].metadata.attempt + 1) if rt.sandboxes else 0
         if rt.sandboxes:
             await kill_sandboxes(self.cri, rt, 0)
-        config = build_sandbox_config(
-            pod, pod_log_dir=self.pod_log_dir, attempt=attempt, cgroup_root=self.cgroup_root
-        )
+        config = build_sandbox_config(pod, pod_log_dir=self.pod_log_dir, attempt=attempt, cgroup_root=self.cgroup_root)
         try:
             resp = await call(self.cri.runtime.RunPodSandbox(cri.RunPodSandboxRequest(config=config)))
         except errors.SkiffError as exc:
-            self.events.record(
-                pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}"
-            )
+            self.events.record(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}")
             for c in list(pod.spec.init_containers) + list(pod.spec.containers):
                 waiting[c.name] = ("ContainerCreating", f"sandbox: {exc}")
             raise RetryLater() from exc
-        log.info(
-            "sandbox.created", pod=f"{pod.metadata.namespace}/{pod.metadata.name}", id=resp.pod_sandbox_id
-        )
+        log.info("sandbox.created", pod=f"{pod.metadata.namespace}/{pod.metadata.name}", id=resp.pod_sandbox_id)
         return await pod_runtime(self.cri, pod.metadata.uid)
 
     async def _restart(
@@ -323,16 +307,20 @@ class PodSyncer:
         self.events.record(pod, "Normal", "Started", f"Started container {name}")
 
     # -- status -------------------------------------------------------------------------------------
-    async def _write_status(
-        self, pod: pod_pb2.Pod, rt: PodRuntime, waiting: dict[str, tuple[str, str]]
-    ) -> None:
+    async def _write_status(self, pod: pod_pb2.Pod, rt: PodRuntime, waiting: dict[str, tuple[str, str]]) -> None:
         probes = self.probes
 
         def ready(c: container_pb2.Container, cid: str) -> bool:
             return probes is None or probes.ready(cid, c.HasField("readiness_probe"))
 
         new = compute_status(
-            pod, rt, host_ip=self.host_ip, now=now_timestamp(), waiting=waiting, ready_fn=ready
+            pod,
+            rt,
+            host_ip=self.host_ip,
+            now=now_timestamp(),
+            waiting=waiting,
+            ready_fn=ready,
+            runtime_name=self.runtime_name,
         )
         if new == pod.status:
             return
@@ -363,4 +351,4 @@ class PodSyncer:
         for uid in {sb.labels.get(L.POD_UID, "") for sb in resp.items} - {keep_uid, ""}:
             rt = await pod_runtime(self.cri, uid)
             await kill_sandboxes(self.cri, rt, 0)
-            remove_pod_files(self.root_dir, self.pod_log_dir, rt, uid)
+            remove_pod_files(self.root_dir, self.pod_log_dir, rt, uid, self.cgroup_root)
