@@ -116,17 +116,24 @@ async def test_bad_selector_is_invalid_argument(api) -> None:
 
 
 async def test_many_watchers_all_receive_every_event(api) -> None:
-    watchers = [WatchStream(api.stub, resource="configmaps", resource_version="0") for _ in range(50)]
-    await asyncio.sleep(0.2)
     from skiff.api.core.v1 import config_pb2
 
-    names = []
-    for _ in range(5):
+    def configmap(name: str) -> config_pb2.ConfigMap:
         cm = config_pb2.ConfigMap()
-        cm.metadata.name = uniq("cm")
+        cm.metadata.name = name
         cm.metadata.namespace = "default"
-        names.append(cm.metadata.name)
-        await create(api.stub, cm)
+        return cm
+
+    watchers = [WatchStream(api.stub, resource="configmaps", resource_version="0") for _ in range(50)]
+    # A sentinel every watcher must see first (in its initial list or as an event), so that each
+    # stream is established before the writes whose order is checked; a loaded machine may take a while.
+    sentinel = uniq("sentinel")
+    await create(api.stub, configmap(sentinel))
+    for w in watchers:
+        assert [o.metadata.name for _, o in await w.take(1)] == [sentinel]
+    names = [uniq("cm") for _ in range(5)]
+    for name in names:
+        await create(api.stub, configmap(name))
     for w in watchers:
         got = [o.metadata.name for _, o in await w.take(5)]
         assert got == names
