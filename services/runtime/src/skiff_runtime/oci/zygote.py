@@ -40,8 +40,8 @@ replaced (state root deleted, another factory took over), checked about once a s
 from __future__ import annotations
 
 import argparse
-import asyncio.selector_events
-import asyncio.unix_events  # noqa: F401 - child must not import anything (that is the whole point)
+import asyncio.selector_events  # preloaded (with the shim modules below): a forked child imports nothing
+import asyncio.unix_events  # noqa: F401
 import contextlib
 import ctypes
 import gc
@@ -64,8 +64,9 @@ PR_SET_NAME, PR_SET_MM, PR_SET_MM_ARG_START, PR_SET_MM_ARG_END = 15, 35, 8, 9
 
 
 def _set_cmdline(argv: list[str]) -> None:
-    """Point /proc/self/cmdline at a new buffer (PR_SET_MM needs CAP_SYS_RESOURCE: we are root).
-    Purely cosmetic (ps, and tests that find a shim by its flags): failures are ignored."""
+    """Name the process ``skiff-shim`` (comm) and, where we hold CAP_SYS_RESOURCE, point
+    /proc/self/cmdline at the shim's flags (PR_SET_MM). Purely cosmetic (ps): failures are ignored;
+    without it the command line stays the factory's."""
     raw = b"\0".join(a.encode() for a in argv) + b"\0"
     buf = ctypes.create_string_buffer(raw, len(raw))
     _cmdline_buffers.append(buf)
@@ -80,8 +81,9 @@ def _set_cmdline(argv: list[str]) -> None:
             break
         except OSError:
             continue
+    name = ctypes.create_string_buffer(b"skiff-shim")  # comm: no privilege needed, shown by ps/top
     with contextlib.suppress(OSError):
-        sc.prctl(PR_SET_NAME, ctypes.addressof(ctypes.create_string_buffer(b"skiff-shim")))
+        sc.prctl(PR_SET_NAME, ctypes.addressof(name))
 
 
 def _close_fds(keep: set[int]) -> None:
