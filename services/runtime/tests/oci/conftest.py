@@ -14,7 +14,7 @@ import os
 import secrets
 import shutil
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,15 +128,26 @@ async def _env(name: str, rootfs: Path, tmp_path: Path) -> AsyncIterator[Env]:
     e = Env(executor, state_root, rootfs, tmp_path, parent)
     yield e
     pids: list[int] = []
-    for cid in list_ids(state_root):
-        rec = read_record(state_root / cid)
-        if rec:
-            pids += [rec.pid, rec.shim_pid]
-        await executor.kill(cid, signal.SIGKILL)
-        await asyncio.wait_for(executor.wait(cid), 10)
-        await executor.delete(cid)
-    stop_factory(state_root)  # the shim factory outlives executors by design: tests end it
+    try:
+        for cid in list_ids(state_root):
+            rec = read_record(state_root / cid)
+            if rec:
+                pids += [rec.pid, rec.shim_pid]
+            await executor.kill(cid, signal.SIGKILL)
+            await asyncio.wait_for(executor.wait(cid), 10)
+            await executor.delete(cid)
+    finally:
+        stop_factory(state_root)  # the shim factory outlives executors by design: tests end it
     _check_cleanup(parent, pids)
+
+
+@pytest.fixture(autouse=True)
+def _stop_factories(tmp_path: Path) -> Iterator[None]:
+    """Stop every shim factory a test started under its tmp_path (also those of executors a test
+    builds itself, e.g. test_runc.py's trio): factories outlive executors by design."""
+    yield
+    for sock in tmp_path.glob("**/zygote.sock"):
+        stop_factory(sock.parent)
 
 
 @pytest.fixture

@@ -34,7 +34,11 @@ mode 0600 inside the 0700 state root.
 When it dies: nothing happens to existing containers — shims are not its children (see 4.) and talk
 to the executor directly. The next create finds the socket dead (``ECONNREFUSED``) and starts a new
 factory (``zygote_client.py``). The factory also exits on its own when its socket is removed or
-replaced (state root deleted, another factory took over), checked about once a second.
+replaced (state root deleted, another factory took over; checked about once a second) and after
+``IDLE_EXIT`` seconds without a request, so a test suite or benchmark that forgets it (its state root
+in a temp dir) leaks nothing for long; restarting costs one interpreter start on the next create.
+Before exiting it unlinks its socket, then serves the connections already queued: a request that was
+sent is always answered, so a client never has to guess whether a shim was forked.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ import os
 import socket
 import struct
 import sys
+import time
 import traceback
 from typing import Any, NoReturn
 
@@ -59,6 +64,7 @@ from skiff_runtime.oci.cgroups import detect_driver
 from skiff_runtime.oci.zygote_client import SOCKET, code_id, peer_uid
 
 MAX_FDS = 4
+IDLE_EXIT = 600.0  # seconds without a request; the next create simply starts a new factory
 _cmdline_buffers: list[ctypes.Array[ctypes.c_char]] = []  # referenced forever: the kernel points at it
 PR_SET_NAME, PR_SET_MM, PR_SET_MM_ARG_START, PR_SET_MM_ARG_END = 15, 35, 8, 9
 
@@ -186,7 +192,7 @@ def _still_ours(ino: int) -> bool:
         return False
 
 
-def serve(state_root: str, ready_fd: int, code_id: str) -> None:
+def serve(state_root: str, ready_fd: int, code_id: str, idle_exit: float = IDLE_EXIT) -> None:
     os.chdir(state_root)  # bind relative: sun_path is 108 bytes, state roots can be longer
     with contextlib.suppress(FileNotFoundError):
         os.unlink(SOCKET)  # stale: the executor only starts us after failing to connect
@@ -204,32 +210,50 @@ def serve(state_root: str, ready_fd: int, code_id: str) -> None:
     os.write(ready_fd, b"ok")
     os.close(ready_fd)
     srv.settimeout(1.0)
+    last = time.monotonic()
     while True:
         _reap()
         try:
             conn, _ = srv.accept()
         except TimeoutError:
-            if not _still_ours(ino):
-                return
+            if not _still_ours(ino) or time.monotonic() - last > idle_exit:
+                break
             continue
-        with conn:
-            try:
-                keep = handle(conn, code_id, ino)
-            except Exception:
-                traceback.print_exc()
-                keep = True
-        if not keep:
-            return
+        last = time.monotonic()
+        if not _serve_one(conn, code_id, ino):
+            break
+    # Leaving: first make sure no new client can reach us, then serve whoever already queued up
+    # (their requests are sent: dropping them would leave those creates unsure whether we forked).
+    if _still_ours(ino):
+        os.unlink(SOCKET)
+    srv.setblocking(False)
+    while True:
+        try:
+            conn, _ = srv.accept()
+        except BlockingIOError:
+            break
+        _serve_one(conn, code_id, ino)
+    _reap()
+
+
+def _serve_one(conn: socket.socket, code_id: str, ino: int) -> bool:
+    with conn:
+        try:
+            return handle(conn, code_id, ino)
+        except Exception:
+            traceback.print_exc()
+            return True
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="skiff-zygote")
     parser.add_argument("--state-root", required=True)
     parser.add_argument("--ready-fd", type=int, required=True)
+    parser.add_argument("--idle-exit", type=float, default=IDLE_EXIT, help="exit after this many idle seconds")
     args = parser.parse_args(argv)
     if os.fork() != 0:
         os._exit(0)  # the executor reaps this one; the grandchild (re-parented to init) serves
-    serve(args.state_root, args.ready_fd, code_id())
+    serve(args.state_root, args.ready_fd, code_id(), args.idle_exit)
     return 0
 
 

@@ -25,7 +25,6 @@ import array
 import asyncio
 import contextlib
 import fcntl
-import functools
 import hashlib
 import json
 import logging
@@ -38,6 +37,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import skiff_runtime
 
@@ -67,14 +67,28 @@ def pythonpath() -> str:
     return f"{ours}{os.pathsep}{rest}" if rest else ours
 
 
-@functools.cache
 def code_id() -> str:
-    """Identifies the interpreter and the executor's code as installed now (paths, sizes, mtimes)."""
+    """Identifies the interpreter and the executor's code as installed on disk *now* (paths, sizes,
+    mtimes). Not cached for long: the old path ran whatever shim code was on disk at each create, and
+    so does this one — after an upgrade, even a runtime that was not restarted gets a new factory on
+    its next create (and not a factory restart on every create, as a per-process value would cause).
+    Recomputed at most once a second: it costs ~30 stats."""
+    global _code_cache
+    now = time.monotonic()
+    if _code_cache is not None and now - _code_cache[0] < 1.0:
+        return _code_cache[1]
     h = hashlib.sha256(sys.executable.encode())
-    for f in sorted(Path(__file__).resolve().parent.rglob("*.py")):
-        st = f.stat()
-        h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
-    return h.hexdigest()[:16]
+    here = os.path.dirname(os.path.abspath(__file__))
+    for d in (here, os.path.join(here, "cgroups")):
+        for e in sorted(os.scandir(d), key=lambda e: e.name):
+            if e.name.endswith(".py"):
+                st = e.stat()
+                h.update(f"{e.path}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    _code_cache = (now, h.hexdigest()[:16])
+    return _code_cache[1]
+
+
+_code_cache: tuple[float, str] | None = None  # (monotonic time, id)
 
 
 def _ucred(sock: socket.socket) -> tuple[int, int, int]:
@@ -211,7 +225,7 @@ class ZygoteClient:
 
     async def _request(
         self, sock: socket.socket, argv: list[str], ready_w: int, shim_log: Path
-    ) -> dict[str, object] | None:
+    ) -> dict[str, Any] | None:
         log_fd = os.open(shim_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             payload = json.dumps({"argv": argv, "code": code_id()}).encode()
