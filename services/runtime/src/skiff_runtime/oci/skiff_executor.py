@@ -4,6 +4,13 @@ It holds no in-memory state at all: every call reads ``<state_root>/<id>/state.j
 the shim) and talks to the shim's socket. That is what makes a runtime restart a non-event: a fresh
 ``SkiffExecutor`` sees exactly what the old one saw.
 
+Shims are forked by the shim factory of the state root (``zygote.py``, reached through
+``zygote_client.py``; started on first use and shared by every executor on that root), which saves
+an interpreter start (~200 ms) per create. If the factory cannot be used and nothing was forked, the
+shim is spawned as ``python -m skiff_runtime.oci.shim`` instead (logged at debug level);
+``use_zygote=False`` or ``SKIFF_OCI_ZYGOTE=0`` forces that path. Either way the shim is re-parented to
+init and nothing here depends on the factory after create.
+
 When the shim is gone (killed, crashed, machine rebooted with a persistent state root) ``state()``
 reconciles the record with ``/proc``: a container whose init is also gone is reported STOPPED with
 exit code 255 ("unknown", as containerd does), because nobody could observe its real exit status.
