@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from skiff_runtime.oci import Status, new_executor
+from skiff_runtime.oci import Status, new_executor, zygote_client
 from skiff_runtime.oci.skiff_executor import SkiffExecutor
 from skiff_runtime.oci.state import read_record
 from skiff_runtime.oci.zygote_client import DISABLE_ENV, SOCKET, stop_factory
@@ -190,3 +190,27 @@ async def test_no_fd_leaks_into_containers_or_shims(env: Env, factory: bool) -> 
     assert os.readlink(f"/proc/{rec.shim_pid}/fd/0") == "/dev/null"
     assert os.readlink(f"/proc/{rec.shim_pid}/fd/2") == str(env.state_root / "shim-fds" / "shim.log")
     assert not [t for t in targets if "zygote" in t], f"factory files leaked into the shim: {targets}"
+
+
+async def test_factory_running_other_code_steps_aside(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A factory whose code id differs from the executor's (an upgrade on disk) answers 'stale', drops
+    its socket and exits; the executor then never forks from outdated code (here both tries are stale,
+    so the create falls back to a python shim and still works)."""
+    await env.run("before-upgrade", ["true"])
+    old = factory_pid(env.state_root)
+    assert old is not None
+    monkeypatch.setattr(zygote_client, "code_id", lambda: "not-the-factory-code")
+    await env.create("after-upgrade", ["sleep", "1000"])
+    rec = read_record(env.state_root / "after-upgrade")
+    assert rec is not None
+    assert "skiff_runtime.oci.shim" in cmdline(rec.shim_pid)
+    for _ in range(300):
+        if not env.alive(old):
+            break
+        await asyncio.sleep(0.02)
+    assert not env.alive(old), "a stale factory must exit"
+    assert factory_pid(env.state_root) is None
+    monkeypatch.undo()
+    await env.executor.start("after-upgrade")
+    await env.executor.kill("after-upgrade", signal.SIGKILL)
+    assert (await asyncio.wait_for(env.executor.wait("after-upgrade"), 10)).exit_code == 137
