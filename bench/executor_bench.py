@@ -1,11 +1,16 @@
 """Executor micro-benchmark: latency of create / start / wait / exec_sync / delete per executor.
 
-    sudo uv run python bench/executor_bench.py [-n 20] [--executors skiff,runc,crun]
+    sudo uv run python bench/executor_bench.py [-n 20] [--executors skiff,skiff-python-shim,runc,crun]
 
 Runs ``sh -c 'exit 0'``-style containers one at a time from a busybox rootfs (Debian busybox-static)
 under a throw-away parent cgroup, and prints p50/p90/max per phase in milliseconds. Sequential on
 purpose: it measures per-container overhead (shim start-up, namespace and rootfs setup), not
 throughput of a loaded machine.
+
+``skiff`` forks each shim from the shim factory (``oci/zygote.py``; the first create of the run starts
+the factory and pays one interpreter start); ``skiff-python-shim`` is the same executor forced onto the
+old path (``python -m skiff_runtime.oci.shim`` per container), for a before/after in one run. ``runc``
+and ``crun`` are ``RuncExecutor``: the same shims (also forked by the factory) driving those binaries.
 """
 
 from __future__ import annotations
@@ -20,17 +25,25 @@ import tempfile
 import time
 from pathlib import Path
 
-from skiff_runtime.oci import list_ids, new_executor, remove_cgroup
+from skiff_runtime.oci import Executor, list_ids, new_executor, remove_cgroup
+from skiff_runtime.oci.skiff_executor import SkiffExecutor
 from skiff_runtime.oci.testing import make_rootfs, write_config
+from skiff_runtime.oci.zygote_client import stop_factory
 
 TMPFS = {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}
-PHASES = ("create", "start+wait", "exec_sync", "delete")
+PHASES = ("create", "start+wait", "exec_sync", "delete", "create+start+wait")
+
+
+def _executor(name: str, state_root: Path) -> Executor:
+    if name == "skiff-python-shim":
+        return SkiffExecutor(state_root, use_zygote=False)
+    return new_executor(name, state_root=state_root)
 
 
 async def bench(name: str, n: int, rootfs: Path, tmp: Path) -> dict[str, list[float]]:
     parent = f"/skiff-bench-{secrets.token_hex(4)}"
     executor_root = tmp / f"state-{name}"
-    executor = new_executor(name, state_root=executor_root)
+    executor = _executor(name, executor_root)
     times: dict[str, list[float]] = {p: [] for p in PHASES}
     try:
         for i in range(n):
@@ -60,12 +73,14 @@ async def bench(name: str, n: int, rootfs: Path, tmp: Path) -> dict[str, list[fl
             times["start+wait"].append((t2 - t1) + (t4 - t3))
             times["exec_sync"].append(t3 - t2)
             times["delete"].append(t5 - t4)
+            times["create+start+wait"].append((t2 - t0) + (t4 - t3))
     finally:
         # A failed run must not leave shims, processes or cgroups behind.
         for cid in list_ids(executor_root):
             await executor.kill(cid, signal.SIGKILL)
             await executor.wait(cid)
             await executor.delete(cid)
+        stop_factory(executor_root)  # it outlives executors by design; shims are gone already
         remove_cgroup(parent)
     return times
 
@@ -79,13 +94,13 @@ def _fmt(samples: list[float]) -> str:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20)
-    parser.add_argument("--executors", default="skiff,runc,crun")
+    parser.add_argument("--executors", default="skiff,skiff-python-shim,runc,crun")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="skiff-bench-"))
     try:
         rootfs = make_rootfs(tmp)
         for name in args.executors.split(","):
-            if name != "skiff" and shutil.which(name) is None:
+            if not name.startswith("skiff") and shutil.which(name) is None:
                 print(f"{name}: not installed, skipped")
                 continue
             try:
@@ -95,7 +110,7 @@ async def main() -> None:
                 continue
             print(f"{name} (n={args.n}, ms)")
             for phase in PHASES:
-                print(f"  {phase:<11} {_fmt(times[phase])}")
+                print(f"  {phase:<17} {_fmt(times[phase])}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

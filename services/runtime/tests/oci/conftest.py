@@ -2,8 +2,9 @@
 and an ``Env`` bundling the executor with helpers. Real namespaces, cgroups and processes.
 
 Every test gets its own state root and a unique parent cgroup ``/skiff-test-oci-<hex>``; teardown
-SIGKILLs and deletes whatever containers are left, removes the parent cgroup and fails the test if
-anything (cgroup directory, process) survived.
+SIGKILLs and deletes whatever containers are left, stops the state root's shim factory
+(``zygote.py``), removes the parent cgroup and fails the test if anything (cgroup directory, process)
+survived.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import secrets
 import shutil
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from skiff_runtime.oci import ContainerState, Executor, list_ids, new_executor, 
 from skiff_runtime.oci.cgroups import detect_driver
 from skiff_runtime.oci.state import read_record
 from skiff_runtime.oci.testing import make_rootfs, write_config
+from skiff_runtime.oci.zygote_client import stop_factory
 
 pytestmark = pytest.mark.root
 
@@ -93,6 +95,21 @@ class Env:
         return found
 
     @staticmethod
+    def processes_with_fd(target: Path) -> list[int]:
+        """pids with an fd open on target (also once deleted): finds a shim by its shim.log, whether
+        it was forked by the factory (whose command line it shares) or started as python -m ...shim."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and alive(int(entry)):
+                try:
+                    links = [os.readlink(f"/proc/{entry}/fd/{fd}") for fd in ("1", "2")]
+                except OSError:
+                    continue
+                if any(link.removesuffix(" (deleted)") == str(target) for link in links):
+                    found.append(int(entry))
+        return found
+
+    @staticmethod
     def exists(path: str) -> bool:
         return os.path.exists(path)
 
@@ -111,14 +128,26 @@ async def _env(name: str, rootfs: Path, tmp_path: Path) -> AsyncIterator[Env]:
     e = Env(executor, state_root, rootfs, tmp_path, parent)
     yield e
     pids: list[int] = []
-    for cid in list_ids(state_root):
-        rec = read_record(state_root / cid)
-        if rec:
-            pids += [rec.pid, rec.shim_pid]
-        await executor.kill(cid, signal.SIGKILL)
-        await asyncio.wait_for(executor.wait(cid), 10)
-        await executor.delete(cid)
+    try:
+        for cid in list_ids(state_root):
+            rec = read_record(state_root / cid)
+            if rec:
+                pids += [rec.pid, rec.shim_pid]
+            await executor.kill(cid, signal.SIGKILL)
+            await asyncio.wait_for(executor.wait(cid), 10)
+            await executor.delete(cid)
+    finally:
+        stop_factory(state_root)  # the shim factory outlives executors by design: tests end it
     _check_cleanup(parent, pids)
+
+
+@pytest.fixture(autouse=True)
+def _stop_factories(tmp_path: Path) -> Iterator[None]:
+    """Stop every shim factory a test started under its tmp_path (also those of executors a test
+    builds itself, e.g. test_runc.py's trio): factories outlive executors by design."""
+    yield
+    for sock in tmp_path.glob("**/zygote.sock"):
+        stop_factory(sock.parent)
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 import pytest
 from skiff_runtime.oci import ContainerNotFound, ExecutorError, InvalidState, Status, list_ids, new_executor
 from skiff_runtime.oci.cgroups import detect_driver
+from skiff_runtime.oci.skiff_executor import SkiffExecutor
 from skiff_runtime.oci.state import read_record
+from skiff_runtime.oci.zygote_client import stop_factory
 
 if TYPE_CHECKING:
     from conftest import Env  # fixtures only: conftest is not importable under importlib mode
@@ -161,20 +163,27 @@ async def test_long_state_root_uses_short_socket_path(env: Env) -> None:
     assert (await executor.wait("deep")).exit_code == 4
     await executor.delete("deep")
     assert list_ids(deep) == []
+    assert stop_factory(deep), "the shim factory should serve a long state root too"
 
 
-async def test_cancelled_create_leaves_nothing(env: Env) -> None:
+@pytest.mark.parametrize("factory", [True, False], ids=["factory", "python-shim"])
+async def test_cancelled_create_leaves_nothing(env: Env, factory: bool) -> None:
+    env.executor = SkiffExecutor(env.state_root, use_zygote=factory)
+    if factory:  # a running factory: the shim exists within a few ms of the request
+        assert (await env.run("warm-up", ["true"]))[0].exit_code == 0
     bundle = env.bundle("cancelled", ["sleep", "1000"])
     task = asyncio.create_task(env.executor.create("cancelled", bundle, log_path=None))
-    await asyncio.sleep(0.05)  # the shim is still starting (python start-up alone takes longer)
+    # The shim is still setting up (a forked one needs tens of ms for the init's rootfs; a python one
+    # needs more than that for its interpreter alone).
+    await asyncio.sleep(0.01 if factory else 0.05)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    marker = f"--state-dir\0{env.state_root / 'cancelled'}\0"
+    shim_log = env.state_root / "cancelled" / "shim.log"  # the shim's stdout/stderr, however started
     for _ in range(500):
-        if not env.processes_with(marker):
+        if not env.processes_with_fd(shim_log):
             break
         await asyncio.sleep(0.02)
-    assert not env.processes_with(marker), "the shim of a cancelled create() kept running"
+    assert not env.processes_with_fd(shim_log), "the shim of a cancelled create() kept running"
     assert not (env.state_root / "cancelled").exists()
     assert not any(env.exists(d) for d in detect_driver().files(f"{env.parent_cgroup}/cancelled"))

@@ -1,10 +1,13 @@
 """skiff_runtime.oci: the OCI executor (bundle in, supervised isolated process out).
 
 Public API: see ``executor.py`` (types, ``Executor`` protocol, ``new_executor``, ``list_ids``,
-``remove_cgroup``) and ``errors.py``. Implementation map:
+``remove_cgroup``), ``errors.py``, and ``stop_factory(state_root)`` (ends the shim factory of a state
+root: for tests and benchmarks; it outlives executors by design). Implementation map:
 
 - ``skiff_executor.py``  runtime-side client: reads state files, talks to shims, spawns nsexec
 - ``shim.py``            per-container supervisor process: setup, fork, start handshake
+- ``zygote.py``          the shim factory: one pre-imported process per state root forks the shims
+                         (``zygote_client.py``: the executor side; ``SKIFF_OCI_ZYGOTE=0`` disables it)
 - ``supervisor.py``      the shim's event loop: logs, reaping, control socket, state machine
 - ``init.py``            the container init between fork and exec
 - ``rootfs.py``          mounts, pivot_root, masked/read-only paths
@@ -34,6 +37,7 @@ from skiff_runtime.oci.executor import (
     new_executor,
     remove_cgroup,
 )
+from skiff_runtime.oci.zygote_client import stop_factory
 
 __all__ = [
     "ContainerExists",
@@ -48,4 +52,5 @@ __all__ = [
     "list_ids",
     "new_executor",
     "remove_cgroup",
+    "stop_factory",
 ]

@@ -2,8 +2,9 @@
 
 The CRI layer hands over an OCI bundle; an executor turns it into a supervised process. Three
 implementations share this interface: ``skiff`` (our own, ``skiff_executor.py``: a Python shim per
-container, namespaces and cgroups via ctypes) and ``runc``/``crun`` (``runc_executor.py``, driving the
-Debian binaries) for comparison and as a fallback.
+container, forked from a pre-imported shim factory (``zygote.py``); namespaces and cgroups via ctypes)
+and ``runc``/``crun`` (``runc_executor.py``, driving the Debian binaries; same shims) for comparison
+and as a fallback.
 
 Status, as seen by callers::
 

@@ -3,9 +3,11 @@
 Lifecycle (one shim per container, like containerd-shim)::
 
     executor.create()
-      └─ Popen(shim, start_new_session=True) ── shim forks once more and the first process exits,
-           so the real shim is re-parented to init/subreaper: the runtime service can restart
-           (or exit) without the shim being its zombie or dying with it.
+      └─ the shim factory (zygote.py) forks a child that setsid()s and calls main() below
+         [fallback: Popen(python -m skiff_runtime.oci.shim, start_new_session=True)]
+         ── main() forks once more and the first process exits, so the real shim is re-parented
+           to init/subreaper: the runtime service (and the factory) can restart or exit without
+           the shim being its zombie or dying with it.
            shim: validate config.json, create the cgroup, create pipes,
                  unshare(CLONE_NEWPID) / setns(pid) for its children, fork ──> container init (init.py)
                  <── "R" on the sync pipe (rootfs ready, blocked before exec)
@@ -14,8 +16,11 @@ Lifecycle (one shim per container, like containerd-shim)::
 
 Errors before "created" are written as ``{"ok": false, "kind": "invalid"|"error", ...}`` on the
 ready fd; the shim removes the cgroup it made and exits, and ``create()`` raises.
-The ready fd is inherited from the executor (``--ready-fd``); its EOF without a message means the
-shim crashed, and ``shim.log`` in the state dir has its traceback.
+The ready fd comes from the executor (``--ready-fd``: inherited, or passed to the factory with
+SCM_RIGHTS); its EOF without a message means the shim crashed, and ``shim.log`` in the state dir has
+its traceback. ``main()`` must stay safe to run in a child forked from the factory: it imports
+nothing new, creates its event loop only in the final process, and never returns to the caller's
+code (the factory ``_exit``s with its return value).
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Details that bite on v1:
 
 - ``cpuset.cpus``/``cpuset.mems`` start empty in a new cgroup (unless ``clone_children``), and a task
-  cannot join a cpuset with no CPUs, so each level we create copies them from its parent.
+  cannot join a cpuset with no CPUs (ENOSPC), so each level on the path that is still empty copies
+  them from its parent — checked even when the level already existed, since concurrent creates
+  race to make shared parents.
 - ``cpu.cfs_period_us`` is written before ``cpu.cfs_quota_us``: the kernel validates the pair.
 - OOM: ``memory.oom_control`` has an ``oom_kill`` counter (kernel >= 4.13) that counts kills in this
   cgroup; the shim reads it once the init has died.
@@ -13,6 +15,7 @@ Details that bite on v1:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -60,10 +63,13 @@ class CgroupV1:
             current = h
             for part in [p for p in path.split("/") if p]:
                 parent, current = current, f"{current}/{part}"
-                if not os.path.isdir(current):
+                # Concurrent creates share parents: whoever made a level, fill in an empty cpuset
+                # (a sibling that only saw the directory exist would otherwise join an empty one).
+                with contextlib.suppress(FileExistsError):
                     os.mkdir(current)
-                    if os.path.basename(h).split(",").count("cpuset"):
-                        for f in ("cpuset.cpus", "cpuset.mems"):
+                if os.path.basename(h).split(",").count("cpuset"):
+                    for f in ("cpuset.cpus", "cpuset.mems"):
+                        if not read(f"{current}/{f}").strip():
                             write(f"{current}/{f}", read(f"{parent}/{f}"))
         self._apply(path, resources)
 
