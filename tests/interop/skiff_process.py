@@ -111,7 +111,23 @@ class SkiffRuntime:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait(5)
+            # The shim factory outlives a runtime on purpose (containers survive restarts); a test stops it.
+            self._stop_factory()
             subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
+
+    def _stop_factory(self) -> None:
+        """Kill the runtime's shim factory (its command line names the module and our state folder)."""
+        factories = []
+        for pid in self._shim_pids():
+            with contextlib.suppress(OSError):  # it may just have exited
+                if b"oci.zygote" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    factories.append(pid)
+        for pid in factories:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while any(Path(f"/proc/{pid}").exists() for pid in factories) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _shim_pids(self) -> list[int]:
         needle = str(self.tmp / "oci").encode()
