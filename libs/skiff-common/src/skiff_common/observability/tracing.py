@@ -41,3 +41,25 @@ def setup_tracing(service: str) -> TracerProvider:
 def get_tracer(name: str) -> trace.Tracer:
     """A tracer from the global provider (a no-op tracer until setup_tracing has run)."""
     return trace.get_tracer(name)
+
+
+class CachedTracer:
+    """A tracer looked up once per TracerProvider instead of once per use.
+
+    `trace.get_tracer` builds a new Tracer (with its InstrumentationScope) every time; on a hot path
+    (one span per RPC, one per etcd call) that is measurable. The provider is re-read on every `get`
+    (a global read), so a provider installed after the first use is still picked up."""
+
+    __slots__ = ("_provider", "_tracer", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._provider: object = None
+        self._tracer: trace.Tracer | None = None
+
+    def get(self) -> trace.Tracer:
+        provider = trace.get_tracer_provider()
+        if provider is not self._provider or self._tracer is None:
+            self._tracer = provider.get_tracer(self.name)
+            self._provider = provider
+        return self._tracer
