@@ -148,7 +148,7 @@ class EtcdClient:
                     await asyncio.sleep(min(0.1 * attempt, 1.0))
         finally:
             span.end()
-            metrics.ETCD_LATENCY.labels(op).observe(time.perf_counter() - started)
+            metrics.etcd_latency.get(op).observe(time.perf_counter() - started)
 
     async def get(self, key: bytes, *, revision: int = 0) -> tuple[KV | None, int]:
         resp = await self._call("get", self._kv.Range, rpc.RangeRequest(key=key, revision=revision))
