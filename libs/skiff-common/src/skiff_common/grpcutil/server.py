@@ -60,21 +60,22 @@ def create_server(
     successful unary calls faster than `slow_rpc_seconds` too (server_logging.py has the level rules).
     `options` are extra grpc channel arguments (they override the defaults below).
     """
+    merged: dict[str, str | int] = {
+        "grpc.max_receive_message_length": max_message_bytes,
+        "grpc.max_send_message_length": max_message_bytes,
+        "grpc.so_reuseport": 0,
+        # Clients keep long watches alive with pings; accept them instead of answering GOAWAY.
+        "grpc.keepalive_permit_without_calls": 1,
+        "grpc.http2.min_recv_ping_interval_without_data_ms": 10_000,
+        "grpc.http2.max_ping_strikes": 0,
+    }
+    merged.update(options)  # grpc honours the FIRST occurrence of a key: override, never append
     server = grpc.aio.server(
         interceptors=[
             ObservabilityInterceptor(quiet_methods, slow_seconds=slow_rpc_seconds),
             *interceptors,
         ],
-        options=[
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-            ("grpc.so_reuseport", 0),
-            # Clients keep long watches alive with pings; accept them instead of answering GOAWAY.
-            ("grpc.keepalive_permit_without_calls", 1),
-            ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
-            ("grpc.http2.max_ping_strikes", 0),
-            *options,
-        ],
+        options=list(merged.items()),
     )
     setattr(server, _TLS_ATTR, tls)
     setattr(server, _SERVICE_ATTR, service)
