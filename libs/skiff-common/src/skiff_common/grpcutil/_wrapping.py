@@ -2,9 +2,10 @@
 
 A grpc.aio `ServerInterceptor` only sees the call *before* the handler runs; to observe the outcome
 (status code, duration, exception) it must return a new `RpcMethodHandler` whose behaviour wraps the
-original one. `wrap_handler` does that for all four RPC shapes and runs the behaviour inside an async
-context manager supplied by each layer (`around`). Layers never swallow exceptions except the
-error-mapping layer, which turns them into a status via `context.abort`.
+original one. `wrap_handler_with` does that for all four RPC shapes; `wrap_handler` runs the behaviour
+inside an async context manager (`around`, for `HandlerInterceptor` subclasses). Wrapped handlers are
+cached per method (`HandlerCache`): building them per call was a measurable part of every request.
+Layers never swallow exceptions except error mapping, which turns them into a status via `context.abort`.
 
 Streaming responses: grpc.aio accepts either an async generator (`yield`) or a coroutine that calls
 `context.write`. Our wrapper is ALWAYS a coroutine that drives the original generator itself and writes
