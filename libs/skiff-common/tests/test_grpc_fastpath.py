@@ -1,5 +1,5 @@
-"""The server stack's cheap paths: access-log levels, per-method handler caching, option overrides and
-the cached metric children. Behaviour, not speed: tests never assert timings."""
+"""The server stack's cheap paths: access-log levels, per-method handler caching, option overrides,
+the cached metric children and id-only spans. Behaviour, not speed: tests never assert timings."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ from typing import Any
 import grpc
 import grpc.aio
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY, Counter
 from skiff_common.grpcutil import add_listen, create_channel, create_server
 from skiff_common.grpcutil.server_observe import ObservabilityInterceptor
 from skiff_common.observability import setup_logging
 from skiff_common.observability.metrics import LabelCache
+from skiff_common.observability.tracing import CachedTracer, IdOnlyTracer, tracer_for
 
 from .conftest import SERVICE, Echo, LogCapture, echo_handler
 
@@ -124,3 +128,33 @@ def test_label_cache_returns_one_child_per_label_set() -> None:
     assert REGISTRY.get_sample_value("skiff_test_fastpath_total", {"a": "x", "b": "y"}) is None  # unregistered
 
 
+
+
+def test_spans_carry_ids_but_record_nothing_until_a_processor_exists() -> None:
+    provider = TracerProvider()
+    tracer = tracer_for(provider, "skiff.test")
+    assert isinstance(tracer, IdOnlyTracer)
+    with tracer.start_as_current_span("parent") as parent:
+        child = tracer.start_span("child")
+    assert parent.get_span_context().is_valid and not parent.is_recording()
+    assert child.get_span_context().trace_id == parent.get_span_context().trace_id
+    assert child.get_span_context().span_id != parent.get_span_context().span_id
+    assert child.get_span_context().trace_flags.sampled  # downstream services still record the trace
+
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    recording = tracer_for(provider, "skiff.test")
+    assert not isinstance(recording, IdOnlyTracer)
+    recording.start_span("kept").end()
+    assert [s.name for s in exporter.get_finished_spans()] == ["kept"]
+
+
+def test_cached_tracer_follows_the_global_provider() -> None:
+    # The session provider (conftest) has a processor: spans are recorded, and the tracer is reused.
+    cached = CachedTracer("skiff.test.cached")
+    first = cached.get()
+    assert first is cached.get()
+    assert not isinstance(first, IdOnlyTracer)
+    span = first.start_span("x")
+    assert span.is_recording()
+    span.end()
