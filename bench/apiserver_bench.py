@@ -25,8 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import grpc
 from skiff.api.core.v1 import pod_pb2
@@ -36,6 +37,18 @@ from skiff_apiserver.machinery import kinds
 from skiff_apiserver.storage.etcd import EtcdClient
 
 BIN = Path(sys.executable).parent
+
+
+def run_client(coro: Coroutine[Any, Any, None], loop: str) -> None:
+    """Run a load-generator process's event loop: uvloop (default) or asyncio, the same for every
+    load process of a run, so (a) and (b) get the same client and the receive cost of (c)'s
+    watchers (part of the measured delivery time) is as small as the apparatus can make it."""
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(coro)
+    else:
+        asyncio.run(coro)
 
 
 def free_port() -> int:
@@ -142,7 +155,8 @@ async def bench_creates(
     n_procs = max(1, args.client_procs)
     tag = f"{kind}{time.monotonic_ns()}"
     children = [await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--load-worker", kind, target, str(args.ops // n_procs),
+        sys.executable, __file__, "--client-loop", args.client_loop, "--load-worker", kind, target,
+        str(args.ops // n_procs),
         str(max(1, args.concurrency // n_procs)), f"{tag}-{i}",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 26)
         for i in range(n_procs)]  # fmt: skip
@@ -273,14 +287,14 @@ async def watch_worker(target: str, watchers: int, writes: int) -> None:
 
 
 async def bench_watchers(
-    target: str, stub: apiserver_pb2_grpc.ApiServerStub, watchers: int, writes: int, procs: int
+    target: str, stub: apiserver_pb2_grpc.ApiServerStub, watchers: int, writes: int, procs: int, client_loop: str
 ) -> None:
     """Watchers live in `procs` separate processes (like real clients), so the load generator's own
     receive work is spread out and the number mostly reflects the apiserver's fan-out."""
     await stub.Create(pb.CreateRequest(object=kinds.pack(_namespace("watch-bench"))))
     per = [watchers // procs + (1 if i < watchers % procs else 0) for i in range(procs)]
     children = [await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--watch-worker", target, str(n), str(writes),
+        sys.executable, __file__, "--client-loop", client_loop, "--watch-worker", target, str(n), str(writes),
         stdout=asyncio.subprocess.PIPE, limit=1 << 26) for n in per]  # fmt: skip
     try:
         await _drive_watchers(stub, children, watchers, writes, procs)
@@ -366,17 +380,19 @@ def main() -> None:
                     help="load-generator processes for (a) and (b) Create (the same number for both)")
     ap.add_argument("--workers", type=int, default=1, help="skiff-apiserver --workers")
     ap.add_argument("--event-loop", default="", help="skiff-apiserver --event-loop (default: its own)")
+    ap.add_argument("--client-loop", default="uvloop", choices=["uvloop", "asyncio"],
+                    help="event loop of every load-generator process (the same for all sections)")
     ap.add_argument("--load-worker", nargs=5, help=argparse.SUPPRESS)
     ap.add_argument("--watch-worker", nargs=3, metavar=("TARGET", "N", "WRITES"), help=argparse.SUPPRESS)
     ap.add_argument("--sections", default="abcd", help="which parts to run, e.g. 'c' or 'abd'")
     args = ap.parse_args()
     if args.load_worker:
         kind, target, n, conc, tag = args.load_worker
-        asyncio.run(load_worker(kind, target, int(n), int(conc), tag))
+        run_client(load_worker(kind, target, int(n), int(conc), tag), args.client_loop)
         return
     if args.watch_worker:
         target, n, writes = args.watch_worker
-        asyncio.run(watch_worker(target, int(n), int(writes)))
+        run_client(watch_worker(target, int(n), int(writes)), args.client_loop)
         return
 
     tmp = Path(tempfile.mkdtemp(prefix="skiff-apiserver-bench-"))
@@ -397,7 +413,8 @@ def main() -> None:
              *(["--workers", str(args.workers)] if args.workers != 1 else []),
              *(["--event-loop", args.event_loop] if args.event_loop else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
-        asyncio.run(run(args, endpoint, f"127.0.0.1:{api_port}", {"apiserver": procs[1].pid, "etcd": procs[0].pid}))
+        pids = {"apiserver": procs[1].pid, "etcd": procs[0].pid}
+        run_client(run(args, endpoint, f"127.0.0.1:{api_port}", pids), args.client_loop)
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -416,6 +433,7 @@ async def run(args: argparse.Namespace, endpoint: str, target: str, pids: dict[s
     print(
         f"skiff-apiserver benchmark: ops={args.ops} concurrency={args.concurrency} cpus={os.cpu_count()}"
         f" client-procs={args.client_procs} apiserver workers={args.workers} loop={args.event_loop or 'default'}"
+        f" client-loop={args.client_loop}"
     )
     if "a" in args.sections or "b" in args.sections:
         raw, raw_cpu = await bench_creates("(a) raw etcd create txn", "etcd", endpoint, args, pids)
@@ -427,7 +445,7 @@ async def run(args: argparse.Namespace, endpoint: str, target: str, pids: dict[s
         await bench_apiserver(stub, args.ops, args.concurrency, "default")
         await bench_paced_writes(stub, 20.0, 5.0)
     if "c" in args.sections:
-        await bench_watchers(target, stub, args.watchers, args.watch_writes, max(1, args.watch_procs))
+        await bench_watchers(target, stub, args.watchers, args.watch_writes, max(1, args.watch_procs), args.client_loop)
     if "d" in args.sections:
         await bench_big_list(stub, args.list_pods, args.concurrency)
     await channel.close()
