@@ -287,7 +287,13 @@ async def watch_worker(target: str, watchers: int, writes: int) -> None:
 
 
 async def bench_watchers(
-    target: str, stub: apiserver_pb2_grpc.ApiServerStub, watchers: int, writes: int, procs: int, client_loop: str
+    target: str,
+    stub: apiserver_pb2_grpc.ApiServerStub,
+    watchers: int,
+    writes: int,
+    procs: int,
+    client_loop: str,
+    api_pid: int,
 ) -> None:
     """Watchers live in `procs` separate processes (like real clients), so the load generator's own
     receive work is spread out and the number mostly reflects the apiserver's fan-out."""
@@ -297,7 +303,7 @@ async def bench_watchers(
         sys.executable, __file__, "--client-loop", client_loop, "--watch-worker", target, str(n), str(writes),
         stdout=asyncio.subprocess.PIPE, limit=1 << 26) for n in per]  # fmt: skip
     try:
-        await _drive_watchers(stub, children, watchers, writes, procs)
+        await _drive_watchers(stub, children, watchers, writes, procs, api_pid)
     finally:
         for child in children:
             if child.returncode is None:
@@ -306,7 +312,7 @@ async def bench_watchers(
 
 
 async def _drive_watchers(stub: apiserver_pb2_grpc.ApiServerStub, children: list[asyncio.subprocess.Process],
-                          watchers: int, writes: int, procs: int) -> None:  # fmt: skip
+                          watchers: int, writes: int, procs: int, api_pid: int) -> None:  # fmt: skip
 
     async def expect(child: asyncio.subprocess.Process, word: str) -> None:
         assert child.stdout is not None
@@ -318,6 +324,7 @@ async def _drive_watchers(stub: apiserver_pb2_grpc.ApiServerStub, children: list
     await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod("warmup", "watch-bench"))))
     await asyncio.wait_for(asyncio.gather(*(expect(c, "WARM") for c in children)), 120)
     started: list[float] = []
+    cpu0 = cpu_seconds([api_pid])
     for i in range(writes):
         started.append(time.monotonic())
         await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod(f"w{i}", "watch-bench"))))
@@ -328,12 +335,16 @@ async def _drive_watchers(stub: apiserver_pb2_grpc.ApiServerStub, children: list
         line = await asyncio.wait_for(child.stdout.readline(), 180)
         delays += [t - started[k] for k, t in json.loads(line)]
         await child.wait()
+    # The apiserver's CPU per delivered event (the 20 writes included): unlike the latency, this hardly
+    # depends on what else the shared machine is doing at the time.
+    cpu_us = (cpu_seconds([api_pid]) - cpu0) / max(1, len(delays)) * 1e6
     expected = watchers * writes
     missing = f", {expected - len(delays)} never arrived" if len(delays) < expected else ""
     print(
         f"  (c) {watchers} watchers ({procs} client processes) x {writes} writes: delivery"
         f" p50 {pct(delays, 50) * 1000:.1f} ms   p99 {pct(delays, 99) * 1000:.1f} ms"
-        f"   max {max(delays or [0]) * 1000:.1f} ms (n={len(delays)}{missing})"
+        f"   max {max(delays or [0]) * 1000:.1f} ms (n={len(delays)}{missing});"
+        f" apiserver CPU {cpu_us:.0f} us per delivery"
     )
 
 
@@ -445,7 +456,10 @@ async def run(args: argparse.Namespace, endpoint: str, target: str, pids: dict[s
         await bench_apiserver(stub, args.ops, args.concurrency, "default")
         await bench_paced_writes(stub, 20.0, 5.0)
     if "c" in args.sections:
-        await bench_watchers(target, stub, args.watchers, args.watch_writes, max(1, args.watch_procs), args.client_loop)
+        await bench_watchers(
+            target, stub, args.watchers, args.watch_writes, max(1, args.watch_procs), args.client_loop,
+            pids["apiserver"],
+        )
     if "d" in args.sections:
         await bench_big_list(stub, args.list_pods, args.concurrency)
     await channel.close()
