@@ -25,8 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import grpc
 from skiff.api.core.v1 import pod_pb2
@@ -36,6 +37,18 @@ from skiff_apiserver.machinery import kinds
 from skiff_apiserver.storage.etcd import EtcdClient
 
 BIN = Path(sys.executable).parent
+
+
+def run_client(coro: Coroutine[Any, Any, None], loop: str) -> None:
+    """Run a load-generator process's event loop: uvloop (default) or asyncio, the same for every
+    load process of a run, so (a) and (b) get the same client and the receive cost of (c)'s
+    watchers (part of the measured delivery time) is as small as the apparatus can make it."""
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(coro)
+    else:
+        asyncio.run(coro)
 
 
 def free_port() -> int:
@@ -90,23 +103,101 @@ def make_pod(name: str, namespace: str = "default") -> pod_pb2.Pod:
     return p
 
 
-async def bench_raw_etcd(endpoint: str, n: int, concurrency: int) -> float:
-    client = EtcdClient([endpoint])
+async def load_worker(kind: str, target: str, n: int, concurrency: int, tag: str) -> None:
+    """Child process of (a)/(b): `n` creates at `concurrency`, raw etcd txns (kind "etcd") or apiserver
+    Creates (kind "api"), with the SAME loop (run_concurrent) and the same pod; prints STARTED, waits for
+    a line on stdin (so every child starts together), then one JSON line [start, end, latencies, own CPU seconds]."""
     value = make_pod("raw").SerializeToString()
-    lat, elapsed = await run_concurrent(
-        n, concurrency, lambda i: client.create(f"/bench-raw/{i}".encode(), value)
-    )
-    ops = report("(a) raw etcd create txn", lat, elapsed)
-    await client.close()
-    return ops
+    if kind == "etcd":
+        client = EtcdClient([target])
+        await client.current_revision()  # connected before the clock starts
+
+        async def op(i: int) -> None:
+            await client.create(f"/bench-raw/{tag}/{i}".encode(), value)
+
+    else:
+        channel = grpc.aio.insecure_channel(target)
+        stub = apiserver_pb2_grpc.ApiServerStub(channel)
+        await stub.ListResources(pb.ListResourcesRequest(), wait_for_ready=True, timeout=30)
+
+        async def op(i: int) -> None:
+            await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod(f"p{tag}-{i}", "default"))))
+
+    print("STARTED", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    start, cpu = time.time(), time.process_time()
+    lat, _ = await run_concurrent(n, concurrency, op)
+    print(json.dumps([start, time.time(), lat, time.process_time() - cpu]), flush=True)
 
 
-async def bench_apiserver(stub: apiserver_pb2_grpc.ApiServerStub, n: int, concurrency: int, ns: str) -> float:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes and their children (apiserver workers), from /proc."""
+    tck = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    family = set(pids)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) in family or int(fields[1]) in family:
+            total += (int(fields[11]) + int(fields[12])) / tck
+    return total
+
+
+async def bench_creates(
+    label: str, kind: str, target: str, args: argparse.Namespace, procs: dict[str, int]
+) -> tuple[float, float]:
+    """(a) or (b) Create: `args.client_procs` load processes share `args.ops` and `args.concurrency`.
+    Returns (ops/s, CPU ms per op summed over the clients, the apiserver and etcd)."""
+    n_procs = max(1, args.client_procs)
+    tag = f"{kind}{time.monotonic_ns()}"
+    children = [await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--client-loop", args.client_loop, "--load-worker", kind, target,
+        str(args.ops // n_procs),
+        str(max(1, args.concurrency // n_procs)), f"{tag}-{i}",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 26)
+        for i in range(n_procs)]  # fmt: skip
+    try:
+        for child in children:
+            assert child.stdout is not None
+            if (line := (await child.stdout.readline()).decode().strip()) != "STARTED":
+                raise RuntimeError(f"load worker said {line!r}")
+        cpu0 = {name: cpu_seconds([pid]) for name, pid in procs.items()}
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write(b"go\n")
+            await child.stdin.drain()
+        results = []
+        for child in children:
+            assert child.stdout is not None
+            results.append(json.loads(await child.stdout.readline()))
+            await child.wait()
+    finally:
+        for child in children:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+    lat = [x for r in results for x in r[2]]
+    elapsed = max(r[1] for r in results) - min(r[0] for r in results)
+    ops = report(label, lat, elapsed)
+    per_op = {"clients": sum(r[3] for r in results) / len(lat) * 1000}
+    per_op |= {name: (cpu_seconds([pid]) - cpu0[name]) / len(lat) * 1000 for name, pid in procs.items()}
+    cpu = ", ".join(f"{name} {ms:.2f}" for name, ms in per_op.items())
+    print(f"      CPU ms per op: {cpu}   ({n_procs} client process(es), concurrency {args.concurrency})")
+    return ops, sum(per_op.values())
+
+
+async def bench_apiserver(stub: apiserver_pb2_grpc.ApiServerStub, n: int, concurrency: int, ns: str) -> None:
+    """Get, Get+Update and List in this process, on the pods (b) Create made ("p{i}", made again here
+    under the plain names so the reads find them)."""
+
     async def create(i: int) -> None:
         await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod(f"p{i}", ns))))
 
-    lat, elapsed = await run_concurrent(n, concurrency, create)
-    create_ops = report("(b) apiserver Create", lat, elapsed)
+    await run_concurrent(n, concurrency, create)
 
     async def get(i: int) -> None:
         await stub.Get(pb.GetRequest(resource="pods", namespace=ns, name=f"p{i}"))
@@ -134,7 +225,6 @@ async def bench_apiserver(stub: apiserver_pb2_grpc.ApiServerStub, n: int, concur
 
     lat, elapsed = await run_concurrent(max(n // 10, 20), concurrency, list_page)
     report("(b) apiserver List limit=50 (etcd)", lat, elapsed)
-    return create_ops
 
 
 async def bench_paced_writes(stub: apiserver_pb2_grpc.ApiServerStub, rate: float, seconds: float) -> None:
@@ -197,17 +287,23 @@ async def watch_worker(target: str, watchers: int, writes: int) -> None:
 
 
 async def bench_watchers(
-    target: str, stub: apiserver_pb2_grpc.ApiServerStub, watchers: int, writes: int, procs: int
+    target: str,
+    stub: apiserver_pb2_grpc.ApiServerStub,
+    watchers: int,
+    writes: int,
+    procs: int,
+    client_loop: str,
+    api_pid: int,
 ) -> None:
     """Watchers live in `procs` separate processes (like real clients), so the load generator's own
     receive work is spread out and the number mostly reflects the apiserver's fan-out."""
     await stub.Create(pb.CreateRequest(object=kinds.pack(_namespace("watch-bench"))))
     per = [watchers // procs + (1 if i < watchers % procs else 0) for i in range(procs)]
     children = [await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--watch-worker", target, str(n), str(writes),
+        sys.executable, __file__, "--client-loop", client_loop, "--watch-worker", target, str(n), str(writes),
         stdout=asyncio.subprocess.PIPE, limit=1 << 26) for n in per]  # fmt: skip
     try:
-        await _drive_watchers(stub, children, watchers, writes, procs)
+        await _drive_watchers(stub, children, watchers, writes, procs, api_pid)
     finally:
         for child in children:
             if child.returncode is None:
@@ -216,7 +312,7 @@ async def bench_watchers(
 
 
 async def _drive_watchers(stub: apiserver_pb2_grpc.ApiServerStub, children: list[asyncio.subprocess.Process],
-                          watchers: int, writes: int, procs: int) -> None:  # fmt: skip
+                          watchers: int, writes: int, procs: int, api_pid: int) -> None:  # fmt: skip
 
     async def expect(child: asyncio.subprocess.Process, word: str) -> None:
         assert child.stdout is not None
@@ -228,6 +324,7 @@ async def _drive_watchers(stub: apiserver_pb2_grpc.ApiServerStub, children: list
     await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod("warmup", "watch-bench"))))
     await asyncio.wait_for(asyncio.gather(*(expect(c, "WARM") for c in children)), 120)
     started: list[float] = []
+    cpu0 = cpu_seconds([api_pid])
     for i in range(writes):
         started.append(time.monotonic())
         await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod(f"w{i}", "watch-bench"))))
@@ -238,12 +335,16 @@ async def _drive_watchers(stub: apiserver_pb2_grpc.ApiServerStub, children: list
         line = await asyncio.wait_for(child.stdout.readline(), 180)
         delays += [t - started[k] for k, t in json.loads(line)]
         await child.wait()
+    # The apiserver's CPU per delivered event (the 20 writes included): unlike the latency, this hardly
+    # depends on what else the shared machine is doing at the time.
+    cpu_us = (cpu_seconds([api_pid]) - cpu0) / max(1, len(delays)) * 1e6
     expected = watchers * writes
     missing = f", {expected - len(delays)} never arrived" if len(delays) < expected else ""
     print(
         f"  (c) {watchers} watchers ({procs} client processes) x {writes} writes: delivery"
         f" p50 {pct(delays, 50) * 1000:.1f} ms   p99 {pct(delays, 99) * 1000:.1f} ms"
-        f"   max {max(delays or [0]) * 1000:.1f} ms (n={len(delays)}{missing})"
+        f"   max {max(delays or [0]) * 1000:.1f} ms (n={len(delays)}{missing});"
+        f" apiserver CPU {cpu_us:.0f} us per delivery"
     )
 
 
@@ -286,12 +387,23 @@ def main() -> None:
     ap.add_argument("--watch-writes", type=int, default=20)
     ap.add_argument("--list-pods", type=int, default=10000)
     ap.add_argument("--watch-procs", type=int, default=1, help="client processes holding the watchers")
+    ap.add_argument("--client-procs", type=int, default=1,
+                    help="load-generator processes for (a) and (b) Create (the same number for both)")
+    ap.add_argument("--workers", type=int, default=1, help="skiff-apiserver --workers")
+    ap.add_argument("--event-loop", default="", help="skiff-apiserver --event-loop (default: its own)")
+    ap.add_argument("--client-loop", default="uvloop", choices=["uvloop", "asyncio"],
+                    help="event loop of every load-generator process (the same for all sections)")
+    ap.add_argument("--load-worker", nargs=5, help=argparse.SUPPRESS)
     ap.add_argument("--watch-worker", nargs=3, metavar=("TARGET", "N", "WRITES"), help=argparse.SUPPRESS)
     ap.add_argument("--sections", default="abcd", help="which parts to run, e.g. 'c' or 'abd'")
     args = ap.parse_args()
+    if args.load_worker:
+        kind, target, n, conc, tag = args.load_worker
+        run_client(load_worker(kind, target, int(n), int(conc), tag), args.client_loop)
+        return
     if args.watch_worker:
         target, n, writes = args.watch_worker
-        asyncio.run(watch_worker(target, int(n), int(writes)))
+        run_client(watch_worker(target, int(n), int(writes)), args.client_loop)
         return
 
     tmp = Path(tempfile.mkdtemp(prefix="skiff-apiserver-bench-"))
@@ -308,9 +420,12 @@ def main() -> None:
         time.sleep(1.5)
         procs.append(subprocess.Popen(
             [str(BIN / "skiff-apiserver"), "--listen", f"127.0.0.1:{api_port}", "--etcd-endpoints", endpoint,
-             "--log-level", "warning", "--max-inflight", "0", "--watch-queue-size", "10000"],
+             "--log-level", "warning", "--max-inflight", "0", "--watch-queue-size", "10000",
+             *(["--workers", str(args.workers)] if args.workers != 1 else []),
+             *(["--event-loop", args.event_loop] if args.event_loop else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
-        asyncio.run(run(args, endpoint, f"127.0.0.1:{api_port}"))
+        pids = {"apiserver": procs[1].pid, "etcd": procs[0].pid}
+        run_client(run(args, endpoint, f"127.0.0.1:{api_port}", pids), args.client_loop)
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -321,19 +436,30 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def run(args: argparse.Namespace, endpoint: str, target: str) -> None:
+async def run(args: argparse.Namespace, endpoint: str, target: str, pids: dict[str, int]) -> None:
     channel = grpc.aio.insecure_channel(target)
     await asyncio.wait_for(channel.channel_ready(), 30)
     stub = apiserver_pb2_grpc.ApiServerStub(channel)
     await stub.ListResources(pb.ListResourcesRequest(), wait_for_ready=True, timeout=30)
-    print(f"skiff-apiserver benchmark: ops={args.ops} concurrency={args.concurrency} cpus={os.cpu_count()}")
+    print(
+        f"skiff-apiserver benchmark: ops={args.ops} concurrency={args.concurrency} cpus={os.cpu_count()}"
+        f" client-procs={args.client_procs} apiserver workers={args.workers} loop={args.event_loop or 'default'}"
+        f" client-loop={args.client_loop}"
+    )
     if "a" in args.sections or "b" in args.sections:
-        raw = await bench_raw_etcd(endpoint, args.ops, args.concurrency)
-        api = await bench_apiserver(stub, args.ops, args.concurrency, "default")
+        raw, raw_cpu = await bench_creates("(a) raw etcd create txn", "etcd", endpoint, args, pids)
+        api, api_cpu = await bench_creates("(b) apiserver Create", "api", target, args, pids)
         print(f"  ratio apiserver Create / raw etcd txn: {api / raw:.2f}")
+        # On a machine where every process is CPU-bound (this one), throughput is inversely proportional
+        # to the total CPU an operation costs: this is the ratio the measured costs allow, noise aside.
+        print(f"  ratio of total CPU per op (raw {raw_cpu:.2f} ms / Create {api_cpu:.2f} ms): {raw_cpu / api_cpu:.2f}")
+        await bench_apiserver(stub, args.ops, args.concurrency, "default")
         await bench_paced_writes(stub, 20.0, 5.0)
     if "c" in args.sections:
-        await bench_watchers(target, stub, args.watchers, args.watch_writes, max(1, args.watch_procs))
+        await bench_watchers(
+            target, stub, args.watchers, args.watch_writes, max(1, args.watch_procs), args.client_loop,
+            pids["apiserver"],
+        )
     if "d" in args.sections:
         await bench_big_list(stub, args.list_pods, args.concurrency)
     await channel.close()

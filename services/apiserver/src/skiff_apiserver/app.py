@@ -72,7 +72,12 @@ class ApiServerApp:
         self._finalizer = NamespaceFinalizer(self.registry)
         self._finalizer.start()
         tls = tls_config(cfg)
-        self.server = create_server("apiserver", tls=tls, max_message_bytes=cfg.max_message_bytes)
+        self.server = create_server(
+            "apiserver",
+            tls=tls,
+            max_message_bytes=cfg.max_message_bytes,
+            options=[("grpc.so_reuseport", 1)] if cfg.reuse_port else [],
+        )
         service = ApiServerService(
             self.registry,
             Limits(cfg.max_inflight, cfg.client_qps, cfg.client_burst),

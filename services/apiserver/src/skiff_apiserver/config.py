@@ -44,6 +44,13 @@ class ApiServerConfig:
     event_ttl: int = field(default=3600, metadata={"help": "seconds Events live (etcd lease); 0: forever"})
     max_message_bytes: int = field(default=64 * 1024 * 1024, metadata={"help": "gRPC message size limit"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
+    workers: int = field(
+        default=1, metadata={"help": "apiserver processes sharing the listen port (SO_REUSEPORT); see main.py"}
+    )
+    event_loop: str = field(default="uvloop", metadata={"help": "uvloop or asyncio"})
+    reuse_port: bool = field(
+        default=False, metadata={"help": "let other processes share the listen port (set by --workers)"}
+    )
 
 
 def load(argv: list[str] | None = None) -> ApiServerConfig:

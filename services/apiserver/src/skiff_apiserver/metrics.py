@@ -7,6 +7,7 @@ knows: the resource of each request, etcd latency, registered watchers and objec
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
+from skiff_common.observability.metrics import LabelCache
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -33,3 +34,11 @@ WATCH_EVENTS = Counter("skiff_apiserver_watch_events_total", "Events received fr
 SLOW_WATCHERS = Counter(
     "skiff_apiserver_watchers_terminated_total", "Watchers cut off for falling behind", ["resource"]
 )
+
+# Hot-path children (per request / per etcd call / per event), cached: `labels()` costs a lock and a
+# string join each time. The label sets are bounded (verbs x resources x codes, etcd ops, resources).
+requests = LabelCache[Counter](REQUESTS)
+latency = LabelCache[Histogram](LATENCY)
+etcd_latency = LabelCache[Histogram](ETCD_LATENCY)
+watch_events = LabelCache[Counter](WATCH_EVENTS)
+objects = LabelCache[Gauge](OBJECTS)

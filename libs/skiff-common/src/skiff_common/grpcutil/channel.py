@@ -36,6 +36,4 @@ def create_channel(
     interceptors = default_client_interceptors()
     if tls is None:
         return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
-    return grpc.aio.secure_channel(
-        target, channel_credentials(tls), options=options, interceptors=interceptors
-    )
+    return grpc.aio.secure_channel(target, channel_credentials(tls), options=options, interceptors=interceptors)

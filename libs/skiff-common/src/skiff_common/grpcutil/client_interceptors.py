@@ -24,24 +24,24 @@ import grpc.aio
 from grpc.aio import ClientCallDetails, Metadata
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import Counter, Histogram
 
 from skiff_common.grpcutil._wrapping import MethodInfo
 from skiff_common.grpcutil.metrics import CLIENT_HANDLED, CLIENT_HANDLING_SECONDS
-from skiff_common.observability.tracing import get_tracer
+from skiff_common.observability.metrics import LabelCache
+from skiff_common.observability.tracing import CachedTracer
+
+_tracer = CachedTracer("skiff_common.grpcutil")
+_handled: LabelCache[Counter] = LabelCache(CLIENT_HANDLED)
+_seconds: LabelCache[Histogram] = LabelCache(CLIENT_HANDLING_SECONDS)
 
 
 class _CallObserver:
     def __init__(self, details: ClientCallDetails) -> None:
         self.info = MethodInfo.parse(details.method)
         self.start = time.monotonic()
-        self.span = get_tracer("skiff_common.grpcutil").start_span(
-            self.info.span_name,
-            kind=SpanKind.CLIENT,
-            attributes={
-                "rpc.system": "grpc",
-                "rpc.service": self.info.service,
-                "rpc.method": self.info.method,
-            },
+        self.span = _tracer.get().start_span(
+            self.info.span_name, kind=SpanKind.CLIENT, attributes=self.info.span_attributes
         )
         self._done = False
 
@@ -51,23 +51,17 @@ class _CallObserver:
         propagate.inject(carrier, context=trace.set_span_in_context(self.span))
         for key, value in carrier.items():
             metadata[key] = value  # replaces an existing traceparent instead of sending two
-        return ClientCallDetails(
-            details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
-        )
+        return ClientCallDetails(details.method, details.timeout, metadata, details.credentials, details.wait_for_ready)
 
     def finish(self, code: grpc.StatusCode, message: str = "") -> None:
         if self._done:
             return
         self._done = True
         CLIENT_HANDLED.labels(self.info.service, self.info.method, code.name).inc()
-        CLIENT_HANDLING_SECONDS.labels(self.info.service, self.info.method).observe(
-            time.monotonic() - self.start
-        )
+        CLIENT_HANDLING_SECONDS.labels(self.info.service, self.info.method).observe(time.monotonic() - self.start)
         self.span.set_attribute("rpc.grpc.status_code", code.value[0])
         if code is not grpc.StatusCode.OK:
-            self.span.set_status(
-                Status(StatusCode.ERROR, f"{code.name}: {message}" if message else code.name)
-            )
+            self.span.set_status(Status(StatusCode.ERROR, f"{code.name}: {message}" if message else code.name))
         self.span.end()
 
 

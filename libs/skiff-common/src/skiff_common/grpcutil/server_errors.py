@@ -6,41 +6,36 @@
   the trace id) and the client gets INTERNAL "internal error" -- never the exception text, which may
   hold paths, keys or object contents.
 
-This layer sits innermost in the server stack so the outer layers (tracing, logging, metrics) observe
-the final status via `context.code()`.
+It runs innermost of the server layers (server_observe.py) so the outer ones (tracing, logging,
+metrics) observe the final status via `context.code()`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
 import grpc.aio
 
 from skiff_common.errors import SkiffError, to_grpc_status
-from skiff_common.grpcutil._wrapping import HandlerInterceptor, MethodInfo
+from skiff_common.grpcutil._wrapping import MethodInfo
 from skiff_common.observability.logging import get_logger
 
 log = get_logger("skiff.grpc.server")
 
 
-class ErrorMappingInterceptor(HandlerInterceptor):
-    @asynccontextmanager
-    async def around(
-        self, info: MethodInfo, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[None]:
-        try:
-            yield
-        except SkiffError as err:
-            status = to_grpc_status(err)
-            await context.abort(status.code, status.details, status.trailing_metadata)
-        except (grpc.aio.AbortError, asyncio.CancelledError):
-            raise
-        except Exception:
-            log.exception(
-                "unhandled exception in RPC handler", grpc_service=info.service, grpc_method=info.method
-            )
-            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+async def map_exception(exc: BaseException, info: MethodInfo, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    """Turn `exc` (raised by a handler) into the call's status; always raises (AbortError or `exc`)."""
+    if isinstance(exc, SkiffError):
+        status = to_grpc_status(exc)
+        await context.abort(status.code, status.details, status.trailing_metadata)
+    if isinstance(exc, grpc.aio.AbortError | asyncio.CancelledError) or not isinstance(exc, Exception):
+        raise exc
+    log.error(
+        "unhandled exception in RPC handler",
+        grpc_service=info.service,
+        grpc_method=info.method,
+        exc_info=exc,
+    )
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error")

@@ -8,8 +8,11 @@ free port (tests); the bound port is returned.
 from __future__ import annotations
 
 import threading
+from typing import Any, Generic, TypeVar
 
 from prometheus_client import start_http_server
+
+M = TypeVar("M")
 
 _lock = threading.Lock()
 _servers: dict[str, int] = {}
@@ -32,3 +35,23 @@ def start_metrics_server(address: str) -> int:
         bound = int(server.server_port)
         _servers[address] = bound
         return bound
+
+
+class LabelCache(Generic[M]):
+    """Children of a labelled metric, cached by label values.
+
+    `metric.labels(...)` validates, stringifies and joins the values and takes the metric's lock on every
+    call; a hot path (a counter per RPC) looks the child up here instead. Only for label sets that are
+    naturally bounded (methods x codes, verbs x resources): every distinct key stays cached."""
+
+    __slots__ = ("_children", "_metric")
+
+    def __init__(self, metric: M) -> None:
+        self._metric: Any = metric
+        self._children: dict[tuple[str, ...], M] = {}
+
+    def get(self, *values: str) -> M:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child

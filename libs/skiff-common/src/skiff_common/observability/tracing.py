@@ -5,6 +5,9 @@ components), but they are only *exported* when the operator asks for it with the
 OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER=otlp. Exporting to nowhere by default would make
 every process retry a dead collector.
 
+Hot paths take their tracer from `CachedTracer`: while no span processor is configured (nothing exports),
+it hands out `IdOnlyTracer` spans that carry ids and propagate but skip recording (see below).
+
 The global TracerProvider can be set only once per process; a second `setup_tracing` (tests, embedded
 components in `skiff up`) reuses the existing SDK provider instead of fighting over it.
 """
@@ -12,11 +15,16 @@ components in `skiff up`) reuses the existing SDK provider instead of fighting o
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 
 def _otlp_requested() -> bool:
@@ -41,3 +49,71 @@ def setup_tracing(service: str) -> TracerProvider:
 def get_tracer(name: str) -> trace.Tracer:
     """A tracer from the global provider (a no-op tracer until setup_tracing has run)."""
     return trace.get_tracer(name)
+
+
+class IdOnlyTracer(trace.Tracer):
+    """Spans that carry ids but record nothing: what an SDK tracer's spans amount to when the provider
+    has no span processor (nothing would ever read or export them).
+
+    A span still gets a fresh span id, inherits the parent's trace id, flags and trace state (or starts
+    a new sampled trace), is made current like any span, propagates via `traceparent` and puts
+    trace_id/span_id into log lines -- only the recording (attributes, events, status, timestamps, and
+    the SDK's locks and copies on end) is skipped. Measured at ~5-8 % of the apiserver's CPU per
+    Create (a server span and an etcd child span)."""
+
+    def __init__(self, provider: TracerProvider) -> None:
+        self._ids = provider.id_generator
+
+    def start_span(self, name: str, context: Context | None = None, *args: Any, **kwargs: Any) -> trace.Span:
+        parent = trace.get_current_span(context).get_span_context()
+        if parent.is_valid:
+            trace_id, flags, state = parent.trace_id, parent.trace_flags, parent.trace_state
+        else:
+            trace_id, flags, state = self._ids.generate_trace_id(), TraceFlags(TraceFlags.SAMPLED), None
+        ctx = SpanContext(trace_id, self._ids.generate_span_id(), False, flags, state)
+        return NonRecordingSpan(ctx)
+
+    @contextmanager
+    def start_as_current_span(  # type: ignore[override]
+        self, name: str, context: Context | None = None, *args: Any, **kwargs: Any
+    ) -> Iterator[trace.Span]:
+        span = self.start_span(name, context)
+        with trace.use_span(span, end_on_exit=True) as current:
+            yield current
+
+
+def tracer_for(provider: trace.TracerProvider, name: str) -> trace.Tracer:
+    """The provider's tracer, or an IdOnlyTracer while an SDK provider has no span processor."""
+    if isinstance(provider, TracerProvider) and not _span_processors(provider):
+        return IdOnlyTracer(provider)
+    return provider.get_tracer(name)
+
+
+def _span_processors(provider: TracerProvider) -> tuple[Any, ...]:
+    # Private SDK attributes, read defensively: if they move, assume processors exist (always record).
+    active = getattr(provider, "_active_span_processor", None)
+    return tuple(getattr(active, "_span_processors", (None,)))
+
+
+class CachedTracer:
+    """A tracer looked up once per TracerProvider (and processor set) instead of once per use.
+
+    `trace.get_tracer` builds a new Tracer (with its InstrumentationScope) every time; on a hot path
+    (one span per RPC, one per etcd call) that is measurable. The provider and its processors are
+    re-read on every `get` (a few attribute reads), so a provider installed, or a processor (exporter)
+    added, after the first use is still honoured."""
+
+    __slots__ = ("_key", "_tracer", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._key: tuple[object, int] | None = None
+        self._tracer: trace.Tracer | None = None
+
+    def get(self) -> trace.Tracer:
+        provider = trace.get_tracer_provider()
+        key = (provider, len(_span_processors(provider)) if isinstance(provider, TracerProvider) else -1)
+        if key != self._key or self._tracer is None:
+            self._tracer = tracer_for(provider, self.name)
+            self._key = key
+        return self._tracer

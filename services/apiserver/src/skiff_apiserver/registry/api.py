@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from google.protobuf import any_pb2
 from google.protobuf.message import Message
 from skiff.api.autoscaling.v1 import scale_pb2
 from skiff.api.core.v1 import pod_pb2
@@ -13,6 +14,7 @@ from skiff_apiserver.registry import subresources
 from skiff_apiserver.registry.delete import Deleter
 from skiff_apiserver.registry.reads import ListOptions, Reads
 from skiff_apiserver.registry.store import Store
+from skiff_apiserver.storage import codec
 from skiff_apiserver.storage.watch_cache import WatchCache
 
 
@@ -28,6 +30,12 @@ class Registry:
 
     async def create(self, obj: Message, *, dry_run: bool = False) -> Message:
         return await self.store.create(obj, dry_run=dry_run)
+
+    async def create_packed(self, obj: Message, *, dry_run: bool = False) -> any_pb2.Any:
+        """Create from a decoded request (`obj` is consumed) and return the response's Any, reusing the
+        bytes written to etcd (the hot path of Create: one encode, no copy)."""
+        created, data = await self.store.create_encoded(obj, dry_run=dry_run, owned=True)
+        return codec.pack_stored(created, data)
 
     async def get(self, info: KindInfo, namespace: str, name: str, resource_version: str = "") -> Message:
         return await self.reads.get(info, namespace, name, resource_version)

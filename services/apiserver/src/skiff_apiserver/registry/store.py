@@ -56,9 +56,19 @@ class Store:
 
     # -- create --------------------------------------------------------------------------------------
     async def create(self, obj: Message, *, dry_run: bool = False) -> Message:
+        created, _ = await self.create_encoded(obj, dry_run=dry_run)
+        return created
+
+    async def create_encoded(
+        self, obj: Message, *, dry_run: bool = False, owned: bool = False
+    ) -> tuple[Message, bytes]:
+        """Create; returns the stored object and the exact bytes written to etcd (no resourceVersion),
+        so the API layer can answer without serializing the object a second time (see codec.pack_stored).
+        `owned`: the caller hands `obj` over (a freshly decoded request), so it is not copied first."""
         info = kinds.kind_of(obj)
         strategy = self.strategies[info.resource]
-        obj = copy(obj)
+        if not owned:
+            obj = copy(obj)
         kinds.set_type_meta(obj)
         m = meta(obj)
         if info.namespaced:
@@ -75,7 +85,7 @@ class Store:
             data = codec.encode(obj)
             check_size(info, m.name, data)  # type: ignore[attr-defined]
             if dry_run:
-                return obj
+                return obj, data
             allocated = await self._allocate(obj)
             if allocated:
                 data = codec.encode(obj)
@@ -93,7 +103,7 @@ class Store:
                     continue  # a generated name collided: draw another one
                 raise errors.AlreadyExists(f'{info.resource} "{m.name}" already exists') from None  # type: ignore[attr-defined]
             m.resource_version = str(rev)  # type: ignore[attr-defined]
-            return obj
+            return obj, data
         raise AssertionError("unreachable")
 
     async def _allocate(self, obj: Message) -> bool:

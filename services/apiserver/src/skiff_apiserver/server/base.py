@@ -69,8 +69,7 @@ def rpc(verb: str, resource: Callable[[Any], str], *, long_running: bool = False
             # skiff_common's tracing interceptor already opened the request's span (etcd calls become its
             # children); it only lacks what the apiserver knows.
             span = trace.get_current_span()
-            span.set_attribute("skiff.verb", verb)
-            span.set_attribute("skiff.resource", res)
+            span.set_attributes({"skiff.verb": verb, "skiff.resource": res})
             try:
                 set_deadline(context.time_remaining())
                 if long_running:
@@ -89,9 +88,9 @@ def rpc(verb: str, resource: Callable[[Any], str], *, long_running: bool = False
                 code = "INTERNAL"  # logged with its traceback by the error interceptor
                 raise
             finally:
-                metrics.REQUESTS.labels(verb, res, code).inc()
+                metrics.requests.get(verb, res, code).inc()
                 if not long_running:
-                    metrics.LATENCY.labels(verb, res).observe(time.perf_counter() - started)
+                    metrics.latency.get(verb, res).observe(time.perf_counter() - started)
 
         return handler
 

@@ -9,14 +9,12 @@ from skiff_apiserver.machinery import kinds
 from skiff_apiserver.registry.reads import ListOptions
 from skiff_apiserver.server.base import Handlers, pack, resource_of, rpc, unpack
 
+_RESOURCE_BY_TYPE = {info.message.DESCRIPTOR.full_name: info.resource for info in kinds.ALL_KINDS}
+
 
 def _kind_resource(req: object) -> str:
     """The resource of a request carrying an object, from its type URL (no decoding needed)."""
-    full_name = req.object.type_url.rsplit("/", 1)[-1]  # type: ignore[attr-defined]
-    for info in kinds.ALL_KINDS:
-        if info.message.DESCRIPTOR.full_name == full_name:
-            return info.resource
-    return ""
+    return _RESOURCE_BY_TYPE.get(req.object.type_url.rpartition("/")[2], "")  # type: ignore[attr-defined]
 
 
 def _res(req: object) -> str:
@@ -26,8 +24,8 @@ def _res(req: object) -> str:
 class CrudHandlers(Handlers):
     @rpc("create", _kind_resource)
     async def Create(self, request: pb.CreateRequest, context: grpc.aio.ServicerContext) -> pb.CreateResponse:
-        obj = await self.registry.create(unpack(request.object), dry_run=request.dry_run)
-        return pb.CreateResponse(object=pack(obj))
+        packed = await self.registry.create_packed(unpack(request.object), dry_run=request.dry_run)
+        return pb.CreateResponse(object=packed)
 
     @rpc("get", _res)
     async def Get(self, request: pb.GetRequest, context: grpc.aio.ServicerContext) -> pb.GetResponse:

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 
 import grpc
 from aetcd import rpc
-from opentelemetry import trace
 from skiff_common import errors
+from skiff_common.observability.tracing import CachedTracer
 
 from skiff_apiserver import metrics
 from skiff_apiserver.storage.deadline import remaining
 
-_tracer = trace.get_tracer("skiff_apiserver.etcd")
+_tracer = CachedTracer("skiff_apiserver.etcd")
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
 
 
@@ -130,7 +130,7 @@ class EtcdClient:
         end = time.monotonic() + timeout
         attempt = 0
         # A child of the request's span; not made current (nothing nests inside), which is cheaper.
-        span = _tracer.start_span(f"etcd.{op}")
+        span = _tracer.get().start_span(f"etcd.{op}")
         started = time.perf_counter()
         try:
             while True:
@@ -148,7 +148,7 @@ class EtcdClient:
                     await asyncio.sleep(min(0.1 * attempt, 1.0))
         finally:
             span.end()
-            metrics.ETCD_LATENCY.labels(op).observe(time.perf_counter() - started)
+            metrics.etcd_latency.get(op).observe(time.perf_counter() - started)
 
     async def get(self, key: bytes, *, revision: int = 0) -> tuple[KV | None, int]:
         resp = await self._call("get", self._kv.Range, rpc.RangeRequest(key=key, revision=revision))

@@ -106,7 +106,7 @@ class WatchCache:
         self._replace(fresh)
         self.revision = rev
         self.oldest = rev
-        metrics.OBJECTS.labels(self.info.resource).set(len(self.objects))
+        metrics.objects.get(self.info.resource).set(len(self.objects))
         self.ready.set()
 
     async def _run(self) -> None:
@@ -186,10 +186,10 @@ class WatchCache:
                 gone.CopyFrom(last)
                 gone.metadata.resource_version = str(kv.mod_revision)  # type: ignore[attr-defined]
                 ev = WatchEvent("DELETED", gone, last, kv.mod_revision)
-            metrics.WATCH_EVENTS.labels(self.info.resource).inc()
+            metrics.watch_events.get(self.info.resource).inc()
             self._dispatch(ev)
             self.revision = kv.mod_revision
-        metrics.OBJECTS.labels(self.info.resource).set(len(self.objects))
+        metrics.objects.get(self.info.resource).set(len(self.objects))
 
     def _dispatch(self, ev: WatchEvent) -> None:
         self.events.append(ev)
