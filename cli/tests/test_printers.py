@@ -60,3 +60,21 @@ def test_node_table_and_namespace_column() -> None:
     out = table("Pod", [make_pod("x")], with_namespace=True)
     assert out.splitlines()[0].split()[0] == "NAMESPACE"
     assert out.splitlines()[1].split()[0] == "default"
+
+
+def test_replicaset_and_service_columns() -> None:
+    from skiff.api.apps.v1 import apps_pb2
+    from skiff.api.core.v1 import service_pb2
+
+    rs = apps_pb2.ReplicaSet()
+    rs.metadata.name = "web"
+    rs.spec.replicas = 3
+    rs.status.replicas, rs.status.ready_replicas = 3, 2
+    assert table("ReplicaSet", [rs]).splitlines()[1].split()[:4] == ["web", "3", "3", "2"]
+    svc = service_pb2.Service()
+    svc.metadata.name = "api"
+    svc.spec.cluster_ip = "10.96.0.10"
+    svc.spec.ports.add(port=80, protocol="TCP")
+    lines = table("Service", [svc]).splitlines()
+    assert lines[0].split() == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
+    assert lines[1].split()[:5] == ["api", "ClusterIP", "10.96.0.10", "<none>", "80/TCP"]

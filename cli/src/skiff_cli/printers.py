@@ -78,6 +78,19 @@ def deployment_row(obj: Message, wide: bool) -> Row:
     ]
 
 
+def replicaset_row(obj: Message, wide: bool) -> Row:
+    spec, status = obj.spec, obj.status  # type: ignore[attr-defined]
+    desired = spec.replicas if spec.HasField("replicas") else 1
+    return [obj.metadata.name, str(desired), str(status.replicas), str(status.ready_replicas), age(obj)]  # type: ignore[attr-defined]
+
+
+def service_row(obj: Message, wide: bool) -> Row:
+    spec = obj.spec  # type: ignore[attr-defined]
+    ports = ",".join(f"{p.port}/{p.protocol or 'TCP'}" for p in spec.ports) or "<none>"
+    external = ",".join(spec.external_ips) or "<none>"
+    return [obj.metadata.name, spec.type or "ClusterIP", spec.cluster_ip or "<none>", external, ports, age(obj)]  # type: ignore[attr-defined]
+
+
 def namespace_row(obj: Message, wide: bool) -> Row:
     return [obj.metadata.name, obj.status.phase or "Active", age(obj)]  # type: ignore[attr-defined]
 
@@ -94,6 +107,8 @@ COLUMNS: dict[str, tuple[list[str], list[str], Callable[[Message, bool], Row]]] 
         node_row,
     ),
     "Deployment": (["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], [], deployment_row),
+    "ReplicaSet": (["NAME", "DESIRED", "CURRENT", "READY", "AGE"], [], replicaset_row),
+    "Service": (["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], [], service_row),
     "Namespace": (["NAME", "STATUS", "AGE"], [], namespace_row),
 }
 

@@ -21,7 +21,8 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 def leftover_processes(layout: ClusterLayout) -> list[int]:
-    """Processes whose command line names this cluster's runtime folders (container supervisors)."""
+    """Processes whose command line names this cluster's runtime folders: container supervisors and the
+    runtime's shim factory, which outlive the runtime on purpose."""
     marks = (str(layout.runtime_root).encode(), str(layout.runtime_state).encode())
     pids = []
     for entry in Path("/proc").iterdir():
@@ -88,7 +89,7 @@ def sweep(layout: ClusterLayout) -> Iterator[str]:
         except ProcessLookupError:
             pass
     if pids:
-        yield f"killed {len(pids)} leftover container process(es)"
+        yield f"stopped {len(pids)} leftover runtime process(es) (shims, the shim factory)"
     points = mounts_below(layout.state_dir)
     for point in points:
         subprocess.run(["umount", "-l", point], check=False, capture_output=True)
