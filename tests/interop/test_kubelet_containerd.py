@@ -8,10 +8,9 @@ usage. Skipped when containerd is not installed.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,27 +25,12 @@ from skiff.cri.runtime.v1 import api_pb2_grpc
 from skiff.kubelet.v1 import kubelet_pb2 as kpb
 from skiff.kubelet.v1 import kubelet_pb2_grpc
 from skiff_client import ApiClient
-from skiff_cluster_fixture import apiserver, client, etcd  # noqa: F401 - fixtures
+from skiff_cluster_fixture import apiserver, client, etcd, eventually  # noqa: F401 - fixtures
 from skiff_common import errors
 from skiff_kubelet.app import Kubelet
 from skiff_kubelet.config import KubeletConfig
 
 pytestmark = [pytest.mark.root, pytest.mark.etcd]
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 60.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    last: Any = None
-    while loop.time() < deadline:
-        try:
-            last = await check()
-            if last:
-                return last
-        except errors.NotFound:
-            pass
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} (last: {last})")
 
 
 @pytest.fixture

@@ -7,18 +7,21 @@ importable module, so this is a small fixture of our own (the brief allows that)
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from skiff_client import ApiClient
+from skiff_common import errors
 
 ETCD = Path(sys.executable).parent / "etcd"
 
@@ -115,3 +118,20 @@ async def client(apiserver: Cluster) -> AsyncIterator[ApiClient]:
         yield c
     finally:
         await c.close()
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 60.0) -> Any:
+    """Poll `check` until it returns something truthy (NotFound counts as "not yet"); fail naming `what`.
+    The limit only bounds a failing test: nothing here asserts how fast things happen."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    last: Any = None
+    while loop.time() < deadline:
+        try:
+            last = await check()
+            if last:
+                return last
+        except errors.NotFound:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")

@@ -5,31 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
 from skiff.api.apps.v1 import apps_pb2
 from skiff.api.core.v1 import config_pb2, namespace_pb2, pod_pb2
 from skiff.api.meta.v1 import meta_pb2
 from skiff_client import ApiClient
+from skiff_cluster_fixture import eventually
 from skiff_common import errors
 from skiff_controllers.app import ControllerManager
 from skiff_controllers.leader import LeaderElector
 
 pytestmark = pytest.mark.etcd
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 20.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    last = None
-    while loop.time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what} (last: {last})")
 
 
 @pytest.fixture
@@ -97,9 +85,7 @@ async def test_namespace_controller_empties_terminating_namespace(
         namespace_pb2.Namespace(api_version="v1", kind="Namespace", metadata=meta_pb2.ObjectMeta(name=ns))
     )
     await client.create(
-        config_pb2.ConfigMap(
-            api_version="v1", kind="ConfigMap", metadata=meta_pb2.ObjectMeta(name="cm", namespace=ns)
-        )
+        config_pb2.ConfigMap(api_version="v1", kind="ConfigMap", metadata=meta_pb2.ObjectMeta(name="cm", namespace=ns))
     )
     await client.delete(namespace_pb2.Namespace, ns)
 
@@ -143,10 +129,7 @@ async def test_replicaset_adopts_matching_orphans(client: ApiClient, manager: Co
     async def two_owned() -> bool:
         pods = await owned_pods(client, name)
         return len(pods) == 2 and all(
-            any(
-                r.kind == "ReplicaSet" and r.name == name and r.controller
-                for r in p.metadata.owner_references
-            )
+            any(r.kind == "ReplicaSet" and r.name == name and r.controller for r in p.metadata.owner_references)
             for p in pods
         )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +20,13 @@ from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff.kubelet.v1 import kubelet_pb2 as kpb
 from skiff.kubelet.v1 import kubelet_pb2_grpc
 from skiff_client import ApiClient
+from skiff_cluster_fixture import eventually
 from skiff_common import errors
 from skiff_kubelet import labels as L
 from skiff_kubelet.app import Kubelet
 from skiff_kubelet.config import KubeletConfig
 
 pytestmark = [pytest.mark.root, pytest.mark.etcd]
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 60.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    last: Any = None
-    while loop.time() < deadline:
-        try:
-            last = await check()
-            if last:
-                return last
-        except errors.NotFound:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what} (last: {last})")
 
 
 @pytest.fixture
@@ -79,9 +65,7 @@ async def scheduler(client: ApiClient) -> AsyncIterator[Any]:
 
 
 def busybox_pod(name: str, script: str, **spec: Any) -> pod_pb2.Pod:
-    pod = pod_pb2.Pod(
-        api_version="v1", kind="Pod", metadata=meta_pb2.ObjectMeta(name=name, namespace="default")
-    )
+    pod = pod_pb2.Pod(api_version="v1", kind="Pod", metadata=meta_pb2.ObjectMeta(name=name, namespace="default"))
     c = pod.spec.containers.add(
         name="main", image="busybox:latest", command=["sh", "-c", script], image_pull_policy="IfNotPresent"
     )
@@ -158,16 +142,12 @@ async def test_walking_skeleton(client: ApiClient, kubelet: Kubelet, scheduler: 
         assert ("stdout", f"hello from {name}".encode()) in lines and ("stderr", b"oops") in lines
         tail = [
             r.line
-            async for r in stub.ContainerLogs(
-                kpb.ContainerLogsRequest(namespace="default", pod=name, tail_lines=1)
-            )
+            async for r in stub.ContainerLogs(kpb.ContainerLogsRequest(namespace="default", pod=name, tail_lines=1))
         ]
         assert len(tail) == 1
 
         out = await stub.Exec(
-            kpb.ExecRequest(
-                namespace="default", pod=name, command=["sh", "-c", "echo hi; exit 3"], timeout_seconds=10
-            )
+            kpb.ExecRequest(namespace="default", pod=name, command=["sh", "-c", "echo hi; exit 3"], timeout_seconds=10)
         )
         assert (out.exit_code, out.stdout) == (3, b"hi\n")
         with pytest.raises(grpc.aio.AioRpcError) as info:
@@ -188,14 +168,10 @@ async def test_walking_skeleton(client: ApiClient, kubelet: Kubelet, scheduler: 
         cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector={L.POD_UID: pod.metadata.uid}))
     )
     assert list(sandboxes.items) == []
-    assert not [
-        d for h in cgroup_hierarchies() for d in (h / runtime.cgroup_root).glob(f"pod{pod.metadata.uid}*")
-    ]
+    assert not [d for h in cgroup_hierarchies() for d in (h / runtime.cgroup_root).glob(f"pod{pod.metadata.uid}*")]
 
 
-async def test_restart_policy_never_reaches_succeeded_then_failed(
-    client: ApiClient, kubelet: Kubelet
-) -> None:
+async def test_restart_policy_never_reaches_succeeded_then_failed(client: ApiClient, kubelet: Kubelet) -> None:
     node = kubelet.cfg.node_name
     ok, bad = f"ok-{uuid.uuid4().hex[:6]}", f"bad-{uuid.uuid4().hex[:6]}"
     await client.create(busybox_pod(ok, "exit 0", restart_policy="Never", node_name=node))
@@ -247,10 +223,7 @@ async def test_kubelet_restart_adopts_running_pod(
         await asyncio.sleep(2.5)  # housekeeping has run at least twice
         after = await client.get(pod_pb2.Pod, name, "default")
         assert after.status.phase == "Running"
-        assert (
-            after.status.container_statuses[0].container_id
-            == before.status.container_statuses[0].container_id
-        )
+        assert after.status.container_statuses[0].container_id == before.status.container_statuses[0].container_id
         assert after.status.container_statuses[0].restart_count == 0
         await client.delete(pod_pb2.Pod, name, "default")
 
@@ -266,9 +239,7 @@ async def test_kubelet_restart_adopts_running_pod(
         await second.stop()
 
 
-async def test_probes_and_crash_loop_restart(
-    client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Path
-) -> None:
+async def test_probes_and_crash_loop_restart(client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Path) -> None:
     cfg = KubeletConfig(
         node_name=f"node-{uuid.uuid4().hex[:6]}",
         apiserver=apiserver.target,
@@ -315,21 +286,14 @@ async def test_probes_and_crash_loop_restart(
 
         async def ready() -> bool:
             st = await status()
-            return (
-                st.container_statuses[0].ready
-                and {x.type: x.status for x in st.conditions}["Ready"] == "True"
-            )
+            return st.container_statuses[0].ready and {x.type: x.status for x in st.conditions}["Ready"] == "True"
 
         await eventually(ready, "Ready after the readiness probe passes")
         await run_in(["touch", "/tmp/dead"])
 
         async def restarted() -> bool:
             st = (await status()).container_statuses[0]
-            return (
-                st.restart_count == 1
-                and st.state.HasField("running")
-                and st.last_state.HasField("terminated")
-            )
+            return st.restart_count == 1 and st.state.HasField("running") and st.last_state.HasField("terminated")
 
         await eventually(restarted, "restart after liveness failure")
         async with grpc.aio.insecure_channel(f"127.0.0.1:{k.port}") as ch:
@@ -403,8 +367,7 @@ async def test_volumes_env_init_containers_and_log_follow(client: ApiClient, kub
     async def started() -> bool:
         st = (await client.get(pod_pb2.Pod, name, "default")).status
         return bool(st.container_statuses) and (
-            st.container_statuses[0].state.HasField("running")
-            or st.container_statuses[0].state.HasField("terminated")
+            st.container_statuses[0].state.HasField("running") or st.container_statuses[0].state.HasField("terminated")
         )
 
     await eventually(started, "main container started")
@@ -428,9 +391,7 @@ async def test_volumes_env_init_containers_and_log_follow(client: ApiClient, kub
     assert {c.type: c.status for c in done.status.conditions}["Initialized"] == "True"
     async with grpc.aio.insecure_channel(f"127.0.0.1:{kubelet.port}") as ch:
         stub = kubelet_pb2_grpc.KubeletStub(ch)
-        after = [
-            r.line async for r in stub.ContainerLogs(kpb.ContainerLogsRequest(namespace="default", pod=name))
-        ]
+        after = [r.line async for r in stub.ContainerLogs(kpb.ContainerLogsRequest(namespace="default", pod=name))]
     assert after == [b"init=hello token=s3cret mode=fast", b"bye"]  # a finished pod keeps its logs
     log_dir = Path(kubelet.cfg.pod_log_dir) / f"default_{name}_{done.metadata.uid}"
     assert log_dir.is_dir()
@@ -459,9 +420,7 @@ async def test_missing_image_with_never_policy_waits_with_reason(client: ApiClie
         return p if cs and cs[0].state.waiting.reason == "ErrImageNeverPull" else None
 
     p = await eventually(waiting, "ErrImageNeverPull")
-    assert (
-        p.status.phase == "Pending" and "not present" in p.status.container_statuses[0].state.waiting.message
-    )
+    assert p.status.phase == "Pending" and "not present" in p.status.container_statuses[0].state.waiting.message
     await client.delete(pod_pb2.Pod, name, "default")
 
     async def gone() -> bool:
@@ -480,9 +439,7 @@ async def test_missing_image_with_never_policy_waits_with_reason(client: ApiClie
 
 async def test_host_network_pod_reports_host_ip(client: ApiClient, kubelet: Kubelet) -> None:
     name = f"hostnet-{uuid.uuid4().hex[:6]}"
-    await client.create(
-        busybox_pod(name, "exec sleep 300", node_name=kubelet.cfg.node_name, host_network=True)
-    )
+    await client.create(busybox_pod(name, "exec sleep 300", node_name=kubelet.cfg.node_name, host_network=True))
 
     async def running() -> pod_pb2.Pod | None:
         p = await client.get(pod_pb2.Pod, name, "default")

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
 from skiff.api.core.v1 import event_pb2, node_pb2, pod_pb2
 from skiff.api.meta.v1 import meta_pb2
 from skiff_client import ApiClient
+from skiff_cluster_fixture import eventually
 from skiff_scheduler.app import SchedulerApp
 
 pytestmark = pytest.mark.etcd
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 20.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    last = None
-    while loop.time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what} (last: {last})")
 
 
 @pytest.fixture
@@ -40,9 +27,7 @@ async def scheduler(client: ApiClient) -> AsyncIterator[SchedulerApp]:
 
 async def add_node(client: ApiClient, name: str, cpu: str, labels: dict[str, str] | None = None) -> None:
     node = await client.create(
-        node_pb2.Node(
-            api_version="v1", kind="Node", metadata=meta_pb2.ObjectMeta(name=name, labels=labels or {})
-        )
+        node_pb2.Node(api_version="v1", kind="Node", metadata=meta_pb2.ObjectMeta(name=name, labels=labels or {}))
     )
     node.status.conditions.add(type="Ready", status="True")
     for k, v in (("cpu", cpu), ("memory", "4Gi"), ("pods", "10")):
@@ -52,9 +37,7 @@ async def add_node(client: ApiClient, name: str, cpu: str, labels: dict[str, str
 
 
 def make_pod(name: str, cpu: str, selector: dict[str, str] | None = None) -> pod_pb2.Pod:
-    pod = pod_pb2.Pod(
-        api_version="v1", kind="Pod", metadata=meta_pb2.ObjectMeta(name=name, namespace="default")
-    )
+    pod = pod_pb2.Pod(api_version="v1", kind="Pod", metadata=meta_pb2.ObjectMeta(name=name, namespace="default"))
     c = pod.spec.containers.add(name="c", image="busybox")
     c.resources.requests["cpu"].value = cpu
     pod.spec.node_selector.update(selector or {})
@@ -65,9 +48,7 @@ async def node_of(client: ApiClient, name: str) -> str:
     return (await client.get(pod_pb2.Pod, name, "default")).spec.node_name
 
 
-async def test_binds_to_fitting_node_and_accounts_for_bound_pods(
-    client: ApiClient, scheduler: SchedulerApp
-) -> None:
+async def test_binds_to_fitting_node_and_accounts_for_bound_pods(client: ApiClient, scheduler: SchedulerApp) -> None:
     small, big = f"small-{uuid.uuid4().hex[:4]}", f"big-{uuid.uuid4().hex[:4]}"
     await add_node(client, small, "1")
     await add_node(client, big, "4")
