@@ -4,8 +4,12 @@ The shim has already entered/created the pid namespace for its children (``unsha
 ``setns`` affect only *children*), so this process is PID 1 of the container. Here we:
 
 1. wire stdio (stdin ``/dev/null``; stdout/stderr the shim's log pipes) and close every other fd;
-2. join the cgroup (writing ``0`` to ``cgroup.procs`` means "me" and works from inside a pid ns);
-3. ``setns`` into namespaces given by ``path`` (the pod sandbox's net/ipc/uts), ``unshare`` the rest;
+2. ``setns`` into namespaces given by ``path`` (the pod sandbox's net/ipc/uts), ``unshare`` the rest
+   except cgroup;
+3. wait on the cgroup pipe until the shim has put us in the container's cgroup, then ``unshare`` the
+   cgroup namespace (its root is the cgroup we are in at that moment, so this order matters). The
+   shim writes our pid to ``cgroup.procs`` from outside, in parallel with step 2: on cgroup v1 that
+   write waits 6-20 ms for the kernel (an RCU grace period), which used to be paid serially here;
 4. build the rootfs and ``pivot_root`` (``rootfs.py``), set the hostname, mask/read-only paths;
 5. namespaced sysctls (before ``/proc/sys`` turns read-only); rlimits, ``oom_score_adj`` and
    ``no_new_privs`` while still fully privileged;
@@ -28,7 +32,6 @@ from typing import NoReturn
 
 from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.caps import drop_privileges
-from skiff_runtime.oci.cgroups import CgroupDriver
 from skiff_runtime.oci.jsonfields import env_dict
 from skiff_runtime.oci.rootfs import finalize_rootfs, setup_rootfs
 from skiff_runtime.oci.spec import Spec
@@ -44,8 +47,17 @@ def _close_fds(keep: set[int]) -> None:
                 pass
 
 
-def enter_namespaces(spec: Spec) -> None:
-    """setns for path-given namespaces (pid is the shim's job), then one unshare for the new ones."""
+def _wait_cgroup(cgroup_r: int) -> None:
+    """Block until the shim says we are in the container's cgroup ("C"); EOF: the shim failed or died
+    (it kills us on failure anyway), so leave quietly."""
+    if os.read(cgroup_r, 1) != b"C":
+        os._exit(0)
+    os.close(cgroup_r)
+
+
+def enter_namespaces(spec: Spec, cgroup_r: int) -> None:
+    """setns for path-given namespaces (pid is the shim's job), one unshare for the new ones, then,
+    once in the container's cgroup (``cgroup_r``), the new cgroup namespace."""
     new_flags = 0
     for ns in spec.namespaces:
         flag, _ = sc.NAMESPACES[ns.type]
@@ -61,29 +73,30 @@ def enter_namespaces(spec: Spec) -> None:
                 os.close(fd)
         else:
             new_flags |= flag
-    if new_flags:
-        sc.unshare(new_flags)
+    if new_flags & ~sc.CLONE_NEWCGROUP:
+        sc.unshare(new_flags & ~sc.CLONE_NEWCGROUP)
+    _wait_cgroup(cgroup_r)
+    if new_flags & sc.CLONE_NEWCGROUP:
+        sc.unshare(sc.CLONE_NEWCGROUP)
 
 
 def run_init(
     spec: Spec,
-    driver: CgroupDriver,
-    cgroups_path: str,
     *,
     stdout: int,
     stderr: int,
     sync_w: int,
     start_r: int,
+    cgroup_r: int,
 ) -> NoReturn:
     try:
         devnull = os.open("/dev/null", os.O_RDWR)
         os.dup2(devnull, 0)
         os.dup2(stdout, 1)
         os.dup2(stderr, 2)
-        _close_fds({sync_w, start_r})
+        _close_fds({sync_w, start_r, cgroup_r})
         os.setsid()  # own session and process group, apart from the shim's (as runc does)
-        driver.add_process(cgroups_path, 0)
-        enter_namespaces(spec)
+        enter_namespaces(spec, cgroup_r)
         setup_rootfs(spec)
         uts = spec.namespace("uts")
         if spec.hostname and uts is not None and not uts.path:

@@ -10,6 +10,8 @@ Lifecycle (one shim per container, like containerd-shim)::
            the shim being its zombie or dying with it.
            shim: validate config.json, create the cgroup, create pipes,
                  unshare(CLONE_NEWPID) / setns(pid) for its children, fork ──> container init (init.py)
+                 write the init's pid to cgroup.procs, "C" on the cgroup pipe ──> (init: namespaces
+                 meanwhile; waits for "C" before its cgroup namespace and rootfs)
                  <── "R" on the sync pipe (rootfs ready, blocked before exec)
                  write state.json (created), answer on the ready fd: {"ok": true, "pid": ...}
                  serve the control socket (supervisor.py) until "shutdown"
@@ -27,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 import traceback
@@ -78,6 +82,28 @@ def _read_sync(fd: int) -> bytes:
     while chunk := os.read(fd, 65536):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _join_cgroup(driver: CgroupDriver, cgroups_path: str, pid: int, cgroup_w: int, sync_r: int) -> None:
+    """Put the init in its cgroup from here while it sets up its namespaces, then let it go on ("C")
+    to its cgroup namespace and rootfs. ``pid`` is as fork() saw it, in our own pid namespace:
+    the one ``cgroup.procs`` reads it in (the writer's). On failure the init is killed before it could run anything."""
+    try:
+        driver.add_process(cgroups_path, pid)
+    except BaseException:
+        os.close(cgroup_w)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        msg = _read_sync(sync_r)  # the init may have failed first (then the write saw ESRCH): say why
+        if msg.startswith(b"E"):
+            raise RuntimeError(f"container init failed: {msg[1:].decode(errors='replace')}") from None
+        raise
+    try:
+        os.write(cgroup_w, b"C")
+    except BrokenPipeError:
+        pass  # the init already failed; its "E" is on the sync pipe
+    os.close(cgroup_w)
 
 
 class PipeStarter:
@@ -130,12 +156,14 @@ def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
         err_r, err_w = os.pipe()
         sync_r, sync_w = os.pipe()
         start_r, start_w = os.pipe()
+        cgroup_r, cgroup_w = os.pipe()
         _enter_pid_namespace(spec)
         pid = os.fork()
         if pid == 0:
-            run_init(spec, driver, cgroups_path, stdout=out_w, stderr=err_w, sync_w=sync_w, start_r=start_r)
-        for fd in (out_w, err_w, sync_w, start_r):
+            run_init(spec, stdout=out_w, stderr=err_w, sync_w=sync_w, start_r=start_r, cgroup_r=cgroup_r)
+        for fd in (out_w, err_w, sync_w, start_r, cgroup_r):
             os.close(fd)
+        _join_cgroup(driver, cgroups_path, pid, cgroup_w, sync_r)
         msg = _read_sync(sync_r)
         if msg != b"R":
             os.waitpid(pid, 0)
