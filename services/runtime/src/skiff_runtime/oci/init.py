@@ -6,11 +6,14 @@ The shim has already entered/created the pid namespace for its children (``unsha
 1. wire stdio (stdin ``/dev/null``; stdout/stderr the shim's log pipes) and close every other fd;
 2. ``setns`` into namespaces given by ``path`` (the pod sandbox's net/ipc/uts), ``unshare`` the rest
    except cgroup;
-3. wait on the cgroup pipe until the shim has put us in the container's cgroup, then ``unshare`` the
-   cgroup namespace (its root is the cgroup we are in at that moment, so this order matters). The
-   shim writes our pid to ``cgroup.procs`` from outside, in parallel with step 2: on cgroup v1 that
-   write waits 6-20 ms for the kernel (an RCU grace period), which used to be paid serially here;
-4. build the rootfs and ``pivot_root`` (``rootfs.py``), set the hostname, mask/read-only paths;
+3. build the rootfs and ``pivot_root`` (``rootfs.py``); before the first cgroup mount, or after
+   ``pivot_root`` if there is none, pass the ``CgroupGate``: wait on the cgroup pipe until the shim
+   has put us in the container's cgroup, then ``unshare`` the cgroup namespace (its root is the
+   cgroup we are in at that moment, so this order matters). The shim writes our pid to
+   ``cgroup.procs`` from outside, in parallel with steps 1-3: on cgroup v1 that write waits 6-20 ms
+   for the kernel (an RCU grace period), which used to be paid serially in here. Until the gate the
+   init runs only our own code (no container binary), so being briefly outside its cgroup is harmless;
+4. set the hostname, mask/read-only paths;
 5. namespaced sysctls (before ``/proc/sys`` turns read-only); rlimits, ``oom_score_adj`` and
    ``no_new_privs`` while still fully privileged;
 6. **the start handshake**: write ``R`` on the sync pipe, then block reading the start pipe. The shim
@@ -47,17 +50,31 @@ def _close_fds(keep: set[int]) -> None:
                 pass
 
 
-def _wait_cgroup(cgroup_r: int) -> None:
-    """Block until the shim says we are in the container's cgroup ("C"); EOF: the shim failed or died
-    (it kills us on failure anyway), so leave quietly."""
-    if os.read(cgroup_r, 1) != b"C":
-        os._exit(0)
-    os.close(cgroup_r)
+class CgroupGate:
+    """Waits (once) until the shim says we are in the container's cgroup ("C"), then unshares the
+    cgroup namespace if the spec asks for a new one: its root is the cgroup we are in at that moment,
+    so this order matters. EOF instead of "C": the shim failed or died (it kills us on failure
+    anyway), so leave quietly."""
+
+    def __init__(self, cgroup_r: int, new_cgroup_ns: bool) -> None:
+        self.cgroup_r = cgroup_r
+        self.new_cgroup_ns = new_cgroup_ns
+        self.passed = False
+
+    def __call__(self) -> None:
+        if self.passed:
+            return
+        if os.read(self.cgroup_r, 1) != b"C":
+            os._exit(0)
+        os.close(self.cgroup_r)
+        if self.new_cgroup_ns:
+            sc.unshare(sc.CLONE_NEWCGROUP)
+        self.passed = True
 
 
-def enter_namespaces(spec: Spec, cgroup_r: int) -> None:
-    """setns for path-given namespaces (pid is the shim's job), one unshare for the new ones, then,
-    once in the container's cgroup (``cgroup_r``), the new cgroup namespace."""
+def enter_namespaces(spec: Spec) -> bool:
+    """setns for path-given namespaces (pid is the shim's job), then one unshare for the new ones
+    except cgroup (``CgroupGate``). True when a new cgroup namespace is still to be made."""
     new_flags = 0
     for ns in spec.namespaces:
         flag, _ = sc.NAMESPACES[ns.type]
@@ -75,9 +92,7 @@ def enter_namespaces(spec: Spec, cgroup_r: int) -> None:
             new_flags |= flag
     if new_flags & ~sc.CLONE_NEWCGROUP:
         sc.unshare(new_flags & ~sc.CLONE_NEWCGROUP)
-    _wait_cgroup(cgroup_r)
-    if new_flags & sc.CLONE_NEWCGROUP:
-        sc.unshare(sc.CLONE_NEWCGROUP)
+    return bool(new_flags & sc.CLONE_NEWCGROUP)
 
 
 def run_init(
@@ -96,8 +111,9 @@ def run_init(
         os.dup2(stderr, 2)
         _close_fds({sync_w, start_r, cgroup_r})
         os.setsid()  # own session and process group, apart from the shim's (as runc does)
-        enter_namespaces(spec, cgroup_r)
-        setup_rootfs(spec)
+        gate = CgroupGate(cgroup_r, enter_namespaces(spec))
+        setup_rootfs(spec, gate)  # enters the gate before a cgroup mount, if any
+        gate()
         uts = spec.namespace("uts")
         if spec.hostname and uts is not None and not uts.path:
             sc.sethostname(spec.hostname)
