@@ -4,9 +4,16 @@ The shim has already entered/created the pid namespace for its children (``unsha
 ``setns`` affect only *children*), so this process is PID 1 of the container. Here we:
 
 1. wire stdio (stdin ``/dev/null``; stdout/stderr the shim's log pipes) and close every other fd;
-2. join the cgroup (writing ``0`` to ``cgroup.procs`` means "me" and works from inside a pid ns);
-3. ``setns`` into namespaces given by ``path`` (the pod sandbox's net/ipc/uts), ``unshare`` the rest;
-4. build the rootfs and ``pivot_root`` (``rootfs.py``), set the hostname, mask/read-only paths;
+2. ``setns`` into namespaces given by ``path`` (the pod sandbox's net/ipc/uts), ``unshare`` the rest
+   except cgroup;
+3. build the rootfs and ``pivot_root`` (``rootfs.py``); before the first cgroup mount, or after
+   ``pivot_root`` if there is none, pass the ``CgroupGate``: wait on the cgroup pipe until the shim
+   has put us in the container's cgroup, then ``unshare`` the cgroup namespace (its root is the
+   cgroup we are in at that moment, so this order matters). The shim writes our pid to
+   ``cgroup.procs`` from outside, in parallel with steps 1-3: on cgroup v1 that write waits 6-20 ms
+   for the kernel (an RCU grace period), which used to be paid serially in here. Until the gate the
+   init runs only our own code (no container binary), so being briefly outside its cgroup is harmless;
+4. set the hostname, mask/read-only paths;
 5. namespaced sysctls (before ``/proc/sys`` turns read-only); rlimits, ``oom_score_adj`` and
    ``no_new_privs`` while still fully privileged;
 6. **the start handshake**: write ``R`` on the sync pipe, then block reading the start pipe. The shim
@@ -28,7 +35,6 @@ from typing import NoReturn
 
 from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.caps import drop_privileges
-from skiff_runtime.oci.cgroups import CgroupDriver
 from skiff_runtime.oci.jsonfields import env_dict
 from skiff_runtime.oci.rootfs import finalize_rootfs, setup_rootfs
 from skiff_runtime.oci.spec import Spec
@@ -44,8 +50,31 @@ def _close_fds(keep: set[int]) -> None:
                 pass
 
 
-def enter_namespaces(spec: Spec) -> None:
-    """setns for path-given namespaces (pid is the shim's job), then one unshare for the new ones."""
+class CgroupGate:
+    """Waits (once) until the shim says we are in the container's cgroup ("C"), then unshares the
+    cgroup namespace if the spec asks for a new one: its root is the cgroup we are in at that moment,
+    so this order matters. EOF instead of "C": the shim failed or died (it kills us on failure
+    anyway), so leave quietly."""
+
+    def __init__(self, cgroup_r: int, new_cgroup_ns: bool) -> None:
+        self.cgroup_r = cgroup_r
+        self.new_cgroup_ns = new_cgroup_ns
+        self.passed = False
+
+    def __call__(self) -> None:
+        if self.passed:
+            return
+        if os.read(self.cgroup_r, 1) != b"C":
+            os._exit(0)
+        os.close(self.cgroup_r)
+        if self.new_cgroup_ns:
+            sc.unshare(sc.CLONE_NEWCGROUP)
+        self.passed = True
+
+
+def enter_namespaces(spec: Spec) -> bool:
+    """setns for path-given namespaces (pid is the shim's job), then one unshare for the new ones
+    except cgroup (``CgroupGate``). True when a new cgroup namespace is still to be made."""
     new_flags = 0
     for ns in spec.namespaces:
         flag, _ = sc.NAMESPACES[ns.type]
@@ -61,30 +90,30 @@ def enter_namespaces(spec: Spec) -> None:
                 os.close(fd)
         else:
             new_flags |= flag
-    if new_flags:
-        sc.unshare(new_flags)
+    if new_flags & ~sc.CLONE_NEWCGROUP:
+        sc.unshare(new_flags & ~sc.CLONE_NEWCGROUP)
+    return bool(new_flags & sc.CLONE_NEWCGROUP)
 
 
 def run_init(
     spec: Spec,
-    driver: CgroupDriver,
-    cgroups_path: str,
     *,
     stdout: int,
     stderr: int,
     sync_w: int,
     start_r: int,
+    cgroup_r: int,
 ) -> NoReturn:
     try:
         devnull = os.open("/dev/null", os.O_RDWR)
         os.dup2(devnull, 0)
         os.dup2(stdout, 1)
         os.dup2(stderr, 2)
-        _close_fds({sync_w, start_r})
+        _close_fds({sync_w, start_r, cgroup_r})
         os.setsid()  # own session and process group, apart from the shim's (as runc does)
-        driver.add_process(cgroups_path, 0)
-        enter_namespaces(spec)
-        setup_rootfs(spec)
+        gate = CgroupGate(cgroup_r, enter_namespaces(spec))
+        setup_rootfs(spec, gate)  # enters the gate before a cgroup mount, if any
+        gate()
         uts = spec.namespace("uts")
         if spec.hostname and uts is not None and not uts.path:
             sc.sethostname(spec.hostname)

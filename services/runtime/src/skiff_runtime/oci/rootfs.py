@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 
 from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.spec import Mount, Spec
@@ -192,13 +193,17 @@ def _populate_dev(dev: str) -> None:
             os.symlink(target, f"{dev}/{name}")
 
 
-def setup_rootfs(spec: Spec) -> None:
-    """Everything up to and including pivot_root. Caller already unshared the mount namespace."""
+def setup_rootfs(spec: Spec, before_cgroup_mount: Callable[[], None] = lambda: None) -> None:
+    """Everything up to and including pivot_root. Caller already unshared the mount namespace.
+    ``before_cgroup_mount`` runs (once) before the first cgroup mount: the init enters its cgroup
+    namespace there, since a cgroup mount shows the cgroup namespace root of whoever mounts it."""
     rootfs = spec.root_path
     base_prop = sc.MS_SLAVE if "slave" in spec.rootfs_propagation else sc.MS_PRIVATE
     sc.mount("", "/", None, base_prop | sc.MS_REC)
     sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
     for m in spec.mounts:
+        if m.type in ("cgroup", "cgroup2"):
+            before_cgroup_mount()
         _mount_one(rootfs, m)
     os.chdir(rootfs)
     sc.pivot_root(".", ".")

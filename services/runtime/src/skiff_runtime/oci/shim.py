@@ -8,8 +8,11 @@ Lifecycle (one shim per container, like containerd-shim)::
          ── main() forks once more and the first process exits, so the real shim is re-parented
            to init/subreaper: the runtime service (and the factory) can restart or exit without
            the shim being its zombie or dying with it.
-           shim: validate config.json, create the cgroup, create pipes,
+           shim: validate config.json, create pipes,
                  unshare(CLONE_NEWPID) / setns(pid) for its children, fork ──> container init (init.py)
+                 create the cgroup, write the init's pid to cgroup.procs, "C" on the cgroup pipe
+                 ──> (the init sets up namespaces and rootfs meanwhile; waits for "C" before its
+                 cgroup namespace / first cgroup mount)
                  <── "R" on the sync pipe (rootfs ready, blocked before exec)
                  write state.json (created), answer on the ready fd: {"ok": true, "pid": ...}
                  serve the control socket (supervisor.py) until "shutdown"
@@ -27,9 +30,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 import traceback
@@ -39,7 +44,7 @@ from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.cgroups import CgroupDriver, detect_driver
 from skiff_runtime.oci.errors import InvalidBundle
 from skiff_runtime.oci.init import run_init
-from skiff_runtime.oci.spec import Spec, load_spec
+from skiff_runtime.oci.spec import Resources, Spec, load_spec
 from skiff_runtime.oci.state import Record, start_time, write_record
 from skiff_runtime.oci.supervisor import Supervisor
 
@@ -78,6 +83,33 @@ def _read_sync(fd: int) -> bytes:
     while chunk := os.read(fd, 65536):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _join_cgroup(
+    driver: CgroupDriver, cgroups_path: str, resources: Resources, pid: int, cgroup_w: int, sync_r: int
+) -> None:
+    """Create the cgroup and put the init in it from here while it sets up its namespaces and rootfs,
+    then let it pass its cgroup gate ("C"; init.py). Both steps are slow on cgroup v1 (mkdir in every
+    hierarchy; the cgroup.procs write waits for an RCU grace period) and used to precede the fork.
+    ``pid`` is as fork() saw it, in our own pid namespace: the one ``cgroup.procs`` reads it in.
+    On failure the init is killed before it could run anything."""
+    try:
+        driver.create(cgroups_path, resources)
+        driver.add_process(cgroups_path, pid)
+    except BaseException as e:
+        os.close(cgroup_w)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        msg = _read_sync(sync_r)  # the init may have failed first (then the write saw ESRCH): say why
+        if msg.startswith(b"E") and not isinstance(e, InvalidBundle):
+            raise RuntimeError(f"container init failed: {msg[1:].decode(errors='replace')}") from None
+        raise
+    try:
+        os.write(cgroup_w, b"C")
+    except BrokenPipeError:
+        pass  # the init already failed; its "E" is on the sync pipe
+    os.close(cgroup_w)
 
 
 class PipeStarter:
@@ -125,17 +157,18 @@ def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
         spec = load_spec(Path(args.bundle))
         driver = detect_driver()
         cgroups_path = spec.cgroups_path or f"/skiff/{args.id}"
-        driver.create(cgroups_path, spec.resources)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         sync_r, sync_w = os.pipe()
         start_r, start_w = os.pipe()
+        cgroup_r, cgroup_w = os.pipe()
         _enter_pid_namespace(spec)
         pid = os.fork()
         if pid == 0:
-            run_init(spec, driver, cgroups_path, stdout=out_w, stderr=err_w, sync_w=sync_w, start_r=start_r)
-        for fd in (out_w, err_w, sync_w, start_r):
+            run_init(spec, stdout=out_w, stderr=err_w, sync_w=sync_w, start_r=start_r, cgroup_r=cgroup_r)
+        for fd in (out_w, err_w, sync_w, start_r, cgroup_r):
             os.close(fd)
+        _join_cgroup(driver, cgroups_path, spec.resources, pid, cgroup_w, sync_r)
         msg = _read_sync(sync_r)
         if msg != b"R":
             os.waitpid(pid, 0)
