@@ -16,8 +16,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from skiff_runtime.oci.errors import ExecutorError, InvalidBundle, InvalidState
-from skiff_runtime.oci.executor import Status
+from skiff_runtime.oci.errors import ExecutorError
 from skiff_runtime.oci.runc_backend import runtime_argv
 from skiff_runtime.oci.skiff_executor import SkiffExecutor
 
@@ -72,11 +71,7 @@ class RuncExecutor(SkiffExecutor):
         env: list[str] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - the boundary's contract (SPEC-RUNTIME.md)
     ) -> tuple[int, bytes, bytes]:
-        if not argv:
-            raise InvalidBundle("argv", "Required value: at least one argument")
-        state = await self.state(container_id)
-        if state.status is not Status.RUNNING:
-            raise InvalidState(f"container {container_id!r} is {state.status.value}, not running")
+        await self._check_exec(container_id, argv)
         token = os.urandom(4).hex()
         pid_file = self._dir(container_id) / f"exec-{token}.pid"
         process_file = self._dir(container_id) / f"exec-{token}.json"

@@ -266,6 +266,14 @@ class SkiffExecutor:
             timestamp=time.time(),
         )
 
+    async def _check_exec(self, container_id: str, argv: list[str]) -> None:
+        """What every exec needs first, whichever runtime runs it: a command and a running container."""
+        if not argv:
+            raise InvalidBundle("argv", "Required value: at least one argument")
+        state = await self.state(container_id)
+        if state.status is not Status.RUNNING:
+            raise InvalidState(f"container {container_id!r} is {state.status.value}, not running")
+
     async def exec_sync(
         self,
         container_id: str,
@@ -275,11 +283,7 @@ class SkiffExecutor:
         timeout: float | None = None,  # noqa: ASYNC109 - the boundary's contract (SPEC-RUNTIME.md)
     ) -> tuple[int, bytes, bytes]:
         """Run argv inside the container; raises TimeoutError (after killing it) when timeout expires."""
-        if not argv:
-            raise InvalidBundle("argv", "Required value: at least one argument")
-        state = await self.state(container_id)
-        if state.status is not Status.RUNNING:
-            raise InvalidState(f"container {container_id!r} is {state.status.value}, not running")
+        await self._check_exec(container_id, argv)
         rec = self._record(container_id)
         spec = load_spec(Path(rec.bundle))
         request = {
