@@ -29,21 +29,27 @@ from skiff_kubelet.config import KubeletConfig
 pytestmark = [pytest.mark.root, pytest.mark.etcd]
 
 
+def kubelet_config(apiserver: Any, runtime: Any, tmp_path: Path, **overrides: str) -> KubeletConfig:
+    """A kubelet on a fresh node name, wired to the test apiserver and runtime, with quick loops."""
+    settings: dict[str, str] = {
+        "node_name": f"node-{uuid.uuid4().hex[:6]}",
+        "apiserver": apiserver.target,
+        "runtime_endpoint": runtime.endpoint,
+        "pod_cidr": runtime.pod_cidr,
+        "cgroup_root": runtime.cgroup_root,
+        "listen": "127.0.0.1:0",
+        "root_dir": str(tmp_path / "kubelet"),
+        "pod_log_dir": str(tmp_path / "pods"),
+        "node_status_interval": "1s",
+        "relist_period": "0.3s",
+        **overrides,
+    }
+    return KubeletConfig(**settings)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 async def kubelet(client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Path) -> AsyncIterator[Kubelet]:
-    cfg = KubeletConfig(
-        node_name=f"node-{uuid.uuid4().hex[:6]}",
-        apiserver=apiserver.target,
-        runtime_endpoint=runtime.endpoint,
-        pod_cidr=runtime.pod_cidr,
-        cgroup_root=runtime.cgroup_root,
-        listen="127.0.0.1:0",
-        root_dir=str(tmp_path / "kubelet"),
-        pod_log_dir=str(tmp_path / "pods"),
-        node_status_interval="1s",
-        relist_period="0.3s",
-        sync_frequency="5s",
-    )
+    cfg = kubelet_config(apiserver, runtime, tmp_path, sync_frequency="5s")
     k = Kubelet(cfg)
     await k.start()
     try:
@@ -191,19 +197,7 @@ async def test_restart_policy_never_reaches_succeeded_then_failed(client: ApiCli
 async def test_kubelet_restart_adopts_running_pod(
     client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Path
 ) -> None:
-    cfg = KubeletConfig(
-        node_name=f"node-{uuid.uuid4().hex[:6]}",
-        apiserver=apiserver.target,
-        runtime_endpoint=runtime.endpoint,
-        pod_cidr=runtime.pod_cidr,
-        cgroup_root=runtime.cgroup_root,
-        listen="127.0.0.1:0",
-        root_dir=str(tmp_path / "kubelet"),
-        pod_log_dir=str(tmp_path / "pods"),
-        node_status_interval="1s",
-        relist_period="0.3s",
-        sync_frequency="1s",
-    )
+    cfg = kubelet_config(apiserver, runtime, tmp_path, sync_frequency="1s")
     first = Kubelet(cfg)
     await first.start()
     name = f"keep-{uuid.uuid4().hex[:6]}"
@@ -240,20 +234,7 @@ async def test_kubelet_restart_adopts_running_pod(
 
 
 async def test_probes_and_crash_loop_restart(client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Path) -> None:
-    cfg = KubeletConfig(
-        node_name=f"node-{uuid.uuid4().hex[:6]}",
-        apiserver=apiserver.target,
-        runtime_endpoint=runtime.endpoint,
-        pod_cidr=runtime.pod_cidr,
-        cgroup_root=runtime.cgroup_root,
-        listen="127.0.0.1:0",
-        root_dir=str(tmp_path / "kubelet"),
-        pod_log_dir=str(tmp_path / "pods"),
-        node_status_interval="1s",
-        relist_period="0.3s",
-        sync_frequency="2s",
-        crash_loop_backoff="0.5s",
-    )
+    cfg = kubelet_config(apiserver, runtime, tmp_path, sync_frequency="2s", crash_loop_backoff="0.5s")
     k = Kubelet(cfg)
     await k.start()
     name = f"probed-{uuid.uuid4().hex[:6]}"
