@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= uv
 SKIFF := .venv/bin/skiff
 
-.PHONY: install up down test test-unit test-e2e lint proto proto-check bench clean
+.PHONY: install up down test test-e2e lint proto proto-check bench clean
 
 install:  ## Debian packages, uv and the workspace's Python packages
 	@scripts/install-deps.sh
@@ -16,9 +16,6 @@ down:  ## stop the local cluster and clean up mounts, cgroups, namespaces and br
 
 test: install  ## unit, integration (real etcd) and end-to-end (real cluster) tests; needs root
 	$(UV) run --frozen pytest
-
-test-unit: install
-	$(UV) run --frozen pytest -m "not e2e and not etcd and not root"
 
 test-e2e: install
 	$(UV) run --frozen pytest -m e2e
