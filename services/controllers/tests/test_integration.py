@@ -123,7 +123,15 @@ async def test_replicaset_adopts_matching_orphans(client: ApiClient, manager: Co
         metadata=meta_pb2.ObjectMeta(name=f"{name}-orphan", namespace="default", labels={"app": name}),
     )
     orphan.spec.containers.add(name="c", image="busybox:latest")
-    await client.create(orphan)
+    created = await client.create(orphan)
+    # The pod and ReplicaSet informers are separate watches; without this wait the ReplicaSet can be
+    # seen first and get two new pods before the orphan shows up (then the newest pod is deleted).
+    pod_cache = manager.ctx.factory.informer(pod_pb2.Pod)
+
+    async def orphan_cached() -> bool:
+        return pod_cache.store.get(f"default/{created.metadata.name}") is not None
+
+    await eventually(orphan_cached, "the orphan in the controllers' pod cache")
     await client.create(replicaset(name, 2))
 
     async def two_owned() -> bool:

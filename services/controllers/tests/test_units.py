@@ -67,3 +67,14 @@ def test_deletion_rank_prefers_unscheduled_then_pending_then_unready() -> None:
         running,
         ready,
     ]
+
+
+def test_deletion_rank_prefers_most_restarted_then_newest() -> None:
+    old = pod_pb2.Pod()
+    old.metadata.creation_timestamp.seconds = 100
+    new = pod_pb2.Pod()
+    new.metadata.creation_timestamp.seconds = 200
+    crashing = pod_pb2.Pod()
+    crashing.metadata.creation_timestamp.seconds = 50
+    crashing.status.container_statuses.add(name="c", restart_count=3)
+    assert sorted([old, new, crashing], key=deletion_rank) == [crashing, new, old]

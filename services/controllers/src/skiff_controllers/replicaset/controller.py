@@ -51,12 +51,20 @@ def is_ready(pod: pod_pb2.Pod) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions)
 
 
-def deletion_rank(pod: pod_pb2.Pod) -> tuple[int, int, int]:
-    """Lower sorts first = deleted first."""
+PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
+
+
+def deletion_rank(pod: pod_pb2.Pod) -> tuple[int, int, int, int, int]:
+    """Lower sorts first = deleted first, in Kubernetes' order: unscheduled, then pending, then
+    not ready, then the most restarted, then the newest (so an adopted older pod survives)."""
+    restarts = max((s.restart_count for s in pod.status.container_statuses), default=0)
+    created = pod.metadata.creation_timestamp
     return (
         1 if pod.spec.node_name else 0,
-        1 if pod.status.phase == "Running" else 0,
+        PHASE_RANK.get(pod.status.phase, 0),
         1 if is_ready(pod) else 0,
+        -restarts,
+        -(created.seconds * 1_000_000_000 + created.nanos),
     )
 
 
