@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import grpc
@@ -118,3 +118,12 @@ async def echo(logs: LogCapture) -> AsyncIterator[Echo]:
     finally:
         await channel.close()
         await server.stop(None)
+
+
+async def server_settled(check: Callable[[], bool]) -> None:
+    """Wait (bounded) for the server's bookkeeping: an aborted or cancelled call's status reaches the
+    client before the server has finished recording it. The caller asserts afterwards."""
+    for _ in range(500):
+        if check():
+            return
+        await asyncio.sleep(0.01)

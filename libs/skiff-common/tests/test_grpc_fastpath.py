@@ -19,7 +19,7 @@ from skiff_common.observability import setup_logging
 from skiff_common.observability.metrics import LabelCache
 from skiff_common.observability.tracing import CachedTracer, IdOnlyTracer, tracer_for
 
-from .conftest import SERVICE, Echo, LogCapture, echo_handler
+from .conftest import SERVICE, Echo, LogCapture, echo_handler, server_settled
 
 
 def access_lines(logs: LogCapture, method: str = "Unary") -> list[dict[str, Any]]:
@@ -42,6 +42,7 @@ async def test_at_info_only_failures_and_streams_are_logged(echo: Echo) -> None:
     with pytest.raises(grpc.aio.AioRpcError):
         await echo.unary(b"notfound")
     _ = [item async for item in echo.stream(b"s")]
+    await server_settled(lambda: bool(access_lines(capture)))
     assert [line["grpc_code"] for line in access_lines(capture)] == ["NOT_FOUND"]
     (stream_line,) = access_lines(capture, "Stream")
     assert (stream_line["level"], stream_line["grpc_code"]) == ("info", "OK")
@@ -50,6 +51,7 @@ async def test_at_info_only_failures_and_streams_are_logged(echo: Echo) -> None:
 async def test_server_fault_is_a_warning(echo: Echo, logs: LogCapture) -> None:
     with pytest.raises(grpc.aio.AioRpcError):
         await echo.unary(b"boom")
+    await server_settled(lambda: bool(access_lines(logs)))
     (line,) = access_lines(logs)
     assert (line["level"], line["grpc_code"]) == ("warning", "INTERNAL")
 

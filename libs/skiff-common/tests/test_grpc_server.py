@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 from skiff_common.errors import Invalid, NotFound, from_rpc_error, raise_skiff_errors
 
-from .conftest import SERVICE, Echo, LogCapture
+from .conftest import SERVICE, Echo, LogCapture, server_settled
 
 
 def handled(method: str, code: str, side: str = "server") -> float:
@@ -55,6 +55,7 @@ async def test_unexpected_exception_is_internal_and_logged_not_leaked(echo: Echo
         await echo.unary(b"boom")
     assert info.value.code() == grpc.StatusCode.INTERNAL
     assert info.value.details() == "internal error"
+    await server_settled(lambda: any(line["event"] == "unhandled exception in RPC handler" for line in logs.lines()))
     crash = [line for line in logs.lines() if line["event"] == "unhandled exception in RPC handler"]
     assert len(crash) == 1
     assert "RuntimeError: /etc/secret-path leaked" in crash[0]["exception"]
@@ -105,6 +106,7 @@ async def test_metrics_count_by_method_and_code(echo: Echo) -> None:
     with pytest.raises(grpc.aio.AioRpcError):
         await echo.unary(b"notfound")
     _ = [i async for i in echo.stream(b"s")]
+    await server_settled(lambda: handled("Unary", "NOT_FOUND") > before_nf)
     assert handled("Unary", "OK") == before_ok + 1
     assert handled("Unary", "NOT_FOUND") == before_nf + 1
     assert handled("Stream", "OK") == before_stream + 1
@@ -118,6 +120,7 @@ async def test_metrics_count_by_method_and_code(echo: Echo) -> None:
 async def test_access_log_line_per_rpc(echo: Echo, logs: LogCapture) -> None:
     with pytest.raises(grpc.aio.AioRpcError):
         await echo.unary(b"notfound")
+    await server_settled(lambda: any(line["event"] == "rpc finished" for line in logs.lines()))
     lines = [line for line in logs.lines() if line["event"] == "rpc finished"]
     assert len(lines) == 1
     line = lines[0]
@@ -146,10 +149,7 @@ async def test_client_cancelling_a_watch_is_seen_by_the_server(echo: Echo, logs:
     call = echo.watch(b"")
     assert await call.read() == b"ADDED"
     call.cancel()
-    for _ in range(500):  # wait (bounded) until the server has unwound the cancelled handler
-        if handled("Watch", "CANCELLED") > before:
-            break
-        await asyncio.sleep(0.01)
+    await server_settled(lambda: handled("Watch", "CANCELLED") > before)
     assert handled("Watch", "CANCELLED") == before + 1
     lines = [
         line for line in logs.lines() if line["event"] == "rpc finished" and line["grpc_method"] == "Watch"
@@ -163,10 +163,7 @@ async def test_deadline_exceeded_on_a_watch_is_recorded_as_such(echo: Echo) -> N
         async for _ in echo.watch(b"", timeout=0.2):
             pass
     assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    for _ in range(500):  # wait (bounded) until the server has unwound the handler
-        if handled("Watch", "DEADLINE_EXCEEDED") > before:
-            break
-        await asyncio.sleep(0.01)
+    await server_settled(lambda: handled("Watch", "DEADLINE_EXCEEDED") > before)
     assert handled("Watch", "DEADLINE_EXCEEDED") == before + 1
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from skiff.api.apps.v1 import apps_pb2
+from skiff.api.core.v1 import pod_pb2
 from skiff_common.apimachinery import kinds
 from skiff_common.apimachinery._yaml import KubeLoader
 from skiff_common.apimachinery.convert import dump_json, dump_yaml, from_dict, load_manifests, to_dict
@@ -57,6 +59,14 @@ def test_presence_survives() -> None:
     assert to_dict(rs)["spec"]["replicas"] == 0
     [svc] = load_manifests((TESTDATA / "service.yaml").read_text())
     assert to_dict(svc)["status"] == {"loadBalancer": {}}
+
+
+def test_fields_kubernetes_always_prints_are_printed_when_zero() -> None:
+    status = pod_pb2.ContainerStatus(name="c", image="busybox", ready=False, restart_count=0)
+    assert to_dict(status) == {"name": "c", "image": "busybox", "ready": False, "restartCount": 0}
+    assert to_dict(pod_pb2.ContainerStatus(name="c")) == {"name": "c"}  # unset stays omitted
+    rs = apps_pb2.ReplicaSet(status=apps_pb2.ReplicaSetStatus(replicas=0))
+    assert to_dict(rs)["status"] == {"replicas": 0}
 
 
 def test_special_values_decode_to_their_proto_form() -> None:

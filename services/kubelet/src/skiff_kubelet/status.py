@@ -59,7 +59,7 @@ def container_status(
     runtime_name: str = DEFAULT_RUNTIME_NAME,
 ) -> pod_pb2.ContainerStatus:
     latest = rt.latest(c.name)
-    out = pod_pb2.ContainerStatus(name=c.name, image=c.image)
+    out = pod_pb2.ContainerStatus(name=c.name, image=c.image, ready=False, restart_count=0)
     if latest is None:
         reason, message = waiting.get(c.name, (default_reason, ""))
         out.state.waiting.reason, out.state.waiting.message = reason, message

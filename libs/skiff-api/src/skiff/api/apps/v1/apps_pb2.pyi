@@ -277,6 +277,7 @@ class ReplicaSetStatus(_message.Message):
     OBSERVED_GENERATION_FIELD_NUMBER: _builtins.int
     CONDITIONS_FIELD_NUMBER: _builtins.int
     replicas: _builtins.int
+    """Printed even when 0, as Kubernetes does."""
     fully_labeled_replicas: _builtins.int
     ready_replicas: _builtins.int
     available_replicas: _builtins.int
@@ -286,18 +287,20 @@ class ReplicaSetStatus(_message.Message):
     def __init__(
         self,
         *,
-        replicas: _builtins.int = ...,
+        replicas: _builtins.int | None = ...,
         fully_labeled_replicas: _builtins.int = ...,
         ready_replicas: _builtins.int = ...,
         available_replicas: _builtins.int = ...,
         observed_generation: _builtins.int = ...,
         conditions: _abc.Iterable[_meta_pb2.Condition] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_replicas", b"_replicas", "replicas", b"replicas"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_replicas", b"available_replicas", "conditions", b"conditions", "fully_labeled_replicas", b"fully_labeled_replicas", "observed_generation", b"observed_generation", "ready_replicas", b"ready_replicas", "replicas", b"replicas"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_replicas", b"_replicas", "available_replicas", b"available_replicas", "conditions", b"conditions", "fully_labeled_replicas", b"fully_labeled_replicas", "observed_generation", b"observed_generation", "ready_replicas", b"ready_replicas", "replicas", b"replicas"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__replicas: _TypeAlias = _typing.Literal["replicas"]  # noqa: Y015
+    _WhichOneofArgType__replicas: _TypeAlias = _typing.Literal["_replicas", b"_replicas"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__replicas) -> _WhichOneofReturnType__replicas | None: ...
 
 Global___ReplicaSetStatus: _TypeAlias = ReplicaSetStatus  # noqa: Y015
 

@@ -512,6 +512,7 @@ class ContainerStatus(_message.Message):
     STARTED_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     ready: _builtins.bool
+    """Kubernetes always prints ready and restartCount, even when false / 0: optional keeps their presence."""
     restart_count: _builtins.int
     image: _builtins.str
     image_id: _builtins.str
@@ -527,19 +528,28 @@ class ContainerStatus(_message.Message):
         name: _builtins.str = ...,
         state: Global___ContainerState | None = ...,
         last_state: Global___ContainerState | None = ...,
-        ready: _builtins.bool = ...,
-        restart_count: _builtins.int = ...,
+        ready: _builtins.bool | None = ...,
+        restart_count: _builtins.int | None = ...,
         image: _builtins.str = ...,
         image_id: _builtins.str = ...,
         container_id: _builtins.str = ...,
         started: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_started", b"_started", "last_state", b"last_state", "started", b"started", "state", b"state"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_ready", b"_ready", "_restart_count", b"_restart_count", "_started", b"_started", "last_state", b"last_state", "ready", b"ready", "restart_count", b"restart_count", "started", b"started", "state", b"state"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_started", b"_started", "container_id", b"container_id", "image", b"image", "image_id", b"image_id", "last_state", b"last_state", "name", b"name", "ready", b"ready", "restart_count", b"restart_count", "started", b"started", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_ready", b"_ready", "_restart_count", b"_restart_count", "_started", b"_started", "container_id", b"container_id", "image", b"image", "image_id", b"image_id", "last_state", b"last_state", "name", b"name", "ready", b"ready", "restart_count", b"restart_count", "started", b"started", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__ready: _TypeAlias = _typing.Literal["ready"]  # noqa: Y015
+    _WhichOneofArgType__ready: _TypeAlias = _typing.Literal["_ready", b"_ready"]  # noqa: Y015
+    _WhichOneofReturnType__restart_count: _TypeAlias = _typing.Literal["restart_count"]  # noqa: Y015
+    _WhichOneofArgType__restart_count: _TypeAlias = _typing.Literal["_restart_count", b"_restart_count"]  # noqa: Y015
     _WhichOneofReturnType__started: _TypeAlias = _typing.Literal["started"]  # noqa: Y015
     _WhichOneofArgType__started: _TypeAlias = _typing.Literal["_started", b"_started"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__ready) -> _WhichOneofReturnType__ready | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__restart_count) -> _WhichOneofReturnType__restart_count | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__started) -> _WhichOneofReturnType__started | None: ...
 
 Global___ContainerStatus: _TypeAlias = ContainerStatus  # noqa: Y015
