@@ -1,10 +1,10 @@
 """`skiff apply -f FILE`: create each object of a manifest, or bring an existing one in line with it.
 
-An existing object receives the manifest as a JSON merge patch (RFC 7386): every field the manifest
-states wins, maps merge, lists are replaced, and what the manifest leaves out stays as stored, such as
-a pod's spec.nodeName or the status. That is kubectl's client-side apply without the
-last-applied-configuration annotation, so a field deleted from the manifest is not deleted from the
-object; `skiff delete` and re-apply for that.
+This is kubectl's client-side apply. Each object carries the manifest it was last applied from in the
+`kubectl.kubernetes.io/last-applied-configuration` annotation. An existing object receives a JSON merge
+patch (RFC 7386): every field the manifest states wins, maps merge, lists are replaced, fields that were
+in the last applied manifest and are gone from this one are deleted, and what no manifest ever stated
+stays as stored (a pod's spec.nodeName, defaults, the status). See lastapplied.py.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from skiff_common.apimachinery.convert import load_manifests, to_dict
 from skiff_common.apimachinery.kinds import kind_of
 from skiff_common.errors import Invalid, NotFound
 
+from ..lastapplied import LAST_APPLIED, applied_form, apply_patch, last_applied
 from ._context import add_namespace_flags, api_client, namespace_of
 
 
@@ -50,6 +51,7 @@ async def run(args: argparse.Namespace) -> int:
             if info.namespaced and not meta.namespace:
                 meta.namespace = namespace
             label = f"{info.singular}/{meta.name or meta.generate_name}"
+            meta.annotations[LAST_APPLIED] = applied_form(to_dict(obj))
             if not meta.name:
                 created = await client.create(obj)
                 print(f"{info.singular}/{created.metadata.name} created")  # type: ignore[attr-defined]
@@ -60,8 +62,9 @@ async def run(args: argparse.Namespace) -> int:
                 await client.create(obj)
                 print(f"{label} created")
                 continue
-            patch = to_dict(obj)
-            patch.pop("status", None)
+            manifest = to_dict(obj)
+            manifest.pop("status", None)
+            patch = apply_patch(last_applied(stored.metadata.annotations), manifest)  # type: ignore[attr-defined]
             patched = await client.patch(type(obj), meta.name, meta.namespace, patch, patch_type="merge")
             same = patched.metadata.resource_version == stored.metadata.resource_version  # type: ignore[attr-defined]
             print(f"{label} {'unchanged' if same else 'configured'}")

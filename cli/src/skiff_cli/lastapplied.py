@@ -1,0 +1,48 @@
+"""Client-side apply's memory: the manifest last applied, kept in an annotation as kubectl keeps it.
+
+A JSON merge patch alone cannot delete: a field removed from the manifest would stay on the object.
+Comparing the new manifest with the one applied last time tells the removals apart from fields that
+other writers own (a pod's spec.nodeName, defaults, status), so only the former become `null` in the
+patch. Lists are replaced whole, as merge patch does; Kubernetes' strategic merge patch would merge
+some of them by key, which we do not have.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def applied_form(manifest: dict[str, Any]) -> str:
+    """What the annotation stores: the manifest without status and without the annotation itself."""
+    body = {k: v for k, v in manifest.items() if k != "status"}
+    meta = dict(body.get("metadata", {}))
+    annotations = {k: v for k, v in meta.get("annotations", {}).items() if k != LAST_APPLIED}
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
+    body["metadata"] = meta
+    return json.dumps(body, separators=(",", ":"), sort_keys=True) + "\n"
+
+
+def last_applied(annotations: Any) -> dict[str, Any]:
+    """The previously applied manifest, or {} when there is none or it is not ours to read."""
+    try:
+        value = json.loads(annotations.get(LAST_APPLIED, "") or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def apply_patch(last: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The merge patch that states everything in `new` and deletes what `last` had and `new` dropped."""
+    patch = dict(new)
+    for key, old in last.items():
+        if key not in new:
+            patch[key] = None
+        elif isinstance(old, dict) and isinstance(new[key], dict):
+            patch[key] = apply_patch(old, new[key])
+    return patch
