@@ -48,16 +48,26 @@ def parse_flags(service: str, args: list[str]) -> Any:
 
 
 def pki_paths(cfg: Any) -> set[str]:
-    return {v for k, v in vars(cfg).items() if k.endswith("_file") and v}
+    """The certificate and key paths a service was given (--tls-cert-file, --etcd-cafile, ...)."""
+    return {v for k, v in vars(cfg).items() if k.endswith("file") and v}
+
+
+ETCD_TLS_FLAGS = ("--cert-file=", "--key-file=", "--trusted-ca-file=")
+
+
+def etcd_pki_paths(command: list[str]) -> set[str]:
+    assert "--client-cert-auth" in command, "etcd must demand client certificates"
+    return {arg.split("=", 1)[1] for arg in command if arg.startswith(ETCD_TLS_FLAGS)}
 
 
 @pytest.fixture(scope="module")
 def pki_files(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
-    """The file names `skiff certs` makes (what the compose pki job and the chart's Secret hold)."""
+    """The files `skiff certs` makes, relative to its --dir (what the compose pki volume holds, and the
+    chart's two Secrets: the top folder, and etcd/)."""
     out = tmp_path_factory.mktemp("pki")
     args = argparse.Namespace(dir=out, hosts="127.0.0.1,apiserver", owner=None)
     assert asyncio.run(certs.run(args)) == 0
-    return {p.name for p in out.iterdir()}
+    return {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
 
 
 # --- docker-compose.yml ---------------------------------------------------------------------------
@@ -68,9 +78,7 @@ def compose_services() -> dict[str, Any]:
 
 
 def test_compose_starts_every_service_from_its_own_dockerfile() -> None:
-    built = {
-        name: spec["build"]["dockerfile"] for name, spec in compose_services().items() if name in CONFIGS
-    }
+    built = {name: spec["build"]["dockerfile"] for name, spec in compose_services().items() if name in CONFIGS}
     assert built == {name: f"services/{name}/Dockerfile" for name in CONFIGS}
 
 
@@ -78,7 +86,12 @@ def test_compose_starts_every_service_from_its_own_dockerfile() -> None:
 def test_compose_flags_are_ones_the_service_accepts(service: str, pki_files: set[str]) -> None:
     cfg = parse_flags(service, compose_services()[service]["command"])
     for path in pki_paths(cfg):
-        assert path.startswith("/pki/") and Path(path).name in pki_files, f"{service}: {path} is not made"
+        assert path.removeprefix("/pki/") in pki_files, f"{service}: {path} is not made"
+
+
+def test_compose_etcd_serves_mutual_tls_from_the_etcd_pki(pki_files: set[str]) -> None:
+    paths = etcd_pki_paths(compose_services()["etcd"]["command"])
+    assert paths and {p.removeprefix("/pki/") for p in paths} <= {f for f in pki_files if f.startswith("etcd/")}
 
 
 # --- Helm chart -----------------------------------------------------------------------------------
@@ -93,9 +106,7 @@ def helm() -> str:
 
 @pytest.fixture(scope="module")
 def rendered() -> list[dict[str, Any]]:
-    out = subprocess.run(
-        [helm(), "template", "skiff", str(CHART)], check=True, capture_output=True, text=True
-    ).stdout
+    out = subprocess.run([helm(), "template", "skiff", str(CHART)], check=True, capture_output=True, text=True).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
@@ -125,13 +136,29 @@ def test_chart_flags_certificates_and_hardening(
     assert container["image"].split("/")[-1].startswith(f"skiff-{service}:")
     cfg = parse_flags(service, container["args"])
     for path in pki_paths(cfg):
-        assert Path(path).name in pki_files, f"{service}: {path} is not in the PKI secret"
+        assert chart_pki_file(path) in pki_files, f"{service}: {path} is not in the PKI secrets"
     assert pod["securityContext"]["runAsNonRoot"] is True
     hardening = container["securityContext"]
     assert hardening["allowPrivilegeEscalation"] is False
     assert hardening["readOnlyRootFilesystem"] is True
     assert hardening["capabilities"]["drop"] == ["ALL"]
     assert container["resources"]["limits"]["memory"]
+
+
+def chart_pki_file(path: str) -> str:
+    """Where a mounted path comes from in `skiff certs`' output: /pki is the pki Secret, /etcd-pki (the
+    apiserver's view) and the etcd pod's /pki the etcd Secret."""
+    if path.startswith("/etcd-pki/"):
+        return "etcd/" + path.removeprefix("/etcd-pki/")
+    return path.removeprefix("/pki/")
+
+
+def test_chart_etcd_serves_mutual_tls_from_the_etcd_secret(rendered: list[dict[str, Any]], pki_files: set[str]) -> None:
+    pod = workloads(rendered)["etcd"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    paths = etcd_pki_paths(container["command"])
+    assert {"etcd/" + p.removeprefix("/pki/") for p in paths} <= pki_files
+    assert any(v.get("secret", {}).get("secretName") == "skiff-etcd-pki" for v in pod["volumes"])
 
 
 def test_chart_service_ports_name_container_ports(rendered: list[dict[str, Any]]) -> None:

@@ -7,11 +7,13 @@ CNI bridge plugin. The test goes through the `skiff` command as a user would.
 from __future__ import annotations
 
 import re
+import ssl
+import urllib.request
 from pathlib import Path
 
 import pytest
 from skiff_cli.cluster.cleanup import cgroup_dirs, mounts_below
-from skiff_cli.cluster.local import LocalCluster
+from skiff_cli.cluster.local import LocalCluster, etcd_healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
@@ -43,6 +45,17 @@ def pod_processes(cluster: LocalCluster) -> list[int]:
 def test_node_is_ready(skiff, cluster: LocalCluster) -> None:
     out = skiff("get", "nodes").stdout
     assert re.search(rf"^{cluster.layout.node_name}\s+Ready\b", out, re.M), out
+
+
+def test_etcd_answers_only_the_apiserver_certificate(cluster: LocalCluster) -> None:
+    assert etcd_healthy(cluster.layout, cluster.etcd_tls["apiserver-client"])
+    with pytest.raises(OSError):  # plain HTTP: etcd serves TLS only
+        urllib.request.urlopen(f"http://{cluster.layout.etcd_endpoint}/health", timeout=5)
+    admin = cluster.tls["admin"]  # a valid cluster certificate, but not from etcd's CA
+    context = ssl.create_default_context(cafile=cluster.etcd_tls["server"].ca_file)
+    context.load_cert_chain(admin.cert_file, admin.key_file)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"https://{cluster.layout.etcd_endpoint}/health", timeout=5, context=context)
 
 
 def test_pod_runs_isolated_and_is_cleaned_up(skiff, cluster: LocalCluster, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import grpc
 from skiff.apiserver.v1 import apiserver_pb2_grpc
 from skiff_apiserver.app import ApiServerApp
 from skiff_apiserver.config import ApiServerConfig
+from skiff_common.grpcutil import TLSConfig
 
 ETCD = Path(sys.executable).parent / "etcd"
 
@@ -34,6 +35,7 @@ class EtcdMember:
     peer_port: int
     cluster: str = ""
     token: str = ""
+    tls: TLSConfig | None = None  # serve clients over mutual TLS with this server certificate and CA
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -42,6 +44,7 @@ class EtcdMember:
 
     def start(self, *, new: bool = True) -> None:
         log = open(self.data_dir.parent / f"{self.name}.log", "ab")
+        scheme = "https" if self.tls else "http"
         args = [
             str(ETCD),
             "--name",
@@ -49,9 +52,9 @@ class EtcdMember:
             "--data-dir",
             str(self.data_dir),
             "--listen-client-urls",
-            f"http://{self.endpoint}",
+            f"{scheme}://{self.endpoint}",
             "--advertise-client-urls",
-            f"http://{self.endpoint}",
+            f"{scheme}://{self.endpoint}",
             "--listen-peer-urls",
             f"http://127.0.0.1:{self.peer_port}",
             "--initial-advertise-peer-urls",
@@ -65,6 +68,13 @@ class EtcdMember:
             "--log-level",
             "error",
         ]
+        if self.tls:
+            args += [
+                f"--cert-file={self.tls.cert_file}",
+                f"--key-file={self.tls.key_file}",
+                f"--trusted-ca-file={self.tls.ca_file}",
+                "--client-cert-auth",
+            ]
         self.proc = subprocess.Popen(args, stdout=log, stderr=log)
 
     def kill(self) -> None:

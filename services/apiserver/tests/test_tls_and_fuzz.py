@@ -7,13 +7,14 @@ from pathlib import Path
 
 import grpc
 import pytest
-from apiserver_etcd import make_config, start_server
+from apiserver_etcd import EtcdMember, free_port, make_config, start_server
 from apiserver_testlib import create, pod, uniq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from skiff.apiserver.v1 import apiserver_pb2 as pb
 from skiff.apiserver.v1 import apiserver_pb2_grpc
 from skiff_apiserver.machinery import convert, kinds
+from skiff_apiserver.storage.etcd import EtcdClient
 from skiff_common import errors
 from skiff_common.grpcutil import create_channel
 from skiff_common.tls import ensure_cluster_pki
@@ -44,6 +45,51 @@ async def test_mutual_tls(etcd, tmp_path: Path) -> None:
     finally:
         await srv.channel.close()
         await srv.app.stop(0)
+
+
+async def test_etcd_over_mutual_tls(tmp_path: Path) -> None:
+    """etcd with its own CA and client-certificate auth: the apiserver with --etcd-* files works; a client
+    without a certificate from etcd's CA is turned away."""
+    etcd_pki = ensure_cluster_pki(tmp_path / "etcd-pki", components=["server", "apiserver-client"])
+    other_pki = ensure_cluster_pki(tmp_path / "other-pki", components=["intruder"])
+    member = EtcdMember("tls", tmp_path / "data", free_port(), free_port(), tls=etcd_pki["server"])
+    member.start()
+    client_tls = etcd_pki["apiserver-client"]
+    try:
+        srv = await start_server(
+            make_config(
+                [member.endpoint],
+                etcd_cafile=client_tls.ca_file,
+                etcd_certfile=client_tls.cert_file,
+                etcd_keyfile=client_tls.key_file,
+            )
+        )
+        try:
+            created = await create(srv.stub, pod(uniq("tls")))
+            got = await srv.stub.Get(
+                pb.GetRequest(resource="pods", namespace="default", name=created.metadata.name)
+            )
+            assert got.object.Is(created.DESCRIPTOR)
+        finally:
+            await srv.channel.close()
+            await srv.app.stop(0)
+        for tls in (None, other_pki["intruder"]):
+            stranger = EtcdClient([member.endpoint], timeout=2.0, tls=tls)
+            try:
+                with pytest.raises(errors.SkiffError):
+                    await stranger.get(b"/registry/namespaces/default")
+            finally:
+                await stranger.close()
+    finally:
+        member.kill()
+
+
+def test_partial_etcd_tls_flags_are_refused() -> None:
+    from skiff_apiserver.app import etcd_tls_config
+
+    cfg = make_config(["127.0.0.1:1"], etcd_cafile="/ca.crt")
+    with pytest.raises(ValueError, match="--etcd-certfile"):
+        etcd_tls_config(cfg)
 
 
 def test_partial_tls_flags_are_refused() -> None:

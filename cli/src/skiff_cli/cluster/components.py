@@ -18,6 +18,10 @@ from .layout import ClusterLayout
 
 COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet")
 CLIENT_IDENTITIES = ("admin",)
+# etcd has a CA of its own (in <pki>/etcd), as in Kubernetes: only the apiserver holds a certificate etcd
+# trusts, so no other component's certificate opens the store.
+ETCD_PKI_SUBDIR = "etcd"
+ETCD_IDENTITIES = ("server", "apiserver-client")
 
 
 @dataclass(frozen=True)
@@ -43,9 +47,9 @@ def tls_flags(tls: TLSConfig, *, server: bool) -> list[str]:
     return [f"--tls-cert-file={tls.cert_file}", f"--tls-key-file={tls.key_file}", f"--tls-ca-file={tls.ca_file}"]
 
 
-def etcd(layout: ClusterLayout) -> Component:
-    client = f"http://{layout.etcd_endpoint}"
-    peer = f"http://127.0.0.1:{layout.etcd_peer_port}"
+def etcd(layout: ClusterLayout, tls: TLSConfig) -> Component:
+    client = f"https://{layout.etcd_endpoint}"
+    peer = f"http://127.0.0.1:{layout.etcd_peer_port}"  # one member: the peer URL carries no traffic
     return Component(
         "etcd",
         [
@@ -57,6 +61,10 @@ def etcd(layout: ClusterLayout) -> Component:
             f"--listen-peer-urls={peer}",
             f"--initial-advertise-peer-urls={peer}",
             f"--initial-cluster=skiff={peer}",
+            f"--cert-file={tls.cert_file}",
+            f"--key-file={tls.key_file}",
+            f"--trusted-ca-file={tls.ca_file}",
+            "--client-cert-auth",
             "--log-level=warn",
         ],
     )
@@ -78,13 +86,16 @@ def runtime(layout: ClusterLayout) -> Component:
     )
 
 
-def apiserver(layout: ClusterLayout, tls: TLSConfig) -> Component:
+def apiserver(layout: ClusterLayout, tls: TLSConfig, etcd_tls: TLSConfig) -> Component:
     return Component(
         "apiserver",
         [
             bin_path("skiff-apiserver"),
             f"--listen={layout.apiserver_address}",
             f"--etcd-endpoints={layout.etcd_endpoint}",
+            f"--etcd-cafile={etcd_tls.ca_file}",
+            f"--etcd-certfile={etcd_tls.cert_file}",
+            f"--etcd-keyfile={etcd_tls.key_file}",
             f"--metrics-address={layout.metrics_address('apiserver')}",
             *tls_flags(tls, server=True),
         ],

@@ -12,6 +12,7 @@ afterwards it sweeps what a crash could have left behind.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from skiff_common.grpcutil import TLSConfig
 from skiff_common.tls import ensure_cluster_pki
 
 from ..clientconfig import ClientConfig
@@ -47,9 +49,11 @@ def wait_for(what: str, check: Callable[[], bool], *, timeout: float, log: Path 
     raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}{hint}")
 
 
-def etcd_healthy(layout: ClusterLayout) -> bool:
+def etcd_healthy(layout: ClusterLayout, tls: TLSConfig) -> bool:
+    context = ssl.create_default_context(cafile=tls.ca_file)
+    context.load_cert_chain(tls.cert_file, tls.key_file)
     try:
-        with urllib.request.urlopen(f"http://{layout.etcd_endpoint}/health", timeout=1) as resp:
+        with urllib.request.urlopen(f"https://{layout.etcd_endpoint}/health", timeout=1, context=context) as resp:
             return b'"health":"true"' in resp.read()
     except OSError:
         return False
@@ -61,6 +65,9 @@ class LocalCluster:
         self.say = say
         pki = ensure_cluster_pki(layout.pki_dir, components=[*components.COMPONENTS, *components.CLIENT_IDENTITIES])
         self.tls = pki
+        self.etcd_tls = ensure_cluster_pki(
+            layout.pki_dir / components.ETCD_PKI_SUBDIR, components=components.ETCD_IDENTITIES
+        )
 
     def client_config(self) -> ClientConfig:
         admin = self.tls["admin"]
@@ -89,12 +96,18 @@ class LocalCluster:
         layout = self.layout
         for folder in (layout.state_dir, layout.log_dir, layout.runtime_root, layout.runtime_state):
             folder.mkdir(parents=True, exist_ok=True)
-        self._start(components.etcd(layout), lambda: etcd_healthy(layout))
+        self._start(
+            components.etcd(layout, self.etcd_tls["server"]),
+            lambda: etcd_healthy(layout, self.etcd_tls["apiserver-client"]),
+        )
         if images:
             self.start_registry()
         self._start(components.runtime(layout), lambda: asyncio.run(runtime_ready(layout.runtime_socket)))
         admin = self.client_config()
-        self._start(components.apiserver(layout, self.tls["apiserver"]), lambda: asyncio.run(apiserver_ready(admin)))
+        self._start(
+            components.apiserver(layout, self.tls["apiserver"], self.etcd_tls["apiserver-client"]),
+            lambda: asyncio.run(apiserver_ready(admin)),
+        )
         self._start(components.scheduler(layout, self.tls["scheduler"]), lambda: True)
         self._start(components.controllers(layout, self.tls["controllers"]), lambda: True)
         self._start(components.kubelet(layout, self.tls["kubelet"]), lambda: True)

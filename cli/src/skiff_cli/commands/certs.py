@@ -1,4 +1,5 @@
-"""`skiff certs --dir DIR`: make the cluster's CA and one certificate per component (idempotent).
+"""`skiff certs --dir DIR`: make the cluster's CA and one certificate per component (idempotent), and
+under DIR/etcd the store's own CA with etcd's server certificate and the apiserver's client certificate.
 
 `skiff up` does this itself; the command exists for docker-compose and Helm installs, where the
 certificates are made once into a shared volume or a Secret.
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from skiff_common.tls import ensure_cluster_pki
 
-from ..cluster.components import CLIENT_IDENTITIES, COMPONENTS
+from ..cluster.components import CLIENT_IDENTITIES, COMPONENTS, ETCD_IDENTITIES, ETCD_PKI_SUBDIR
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,9 +27,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 async def run(args: argparse.Namespace) -> int:
     hosts = [h.strip() for h in args.hosts.split(",") if h.strip()]
     pki = ensure_cluster_pki(args.dir, components=[*COMPONENTS, *CLIENT_IDENTITIES], hosts=hosts)
+    etcd_dir = args.dir / ETCD_PKI_SUBDIR
+    etcd_pki = ensure_cluster_pki(etcd_dir, components=ETCD_IDENTITIES, hosts=hosts)
     if args.owner is not None:
-        for path in args.dir.iterdir():
+        for path in [*args.dir.iterdir(), *etcd_dir.iterdir()]:
             os.chown(path, args.owner, args.owner)
     for name in pki:
         print(f"{name}: {pki[name].cert_file}")
+    for name in etcd_pki:
+        print(f"etcd {name}: {etcd_pki[name].cert_file}")
     return 0

@@ -22,17 +22,32 @@ from skiff_apiserver.storage.etcd import EtcdClient
 from skiff_apiserver.storage.watch_cache import WatchCache
 
 
-def tls_config(cfg: ApiServerConfig) -> TLSConfig | None:
-    given = [cfg.tls_cert_file, cfg.tls_key_file, cfg.client_ca_file]
+def _tls_files(ca: str | None, cert: str | None, key: str | None, flags: str, why: str) -> TLSConfig | None:
+    given = [ca, cert, key]
     if not any(given):
         return None
     if not all(given):
-        raise ValueError(
-            "--tls-cert-file, --tls-key-file and --client-ca-file must be given together "
-            "(the apiserver only speaks mutual TLS)"
-        )
-    return TLSConfig(
-        ca_file=cfg.client_ca_file or "", cert_file=cfg.tls_cert_file or "", key_file=cfg.tls_key_file or ""
+        raise ValueError(f"{flags} must be given together ({why})")
+    return TLSConfig(ca_file=ca or "", cert_file=cert or "", key_file=key or "")
+
+
+def tls_config(cfg: ApiServerConfig) -> TLSConfig | None:
+    return _tls_files(
+        cfg.client_ca_file,
+        cfg.tls_cert_file,
+        cfg.tls_key_file,
+        "--tls-cert-file, --tls-key-file and --client-ca-file",
+        "the apiserver only speaks mutual TLS",
+    )
+
+
+def etcd_tls_config(cfg: ApiServerConfig) -> TLSConfig | None:
+    return _tls_files(
+        cfg.etcd_cafile,
+        cfg.etcd_certfile,
+        cfg.etcd_keyfile,
+        "--etcd-cafile, --etcd-certfile and --etcd-keyfile",
+        "etcd is spoken to over mutual TLS or not at all",
     )
 
 
@@ -50,7 +65,7 @@ class ApiServerApp:
         """Start everything; with serve=False the gRPC server is built and bound but not started (the
         caller starts it, e.g. skiff_common's serve_until_signal). Returns the bound port."""
         cfg = self.cfg
-        self.client = EtcdClient(cfg.etcd_endpoints, timeout=cfg.etcd_timeout)
+        self.client = EtcdClient(cfg.etcd_endpoints, timeout=cfg.etcd_timeout, tls=etcd_tls_config(cfg))
         await self._wait_for_etcd()
         self.caches = {
             i.resource: WatchCache(

@@ -12,6 +12,11 @@ class ApiServerConfig:
         default_factory=lambda: ["127.0.0.1:2379"],
         metadata={"help": "etcd client endpoints, comma separated (failover)"},
     )
+    etcd_cafile: str | None = field(default=None, metadata={"help": "CA (PEM) that signs etcd's server certificate"})
+    etcd_certfile: str | None = field(default=None, metadata={"help": "client certificate (PEM) presented to etcd"})
+    etcd_keyfile: str | None = field(
+        default=None, metadata={"help": "private key (PEM) of the etcd client certificate", "secret": True}
+    )
     etcd_prefix: str = field(default="/registry", metadata={"help": "key prefix of every object in etcd"})
     etcd_timeout: float = field(default=10.0, metadata={"help": "seconds an etcd call may take at most"})
     metrics_address: str | None = field(

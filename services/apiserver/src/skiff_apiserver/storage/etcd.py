@@ -23,10 +23,12 @@ import socket
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from aetcd import rpc
 from skiff_common import errors
+from skiff_common.grpcutil import TLSConfig, channel_credentials
 from skiff_common.observability.tracing import CachedTracer
 
 from skiff_apiserver import metrics
@@ -100,21 +102,26 @@ def map_grpc_error(exc: grpc.aio.AioRpcError) -> errors.SkiffError:
 
 
 class EtcdClient:
-    def __init__(self, endpoints: Sequence[str], *, timeout: float = 10.0) -> None:
+    def __init__(self, endpoints: Sequence[str], *, timeout: float = 10.0, tls: TLSConfig | None = None) -> None:
         self.endpoints = list(endpoints)
         self.timeout = timeout
-        self._channel = grpc.aio.insecure_channel(
-            channel_target(self.endpoints),
-            options=[
-                ("grpc.lb_policy_name", "pick_first"),
-                ("grpc.keepalive_time_ms", 5000),
-                ("grpc.keepalive_timeout_ms", 3000),
-                ("grpc.keepalive_permit_without_calls", 1),
-                ("grpc.initial_reconnect_backoff_ms", 100),
-                ("grpc.max_reconnect_backoff_ms", 1000),
-                ("grpc.max_receive_message_length", 256 * 1024 * 1024),
-                ("grpc.max_send_message_length", 16 * 1024 * 1024),
-            ],
+        target = channel_target(self.endpoints)
+        options: list[tuple[str, Any]] = [
+            ("grpc.lb_policy_name", "pick_first"),
+            ("grpc.keepalive_time_ms", 5000),
+            ("grpc.keepalive_timeout_ms", 3000),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 1000),
+            ("grpc.max_receive_message_length", 256 * 1024 * 1024),
+            ("grpc.max_send_message_length", 16 * 1024 * 1024),
+        ]
+        # Mutual TLS, as kube-apiserver's --etcd-cafile/--etcd-certfile/--etcd-keyfile: etcd trusts only
+        # certificates from its own CA, which only the apiserver holds.
+        self._channel = (
+            grpc.aio.secure_channel(target, channel_credentials(tls), options=options)
+            if tls is not None
+            else grpc.aio.insecure_channel(target, options=options)
         )
         self._kv = rpc.KVStub(self._channel)
         self._watch = rpc.WatchStub(self._channel)
