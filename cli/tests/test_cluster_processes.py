@@ -34,3 +34,12 @@ def test_ephemeral_layouts_do_not_collide(tmp_path: Path) -> None:
     assert a.bridge != b.bridge and len(a.bridge) <= 15
     assert a.cgroup_root != b.cgroup_root
     assert a.pod_cidr != b.pod_cidr
+
+
+def test_down_finds_the_layout_up_recorded(tmp_path: Path) -> None:
+    layout = ClusterLayout.ephemeral(tmp_path / "state", "abc123", pod_subnet=201)
+    layout.save()
+    assert ClusterLayout.load(tmp_path / "state") == layout
+    # No record: the defaults, in that folder (never another cluster's bridge or cgroup by accident
+    # once a cluster has been brought up there).
+    assert ClusterLayout.load(tmp_path / "other") == ClusterLayout(state_dir=tmp_path / "other")

@@ -7,11 +7,16 @@ so it never collides with a developer's own `skiff up` cluster. It is built by t
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import secrets
+import select
+import struct
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,13 +50,50 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 class Skiff:
     """Runs the real `skiff` command against the test cluster."""
 
-    def __call__(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([SKIFF, *args], capture_output=True, text=True, timeout=timeout)
+    def __call__(
+        self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [SKIFF, *args], capture_output=True, text=True, timeout=timeout, input=input or "", check=False
+        )
         if check and result.returncode != 0:
             raise AssertionError(
                 f"skiff {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
             )
         return result
+
+    def on_terminal(
+        self, *args: str, prompt: bytes, keys: bytes, rows: int = 40, cols: int = 120
+    ) -> tuple[int | None, bytes]:
+        """Run skiff on a pseudo-terminal of rows x cols; once `prompt` shows, type `keys`. Returns the exit
+        status (None if it had to be killed after 60 s) and everything the terminal showed."""
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        proc = subprocess.Popen([SKIFF, *args], stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        shown, typed = b"", False
+        deadline = time.monotonic() + 60
+        try:
+            while time.monotonic() < deadline:
+                if not select.select([master], [], [], 0.2)[0]:
+                    if proc.poll() is not None:
+                        break
+                    continue
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the last process holding the terminal exited
+                    break
+                shown += chunk
+                if not typed and prompt in shown:  # typed earlier, a shell setting up its terminal drops it
+                    os.write(master, keys)
+                    typed = True
+        finally:
+            os.close(master)
+            killed = proc.poll() is None
+            if killed:
+                proc.kill()
+            proc.wait()
+        return (None if killed else proc.returncode), shown
 
     def get_json(self, *args: str) -> dict:
         return json.loads(self("get", *args, "-o", "json").stdout)

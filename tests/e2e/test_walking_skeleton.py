@@ -88,6 +88,14 @@ def test_pod_runs_isolated_and_is_cleaned_up(skiff, cluster: LocalCluster, tmp_p
     assert [args for _, args in rows[1:]] == ["ps -o pid,args"], ps
     assert skiff("exec", "hello", "--", "hostname").stdout.strip() == "hello"
 
+    # kubectl exec's -i and -t: stdin reaches the command and ends with ours; a terminal is a terminal
+    # of our size; a non-zero exit is reported and becomes skiff's own status.
+    piped = skiff("exec", "-i", "hello", "--", "sh", "-c", "cat; exit 3", input="from stdin\n", check=False)
+    assert (piped.returncode, piped.stdout) == (3, "from stdin\n"), piped
+    assert "command terminated with exit code 3" in piped.stderr
+    status, shown = skiff.on_terminal("exec", "-it", "hello", "--", "sh", prompt=b"# ", keys=b"stty size; exit 5\n")
+    assert status == 5 and b"40 120" in shown, shown
+
     # The container is really limited: its cgroup carries the pod's memory limit.
     assert pod_processes(cluster), "no process in the cluster's cgroups while the pod runs"
     assert any(

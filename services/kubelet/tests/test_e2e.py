@@ -83,6 +83,55 @@ def busybox_pod(name: str, script: str, **spec: Any) -> pod_pb2.Pod:
     return pod
 
 
+async def exec_stream(
+    stub: kubelet_pb2_grpc.KubeletStub, start: kpb.ExecStart, *inputs: kpb.ExecStreamRequest
+) -> tuple[bytes, bytes, int | None]:
+    async def requests() -> AsyncIterator[kpb.ExecStreamRequest]:
+        yield kpb.ExecStreamRequest(start=start)
+        for request in inputs:
+            yield request
+
+    out, err, code = b"", b"", None
+    async for response in stub.ExecStream(requests()):
+        which = response.WhichOneof("output")
+        if which == "stdout":
+            out += response.stdout
+        elif which == "stderr":
+            err += response.stderr
+        else:
+            code = response.exit_code
+    return out, err, code
+
+
+async def check_exec_stream(stub: kubelet_pb2_grpc.KubeletStub, pod: str) -> None:
+    """ExecStream: stdin reaches the command and its EOF is seen, streams stay apart, exit codes and
+    command-not-found come back as `kubectl exec` reports them, a terminal is a terminal."""
+    cat = kpb.ExecStart(namespace="default", pod=pod, command=["sh", "-c", "cat; echo done >&2; exit 4"], stdin=True)
+    out, err, code = await exec_stream(
+        stub, cat, kpb.ExecStreamRequest(stdin=b"one\n"), kpb.ExecStreamRequest(stdin=b"two\n")
+    )
+    assert (out, err, code) == (b"one\ntwo\n", b"done\n", 4)
+    missing = kpb.ExecStart(namespace="default", pod=pod, command=["no-such-command"])
+    out, err, code = await exec_stream(stub, missing)
+    assert code == 127 and b"no-such-command" in err
+    tty = kpb.ExecStart(
+        namespace="default",
+        pod=pod,
+        command=["sh", "-c", "test -t 0 && stty size"],
+        stdin=True,
+        tty=True,
+        size=kpb.TerminalSize(width=100, height=30),
+    )
+    out, err, code = await exec_stream(stub, tty, kpb.ExecStreamRequest(close_stdin=True))
+    assert code == 0 and out.strip() == b"30 100", out
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await exec_stream(stub, kpb.ExecStart(namespace="default", pod=pod))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await exec_stream(stub, kpb.ExecStart(namespace="default", pod="nope", command=["true"]))
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
 async def test_walking_skeleton(client: ApiClient, kubelet: Kubelet, scheduler: Any, runtime: Any) -> None:
     node_name = kubelet.cfg.node_name
 
@@ -159,6 +208,8 @@ async def test_walking_skeleton(client: ApiClient, kubelet: Kubelet, scheduler: 
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stub.Exec(kpb.ExecRequest(namespace="default", pod="nope", command=["true"]))
         assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+        await check_exec_stream(stub, name)
 
     await client.delete(pod_pb2.Pod, name, "default")
 

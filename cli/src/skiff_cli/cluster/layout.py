@@ -7,9 +7,12 @@ developer's own cluster.
 
 from __future__ import annotations
 
+import json
 import socket
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+LAYOUT_FILE = "layout.json"
 
 
 def free_port() -> int:
@@ -58,6 +61,23 @@ class ClusterLayout:
             bridge=f"sk{suffix}"[:15],
             cgroup_root=f"skiff-{suffix}",
         )
+
+    def save(self) -> None:
+        """Record the layout in its state folder, so that `skiff down --state-dir` later acts on exactly
+        this cluster's bridge, cgroup root and processes, not on the defaults."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        data = asdict(self) | {"state_dir": str(self.state_dir)}
+        (self.state_dir / LAYOUT_FILE).write_text(json.dumps(data, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, state_dir: Path) -> ClusterLayout:
+        """The layout recorded in `state_dir` by `skiff up`; the defaults there if none was recorded."""
+        try:
+            data = json.loads((state_dir / LAYOUT_FILE).read_text())
+        except (OSError, ValueError):
+            return cls(state_dir=state_dir)
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**(known | {"state_dir": state_dir}))
 
     @property
     def pki_dir(self) -> Path:

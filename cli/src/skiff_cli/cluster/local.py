@@ -96,6 +96,7 @@ class LocalCluster:
         layout = self.layout
         for folder in (layout.state_dir, layout.log_dir, layout.runtime_root, layout.runtime_state):
             folder.mkdir(parents=True, exist_ok=True)
+        layout.save()
         self._start(
             components.etcd(layout, self.etcd_tls["server"]),
             lambda: etcd_healthy(layout, self.etcd_tls["apiserver-client"]),

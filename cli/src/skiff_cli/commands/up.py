@@ -49,7 +49,7 @@ Try:
 
 
 def run_down(args: argparse.Namespace) -> int:
-    layout = ClusterLayout(state_dir=args.state_dir)
+    layout = ClusterLayout.load(args.state_dir)
     LocalCluster(layout).down()
     if args.purge:
         import shutil

@@ -1,4 +1,4 @@
-"""The Kubelet gRPC service: ContainerLogs and Exec for pods bound to this node.
+"""The Kubelet gRPC service: ContainerLogs, Exec and ExecStream for pods bound to this node.
 
 Pods are looked up in the kubelet's own informer cache (only pods of this node are there, which is
 also the authorisation boundary: a pod elsewhere is NotFound here), containers through a fresh CRI
@@ -19,7 +19,7 @@ from skiff_client import CriClient, Informer
 from skiff_client.cri import call
 from skiff_common import errors
 
-from skiff_kubelet import cri_logs
+from skiff_kubelet import cri_logs, exec_stream
 from skiff_kubelet.runtime_state import pod_runtime
 from skiff_kubelet.sandbox import pod_log_directory
 
@@ -45,8 +45,7 @@ class KubeletService(pb_grpc.KubeletServicer):
         if requested:
             if requested not in names:
                 raise errors.BadRequest(
-                    f'container "{requested}" is not valid for pod "{pod.metadata.name}"; '
-                    f"choose one of: {names}"
+                    f'container "{requested}" is not valid for pod "{pod.metadata.name}"; choose one of: {names}'
                 )
             return requested
         if len(pod.spec.containers) != 1:
@@ -64,6 +63,14 @@ class KubeletService(pb_grpc.KubeletServicer):
             raise errors.NotFound(
                 f'{what} "{name}" in pod "{pod.metadata.name}" not found (it may be waiting to start)'
             )
+        return st
+
+    async def _running_container(self, namespace: str, pod_name: str, container: str) -> cri.ContainerStatus:
+        pod = self._pod(namespace, pod_name)
+        name = self._container_name(pod, container)
+        st = await self._container(pod, name)
+        if st.state != cri.CONTAINER_RUNNING:
+            raise errors.FailedPrecondition(f'container "{name}" in pod "{pod.metadata.name}" is not running')
         return st
 
     def _log_path(self, pod: pod_pb2.Pod, st: cri.ContainerStatus) -> Path:
@@ -95,9 +102,7 @@ class KubeletService(pb_grpc.KubeletServicer):
 
         async def running() -> bool:
             try:
-                resp = await call(
-                    self.cri.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=st.id))
-                )
+                resp = await call(self.cri.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=st.id)))
             except errors.NotFound:
                 return False
             return resp.status.state in (cri.CONTAINER_RUNNING, cri.CONTAINER_CREATED)
@@ -110,16 +115,35 @@ class KubeletService(pb_grpc.KubeletServicer):
             raise errors.BadRequest("command: at least one argument is required")
         if request.timeout_seconds < 0:
             raise errors.BadRequest("timeout_seconds: must be >= 0")
-        pod = self._pod(request.namespace, request.pod)
-        name = self._container_name(pod, request.container)
-        st = await self._container(pod, name)
-        if st.state != cri.CONTAINER_RUNNING:
-            raise errors.FailedPrecondition(f'container "{name}" in pod "{pod.metadata.name}" is not running')
+        st = await self._running_container(request.namespace, request.pod, request.container)
         resp = await call(
             self.cri.runtime.ExecSync(
-                cri.ExecSyncRequest(
-                    container_id=st.id, cmd=list(request.command), timeout=request.timeout_seconds
-                )
+                cri.ExecSyncRequest(container_id=st.id, cmd=list(request.command), timeout=request.timeout_seconds)
             )
         )
         return pb.ExecResponse(exit_code=resp.exit_code, stdout=resp.stdout, stderr=resp.stderr)
+
+    async def ExecStream(
+        self, requests: AsyncIterator[pb.ExecStreamRequest], context: Any
+    ) -> AsyncIterator[pb.ExecStreamResponse]:
+        first = await anext(aiter(requests), None)
+        if first is None or first.WhichOneof("input") != "start":
+            raise errors.BadRequest("start: the first request must start the command")
+        start = first.start
+        if not start.command:
+            raise errors.BadRequest("start.command: at least one argument is required")
+        st = await self._running_container(start.namespace, start.pod, start.container)
+        resp = await call(
+            self.cri.runtime.Exec(
+                cri.ExecRequest(
+                    container_id=st.id,
+                    cmd=list(start.command),
+                    tty=start.tty,
+                    stdin=start.stdin,
+                    stdout=True,
+                    stderr=not start.tty,  # a terminal merges both streams
+                )
+            )
+        )
+        async for response in exec_stream.relay(resp.url, start, requests):
+            yield response

@@ -44,6 +44,11 @@ class KubeletStub:
                 request_serializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecRequest.SerializeToString,
                 response_deserializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecResponse.FromString,
                 _registered_method=True)
+        self.ExecStream = channel.stream_stream(
+                '/skiff.kubelet.v1.Kubelet/ExecStream',
+                request_serializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecStreamRequest.SerializeToString,
+                response_deserializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecStreamResponse.FromString,
+                _registered_method=True)
 
 
 class KubeletServicer:
@@ -63,6 +68,15 @@ class KubeletServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExecStream(self, request_iterator, context):
+        """ExecStream runs a command with its output streamed as it comes and, when asked, the caller's stdin
+        and a terminal (`kubectl exec -i -t`). The first request must be `start`; the last response is
+        `exit_code`. Closing the request stream closes the command's stdin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KubeletServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +89,11 @@ def add_KubeletServicer_to_server(servicer, server):
                     servicer.Exec,
                     request_deserializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecRequest.FromString,
                     response_serializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecResponse.SerializeToString,
+            ),
+            'ExecStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.ExecStream,
+                    request_deserializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecStreamRequest.FromString,
+                    response_serializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecStreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +150,33 @@ class Kubelet:
             '/skiff.kubelet.v1.Kubelet/Exec',
             skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecRequest.SerializeToString,
             skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExecStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/skiff.kubelet.v1.Kubelet/ExecStream',
+            skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecStreamRequest.SerializeToString,
+            skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,
