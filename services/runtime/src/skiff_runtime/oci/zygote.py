@@ -28,6 +28,12 @@ executor may safely fall back to spawning the shim itself). ``code`` identifies 
 (``zygote_client.code_id``): a factory started from older code answers ``stale`` and exits, so an
 upgrade never forks shims from outdated modules.
 
+After answering, the factory warms the kernel's cgroup attach lock (``cgroups.base.warm_attach_lock``:
+a no-op ``cgroup.procs`` write of its own pid). The shim's first ``cgroup.procs`` write would otherwise
+wait for an RCU grace period (5-15 ms here, most of the cgroup join); begun now, that grace period
+passes while the shim starts, parses the spec and forks the init. The next request waits for it at
+most one grace period, and a no-op move changes nothing for the factory.
+
 Access control: only uid 0 may talk to it (``SO_PEERCRED`` checked on both sides), the socket is
 mode 0600 inside the 0700 state root.
 
@@ -61,6 +67,7 @@ from typing import Any, NoReturn
 from skiff_runtime.oci import runc_backend, shim, shim_exec, supervisor  # noqa: F401
 from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.cgroups import detect_driver
+from skiff_runtime.oci.cgroups.base import own_procs_file, warm_attach_lock
 from skiff_runtime.oci.zygote_client import SOCKET, code_id, peer_uid
 
 MAX_FDS = 4
@@ -150,7 +157,7 @@ def _recv(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     return req, fds
 
 
-def handle(conn: socket.socket, code_id: str, ino: int) -> bool:
+def handle(conn: socket.socket, code_id: str, ino: int, warm: str | None = None) -> bool:
     """Serve one request; False when this factory must exit (it is stale)."""
     if peer_uid(conn) != 0:
         conn.send(json.dumps({"ok": False, "error": "only uid 0 may use the shim factory"}).encode())
@@ -182,6 +189,8 @@ def handle(conn: socket.socket, code_id: str, ino: int) -> bool:
             os.close(fd)
     with contextlib.suppress(OSError):
         conn.send(json.dumps(reply).encode())
+    if warm and reply["ok"]:
+        warm_attach_lock(warm)  # after answering: overlaps the shim's start-up, delays no reply
     return True
 
 
@@ -204,6 +213,7 @@ def serve(state_root: str, ready_fd: int, code_id: str, idle_exit: float = IDLE_
         os.umask(old)
     srv.listen(128)
     ino = os.stat(SOCKET).st_ino
+    warm = own_procs_file()
     detect_driver()  # touch the cgroup probe once (warms the dentry cache, imports nothing new)
     gc.collect()
     gc.freeze()  # imported objects: never scanned, so their pages stay shared with every child
@@ -220,7 +230,7 @@ def serve(state_root: str, ready_fd: int, code_id: str, idle_exit: float = IDLE_
                 break
             continue
         last = time.monotonic()
-        if not _serve_one(conn, code_id, ino):
+        if not _serve_one(conn, code_id, ino, warm):
             break
     # Leaving: first make sure no new client can reach us, then serve whoever already queued up
     # (their requests are sent: dropping them would leave those creates unsure whether we forked).
@@ -232,14 +242,14 @@ def serve(state_root: str, ready_fd: int, code_id: str, idle_exit: float = IDLE_
             conn, _ = srv.accept()
         except BlockingIOError:
             break
-        _serve_one(conn, code_id, ino)
+        _serve_one(conn, code_id, ino, warm)
     _reap()
 
 
-def _serve_one(conn: socket.socket, code_id: str, ino: int) -> bool:
+def _serve_one(conn: socket.socket, code_id: str, ino: int, warm: str | None) -> bool:
     with conn:
         try:
-            return handle(conn, code_id, ino)
+            return handle(conn, code_id, ino, warm)
         except Exception:
             traceback.print_exc()
             return True
