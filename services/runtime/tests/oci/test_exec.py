@@ -17,9 +17,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 async def running(env: Env) -> str:
-    await env.create(
-        "target", ["sh", "-c", "echo up; sleep 1000"], env=["PATH=/bin", "ROLE=app"], cwd="/work"
-    )
+    await env.create("target", ["sh", "-c", "echo up; sleep 1000"], env=["PATH=/bin", "ROLE=app"], cwd="/work")
     await env.executor.start("target")
     await env.wait_for_output("target", "up")
     return "target"
@@ -28,9 +26,7 @@ async def running(env: Env) -> str:
 async def test_exec_sees_container_view(env: Env, running: str) -> None:
     rec = read_record(env.state_root / running)
     assert rec is not None
-    script = (
-        "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $ROLE $EXTRA; pwd; cat /proc/self/cgroup"
-    )
+    script = "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $ROLE $EXTRA; pwd; cat /proc/self/cgroup"
     code, out, err = await env.executor.exec_sync(running, ["sh", "-c", script], env=["EXTRA=x"])
     assert (code, err) == (0, b"")
     lines = out.decode().splitlines()
@@ -86,9 +82,7 @@ async def test_exec_falls_back_to_nsexec_without_shim(env: Env, running: str) ->
 # gives up waiting; rerun rather than let a slow machine fail the suite. Tracked in the runtime issue.
 @pytest.mark.flaky(reruns=2)
 async def test_cancelled_exec_kills_the_command(env: Env, running: str) -> None:
-    task = asyncio.create_task(
-        env.executor.exec_sync(running, ["sh", "-c", "echo $$ > /tmp/pid; sleep 1000"])
-    )
+    task = asyncio.create_task(env.executor.exec_sync(running, ["sh", "-c", "echo $$ > /tmp/pid; sleep 1000"]))
     started = False
     for _ in range(1200):
         code, out, _ = await env.executor.exec_sync(running, ["cat", "/tmp/pid"])

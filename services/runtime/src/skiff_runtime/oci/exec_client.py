@@ -38,9 +38,7 @@ async def exec_in_container(
     return int(reply["exit_code"]), base64.b64decode(reply["stdout"]), base64.b64decode(reply["stderr"])
 
 
-async def _via_nsexec(
-    request: dict[str, Any], limit: float | None, env: dict[str, str]
-) -> tuple[int, bytes, bytes]:
+async def _via_nsexec(request: dict[str, Any], limit: float | None, env: dict[str, str]) -> tuple[int, bytes, bytes]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -5,9 +5,9 @@ Lifecycle (one shim per container, like containerd-shim)::
     executor.create()
       └─ the shim factory (zygote.py) forks a child that setsid()s and calls main() below
          [fallback: Popen(python -m skiff_runtime.oci.shim, start_new_session=True)]
-         ── main() forks once more and the first process exits, so the real shim is re-parented
-           to init/subreaper: the runtime service (and the factory) can restart or exit without
-           the shim being its zombie or dying with it.
+         ── [fallback only] main() forks once more and the first process exits, so the shim is
+           re-parented to init/subreaper: the runtime service can restart or exit without the shim
+           being its zombie. The factory's children need no such step (see zygote.py).
            shim: validate config.json, create pipes,
                  unshare(CLONE_NEWPID) / setns(pid) for its children, fork ──> container init (init.py)
                  create the cgroup, write the init's pid to cgroup.procs, "C" on the cgroup pipe
@@ -41,7 +41,7 @@ import traceback
 from pathlib import Path
 
 from skiff_runtime.oci import syscalls as sc
-from skiff_runtime.oci.cgroups import CgroupDriver, detect_driver
+from skiff_runtime.oci.cgroups import CgroupDriver, host_driver
 from skiff_runtime.oci.errors import InvalidBundle
 from skiff_runtime.oci.init import run_init
 from skiff_runtime.oci.spec import Resources, Spec, load_spec
@@ -155,7 +155,7 @@ def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
     cgroups_path = ""
     try:
         spec = load_spec(Path(args.bundle))
-        driver = detect_driver()
+        driver = host_driver()
         cgroups_path = spec.cgroups_path or f"/skiff/{args.id}"
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -188,9 +188,7 @@ def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
         )
         state_dir = Path(args.state_dir)
         write_record(state_dir, rec)
-        sup = Supervisor(
-            state_dir, rec, driver, stdout=out_r, stderr=err_r, starter=PipeStarter(sync_r, start_w)
-        )
+        sup = Supervisor(state_dir, rec, driver, stdout=out_r, stderr=err_r, starter=PipeStarter(sync_r, start_w))
         return sup, ready
     except InvalidBundle as e:
         failure: dict[str, object] = {"ok": False, "kind": "invalid", "field": e.field, "reason": e.reason}
@@ -207,7 +205,7 @@ def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skiff-shim")
     parser.add_argument("--id", required=True)
     parser.add_argument("--bundle", required=True)
@@ -216,10 +214,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-fd", type=int, required=True)
     parser.add_argument("--runtime", default=None, help="runc/crun binary: delegate isolation to it")
     parser.add_argument("--runtime-root", default=None, help="the runtime's --root state directory")
-    args = parser.parse_args(argv)
-    # stderr is <state_dir>/shim.log; plain logging keeps the shim free of service-only dependencies.
+    return parser
+
+
+# Built at import, i.e. once in the shim factory: constructing an ArgumentParser looks up gettext
+# catalogues on disk, ~1.5 ms that every forked shim would pay again.
+PARSER = _parser()
+
+
+def configure_logging() -> None:
+    """stderr is <state_dir>/shim.log; plain logging keeps the shim free of service-only dependencies.
+    The factory calls it at start-up (its stderr, fd 2, becomes each child's shim.log), which leaves
+    the call in ``main`` a no-op there."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if os.fork() != 0:
+
+
+def main(argv: list[str] | None = None, *, detach: bool = True) -> int:
+    """detach: fork once more and let the first process exit (spawned by the executor: not its child
+    for long). The factory passes False: its children are reaped by the kernel (SIGCHLD ignored
+    there), so another fork would only add a process and copy-on-write faults to every create."""
+    args = PARSER.parse_args(argv)
+    configure_logging()
+    if detach and os.fork() != 0:
         os._exit(0)  # the executor reaps this one; the grandchild is the shim
     os.chdir("/")
     if args.runtime:

@@ -233,22 +233,32 @@ class SkiffExecutor:
                 await asyncio.sleep(0.1)  # shim gone: poll /proc through state()
 
     async def delete(self, container_id: str) -> None:
-        """Remove a stopped (or never started) container: shim, processes, cgroup, state dir."""
-        state = await self.state(container_id)
-        if state.status is Status.RUNNING:
-            raise InvalidState(f"container {container_id!r} is running; kill it first")
+        """Remove a stopped (or never started) container: shim, processes, cgroup, state dir.
+
+        The native shim removes the cgroup itself when told to shut down (it says so in its answer)
+        and exits right after answering; the state dir is then removed while it exits. Otherwise
+        (shim gone, runc/crun, a removal that failed in the shim) the cgroup is removed here, after
+        the shim is gone, and the state dir last, so a failed delete can be retried."""
         rec = self._record(container_id)
+        if _to_state(rec).status is Status.RUNNING:
+            raise InvalidState(f"container {container_id!r} is running; kill it first")
+        state_dir = self._dir(container_id)
+        cgroup_removed = False
         with contextlib.suppress(protocol.ShimUnreachable):
-            await protocol.request(self._dir(container_id), {"op": "shutdown"})
+            reply = await protocol.request(state_dir, {"op": "shutdown"})
+            cgroup_removed = reply.get("cgroup_removed") is True
+        if cgroup_removed:
+            shutil.rmtree(state_dir, ignore_errors=True)
         if not await _exited(rec.shim_pid, rec.shim_start, 2.0):
             os.kill(rec.shim_pid, signal.SIGKILL)
         if is_alive(rec.pid, rec.pid_start):
             os.kill(rec.pid, signal.SIGKILL)
         await self._runtime_delete(container_id)
-        driver = detect_driver()
-        await asyncio.to_thread(driver.kill_all, rec.cgroups_path)
-        await asyncio.to_thread(driver.remove, rec.cgroups_path)
-        shutil.rmtree(self._dir(container_id), ignore_errors=True)
+        if not cgroup_removed:
+            driver = detect_driver()
+            await asyncio.to_thread(driver.kill_all, rec.cgroups_path)
+            await asyncio.to_thread(driver.remove, rec.cgroups_path)
+        shutil.rmtree(state_dir, ignore_errors=True)
 
     async def reopen_log(self, container_id: str) -> None:
         self._record(container_id)

@@ -32,6 +32,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -57,6 +58,7 @@ class Supervisor:
         stderr: int,
         starter: Callable[[], Awaitable[str | None]],
         exec_in_shim: bool = True,
+        owns_cgroup: bool = True,
     ) -> None:
         self.state_dir = state_dir
         self.rec = rec
@@ -66,6 +68,9 @@ class Supervisor:
         self.start_requested = False
         # Only when the shim's children are born in the container's pid namespace (native mode).
         self.exec_in_shim = exec_in_shim
+        # Native mode made the cgroup, so "shutdown" removes it; under runc/crun, ``runc delete`` must
+        # see it first (the executor removes it afterwards).
+        self.owns_cgroup = owns_cgroup
         self.logs = CriLogWriter(rec.log_path)
         self.reaped = False
         self.abandoned = False
@@ -142,14 +147,10 @@ class Supervisor:
         self.rec.exit_code = 128 - code if code < 0 else code
         self.rec.finished_at = time.time()
         try:
-            self.rec.oom_killed = self.rec.exit_code == 137 and (
-                self.driver.oom_kill_count(self.rec.cgroups_path) > 0
-            )
+            self.rec.oom_killed = self.rec.exit_code == 137 and (self.driver.oom_kill_count(self.rec.cgroups_path) > 0)
         except OSError:
             traceback.print_exc()
-        log.info(
-            "container %s exited: code=%s oom_killed=%s", self.rec.id, self.rec.exit_code, self.rec.oom_killed
-        )
+        log.info("container %s exited: code=%s oom_killed=%s", self.rec.id, self.rec.exit_code, self.rec.oom_killed)
         asyncio.get_running_loop().create_task(self._finish())
 
     async def _finish(self) -> None:
@@ -183,7 +184,7 @@ class Supervisor:
         except ConnectionError:
             pass
         if req.get("op") == "shutdown" and reply.get("ok"):
-            self.shutdown.set()
+            self._exit_now()
 
     async def _exec(self, req: dict[str, Any], reader: asyncio.StreamReader) -> dict[str, Any]:
         """Run an exec request (shim_exec.py); a caller that hangs up cancels it."""
@@ -224,8 +225,34 @@ class Supervisor:
             if not self.reaped:
                 os.kill(self.rec.pid, signal.SIGKILL)
             await self.stopped.wait()
-            return {"ok": True}
+            removed = self._remove_cgroup()
+            return {"ok": True, "cgroup_removed": removed}
         return {"ok": False, "error": f"unknown op {op!r}"}
+
+    def _remove_cgroup(self) -> bool:
+        """Kill what is left in the container's cgroup and remove it, here rather than in ``delete``:
+        the driver is at hand and delete does not wait for a second set of cgroup probes and thread
+        hops. False (the executor then does it, and reports the error) on failure or under runc."""
+        if not self.owns_cgroup:
+            return False
+        try:
+            self.driver.kill_all(self.rec.cgroups_path)
+            self.driver.remove(self.rec.cgroups_path)
+            return True
+        except OSError:
+            traceback.print_exc()
+            return False
+
+    def _exit_now(self) -> None:
+        """Leave right after answering "shutdown": the container is reaped and recorded, the logs are
+        flushed here, and nothing else is worth the event loop's orderly teardown (cancelling tasks,
+        closing transports: a few ms that ``delete`` would wait for). ``_exit`` also skips interpreter
+        shutdown when the shim is not a factory child."""
+        self.logs.close()
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(0)
 
     async def _start(self) -> dict[str, Any]:
         if self.rec.status != "created" or self.start_requested:

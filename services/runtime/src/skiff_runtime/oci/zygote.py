@@ -16,9 +16,13 @@ its listening socket: a forked child inherits nothing half-done. Each child then
 2. closes the factory's sockets, puts ``/dev/null`` on stdin and the container's ``shim.log`` (sent by
    the executor) on stdout/stderr, and closes every other inherited fd except the ready fd;
 3. renames itself (``skiff-shim --id ...`` in ``/proc/<pid>/cmdline``, as the old command line read);
-4. runs exactly ``shim.main()`` — which forks once more and lets the middle process exit, so the real
-   shim is re-parented to init at once and never depends on the factory — and ``_exit``s; the shim's
-   own ``asyncio.run`` creates a fresh loop in the grandchild.
+4. restores the default SIGCHLD disposition (the shim waits for its init), runs exactly
+   ``shim.main(detach=False)`` and ``_exit``s; the shim's own ``asyncio.run`` creates a fresh loop.
+
+The shims stay the factory's children, yet never depend on it: the factory ignores SIGCHLD, so the
+kernel reaps a shim the moment it exits (no zombie, nothing for the factory to do), and when the
+factory dies its shims are re-parented to init like any orphan. It used to be a double fork (the middle
+process exiting at once); that cost every create a fork and a round of copy-on-write faults.
 
 Protocol (``zygote.sock`` in the executor's state root, ``SOCK_SEQPACKET``, one request per
 connection): the executor sends ``{"argv": [...shim flags...], "code": id}`` with two fds as
@@ -57,6 +61,7 @@ import ctypes
 import gc
 import json
 import os
+import signal
 import socket
 import struct
 import sys
@@ -66,7 +71,7 @@ from typing import Any, NoReturn
 
 from skiff_runtime.oci import runc_backend, shim, shim_exec, supervisor  # noqa: F401
 from skiff_runtime.oci import syscalls as sc
-from skiff_runtime.oci.cgroups import detect_driver
+from skiff_runtime.oci.cgroups import host_driver
 from skiff_runtime.oci.cgroups.base import own_procs_file, warm_attach_lock
 from skiff_runtime.oci.zygote_client import SOCKET, code_id, peer_uid
 
@@ -74,12 +79,29 @@ MAX_FDS = 4
 IDLE_EXIT = 600.0  # seconds without a request; the next create simply starts a new factory
 _cmdline_buffers: list[ctypes.Array[ctypes.c_char]] = []  # referenced forever: the kernel points at it
 PR_SET_NAME, PR_SET_MM, PR_SET_MM_ARG_START, PR_SET_MM_ARG_END = 15, 35, 8, 9
+CAP_SYS_RESOURCE = 24
+_set_mm = True  # the factory's answer to _has_cap_sys_resource(), inherited by its children
 
 
-def _set_cmdline(argv: list[str]) -> None:
-    """Name the process ``skiff-shim`` (comm) and, where we hold CAP_SYS_RESOURCE, point
+def _has_cap_sys_resource() -> bool:
+    """PR_SET_MM needs CAP_SYS_RESOURCE; checked once in the factory, not tried in every child."""
+    try:
+        with open("/proc/self/status") as f:
+            eff = next(line.split()[1] for line in f if line.startswith("CapEff:"))
+        return bool(int(eff, 16) >> CAP_SYS_RESOURCE & 1)
+    except (OSError, StopIteration, ValueError):
+        return True  # unknown: let the child try
+
+
+def _set_cmdline(argv: list[str], set_mm: bool = True) -> None:
+    """Name the process ``skiff-shim`` (comm) and, where we hold CAP_SYS_RESOURCE (``set_mm``), point
     /proc/self/cmdline at the shim's flags (PR_SET_MM). Purely cosmetic (ps): failures are ignored;
     without it the command line stays the factory's."""
+    name = ctypes.create_string_buffer(b"skiff-shim")  # comm: no privilege needed, shown by ps/top
+    with contextlib.suppress(OSError):
+        sc.prctl(PR_SET_NAME, ctypes.addressof(name))
+    if not set_mm:
+        return
     raw = b"\0".join(a.encode() for a in argv) + b"\0"
     buf = ctypes.create_string_buffer(raw, len(raw))
     _cmdline_buffers.append(buf)
@@ -94,9 +116,6 @@ def _set_cmdline(argv: list[str]) -> None:
             break
         except OSError:
             continue
-    name = ctypes.create_string_buffer(b"skiff-shim")  # comm: no privilege needed, shown by ps/top
-    with contextlib.suppress(OSError):
-        sc.prctl(PR_SET_NAME, ctypes.addressof(name))
 
 
 def _close_fds(keep: set[int]) -> None:
@@ -111,6 +130,7 @@ def _become_shim(argv: list[str], ready_fd: int, log_fd: int) -> NoReturn:
     """The forked child: detach, then run the unchanged shim code path. Never returns."""
     code = 1
     try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the factory's SIG_IGN would auto-reap the init
         os.setsid()
         null = os.open("/dev/null", os.O_RDWR)
         os.dup2(null, 0)
@@ -118,9 +138,9 @@ def _become_shim(argv: list[str], ready_fd: int, log_fd: int) -> NoReturn:
         os.dup2(log_fd, 2)
         _close_fds({ready_fd})  # the factory's sockets, log fd, /dev/null: nothing leaks on
         full = [*argv, "--ready-fd", str(ready_fd)]
-        _set_cmdline(["skiff-shim", *full])
+        _set_cmdline(["skiff-shim", *full], _set_mm)
         sys.argv = ["skiff-shim", *full]
-        code = shim.main(full)
+        code = shim.main(full, detach=False)
     except SystemExit as e:  # argparse errors
         code = e.code if isinstance(e.code, int) else 1
     except BaseException:
@@ -130,17 +150,6 @@ def _become_shim(argv: list[str], ready_fd: int, log_fd: int) -> NoReturn:
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
-
-
-def _reap() -> None:
-    """Collect the middle processes (they exit right after shim.main's own fork)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def _recv(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
@@ -202,6 +211,7 @@ def _still_ours(ino: int) -> bool:
 
 
 def serve(state_root: str, ready_fd: int, code_id: str, idle_exit: float = IDLE_EXIT) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps our children (the shims) itself
     os.chdir(state_root)  # bind relative: sun_path is 108 bytes, state roots can be longer
     with contextlib.suppress(FileNotFoundError):
         os.unlink(SOCKET)  # stale: the executor only starts us after failing to connect
@@ -213,8 +223,11 @@ def serve(state_root: str, ready_fd: int, code_id: str, idle_exit: float = IDLE_
         os.umask(old)
     srv.listen(128)
     ino = os.stat(SOCKET).st_ino
+    global _set_mm
+    _set_mm = _has_cap_sys_resource()
+    shim.configure_logging()  # before forking: each child's fd 2 is its shim.log
     warm = own_procs_file()
-    detect_driver()  # touch the cgroup probe once (warms the dentry cache, imports nothing new)
+    host_driver()  # probed once here: every forked shim inherits the result
     gc.collect()
     gc.freeze()  # imported objects: never scanned, so their pages stay shared with every child
     os.write(ready_fd, b"ok")
@@ -222,7 +235,6 @@ def serve(state_root: str, ready_fd: int, code_id: str, idle_exit: float = IDLE_
     srv.settimeout(1.0)
     last = time.monotonic()
     while True:
-        _reap()
         try:
             conn, _ = srv.accept()
         except TimeoutError:
@@ -243,7 +255,6 @@ def serve(state_root: str, ready_fd: int, code_id: str, idle_exit: float = IDLE_
         except BlockingIOError:
             break
         _serve_one(conn, code_id, ino, warm)
-    _reap()
 
 
 def _serve_one(conn: socket.socket, code_id: str, ino: int, warm: str | None) -> bool:
