@@ -13,8 +13,9 @@ Lifecycle (one shim per container, like containerd-shim)::
                  create the cgroup, write the init's pid to cgroup.procs, "C" on the cgroup pipe
                  ──> (the init sets up namespaces and rootfs meanwhile; waits for "C" before its
                  cgroup namespace / first cgroup mount)
+                 bind the control socket, write state.json (created): still overlapping the init
                  <── "R" on the sync pipe (rootfs ready, blocked before exec)
-                 write state.json (created), answer on the ready fd: {"ok": true, "pid": ...}
+                 answer on the ready fd: {"ok": true, "pid": ...}
                  serve the control socket (supervisor.py) until "shutdown"
 
 Errors before "created" are written as ``{"ok": false, "kind": "invalid"|"error", ...}`` on the
@@ -35,9 +36,12 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from skiff_runtime.oci import syscalls as sc
@@ -46,7 +50,7 @@ from skiff_runtime.oci.errors import InvalidBundle
 from skiff_runtime.oci.init import run_init
 from skiff_runtime.oci.spec import Resources, Spec, load_spec
 from skiff_runtime.oci.state import Record, start_time, write_record
-from skiff_runtime.oci.supervisor import Supervisor
+from skiff_runtime.oci.supervisor import Supervisor, listen
 
 
 def report(fd: int, msg: dict[str, object]) -> bool:
@@ -149,7 +153,65 @@ class PipeStarter:
         return (msg[1:].decode(errors="replace") or "container init failed") if msg else None
 
 
-def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
+@dataclass
+class Prepared:
+    """A native container whose init is forked and in its cgroup, with its record written and its
+    control socket listening, while the init may still be setting up its namespaces and rootfs."""
+
+    args: argparse.Namespace
+    driver: CgroupDriver
+    rec: Record
+    sock: socket.socket
+    stdout: int
+    stderr: int
+    sync_r: int
+    start_w: int
+
+    def run(self) -> int:
+        """Wait for the init's "R", answer create(), then supervise until shutdown. The event loop
+        starts only after the answer: its start-up (~1 ms) then overlaps the caller's next request
+        rather than the init's last set-up steps, which rarely leave the shim idle for that long."""
+        msg = _read_sync(self.sync_r)
+        if msg != b"R":
+            os.waitpid(self.rec.pid, 0)
+            reason = msg[1:].decode(errors="replace") or "container init exited during setup"
+            print(f"container init failed: {reason}", file=sys.stderr)
+            _fail(self.args.ready_fd, self.driver, self.rec.cgroups_path, f"container init failed: {reason}")
+            return 1
+        sup = Supervisor(
+            Path(self.args.state_dir),
+            self.rec,
+            self.driver,
+            stdout=self.stdout,
+            stderr=self.stderr,
+            starter=PipeStarter(self.sync_r, self.start_w),
+        )
+        sup.run(_ready_callback(sup, self.args.ready_fd), self.sock)
+        return 0
+
+
+def _fail(ready: int, driver: CgroupDriver | None, cgroups_path: str, failure: dict[str, object] | str) -> None:
+    """Remove what create made (the executor removes the state dir) and answer create() with why."""
+    if isinstance(failure, str):
+        failure = {"ok": False, "kind": "error", "error": failure}
+    if driver is not None and cgroups_path:
+        try:
+            driver.kill_all(cgroups_path)
+            driver.remove(cgroups_path)
+        except OSError:
+            traceback.print_exc()
+    report(ready, failure)
+
+
+def _ready_callback(sup: Supervisor, ready: int) -> Callable[[], None]:
+    def on_ready() -> None:
+        if not report(ready, {"ok": True, "pid": sup.rec.pid}):
+            sup.abandon()  # create() was given up on: leave nothing behind
+
+    return on_ready
+
+
+def create_container(args: argparse.Namespace) -> Prepared | None:
     ready = args.ready_fd
     driver: CgroupDriver | None = None
     cgroups_path = ""
@@ -169,11 +231,11 @@ def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
         for fd in (out_w, err_w, sync_w, start_r, cgroup_r):
             os.close(fd)
         _join_cgroup(driver, cgroups_path, spec.resources, pid, cgroup_w, sync_r)
-        msg = _read_sync(sync_r)
-        if msg != b"R":
-            os.waitpid(pid, 0)
-            reason = msg[1:].decode(errors="replace") or "container init exited during setup"
-            raise RuntimeError(f"container init failed: {reason}")
+        # While the init finishes its rootfs: the control socket and the record (each a few file
+        # operations, a millisecond or more on a disk-backed state root). Should the init fail, the
+        # executor's create() removes the state dir with both in it.
+        state_dir = Path(args.state_dir)
+        sock = listen(state_dir)
         rec = Record(
             id=args.id,
             bundle=str(Path(args.bundle).resolve()),
@@ -186,22 +248,14 @@ def create_container(args: argparse.Namespace) -> tuple[Supervisor, int] | None:
             log_path=args.log_path,
             created_at=time.time(),
         )
-        state_dir = Path(args.state_dir)
         write_record(state_dir, rec)
-        sup = Supervisor(state_dir, rec, driver, stdout=out_r, stderr=err_r, starter=PipeStarter(sync_r, start_w))
-        return sup, ready
+        return Prepared(args, driver, rec, sock, out_r, err_r, sync_r, start_w)
     except InvalidBundle as e:
         failure: dict[str, object] = {"ok": False, "kind": "invalid", "field": e.field, "reason": e.reason}
     except Exception as e:
         traceback.print_exc()
         failure = {"ok": False, "kind": "error", "error": str(e)}
-    if driver is not None and cgroups_path:
-        try:
-            driver.kill_all(cgroups_path)
-            driver.remove(cgroups_path)
-        except OSError:
-            traceback.print_exc()
-    report(ready, failure)
+    _fail(ready, driver, cgroups_path, failure)
     return None
 
 
@@ -238,21 +292,16 @@ def main(argv: list[str] | None = None, *, detach: bool = True) -> int:
     if detach and os.fork() != 0:
         os._exit(0)  # the executor reaps this one; the grandchild is the shim
     os.chdir("/")
-    if args.runtime:
-        from skiff_runtime.oci.runc_backend import create_with_runtime
+    if not args.runtime:
+        prepared = create_container(args)
+        return 1 if prepared is None else prepared.run()
+    from skiff_runtime.oci.runc_backend import create_with_runtime
 
-        created = create_with_runtime(args)
-    else:
-        created = create_container(args)
+    created = create_with_runtime(args)
     if created is None:
         return 1
     sup, ready = created
-
-    def on_ready() -> None:
-        if not report(ready, {"ok": True, "pid": sup.rec.pid}):
-            sup.abandon()  # create() was given up on: leave nothing behind
-
-    sup.run(on_ready)
+    sup.run(_ready_callback(sup, ready))
     return 0
 
 

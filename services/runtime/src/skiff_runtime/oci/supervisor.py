@@ -47,6 +47,17 @@ from skiff_runtime.oci.state import SOCKET, Record, write_record
 log = logging.getLogger("skiff.oci.shim")
 
 
+def listen(state_dir: Path) -> socket.socket:
+    """The control socket, listening: requests queue in its backlog until the event loop runs."""
+    # Bind relative to the state dir: keeps sun_path short whatever the state root is.
+    os.chdir(state_dir)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    sock.bind(SOCKET)
+    os.chmod(SOCKET, 0o600)
+    sock.listen(128)
+    return sock
+
+
 class Supervisor:
     def __init__(
         self,
@@ -78,20 +89,17 @@ class Supervisor:
         self.pipes_closed = asyncio.Event()
         self.shutdown = asyncio.Event()
 
-    def run(self, on_ready: Callable[[], None]) -> None:
+    def run(self, on_ready: Callable[[], None], sock: socket.socket | None = None) -> None:
         """Serve until shutdown. ``on_ready`` fires once the control socket listens, *before* the
         event loop starts: connections wait in the backlog until the loop serves them, so the loop's
-        start-up (a few ms) overlaps the caller's next request instead of delaying create()."""
-        # Bind relative to the state dir: keeps sun_path short whatever the state root is.
-        os.chdir(self.state_dir)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        sock.bind(SOCKET)
-        os.chmod(SOCKET, 0o600)
-        sock.listen(128)
+        start-up (a few ms) overlaps the caller's next request instead of delaying create().
+        ``sock``: already made by ``listen()`` (the native shim does that while its init sets up)."""
+        if sock is None:
+            sock = listen(self.state_dir)
         on_ready()
-        asyncio.run(self._main(sock))
+        asyncio.run(self.serve(sock))
 
-    async def _main(self, sock: socket.socket) -> None:
+    async def serve(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         for fd in self.pipes:
             os.set_blocking(fd, False)
@@ -112,7 +120,7 @@ class Supervisor:
         log.warning("container %s: create() was abandoned by the caller; tearing down", self.rec.id)
         if not self.reaped:
             os.kill(self.rec.pid, signal.SIGKILL)
-        self.abandoned = True  # called before the loop runs: _main starts the teardown
+        self.abandoned = True  # called before serve(): it starts the teardown
 
     async def _teardown(self) -> None:
         await self.stopped.wait()
@@ -261,14 +269,21 @@ class Supervisor:
         # Set before releasing the process: a fast one may exit, and be recorded STOPPED, before the
         # starter returns; that record must already carry started_at (<= finished_at).
         self.rec.started_at = time.time()
-        error = await self.starter()
+        starting = asyncio.ensure_future(self.starter())
+        await asyncio.sleep(0)  # the starter releases the process ("S", or runc start spawned)
+        # Record RUNNING while the process execs, not after: the write (about a millisecond on a
+        # disk-backed state root) then overlaps the exec instead of delaying the answer. Nobody
+        # reads it before we answer except a caller of state(), to whom "running" is what start()
+        # is doing; a failed exec puts the record back below.
+        if self.rec.status == "created":  # it may already have run to completion
+            self.rec.status = "running"
+            write_record(self.state_dir, self.rec)
+        error = await starting
         log.info("container %s: start %s", self.rec.id, f"failed: {error}" if error else "ok")
         if error:
             self.rec.started_at = None  # it never ran
-            if self.rec.status == "stopped":
-                write_record(self.state_dir, self.rec)
+            if self.rec.status == "running":  # not yet reaped: CREATED until the exit is recorded
+                self.rec.status = "created"
+            write_record(self.state_dir, self.rec)
             return {"ok": False, "error": error}
-        if self.rec.status == "created":  # it may already have run to completion
-            self.rec.status = "running"
-        write_record(self.state_dir, self.rec)
         return {"ok": True}
