@@ -49,7 +49,8 @@ async def _via_nsexec(request: dict[str, Any], limit: float | None, env: dict[st
         env=env,
     )
     try:
-        out, err = await asyncio.wait_for(proc.communicate(json.dumps(request).encode()), limit)
+        async with asyncio.timeout(limit):
+            out, err = await proc.communicate(json.dumps(request).encode())
     except TimeoutError:
         proc.kill()  # the command dies with it: PR_SET_PDEATHSIG
         await proc.wait()

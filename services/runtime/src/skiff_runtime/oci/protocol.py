@@ -60,7 +60,8 @@ async def request(
     try:
         writer.write(json.dumps(msg).encode() + b"\n")
         await writer.drain()
-        line = await asyncio.wait_for(reader.readline(), timeout)
+        async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancellation
+            line = await reader.readline()
     except (ConnectionError, OSError) as e:
         raise ShimUnreachable(str(e)) from e
     finally:

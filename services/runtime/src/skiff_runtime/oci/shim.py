@@ -215,6 +215,7 @@ def create_container(args: argparse.Namespace) -> Prepared | None:
     ready = args.ready_fd
     driver: CgroupDriver | None = None
     cgroups_path = ""
+    pid = 0
     try:
         spec = load_spec(Path(args.bundle))
         driver = host_driver()
@@ -255,6 +256,11 @@ def create_container(args: argparse.Namespace) -> Prepared | None:
     except Exception as e:
         traceback.print_exc()
         failure = {"ok": False, "kind": "error", "error": str(e)}
+    if pid > 0:  # reap it first: an unreaped init keeps its cgroup busy (EBUSY) as a zombie
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
     _fail(ready, driver, cgroups_path, failure)
     return None
 

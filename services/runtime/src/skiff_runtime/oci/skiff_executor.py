@@ -84,7 +84,8 @@ async def _exited(pid: int, start: int, limit: float) -> bool:
 
         loop.add_reader(pidfd, readable)
         try:
-            await asyncio.wait_for(gone, limit)
+            async with asyncio.timeout(limit):
+                await gone
             return True
         except TimeoutError:
             return False
@@ -152,9 +153,34 @@ class SkiffExecutor:
         try:
             await self._spawn_shim(container_id, Path(bundle), state_dir, log_path)
         except BaseException:
-            shutil.rmtree(state_dir, ignore_errors=True)
+            self._discard(container_id, state_dir)
             raise
         return await self.state(container_id)
+
+    def _discard(self, container_id: str, state_dir: Path) -> None:
+        """Undo a create that failed or was cancelled (synchronous: it runs while cancellation
+        unwinds). Our end of the ready pipe is closed by now, so a shim that has not answered yet never
+        will: it finds nobody listening and removes what it made itself. But one that answered "ok"
+        just before the cancellation closed the pipe believes it was heard and would run on, with
+        nobody knowing it: its record (written before the answer) names it, so stop it, its init and
+        its cgroup here. Killing a shim that was exiting anyway (a failed create) is harmless."""
+        rec = read_record(state_dir)
+        if rec is not None and is_alive(rec.shim_pid, rec.shim_start):
+            log.info("container %s: create given up after its shim answered; removing it", container_id)
+            os.kill(rec.shim_pid, signal.SIGKILL)
+            if is_alive(rec.pid, rec.pid_start):
+                os.kill(rec.pid, signal.SIGKILL)
+            self._runtime_discard(container_id)
+            driver = detect_driver()
+            try:
+                driver.kill_all(rec.cgroups_path)
+                driver.remove(rec.cgroups_path)
+            except OSError as e:
+                log.warning("container %s: removing the cgroup of a discarded create: %s", container_id, e)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+    def _runtime_discard(self, container_id: str) -> None:
+        """Synchronous counterpart of ``_runtime_delete`` for ``_discard``."""
 
     async def _spawn_shim(self, cid: str, bundle: Path, state_dir: Path, log_path: Path | None) -> None:
         ready_r, ready_w = os.pipe()

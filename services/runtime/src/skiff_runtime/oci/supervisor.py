@@ -163,7 +163,8 @@ class Supervisor:
 
     async def _finish(self) -> None:
         try:
-            await asyncio.wait_for(self.pipes_closed.wait(), 2.0)
+            async with asyncio.timeout(2.0):
+                await self.pipes_closed.wait()
         except TimeoutError:
             pass
         self.rec.status = "stopped"

@@ -89,16 +89,19 @@ def rmdir_tree(directory: str) -> None:
     for entry in os.scandir(directory):
         if entry.is_dir(follow_symlinks=False):
             rmdir_tree(entry.path)
-    for attempt in range(50):
+    deadline = time.monotonic() + 1.0
+    delay = 0.001  # doubling up to 20 ms: the usual wait is a few ms, and it is on delete's path
+    while True:
         try:
             os.rmdir(directory)
             return
         except FileNotFoundError:
             return
         except OSError as e:
-            if e.errno != errno.EBUSY or attempt == 49:
+            if e.errno != errno.EBUSY or time.monotonic() > deadline:
                 raise
-            time.sleep(0.02)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
 
 
 def own_procs_file(root: str = "/sys/fs/cgroup") -> str | None:
