@@ -10,7 +10,8 @@ request per connection keeps both sides trivial. Operations:
 ``reopen_log``  close and reopen the log path (log rotation)
 ``exec``        ``{"request": {...}, "timeout": s}``: run a command in the container (``shim_exec.py``);
                 answers ``exit_code`` + base64 ``stdout``/``stderr``, or ``timeout: true``
-``shutdown``    SIGKILL the init if still alive, answer, then the shim exits (used by ``delete``)
+``shutdown``    SIGKILL the init if still alive, remove the cgroup (native mode; answers
+                ``cgroup_removed``), answer, then the shim exits at once (used by ``delete``)
 ==============  ============================================================================
 
 The socket is only reachable through the state directory (mode 0700, root), which is the access

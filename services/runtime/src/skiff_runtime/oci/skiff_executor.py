@@ -166,7 +166,7 @@ class SkiffExecutor:
         its cgroup here. Killing a shim that was exiting anyway (a failed create) is harmless."""
         rec = read_record(state_dir)
         if rec is not None and is_alive(rec.shim_pid, rec.shim_start):
-            log.info("container %s: create given up after its shim answered; removing it", container_id)
+            log.info("container %s: stopping the shim of a failed or cancelled create", container_id)
             os.kill(rec.shim_pid, signal.SIGKILL)
             if is_alive(rec.pid, rec.pid_start):
                 os.kill(rec.pid, signal.SIGKILL)
