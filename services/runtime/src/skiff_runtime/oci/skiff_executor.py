@@ -47,7 +47,7 @@ from skiff_runtime.oci.errors import (
 from skiff_runtime.oci.exec_client import exec_in_container
 from skiff_runtime.oci.executor import ContainerState, ContainerStats, Status
 from skiff_runtime.oci.spec import load_spec
-from skiff_runtime.oci.state import SHIM_LOG, Record, is_alive, read_record
+from skiff_runtime.oci.state import SHIM_LOG, Record, exited, is_alive, read_record
 from skiff_runtime.oci.zygote_client import (
     ZygoteClient,
     ZygoteUnavailable,
@@ -63,36 +63,6 @@ log = logging.getLogger("skiff.oci.executor")
 
 
 _SHIM = "skiff_runtime.oci.shim"
-
-
-async def _exited(pid: int, start: int, limit: float) -> bool:
-    """Wait until the process (pid, start time) is gone, on a pidfd: no polling interval added to
-    delete(), which used to sleep in 20 ms steps while the shim exited."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        if not is_alive(pid, start):  # checked after opening: the pidfd is for this very process
-            return True
-        loop = asyncio.get_running_loop()
-        gone: asyncio.Future[None] = loop.create_future()
-
-        def readable() -> None:
-            if not gone.done():
-                gone.set_result(None)
-
-        loop.add_reader(pidfd, readable)
-        try:
-            async with asyncio.timeout(limit):
-                await gone
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            loop.remove_reader(pidfd)
-    finally:
-        os.close(pidfd)
 
 
 def _to_state(rec: Record) -> ContainerState:
@@ -275,7 +245,7 @@ class SkiffExecutor:
             cgroup_removed = reply.get("cgroup_removed") is True
         if cgroup_removed:
             shutil.rmtree(state_dir, ignore_errors=True)
-        if not await _exited(rec.shim_pid, rec.shim_start, 2.0):
+        if not await exited(rec.shim_pid, rec.shim_start, 2.0):
             os.kill(rec.shim_pid, signal.SIGKILL)
         if is_alive(rec.pid, rec.pid_start):
             os.kill(rec.pid, signal.SIGKILL)
