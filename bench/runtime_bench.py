@@ -38,9 +38,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "interop"))
@@ -102,7 +101,7 @@ async def part_a(n: int, tmp: Path) -> None:
         results.setdefault("skiff executor create+start+wait", []).append(t1 - t0)
         results.setdefault("skiff executor create+start+wait+delete", []).append(t2 - t0)
 
-    def runtime_run(name: str, binary: str, cid: str) -> None:
+    async def runtime_run(name: str, binary: str, cid: str) -> None:
         bundle = write_config(tmp / "a" / f"b-{cid}", rootfs, ["/bin/true"], cgroups_path=f"{parent}/{cid}")
         elapsed = _cmd_time(runtime_argv(binary, str(tmp / "a" / f"{name}-root"), "run", "--bundle", str(bundle), cid))
         label = f"{name} run (create+start+wait+delete)"
@@ -110,7 +109,7 @@ async def part_a(n: int, tmp: Path) -> None:
             label = f"{name} run, in private mntns w/o unified"
         results.setdefault(label, []).append(elapsed)
 
-    contenders: list[tuple[str, Callable[[str], Any]]] = [("skiff", skiff)]
+    contenders: list[tuple[str, Callable[[str], Awaitable[None]]]] = [("skiff", skiff)]
     for name in ("runc", "crun"):
         binary = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
         if binary is None:
@@ -127,9 +126,7 @@ async def part_a(n: int, tmp: Path) -> None:
             turn = contenders[i % len(contenders) :] + contenders[: i % len(contenders)]
             for name, run in turn:
                 cid = f"{name}-true-{'warm' if i < 0 else i}"
-                result = run(cid)
-                if asyncio.iscoroutine(result):
-                    await result
+                await run(cid)
             if i < 0:
                 results.clear()
         # Where our time goes: every container starts a Python shim; its interpreter + imports alone.
