@@ -8,8 +8,9 @@ Shims are forked by the shim factory of the state root (``zygote.py``, reached t
 ``zygote_client.py``; started on first use and shared by every executor on that root), which saves
 an interpreter start (~200 ms) per create. If the factory cannot be used and nothing was forked, the
 shim is spawned as ``python -m skiff_runtime.oci.shim`` instead (logged at debug level);
-``use_zygote=False`` or ``SKIFF_OCI_ZYGOTE=0`` forces that path. Either way the shim is re-parented to
-init and nothing here depends on the factory after create.
+``use_zygote=False`` or ``SKIFF_OCI_ZYGOTE=0`` forces that path. Either way nothing here depends on
+the factory after create (a factory's shims are its children only until it exits; the kernel reaps
+them, so they are never its zombies).
 
 When the shim is gone (killed, crashed, machine rebooted with a persistent state root) ``state()``
 reconciles the record with ``/proc``: a container whose init is also gone is reported STOPPED with

@@ -41,13 +41,14 @@ most one grace period, and a no-op move changes nothing for the factory.
 Access control: only uid 0 may talk to it (``SO_PEERCRED`` checked on both sides), the socket is
 mode 0600 inside the 0700 state root.
 
-When it dies: nothing happens to existing containers — shims are not its children (see 4.) and talk
-to the executor directly. The next create finds the socket dead (``ECONNREFUSED``) and starts a new
-factory (``zygote_client.py``). The factory also exits on its own when its socket is removed or
-replaced (state root deleted, another factory took over; checked about once a second) and after
-``IDLE_EXIT`` seconds without a request, so a test suite or benchmark that forgets it (its state root
-in a temp dir) leaks nothing for long; restarting costs one interpreter start on the next create.
-Before exiting it unlinks its socket, then serves the connections already queued: a request that was
+When it dies: nothing happens to existing containers — its shims are re-parented to init like any
+orphan (they hold nothing of the factory's, see above) and talk to the executor directly. The next
+create finds the socket dead (``ECONNREFUSED``) and starts a new factory (``zygote_client.py``).
+The factory also exits on its own when its socket is removed or replaced (state root deleted,
+another factory took over; checked about once a second) and after ``IDLE_EXIT`` seconds without a
+request, so a test suite or benchmark that forgets it (its state root in a temp dir) leaks nothing
+for long; restarting costs one interpreter start on the next create. Before exiting it unlinks its
+socket, then serves the connections already queued: a request that was
 sent is always answered, so a client never has to guess whether a shim was forked.
 """
 
