@@ -48,8 +48,8 @@ The factory also exits on its own when its socket is removed or replaced (state 
 another factory took over; checked about once a second) and after ``IDLE_EXIT`` seconds without a
 request, so a test suite or benchmark that forgets it (its state root in a temp dir) leaks nothing
 for long; restarting costs one interpreter start on the next create. Before exiting it unlinks its
-socket, then serves the connections already queued: a request that was
-sent is always answered, so a client never has to guess whether a shim was forked.
+socket, then serves the connections already queued: a request that was sent is always answered, so
+a client never has to guess whether a shim was forked.
 """
 
 from __future__ import annotations
