@@ -7,7 +7,8 @@ unless the part says otherwise. Prints tables; asserts nothing. Parts:
 
 (a) executor: create+start+wait of ``/bin/true`` from the same busybox bundle through our executor
     (``SkiffExecutor``: a Python shim per container) vs ``runc run`` and ``crun run`` (which also
-    delete the container: our delete is timed separately and added in the "+delete" row). On a
+    delete the container: our delete is timed separately and added in the "+delete" row). The
+    contenders take turns (one sample each per round, the order rotated), after one warm-up round. On a
     hybrid-cgroup host crun only runs inside a private mount namespace without /sys/fs/cgroup/unified
     (``runc_backend.runtime_argv``); that wrapper (unshare + sh + umount) is part of crun's number and
     its own cost is printed as a separate row.
@@ -37,7 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,7 +51,7 @@ from images import SLEEP_FOREVER, build_busybox, derive_image, write_tar  # noqa
 from skiff.cri.runtime.v1 import api_pb2 as cri  # noqa: E402
 from skiff.cri.runtime.v1 import api_pb2_grpc  # noqa: E402
 from skiff_process import SkiffRuntime  # noqa: E402
-from skiff_runtime.oci import list_ids, new_executor, remove_cgroup  # noqa: E402
+from skiff_runtime.oci import list_ids, new_executor, remove_cgroup, stop_factory  # noqa: E402
 from skiff_runtime.oci.runc_backend import HYBRID_UNIFIED, needs_private_cgroup_view, runtime_argv  # noqa: E402
 from skiff_runtime.oci.testing import make_rootfs, write_config  # noqa: E402
 
@@ -86,38 +87,48 @@ async def part_a(n: int, tmp: Path) -> None:
     results: dict[str, list[float]] = {}
     executor_root = tmp / "a" / "skiff-state"
     executor = new_executor("skiff", state_root=executor_root)
+
+    async def skiff(cid: str) -> None:
+        bundle = write_config(tmp / "a" / f"b-{cid}", rootfs, ["/bin/true"], cgroups_path=f"{parent}/{cid}")
+        t0 = time.perf_counter()
+        await executor.create(cid, bundle, log_path=None)
+        await executor.start(cid)
+        state = await executor.wait(cid)
+        t1 = time.perf_counter()
+        await executor.delete(cid)
+        t2 = time.perf_counter()
+        assert state.exit_code == 0, state
+        results.setdefault("skiff executor create+start+wait", []).append(t1 - t0)
+        results.setdefault("skiff executor create+start+wait+delete", []).append(t2 - t0)
+
+    async def runtime_run(name: str, binary: str, cid: str) -> None:
+        bundle = write_config(tmp / "a" / f"b-{cid}", rootfs, ["/bin/true"], cgroups_path=f"{parent}/{cid}")
+        elapsed = _cmd_time(runtime_argv(binary, str(tmp / "a" / f"{name}-root"), "run", "--bundle", str(bundle), cid))
+        label = f"{name} run (create+start+wait+delete)"
+        if needs_private_cgroup_view(binary):
+            label = f"{name} run, in private mntns w/o unified"
+        results.setdefault(label, []).append(elapsed)
+
+    contenders: list[tuple[str, Callable[[str], Awaitable[None]]]] = [("skiff", skiff)]
+    for name in ("runc", "crun"):
+        binary = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+        if binary is None:
+            print(f"  {name}: not installed, skipped")
+            continue
+        contenders.append((name, lambda cid, name=name, binary=binary: runtime_run(name, binary, cid)))
+
     try:
-        ours, ours_delete = [], []
-        for i in range(n):
-            cid = f"true-{i}"
-            bundle = write_config(tmp / "a" / f"b-{cid}", rootfs, ["/bin/true"], cgroups_path=f"{parent}/{cid}")
-            t0 = time.perf_counter()
-            await executor.create(cid, bundle, log_path=None)
-            await executor.start(cid)
-            state = await executor.wait(cid)
-            t1 = time.perf_counter()
-            await executor.delete(cid)
-            t2 = time.perf_counter()
-            assert state.exit_code == 0, state
-            ours.append(t1 - t0)
-            ours_delete.append(t2 - t0)
-        results["skiff executor create+start+wait"] = ours
-        results["skiff executor create+start+wait+delete"] = ours_delete
-        for name in ("runc", "crun"):
-            binary = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
-            if binary is None:
-                print(f"  {name}: not installed, skipped")
-                continue
-            root = tmp / "a" / f"{name}-root"
-            samples = []
-            for i in range(n):
-                cid = f"{name}-true-{i}"
-                bundle = write_config(tmp / "a" / f"b-{cid}", rootfs, ["/bin/true"], cgroups_path=f"{parent}/{cid}")
-                samples.append(_cmd_time(runtime_argv(binary, str(root), "run", "--bundle", str(bundle), cid)))
-            label = f"{name} run (create+start+wait+delete)"
-            if needs_private_cgroup_view(binary):
-                label = f"{name} run, in private mntns w/o unified"
-            results[label] = samples
+        # Rounds, one sample of each contender per round, the order rotated every round: a load
+        # change on this shared machine then hits every contender alike instead of whichever ran in
+        # that stretch. Round -1 is a warm-up, not recorded (it starts the shim factory, one
+        # interpreter start, and warms page caches for runc and crun alike).
+        for i in range(-1, n):
+            turn = contenders[i % len(contenders) :] + contenders[: i % len(contenders)]
+            for name, run in turn:
+                cid = f"{name}-true-{'warm' if i < 0 else i}"
+                await run(cid)
+            if i < 0:
+                results.clear()
         # Where our time goes: every container starts a Python shim; its interpreter + imports alone.
         shim_import = [sys.executable, "-c", "import skiff_runtime.oci.shim"]
         results["  (skiff shim start-up alone: python + imports)"] = [_cmd_time(shim_import) for _ in range(n)]
@@ -132,6 +143,7 @@ async def part_a(n: int, tmp: Path) -> None:
             await executor.kill(cid, 9)
             await executor.wait(cid)
             await executor.delete(cid)
+        stop_factory(executor_root)
         remove_cgroup_tree(parent.strip("/"))
         remove_cgroup(parent)
     base = statistics.median(results["skiff executor create+start+wait+delete"]) * 1000

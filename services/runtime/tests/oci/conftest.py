@@ -110,6 +110,28 @@ class Env:
         return found
 
     @staticmethod
+    def processes_holding(target: Path) -> list[int]:
+        """pids with target open on any fd. Unlike ``processes_with_fd`` this also finds a shim the
+        factory has just forked: it holds shim.log (received from the executor) before making it its
+        stdout/stderr."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and alive(int(entry)):
+                try:
+                    fds = os.listdir(f"/proc/{entry}/fd")
+                except OSError:
+                    continue  # gone
+                for fd in fds:
+                    try:  # one fd at a time: a process busy closing and dup'ing fds is still seen
+                        link = os.readlink(f"/proc/{entry}/fd/{fd}")
+                    except OSError:
+                        continue
+                    if link.removesuffix(" (deleted)") == str(target):
+                        found.append(int(entry))
+                        break
+        return found
+
+    @staticmethod
     def exists(path: str) -> bool:
         return os.path.exists(path)
 
@@ -178,5 +200,5 @@ def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # ESRCH: it exited while we read
         return False

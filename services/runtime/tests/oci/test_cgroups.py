@@ -85,9 +85,7 @@ async def test_pids_limit_stops_forks(env: Env) -> None:
 
 
 async def test_stats(env: Env) -> None:
-    await env.create(
-        "busy", ["sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo done; sleep 1000"]
-    )
+    await env.create("busy", ["sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo done; sleep 1000"])
     await env.executor.start("busy")
     await env.wait_for_output("busy", "done")
     stats = await env.executor.stats("busy")  # type: ignore[attr-defined]
@@ -130,9 +128,7 @@ def test_shares_to_weight(shares: int, weight: int) -> None:
 
 def _cgroup2_mount() -> str | None:
     for candidate in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
-        if os.path.exists(f"{candidate}/cgroup.procs") and os.path.exists(
-            f"{candidate}/cgroup.subtree_control"
-        ):
+        if os.path.exists(f"{candidate}/cgroup.procs") and os.path.exists(f"{candidate}/cgroup.subtree_control"):
             return candidate
     return None
 

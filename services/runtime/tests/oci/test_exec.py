@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 from typing import TYPE_CHECKING
 
@@ -17,9 +18,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 async def running(env: Env) -> str:
-    await env.create(
-        "target", ["sh", "-c", "echo up; sleep 1000"], env=["PATH=/bin", "ROLE=app"], cwd="/work"
-    )
+    await env.create("target", ["sh", "-c", "echo up; sleep 1000"], env=["PATH=/bin", "ROLE=app"], cwd="/work")
     await env.executor.start("target")
     await env.wait_for_output("target", "up")
     return "target"
@@ -28,9 +27,7 @@ async def running(env: Env) -> str:
 async def test_exec_sees_container_view(env: Env, running: str) -> None:
     rec = read_record(env.state_root / running)
     assert rec is not None
-    script = (
-        "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $ROLE $EXTRA; pwd; cat /proc/self/cgroup"
-    )
+    script = "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $ROLE $EXTRA; pwd; cat /proc/self/cgroup"
     code, out, err = await env.executor.exec_sync(running, ["sh", "-c", script], env=["EXTRA=x"])
     assert (code, err) == (0, b"")
     lines = out.decode().splitlines()
@@ -48,12 +45,19 @@ async def test_exec_exit_code_and_stderr(env: Env, running: str) -> None:
     assert code == 127 and b"no-such-command" in err
 
 
+def pid_file() -> str:
+    """A fresh name: the busybox rootfs, /tmp included, is shared by every test of the session, so a
+    fixed name could show a shell's pid written by another test (in another container)."""
+    return f"/tmp/pid-{secrets.token_hex(6)}"
+
+
 async def test_exec_timeout_kills_the_command(env: Env, running: str) -> None:
+    pid = pid_file()
     with pytest.raises(TimeoutError):
-        await env.executor.exec_sync(running, ["sh", "-c", "echo $$ > /tmp/pid; sleep 1000"], timeout=2.0)
+        await env.executor.exec_sync(running, ["sh", "-c", f"echo $$ > {pid}; sleep 1000"], timeout=2.0)
     # The timed-out shell is dead: gone, or a zombie of the container's init (sleep never reaps).
     # (An empty pid file means the machine was so slow the shell never got to run: also dead.)
-    script = 'p=$(cat /tmp/pid 2>/dev/null); s=$(cut -d" " -f3 /proc/${p:-none}/stat 2>/dev/null)'
+    script = f'p=$(cat {pid} 2>/dev/null); s=$(cut -d" " -f3 /proc/${{p:-none}}/stat 2>/dev/null)'
     script += "; echo state=${s:-gone}"
     _, out, _ = await env.executor.exec_sync(running, ["sh", "-c", script])
     assert out in (b"state=gone\n", b"state=Z\n")
@@ -82,25 +86,22 @@ async def test_exec_falls_back_to_nsexec_without_shim(env: Env, running: str) ->
     assert (state.status, state.exit_code) == (Status.STOPPED, 255)  # nobody could observe the status
 
 
-# Rarely (about 1 run in 12 on a loaded machine) the command has not written its pid when the test
-# gives up waiting; rerun rather than let a slow machine fail the suite. Tracked in the runtime issue.
-@pytest.mark.flaky(reruns=2)
 async def test_cancelled_exec_kills_the_command(env: Env, running: str) -> None:
-    task = asyncio.create_task(
-        env.executor.exec_sync(running, ["sh", "-c", "echo $$ > /tmp/pid; sleep 1000"])
-    )
-    started = False
+    pid_path = pid_file()
+    command = ["sh", "-c", f"echo $$ > {pid_path}; sleep 1000"]
+    task = asyncio.create_task(env.executor.exec_sync(running, command))
+    pid = b""
     for _ in range(1200):
-        code, out, _ = await env.executor.exec_sync(running, ["cat", "/tmp/pid"])
-        if code == 0 and out.strip():
-            started = True
+        code, out, _ = await env.executor.exec_sync(running, ["cat", pid_path])
+        if code == 0 and out.endswith(b"\n"):  # complete: echo writes the pid and newline at once
+            pid = out.strip()
             break
         await asyncio.sleep(0.025)
-    assert started, "the exec'd command never wrote its pid"
+    assert pid.isdigit(), f"the exec'd command never wrote its pid: {task.result() if task.done() else 'running'}"
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    script = 's=$(cut -d" " -f3 /proc/$(cat /tmp/pid)/stat 2>/dev/null); echo state=${s:-gone}'
+    script = f's=$(cut -d" " -f3 /proc/{pid.decode()}/stat 2>/dev/null); echo state=${{s:-gone}}'
     for _ in range(200):
         _, out, _ = await env.executor.exec_sync(running, ["sh", "-c", script])
         if out in (b"state=gone\n", b"state=Z\n"):

@@ -117,21 +117,15 @@ async def test_cgroup_mount_shows_own_cgroup(env: Env) -> None:
         "touch /sys/fs/cgroup/x 2>/dev/null || echo ro"
     )
     resources = {"memory": {"limit": 48 << 20}}
-    state, _ = await env.run(
-        "cgmount", ["sh", "-c", script], extra_mounts=[cgroup_mount], resources=resources
-    )
+    state, _ = await env.run("cgmount", ["sh", "-c", script], extra_mounts=[cgroup_mount], resources=resources)
     assert state.exit_code == 0
     assert env.stdout("cgmount") == [str(48 << 20), "ro"]
 
 
 async def test_sysctls_and_oom_score_adj(env: Env) -> None:
     sysctl = {"net.ipv4.ip_unprivileged_port_start": "0", "kernel.shmmni": "1234"}
-    script = (
-        "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shmmni /proc/self/oom_score_adj"
-    )
-    state, _ = await env.run(
-        "sysctl", ["sh", "-c", script], linux={"sysctl": sysctl}, process={"oomScoreAdj": 500}
-    )
+    script = "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shmmni /proc/self/oom_score_adj"
+    state, _ = await env.run("sysctl", ["sh", "-c", script], linux={"sysctl": sysctl}, process={"oomScoreAdj": 500})
     assert state.exit_code == 0
     assert env.stdout("sysctl") == ["0", "1234", "500"]
     # The host's values are untouched (both live in namespaces the container had to itself).

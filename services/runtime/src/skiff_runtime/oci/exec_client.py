@@ -38,9 +38,7 @@ async def exec_in_container(
     return int(reply["exit_code"]), base64.b64decode(reply["stdout"]), base64.b64decode(reply["stderr"])
 
 
-async def _via_nsexec(
-    request: dict[str, Any], limit: float | None, env: dict[str, str]
-) -> tuple[int, bytes, bytes]:
+async def _via_nsexec(request: dict[str, Any], limit: float | None, env: dict[str, str]) -> tuple[int, bytes, bytes]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -51,7 +49,8 @@ async def _via_nsexec(
         env=env,
     )
     try:
-        out, err = await asyncio.wait_for(proc.communicate(json.dumps(request).encode()), limit)
+        async with asyncio.timeout(limit):
+            out, err = await proc.communicate(json.dumps(request).encode())
     except TimeoutError:
         proc.kill()  # the command dies with it: PR_SET_PDEATHSIG
         await proc.wait()

@@ -10,7 +10,8 @@ request per connection keeps both sides trivial. Operations:
 ``reopen_log``  close and reopen the log path (log rotation)
 ``exec``        ``{"request": {...}, "timeout": s}``: run a command in the container (``shim_exec.py``);
                 answers ``exit_code`` + base64 ``stdout``/``stderr``, or ``timeout: true``
-``shutdown``    SIGKILL the init if still alive, answer, then the shim exits (used by ``delete``)
+``shutdown``    SIGKILL the init if still alive, remove the cgroup (native mode; answers
+                ``cgroup_removed``), answer, then the shim exits at once (used by ``delete``)
 ==============  ============================================================================
 
 The socket is only reachable through the state directory (mode 0700, root), which is the access
@@ -60,7 +61,8 @@ async def request(
     try:
         writer.write(json.dumps(msg).encode() + b"\n")
         await writer.drain()
-        line = await asyncio.wait_for(reader.readline(), timeout)
+        async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancellation
+            line = await reader.readline()
     except (ConnectionError, OSError) as e:
         raise ShimUnreachable(str(e)) from e
     finally:

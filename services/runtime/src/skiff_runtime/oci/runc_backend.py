@@ -36,7 +36,7 @@ import traceback
 from pathlib import Path
 
 from skiff_runtime.oci import syscalls as sc
-from skiff_runtime.oci.cgroups import CgroupDriver, detect_driver
+from skiff_runtime.oci.cgroups import CgroupDriver, host_driver
 from skiff_runtime.oci.errors import InvalidBundle
 from skiff_runtime.oci.shim import report
 from skiff_runtime.oci.spec import load_spec
@@ -92,7 +92,7 @@ def create_with_runtime(args: argparse.Namespace) -> tuple[Supervisor, int] | No
     failure: dict[str, object]
     try:
         spec = load_spec(Path(args.bundle))
-        driver = detect_driver()
+        driver = host_driver()
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -122,7 +122,10 @@ def create_with_runtime(args: argparse.Namespace) -> tuple[Supervisor, int] | No
         )
         write_record(Path(args.state_dir), rec)
         starter = RuntimeStarter(args.runtime, args.runtime_root, args.id)
-        return Supervisor(Path(args.state_dir), rec, driver, stdout=out_r, stderr=err_r, starter=starter), ready
+        sup = Supervisor(
+            Path(args.state_dir), rec, driver, stdout=out_r, stderr=err_r, starter=starter, owns_cgroup=False
+        )
+        return sup, ready
     except InvalidBundle as e:
         failure = {"ok": False, "kind": "invalid", "field": e.field, "reason": e.reason}
     except Exception as e:

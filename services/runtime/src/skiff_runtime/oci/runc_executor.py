@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,10 @@ class RuncExecutor(SkiffExecutor):
         )
         out, _ = await proc.communicate()
         return proc.returncode or 0, out
+
+    def _runtime_discard(self, container_id: str) -> None:
+        argv = runtime_argv(self.binary, self.runtime_root, "delete", "--force", container_id)
+        subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=False, timeout=30)
 
     async def _runtime_delete(self, container_id: str) -> None:
         code, out = await self._run("delete", "--force", container_id)
@@ -84,7 +89,8 @@ class RuncExecutor(SkiffExecutor):
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+            async with asyncio.timeout(timeout):
+                out, err = await proc.communicate()
         except TimeoutError:
             # Killing the runtime client would orphan the command inside the container: kill it by pid.
             try:

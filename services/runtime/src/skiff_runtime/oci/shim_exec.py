@@ -90,14 +90,18 @@ async def run_exec(
     timed_out = False
     try:
         try:
-            code = await asyncio.wait_for(asyncio.shield(exited), limit)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation that a
+            # caller's hang-up sends, at the very moment the command exits, leaving no one to kill it.
+            async with asyncio.timeout(limit):
+                code = await asyncio.shield(exited)
         except TimeoutError:
             timed_out = True
             os.kill(pid, signal.SIGKILL)
             code = await exited
         # Orphans of the command (background jobs) may hold the pipes: don't wait for them long.
         try:
-            await asyncio.wait_for(drained.wait(), 1.0)
+            async with asyncio.timeout(1.0):
+                await drained.wait()
         except TimeoutError:
             pass
     except asyncio.CancelledError:  # the caller hung up: the command must not outlive the request

@@ -8,8 +8,9 @@ Shims are forked by the shim factory of the state root (``zygote.py``, reached t
 ``zygote_client.py``; started on first use and shared by every executor on that root), which saves
 an interpreter start (~200 ms) per create. If the factory cannot be used and nothing was forked, the
 shim is spawned as ``python -m skiff_runtime.oci.shim`` instead (logged at debug level);
-``use_zygote=False`` or ``SKIFF_OCI_ZYGOTE=0`` forces that path. Either way the shim is re-parented to
-init and nothing here depends on the factory after create.
+``use_zygote=False`` or ``SKIFF_OCI_ZYGOTE=0`` forces that path. Either way nothing here depends on
+the factory after create (a factory's shims are its children only until it exits; the kernel reaps
+them, so they are never its zombies).
 
 When the shim is gone (killed, crashed, machine rebooted with a persistent state root) ``state()``
 reconciles the record with ``/proc``: a container whose init is also gone is reported STOPPED with
@@ -47,7 +48,7 @@ from skiff_runtime.oci.errors import (
 from skiff_runtime.oci.exec_client import exec_in_container
 from skiff_runtime.oci.executor import ContainerState, ContainerStats, Status
 from skiff_runtime.oci.spec import load_spec
-from skiff_runtime.oci.state import SHIM_LOG, Record, is_alive, read_record
+from skiff_runtime.oci.state import SHIM_LOG, Record, exited, is_alive, read_record
 from skiff_runtime.oci.zygote_client import (
     ZygoteClient,
     ZygoteUnavailable,
@@ -63,35 +64,6 @@ log = logging.getLogger("skiff.oci.executor")
 
 
 _SHIM = "skiff_runtime.oci.shim"
-
-
-async def _exited(pid: int, start: int, limit: float) -> bool:
-    """Wait until the process (pid, start time) is gone, on a pidfd: no polling interval added to
-    delete(), which used to sleep in 20 ms steps while the shim exited."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        if not is_alive(pid, start):  # checked after opening: the pidfd is for this very process
-            return True
-        loop = asyncio.get_running_loop()
-        gone: asyncio.Future[None] = loop.create_future()
-
-        def readable() -> None:
-            if not gone.done():
-                gone.set_result(None)
-
-        loop.add_reader(pidfd, readable)
-        try:
-            await asyncio.wait_for(gone, limit)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            loop.remove_reader(pidfd)
-    finally:
-        os.close(pidfd)
 
 
 def _to_state(rec: Record) -> ContainerState:
@@ -152,9 +124,34 @@ class SkiffExecutor:
         try:
             await self._spawn_shim(container_id, Path(bundle), state_dir, log_path)
         except BaseException:
-            shutil.rmtree(state_dir, ignore_errors=True)
+            self._discard(container_id, state_dir)
             raise
         return await self.state(container_id)
+
+    def _discard(self, container_id: str, state_dir: Path) -> None:
+        """Undo a create that failed or was cancelled (synchronous: it runs while cancellation
+        unwinds). Our end of the ready pipe is closed by now, so a shim that has not answered yet never
+        will: it finds nobody listening and removes what it made itself. But one that answered "ok"
+        just before the cancellation closed the pipe believes it was heard and would run on, with
+        nobody knowing it: its record (written before the answer) names it, so stop it, its init and
+        its cgroup here. Killing a shim that was exiting anyway (a failed create) is harmless."""
+        rec = read_record(state_dir)
+        if rec is not None and is_alive(rec.shim_pid, rec.shim_start):
+            log.info("container %s: stopping the shim of a failed or cancelled create", container_id)
+            os.kill(rec.shim_pid, signal.SIGKILL)
+            if is_alive(rec.pid, rec.pid_start):
+                os.kill(rec.pid, signal.SIGKILL)
+            self._runtime_discard(container_id)
+            driver = detect_driver()
+            try:
+                driver.kill_all(rec.cgroups_path)
+                driver.remove(rec.cgroups_path)
+            except OSError as e:
+                log.warning("container %s: removing the cgroup of a discarded create: %s", container_id, e)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+    def _runtime_discard(self, container_id: str) -> None:
+        """Synchronous counterpart of ``_runtime_delete`` for ``_discard``."""
 
     async def _spawn_shim(self, cid: str, bundle: Path, state_dir: Path, log_path: Path | None) -> None:
         ready_r, ready_w = os.pipe()
@@ -233,22 +230,32 @@ class SkiffExecutor:
                 await asyncio.sleep(0.1)  # shim gone: poll /proc through state()
 
     async def delete(self, container_id: str) -> None:
-        """Remove a stopped (or never started) container: shim, processes, cgroup, state dir."""
-        state = await self.state(container_id)
-        if state.status is Status.RUNNING:
-            raise InvalidState(f"container {container_id!r} is running; kill it first")
+        """Remove a stopped (or never started) container: shim, processes, cgroup, state dir.
+
+        The native shim removes the cgroup itself when told to shut down (it says so in its answer)
+        and exits right after answering; the state dir is then removed while it exits. Otherwise
+        (shim gone, runc/crun, a removal that failed in the shim) the cgroup is removed here, after
+        the shim is gone, and the state dir last, so a failed delete can be retried."""
         rec = self._record(container_id)
+        if _to_state(rec).status is Status.RUNNING:
+            raise InvalidState(f"container {container_id!r} is running; kill it first")
+        state_dir = self._dir(container_id)
+        cgroup_removed = False
         with contextlib.suppress(protocol.ShimUnreachable):
-            await protocol.request(self._dir(container_id), {"op": "shutdown"})
-        if not await _exited(rec.shim_pid, rec.shim_start, 2.0):
+            reply = await protocol.request(state_dir, {"op": "shutdown"})
+            cgroup_removed = reply.get("cgroup_removed") is True
+        if cgroup_removed:
+            shutil.rmtree(state_dir, ignore_errors=True)
+        if not await exited(rec.shim_pid, rec.shim_start, 2.0):
             os.kill(rec.shim_pid, signal.SIGKILL)
         if is_alive(rec.pid, rec.pid_start):
             os.kill(rec.pid, signal.SIGKILL)
         await self._runtime_delete(container_id)
-        driver = detect_driver()
-        await asyncio.to_thread(driver.kill_all, rec.cgroups_path)
-        await asyncio.to_thread(driver.remove, rec.cgroups_path)
-        shutil.rmtree(self._dir(container_id), ignore_errors=True)
+        if not cgroup_removed:
+            driver = detect_driver()
+            await asyncio.to_thread(driver.kill_all, rec.cgroups_path)
+            await asyncio.to_thread(driver.remove, rec.cgroups_path)
+        shutil.rmtree(state_dir, ignore_errors=True)
 
     async def reopen_log(self, container_id: str) -> None:
         self._record(container_id)

@@ -10,11 +10,13 @@ machine anyway; the worst case, an empty record for a container that was being c
 power went, is read as "no such container" (``read_record`` returns None) instead of an error.
 
 The runtime service only reads it. Because pids are recycled, every pid is stored with its start
-time (field 22 of ``/proc/<pid>/stat``) and a process only counts as alive when both still match.
+time (field 22 of ``/proc/<pid>/stat``) and a process only counts as alive when both still match
+(``is_alive``; ``exited`` waits for one to go, on a pidfd).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -76,3 +78,33 @@ def start_time(pid: int) -> int | None:
 
 def is_alive(pid: int, start: int) -> bool:
     return pid > 0 and start_time(pid) == start
+
+
+async def exited(pid: int, start: int, limit: float) -> bool:
+    """Wait until the process (pid, start time) is gone, on a pidfd (no polling interval: delete()
+    used to sleep in 20 ms steps while the shim exited). False if it is still there after limit."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        if not is_alive(pid, start):  # checked after opening: the pidfd is for this very process
+            return True
+        loop = asyncio.get_running_loop()
+        gone: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            if not gone.done():
+                gone.set_result(None)
+
+        loop.add_reader(pidfd, readable)
+        try:
+            async with asyncio.timeout(limit):
+                await gone
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            loop.remove_reader(pidfd)
+    finally:
+        os.close(pidfd)

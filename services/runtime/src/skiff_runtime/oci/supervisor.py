@@ -20,6 +20,10 @@ State machine (the shim is the only writer of ``state.json``)::
 - Logs: stdout/stderr pipes are read with ``add_reader`` into the CRI writer. After the init exits we
   give the pipes up to two seconds to reach EOF (a hostPID container's orphans may keep them open),
   so the last lines are in the log before STOPPED becomes visible.
+- ``start`` writes RUNNING while the process execs (put back if exec fails), not after: each record
+  write costs about a millisecond on a disk-backed state root, and here it overlaps the exec.
+- ``shutdown`` (delete) removes the cgroup here in native mode and ``_exit``s right after answering:
+  the event loop's orderly teardown bought nothing but a few ms on delete's critical path.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -46,6 +51,17 @@ from skiff_runtime.oci.state import SOCKET, Record, write_record
 log = logging.getLogger("skiff.oci.shim")
 
 
+def listen(state_dir: Path) -> socket.socket:
+    """The control socket, listening: requests queue in its backlog until the event loop runs."""
+    # Bind relative to the state dir: keeps sun_path short whatever the state root is.
+    os.chdir(state_dir)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    sock.bind(SOCKET)
+    os.chmod(SOCKET, 0o600)
+    sock.listen(128)
+    return sock
+
+
 class Supervisor:
     def __init__(
         self,
@@ -57,6 +73,7 @@ class Supervisor:
         stderr: int,
         starter: Callable[[], Awaitable[str | None]],
         exec_in_shim: bool = True,
+        owns_cgroup: bool = True,
     ) -> None:
         self.state_dir = state_dir
         self.rec = rec
@@ -66,6 +83,9 @@ class Supervisor:
         self.start_requested = False
         # Only when the shim's children are born in the container's pid namespace (native mode).
         self.exec_in_shim = exec_in_shim
+        # Native mode made the cgroup, so "shutdown" removes it; under runc/crun, ``runc delete`` must
+        # see it first (the executor removes it afterwards).
+        self.owns_cgroup = owns_cgroup
         self.logs = CriLogWriter(rec.log_path)
         self.reaped = False
         self.abandoned = False
@@ -73,20 +93,17 @@ class Supervisor:
         self.pipes_closed = asyncio.Event()
         self.shutdown = asyncio.Event()
 
-    def run(self, on_ready: Callable[[], None]) -> None:
+    def run(self, on_ready: Callable[[], None], sock: socket.socket | None = None) -> None:
         """Serve until shutdown. ``on_ready`` fires once the control socket listens, *before* the
         event loop starts: connections wait in the backlog until the loop serves them, so the loop's
-        start-up (a few ms) overlaps the caller's next request instead of delaying create()."""
-        # Bind relative to the state dir: keeps sun_path short whatever the state root is.
-        os.chdir(self.state_dir)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        sock.bind(SOCKET)
-        os.chmod(SOCKET, 0o600)
-        sock.listen(128)
+        start-up (a few ms) overlaps the caller's next request instead of delaying create().
+        ``sock``: already made by ``listen()`` (the native shim does that while its init sets up)."""
+        if sock is None:
+            sock = listen(self.state_dir)
         on_ready()
-        asyncio.run(self._main(sock))
+        asyncio.run(self.serve(sock))
 
-    async def _main(self, sock: socket.socket) -> None:
+    async def serve(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         for fd in self.pipes:
             os.set_blocking(fd, False)
@@ -107,7 +124,7 @@ class Supervisor:
         log.warning("container %s: create() was abandoned by the caller; tearing down", self.rec.id)
         if not self.reaped:
             os.kill(self.rec.pid, signal.SIGKILL)
-        self.abandoned = True  # called before the loop runs: _main starts the teardown
+        self.abandoned = True  # called before serve(): it starts the teardown
 
     async def _teardown(self) -> None:
         await self.stopped.wait()
@@ -142,19 +159,16 @@ class Supervisor:
         self.rec.exit_code = 128 - code if code < 0 else code
         self.rec.finished_at = time.time()
         try:
-            self.rec.oom_killed = self.rec.exit_code == 137 and (
-                self.driver.oom_kill_count(self.rec.cgroups_path) > 0
-            )
+            self.rec.oom_killed = self.rec.exit_code == 137 and (self.driver.oom_kill_count(self.rec.cgroups_path) > 0)
         except OSError:
             traceback.print_exc()
-        log.info(
-            "container %s exited: code=%s oom_killed=%s", self.rec.id, self.rec.exit_code, self.rec.oom_killed
-        )
+        log.info("container %s exited: code=%s oom_killed=%s", self.rec.id, self.rec.exit_code, self.rec.oom_killed)
         asyncio.get_running_loop().create_task(self._finish())
 
     async def _finish(self) -> None:
         try:
-            await asyncio.wait_for(self.pipes_closed.wait(), 2.0)
+            async with asyncio.timeout(2.0):
+                await self.pipes_closed.wait()
         except TimeoutError:
             pass
         self.rec.status = "stopped"
@@ -183,7 +197,7 @@ class Supervisor:
         except ConnectionError:
             pass
         if req.get("op") == "shutdown" and reply.get("ok"):
-            self.shutdown.set()
+            self._exit_now()
 
     async def _exec(self, req: dict[str, Any], reader: asyncio.StreamReader) -> dict[str, Any]:
         """Run an exec request (shim_exec.py); a caller that hangs up cancels it."""
@@ -224,8 +238,34 @@ class Supervisor:
             if not self.reaped:
                 os.kill(self.rec.pid, signal.SIGKILL)
             await self.stopped.wait()
-            return {"ok": True}
+            removed = self._remove_cgroup()
+            return {"ok": True, "cgroup_removed": removed}
         return {"ok": False, "error": f"unknown op {op!r}"}
+
+    def _remove_cgroup(self) -> bool:
+        """Kill what is left in the container's cgroup and remove it, here rather than in ``delete``:
+        the driver is at hand and delete does not wait for a second set of cgroup probes and thread
+        hops. False (the executor then does it, and reports the error) on failure or under runc."""
+        if not self.owns_cgroup:
+            return False
+        try:
+            self.driver.kill_all(self.rec.cgroups_path)
+            self.driver.remove(self.rec.cgroups_path)
+            return True
+        except OSError:
+            traceback.print_exc()
+            return False
+
+    def _exit_now(self) -> None:
+        """Leave right after answering "shutdown": the container is reaped and recorded, the logs are
+        flushed here, and nothing else is worth the event loop's orderly teardown (cancelling tasks,
+        closing transports: a few ms that ``delete`` would wait for). ``_exit`` also skips interpreter
+        shutdown when the shim is not a factory child."""
+        self.logs.close()
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(0)
 
     async def _start(self) -> dict[str, Any]:
         if self.rec.status != "created" or self.start_requested:
@@ -234,14 +274,21 @@ class Supervisor:
         # Set before releasing the process: a fast one may exit, and be recorded STOPPED, before the
         # starter returns; that record must already carry started_at (<= finished_at).
         self.rec.started_at = time.time()
-        error = await self.starter()
+        starting = asyncio.ensure_future(self.starter())
+        await asyncio.sleep(0)  # the starter releases the process ("S", or runc start spawned)
+        # Record RUNNING while the process execs, not after: the write (about a millisecond on a
+        # disk-backed state root) then overlaps the exec instead of delaying the answer. Nobody
+        # reads it before we answer except a caller of state(), to whom "running" is what start()
+        # is doing; a failed exec puts the record back below.
+        if self.rec.status == "created":  # it may already have run to completion
+            self.rec.status = "running"
+            write_record(self.state_dir, self.rec)
+        error = await starting
         log.info("container %s: start %s", self.rec.id, f"failed: {error}" if error else "ok")
         if error:
             self.rec.started_at = None  # it never ran
-            if self.rec.status == "stopped":
-                write_record(self.state_dir, self.rec)
+            if self.rec.status == "running":  # not yet reaped: CREATED until the exit is recorded
+                self.rec.status = "created"
+            write_record(self.state_dir, self.rec)
             return {"ok": False, "error": error}
-        if self.rec.status == "created":  # it may already have run to completion
-            self.rec.status = "running"
-        write_record(self.state_dir, self.rec)
         return {"ok": True}

@@ -16,9 +16,13 @@ its listening socket: a forked child inherits nothing half-done. Each child then
 2. closes the factory's sockets, puts ``/dev/null`` on stdin and the container's ``shim.log`` (sent by
    the executor) on stdout/stderr, and closes every other inherited fd except the ready fd;
 3. renames itself (``skiff-shim --id ...`` in ``/proc/<pid>/cmdline``, as the old command line read);
-4. runs exactly ``shim.main()`` — which forks once more and lets the middle process exit, so the real
-   shim is re-parented to init at once and never depends on the factory — and ``_exit``s; the shim's
-   own ``asyncio.run`` creates a fresh loop in the grandchild.
+4. restores the default SIGCHLD disposition (the shim waits for its init), runs exactly
+   ``shim.main(detach=False)`` and ``_exit``s; the shim's own ``asyncio.run`` creates a fresh loop.
+
+The shims stay the factory's children, yet never depend on it: the factory ignores SIGCHLD, so the
+kernel reaps a shim the moment it exits (no zombie, nothing for the factory to do), and when the
+factory dies its shims are re-parented to init like any orphan. It used to be a double fork (the middle
+process exiting at once); that cost every create a fork and a round of copy-on-write faults.
 
 Protocol (``zygote.sock`` in the executor's state root, ``SOCK_SEQPACKET``, one request per
 connection): the executor sends ``{"argv": [...shim flags...], "code": id}`` with two fds as
@@ -28,17 +32,24 @@ executor may safely fall back to spawning the shim itself). ``code`` identifies 
 (``zygote_client.code_id``): a factory started from older code answers ``stale`` and exits, so an
 upgrade never forks shims from outdated modules.
 
+After answering, the factory warms the kernel's cgroup attach lock (``cgroups.base.warm_attach_lock``:
+a no-op ``cgroup.procs`` write of its own pid). The shim's first ``cgroup.procs`` write would otherwise
+wait for an RCU grace period (5-15 ms here, most of the cgroup join); begun now, that grace period
+passes while the shim starts, parses the spec and forks the init. The next request waits for it at
+most one grace period, and a no-op move changes nothing for the factory.
+
 Access control: only uid 0 may talk to it (``SO_PEERCRED`` checked on both sides), the socket is
 mode 0600 inside the 0700 state root.
 
-When it dies: nothing happens to existing containers — shims are not its children (see 4.) and talk
-to the executor directly. The next create finds the socket dead (``ECONNREFUSED``) and starts a new
-factory (``zygote_client.py``). The factory also exits on its own when its socket is removed or
-replaced (state root deleted, another factory took over; checked about once a second) and after
-``IDLE_EXIT`` seconds without a request, so a test suite or benchmark that forgets it (its state root
-in a temp dir) leaks nothing for long; restarting costs one interpreter start on the next create.
-Before exiting it unlinks its socket, then serves the connections already queued: a request that was
-sent is always answered, so a client never has to guess whether a shim was forked.
+When it dies: nothing happens to existing containers — its shims are re-parented to init like any
+orphan (they hold nothing of the factory's, see above) and talk to the executor directly. The next
+create finds the socket dead (``ECONNREFUSED``) and starts a new factory (``zygote_client.py``).
+The factory also exits on its own when its socket is removed or replaced (state root deleted,
+another factory took over; checked about once a second) and after ``IDLE_EXIT`` seconds without a
+request, so a test suite or benchmark that forgets it (its state root in a temp dir) leaks nothing
+for long; restarting costs one interpreter start on the next create. Before exiting it unlinks its
+socket, then serves the connections already queued: a request that was sent is always answered, so
+a client never has to guess whether a shim was forked.
 """
 
 from __future__ import annotations
@@ -51,6 +62,7 @@ import ctypes
 import gc
 import json
 import os
+import signal
 import socket
 import struct
 import sys
@@ -60,19 +72,37 @@ from typing import Any, NoReturn
 
 from skiff_runtime.oci import runc_backend, shim, shim_exec, supervisor  # noqa: F401
 from skiff_runtime.oci import syscalls as sc
-from skiff_runtime.oci.cgroups import detect_driver
+from skiff_runtime.oci.cgroups import host_driver
+from skiff_runtime.oci.cgroups.base import own_procs_file, warm_attach_lock
 from skiff_runtime.oci.zygote_client import SOCKET, code_id, peer_uid
 
 MAX_FDS = 4
 IDLE_EXIT = 600.0  # seconds without a request; the next create simply starts a new factory
 _cmdline_buffers: list[ctypes.Array[ctypes.c_char]] = []  # referenced forever: the kernel points at it
 PR_SET_NAME, PR_SET_MM, PR_SET_MM_ARG_START, PR_SET_MM_ARG_END = 15, 35, 8, 9
+CAP_SYS_RESOURCE = 24
+_set_mm = True  # the factory's answer to _has_cap_sys_resource(), inherited by its children
 
 
-def _set_cmdline(argv: list[str]) -> None:
-    """Name the process ``skiff-shim`` (comm) and, where we hold CAP_SYS_RESOURCE, point
+def _has_cap_sys_resource() -> bool:
+    """PR_SET_MM needs CAP_SYS_RESOURCE; checked once in the factory, not tried in every child."""
+    try:
+        with open("/proc/self/status") as f:
+            eff = next(line.split()[1] for line in f if line.startswith("CapEff:"))
+        return bool(int(eff, 16) >> CAP_SYS_RESOURCE & 1)
+    except (OSError, StopIteration, ValueError):
+        return True  # unknown: let the child try
+
+
+def _set_cmdline(argv: list[str], set_mm: bool = True) -> None:
+    """Name the process ``skiff-shim`` (comm) and, where we hold CAP_SYS_RESOURCE (``set_mm``), point
     /proc/self/cmdline at the shim's flags (PR_SET_MM). Purely cosmetic (ps): failures are ignored;
     without it the command line stays the factory's."""
+    name = ctypes.create_string_buffer(b"skiff-shim")  # comm: no privilege needed, shown by ps/top
+    with contextlib.suppress(OSError):
+        sc.prctl(PR_SET_NAME, ctypes.addressof(name))
+    if not set_mm:
+        return
     raw = b"\0".join(a.encode() for a in argv) + b"\0"
     buf = ctypes.create_string_buffer(raw, len(raw))
     _cmdline_buffers.append(buf)
@@ -87,9 +117,6 @@ def _set_cmdline(argv: list[str]) -> None:
             break
         except OSError:
             continue
-    name = ctypes.create_string_buffer(b"skiff-shim")  # comm: no privilege needed, shown by ps/top
-    with contextlib.suppress(OSError):
-        sc.prctl(PR_SET_NAME, ctypes.addressof(name))
 
 
 def _close_fds(keep: set[int]) -> None:
@@ -104,6 +131,7 @@ def _become_shim(argv: list[str], ready_fd: int, log_fd: int) -> NoReturn:
     """The forked child: detach, then run the unchanged shim code path. Never returns."""
     code = 1
     try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the factory's SIG_IGN would auto-reap the init
         os.setsid()
         null = os.open("/dev/null", os.O_RDWR)
         os.dup2(null, 0)
@@ -111,9 +139,9 @@ def _become_shim(argv: list[str], ready_fd: int, log_fd: int) -> NoReturn:
         os.dup2(log_fd, 2)
         _close_fds({ready_fd})  # the factory's sockets, log fd, /dev/null: nothing leaks on
         full = [*argv, "--ready-fd", str(ready_fd)]
-        _set_cmdline(["skiff-shim", *full])
+        _set_cmdline(["skiff-shim", *full], _set_mm)
         sys.argv = ["skiff-shim", *full]
-        code = shim.main(full)
+        code = shim.main(full, detach=False)
     except SystemExit as e:  # argparse errors
         code = e.code if isinstance(e.code, int) else 1
     except BaseException:
@@ -123,17 +151,6 @@ def _become_shim(argv: list[str], ready_fd: int, log_fd: int) -> NoReturn:
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
-
-
-def _reap() -> None:
-    """Collect the middle processes (they exit right after shim.main's own fork)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def _recv(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
@@ -150,7 +167,7 @@ def _recv(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     return req, fds
 
 
-def handle(conn: socket.socket, code_id: str, ino: int) -> bool:
+def handle(conn: socket.socket, code_id: str, ino: int, warm: str | None = None) -> bool:
     """Serve one request; False when this factory must exit (it is stale)."""
     if peer_uid(conn) != 0:
         conn.send(json.dumps({"ok": False, "error": "only uid 0 may use the shim factory"}).encode())
@@ -182,6 +199,8 @@ def handle(conn: socket.socket, code_id: str, ino: int) -> bool:
             os.close(fd)
     with contextlib.suppress(OSError):
         conn.send(json.dumps(reply).encode())
+    if warm and reply["ok"]:
+        warm_attach_lock(warm)  # after answering: overlaps the shim's start-up, delays no reply
     return True
 
 
@@ -193,6 +212,7 @@ def _still_ours(ino: int) -> bool:
 
 
 def serve(state_root: str, ready_fd: int, code_id: str, idle_exit: float = IDLE_EXIT) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps our children (the shims) itself
     os.chdir(state_root)  # bind relative: sun_path is 108 bytes, state roots can be longer
     with contextlib.suppress(FileNotFoundError):
         os.unlink(SOCKET)  # stale: the executor only starts us after failing to connect
@@ -204,7 +224,11 @@ def serve(state_root: str, ready_fd: int, code_id: str, idle_exit: float = IDLE_
         os.umask(old)
     srv.listen(128)
     ino = os.stat(SOCKET).st_ino
-    detect_driver()  # touch the cgroup probe once (warms the dentry cache, imports nothing new)
+    global _set_mm
+    _set_mm = _has_cap_sys_resource()
+    shim.configure_logging()  # before forking: each child's fd 2 is its shim.log
+    warm = own_procs_file()
+    host_driver()  # probed once here: every forked shim inherits the result
     gc.collect()
     gc.freeze()  # imported objects: never scanned, so their pages stay shared with every child
     os.write(ready_fd, b"ok")
@@ -212,7 +236,6 @@ def serve(state_root: str, ready_fd: int, code_id: str, idle_exit: float = IDLE_
     srv.settimeout(1.0)
     last = time.monotonic()
     while True:
-        _reap()
         try:
             conn, _ = srv.accept()
         except TimeoutError:
@@ -220,7 +243,7 @@ def serve(state_root: str, ready_fd: int, code_id: str, idle_exit: float = IDLE_
                 break
             continue
         last = time.monotonic()
-        if not _serve_one(conn, code_id, ino):
+        if not _serve_one(conn, code_id, ino, warm):
             break
     # Leaving: first make sure no new client can reach us, then serve whoever already queued up
     # (their requests are sent: dropping them would leave those creates unsure whether we forked).
@@ -232,14 +255,13 @@ def serve(state_root: str, ready_fd: int, code_id: str, idle_exit: float = IDLE_
             conn, _ = srv.accept()
         except BlockingIOError:
             break
-        _serve_one(conn, code_id, ino)
-    _reap()
+        _serve_one(conn, code_id, ino, warm)
 
 
-def _serve_one(conn: socket.socket, code_id: str, ino: int) -> bool:
+def _serve_one(conn: socket.socket, code_id: str, ino: int, warm: str | None) -> bool:
     with conn:
         try:
-            return handle(conn, code_id, ino)
+            return handle(conn, code_id, ino, warm)
         except Exception:
             traceback.print_exc()
             return True

@@ -215,7 +215,8 @@ class ZygoteClient:
         finally:
             os.close(ready_w)
         try:
-            raw = await asyncio.wait_for(read_pipe(ready_r), START_TIMEOUT)
+            async with asyncio.timeout(START_TIMEOUT):
+                raw = await read_pipe(ready_r)
         except TimeoutError:
             raw = b""
         finally:
@@ -236,20 +237,34 @@ class ZygoteClient:
                 raise ZygoteUnavailable(f"send to the shim factory: {e}") from None
         finally:
             os.close(log_fd)
+        # Sent: the factory forks a shim whatever happens to us now. A cancelled create() still waits
+        # for the answer (shielded), so that it never returns while a shim it asked for is yet to be
+        # forked; that shim then finds nobody on the ready pipe and removes what it made.
+        answer = asyncio.ensure_future(_reply(sock))
         try:
-            data = await asyncio.wait_for(asyncio.get_running_loop().sock_recv(sock, 1 << 16), REPLY_TIMEOUT)
-        except TimeoutError:
-            pid = _ucred(sock)[0]
-            log.warning("shim factory (pid %s) did not answer in %ss: killing it", pid, REPLY_TIMEOUT)
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            return None
-        except OSError:
-            return None
+            data = await asyncio.shield(answer)
+        except asyncio.CancelledError:
+            await answer
+            raise
         if not data:
             return None
         reply = json.loads(data)
         return reply if isinstance(reply, dict) else None
+
+
+async def _reply(sock: socket.socket) -> bytes:
+    """The factory's answer; b"" if it was lost (the factory died, or hung and was killed)."""
+    try:
+        async with asyncio.timeout(REPLY_TIMEOUT):
+            return await asyncio.get_running_loop().sock_recv(sock, 1 << 16)
+    except TimeoutError:
+        pid = _ucred(sock)[0]
+        log.warning("shim factory (pid %s) did not answer in %ss: killing it", pid, REPLY_TIMEOUT)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        return b""
+    except OSError:
+        return b""
 
 
 async def _flock(fd: int) -> None:
