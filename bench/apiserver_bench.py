@@ -73,9 +73,7 @@ def report(label: str, latencies: list[float], elapsed: float) -> float:
     return ops
 
 
-async def run_concurrent(
-    n: int, concurrency: int, op: Callable[[int], Awaitable[None]]
-) -> tuple[list[float], float]:
+async def run_concurrent(n: int, concurrency: int, op: Callable[[int], Awaitable[None]]) -> tuple[list[float], float]:
     latencies: list[float] = []
     counter = iter(range(n))
 
@@ -258,9 +256,7 @@ async def watch_worker(target: str, watchers: int, writes: int) -> None:
 
     async def watch(i: int) -> None:
         nonlocal warm
-        call = calls[i % len(calls)](
-            pb.WatchRequest(resource="pods", namespace="watch-bench", resource_version="0")
-        )
+        call = calls[i % len(calls)](pb.WatchRequest(resource="pods", namespace="watch-bench", resource_version="0"))
         k = -1
         async for _raw in call:
             if k < 0:
@@ -369,9 +365,7 @@ async def bench_big_list(stub: apiserver_pb2_grpc.ApiServerStub, count: int, con
         lat = []
         for _ in range(5):
             t = time.perf_counter()
-            resp = await stub.List(
-                pb.ListRequest(resource="pods", namespace="list-bench", resource_version=rv)
-            )
+            resp = await stub.List(pb.ListRequest(resource="pods", namespace="list-bench", resource_version=rv))
             lat.append(time.perf_counter() - t)
         print(
             f"  (d) List {len(resp.items)} pods from {label:<5}  p50 {pct(lat, 50) * 1000:.0f} ms"
@@ -387,12 +381,20 @@ def main() -> None:
     ap.add_argument("--watch-writes", type=int, default=20)
     ap.add_argument("--list-pods", type=int, default=10000)
     ap.add_argument("--watch-procs", type=int, default=1, help="client processes holding the watchers")
-    ap.add_argument("--client-procs", type=int, default=1,
-                    help="load-generator processes for (a) and (b) Create (the same number for both)")
+    ap.add_argument(
+        "--client-procs",
+        type=int,
+        default=1,
+        help="load-generator processes for (a) and (b) Create (the same number for both)",
+    )
     ap.add_argument("--workers", type=int, default=1, help="skiff-apiserver --workers")
     ap.add_argument("--event-loop", default="", help="skiff-apiserver --event-loop (default: its own)")
-    ap.add_argument("--client-loop", default="uvloop", choices=["uvloop", "asyncio"],
-                    help="event loop of every load-generator process (the same for all sections)")
+    ap.add_argument(
+        "--client-loop",
+        default="uvloop",
+        choices=["uvloop", "asyncio"],
+        help="event loop of every load-generator process (the same for all sections)",
+    )
     ap.add_argument("--load-worker", nargs=5, help=argparse.SUPPRESS)
     ap.add_argument("--watch-worker", nargs=3, metavar=("TARGET", "N", "WRITES"), help=argparse.SUPPRESS)
     ap.add_argument("--sections", default="abcd", help="which parts to run, e.g. 'c' or 'abd'")
@@ -457,7 +459,12 @@ async def run(args: argparse.Namespace, endpoint: str, target: str, pids: dict[s
         await bench_paced_writes(stub, 20.0, 5.0)
     if "c" in args.sections:
         await bench_watchers(
-            target, stub, args.watchers, args.watch_writes, max(1, args.watch_procs), args.client_loop,
+            target,
+            stub,
+            args.watchers,
+            args.watch_writes,
+            max(1, args.watch_procs),
+            args.client_loop,
             pids["apiserver"],
         )
     if "d" in args.sections:

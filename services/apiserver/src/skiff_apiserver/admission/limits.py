@@ -34,9 +34,7 @@ class Limits:
     @contextmanager
     def admit(self, client: str) -> Iterator[None]:
         if self.max_inflight > 0 and self.inflight >= self.max_inflight:
-            raise errors.TooManyRequests(
-                f"too many requests in flight (limit {self.max_inflight}); retry later"
-            )
+            raise errors.TooManyRequests(f"too many requests in flight (limit {self.max_inflight}); retry later")
         self._take_token(client)
         self.inflight += 1
         metrics.INFLIGHT.inc()

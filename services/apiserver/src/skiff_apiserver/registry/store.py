@@ -41,9 +41,7 @@ class Store:
     ) -> None:
         self.client = client
         # Events expire like in Kubernetes (--event-ttl); 0 keeps them forever.
-        self.event_leases = (
-            LeaseManager(client, event_ttl, window=min(60, event_ttl)) if event_ttl > 0 else None
-        )
+        self.event_leases = LeaseManager(client, event_ttl, window=min(60, event_ttl)) if event_ttl > 0 else None
         self.prefix = prefix
         self.caches = caches
         self.cluster_ips: ClusterIPAllocator | None = (
@@ -172,9 +170,7 @@ class Store:
         m = meta(obj)
         namespace = (m.namespace or "default") if info.namespaced else ""  # type: ignore[attr-defined]
         if not m.name:  # type: ignore[attr-defined]
-            raise errors.Invalid(
-                f"{info.kind} is invalid", [errors.FieldError("metadata.name", "Required value")]
-            )
+            raise errors.Invalid(f"{info.kind} is invalid", [errors.FieldError("metadata.name", "Required value")])
         if status and not strategy.has_status:
             raise errors.NotFound(f"{info.resource} has no status subresource")
         wanted_rv = m.resource_version  # type: ignore[attr-defined]

@@ -92,9 +92,7 @@ def validate_pod_spec(spec: pod_pb2.PodSpec, path: str) -> list[FieldError]:
         errs.append(_unsupported(f"{path}.dnsPolicy", spec.dns_policy, DNS_POLICIES))
     if spec.HasField("termination_grace_period_seconds") and spec.termination_grace_period_seconds < 0:
         errs.append(
-            FieldError(
-                f"{path}.terminationGracePeriodSeconds", "Invalid value", "must be greater than or equal to 0"
-            )
+            FieldError(f"{path}.terminationGracePeriodSeconds", "Invalid value", "must be greater than or equal to 0")
         )
     if spec.node_name:
         errs += validation.validate_dns1123_subdomain(spec.node_name, f"{path}.nodeName")
