@@ -1,0 +1,124 @@
+"""The floor for a Python apiserver's Create on this stack (bench helper, not a product).
+
+    python bench/apiserver_floor.py MODE LISTEN ETCD_ENDPOINT      # serves until SIGTERM
+
+A gRPC server exposing the same ApiServer service (same CreateRequest, the same Pod packed in an Any)
+whose Create does only what no apiserver can skip: decode the object (to learn its key), ONE etcd
+transaction through aetcd's stubs (compare create_revision == 0, put the serialized object), and answer
+with the object. No defaulting, validation, metrics, spans, logs or watch cache. Whatever this costs per
+request is the ceiling for any Python apiserver on grpcio + aetcd on this machine.
+
+Modes (which layer of grpc is the cost):
+  aio       grpc.aio server on uvloop, etcd through a grpc.aio channel (the real apiserver's stack);
+  aio-asyncio  the same on the standard asyncio loop;
+  aio-sync  grpc.aio server on uvloop, etcd through a *sync* grpc channel called in a thread pool;
+  sync      grpc sync server with a thread pool, etcd through a sync channel (no asyncio at all).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import threading
+from concurrent import futures
+from typing import Any
+
+import grpc
+from aetcd import rpc
+from skiff.apiserver.v1 import apiserver_pb2 as pb
+from skiff.apiserver.v1 import apiserver_pb2_grpc
+from skiff_apiserver.machinery import kinds
+
+MODES = ("aio", "aio-asyncio", "aio-sync", "sync")
+
+
+def _txn(obj: Any, value: bytes) -> rpc.TxnRequest:
+    key = f"/floor/{obj.metadata.namespace}/{obj.metadata.name}".encode()
+    cmp = rpc.Compare(key=key, target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL, create_revision=0)
+    put = rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value))
+    return rpc.TxnRequest(compare=[cmp], success=[put])
+
+
+def _decode(request: pb.CreateRequest) -> Any:
+    return kinds.unpack(request.object)
+
+
+class AioFloor(apiserver_pb2_grpc.ApiServerServicer):
+    def __init__(self, etcd: str) -> None:
+        self._kv = rpc.KVStub(grpc.aio.insecure_channel(etcd))
+
+    async def Create(self, request: pb.CreateRequest, context: Any) -> pb.CreateResponse:
+        resp = await self._kv.Txn(_txn(_decode(request), request.object.value))
+        if not resp.succeeded:
+            await context.abort(grpc.StatusCode.ALREADY_EXISTS, "exists")
+        return pb.CreateResponse(object=request.object)
+
+
+class AioSyncEtcdFloor(apiserver_pb2_grpc.ApiServerServicer):
+    """etcd through a sync channel in a thread: the sync client's blocking call releases the GIL."""
+
+    def __init__(self, etcd: str, pool: futures.ThreadPoolExecutor) -> None:
+        self._kv = rpc.KVStub(grpc.insecure_channel(etcd))
+        self._pool = pool
+
+    async def Create(self, request: pb.CreateRequest, context: Any) -> pb.CreateResponse:
+        req = _txn(_decode(request), request.object.value)
+        resp = await asyncio.get_running_loop().run_in_executor(self._pool, self._kv.Txn, req)
+        if not resp.succeeded:
+            await context.abort(grpc.StatusCode.ALREADY_EXISTS, "exists")
+        return pb.CreateResponse(object=request.object)
+
+
+class SyncFloor(apiserver_pb2_grpc.ApiServerServicer):
+    def __init__(self, etcd: str) -> None:
+        self._kv = rpc.KVStub(grpc.insecure_channel(etcd))
+
+    def Create(self, request: pb.CreateRequest, context: Any) -> pb.CreateResponse:
+        resp = self._kv.Txn(_txn(_decode(request), request.object.value))
+        if not resp.succeeded:
+            context.abort(grpc.StatusCode.ALREADY_EXISTS, "exists")
+        return pb.CreateResponse(object=request.object)
+
+
+async def serve_aio(mode: str, listen: str, etcd: str) -> None:
+    server = grpc.aio.server()
+    pool = futures.ThreadPoolExecutor(max_workers=8)
+    servicer = AioSyncEtcdFloor(etcd, pool) if mode == "aio-sync" else AioFloor(etcd)
+    apiserver_pb2_grpc.add_ApiServerServicer_to_server(servicer, server)
+    server.add_insecure_port(listen)
+    await server.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await server.stop(0)
+
+
+def serve_sync(listen: str, etcd: str) -> None:
+    # 20 threads: one per concurrent request of the bench, so the pool never queues.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=20))
+    apiserver_pb2_grpc.add_ApiServerServicer_to_server(SyncFloor(etcd), server)
+    server.add_insecure_port(listen)
+    server.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    server.stop(0)
+
+
+def main() -> None:
+    mode, listen, etcd = sys.argv[1:4]
+    if mode == "sync":
+        serve_sync(listen, etcd)
+    elif mode == "aio-asyncio":
+        asyncio.run(serve_aio(mode, listen, etcd))
+    elif mode in MODES:
+        import uvloop
+
+        uvloop.run(serve_aio(mode, listen, etcd))
+    else:
+        raise SystemExit(f"mode must be one of {', '.join(MODES)}")
+
+
+if __name__ == "__main__":
+    main()
