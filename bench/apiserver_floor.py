@@ -13,6 +13,10 @@ Modes (which layer of grpc is the cost):
   aio-asyncio  the same on the standard asyncio loop;
   aio-sync  grpc.aio server on uvloop, etcd through a *sync* grpc channel called in a thread pool;
   sync      grpc sync server with a thread pool, etcd through a sync channel (no asyncio at all).
+Extras for the aio modes, appended with "+" (e.g. "aio+watch+skiff"), to price one apiserver layer at a
+time: "+watch" also watches the written prefix and decodes every event (what the watch cache receives);
+"+skiff" serves through skiff_common's create_server (its observability interceptor) with the
+apiserver's observability set-up.
 """
 
 from __future__ import annotations
@@ -81,16 +85,37 @@ class SyncFloor(apiserver_pb2_grpc.ApiServerServicer):
         return pb.CreateResponse(object=request.object)
 
 
+async def _watch(etcd: str) -> None:
+    """Consume etcd's watch on the floor's prefix and decode every object, like the watch cache."""
+    call = rpc.WatchStub(grpc.aio.insecure_channel(etcd)).Watch()
+    create = rpc.WatchCreateRequest(key=b"/floor/", range_end=b"/floor0", prev_kv=True)
+    await call.write(rpc.WatchRequest(create_request=create))
+    async for resp in call:
+        for ev in resp.events:
+            kinds.lookup_resource("pods").message.FromString(ev.kv.value)
+
+
 async def serve_aio(mode: str, listen: str, etcd: str) -> None:
-    server = grpc.aio.server()
+    extras = set(mode.split("+")[1:])
+    if "skiff" in extras:
+        from skiff_common.grpcutil import create_server
+        from skiff_common.observability import setup_observability
+
+        setup_observability("floor", log_level="warning", metrics_address=None)
+        server = create_server("floor")
+    else:
+        server = grpc.aio.server()
+    watch = asyncio.create_task(_watch(etcd)) if "watch" in extras else None
     pool = futures.ThreadPoolExecutor(max_workers=8)
-    servicer = AioSyncEtcdFloor(etcd, pool) if mode == "aio-sync" else AioFloor(etcd)
+    servicer = AioSyncEtcdFloor(etcd, pool) if mode.startswith("aio-sync") else AioFloor(etcd)
     apiserver_pb2_grpc.add_ApiServerServicer_to_server(servicer, server)
     server.add_insecure_port(listen)
     await server.start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
+    if watch is not None:
+        watch.cancel()
     await server.stop(0)
 
 
@@ -110,9 +135,9 @@ def main() -> None:
     mode, listen, etcd = sys.argv[1:4]
     if mode == "sync":
         serve_sync(listen, etcd)
-    elif mode == "aio-asyncio":
+    elif mode.startswith("aio-asyncio"):
         asyncio.run(serve_aio(mode, listen, etcd))
-    elif mode in MODES:
+    elif mode.split("+")[0] in MODES:
         import uvloop
 
         uvloop.run(serve_aio(mode, listen, etcd))
