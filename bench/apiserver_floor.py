@@ -15,8 +15,9 @@ Modes (which layer of grpc is the cost):
   sync      grpc sync server with a thread pool, etcd through a sync channel (no asyncio at all).
 Extras for the aio modes, appended with "+" (e.g. "aio+watch+skiff"), to price one apiserver layer at a
 time: "+watch" also watches the written prefix and decodes every event (what the watch cache receives);
-"+skiff" serves through skiff_common's create_server (its observability interceptor) with the
-apiserver's observability set-up.
+"+opts" makes the etcd call with a deadline and wait_for_ready, as the apiserver does; "+skiff" serves
+through skiff_common's create_server (its observability interceptor) with the apiserver's observability
+set-up.
 """
 
 from __future__ import annotations
@@ -49,11 +50,12 @@ def _decode(request: pb.CreateRequest) -> Any:
 
 
 class AioFloor(apiserver_pb2_grpc.ApiServerServicer):
-    def __init__(self, etcd: str) -> None:
+    def __init__(self, etcd: str, call_opts: dict[str, Any]) -> None:
         self._kv = rpc.KVStub(grpc.aio.insecure_channel(etcd))
+        self._opts = call_opts
 
     async def Create(self, request: pb.CreateRequest, context: Any) -> pb.CreateResponse:
-        resp = await self._kv.Txn(_txn(_decode(request), request.object.value))
+        resp = await self._kv.Txn(_txn(_decode(request), request.object.value), **self._opts)
         if not resp.succeeded:
             await context.abort(grpc.StatusCode.ALREADY_EXISTS, "exists")
         return pb.CreateResponse(object=request.object)
@@ -107,7 +109,8 @@ async def serve_aio(mode: str, listen: str, etcd: str) -> None:
         server = grpc.aio.server()
     watch = asyncio.create_task(_watch(etcd)) if "watch" in extras else None
     pool = futures.ThreadPoolExecutor(max_workers=8)
-    servicer = AioSyncEtcdFloor(etcd, pool) if mode.startswith("aio-sync") else AioFloor(etcd)
+    opts: dict[str, Any] = {"timeout": 10.0, "wait_for_ready": True} if "opts" in extras else {}
+    servicer = AioSyncEtcdFloor(etcd, pool) if mode.startswith("aio-sync") else AioFloor(etcd, opts)
     apiserver_pb2_grpc.add_ApiServerServicer_to_server(servicer, server)
     server.add_insecure_port(listen)
     await server.start()
