@@ -17,7 +17,8 @@ Extras for the aio modes, appended with "+" (e.g. "aio+watch+skiff"), to price o
 time: "+watch" also watches the written prefix and decodes every event (what the watch cache receives);
 "+opts" makes the etcd call with a deadline and wait_for_ready, as the apiserver does; "+skiff" serves
 through skiff_common's create_server (its observability interceptor) with the apiserver's observability
-set-up.
+set-up; "+gc" freezes start-up objects and collects the young generation less often; "+tput" sets
+grpc.optimization_target=throughput on the server and the etcd channel.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def _decode(request: pb.CreateRequest) -> Any:
 
 
 class AioFloor(apiserver_pb2_grpc.ApiServerServicer):
-    def __init__(self, etcd: str, call_opts: dict[str, Any]) -> None:
-        self._kv = rpc.KVStub(grpc.aio.insecure_channel(etcd))
+    def __init__(self, etcd: str, call_opts: dict[str, Any], channel_opts: list[tuple[str, Any]]) -> None:
+        self._kv = rpc.KVStub(grpc.aio.insecure_channel(etcd, options=channel_opts))
         self._opts = call_opts
 
     async def Create(self, request: pb.CreateRequest, context: Any) -> pb.CreateResponse:
@@ -99,18 +100,24 @@ async def _watch(etcd: str) -> None:
 
 async def serve_aio(mode: str, listen: str, etcd: str) -> None:
     extras = set(mode.split("+")[1:])
+    if "gc" in extras:  # fewer cyclic-GC passes: freeze start-up objects, collect young ones less often
+        import gc
+
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 20)
+    server_opts = [("grpc.optimization_target", "throughput")] if "tput" in extras else []
     if "skiff" in extras:
         from skiff_common.grpcutil import create_server
         from skiff_common.observability import setup_observability
 
         setup_observability("floor", log_level="warning", metrics_address=None)
-        server = create_server("floor")
+        server = create_server("floor", options=server_opts)
     else:
-        server = grpc.aio.server()
+        server = grpc.aio.server(options=server_opts)
     watch = asyncio.create_task(_watch(etcd)) if "watch" in extras else None
     pool = futures.ThreadPoolExecutor(max_workers=8)
     opts: dict[str, Any] = {"timeout": 10.0, "wait_for_ready": True} if "opts" in extras else {}
-    servicer = AioSyncEtcdFloor(etcd, pool) if mode.startswith("aio-sync") else AioFloor(etcd, opts)
+    servicer = AioSyncEtcdFloor(etcd, pool) if mode.startswith("aio-sync") else AioFloor(etcd, opts, server_opts)
     apiserver_pb2_grpc.add_ApiServerServicer_to_server(servicer, server)
     server.add_insecure_port(listen)
     await server.start()
