@@ -18,7 +18,9 @@ time: "+watch" also watches the written prefix and decodes every event (what the
 "+opts" makes the etcd call with a deadline and wait_for_ready, as the apiserver does; "+skiff" serves
 through skiff_common's create_server (its observability interceptor) with the apiserver's observability
 set-up; "+gc" freezes start-up objects and collects the young generation less often; "+tput" sets
-grpc.optimization_target=throughput on the server and the etcd channel.
+grpc.optimization_target=throughput on the server and the etcd channel; "+prewrap" applies the same
+observability wrapper once at registration, on a server without interceptors; "+obsonly" only runs
+skiff's observability set-up (no wrapper), to separate the set-up from the per-call layer.
 """
 
 from __future__ import annotations
@@ -88,6 +90,32 @@ class SyncFloor(apiserver_pb2_grpc.ApiServerServicer):
         return pb.CreateResponse(object=request.object)
 
 
+def _add_prewrapped(servicer: Any, server: Any) -> None:
+    """Register the service with skiff_common's observability wrapper applied to each method handler
+    once, here, so the server needs no interceptor (grpc.aio runs an interceptor chain per call)."""
+    from skiff_common.grpcutil._wrapping import MethodInfo, wrap_handler_with
+    from skiff_common.grpcutil.server_observe import ObservabilityInterceptor
+
+    class Capture:
+        handlers: dict[str, Any] = {}
+
+        def add_generic_rpc_handlers(self, _h: object) -> None:
+            pass
+
+        def add_registered_method_handlers(self, _name: str, handlers: dict[str, Any]) -> None:
+            Capture.handlers = dict(handlers)
+
+    apiserver_pb2_grpc.add_ApiServerServicer_to_server(servicer, Capture())
+    obs = ObservabilityInterceptor()
+    name = "skiff.apiserver.v1.ApiServer"
+    wrapped = {}
+    for method, handler in Capture.handlers.items():
+        info = MethodInfo.parse(f"/{name}/{method}")
+        wrapped[method] = wrap_handler_with(handler, lambda b, streaming, i=info: obs._wrap(i, b, streaming))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, wrapped),))
+    server.add_registered_method_handlers(name, wrapped)
+
+
 async def _watch(etcd: str) -> None:
     """Consume etcd's watch on the floor's prefix and decode every object, like the watch cache."""
     call = rpc.WatchStub(grpc.aio.insecure_channel(etcd)).Watch()
@@ -114,11 +142,18 @@ async def serve_aio(mode: str, listen: str, etcd: str) -> None:
         server = create_server("floor", options=server_opts)
     else:
         server = grpc.aio.server(options=server_opts)
+    if "prewrap" in extras or "obsonly" in extras:  # skiff's observability set-up, without the interceptor
+        from skiff_common.observability import setup_observability
+
+        setup_observability("floor", log_level="warning", metrics_address=None)
     watch = asyncio.create_task(_watch(etcd)) if "watch" in extras else None
     pool = futures.ThreadPoolExecutor(max_workers=8)
     opts: dict[str, Any] = {"timeout": 10.0, "wait_for_ready": True} if "opts" in extras else {}
     servicer = AioSyncEtcdFloor(etcd, pool) if mode.startswith("aio-sync") else AioFloor(etcd, opts, server_opts)
-    apiserver_pb2_grpc.add_ApiServerServicer_to_server(servicer, server)
+    if "prewrap" in extras:
+        _add_prewrapped(servicer, server)
+    else:
+        apiserver_pb2_grpc.add_ApiServerServicer_to_server(servicer, server)
     server.add_insecure_port(listen)
     await server.start()
     stop = asyncio.Event()
