@@ -111,7 +111,11 @@ def _add_prewrapped(servicer: Any, server: Any) -> None:
     wrapped = {}
     for method, handler in Capture.handlers.items():
         info = MethodInfo.parse(f"/{name}/{method}")
-        wrapped[method] = wrap_handler_with(handler, lambda b, streaming, i=info: obs._wrap(i, b, streaming))
+
+        def wrap(behavior: Any, streaming: bool, info: MethodInfo = info) -> Any:
+            return obs._wrap(info, behavior, streaming)
+
+        wrapped[method] = wrap_handler_with(handler, wrap)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, wrapped),))
     server.add_registered_method_handlers(name, wrapped)
 
