@@ -8,7 +8,9 @@ In one run, on the same etcd:
   (b) Create, Get, Update and List through the apiserver from concurrent clients, and the ratio of
       create throughput to (a); plus paced mutating latency at 20 writes/s;
   (c) N watchers on pods: latency from the start of a write to its delivery to every watcher;
-  (d) List of M pods from the watch cache (resourceVersion "0") and from etcd ("").
+  (d) List of M pods from the watch cache (resourceVersion "0") and from etcd ("");
+  (f) the floor: Create through minimal servers that only decode the object and make one etcd
+      transaction (bench/apiserver_floor.py), per grpc variant, driven by the same load worker.
 The apiserver runs as its own process (`skiff-apiserver`), so client work does not share its event loop;
 both still share the machine's cores, which inflates every latency a little.
 """
@@ -73,9 +75,7 @@ def report(label: str, latencies: list[float], elapsed: float) -> float:
     return ops
 
 
-async def run_concurrent(
-    n: int, concurrency: int, op: Callable[[int], Awaitable[None]]
-) -> tuple[list[float], float]:
+async def run_concurrent(n: int, concurrency: int, op: Callable[[int], Awaitable[None]]) -> tuple[list[float], float]:
     latencies: list[float] = []
     counter = iter(range(n))
 
@@ -118,7 +118,7 @@ async def load_worker(kind: str, target: str, n: int, concurrency: int, tag: str
     else:
         channel = grpc.aio.insecure_channel(target)
         stub = apiserver_pb2_grpc.ApiServerStub(channel)
-        await stub.ListResources(pb.ListResourcesRequest(), wait_for_ready=True, timeout=30)
+        await asyncio.wait_for(channel.channel_ready(), 30)  # the floor servers serve Create only
 
         async def op(i: int) -> None:
             await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod(f"p{tag}-{i}", "default"))))
@@ -258,9 +258,7 @@ async def watch_worker(target: str, watchers: int, writes: int) -> None:
 
     async def watch(i: int) -> None:
         nonlocal warm
-        call = calls[i % len(calls)](
-            pb.WatchRequest(resource="pods", namespace="watch-bench", resource_version="0")
-        )
+        call = calls[i % len(calls)](pb.WatchRequest(resource="pods", namespace="watch-bench", resource_version="0"))
         k = -1
         async for _raw in call:
             if k < 0:
@@ -369,14 +367,30 @@ async def bench_big_list(stub: apiserver_pb2_grpc.ApiServerStub, count: int, con
         lat = []
         for _ in range(5):
             t = time.perf_counter()
-            resp = await stub.List(
-                pb.ListRequest(resource="pods", namespace="list-bench", resource_version=rv)
-            )
+            resp = await stub.List(pb.ListRequest(resource="pods", namespace="list-bench", resource_version=rv))
             lat.append(time.perf_counter() - t)
         print(
             f"  (d) List {len(resp.items)} pods from {label:<5}  p50 {pct(lat, 50) * 1000:.0f} ms"
             f"   max {max(lat) * 1000:.0f} ms"
         )
+
+
+async def bench_floor(
+    mode: str, endpoint: str, args: argparse.Namespace, etcd_pid: int, raw: float, raw_cpu: float
+) -> None:
+    """(f) One floor server (bench/apiserver_floor.py MODE) as its own process, Create-loaded like (b)."""
+    port = free_port()
+    floor = await asyncio.create_subprocess_exec(
+        sys.executable, str(Path(__file__).with_name("apiserver_floor.py")), mode, f"127.0.0.1:{port}", endpoint
+    )
+    try:
+        ops, cpu = await bench_creates(
+            f"(f) floor Create [{mode}]", "api", f"127.0.0.1:{port}", args, {"floor": floor.pid, "etcd": etcd_pid}
+        )
+        print(f"  ratio floor [{mode}] / raw etcd txn: {ops / raw:.2f}   (total CPU ratio {raw_cpu / cpu:.2f})")
+    finally:
+        floor.terminate()
+        await floor.wait()
 
 
 def main() -> None:
@@ -387,15 +401,26 @@ def main() -> None:
     ap.add_argument("--watch-writes", type=int, default=20)
     ap.add_argument("--list-pods", type=int, default=10000)
     ap.add_argument("--watch-procs", type=int, default=1, help="client processes holding the watchers")
-    ap.add_argument("--client-procs", type=int, default=1,
-                    help="load-generator processes for (a) and (b) Create (the same number for both)")
+    ap.add_argument(
+        "--client-procs",
+        type=int,
+        default=1,
+        help="load-generator processes for (a) and (b) Create (the same number for both)",
+    )
     ap.add_argument("--workers", type=int, default=1, help="skiff-apiserver --workers")
     ap.add_argument("--event-loop", default="", help="skiff-apiserver --event-loop (default: its own)")
-    ap.add_argument("--client-loop", default="uvloop", choices=["uvloop", "asyncio"],
-                    help="event loop of every load-generator process (the same for all sections)")
+    ap.add_argument(
+        "--client-loop",
+        default="uvloop",
+        choices=["uvloop", "asyncio"],
+        help="event loop of every load-generator process (the same for all sections)",
+    )
     ap.add_argument("--load-worker", nargs=5, help=argparse.SUPPRESS)
     ap.add_argument("--watch-worker", nargs=3, metavar=("TARGET", "N", "WRITES"), help=argparse.SUPPRESS)
-    ap.add_argument("--sections", default="abcd", help="which parts to run, e.g. 'c' or 'abd'")
+    ap.add_argument("--sections", default="abcd", help="which parts to run, e.g. 'c' or 'abd'; 'f': floor")
+    ap.add_argument(
+        "--floor-modes", default="aio,aio-sync,sync", help="section f: bench/apiserver_floor.py modes, comma-separated"
+    )
     args = ap.parse_args()
     if args.load_worker:
         kind, target, n, conc, tag = args.load_worker
@@ -446,8 +471,12 @@ async def run(args: argparse.Namespace, endpoint: str, target: str, pids: dict[s
         f" client-procs={args.client_procs} apiserver workers={args.workers} loop={args.event_loop or 'default'}"
         f" client-loop={args.client_loop}"
     )
-    if "a" in args.sections or "b" in args.sections:
+    if "a" in args.sections or "b" in args.sections or "f" in args.sections:
         raw, raw_cpu = await bench_creates("(a) raw etcd create txn", "etcd", endpoint, args, pids)
+    if "f" in args.sections:
+        for mode in args.floor_modes.split(","):
+            await bench_floor(mode, endpoint, args, pids["etcd"], raw, raw_cpu)
+    if "a" in args.sections or "b" in args.sections:
         api, api_cpu = await bench_creates("(b) apiserver Create", "api", target, args, pids)
         print(f"  ratio apiserver Create / raw etcd txn: {api / raw:.2f}")
         # On a machine where every process is CPU-bound (this one), throughput is inversely proportional
@@ -457,7 +486,12 @@ async def run(args: argparse.Namespace, endpoint: str, target: str, pids: dict[s
         await bench_paced_writes(stub, 20.0, 5.0)
     if "c" in args.sections:
         await bench_watchers(
-            target, stub, args.watchers, args.watch_writes, max(1, args.watch_procs), args.client_loop,
+            target,
+            stub,
+            args.watchers,
+            args.watch_writes,
+            max(1, args.watch_procs),
+            args.client_loop,
             pids["apiserver"],
         )
     if "d" in args.sections:

@@ -56,11 +56,7 @@ async def create(stub: Any, obj: Message) -> Any:
 
 async def get(stub: Any, resource: str, name: str, namespace: str = "default", rv: str = "") -> Any:
     return unpack(
-        (
-            await stub.Get(
-                pb.GetRequest(resource=resource, namespace=namespace, name=name, resource_version=rv)
-            )
-        ).object
+        (await stub.Get(pb.GetRequest(resource=resource, namespace=namespace, name=name, resource_version=rv))).object
     )
 
 

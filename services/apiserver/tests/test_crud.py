@@ -100,9 +100,7 @@ async def test_update_without_resource_version_is_unconditional(api) -> None:
 
 
 async def test_update_missing_is_not_found(api) -> None:
-    await expect_error(
-        grpc.StatusCode.NOT_FOUND, api.stub.Update(pb.UpdateRequest(object=pack(pod("ghost"))))
-    )
+    await expect_error(grpc.StatusCode.NOT_FOUND, api.stub.Update(pb.UpdateRequest(object=pack(pod("ghost")))))
 
 
 async def test_update_ignores_status_and_update_status_ignores_spec(api) -> None:
@@ -146,9 +144,7 @@ async def test_every_kind_round_trips_create_get_delete(api, info) -> None:
     listed = await api.stub.List(pb.ListRequest(resource=info.resource))
     assert name in {unpack(i).metadata.name for i in listed.items}
     await api.stub.Delete(
-        pb.DeleteRequest(
-            resource=info.resource, namespace=obj.metadata.namespace, name=name, grace_period_seconds=0
-        )
+        pb.DeleteRequest(resource=info.resource, namespace=obj.metadata.namespace, name=name, grace_period_seconds=0)
     )
     if info.kind != "Namespace":
         await expect_error(
@@ -238,7 +234,5 @@ async def test_no_new_finalizers_while_deleting(api) -> None:
     await api.stub.Delete(pb.DeleteRequest(resource="configmaps", namespace="default", name=cm.metadata.name))
     held = await get(api.stub, "configmaps", cm.metadata.name)
     held.metadata.finalizers.append("b/more")
-    err = await expect_error(
-        grpc.StatusCode.INVALID_ARGUMENT, api.stub.Update(pb.UpdateRequest(object=pack(held)))
-    )
+    err = await expect_error(grpc.StatusCode.INVALID_ARGUMENT, api.stub.Update(pb.UpdateRequest(object=pack(held))))
     assert err.errors[0].path == "metadata.finalizers"

@@ -69,9 +69,7 @@ async def test_propagation_policy_is_recorded_as_finalizer(api) -> None:
         cm.metadata.name = uniq("prop")
         cm.metadata.namespace = "default"
         await create(api.stub, cm)
-        out = unpack(
-            (await delete(api, cm.metadata.name, resource="configmaps", propagation_policy=policy)).object
-        )
+        out = unpack((await delete(api, cm.metadata.name, resource="configmaps", propagation_policy=policy)).object)
         assert finalizer in out.metadata.finalizers and out.metadata.HasField("deletion_timestamp")
     cm = config_pb2.ConfigMap()
     cm.metadata.name = uniq("bg")

@@ -61,9 +61,7 @@ def assert_exactly_once(events: list[tuple[str, str, int]], names: list[str]) ->
 @pytest.fixture
 def cluster(tmp_path: Path):
     tag = uuid.uuid4().hex[:6]
-    members = [
-        EtcdMember(f"apiserver-c{tag}-{i}", tmp_path / f"m{i}", free_port(), free_port()) for i in range(3)
-    ]
+    members = [EtcdMember(f"apiserver-c{tag}-{i}", tmp_path / f"m{i}", free_port(), free_port()) for i in range(3)]
     spec = ",".join(f"{m.name}=http://127.0.0.1:{m.peer_port}" for m in members)
     for m in members:
         m.cluster = spec
@@ -114,9 +112,7 @@ async def test_etcd_restart_mid_watch(tmp_path: Path) -> None:
         m.kill()
         # While etcd is down a request fails within its own deadline instead of hanging.
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await srv.stub.Get(
-                pb.GetRequest(resource="configmaps", namespace="default", name="one-0"), timeout=1.0
-            )
+            await srv.stub.Get(pb.GetRequest(resource="configmaps", namespace="default", name="one-0"), timeout=1.0)
         assert info.value.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE)
         m.start(new=False)
         wait_healthy(m.endpoint)

@@ -46,9 +46,7 @@ async def test_rate_limited_client_gets_resource_exhausted(server_factory) -> No
     api = await server_factory(client_qps=0.001, client_burst=3)
     for _ in range(3):
         await api.stub.ListResources(pb.ListResourcesRequest())
-    err = await expect_error(
-        grpc.StatusCode.RESOURCE_EXHAUSTED, api.stub.ListResources(pb.ListResourcesRequest())
-    )
+    err = await expect_error(grpc.StatusCode.RESOURCE_EXHAUSTED, api.stub.ListResources(pb.ListResourcesRequest()))
     assert "rate limit" in err.message
 
 
@@ -62,12 +60,8 @@ async def test_metrics_count_requests_by_verb_resource_code(api) -> None:
         "skiff_apiserver_requests_total", {"verb": "get", "resource": "pods", "code": "NOT_FOUND"}
     )
     assert ok and ok >= 1 and nf and nf >= 1
-    assert REGISTRY.get_sample_value(
-        "skiff_apiserver_etcd_request_duration_seconds_count", {"operation": "create"}
-    )
-    assert (
-        REGISTRY.get_sample_value("skiff_apiserver_storage_objects", {"resource": "namespaces"}) is not None
-    )
+    assert REGISTRY.get_sample_value("skiff_apiserver_etcd_request_duration_seconds_count", {"operation": "create"})
+    assert REGISTRY.get_sample_value("skiff_apiserver_storage_objects", {"resource": "namespaces"}) is not None
 
 
 async def test_two_replicas_behave_as_one(server_factory) -> None:

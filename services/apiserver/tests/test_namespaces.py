@@ -44,9 +44,7 @@ async def test_namespace_terminating_refuses_creates_then_goes_away(api) -> None
     running = await get(api.stub, "pods", "running", namespace=name)
     assert running.metadata.HasField("deletion_timestamp")
     await get(api.stub, "namespaces", name, namespace="")  # held while the pod is still terminating
-    await api.stub.Delete(
-        pb.DeleteRequest(resource="pods", namespace=name, name="running", grace_period_seconds=0)
-    )
+    await api.stub.Delete(pb.DeleteRequest(resource="pods", namespace=name, name="running", grace_period_seconds=0))
     for _ in range(100):
         try:
             await get(api.stub, "namespaces", name, namespace="")

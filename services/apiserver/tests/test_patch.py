@@ -122,8 +122,6 @@ async def test_patch_errors(api) -> None:
         ),
     )
     await expect_error(grpc.StatusCode.NOT_FOUND, patch(api, "missing", {"metadata": {}}))
-    await expect_error(
-        grpc.StatusCode.INVALID_ARGUMENT, patch(api, p.metadata.name, {"spec": {"bogusField": 1}})
-    )
+    await expect_error(grpc.StatusCode.INVALID_ARGUMENT, patch(api, p.metadata.name, {"spec": {"bogusField": 1}}))
     got = await get(api.stub, "pods", p.metadata.name)
     assert got.metadata.resource_version == p.metadata.resource_version

@@ -30,9 +30,7 @@ async def test_bind_sets_node_once(api) -> None:
     )
     assert "already assigned" in err.message
     await expect_error(grpc.StatusCode.NOT_FOUND, api.stub.Bind(pb.BindRequest(binding=binding("nope", "n"))))
-    await expect_error(
-        grpc.StatusCode.INVALID_ARGUMENT, api.stub.Bind(pb.BindRequest(binding=binding("x", "")))
-    )
+    await expect_error(grpc.StatusCode.INVALID_ARGUMENT, api.stub.Bind(pb.BindRequest(binding=binding("x", ""))))
 
 
 async def test_update_cannot_change_node_name(api) -> None:
@@ -40,9 +38,7 @@ async def test_update_cannot_change_node_name(api) -> None:
     p.spec.node_name = "sneaky"
     from apiserver_testlib import pack
 
-    err = await expect_error(
-        grpc.StatusCode.INVALID_ARGUMENT, api.stub.Update(pb.UpdateRequest(object=pack(p)))
-    )
+    err = await expect_error(grpc.StatusCode.INVALID_ARGUMENT, api.stub.Update(pb.UpdateRequest(object=pack(p))))
     assert "spec" in str(err)
 
 
@@ -63,9 +59,7 @@ async def test_scale_subresource(api) -> None:
     assert d.spec.replicas == 1 and d.spec.strategy.type == "RollingUpdate"
     assert d.spec.strategy.rolling_update.max_surge.str_val == "25%"
     scale = (
-        await api.stub.GetScale(
-            pb.GetScaleRequest(resource="deployments", namespace="default", name=d.metadata.name)
-        )
+        await api.stub.GetScale(pb.GetScaleRequest(resource="deployments", namespace="default", name=d.metadata.name))
     ).scale
     assert scale.spec.replicas == 1 and scale.status.selector == f"app={d.metadata.name}"
     scale.spec.replicas = 5
@@ -97,7 +91,5 @@ async def test_deployment_selector_is_immutable(api) -> None:
     d = await create(api.stub, deployment(uniq("imm")))
     d.spec.selector.match_labels["app"] = "other"
     d.spec.template.metadata.labels["app"] = "other"
-    err = await expect_error(
-        grpc.StatusCode.INVALID_ARGUMENT, api.stub.Update(pb.UpdateRequest(object=pack(d)))
-    )
+    err = await expect_error(grpc.StatusCode.INVALID_ARGUMENT, api.stub.Update(pb.UpdateRequest(object=pack(d))))
     assert any(e.path == "spec.selector" and "immutable" in e.detail for e in err.errors)

@@ -38,9 +38,7 @@ async def test_mutual_tls(etcd, tmp_path: Path) -> None:
             assert resp.resources
         async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.app.port}") as plain:
             with pytest.raises(grpc.aio.AioRpcError) as info:
-                await apiserver_pb2_grpc.ApiServerStub(plain).ListResources(
-                    pb.ListResourcesRequest(), timeout=5
-                )
+                await apiserver_pb2_grpc.ApiServerStub(plain).ListResources(pb.ListResourcesRequest(), timeout=5)
             assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     finally:
         await srv.channel.close()

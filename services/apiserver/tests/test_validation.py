@@ -21,9 +21,7 @@ async def test_pod_errors_list_every_field(api) -> None:
     err = await expect_error(grpc.StatusCode.INVALID_ARGUMENT, create(api.stub, p))
     paths = {(e.path, e.reason) for e in err.errors}
     assert ("metadata.name", "Invalid value") in paths
-    assert ("metadata.labels[ok]", "Invalid value") in paths or any(
-        e[0].startswith("metadata.labels") for e in paths
-    )
+    assert ("metadata.labels[ok]", "Invalid value") in paths or any(e[0].startswith("metadata.labels") for e in paths)
     assert ("spec.containers[0].image", "Required value") in paths
     assert ("spec.containers[0].ports[0].containerPort", "Invalid value") in paths
     assert ("spec.containers[0].resources.requests[cpu]", "Invalid value") in paths

@@ -60,9 +60,7 @@ async def test_watch_too_old_revision_is_expired(server_factory) -> None:
 
 async def test_watch_bookmarks(api) -> None:
     p = await create(api.stub, pod(uniq("bm")))
-    w = WatchStream(
-        api.stub, resource="pods", resource_version=p.metadata.resource_version, allow_watch_bookmarks=True
-    )
+    w = WatchStream(api.stub, resource="pods", resource_version=p.metadata.resource_version, allow_watch_bookmarks=True)
     etype, obj = await w.next()
     assert etype == "BOOKMARK"
     assert int(obj.metadata.resource_version) >= int(p.metadata.resource_version)

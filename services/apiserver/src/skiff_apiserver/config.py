@@ -19,13 +19,9 @@ class ApiServerConfig:
     )
     etcd_prefix: str = field(default="/registry", metadata={"help": "key prefix of every object in etcd"})
     etcd_timeout: float = field(default=10.0, metadata={"help": "seconds an etcd call may take at most"})
-    metrics_address: str | None = field(
-        default=None, metadata={"help": "Prometheus host:port, e.g. 127.0.0.1:9101"}
-    )
+    metrics_address: str | None = field(default=None, metadata={"help": "Prometheus host:port, e.g. 127.0.0.1:9101"})
     tls_cert_file: str | None = field(default=None, metadata={"help": "server certificate (PEM)"})
-    tls_key_file: str | None = field(
-        default=None, metadata={"help": "server private key (PEM)", "secret": True}
-    )
+    tls_key_file: str | None = field(default=None, metadata={"help": "server private key (PEM)", "secret": True})
     client_ca_file: str | None = field(
         default=None,
         metadata={"help": "CA that signs client certificates: mutual TLS when set with cert and key"},
@@ -33,16 +29,12 @@ class ApiServerConfig:
     max_inflight: int = field(default=400, metadata={"help": "non-watch requests served at once (0: no cap)"})
     client_qps: float = field(default=0.0, metadata={"help": "requests/s per client (0: unlimited)"})
     client_burst: int = field(default=100, metadata={"help": "per-client burst above client_qps"})
-    watch_cache_size: int = field(
-        default=10000, metadata={"help": "events kept per resource for watch resumption"}
-    )
+    watch_cache_size: int = field(default=10000, metadata={"help": "events kept per resource for watch resumption"})
     watch_queue_size: int = field(
         default=1000,
         metadata={"help": "events a watcher may fall behind before it is closed with RESOURCE_EXHAUSTED"},
     )
-    bookmark_interval: float = field(
-        default=60.0, metadata={"help": "seconds of quiet before a watch BOOKMARK"}
-    )
+    bookmark_interval: float = field(default=60.0, metadata={"help": "seconds of quiet before a watch BOOKMARK"})
     service_cluster_ip_range: str = field(
         default="10.96.0.0/12", metadata={"help": "CIDR Service cluster IPs come from ('' disables)"}
     )

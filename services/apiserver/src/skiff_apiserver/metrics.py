@@ -27,9 +27,7 @@ WATCHERS = Gauge("skiff_apiserver_registered_watchers", "Open watch streams", ["
 ETCD_LATENCY = Histogram(
     "skiff_apiserver_etcd_request_duration_seconds", "etcd call latency", ["operation"], buckets=_BUCKETS
 )
-OBJECTS = Gauge(
-    "skiff_apiserver_storage_objects", "Objects per resource (from the watch cache)", ["resource"]
-)
+OBJECTS = Gauge("skiff_apiserver_storage_objects", "Objects per resource (from the watch cache)", ["resource"])
 WATCH_EVENTS = Counter("skiff_apiserver_watch_events_total", "Events received from etcd", ["resource"])
 SLOW_WATCHERS = Counter(
     "skiff_apiserver_watchers_terminated_total", "Watchers cut off for falling behind", ["resource"]

@@ -55,11 +55,7 @@ class Deleter:
         if grace is not None and grace < 0:
             raise errors.Invalid(
                 "DeleteOptions is invalid",
-                [
-                    errors.FieldError(
-                        "gracePeriodSeconds", "Invalid value", "must be greater than or equal to 0"
-                    )
-                ],
+                [errors.FieldError("gracePeriodSeconds", "Invalid value", "must be greater than or equal to 0")],
             )
         namespace = (namespace or "default") if info.namespaced else ""
         strategy = self.store.strategies[info.resource]
@@ -95,18 +91,14 @@ class Deleter:
         raise errors.Conflict(f"too many concurrent writers to {info.resource} {name!r}; try again")
 
     @staticmethod
-    def _begin(
-        current: Message, strategy: Strategy, grace: int | None, finalizer: str | None
-    ) -> Message | None:
+    def _begin(current: Message, strategy: Strategy, grace: int | None, finalizer: str | None) -> Message | None:
         """The object with deletion started, or None when it can be removed right away."""
         m = meta(current)
         if strategy.graceful_delete:
             spec, status = current.spec, current.status  # type: ignore[attr-defined]
             if grace is None:
                 grace = (
-                    spec.termination_grace_period_seconds
-                    if spec.HasField("termination_grace_period_seconds")
-                    else 30
+                    spec.termination_grace_period_seconds if spec.HasField("termination_grace_period_seconds") else 30
                 )
             if not spec.node_name or status.phase in ("Succeeded", "Failed"):
                 grace = 0

@@ -58,9 +58,7 @@ class ClusterIPAllocator:
                 return ip
             except CompareFailed:
                 continue
-        raise errors.InternalError(
-            f"could not allocate a cluster IP in {self.network}: range is (nearly) full"
-        )
+        raise errors.InternalError(f"could not allocate a cluster IP in {self.network}: range is (nearly) full")
 
     async def release(self, ip: str) -> None:
         if not ip or ip == "None":

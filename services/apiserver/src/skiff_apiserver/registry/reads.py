@@ -51,8 +51,7 @@ def make_filter(info: KindInfo, namespace: str, label_selector: str, field_selec
     unsupported = sorted(set(fsel.fields()) - supported)
     if unsupported:
         raise errors.BadRequest(
-            f'field label not supported: "{unsupported[0]}" (supported for {info.kind}: '
-            f"{', '.join(sorted(supported))})"
+            f'field label not supported: "{unsupported[0]}" (supported for {info.kind}: {", ".join(sorted(supported))})'
         )
     ns = namespace if info.namespaced else ""
     any_labels, any_fields = not lsel.empty(), not fsel.empty()
@@ -82,9 +81,7 @@ def _decode_token(token: str, prefix: bytes) -> tuple[int, bytes]:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
         rev, start = int(data["rv"]), str(data["start"]).encode("utf-8", "surrogateescape")
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise errors.BadRequest(
-            "invalid continue token: it must be the value a previous list returned"
-        ) from None
+        raise errors.BadRequest("invalid continue token: it must be the value a previous list returned") from None
     if not start.startswith(prefix) or rev <= 0:
         raise errors.BadRequest("invalid continue token: it belongs to a different list")
     return rev, start
@@ -104,9 +101,7 @@ class Reads:
         obj, _ = await self.store.read(info, namespace, name)
         return obj
 
-    async def list_objects(
-        self, info: KindInfo, opts: ListOptions
-    ) -> tuple[list[Message], meta_pb2.ListMeta]:
+    async def list_objects(self, info: KindInfo, opts: ListOptions) -> tuple[list[Message], meta_pb2.ListMeta]:
         match = make_filter(info, opts.namespace, opts.label_selector, opts.field_selector)
         if opts.limit < 0:
             raise errors.BadRequest("limit must not be negative")

@@ -9,6 +9,7 @@ the namespace lifecycle live in delete.py; reads and pagination in reads.py.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
@@ -17,7 +18,7 @@ from skiff_common import errors
 
 from skiff_apiserver.machinery import KindInfo, kinds
 from skiff_apiserver.registry.ipalloc import ClusterIPAllocator
-from skiff_apiserver.registry.objects import check_size, conflict, meta, not_found, now, random_suffix
+from skiff_apiserver.registry.objects import check_size, conflict, meta, not_found, random_suffix
 from skiff_apiserver.registry.strategies import strategy_for
 from skiff_apiserver.registry.strategy import Strategy, copy
 from skiff_apiserver.storage import codec
@@ -41,9 +42,7 @@ class Store:
     ) -> None:
         self.client = client
         # Events expire like in Kubernetes (--event-ttl); 0 keeps them forever.
-        self.event_leases = (
-            LeaseManager(client, event_ttl, window=min(60, event_ttl)) if event_ttl > 0 else None
-        )
+        self.event_leases = LeaseManager(client, event_ttl, window=min(60, event_ttl)) if event_ttl > 0 else None
         self.prefix = prefix
         self.caches = caches
         self.cluster_ips: ClusterIPAllocator | None = (
@@ -126,7 +125,8 @@ class Store:
     def _prepare_create(self, obj: Message, strategy: Strategy) -> None:
         m = meta(obj)
         m.uid = str(uuid.uuid4())  # type: ignore[attr-defined]
-        m.creation_timestamp.CopyFrom(now())  # type: ignore[attr-defined]
+        ts = m.creation_timestamp  # type: ignore[attr-defined]
+        ts.seconds, ts.nanos = int(time.time()), 0  # what CopyFrom(now()) sets, without a temporary
         m.generation = 1  # type: ignore[attr-defined]
         m.resource_version = ""  # type: ignore[attr-defined]
         for f in ("deletion_timestamp", "deletion_grace_period_seconds"):
@@ -172,9 +172,7 @@ class Store:
         m = meta(obj)
         namespace = (m.namespace or "default") if info.namespaced else ""  # type: ignore[attr-defined]
         if not m.name:  # type: ignore[attr-defined]
-            raise errors.Invalid(
-                f"{info.kind} is invalid", [errors.FieldError("metadata.name", "Required value")]
-            )
+            raise errors.Invalid(f"{info.kind} is invalid", [errors.FieldError("metadata.name", "Required value")])
         if status and not strategy.has_status:
             raise errors.NotFound(f"{info.resource} has no status subresource")
         wanted_rv = m.resource_version  # type: ignore[attr-defined]

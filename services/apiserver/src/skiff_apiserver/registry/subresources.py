@@ -24,9 +24,7 @@ async def bind(store: Store, binding: pod_pb2.Binding) -> Message:
     if not binding.target.name:
         errs.append(errors.FieldError("target.name", "Required value"))
     if binding.target.kind not in ("", "Node"):
-        errs.append(
-            errors.FieldError("target.kind", "Unsupported value", f'{binding.target.kind!r}: must be "Node"')
-        )
+        errs.append(errors.FieldError("target.kind", "Unsupported value", f'{binding.target.kind!r}: must be "Node"'))
     if errs:
         raise errors.Invalid("Binding is invalid", errs)
 

@@ -28,9 +28,7 @@ R = TypeVar("R")
 class Handlers:
     """Base of the servicer mixins: holds the registry, the limits and the server settings."""
 
-    def __init__(
-        self, registry: Registry, limits: Limits, *, watch_queue_size: int, bookmark_interval: float
-    ) -> None:
+    def __init__(self, registry: Registry, limits: Limits, *, watch_queue_size: int, bookmark_interval: float) -> None:
         self.registry = registry
         self.limits = limits
         self.watch_queue_size = watch_queue_size

@@ -19,9 +19,7 @@ class SubresourceHandlers(Handlers):
         return pb.BindResponse(object=pack(obj))
 
     @rpc("get_scale", _res)
-    async def GetScale(
-        self, request: pb.GetScaleRequest, context: grpc.aio.ServicerContext
-    ) -> pb.GetScaleResponse:
+    async def GetScale(self, request: pb.GetScaleRequest, context: grpc.aio.ServicerContext) -> pb.GetScaleResponse:
         scale = await self.registry.get_scale(request.resource, request.namespace, request.name)
         return pb.GetScaleResponse(scale=scale)
 

@@ -12,9 +12,7 @@ import time
 
 from skiff_common import errors
 
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "skiff_apiserver_deadline", default=None
-)
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("skiff_apiserver_deadline", default=None)
 
 
 def set_deadline(seconds_left: float | None) -> None:

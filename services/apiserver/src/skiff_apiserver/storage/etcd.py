@@ -162,9 +162,7 @@ class EtcdClient:
         kvs = resp.kvs  # type: ignore[attr-defined]
         return (_kv(kvs[0]) if kvs else None), resp.header.revision  # type: ignore[attr-defined]
 
-    async def range(
-        self, start: bytes, end: bytes, *, revision: int = 0, limit: int = 0
-    ) -> tuple[list[KV], bool, int]:
+    async def range(self, start: bytes, end: bytes, *, revision: int = 0, limit: int = 0) -> tuple[list[KV], bool, int]:
         """Keys in [start, end) at `revision` (0: latest). Returns (kvs, more, revision read)."""
         req = rpc.RangeRequest(key=start, range_end=end, revision=revision, limit=limit)
         resp = await self._call("range", self._kv.Range, req)
@@ -199,17 +197,13 @@ class EtcdClient:
         return await self._txn("create", key, cmp, rpc.RequestOp(request_put=put), value)
 
     async def update(self, key: bytes, value: bytes, mod_revision: int) -> int:
-        cmp = rpc.Compare(
-            key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision
-        )
+        cmp = rpc.Compare(key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision)
         # ignore_lease keeps whatever lease the key has (an Event's TTL survives its count updates).
         put = rpc.PutRequest(key=key, value=value, ignore_lease=True)
         return await self._txn("update", key, cmp, rpc.RequestOp(request_put=put), value)
 
     async def delete(self, key: bytes, mod_revision: int) -> int:
-        cmp = rpc.Compare(
-            key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision
-        )
+        cmp = rpc.Compare(key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision)
         op = rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=key))
         try:
             return await self._txn("delete", key, cmp, op, None)

@@ -119,9 +119,7 @@ class WatchCache:
             except asyncio.CancelledError:
                 raise
             except errors.Expired:
-                log.warning(
-                    "watch_cache_expired_relisting", resource=self.info.resource, revision=self.revision
-                )
+                log.warning("watch_cache_expired_relisting", resource=self.info.resource, revision=self.revision)
                 await self._retrying(self._relist)
             except Exception as exc:  # stream broke: resume from self.revision + 1
                 log.warning(
@@ -214,9 +212,7 @@ class WatchCache:
             try:
                 rv = int(resource_version)
             except ValueError:
-                raise errors.BadRequest(
-                    f"invalid resourceVersion {resource_version!r}: must be an integer"
-                ) from None
+                raise errors.BadRequest(f"invalid resourceVersion {resource_version!r}: must be an integer") from None
             if rv < self.oldest:
                 raise errors.Expired(
                     f"too old resource version: {rv} (the oldest this server can serve is {self.oldest})",

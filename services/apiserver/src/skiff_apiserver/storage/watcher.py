@@ -62,9 +62,7 @@ BOOKMARK = "BOOKMARK"
 class Watcher:
     """One client's view: filtered events in a bounded queue."""
 
-    def __init__(
-        self, cache: Source, match: Filter, after: int, queue_size: int, *, bookmarks: bool = False
-    ) -> None:
+    def __init__(self, cache: Source, match: Filter, after: int, queue_size: int, *, bookmarks: bool = False) -> None:
         self.cache = cache
         self.match = match
         self.bookmarks = bookmarks  # the cache's ticker enqueues a BOOKMARK when this watcher is idle

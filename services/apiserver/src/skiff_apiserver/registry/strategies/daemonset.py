@@ -24,9 +24,7 @@ class DaemonSetStrategy(Strategy):
         errs = validate_template(obj.spec.selector, obj.spec.template, "spec")
         if obj.spec.update_strategy.type not in ("RollingUpdate", "OnDelete"):
             errs.append(
-                FieldError(
-                    "spec.updateStrategy.type", "Unsupported value", repr(obj.spec.update_strategy.type)
-                )
+                FieldError("spec.updateStrategy.type", "Unsupported value", repr(obj.spec.update_strategy.type))
             )
         return errs
 

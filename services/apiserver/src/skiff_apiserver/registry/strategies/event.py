@@ -29,11 +29,7 @@ class EventStrategy(Strategy):
         if not io.name:
             errs.append(FieldError("involvedObject.name", "Required value"))
         if io.namespace and io.namespace != ev.metadata.namespace:
-            errs.append(
-                FieldError("involvedObject.namespace", "Invalid value", "does not match event.namespace")
-            )
+            errs.append(FieldError("involvedObject.namespace", "Invalid value", "does not match event.namespace"))
         if ev.type not in ("Normal", "Warning"):
-            errs.append(
-                FieldError("type", "Unsupported value", f'{ev.type!r}: supported values: "Normal", "Warning"')
-            )
+            errs.append(FieldError("type", "Unsupported value", f'{ev.type!r}: supported values: "Normal", "Warning"'))
         return errs

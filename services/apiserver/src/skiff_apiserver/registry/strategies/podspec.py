@@ -1,6 +1,15 @@
-"""Pod spec defaulting and validation, shared by Pods and every pod template (Deployment, Job, ...)."""
+"""Pod spec defaulting and validation, shared by Pods and every pod template (Deployment, Job, ...).
+
+Validation runs on every create and update, and almost every value it checks is valid and one of few
+distinct strings ("100m", "64Mi", "main"). So the per-value checks (a container or volume name, a
+quantity, request <= limit) first ask a memoized "is this value fine?" and only build the field path and
+call the full validator -- whose FieldErrors are returned unchanged -- when the answer is no. Only short
+values are memoized, so a client cannot grow the caches with large strings; the caches are bounded LRUs.
+"""
 
 from __future__ import annotations
+
+import functools
 
 from skiff.api.core.v1 import pod_pb2
 from skiff_common.errors import FieldError
@@ -11,6 +20,33 @@ RESTART_POLICIES = ("Always", "OnFailure", "Never")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 DNS_POLICIES = ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")
+
+
+_MEMO_MAX_LEN = 64  # longer values are checked without the memo (rare, and keeps the caches small)
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_ok_memo(value: str) -> bool:
+    return not validation.validate_dns1123_label(value, "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _quantity_ok_memo(value: str) -> bool:
+    return not validation.validate_quantity(value, "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _gt_memo(a: str, b: str) -> bool:
+    try:
+        return bool(quantity.parse_quantity(a) > quantity.parse_quantity(b))
+    except ValueError:  # unparsable: validate_quantity reports it
+        return False
+
+
+def _label_errors(value: str, path: str) -> list[FieldError]:
+    if len(value) <= _MEMO_MAX_LEN and _label_ok_memo(value):
+        return []
+    return validation.validate_dns1123_label(value, path)
 
 
 def _unsupported(path: str, value: str, allowed: tuple[str, ...]) -> FieldError:
@@ -44,14 +80,14 @@ def validate_pod_spec(spec: pod_pb2.PodSpec, path: str) -> list[FieldError]:
     names: set[str] = set()
     vols = {v.name for v in spec.volumes}
     for i, v in enumerate(spec.volumes):
-        errs += validation.validate_dns1123_label(v.name, f"{path}.volumes[{i}].name")
+        errs += _label_errors(v.name, f"{path}.volumes[{i}].name")
     for group, containers in (("initContainers", spec.init_containers), ("containers", spec.containers)):
         for i, c in enumerate(containers):
             p = f"{path}.{group}[{i}]"
             if not c.name:
                 errs.append(FieldError(f"{p}.name", "Required value"))
             else:
-                errs += validation.validate_dns1123_label(c.name, f"{p}.name")
+                errs += _label_errors(c.name, f"{p}.name")
                 if c.name in names:
                     errs.append(FieldError(f"{p}.name", "Duplicate value", repr(c.name)))
                 names.add(c.name)
@@ -65,19 +101,26 @@ def validate_pod_spec(spec: pod_pb2.PodSpec, path: str) -> list[FieldError]:
                     errs += validation.validate_port(port.host_port, f"{p}.ports[{j}].hostPort")
                 if port.protocol and port.protocol not in PROTOCOLS:
                     errs.append(_unsupported(f"{p}.ports[{j}].protocol", port.protocol, PROTOCOLS))
-            for kind in ("limits", "requests"):
-                for res, q in sorted(getattr(c.resources, kind).items()):
-                    errs += validation.validate_quantity(q.value, f"{p}.resources.{kind}[{res}]")
-            for res, q in c.resources.requests.items():
-                lim = c.resources.limits.get(res)
-                if lim is not None and _gt(q.value, lim.value):
-                    errs.append(
-                        FieldError(
-                            f"{p}.resources.requests[{res}]",
-                            "Invalid value",
-                            f"{q.value!r}: must be less than or equal to {res} limit of {lim.value}",
+            # Protobuf maps iterate through collections.abc's slow mixins: touch them only when set.
+            resources = c.resources
+            limits, requests = resources.limits, resources.requests
+            for kind, amounts in (("limits", limits), ("requests", requests)):
+                if amounts:
+                    for res in sorted(amounts):
+                        value = amounts[res].value
+                        if len(value) > _MEMO_MAX_LEN or not _quantity_ok_memo(value):
+                            errs += validation.validate_quantity(value, f"{p}.resources.{kind}[{res}]")
+            if limits and requests:
+                for res, q in requests.items():
+                    lim = limits.get(res)
+                    if lim is not None and _gt(q.value, lim.value):
+                        errs.append(
+                            FieldError(
+                                f"{p}.resources.requests[{res}]",
+                                "Invalid value",
+                                f"{q.value!r}: must be less than or equal to {res} limit of {lim.value}",
+                            )
                         )
-                    )
             for j, m in enumerate(c.volume_mounts):
                 if m.name not in vols:
                     errs.append(FieldError(f"{p}.volumeMounts[{j}].name", "Not found", repr(m.name)))
@@ -92,9 +135,7 @@ def validate_pod_spec(spec: pod_pb2.PodSpec, path: str) -> list[FieldError]:
         errs.append(_unsupported(f"{path}.dnsPolicy", spec.dns_policy, DNS_POLICIES))
     if spec.HasField("termination_grace_period_seconds") and spec.termination_grace_period_seconds < 0:
         errs.append(
-            FieldError(
-                f"{path}.terminationGracePeriodSeconds", "Invalid value", "must be greater than or equal to 0"
-            )
+            FieldError(f"{path}.terminationGracePeriodSeconds", "Invalid value", "must be greater than or equal to 0")
         )
     if spec.node_name:
         errs += validation.validate_dns1123_subdomain(spec.node_name, f"{path}.nodeName")
@@ -102,7 +143,6 @@ def validate_pod_spec(spec: pod_pb2.PodSpec, path: str) -> list[FieldError]:
 
 
 def _gt(a: str, b: str) -> bool:
-    try:
-        return bool(quantity.parse_quantity(a) > quantity.parse_quantity(b))
-    except ValueError:  # unparsable: validate_quantity reports it
-        return False
+    if len(a) <= _MEMO_MAX_LEN and len(b) <= _MEMO_MAX_LEN:
+        return _gt_memo(a, b)
+    return _gt_memo.__wrapped__(a, b)

@@ -18,9 +18,7 @@ class ReplicaSetStrategy(Strategy):
 
     def validate(self, obj: Any) -> list[FieldError]:
         spec = obj.spec
-        return validate_template(spec.selector, spec.template, "spec") + non_negative(
-            spec.replicas, "spec.replicas"
-        )
+        return validate_template(spec.selector, spec.template, "spec") + non_negative(spec.replicas, "spec.replicas")
 
     def validate_update(self, new: Any, old: Any) -> list[FieldError]:
         return self.validate(new) + immutable("spec.selector", new.spec.selector, old.spec.selector)

@@ -47,8 +47,4 @@ def default_template(template: pod_pb2.PodTemplateSpec) -> None:
 
 
 def non_negative(value: int, path: str) -> list[FieldError]:
-    return (
-        [FieldError(path, "Invalid value", f"{value}: must be greater than or equal to 0")]
-        if value < 0
-        else []
-    )
+    return [FieldError(path, "Invalid value", f"{value}: must be greater than or equal to 0")] if value < 0 else []
