@@ -24,8 +24,9 @@ lint: install  ## generated code fresh, protos tidy, lint, layering, types
 	$(UV) run --frozen python scripts/gen_protos.py --check
 	$(UV) run --frozen buf lint
 	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen lint-imports
-	$(UV) run --frozen mypy libs/skiff-common/src libs/skiff-client/src
+	$(UV) run --frozen mypy --strict libs/skiff-common/src libs/skiff-client/src
 	$(UV) run --frozen hadolint services/*/Dockerfile cli/Dockerfile
 	docker-compose -f docker-compose.yml config --quiet
 

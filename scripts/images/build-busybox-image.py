@@ -56,11 +56,7 @@ def _info(name: str, mtime: int, **kw: object) -> tarfile.TarInfo:
 
 def build_layer(busybox: Path, mtime: int) -> bytes:
     applets = sorted(
-        set(
-            subprocess.run(
-                [str(busybox), "--list"], check=True, capture_output=True, text=True
-            ).stdout.split()
-        )
+        set(subprocess.run([str(busybox), "--list"], check=True, capture_output=True, text=True).stdout.split())
         - {"busybox"}
     )
     entries: list[tuple[tarfile.TarInfo, bytes | None]] = []
@@ -69,9 +65,7 @@ def build_layer(busybox: Path, mtime: int) -> bytes:
     binary = busybox.read_bytes()
     entries.append((_info("bin/busybox", mtime, size=len(binary), mode=0o755), binary))
     for applet in applets:
-        entries.append(
-            (_info(f"bin/{applet}", mtime, type=tarfile.SYMTYPE, linkname="busybox", mode=0o777), None)
-        )
+        entries.append((_info(f"bin/{applet}", mtime, type=tarfile.SYMTYPE, linkname="busybox", mode=0o777), None))
     for name, text in (("etc/passwd", PASSWD), ("etc/group", GROUP)):
         data = text.encode()
         entries.append((_info(name, mtime, size=len(data), mode=0o644), data))
@@ -150,9 +144,7 @@ def write_tar(layout: Path, target: Path, mtime: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="output directory (created; must be empty or absent)")
     parser.add_argument("--tar", type=Path, help="also write the layout as a tarball here")
     parser.add_argument("--busybox", type=Path, default=Path("/bin/busybox"), help="a static busybox binary")

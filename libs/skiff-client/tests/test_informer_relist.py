@@ -46,9 +46,7 @@ async def test_relist_after_expired_reports_missed_changes(small_cache_client: A
     inf: Informer[config_pb2.ConfigMap] = Informer(client, config_pb2.ConfigMap, "default")
     deleted: list[str] = []
     added: list[str] = []
-    inf.add_handler(
-        on_add=lambda o: added.append(o.metadata.name), on_delete=lambda o: deleted.append(o.metadata.name)
-    )
+    inf.add_handler(on_add=lambda o: added.append(o.metadata.name), on_delete=lambda o: deleted.append(o.metadata.name))
     task = asyncio.create_task(inf.run())
     await asyncio.wait_for(inf.wait_synced(), 10)
     task.cancel()  # the informer goes away ...

@@ -9,9 +9,7 @@ from skiff_client.store import Store, object_key, split_key
 
 
 def pod(ns: str, name: str, node: str = "") -> pod_pb2.Pod:
-    return pod_pb2.Pod(
-        metadata=meta_pb2.ObjectMeta(namespace=ns, name=name), spec=pod_pb2.PodSpec(node_name=node)
-    )
+    return pod_pb2.Pod(metadata=meta_pb2.ObjectMeta(namespace=ns, name=name), spec=pod_pb2.PodSpec(node_name=node))
 
 
 def test_object_key_and_split() -> None:

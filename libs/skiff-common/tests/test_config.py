@@ -121,10 +121,7 @@ class Required:
 def test_required_setting_missing() -> None:
     with pytest.raises(ConfigError, match="--node-name: required setting is missing"):
         load_config(Required, [], env={}, exit_on_error=False)
-    assert (
-        load_config(Required, [], env={"X_NODE_NAME": "n1"}, env_prefix="X_", exit_on_error=False).node_name
-        == "n1"
-    )
+    assert load_config(Required, [], env={"X_NODE_NAME": "n1"}, env_prefix="X_", exit_on_error=False).node_name == "n1"
 
 
 def test_describe_config_redacts_secrets() -> None:

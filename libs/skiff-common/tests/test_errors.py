@@ -42,9 +42,7 @@ def test_field_error_str() -> None:
 def test_invalid_message_like_kubernetes() -> None:
     one = Invalid('Pod "web" is invalid', [FieldError("spec.containers[0].image", "Required value")])
     assert one.message == 'Pod "web" is invalid: spec.containers[0].image: Required value'
-    two = Invalid(
-        'Pod "web" is invalid', [FieldError("a", "Required value"), FieldError("b", "unknown field")]
-    )
+    two = Invalid('Pod "web" is invalid', [FieldError("a", "Required value"), FieldError("b", "unknown field")])
     assert two.message == 'Pod "web" is invalid: [a: Required value, b: unknown field]'
     assert one.code == grpc.StatusCode.INVALID_ARGUMENT
 
@@ -104,9 +102,7 @@ def test_bad_request_is_not_confused_with_invalid() -> None:
         (grpc.StatusCode.DATA_LOSS, errors.InternalError),
     ],
 )
-def test_foreign_status_without_details_maps_by_code(
-    code: grpc.StatusCode, cls: type[errors.SkiffError]
-) -> None:
+def test_foreign_status_without_details_maps_by_code(code: grpc.StatusCode, cls: type[errors.SkiffError]) -> None:
     back = from_rpc_error(FakeRpcError(code, "from elsewhere"))
     assert type(back) is cls
     assert back.message == "from elsewhere"

@@ -23,9 +23,7 @@ from .conftest import SERVICE, Echo, LogCapture, echo_handler, server_settled
 
 
 def access_lines(logs: LogCapture, method: str = "Unary") -> list[dict[str, Any]]:
-    return [
-        line for line in logs.lines() if line["event"] == "rpc finished" and line["grpc_method"] == method
-    ]
+    return [line for line in logs.lines() if line["event"] == "rpc finished" and line["grpc_method"] == method]
 
 
 async def test_successful_unary_is_access_logged_at_debug(echo: Echo, logs: LogCapture) -> None:
@@ -128,8 +126,6 @@ def test_label_cache_returns_one_child_per_label_set() -> None:
     assert counter.labels("x", "y")._value.get() == 1
     assert counter.labels("x", "z")._value.get() == 2
     assert REGISTRY.get_sample_value("skiff_test_fastpath_total", {"a": "x", "b": "y"}) is None  # unregistered
-
-
 
 
 def test_spans_carry_ids_but_record_nothing_until_a_processor_exists() -> None:

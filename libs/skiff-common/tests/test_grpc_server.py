@@ -151,9 +151,7 @@ async def test_client_cancelling_a_watch_is_seen_by_the_server(echo: Echo, logs:
     call.cancel()
     await server_settled(lambda: handled("Watch", "CANCELLED") > before)
     assert handled("Watch", "CANCELLED") == before + 1
-    lines = [
-        line for line in logs.lines() if line["event"] == "rpc finished" and line["grpc_method"] == "Watch"
-    ]
+    lines = [line for line in logs.lines() if line["event"] == "rpc finished" and line["grpc_method"] == "Watch"]
     assert [line["grpc_code"] for line in lines] == ["CANCELLED"]
 
 

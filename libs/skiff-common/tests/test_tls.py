@@ -37,9 +37,7 @@ def test_idempotent_and_reissues_only_what_changed(tmp_path: Path) -> None:
     assert {p.name: p.read_bytes() for p in tmp_path.glob("*.crt")} == before
 
     # A new host re-issues the component certs but keeps the CA.
-    ensure_cluster_pki(
-        tmp_path, components=["apiserver", "scheduler"], hosts=["127.0.0.1", "localhost", "node1"]
-    )
+    ensure_cluster_pki(tmp_path, components=["apiserver", "scheduler"], hosts=["127.0.0.1", "localhost", "node1"])
     assert (tmp_path / "ca.crt").read_bytes() == before["ca.crt"]
     assert (tmp_path / "apiserver.crt").read_bytes() != before["apiserver.crt"]
 
@@ -80,9 +78,7 @@ async def test_mutual_tls_round_trip(tmp_path: Path) -> None:
             assert await Echo(channel).unary(b"over tls", timeout=10) == b"over tls"
             assert await channel.unary_unary("/skiff.test.v1.WhoAmI/Get")(b"", timeout=10) == b"kubelet"
         # Verifying the server by name instead of IP: covered by the localhost SAN.
-        async with create_channel(
-            f"127.0.0.1:{port}", tls=pki["kubelet"], server_name="localhost"
-        ) as channel:
+        async with create_channel(f"127.0.0.1:{port}", tls=pki["kubelet"], server_name="localhost") as channel:
             assert await Echo(channel).unary(b"by name", timeout=10) == b"by name"
         # A certificate from another CA and a plaintext client are both refused.
         for bad in (

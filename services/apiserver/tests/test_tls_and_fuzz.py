@@ -64,9 +64,7 @@ async def test_etcd_over_mutual_tls(tmp_path: Path) -> None:
         )
         try:
             created = await create(srv.stub, pod(uniq("tls")))
-            got = await srv.stub.Get(
-                pb.GetRequest(resource="pods", namespace="default", name=created.metadata.name)
-            )
+            got = await srv.stub.Get(pb.GetRequest(resource="pods", namespace="default", name=created.metadata.name))
             assert got.object.Is(created.DESCRIPTOR)
         finally:
             await srv.channel.close()

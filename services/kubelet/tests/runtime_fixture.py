@@ -50,9 +50,7 @@ def cgroup_root() -> Iterator[str]:
     for hierarchy in cgroup_hierarchies():
         top = hierarchy / name
         if top.is_dir():
-            for d in sorted(
-                (p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
-            ):
+            for d in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
                 d.rmdir()
             top.rmdir()
 
@@ -125,9 +123,7 @@ async def runtime(tmp_path: Path, busybox_layout: Path, cgroup_root: str) -> Asy
         deadline = time.monotonic() + 30
         while not sock.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"skiff-runtime did not start: {(tmp_path / 'runtime.log').read_text()[-2000:]}"
-                )
+                raise RuntimeError(f"skiff-runtime did not start: {(tmp_path / 'runtime.log').read_text()[-2000:]}")
             await asyncio.sleep(0.1)
         yield Runtime(endpoint, cidr, bridge, tmp_path, cgroup_root)
     finally:

@@ -70,9 +70,7 @@ def resources(limits: dict[str, str], requests: dict[str, str]) -> container_pb2
         ({}, {"cpu": "1m"}, 2, 0, 0, 0),
     ],
 )
-def test_linux_resources(
-    limits: dict, requests: dict, shares: int, quota: int, period: int, mem: int
-) -> None:
+def test_linux_resources(limits: dict, requests: dict, shares: int, quota: int, period: int, mem: int) -> None:
     r = linux_resources(resources(limits, requests))
     assert (r.cpu_shares, r.cpu_quota, r.cpu_period, r.memory_limit_in_bytes) == (shares, quota, period, mem)
 

@@ -25,9 +25,7 @@ def test_parse_joins_partials_per_stream() -> None:
 
 def test_read_all_tail_and_incomplete_last_line(tmp_path: Path) -> None:
     log = tmp_path / "0.log"
-    log.write_bytes(
-        b"".join(f"{TS} stdout F line{i}\n".encode() for i in range(5)) + f"{TS} stdout F half".encode()
-    )
+    log.write_bytes(b"".join(f"{TS} stdout F line{i}\n".encode() for i in range(5)) + f"{TS} stdout F half".encode())
     lines, offset = read_all(log)
     assert [x.line for x in lines] == [b"line0", b"line1", b"line2", b"line3", b"line4"]
     assert offset < log.stat().st_size

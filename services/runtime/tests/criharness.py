@@ -101,9 +101,7 @@ def remove_idle_portmap_chains() -> None:
     """portmap creates node-wide chains on first use and never deletes them; drop them again when no
     hostPort rule (ours or anyone's) is left in them, so a test leaves the node's iptables as it found it."""
     nat = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True, check=False).stdout
-    if any(
-        line.startswith("-A CNI-HOSTPORT-DNAT") or line.startswith("-A CNI-DN-") for line in nat.splitlines()
-    ):
+    if any(line.startswith("-A CNI-HOSTPORT-DNAT") or line.startswith("-A CNI-DN-") for line in nat.splitlines()):
         return
     hooks = [
         ["PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "CNI-HOSTPORT-DNAT"],

@@ -42,9 +42,7 @@ def container_config(command: list[str], name: str = "main") -> cri.ContainerCon
         labels={"c": name},
         # kubelet always sends CONTAINER for pid (the CRI default, POD, means shareProcessNamespace)
         linux=cri.LinuxContainerConfig(
-            security_context=cri.LinuxContainerSecurityContext(
-                namespace_options=cri.NamespaceOption(pid=cri.CONTAINER)
-            )
+            security_context=cri.LinuxContainerSecurityContext(namespace_options=cri.NamespaceOption(pid=cri.CONTAINER))
         ),
     )
 
@@ -105,9 +103,7 @@ async def test_busybox_pod_end_to_end(tmp_path: Path, busybox_layout: Path, exec
         pid = h.runtime.containers.store.get(cid).pid
         assert pid > 0 and os.path.exists(f"/proc/{pid}")
         # the container runs in the pod's network namespace, which has the pod IP on the bridge network
-        pod_ip = (
-            await rs.PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id=sid))
-        ).status.network.ip
+        pod_ip = (await rs.PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id=sid))).status.network.ip
         assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(sandbox.netns_path).st_ino
         bridge_addr = subprocess.run(
             ["ip", "-4", "addr", "show", h.config.bridge], capture_output=True, text=True, check=True
@@ -115,9 +111,7 @@ async def test_busybox_pod_end_to_end(tmp_path: Path, busybox_layout: Path, exec
         assert h.config.pod_cidr.rsplit(".", 1)[0] in bridge_addr
 
         code = await rs.ExecSync(
-            cri.ExecSyncRequest(
-                container_id=cid, cmd=["sh", "-c", "hostname; ip addr || ifconfig"], timeout=10
-            )
+            cri.ExecSyncRequest(container_id=cid, cmd=["sh", "-c", "hostname; ip addr || ifconfig"], timeout=10)
         )
         assert code.exit_code == 0
         assert b"bb" in code.stdout and pod_ip.encode() in code.stdout
@@ -293,9 +287,7 @@ async def test_restarted_runtime_reports_the_truth(tmp_path: Path, busybox_layou
         record = await restarted.containers.get(cid)
         assert (record.state, record.pid) == ("running", pid)
         os.kill(pid, 9)
-        record = await _eventually(
-            lambda: _exited(restarted, cid), "the killed container to be seen as exited"
-        )
+        record = await _eventually(lambda: _exited(restarted, cid), "the killed container to be seen as exited")
         assert (record.exit_code, record.reason) == (137, "Error")
         await restarted.sandboxes.remove(sid)
         assert restarted.containers.store.list() == [] and restarted.sandboxes.store.list() == []

@@ -36,9 +36,7 @@ def _container(command: list[str]) -> cri.ContainerConfig:
         command=command,
         log_path="c.log",
         linux=cri.LinuxContainerConfig(
-            security_context=cri.LinuxContainerSecurityContext(
-                namespace_options=cri.NamespaceOption(pid=cri.CONTAINER)
-            )
+            security_context=cri.LinuxContainerSecurityContext(namespace_options=cri.NamespaceOption(pid=cri.CONTAINER))
         ),
     )
 
@@ -71,9 +69,7 @@ async def test_pod_serves_over_the_bridge_and_host_port_rules(tmp_path: Path, bu
             tmp_path,
             "web",
             port_mappings=[
-                cri.PortMapping(
-                    protocol=cri.TCP, container_port=8080, host_port=host_port, host_ip="127.0.0.1"
-                )
+                cri.PortMapping(protocol=cri.TCP, container_port=8080, host_port=host_port, host_ip="127.0.0.1")
             ],
         )
         sid = (await rs.RunPodSandbox(cri.RunPodSandboxRequest(config=config))).pod_sandbox_id
@@ -87,8 +83,7 @@ async def test_pod_serves_over_the_bridge_and_host_port_rules(tmp_path: Path, bu
                         [
                             "sh",
                             "-c",
-                            "mkdir /www && echo served-by-skiff > /www/index.html && "
-                            "exec httpd -f -p 8080 -h /www",
+                            "mkdir /www && echo served-by-skiff > /www/index.html && exec httpd -f -p 8080 -h /www",
                         ]
                     ),
                 )

@@ -66,8 +66,6 @@ def test_parts() -> None:
     assert ref.name == "localhost:5000/team/app"
 
 
-@pytest.mark.parametrize(
-    ("text", "want"), [("a" * 64, True), (DIGEST, True), ("busybox", False), ("a" * 63, False)]
-)
+@pytest.mark.parametrize(("text", "want"), [("a" * 64, True), (DIGEST, True), ("busybox", False), ("a" * 63, False)])
 def test_is_image_id(text: str, want: bool) -> None:
     assert is_image_id(text) is want

@@ -27,9 +27,7 @@ def pod_config(tmp: Path, name: str = "web") -> cri.PodSandboxConfig:
         log_directory=str(tmp / "logs" / name),
         labels={"app": name},
         annotations={"note": "kept verbatim"},
-        dns_config=cri.DNSConfig(
-            servers=["10.96.0.10"], searches=["default.svc.cluster.local"], options=["ndots:5"]
-        ),
+        dns_config=cri.DNSConfig(servers=["10.96.0.10"], searches=["default.svc.cluster.local"], options=["ndots:5"]),
     )
 
 
@@ -77,10 +75,7 @@ async def test_invalid_sandbox_config_names_fields(tmp_path: Path) -> None:
             await h.runtime_stub.RunPodSandbox(cri.RunPodSandboxRequest(config=bad))
         details = err.value.details() or ""
         assert "config.hostname: Invalid value" in details
-        assert (
-            "config.port_mappings[0].container_port" in details
-            and "config.port_mappings[0].host_port" in details
-        )
+        assert "config.port_mappings[0].container_port" in details and "config.port_mappings[0].host_port" in details
 
 
 async def test_sandbox_lifecycle_leaves_nothing(tmp_path: Path) -> None:

@@ -70,9 +70,7 @@ def _build(
     ],
 )
 def test_command_and_args(rootfs: Path, command: list[str], args: list[str], want: list[str]) -> None:
-    spec = _build(
-        rootfs, cri.ContainerConfig(metadata=cri.ContainerMetadata(name="c"), command=command, args=args)
-    )
+    spec = _build(rootfs, cri.ContainerConfig(metadata=cri.ContainerMetadata(name="c"), command=command, args=args))
     assert spec.spec["process"]["args"] == want
 
 
@@ -86,9 +84,7 @@ def test_env_user_and_defaults(rootfs: Path) -> None:
         metadata=cri.ContainerMetadata(name="c"),
         envs=[cri.KeyValue(key="A", value="cri"), cri.KeyValue(key="B", value="2")],
     )
-    built = _build(
-        rootfs, config, ImageConfig(cmd=["x"], env=["A=image", "PATH=/bin"], user="app", working_dir="/w")
-    )
+    built = _build(rootfs, config, ImageConfig(cmd=["x"], env=["A=image", "PATH=/bin"], user="app", working_dir="/w"))
     proc = built.spec["process"]
     assert proc["env"] == ["HOSTNAME=pod", "PATH=/bin", "A=cri", "B=2"]
     assert proc["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [10]}
@@ -178,9 +174,7 @@ def test_mounts(rootfs: Path, tmp_path: Path) -> None:
     assert dests.index("/data") < dests.index("/data/sub")
     assert next(m for m in mounts if m["destination"] == "/data")["options"] == ["rbind", "rslave", "rw"]
     assert next(m for m in mounts if m["destination"] == "/data/sub")["options"][-1] == "ro"
-    assert (
-        next(m for m in mounts if m["destination"] == "/dev/shm")["source"] == "/run/skiff/sandboxes/s1/shm"
-    )
+    assert next(m for m in mounts if m["destination"] == "/dev/shm")["source"] == "/run/skiff/sandboxes/s1/shm"
     assert next(m for m in mounts if m["destination"] == "/etc/hosts")["source"] == "/x/hosts"
     config.mounts.add(container_path="/missing", host_path=str(tmp_path / "nope"))
     with pytest.raises(Invalid, match=r"config\.mounts\[2\]\.host_path"):
@@ -188,9 +182,7 @@ def test_mounts(rootfs: Path, tmp_path: Path) -> None:
 
 
 def test_resources_and_stop_signal(rootfs: Path) -> None:
-    config = cri.ContainerConfig(
-        metadata=cri.ContainerMetadata(name="c"), command=["x"], stop_signal=cri.SIGUSR1
-    )
+    config = cri.ContainerConfig(metadata=cri.ContainerMetadata(name="c"), command=["x"], stop_signal=cri.SIGUSR1)
     config.linux.resources.cpu_shares = 512
     config.linux.resources.memory_limit_in_bytes = 64 << 20
     built = _build(rootfs, config, ImageConfig(stop_signal="SIGQUIT"))

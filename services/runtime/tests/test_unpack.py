@@ -52,9 +52,7 @@ def _tar(path: Path, members: list[tuple[str, str, bytes | str]]) -> Path:
         ([("dev/sda", "chr", b"")], "device nodes"),
     ],
 )
-def test_hostile_layers_refused(
-    tmp_path: Path, members: list[tuple[str, str, bytes | str]], why: str
-) -> None:
+def test_hostile_layers_refused(tmp_path: Path, members: list[tuple[str, str, bytes | str]], why: str) -> None:
     blob = _tar(tmp_path / "layer.tar", members)
     outside = tmp_path / "escape"
     with pytest.raises(HostileLayer, match=why):
@@ -135,9 +133,7 @@ def test_later_entry_replaces_directory_without_following_links(tmp_path: Path) 
     keep = tmp_path / "precious"
     keep.mkdir()
     (keep / "file").write_text("x")
-    blob = _tar(
-        tmp_path / "l.tar", [("d", "dir", b""), ("d/link", "sym", str(keep)), ("d", "file", b"now a file")]
-    )
+    blob = _tar(tmp_path / "l.tar", [("d", "dir", b""), ("d/link", "sym", str(keep)), ("d", "file", b"now a file")])
     unpack_layer(blob, tmp_path / "fs")
     assert (tmp_path / "fs" / "d").read_bytes() == b"now a file"
     assert (keep / "file").read_text() == "x"  # the link's target survived the directory's removal

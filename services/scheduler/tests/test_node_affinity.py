@@ -29,9 +29,7 @@ LABELS = {"zone": "a", "disk": "ssd", "cores": "8"}
     ],
 )
 def test_node_selector(selector: dict, code: Code) -> None:
-    assert (
-        NodeAffinity().filter(make_pod(node_selector=selector), info(make_node(labels=LABELS))).code == code
-    )
+    assert NodeAffinity().filter(make_pod(node_selector=selector), info(make_node(labels=LABELS))).code == code
 
 
 @pytest.mark.parametrize(

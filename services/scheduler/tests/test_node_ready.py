@@ -26,11 +26,7 @@ def test_node_ready(ready: str | None, code: Code) -> None:
         (True, [], Code.UNSCHEDULABLE_AND_UNRESOLVABLE),
         (
             True,
-            [
-                scheduling_pb2.Toleration(
-                    key="node.kubernetes.io/unschedulable", operator="Exists", effect="NoSchedule"
-                )
-            ],
+            [scheduling_pb2.Toleration(key="node.kubernetes.io/unschedulable", operator="Exists", effect="NoSchedule")],
             Code.SUCCESS,
         ),
     ],

@@ -81,7 +81,7 @@ class ApiClient:
         # False (the CLI): fail fast when the apiserver is down. True (services): calls wait, within
         # their deadline, for the channel to (re)connect, so an apiserver restart is ridden out.
         self.wait_for_ready = wait_for_ready
-        self.stub = pb_grpc.ApiServerStub(channel)
+        self.stub = pb_grpc.ApiServerStub(channel)  # type: ignore[no-untyped-call]  # grpc stubs are unannotated
 
     @classmethod
     def connect(
@@ -109,9 +109,7 @@ class ApiClient:
         self, cls_or_resource: type[M], name: str, namespace: str = "", *, resource_version: str = ""
     ) -> M: ...
     @overload
-    async def get(
-        self, cls_or_resource: str, name: str, namespace: str = "", *, resource_version: str = ""
-    ) -> Any: ...
+    async def get(self, cls_or_resource: str, name: str, namespace: str = "", *, resource_version: str = "") -> Any: ...
     async def get(
         self, cls_or_resource: type[M] | str, name: str, namespace: str = "", *, resource_version: str = ""
     ) -> Any:
@@ -236,9 +234,7 @@ class ApiClient:
 
     async def update_status(self, obj: M, *, dry_run: bool = False) -> M:
         req = pb.UpdateStatusRequest(object=kinds.pack(obj), dry_run=dry_run)
-        resp = await _call(
-            self.stub.UpdateStatus(req, timeout=self.timeout, wait_for_ready=self.wait_for_ready)
-        )
+        resp = await _call(self.stub.UpdateStatus(req, timeout=self.timeout, wait_for_ready=self.wait_for_ready))
         return kinds.unpack(resp.object)  # type: ignore[return-value]
 
     async def patch(
@@ -299,26 +295,22 @@ class ApiClient:
             target=references_pb2.ObjectReference(api_version="v1", kind="Node", name=node_name),
         )
         await _call(
-            self.stub.Bind(
-                pb.BindRequest(binding=binding), timeout=self.timeout, wait_for_ready=self.wait_for_ready
-            )
+            self.stub.Bind(pb.BindRequest(binding=binding), timeout=self.timeout, wait_for_ready=self.wait_for_ready)
         )
 
-    async def get_scale(
-        self, cls_or_resource: type[Message] | str, name: str, namespace: str
-    ) -> scale_pb2.Scale:
+    async def get_scale(self, cls_or_resource: type[Message] | str, name: str, namespace: str) -> scale_pb2.Scale:
         req = pb.GetScaleRequest(resource=resource_of(cls_or_resource), namespace=namespace, name=name)
-        return (
-            await _call(self.stub.GetScale(req, timeout=self.timeout, wait_for_ready=self.wait_for_ready))
-        ).scale
+        resp: pb.GetScaleResponse = await _call(
+            self.stub.GetScale(req, timeout=self.timeout, wait_for_ready=self.wait_for_ready)
+        )
+        return resp.scale
 
-    async def update_scale(
-        self, cls_or_resource: type[Message] | str, scale: scale_pb2.Scale
-    ) -> scale_pb2.Scale:
+    async def update_scale(self, cls_or_resource: type[Message] | str, scale: scale_pb2.Scale) -> scale_pb2.Scale:
         req = pb.UpdateScaleRequest(resource=resource_of(cls_or_resource), scale=scale)
-        return (
-            await _call(self.stub.UpdateScale(req, timeout=self.timeout, wait_for_ready=self.wait_for_ready))
-        ).scale
+        resp: pb.UpdateScaleResponse = await _call(
+            self.stub.UpdateScale(req, timeout=self.timeout, wait_for_ready=self.wait_for_ready)
+        )
+        return resp.scale
 
     async def list_resources(self) -> builtins.list[pb.ApiResource]:
         return builtins.list(

@@ -30,8 +30,9 @@ def normalize_endpoint(endpoint: str) -> str:
 class CriClient:
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self.channel = channel
-        self.runtime = api_pb2_grpc.RuntimeServiceStub(channel)
-        self.images = api_pb2_grpc.ImageServiceStub(channel)
+        # grpc's generated stubs carry no annotations
+        self.runtime = api_pb2_grpc.RuntimeServiceStub(channel)  # type: ignore[no-untyped-call]
+        self.images = api_pb2_grpc.ImageServiceStub(channel)  # type: ignore[no-untyped-call]
 
     @classmethod
     def connect(cls, endpoint: str) -> CriClient:

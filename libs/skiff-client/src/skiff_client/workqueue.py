@@ -42,7 +42,7 @@ class ItemExponentialLimiter(Generic[K]):
         n = self._failures.get(key, 0)
         self._failures[key] = n + 1
         # Cap the exponent too: 2**n overflows float for large n.
-        return min(self.base * (2 ** min(n, 64)), self.cap)
+        return float(min(self.base * (2 ** min(n, 64)), self.cap))
 
     def forget(self, key: K) -> None:
         self._failures.pop(key, None)
@@ -54,9 +54,7 @@ class ItemExponentialLimiter(Generic[K]):
 class TokenBucketLimiter:
     """Overall rate limit: each call reserves one token and returns how long to wait for it."""
 
-    def __init__(
-        self, qps: float = 10.0, burst: int = 100, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, qps: float = 10.0, burst: int = 100, clock: Callable[[], float] = time.monotonic) -> None:
         self.qps = qps
         self.burst = burst
         self._clock = clock
@@ -74,9 +72,7 @@ class TokenBucketLimiter:
 class MaxOfLimiter(Generic[K]):
     """client-go's DefaultControllerRateLimiter: the larger of both delays."""
 
-    def __init__(
-        self, item: ItemExponentialLimiter[K] | None = None, bucket: TokenBucketLimiter | None = None
-    ):
+    def __init__(self, item: ItemExponentialLimiter[K] | None = None, bucket: TokenBucketLimiter | None = None):
         self.item: ItemExponentialLimiter[K] = item or ItemExponentialLimiter()
         self.bucket = bucket or TokenBucketLimiter()
 

@@ -86,9 +86,7 @@ def _settings(cls: type[Any], env_prefix: str) -> list[_Setting]:
         elif tp not in (bool, int, float, str, Path):
             raise TypeError(f"config field {f.name}: unsupported type {tp!r}")
         out.append(
-            _Setting(
-                f.name, "--" + f.name.replace("_", "-"), env_prefix + f.name.upper(), tp, is_list, optional, f
-            )
+            _Setting(f.name, "--" + f.name.replace("_", "-"), env_prefix + f.name.upper(), tp, is_list, optional, f)
         )
     return out
 
@@ -139,11 +137,7 @@ def _convert(s: _Setting, raw: Any, where: str) -> Any:
         if isinstance(raw, str):
             items = [part.strip() for part in raw.split(",") if part.strip()]
         elif isinstance(raw, list):
-            items = [
-                part.strip()
-                for item in raw
-                for part in (item.split(",") if isinstance(item, str) else [item])
-            ]
+            items = [part.strip() for item in raw for part in (item.split(",") if isinstance(item, str) else [item])]
             items = [i for i in items if i != ""]
         else:
             raise ConfigError(f"{where}: invalid value {raw!r} (expected a list of {_type_name(s.base)})")
@@ -197,16 +191,12 @@ def _read_file(path: str, settings: list[_Setting]) -> dict[str, Any]:
     for key, value in data.items():
         name = str(key).replace("-", "_")
         if name not in known:
-            raise ConfigError(
-                f"config file {path}: unknown key {key!r} (known keys: {', '.join(sorted(known))})"
-            )
+            raise ConfigError(f"config file {path}: unknown key {key!r} (known keys: {', '.join(sorted(known))})")
         out[name] = value
     return out
 
 
-def _load(
-    cls: type[T], argv: Sequence[str] | None, env_prefix: str, env: Mapping[str, str], prog: str | None
-) -> T:
+def _load(cls: type[T], argv: Sequence[str] | None, env_prefix: str, env: Mapping[str, str], prog: str | None) -> T:
     settings = _settings(cls, env_prefix)
     args = vars(_parser(settings, prog, cls.__doc__, env_prefix).parse_args(argv))
     config_path = args.pop("config", None) or env.get(env_prefix + "CONFIG")

@@ -204,9 +204,7 @@ def to_grpc_status(err: SkiffError) -> grpc.Status:
     """Build the rich status for `err` (pass it to `context.abort(status.code, status.details,
     status.trailing_metadata)`)."""
     details = [
-        _pack(
-            error_details_pb2.ErrorInfo(reason=type(err).__name__, domain=ERROR_DOMAIN, metadata=err.metadata)
-        )
+        _pack(error_details_pb2.ErrorInfo(reason=type(err).__name__, domain=ERROR_DOMAIN, metadata=err.metadata))
     ]
     if isinstance(err, Invalid) and err.errors:
         violations = [
@@ -257,9 +255,7 @@ def from_rpc_error(err: grpc.aio.AioRpcError | grpc.RpcError) -> SkiffError:
             elif packed.Is(error_details_pb2.BadRequest.DESCRIPTOR):
                 bad = error_details_pb2.BadRequest()
                 packed.Unpack(bad)
-                field_errors.extend(
-                    FieldError(v.field, v.reason, v.description) for v in bad.field_violations
-                )
+                field_errors.extend(FieldError(v.field, v.reason, v.description) for v in bad.field_violations)
 
     cls: type[SkiffError] | None = None
     metadata: dict[str, str] = {}

@@ -46,9 +46,7 @@ def ensure_cluster_pki(
     """Create (or repair) `ca.crt`/`ca.key` and `<component>.crt`/`.key` under `directory`."""
     for name in components:
         if not _COMPONENT_NAME.match(name) or name == "ca":
-            raise ValueError(
-                f"components: invalid component name {name!r} (lowercase letters, digits, '-', '.')"
-            )
+            raise ValueError(f"components: invalid component name {name!r} (lowercase letters, digits, '-', '.')")
     if not hosts:
         raise ValueError("hosts: at least one host name or IP address is required")
     directory = Path(directory)
@@ -203,9 +201,7 @@ def _ensure_leaf(
         )
         .add_extension(x509.SubjectAlternativeName([_san(h) for h in dict.fromkeys(hosts)]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     _write(key_path, _key_pem(key), 0o600)

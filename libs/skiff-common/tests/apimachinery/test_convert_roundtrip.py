@@ -139,7 +139,14 @@ def test_dump_json_keeps_struct_order_and_indent() -> None:
     assert text.startswith('{\n    "apiVersion": "apps/v1",\n    "kind": "Deployment",\n    "metadata": {\n')
     assert text.endswith("}\n")
     assert list(json.loads(text)["metadata"]) == [
-        "name", "namespace", "resourceVersion", "generation", "creationTimestamp", "labels", "annotations"]
+        "name",
+        "namespace",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "labels",
+        "annotations",
+    ]
 
 
 def test_sequence_dumps_as_list() -> None:
@@ -157,8 +164,7 @@ def test_to_dict_fills_missing_type_meta() -> None:
 
     cm = config_pb2.ConfigMap()
     cm.metadata.name = "x"
-    assert list(to_dict(cm).items()) == [
-        ("apiVersion", "v1"), ("kind", "ConfigMap"), ("metadata", {"name": "x"})]
+    assert list(to_dict(cm).items()) == [("apiVersion", "v1"), ("kind", "ConfigMap"), ("metadata", {"name": "x"})]
 
 
 def test_dump_json_escapes_like_go() -> None:

@@ -7,25 +7,33 @@ from skiff.api.core.v1 import config_pb2, event_pb2, node_pb2, pod_pb2
 from skiff_common.apimachinery.convert import from_dict
 from skiff_common.apimachinery.fields import object_fields, parse_field_selector, supported_fields
 
-POD = from_dict({
-    "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"},
-    "spec": {"nodeName": "node-1", "restartPolicy": "Always"},
-    "status": {"phase": "Running", "podIP": "10.0.0.3"},
-}, pod_pb2.Pod)
+POD = from_dict(
+    {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"nodeName": "node-1", "restartPolicy": "Always"},
+        "status": {"phase": "Running", "podIP": "10.0.0.3"},
+    },
+    pod_pb2.Pod,
+)
 
 
-@pytest.mark.parametrize(("text", "canonical", "matches"), [
-    ("", "", True),
-    ("metadata.name=web", "metadata.name=web", True),
-    ("metadata.name==web", "metadata.name==web", True),
-    ("metadata.name!=web", "metadata.name!=web", False),
-    ("status.phase!=Running,spec.nodeName=node-1", "spec.nodeName=node-1,status.phase!=Running", False),
-    ("spec.nodeName=node-1,metadata.namespace=shop", "metadata.namespace=shop,spec.nodeName=node-1", True),
-    ("spec.schedulerName=", "spec.schedulerName=", True),  # unset reads as ""
-    (" status.podIP = 10.0.0.3 ", "status.podIP=10.0.0.3", True),
-    ("metadata.name=a\\,b", "metadata.name=a\\,b", False),
-    ("metadata.name=a\\=b\\\\", "metadata.name=a\\=b\\\\", False),
-])
+@pytest.mark.parametrize(
+    ("text", "canonical", "matches"),
+    [
+        ("", "", True),
+        ("metadata.name=web", "metadata.name=web", True),
+        ("metadata.name==web", "metadata.name==web", True),
+        ("metadata.name!=web", "metadata.name!=web", False),
+        ("status.phase!=Running,spec.nodeName=node-1", "spec.nodeName=node-1,status.phase!=Running", False),
+        ("spec.nodeName=node-1,metadata.namespace=shop", "metadata.namespace=shop,spec.nodeName=node-1", True),
+        ("spec.schedulerName=", "spec.schedulerName=", True),  # unset reads as ""
+        (" status.podIP = 10.0.0.3 ", "status.podIP=10.0.0.3", True),
+        ("metadata.name=a\\,b", "metadata.name=a\\,b", False),
+        ("metadata.name=a\\=b\\\\", "metadata.name=a\\=b\\\\", False),
+    ],
+)
 def test_parse_and_match(text: str, canonical: str, matches: bool) -> None:
     selector = parse_field_selector(text)
     assert str(selector) == canonical
@@ -37,12 +45,15 @@ def test_escaped_values_are_unescaped() -> None:
     assert parse_field_selector("metadata.name=a\\,b").requirements[0].value == "a,b"
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    ("metadata.name", "invalid selector: 'metadata.name'; can't understand 'metadata.name'"),
-    ("a=b=c", "invalid field selector: unescaped character ="),
-    ("a=b\\x", "invalid field selector: invalid escape sequence: \\x"),
-    ("=b", "missing field name"),
-])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("metadata.name", "invalid selector: 'metadata.name'; can't understand 'metadata.name'"),
+        ("a=b=c", "invalid field selector: unescaped character ="),
+        ("a=b\\x", "invalid field selector: invalid escape sequence: \\x"),
+        ("=b", "missing field name"),
+    ],
+)
 def test_parse_errors(text: str, reason: str) -> None:
     with pytest.raises(ValueError) as info:
         parse_field_selector(text)

@@ -21,20 +21,30 @@ from skiff_common.apimachinery import kinds
 from skiff_common.apimachinery.convert import dump_json, dump_yaml, from_dict, load_manifests, to_dict
 
 # SKIFF_FUZZ_EXAMPLES=20000 for a long fuzzing run; the default keeps the suite quick.
-SETTINGS = settings(max_examples=int(os.environ.get("SKIFF_FUZZ_EXAMPLES", "150")), deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("SKIFF_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
-EDGE_NUMBERS = st.sampled_from([2**31, -(2**31) - 1, 2**63, 2**64, 10**400, 1e308, -0.0, 3.0]) | st.just(
-    5000).map(lambda digits: -(10**digits))  # built lazily: the strategy's repr must not print it
+EDGE_NUMBERS = st.sampled_from([2**31, -(2**31) - 1, 2**63, 2**64, 10**400, 1e308, -0.0, 3.0]) | st.just(5000).map(
+    lambda digits: -(10**digits)
+)  # built lazily: the strategy's repr must not print it
 JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12) | EDGE_NUMBERS
-JSON = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3)
-                    | st.dictionaries(st.text(max_size=8) | st.integers(), inner, max_size=3), max_leaves=20)
+JSON = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8) | st.integers(), inner, max_size=3),
+    max_leaves=20,
+)
 KIND = st.sampled_from(kinds.ALL_KINDS)
-QUANTITY = st.builds(lambda n, suffix: f"{n}{suffix}", st.integers(0, 10**6),
-                     st.sampled_from(["", "m", "k", "M", "Ki", "Mi", "Gi", "e3", "n"])) | st.sampled_from(
-    [0, 1, 0.5, 2.25, "0.5", "1.5Gi", "-1"])
+QUANTITY = st.builds(
+    lambda n, suffix: f"{n}{suffix}",
+    st.integers(0, 10**6),
+    st.sampled_from(["", "m", "k", "M", "Ki", "Mi", "Gi", "e3", "n"]),
+) | st.sampled_from([0, 1, 0.5, 2.25, "0.5", "1.5Gi", "-1"])
 TIMESTAMP = st.datetimes(datetime(1900, 1, 1), datetime(9999, 1, 1), timezones=st.just(UTC)).map(
-    lambda d: d.isoformat().replace("+00:00", "Z"))
+    lambda d: d.isoformat().replace("+00:00", "Z")
+)
 _T = FieldDescriptor
 _INT_RANGES = {_T.TYPE_INT32: 31, _T.TYPE_INT64: 63}
 SPECIAL = {
@@ -82,8 +92,7 @@ _DESCRIPTORS: dict[str, Any] = {}
 @functools.cache
 def message_strategy(full_name: str, junk: bool) -> st.SearchStrategy[dict[str, Any]]:
     descriptor = _DESCRIPTORS[full_name]
-    optional = {f.json_name: _field(f, junk) for f in descriptor.fields
-                if f.name not in ("api_version", "kind")}
+    optional = {f.json_name: _field(f, junk) for f in descriptor.fields if f.name not in ("api_version", "kind")}
     for f in descriptor.fields:
         if f.message_type is not None:
             _DESCRIPTORS.setdefault(f.message_type.full_name, f.message_type)
@@ -145,8 +154,7 @@ def test_load_manifests_only_raises_invalid(text: str) -> None:
 
 
 @SETTINGS
-@given(data=st.dictionaries(st.text(max_size=12), st.text(max_size=20) | st.integers() | st.booleans(),
-                            max_size=4))
+@given(data=st.dictionaries(st.text(max_size=12), st.text(max_size=20) | st.integers() | st.booleans(), max_size=4))
 def test_yaml_dump_reads_back_exactly(data: dict[str, Any]) -> None:
     from skiff_common.apimachinery._yaml import dump, load_all
 

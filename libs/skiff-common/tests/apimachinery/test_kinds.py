@@ -12,14 +12,33 @@ from skiff_common import errors
 from skiff_common.apimachinery import kinds
 
 
-@pytest.mark.parametrize(("name", "kind"), [
-    ("pods", "Pod"), ("pod", "Pod"), ("po", "Pod"), ("Pod", "Pod"), ("PODS", "Pod"),
-    ("deploy", "Deployment"), ("deployments.apps", "Deployment"), ("deploy.apps", "Deployment"),
-    ("hpa", "HorizontalPodAutoscaler"), ("horizontalpodautoscalers", "HorizontalPodAutoscaler"),
-    ("leases.coordination.k8s.io", "Lease"), ("ns", "Namespace"), ("svc", "Service"), ("ep", "Endpoints"),
-    ("cm", "ConfigMap"), ("cj", "CronJob"), ("rs", "ReplicaSet"), ("ds", "DaemonSet"), ("no", "Node"),
-    ("ev", "Event"), ("jobs", "Job"), ("secret", "Secret"),
-])
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("pods", "Pod"),
+        ("pod", "Pod"),
+        ("po", "Pod"),
+        ("Pod", "Pod"),
+        ("PODS", "Pod"),
+        ("deploy", "Deployment"),
+        ("deployments.apps", "Deployment"),
+        ("deploy.apps", "Deployment"),
+        ("hpa", "HorizontalPodAutoscaler"),
+        ("horizontalpodautoscalers", "HorizontalPodAutoscaler"),
+        ("leases.coordination.k8s.io", "Lease"),
+        ("ns", "Namespace"),
+        ("svc", "Service"),
+        ("ep", "Endpoints"),
+        ("cm", "ConfigMap"),
+        ("cj", "CronJob"),
+        ("rs", "ReplicaSet"),
+        ("ds", "DaemonSet"),
+        ("no", "Node"),
+        ("ev", "Event"),
+        ("jobs", "Job"),
+        ("secret", "Secret"),
+    ],
+)
 def test_lookup_resource(name: str, kind: str) -> None:
     assert kinds.lookup_resource(name).kind == kind
 
@@ -75,11 +94,14 @@ def test_pack_unpack() -> None:
         kinds.pack(meta_pb2.ObjectMeta())
 
 
-@pytest.mark.parametrize(("envelope", "message"), [
-    (any_pb2.Any(), "object is required"),
-    (any_pb2.Any(type_url="type.googleapis.com/skiff.api.core.v1.Widget"), "unsupported object type"),
-    (any_pb2.Any(type_url="type.googleapis.com/skiff.api.core.v1.Pod", value=b"\xff\xff"), "cannot decode"),
-])
+@pytest.mark.parametrize(
+    ("envelope", "message"),
+    [
+        (any_pb2.Any(), "object is required"),
+        (any_pb2.Any(type_url="type.googleapis.com/skiff.api.core.v1.Widget"), "unsupported object type"),
+        (any_pb2.Any(type_url="type.googleapis.com/skiff.api.core.v1.Pod", value=b"\xff\xff"), "cannot decode"),
+    ],
+)
 def test_unpack_errors(envelope: any_pb2.Any, message: str) -> None:
     with pytest.raises(errors.BadRequest, match=message):
         kinds.unpack(envelope)

@@ -50,10 +50,15 @@ items:
 
 
 def test_errors_name_the_document_and_item() -> None:
-    text = (CM.format(name="ok") + "---\n" + CM.format(name="bad") + "data: {k: 1}\n"
-            + "---\napiVersion: v1\nkind: List\nextra: 1\nitems:\n"
-            + "- {apiVersion: v1, kind: Pod, spec: {nope: 1}}\n"
-            + "---\n- just\n- a list\n")
+    text = (
+        CM.format(name="ok")
+        + "---\n"
+        + CM.format(name="bad")
+        + "data: {k: 1}\n"
+        + "---\napiVersion: v1\nkind: List\nextra: 1\nitems:\n"
+        + "- {apiVersion: v1, kind: Pod, spec: {nope: 1}}\n"
+        + "---\n- just\n- a list\n"
+    )
     with pytest.raises(errors.Invalid) as info:
         load_manifests(text)
     assert [str(e) for e in info.value.errors] == [
@@ -72,49 +77,58 @@ def test_single_document_errors_keep_plain_paths() -> None:
     assert [e.path for e in info.value.errors] == ["data[k]"]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("a: b\n  c: d\n", "error parsing YAML: line 2: mapping values are not allowed here"),
-    ("a: [1, 2\n", "error parsing YAML: line 2: expected ',' or ']', but got '<stream end>'"),
-    ("kind: Pod\nkind: Pod\n", 'error parsing YAML: line 2: key "kind" already set in map'),
-    ("a: 1" + "0" * 5000, "error parsing YAML: a number has too many digits"),
-    ('{"a": 1' + "0" * 5000 + "}", "error parsing YAML: a number has too many digits"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: b\n  c: d\n", "error parsing YAML: line 2: mapping values are not allowed here"),
+        ("a: [1, 2\n", "error parsing YAML: line 2: expected ',' or ']', but got '<stream end>'"),
+        ("kind: Pod\nkind: Pod\n", 'error parsing YAML: line 2: key "kind" already set in map'),
+        ("a: 1" + "0" * 5000, "error parsing YAML: a number has too many digits"),
+        ('{"a": 1' + "0" * 5000 + "}", "error parsing YAML: a number has too many digits"),
+    ],
+)
 def test_yaml_syntax_errors(text: str, message: str) -> None:
     with pytest.raises(errors.Invalid) as info:
         load_manifests(text)
     assert str(info.value) == message
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("v: 2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z"),  # no implicit timestamps
-    ("v: 2024-05-01", "2024-05-01"),
-    ("v: 10:30", "10:30"),  # no sexagesimal numbers
-    ("v: 1e3", 1000.0),  # go-yaml float syntax
-    ("v: 1.5", 1.5),
-    ("v: 0x1F", 31),
-    ("v: 010", 8),
-    ("v: yes", True),  # YAML 1.1 booleans, as in go-yaml v2
-    ("v: off", False),
-    ("v: ~", None),
-    ("v: '1'", "1"),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("v: 2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z"),  # no implicit timestamps
+        ("v: 2024-05-01", "2024-05-01"),
+        ("v: 10:30", "10:30"),  # no sexagesimal numbers
+        ("v: 1e3", 1000.0),  # go-yaml float syntax
+        ("v: 1.5", 1.5),
+        ("v: 0x1F", 31),
+        ("v: 010", 8),
+        ("v: yes", True),  # YAML 1.1 booleans, as in go-yaml v2
+        ("v: off", False),
+        ("v: ~", None),
+        ("v: '1'", "1"),
+    ],
+)
 def test_yaml_dialect(text: str, value: Any) -> None:
     assert load_all(text) == [{"v": value}]
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    ("1", 'v: "1"\n'),
-    ("true", 'v: "true"\n'),
-    ("yes", 'v: "yes"\n'),
-    ("1e3", 'v: "1e3"\n'),
-    ("2024-05-01T10:00:00Z", 'v: "2024-05-01T10:00:00Z"\n'),
-    ("null", 'v: "null"\n'),
-    ("", 'v: ""\n'),
-    ("a: b", 'v: "a: b"\n'),
-    ("two\nlines\n", "v: |\n  two\n  lines\n"),
-    ("plain text", "v: plain text\n"),
-    ("x" * 200, "v: " + "x" * 200 + "\n"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("1", 'v: "1"\n'),
+        ("true", 'v: "true"\n'),
+        ("yes", 'v: "yes"\n'),
+        ("1e3", 'v: "1e3"\n'),
+        ("2024-05-01T10:00:00Z", 'v: "2024-05-01T10:00:00Z"\n'),
+        ("null", 'v: "null"\n'),
+        ("", 'v: ""\n'),
+        ("a: b", 'v: "a: b"\n'),
+        ("two\nlines\n", "v: |\n  two\n  lines\n"),
+        ("plain text", "v: plain text\n"),
+        ("x" * 200, "v: " + "x" * 200 + "\n"),
+    ],
+)
 def test_yaml_output_quotes_like_kubectl(value: str, text: str) -> None:
     assert dump({"v": value}) == text
     assert load_all(text) == [{"v": value}]

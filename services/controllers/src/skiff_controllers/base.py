@@ -28,9 +28,7 @@ log = get_logger(__name__)
 RECONCILES = Counter(
     "skiff_controller_reconciles_total", "Reconciles by controller and result", ["controller", "result"]
 )
-RECONCILE_SECONDS = Histogram(
-    "skiff_controller_reconcile_duration_seconds", "Reconcile duration", ["controller"]
-)
+RECONCILE_SECONDS = Histogram("skiff_controller_reconcile_duration_seconds", "Reconcile duration", ["controller"])
 QUEUE_DEPTH = Gauge("skiff_controller_queue_depth", "Keys waiting in the work queue", ["controller"])
 
 
@@ -68,9 +66,7 @@ class Controller:
     async def run(self) -> None:
         await self.wait_synced()
         log.info("controller.started", controller=self.name, workers=self.workers)
-        tasks = [
-            asyncio.create_task(self._worker(), name=f"{self.name}-worker-{i}") for i in range(self.workers)
-        ]
+        tasks = [asyncio.create_task(self._worker(), name=f"{self.name}-worker-{i}") for i in range(self.workers)]
         try:
             await asyncio.gather(*tasks)
         finally:

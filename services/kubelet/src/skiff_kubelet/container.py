@@ -86,11 +86,7 @@ def security_context(pod: pod_pb2.Pod, c: container_pb2.Container) -> cri.LinuxC
             add_capabilities=list(csc.capabilities.add), drop_capabilities=list(csc.capabilities.drop)
         ),
     )
-    uid = (
-        csc.run_as_user
-        if csc.HasField("run_as_user")
-        else (psc.run_as_user if psc.HasField("run_as_user") else None)
-    )
+    uid = csc.run_as_user if csc.HasField("run_as_user") else (psc.run_as_user if psc.HasField("run_as_user") else None)
     gid = (
         csc.run_as_group
         if csc.HasField("run_as_group")
@@ -134,7 +130,5 @@ def build_container_config(
         stdin=c.stdin,
         stdin_once=c.stdin_once,
         tty=c.tty,
-        linux=cri.LinuxContainerConfig(
-            resources=linux_resources(c), security_context=security_context(pod, c)
-        ),
+        linux=cri.LinuxContainerConfig(resources=linux_resources(c), security_context=security_context(pod, c)),
     )

@@ -24,9 +24,7 @@ class LogLine:
     line: bytes  # without the trailing newline
 
 
-def parse_lines(
-    raw: Iterable[bytes], pending: dict[str, tuple[str, bytes]] | None = None
-) -> Iterator[LogLine]:
+def parse_lines(raw: Iterable[bytes], pending: dict[str, tuple[str, bytes]] | None = None) -> Iterator[LogLine]:
     """Parse CRI log lines (each without its newline). ``pending`` carries partial lines across calls."""
     pending = {} if pending is None else pending
     for raw_line in raw:
@@ -55,9 +53,7 @@ def read_all(path: Path, tail: int = 0) -> tuple[list[LogLine], int]:
     return lines, end
 
 
-async def follow(
-    path: Path, offset: int, still_running: Callable[[], Awaitable[bool]]
-) -> AsyncIterator[LogLine]:
+async def follow(path: Path, offset: int, still_running: Callable[[], Awaitable[bool]]) -> AsyncIterator[LogLine]:
     """Yield new lines after ``offset`` until ``still_running()`` says the writer is gone and the file
     has no more complete lines."""
     pending: dict[str, tuple[str, bytes]] = {}

@@ -78,9 +78,7 @@ def resource_field_ref(
     return str(int(result))
 
 
-async def resolve_env(
-    pod: pod_pb2.Pod, container: container_pb2.Container, lookup: Lookup
-) -> list[tuple[str, str]]:
+async def resolve_env(pod: pod_pb2.Pod, container: container_pb2.Container, lookup: Lookup) -> list[tuple[str, str]]:
     ns = pod.metadata.namespace
     env: dict[str, str] = {}
     for src in container.env_from:
@@ -115,9 +113,7 @@ async def resolve_env(
             if cm is None or ref.key not in cm:
                 if ref.optional:
                     continue
-                what = (
-                    f'configmap "{ref.name}"' if cm is None else f'key "{ref.key}" in configmap "{ref.name}"'
-                )
+                what = f'configmap "{ref.name}"' if cm is None else f'key "{ref.key}" in configmap "{ref.name}"'
                 raise ConfigError(f"{what} not found")
             env[var.name] = cm[ref.key]
         elif vf.HasField("secret_key_ref"):

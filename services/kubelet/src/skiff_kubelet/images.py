@@ -42,9 +42,7 @@ async def ensure_image(
                 "ErrImageNeverPull", f'container image "{c.image}" is not present with pull policy of Never'
             )
     try:
-        resp = await call(
-            client.images.PullImage(cri.PullImageRequest(image=spec, sandbox_config=sandbox_config))
-        )
+        resp = await call(client.images.PullImage(cri.PullImageRequest(image=spec, sandbox_config=sandbox_config)))
     except errors.SkiffError as exc:
         raise ImageError("ErrImagePull", f'failed to pull image "{c.image}": {exc}') from exc
     return resp.image_ref, True

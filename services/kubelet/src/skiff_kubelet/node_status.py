@@ -201,8 +201,7 @@ class NodeStatusManager:
             return None  # keep whatever the Node says
         items = sorted(resp.images, key=lambda i: i.size, reverse=True)[:50]
         return [
-            node_pb2.ContainerImage(names=list(i.repo_tags) + list(i.repo_digests), size_bytes=i.size)
-            for i in items
+            node_pb2.ContainerImage(names=list(i.repo_tags) + list(i.repo_digests), size_bytes=i.size) for i in items
         ]
 
     async def run(self) -> None:

@@ -61,9 +61,7 @@ class PodWorkers:
         self.sync_frequency = sync_frequency
         self._last_states: dict[str, tuple[str, int]] = {}
         self._last_keys: dict[str, str] = {}
-        informer.add_handler(
-            on_add=self._enqueue, on_update=lambda _o, n: self._enqueue(n), on_delete=self._enqueue
-        )
+        informer.add_handler(on_add=self._enqueue, on_update=lambda _o, n: self._enqueue(n), on_delete=self._enqueue)
 
     def _enqueue(self, pod: pod_pb2.Pod) -> None:
         self.queue.add(object_key(pod))
@@ -95,9 +93,7 @@ class PodWorkers:
                     await self.syncer.cleanup_name(ns, name)
                     requeue = None
                 else:
-                    await self.syncer.cleanup_name(
-                        pod.metadata.namespace, pod.metadata.name, pod.metadata.uid
-                    )
+                    await self.syncer.cleanup_name(pod.metadata.namespace, pod.metadata.name, pod.metadata.uid)
                     requeue = await self.syncer.sync(pod)
                 self.queue.forget(key)
                 if requeue is not None:
@@ -127,9 +123,7 @@ class PodWorkers:
         )
         cs = await call(
             self.cri.runtime.ListContainers(
-                cri.ListContainersRequest(
-                    filter=cri.ContainerFilter(label_selector={L.MANAGED_BY: L.MANAGED_BY_VALUE})
-                )
+                cri.ListContainersRequest(filter=cri.ContainerFilter(label_selector={L.MANAGED_BY: L.MANAGED_BY_VALUE}))
             )
         )
         states: dict[str, tuple[str, int]] = {}
@@ -137,9 +131,7 @@ class PodWorkers:
         for obj in list(sbs.items) + list(cs.containers):
             states[obj.id] = (obj.labels.get(L.POD_UID, ""), int(obj.state))
             keys[obj.id] = f"{obj.labels.get(L.POD_NAMESPACE, '')}/{obj.labels.get(L.POD_NAME, '')}"
-        changed = {
-            i for i in states.keys() | self._last_states.keys() if states.get(i) != self._last_states.get(i)
-        }
+        changed = {i for i in states.keys() | self._last_states.keys() if states.get(i) != self._last_states.get(i)}
         for i in changed:
             key = keys.get(i) or self._last_keys.get(i)
             if key:

@@ -55,9 +55,7 @@ async def run_probe(
         if probe.HasField("exec"):
             resp = await call(
                 cri_client.runtime.ExecSync(
-                    cri.ExecSyncRequest(
-                        container_id=container_id, cmd=list(probe.exec.command), timeout=timeout
-                    )
+                    cri.ExecSyncRequest(container_id=container_id, cmd=list(probe.exec.command), timeout=timeout)
                 )
             )
             return resp.exit_code == 0

@@ -57,9 +57,7 @@ async def pod_runtime(client: CriClient, uid: str) -> PodRuntime:
     if ready:
         try:
             rt.sandbox = (
-                await call(
-                    client.runtime.PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id=ready[0].id))
-                )
+                await call(client.runtime.PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id=ready[0].id)))
             ).status
         except errors.NotFound:
             rt.sandbox = None
@@ -71,9 +69,7 @@ async def pod_runtime(client: CriClient, uid: str) -> PodRuntime:
 
     async def status(cid: str) -> cri.ContainerStatus | None:
         try:
-            return (
-                await call(client.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=cid)))
-            ).status
+            return (await call(client.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=cid)))).status
         except errors.NotFound:
             return None  # removed between list and status
 

@@ -56,9 +56,7 @@ def dns_config(pod: pod_pb2.Pod) -> cri.DNSConfig:
 def sandbox_labels(pod: pod_pb2.Pod) -> dict[str, str]:
     m = pod.metadata
     out = dict(m.labels)
-    out.update(
-        {L.POD_NAME: m.name, L.POD_NAMESPACE: m.namespace, L.POD_UID: m.uid, L.MANAGED_BY: L.MANAGED_BY_VALUE}
-    )
+    out.update({L.POD_NAME: m.name, L.POD_NAMESPACE: m.namespace, L.POD_UID: m.uid, L.MANAGED_BY: L.MANAGED_BY_VALUE})
     return out
 
 
@@ -84,9 +82,7 @@ def build_sandbox_config(
         ipc=cri.NODE if spec.host_ipc else cri.POD,
     )
     sc = spec.security_context
-    sec = cri.LinuxSandboxSecurityContext(
-        namespace_options=ns_opts, supplemental_groups=list(sc.supplemental_groups)
-    )
+    sec = cri.LinuxSandboxSecurityContext(namespace_options=ns_opts, supplemental_groups=list(sc.supplemental_groups))
     if sc.HasField("run_as_user"):
         sec.run_as_user.value = sc.run_as_user
     if sc.HasField("run_as_group"):

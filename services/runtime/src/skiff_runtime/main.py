@@ -65,9 +65,7 @@ def import_main(argv: Sequence[str]) -> int:
     from skiff_runtime.images.reference import ReferenceError
     from skiff_runtime.runtime import Runtime
 
-    parser = argparse.ArgumentParser(
-        prog="skiff-runtime import", description="Import an image into the store."
-    )
+    parser = argparse.ArgumentParser(prog="skiff-runtime import", description="Import an image into the store.")
     parser.add_argument("path", type=Path, help="OCI layout dir, OCI layout tarball or docker-save tarball")
     parser.add_argument("--ref", help="name to give the image, e.g. busybox:latest (normalised like Docker)")
     parser.add_argument("--state-root", default=RuntimeConfig.state_root, help="the runtime's state root")

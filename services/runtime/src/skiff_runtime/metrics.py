@@ -20,21 +20,15 @@ class RuntimeCollector(Collector):
         self.runtime = runtime
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        sandboxes = GaugeMetricFamily(
-            "skiff_runtime_pod_sandboxes", "Pod sandboxes by state.", labels=["state"]
-        )
+        sandboxes = GaugeMetricFamily("skiff_runtime_pod_sandboxes", "Pod sandboxes by state.", labels=["state"])
         for state, count in sorted(Counter(s.state for s in self.runtime.sandboxes.store.list()).items()):
             sandboxes.add_metric([state], count)
         yield sandboxes
-        containers = GaugeMetricFamily(
-            "skiff_runtime_containers", "Containers by last known state.", labels=["state"]
-        )
+        containers = GaugeMetricFamily("skiff_runtime_containers", "Containers by last known state.", labels=["state"])
         for state, count in sorted(Counter(c.state for c in self.runtime.containers.store.list()).items()):
             containers.add_metric([state], count)
         yield containers
-        yield GaugeMetricFamily(
-            "skiff_runtime_images", "Images in the store.", value=len(self.runtime.images.list())
-        )
+        yield GaugeMetricFamily("skiff_runtime_images", "Images in the store.", value=len(self.runtime.images.list()))
         yield GaugeMetricFamily(
             "skiff_runtime_layer_snapshots",
             "Unpacked layer snapshots.",

@@ -75,12 +75,8 @@ class Runtime:
             ),
             root,
         )
-        sandbox_store = RecordStore(
-            root / "sandboxes.d", "pod sandbox", SandboxRecord.from_json, lambda r: r.id
-        )
-        container_store = RecordStore(
-            root / "containers.d", "container", ContainerRecord.from_json, lambda r: r.id
-        )
+        sandbox_store = RecordStore(root / "sandboxes.d", "pod sandbox", SandboxRecord.from_json, lambda r: r.id)
+        container_store = RecordStore(root / "containers.d", "container", ContainerRecord.from_json, lambda r: r.id)
         containers = ContainerManager(
             state_root=root,
             store=container_store,

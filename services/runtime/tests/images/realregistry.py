@@ -90,9 +90,7 @@ class RealRegistry:
             f"http: {{addr: '{self.host}', secret: {secrets.token_hex(8)}{tls}}}\n" + auth
         )
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [REGISTRY_BIN, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
-            )
+            self.proc = subprocess.Popen([REGISTRY_BIN, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -153,11 +151,11 @@ class RealRegistry:
 
     def blob_gets(self, digest: str) -> int:
         """How many times the blob was served (GET answered 200 or 307), from the access log."""
-        needle = f"/blobs/{digest} HTTP/1.1\" "
+        needle = f'/blobs/{digest} HTTP/1.1" '
         return sum(
             1
             for line in self.log.read_text().splitlines()
-            if '"GET ' in line and needle in line and (f'{needle}200' in line or f"{needle}307" in line)
+            if '"GET ' in line and needle in line and (f"{needle}200" in line or f"{needle}307" in line)
         )
 
 
@@ -167,9 +165,7 @@ def start_registry(
     """Start a registry; retries with another port if the one we picked was taken in between."""
     for _attempt in range(3):
         root.mkdir(parents=True, exist_ok=True)
-        registry = RealRegistry(
-            root=root, port=free_port(), user=user, password=password, tls=tls, auth_yaml=auth_yaml
-        )
+        registry = RealRegistry(root=root, port=free_port(), user=user, password=password, tls=tls, auth_yaml=auth_yaml)
         try:
             registry.start()
             return registry

@@ -15,9 +15,7 @@ class SchedulerConfig:
     tls_cert_file: str = field(default="", metadata={"help": "client certificate (PEM)"})
     tls_key_file: str = field(default="", metadata={"help": "private key (PEM)", "secret": True})
     metrics_address: str = field(default="", metadata={"help": "Prometheus endpoint host:port (empty: off)"})
-    plugins: list[str] = field(
-        default_factory=list, metadata={"help": "plugins to enable (default: all registered)"}
-    )
+    plugins: list[str] = field(default_factory=list, metadata={"help": "plugins to enable (default: all registered)"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
 
     def tls(self) -> TLSConfig | None:

@@ -111,9 +111,7 @@ class Scheduler:
             finally:
                 self.queue.done(key)
 
-    def select_node(
-        self, pod: pod_pb2.Pod, nodes: list[NodeInfo]
-    ) -> tuple[NodeInfo | None, TallyCounter[str]]:
+    def select_node(self, pod: pod_pb2.Pod, nodes: list[NodeInfo]) -> tuple[NodeInfo | None, TallyCounter[str]]:
         reasons: TallyCounter[str] = TallyCounter()
         feasible: list[NodeInfo] = []
         for info in nodes:

@@ -41,8 +41,7 @@ from skiff_common.errors import FieldError
 FieldDecoder = Callable[[Message, Any, str, list[FieldError]], None]
 _INT32_RANGE: Final = range(-(2**31), 2**31)
 _CPP = FieldDescriptor
-_ZERO: Final = {_CPP.CPPTYPE_STRING: "", _CPP.CPPTYPE_BOOL: False, _CPP.CPPTYPE_DOUBLE: 0.0,
-                _CPP.CPPTYPE_FLOAT: 0.0}
+_ZERO: Final = {_CPP.CPPTYPE_STRING: "", _CPP.CPPTYPE_BOOL: False, _CPP.CPPTYPE_DOUBLE: 0.0, _CPP.CPPTYPE_FLOAT: 0.0}
 
 
 def _zero(field: FieldDescriptor) -> Any:
@@ -129,8 +128,7 @@ class IntOrStringPlan:
             value = decode_string(data, path, errs)
             if value is not INVALID:
                 msg.str_val = value
-        elif (isinstance(data, int) and not isinstance(data, bool)) or (
-                isinstance(data, float) and data.is_integer()):
+        elif (isinstance(data, int) and not isinstance(data, bool)) or (isinstance(data, float) and data.is_integer()):
             if int(data) in _INT32_RANGE:
                 msg.int_val = int(data)
             else:
@@ -221,8 +219,9 @@ def _map_key(key: Any) -> str:
     return key if isinstance(key, str) else str(key)
 
 
-def _value_codec(field: FieldDescriptor) -> tuple[Callable[[Any, str, list[FieldError]], Any] | None,
-                                                   Plan | None, Callable[[Any], Any]]:
+def _value_codec(
+    field: FieldDescriptor,
+) -> tuple[Callable[[Any, str, list[FieldError]], Any] | None, Plan | None, Callable[[Any], Any]]:
     """(scalar decoder or None, message plan or None, encoder) of one field's element type."""
     if field.cpp_type == _CPP.CPPTYPE_MESSAGE:
         plan = plan_for(field.message_type)
@@ -239,9 +238,9 @@ def _field_codec(field: FieldDescriptor) -> tuple[FieldDecoder, Callable[[Any], 
     if field.is_repeated:
         if encode is identity:
             return _repeated_codec(name, decode, plan, _zero(field)), list
-        return _repeated_codec(name, decode, plan, _zero(field)), (
-            lambda values: [encode(v) for v in values])
+        return _repeated_codec(name, decode, plan, _zero(field)), (lambda values: [encode(v) for v in values])
     if plan is not None:
+
         def decode_message(msg: Any, value: Any, path: str, errs: list[FieldError]) -> None:
             sub = getattr(msg, name)
             sub.SetInParent()

@@ -140,14 +140,21 @@ _I64 = _int_decoder(-(2**63), 2**63 - 1, "a 64-bit integer")
 _U32 = _int_decoder(0, 2**32 - 1, "an unsigned 32-bit integer")
 _U64 = _int_decoder(0, 2**64 - 1, "an unsigned 64-bit integer")
 _SCALARS: Final[dict[int, tuple[Decoder, Encoder]]] = {
-    _T.TYPE_INT32: (_I32, identity), _T.TYPE_SINT32: (_I32, identity), _T.TYPE_SFIXED32: (_I32, identity),
-    _T.TYPE_INT64: (_I64, identity), _T.TYPE_SINT64: (_I64, identity), _T.TYPE_SFIXED64: (_I64, identity),
-    _T.TYPE_UINT32: (_U32, identity), _T.TYPE_FIXED32: (_U32, identity),
-    _T.TYPE_UINT64: (_U64, identity), _T.TYPE_FIXED64: (_U64, identity),
+    _T.TYPE_INT32: (_I32, identity),
+    _T.TYPE_SINT32: (_I32, identity),
+    _T.TYPE_SFIXED32: (_I32, identity),
+    _T.TYPE_INT64: (_I64, identity),
+    _T.TYPE_SINT64: (_I64, identity),
+    _T.TYPE_SFIXED64: (_I64, identity),
+    _T.TYPE_UINT32: (_U32, identity),
+    _T.TYPE_FIXED32: (_U32, identity),
+    _T.TYPE_UINT64: (_U64, identity),
+    _T.TYPE_FIXED64: (_U64, identity),
     _T.TYPE_BOOL: (_decode_bool, identity),
     _T.TYPE_STRING: (decode_string, identity),
     _T.TYPE_BYTES: (_decode_bytes, _encode_bytes),
-    _T.TYPE_FLOAT: (_decode_float, identity), _T.TYPE_DOUBLE: (_decode_float, identity),
+    _T.TYPE_FLOAT: (_decode_float, identity),
+    _T.TYPE_DOUBLE: (_decode_float, identity),
 }
 
 
@@ -179,8 +186,11 @@ def parse_timestamp(value: Any, path: str, errs: list[FieldError]) -> tuple[int,
             seconds -= offset if sign == "+" else -offset
         nanos = int((frac or "0")[:9].ljust(9, "0"))
     except ValueError:
-        errs.append(FieldError(path, "Invalid value",
-                               f'{got(value)}: expected an RFC 3339 timestamp like "2024-05-01T10:00:00Z"'))
+        errs.append(
+            FieldError(
+                path, "Invalid value", f'{got(value)}: expected an RFC 3339 timestamp like "2024-05-01T10:00:00Z"'
+            )
+        )
         return None
     return seconds, nanos
 

@@ -22,9 +22,7 @@ from yaml.nodes import MappingNode, ScalarNode
 _INT: Final = "tag:yaml.org,2002:int"
 _FLOAT: Final = "tag:yaml.org,2002:float"
 _TIMESTAMP: Final = "tag:yaml.org,2002:timestamp"
-_INT_RE: Final = re.compile(
-    r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$", re.X
-)
+_INT_RE: Final = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$", re.X)
 _FLOAT_RE: Final = re.compile(
     r"^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
@@ -33,8 +31,9 @@ _NUMBER_START: Final = "-+0123456789."
 _OTHER_BREAKS: Final = frozenset("\r\x85\u2028\u2029")
 
 
-def _resolver_table(base: type[yaml.resolver.BaseResolver], *, drop: tuple[str, ...],
-                    add_int: bool) -> dict[Any, list[tuple[str, re.Pattern[str]]]]:
+def _resolver_table(
+    base: type[yaml.resolver.BaseResolver], *, drop: tuple[str, ...], add_int: bool
+) -> dict[Any, list[tuple[str, re.Pattern[str]]]]:
     table = {
         first: [(tag, rx) for tag, rx in entries if tag not in drop]
         for first, entries in base.yaml_implicit_resolvers.items()
@@ -56,8 +55,12 @@ class KubeLoader(yaml.SafeLoader):
             if isinstance(key_node, ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
                 key = (key_node.tag, key_node.value)
                 if key in seen:
-                    raise ConstructorError("while constructing a mapping", node.start_mark,
-                                           f'key "{key_node.value}" already set in map', key_node.start_mark)
+                    raise ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f'key "{key_node.value}" already set in map',
+                        key_node.start_mark,
+                    )
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -88,5 +91,6 @@ def load_all(text: str) -> list[Any]:
 
 
 def dump(data: Any) -> str:
-    return yaml.dump(data, Dumper=KubeDumper, sort_keys=True, default_flow_style=False,
-                     allow_unicode=True, width=1 << 30)
+    return yaml.dump(
+        data, Dumper=KubeDumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1 << 30
+    )

@@ -42,8 +42,9 @@ def from_dict(data: Mapping[str, Any], message_type: type[Message] | None = None
     kind must agree with the registry.
     """
     if not isinstance(data, Mapping):
-        raise errors.Invalid("object is invalid",
-                             [FieldError("<root>", "Invalid value", f"expected object, got {got(data)}")])
+        raise errors.Invalid(
+            "object is invalid", [FieldError("<root>", "Invalid value", f"expected object, got {got(data)}")]
+        )
     errs: list[FieldError] = []
     if message_type is None:
         meta = data_type_meta(data, "", errs)
@@ -124,8 +125,7 @@ def dump_json(obj: Message | Sequence[Message]) -> str:
 def _document(obj: Message | Sequence[Message]) -> dict[str, Any]:
     if isinstance(obj, Message):
         return to_dict(obj)
-    return {"apiVersion": "v1", "items": [to_dict(o) for o in obj], "kind": "List",
-            "metadata": {"resourceVersion": ""}}
+    return {"apiVersion": "v1", "items": [to_dict(o) for o in obj], "kind": "List", "metadata": {"resourceVersion": ""}}
 
 
 def _expand(doc: Any, prefix: str, problems: list[FieldError]) -> list[tuple[str, Any]]:

@@ -70,24 +70,39 @@ class KindInfo:
 ALL_KINDS: tuple[KindInfo, ...] = (
     KindInfo("Pod", "v1", "pods", "pod", True, pod_pb2.Pod, ("po",), ("status", "binding")),
     KindInfo("Node", "v1", "nodes", "node", False, node_pb2.Node, ("no",), ("status",)),
-    KindInfo("Namespace", "v1", "namespaces", "namespace", False, namespace_pb2.Namespace, ("ns",),
-             ("status",)),
+    KindInfo("Namespace", "v1", "namespaces", "namespace", False, namespace_pb2.Namespace, ("ns",), ("status",)),
     KindInfo("Service", "v1", "services", "service", True, service_pb2.Service, ("svc",), ("status",)),
     KindInfo("Endpoints", "v1", "endpoints", "endpoints", True, service_pb2.Endpoints, ("ep",)),
     KindInfo("Secret", "v1", "secrets", "secret", True, config_pb2.Secret),
     KindInfo("ConfigMap", "v1", "configmaps", "configmap", True, config_pb2.ConfigMap, ("cm",)),
     KindInfo("Event", "v1", "events", "event", True, event_pb2.Event, ("ev",)),
     KindInfo("Lease", "coordination.k8s.io/v1", "leases", "lease", True, lease_pb2.Lease),
-    KindInfo("Deployment", "apps/v1", "deployments", "deployment", True, apps_pb2.Deployment,
-             ("deploy",), ("status", "scale")),
-    KindInfo("ReplicaSet", "apps/v1", "replicasets", "replicaset", True, apps_pb2.ReplicaSet, ("rs",),
-             ("status", "scale")),
-    KindInfo("DaemonSet", "apps/v1", "daemonsets", "daemonset", True, apps_pb2.DaemonSet, ("ds",),
-             ("status",)),
+    KindInfo(
+        "Deployment",
+        "apps/v1",
+        "deployments",
+        "deployment",
+        True,
+        apps_pb2.Deployment,
+        ("deploy",),
+        ("status", "scale"),
+    ),
+    KindInfo(
+        "ReplicaSet", "apps/v1", "replicasets", "replicaset", True, apps_pb2.ReplicaSet, ("rs",), ("status", "scale")
+    ),
+    KindInfo("DaemonSet", "apps/v1", "daemonsets", "daemonset", True, apps_pb2.DaemonSet, ("ds",), ("status",)),
     KindInfo("Job", "batch/v1", "jobs", "job", True, batch_pb2.Job, (), ("status",)),
     KindInfo("CronJob", "batch/v1", "cronjobs", "cronjob", True, batch_pb2.CronJob, ("cj",), ("status",)),
-    KindInfo("HorizontalPodAutoscaler", "autoscaling/v2", "horizontalpodautoscalers",
-             "horizontalpodautoscaler", True, hpa_pb2.HorizontalPodAutoscaler, ("hpa",), ("status",)),
+    KindInfo(
+        "HorizontalPodAutoscaler",
+        "autoscaling/v2",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        True,
+        hpa_pb2.HorizontalPodAutoscaler,
+        ("hpa",),
+        ("status",),
+    ),
 )
 
 # Messages with type meta that are not resources: (api_version, kind) by message full name.
@@ -114,9 +129,9 @@ def _build_indexes() -> tuple[dict[str, KindInfo], dict[tuple[str, str], KindInf
 
 
 _BY_NAME, _BY_TYPE_META, _BY_MESSAGE = _build_indexes()
-_TYPE_META: dict[str, tuple[str, str]] = {
-    full: (info.api_version, info.kind) for full, info in _BY_MESSAGE.items()
-} | {cls.DESCRIPTOR.full_name: (av, kind) for cls, av, kind in _EXTRA_TYPES}
+_TYPE_META: dict[str, tuple[str, str]] = {full: (info.api_version, info.kind) for full, info in _BY_MESSAGE.items()} | {
+    cls.DESCRIPTOR.full_name: (av, kind) for cls, av, kind in _EXTRA_TYPES
+}
 _CLASS_BY_FULL_NAME: dict[str, type[Message]] = {
     info.message.DESCRIPTOR.full_name: info.message for info in ALL_KINDS
 } | {cls.DESCRIPTOR.full_name: cls for cls, _, _ in _EXTRA_TYPES}
@@ -145,12 +160,19 @@ def lookup_kind(api_version: str, kind: str) -> KindInfo:
     if not problems:
         versions = sorted(i.api_version for i in ALL_KINDS if i.kind == kind)
         if versions:
-            problems.append(errors.FieldError(
-                "apiVersion", "Unsupported value",
-                f'"{api_version}": kind {kind} is served as {", ".join(versions)}'))
+            problems.append(
+                errors.FieldError(
+                    "apiVersion",
+                    "Unsupported value",
+                    f'"{api_version}": kind {kind} is served as {", ".join(versions)}',
+                )
+            )
         else:
-            problems.append(errors.FieldError(
-                "kind", "Unsupported value", f'no matches for kind "{kind}" in version "{api_version}"'))
+            problems.append(
+                errors.FieldError(
+                    "kind", "Unsupported value", f'no matches for kind "{kind}" in version "{api_version}"'
+                )
+            )
     raise errors.Invalid("Object has an unknown type", problems)
 
 

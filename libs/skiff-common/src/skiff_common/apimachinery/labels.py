@@ -23,8 +23,7 @@ from skiff_common.apimachinery.validation import label_value_problems, qualified
 
 Operator = Literal["=", "==", "!=", "in", "notin", "exists", "!", "gt", "lt"]
 _TOKEN: Final = re.compile(r"\s*(?:(!=|==|[=!(),<>])|([^\s=!(),<>]+))")
-_PROTO_OPERATORS: Final[dict[str, Operator]] = {"In": "in", "NotIn": "notin", "Exists": "exists",
-                                                "DoesNotExist": "!"}
+_PROTO_OPERATORS: Final[dict[str, Operator]] = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
 
 
 @dataclass(frozen=True)

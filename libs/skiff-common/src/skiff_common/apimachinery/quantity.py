@@ -31,8 +31,7 @@ from skiff.api.meta.v1 import meta_pb2
 Format = Literal["DecimalSI", "BinarySI", "DecimalExponent"]
 QuantityLike = str | int | float | Decimal | meta_pb2.Quantity
 
-_DECIMAL_SUFFIXES: Final = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15,
-                            "E": 18}
+_DECIMAL_SUFFIXES: Final = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _BINARY_SUFFIXES: Final = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
 _SUFFIX_BY_EXP10: Final = {v: k for k, v in _DECIMAL_SUFFIXES.items()}
 _BINARY_BY_POWER: Final = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
@@ -40,9 +39,7 @@ _SYNTAX: Final = re.compile(r"([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(|[numkMGTPE]
 _NANO: Final = Decimal("1e-9")
 _MAX_ADJUSTED: Final = 23  # |value| < 10^24
 _CONTEXT: Final = decimal.Context(prec=80, Emax=999, Emin=-999)
-_REGEX_HELP: Final = (
-    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
-)
+_REGEX_HELP: Final = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 
 
 def parse_quantity(value: QuantityLike) -> Decimal:

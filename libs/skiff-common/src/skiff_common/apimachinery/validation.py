@@ -32,8 +32,17 @@ _DNS1035_LABEL_FMT: Final = "[a-z]([-a-z0-9]*[a-z0-9])?"
 _QNAME_FMT: Final = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _LABEL_VALUE_FMT: Final = "(" + _QNAME_FMT + ")?"
 _PERCENT_FMT: Final = "[0-9]+%"
-_RE: Final = {fmt: re.compile(fmt) for fmt in (_DNS1123_LABEL_FMT, _DNS1123_SUBDOMAIN_FMT, _DNS1035_LABEL_FMT,
-                                               _QNAME_FMT, _LABEL_VALUE_FMT, _PERCENT_FMT)}
+_RE: Final = {
+    fmt: re.compile(fmt)
+    for fmt in (
+        _DNS1123_LABEL_FMT,
+        _DNS1123_SUBDOMAIN_FMT,
+        _DNS1035_LABEL_FMT,
+        _QNAME_FMT,
+        _LABEL_VALUE_FMT,
+        _PERCENT_FMT,
+    )
+}
 
 
 def regex_error(msg: str, fmt: str, *examples: str) -> str:
@@ -51,41 +60,63 @@ def _matches(fmt: str, value: str) -> bool:
 def dns1123_label_problems(value: str) -> list[str]:
     out = [] if len(value) <= 63 else ["must be no more than 63 characters"]
     if not _matches(_DNS1123_LABEL_FMT, value):
-        out.append(regex_error("a lowercase RFC 1123 label must consist of lower case alphanumeric "
-                               "characters or '-', and must start and end with an alphanumeric character",
-                               _DNS1123_LABEL_FMT, "my-name", "123-abc"))
+        out.append(
+            regex_error(
+                "a lowercase RFC 1123 label must consist of lower case alphanumeric "
+                "characters or '-', and must start and end with an alphanumeric character",
+                _DNS1123_LABEL_FMT,
+                "my-name",
+                "123-abc",
+            )
+        )
     return out
 
 
 def dns1123_subdomain_problems(value: str) -> list[str]:
     out = [] if len(value) <= 253 else ["must be no more than 253 characters"]
     if not _matches(_DNS1123_SUBDOMAIN_FMT, value):
-        out.append(regex_error("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                               "characters, '-' or '.', and must start and end with an alphanumeric "
-                               "character",
-                               _DNS1123_SUBDOMAIN_FMT, "example.com"))
+        out.append(
+            regex_error(
+                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                "characters, '-' or '.', and must start and end with an alphanumeric "
+                "character",
+                _DNS1123_SUBDOMAIN_FMT,
+                "example.com",
+            )
+        )
     return out
 
 
 def dns1035_label_problems(value: str) -> list[str]:
     out = [] if len(value) <= 63 else ["must be no more than 63 characters"]
     if not _matches(_DNS1035_LABEL_FMT, value):
-        out.append(regex_error("a DNS-1035 label must consist of lower case alphanumeric characters or "
-                               "'-', start with an alphabetic character, and end with an alphanumeric "
-                               "character",
-                               _DNS1035_LABEL_FMT, "my-name", "abc-123"))
+        out.append(
+            regex_error(
+                "a DNS-1035 label must consist of lower case alphanumeric characters or "
+                "'-', start with an alphabetic character, and end with an alphanumeric "
+                "character",
+                _DNS1035_LABEL_FMT,
+                "my-name",
+                "abc-123",
+            )
+        )
     return out
 
 
 def qualified_name_problems(value: str) -> list[str]:
     """Label keys, annotation keys, finalizers: optional DNS subdomain prefix, '/', name."""
-    name_msg = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-                "alphanumeric character")
+    name_msg = (
+        "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+        "alphanumeric character"
+    )
     parts = value.split("/")
     out: list[str] = []
     if len(parts) > 2:
-        return ["a qualified name " + regex_error(name_msg, _QNAME_FMT, "MyName", "my.name", "123-abc")
-                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
+        return [
+            "a qualified name "
+            + regex_error(name_msg, _QNAME_FMT, "MyName", "my.name", "123-abc")
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        ]
     name = parts[-1]
     if len(parts) == 2:
         prefix = parts[0]
@@ -105,10 +136,17 @@ def qualified_name_problems(value: str) -> list[str]:
 def label_value_problems(value: str) -> list[str]:
     out = [] if len(value) <= 63 else ["must be no more than 63 characters"]
     if not _matches(_LABEL_VALUE_FMT, value):
-        out.append(regex_error("a valid label must be an empty string or consist of alphanumeric "
-                               "characters, '-', '_' or '.', and must start and end with an alphanumeric "
-                               "character",
-                               _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
+        out.append(
+            regex_error(
+                "a valid label must be an empty string or consist of alphanumeric "
+                "characters, '-', '_' or '.', and must start and end with an alphanumeric "
+                "character",
+                _LABEL_VALUE_FMT,
+                "MyValue",
+                "my_value",
+                "12345",
+            )
+        )
     return out
 
 
@@ -161,16 +199,23 @@ def validate_annotations(annotations: Mapping[str, str], path: str) -> list[Fiel
     return out
 
 
-def validate_object_meta(meta: meta_pb2.ObjectMeta, path: str = "metadata", *, namespaced: bool,
-                         name_validator: NameValidator = validate_dns1123_subdomain) -> list[FieldError]:
+def validate_object_meta(
+    meta: meta_pb2.ObjectMeta,
+    path: str = "metadata",
+    *,
+    namespaced: bool,
+    name_validator: NameValidator = validate_dns1123_subdomain,
+) -> list[FieldError]:
     """ObjectMeta rules shared by every kind (ValidateObjectMeta)."""
     out: list[FieldError] = []
     if meta.generate_name:
         # A prefix may end in '-': mask it so the name rules apply to what will be generated.
         masked = meta.generate_name[:-1] + "a" if meta.generate_name.endswith("-") else meta.generate_name
         shown = json.dumps(masked, ensure_ascii=False) + ": "
-        out += [invalid(f"{path}.generateName", meta.generate_name, e.detail.removeprefix(shown))
-                for e in name_validator(masked, f"{path}.generateName")]
+        out += [
+            invalid(f"{path}.generateName", meta.generate_name, e.detail.removeprefix(shown))
+            for e in name_validator(masked, f"{path}.generateName")
+        ]
     if meta.name:
         out += name_validator(meta.name, f"{path}.name")
     elif not meta.generate_name:
@@ -203,9 +248,14 @@ def _validate_owner_references(refs: Sequence[meta_pb2.OwnerReference], path: st
                 out.append(invalid(f"{item}.{field}", value, f"{field} must not be empty"))
     controllers = [r.name for r in refs if r.HasField("controller") and r.controller]
     if len(controllers) > 1:
-        out.append(FieldError(path, "Invalid value",
-                              "Only one reference can have Controller set to true. Found \"true\" in "
-                              f"references for {', '.join(controllers)}"))
+        out.append(
+            FieldError(
+                path,
+                "Invalid value",
+                'Only one reference can have Controller set to true. Found "true" in '
+                f"references for {', '.join(controllers)}",
+            )
+        )
     return out
 
 
@@ -215,8 +265,7 @@ def validate_port(value: int, path: str) -> list[FieldError]:
     return [invalid(path, value, "must be between 1 and 65535, inclusive")]
 
 
-def validate_quantity(value: str | meta_pb2.Quantity, path: str, *,
-                      non_negative: bool = True) -> list[FieldError]:
+def validate_quantity(value: str | meta_pb2.Quantity, path: str, *, non_negative: bool = True) -> list[FieldError]:
     """A parseable quantity; by default also >= 0, as every resource amount must be."""
     text = value.value if isinstance(value, meta_pb2.Quantity) else value
     try:
@@ -228,14 +277,24 @@ def validate_quantity(value: str | meta_pb2.Quantity, path: str, *,
     return []
 
 
-def validate_int_or_string_percent(value: meta_pb2.IntOrString, path: str, *,
-                                   max_percent: int | None = None) -> list[FieldError]:
+def validate_int_or_string_percent(
+    value: meta_pb2.IntOrString, path: str, *, max_percent: int | None = None
+) -> list[FieldError]:
     """A non-negative integer or a percent string "25%" (ValidatePositiveIntOrPercent)."""
     if value.WhichOneof("value") == "str_val":
         if not _matches(_PERCENT_FMT, value.str_val):
-            return [invalid(path, value.str_val, regex_error(
-                "a valid percent string must be a numeric string followed by an ending '%'",
-                _PERCENT_FMT, "1%", "93%"))]
+            return [
+                invalid(
+                    path,
+                    value.str_val,
+                    regex_error(
+                        "a valid percent string must be a numeric string followed by an ending '%'",
+                        _PERCENT_FMT,
+                        "1%",
+                        "93%",
+                    ),
+                )
+            ]
         if max_percent is not None and int(value.str_val[:-1]) > max_percent:
             return [invalid(path, value.str_val, f"must not be greater than {max_percent}%")]
         return []

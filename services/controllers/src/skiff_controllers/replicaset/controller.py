@@ -104,9 +104,7 @@ class ReplicaSetController(Controller):
             on_update=lambda _o, n: self._enqueue(n),
             on_delete=lambda rs: self.expectations.forget(object_key(rs)),
         )
-        self.pods.add_handler(
-            on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted
-        )
+        self.pods.add_handler(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
 
     def _enqueue(self, rs: apps_pb2.ReplicaSet) -> None:
         self.queue.add(object_key(rs))

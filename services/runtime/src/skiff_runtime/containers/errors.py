@@ -33,9 +33,7 @@ def executor_errors(action: str) -> Iterator[None]:
     except ContainerExists as err:
         raise AlreadyExists(f"{action}: {err}") from None
     except InvalidBundle as err:
-        raise Invalid(
-            f"{action}: OCI spec is invalid", [FieldError(err.field, "Invalid value", err.reason)]
-        ) from None
+        raise Invalid(f"{action}: OCI spec is invalid", [FieldError(err.field, "Invalid value", err.reason)]) from None
     except InvalidState as err:
         raise FailedPrecondition(f"{action}: {err}") from None
     except TimeoutError as err:

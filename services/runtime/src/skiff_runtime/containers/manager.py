@@ -80,27 +80,21 @@ class ContainerManager:
         try:
             image = self.images.resolve(text)
         except ReferenceError as err:
-            raise Invalid(
-                "container config is invalid", [FieldError(field, "Invalid value", str(err))]
-            ) from None
+            raise Invalid("container config is invalid", [FieldError(field, "Invalid value", str(err))]) from None
         if image is None:
             raise NotFound(f"image {text!r} not found: import it (skiff-runtime import) or pull it first")
         return image
 
     # -- create -----------------------------------------------------------------------------------
 
-    async def create(
-        self, sandbox_id: str, config: cri.ContainerConfig, sandbox_config: cri.PodSandboxConfig
-    ) -> str:
+    async def create(self, sandbox_id: str, config: cri.ContainerConfig, sandbox_config: cri.PodSandboxConfig) -> str:
         if not sandbox_id:
             raise BadRequest("pod_sandbox_id: Required value")
         sandbox = self.sandboxes.get(sandbox_id)
         if sandbox.state != READY:
             raise FailedPrecondition(f"pod sandbox {sandbox.id} is {sandbox.state}, not ready")
         if not config.metadata.name:
-            raise Invalid(
-                "container config is invalid", [FieldError("config.metadata.name", "Required value")]
-            )
+            raise Invalid("container config is invalid", [FieldError("config.metadata.name", "Required value")])
         image = self.resolve_image(config.image.image, "config.image.image")
         name = f"{config.metadata.name}_{sandbox.name}_{config.metadata.attempt}"
         taken = next((c for c in self.store.list() if c.name == name), None)
@@ -111,9 +105,7 @@ class ContainerManager:
         self._creating.add(name)
         try:
             async with self.lock(container_id):
-                record = await create_container(
-                    self, container_id, name, sandbox, config, sandbox_config, image
-                )
+                record = await create_container(self, container_id, name, sandbox, config, sandbox_config, image)
                 return record.id
         finally:
             self._creating.discard(name)
@@ -133,9 +125,7 @@ class ContainerManager:
         for bundle_dir in self.root.iterdir():
             if bundle_dir.name in known:
                 continue
-            log.warning(
-                "collecting a container left behind by a crashed create", container_id=bundle_dir.name
-            )
+            log.warning("collecting a container left behind by a crashed create", container_id=bundle_dir.name)
             with suppress(Exception):
                 await self.executor.kill(bundle_dir.name, signal.SIGKILL)
                 await self.executor.wait(bundle_dir.name)
@@ -178,9 +168,7 @@ class ContainerManager:
                 raise FailedPrecondition(f"container {record.id} is {record.state}, not created")
             sandbox = self.sandboxes.find(record.sandbox_id)
             if sandbox is None or sandbox.state != READY:
-                raise FailedPrecondition(
-                    f"pod sandbox {record.sandbox_id} of container {record.id} is not ready"
-                )
+                raise FailedPrecondition(f"pod sandbox {record.sandbox_id} of container {record.id} is not ready")
             with executor_errors("start container"):
                 await self.executor.start(record.id)
                 self._apply(record, await self.executor.state(record.id))

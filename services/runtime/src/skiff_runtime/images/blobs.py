@@ -71,9 +71,7 @@ class BlobStore:
     def put_file(self, stream: BinaryIO, expected: str | None = None) -> str:
         return self.put_stream(iter(lambda: stream.read(CHUNK), b""), expected)
 
-    def put_stream(
-        self, chunks: Iterable[bytes], expected: str | None = None, expected_size: int | None = None
-    ) -> str:
+    def put_stream(self, chunks: Iterable[bytes], expected: str | None = None, expected_size: int | None = None) -> str:
         """Store bytes; returns their digest. Raises DigestMismatch if `expected` (or the size) does not
         match; more bytes than `expected_size` stop the download at once."""
         if expected is not None:

@@ -123,9 +123,9 @@ def _host(url: str, table: dict[str, Any], where: str) -> RegistryHost:
     )
 
 
-def parse_hosts_toml(text: str, domain: str, *, insecure: bool = False, where: str = "hosts.toml") -> list[
-    RegistryHost
-]:
+def parse_hosts_toml(
+    text: str, domain: str, *, insecure: bool = False, where: str = "hosts.toml"
+) -> list[RegistryHost]:
     """The hosts of one hosts.toml, mirrors first and the server last."""
     try:
         data = tomllib.loads(text)
@@ -146,9 +146,7 @@ def parse_hosts_toml(text: str, domain: str, *, insecure: bool = False, where: s
     return hosts
 
 
-def resolve_hosts(domain: str, config_dir: str | Path | None, insecure_registries: Sequence[str]) -> list[
-    RegistryHost
-]:
+def resolve_hosts(domain: str, config_dir: str | Path | None, insecure_registries: Sequence[str]) -> list[RegistryHost]:
     """The endpoints to try for `domain`, in order (never empty)."""
     insecure = domain in insecure_registries
     if config_dir:

@@ -103,14 +103,10 @@ class Importer:
         if not descs:
             raise ImportError_("index.json lists no manifests")
         if tag and len(descs) > 1:
-            named = [
-                d for d in descs if _ref_matches((d.get("annotations") or {}).get(REF_NAME_ANNOTATION), tag)
-            ]
+            named = [d for d in descs if _ref_matches((d.get("annotations") or {}).get(REF_NAME_ANNOTATION), tag)]
             descs = named or descs
         want_arch = _ARCH.get(platform.machine(), platform.machine())
-        on_platform = [
-            d for d in descs if (d.get("platform") or {}).get("architecture", want_arch) == want_arch
-        ]
+        on_platform = [d for d in descs if (d.get("platform") or {}).get("architecture", want_arch) == want_arch]
         if not on_platform:
             raise ImportError_(f"no manifest for linux/{want_arch} in the index")
         desc = on_platform[0]
@@ -171,9 +167,7 @@ class Importer:
         layers: list[LayerRecord] = []
         for desc, diff_id, chain in zip(layer_descs, diff_ids, chains, strict=True):
             try:
-                self.snapshots.ensure_layer(
-                    chain, diff_id, self.blobs.path(desc["digest"]), desc.get("mediaType", "")
-                )
+                self.snapshots.ensure_layer(chain, diff_id, self.blobs.path(desc["digest"]), desc.get("mediaType", ""))
             except HostileLayer as err:
                 raise ImportError_(f"layer {desc['digest']}: {err}") from None
             layers.append(
@@ -185,11 +179,7 @@ class Importer:
                     chain_id=chain,
                 )
             )
-        size = (
-            sum(layer.size for layer in layers)
-            + self.blobs.size(config_digest)
-            + self.blobs.size(manifest_digest)
-        )
+        size = sum(layer.size for layer in layers) + self.blobs.size(config_digest) + self.blobs.size(manifest_digest)
         record = ImageRecord(
             id=config_digest,
             manifest_digest=manifest_digest,
@@ -238,9 +228,7 @@ def _extract_plain_tar(archive: Path, target: Path) -> None:
                 elif member.issym() or member.islnk():
                     # docker save links identical layers; resolve by copying the (already extracted) target
                     source = (
-                        (path.parent / member.linkname)
-                        if member.issym()
-                        else target / _clean_name(member.linkname)
+                        (path.parent / member.linkname) if member.issym() else target / _clean_name(member.linkname)
                     )
                     resolved = source.resolve()
                     if not resolved.is_relative_to(target.resolve()) or not resolved.is_file():

@@ -91,10 +91,7 @@ class Credentials:
 class _NoAuthOnRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if (
-            new is not None
-            and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc
-        ):
+        if new is not None and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc:
             new.remove_header("Authorization")
         return new
 
@@ -102,7 +99,6 @@ class _NoAuthOnRedirect(urllib.request.HTTPRedirectHandler):
 def _challenge(header: str) -> tuple[str, dict[str, str]]:
     scheme, _, rest = header.partition(" ")
     return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', rest))
-
 
 
 def _ssl_context(host: RegistryHost) -> ssl.SSLContext:
@@ -263,9 +259,7 @@ def pull(
     return _FLIGHT.do(key, lambda: _pull(importer, ref, endpoints, credentials))
 
 
-def _pull(
-    importer: Importer, ref: Reference, endpoints: list[RegistryHost], credentials: Credentials
-) -> ImageRecord:
+def _pull(importer: Importer, ref: Reference, endpoints: list[RegistryHost], credentials: Credentials) -> ImageRecord:
     clients = [RegistryClient(host, ref, credentials) for host in endpoints]
     fetchers = [c for c in clients if c.host.can("pull")]
     if ref.digest:  # content addressed: any host that may pull can serve it

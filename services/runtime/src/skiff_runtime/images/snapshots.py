@@ -93,9 +93,7 @@ class Snapshotter:
         """Unpack the layer unless present; returns True if it was unpacked now."""
         if self.has_layer(chain_id):
             return False
-        return _UNPACKS.do(
-            str(self.layers / chain_id), lambda: self._unpack(chain_id, diff_id, blob, media_type)
-        )
+        return _UNPACKS.do(str(self.layers / chain_id), lambda: self._unpack(chain_id, diff_id, blob, media_type))
 
     def _unpack(self, chain_id: str, diff_id: str, blob: Path, media_type: str) -> bool:
         if self.has_layer(chain_id):  # finished by the flight before ours

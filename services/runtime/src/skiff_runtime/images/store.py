@@ -104,9 +104,7 @@ class ImageStore:
 
     def list(self) -> list[ImageRecord]:
         with self._lock:
-            return [
-                ImageRecord.from_json(json.loads(p.read_text())) for p in sorted(self._dir.glob("*.json"))
-            ]
+            return [ImageRecord.from_json(json.loads(p.read_text())) for p in sorted(self._dir.glob("*.json"))]
 
     def get_by_id(self, image_id: str) -> ImageRecord | None:
         path = self._path(image_id if image_id.startswith("sha256:") else f"sha256:{image_id}")

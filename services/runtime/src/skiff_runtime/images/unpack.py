@@ -171,9 +171,7 @@ def _unpack_member(
         try:
             st = os.lstat(source)
         except FileNotFoundError:
-            raise HostileLayer(
-                f"member {member.name!r}: hard link target {member.linkname!r} missing"
-            ) from None
+            raise HostileLayer(f"member {member.name!r}: hard link target {member.linkname!r} missing") from None
         if stat.S_ISLNK(st.st_mode) or stat.S_ISDIR(st.st_mode):
             raise HostileLayer(f"member {member.name!r}: hard link to a symlink or directory")
         _remove_existing(path, keep_dir=False)

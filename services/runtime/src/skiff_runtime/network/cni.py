@@ -23,9 +23,7 @@ PLUGIN_TIMEOUT = 60.0
 
 class CNIError(RuntimeError):
     def __init__(self, plugin: str, command: str, message: str, code: int = 0) -> None:
-        super().__init__(
-            f"CNI plugin {plugin} {command} failed: {message}" + (f" (code {code})" if code else "")
-        )
+        super().__init__(f"CNI plugin {plugin} {command} failed: {message}" + (f" (code {code})" if code else ""))
         self.code = code
 
 
@@ -146,9 +144,7 @@ async def add(conflist: NetworkConfigList, inv: Invocation, bin_dirs: list[Path]
         for plugin in conflist.plugins:
             binary = find_plugin(plugin["type"], bin_dirs)
             if binary is None:
-                raise CNIError(
-                    plugin["type"], "ADD", f"plugin binary not found in {[str(d) for d in bin_dirs]}"
-                )
+                raise CNIError(plugin["type"], "ADD", f"plugin binary not found in {[str(d) for d in bin_dirs]}")
             prev = await _exec_plugin(binary, "ADD", _plugin_conf(conflist, plugin, inv, prev), inv, bin_dirs)
             done.append(plugin)
     except BaseException:

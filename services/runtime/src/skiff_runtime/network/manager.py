@@ -167,9 +167,7 @@ class NetworkManager:
     ) -> None:
         tmp = self._cache_path(sandbox_id).with_suffix(".tmp")
         tmp.write_text(
-            json.dumps(
-                {"config": conflist.raw, "args": args, "runtimeConfig": runtime_config, "result": result}
-            )
+            json.dumps({"config": conflist.raw, "args": args, "runtimeConfig": runtime_config, "result": result})
         )
         os.replace(tmp, self._cache_path(sandbox_id))
 

@@ -41,9 +41,7 @@ def normalize_parent(cgroup_parent: str, pod_uid: str) -> str:
     if not cgroup_parent:
         return f"/skiff/pod{pod_uid.replace('-', '_') if pod_uid else 'unknown'}"
     if cgroup_parent.endswith(".slice"):
-        raise ValueError(
-            f"systemd cgroup parent {cgroup_parent!r} is not supported (use the cgroupfs driver)"
-        )
+        raise ValueError(f"systemd cgroup parent {cgroup_parent!r} is not supported (use the cgroupfs driver)")
     return "/" + cgroup_parent.strip("/")
 
 

@@ -63,17 +63,14 @@ def start(pidfile: Path, timeout: float = 10.0) -> tuple[int, int]:
     errors = pidfile.with_suffix(".err")
     # No pipes: the detached init would hold them open and a reader would wait forever. Errors go to a file.
     with open(errors, "w") as err:
-        proc = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, check=False
-        )
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, check=False)
     if proc.returncode != 0:
         raise PidNamespaceError(f"starting the pod PID namespace init failed: {errors.read_text().strip()}")
     deadline = time.monotonic() + timeout
     while not pidfile.exists():
         if time.monotonic() > deadline:
             raise PidNamespaceError(
-                f"the pod PID namespace init did not report its pid within {timeout:.0f}s: "
-                f"{errors.read_text().strip()}"
+                f"the pod PID namespace init did not report its pid within {timeout:.0f}s: {errors.read_text().strip()}"
             )
         time.sleep(0.01)
     pid = int(pidfile.read_text())

@@ -21,40 +21,30 @@ def _require(container_id: str) -> None:
 class ContainerHandlers:
     runtime: Runtime
 
-    async def CreateContainer(
-        self, request: cri.CreateContainerRequest, context: Any
-    ) -> cri.CreateContainerResponse:
+    async def CreateContainer(self, request: cri.CreateContainerRequest, context: Any) -> cri.CreateContainerResponse:
         container_id = await self.runtime.containers.create(
             request.pod_sandbox_id, request.config, request.sandbox_config
         )
         return cri.CreateContainerResponse(container_id=container_id)
 
-    async def StartContainer(
-        self, request: cri.StartContainerRequest, context: Any
-    ) -> cri.StartContainerResponse:
+    async def StartContainer(self, request: cri.StartContainerRequest, context: Any) -> cri.StartContainerResponse:
         _require(request.container_id)
         await self.runtime.containers.start(request.container_id)
         return cri.StartContainerResponse()
 
-    async def StopContainer(
-        self, request: cri.StopContainerRequest, context: Any
-    ) -> cri.StopContainerResponse:
+    async def StopContainer(self, request: cri.StopContainerRequest, context: Any) -> cri.StopContainerResponse:
         _require(request.container_id)
         if request.timeout < 0:
             raise BadRequest("timeout: Invalid value: must not be negative")
         await self.runtime.containers.stop(request.container_id, float(request.timeout))
         return cri.StopContainerResponse()
 
-    async def RemoveContainer(
-        self, request: cri.RemoveContainerRequest, context: Any
-    ) -> cri.RemoveContainerResponse:
+    async def RemoveContainer(self, request: cri.RemoveContainerRequest, context: Any) -> cri.RemoveContainerResponse:
         _require(request.container_id)
         await self.runtime.containers.remove(request.container_id)
         return cri.RemoveContainerResponse()
 
-    async def ListContainers(
-        self, request: cri.ListContainersRequest, context: Any
-    ) -> cri.ListContainersResponse:
+    async def ListContainers(self, request: cri.ListContainersRequest, context: Any) -> cri.ListContainersResponse:
         f = request.filter
         out = []
         for record in await self.runtime.containers.list_all():
@@ -71,9 +61,7 @@ class ContainerHandlers:
         out.sort(key=lambda c: c.created_at)
         return cri.ListContainersResponse(containers=out)
 
-    async def ContainerStatus(
-        self, request: cri.ContainerStatusRequest, context: Any
-    ) -> cri.ContainerStatusResponse:
+    async def ContainerStatus(self, request: cri.ContainerStatusRequest, context: Any) -> cri.ContainerStatusResponse:
         _require(request.container_id)
         record = await self.runtime.containers.get(request.container_id)
         response = cri.ContainerStatusResponse(status=convert.container_status(record))

@@ -45,9 +45,7 @@ def pod_sandbox_status(record: SandboxRecord) -> cri.PodSandboxStatus:
     )
     linux = cri.LinuxPodSandboxStatus(
         namespaces=cri.Namespace(
-            options=cri.NamespaceOption(
-                network=opts.network, pid=opts.pid, ipc=opts.ipc, target_id=opts.target_id
-            )
+            options=cri.NamespaceOption(network=opts.network, pid=opts.pid, ipc=opts.ipc, target_id=opts.target_id)
         )
     )
     return cri.PodSandboxStatus(
@@ -86,9 +84,7 @@ def container(record: ContainerRecord) -> cri.Container:
 def container_status(record: ContainerRecord) -> cri.ContainerStatus:
     config = container_config(record)
     user = cri.ContainerUser(
-        linux=cri.LinuxContainerUser(
-            uid=record.uid, gid=record.gid, supplemental_groups=record.additional_gids or []
-        )
+        linux=cri.LinuxContainerUser(uid=record.uid, gid=record.gid, supplemental_groups=record.additional_gids or [])
     )
     return cri.ContainerStatus(
         id=record.id,

@@ -103,9 +103,7 @@ class ImageService(api_pb2_grpc.ImageServiceServicer):
             return cri.RemoveImageResponse()  # idempotent
         users = self.runtime.image_in_use(record.id)
         if users:
-            raise FailedPrecondition(
-                f"image {record.id} is in use by container(s) {', '.join(u[:13] for u in users)}"
-            )
+            raise FailedPrecondition(f"image {record.id} is in use by container(s) {', '.join(u[:13] for u in users)}")
         self.runtime.images.remove(record.id)
         self._collect_garbage()
         return cri.RemoveImageResponse()

@@ -16,15 +16,11 @@ from skiff_runtime.server import convert
 class SandboxHandlers:
     runtime: Runtime
 
-    async def RunPodSandbox(
-        self, request: cri.RunPodSandboxRequest, context: Any
-    ) -> cri.RunPodSandboxResponse:
+    async def RunPodSandbox(self, request: cri.RunPodSandboxRequest, context: Any) -> cri.RunPodSandboxResponse:
         sandbox_id = await self.runtime.sandboxes.run(request.config, request.runtime_handler)
         return cri.RunPodSandboxResponse(pod_sandbox_id=sandbox_id)
 
-    async def StopPodSandbox(
-        self, request: cri.StopPodSandboxRequest, context: Any
-    ) -> cri.StopPodSandboxResponse:
+    async def StopPodSandbox(self, request: cri.StopPodSandboxRequest, context: Any) -> cri.StopPodSandboxResponse:
         _require(request.pod_sandbox_id)
         await self.runtime.sandboxes.stop(request.pod_sandbox_id)
         return cri.StopPodSandboxResponse()
@@ -41,9 +37,7 @@ class SandboxHandlers:
     ) -> cri.PodSandboxStatusResponse:
         _require(request.pod_sandbox_id)
         record = self.runtime.sandboxes.store.get(request.pod_sandbox_id)
-        response = cri.PodSandboxStatusResponse(
-            status=convert.pod_sandbox_status(record), timestamp=time.time_ns()
-        )
+        response = cri.PodSandboxStatusResponse(status=convert.pod_sandbox_status(record), timestamp=time.time_ns())
         if request.verbose:
             response.info["info"] = json.dumps(
                 {
@@ -56,9 +50,7 @@ class SandboxHandlers:
             )
         return response
 
-    async def ListPodSandbox(
-        self, request: cri.ListPodSandboxRequest, context: Any
-    ) -> cri.ListPodSandboxResponse:
+    async def ListPodSandbox(self, request: cri.ListPodSandboxRequest, context: Any) -> cri.ListPodSandboxResponse:
         f = request.filter
         items = []
         for record in self.runtime.sandboxes.store.list():

@@ -41,18 +41,14 @@ class StatsHandlers:
         out.cpu.usage_core_nano_seconds.value = stats.cpu_usage_ns
         previous = self.runtime.cpu_samples.get(record.id)
         if previous is not None and at > previous.at_ns and stats.cpu_usage_ns >= previous.cpu_ns:
-            out.cpu.usage_nano_cores.value = (
-                (stats.cpu_usage_ns - previous.cpu_ns) * 10**9 // (at - previous.at_ns)
-            )
+            out.cpu.usage_nano_cores.value = (stats.cpu_usage_ns - previous.cpu_ns) * 10**9 // (at - previous.at_ns)
         self.runtime.cpu_samples[record.id] = StatsSample(stats.cpu_usage_ns, at)
         out.memory.timestamp = at
         out.memory.working_set_bytes.value = stats.memory_working_set_bytes
         out.memory.usage_bytes.value = stats.memory_usage_bytes
         return out
 
-    async def ContainerStats(
-        self, request: cri.ContainerStatsRequest, context: Any
-    ) -> cri.ContainerStatsResponse:
+    async def ContainerStats(self, request: cri.ContainerStatsRequest, context: Any) -> cri.ContainerStatsResponse:
         record = await self.runtime.containers.get(request.container_id)
         return cri.ContainerStatsResponse(stats=await self._stats(record))
 
@@ -93,9 +89,7 @@ class StatsHandlers:
             linux=linux,
         )
 
-    async def PodSandboxStats(
-        self, request: cri.PodSandboxStatsRequest, context: Any
-    ) -> cri.PodSandboxStatsResponse:
+    async def PodSandboxStats(self, request: cri.PodSandboxStatsRequest, context: Any) -> cri.PodSandboxStatsResponse:
         return cri.PodSandboxStatsResponse(stats=await self._pod_stats(request.pod_sandbox_id))
 
     async def ListPodSandboxStats(

@@ -165,9 +165,7 @@ def _resources(res: cri.LinuxContainerResources) -> dict[str, Any]:
     }
     if cpu:
         out["cpu"] = cpu
-    memory = {
-        k: v for k, v in (("limit", res.memory_limit_in_bytes), ("swap", res.memory_swap_limit_in_bytes)) if v
-    }
+    memory = {k: v for k, v in (("limit", res.memory_limit_in_bytes), ("swap", res.memory_swap_limit_in_bytes)) if v}
     if memory:
         out["memory"] = memory
     if res.hugepage_limits:

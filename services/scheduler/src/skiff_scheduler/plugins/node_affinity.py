@@ -50,14 +50,10 @@ class NodeAffinity:
         labels = node.node.metadata.labels
         for key, value in pod.spec.node_selector.items():
             if labels.get(key) != value:
-                return Status.unschedulable(
-                    "node(s) didn't match Pod's node affinity/selector", unresolvable=True
-                )
+                return Status.unschedulable("node(s) didn't match Pod's node affinity/selector", unresolvable=True)
         required = pod.spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution
         if required.node_selector_terms and not any(
             term_matches(t, labels, node.name) for t in required.node_selector_terms
         ):
-            return Status.unschedulable(
-                "node(s) didn't match Pod's node affinity/selector", unresolvable=True
-            )
+            return Status.unschedulable("node(s) didn't match Pod's node affinity/selector", unresolvable=True)
         return Status.success()

@@ -20,11 +20,7 @@ def _container_requests(c: object) -> tuple[int, int]:
     res = c.resources  # type: ignore[attr-defined]
     req = res.requests
     cpu = req["cpu"].value if "cpu" in req else (res.limits["cpu"].value if "cpu" in res.limits else "")
-    mem = (
-        req["memory"].value
-        if "memory" in req
-        else (res.limits["memory"].value if "memory" in res.limits else "")
-    )
+    mem = req["memory"].value if "memory" in req else (res.limits["memory"].value if "memory" in res.limits else "")
     return (quantity.milli_value(cpu) if cpu else 0, quantity.int_value(mem) if mem else 0)
 
 
