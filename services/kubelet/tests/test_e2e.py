@@ -127,6 +127,10 @@ async def check_exec_stream(stub: kubelet_pb2_grpc.KubeletStub, pod: str) -> Non
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await exec_stream(stub, kpb.ExecStart(namespace="default", pod=pod))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as info:  # a second start ends the session, cat and all
+        await exec_stream(stub, cat, kpb.ExecStreamRequest(start=cat))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "only the first request" in (info.value.details() or "")
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await exec_stream(stub, kpb.ExecStart(namespace="default", pod="nope", command=["true"]))
     assert info.value.code() == grpc.StatusCode.NOT_FOUND

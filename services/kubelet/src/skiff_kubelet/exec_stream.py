@@ -73,6 +73,15 @@ async def relay(
         if start.tty and start.HasField("size"):
             await ws.send_bytes(resize_frame(start.size))
         forward = asyncio.create_task(_forward_input(requests, ws, start.stdin))
+        closing: set[asyncio.Future[Any]] = set()  # holds the close() started below until it runs
+
+        def end_on_bad_input(task: asyncio.Task[None]) -> None:
+            # Closing the socket ends the session (the runtime kills the command); the task is done
+            # first, so the relay below finds its error once the socket is closed.
+            if not task.cancelled() and task.exception() is not None:
+                closing.add(asyncio.ensure_future(ws.close()))
+
+        forward.add_done_callback(end_on_bad_input)
         try:
             status: dict[str, Any] | None = None
             async for message in ws:
@@ -85,8 +94,8 @@ async def relay(
                     yield pb.ExecStreamResponse(stderr=payload)
                 elif channel == STATUS:
                     status = json.loads(payload or b"{}")
-            if forward.done() and not forward.cancelled() and forward.exception() is not None:
-                raise forward.exception()  # type: ignore[misc]
+            if forward.done() and not forward.cancelled() and (bad_input := forward.exception()) is not None:
+                raise bad_input  # e.g. a second `start`: the caller's error, not the command's
             if status is None:
                 raise errors.Unavailable("the runtime's exec stream ended without a status")
             yield pb.ExecStreamResponse(exit_code=exit_code_of(status))
