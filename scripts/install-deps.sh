@@ -12,6 +12,8 @@ DEBIAN_PACKAGES=(
   util-linux                  # mount, umount, nsenter
   docker-compose              # `make lint` checks docker-compose.yml statically (no engine needed)
   docker-registry skopeo      # the local cluster's image registry, and the pull tests
+  runc crun containerd        # the other OCI runtimes and containerd: executor, interop tests, benchmarks
+  nftables                    # skiff-proxy programs services with nft
 )
 
 missing=()
