@@ -1,12 +1,12 @@
 """``python -m skiff_runtime.streaming.nsenter --control-fd N --parent PID``: an interactive exec's process.
 
 Why a fresh process: ``setns`` into a mount namespace is refused for multi-threaded processes, and the
-runtime service is one (grpc, aiohttp, to_thread). The shim's exec (``oci/shim_exec.py``) only collects
-output for ``ExecSync``; a stream needs live stdio, so streaming exec pays one interpreter start (about
-as long as ``nsenter`` + a shell would) and reuses exactly what ``ExecSync``'s fallback helper
-(``oci/nsexec.py``) does: join the container's cgroup, ``enter_namespaces``, fork (only children enter
-a pid namespace) and ``become`` the container process (credentials, capabilities, no_new_privs,
-PDEATHSIG, cwd). Not util-linux ``nsenter``: it would not apply the container's capabilities and user.
+runtime service is one (grpc, aiohttp, to_thread). The shim's exec (``oci/shim/execsync.py``) only
+collects output for ``ExecSync``; a stream needs live stdio, so streaming exec pays one interpreter
+start (about as long as ``nsenter`` + a shell would) and reuses exactly what ``ExecSync``'s fallback
+helper (``oci/shim/nsexec.py``) does: join the container's cgroup, ``enter_namespaces``, fork (only
+children enter a pid namespace) and ``become`` the container process (credentials, capabilities,
+no_new_privs, PDEATHSIG, cwd). Not util-linux ``nsenter``: it would not apply the container's capabilities and user.
 
 Protocol on the control socket (a ``socketpair`` end): the runtime writes the request JSON and shuts
 its side down; for a tty we answer with the pty master (``SCM_RIGHTS``). The pty is opened *after*
@@ -33,8 +33,8 @@ from typing import Any, NoReturn
 
 from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.cgroups import detect_driver
-from skiff_runtime.oci.nsexec import become, enter_namespaces
-from skiff_runtime.oci.state import start_time
+from skiff_runtime.oci.shim.nsexec import become, enter_namespaces
+from skiff_runtime.oci.wire import start_time
 
 
 def _read_request(control: socket.socket) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""``python -m skiff_runtime.oci.nsexec``: ``exec_sync``'s fallback when the shim is unreachable.
+"""``python -m skiff_runtime.oci.shim.nsexec``: ``exec_sync``'s fallback when the shim is unreachable.
 
-Normally the shim runs exec requests itself (``shim_exec.py``, no interpreter start-up); both paths
-share ``enter_namespaces`` and ``become`` from here.
+Normally the shim runs exec requests itself (``execsync.py``, no interpreter start-up); both paths,
+and the streaming server's exec helper (``skiff_runtime.streaming.nsenter``), share
+``enter_namespaces`` and ``become`` from here. The request is ``wire.exec_request``.
 
 Reads one JSON request from stdin (then stdin becomes ``/dev/null``), and:
 
@@ -29,7 +30,7 @@ from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.caps import drop_privileges
 from skiff_runtime.oci.cgroups import detect_driver
 from skiff_runtime.oci.jsonfields import env_dict
-from skiff_runtime.oci.state import start_time
+from skiff_runtime.oci.wire import start_time
 
 _ORDER = ("cgroup", "ipc", "uts", "network", "pid", "mount")
 
