@@ -13,8 +13,9 @@ Status, as seen by callers::
     create()──> CREATED ──start()──> RUNNING ──(exit | kill)──> STOPPED ──delete()──> gone
                    └──────────────(kill)───────────────────────────┘
 
-Extensions beyond the spec: ``stats()`` (cgroup CPU/memory for the kubelet's summary API),
-``ContainerStats``, and ``remove_cgroup()`` for pod-level parent cgroups.
+Extensions beyond the OCI runtime spec's operations: ``exec_sync()``, ``reopen_log()``, ``stats()``
+(cgroup CPU/memory for the kubelet's summary API) with ``ContainerStats``, and, from the package,
+``remove_cgroup()`` for pod-level parent cgroups.
 """
 
 from __future__ import annotations

@@ -56,8 +56,9 @@ def _join_cgroup(
     driver: CgroupDriver, cgroups_path: str, resources: Resources, pid: int, cgroup_w: int, sync_r: int
 ) -> None:
     """Create the cgroup and put the init in it from here while it sets up its namespaces and rootfs,
-    then let it pass its cgroup gate ("C"; init.py). Both steps are slow on cgroup v1 (mkdir in every
-    hierarchy; the cgroup.procs write waits for an RCU grace period) and used to precede the fork.
+    then let it pass its cgroup gate ("C"; ``container_init.py``). Both steps are slow on cgroup v1
+    (mkdir in every hierarchy; the cgroup.procs write waits for an RCU grace period) and used to
+    precede the fork.
     ``pid`` is as fork() saw it, in our own pid namespace: the one ``cgroup.procs`` reads it in.
     On failure the init is killed before it could run anything."""
     try:
