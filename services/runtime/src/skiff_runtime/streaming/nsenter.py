@@ -22,13 +22,11 @@ exit 126 (setup) or 127 (command not found), as ``nsexec`` does. Killing us kill
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
 import socket
 import sys
-import termios
 from typing import Any, NoReturn
 
 from skiff_runtime.oci import syscalls as sc
@@ -46,25 +44,12 @@ def _read_request(control: socket.socket) -> dict[str, Any]:
 
 
 def _become_with_terminal(req: dict[str, Any], parent_alive: int, tty: int) -> NoReturn:
-    """``become`` with ``tty`` as stdio and controlling terminal.
-
-    A controlling terminal can only be acquired by a session leader, after ``setsid``, and ``become``
-    calls ``setsid`` itself just before exec. So the terminal is taken right there: ``os.setsid`` is
-    wrapped in this throwaway child (it execs or exits immediately after). Copying ``become`` would
-    fork the privilege-dropping code; a ``controlling_tty`` parameter on ``nsexec.become`` would be
-    the cleaner home for these three lines once the executor's owner adds it.
-    """
+    """``become`` with ``tty`` as stdio and controlling terminal (``become`` takes it right after its
+    ``setsid``: only a session leader can)."""
     for fd in (0, 1, 2):
         os.dup2(tty, fd)
     os.close(tty)
-    real_setsid = os.setsid
-
-    def setsid_and_take_terminal() -> None:
-        real_setsid()
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-    os.setsid = setsid_and_take_terminal
-    become(req, parent_alive)
+    become(req, parent_alive, controlling_tty=0)
 
 
 def _prepare(req: dict[str, Any], control: socket.socket) -> int | None:

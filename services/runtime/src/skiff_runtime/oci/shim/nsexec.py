@@ -19,11 +19,13 @@ Errors before exec are printed to stderr and exit with 126 (setup) or 127 (comma
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
 import signal
 import sys
+import termios
 from typing import Any, NoReturn
 
 from skiff_runtime.oci import syscalls as sc
@@ -49,9 +51,11 @@ def enter_namespaces(pid: int) -> None:
         os.close(fd)
 
 
-def become(req: dict[str, Any], parent_alive: int | None) -> NoReturn:
+def become(req: dict[str, Any], parent_alive: int | None, *, controlling_tty: int | None = None) -> NoReturn:
     """In the forked child: drop to the container process's credentials, exec ``req["argv"]``.
-    ``parent_alive`` is a pipe whose EOF means our parent died before PDEATHSIG was armed."""
+    ``parent_alive`` is a pipe whose EOF means our parent died before PDEATHSIG was armed.
+    ``controlling_tty``: a terminal fd to make the controlling terminal of the new session (an
+    interactive exec's pty slave); only a session leader can take one, so right after ``setsid``."""
     proc = req["spec"]["process"]
     try:
         if proc["no_new_privileges"]:
@@ -73,6 +77,8 @@ def become(req: dict[str, Any], parent_alive: int | None) -> NoReturn:
             os._exit(137)
         os.umask(proc["umask"])
         os.setsid()
+        if controlling_tty is not None:
+            fcntl.ioctl(controlling_tty, termios.TIOCSCTTY, 0)
         os.chdir(proc["cwd"])
         sc.reset_signals()
     except OSError as e:
