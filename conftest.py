@@ -1,6 +1,6 @@
 """Session-wide clean-up shared by every test package.
 
-The runtime's shim factory (skiff_runtime.oci.zygote) outlives the runtime on purpose, so that
+The runtime's shim factory (skiff_runtime.oci.shim.zygote) outlives the runtime on purpose, so that
 containers survive a runtime restart; a test run must still leave no process behind. At the end of the
 session this stops every factory whose state folder lies under this session's temporary folder. It also
 removes the default `skiff` parent cgroup that runtime and kubelet tests share, but only where it is
@@ -27,7 +27,7 @@ def _factories_under(folder: Path) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"skiff_runtime.oci.zygote" in cmdline and mark in cmdline:
+        if b"skiff_runtime.oci.shim.zygote" in cmdline and mark in cmdline:
             pids.append(int(entry.name))
     return pids
 

@@ -7,7 +7,7 @@ under a throw-away parent cgroup, and prints p50/p90/max per phase in millisecon
 purpose: it measures per-container overhead (shim start-up, namespace and rootfs setup), not
 throughput of a loaded machine.
 
-``skiff`` forks each shim from the shim factory (``oci/zygote.py``; the first create of the run starts
+``skiff`` forks each shim from the shim factory (``oci/shim/zygote.py``; the first create of the run starts
 the factory and pays one interpreter start); ``skiff-python-shim`` is the same executor forced onto the
 old path (``python -m skiff_runtime.oci.shim`` per container), for a before/after in one run. ``runc``
 and ``crun`` are ``RuncExecutor``: the same shims (also forked by the factory) driving those binaries.
@@ -25,10 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from skiff_runtime.oci import Executor, list_ids, new_executor, remove_cgroup
-from skiff_runtime.oci.skiff_executor import SkiffExecutor
+from skiff_runtime.oci.executor import Executor, list_ids, new_executor, remove_cgroup
+from skiff_runtime.oci.executor.skiff import SkiffExecutor
+from skiff_runtime.oci.executor.zygote_client import stop_factory
 from skiff_runtime.oci.testing import make_rootfs, write_config
-from skiff_runtime.oci.zygote_client import stop_factory
 
 TMPFS = {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}
 PHASES = ("create", "start+wait", "exec_sync", "delete", "create+start+wait")

@@ -10,7 +10,7 @@ unless the part says otherwise. Prints tables; asserts nothing. Parts:
     delete the container: our delete is timed separately and added in the "+delete" row). The
     contenders take turns (one sample each per round, the order rotated), after one warm-up round. On a
     hybrid-cgroup host crun only runs inside a private mount namespace without /sys/fs/cgroup/unified
-    (``runc_backend.runtime_argv``); that wrapper (unshare + sh + umount) is part of crun's number and
+    (``oci/runc_cli.runtime_argv``); that wrapper (unshare + sh + umount) is part of crun's number and
     its own cost is printed as a separate row.
 (b) CRI, sequential: RunPodSandbox (CNI bridge + host-local + portmap) + CreateContainer +
     StartContainer of busybox ``sleep``, against skiff-runtime (as a process, per executor) and
@@ -51,8 +51,8 @@ from images import SLEEP_FOREVER, build_busybox, derive_image, write_tar  # noqa
 from skiff.cri.runtime.v1 import api_pb2 as cri  # noqa: E402
 from skiff.cri.runtime.v1 import api_pb2_grpc  # noqa: E402
 from skiff_process import SkiffRuntime  # noqa: E402
-from skiff_runtime.oci import list_ids, new_executor, remove_cgroup, stop_factory  # noqa: E402
-from skiff_runtime.oci.runc_backend import HYBRID_UNIFIED, needs_private_cgroup_view, runtime_argv  # noqa: E402
+from skiff_runtime.oci.executor import list_ids, new_executor, remove_cgroup, stop_factory  # noqa: E402
+from skiff_runtime.oci.runc_cli import HYBRID_UNIFIED, needs_private_cgroup_view, runtime_argv  # noqa: E402
 from skiff_runtime.oci.testing import make_rootfs, write_config  # noqa: E402
 
 
@@ -130,7 +130,7 @@ async def part_a(n: int, tmp: Path) -> None:
             if i < 0:
                 results.clear()
         # Where our time goes: every container starts a Python shim; its interpreter + imports alone.
-        shim_import = [sys.executable, "-c", "import skiff_runtime.oci.shim"]
+        shim_import = [sys.executable, "-c", "import skiff_runtime.oci.shim.main"]
         results["  (skiff shim start-up alone: python + imports)"] = [_cmd_time(shim_import) for _ in range(n)]
         if needs_private_cgroup_view("crun"):  # the host is hybrid
             wrapper = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c"]

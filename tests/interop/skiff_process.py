@@ -120,7 +120,7 @@ class SkiffRuntime:
         factories = []
         for pid in self._shim_pids():
             with contextlib.suppress(OSError):  # it may just have exited
-                if b"oci.zygote" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                if b"oci.shim.zygote" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     factories.append(pid)
         for pid in factories:
             with contextlib.suppress(ProcessLookupError):

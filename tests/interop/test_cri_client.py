@@ -162,6 +162,11 @@ def test_pod_lifecycle_like_crictl(crictl: Crictl, skiff: SkiffRuntime, tmp_path
     assert status.state == cri.CONTAINER_RUNNING and status.started_at >= status.created_at > 0
     assert status.log_path == str(log_dir / "main" / "0.log") and status.image.image
     pid = json.loads(inspect.info["info"])["pid"]
+    # The info's pid is the container's init: the shell, which echoes and cats before it execs sleep
+    # (started is not "reached its last command", so wait for it, as for the log below).
+    deadline = time.monotonic() + 20
+    while not _is_process(pid, b"sleep\x001000\x00") and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _is_process(pid, b"sleep\x001000\x00")
 
     # crictl logs: the CRI log format at the path we asked for

@@ -186,9 +186,11 @@ async def test_exec_stdin_through_cat(pod: Pod) -> None:
 async def test_exec_tty_with_resize(pod: Pod) -> None:
     url = await exec_url(pod, ["sh"], tty=True, stdin=True, stdout=True)
     size = json.dumps({"Width": 123, "Height": 45}).encode()
-    s = await stream(url, send=[(4, size), (0, b"stty size; tty; exit 7\n")])
+    # /dev/tty opens only for a process with a controlling terminal: the pty must be the session's.
+    s = await stream(url, send=[(4, size), (0, b"stty size; tty; echo ctty-ok >/dev/tty; exit 7\n")])
     out = s.data(1)
     assert b"45 123" in out and b"/dev/pts/" in out, out
+    assert b"ctty-ok" in out.replace(b"echo ctty-ok", b""), out
     assert s.data(2) == b""  # a terminal has one output stream
     assert s.status()["details"]["causes"] == [{"reason": "ExitCode", "message": "7"}]
 

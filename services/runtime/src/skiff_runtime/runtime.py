@@ -94,7 +94,7 @@ class Runtime:
             return record is not None and (await containers.refresh(record)).state == RUNNING
 
         streaming = StreamingServer(
-            # executors share the shim's state layout under their state root (oci/executor.py: list_ids)
+            # executors share the shim's state layout under their state root (oci/executor/api.py: list_ids)
             oci_state_root=Path(getattr(executor, "state_root", oci_root)),
             is_running=is_running,
             address=streaming_address,

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from skiff_runtime.oci import ContainerState, Executor, list_ids, new_executor, remove_cgroup
 from skiff_runtime.oci.cgroups import detect_driver
-from skiff_runtime.oci.state import read_record
+from skiff_runtime.oci.executor import ContainerState, Executor, list_ids, new_executor, remove_cgroup
+from skiff_runtime.oci.executor.zygote_client import stop_factory
 from skiff_runtime.oci.testing import make_rootfs, write_config
-from skiff_runtime.oci.zygote_client import stop_factory
+from skiff_runtime.oci.wire import read_record
 
 pytestmark = pytest.mark.root
 

@@ -15,8 +15,8 @@ from skiff_runtime.oci.cgroups import CgroupV2, detect_driver
 from skiff_runtime.oci.cgroups.devices import Rule, attach_device_filter
 from skiff_runtime.oci.cgroups.v2 import shares_to_weight
 from skiff_runtime.oci.spec import Resources
-from skiff_runtime.oci.state import read_record
 from skiff_runtime.oci.testing import BUSYBOX
+from skiff_runtime.oci.wire import read_record
 
 if TYPE_CHECKING:
     from conftest import Env  # fixtures only: conftest is not importable under importlib mode

@@ -9,8 +9,8 @@ import signal
 from typing import TYPE_CHECKING
 
 import pytest
-from skiff_runtime.oci import InvalidState, Status
-from skiff_runtime.oci.state import read_record
+from skiff_runtime.oci.executor import InvalidState, Status
+from skiff_runtime.oci.wire import read_record
 
 if TYPE_CHECKING:
     from conftest import Env  # fixtures only: conftest is not importable under importlib mode

@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from skiff_runtime.oci import Status
+from skiff_runtime.oci.executor import Status
 
 if TYPE_CHECKING:
     from conftest import Env  # fixtures only: conftest is not importable under importlib mode

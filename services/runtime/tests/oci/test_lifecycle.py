@@ -8,11 +8,11 @@ import signal
 from typing import TYPE_CHECKING
 
 import pytest
-from skiff_runtime.oci import ContainerNotFound, ExecutorError, InvalidState, Status, list_ids, new_executor
 from skiff_runtime.oci.cgroups import detect_driver
-from skiff_runtime.oci.skiff_executor import SkiffExecutor
-from skiff_runtime.oci.state import read_record
-from skiff_runtime.oci.zygote_client import stop_factory
+from skiff_runtime.oci.executor import ContainerNotFound, ExecutorError, InvalidState, Status, list_ids, new_executor
+from skiff_runtime.oci.executor.skiff import SkiffExecutor
+from skiff_runtime.oci.executor.zygote_client import stop_factory
+from skiff_runtime.oci.wire import read_record
 
 if TYPE_CHECKING:
     from conftest import Env  # fixtures only: conftest is not importable under importlib mode

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from skiff_runtime.oci.logs import MAX_LINE, CriLogWriter
+from skiff_runtime.oci.shim.logs import MAX_LINE, CriLogWriter
 
 if TYPE_CHECKING:
     from conftest import Env  # fixtures only: conftest is not importable under importlib mode

@@ -2,7 +2,7 @@
 
 The first tests run a representative subset of the executor contract through ``RuncExecutor`` (the
 ``runtime_env`` fixture: runc and crun; on a hybrid cgroup host crun runs in a private mount namespace
-without ``/sys/fs/cgroup/unified``, see ``runc_backend.py``).
+without ``/sys/fs/cgroup/unified``, see ``oci/runc_cli.py``).
 
 The conformance tests below build ONE bundle per case and run it through all three executors, then
 assert that exit code, OOM flag and the container's stdout/stderr are identical, and that they are
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from skiff_runtime.oci import Executor, Status, list_ids, new_executor, remove_cgroup
 from skiff_runtime.oci.cgroups import detect_driver
+from skiff_runtime.oci.executor import Executor, Status, list_ids, new_executor, remove_cgroup
 from skiff_runtime.oci.testing import write_config
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from skiff_runtime.oci import InvalidBundle, list_ids
+from skiff_runtime.oci.executor import InvalidBundle, list_ids
 from skiff_runtime.oci.spec import load_spec
 
 if TYPE_CHECKING:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from skiff_runtime.oci import Status, new_executor, zygote_client
-from skiff_runtime.oci.skiff_executor import SkiffExecutor
-from skiff_runtime.oci.state import read_record
-from skiff_runtime.oci.zygote_client import DISABLE_ENV, SOCKET, stop_factory
+from skiff_runtime.oci.executor import Status, new_executor, zygote_client
+from skiff_runtime.oci.executor.skiff import SkiffExecutor
+from skiff_runtime.oci.executor.zygote_client import DISABLE_ENV, SOCKET, stop_factory
+from skiff_runtime.oci.wire import read_record
 
 if TYPE_CHECKING:
     from conftest import Env  # fixtures only: conftest is not importable under importlib mode
@@ -181,7 +181,7 @@ async def test_concurrent_creates_start_one_factory(env: Env) -> None:
     states = await asyncio.gather(*(asyncio.wait_for(env.executor.wait(cid), 30) for cid in ids))
     assert [s.exit_code for s in states] == [0] * 10
     assert all(env.stdout(cid) == [cid] for cid in ids)
-    marker = f"skiff_runtime.oci.zygote\0--state-root\0{env.state_root}\0"
+    marker = f"skiff_runtime.oci.shim.zygote\0--state-root\0{env.state_root}\0"
     # Forked shims keep the factory's command line unless PR_SET_MM is allowed; their comm tells them apart.
     factories = [p for p in env.processes_with(marker) if env.read(f"/proc/{p}/comm").strip() != "skiff-shim"]
     assert factories == [factory_pid(env.state_root)], "concurrent creates must share one factory"

@@ -30,7 +30,7 @@ from skiff_common.errors import (
 from skiff_common.observability import get_logger
 
 from skiff_runtime.containers import resources as container_resources
-from skiff_runtime.containers.create import create_container
+from skiff_runtime.containers.create import NewContainer, create_container
 from skiff_runtime.containers.errors import executor_errors
 from skiff_runtime.containers.status import apply_state
 from skiff_runtime.images.reference import ReferenceError
@@ -105,7 +105,17 @@ class ContainerManager:
         self._creating.add(name)
         try:
             async with self.lock(container_id):
-                record = await create_container(self, container_id, name, sandbox, config, sandbox_config, image)
+                new = NewContainer(
+                    container_id=container_id,
+                    name=name,
+                    sandbox=sandbox,
+                    config=config,
+                    sandbox_config=sandbox_config,
+                    image=image,
+                    container_dir=self.root / container_id,
+                    pod_dir=self.sandboxes_dir(sandbox.id),
+                )
+                record = await create_container(new, executor=self.executor, snapshots=self.snapshots, store=self.store)
                 return record.id
         finally:
             self._creating.discard(name)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -41,10 +41,11 @@ class SingleFlight:
             call.done.wait()
             if call.error is not None:
                 raise call.error
-            return call.result  # type: ignore[no-any-return]
+            return cast(T, call.result)  # the leader's fn() for this key: a T
         try:
-            call.result = fn()
-            return call.result  # type: ignore[no-any-return]
+            result = fn()
+            call.result = result
+            return result
         except BaseException as err:
             call.error = err
             raise

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import shutil
 import stat
 import tarfile
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -40,15 +41,25 @@ class HostileLayer(ValueError):
     """The layer contains a member we refuse to unpack; the message names it and says why."""
 
 
-class _HashingReader:
-    """File-like wrapper that hashes everything read through it."""
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
-    def __init__(self, raw: BinaryIO) -> None:
+
+class _HashingReader(io.BufferedIOBase):
+    """File-like wrapper that hashes everything read through it. A ``BufferedIOBase`` for what tarfile
+    asks of a file object (``write``, ``seek``, ``tell`` raise ``UnsupportedOperation``: a stream
+    mode, ``r|``, only reads); closing it leaves the wrapped stream to its owner."""
+
+    def __init__(self, raw: _Readable) -> None:
+        super().__init__()
         self._raw = raw
         self.digester = hashlib.sha256()
 
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        data = self._raw.read(-1 if size is None else size)
         self.digester.update(data)
         return data
 
@@ -110,12 +121,12 @@ def _apply_xattrs(path: Path, member: tarfile.TarInfo) -> None:
                 pass  # an xattr the filesystem does not support is not worth failing the image for
 
 
-def _open_decompressed(stream: BinaryIO, media_type: str) -> BinaryIO:
+def _open_decompressed(stream: BinaryIO, media_type: str) -> _Readable:
     head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""
     if "zstd" in media_type or head == b"\x28\xb5\x2f\xfd":
         raise HostileLayer(f"unsupported layer compression (zstd) for media type {media_type!r}")
     if "gzip" in media_type or head[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=stream)  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=stream)
     return stream
 
 
@@ -126,7 +137,7 @@ def unpack_layer(blob: Path, target: Path, media_type: str = "") -> str:
         reader = _HashingReader(_open_decompressed(raw, media_type))
         dir_times: list[tuple[Path, float]] = []
         try:
-            with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+            with tarfile.open(fileobj=reader, mode="r|") as tar:
                 for member in tar:
                     _unpack_member(tar, member, target, dir_times)
         except (tarfile.TarError, EOFError, gzip.BadGzipFile) as err:

@@ -31,10 +31,10 @@ def get(obj: dict[str, Any], key: str, path: str, kind: type | tuple[type, ...],
 
 
 def uint(obj: dict[str, Any], key: str, path: str, default: int | None = None) -> int | None:
-    value = get(obj, key, path, int, default)
+    value: int | None = get(obj, key, path, int, default)
     if value is not None and value < 0:
         raise InvalidBundle(f"{path}.{key}", "must be a non-negative integer")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def strings(obj: dict[str, Any], key: str, path: str) -> tuple[str, ...]:

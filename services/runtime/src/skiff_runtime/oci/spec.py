@@ -154,10 +154,10 @@ def _umask(user: dict[str, Any]) -> int:
 
 
 def _oom_score_adj(raw: dict[str, Any]) -> int | None:
-    value = get(raw, "oomScoreAdj", "process", int, None)
+    value: int | None = get(raw, "oomScoreAdj", "process", int, None)
     if value is not None and not -1000 <= value <= 1000:
         raise InvalidBundle("process.oomScoreAdj", "must be between -1000 and 1000")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 # Namespaced sysctls (as runc validates them): prefix -> the namespace that must be private.
@@ -278,6 +278,7 @@ def load_spec(bundle: Path) -> Spec:
         mounts=_parse_mounts(get(raw, "mounts", "", list, []) or []),
         **_parse_linux(get(raw, "linux", "", dict, {}) or {}),
     )
-    if spec.namespace("mount") is None or spec.namespace("mount").path:  # type: ignore[union-attr]
+    mount_ns = spec.namespace("mount")
+    if mount_ns is None or mount_ns.path:
         raise InvalidBundle("linux.namespaces", "a new mount namespace (type mount, no path) is required")
     return spec

@@ -20,21 +20,33 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
 from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff_common.errors import AlreadyExists, FieldError, InternalError, Invalid, Unavailable
 from skiff_common.observability import get_logger
 
-from skiff_runtime.containers.manager import ContainerManager
 from skiff_runtime.network.cni import CNIError
 from skiff_runtime.network.manager import NetworkManager
 from skiff_runtime.sandbox import cgroups, files, namespaces, pidns
 from skiff_runtime.store.base import RecordStore
+from skiff_runtime.store.container import ContainerRecord
 from skiff_runtime.store.sandbox import CREATING, NOTREADY, READY, SandboxRecord
 
 log = get_logger(__name__)
 HANDLERS = ("", "skiff")
 _HOSTNAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+class PodContainers(Protocol):
+    """What stopping and removing a sandbox needs of the container manager. A protocol rather than an
+    import: the container manager uses this package's helpers (pod cgroup, pod files), so importing it
+    back would close a circle between the two packages."""
+
+    store: RecordStore[ContainerRecord]
+
+    async def stop(self, container_id: str, grace: float) -> None: ...
+    async def remove(self, container_id: str) -> None: ...
 
 
 def decode_config(record: SandboxRecord) -> cri.PodSandboxConfig:
@@ -89,7 +101,7 @@ class SandboxManager:
         run_root: Path,
         store: RecordStore[SandboxRecord],
         network: NetworkManager,
-        containers: ContainerManager,
+        containers: PodContainers,
     ) -> None:
         self.state_dir = state_root / "sandboxes"
         self.run_root = run_root

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from skiff_runtime.images.snapshots import mount, unmount
@@ -54,12 +55,12 @@ def create(run_root: Path, sandbox_id: str, kinds: list[str], hostname: str) -> 
     return paths
 
 
-def remove(paths: object) -> None:
-    """Unmount and delete namespace files. Idempotent; missing paths are fine."""
-    for path in paths:  # type: ignore[attr-defined]
-        if not path:
+def remove(paths: Iterable[str | Path]) -> None:
+    """Unmount and delete namespace files. Idempotent; missing (empty) paths are fine."""
+    for name in paths:
+        if not name:
             continue
-        path = Path(path)
+        path = Path(name)
         unmount(path)
         path.unlink(missing_ok=True)
 

@@ -14,11 +14,14 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from skiff_common.errors import NotFound
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")  # records are dataclasses: stored as their asdict()
 
 
 class RecordStore(Generic[T]):
@@ -41,7 +44,7 @@ class RecordStore(Generic[T]):
     def put(self, record: T) -> T:
         record_id = self._key(record)
         tmp = self._path(record_id).with_suffix(".tmp")
-        tmp.write_text(json.dumps(dataclasses.asdict(record), indent=1, sort_keys=True))  # type: ignore[call-overload]
+        tmp.write_text(json.dumps(dataclasses.asdict(record), indent=1, sort_keys=True))
         os.replace(tmp, self._path(record_id))
         self._items[record_id] = record
         return record

@@ -29,7 +29,7 @@ from typing import Any
 
 import skiff_runtime
 from skiff_runtime.oci.spec import load_spec
-from skiff_runtime.oci.state import is_alive, read_record
+from skiff_runtime.oci.wire import exec_request, is_alive, read_record
 from skiff_runtime.streaming import channels as ch
 from skiff_runtime.streaming.fdio import close_quietly, read_chunk, write_all
 
@@ -53,15 +53,8 @@ def helper_request(oci_state_root: Path, target: ExecTarget) -> dict[str, Any]:
     if rec is None or not is_alive(rec.pid, rec.pid_start):
         raise ProcessLookupError(f"container {target.container_id} is not running")
     spec = load_spec(Path(rec.bundle))
-    return {
-        "pid": rec.pid,
-        "pid_start": rec.pid_start,
-        "cgroups_path": rec.cgroups_path,
-        "argv": target.argv,
-        "env": list(spec.process.env) + (["TERM=xterm"] if target.tty else []),
-        "spec": json.loads(spec.to_json()),
-        "tty": target.tty,
-    }
+    env = [*spec.process.env, *(["TERM=xterm"] if target.tty else [])]
+    return {**exec_request(rec, spec, target.argv, env), "tty": target.tty}
 
 
 def _helper_env() -> dict[str, str]:

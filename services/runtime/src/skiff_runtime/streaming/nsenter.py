@@ -1,12 +1,12 @@
 """``python -m skiff_runtime.streaming.nsenter --control-fd N --parent PID``: an interactive exec's process.
 
 Why a fresh process: ``setns`` into a mount namespace is refused for multi-threaded processes, and the
-runtime service is one (grpc, aiohttp, to_thread). The shim's exec (``oci/shim_exec.py``) only collects
-output for ``ExecSync``; a stream needs live stdio, so streaming exec pays one interpreter start (about
-as long as ``nsenter`` + a shell would) and reuses exactly what ``ExecSync``'s fallback helper
-(``oci/nsexec.py``) does: join the container's cgroup, ``enter_namespaces``, fork (only children enter
-a pid namespace) and ``become`` the container process (credentials, capabilities, no_new_privs,
-PDEATHSIG, cwd). Not util-linux ``nsenter``: it would not apply the container's capabilities and user.
+runtime service is one (grpc, aiohttp, to_thread). The shim's exec (``oci/shim/execsync.py``) only
+collects output for ``ExecSync``; a stream needs live stdio, so streaming exec pays one interpreter
+start (about as long as ``nsenter`` + a shell would) and reuses exactly what ``ExecSync``'s fallback
+helper (``oci/shim/nsexec.py``) does: join the container's cgroup, ``enter_namespaces``, fork (only
+children enter a pid namespace) and ``become`` the container process (credentials, capabilities,
+no_new_privs, PDEATHSIG, cwd). Not util-linux ``nsenter``: it would not apply the container's capabilities and user.
 
 Protocol on the control socket (a ``socketpair`` end): the runtime writes the request JSON and shuts
 its side down; for a tty we answer with the pty master (``SCM_RIGHTS``). The pty is opened *after*
@@ -22,19 +22,17 @@ exit 126 (setup) or 127 (command not found), as ``nsexec`` does. Killing us kill
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
 import socket
 import sys
-import termios
 from typing import Any, NoReturn
 
 from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.cgroups import detect_driver
-from skiff_runtime.oci.nsexec import become, enter_namespaces
-from skiff_runtime.oci.state import start_time
+from skiff_runtime.oci.shim.nsexec import become, enter_namespaces
+from skiff_runtime.oci.wire import start_time
 
 
 def _read_request(control: socket.socket) -> dict[str, Any]:
@@ -46,25 +44,12 @@ def _read_request(control: socket.socket) -> dict[str, Any]:
 
 
 def _become_with_terminal(req: dict[str, Any], parent_alive: int, tty: int) -> NoReturn:
-    """``become`` with ``tty`` as stdio and controlling terminal.
-
-    A controlling terminal can only be acquired by a session leader, after ``setsid``, and ``become``
-    calls ``setsid`` itself just before exec. So the terminal is taken right there: ``os.setsid`` is
-    wrapped in this throwaway child (it execs or exits immediately after). Copying ``become`` would
-    fork the privilege-dropping code; a ``controlling_tty`` parameter on ``nsexec.become`` would be
-    the cleaner home for these three lines once the executor's owner adds it.
-    """
+    """``become`` with ``tty`` as stdio and controlling terminal (``become`` takes it right after its
+    ``setsid``: only a session leader can)."""
     for fd in (0, 1, 2):
         os.dup2(tty, fd)
     os.close(tty)
-    real_setsid = os.setsid
-
-    def setsid_and_take_terminal() -> None:
-        real_setsid()
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-    os.setsid = setsid_and_take_terminal
-    become(req, parent_alive)
+    become(req, parent_alive, controlling_tty=0)
 
 
 def _prepare(req: dict[str, Any], control: socket.socket) -> int | None:

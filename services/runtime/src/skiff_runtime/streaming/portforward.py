@@ -69,8 +69,8 @@ async def dial(netns_path: str, port: int) -> socket.socket:
                 sock.close()
         elif err is not None:
             result.set_exception(err)
-        else:
-            result.set_result(sock)  # type: ignore[arg-type]
+        elif sock is not None:
+            result.set_result(sock)
 
     def run() -> None:
         try:

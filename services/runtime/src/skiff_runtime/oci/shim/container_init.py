@@ -36,7 +36,7 @@ from typing import NoReturn
 from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.caps import drop_privileges
 from skiff_runtime.oci.jsonfields import env_dict
-from skiff_runtime.oci.rootfs import finalize_rootfs, setup_rootfs
+from skiff_runtime.oci.shim.rootfs import finalize_rootfs, setup_rootfs
 from skiff_runtime.oci.spec import Spec
 
 

@@ -1,18 +1,21 @@
-"""The OCI executor boundary (see SPEC-RUNTIME.md): types, the ``Executor`` protocol, and factories.
+"""The OCI executor boundary: types, the ``Executor`` protocol, and the registry of implementations.
 
 The CRI layer hands over an OCI bundle; an executor turns it into a supervised process. Three
-implementations share this interface: ``skiff`` (our own, ``skiff_executor.py``: a Python shim per
-container, forked from a pre-imported shim factory (``zygote.py``); namespaces and cgroups via ctypes)
-and ``runc``/``crun`` (``runc_executor.py``, driving the Debian binaries; same shims) for comparison
-and as a fallback.
+implementations share this interface: ``skiff`` (our own, ``skiff.py``: a Python shim per container,
+forked from a pre-imported shim factory (``shim/zygote.py``); namespaces and cgroups via ctypes) and
+``runc``/``crun`` (``runc.py``, driving the Debian binaries; same shims) for comparison and as a
+fallback. Implementations ``register`` themselves by name when imported (the package's
+``__init__`` imports the built-in ones); this module never imports them, as containerd's plugin
+registry does not import its plugins.
 
 Status, as seen by callers::
 
     create()──> CREATED ──start()──> RUNNING ──(exit | kill)──> STOPPED ──delete()──> gone
                    └──────────────(kill)───────────────────────────┘
 
-Extensions beyond the spec: ``stats()`` (cgroup CPU/memory for the kubelet's summary API),
-``ContainerStats``, and ``remove_cgroup()`` for pod-level parent cgroups.
+Extensions beyond the OCI runtime spec's operations: ``exec_sync()``, ``reopen_log()``, ``stats()``
+(cgroup CPU/memory for the kubelet's summary API) with ``ContainerStats``, and, from the package,
+``remove_cgroup()`` for pod-level parent cgroups.
 """
 
 from __future__ import annotations
@@ -22,8 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from skiff_runtime.oci.cgroups import remove_cgroup
-from skiff_runtime.oci.state import STATE_FILE
+from skiff_runtime.oci.wire import STATE_FILE
 
 DEFAULT_STATE_ROOT = Path("/run/skiff/oci")
 
@@ -70,9 +72,27 @@ class Executor(Protocol):
         argv: list[str],
         *,
         env: list[str] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - the boundary's contract (SPEC-RUNTIME.md)
+        timeout: float | None = None,  # noqa: ASYNC109 - the boundary's contract: the CRI gives a timeout
     ) -> tuple[int, bytes, bytes]: ...
     async def stats(self, container_id: str) -> ContainerStats: ...
+
+
+class ExecutorFactory(Protocol):
+    def __call__(self, name: str, state_root: Path) -> Executor: ...
+
+
+_registry: dict[str, ExecutorFactory] = {}
+
+
+def register(name: str, factory: ExecutorFactory) -> None:
+    """Make ``new_executor(name)`` build executors with ``factory``; a name is registered once."""
+    if name in _registry:
+        raise ValueError(f"executor {name!r} is already registered")
+    _registry[name] = factory
+
+
+def names() -> list[str]:
+    return sorted(_registry)
 
 
 def list_ids(state_root: Path) -> list[str]:
@@ -83,23 +103,8 @@ def list_ids(state_root: Path) -> list[str]:
 
 
 def new_executor(name: str = "skiff", *, state_root: Path = DEFAULT_STATE_ROOT) -> Executor:
-    if name == "skiff":
-        from skiff_runtime.oci.skiff_executor import SkiffExecutor
-
-        return SkiffExecutor(state_root)
-    if name in ("runc", "crun"):
-        from skiff_runtime.oci.runc_executor import RuncExecutor
-
-        return RuncExecutor(name, state_root)
-    raise ValueError(f"executor: Unsupported value {name!r} (expected 'skiff', 'runc' or 'crun')")
-
-
-__all__ = [
-    "ContainerState",
-    "ContainerStats",
-    "Executor",
-    "Status",
-    "list_ids",
-    "new_executor",
-    "remove_cgroup",
-]
+    factory = _registry.get(name)
+    if factory is None:
+        expected = ", ".join(repr(n) for n in names())
+        raise ValueError(f"executor: Unsupported value {name!r} (expected one of {expected})")
+    return factory(name, state_root)

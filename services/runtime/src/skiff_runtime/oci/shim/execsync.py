@@ -21,7 +21,7 @@ import signal
 from typing import Any, NoReturn
 
 from skiff_runtime.oci.cgroups import CgroupDriver
-from skiff_runtime.oci.nsexec import become, enter_namespaces
+from skiff_runtime.oci.shim.nsexec import become, enter_namespaces
 
 OUTPUT_CAP = 16 << 20
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from skiff_runtime.oci.errors import ExecutorError
-from skiff_runtime.oci.runc_backend import runtime_argv
-from skiff_runtime.oci.skiff_executor import SkiffExecutor
+from skiff_runtime.oci.executor.api import register
+from skiff_runtime.oci.executor.skiff import SkiffExecutor
+from skiff_runtime.oci.runc_cli import runtime_argv
 
 
 class RuncExecutor(SkiffExecutor):
@@ -74,7 +75,7 @@ class RuncExecutor(SkiffExecutor):
         argv: list[str],
         *,
         env: list[str] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - the boundary's contract (SPEC-RUNTIME.md)
+        timeout: float | None = None,  # noqa: ASYNC109 - the boundary's contract (api.py)
     ) -> tuple[int, bytes, bytes]:
         await self._check_exec(container_id, argv)
         token = os.urandom(4).hex()
@@ -104,3 +105,7 @@ class RuncExecutor(SkiffExecutor):
             process_file.unlink(missing_ok=True)
         rc = proc.returncode or 0
         return (128 - rc if rc < 0 else rc), out, err
+
+
+register("runc", RuncExecutor)
+register("crun", RuncExecutor)

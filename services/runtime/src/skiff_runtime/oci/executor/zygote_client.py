@@ -1,4 +1,4 @@
-"""The executor's side of the shim factory (``zygote.py``): find it, start it, ask it for a shim.
+"""The executor's side of the shim factory (``shim/zygote.py``): find it, start it, ask it for a shim.
 
 One factory per state root, shared by every ``SkiffExecutor``/``RuncExecutor`` on that root (in this
 process or another) and outliving them: the runtime service can restart without restarting it.
@@ -7,7 +7,7 @@ Finding it: connect to ``<state_root>/zygote.sock`` (via ``/proc/self/fd/<dirfd>
 too long for ``sun_path``) and check ``SO_PEERCRED``: a socket served by anything but uid 0 is
 foreign and never used. Starting it (connect failed: no socket, or a stale one left by a dead
 factory): under ``zygote.lock`` (``flock``, so concurrent creates in several processes start only
-one), connect once more, then spawn ``python -m skiff_runtime.oci.zygote`` detached and wait for
+one), connect once more, then spawn ``python -m skiff_runtime.oci.shim.zygote`` detached and wait for
 its "ok" on a pipe; it unlinks the stale socket and binds a fresh one. That first create pays the
 interpreter start-up once; every later create pays a fork.
 
@@ -25,14 +25,12 @@ import array
 import asyncio
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import os
 import select
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -40,14 +38,15 @@ from pathlib import Path
 from typing import Any
 
 import skiff_runtime
+from skiff_runtime.oci.wire import FACTORY_SOCKET, code_id, peer_uid, ucred
 
-SOCKET = "zygote.sock"
+SOCKET = FACTORY_SOCKET
+FACTORY = "skiff_runtime.oci.shim.zygote"  # its command line: conftest.py and tests/interop match it
 SPAWN_LOCK = "zygote.lock"
 LOG = "zygote.log"
 DISABLE_ENV = "SKIFF_OCI_ZYGOTE"  # "0": always spawn python -m skiff_runtime.oci.shim (the old path)
 REPLY_TIMEOUT = 10.0
 START_TIMEOUT = 30.0  # an interpreter start on a loaded 2-core machine can take seconds
-_UCRED = struct.Struct("3i")
 
 log = logging.getLogger("skiff.oci.zygote")
 
@@ -65,39 +64,6 @@ def pythonpath() -> str:
     ours = str(Path(skiff_runtime.__file__).resolve().parent.parent)
     rest = os.environ.get("PYTHONPATH", "")
     return f"{ours}{os.pathsep}{rest}" if rest else ours
-
-
-def code_id() -> str:
-    """Identifies the interpreter and the executor's code as installed on disk *now* (paths, sizes,
-    mtimes). Not cached for long: the old path ran whatever shim code was on disk at each create, and
-    so does this one — after an upgrade, even a runtime that was not restarted gets a new factory on
-    its next create (and not a factory restart on every create, as a per-process value would cause).
-    Recomputed at most once a second: it costs ~30 stats."""
-    global _code_cache
-    now = time.monotonic()
-    if _code_cache is not None and now - _code_cache[0] < 1.0:
-        return _code_cache[1]
-    h = hashlib.sha256(sys.executable.encode())
-    here = os.path.dirname(os.path.abspath(__file__))
-    for d in (here, os.path.join(here, "cgroups")):
-        for e in sorted(os.scandir(d), key=lambda e: e.name):
-            if e.name.endswith(".py"):
-                st = e.stat()
-                h.update(f"{e.path}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
-    _code_cache = (now, h.hexdigest()[:16])
-    return _code_cache[1]
-
-
-_code_cache: tuple[float, str] | None = None  # (monotonic time, id)
-
-
-def _ucred(sock: socket.socket) -> tuple[int, int, int]:
-    pid, uid, gid = _UCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
-    return pid, uid, gid
-
-
-def peer_uid(sock: socket.socket) -> int:
-    return _ucred(sock)[1]
 
 
 def popen_detached(cmd: list[str], log: Path, ready_w: int) -> subprocess.Popen[bytes]:
@@ -205,7 +171,7 @@ class ZygoteClient:
     async def _start_factory(self) -> None:
         log.info("starting the shim factory for %s", self.state_root)
         ready_r, ready_w = os.pipe()
-        cmd = [sys.executable, "-m", "skiff_runtime.oci.zygote"]
+        cmd = [sys.executable, "-m", FACTORY]
         cmd += ["--state-root", str(self.state_root), "--ready-fd", str(ready_w)]
         try:
             proc = popen_detached(cmd, self.state_root / LOG, ready_w)
@@ -258,7 +224,7 @@ async def _reply(sock: socket.socket) -> bytes:
         async with asyncio.timeout(REPLY_TIMEOUT):
             return await asyncio.get_running_loop().sock_recv(sock, 1 << 16)
     except TimeoutError:
-        pid = _ucred(sock)[0]
+        pid = ucred(sock)[0]
         log.warning("shim factory (pid %s) did not answer in %ss: killing it", pid, REPLY_TIMEOUT)
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
@@ -289,7 +255,7 @@ def stop_factory(state_root: Path, timeout: float = 5.0) -> bool:
         if dirfd < 0:
             return False
         sock.connect(f"/proc/self/fd/{dirfd}/{SOCKET}")
-        pid, uid, _ = _ucred(sock)
+        pid, uid, _ = ucred(sock)
     except OSError:
         return False
     finally:

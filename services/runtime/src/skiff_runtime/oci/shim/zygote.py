@@ -1,10 +1,11 @@
-"""The shim factory ("zygote"): ``python -m skiff_runtime.oci.zygote --state-root R --ready-fd N``.
+"""The shim factory ("zygote"): ``python -m skiff_runtime.oci.shim.zygote --state-root R --ready-fd N``.
 
 Why: a container's create used to start a fresh interpreter for its shim (``python -m
 skiff_runtime.oci.shim``): ~200 ms of interpreter start-up and imports, most of our create latency and
 four times ``runc run``. A zygote (Android's name for the same trick) pays that once: this long-lived
-process has already imported everything the shim and the container init need (``shim``,
-``supervisor``, ``init``, ``rootfs``, ``caps``, the cgroup drivers, ``runc_backend``, asyncio) and
+process has already imported everything the shim and the container init need (this package:
+``main``, ``native``, ``runc``, ``supervisor``, ``container_init``, ``rootfs``, ``execsync``; ``caps``,
+the cgroup drivers, asyncio) and
 ``fork()``s a new shim per request, which costs about a millisecond.
 
 What is shared, and why fork is safe here: only the imported, immutable code and module state
@@ -17,7 +18,7 @@ its listening socket: a forked child inherits nothing half-done. Each child then
    the executor) on stdout/stderr, and closes every other inherited fd except the ready fd;
 3. renames itself (``skiff-shim --id ...`` in ``/proc/<pid>/cmdline``, as the old command line read);
 4. restores the default SIGCHLD disposition (the shim waits for its init), runs exactly
-   ``shim.main(detach=False)`` and ``_exit``s; the shim's own ``asyncio.run`` creates a fresh loop.
+   ``main.main(detach=False)`` and ``_exit``s; the shim's own ``asyncio.run`` creates a fresh loop.
 
 The shims stay the factory's children, yet never depend on it: the factory ignores SIGCHLD, so the
 kernel reaps a shim the moment it exits (no zombie, nothing for the factory to do), and when the
@@ -29,7 +30,7 @@ connection): the executor sends ``{"argv": [...shim flags...], "code": id}`` wit
 ``SCM_RIGHTS``: the write end of the create() ready pipe and ``shim.log``. The factory answers
 ``{"ok": true, "pid": n}`` after forking, or ``{"ok": false, "error": ...}`` without forking (then the
 executor may safely fall back to spawning the shim itself). ``code`` identifies the installed code
-(``zygote_client.code_id``): a factory started from older code answers ``stale`` and exits, so an
+(``wire.code_id``): a factory started from older code answers ``stale`` and exits, so an
 upgrade never forks shims from outdated modules.
 
 After answering, the factory warms the kernel's cgroup attach lock (``cgroups.base.warm_attach_lock``:
@@ -43,7 +44,7 @@ mode 0600 inside the 0700 state root.
 
 When it dies: nothing happens to existing containers — its shims are re-parented to init like any
 orphan (they hold nothing of the factory's, see above) and talk to the executor directly. The next
-create finds the socket dead (``ECONNREFUSED``) and starts a new factory (``zygote_client.py``).
+create finds the socket dead (``ECONNREFUSED``) and starts a new factory (``executor/zygote_client.py``).
 The factory also exits on its own when its socket is removed or replaced (state root deleted,
 another factory took over; checked about once a second) and after ``IDLE_EXIT`` seconds without a
 request, so a test suite or benchmark that forgets it (its state root in a temp dir) leaks nothing
@@ -70,11 +71,13 @@ import time
 import traceback
 from typing import Any, NoReturn
 
-from skiff_runtime.oci import runc_backend, shim, shim_exec, supervisor  # noqa: F401
 from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.cgroups import host_driver
 from skiff_runtime.oci.cgroups.base import own_procs_file, warm_attach_lock
-from skiff_runtime.oci.zygote_client import SOCKET, code_id, peer_uid
+from skiff_runtime.oci.shim import execsync, native, runc, supervisor  # noqa: F401 - preloaded
+from skiff_runtime.oci.shim import main as shim_main
+from skiff_runtime.oci.wire import FACTORY_SOCKET as SOCKET
+from skiff_runtime.oci.wire import code_id, peer_uid
 
 MAX_FDS = 4
 IDLE_EXIT = 600.0  # seconds without a request; the next create simply starts a new factory
@@ -141,7 +144,7 @@ def _become_shim(argv: list[str], ready_fd: int, log_fd: int) -> NoReturn:
         full = [*argv, "--ready-fd", str(ready_fd)]
         _set_cmdline(["skiff-shim", *full], _set_mm)
         sys.argv = ["skiff-shim", *full]
-        code = shim.main(full, detach=False)
+        code = shim_main.main(full, detach=False)
     except SystemExit as e:  # argparse errors
         code = e.code if isinstance(e.code, int) else 1
     except BaseException:
@@ -226,7 +229,7 @@ def serve(state_root: str, ready_fd: int, code_id: str, idle_exit: float = IDLE_
     ino = os.stat(SOCKET).st_ino
     global _set_mm
     _set_mm = _has_cap_sys_resource()
-    shim.configure_logging()  # before forking: each child's fd 2 is its shim.log
+    shim_main.configure_logging()  # before forking: each child's fd 2 is its shim.log
     warm = own_procs_file()
     host_driver()  # probed once here: every forked shim inherits the result
     gc.collect()

@@ -9,10 +9,11 @@ State machine (the shim is the only writer of ``state.json``)::
 
 - No threads: after ``unshare(CLONE_NEWPID)`` the kernel refuses ``CLONE_THREAD`` in the shim, so
   everything is non-blocking fds on one event loop.
-- ``exec`` requests fork the command right here (``shim_exec.py``): our children are born in the
+- ``exec`` requests fork the command right here (``execsync.py``): our children are born in the
   container's pid namespace, which saves an interpreter start per exec probe.
-- ``start`` is delegated to a ``starter`` coroutine: the native exec-pipe handshake (``shim.py``) or
-  ``runc start`` (``runc_backend.py``); the rest of the supervisor does not care which.
+- ``start`` is delegated to a ``starter`` coroutine: the native exec-pipe handshake (``native.py``) or
+  ``runc start`` (``runc.py``); the rest of the supervisor does not care which.
+- The control socket's requests and answers are described in ``oci/wire.py``.
 - Exit is observed with a pidfd (``os.pidfd_open``) registered with the loop: no SIGCHLD handler and no
   polling. The status is read with ``waitpid``; a signal death is recorded as ``128 + signo``.
 - OOM: after the exit, the cgroup's ``oom_kill`` counter > 0 together with exit 137 means the memory
@@ -44,9 +45,9 @@ from pathlib import Path
 from typing import Any
 
 from skiff_runtime.oci.cgroups import CgroupDriver
-from skiff_runtime.oci.logs import CriLogWriter
-from skiff_runtime.oci.shim_exec import run_exec
-from skiff_runtime.oci.state import SOCKET, Record, write_record
+from skiff_runtime.oci.shim.execsync import run_exec
+from skiff_runtime.oci.shim.logs import CriLogWriter
+from skiff_runtime.oci.wire import SHIM_SOCKET, Op, Record, write_record
 
 log = logging.getLogger("skiff.oci.shim")
 
@@ -56,8 +57,8 @@ def listen(state_dir: Path) -> socket.socket:
     # Bind relative to the state dir: keeps sun_path short whatever the state root is.
     os.chdir(state_dir)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    sock.bind(SOCKET)
-    os.chmod(SOCKET, 0o600)
+    sock.bind(SHIM_SOCKET)
+    os.chmod(SHIM_SOCKET, 0o600)
     sock.listen(128)
     return sock
 
@@ -183,7 +184,7 @@ class Supervisor:
         try:
             line = await reader.readline()
             req = json.loads(line)
-            if req.get("op") == "exec":
+            if req.get("op") == Op.EXEC:
                 reply = await self._exec(req, reader)
             else:
                 reply = await self._handle(req)
@@ -196,11 +197,11 @@ class Supervisor:
             writer.close()
         except ConnectionError:
             pass
-        if req.get("op") == "shutdown" and reply.get("ok"):
+        if req.get("op") == Op.SHUTDOWN and reply.get("ok"):
             self._exit_now()
 
     async def _exec(self, req: dict[str, Any], reader: asyncio.StreamReader) -> dict[str, Any]:
-        """Run an exec request (shim_exec.py); a caller that hangs up cancels it."""
+        """Run an exec request (execsync.py); a caller that hangs up cancels it."""
         if self.rec.status != "running" or self.reaped or not self.exec_in_shim:
             return {"ok": False, "unsupported": True, "error": f"cannot exec: container is {self.rec.status}"}
         body = req["request"]
@@ -220,20 +221,20 @@ class Supervisor:
 
     async def _handle(self, req: dict[str, Any]) -> dict[str, Any]:
         op = req.get("op")
-        if op == "start":
+        if op == Op.START:
             return await self._start()
-        if op == "kill":
+        if op == Op.KILL:
             log.info("container %s: kill signal %s", self.rec.id, req.get("signal"))
             if not self.reaped:
                 os.kill(self.rec.pid, int(req["signal"]))
             return {"ok": True}
-        if op == "wait":
+        if op == Op.WAIT:
             await self.stopped.wait()
             return {"ok": True}
-        if op == "reopen_log":
+        if op == Op.REOPEN_LOG:
             self.logs.reopen()
             return {"ok": True}
-        if op == "shutdown":
+        if op == Op.SHUTDOWN:
             log.info("container %s: shutdown", self.rec.id)
             if not self.reaped:
                 os.kill(self.rec.pid, signal.SIGKILL)

@@ -1,7 +1,8 @@
-"""``python -m skiff_runtime.oci.nsexec``: ``exec_sync``'s fallback when the shim is unreachable.
+"""``python -m skiff_runtime.oci.shim.nsexec``: ``exec_sync``'s fallback when the shim is unreachable.
 
-Normally the shim runs exec requests itself (``shim_exec.py``, no interpreter start-up); both paths
-share ``enter_namespaces`` and ``become`` from here.
+Normally the shim runs exec requests itself (``execsync.py``, no interpreter start-up); both paths,
+and the streaming server's exec helper (``skiff_runtime.streaming.nsenter``), share
+``enter_namespaces`` and ``become`` from here. The request is ``wire.exec_request``.
 
 Reads one JSON request from stdin (then stdin becomes ``/dev/null``), and:
 
@@ -18,18 +19,20 @@ Errors before exec are printed to stderr and exit with 126 (setup) or 127 (comma
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
 import signal
 import sys
+import termios
 from typing import Any, NoReturn
 
 from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.caps import drop_privileges
 from skiff_runtime.oci.cgroups import detect_driver
 from skiff_runtime.oci.jsonfields import env_dict
-from skiff_runtime.oci.state import start_time
+from skiff_runtime.oci.wire import start_time
 
 _ORDER = ("cgroup", "ipc", "uts", "network", "pid", "mount")
 
@@ -48,9 +51,11 @@ def enter_namespaces(pid: int) -> None:
         os.close(fd)
 
 
-def become(req: dict[str, Any], parent_alive: int | None) -> NoReturn:
+def become(req: dict[str, Any], parent_alive: int | None, *, controlling_tty: int | None = None) -> NoReturn:
     """In the forked child: drop to the container process's credentials, exec ``req["argv"]``.
-    ``parent_alive`` is a pipe whose EOF means our parent died before PDEATHSIG was armed."""
+    ``parent_alive`` is a pipe whose EOF means our parent died before PDEATHSIG was armed.
+    ``controlling_tty``: a terminal fd to make the controlling terminal of the new session (an
+    interactive exec's pty slave); only a session leader can take one, so right after ``setsid``."""
     proc = req["spec"]["process"]
     try:
         if proc["no_new_privileges"]:
@@ -72,6 +77,8 @@ def become(req: dict[str, Any], parent_alive: int | None) -> NoReturn:
             os._exit(137)
         os.umask(proc["umask"])
         os.setsid()
+        if controlling_tty is not None:
+            fcntl.ioctl(controlling_tty, termios.TIOCSCTTY, 0)
         os.chdir(proc["cwd"])
         sc.reset_signals()
     except OSError as e:

@@ -4,7 +4,7 @@ It holds no in-memory state at all: every call reads ``<state_root>/<id>/state.j
 the shim) and talks to the shim's socket. That is what makes a runtime restart a non-event: a fresh
 ``SkiffExecutor`` sees exactly what the old one saw.
 
-Shims are forked by the shim factory of the state root (``zygote.py``, reached through
+Shims are forked by the shim factory of the state root (``shim/zygote.py``, reached through
 ``zygote_client.py``; started on first use and shared by every executor on that root), which saves
 an interpreter start (~200 ms) per create. If the factory cannot be used and nothing was forked, the
 shim is spawned as ``python -m skiff_runtime.oci.shim`` instead (logged at debug level);
@@ -17,15 +17,14 @@ reconciles the record with ``/proc``: a container whose init is also gone is rep
 exit code 255 ("unknown", as containerd does), because nobody could observe its real exit status.
 
 ``exec_sync`` never calls ``setns`` here: it is refused for multi-threaded processes (the runtime
-service is one: grpc, to_thread). The shim forks the command (``exec_client.py``/``shim_exec.py``),
-or, if the shim is gone, a fresh single-threaded ``nsexec`` process does.
+service is one: grpc, to_thread). The shim forks the command (``exec_client.py``/
+``shim/execsync.py``), or, if the shim is gone, a fresh single-threaded ``nsexec`` process does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import re
@@ -36,7 +35,6 @@ import sys
 import time
 from pathlib import Path
 
-from skiff_runtime.oci import protocol
 from skiff_runtime.oci.cgroups import detect_driver
 from skiff_runtime.oci.errors import (
     ContainerExists,
@@ -45,25 +43,27 @@ from skiff_runtime.oci.errors import (
     InvalidBundle,
     InvalidState,
 )
-from skiff_runtime.oci.exec_client import exec_in_container
-from skiff_runtime.oci.executor import ContainerState, ContainerStats, Status
-from skiff_runtime.oci.spec import load_spec
-from skiff_runtime.oci.state import SHIM_LOG, Record, exited, is_alive, read_record
-from skiff_runtime.oci.zygote_client import (
+from skiff_runtime.oci.executor import shim_client
+from skiff_runtime.oci.executor.api import ContainerState, ContainerStats, Status, register
+from skiff_runtime.oci.executor.exec_client import exec_in_container
+from skiff_runtime.oci.executor.shim_client import exited
+from skiff_runtime.oci.executor.zygote_client import (
     ZygoteClient,
     ZygoteUnavailable,
     enabled_by_env,
     popen_detached,
+    pythonpath,
     read_pipe,
 )
-from skiff_runtime.oci.zygote_client import pythonpath as _pythonpath
+from skiff_runtime.oci.spec import load_spec
+from skiff_runtime.oci.wire import SHIM_LOG, CreateReply, Op, Record, exec_request, is_alive, read_record
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 UNKNOWN_EXIT = 255
 log = logging.getLogger("skiff.oci.executor")
 
 
-_SHIM = "skiff_runtime.oci.shim"
+_SHIM = "skiff_runtime.oci.shim"  # python -m: the fallback when the factory cannot be used
 
 
 def _to_state(rec: Record) -> ContainerState:
@@ -91,7 +91,7 @@ class SkiffExecutor:
     name = "skiff"
 
     def __init__(self, state_root: Path, *, use_zygote: bool | None = None) -> None:
-        """use_zygote: fork shims from the shared factory (``zygote.py``); None reads SKIFF_OCI_ZYGOTE."""
+        """use_zygote: fork shims from the shared factory (``shim/zygote.py``); None reads SKIFF_OCI_ZYGOTE."""
         self.state_root = Path(state_root)
         self.use_zygote = enabled_by_env() if use_zygote is None else use_zygote
         self.zygote = ZygoteClient(self.state_root)
@@ -179,29 +179,26 @@ class SkiffExecutor:
         finally:
             if proc is not None:  # the first shim process exits right after daemonizing
                 await asyncio.to_thread(proc.wait)
-        try:
-            reply = json.loads(raw) if raw else {}
-        except ValueError:
-            reply = {}
-        if reply.get("ok"):
+        reply = CreateReply.decode(raw)
+        if reply is not None and reply.ok:
             return
-        if reply.get("kind") == "invalid":
-            raise InvalidBundle(reply["field"], reply["reason"])
-        detail = reply.get("error") or (state_dir / SHIM_LOG).read_text(errors="replace")[-2000:]
+        if reply is not None and reply.field:
+            raise InvalidBundle(reply.field, reply.reason)
+        detail = (reply.error if reply else "") or (state_dir / SHIM_LOG).read_text(errors="replace")[-2000:]
         raise ExecutorError(f"create {cid}: {detail}")
 
     async def start(self, container_id: str) -> None:
         rec = self._record(container_id)
         if rec.status != "created":
             raise InvalidState(f"container {container_id!r} is {rec.status}, not created")
-        reply = await self._request(container_id, {"op": "start"})
+        reply = await self._request(container_id, {"op": Op.START})
         if not reply.get("ok"):
             raise ExecutorError(f"start {container_id}: {reply.get('error')}")
 
     async def _request(self, container_id: str, msg: dict[str, object]) -> dict[str, object]:
         try:
-            return await protocol.request(self._dir(container_id), msg)
-        except protocol.ShimUnreachable as e:
+            return await shim_client.request(self._dir(container_id), msg)
+        except shim_client.ShimUnreachable as e:
             raise ExecutorError(f"shim of container {container_id!r} is not reachable: {e}") from None
 
     async def kill(self, container_id: str, signal: int) -> None:
@@ -210,8 +207,8 @@ class SkiffExecutor:
         if state.status is Status.STOPPED:
             return
         try:
-            await protocol.request(self._dir(container_id), {"op": "kill", "signal": signal})
-        except protocol.ShimUnreachable:
+            await shim_client.request(self._dir(container_id), {"op": Op.KILL, "signal": signal})
+        except shim_client.ShimUnreachable:
             rec = self._record(container_id)
             if is_alive(rec.pid, rec.pid_start):
                 os.kill(rec.pid, signal)
@@ -225,8 +222,8 @@ class SkiffExecutor:
             if state.status is Status.STOPPED:
                 return state
             try:
-                await protocol.request(self._dir(container_id), {"op": "wait"}, timeout=None)
-            except protocol.ShimUnreachable:
+                await shim_client.request(self._dir(container_id), {"op": Op.WAIT}, timeout=None)
+            except shim_client.ShimUnreachable:
                 await asyncio.sleep(0.1)  # shim gone: poll /proc through state()
 
     async def delete(self, container_id: str) -> None:
@@ -241,8 +238,8 @@ class SkiffExecutor:
             raise InvalidState(f"container {container_id!r} is running; kill it first")
         state_dir = self._dir(container_id)
         cgroup_removed = False
-        with contextlib.suppress(protocol.ShimUnreachable):
-            reply = await protocol.request(state_dir, {"op": "shutdown"})
+        with contextlib.suppress(shim_client.ShimUnreachable):
+            reply = await shim_client.request(state_dir, {"op": Op.SHUTDOWN})
             cgroup_removed = reply.get("cgroup_removed") is True
         if cgroup_removed:
             shutil.rmtree(state_dir, ignore_errors=True)
@@ -259,7 +256,7 @@ class SkiffExecutor:
 
     async def reopen_log(self, container_id: str) -> None:
         self._record(container_id)
-        reply = await self._request(container_id, {"op": "reopen_log"})
+        reply = await self._request(container_id, {"op": Op.REOPEN_LOG})
         if not reply.get("ok"):
             raise ExecutorError(f"reopen_log {container_id}: {reply.get('error')}")
 
@@ -287,19 +284,19 @@ class SkiffExecutor:
         argv: list[str],
         *,
         env: list[str] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - the boundary's contract (SPEC-RUNTIME.md)
+        timeout: float | None = None,  # noqa: ASYNC109 - the boundary's contract (api.py)
     ) -> tuple[int, bytes, bytes]:
         """Run argv inside the container; raises TimeoutError (after killing it) when timeout expires."""
         await self._check_exec(container_id, argv)
         rec = self._record(container_id)
         spec = load_spec(Path(rec.bundle))
-        request = {
-            "pid": rec.pid,
-            "pid_start": rec.pid_start,
-            "cgroups_path": rec.cgroups_path,
-            "argv": argv,
-            "env": list(spec.process.env) + list(env or []),
-            "spec": json.loads(spec.to_json()),
-        }
-        env_for_helper = {**os.environ, "PYTHONPATH": _pythonpath()}
+        request = exec_request(rec, spec, argv, [*spec.process.env, *(env or [])])
+        env_for_helper = {**os.environ, "PYTHONPATH": pythonpath()}
         return await exec_in_container(self._dir(container_id), request, timeout, env_for_helper)
+
+
+def _new(name: str, state_root: Path) -> SkiffExecutor:
+    return SkiffExecutor(state_root)
+
+
+register("skiff", _new)
