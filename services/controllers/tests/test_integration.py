@@ -80,6 +80,8 @@ async def test_replicaset_scales_up_and_down(client: ApiClient, manager: Control
 async def test_namespace_controller_empties_terminating_namespace(
     client: ApiClient, manager: ControllerManager
 ) -> None:
+    """The namespace controller alone finalizes: contents deleted (a pod gracefully, which holds the
+    namespace until its kubelet's grace-0 delete), then the finalizer dropped and the namespace gone."""
     ns = f"ns-{uuid.uuid4().hex[:6]}"
     await client.create(
         namespace_pb2.Namespace(api_version="v1", kind="Namespace", metadata=meta_pb2.ObjectMeta(name=ns))
@@ -87,7 +89,21 @@ async def test_namespace_controller_empties_terminating_namespace(
     await client.create(
         config_pb2.ConfigMap(api_version="v1", kind="ConfigMap", metadata=meta_pb2.ObjectMeta(name="cm", namespace=ns))
     )
+    running = pod_pb2.Pod(api_version="v1", kind="Pod", metadata=meta_pb2.ObjectMeta(name="running", namespace=ns))
+    running.spec.node_name = "node-1"
+    running.spec.termination_grace_period_seconds = 30
+    running.spec.containers.add(name="c", image="busybox:latest")
+    await client.create(running)
     await client.delete(namespace_pb2.Namespace, ns)
+
+    async def pod_terminating() -> bool:
+        return (await client.get(pod_pb2.Pod, "running", ns)).metadata.HasField("deletion_timestamp")
+
+    await eventually(pod_terminating, "pod deleted gracefully")
+    assert (await client.list(config_pb2.ConfigMap, ns)).items == []
+    held = await client.get(namespace_pb2.Namespace, ns)  # still there while the pod is terminating
+    assert held.status.phase == "Terminating" and list(held.spec.finalizers) == ["kubernetes"]
+    await client.delete(pod_pb2.Pod, "running", ns, grace_period_seconds=0)  # what the kubelet does
 
     async def gone() -> bool:
         try:

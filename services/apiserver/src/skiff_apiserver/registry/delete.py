@@ -63,10 +63,10 @@ class Deleter:
         for _ in range(20):
             current, mod_rev = await self.store.read(info, namespace, name)
             m = meta(current)
-            if uid is not None and uid != m.uid:  # type: ignore[attr-defined]
+            if uid is not None and uid != m.uid:
                 raise errors.FailedPrecondition(
                     f"Precondition failed: UID in precondition: {uid}, UID in object meta: {m.uid}"
-                )  # type: ignore[attr-defined]
+                )
             if rv is not None and rv != str(mod_rev):
                 raise errors.FailedPrecondition(
                     f"Precondition failed: ResourceVersion in precondition: {rv}, "
@@ -77,12 +77,12 @@ class Deleter:
                 if new is None:
                     if not dry_run:
                         await self.store.client.delete(key, mod_rev)
-                        await self.store.released(current)
+                        await strategy.after_delete(current)
                     return current
                 if dry_run or codec.encode(new) == codec.encode(current):
                     return current if not dry_run else new
                 rev = await self.store.client.update(key, codec.encode(new), mod_rev)
-                meta(new).resource_version = str(rev)  # type: ignore[attr-defined]
+                meta(new).resource_version = str(rev)
                 return new
             except CompareFailed as exc:
                 if exc.current is None:
@@ -106,17 +106,17 @@ class Deleter:
             grace = 0
         new = copy(current)
         nm = meta(new)
-        if finalizer and finalizer not in nm.finalizers:  # type: ignore[attr-defined]
-            nm.finalizers.append(finalizer)  # type: ignore[attr-defined]
-        if m.HasField("deletion_timestamp"):  # type: ignore[attr-defined]
+        if finalizer and finalizer not in nm.finalizers:
+            nm.finalizers.append(finalizer)
+        if m.HasField("deletion_timestamp"):
             # Already being deleted: a shorter grace period shortens it; grace 0 ends it if nothing holds it.
-            held = bool(nm.finalizers) or strategy.holds_deletion(new)  # type: ignore[attr-defined]
-            if strategy.graceful_delete and grace < m.deletion_grace_period_seconds:  # type: ignore[attr-defined]
+            held = bool(nm.finalizers) or strategy.holds_deletion(new)
+            if strategy.graceful_delete and grace < m.deletion_grace_period_seconds:
                 if grace == 0 and not held:
                     return None
                 _set_deletion(nm, grace)
             return new
-        held = bool(nm.finalizers) or strategy.holds_deletion(new)  # type: ignore[attr-defined]
+        held = bool(nm.finalizers) or strategy.holds_deletion(new)
         if grace == 0 and not held:
             return None
         _set_deletion(nm, grace)
