@@ -10,7 +10,7 @@ one key per item is the latter, which needs no read-modify-write of a shared bit
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from skiff_apiserver.storage.etcd import CompareFailed, EtcdClient
 
@@ -32,22 +32,31 @@ class KeyAllocator:
         return True
 
     async def take_any(
-        self, owner: str, bands: Sequence[range], to_item: Callable[[int], str], tries: int = 32
+        self,
+        owner: str,
+        bands: Sequence[range],
+        to_item: Callable[[int], str],
+        avoid: Collection[str] = (),
+        tries: int = 32,
     ) -> str | None:
         """A random free item, from the first band that has one (random, not sequential, so replicas
         rarely race for one item); when random draws keep hitting taken items the band is walked once
-        from a random start. None: every band is full."""
+        from a random start. None: every band is full.
+
+        `avoid` must name every item `owner` already holds: the etcd client reports a create that finds
+        its own value as done (a retried write whose first reply was lost), so an item the owner holds
+        would look freshly taken."""
         for band in bands:
             if not len(band):
                 continue
             for _ in range(min(tries, len(band))):
                 item = to_item(band[random.randrange(len(band))])
-                if await self.take(item, owner):
+                if item not in avoid and await self.take(item, owner):
                     return item
             start = random.randrange(len(band))
             for i in range(len(band)):
                 item = to_item(band[(start + i) % len(band)])
-                if await self.take(item, owner):
+                if item not in avoid and await self.take(item, owner):
                     return item
         return None
 

@@ -30,7 +30,7 @@ class ClusterIPAllocator:
             raise ValueError(f"--service-cluster-ip-range {cidr} is too small")
         self.keys = KeyAllocator(client, prefix, "serviceips")
         # Offsets 2 .. size-2: not the network address, the first (kubernetes) address nor the broadcast.
-        low = min(max(16, size // 16), 256)
+        low = min(max(16, size // 16), 256, size - 1)
         self._bands = (range(low, size - 1), range(2, low))
 
     @property

@@ -4,6 +4,8 @@ part of the range so ports asked for by number (usually low ones) stay free (KEP
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from skiff_apiserver.registry.allocator import KeyAllocator
 from skiff_apiserver.registry.ipalloc import RangeError
 from skiff_apiserver.storage.etcd import EtcdClient
@@ -32,14 +34,15 @@ class NodePortAllocator:
     def text(self) -> str:
         return f"{self.range.start}-{self.range.stop - 1}"
 
-    async def allocate(self, owner: str, wanted: int = 0) -> int:
+    async def allocate(self, owner: str, wanted: int = 0, holds: Collection[int] = ()) -> int:
+        """`wanted`, or a free port; `holds`: the ports `owner` has already (never handed out again)."""
         if wanted:
             if wanted not in self.range:
                 raise RangeError(f"provided port is not in the valid range. The range of valid ports is {self.text}")
             if not await self.keys.take(str(wanted), owner):
                 raise RangeError("provided port is already allocated")
             return wanted
-        port = await self.keys.take_any(owner, self._bands, str)
+        port = await self.keys.take_any(owner, self._bands, str, avoid={str(p) for p in holds})
         if port is None:
             raise RangeError(f"range {self.text} is full")
         return int(port)

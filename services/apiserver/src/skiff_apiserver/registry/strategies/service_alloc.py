@@ -72,15 +72,20 @@ class ServiceAllocations:
                 spec.cluster_ip = taken_ip
                 spec.cluster_ips[:] = [taken_ip]
         if self.ports is not None and needs_node_ports(new):
-            already = held_ports(old) if old is not None else set()
-            for i, p in enumerate(spec.ports):
-                if p.node_port and (p.node_port in already or p.node_port in taken_ports):
+            holds = held_ports(old) if old is not None else set()
+            # Requested ports first, so a drawn port can never collide with one asked for later.
+            order = sorted(range(len(spec.ports)), key=lambda i: spec.ports[i].node_port == 0)
+            for i in order:
+                p = spec.ports[i]
+                if p.node_port and p.node_port in holds:
                     continue  # held already, or shared by two protocols of one port number
                 try:
-                    p.node_port = await self.ports.allocate(who, p.node_port)
-                    taken_ports.append(p.node_port)
+                    p.node_port = await self.ports.allocate(who, p.node_port, holds)
                 except RangeError as exc:
                     errs.append(validation.invalid(f"spec.ports[{i}].nodePort", p.node_port, str(exc)))
+                    continue
+                taken_ports.append(p.node_port)
+                holds.add(p.node_port)
         if errs:
             if taken_ip and self.ips is not None:
                 await self.ips.release(taken_ip, who)
