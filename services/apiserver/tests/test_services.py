@@ -192,3 +192,25 @@ async def test_kubernetes_service_exists_and_is_repaired(server_factory) -> None
     await expect_error(
         grpc.StatusCode.INVALID_ARGUMENT, create(again.stub, service(uniq("first"), cluster_ip="10.96.0.1"))
     )
+
+
+async def test_repair_releases_leaks_and_restores_missing_keys(api) -> None:
+    """An IP taken by a create that never stored its Service (an apiserver dying in between) is released
+    after it was seen leaked three passes in a row; a Service whose IP lost its key gets it back."""
+    repair = api.app.repair
+    ips = repair.allocations.ips
+    await ips.allocate("default/never-stored", "10.96.0.200")
+    for _ in range(2):
+        assert (await repair.run_once()).released == []  # could still be a create in flight
+    assert (await repair.run_once()).released == ["ip 10.96.0.200 (default/never-stored)"]
+    assert (await create(api.stub, service(uniq("after"), cluster_ip="10.96.0.200"))).spec.cluster_ip
+    held = await create(api.stub, node_port_service(uniq("held"), 30444))
+    await ips.keys.release(held.spec.cluster_ip, f"default/{held.metadata.name}")  # the key is lost
+    await repair.allocations.ports.keys.release("30444", f"default/{held.metadata.name}")
+    report = await repair.run_once()
+    assert f"ip {held.spec.cluster_ip} (default/{held.metadata.name})" in report.restored
+    assert f"port 30444 (default/{held.metadata.name})" in report.restored
+    err = await expect_error(
+        grpc.StatusCode.INVALID_ARGUMENT, create(api.stub, service(uniq("twice"), cluster_ip=held.spec.cluster_ip))
+    )
+    assert "already allocated" in err.errors[0].detail

@@ -12,6 +12,7 @@ import grpc
 from skiff.api.core.v1 import namespace_pb2
 from skiff_common import errors
 from skiff_common.grpcutil import TLSConfig, add_listen, create_server
+from skiff_common.tasks import TaskSet
 
 from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.config import ApiServerConfig
@@ -20,8 +21,10 @@ from skiff_apiserver.machinery import kinds
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.registry.bootstrap import ensure_kubernetes_service
 from skiff_apiserver.registry.lifecycle import NamespaceLifecycle
+from skiff_apiserver.registry.service_repair import ServiceAllocationRepair
 from skiff_apiserver.registry.store import Store
 from skiff_apiserver.registry.strategies.namespace import SYSTEM_NAMESPACES
+from skiff_apiserver.registry.strategies.service import ServiceStrategy
 from skiff_apiserver.server.service import ApiServerService, register
 from skiff_apiserver.storage.etcd import EtcdClient
 from skiff_apiserver.storage.watch_cache import WatchCache
@@ -64,6 +67,8 @@ class ApiServerApp:
         self.registry: Registry | None = None
         self.server: grpc.aio.Server | None = None
         self.port = 0
+        self.tasks = TaskSet()
+        self.repair: ServiceAllocationRepair | None = None
 
     async def start(self, *, serve: bool = True) -> int:
         """Start everything; with serve=False the gRPC server is built and bound but not started (the
@@ -106,6 +111,10 @@ class ApiServerApp:
         register(service, self.server)
         self.port = add_listen(self.server, cfg.listen, tls)
         await ensure_kubernetes_service(self.registry, cfg.service_cluster_ip_range, cfg.advertise_address, self.port)
+        services = self.registry.store.strategies["services"]
+        assert isinstance(services, ServiceStrategy)
+        self.repair = ServiceAllocationRepair(self.client, cfg.etcd_prefix, services.allocations)
+        self.tasks.spawn(self.repair.run(), name="service-allocation-repair")
         if serve:
             await self.server.start()
         log.info("apiserver_started", port=self.port, etcd=cfg.etcd_endpoints)
@@ -137,6 +146,7 @@ class ApiServerApp:
     async def stop(self, grace: float = 1.0) -> None:
         if self.server is not None:
             await self.server.stop(grace)
+        await self.tasks.cancel_all()
         await asyncio.gather(*(c.stop() for c in self.caches.values()), return_exceptions=True)
         if self.client is not None:
             await self.client.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Collection, Sequence
 
-from skiff_apiserver.storage.etcd import CompareFailed, EtcdClient
+from skiff_apiserver.storage.etcd import CompareFailed, EtcdClient, prefix_end
 
 
 class KeyAllocator:
@@ -68,6 +68,26 @@ class KeyAllocator:
             await self.client.delete(kv.key, kv.mod_revision)
         except CompareFailed:
             pass  # released or retaken meanwhile: not ours to delete any more
+
+    async def items(self) -> dict[str, tuple[str, int]]:
+        """Every allocated item: item -> (owner, mod_revision)."""
+        start = self.prefix.encode()
+        out: dict[str, tuple[str, int]] = {}
+        while True:
+            kvs, more, _ = await self.client.range(start, prefix_end(self.prefix.encode()), limit=1000)
+            for kv in kvs:
+                out[kv.key.decode()[len(self.prefix) :]] = (kv.value.decode(), kv.mod_revision)
+            if not more or not kvs:
+                return out
+            start = kvs[-1].key + b"\0"
+
+    async def release_exact(self, item: str, mod_revision: int) -> bool:
+        """Release `item` only if it is still exactly as read at `mod_revision` (repair's release)."""
+        try:
+            await self.client.delete(self._key(item), mod_revision)
+        except CompareFailed:
+            return False
+        return True
 
     async def holder(self, item: str) -> str | None:
         kv, _ = await self.client.get(self._key(item))
