@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 
 import grpc
 from apiserver_testlib import create, expect_error, get, pack, uniq, unpack
@@ -126,6 +127,24 @@ async def test_load_balancer_gets_node_ports_and_stays_pending(api) -> None:
     lb = await create(api.stub, node_port_service(uniq("lb"), 0, type_="LoadBalancer"))
     assert lb.spec.ports[0].node_port and lb.spec.cluster_ip
     assert list(lb.status.load_balancer.ingress) == []
+    assert lb.spec.allocate_load_balancer_node_ports
+    # a merge patch back to ClusterIP (the stored node ports and LB-only fields come along) is accepted
+    patch = json.dumps({"spec": {"type": "ClusterIP"}}).encode()
+    req = pb.PatchRequest(
+        resource="services",
+        namespace="default",
+        name=lb.metadata.name,
+        patch_type="application/merge-patch+json",
+        patch=patch,
+    )
+    plain = unpack((await api.stub.Patch(req)).object)
+    assert plain.spec.ports[0].node_port == 0 and not plain.spec.HasField("allocate_load_balancer_node_ports")
+    assert plain.spec.external_traffic_policy == "" and plain.spec.cluster_ip == lb.spec.cluster_ip
+    # allocateLoadBalancerNodePorts: false gives only the node ports asked for
+    lean = node_port_service(uniq("lean"), 0, 30555, type_="LoadBalancer")
+    lean.spec.allocate_load_balancer_node_ports = False
+    lean = await create(api.stub, lean)
+    assert [p.node_port for p in lean.spec.ports] == [0, 30555]
 
 
 async def test_type_change_allocates_and_releases_node_ports(api) -> None:

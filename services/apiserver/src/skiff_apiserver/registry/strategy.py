@@ -17,6 +17,7 @@ RESTUpdateStrategy and the BeginCreate/AfterDelete hooks of its generic registry
 * `storage_lease()`                     the etcd lease a new object is attached to (Events expire), 0: none
 * `create_in_terminating_namespace`    whether a namespace being emptied still accepts this kind (Events)
 * `holds_deletion` / `begin_delete`    kind-specific reasons to keep a deleted object, and what marks it
+* `deletion_grace(obj, requested)`     the grace period of a delete (pods), 0 for most kinds
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ class Strategy:
     def holds_deletion(self, obj: Any) -> bool:
         """Kind-specific reasons (beyond metadata.finalizers) to keep a deleted object around."""
         return False
+
+    def deletion_grace(self, obj: Any, requested: int | None) -> int:
+        """Seconds the object stays once deleted before it may go (graceful_delete kinds only)."""
+        return 0
 
     def begin_delete(self, obj: Any) -> None:
         """Called when deletion starts on an object that will stay around for a while."""

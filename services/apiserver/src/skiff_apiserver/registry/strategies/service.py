@@ -3,9 +3,10 @@ cluster IP and node ports they hold (service_alloc.py), through the strategy's s
 
 Defaults: type ClusterIP, sessionAffinity None (ClientIP: timeout 10800 s), protocol TCP, targetPort =
 port, internalTrafficPolicy Cluster, externalTrafficPolicy Cluster for NodePort and LoadBalancer,
-clusterIP from clusterIPs and back. An update keeps what the stored object was given (cluster IP, node
-ports) when the client leaves it out, and drops what the new type no longer uses when the client left it
-unchanged (Kubernetes' patchAllocatedValues / dropTypeDependentFields).
+allocateLoadBalancerNodePorts true for LoadBalancer, clusterIP from clusterIPs and back. An update keeps
+what the stored object was given (cluster IP, node ports) when the client leaves it out, and drops what
+the new type no longer uses when the client left it unchanged (Kubernetes' patchAllocatedValues /
+dropTypeDependentFields).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from skiff_apiserver.registry.strategies.service_alloc import (
     held_ports,
     needs_cluster_ip,
     needs_node_ports,
+    uses_node_ports,
 )
 from skiff_apiserver.registry.strategy import StorageEnv, Strategy, immutable
 
@@ -93,6 +95,8 @@ class ServiceStrategy(Strategy):
             spec.internal_traffic_policy = "Cluster"
         if external(obj) and not spec.external_traffic_policy:
             spec.external_traffic_policy = "Cluster"
+        if spec.type == "LoadBalancer" and not spec.HasField("allocate_load_balancer_node_ports"):
+            spec.allocate_load_balancer_node_ports = True
 
     # -- validation ------------------------------------------------------------------------------------
     def validate(self, obj: Any) -> list[FieldError]:
@@ -191,12 +195,8 @@ class ServiceStrategy(Strategy):
                 for problem in iana_svc_name_problems(p.target_port.str_val):
                     errs.append(validation.invalid(f"{path}.targetPort", p.target_port.str_val, problem))
             if p.node_port:
-                if not needs_node_ports(obj):
-                    why = (
-                        "may not be used when `allocateLoadBalancerNodePorts` is false"
-                        if spec.type == "LoadBalancer"
-                        else f"may not be used when `type` is '{spec.type}'"
-                    )
+                if not uses_node_ports(obj):
+                    why = f"may not be used when `type` is '{spec.type}'"
                     errs.append(FieldError(f"{path}.nodePort", "Forbidden", why))
                 elif (p.node_port, p.protocol) in node_ports:
                     errs.append(FieldError(f"{path}.nodePort", "Duplicate value", str(p.node_port)))
@@ -248,10 +248,15 @@ class ServiceStrategy(Strategy):
             for p in spec.ports:
                 if not p.node_port:
                     p.node_port = by_port.get((p.port, p.protocol or "TCP"), 0)
-        elif needs_node_ports(old) and not needs_node_ports(new):
+        elif uses_node_ports(old) and not uses_node_ports(new):
             if held_ports(new) <= held_ports(old):
                 for p in spec.ports:
                     p.node_port = 0
+        if spec.type != "LoadBalancer" and ospec.type == "LoadBalancer":
+            if spec.HasField("allocate_load_balancer_node_ports") and spec.allocate_load_balancer_node_ports == (
+                ospec.allocate_load_balancer_node_ports
+            ):
+                spec.ClearField("allocate_load_balancer_node_ports")
         if not external(new) and external(old) and spec.external_traffic_policy == ospec.external_traffic_policy:
             spec.external_traffic_policy = ""
 

@@ -30,7 +30,13 @@ def needs_cluster_ip(svc: Any) -> bool:
     return bool(svc.spec.type != "ExternalName" and svc.spec.cluster_ip != "None")
 
 
+def uses_node_ports(svc: Any) -> bool:
+    """NodePort and LoadBalancer Services may hold node ports."""
+    return bool(svc.spec.type in ("NodePort", "LoadBalancer"))
+
+
 def needs_node_ports(svc: Any) -> bool:
+    """... and are given one per port unless a LoadBalancer says allocateLoadBalancerNodePorts: false."""
     spec = svc.spec
     if spec.type == "LoadBalancer":
         return not spec.HasField("allocate_load_balancer_node_ports") or spec.allocate_load_balancer_node_ports
@@ -71,7 +77,7 @@ class ServiceAllocations:
             else:
                 spec.cluster_ip = taken_ip
                 spec.cluster_ips[:] = [taken_ip]
-        if self.ports is not None and needs_node_ports(new):
+        if self.ports is not None and uses_node_ports(new):
             holds = held_ports(old) if old is not None else set()
             # Requested ports first, so a drawn port can never collide with one asked for later.
             order = sorted(range(len(spec.ports)), key=lambda i: spec.ports[i].node_port == 0)
@@ -79,6 +85,8 @@ class ServiceAllocations:
                 p = spec.ports[i]
                 if p.node_port and p.node_port in holds:
                     continue  # held already, or shared by two protocols of one port number
+                if not p.node_port and not needs_node_ports(new):
+                    continue  # allocateLoadBalancerNodePorts: false gives only the ports asked for
                 try:
                     p.node_port = await self.ports.allocate(who, p.node_port, holds)
                 except RangeError as exc:
