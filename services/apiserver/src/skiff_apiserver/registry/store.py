@@ -87,8 +87,9 @@ class Store:
             if dry_run:
                 return obj, data
             before = data
-            await strategy.before_create(obj)
-            data = codec.encode(obj)
+            changed = await strategy.before_create(obj)
+            if changed:
+                data = codec.encode(obj)
             try:
                 lease = await strategy.storage_lease()
                 rev = await self.client.create(self.key(info, m.namespace, m.name), data, lease=lease)
@@ -98,7 +99,7 @@ class Store:
                 if not isinstance(exc, CompareFailed):
                     raise
                 if generated and attempt < 4:
-                    if data != before:
+                    if changed:
                         obj = codec.decode(info, before, 0)  # drop the allocations, draw a new name
                         m = meta(obj)
                         m.resource_version = ""
@@ -222,9 +223,10 @@ class Store:
                     continue
                 await strategy.after_delete(new)
                 return new
-            await strategy.before_update(new, current)
+            if await strategy.before_update(new, current):
+                data = codec.encode(new)
             try:
-                rev = await self.client.update(key, codec.encode(new), mod_rev)
+                rev = await self.client.update(key, data, mod_rev)
             except BaseException as exc:
                 await strategy.after_update_failed(new, current)
                 if not isinstance(exc, CompareFailed):

@@ -99,14 +99,18 @@ class Strategy:
         return validation.validate_dns1123_subdomain(name, path)
 
     # -- storage hooks (async: they may write to etcd) -----------------------------------------------------
-    async def before_create(self, obj: Any) -> None:
-        """Take what the object holds outside its key; runs after validation, right before the write."""
+    async def before_create(self, obj: Any) -> bool:
+        """Take what the object holds outside its key; runs after validation, right before the write.
+        True if it changed the object (the store then encodes it again)."""
+        return False
 
     async def after_create_failed(self, obj: Any) -> None:
         """The create did not happen: give back what before_create took."""
 
-    async def before_update(self, new: Any, old: Any) -> None:
-        """Take what `new` holds and `old` did not; runs right before the compare-and-swap."""
+    async def before_update(self, new: Any, old: Any) -> bool:
+        """Take what `new` holds and `old` did not; runs right before the compare-and-swap. True if it
+        changed `new`."""
+        return False
 
     async def after_update_failed(self, new: Any, old: Any) -> None:
         """The compare-and-swap lost: give back what before_update took (it may be retried)."""

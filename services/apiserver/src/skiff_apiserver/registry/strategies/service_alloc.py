@@ -61,8 +61,9 @@ class ServiceAllocations:
         self.ips = ips
         self.ports = ports
 
-    async def take(self, new: Any, old: Any | None) -> None:
-        """Take what `new` holds and `old` (None on create) does not; all or nothing."""
+    async def take(self, new: Any, old: Any | None) -> bool:
+        """Take what `new` holds and `old` (None on create) does not; all or nothing. True if anything
+        was taken (and written into `new`)."""
         who = owner(new)
         spec = new.spec
         errs: list[FieldError] = []
@@ -101,6 +102,7 @@ class ServiceAllocations:
                 for port in taken_ports:
                     await self.ports.release(port, who)
             raise errors.Invalid(f'Service "{new.metadata.name}" is invalid', errs)
+        return bool(taken_ip or taken_ports)
 
     async def give_back(self, svc: Any, keep: Any | None = None) -> None:
         """Release what `svc` holds and `keep` (the object that stays stored, if any) does not."""
