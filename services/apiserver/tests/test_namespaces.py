@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import grpc
+import pytest
 from apiserver_testlib import create, expect_error, get, pack, pod, uniq
 from skiff.api.core.v1 import config_pb2, event_pb2, namespace_pb2
 from skiff.apiserver.v1 import apiserver_pb2 as pb
@@ -89,3 +90,12 @@ async def test_namespace_name_must_be_dns_label(api) -> None:
     ns.metadata.name = "Bad.Name"
     err = await expect_error(grpc.StatusCode.INVALID_ARGUMENT, create(api.stub, ns))
     assert err.errors[0].path == "metadata.name"
+
+
+@pytest.mark.parametrize("name", ["default", "kube-system", "kube-public"])
+async def test_system_namespaces_may_not_be_deleted(api, name: str) -> None:
+    err = await expect_error(
+        grpc.StatusCode.PERMISSION_DENIED, api.stub.Delete(pb.DeleteRequest(resource="namespaces", name=name))
+    )
+    assert "may not be deleted" in err.message
+    assert (await get(api.stub, "namespaces", name, namespace="")).status.phase == "Active"

@@ -64,6 +64,8 @@ class Deleter:
         key = self.store.key(info, namespace, name)
         for _ in range(20):
             current, mod_rev = await self.store.read(info, namespace, name)
+            for admission in self.store.admission:
+                admission.admit_delete(info, current)
             m = meta(current)
             if uid is not None and uid != m.uid:
                 raise errors.FailedPrecondition(

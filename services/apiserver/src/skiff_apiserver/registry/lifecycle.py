@@ -1,6 +1,7 @@
 """NamespaceLifecycle admission, as Kubernetes' plugin of that name: no object is created in a namespace
 that does not exist (NOT_FOUND) or is being terminated (FAILED_PRECONDITION), except kinds whose strategy
-allows it (Events, so controllers can still report while a namespace is emptied).
+allows it (Events, so controllers can still report while a namespace is emptied); and the namespaces
+every cluster relies on (default, kube-system, kube-public) may not be deleted.
 
 It runs inside the registry's create, not in front of one transport, so the gRPC API and the REST API
 refuse the same creates. The namespace is read from the watch cache, falling back to etcd when the cache
@@ -19,6 +20,9 @@ from skiff_apiserver.registry.strategy import Strategy
 from skiff_apiserver.storage import codec
 from skiff_apiserver.storage.etcd import EtcdClient
 from skiff_apiserver.storage.watch_cache import WatchCache
+
+# Kubernetes' immortalNamespaces.
+IMMORTAL = ("default", "kube-system", "kube-public")
 
 
 class NamespaceLifecycle:
@@ -45,3 +49,8 @@ class NamespaceLifecycle:
             raise errors.FailedPrecondition(
                 f"unable to create new content in namespace {namespace} because it is being terminated"
             )
+
+    def admit_delete(self, info: KindInfo, obj: Message) -> None:
+        name = obj.metadata.name  # type: ignore[attr-defined]
+        if info.resource == self.info.resource and name in IMMORTAL:
+            raise errors.Forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted')

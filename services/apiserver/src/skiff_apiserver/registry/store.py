@@ -29,10 +29,16 @@ from skiff_apiserver.storage.etcd import CompareFailed, EtcdClient
 from skiff_apiserver.storage.watch_cache import WatchCache
 
 
-class CreateAdmission(Protocol):
-    """A check every create passes after its namespace is known (e.g. registry/lifecycle.py)."""
+class Admission(Protocol):
+    """Checks every create (after its namespace is known) and every delete passes, raising a domain
+    error to refuse (e.g. registry/lifecycle.py)."""
 
     async def admit_create(self, info: KindInfo, obj: Message, strategy: Strategy) -> None: ...
+
+    def admit_delete(self, info: KindInfo, obj: Message) -> None: ...
+
+
+CreateAdmission = Admission  # the name this protocol had first
 
 
 class Store:
@@ -45,7 +51,7 @@ class Store:
         event_ttl: int = 3600,
         service_cidr: str = "",
         node_port_range: str = "30000-32767",
-        admission: Sequence[CreateAdmission] = (),
+        admission: Sequence[Admission] = (),
     ) -> None:
         self.client = client
         self.prefix = prefix
