@@ -110,6 +110,7 @@ CASES: list[tuple[str, dict[str, Any], tuple[str, str]]] = [
         ("spec.externalTrafficPolicy", "Unsupported value"),
     ),
     ("ports required", {"ports": []}, ("spec.ports", "Required value")),
+    ("externalIPs", {"externalIPs": ["1.2.3"]}, ("spec.externalIPs[0]", "Invalid value")),
 ]
 
 

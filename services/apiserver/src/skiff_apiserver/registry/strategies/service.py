@@ -60,6 +60,14 @@ def iana_svc_name_problems(name: str) -> list[str]:
     return out
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def external(svc: Any) -> bool:
     return bool(svc.spec.type in ("NodePort", "LoadBalancer"))
 
@@ -113,6 +121,9 @@ class ServiceStrategy(Strategy):
                 errs.append(FieldError("spec.externalName", "Required value"))
             else:
                 errs += validation.validate_dns1123_subdomain(spec.external_name.rstrip("."), "spec.externalName")
+        for i, ip in enumerate(spec.external_ips):
+            if not _is_ip(ip):
+                errs.append(validation.invalid(f"spec.externalIPs[{i}]", ip, "must be a valid IP address"))
         if spec.HasField("internal_traffic_policy") and spec.internal_traffic_policy not in POLICIES:
             errs.append(_unsupported("spec.internalTrafficPolicy", spec.internal_traffic_policy, POLICIES))
         if spec.external_traffic_policy:
@@ -148,9 +159,7 @@ class ServiceStrategy(Strategy):
                     validation.invalid("spec.clusterIP", "None", f"may not be set to 'None' for {spec.type} services")
                 )
         elif spec.cluster_ip:
-            try:
-                ipaddress.ip_address(spec.cluster_ip)
-            except ValueError:
+            if not _is_ip(spec.cluster_ip):
                 errs.append(
                     validation.invalid(
                         "spec.clusterIP", spec.cluster_ip, "must be a valid IP address (e.g. 10.9.8.7), or None"
