@@ -160,3 +160,32 @@ async def test_replicaset_adopts_matching_orphans(client: ApiClient, manager: Co
     await eventually(two_owned, "orphan adopted plus one new pod")
     names = {p.metadata.name for p in await owned_pods(client, name)}
     assert f"{name}-orphan" in names
+
+
+async def test_namespace_deleted_while_controllers_were_down_is_finalized_on_start(client: ApiClient) -> None:
+    """Level-triggered: a namespace that went Terminating with no controller running stays (the apiserver
+    empties nothing), and the namespace controller finishes it from its first list after it starts."""
+    ns = f"ns-{uuid.uuid4().hex[:6]}"
+    await client.create(
+        namespace_pb2.Namespace(api_version="v1", kind="Namespace", metadata=meta_pb2.ObjectMeta(name=ns))
+    )
+    await client.create(
+        config_pb2.ConfigMap(api_version="v1", kind="ConfigMap", metadata=meta_pb2.ObjectMeta(name="cm", namespace=ns))
+    )
+    await client.delete(namespace_pb2.Namespace, ns)
+    assert (await client.get(namespace_pb2.Namespace, ns)).status.phase == "Terminating"
+    assert len((await client.list(config_pb2.ConfigMap, ns)).items) == 1
+    m = ControllerManager(client, ["namespace"])
+    await m.start()
+    try:
+
+        async def gone() -> bool:
+            try:
+                await client.get(namespace_pb2.Namespace, ns)
+                return False
+            except errors.NotFound:
+                return True
+
+        await eventually(gone, "namespace deleted")
+    finally:
+        await m.stop()
