@@ -6,8 +6,8 @@ update that names a resourceVersion fails with Conflict (ABORTED) if it is stale
 retried against the latest object (`guaranteed_update`), like Kubernetes' GuaranteedUpdate. Deletion and
 finalizers live in delete.py; reads and pagination in reads.py. The store names no kind: whatever differs
 between kinds (defaults, validation, addresses and ports held beside the object, an expiry lease) is asked
-of the kind's strategy through its hooks (strategy.py), and create admission checks (registry/lifecycle.py)
-are handed in by the caller.
+of the kind's strategy through its hooks (strategy.py), and admission checks on create and delete
+(registry/lifecycle.py) are handed in by the caller.
 """
 
 from __future__ import annotations
@@ -36,9 +36,6 @@ class Admission(Protocol):
     async def admit_create(self, info: KindInfo, obj: Message, strategy: Strategy) -> None: ...
 
     def admit_delete(self, info: KindInfo, obj: Message) -> None: ...
-
-
-CreateAdmission = Admission  # the name this protocol had first
 
 
 class Store:
