@@ -3,6 +3,10 @@ them: ClusterIP = the first address of --service-cluster-ip-range, one port 443 
 targetPort is this apiserver's port, and Endpoints naming --advertise-address at that port. Pods find the
 API through them (KUBERNETES_SERVICE_HOST, kubernetes.default.svc).
 
+Kubernetes' apiserver also writes the `kubernetes` EndpointSlice and marks these Endpoints skip-mirror;
+Skiff has no EndpointSlice kind in the apiserver yet, so the Endpoints are left for an EndpointSlice
+mirroring controller to follow.
+
 Run at every start-up: created when absent, repaired when they drifted (someone edited or deleted them),
 left alone when they are right, so restarts and several replicas are harmless.
 """
@@ -39,7 +43,6 @@ def desired_service(cluster_ip: str, target_port: int) -> service_pb2.Service:
 def desired_endpoints(address: str, port: int) -> service_pb2.Endpoints:
     ep = service_pb2.Endpoints(api_version="v1", kind="Endpoints")
     ep.metadata.name, ep.metadata.namespace = NAME, NAMESPACE
-    ep.metadata.labels["endpointslice.kubernetes.io/skip-mirror"] = "true"
     subset = ep.subsets.add()
     subset.addresses.add(ip=address)
     subset.ports.add(name=PORT_NAME, port=port, protocol="TCP")
