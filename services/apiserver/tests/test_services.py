@@ -233,3 +233,22 @@ async def test_repair_releases_leaks_and_restores_missing_keys(api) -> None:
         grpc.StatusCode.INVALID_ARGUMENT, create(api.stub, service(uniq("twice"), cluster_ip=held.spec.cluster_ip))
     )
     assert "already allocated" in err.errors[0].detail
+
+
+async def test_dry_run_refuses_what_the_create_would_and_takes_nothing(api) -> None:
+    held = await create(api.stub, node_port_service(uniq("held"), 30777))
+    dup = service(uniq("dup"), cluster_ip=held.spec.cluster_ip)
+    err = await expect_error(
+        grpc.StatusCode.INVALID_ARGUMENT, api.stub.Create(pb.CreateRequest(object=pack(dup), dry_run=True))
+    )
+    assert err.errors[0].path == "spec.clusterIP"
+    dup_port = node_port_service(uniq("dup"), 30777)
+    err = await expect_error(
+        grpc.StatusCode.INVALID_ARGUMENT, api.stub.Create(pb.CreateRequest(object=pack(dup_port), dry_run=True))
+    )
+    assert err.errors[0].path == "spec.ports[0].nodePort"
+    free = node_port_service(uniq("free"), 30778)
+    free.spec.cluster_ip = "10.96.0.78"
+    await api.stub.Create(pb.CreateRequest(object=pack(free), dry_run=True))
+    made = await create(api.stub, free)  # the dry run took neither the IP nor the port
+    assert made.spec.cluster_ip == "10.96.0.78" and made.spec.ports[0].node_port == 30778

@@ -56,12 +56,17 @@ class ClusterIPAllocator:
                 f"The range of valid IPs is {self.network}"
             )
 
-    async def allocate(self, owner: str, wanted: str = "") -> str:
+    async def allocate(self, owner: str, wanted: str = "", *, dry_run: bool = False) -> str:
+        """`wanted` or a free IP; dry_run: check `wanted` is free and in range, take nothing ("" if none
+        was wanted)."""
         if wanted:
             self.check(wanted)
-            if not await self.keys.take(wanted, owner):
+            free = await self.keys.holder(wanted) is None if dry_run else await self.keys.take(wanted, owner)
+            if not free:
                 raise RangeError(f"failed to allocate IP {wanted}: provided IP is already allocated")
             return wanted
+        if dry_run:
+            return ""
         ip = await self.keys.take_any(owner, self._bands, self._at)
         if ip is None:
             raise RangeError(f"failed to allocate a service IP: range {self.network} is full")

@@ -34,14 +34,19 @@ class NodePortAllocator:
     def text(self) -> str:
         return f"{self.range.start}-{self.range.stop - 1}"
 
-    async def allocate(self, owner: str, wanted: int = 0, holds: Collection[int] = ()) -> int:
-        """`wanted`, or a free port; `holds`: the ports `owner` has already (never handed out again)."""
+    async def allocate(self, owner: str, wanted: int = 0, holds: Collection[int] = (), *, dry_run: bool = False) -> int:
+        """`wanted`, or a free port; `holds`: the ports `owner` has already (never handed out again).
+        dry_run: check `wanted` is free and in range, take nothing (0 if none was wanted)."""
         if wanted:
             if wanted not in self.range:
                 raise RangeError(f"provided port is not in the valid range. The range of valid ports is {self.text}")
-            if not await self.keys.take(str(wanted), owner):
+            key = str(wanted)
+            free = await self.keys.holder(key) is None if dry_run else await self.keys.take(key, owner)
+            if not free:
                 raise RangeError("provided port is already allocated")
             return wanted
+        if dry_run:
+            return 0
         port = await self.keys.take_any(owner, self._bands, str, avoid={str(p) for p in holds})
         if port is None:
             raise RangeError(f"range {self.text} is full")

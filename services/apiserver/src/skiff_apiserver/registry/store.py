@@ -88,6 +88,7 @@ class Store:
             data = codec.encode(obj)
             check_size(info, m.name, data)
             if dry_run:
+                await strategy.before_create(obj, dry_run=True)
                 return obj, data
             before = data
             changed = await strategy.before_create(obj)
@@ -214,8 +215,11 @@ class Store:
                 self.validate(new, strategy, self._update_errors(strategy, new, current, system))
             data = codec.encode(new)
             check_size(info, name, data)
-            if dry_run or data == codec.encode(current):
-                return new if dry_run else current  # no change: no write, no event (like Kubernetes)
+            if dry_run:
+                await strategy.before_update(new, current, dry_run=True)
+                return new
+            if data == codec.encode(current):
+                return current  # no change: no write, no event (like Kubernetes)
             if m.HasField("deletion_timestamp") and not m.finalizers and self._deletion_done(strategy, new):
                 # The last finalizer went away on an object being deleted: the update completes the delete.
                 try:

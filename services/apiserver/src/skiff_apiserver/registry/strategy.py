@@ -99,17 +99,18 @@ class Strategy:
         return validation.validate_dns1123_subdomain(name, path)
 
     # -- storage hooks (async: they may write to etcd) -----------------------------------------------------
-    async def before_create(self, obj: Any) -> bool:
+    async def before_create(self, obj: Any, *, dry_run: bool = False) -> bool:
         """Take what the object holds outside its key; runs after validation, right before the write.
-        True if it changed the object (the store then encodes it again)."""
+        True if it changed the object (the store then encodes it again). `dry_run`: only check that
+        what the object asks for is free, take nothing (a dry-run create fails where the create would)."""
         return False
 
     async def after_create_failed(self, obj: Any) -> None:
         """The create did not happen: give back what before_create took."""
 
-    async def before_update(self, new: Any, old: Any) -> bool:
+    async def before_update(self, new: Any, old: Any, *, dry_run: bool = False) -> bool:
         """Take what `new` holds and `old` did not; runs right before the compare-and-swap. True if it
-        changed `new`."""
+        changed `new`. `dry_run` as for before_create."""
         return False
 
     async def after_update_failed(self, new: Any, old: Any) -> None:

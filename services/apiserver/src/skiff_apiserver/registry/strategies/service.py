@@ -270,14 +270,14 @@ class ServiceStrategy(Strategy):
             spec.external_traffic_policy = ""
 
     # -- what a Service holds beside its object ---------------------------------------------------------
-    async def before_create(self, obj: Any) -> bool:
-        return await self.allocations.take(obj, None)
+    async def before_create(self, obj: Any, *, dry_run: bool = False) -> bool:
+        return await self.allocations.take(obj, None, dry_run=dry_run)
 
     async def after_create_failed(self, obj: Any) -> None:
         await self.allocations.give_back(obj)
 
-    async def before_update(self, new: Any, old: Any) -> bool:
-        return await self.allocations.take(new, old)
+    async def before_update(self, new: Any, old: Any, *, dry_run: bool = False) -> bool:
+        return await self.allocations.take(new, old, dry_run=dry_run)
 
     async def after_update_failed(self, new: Any, old: Any) -> None:
         await self.allocations.give_back(new, keep=old)

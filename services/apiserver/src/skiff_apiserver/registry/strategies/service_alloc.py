@@ -61,9 +61,10 @@ class ServiceAllocations:
         self.ips = ips
         self.ports = ports
 
-    async def take(self, new: Any, old: Any | None) -> bool:
+    async def take(self, new: Any, old: Any | None, *, dry_run: bool = False) -> bool:
         """Take what `new` holds and `old` (None on create) does not; all or nothing. True if anything
-        was taken (and written into `new`)."""
+        was taken (and written into `new`). `dry_run`: refuse what the real call would refuse (a taken
+        or out-of-range item), take nothing and leave unrequested items unset."""
         who = owner(new)
         spec = new.spec
         errs: list[FieldError] = []
@@ -72,12 +73,13 @@ class ServiceAllocations:
         wants_ip = not spec.cluster_ip or old is None or spec.cluster_ip != held_ip(old)
         if self.ips is not None and needs_cluster_ip(new) and wants_ip:
             try:
-                taken_ip = await self.ips.allocate(who, spec.cluster_ip)
+                taken_ip = await self.ips.allocate(who, spec.cluster_ip, dry_run=dry_run)
             except RangeError as exc:
                 errs.append(validation.invalid("spec.clusterIP", spec.cluster_ip, str(exc)))
             else:
-                spec.cluster_ip = taken_ip
-                spec.cluster_ips[:] = [taken_ip]
+                if taken_ip:
+                    spec.cluster_ip = taken_ip
+                    spec.cluster_ips[:] = [taken_ip]
         if self.ports is not None and uses_node_ports(new):
             holds = held_ports(old) if old is not None else set()
             # Requested ports first, so a drawn port can never collide with one asked for later.
@@ -89,12 +91,17 @@ class ServiceAllocations:
                 if not p.node_port and not needs_node_ports(new):
                     continue  # allocateLoadBalancerNodePorts: false gives only the ports asked for
                 try:
-                    p.node_port = await self.ports.allocate(who, p.node_port, holds)
+                    p.node_port = await self.ports.allocate(who, p.node_port, holds, dry_run=dry_run)
                 except RangeError as exc:
                     errs.append(validation.invalid(f"spec.ports[{i}].nodePort", p.node_port, str(exc)))
                     continue
-                taken_ports.append(p.node_port)
-                holds.add(p.node_port)
+                if p.node_port:
+                    taken_ports.append(p.node_port)
+                    holds.add(p.node_port)
+        if dry_run:
+            if errs:
+                raise errors.Invalid(f'Service "{new.metadata.name}" is invalid', errs)
+            return False
         if errs:
             if taken_ip and self.ips is not None:
                 await self.ips.release(taken_ip, who)
