@@ -80,6 +80,8 @@ async def test_replicaset_scales_up_and_down(client: ApiClient, manager: Control
 async def test_namespace_controller_empties_terminating_namespace(
     client: ApiClient, manager: ControllerManager
 ) -> None:
+    """The namespace controller alone finalizes: contents deleted (a pod gracefully, which holds the
+    namespace until its kubelet's grace-0 delete), then the finalizer dropped and the namespace gone."""
     ns = f"ns-{uuid.uuid4().hex[:6]}"
     await client.create(
         namespace_pb2.Namespace(api_version="v1", kind="Namespace", metadata=meta_pb2.ObjectMeta(name=ns))
@@ -87,7 +89,21 @@ async def test_namespace_controller_empties_terminating_namespace(
     await client.create(
         config_pb2.ConfigMap(api_version="v1", kind="ConfigMap", metadata=meta_pb2.ObjectMeta(name="cm", namespace=ns))
     )
+    running = pod_pb2.Pod(api_version="v1", kind="Pod", metadata=meta_pb2.ObjectMeta(name="running", namespace=ns))
+    running.spec.node_name = "node-1"
+    running.spec.termination_grace_period_seconds = 30
+    running.spec.containers.add(name="c", image="busybox:latest")
+    await client.create(running)
     await client.delete(namespace_pb2.Namespace, ns)
+
+    async def pod_terminating() -> bool:
+        return (await client.get(pod_pb2.Pod, "running", ns)).metadata.HasField("deletion_timestamp")
+
+    await eventually(pod_terminating, "pod deleted gracefully")
+    assert (await client.list(config_pb2.ConfigMap, ns)).items == []
+    held = await client.get(namespace_pb2.Namespace, ns)  # still there while the pod is terminating
+    assert held.status.phase == "Terminating" and list(held.spec.finalizers) == ["kubernetes"]
+    await client.delete(pod_pb2.Pod, "running", ns, grace_period_seconds=0)  # what the kubelet does
 
     async def gone() -> bool:
         try:
@@ -144,3 +160,32 @@ async def test_replicaset_adopts_matching_orphans(client: ApiClient, manager: Co
     await eventually(two_owned, "orphan adopted plus one new pod")
     names = {p.metadata.name for p in await owned_pods(client, name)}
     assert f"{name}-orphan" in names
+
+
+async def test_namespace_deleted_while_controllers_were_down_is_finalized_on_start(client: ApiClient) -> None:
+    """Level-triggered: a namespace that went Terminating with no controller running stays (the apiserver
+    empties nothing), and the namespace controller finishes it from its first list after it starts."""
+    ns = f"ns-{uuid.uuid4().hex[:6]}"
+    await client.create(
+        namespace_pb2.Namespace(api_version="v1", kind="Namespace", metadata=meta_pb2.ObjectMeta(name=ns))
+    )
+    await client.create(
+        config_pb2.ConfigMap(api_version="v1", kind="ConfigMap", metadata=meta_pb2.ObjectMeta(name="cm", namespace=ns))
+    )
+    await client.delete(namespace_pb2.Namespace, ns)
+    assert (await client.get(namespace_pb2.Namespace, ns)).status.phase == "Terminating"
+    assert len((await client.list(config_pb2.ConfigMap, ns)).items) == 1
+    m = ControllerManager(client, ["namespace"])
+    await m.start()
+    try:
+
+        async def gone() -> bool:
+            try:
+                await client.get(namespace_pb2.Namespace, ns)
+                return False
+            except errors.NotFound:
+                return True
+
+        await eventually(gone, "namespace deleted")
+    finally:
+        await m.stop()

@@ -1,5 +1,8 @@
 """The apiserver process without its main(): start (etcd client, one watch cache per kind, system
-namespaces, namespace finalizer, gRPC server) and stop. Tests run it in-process on 127.0.0.1:0."""
+namespaces, gRPC server) and stop. Tests run it in-process on 127.0.0.1:0.
+
+Emptying a deleted namespace is not done here: the controllers' namespace controller owns it, as
+kube-controller-manager does in Kubernetes; the apiserver keeps NamespaceLifecycle admission."""
 
 from __future__ import annotations
 
@@ -9,14 +12,19 @@ import grpc
 from skiff.api.core.v1 import namespace_pb2
 from skiff_common import errors
 from skiff_common.grpcutil import TLSConfig, add_listen, create_server
+from skiff_common.tasks import TaskSet
 
 from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.config import ApiServerConfig
 from skiff_apiserver.logs import log
 from skiff_apiserver.machinery import kinds
 from skiff_apiserver.registry.api import Registry
-from skiff_apiserver.registry.namespaces import NamespaceFinalizer
-from skiff_apiserver.registry.store import SYSTEM_NAMESPACES, Store
+from skiff_apiserver.registry.bootstrap import ensure_kubernetes_service
+from skiff_apiserver.registry.lifecycle import NamespaceLifecycle
+from skiff_apiserver.registry.service_repair import ServiceAllocationRepair
+from skiff_apiserver.registry.store import Store
+from skiff_apiserver.registry.strategies.namespace import SYSTEM_NAMESPACES
+from skiff_apiserver.registry.strategies.service import ServiceStrategy
 from skiff_apiserver.server.service import ApiServerService, register
 from skiff_apiserver.storage.etcd import EtcdClient
 from skiff_apiserver.storage.watch_cache import WatchCache
@@ -59,7 +67,8 @@ class ApiServerApp:
         self.registry: Registry | None = None
         self.server: grpc.aio.Server | None = None
         self.port = 0
-        self._finalizer: NamespaceFinalizer | None = None
+        self.tasks = TaskSet()
+        self.repair: ServiceAllocationRepair | None = None
 
     async def start(self, *, serve: bool = True) -> int:
         """Start everything; with serve=False the gRPC server is built and bound but not started (the
@@ -81,11 +90,11 @@ class ApiServerApp:
                 self.caches,
                 event_ttl=cfg.event_ttl,
                 service_cidr=cfg.service_cluster_ip_range,
+                node_port_range=cfg.service_node_port_range,
+                admission=[NamespaceLifecycle(self.client, cfg.etcd_prefix, self.caches)],
             )
         )
         await self._ensure_namespaces()
-        self._finalizer = NamespaceFinalizer(self.registry)
-        self._finalizer.start()
         tls = tls_config(cfg)
         self.server = create_server(
             "apiserver",
@@ -101,6 +110,11 @@ class ApiServerApp:
         )
         register(service, self.server)
         self.port = add_listen(self.server, cfg.listen, tls)
+        await ensure_kubernetes_service(self.registry, cfg.service_cluster_ip_range, cfg.advertise_address, self.port)
+        services = self.registry.store.strategies["services"]
+        assert isinstance(services, ServiceStrategy)
+        self.repair = ServiceAllocationRepair(self.client, cfg.etcd_prefix, services.allocations)
+        self.tasks.spawn(self.repair.run(), name="service-allocation-repair")
         if serve:
             await self.server.start()
         log.info("apiserver_started", port=self.port, etcd=cfg.etcd_endpoints)
@@ -132,8 +146,7 @@ class ApiServerApp:
     async def stop(self, grace: float = 1.0) -> None:
         if self.server is not None:
             await self.server.stop(grace)
-        if self._finalizer is not None:
-            await self._finalizer.stop()
+        await self.tasks.cancel_all()
         await asyncio.gather(*(c.stop() for c in self.caches.values()), return_exceptions=True)
         if self.client is not None:
             await self.client.close()

@@ -36,7 +36,13 @@ class ApiServerConfig:
     )
     bookmark_interval: float = field(default=60.0, metadata={"help": "seconds of quiet before a watch BOOKMARK"})
     service_cluster_ip_range: str = field(
-        default="10.96.0.0/12", metadata={"help": "CIDR Service cluster IPs come from ('' disables)"}
+        default="10.96.0.0/16", metadata={"help": "CIDR Service cluster IPs come from ('' disables)"}
+    )
+    service_node_port_range: str = field(
+        default="30000-32767", metadata={"help": "ports NodePort and LoadBalancer Services are given (first-last)"}
+    )
+    advertise_address: str = field(
+        default="127.0.0.1", metadata={"help": "address of this apiserver in the `kubernetes` Service's Endpoints"}
     )
     event_ttl: int = field(default=3600, metadata={"help": "seconds Events live (etcd lease); 0: forever"})
     max_message_bytes: int = field(default=64 * 1024 * 1024, metadata={"help": "gRPC message size limit"})

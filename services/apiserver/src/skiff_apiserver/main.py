@@ -6,7 +6,7 @@ path: ~15-20 % less CPU per request with grpc.aio on uvloop (services/apiserver/
 Workers (`--workers N`): one Python process saturates one core at a few hundred writes/s, so N
 processes serve the same port with SO_REUSEPORT (the kernel spreads connections over them). This is
 the "several replicas against one etcd" deployment on one machine: every worker is a full apiserver
-(own etcd channel, own watch caches, own namespace finalizer), and nothing one worker knows is needed by
+(own etcd channel, own watch caches, own allocation repair), and nothing one worker knows is needed by
 another -- all state is in etcd. Trade-offs: watch caches and their etcd watches are per worker, a
 client's requests stick to the worker its connection landed on, and `--metrics-address host:P` serves
 worker i's metrics on port P+i. Workers are started with multiprocessing's "spawn" (grpc does not

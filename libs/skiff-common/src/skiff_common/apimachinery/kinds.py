@@ -70,7 +70,9 @@ class KindInfo:
 ALL_KINDS: tuple[KindInfo, ...] = (
     KindInfo("Pod", "v1", "pods", "pod", True, pod_pb2.Pod, ("po",), ("status", "binding")),
     KindInfo("Node", "v1", "nodes", "node", False, node_pb2.Node, ("no",), ("status",)),
-    KindInfo("Namespace", "v1", "namespaces", "namespace", False, namespace_pb2.Namespace, ("ns",), ("status",)),
+    KindInfo(
+        "Namespace", "v1", "namespaces", "namespace", False, namespace_pb2.Namespace, ("ns",), ("status", "finalize")
+    ),
     KindInfo("Service", "v1", "services", "service", True, service_pb2.Service, ("svc",), ("status",)),
     KindInfo("Endpoints", "v1", "endpoints", "endpoints", True, service_pb2.Endpoints, ("ep",)),
     KindInfo("Secret", "v1", "secrets", "secret", True, config_pb2.Secret),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
+from typing import Any
 
 import grpc
 from skiff_common import errors
@@ -70,7 +71,7 @@ class _Admitted:
         metrics.INFLIGHT.dec()
 
 
-def client_identity(context: grpc.aio.ServicerContext) -> str:
+def client_identity(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     auth = context.auth_context() or {}
     cn = list(auth.get("x509_common_name") or [])
     if cn:

@@ -43,8 +43,11 @@ class Registry:
     async def list(self, info: KindInfo, opts: ListOptions) -> tuple[list[Message], meta_pb2.ListMeta]:
         return await self.reads.list_objects(info, opts)
 
-    async def update(self, obj: Message, *, status: bool = False, dry_run: bool = False) -> Message:
-        return await self.store.update(obj, status=status, dry_run=dry_run)
+    async def update(
+        self, obj: Message, *, status: bool = False, dry_run: bool = False, subresource: str = ""
+    ) -> Message:
+        """Update; `subresource` "status" (= status=True) or "finalize" (namespaces: spec.finalizers only)."""
+        return await self.store.update(obj, status=status, dry_run=dry_run, subresource=subresource)
 
     async def patch(
         self,

@@ -3,8 +3,9 @@
 * An object whose deletion must wait (finalizers; a kind-specific hold such as a namespace's spec
   finalizer; a pod's grace period) gets deletionTimestamp (+ deletionGracePeriodSeconds) and stays; it is
   removed by the update that clears the last finalizer, or for pods by the kubelet's delete with grace 0.
-* Pods: grace comes from the request, else spec.terminationGracePeriodSeconds (30). A pod that was never
-  scheduled, or already finished, has no kubelet to confirm anything and is deleted at once.
+* The grace period is the kind's (strategy.deletion_grace, Kubernetes' CheckGracefulDelete): 0 for most
+  kinds; for pods the request's, else spec.terminationGracePeriodSeconds (30), and 0 for a pod that was
+  never scheduled or has finished (no kubelet to confirm anything).
 * propagationPolicy is recorded the Kubernetes way, as the "foregroundDeletion" or "orphan" finalizer, for
   the garbage collector to act on; "Background" needs no record.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from skiff.api.meta.v1 import meta_pb2
 from skiff_common import errors
 
 from skiff_apiserver.machinery import KindInfo
@@ -62,11 +64,13 @@ class Deleter:
         key = self.store.key(info, namespace, name)
         for _ in range(20):
             current, mod_rev = await self.store.read(info, namespace, name)
+            for admission in self.store.admission:
+                admission.admit_delete(info, current)
             m = meta(current)
-            if uid is not None and uid != m.uid:  # type: ignore[attr-defined]
+            if uid is not None and uid != m.uid:
                 raise errors.FailedPrecondition(
                     f"Precondition failed: UID in precondition: {uid}, UID in object meta: {m.uid}"
-                )  # type: ignore[attr-defined]
+                )
             if rv is not None and rv != str(mod_rev):
                 raise errors.FailedPrecondition(
                     f"Precondition failed: ResourceVersion in precondition: {rv}, "
@@ -77,12 +81,12 @@ class Deleter:
                 if new is None:
                     if not dry_run:
                         await self.store.client.delete(key, mod_rev)
-                        await self.store.released(current)
+                        await strategy.after_delete(current)
                     return current
                 if dry_run or codec.encode(new) == codec.encode(current):
                     return current if not dry_run else new
                 rev = await self.store.client.update(key, codec.encode(new), mod_rev)
-                meta(new).resource_version = str(rev)  # type: ignore[attr-defined]
+                meta(new).resource_version = str(rev)
                 return new
             except CompareFailed as exc:
                 if exc.current is None:
@@ -94,29 +98,20 @@ class Deleter:
     def _begin(current: Message, strategy: Strategy, grace: int | None, finalizer: str | None) -> Message | None:
         """The object with deletion started, or None when it can be removed right away."""
         m = meta(current)
-        if strategy.graceful_delete:
-            spec, status = current.spec, current.status  # type: ignore[attr-defined]
-            if grace is None:
-                grace = (
-                    spec.termination_grace_period_seconds if spec.HasField("termination_grace_period_seconds") else 30
-                )
-            if not spec.node_name or status.phase in ("Succeeded", "Failed"):
-                grace = 0
-        else:
-            grace = 0
+        grace = strategy.deletion_grace(current, grace)
         new = copy(current)
         nm = meta(new)
-        if finalizer and finalizer not in nm.finalizers:  # type: ignore[attr-defined]
-            nm.finalizers.append(finalizer)  # type: ignore[attr-defined]
-        if m.HasField("deletion_timestamp"):  # type: ignore[attr-defined]
+        if finalizer and finalizer not in nm.finalizers:
+            nm.finalizers.append(finalizer)
+        if m.HasField("deletion_timestamp"):
             # Already being deleted: a shorter grace period shortens it; grace 0 ends it if nothing holds it.
-            held = bool(nm.finalizers) or strategy.holds_deletion(new)  # type: ignore[attr-defined]
-            if strategy.graceful_delete and grace < m.deletion_grace_period_seconds:  # type: ignore[attr-defined]
+            held = bool(nm.finalizers) or strategy.holds_deletion(new)
+            if strategy.graceful_delete and grace < m.deletion_grace_period_seconds:
                 if grace == 0 and not held:
                     return None
                 _set_deletion(nm, grace)
             return new
-        held = bool(nm.finalizers) or strategy.holds_deletion(new)  # type: ignore[attr-defined]
+        held = bool(nm.finalizers) or strategy.holds_deletion(new)
         if grace == 0 and not held:
             return None
         _set_deletion(nm, grace)
@@ -124,8 +119,8 @@ class Deleter:
         return new
 
 
-def _set_deletion(m: Message, grace: int) -> None:
+def _set_deletion(m: meta_pb2.ObjectMeta, grace: int) -> None:
     ts = Timestamp()
     ts.FromSeconds(now().seconds + grace)
-    m.deletion_timestamp.CopyFrom(ts)  # type: ignore[attr-defined]
-    m.deletion_grace_period_seconds = grace  # type: ignore[attr-defined]
+    m.deletion_timestamp.CopyFrom(ts)
+    m.deletion_grace_period_seconds = grace

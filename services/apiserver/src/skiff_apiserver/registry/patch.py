@@ -1,8 +1,8 @@
 """Patch: JSON merge patch (RFC 7386, a few lines below) and JSON patch (RFC 6902, the `jsonpatch`
 library), applied to the object's Kubernetes JSON form and converted back, then stored like an Update (or
-UpdateStatus for the status subresource), so a patch that breaks the object fails validation exactly as a
-bad update would. A patch without metadata.resourceVersion is retried on conflict; one that sets it is a
-precondition."""
+like an update of the subresource: status, a namespace's finalize), so a patch that breaks the object
+fails validation exactly as a bad update would. A patch without metadata.resourceVersion is retried on
+conflict; one that sets it is a precondition."""
 
 from __future__ import annotations
 
@@ -66,8 +66,12 @@ async def patch(
     subresource: str = "",
     dry_run: bool = False,
 ) -> Message:
-    if subresource not in ("", "status"):
-        raise errors.BadRequest(f'unsupported subresource {subresource!r} for patch: use "" or "status"')
+    # Subresources that replace a part of the object: status, and a namespace's finalize.
+    allowed = ("", *(s for s in info.subresources if s in ("status", "finalize")))
+    if subresource not in allowed:
+        raise errors.BadRequest(
+            f"unsupported subresource {subresource!r} for patch of {info.resource}: use one of {list(allowed)}"
+        )
     namespace = (namespace or "default") if info.namespaced else ""
     for _ in range(10):
         current, mod_rev = await store.read(info, namespace, name)
@@ -88,7 +92,7 @@ async def patch(
         if not pinned:
             m.resource_version = str(mod_rev)
         try:
-            return await store.update(new, status=subresource == "status", dry_run=dry_run)
+            return await store.update(new, subresource=subresource, dry_run=dry_run)
         except errors.Conflict:
             if pinned:
                 raise

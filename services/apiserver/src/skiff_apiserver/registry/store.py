@@ -4,30 +4,38 @@ Every write is one etcd transaction (storage/etcd.py): create compares create_re
 duplicate name is ALREADY_EXISTS, never an overwrite), update compares the mod_revision that was read. An
 update that names a resourceVersion fails with Conflict (ABORTED) if it is stale; one that names none is
 retried against the latest object (`guaranteed_update`), like Kubernetes' GuaranteedUpdate. Deletion and
-the namespace lifecycle live in delete.py; reads and pagination in reads.py.
+finalizers live in delete.py; reads and pagination in reads.py. The store names no kind: whatever differs
+between kinds (defaults, validation, addresses and ports held beside the object, an expiry lease) is asked
+of the kind's strategy through its hooks (strategy.py), and admission checks on create and delete
+(registry/lifecycle.py) are handed in by the caller.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from google.protobuf.message import Message
 from skiff_common import errors
 
 from skiff_apiserver.machinery import KindInfo, kinds
-from skiff_apiserver.registry.ipalloc import ClusterIPAllocator
 from skiff_apiserver.registry.objects import check_size, conflict, meta, not_found, random_suffix
 from skiff_apiserver.registry.strategies import strategy_for
-from skiff_apiserver.registry.strategy import Strategy, copy
+from skiff_apiserver.registry.strategy import StorageEnv, Strategy, copy
 from skiff_apiserver.storage import codec
 from skiff_apiserver.storage.etcd import CompareFailed, EtcdClient
-from skiff_apiserver.storage.leases import LeaseManager
 from skiff_apiserver.storage.watch_cache import WatchCache
 
-# kube-node-lease holds the kubelets' heartbeat Leases, as in Kubernetes.
-SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+class Admission(Protocol):
+    """Checks every create (after its namespace is known) and every delete passes, raising a domain
+    error to refuse (e.g. registry/lifecycle.py)."""
+
+    async def admit_create(self, info: KindInfo, obj: Message, strategy: Strategy) -> None: ...
+
+    def admit_delete(self, info: KindInfo, obj: Message) -> None: ...
 
 
 class Store:
@@ -39,16 +47,15 @@ class Store:
         *,
         event_ttl: int = 3600,
         service_cidr: str = "",
+        node_port_range: str = "30000-32767",
+        admission: Sequence[Admission] = (),
     ) -> None:
         self.client = client
-        # Events expire like in Kubernetes (--event-ttl); 0 keeps them forever.
-        self.event_leases = LeaseManager(client, event_ttl, window=min(60, event_ttl)) if event_ttl > 0 else None
         self.prefix = prefix
         self.caches = caches
-        self.cluster_ips: ClusterIPAllocator | None = (
-            ClusterIPAllocator(client, prefix, service_cidr) if service_cidr else None
-        )
-        self.strategies: dict[str, Strategy] = {i.resource: strategy_for(i) for i in kinds.ALL_KINDS}
+        self.admission = tuple(admission)
+        env = StorageEnv(client, prefix, service_cidr, node_port_range, event_ttl)
+        self.strategies: dict[str, Strategy] = {i.resource: strategy_for(i, env) for i in kinds.ALL_KINDS}
 
     def key(self, info: KindInfo, namespace: str, name: str) -> bytes:
         return codec.object_key(self.prefix, info, namespace, name)
@@ -70,67 +77,51 @@ class Store:
             obj = copy(obj)
         kinds.set_type_meta(obj)
         m = meta(obj)
-        if info.namespaced:
-            m.namespace = m.namespace or "default"  # type: ignore[attr-defined]
-            if info.kind != "Namespace":
-                await self.check_namespace(m.namespace, info)  # type: ignore[attr-defined]
-        else:
-            m.namespace = ""  # type: ignore[attr-defined]
-        generated = not m.name and bool(m.generate_name)  # type: ignore[attr-defined]
+        m.namespace = (m.namespace or "default") if info.namespaced else ""
+        for admission in self.admission:
+            await admission.admit_create(info, obj, strategy)
+        generated = not m.name and bool(m.generate_name)
         for attempt in range(5):
             if generated:
-                m.name = m.generate_name + random_suffix()  # type: ignore[attr-defined]
+                m.name = m.generate_name + random_suffix()
             self._prepare_create(obj, strategy)
             data = codec.encode(obj)
-            check_size(info, m.name, data)  # type: ignore[attr-defined]
+            check_size(info, m.name, data)
             if dry_run:
+                await strategy.before_create(obj, dry_run=True)
                 return obj, data
-            allocated = await self._allocate(obj)
-            if allocated:
+            before = data
+            changed = await strategy.before_create(obj)
+            if changed:
                 data = codec.encode(obj)
             try:
-                lease = 0
-                if self.event_leases is not None and info.kind == "Event":
-                    lease = await self.event_leases.lease_id()
+                lease = await strategy.storage_lease()
                 rev = await self.client.create(self.key(info, m.namespace, m.name), data, lease=lease)
             except BaseException as exc:
-                if allocated:
-                    await self.released(obj)  # do not leak the IP of a Service that was never stored
+                # Give back what before_create took (an IP, a port) for an object that was never stored.
+                await strategy.after_create_failed(obj)
                 if not isinstance(exc, CompareFailed):
                     raise
                 if generated and attempt < 4:
+                    if changed:
+                        obj = codec.decode(info, before, 0)  # drop the allocations, draw a new name
+                        m = meta(obj)
+                        m.resource_version = ""
                     continue  # a generated name collided: draw another one
-                raise errors.AlreadyExists(f'{info.resource} "{m.name}" already exists') from None  # type: ignore[attr-defined]
-            m.resource_version = str(rev)  # type: ignore[attr-defined]
+                raise errors.AlreadyExists(f'{info.resource} "{m.name}" already exists') from None
+            m.resource_version = str(rev)
             return obj, data
         raise AssertionError("unreachable")
 
-    async def _allocate(self, obj: Message) -> bool:
-        """Services of a type that needs one get a cluster IP (see ipalloc.py); True if one was taken."""
-        if self.cluster_ips is None or obj.DESCRIPTOR.name != "Service":
-            return False
-        spec = obj.spec  # type: ignore[attr-defined]
-        if spec.type == "ExternalName" or spec.cluster_ip == "None":
-            return False
-        m = meta(obj)
-        spec.cluster_ip = await self.cluster_ips.allocate(f"{m.namespace}/{m.name}", spec.cluster_ip)
-        spec.cluster_ips[:] = [spec.cluster_ip]
-        return True
-
-    async def released(self, obj: Message) -> None:
-        """Give back what an object held outside its own key (a Service's cluster IP) once it is gone."""
-        if self.cluster_ips is not None and obj.DESCRIPTOR.name == "Service":
-            await self.cluster_ips.release(obj.spec.cluster_ip)  # type: ignore[attr-defined]
-
     def _prepare_create(self, obj: Message, strategy: Strategy) -> None:
         m = meta(obj)
-        m.uid = str(uuid.uuid4())  # type: ignore[attr-defined]
-        ts = m.creation_timestamp  # type: ignore[attr-defined]
+        m.uid = str(uuid.uuid4())
+        ts = m.creation_timestamp
         ts.seconds, ts.nanos = int(time.time()), 0  # what CopyFrom(now()) sets, without a temporary
-        m.generation = 1  # type: ignore[attr-defined]
-        m.resource_version = ""  # type: ignore[attr-defined]
-        for f in ("deletion_timestamp", "deletion_grace_period_seconds"):
-            m.ClearField(f)  # type: ignore[arg-type]
+        m.generation = 1
+        m.resource_version = ""
+        m.ClearField("deletion_timestamp")
+        m.ClearField("deletion_grace_period_seconds")
         strategy.prepare_for_create(obj)
         strategy.default(obj)
         self.validate(obj, strategy, strategy.validate(obj))
@@ -138,24 +129,7 @@ class Store:
     def validate(self, obj: Message, strategy: Strategy, kind_errors: list[errors.FieldError]) -> None:
         errs = strategy.validate_meta(obj) + kind_errors
         if errs:
-            raise errors.Invalid(f'{strategy.info.kind} "{meta(obj).name}" is invalid', errs)  # type: ignore[attr-defined]
-
-    async def check_namespace(self, namespace: str, info: KindInfo) -> None:
-        """Creates in a missing namespace are NOT_FOUND, in a terminating one FAILED_PRECONDITION (Events
-        excepted, so controllers can still report what they do while a namespace is emptied)."""
-        ns_info = kinds.lookup_resource("namespaces")
-        cache = self.caches.get("namespaces")
-        ns = cache.get(self.key(ns_info, "", namespace)) if cache else None
-        if ns is None:
-            kv, _ = await self.client.get(self.key(ns_info, "", namespace))
-            if kv is None:
-                raise errors.NotFound(f'namespaces "{namespace}" not found')
-            ns = codec.decode(ns_info, kv.value, kv.mod_revision)
-        terminating = ns.metadata.HasField("deletion_timestamp") or ns.status.phase == "Terminating"  # type: ignore[attr-defined]
-        if terminating and info.kind != "Event":
-            raise errors.FailedPrecondition(
-                f"unable to create new content in namespace {namespace} because it is being terminated"
-            )
+            raise errors.Invalid(f'{strategy.info.kind} "{meta(obj).name}" is invalid', errs)
 
     # -- read ----------------------------------------------------------------------------------------
     async def read(self, info: KindInfo, namespace: str, name: str) -> tuple[Message, int]:
@@ -166,30 +140,33 @@ class Store:
         return codec.decode(info, kv.value, kv.mod_revision), kv.mod_revision
 
     # -- update --------------------------------------------------------------------------------------
-    async def update(self, obj: Message, *, status: bool = False, dry_run: bool = False) -> Message:
+    async def update(
+        self, obj: Message, *, status: bool = False, dry_run: bool = False, subresource: str = ""
+    ) -> Message:
+        """Update the object, or with `subresource` ("status", or one the kind's strategy knows, such as a
+        namespace's "finalize") only that part of it; `status=True` is `subresource="status"`."""
         info = kinds.kind_of(obj)
         strategy = self.strategies[info.resource]
+        subresource = subresource or ("status" if status else "")
         m = meta(obj)
-        namespace = (m.namespace or "default") if info.namespaced else ""  # type: ignore[attr-defined]
-        if not m.name:  # type: ignore[attr-defined]
+        namespace = (m.namespace or "default") if info.namespaced else ""
+        if not m.name:
             raise errors.Invalid(f"{info.kind} is invalid", [errors.FieldError("metadata.name", "Required value")])
-        if status and not strategy.has_status:
+        if subresource == "status" and not strategy.has_status:
             raise errors.NotFound(f"{info.resource} has no status subresource")
-        wanted_rv = m.resource_version  # type: ignore[attr-defined]
+        wanted_rv = m.resource_version
 
         def mutate(current: Message) -> Message:
-            if m.uid and m.uid != meta(current).uid:  # type: ignore[attr-defined]
+            if m.uid and m.uid != meta(current).uid:
                 # Same name, different object (deleted and recreated since the client read it).
                 raise errors.Conflict(
-                    f"Precondition failed: UID in precondition: {m.uid}, "  # type: ignore[attr-defined]
-                    f"UID in object meta: {meta(current).uid}"
+                    f"Precondition failed: UID in precondition: {m.uid}, UID in object meta: {meta(current).uid}"
                 )
-            if status:
-                new = strategy.merge_for_status_update(obj, current)
-            else:
-                new = copy(obj)
-                kinds.set_type_meta(new)
-                strategy.merge_for_update(new, current)
+            if subresource:
+                return strategy.merge_for_subresource_update(subresource, obj, current)
+            new = copy(obj)
+            kinds.set_type_meta(new)
+            strategy.merge_for_update(new, current)
             return new
 
         return await self.guaranteed_update(
@@ -197,9 +174,9 @@ class Store:
             namespace,
             m.name,
             mutate,
-            wanted_rv=wanted_rv,  # type: ignore[attr-defined]
+            wanted_rv=wanted_rv,
             dry_run=dry_run,
-            status=status,
+            status=bool(subresource),
         )
 
     async def guaranteed_update(
@@ -217,7 +194,8 @@ class Store:
     ) -> Message:
         """Read, mutate, validate and compare-and-swap; retried on a lost race unless the caller pinned a
         resourceVersion (then the race is the caller's Conflict). `system` mutations (delete, bind,
-        finalizers) may change server-owned metadata; a client's update may not."""
+        finalizers) may change server-owned metadata; a client's update may not. `status`: a subresource
+        update, which neither defaults the object nor bumps its generation."""
         strategy = self.strategies[info.resource]
         key = self.key(info, namespace, name)
         for _ in range(20):
@@ -227,30 +205,22 @@ class Store:
             new = mutate(copy(current))
             if not system:
                 self._keep_system_meta(new, current)
-            meta(new).resource_version = ""  # type: ignore[attr-defined]
+            m = meta(new)
+            m.resource_version = ""
             if not status:
                 strategy.default(new)
                 if strategy.desired_state(new) != strategy.desired_state(current):
-                    meta(new).generation = meta(current).generation + 1  # type: ignore[attr-defined]
+                    m.generation = meta(current).generation + 1
             if validate:
-                errs = strategy.validate_update(new, current)
-                if not system and meta(current).HasField("deletion_timestamp"):
-                    added = set(meta(new).finalizers) - set(meta(current).finalizers)
-                    if added:
-                        errs.append(
-                            errors.FieldError(
-                                "metadata.finalizers",
-                                "Forbidden",
-                                "no new finalizers can be added if the object is being deleted",
-                            )
-                        )
-                self.validate(new, strategy, errs)
+                self.validate(new, strategy, self._update_errors(strategy, new, current, system))
             data = codec.encode(new)
             check_size(info, name, data)
-            if dry_run or data == codec.encode(current):
-                return new if dry_run else current  # no change: no write, no event (like Kubernetes)
-            m = meta(new)
-            if m.HasField("deletion_timestamp") and not m.finalizers and self._deletion_done(strategy, new):  # type: ignore[attr-defined]
+            if dry_run:
+                await strategy.before_update(new, current, dry_run=True)
+                return new
+            if data == codec.encode(current):
+                return current  # no change: no write, no event (like Kubernetes)
+            if m.HasField("deletion_timestamp") and not m.finalizers and self._deletion_done(strategy, new):
                 # The last finalizer went away on an object being deleted: the update completes the delete.
                 try:
                     await self.client.delete(key, mod_rev)
@@ -258,19 +228,39 @@ class Store:
                     if wanted_rv:
                         raise conflict(info, name) from None
                     continue
-                await self.released(new)
+                await strategy.after_delete(new)
                 return new
+            if await strategy.before_update(new, current):
+                data = codec.encode(new)
             try:
                 rev = await self.client.update(key, data, mod_rev)
-            except CompareFailed as exc:
+            except BaseException as exc:
+                await strategy.after_update_failed(new, current)
+                if not isinstance(exc, CompareFailed):
+                    raise
                 if exc.current is None:
                     raise not_found(info, name) from None
                 if wanted_rv:
                     raise conflict(info, name) from None
                 continue
-            m.resource_version = str(rev)  # type: ignore[attr-defined]
+            await strategy.after_update(new, current)
+            m.resource_version = str(rev)
             return new
         raise errors.Conflict(f"too many concurrent writers to {info.resource} {name!r}; try again")
+
+    @staticmethod
+    def _update_errors(strategy: Strategy, new: Message, current: Message, system: bool) -> list[errors.FieldError]:
+        errs = strategy.validate_update(new, current)
+        if not system and meta(current).HasField("deletion_timestamp"):
+            if set(meta(new).finalizers) - set(meta(current).finalizers):
+                errs.append(
+                    errors.FieldError(
+                        "metadata.finalizers",
+                        "Forbidden",
+                        "no new finalizers can be added if the object is being deleted",
+                    )
+                )
+        return errs
 
     @staticmethod
     def _deletion_done(strategy: Strategy, obj: Message) -> bool:
@@ -278,21 +268,21 @@ class Store:
         if strategy.holds_deletion(obj):
             return False
         if strategy.graceful_delete:
-            return meta(obj).deletion_grace_period_seconds == 0  # type: ignore[attr-defined]
+            return meta(obj).deletion_grace_period_seconds == 0
         return True
 
     @staticmethod
     def _keep_system_meta(new: Message, old: Message) -> None:
         """Fields only the server sets survive any update."""
         n, o = meta(new), meta(old)
-        n.name, n.namespace, n.uid = o.name, o.namespace, o.uid  # type: ignore[attr-defined]
-        n.generate_name = o.generate_name  # type: ignore[attr-defined]
-        n.creation_timestamp.CopyFrom(o.creation_timestamp)  # type: ignore[attr-defined]
-        n.generation = o.generation  # type: ignore[attr-defined]
-        n.ClearField("deletion_timestamp")  # type: ignore[arg-type]
-        n.ClearField("deletion_grace_period_seconds")  # type: ignore[arg-type]
+        n.name, n.namespace, n.uid = o.name, o.namespace, o.uid
+        n.generate_name = o.generate_name
+        n.creation_timestamp.CopyFrom(o.creation_timestamp)
+        n.generation = o.generation
+        n.ClearField("deletion_timestamp")
+        n.ClearField("deletion_grace_period_seconds")
         if o.HasField("deletion_timestamp"):
-            n.deletion_timestamp.CopyFrom(o.deletion_timestamp)  # type: ignore[attr-defined]
+            n.deletion_timestamp.CopyFrom(o.deletion_timestamp)
         if o.HasField("deletion_grace_period_seconds"):
-            n.deletion_grace_period_seconds = o.deletion_grace_period_seconds  # type: ignore[attr-defined]
-        n.resource_version = ""  # type: ignore[attr-defined]
+            n.deletion_grace_period_seconds = o.deletion_grace_period_seconds
+        n.resource_version = ""

@@ -65,10 +65,10 @@ def to_scale(obj: Message) -> scale_pb2.Scale:
             name=m.name,
             namespace=m.namespace,
             uid=m.uid,
-            resource_version=m.resource_version,  # type: ignore[attr-defined]
+            resource_version=m.resource_version,
             creation_timestamp=m.creation_timestamp,
         )
-    )  # type: ignore[attr-defined]
+    )
     spec = obj.spec  # type: ignore[attr-defined]
     out.spec.replicas = spec.replicas if spec.HasField("replicas") else 1
     out.status.replicas = obj.status.replicas  # type: ignore[attr-defined]

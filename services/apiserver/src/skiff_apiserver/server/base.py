@@ -56,7 +56,7 @@ def rpc(verb: str, resource: Callable[[Any], str], *, long_running: bool = False
 
     def wrap(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
         @functools.wraps(fn)
-        async def handler(self: Handlers, request: Any, context: grpc.aio.ServicerContext) -> R:
+        async def handler(self: Handlers, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> R:
             res = ""
             code = "OK"
             started = time.perf_counter()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from skiff.apiserver.v1 import apiserver_pb2 as pb
 
@@ -23,18 +25,18 @@ def _res(req: object) -> str:
 
 class CrudHandlers(Handlers):
     @rpc("create", _kind_resource)
-    async def Create(self, request: pb.CreateRequest, context: grpc.aio.ServicerContext) -> pb.CreateResponse:
+    async def Create(self, request: pb.CreateRequest, context: grpc.aio.ServicerContext[Any, Any]) -> pb.CreateResponse:
         packed = await self.registry.create_packed(unpack(request.object), dry_run=request.dry_run)
         return pb.CreateResponse(object=packed)
 
     @rpc("get", _res)
-    async def Get(self, request: pb.GetRequest, context: grpc.aio.ServicerContext) -> pb.GetResponse:
+    async def Get(self, request: pb.GetRequest, context: grpc.aio.ServicerContext[Any, Any]) -> pb.GetResponse:
         info = resource_of(request.resource)
         obj = await self.registry.get(info, request.namespace, request.name, request.resource_version)
         return pb.GetResponse(object=pack(obj))
 
     @rpc("list", _res)
-    async def List(self, request: pb.ListRequest, context: grpc.aio.ServicerContext) -> pb.ListResponse:
+    async def List(self, request: pb.ListRequest, context: grpc.aio.ServicerContext[Any, Any]) -> pb.ListResponse:
         info = resource_of(request.resource)
         items, meta = await self.registry.list(
             info,
@@ -50,19 +52,19 @@ class CrudHandlers(Handlers):
         return pb.ListResponse(metadata=meta, items=[pack(o) for o in items])
 
     @rpc("update", _kind_resource)
-    async def Update(self, request: pb.UpdateRequest, context: grpc.aio.ServicerContext) -> pb.UpdateResponse:
+    async def Update(self, request: pb.UpdateRequest, context: grpc.aio.ServicerContext[Any, Any]) -> pb.UpdateResponse:
         obj = await self.registry.update(unpack(request.object), dry_run=request.dry_run)
         return pb.UpdateResponse(object=pack(obj))
 
     @rpc("update_status", _kind_resource)
     async def UpdateStatus(
-        self, request: pb.UpdateStatusRequest, context: grpc.aio.ServicerContext
+        self, request: pb.UpdateStatusRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.UpdateStatusResponse:
         obj = await self.registry.update(unpack(request.object), status=True, dry_run=request.dry_run)
         return pb.UpdateStatusResponse(object=pack(obj))
 
     @rpc("patch", _res)
-    async def Patch(self, request: pb.PatchRequest, context: grpc.aio.ServicerContext) -> pb.PatchResponse:
+    async def Patch(self, request: pb.PatchRequest, context: grpc.aio.ServicerContext[Any, Any]) -> pb.PatchResponse:
         info = resource_of(request.resource)
         obj = await self.registry.patch(
             info,
@@ -76,7 +78,7 @@ class CrudHandlers(Handlers):
         return pb.PatchResponse(object=pack(obj))
 
     @rpc("delete", _res)
-    async def Delete(self, request: pb.DeleteRequest, context: grpc.aio.ServicerContext) -> pb.DeleteResponse:
+    async def Delete(self, request: pb.DeleteRequest, context: grpc.aio.ServicerContext[Any, Any]) -> pb.DeleteResponse:
         info = resource_of(request.resource)
         pre = request.preconditions
         obj = await self.registry.delete(

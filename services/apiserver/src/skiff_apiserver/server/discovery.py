@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from skiff.apiserver.v1 import apiserver_pb2 as pb
 
@@ -14,7 +16,7 @@ VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
 class DiscoveryHandlers(Handlers):
     @rpc("list_resources", lambda _: "")
     async def ListResources(
-        self, request: pb.ListResourcesRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListResourcesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListResourcesResponse:
         out = []
         for info in kinds.ALL_KINDS:

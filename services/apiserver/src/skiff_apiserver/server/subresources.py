@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from skiff.apiserver.v1 import apiserver_pb2 as pb
 
@@ -14,18 +16,20 @@ def _res(req: object) -> str:
 
 class SubresourceHandlers(Handlers):
     @rpc("bind", lambda _: "pods")
-    async def Bind(self, request: pb.BindRequest, context: grpc.aio.ServicerContext) -> pb.BindResponse:
+    async def Bind(self, request: pb.BindRequest, context: grpc.aio.ServicerContext[Any, Any]) -> pb.BindResponse:
         obj = await self.registry.bind(request.binding)
         return pb.BindResponse(object=pack(obj))
 
     @rpc("get_scale", _res)
-    async def GetScale(self, request: pb.GetScaleRequest, context: grpc.aio.ServicerContext) -> pb.GetScaleResponse:
+    async def GetScale(
+        self, request: pb.GetScaleRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetScaleResponse:
         scale = await self.registry.get_scale(request.resource, request.namespace, request.name)
         return pb.GetScaleResponse(scale=scale)
 
     @rpc("update_scale", _res)
     async def UpdateScale(
-        self, request: pb.UpdateScaleRequest, context: grpc.aio.ServicerContext
+        self, request: pb.UpdateScaleRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.UpdateScaleResponse:
         scale = await self.registry.update_scale(request.resource, request.scale)
         return pb.UpdateScaleResponse(scale=scale)

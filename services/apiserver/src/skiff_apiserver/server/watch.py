@@ -10,6 +10,7 @@ with that status.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import grpc
 from skiff.apiserver.v1 import apiserver_pb2 as pb
@@ -28,7 +29,7 @@ def serialize(resp: pb.WatchResponse | bytes) -> bytes:
     return resp if isinstance(resp, bytes) else resp.SerializeToString()
 
 
-async def _send(context: grpc.aio.ServicerContext, resp: pb.WatchResponse | bytes) -> bool:
+async def _send(context: grpc.aio.ServicerContext[Any, Any], resp: pb.WatchResponse | bytes) -> bool:
     """Write one response; False when the client has gone away (not an error of ours)."""
     if context.done():
         return False
@@ -43,7 +44,7 @@ async def _send(context: grpc.aio.ServicerContext, resp: pb.WatchResponse | byte
 
 class WatchHandlers(Handlers):
     @rpc("watch", _res, long_running=True)
-    async def Watch(self, request: pb.WatchRequest, context: grpc.aio.ServicerContext) -> None:
+    async def Watch(self, request: pb.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         info = resource_of(request.resource)
         match = make_filter(info, request.namespace, request.label_selector, request.field_selector)
         cache = self.registry.caches[info.resource]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from aetcd import rpc
+from aetcd import rpc  # type: ignore[import-untyped]
 from skiff_common import errors
 from skiff_common.grpcutil import TLSConfig, channel_credentials
 from skiff_common.observability.tracing import CachedTracer

@@ -1,10 +1,12 @@
-"""Namespace controller: empties a Terminating namespace, then drops the "kubernetes" finalizer.
+"""Namespace controller: the one owner of namespace finalization, as in kube-controller-manager.
 
-For every namespaced kind in the registry it deletes what is left (pods gracefully, so kubelets stop
-their containers first) and requeues until nothing is left; then it removes the finalizer with an
-Update. The Skiff apiserver also runs an in-process namespace finalizer (and guards spec.finalizers on
-plain updates); both are idempotent, so whichever gets there first completes the deletion and the
-other finds nothing to do.
+Deleting a namespace only marks it Terminating in the apiserver (which then refuses creates in it and
+keeps it while spec.finalizers holds "kubernetes"). This controller empties it: it discovers every
+namespaced resource the apiserver serves (ListResources, as Kubernetes' discovery-driven
+NamespacedResourcesDeleter does, so a new kind needs no change here), deletes what is left in the
+namespace (pods gracefully, so their kubelets stop them first) and requeues until nothing is left; then
+it takes "kubernetes" off spec.finalizers through the `finalize` subresource, and the apiserver removes
+the namespace. Level-triggered: a restart finds Terminating namespaces in the informer's initial list.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from typing import Any
 from skiff.api.core.v1 import namespace_pb2
 from skiff_client import object_key
 from skiff_common import errors
-from skiff_common.apimachinery import kinds
 
 from skiff_controllers.base import Controller, ControllerContext, Result
 
@@ -38,36 +39,40 @@ class NamespaceController(Controller):
         ns = self.namespaces.store.get(key)
         if ns is None or not ns.metadata.HasField("deletion_timestamp"):
             return None
+        if FINALIZER not in ns.spec.finalizers:
+            return None  # not ours to finalize (or done): the apiserver removes it when the list empties
         remaining = await self.delete_contents(ns.metadata.name)
         if remaining:
             return Result(requeue_after=RECHECK_SECONDS)
-        if FINALIZER not in ns.spec.finalizers:
+        try:
+            fresh = await self.api.get(namespace_pb2.Namespace, ns.metadata.name)
+            if FINALIZER in fresh.spec.finalizers:
+                keep = [f for f in fresh.spec.finalizers if f != FINALIZER]
+                patch = {"metadata": {"resourceVersion": fresh.metadata.resource_version}, "spec": {"finalizers": keep}}
+                await self.api.patch(namespace_pb2.Namespace, ns.metadata.name, "", patch, subresource="finalize")
+        except errors.NotFound:
             return None
-        fresh = await self.api.get(namespace_pb2.Namespace, ns.metadata.name)
-        if FINALIZER in fresh.spec.finalizers:
-            fresh.spec.finalizers[:] = [f for f in fresh.spec.finalizers if f != FINALIZER]
-            try:
-                await self.api.update(fresh)
-            except errors.NotFound:
-                return None
-        return Result(requeue_after=RECHECK_SECONDS)  # confirm it is gone (informer drops the key)
+        return None
+
+    async def namespaced_resources(self) -> list[str]:
+        """Every namespaced resource the apiserver serves that can be listed and deleted."""
+        return [r.name for r in await self.api.list_resources() if r.namespaced and {"list", "delete"} <= set(r.verbs)]
 
     async def delete_contents(self, namespace: str) -> int:
+        """Delete what is left in `namespace`; returns how many objects were still there."""
         remaining = 0
-        for info in kinds.ALL_KINDS:
-            if not info.namespaced:
-                continue
+        for resource in await self.namespaced_resources():
             try:
-                objs = (await self.api.list_all(info.resource, namespace)).items
+                objs = (await self.api.list_all(resource, namespace)).items
             except errors.NotFound:
-                continue  # resource not served by this apiserver
+                continue  # served a moment ago, not any more
             for obj in objs:
                 o: Any = obj
                 remaining += 1
                 if o.metadata.HasField("deletion_timestamp"):
                     continue
                 try:
-                    await self.api.delete(info.resource, o.metadata.name, namespace)
+                    await self.api.delete(resource, o.metadata.name, namespace)
                 except errors.NotFound:
                     pass
         return remaining

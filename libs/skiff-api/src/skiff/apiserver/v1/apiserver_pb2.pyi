@@ -306,7 +306,9 @@ class PatchRequest(_message.Message):
     patch: _builtins.bytes
     """The patch document as JSON, against the object's Kubernetes JSON form."""
     subresource: _builtins.str
-    """"" for the object itself, "status" for the status subresource."""
+    """"" for the object itself, "status" for the status subresource, "finalize" for a namespace's
+    spec.finalizers (Kubernetes' namespaces/{name}/finalize).
+    """
     dry_run: _builtins.bool
     def __init__(
         self,

@@ -13,7 +13,7 @@ from skiff_apiserver.registry.strategies.node import NodeStrategy
 from skiff_apiserver.registry.strategies.pod import PodStrategy
 from skiff_apiserver.registry.strategies.replicaset import ReplicaSetStrategy
 from skiff_apiserver.registry.strategies.service import ServiceStrategy
-from skiff_apiserver.registry.strategy import Strategy
+from skiff_apiserver.registry.strategy import StorageEnv, Strategy
 
 _BY_KIND: dict[str, type[Strategy]] = {
     "Pod": PodStrategy,
@@ -29,5 +29,6 @@ _BY_KIND: dict[str, type[Strategy]] = {
 }
 
 
-def strategy_for(info: KindInfo) -> Strategy:
-    return _BY_KIND.get(info.kind, Strategy)(info)
+def strategy_for(info: KindInfo, env: StorageEnv | None = None) -> Strategy:
+    """The kind's strategy; `env` gives it etcd for what it keeps beside its objects (None: validation only)."""
+    return _BY_KIND.get(info.kind, Strategy)(info, env)

@@ -26,6 +26,16 @@ def qos_class(spec: pod_pb2.PodSpec) -> str:
 class PodStrategy(Strategy):
     graceful_delete = True
 
+    def deletion_grace(self, obj: Any, requested: int | None) -> int:
+        """The request's grace, else spec.terminationGracePeriodSeconds (30); 0 for a pod that was never
+        scheduled or has finished: no kubelet will confirm its end."""
+        spec = obj.spec
+        if not spec.node_name or obj.status.phase in ("Succeeded", "Failed"):
+            return 0
+        if requested is not None:
+            return requested
+        return spec.termination_grace_period_seconds if spec.HasField("termination_grace_period_seconds") else 30
+
     def default(self, obj: Any) -> None:
         default_pod_spec(obj.spec)
 

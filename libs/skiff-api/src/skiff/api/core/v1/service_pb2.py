@@ -26,7 +26,7 @@ from skiff.api.core.v1 import references_pb2 as skiff_dot_api_dot_core_dot_v1_do
 from skiff.api.meta.v1 import meta_pb2 as skiff_dot_api_dot_meta_dot_v1_dot_meta__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fskiff/api/core/v1/service.proto\x12\x11skiff.api.core.v1\x1a\"skiff/api/core/v1/references.proto\x1a\x1cskiff/api/meta/v1/meta.proto\"\xbd\x01\n\x07Service\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12/\n\x08metadata\x18\x03 \x01(\x0b\x32\x1d.skiff.api.meta.v1.ObjectMeta\x12,\n\x04spec\x18\x04 \x01(\x0b\x32\x1e.skiff.api.core.v1.ServiceSpec\x12\x30\n\x06status\x18\x05 \x01(\x0b\x32 .skiff.api.core.v1.ServiceStatus\"\xe6\x04\n\x0bServiceSpec\x12-\n\x05ports\x18\x01 \x03(\x0b\x32\x1e.skiff.api.core.v1.ServicePort\x12>\n\x08selector\x18\x02 \x03(\x0b\x32,.skiff.api.core.v1.ServiceSpec.SelectorEntry\x12\x1d\n\ncluster_ip\x18\x03 \x01(\tR\tclusterIP\x12\x1f\n\x0b\x63luster_ips\x18\x04 \x03(\tR\nclusterIPs\x12\x0c\n\x04type\x18\x05 \x01(\t\x12!\n\x0c\x65xternal_ips\x18\x06 \x03(\tR\x0b\x65xternalIPs\x12\x18\n\x10session_affinity\x18\x07 \x01(\t\x12(\n\x10load_balancer_ip\x18\x08 \x01(\tR\x0eloadBalancerIP\x12\x15\n\rexternal_name\x18\t \x01(\t\x12\x1f\n\x17\x65xternal_traffic_policy\x18\n \x01(\t\x12$\n\x17internal_traffic_policy\x18\x0b \x01(\tH\x00\x88\x01\x01\x12\x1f\n\x0bip_families\x18\x0c \x03(\tR\nipFamilies\x12-\n\x10ip_family_policy\x18\r \x01(\tH\x01R\x0eipFamilyPolicy\x88\x01\x01\x12#\n\x1bpublish_not_ready_addresses\x18\x0e \x01(\x08\x1a/\n\rSelectorEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x1a\n\x18_internal_traffic_policyB\x13\n\x11_ip_family_policy\"\xaf\x01\n\x0bServicePort\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08protocol\x18\x02 \x01(\t\x12\x19\n\x0c\x61pp_protocol\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04port\x18\x04 \x01(\x05\x12\x33\n\x0btarget_port\x18\x05 \x01(\x0b\x32\x1e.skiff.api.meta.v1.IntOrString\x12\x11\n\tnode_port\x18\x06 \x01(\x05\x42\x0f\n\r_app_protocol\"\x7f\n\rServiceStatus\x12<\n\rload_balancer\x18\x01 \x01(\x0b\x32%.skiff.api.core.v1.LoadBalancerStatus\x12\x30\n\nconditions\x18\x02 \x03(\x0b\x32\x1c.skiff.api.meta.v1.Condition\"M\n\x12LoadBalancerStatus\x12\x37\n\x07ingress\x18\x01 \x03(\x0b\x32&.skiff.api.core.v1.LoadBalancerIngress\"3\n\x13LoadBalancerIngress\x12\n\n\x02ip\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\"\x93\x01\n\tEndpoints\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12/\n\x08metadata\x18\x03 \x01(\x0b\x32\x1d.skiff.api.meta.v1.ObjectMeta\x12\x32\n\x07subsets\x18\x04 \x03(\x0b\x32!.skiff.api.core.v1.EndpointSubset\"\xb8\x01\n\x0e\x45ndpointSubset\x12\x35\n\taddresses\x18\x01 \x03(\x0b\x32\".skiff.api.core.v1.EndpointAddress\x12?\n\x13not_ready_addresses\x18\x02 \x03(\x0b\x32\".skiff.api.core.v1.EndpointAddress\x12.\n\x05ports\x18\x03 \x03(\x0b\x32\x1f.skiff.api.core.v1.EndpointPort\"\x8d\x01\n\x0f\x45ndpointAddress\x12\n\n\x02ip\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\x12\x16\n\tnode_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x36\n\ntarget_ref\x18\x04 \x01(\x0b\x32\".skiff.api.core.v1.ObjectReferenceB\x0c\n\n_node_name\"h\n\x0c\x45ndpointPort\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04port\x18\x02 \x01(\x05\x12\x10\n\x08protocol\x18\x03 \x01(\t\x12\x19\n\x0c\x61pp_protocol\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x0f\n\r_app_protocolb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fskiff/api/core/v1/service.proto\x12\x11skiff.api.core.v1\x1a\"skiff/api/core/v1/references.proto\x1a\x1cskiff/api/meta/v1/meta.proto\"\xbd\x01\n\x07Service\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12/\n\x08metadata\x18\x03 \x01(\x0b\x32\x1d.skiff.api.meta.v1.ObjectMeta\x12,\n\x04spec\x18\x04 \x01(\x0b\x32\x1e.skiff.api.core.v1.ServiceSpec\x12\x30\n\x06status\x18\x05 \x01(\x0b\x32 .skiff.api.core.v1.ServiceStatus\"\x87\x06\n\x0bServiceSpec\x12-\n\x05ports\x18\x01 \x03(\x0b\x32\x1e.skiff.api.core.v1.ServicePort\x12>\n\x08selector\x18\x02 \x03(\x0b\x32,.skiff.api.core.v1.ServiceSpec.SelectorEntry\x12\x1d\n\ncluster_ip\x18\x03 \x01(\tR\tclusterIP\x12\x1f\n\x0b\x63luster_ips\x18\x04 \x03(\tR\nclusterIPs\x12\x0c\n\x04type\x18\x05 \x01(\t\x12!\n\x0c\x65xternal_ips\x18\x06 \x03(\tR\x0b\x65xternalIPs\x12\x18\n\x10session_affinity\x18\x07 \x01(\t\x12(\n\x10load_balancer_ip\x18\x08 \x01(\tR\x0eloadBalancerIP\x12\x15\n\rexternal_name\x18\t \x01(\t\x12\x1f\n\x17\x65xternal_traffic_policy\x18\n \x01(\t\x12$\n\x17internal_traffic_policy\x18\x0b \x01(\tH\x00\x88\x01\x01\x12\x1f\n\x0bip_families\x18\x0c \x03(\tR\nipFamilies\x12-\n\x10ip_family_policy\x18\r \x01(\tH\x01R\x0eipFamilyPolicy\x88\x01\x01\x12#\n\x1bpublish_not_ready_addresses\x18\x0e \x01(\x08\x12I\n\x17session_affinity_config\x18\x0f \x01(\x0b\x32(.skiff.api.core.v1.SessionAffinityConfig\x12.\n!allocate_load_balancer_node_ports\x18\x14 \x01(\x08H\x02\x88\x01\x01\x1a/\n\rSelectorEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x1a\n\x18_internal_traffic_policyB\x13\n\x11_ip_family_policyB$\n\"_allocate_load_balancer_node_ports\"W\n\x15SessionAffinityConfig\x12>\n\tclient_ip\x18\x01 \x01(\x0b\x32!.skiff.api.core.v1.ClientIPConfigR\x08\x63lientIP\"B\n\x0e\x43lientIPConfig\x12\x1c\n\x0ftimeout_seconds\x18\x01 \x01(\x05H\x00\x88\x01\x01\x42\x12\n\x10_timeout_seconds\"\xaf\x01\n\x0bServicePort\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08protocol\x18\x02 \x01(\t\x12\x19\n\x0c\x61pp_protocol\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04port\x18\x04 \x01(\x05\x12\x33\n\x0btarget_port\x18\x05 \x01(\x0b\x32\x1e.skiff.api.meta.v1.IntOrString\x12\x11\n\tnode_port\x18\x06 \x01(\x05\x42\x0f\n\r_app_protocol\"\x7f\n\rServiceStatus\x12<\n\rload_balancer\x18\x01 \x01(\x0b\x32%.skiff.api.core.v1.LoadBalancerStatus\x12\x30\n\nconditions\x18\x02 \x03(\x0b\x32\x1c.skiff.api.meta.v1.Condition\"M\n\x12LoadBalancerStatus\x12\x37\n\x07ingress\x18\x01 \x03(\x0b\x32&.skiff.api.core.v1.LoadBalancerIngress\"3\n\x13LoadBalancerIngress\x12\n\n\x02ip\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\"\x93\x01\n\tEndpoints\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12/\n\x08metadata\x18\x03 \x01(\x0b\x32\x1d.skiff.api.meta.v1.ObjectMeta\x12\x32\n\x07subsets\x18\x04 \x03(\x0b\x32!.skiff.api.core.v1.EndpointSubset\"\xb8\x01\n\x0e\x45ndpointSubset\x12\x35\n\taddresses\x18\x01 \x03(\x0b\x32\".skiff.api.core.v1.EndpointAddress\x12?\n\x13not_ready_addresses\x18\x02 \x03(\x0b\x32\".skiff.api.core.v1.EndpointAddress\x12.\n\x05ports\x18\x03 \x03(\x0b\x32\x1f.skiff.api.core.v1.EndpointPort\"\x8d\x01\n\x0f\x45ndpointAddress\x12\n\n\x02ip\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\x12\x16\n\tnode_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x36\n\ntarget_ref\x18\x04 \x01(\x0b\x32\".skiff.api.core.v1.ObjectReferenceB\x0c\n\n_node_name\"h\n\x0c\x45ndpointPort\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04port\x18\x02 \x01(\x05\x12\x10\n\x08protocol\x18\x03 \x01(\t\x12\x19\n\x0c\x61pp_protocol\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x0f\n\r_app_protocolb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,23 +38,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SERVICE']._serialized_start=121
   _globals['_SERVICE']._serialized_end=310
   _globals['_SERVICESPEC']._serialized_start=313
-  _globals['_SERVICESPEC']._serialized_end=927
-  _globals['_SERVICESPEC_SELECTORENTRY']._serialized_start=831
-  _globals['_SERVICESPEC_SELECTORENTRY']._serialized_end=878
-  _globals['_SERVICEPORT']._serialized_start=930
-  _globals['_SERVICEPORT']._serialized_end=1105
-  _globals['_SERVICESTATUS']._serialized_start=1107
-  _globals['_SERVICESTATUS']._serialized_end=1234
-  _globals['_LOADBALANCERSTATUS']._serialized_start=1236
-  _globals['_LOADBALANCERSTATUS']._serialized_end=1313
-  _globals['_LOADBALANCERINGRESS']._serialized_start=1315
-  _globals['_LOADBALANCERINGRESS']._serialized_end=1366
-  _globals['_ENDPOINTS']._serialized_start=1369
-  _globals['_ENDPOINTS']._serialized_end=1516
-  _globals['_ENDPOINTSUBSET']._serialized_start=1519
-  _globals['_ENDPOINTSUBSET']._serialized_end=1703
-  _globals['_ENDPOINTADDRESS']._serialized_start=1706
-  _globals['_ENDPOINTADDRESS']._serialized_end=1847
-  _globals['_ENDPOINTPORT']._serialized_start=1849
-  _globals['_ENDPOINTPORT']._serialized_end=1953
+  _globals['_SERVICESPEC']._serialized_end=1088
+  _globals['_SERVICESPEC_SELECTORENTRY']._serialized_start=954
+  _globals['_SERVICESPEC_SELECTORENTRY']._serialized_end=1001
+  _globals['_SESSIONAFFINITYCONFIG']._serialized_start=1090
+  _globals['_SESSIONAFFINITYCONFIG']._serialized_end=1177
+  _globals['_CLIENTIPCONFIG']._serialized_start=1179
+  _globals['_CLIENTIPCONFIG']._serialized_end=1245
+  _globals['_SERVICEPORT']._serialized_start=1248
+  _globals['_SERVICEPORT']._serialized_end=1423
+  _globals['_SERVICESTATUS']._serialized_start=1425
+  _globals['_SERVICESTATUS']._serialized_end=1552
+  _globals['_LOADBALANCERSTATUS']._serialized_start=1554
+  _globals['_LOADBALANCERSTATUS']._serialized_end=1631
+  _globals['_LOADBALANCERINGRESS']._serialized_start=1633
+  _globals['_LOADBALANCERINGRESS']._serialized_end=1684
+  _globals['_ENDPOINTS']._serialized_start=1687
+  _globals['_ENDPOINTS']._serialized_end=1834
+  _globals['_ENDPOINTSUBSET']._serialized_start=1837
+  _globals['_ENDPOINTSUBSET']._serialized_end=2021
+  _globals['_ENDPOINTADDRESS']._serialized_start=2024
+  _globals['_ENDPOINTADDRESS']._serialized_end=2165
+  _globals['_ENDPOINTPORT']._serialized_start=2167
+  _globals['_ENDPOINTPORT']._serialized_end=2271
 # @@protoc_insertion_point(module_scope)

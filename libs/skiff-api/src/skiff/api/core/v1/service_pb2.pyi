@@ -92,6 +92,8 @@ class ServiceSpec(_message.Message):
     IP_FAMILIES_FIELD_NUMBER: _builtins.int
     IP_FAMILY_POLICY_FIELD_NUMBER: _builtins.int
     PUBLISH_NOT_READY_ADDRESSES_FIELD_NUMBER: _builtins.int
+    SESSION_AFFINITY_CONFIG_FIELD_NUMBER: _builtins.int
+    ALLOCATE_LOAD_BALANCER_NODE_PORTS_FIELD_NUMBER: _builtins.int
     cluster_ip: _builtins.str
     type: _builtins.str
     """"ClusterIP", "NodePort", "LoadBalancer" or "ExternalName"."""
@@ -103,6 +105,7 @@ class ServiceSpec(_message.Message):
     internal_traffic_policy: _builtins.str
     ip_family_policy: _builtins.str
     publish_not_ready_addresses: _builtins.bool
+    allocate_load_balancer_node_ports: _builtins.bool
     @_builtins.property
     def ports(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServicePort]: ...
     @_builtins.property
@@ -113,6 +116,10 @@ class ServiceSpec(_message.Message):
     def external_ips(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def ip_families(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def session_affinity_config(self) -> Global___SessionAffinityConfig:
+        """Kubernetes numbers these 14 and 20; 14 was taken here before they were added."""
+
     def __init__(
         self,
         *,
@@ -130,21 +137,69 @@ class ServiceSpec(_message.Message):
         ip_families: _abc.Iterable[_builtins.str] | None = ...,
         ip_family_policy: _builtins.str | None = ...,
         publish_not_ready_addresses: _builtins.bool = ...,
+        session_affinity_config: Global___SessionAffinityConfig | None = ...,
+        allocate_load_balancer_node_ports: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_internal_traffic_policy", b"_internal_traffic_policy", "_ip_family_policy", b"_ip_family_policy", "internal_traffic_policy", b"internal_traffic_policy", "ip_family_policy", b"ip_family_policy"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_allocate_load_balancer_node_ports", b"_allocate_load_balancer_node_ports", "_internal_traffic_policy", b"_internal_traffic_policy", "_ip_family_policy", b"_ip_family_policy", "allocate_load_balancer_node_ports", b"allocate_load_balancer_node_ports", "internal_traffic_policy", b"internal_traffic_policy", "ip_family_policy", b"ip_family_policy", "session_affinity_config", b"session_affinity_config"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_internal_traffic_policy", b"_internal_traffic_policy", "_ip_family_policy", b"_ip_family_policy", "cluster_ip", b"cluster_ip", "cluster_ips", b"cluster_ips", "external_ips", b"external_ips", "external_name", b"external_name", "external_traffic_policy", b"external_traffic_policy", "internal_traffic_policy", b"internal_traffic_policy", "ip_families", b"ip_families", "ip_family_policy", b"ip_family_policy", "load_balancer_ip", b"load_balancer_ip", "ports", b"ports", "publish_not_ready_addresses", b"publish_not_ready_addresses", "selector", b"selector", "session_affinity", b"session_affinity", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_allocate_load_balancer_node_ports", b"_allocate_load_balancer_node_ports", "_internal_traffic_policy", b"_internal_traffic_policy", "_ip_family_policy", b"_ip_family_policy", "allocate_load_balancer_node_ports", b"allocate_load_balancer_node_ports", "cluster_ip", b"cluster_ip", "cluster_ips", b"cluster_ips", "external_ips", b"external_ips", "external_name", b"external_name", "external_traffic_policy", b"external_traffic_policy", "internal_traffic_policy", b"internal_traffic_policy", "ip_families", b"ip_families", "ip_family_policy", b"ip_family_policy", "load_balancer_ip", b"load_balancer_ip", "ports", b"ports", "publish_not_ready_addresses", b"publish_not_ready_addresses", "selector", b"selector", "session_affinity", b"session_affinity", "session_affinity_config", b"session_affinity_config", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__allocate_load_balancer_node_ports: _TypeAlias = _typing.Literal["allocate_load_balancer_node_ports"]  # noqa: Y015
+    _WhichOneofArgType__allocate_load_balancer_node_ports: _TypeAlias = _typing.Literal["_allocate_load_balancer_node_ports", b"_allocate_load_balancer_node_ports"]  # noqa: Y015
     _WhichOneofReturnType__internal_traffic_policy: _TypeAlias = _typing.Literal["internal_traffic_policy"]  # noqa: Y015
     _WhichOneofArgType__internal_traffic_policy: _TypeAlias = _typing.Literal["_internal_traffic_policy", b"_internal_traffic_policy"]  # noqa: Y015
     _WhichOneofReturnType__ip_family_policy: _TypeAlias = _typing.Literal["ip_family_policy"]  # noqa: Y015
     _WhichOneofArgType__ip_family_policy: _TypeAlias = _typing.Literal["_ip_family_policy", b"_ip_family_policy"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__allocate_load_balancer_node_ports) -> _WhichOneofReturnType__allocate_load_balancer_node_ports | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__internal_traffic_policy) -> _WhichOneofReturnType__internal_traffic_policy | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__ip_family_policy) -> _WhichOneofReturnType__ip_family_policy | None: ...
 
 Global___ServiceSpec: _TypeAlias = ServiceSpec  # noqa: Y015
+
+@_typing.final
+class SessionAffinityConfig(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_IP_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def client_ip(self) -> Global___ClientIPConfig: ...
+    def __init__(
+        self,
+        *,
+        client_ip: Global___ClientIPConfig | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["client_ip", b"client_ip"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_ip", b"client_ip"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SessionAffinityConfig: _TypeAlias = SessionAffinityConfig  # noqa: Y015
+
+@_typing.final
+class ClientIPConfig(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    timeout_seconds: _builtins.int
+    """Seconds a ClientIP session sticks (1-86400; default 10800, 3 hours)."""
+    def __init__(
+        self,
+        *,
+        timeout_seconds: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_timeout_seconds", b"_timeout_seconds", "timeout_seconds", b"timeout_seconds"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_timeout_seconds", b"_timeout_seconds", "timeout_seconds", b"timeout_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__timeout_seconds: _TypeAlias = _typing.Literal["timeout_seconds"]  # noqa: Y015
+    _WhichOneofArgType__timeout_seconds: _TypeAlias = _typing.Literal["_timeout_seconds", b"_timeout_seconds"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__timeout_seconds) -> _WhichOneofReturnType__timeout_seconds | None: ...
+
+Global___ClientIPConfig: _TypeAlias = ClientIPConfig  # noqa: Y015
 
 @_typing.final
 class ServicePort(_message.Message):
