@@ -10,12 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from skiff_controllers.base import ControllerContext
+from skiff_controllers.deployment.controller import new_deployment
 from skiff_controllers.namespace.controller import NamespaceController
 from skiff_controllers.replicaset.controller import new_replicaset
 
 CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "namespace": NamespaceController,
     "replicaset": new_replicaset,
+    "deployment": new_deployment,
 }
 
 
