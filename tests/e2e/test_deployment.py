@@ -100,3 +100,26 @@ def test_nginx_deployment_rolls_out_updates_and_rolls_back(skiff, tmp_path: Path
     events = skiff("get", "events").stdout
     assert "ScalingReplicaSet" in events, events
     skiff("delete", "deployment", "nginx-deployment")
+
+
+def test_skiff_up_restarts_a_killed_controller_manager(skiff, cluster) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import signal
+    import time
+
+    from skiff_cli.cluster import processes
+
+    pid_dir = cluster.layout.pid_dir
+    before = processes.running_pid("controllers", pid_dir)
+    assert before is not None
+    os.kill(before, signal.SIGKILL)
+
+    def restarted() -> int | None:
+        now = processes.running_pid("controllers", pid_dir)
+        return now if now is not None and now != before else None
+
+    skiff.wait_for("the supervisor to restart the controllers", restarted, timeout=60)
+    log = (cluster.layout.log_dir / "supervisor.log").read_text()
+    assert "restarting controllers (restart #1" in log, log
+    time.sleep(0.5)
+    assert processes.running_pid("controllers", pid_dir) is not None
