@@ -49,6 +49,7 @@ NS = "default"
 NAME = "bench-deployment"
 Report = dict[str, Any]
 SCENARIOS: list[Callable[[ApiClient, Report], Awaitable[None]]] = []
+IGNORE_TERM = False
 
 
 def deployment(replicas: int) -> apps_pb2.Deployment:
@@ -58,9 +59,13 @@ def deployment(replicas: int) -> apps_pb2.Deployment:
     d.spec.selector.match_labels["app"] = NAME
     d.spec.template.metadata.labels["app"] = NAME
     c = d.spec.template.spec.containers.add(name="web", image="busybox")
-    c.command.extend(["httpd", "-f", "-p", "80"])
-    c.resources.requests["cpu"] = "1m"
-    c.resources.requests["memory"] = "4Mi"
+    # busybox httpd as PID 1 ignores SIGTERM (the kernel drops default-action signals to a namespace's
+    # init), so every old pod would wait out its 30 s grace period; a shell that exits on TERM behaves
+    # like nginx does. --ignore-term measures the other case.
+    if IGNORE_TERM:
+        c.command.extend(["httpd", "-f", "-p", "80"])
+    else:
+        c.command.extend(["sh", "-c", "trap 'exit 0' TERM; httpd -f -p 80 & wait"])
     d.spec.strategy.type = "RollingUpdate"
     d.spec.strategy.rolling_update.max_surge.CopyFrom(int_or_string("25%"))
     d.spec.strategy.rolling_update.max_unavailable.CopyFrom(int_or_string("25%"))
@@ -69,6 +74,28 @@ def deployment(replicas: int) -> apps_pb2.Deployment:
 
 def ready(pod: pod_pb2.Pod) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions)
+
+
+async def timeline(client: ApiClient, out: list[str]) -> None:
+    """Every second: pods by template (ready/total), unscheduled and terminating ones -- where a rollout
+    spends its time."""
+    start = time.monotonic()
+    while True:
+        pods = (await client.list(pod_pb2.Pod, NS, label_selector=f"app={NAME}")).items
+        by_image: dict[str, list[int]] = {}
+        pending = terminating = 0
+        for p in pods:
+            if p.metadata.HasField("deletion_timestamp"):
+                terminating += 1
+                continue
+            if not p.spec.node_name:
+                pending += 1
+            counts = by_image.setdefault(p.spec.containers[0].image, [0, 0])
+            counts[0] += ready(p)
+            counts[1] += 1
+        cells = " ".join(f"{img}={r}/{n}" for img, (r, n) in sorted(by_image.items()))
+        out.append(f"{time.monotonic() - start:6.1f}s {cells} unscheduled={pending} terminating={terminating}")
+        await asyncio.sleep(1.0)
 
 
 class PodClock:
@@ -140,7 +167,7 @@ async def bench(cluster: LocalCluster, replicas: int) -> Report:
     admin = cluster.client_config()
     tls = TLSConfig(ca_file=admin.ca_file, cert_file=admin.cert_file, key_file=admin.key_file)
     client = ApiClient.connect(layout.apiserver_address, tls=tls, timeout=60)
-    report: Report = {"replicas": replicas, "cores": os.cpu_count()}
+    report: Report = {"replicas": replicas, "cores": os.cpu_count(), "containers_ignore_sigterm": IGNORE_TERM}
     pid = processes.running_pid("controllers", layout.pid_dir)
     assert pid is not None, "controllers not running"
     metrics = layout.metrics_address("controllers")
@@ -166,6 +193,8 @@ async def bench(cluster: LocalCluster, replicas: int) -> Report:
         report["scale_up_controller_cpu_s"] = round(cpu1 - cpu0, 2)
         report["scale_up_reconciles"] = int(rec1 - rec0)
 
+        samples: list[str] = []
+        sampler = asyncio.create_task(timeline(client, samples))
         d = await client.get(apps_pb2.Deployment, NAME, NS)
         d.spec.template.spec.containers[0].image = "busybox:1.36"
         await client.update(d)
@@ -173,6 +202,8 @@ async def bench(cluster: LocalCluster, replicas: int) -> Report:
             await wait_until("rolling update", lambda: status_is(client, replicas, "busybox:1.36"), 900), 2
         )
         cpu2, rec2 = cpu_seconds(pid), reconciles(metrics)
+        sampler.cancel()
+        print("rolling update timeline:\n  " + "\n  ".join(samples), file=sys.stderr)
         report["rolling_update_controller_cpu_s"] = round(cpu2 - cpu1, 2)
         report["rolling_update_reconciles"] = int(rec2 - rec1)
         total_rec = max(rec2 - rec0, 1)
@@ -189,7 +220,10 @@ async def bench(cluster: LocalCluster, replicas: int) -> Report:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replicas", type=int, default=100)
+    parser.add_argument("--ignore-term", action="store_true", help="containers ignore SIGTERM (30 s grace each)")
     args = parser.parse_args()
+    global IGNORE_TERM
+    IGNORE_TERM = args.ignore_term
     if os.geteuid() != 0:
         raise SystemExit("controllers_bench needs root (it runs a real cluster: namespaces, cgroups, mounts)")
     suffix = secrets.token_hex(3)
@@ -199,9 +233,9 @@ def main() -> None:
         try:
             cluster.up()
             report = asyncio.run(bench(cluster, args.replicas))
+            print(json.dumps(report, indent=2), flush=True)  # before the (slow) teardown of N pods
         finally:
             cluster.down()
-    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
