@@ -257,6 +257,7 @@ def test_fail_job_rule_fails_the_job_with_its_message() -> None:
     assert c.message.startswith("Container main for pod default/pi-") and c.message.endswith(
         "failed with exit code 42 matching FailJob rule at index 0"
     )
+    assert ("Warning", "PodFailurePolicy", c.message) in events
 
 
 def test_ignored_failure_is_not_counted_and_pod_is_replaced() -> None:
