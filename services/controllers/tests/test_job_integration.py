@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # batch_testlib beside this file (importlib import mode)
+
 from batch_testlib import FINALIZER, condition, event_reasons, finish, job_pods, new_job, uniq
 from skiff.api.batch.v1 import batch_pb2
 from skiff.api.core.v1 import pod_pb2
@@ -175,8 +180,14 @@ async def test_suspend_and_resume(client: ApiClient, manager: ControllerManager)
     job.spec.suspend = False
     await client.update(job)
     pods = await eventually(lambda: job_pods(client, name, active_only=True), "pods after resume")
-    job = await get_job(client, name)
-    assert job.status.HasField("start_time")
+
+    async def resumed() -> batch_pb2.Job | None:
+        j = await get_job(client, name)
+        c = next((c for c in j.status.conditions if c.type == "Suspended"), None)
+        return j if c is not None and c.status == "False" and j.status.HasField("start_time") else None
+
+    job = await eventually(resumed, "Suspended=False (JobResumed) and a start time")
+    assert next(c for c in job.status.conditions if c.type == "Suspended").reason == "JobResumed"
     job.spec.suspend = True
     await client.update(job)
 

@@ -272,8 +272,17 @@ def test_ignored_failure_is_not_counted_and_pod_is_replaced() -> None:
 def test_with_pod_failure_policy_a_terminating_pod_waits_for_its_phase() -> None:
     j = job(completions=1, backoff_limit=0)
     _policy(j, "Ignore", conditions=("DisruptionTarget",))
-    _, st, _ = run(j, [pod("Running", deleting=True)])
+    on_node = pod("Running", deleting=True)
+    on_node.spec.node_name = "n1"
+    on_node.metadata.deletion_grace_period_seconds = 30
+    _, st, _ = run(j, [on_node])
     assert st.failed == 0 and st.terminating == 1
+    # The kubelet's final delete (grace 0), or a pod no kubelet ever had: no phase will come, it failed.
+    on_node.metadata.deletion_grace_period_seconds = 0
+    _, st, _ = run(j, [on_node])
+    assert st.failed == 1
+    _, st, _ = run(j, [pod("Pending", deleting=True)])
+    assert st.failed == 1
 
 
 def test_suspend_deletes_active_pods_untracked_and_stops_the_clock() -> None:

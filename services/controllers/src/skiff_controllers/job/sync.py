@@ -87,14 +87,18 @@ def is_ready(pod: Any) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions)
 
 
-def is_failed(pod: Any, job: Any) -> bool:
+def is_failed(pod: Any, job: Any, failing: bool = False) -> bool:
     """Kubernetes' isPodFailed: a terminating pod counts as failed, unless a podFailurePolicy must first
-    see its real phase (exit codes, DisruptionTarget)."""
+    see its real phase (exit codes, DisruptionTarget). Even then it counts once no kubelet will write a
+    phase: never scheduled (Kubernetes' PodGC marks those Failed), or the kubelet's final grace-0 delete
+    came; and when the Job is already failing, the policy has nothing left to decide."""
     if pod.status.phase == "Failed":
         return True
-    if job.spec.HasField("pod_failure_policy"):
+    if not terminating(pod) or pod.status.phase == "Succeeded":
         return False
-    return terminating(pod) and pod.status.phase != "Succeeded"
+    if not job.spec.HasField("pod_failure_policy") or failing:
+        return True
+    return not pod.spec.node_name or pod.metadata.deletion_grace_period_seconds == 0
 
 
 def condition(status: Any, type_: str) -> Any | None:
@@ -181,7 +185,7 @@ def plan(job: Any, pods: list[Any], now: float, backoff: Backoff, *, expectation
                 st.uncounted_terminated_pods.succeeded.append(uid)
                 new_succeeded += 1
             out.untrack.append(pod)
-        elif is_failed(pod, job):
+        elif is_failed(pod, job, failing=is_true(st, "FailureTarget")):
             match = (
                 match_pod_failure_policy(spec.pod_failure_policy, pod) if spec.HasField("pod_failure_policy") else None
             )
