@@ -79,7 +79,7 @@ class ManagerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        out = open(self.log, "ab")  # noqa: SIM115  # handed to the child, closed with it
+        out = open(self.log, "ab")  # handed to the child, closed with it
         self.proc = subprocess.Popen(
             [
                 sys.executable,
