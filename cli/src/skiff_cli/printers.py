@@ -95,6 +95,73 @@ def namespace_row(obj: Message, wide: bool) -> Row:
     return [obj.metadata.name, obj.status.phase or "Active", age(obj)]  # type: ignore[attr-defined]
 
 
+def _human(seconds: float) -> str:
+    """kubectl's short human duration ("45s", "3m20s", "2h", "5d")."""
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size * (2 if unit != "m" else 1):
+            whole, rest = divmod(seconds, size)
+            return f"{whole}m{rest}s" if unit == "m" and whole < 10 and rest else f"{whole}{unit}"
+    return f"{seconds}s"
+
+
+def _true(obj: Message, type_: str) -> bool:
+    return any(c.type == type_ and c.status == "True" for c in obj.status.conditions)  # type: ignore[attr-defined]
+
+
+def _template_columns(template: Message, selector: Message) -> Row:
+    containers = template.spec.containers  # type: ignore[attr-defined]
+    labels = ",".join(f"{k}={v}" for k, v in sorted(selector.match_labels.items())) or "<none>"  # type: ignore[attr-defined]
+    return [",".join(c.name for c in containers), ",".join(c.image for c in containers), labels]
+
+
+def job_row(obj: Message, wide: bool) -> Row:
+    """kubectl's Job columns: STATUS, COMPLETIONS ("3/5", "1/1 of 3" for a work queue), DURATION."""
+    spec, st = obj.spec, obj.status  # type: ignore[attr-defined]
+    if spec.HasField("completions"):
+        completions = f"{st.succeeded}/{spec.completions}"
+    elif spec.parallelism > 1:
+        completions = f"{st.succeeded}/1 of {spec.parallelism}"
+    else:
+        completions = f"{st.succeeded}/1"
+    status = "Running"
+    for cond, shown in (("Complete", "Complete"), ("Failed", "Failed")):
+        if _true(obj, cond):
+            status = shown
+            break
+    else:
+        if obj.metadata.HasField("deletion_timestamp"):  # type: ignore[attr-defined]
+            status = "Terminating"
+        elif _true(obj, "Suspended"):
+            status = "Suspended"
+        elif _true(obj, "FailureTarget"):
+            status = "FailureTarget"
+        elif _true(obj, "SuccessCriteriaMet"):
+            status = "SuccessCriteriaMet"
+    duration = ""
+    if st.HasField("start_time"):
+        end = st.completion_time.seconds if st.HasField("completion_time") else time.time()
+        duration = _human(end - st.start_time.seconds)
+    row = [obj.metadata.name, status, completions, duration, age(obj)]  # type: ignore[attr-defined]
+    return row + (_template_columns(spec.template, spec.selector) if wide else [])
+
+
+def cronjob_row(obj: Message, wide: bool) -> Row:
+    spec, st = obj.spec, obj.status  # type: ignore[attr-defined]
+    last = _human(time.time() - st.last_schedule_time.seconds) if st.HasField("last_schedule_time") else "<none>"
+    row = [
+        obj.metadata.name,  # type: ignore[attr-defined]
+        spec.schedule,
+        spec.time_zone if spec.HasField("time_zone") else "<none>",
+        str(spec.suspend),
+        str(len(st.active)),
+        last,
+        age(obj),
+    ]
+    tmpl = spec.job_template.spec
+    return row + (_template_columns(tmpl.template, tmpl.selector) if wide else [])
+
+
 def generic_row(obj: Message, wide: bool) -> Row:
     return [obj.metadata.name, age(obj)]  # type: ignore[attr-defined]
 
@@ -110,6 +177,12 @@ COLUMNS: dict[str, tuple[list[str], list[str], Callable[[Message, bool], Row]]] 
     "ReplicaSet": (["NAME", "DESIRED", "CURRENT", "READY", "AGE"], [], replicaset_row),
     "Service": (["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], [], service_row),
     "Namespace": (["NAME", "STATUS", "AGE"], [], namespace_row),
+    "Job": (["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"], job_row),
+    "CronJob": (
+        ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"],
+        ["CONTAINERS", "IMAGES", "SELECTOR"],
+        cronjob_row,
+    ),
 }
 
 
