@@ -28,17 +28,17 @@ def job(completions: int | None, parallelism: int, succeeded: int, conditions: t
 
 
 @pytest.mark.parametrize(
-    ("j", "row"),
+    ("args", "row"),
     [
-        (job(5, 2, 3), "pi     Running   3/5           3m20s      5m"),
-        (job(1, 1, 1, ("Complete",)), "pi     Complete   1/1           45s        5m"),
-        (job(None, 3, 0), "pi     Running   0/1 of 3      3m20s      5m"),
-        (job(2, 1, 0, ("FailureTarget", "Failed")), "pi     Failed   0/2           3m20s      5m"),
-        (job(2, 1, 0, ("Suspended",)), "pi     Suspended   0/2           3m20s      5m"),
+        ((5, 2, 3), "pi     Running   3/5           3m20s      5m"),
+        ((1, 1, 1, ("Complete",)), "pi     Complete   1/1           45s        5m"),
+        ((None, 3, 0), "pi     Running   0/1 of 3      3m20s      5m"),
+        ((2, 1, 0, ("FailureTarget", "Failed")), "pi     Failed   0/2           3m20s      5m"),
+        ((2, 1, 0, ("Suspended",)), "pi     Suspended   0/2           3m20s      5m"),
     ],
 )
-def test_job_columns(j: batch_pb2.Job, row: str) -> None:
-    header, line = table("Job", [j]).splitlines()
+def test_job_columns(args: tuple, row: str) -> None:
+    header, line = table("Job", [job(*args)]).splitlines()
     assert header.split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
     assert line.split() == row.split()
 

@@ -177,9 +177,7 @@ async def test_suspend_and_history_limits(client: ApiClient, cron: Running) -> N
         return names if len(names) == 2 else None  # the newest Complete + the running 4th; the Failed one gone
 
     await eventually(pruned, "history pruned to the limits")
-    cj = await client.get(batch_pb2.CronJob, name, "default")
-    cj.spec.suspend = True
-    await client.update(cj)
+    await client.patch(batch_pb2.CronJob, name, "default", {"spec": {"suspend": True}})
     await asyncio.sleep(0.3)
     before = len(await children(client, name))
     cron.tick(120, key)

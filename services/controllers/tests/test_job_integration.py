@@ -177,8 +177,7 @@ async def test_suspend_and_resume(client: ApiClient, manager: ControllerManager)
 
     job = await eventually(suspended, "Suspended")
     assert condition(job, "Suspended").reason == "JobSuspended" and not await job_pods(client, name)
-    job.spec.suspend = False
-    await client.update(job)
+    await client.patch(batch_pb2.Job, name, "default", {"spec": {"suspend": False}})
     pods = await eventually(lambda: job_pods(client, name, active_only=True), "pods after resume")
 
     async def resumed() -> batch_pb2.Job | None:
@@ -188,8 +187,7 @@ async def test_suspend_and_resume(client: ApiClient, manager: ControllerManager)
 
     job = await eventually(resumed, "Suspended=False (JobResumed) and a start time")
     assert next(c for c in job.status.conditions if c.type == "Suspended").reason == "JobResumed"
-    job.spec.suspend = True
-    await client.update(job)
+    await client.patch(batch_pb2.Job, name, "default", {"spec": {"suspend": True}})
 
     async def no_pods() -> bool:
         return not await job_pods(client, name)
