@@ -108,6 +108,15 @@ class JobController:
 
     # -- reconcile ------------------------------------------------------------------------------------
     async def reconcile(self, key: str) -> Result | None:
+        try:
+            return await self._reconcile(key)
+        except errors.Conflict:
+            # Our cached copy was behind a write (often our own status write): the informer is bringing
+            # the newer object, whose event enqueues this key again. Not worth a warning and a backoff.
+            log.debug("job.stale_cache", key=key)
+            return None
+
+    async def _reconcile(self, key: str) -> Result | None:
         cached = self.jobs.store.get(key)
         if cached is None:
             self.expectations.delete(key)
