@@ -100,6 +100,11 @@ def test_expansion_jobs_complete_and_print_their_item(skiff, cluster: LocalClust
             assert "batch.kubernetes.io/job-tracking" not in pod["metadata"].get("finalizers", [])
             logs = skiff("logs", pod["metadata"]["name"]).stdout
             assert logs.strip() == f"Processing item {item}"
+        table = skiff("get", "jobs").stdout.splitlines()
+        assert table[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+        for item in items:
+            row = next(line.split() for line in table if line.startswith(f"process-item-{item} "))
+            assert row[1:3] == ["Complete", "1/1"], row
     finally:
         for item in items:
             name = f"process-item-{item}"
@@ -120,6 +125,9 @@ def test_cronjob_hello_runs_every_minute(skiff, cluster: LocalCluster, tmp_path:
             timeout=240,
         )
         assert cj["status"]["lastScheduleTime"]
+        header, row = skiff("get", "cronjobs").stdout.splitlines()[:2]
+        assert header.split() == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"]
+        assert row.split()[:8] == ["hello", "*", "*", "*", "*", "*", "<none>", "False"], row
         jobs = [
             j
             for j in json.loads(skiff("get", "jobs", "-o", "json").stdout).get("items", [])
