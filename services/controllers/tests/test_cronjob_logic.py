@@ -88,7 +88,7 @@ def test_job_from_template() -> None:
     c = cronjob()
     j = job_from_template(c, datetime.fromtimestamp(T0, UTC), batch_pb2.Job)
     assert j.metadata.name == f"hello-{int(T0) // 60}" and j.metadata.labels["team"] == "a"
-    assert j.metadata.annotations[SCHEDULED_TIMESTAMP] == "2026-12-04T08:00:00+00:00"
+    assert j.metadata.annotations[SCHEDULED_TIMESTAMP] == "2026-12-04T08:00:00Z"
     ref = j.metadata.owner_references[0]
     assert (ref.kind, ref.uid, ref.controller) == ("CronJob", "cj-uid", True)
     assert j.spec.template.spec.containers[0].image == "busybox:1.28"

@@ -77,7 +77,9 @@ def job_name(cronjob_name: str, scheduled: datetime) -> str:
 
 
 def scheduled_annotation(scheduled: datetime) -> str:
-    return scheduled.isoformat()
+    """RFC 3339 in the CronJob's zone, as Go's time.RFC3339 writes it ("Z" for a zero offset)."""
+    text = scheduled.replace(microsecond=0).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def from_epoch(seconds: float) -> datetime:

@@ -30,6 +30,7 @@ from skiff_controllers.cronjob.schedule import (
     from_epoch,
     job_name,
     parse,
+    scheduled_annotation,
 )
 
 NEXT_SLACK = 0.1  # requeue a little after the next schedule time, never a little before
@@ -193,7 +194,7 @@ def job_from_template(cj: Any, scheduled: datetime, job_cls: type) -> Any:
     job.metadata.namespace = cj.metadata.namespace
     job.metadata.labels.update(tmpl.metadata.labels)
     job.metadata.annotations.update(tmpl.metadata.annotations)
-    job.metadata.annotations[SCHEDULED_TIMESTAMP] = scheduled.isoformat()
+    job.metadata.annotations[SCHEDULED_TIMESTAMP] = scheduled_annotation(scheduled)
     ref = job.metadata.owner_references.add()
     ref.api_version, ref.kind, ref.name, ref.uid = "batch/v1", "CronJob", cj.metadata.name, cj.metadata.uid
     ref.controller = ref.block_owner_deletion = True
