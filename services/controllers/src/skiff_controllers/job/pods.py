@@ -19,7 +19,7 @@ from skiff_client import ApiClient
 from skiff_common import errors
 
 from skiff_controllers.job.indexes import COMPLETION_INDEX
-from skiff_controllers.job.sync import FINALIZER
+from skiff_controllers.job.status import FINALIZER
 
 INDEX_ENV = "JOB_COMPLETION_INDEX"
 
