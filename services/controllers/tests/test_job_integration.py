@@ -236,3 +236,20 @@ async def test_no_extra_pods_while_cache_lags(client: ApiClient, manager: Contro
     await eventually(four, "4 pods")
     await asyncio.sleep(1)
     assert len(await job_pods(client, name)) == 4
+
+
+async def test_lowered_parallelism_deletes_only_the_surplus(client: ApiClient, manager: ControllerManager) -> None:
+    name = uniq("shrink")
+    await client.create(new_job(name, completions=10, parallelism=4))
+
+    async def count(n: int) -> bool:
+        return len(await job_pods(client, name, active_only=True)) == n
+
+    await eventually(lambda: count(4), "4 pods")
+    await client.patch(batch_pb2.Job, name, "default", {"spec": {"parallelism": 1}})
+    await eventually(lambda: count(1), "1 pod left")
+    for _ in range(10):  # a lagging cache must not make it delete the last one too
+        assert len(await job_pods(client, name, active_only=True)) == 1
+        await asyncio.sleep(0.1)
+    job = await get_job(client, name)
+    assert job.status.failed == 0

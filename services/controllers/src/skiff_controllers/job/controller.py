@@ -88,9 +88,14 @@ class JobController:
         if (key := owner_key(pod, self.jobs, "Job")) is not None:
             self.expectations.creation_observed(key)
 
-    def _pod_updated(self, _old: pod_pb2.Pod, pod: pod_pb2.Pod) -> None:
+    def _pod_updated(self, old: pod_pb2.Pod, pod: pod_pb2.Pod) -> None:
         if sync.FINALIZER not in pod.metadata.finalizers:
             self.released.discard(pod.metadata.uid)
+        # A pod being deleted is as good as gone for counting active pods (Kubernetes' updatePod does the
+        # same), so its deletion is observed when the deletionTimestamp appears, not after the grace period.
+        if pod.metadata.HasField("deletion_timestamp") and not old.metadata.HasField("deletion_timestamp"):
+            if (key := owner_key(pod, self.jobs, "Job")) is not None:
+                self.expectations.deletion_observed(key, pod.metadata.uid)
 
     def _pod_deleted(self, pod: pod_pb2.Pod) -> None:
         self.released.discard(pod.metadata.uid)
@@ -138,11 +143,7 @@ class JobController:
         satisfied = self.expectations.satisfied(key)
         plan = sync.plan(job, pods, now, self.backoff.get(key, sync.Backoff()), expectations_satisfied=satisfied)
         self.backoff[key] = plan.backoff
-        for pod in plan.delete_untracked:
-            if await self._untrack(pod):
-                await self.pod_control.delete(pod, job)
-        for pod in plan.delete_tracked:
-            await self.pod_control.delete(pod, job)
+        await self._delete(job, key, plan)
         created = await self._create(job, key, plan.create)
         job = await self._write_status(job, plan.status)
         released = {p.metadata.uid for p in plan.delete_untracked}
@@ -160,6 +161,24 @@ class JobController:
             ttl = await self._ttl(job, self.clock())
             requeue = ttl.requeue_after if ttl is not None else None
         return Result(requeue_after=max(requeue, 0.05)) if requeue is not None else None
+
+    async def _delete(self, job: batch_pb2.Job, key: str, plan: sync.Plan) -> None:
+        """Delete what the plan says, expecting each deletion, so a cache that still shows a deleted pod as
+        active does not make the next sync delete another one."""
+        doomed = [(p, False) for p in plan.delete_untracked] + [(p, True) for p in plan.delete_tracked]
+        if not doomed:
+            return
+        self.expectations.expect_deletions(key, [p.metadata.uid for p, _ in doomed])
+        for i, (pod, tracked) in enumerate(doomed):
+            try:
+                if tracked or await self._untrack(pod):
+                    await self.pod_control.delete(pod, job)
+                else:
+                    self.expectations.deletion_observed(key, pod.metadata.uid)
+            except Exception:
+                for p, _ in doomed[i:]:
+                    self.expectations.deletion_observed(key, p.metadata.uid)  # will never be observed
+                raise
 
     def _as_observed(self, pod: pod_pb2.Pod) -> pod_pb2.Pod:
         if pod.metadata.uid not in self.released or sync.FINALIZER not in pod.metadata.finalizers:

@@ -234,6 +234,8 @@ def _manage(
                 by_index.setdefault(idx, []).append(p)
         for pods_of_index in by_index.values():
             out.delete_untracked.extend(sorted(pods_of_index, key=lambda p: p.metadata.name)[1:])
+        if out.delete_untracked:
+            return  # create after these deletions are observed (one kind of expectation at a time)
         want = min(parallelism, completions - len(done_idx))
         running = len(by_index)
         if running > want:
