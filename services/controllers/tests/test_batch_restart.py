@@ -2,13 +2,15 @@
 
 * a 10-completion Job: after the manager comes back, the Job ends with exactly 10 completions (no
   completion lost, none counted twice, no extra pod);
-* a CronJob at its schedule time: exactly one Job for that time, and the CronJob's status records it.
+* a CronJob at its schedule time, and across the next one: exactly one Job per schedule time, none
+  skipped, and the CronJob's status records the Job made before the kill.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,12 +70,13 @@ async def test_job_survives_kill9_with_exactly_10_completions(client: ApiClient,
 
 
 async def test_cronjob_due_across_kill9_makes_one_job(client: ApiClient, manager: ManagerProcess) -> None:
+    """Killed right after acting on a schedule time, and killed just before the next one falls due (it comes
+    back after): each schedule time gets exactly one Job, and none is skipped."""
     name = uniq("due")
     cj = batch_pb2.CronJob(
         api_version="batch/v1", kind="CronJob", metadata=meta_pb2.ObjectMeta(name=name, namespace="default")
     )
     cj.spec.schedule = "* * * * *"
-    cj.spec.concurrency_policy = "Forbid"
     cj.spec.job_template.spec.template.spec.containers.add(name="hello", image="busybox:1.28", command=["date"])
     await client.create(cj)
 
@@ -84,22 +87,38 @@ async def test_cronjob_due_across_kill9_makes_one_job(client: ApiClient, manager
             if any(r.name == name for r in j.metadata.owner_references)
         ]
 
-    first = await eventually(jobs, "the Job of the first schedule time", within=120)
+    first = (await eventually(jobs, "the Job of the first schedule time", within=120))[0]
     manager.kill9()  # it is due and just acted: the status write may or may not have happened
     manager.start()
 
     async def recorded() -> batch_pb2.CronJob | None:
         got = await client.get(batch_pb2.CronJob, name, "default")
-        return got if [r.name for r in got.status.active] == [first[0].metadata.name] else None
+        return got if first.metadata.name in [r.name for r in got.status.active] else None
 
     got = await eventually(recorded, "the restarted controller records the existing Job as active", within=60)
-    scheduled = got.status.last_schedule_time.seconds
-    assert first[0].metadata.name == f"{name}-{scheduled // 60}"
+    first_minute = got.status.last_schedule_time.seconds // 60
+    assert first.metadata.name == f"{name}-{first_minute}"
+
+    # Down across the next schedule time.
+    boundary = (first_minute + 1) * 60
+    while time.time() > boundary - 1.5:
+        boundary += 60
+    await asyncio.sleep(boundary - 1.5 - time.time())
+    manager.kill9()
+    await asyncio.sleep(boundary + 1 - time.time())
+    manager.start()
+
+    async def caught_up() -> list[batch_pb2.Job] | None:
+        found = await jobs()
+        return found if any(j.metadata.name == f"{name}-{boundary // 60}" for j in found) else None
+
+    await eventually(caught_up, "the Job of the schedule time missed while down", within=60)
     await asyncio.sleep(2)
-    same_time = [
-        j
-        for j in await jobs()
-        if j.metadata.annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"]
-        == first[0].metadata.annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"]
-    ]
-    assert len(same_time) == 1
+    per_time: dict[str, int] = {}
+    for j in await jobs():
+        stamp = j.metadata.annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+        per_time[stamp] = per_time.get(stamp, 0) + 1
+    assert set(per_time.values()) == {1}, per_time
+    minutes = sorted(int(j.metadata.name.rsplit("-", 1)[1]) for j in await jobs())
+    assert minutes == list(range(minutes[0], minutes[-1] + 1)), minutes  # none skipped
+    assert minutes[0] == first_minute and minutes[-1] >= boundary // 60
