@@ -208,3 +208,16 @@ def test_time_zone_decides_the_time() -> None:
     assert job_from_template(c, p.create, batch_pb2.Job).metadata.annotations[SCHEDULED_TIMESTAMP] == (
         "2026-12-04T09:00:00+01:00"
     )
+
+
+def test_bad_stored_schedule_or_zone_is_an_event_not_a_crash() -> None:
+    """Objects stored before validation existed: Kubernetes' UnparseableSchedule / UnknownTimeZone."""
+    p = plan(cronjob("61 * * * *"), [], T0)
+    assert p.create is None and p.events[-1][:2] == ("Warning", "UnparseableSchedule")
+    assert p.events[-1][2].startswith('unparseable schedule: "61 * * * *" : ')
+    p = plan(cronjob(time_zone="Mars/Olympus"), [], T0)
+    assert p.events[-1] == (
+        "Warning",
+        "UnknownTimeZone",
+        'invalid timeZone: "Mars/Olympus": unknown time zone Mars/Olympus',
+    )

@@ -130,8 +130,10 @@ def plan(cj: Any, jobs: list[Any], now: float) -> CronPlan:
     try:
         sched = parse(cj.spec.schedule, cj.spec.time_zone if cj.spec.HasField("time_zone") else None)
     except ScheduleError as exc:
-        reason = "UnknownTimeZone" if "time zone" in str(exc) else "UnparseableSchedule"
-        out.events.append(("Warning", reason, f"invalid schedule: {cj.spec.schedule}: {exc}"))
+        if "time zone" in str(exc):
+            out.events.append(("Warning", "UnknownTimeZone", f'invalid timeZone: "{cj.spec.time_zone}": {exc}'))
+        else:
+            out.events.append(("Warning", "UnparseableSchedule", f'unparseable schedule: "{cj.spec.schedule}" : {exc}'))
         return out
     now_dt = from_epoch(now)
     earliest = from_epoch(
