@@ -146,11 +146,14 @@ class JobController:
         await self._delete(job, key, plan)
         created = await self._create(job, key, plan.create)
         job = await self._write_status(job, plan.status)
-        released = {p.metadata.uid for p in plan.delete_untracked}
         for pod in plan.untrack:
-            if await self._untrack(pod):
-                released.add(pod.metadata.uid)
-        still = {p.metadata.uid for p in pods if sync.FINALIZER in p.metadata.finalizers} - released
+            await self._untrack(pod)
+        # Still tracked: carries the finalizer and we did not just remove it (self.released).
+        still = {
+            p.metadata.uid
+            for p in pods
+            if sync.FINALIZER in p.metadata.finalizers and p.metadata.uid not in self.released
+        }
         pending = 0 if self.expectations.satisfied(key) else 1
         status, events = sync.settle(job, job.status, still, len(still) + created + pending, now)
         job = await self._write_status(job, status)
