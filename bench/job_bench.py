@@ -8,6 +8,9 @@ root; torn down by ``skiff down``'s code at the end), then for each run creates 
 Complete, the pods' startup latency (creation to the container's start, Kubernetes' pod startup SLI
 without image pulls: the image is pulled once by a warm-up pod first) at p50/p99 beside the SLO
 (p99 <= 5 s), and the controller-manager's CPU time divided by the pods it ran. Asserts nothing.
+
+``job_scenario`` is the same Job as a scenario of ``bench/controllers_bench.py`` (after its Deployment
+scale-up and rolling update, on the same cluster), reported in that bench's JSON as ``job_100x10_*``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from skiff.api.batch.v1 import batch_pb2
 from skiff.api.core.v1 import pod_pb2
@@ -73,12 +77,7 @@ async def one_run(api: ApiClient, name: str, args: argparse.Namespace, controlle
     wall = time.monotonic() - t0
     cpu = cpu_seconds(controllers_pid) - cpu0
     pods = (await api.list(pod_pb2.Pod, "default", label_selector=f"batch.kubernetes.io/job-name={name}")).items
-    startup = [
-        seconds(cs.state.terminated.started_at) - seconds(p.metadata.creation_timestamp)
-        for p in pods
-        for cs in p.status.container_statuses
-        if cs.state.HasField("terminated") and cs.state.terminated.HasField("started_at")
-    ]
+    startup = pod_startups(pods)
     outcome = next(c.type for c in done.status.conditions if c.status == "True" and c.type in ("Complete", "Failed"))
     print(
         f"{name}: {outcome} succeeded={done.status.succeeded} failed={done.status.failed} pods={len(pods)} "
@@ -93,6 +92,34 @@ async def one_run(api: ApiClient, name: str, args: argparse.Namespace, controlle
     for p in pods:
         await api.delete(pod_pb2.Pod, p.metadata.name, "default")
     await api.delete(batch_pb2.Job, name, "default")
+
+
+async def job_scenario(api: ApiClient, report: dict[str, Any]) -> None:
+    """bench/controllers_bench.py's scenario hook: one Job of 100 completions, parallelism 10, on the
+    cluster that bench already warmed up (busybox pulled); time to Complete and pod startup into report."""
+    name = "bench-job"
+    t0 = time.monotonic()
+    await api.create(job(name, 100, 10))
+    done = await wait_complete(api, name, 900)
+    report["job_100x10_seconds"] = round(time.monotonic() - t0, 2)
+    report["job_100x10_succeeded"] = done.status.succeeded
+    pods = (await api.list(pod_pb2.Pod, "default", label_selector=f"batch.kubernetes.io/job-name={name}")).items
+    startup = pod_startups(pods)
+    if startup:
+        report["job_pod_startup_p50"] = round(pct(startup, 50), 2)
+        report["job_pod_startup_p99"] = round(pct(startup, 99), 2)
+    for p in pods:
+        await api.delete(pod_pb2.Pod, p.metadata.name, "default")
+    await api.delete(batch_pb2.Job, name, "default")
+
+
+def pod_startups(pods: list[pod_pb2.Pod]) -> list[float]:
+    return [
+        seconds(cs.state.terminated.started_at) - seconds(p.metadata.creation_timestamp)
+        for p in pods
+        for cs in p.status.container_statuses
+        if cs.state.HasField("terminated") and cs.state.terminated.HasField("started_at")
+    ]
 
 
 async def run(cluster: LocalCluster, args: argparse.Namespace) -> None:
