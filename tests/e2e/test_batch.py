@@ -3,6 +3,8 @@
 * Job: "Parallel Processing using Expansions" (tasks/job/parallel-processing-expansion), the docs'
   ``job-tmpl.yaml`` (busybox:1.28) expanded for apple, banana and cherry with the docs' own ``sed`` step;
   each Job runs to Complete and its pod prints "Processing item <item>", as the docs show.
+* Indexed Job (our own manifest, as the docs' Indexed Job but without the downward API volume, which
+  the kubelet lacks): every pod sees its ``JOB_COMPLETION_INDEX`` and the hostname ``<job>-<index>``.
 * CronJob: "Running Automated Tasks with a CronJob" (tasks/job/automated-tasks-with-cron-jobs), the docs'
   ``cronjob.yaml`` ("hello", ``* * * * *``, busybox:1.28, restartPolicy OnFailure): it starts a Job on the
   minute, the Job completes, its pod prints "Hello from the Kubernetes cluster", and the CronJob's status
@@ -149,3 +151,43 @@ def test_cronjob_hello_runs_every_minute(skiff, cluster: LocalCluster, tmp_path:
                 for pod in _pods_of(skiff, j["metadata"]["name"]):
                     skiff("delete", "pod", pod["metadata"]["name"], check=False)
                 skiff("delete", "job", j["metadata"]["name"], check=False)
+
+
+INDEXED = """apiVersion: batch/v1
+kind: Job
+metadata:
+  name: indexed
+spec:
+  completions: 3
+  parallelism: 3
+  completionMode: Indexed
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: worker
+        image: busybox
+        command: ["sh", "-c", "echo index=$JOB_COMPLETION_INDEX host=$(hostname)"]
+"""
+
+
+def test_indexed_job_pods_know_their_index(skiff, cluster: LocalCluster, tmp_path: Path) -> None:
+    manifest = tmp_path / "indexed.yaml"
+    manifest.write_text(INDEXED)
+    skiff("apply", "-f", str(manifest))
+    try:
+        job = skiff.wait_for(
+            "indexed Complete", lambda: _if(skiff.get_json("job", "indexed"), lambda j: _condition(j, "Complete")), 180
+        )
+        assert job["status"]["completedIndexes"] == "0-2" and job["status"]["succeeded"] == 3
+        seen = set()
+        for pod in _pods_of(skiff, "indexed"):
+            index = pod["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+            out = skiff("logs", pod["metadata"]["name"]).stdout.strip()
+            assert out == f"index={index} host=indexed-{index}", out
+            seen.add(index)
+        assert seen == {"0", "1", "2"}
+    finally:
+        skiff("delete", "job", "indexed", check=False)
+        for pod in _pods_of(skiff, "indexed"):
+            skiff("delete", "pod", pod["metadata"]["name"], check=False)
