@@ -99,6 +99,9 @@ def test_nginx_deployment_rolls_out_updates_and_rolls_back(skiff, tmp_path: Path
 
     events = skiff("get", "events").stdout
     assert "ScalingReplicaSet" in events, events
+    assert events.splitlines()[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], events
+    both = skiff("get", "deployments,replicasets").stdout
+    assert "deployment/nginx-deployment" in both and f"replicaset/{first['metadata']['name']}" in both, both
     skiff("delete", "deployment", "nginx-deployment")
 
 

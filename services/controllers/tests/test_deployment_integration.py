@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from pod_readiness import readiness
@@ -16,6 +16,7 @@ from skiff.api.meta.v1 import meta_pb2
 from skiff_client import ApiClient
 from skiff_client.controller import controller_ref
 from skiff_cluster_fixture import eventually
+from skiff_common import errors
 from skiff_common.apimachinery.intstr import int_or_string
 from skiff_controllers.app import ControllerManager
 from skiff_controllers.deployment.util import HASH_LABEL, REVISION, REVISION_HISTORY, template_hash
@@ -48,6 +49,26 @@ def nginx_like(name: str, replicas: int = 3, image: str = "busybox") -> apps_pb2
 
 async def get(client: ApiClient, name: str) -> apps_pb2.Deployment:
     return await client.get(apps_pb2.Deployment, name, NS)
+
+
+async def change(client: ApiClient, name: str, mutate: Callable[[apps_pb2.Deployment], None]) -> apps_pb2.Deployment:
+    """Read-modify-write with retries: the controller writes status concurrently (Conflict), as kubectl
+    retries its own edits."""
+    for _ in range(20):
+        d = await get(client, name)
+        mutate(d)
+        try:
+            return await client.update(d)
+        except errors.Conflict:
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"could not update deployment {name}")
+
+
+def set_image(image: str) -> Callable[[apps_pb2.Deployment], None]:
+    def mutate(d: apps_pb2.Deployment) -> None:
+        d.spec.template.spec.containers[0].image = image
+
+    return mutate
 
 
 async def rss_of(client: ApiClient, d: apps_pb2.Deployment) -> list[apps_pb2.ReplicaSet]:
@@ -95,8 +116,7 @@ async def test_rollout_update_and_rollback(client: ApiClient, manager: Controlle
         assert all(p.metadata.labels[HASH_LABEL] == h for p in await live_pods(client, name))
 
         # A rolling image update: a second ReplicaSet, the first scaled to 0.
-        d.spec.template.spec.containers[0].image = "busybox:1.36"
-        await client.update(d)
+        await change(client, name, set_image("busybox:1.36"))
         d = await complete(client, name, 3, image="busybox:1.36")
         rss = {rs.metadata.name: rs for rs in await rss_of(client, d)}
         assert len(rss) == 2 and rss[rs1.metadata.name].spec.replicas == 0
@@ -104,10 +124,11 @@ async def test_rollout_update_and_rollback(client: ApiClient, manager: Controlle
         assert rs2.metadata.annotations[REVISION] == "2" and d.metadata.annotations[REVISION] == "2"
 
         # kubectl rollout undo: the template goes back to revision 1's (without its hash label).
-        d = await get(client, name)
-        d.spec.template.CopyFrom(rs1.spec.template)
-        del d.spec.template.metadata.labels[HASH_LABEL]
-        await client.update(d)
+        def undo(d: apps_pb2.Deployment) -> None:
+            d.spec.template.CopyFrom(rs1.spec.template)
+            del d.spec.template.metadata.labels[HASH_LABEL]
+
+        await change(client, name, undo)
         d = await complete(client, name, 3, image="busybox")
         rss = {rs.metadata.name: rs for rs in await rss_of(client, d)}
         assert len(rss) == 2  # the old ReplicaSet is reused, not a third one
@@ -152,8 +173,7 @@ async def test_recreate_scales_old_to_zero_before_creating_new(client: ApiClient
     dep.spec.strategy.type = "Recreate"
     async with readiness(client):
         await client.create(dep)
-        d = await complete(client, name, 2)
-        d.spec.template.spec.containers[0].image = "busybox:1.36"
+        await complete(client, name, 2)
         seen_mixed = False
 
         async def watch_mix() -> None:
@@ -164,7 +184,7 @@ async def test_recreate_scales_old_to_zero_before_creating_new(client: ApiClient
                 await asyncio.sleep(0.05)
 
         watcher = asyncio.create_task(watch_mix())
-        await client.update(d)
+        await change(client, name, set_image("busybox:1.36"))
         await complete(client, name, 2, image="busybox:1.36")
         watcher.cancel()
     assert not seen_mixed  # never old and new pods at once
@@ -174,18 +194,19 @@ async def test_paused_deployment_does_not_roll_out_until_resumed(client: ApiClie
     name = f"pause-{uuid.uuid4().hex[:6]}"
     async with readiness(client):
         await client.create(nginx_like(name, 2))
-        d = await complete(client, name, 2)
-        d.spec.paused = True
-        d = await client.update(d)
+        await complete(client, name, 2)
+        await change(client, name, lambda d: setattr(d.spec, "paused", True))
 
         async def paused() -> bool:
             return condition(await get(client, name), "Progressing") == ("Unknown", "DeploymentPaused")
 
         await eventually(paused, "Progressing=Unknown DeploymentPaused")
-        d = await get(client, name)
-        d.spec.template.spec.containers[0].image = "busybox:1.36"
-        d.spec.replicas = 3  # scaling still happens while paused
-        await client.update(d)
+
+        def update_and_scale(d: apps_pb2.Deployment) -> None:
+            d.spec.template.spec.containers[0].image = "busybox:1.36"
+            d.spec.replicas = 3  # scaling still happens while paused
+
+        d = await change(client, name, update_and_scale)
 
         async def scaled() -> bool:
             pods = await live_pods(client, name)
@@ -193,9 +214,7 @@ async def test_paused_deployment_does_not_roll_out_until_resumed(client: ApiClie
 
         await eventually(scaled, "scaled to 3 while paused")
         assert len(await rss_of(client, d)) == 1  # no rollout while paused
-        d = await get(client, name)
-        d.spec.paused = False
-        await client.update(d)
+        await change(client, name, lambda d: setattr(d.spec, "paused", False))
         await complete(client, name, 3, image="busybox:1.36")
 
 
@@ -243,9 +262,7 @@ async def test_scale_subresource_and_history_limit(client: ApiClient, manager: C
         await client.create(dep)
         await complete(client, name, 1)
         for image in ("busybox:1.35", "busybox:1.36"):
-            d = await get(client, name)
-            d.spec.template.spec.containers[0].image = image
-            await client.update(d)
+            await change(client, name, set_image(image))
             await complete(client, name, 1, image=image)
 
         async def pruned() -> bool:

@@ -22,6 +22,7 @@ from skiff.api.core.v1 import pod_pb2
 from skiff.api.meta.v1 import meta_pb2
 from skiff_client import ApiClient
 from skiff_cluster_fixture import Cluster, eventually
+from skiff_common import errors
 from skiff_common.apimachinery.intstr import int_or_string
 
 pytestmark = pytest.mark.etcd
@@ -132,9 +133,14 @@ async def test_rolling_update_survives_kill_9_of_the_controller_manager(
         bounds = Bounds()
         follower = asyncio.create_task(bounds.follow(client, app))
         await asyncio.sleep(0.3)
-        fresh = await client.get(apps_pb2.Deployment, app, NS)
-        fresh.spec.template.spec.containers[0].image = "busybox:1.36"
-        await client.update(fresh)
+        for _ in range(20):  # the controller writes status concurrently: retry on Conflict
+            fresh = await client.get(apps_pb2.Deployment, app, NS)
+            fresh.spec.template.spec.containers[0].image = "busybox:1.36"
+            try:
+                await client.update(fresh)
+                break
+            except errors.Conflict:
+                await asyncio.sleep(0.05)
 
         async def mid_rollout() -> bool:
             pods = [p for p in bounds.pods.values() if p.spec.containers[0].image == "busybox:1.36"]
