@@ -167,3 +167,25 @@ async def test_cronjob_name_leaves_room_for_the_job_suffix(api) -> None:
     c.metadata.name = "a" * 53
     err = await expect_error(grpc.StatusCode.INVALID_ARGUMENT, create(api.stub, c))
     assert "must be no more than 52 characters" in err.message
+
+
+async def test_cronjob_job_template_is_validated_as_a_job(api) -> None:
+    c = cronjob()
+    rule = c.spec.job_template.spec.pod_failure_policy.rules.add(action="Explode")
+    rule.on_exit_codes.operator = "In"
+    rule.on_exit_codes.values.append(1)
+    c.spec.job_template.spec.active_deadline_seconds = 0
+    err = await expect_error(grpc.StatusCode.INVALID_ARGUMENT, create(api.stub, c))
+    paths = {(e.path, e.reason) for e in err.errors}
+    assert ("spec.jobTemplate.spec.podFailurePolicy.rules[0].action", "Unsupported value") in paths
+    assert ("spec.jobTemplate.spec.activeDeadlineSeconds", "Invalid value") in paths
+    c = cronjob()
+    c.spec.job_template.spec.template.spec.restart_policy = "Always"
+    err = await expect_error(grpc.StatusCode.INVALID_ARGUMENT, create(api.stub, c))
+    assert ("spec.jobTemplate.spec.template.spec.restartPolicy", "Unsupported value") in {
+        (e.path, e.reason) for e in err.errors
+    }
+    ok = cronjob()
+    ok.spec.job_template.spec.completions = 3
+    out = await create(api.stub, ok)
+    assert not out.spec.job_template.spec.HasField("selector")  # generated per Job, not stored here

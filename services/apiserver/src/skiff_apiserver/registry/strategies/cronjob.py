@@ -6,6 +6,8 @@
   standard fields or an ``@hourly``-style macro. ``TZ=``/``CRON_TZ=`` prefixes are refused as Kubernetes
   refuses them: the time zone belongs in ``spec.timeZone``, which must name a zone the tz database knows.
 * The name leaves room for the Job name suffix: at most 52 characters.
+* The job template is validated as the Job it becomes (podFailurePolicy, completionMode, the pod spec...),
+  with paths under ``spec.jobTemplate``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import zoneinfo
 from typing import Any
 
 from croniter import croniter
+from skiff.api.batch.v1 import batch_pb2
 from skiff_common.errors import FieldError
 
-from skiff_apiserver.registry.strategies.podspec import default_pod_spec, validate_pod_spec
+from skiff_apiserver.registry.strategies.job import default_job_spec, generate_selector, validate_job
+from skiff_apiserver.registry.strategies.podspec import default_pod_spec
 from skiff_apiserver.registry.strategies.workload import non_negative
 from skiff_apiserver.registry.strategy import Strategy
 
@@ -94,14 +98,16 @@ class CronJobStrategy(Strategy):
             errs += non_negative(spec.starting_deadline_seconds, "spec.startingDeadlineSeconds")
         errs += non_negative(spec.successful_jobs_history_limit, "spec.successfulJobsHistoryLimit")
         errs += non_negative(spec.failed_jobs_history_limit, "spec.failedJobsHistoryLimit")
-        pod_spec = spec.job_template.spec.template.spec
-        if pod_spec.restart_policy not in ("OnFailure", "Never"):
-            errs.append(
-                FieldError(
-                    "spec.jobTemplate.spec.template.spec.restartPolicy",
-                    "Unsupported value",
-                    f'{pod_spec.restart_policy!r}: supported values: "OnFailure", "Never"',
-                )
-            )
-        errs += validate_pod_spec(pod_spec, "spec.jobTemplate.spec.template.spec")
-        return errs
+        return errs + job_template_errors(obj)
+
+
+def job_template_errors(cj: Any) -> list[FieldError]:
+    """The job template checked as the Job it will become (Kubernetes' ValidateJobTemplateSpec), so a
+    bad template is refused here rather than failing every schedule later with FailedCreate."""
+    job = batch_pb2.Job()
+    job.metadata.name, job.metadata.uid = cj.metadata.name, "cronjob-job-template"
+    job.spec.CopyFrom(cj.spec.job_template.spec)
+    default_job_spec(job.spec)
+    if not job.spec.manual_selector:
+        generate_selector(job)
+    return [FieldError(f"spec.jobTemplate.{e.path}", e.reason, e.detail) for e in validate_job(job)]

@@ -125,27 +125,76 @@ def _validate_exit_codes(req: Any, path: str, containers: set[str]) -> list[Fiel
     return errs
 
 
+def default_job_spec(spec: Any) -> None:
+    """SetDefaults_Job on a spec (shared with the CronJob strategy's check of its job template)."""
+    if not spec.HasField("completions") and not spec.HasField("parallelism"):
+        spec.completions = 1
+    if not spec.HasField("parallelism"):
+        spec.parallelism = 1
+    if not spec.HasField("backoff_limit"):
+        spec.backoff_limit = 6
+    if not spec.HasField("completion_mode"):
+        spec.completion_mode = "NonIndexed"
+    if not spec.HasField("suspend"):
+        spec.suspend = False
+    if not spec.HasField("manual_selector"):
+        spec.manual_selector = False
+    for rule in spec.pod_failure_policy.rules:
+        for pattern in rule.on_pod_conditions:
+            pattern.status = pattern.status or "True"
+    if not spec.template.spec.restart_policy:
+        spec.template.spec.restart_policy = "Never"
+    default_template(spec.template)
+
+
+def validate_job(obj: Any) -> list[FieldError]:
+    """Every field error of a Job (after defaulting and selector generation)."""
+    spec = obj.spec
+    errs = validate_template(spec.selector if spec.HasField("selector") else None, spec.template, "spec")
+    if not spec.HasField("selector"):
+        errs.append(FieldError("spec.selector", "Required value"))
+    elif not spec.manual_selector and dict(spec.selector.match_labels) != {CONTROLLER_UID: obj.metadata.uid}:
+        errs.append(FieldError("spec.selector", "Invalid value", "`selector` not auto-generated"))
+    elif not spec.manual_selector and spec.selector.match_expressions:
+        errs.append(FieldError("spec.selector", "Invalid value", "`selector` not auto-generated"))
+    errs += non_negative(spec.parallelism, "spec.parallelism") + non_negative(spec.backoff_limit, "spec.backoffLimit")
+    if spec.HasField("completions"):
+        errs += non_negative(spec.completions, "spec.completions")
+    if spec.HasField("active_deadline_seconds") and spec.active_deadline_seconds <= 0:
+        errs.append(
+            FieldError(
+                "spec.activeDeadlineSeconds",
+                "Invalid value",
+                f"{spec.active_deadline_seconds}: must be greater than 0",
+            )
+        )
+    if spec.HasField("ttl_seconds_after_finished"):
+        errs += non_negative(spec.ttl_seconds_after_finished, "spec.ttlSecondsAfterFinished")
+    if spec.completion_mode not in ("NonIndexed", "Indexed"):
+        errs.append(_unsupported("spec.completionMode", spec.completion_mode, ("NonIndexed", "Indexed")))
+    elif spec.completion_mode == "Indexed":
+        if not spec.HasField("completions"):
+            errs.append(FieldError("spec.completions", "Required value", "when completion mode is Indexed"))
+        elif spec.completions > MAX_INDEXED_COMPLETIONS:
+            errs.append(
+                FieldError(
+                    "spec.completions",
+                    "Invalid value",
+                    f"must be less than or equal to {MAX_INDEXED_COMPLETIONS} when completion mode is Indexed",
+                )
+            )
+    if spec.template.spec.restart_policy not in ("OnFailure", "Never"):
+        errs.append(
+            _unsupported("spec.template.spec.restartPolicy", spec.template.spec.restart_policy, ("OnFailure", "Never"))
+        )
+    elif spec.HasField("pod_failure_policy"):
+        errs += validate_pod_failure_policy(spec)
+    return errs
+
+
 class JobStrategy(Strategy):
     def default(self, obj: Any) -> None:
-        spec = obj.spec
-        if not spec.HasField("completions") and not spec.HasField("parallelism"):
-            spec.completions = 1
-        if not spec.HasField("parallelism"):
-            spec.parallelism = 1
-        if not spec.HasField("backoff_limit"):
-            spec.backoff_limit = 6
-        if not spec.HasField("completion_mode"):
-            spec.completion_mode = "NonIndexed"
-        if not spec.HasField("suspend"):
-            spec.suspend = False
-        if not spec.HasField("manual_selector"):
-            spec.manual_selector = False
-        for rule in spec.pod_failure_policy.rules:
-            for pattern in rule.on_pod_conditions:
-                pattern.status = pattern.status or "True"
-        if not spec.template.spec.restart_policy:
-            spec.template.spec.restart_policy = "Never"
-        default_template(spec.template)
+        default_job_spec(obj.spec)
 
     def prepare_for_create(self, obj: Any) -> None:
         super().prepare_for_create(obj)
@@ -153,51 +202,7 @@ class JobStrategy(Strategy):
             generate_selector(obj)
 
     def validate(self, obj: Any) -> list[FieldError]:
-        spec = obj.spec
-        errs = validate_template(spec.selector if spec.HasField("selector") else None, spec.template, "spec")
-        if not spec.HasField("selector"):
-            errs.append(FieldError("spec.selector", "Required value"))
-        elif not spec.manual_selector and dict(spec.selector.match_labels) != {CONTROLLER_UID: obj.metadata.uid}:
-            errs.append(FieldError("spec.selector", "Invalid value", "`selector` not auto-generated"))
-        elif not spec.manual_selector and spec.selector.match_expressions:
-            errs.append(FieldError("spec.selector", "Invalid value", "`selector` not auto-generated"))
-        errs += non_negative(spec.parallelism, "spec.parallelism") + non_negative(
-            spec.backoff_limit, "spec.backoffLimit"
-        )
-        if spec.HasField("completions"):
-            errs += non_negative(spec.completions, "spec.completions")
-        if spec.HasField("active_deadline_seconds") and spec.active_deadline_seconds <= 0:
-            errs.append(
-                FieldError(
-                    "spec.activeDeadlineSeconds",
-                    "Invalid value",
-                    f"{spec.active_deadline_seconds}: must be greater than 0",
-                )
-            )
-        if spec.HasField("ttl_seconds_after_finished"):
-            errs += non_negative(spec.ttl_seconds_after_finished, "spec.ttlSecondsAfterFinished")
-        if spec.completion_mode not in ("NonIndexed", "Indexed"):
-            errs.append(_unsupported("spec.completionMode", spec.completion_mode, ("NonIndexed", "Indexed")))
-        elif spec.completion_mode == "Indexed":
-            if not spec.HasField("completions"):
-                errs.append(FieldError("spec.completions", "Required value", "when completion mode is Indexed"))
-            elif spec.completions > MAX_INDEXED_COMPLETIONS:
-                errs.append(
-                    FieldError(
-                        "spec.completions",
-                        "Invalid value",
-                        f"must be less than or equal to {MAX_INDEXED_COMPLETIONS} when completion mode is Indexed",
-                    )
-                )
-        if spec.template.spec.restart_policy not in ("OnFailure", "Never"):
-            errs.append(
-                _unsupported(
-                    "spec.template.spec.restartPolicy", spec.template.spec.restart_policy, ("OnFailure", "Never")
-                )
-            )
-        elif spec.HasField("pod_failure_policy"):
-            errs += validate_pod_failure_policy(spec)
-        return errs
+        return validate_job(obj)
 
     def validate_update(self, new: Any, old: Any) -> list[FieldError]:
         return (
