@@ -217,6 +217,12 @@ async def bench(cluster: LocalCluster, replicas: int) -> Report:
     return report
 
 
+# The Job scenario (issue 7, batch engineer): 100 completions, parallelism 10, time to Complete.
+from job_bench import job_scenario  # noqa: E402  # bench/ is the script's folder, on sys.path
+
+SCENARIOS.append(job_scenario)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replicas", type=int, default=100)

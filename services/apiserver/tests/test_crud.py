@@ -157,7 +157,9 @@ def _fill_minimal(obj) -> None:
     kind = obj.DESCRIPTOR.name
     if kind == "Pod":
         obj.spec.containers.add(name="c", image="busybox")
-    elif kind in ("Deployment", "ReplicaSet", "DaemonSet", "Job"):
+    elif kind == "Job":  # the selector is generated (manualSelector unset), as Kubernetes does
+        obj.spec.template.spec.containers.add(name="c", image="busybox")
+    elif kind in ("Deployment", "ReplicaSet", "DaemonSet"):
         obj.spec.selector.match_labels["app"] = "x"
         obj.spec.template.metadata.labels["app"] = "x"
         obj.spec.template.spec.containers.add(name="c", image="busybox")

@@ -33,7 +33,7 @@ from .probes import apiserver_ready, node_ready, remove_all_sandboxes, runtime_r
 REPO_ROOT = Path(__file__).resolve().parents[4]
 STOP_ORDER = ("supervisor", "kubelet", "controllers", "scheduler", "apiserver", "runtime", "registry", "etcd")
 # The tags of busybox the local registry serves (as docker.io/library/busybox).
-BUSYBOX_TAGS = ("latest", "1.36")
+BUSYBOX_TAGS = ("latest", "1.36", "1.28")
 
 
 class ClusterError(Exception):

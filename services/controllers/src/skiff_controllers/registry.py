@@ -10,7 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from skiff_controllers.base import ControllerContext
+from skiff_controllers.cronjob.controller import new_cronjob
 from skiff_controllers.deployment.controller import new_deployment
+from skiff_controllers.job.controller import new_job
 from skiff_controllers.namespace.controller import NamespaceController
 from skiff_controllers.replicaset.controller import new_replicaset
 
@@ -18,6 +20,8 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "namespace": NamespaceController,
     "replicaset": new_replicaset,
     "deployment": new_deployment,
+    "job": new_job,
+    "cronjob": new_cronjob,
 }
 
 

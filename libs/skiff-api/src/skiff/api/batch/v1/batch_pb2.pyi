@@ -70,6 +70,7 @@ class JobSpec(_message.Message):
     TTL_SECONDS_AFTER_FINISHED_FIELD_NUMBER: _builtins.int
     COMPLETION_MODE_FIELD_NUMBER: _builtins.int
     SUSPEND_FIELD_NUMBER: _builtins.int
+    POD_FAILURE_POLICY_FIELD_NUMBER: _builtins.int
     parallelism: _builtins.int
     completions: _builtins.int
     active_deadline_seconds: _builtins.int
@@ -83,6 +84,8 @@ class JobSpec(_message.Message):
     def selector(self) -> _meta_pb2.LabelSelector: ...
     @_builtins.property
     def template(self) -> _pod_pb2.PodTemplateSpec: ...
+    @_builtins.property
+    def pod_failure_policy(self) -> Global___PodFailurePolicy: ...
     def __init__(
         self,
         *,
@@ -96,10 +99,11 @@ class JobSpec(_message.Message):
         ttl_seconds_after_finished: _builtins.int | None = ...,
         completion_mode: _builtins.str | None = ...,
         suspend: _builtins.bool | None = ...,
+        pod_failure_policy: Global___PodFailurePolicy | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_backoff_limit", b"_backoff_limit", "_completion_mode", b"_completion_mode", "_completions", b"_completions", "_manual_selector", b"_manual_selector", "_parallelism", b"_parallelism", "_suspend", b"_suspend", "_ttl_seconds_after_finished", b"_ttl_seconds_after_finished", "active_deadline_seconds", b"active_deadline_seconds", "backoff_limit", b"backoff_limit", "completion_mode", b"completion_mode", "completions", b"completions", "manual_selector", b"manual_selector", "parallelism", b"parallelism", "selector", b"selector", "suspend", b"suspend", "template", b"template", "ttl_seconds_after_finished", b"ttl_seconds_after_finished"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_backoff_limit", b"_backoff_limit", "_completion_mode", b"_completion_mode", "_completions", b"_completions", "_manual_selector", b"_manual_selector", "_parallelism", b"_parallelism", "_suspend", b"_suspend", "_ttl_seconds_after_finished", b"_ttl_seconds_after_finished", "active_deadline_seconds", b"active_deadline_seconds", "backoff_limit", b"backoff_limit", "completion_mode", b"completion_mode", "completions", b"completions", "manual_selector", b"manual_selector", "parallelism", b"parallelism", "pod_failure_policy", b"pod_failure_policy", "selector", b"selector", "suspend", b"suspend", "template", b"template", "ttl_seconds_after_finished", b"ttl_seconds_after_finished"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_backoff_limit", b"_backoff_limit", "_completion_mode", b"_completion_mode", "_completions", b"_completions", "_manual_selector", b"_manual_selector", "_parallelism", b"_parallelism", "_suspend", b"_suspend", "_ttl_seconds_after_finished", b"_ttl_seconds_after_finished", "active_deadline_seconds", b"active_deadline_seconds", "backoff_limit", b"backoff_limit", "completion_mode", b"completion_mode", "completions", b"completions", "manual_selector", b"manual_selector", "parallelism", b"parallelism", "selector", b"selector", "suspend", b"suspend", "template", b"template", "ttl_seconds_after_finished", b"ttl_seconds_after_finished"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_backoff_limit", b"_backoff_limit", "_completion_mode", b"_completion_mode", "_completions", b"_completions", "_manual_selector", b"_manual_selector", "_parallelism", b"_parallelism", "_suspend", b"_suspend", "_ttl_seconds_after_finished", b"_ttl_seconds_after_finished", "active_deadline_seconds", b"active_deadline_seconds", "backoff_limit", b"backoff_limit", "completion_mode", b"completion_mode", "completions", b"completions", "manual_selector", b"manual_selector", "parallelism", b"parallelism", "pod_failure_policy", b"pod_failure_policy", "selector", b"selector", "suspend", b"suspend", "template", b"template", "ttl_seconds_after_finished", b"ttl_seconds_after_finished"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__active_deadline_seconds: _TypeAlias = _typing.Literal["active_deadline_seconds"]  # noqa: Y015
     _WhichOneofArgType__active_deadline_seconds: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds"]  # noqa: Y015
@@ -137,6 +141,135 @@ class JobSpec(_message.Message):
 Global___JobSpec: _TypeAlias = JobSpec  # noqa: Y015
 
 @_typing.final
+class PodFailurePolicy(_message.Message):
+    """How pod failures count towards backoffLimit (Kubernetes' podFailurePolicy): the first matching rule wins."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___PodFailurePolicyRule]: ...
+    def __init__(
+        self,
+        *,
+        rules: _abc.Iterable[Global___PodFailurePolicyRule] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PodFailurePolicy: _TypeAlias = PodFailurePolicy  # noqa: Y015
+
+@_typing.final
+class PodFailurePolicyRule(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_FIELD_NUMBER: _builtins.int
+    ON_EXIT_CODES_FIELD_NUMBER: _builtins.int
+    ON_POD_CONDITIONS_FIELD_NUMBER: _builtins.int
+    action: _builtins.str
+    """"FailJob", "Ignore", "Count" (or "FailIndex", not supported yet)."""
+    @_builtins.property
+    def on_exit_codes(self) -> Global___PodFailurePolicyOnExitCodesRequirement: ...
+    @_builtins.property
+    def on_pod_conditions(self) -> _containers.RepeatedCompositeFieldContainer[Global___PodFailurePolicyOnPodConditionsPattern]: ...
+    def __init__(
+        self,
+        *,
+        action: _builtins.str = ...,
+        on_exit_codes: Global___PodFailurePolicyOnExitCodesRequirement | None = ...,
+        on_pod_conditions: _abc.Iterable[Global___PodFailurePolicyOnPodConditionsPattern] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["on_exit_codes", b"on_exit_codes"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "on_exit_codes", b"on_exit_codes", "on_pod_conditions", b"on_pod_conditions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PodFailurePolicyRule: _TypeAlias = PodFailurePolicyRule  # noqa: Y015
+
+@_typing.final
+class PodFailurePolicyOnExitCodesRequirement(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTAINER_NAME_FIELD_NUMBER: _builtins.int
+    OPERATOR_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    container_name: _builtins.str
+    operator: _builtins.str
+    """"In" or "NotIn"."""
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        container_name: _builtins.str | None = ...,
+        operator: _builtins.str = ...,
+        values: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_container_name", b"_container_name", "container_name", b"container_name"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_container_name", b"_container_name", "container_name", b"container_name", "operator", b"operator", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__container_name: _TypeAlias = _typing.Literal["container_name"]  # noqa: Y015
+    _WhichOneofArgType__container_name: _TypeAlias = _typing.Literal["_container_name", b"_container_name"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__container_name) -> _WhichOneofReturnType__container_name | None: ...
+
+Global___PodFailurePolicyOnExitCodesRequirement: _TypeAlias = PodFailurePolicyOnExitCodesRequirement  # noqa: Y015
+
+@_typing.final
+class PodFailurePolicyOnPodConditionsPattern(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TYPE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    type: _builtins.str
+    status: _builtins.str
+    def __init__(
+        self,
+        *,
+        type: _builtins.str = ...,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PodFailurePolicyOnPodConditionsPattern: _TypeAlias = PodFailurePolicyOnPodConditionsPattern  # noqa: Y015
+
+@_typing.final
+class UncountedTerminatedPods(_message.Message):
+    """Finished pods whose finalizer the controller has not yet removed, by uid: counted into succeeded/failed
+    only once their finalizer is gone, so a restart neither loses nor double-counts them.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUCCEEDED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def succeeded(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def failed(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        succeeded: _abc.Iterable[_builtins.str] | None = ...,
+        failed: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed", b"failed", "succeeded", b"succeeded"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UncountedTerminatedPods: _TypeAlias = UncountedTerminatedPods  # noqa: Y015
+
+@_typing.final
 class JobStatus(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -148,17 +281,22 @@ class JobStatus(_message.Message):
     FAILED_FIELD_NUMBER: _builtins.int
     READY_FIELD_NUMBER: _builtins.int
     COMPLETED_INDEXES_FIELD_NUMBER: _builtins.int
+    UNCOUNTED_TERMINATED_PODS_FIELD_NUMBER: _builtins.int
+    TERMINATING_FIELD_NUMBER: _builtins.int
     active: _builtins.int
     succeeded: _builtins.int
     failed: _builtins.int
     ready: _builtins.int
     completed_indexes: _builtins.str
+    terminating: _builtins.int
     @_builtins.property
     def conditions(self) -> _containers.RepeatedCompositeFieldContainer[_meta_pb2.Condition]: ...
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def completion_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def uncounted_terminated_pods(self) -> Global___UncountedTerminatedPods: ...
     def __init__(
         self,
         *,
@@ -170,14 +308,21 @@ class JobStatus(_message.Message):
         failed: _builtins.int = ...,
         ready: _builtins.int | None = ...,
         completed_indexes: _builtins.str = ...,
+        uncounted_terminated_pods: Global___UncountedTerminatedPods | None = ...,
+        terminating: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_ready", b"_ready", "completion_time", b"completion_time", "ready", b"ready", "start_time", b"start_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_ready", b"_ready", "_terminating", b"_terminating", "completion_time", b"completion_time", "ready", b"ready", "start_time", b"start_time", "terminating", b"terminating", "uncounted_terminated_pods", b"uncounted_terminated_pods"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_ready", b"_ready", "active", b"active", "completed_indexes", b"completed_indexes", "completion_time", b"completion_time", "conditions", b"conditions", "failed", b"failed", "ready", b"ready", "start_time", b"start_time", "succeeded", b"succeeded"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_ready", b"_ready", "_terminating", b"_terminating", "active", b"active", "completed_indexes", b"completed_indexes", "completion_time", b"completion_time", "conditions", b"conditions", "failed", b"failed", "ready", b"ready", "start_time", b"start_time", "succeeded", b"succeeded", "terminating", b"terminating", "uncounted_terminated_pods", b"uncounted_terminated_pods"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__ready: _TypeAlias = _typing.Literal["ready"]  # noqa: Y015
     _WhichOneofArgType__ready: _TypeAlias = _typing.Literal["_ready", b"_ready"]  # noqa: Y015
+    _WhichOneofReturnType__terminating: _TypeAlias = _typing.Literal["terminating"]  # noqa: Y015
+    _WhichOneofArgType__terminating: _TypeAlias = _typing.Literal["_terminating", b"_terminating"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__ready) -> _WhichOneofReturnType__ready | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__terminating) -> _WhichOneofReturnType__terminating | None: ...
 
 Global___JobStatus: _TypeAlias = JobStatus  # noqa: Y015
 
