@@ -16,6 +16,7 @@ from collections.abc import Callable
 from google.protobuf.message import Message
 from skiff_common import errors
 
+from skiff_apiserver.admission.mutating import admit_create
 from skiff_apiserver.machinery import KindInfo, kinds
 from skiff_apiserver.registry.ipalloc import ClusterIPAllocator
 from skiff_apiserver.registry.objects import check_size, conflict, meta, not_found, random_suffix
@@ -133,6 +134,7 @@ class Store:
             m.ClearField(f)  # type: ignore[arg-type]
         strategy.prepare_for_create(obj)
         strategy.default(obj)
+        admit_create(strategy.info.kind, obj)
         self.validate(obj, strategy, strategy.validate(obj))
 
     def validate(self, obj: Message, strategy: Strategy, kind_errors: list[errors.FieldError]) -> None:
