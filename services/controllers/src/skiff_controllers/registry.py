@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from skiff_controllers.base import Controller, ControllerContext
+from skiff_controllers.garbagecollector.controller import GarbageCollector
 from skiff_controllers.namespace.controller import NamespaceController
+from skiff_controllers.nodelifecycle.controller import NodeLifecycleController
 from skiff_controllers.replicaset.controller import ReplicaSetController
 
 CONTROLLERS: dict[str, Callable[[ControllerContext], Controller]] = {
     NamespaceController.name: NamespaceController,
     ReplicaSetController.name: ReplicaSetController,
+    GarbageCollector.name: GarbageCollector,
+    NodeLifecycleController.name: NodeLifecycleController,
 }
 
 
