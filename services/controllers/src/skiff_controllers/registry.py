@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from skiff_controllers.base import Controller, ControllerContext
+from skiff_controllers.daemonset.controller import DaemonSetController
 from skiff_controllers.garbagecollector.controller import GarbageCollector
 from skiff_controllers.namespace.controller import NamespaceController
 from skiff_controllers.nodelifecycle.controller import NodeLifecycleController
@@ -15,6 +16,7 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Controller]] = {
     ReplicaSetController.name: ReplicaSetController,
     GarbageCollector.name: GarbageCollector,
     NodeLifecycleController.name: NodeLifecycleController,
+    DaemonSetController.name: DaemonSetController,
 }
 
 
