@@ -44,6 +44,19 @@ def daemonset(
     return ds
 
 
+async def set_image(client: ApiClient, name: str, image: str) -> None:
+    """Change the template's image (read-modify-write; the controller writes status meanwhile)."""
+    for _ in range(10):
+        ds = await client.get(apps_pb2.DaemonSet, name, "default")
+        ds.spec.template.spec.containers[0].image = image
+        try:
+            await client.update(ds)
+            return
+        except errors.Conflict:
+            continue
+    raise AssertionError("DaemonSet update kept conflicting")
+
+
 async def pods_of(client: ApiClient, name: str) -> list[pod_pb2.Pod]:
     return (await client.list(pod_pb2.Pod, "default", label_selector=f"name={name}")).items
 
@@ -162,9 +175,7 @@ async def test_rolling_update_keeps_max_unavailable(client: ApiClient, dsc: Daem
             )
 
         await eventually(lambda: all_ready("busybox:1"), "4 ready pods")
-        ds = await client.get(apps_pb2.DaemonSet, name, "default")
-        ds.spec.template.spec.containers[0].image = "busybox:2"
-        await client.update(ds)
+        await set_image(client, name, "busybox:2")
         worst = len(nodes)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 60
@@ -203,9 +214,7 @@ async def test_on_delete_waits_for_a_manual_delete(client: ApiClient, dsc: Daemo
             return by_node if len(by_node) == 2 else None
 
         before = await eventually(two, "2 pods")
-        ds = await client.get(apps_pb2.DaemonSet, name, "default")
-        ds.spec.template.spec.containers[0].image = "busybox:2"
-        await client.update(ds)
+        await set_image(client, name, "busybox:2")
 
         async def observed() -> bool:
             return (await client.get(apps_pb2.DaemonSet, name, "default")).status.observed_generation == 2

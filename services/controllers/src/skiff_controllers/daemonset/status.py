@@ -12,17 +12,7 @@ from collections.abc import Callable
 
 from skiff.api.apps.v1 import apps_pb2
 from skiff.api.core.v1 import pod_pb2
-
-
-def is_ready(pod: pod_pb2.Pod) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions)
-
-
-def is_available(pod: pod_pb2.Pod, min_ready_seconds: int, now: float) -> bool:
-    for c in pod.status.conditions:
-        if c.type == "Ready" and c.status == "True":
-            return min_ready_seconds <= 0 or c.last_transition_time.seconds + min_ready_seconds <= now
-    return False
+from skiff_client.controller import is_available, is_ready
 
 
 def compute(

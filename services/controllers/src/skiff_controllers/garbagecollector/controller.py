@@ -25,11 +25,12 @@ from typing import Any
 
 from google.protobuf.message import Message
 from skiff.apiserver.v1 import apiserver_pb2 as pb
+from skiff_client.controller import Result, WorkLoop
 from skiff_common import errors
 from skiff_common.apimachinery import kinds
 from skiff_common.observability import get_logger
 
-from skiff_controllers.base import Controller, ControllerContext, Result
+from skiff_controllers.base import ControllerContext
 from skiff_controllers.garbagecollector.graph import (
     FOREGROUND,
     ORPHAN,
@@ -60,18 +61,24 @@ def vertex_of(resource: str, obj: Any) -> Vertex:
     )
 
 
-class GarbageCollector(Controller):
+class GarbageCollector:
     name = "garbagecollector"
-    workers = 2
 
-    def __init__(self, ctx: ControllerContext) -> None:
-        super().__init__(ctx)
+    def __init__(self, ctx: ControllerContext, workers: int = 2) -> None:
+        self.ctx = ctx
+        self.api = ctx.api
+        # Its caches are known only after discovery: the loop waits on that instead of the factory.
+        self.loop = WorkLoop(self.name, self.reconcile, workers=workers, wait_synced=self._discover)
+        self.queue = self.loop.queue
         self.graph = Graph()
         self.resources: dict[tuple[str, str], pb.ApiResource] = {}  # (apiVersion, kind) -> resource
         self._informers: list[Any] = []
 
     # -- discovery -----------------------------------------------------------------------------------------
-    async def wait_synced(self) -> None:
+    async def run(self) -> None:
+        await self.loop.run()
+
+    async def _discover(self) -> None:
         delay = 0.5
         while True:
             try:
