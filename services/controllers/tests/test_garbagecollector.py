@@ -135,3 +135,38 @@ async def test_orphan_keeps_dependents_without_the_ref(client: ApiClient, gc: Ga
     assert [r.uid for r in s.metadata.owner_references] == [other.metadata.uid]
     left = await client.get(pod_pb2.Pod, p.metadata.name, "default")
     assert list(left.metadata.owner_references) == []
+
+
+async def test_deleting_a_replicaset_collects_its_pods_in_the_manager(client: ApiClient) -> None:
+    """The collector beside the ReplicaSet controller in one manager, as `skiff-controllers` runs them."""
+    from skiff.api.apps.v1 import apps_pb2
+    from skiff_controllers.app import ControllerManager
+
+    manager = ControllerManager(client, ["replicaset", "garbagecollector"])
+    await manager.start()
+    try:
+        name = uniq("rs")
+        rs = apps_pb2.ReplicaSet(
+            api_version="apps/v1", kind="ReplicaSet", metadata=meta_pb2.ObjectMeta(name=name, namespace="default")
+        )
+        rs.spec.replicas = 3
+        rs.spec.selector.match_labels["app"] = name
+        rs.spec.template.metadata.labels["app"] = name
+        rs.spec.template.spec.containers.add(name="c", image="busybox")
+        await client.create(rs)
+
+        async def pods() -> list[pod_pb2.Pod]:
+            return (await client.list(pod_pb2.Pod, "default", label_selector=f"app={name}")).items
+
+        async def three() -> bool:
+            return len(await pods()) == 3
+
+        await eventually(three, "3 pods")
+        await client.delete(apps_pb2.ReplicaSet, name, "default", propagation_policy="Foreground")
+
+        async def all_gone() -> bool:
+            return not await pods() and await gone(client, "replicasets", name)
+
+        await eventually(all_gone, "pods and then the ReplicaSet gone")
+    finally:
+        await manager.stop()

@@ -36,7 +36,7 @@ async def _run(cfg: ControllersConfig, names: list[str]) -> int:
             await api.close()
             return 0
         waiter.cancel()
-    manager = ControllerManager(api, names)
+    manager = ControllerManager(api, names, config=cfg)
     await manager.start()
     waits: set[asyncio.Task[Any]] = {asyncio.create_task(stop.wait())}
     if elector is not None:

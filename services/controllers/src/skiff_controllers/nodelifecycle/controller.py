@@ -38,7 +38,6 @@ log = get_logger(__name__)
 
 LEASE_NAMESPACE = "kube-node-lease"
 NODE_INDEX = "nodelifecycle.nodeName"
-DEFAULT_GRACE = 40.0
 
 
 def _pod_node(pod: pod_pb2.Pod) -> list[str]:
@@ -49,9 +48,9 @@ class NodeLifecycleController(Controller):
     name = "nodelifecycle"
     workers = 2
 
-    def __init__(self, ctx: ControllerContext, *, grace_period: float = DEFAULT_GRACE) -> None:
+    def __init__(self, ctx: ControllerContext, *, grace_period: float | None = None) -> None:
         super().__init__(ctx)
-        self.grace = grace_period
+        self.grace = grace_period if grace_period is not None else ctx.config.node_monitor_grace_period
         self.health = HealthTracker()
         self._registered: set[str] = set()
         self.nodes = ctx.factory.informer(node_pb2.Node)
