@@ -231,3 +231,46 @@ async def test_on_delete_waits_for_a_manual_delete(client: ApiClient, dsc: Daemo
 
         await eventually(new_image, "the replacement runs the new template")
         assert (await live_by_node(client, name))[nodes[1]][0].spec.containers[0].image == "busybox:1"
+
+
+async def test_rolling_update_with_surge_starts_new_pods_first(client: ApiClient, dsc: DaemonSetController) -> None:
+    tag = uuid.uuid4().hex[:6]
+    nodes = [f"surge{i}-{tag}" for i in range(3)]
+    for n in nodes:
+        await add_node(client, n, labels={"tag": tag})
+    name = f"surge-{tag}"
+    ds = daemonset(name, selector={"tag": tag})
+    ds.spec.update_strategy.rolling_update.max_unavailable.int_val = 0
+    ds.spec.update_strategy.rolling_update.max_surge.int_val = 1
+    await client.create(ds)
+    async with fake_kubelets(client, name):
+
+        async def ready_nodes(image: str | None = None) -> int:
+            return sum(
+                1
+                for v in (await live_by_node(client, name)).values()
+                if any(
+                    (image is None or p.spec.containers[0].image == image)
+                    and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions)
+                    for p in v
+                )
+            )
+
+        await eventually(lambda: _equals(ready_nodes(), 3), "3 ready pods")
+        await set_image(client, name, "busybox:2")
+        fewest, most = 3, 3
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while await ready_nodes("busybox:2") < 3 or len(await pods_of(client, name)) > 3:
+            fewest = min(fewest, await ready_nodes())
+            most = max(
+                most, len([p for p in await pods_of(client, name) if not p.metadata.HasField("deletion_timestamp")])
+            )
+            assert loop.time() < deadline, "surge rollout did not finish"
+            await asyncio.sleep(0.05)
+        assert fewest == 3  # maxUnavailable 0: every node always had a ready daemon
+        assert most <= 4  # maxSurge 1: at most one extra pod at a time
+
+
+async def _equals(value, expected) -> bool:  # type: ignore[no-untyped-def]
+    return await value == expected
