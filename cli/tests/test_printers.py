@@ -78,3 +78,28 @@ def test_replicaset_and_service_columns() -> None:
     lines = table("Service", [svc]).splitlines()
     assert lines[0].split() == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
     assert lines[1].split()[:5] == ["api", "ClusterIP", "10.96.0.10", "<none>", "80/TCP"]
+
+
+def test_daemonset_columns_are_kubectls() -> None:
+    from skiff.api.apps.v1 import apps_pb2
+
+    ds = apps_pb2.DaemonSet()
+    ds.metadata.name = "fluentd"
+    ds.spec.template.spec.node_selector["disk"] = "ssd"
+    ds.spec.selector.match_labels["name"] = "fluentd"
+    ds.spec.template.spec.containers.add(name="f", image="busybox")
+    st = ds.status
+    st.desired_number_scheduled, st.current_number_scheduled, st.number_ready = 3, 3, 2
+    st.updated_number_scheduled, st.number_available = 1, 2
+    lines = table("DaemonSet", [ds], wide=True).splitlines()
+    assert [h.strip() for h in lines[0].split("  ") if h.strip()][:7] == [
+        "NAME",
+        "DESIRED",
+        "CURRENT",
+        "READY",
+        "UP-TO-DATE",
+        "AVAILABLE",
+        "NODE SELECTOR",
+    ]
+    assert lines[1].split()[:7] == ["fluentd", "3", "3", "2", "1", "2", "disk=ssd"]
+    assert lines[1].split()[-3:] == ["f", "busybox", "name=fluentd"]

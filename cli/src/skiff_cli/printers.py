@@ -84,6 +84,26 @@ def replicaset_row(obj: Message, wide: bool) -> Row:
     return [obj.metadata.name, str(desired), str(status.replicas), str(status.ready_replicas), age(obj)]  # type: ignore[attr-defined]
 
 
+def daemonset_row(obj: Message, wide: bool) -> Row:
+    spec, st = obj.spec, obj.status  # type: ignore[attr-defined]
+    selector = ",".join(f"{k}={v}" for k, v in sorted(spec.template.spec.node_selector.items())) or "<none>"
+    row = [
+        obj.metadata.name,  # type: ignore[attr-defined]
+        str(st.desired_number_scheduled),
+        str(st.current_number_scheduled),
+        str(st.number_ready),
+        str(st.updated_number_scheduled),
+        str(st.number_available),
+        selector,
+        age(obj),
+    ]
+    if wide:
+        containers = spec.template.spec.containers
+        labels = ",".join(f"{k}={v}" for k, v in sorted(spec.selector.match_labels.items())) or "<none>"
+        row += [",".join(c.name for c in containers), ",".join(c.image for c in containers), labels]
+    return row
+
+
 def service_row(obj: Message, wide: bool) -> Row:
     spec = obj.spec  # type: ignore[attr-defined]
     ports = ",".join(f"{p.port}/{p.protocol or 'TCP'}" for p in spec.ports) or "<none>"
@@ -108,6 +128,11 @@ COLUMNS: dict[str, tuple[list[str], list[str], Callable[[Message, bool], Row]]] 
     ),
     "Deployment": (["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], [], deployment_row),
     "ReplicaSet": (["NAME", "DESIRED", "CURRENT", "READY", "AGE"], [], replicaset_row),
+    "DaemonSet": (
+        ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"],
+        ["CONTAINERS", "IMAGES", "SELECTOR"],
+        daemonset_row,
+    ),
     "Service": (["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], [], service_row),
     "Namespace": (["NAME", "STATUS", "AGE"], [], namespace_row),
 }
