@@ -59,6 +59,12 @@ def test_reconcile_taints_keeps_foreign_and_time_added() -> None:
     assert back is not None and [(t.key, t.effect) for t in back] == [("dedicated", "NoSchedule")]
 
 
+def test_missing_ready_condition_keeps_no_execute_taints() -> None:
+    n = node(None, taints=[(tt.UNREACHABLE, "NoExecute"), (tt.NOT_READY, "NoSchedule")])
+    new = tt.reconcile_taints(n, 1)
+    assert new is not None and [(t.key, t.effect) for t in new] == [(tt.UNREACHABLE, "NoExecute")]
+
+
 def taint(key: str, added: int | None = 100) -> node_pb2.Taint:
     t = node_pb2.Taint(key=key, effect="NoExecute")
     if added is not None:

@@ -11,8 +11,10 @@ Kubernetes' node lifecycle controller keeps a node's well-known taints in step w
     NetworkUnavailable True -> node.kubernetes.io/network-unavailable NoSchedule
     spec.unschedulable      -> node.kubernetes.io/unschedulable      NoSchedule
 
-A node without a Ready condition yet (just registered) gets none: it is neither known bad nor good, and
-the grace period turns it Unknown if the kubelet never reports. Taints set by anyone else are kept.
+A node without a Ready condition yet (just registered) gets no new ones: it is neither known bad nor
+good, and the grace period turns it Unknown if the kubelet never reports; as in Kubernetes, the NoSchedule
+pass still removes condition taints nothing calls for, while NoExecute ones stay until Ready is known.
+Taints set by anyone else are kept.
 """
 
 from __future__ import annotations
@@ -83,6 +85,10 @@ def reconcile_taints(node: node_pb2.Node, now_seconds: int) -> list[node_pb2.Tai
     """The node's new taint list, or None when it is already right. Taints that stay keep their
     timeAdded (the eviction clock of NoExecute taints runs from it); new ones get `now_seconds`."""
     wanted = wanted_keys(node)
+    if condition(node, "Ready") is None:
+        wanted |= {
+            (t.key, t.effect) for t in node.spec.taints if t.key in (NOT_READY, UNREACHABLE) and t.effect == "NoExecute"
+        }
     kept: list[node_pb2.Taint] = []
     have: set[tuple[str, str]] = set()
     for t in node.spec.taints:
