@@ -274,3 +274,30 @@ async def test_rolling_update_with_surge_starts_new_pods_first(client: ApiClient
 
 async def _equals(value, expected) -> bool:  # type: ignore[no-untyped-def]
     return await value == expected
+
+
+async def test_a_restarted_controller_makes_no_second_pod(client: ApiClient) -> None:
+    tag = uuid.uuid4().hex[:6]
+    nodes = [f"rst{i}-{tag}" for i in range(3)]
+    for n in nodes:
+        await add_node(client, n, labels={"tag": tag})
+    name = f"rst-{tag}"
+    async with running(client, DaemonSetController):
+        await client.create(daemonset(name, selector={"tag": tag}))
+
+        async def three() -> dict[str, list[pod_pb2.Pod]] | None:
+            by_node = await live_by_node(client, name)
+            return by_node if len(by_node) == 3 and all(len(v) == 1 for v in by_node.values()) else None
+
+        before = await eventually(three, "3 pods")
+    # A new controller (empty expectations, fresh caches) takes over: it adopts nothing new, creates
+    # nothing, deletes nothing, and its first status write reflects the pods already there.
+    async with running(client, DaemonSetController) as again:
+
+        async def reconciled() -> bool:
+            return again.loop.reconciles > 0 and len(again.loop.queue) == 0
+
+        await eventually(reconciled, "the new controller reconciled")
+        after = await live_by_node(client, name)
+    names = lambda m: {p.metadata.name for v in m.values() for p in v}  # noqa: E731
+    assert names(after) == names(before)
