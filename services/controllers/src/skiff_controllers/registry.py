@@ -11,6 +11,7 @@ from typing import Any
 
 from skiff_controllers.base import ControllerContext
 from skiff_controllers.daemonset.controller import new_daemonset
+from skiff_controllers.deployment.controller import new_deployment
 from skiff_controllers.garbagecollector.controller import GarbageCollector
 from skiff_controllers.namespace.controller import NamespaceController
 from skiff_controllers.nodelifecycle.controller import NodeLifecycleController
@@ -19,6 +20,7 @@ from skiff_controllers.replicaset.controller import new_replicaset
 CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "namespace": NamespaceController,
     "replicaset": new_replicaset,
+    "deployment": new_deployment,
     "garbagecollector": GarbageCollector,
     "nodelifecycle": NodeLifecycleController,
     "daemonset": new_daemonset,
