@@ -57,3 +57,9 @@ def test_readiness_is_taints(ready: str | None, taints: list, tolerations: list,
 def test_node_unschedulable(unschedulable: bool, tolerations: list, code: Code) -> None:
     pod = make_pod(tolerations=tolerations)
     assert NodeUnschedulable().filter(pod, info(make_node(unschedulable=unschedulable))).code == code
+
+
+def test_untolerated_taint_message_is_kube_schedulers() -> None:
+    fw = Framework.from_plugins(default_registry().build())
+    status = fw.run_filters(make_pod(), info(make_node(taints=[(NR, "", "NoSchedule")])))
+    assert status.reasons == ("node(s) had untolerated taint {node.kubernetes.io/not-ready: }",)
