@@ -56,10 +56,8 @@ class NodeLifecycleController(Controller):
         self.nodes = ctx.factory.informer(node_pb2.Node)
         self.leases = ctx.factory.informer(lease_pb2.Lease, LEASE_NAMESPACE)
         self.pods = ctx.factory.informer(pod_pb2.Pod)
-        try:
+        if not self.pods.store.has_indexer(NODE_INDEX):
             self.pods.add_indexer(NODE_INDEX, _pod_node)
-        except ValueError:
-            pass  # another instance (tests) already indexed the shared informer
         self.nodes.add_handler(
             on_add=self._node_seen, on_update=lambda _o, n: self._node_seen(n), on_delete=self._node_gone
         )
