@@ -3,6 +3,7 @@ propagation, owners matched by UID, and kinds that no table lists (ConfigMaps ow
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -170,3 +171,16 @@ async def test_deleting_a_replicaset_collects_its_pods_in_the_manager(client: Ap
         await eventually(all_gone, "pods and then the ReplicaSet gone")
     finally:
         await manager.stop()
+
+
+async def test_cluster_scoped_owner_of_a_namespaced_dependent(client: ApiClient, gc: GarbageCollector) -> None:
+    from skiff.api.core.v1 import node_pb2
+
+    node = await client.create(
+        node_pb2.Node(api_version="v1", kind="Node", metadata=meta_pb2.ObjectMeta(name=uniq("owner-node")))
+    )
+    dep = await configmap(client, uniq("node-dep"), [ref_to(node)])
+    await asyncio.sleep(0.5)  # the owner exists: the dependent must survive a look
+    assert not await gone(client, "configmaps", dep.metadata.name)
+    await client.delete(node_pb2.Node, node.metadata.name)
+    await eventually(lambda: gone(client, "configmaps", dep.metadata.name), "dependent of the deleted Node collected")
