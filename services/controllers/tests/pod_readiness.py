@@ -33,17 +33,26 @@ async def mark_ready(client: ApiClient, pod: pod_pb2.Pod) -> None:
 
 @contextlib.asynccontextmanager
 async def readiness(
-    client: ApiClient, namespace: str = "default", *, when: Callable[[pod_pb2.Pod], bool] = lambda p: True
+    client: ApiClient,
+    namespace: str = "default",
+    *,
+    when: Callable[[pod_pb2.Pod], bool] = lambda p: True,
+    per_pass: int = 1000,
+    interval: float = 0.1,
 ) -> AsyncIterator[None]:
-    """While inside, every pod of ``namespace`` for which ``when`` holds is made Ready."""
+    """While inside, pods of ``namespace`` for which ``when`` holds are made Ready, at most
+    ``per_pass`` every ``interval`` seconds (a slow kubelet makes a rollout take many steps)."""
 
     async def run() -> None:
         while True:
-            pods = (await client.list(pod_pb2.Pod, namespace)).items
-            for pod in pods:
-                if not is_ready(pod) and not pod.metadata.HasField("deletion_timestamp") and when(pod):
-                    await mark_ready(client, pod)
-            await asyncio.sleep(0.1)
+            try:
+                pods = (await client.list(pod_pb2.Pod, namespace)).items
+            except errors.SkiffError:
+                pods = []
+            todo = [p for p in pods if not is_ready(p) and not p.metadata.HasField("deletion_timestamp") and when(p)]
+            for pod in todo[:per_pass]:
+                await mark_ready(client, pod)
+            await asyncio.sleep(interval)
 
     task = asyncio.create_task(run())
     try:

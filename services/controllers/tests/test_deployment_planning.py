@@ -60,6 +60,7 @@ def test_max_unavailable_is_capped_and_zero_for_recreate() -> None:
         (deployment(10), [rs("old", 10)], 0, 3),  # surge 3: 13 in total
         (deployment(10), [rs("old", 10)], 3, 3),  # at the surge limit: wait
         (deployment(10), [rs("old", 8)], 3, 5),  # old scaled down by 2: room for 2 more
+        (deployment(10), [rs("old", 8, available=10)], 3, 3),  # ...but only once its 2 pods are gone
         (deployment(10), [rs("old", 0)], 8, 10),  # never past replicas
         (deployment(10, 0, 2), [rs("old", 10)], 0, 0),  # no surge allowed
         (deployment(3, strategy="Recreate"), [], 0, 3),

@@ -29,6 +29,7 @@ from skiff_controllers.deployment.util import (
     is_rolling,
     max_surge,
     max_unavailable,
+    pods_total,
     replicas,
     spec_total,
 )
@@ -42,7 +43,7 @@ def new_rs_replicas(d: apps_pb2.Deployment, all_rss: Sequence[RS | None], new: R
     want = desired(d)
     if not is_rolling(d):
         return want
-    current = spec_total(all_rss)
+    current = pods_total(all_rss)
     max_total = want + max_surge(d)
     if current >= max_total:
         return replicas(new)

@@ -142,6 +142,13 @@ def spec_total(rss: Iterable[apps_pb2.ReplicaSet | None]) -> int:
     return sum(replicas(rs) for rs in rss if rs is not None)
 
 
+def pods_total(rss: Iterable[apps_pb2.ReplicaSet | None]) -> int:
+    """Pods the ReplicaSets have or will have: the larger of spec and the observed count, so a
+    ReplicaSet just scaled down but still deleting its surplus counts its pods, not its new spec (the
+    surge limit holds for real pods, not only on paper)."""
+    return sum(max(replicas(rs), rs.status.replicas) for rs in rss if rs is not None)
+
+
 def available(rs: apps_pb2.ReplicaSet) -> int:
     """Available pods that will stay: a ReplicaSet just scaled down still reports the pods it is about
     to delete as available, so never count more than its spec (a stale status must not let a rolling
