@@ -184,3 +184,32 @@ async def test_cluster_scoped_owner_of_a_namespaced_dependent(client: ApiClient,
     assert not await gone(client, "configmaps", dep.metadata.name)
     await client.delete(node_pb2.Node, node.metadata.name)
     await eventually(lambda: gone(client, "configmaps", dep.metadata.name), "dependent of the deleted Node collected")
+
+
+async def test_an_owner_ref_resolves_in_the_dependents_namespace(client: ApiClient, gc: GarbageCollector) -> None:
+    """A ref to an owner in another namespace is dangling there (refs never cross namespaces), and that
+    verdict must not leak to the owner's real dependents in its own namespace."""
+    from skiff.api.core.v1 import namespace_pb2
+
+    other = uniq("ns")
+    await client.create(
+        namespace_pb2.Namespace(api_version="v1", kind="Namespace", metadata=meta_pb2.ObjectMeta(name=other))
+    )
+    owner = await configmap(client, uniq("home-owner"))
+    stray = config_pb2.Secret(
+        api_version="v1", kind="Secret", metadata=meta_pb2.ObjectMeta(name="stray", namespace=other)
+    )
+    stray.metadata.owner_references.append(ref_to(owner))
+    await client.create(stray)
+
+    async def stray_gone() -> bool:
+        try:
+            await client.get(config_pb2.Secret, "stray", other)
+        except errors.NotFound:
+            return True
+        return False
+
+    await eventually(stray_gone, "the cross-namespace dependent collected")
+    home = await secret(client, uniq("home-dep"), [ref_to(owner)])
+    await asyncio.sleep(0.5)
+    assert not await gone(client, "secrets", home.metadata.name)

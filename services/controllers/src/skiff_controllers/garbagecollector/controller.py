@@ -159,7 +159,10 @@ class GarbageCollector:
         states: dict[str, OwnerState] = {}
         for ref in item.owners:
             known = self.graph.vertices.get(ref.uid)
-            states[ref.uid] = state_of(known) if known is not None else await self._lookup_owner(item, ref)
+            if known is not None and known.namespace in ("", item.namespace):
+                states[ref.uid] = state_of(known)
+            else:  # not seen yet, or seen in another namespace (a ref never crosses namespaces)
+                states[ref.uid] = await self._lookup_owner(item, ref)
         return states
 
     async def _lookup_owner(self, item: Vertex, ref: Any) -> OwnerState:
