@@ -210,6 +210,12 @@ async def test_an_owner_ref_resolves_in_the_dependents_namespace(client: ApiClie
         return False
 
     await eventually(stray_gone, "the cross-namespace dependent collected")
+
+    async def warned() -> bool:
+        evs = (await client.list("events", other)).items
+        return any(e.reason == "OwnerRefInvalidNamespace" and e.involved_object.name == "stray" for e in evs)
+
+    await eventually(warned, "an OwnerRefInvalidNamespace warning on the dependent")
     home = await secret(client, uniq("home-dep"), [ref_to(owner)])
     await asyncio.sleep(0.5)
     assert not await gone(client, "secrets", home.metadata.name)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from google.protobuf.message import Message
@@ -77,6 +78,7 @@ class GarbageCollector:
         self.graph = Graph()
         self._absent: OrderedDict[str, None] = OrderedDict()  # owner UIDs confirmed gone, newest last
         self.resources: dict[tuple[str, str], pb.ApiResource] = {}  # (apiVersion, kind) -> resource
+        self._type_meta: dict[str, tuple[str, str]] = {}  # resource -> (apiVersion, kind)
         self._informers: list[Any] = []
 
     # -- discovery -----------------------------------------------------------------------------------------
@@ -95,6 +97,7 @@ class GarbageCollector:
                 delay = min(delay * 2, 30.0)
         for res in served:
             self.resources[(res.api_version, res.kind)] = res
+            self._type_meta[res.name] = (res.api_version, res.kind)
             if res.name in IGNORED_RESOURCES or not NEEDED_VERBS <= set(res.verbs):
                 continue
             try:
@@ -163,7 +166,25 @@ class GarbageCollector:
                 states[ref.uid] = state_of(known)
             else:  # not seen yet, or seen in another namespace (a ref never crosses namespaces)
                 states[ref.uid] = await self._lookup_owner(item, ref)
+                if known is not None and states[ref.uid] == OwnerState.ABSENT:
+                    self._invalid_namespace(item, ref)
         return states
+
+    def _invalid_namespace(self, item: Vertex, ref: Any) -> None:
+        """Kubernetes' OwnerRefInvalidNamespace warning, on the dependent."""
+        api_version, kind = self._type_meta.get(item.resource, ("", ""))
+        dependent = SimpleNamespace(
+            api_version=api_version,
+            kind=kind,
+            metadata=SimpleNamespace(namespace=item.namespace, name=item.name, uid=item.uid, resource_version=""),
+        )
+        self.ctx.events.record(
+            dependent,
+            "Warning",
+            "OwnerRefInvalidNamespace",
+            f"ownerRef [{ref.api_version}/{ref.kind}, namespace: {item.namespace}, name: {ref.name}, "
+            f"uid: {ref.uid}] does not exist in namespace {item.namespace!r}",
+        )
 
     async def _lookup_owner(self, item: Vertex, ref: Any) -> OwnerState:
         res = self.resources.get((ref.api_version, ref.kind))
