@@ -89,6 +89,10 @@ class Skiff:
                     typed = True
         finally:
             os.close(master)
+            try:  # EIO comes as the process closes its terminal on exit: give it a moment to be reaped
+                proc.wait(timeout=max(0.0, min(5.0, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                pass
             killed = proc.poll() is None
             if killed:
                 proc.kill()

@@ -31,7 +31,6 @@ def test_registry_refuses_duplicates_and_unknown_names() -> None:
 def test_default_registry_builds_filters_and_scores() -> None:
     fw = Framework.from_plugins(default_registry().build())
     assert {p.name for p in fw.filters} == {
-        "NodeReady",
         "NodeUnschedulable",
         "NodeAffinity",
         "TaintToleration",
@@ -47,9 +46,9 @@ def test_plugin_exception_becomes_error_status() -> None:
 
 
 def test_first_failing_filter_is_reported() -> None:
-    fw = Framework.from_plugins(default_registry().build(["NodeReady", "NodeAffinity"]))
-    status = fw.run_filters(make_pod(node_selector={"x": "y"}), info(make_node(ready="False")))
-    assert status.plugin == "NodeReady"
+    fw = Framework.from_plugins(default_registry().build(["NodeUnschedulable", "NodeAffinity"]))
+    status = fw.run_filters(make_pod(node_selector={"x": "y"}), info(make_node(unschedulable=True)))
+    assert status.plugin == "NodeUnschedulable"
 
 
 def test_scores_are_clamped_and_weighted() -> None:

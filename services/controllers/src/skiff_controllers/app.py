@@ -15,14 +15,27 @@ from skiff_client.controller import WorkLoop
 from skiff_common.observability import get_logger
 
 from skiff_controllers.base import ControllerContext, loop_of
+from skiff_controllers.config import ControllersConfig
 from skiff_controllers.registry import CONTROLLERS
 
 log = get_logger(__name__)
 
 
 class ControllerManager:
-    def __init__(self, api: ApiClient, names: list[str], *, component: str = "controller-manager") -> None:
-        self.ctx = ControllerContext(api=api, factory=InformerFactory(api), events=EventRecorder(api, component))
+    def __init__(
+        self,
+        api: ApiClient,
+        names: list[str],
+        *,
+        component: str = "controller-manager",
+        config: ControllersConfig | None = None,
+    ) -> None:
+        self.ctx = ControllerContext(
+            api=api,
+            factory=InformerFactory(api),
+            events=EventRecorder(api, component),
+            config=config or ControllersConfig(),
+        )
         self.controllers: dict[str, Any] = {n: CONTROLLERS[n](self.ctx) for n in names}
         self.loops: dict[str, WorkLoop] = {n: loop_of(c) for n, c in self.controllers.items()}
         self._tasks: list[asyncio.Task[None]] = []

@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 from skiff_client import ApiClient, EventRecorder, InformerFactory, RateLimitingQueue
 from skiff_client.controller import PodControl, Result, TerminalError, WorkLoop
 
+from skiff_controllers.config import ControllersConfig
+
 __all__ = ["Controller", "ControllerContext", "Result", "TerminalError", "loop_of"]
 
 
@@ -21,6 +23,7 @@ class ControllerContext:
     api: ApiClient
     factory: InformerFactory
     events: EventRecorder
+    config: ControllersConfig = field(default_factory=ControllersConfig)  # flags controllers read
     pod_control: PodControl = field(init=False)
 
     def __post_init__(self) -> None:

@@ -26,6 +26,9 @@ class ControllersConfig:
         metadata={"help": "identity written to the Lease"},
     )
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
+    node_monitor_grace_period: float = field(
+        default=40.0, metadata={"help": "seconds a node may go unheard before it is marked Unknown"}
+    )
 
     def tls(self) -> TLSConfig | None:
         return tls_from_files(self.tls_ca_file, self.tls_cert_file, self.tls_key_file)

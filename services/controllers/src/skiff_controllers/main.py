@@ -42,12 +42,18 @@ async def _until(stop: asyncio.Event, coro: Any) -> bool:
     return work.done() and not work.cancelled() and not stop.is_set()
 
 
-async def run_manager(api: ApiClient, names: list[str], elector: LeaderElector | None, stop: asyncio.Event) -> None:
+async def run_manager(
+    api: ApiClient,
+    names: list[str],
+    elector: LeaderElector | None,
+    stop: asyncio.Event,
+    config: ControllersConfig | None = None,
+) -> None:
     """Lead (or just run, without election) until ``stop``; leadership lost means campaign again."""
     while not stop.is_set():
         if elector is not None and not await _until(stop, elector.acquire()):
             return
-        manager = ControllerManager(api, names)
+        manager = ControllerManager(api, names, config=config)
         await manager.start()
         try:
             if elector is None:
@@ -67,7 +73,7 @@ async def _run(cfg: ControllersConfig, names: list[str]) -> int:
         loop.add_signal_handler(sig, stop.set)
     elector = LeaderElector(api, cfg.leader_identity) if cfg.leader_elect else None
     try:
-        await run_manager(api, names, elector, stop)
+        await run_manager(api, names, elector, stop, config=cfg)
     finally:
         await api.close()
     return 0

@@ -11,9 +11,12 @@ from typing import Any
 
 from skiff_controllers.base import ControllerContext
 from skiff_controllers.cronjob.controller import new_cronjob
+from skiff_controllers.daemonset.controller import new_daemonset
 from skiff_controllers.deployment.controller import new_deployment
+from skiff_controllers.garbagecollector.controller import GarbageCollector
 from skiff_controllers.job.controller import new_job
 from skiff_controllers.namespace.controller import NamespaceController
+from skiff_controllers.nodelifecycle.controller import NodeLifecycleController
 from skiff_controllers.replicaset.controller import new_replicaset
 
 CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
@@ -22,6 +25,9 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "deployment": new_deployment,
     "job": new_job,
     "cronjob": new_cronjob,
+    "garbagecollector": GarbageCollector,
+    "nodelifecycle": NodeLifecycleController,
+    "daemonset": new_daemonset,
 }
 
 

@@ -1,1 +1,6 @@
-"""Admission-time limits: in-flight cap and per-client rate."""
+"""Admission: what happens to a request between decoding and storage.
+
+* ``limits``: overload protection (in-flight cap, per-client rate), before a handler runs.
+* ``mutating``: Kubernetes' mutating admission plugins, run on create after defaulting and before
+  validation (``default_tolerations``: DefaultTolerationSeconds).
+"""

@@ -20,6 +20,7 @@ from typing import Protocol
 from google.protobuf.message import Message
 from skiff_common import errors
 
+from skiff_apiserver.admission.mutating import admit_create
 from skiff_apiserver.machinery import KindInfo, kinds
 from skiff_apiserver.registry.objects import check_size, conflict, meta, not_found, random_suffix
 from skiff_apiserver.registry.strategies import strategy_for
@@ -124,6 +125,7 @@ class Store:
         m.ClearField("deletion_grace_period_seconds")
         strategy.prepare_for_create(obj)
         strategy.default(obj)
+        admit_create(strategy.info.kind, obj)
         self.validate(obj, strategy, strategy.validate(obj))
 
     def validate(self, obj: Message, strategy: Strategy, kind_errors: list[errors.FieldError]) -> None:

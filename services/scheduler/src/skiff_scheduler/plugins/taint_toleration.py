@@ -28,8 +28,8 @@ class TaintToleration:
             if taint.effect not in ("NoSchedule", "NoExecute"):
                 continue
             if not any(tolerates(t, taint) for t in pod.spec.tolerations):
-                text = f"{taint.key}={taint.value}" if taint.value else taint.key
+                # kube-scheduler's wording: "{key: value}" (e.g. "{node.kubernetes.io/not-ready: }")
                 return Status.unschedulable(
-                    f"node(s) had untolerated taint {{{text}: {taint.effect}}}", unresolvable=True
+                    f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}", unresolvable=True
                 )
         return Status.success()

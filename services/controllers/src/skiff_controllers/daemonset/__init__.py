@@ -1,0 +1,1 @@
+"""DaemonSet controller: one pod per eligible node, placed through the scheduler."""

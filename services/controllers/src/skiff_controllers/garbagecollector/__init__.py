@@ -1,0 +1,1 @@
+"""Garbage collector: ownerReferences across every kind the apiserver serves."""

@@ -1,0 +1,1 @@
+"""Node lifecycle: node health from heartbeats, condition taints, and NoExecute taint eviction."""
