@@ -493,3 +493,45 @@ async def test_host_network_pod_reports_host_ip(client: ApiClient, kubelet: Kube
     )
     assert out.stdout.decode().strip() == os.readlink("/proc/self/ns/net")  # the host's network namespace
     await client.delete(pod_pb2.Pod, name, "default", grace_period_seconds=0)
+
+
+class CountingStub:
+    """Wraps a CRI stub and records the name of every method called through it."""
+
+    def __init__(self, stub: Any, calls: list[str]) -> None:
+        self._stub, self._calls = stub, calls
+
+    def __getattr__(self, method: str) -> Any:
+        self._calls.append(method)
+        return getattr(self._stub, method)
+
+
+async def test_idle_sync_makes_no_cri_call(client: ApiClient, kubelet: Kubelet) -> None:
+    """A sync of a running pod in which nothing changed reads the PLEG's cache: no CRI call at all."""
+    name = f"idle-{uuid.uuid4().hex[:6]}"
+    await client.create(busybox_pod(name, "exec sleep 300", node_name=kubelet.cfg.node_name))
+
+    async def running() -> pod_pb2.Pod | None:
+        p = await client.get(pod_pb2.Pod, name, "default")
+        ok = p.status.phase == "Running" and p.status.pod_ip and p.status.container_statuses[0].ready
+        return p if ok else None
+
+    await eventually(running, "pod Running")
+    cached = await eventually(lambda: _informer_pod(kubelet, name), "the kubelet's informer to see the pod Running")
+    calls: list[str] = []
+    real_runtime, real_images = kubelet.cri.runtime, kubelet.cri.images
+    kubelet.cri.runtime, kubelet.cri.images = CountingStub(real_runtime, calls), CountingStub(real_images, calls)
+    try:
+        for _ in range(3):
+            assert await kubelet.syncer.sync(cached) is None
+            await kubelet.syncer.cleanup_name("default", name, cached.metadata.uid)
+    finally:
+        kubelet.cri.runtime, kubelet.cri.images = real_runtime, real_images
+    # The relist loop shares the client: its two list calls are the only ones allowed meanwhile.
+    assert set(calls) <= {"ListPodSandbox", "ListContainers"}, calls
+    await client.delete(pod_pb2.Pod, name, "default", grace_period_seconds=0)
+
+
+async def _informer_pod(kubelet: Kubelet, name: str) -> pod_pb2.Pod | None:
+    p = kubelet.pods.store.get(f"default/{name}")
+    return p if p is not None and p.status.phase == "Running" and p.status.container_statuses[0].ready else None

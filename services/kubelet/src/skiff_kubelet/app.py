@@ -18,6 +18,7 @@ from skiff_common.observability import get_logger
 from skiff_kubelet.config import KubeletConfig
 from skiff_kubelet.lookup import ApiLookup
 from skiff_kubelet.node_status import NodeStatusManager
+from skiff_kubelet.pleg import PodCache
 from skiff_kubelet.pod_workers import PodWorkers
 from skiff_kubelet.probes import ProbeManager
 from skiff_kubelet.server import KubeletService
@@ -50,6 +51,7 @@ class Kubelet:
             self.cri,
             self.events,
             ApiLookup(self.api),
+            PodCache(),
             node_name=cfg.node_name,
             host_ip=host_ip,
             root_dir=cfg.root_dir,
@@ -66,7 +68,7 @@ class Kubelet:
             sync_frequency=cfg.sync_frequency_s,
         )
         self.server = create_server("kubelet", tls=tls)
-        kubelet_pb2_grpc.add_KubeletServicer_to_server(
+        kubelet_pb2_grpc.add_KubeletServicer_to_server(  # type: ignore[no-untyped-call]
             KubeletService(self.pods, self.cri, cfg.pod_log_dir), self.server
         )
         self.port = add_listen(self.server, cfg.listen, tls)
