@@ -1,8 +1,9 @@
 """Carrying out one sync's plan against the runtime (the executing half of Kubernetes' ``SyncPod``).
 
 What one sync learns on the way (the sandbox it runs in, the pod's IP, the volumes it set up, the
-waiting reasons of containers that could not start, when it last wrote to the runtime) lives in one
-``SyncState``, so each step takes the state and its own instruction and nothing else. Volumes are set
+Service variables and /etc/hosts file it made, the waiting reasons of containers that could not
+start, when it last wrote to the runtime) lives in one ``SyncState``, so each step takes the state
+and its own instruction and nothing else. Volumes are set
 up once per sync, before the first container that needs them, not once per container: secret and
 configMap projections are still refreshed whenever a sync (re)starts containers.
 
@@ -14,9 +15,10 @@ recorded failures into ``RetryLater`` after the status is written.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from skiff.api.core.v1 import pod_pb2
+from skiff.api.core.v1 import pod_pb2, service_pb2
 from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff_client import CriClient, EventRecorder
 from skiff_client.cri import call
@@ -25,12 +27,15 @@ from skiff_common.observability import get_logger
 
 from skiff_kubelet import volumes
 from skiff_kubelet.container import build_container_config
+from skiff_kubelet.dns import ClusterDNS
 from skiff_kubelet.env import ConfigError, Lookup, resolve_env
+from skiff_kubelet.hosts import write_hosts_file
 from skiff_kubelet.images import ImageError, ensure_image
 from skiff_kubelet.killing import kill_sandboxes
 from skiff_kubelet.plan import KillContainer, PodActions, StartContainer
 from skiff_kubelet.runtime_state import PodRuntime
 from skiff_kubelet.sandbox import build_sandbox_config
+from skiff_kubelet.service_env import pod_service_env
 
 log = get_logger(__name__)
 
@@ -49,6 +54,8 @@ class SyncState:
     sandbox_config: cri.PodSandboxConfig
     waiting: dict[str, tuple[str, str]] = field(default_factory=dict)
     volume_paths: dict[str, str] | None = None
+    service_env: dict[str, str] | None = None
+    hosts_path: str | None = None
     last_write: float = 0.0  # monotonic time when the last runtime write returned (0: none)
 
     def wrote(self) -> None:
@@ -56,6 +63,14 @@ class SyncState:
 
     def failed(self) -> bool:
         return any(reason not in NOT_FAILURES for reason, _ in self.waiting.values())
+
+
+# The Services the informer holds, or None while it has not listed them once.
+ServiceSource = Callable[[], list[service_pb2.Service] | None]
+
+
+def no_services() -> list[service_pb2.Service]:
+    return []
 
 
 @dataclass
@@ -66,10 +81,16 @@ class PlanExecutor:
     root_dir: str
     pod_log_dir: str
     cgroup_root: str
+    cluster_dns: ClusterDNS = field(default_factory=ClusterDNS)
+    services: ServiceSource = no_services
 
     def new_state(self, pod: pod_pb2.Pod, rt: PodRuntime, plan: PodActions, host_ip: str) -> SyncState:
         config = build_sandbox_config(
-            pod, pod_log_dir=self.pod_log_dir, attempt=plan.sandbox_attempt, cgroup_root=self.cgroup_root
+            pod,
+            pod_log_dir=self.pod_log_dir,
+            attempt=plan.sandbox_attempt,
+            cgroup_root=self.cgroup_root,
+            cluster_dns=self.cluster_dns,
         )
         state = SyncState(pod, rt.sandbox_id, config, waiting=dict(plan.waiting))
         ips = rt.pod_ips()
@@ -147,7 +168,7 @@ class PlanExecutor:
             self.events.record(pod, "Warning", "Failed", str(exc))
             return
         try:
-            env = await resolve_env(pod, c, self.lookup)
+            env = await resolve_env(pod, c, self.lookup, self._service_env(state))
             if state.volume_paths is None:
                 state.volume_paths = await volumes.setup_volumes(pod, self.root_dir, self.lookup)
             config = build_container_config(
@@ -158,6 +179,7 @@ class PlanExecutor:
                 env=env,
                 volume_paths=state.volume_paths,
                 init=step.init,
+                hosts_path=self._hosts_file(state),
             )
         except ConfigError as exc:
             state.waiting[c.name] = ("CreateContainerConfigError", str(exc))
@@ -176,6 +198,25 @@ class PlanExecutor:
             state.wrote()
         self.events.record(pod, "Normal", "Created", f"Created container {c.name}")
         await self._start_created(state, resp.container_id, c.name)
+
+    def _service_env(self, state: SyncState) -> dict[str, str]:
+        if state.service_env is None:
+            services = self.services()
+            if services is None:
+                raise ConfigError("services have not yet been read at least once, cannot construct envvars")
+            state.service_env = pod_service_env(state.pod, services)
+        return state.service_env
+
+    def _hosts_file(self, state: SyncState) -> str:
+        """The pod's /etc/hosts, written once per sync that starts containers (the IP may be new)."""
+        if state.hosts_path is None:
+            pod = state.pod
+            ips = [pod.status.host_ip] if pod.spec.host_network else ([pod.status.pod_ip] if pod.status.pod_ip else [])
+            state.hosts_path = ""
+            if ips:  # as the kubelet: no IP yet, no managed hosts file
+                pod_dir = volumes.pod_dir(self.root_dir, pod.metadata.uid)
+                state.hosts_path = write_hosts_file(pod_dir, pod, ips, self.cluster_dns.domain)
+        return state.hosts_path
 
     async def _start_created(self, state: SyncState, container_id: str, name: str) -> None:
         try:

@@ -31,7 +31,8 @@ from skiff_common import errors
 from skiff_common.observability import get_logger
 
 from skiff_kubelet import labels as L
-from skiff_kubelet.actions import PlanExecutor, RetryLater
+from skiff_kubelet.actions import PlanExecutor, RetryLater, ServiceSource, no_services
+from skiff_kubelet.dns import ClusterDNS
 from skiff_kubelet.env import Lookup
 from skiff_kubelet.killing import grace_seconds, kill_sandboxes, remove_pod_files
 from skiff_kubelet.plan import BACKOFF_BASE, compute_pod_actions
@@ -61,6 +62,8 @@ class PodSyncer:
         probes: ProbeManager | None = None,
         backoff_base: float = BACKOFF_BASE,
         cgroup_root: str = "skiff",
+        cluster_dns: ClusterDNS | None = None,
+        services: ServiceSource = no_services,
     ) -> None:
         self.cgroup_root = cgroup_root
         # Learnt from the runtime's CRI Version at start; names the scheme of containerIDs.
@@ -75,7 +78,9 @@ class PodSyncer:
         self.host_ip = host_ip
         self.root_dir = root_dir
         self.pod_log_dir = pod_log_dir
-        self.executor = PlanExecutor(cri_client, events, lookup, root_dir, pod_log_dir, cgroup_root)
+        self.executor = PlanExecutor(
+            cri_client, events, lookup, root_dir, pod_log_dir, cgroup_root, cluster_dns or ClusterDNS(), services
+        )
         # pod uid -> when this kubelet's last write to the pod's runtime state returned (monotonic):
         # the next sync waits for a relist newer than that (GetNewerThan).
         self._last_write: dict[str, float] = {}
