@@ -200,3 +200,25 @@ def test_host_network_pod_gets_the_nodes_hosts_plus_aliases(tmp_path: Path) -> N
         "# Kubernetes-managed hosts file (host network).\n127.0.0.1 localhost\n192.0.2.7 node-1\n"
         "\n# Entries added by HostAliases.\n10.1.2.3\tfoo.remote\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("flags", "error"),
+    [
+        ({}, ""),
+        ({"cluster_dns": "10.96.0.10,fd00::a"}, ""),
+        ({"cluster_dns": ""}, ""),  # no cluster DNS: ClusterFirst pods get the node's
+        ({"cluster_dns": "10.96.0.300"}, "--cluster-dns: '10.96.0.300' is not an IP address"),
+        ({"cluster_domain": "Cluster_Local"}, "--cluster-domain: 'Cluster_Local' is not a DNS domain"),
+        ({"cluster_domain": "k8s.example."}, ""),
+    ],
+)
+def test_dns_flags_are_validated(flags: dict[str, str], error: str) -> None:
+    from skiff_kubelet.config import KubeletConfig
+
+    cfg = KubeletConfig(node_name="n", **flags)  # type: ignore[arg-type]
+    if not error:
+        cfg.validate()
+        return
+    with pytest.raises(ValueError, match=error.replace("(", r"\(")):
+        cfg.validate()

@@ -62,7 +62,9 @@ class Kubelet:
             probes=self.probes,
             backoff_base=cfg.crash_loop_backoff_s,
             cgroup_root=cfg.cgroup_root,
-            cluster_dns=ClusterDNS(tuple(cfg.cluster_dns_ips), cfg.cluster_domain.strip("."), read_host_dns()),
+            cluster_dns=ClusterDNS(
+                tuple(cfg.cluster_dns_ips), cfg.cluster_domain.strip("."), read_host_dns(cfg.resolv_conf)
+            ),
             services=self._services,
         )
         self.workers = PodWorkers(

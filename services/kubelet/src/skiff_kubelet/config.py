@@ -51,6 +51,10 @@ class KubeletConfig:
         metadata={"help": "comma-separated cluster DNS server IPs for ClusterFirst pods (empty: use the node's)"},
     )
     cluster_domain: str = field(default="cluster.local", metadata={"help": "the cluster's DNS domain"})
+    resolv_conf: str = field(
+        default="/etc/resolv.conf",
+        metadata={"help": "the node's resolver file, for dnsPolicy Default and the search path (empty: none)"},
+    )
     max_pods: int = field(default=110, metadata={"help": "pods capacity advertised"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
 

@@ -65,6 +65,9 @@ def parse_resolv_conf(text: str) -> HostDNS:
 
 
 def read_host_dns(path: str = "/etc/resolv.conf") -> HostDNS:
+    """The node's resolver settings, read once at start (``--resolv-conf``; empty: none)."""
+    if not path:
+        return HostDNS()
     try:
         return parse_resolv_conf(Path(path).read_text())
     except OSError:

@@ -35,6 +35,8 @@ from skiff_kubelet.runtime_state import PodRuntime, inspect_pod
 log = get_logger(__name__)
 
 EVENTS = Counter("skiff_kubelet_pleg_events_total", "Pod lifecycle events from the relist", ["type"])
+# Pods inspected at once after a relist (all of them after a kubelet restart).
+INSPECT_CONCURRENCY = 8
 RUNNING_PODS = Gauge("skiff_kubelet_running_pods", "Pods with a ready sandbox on this node")
 
 
@@ -170,14 +172,19 @@ class Relister:
         present = (sandboxes.keys() | containers.keys()) - {""}
         dirty = ({e.uid for e in events} | self._reinspect | (present - self.cache.uids())) & present
         self._reinspect = set()
-        for uid in dirty:
-            try:
-                rt = await inspect_pod(self.cri, sandboxes.get(uid, []), containers.get(uid, []))
-            except Exception as exc:
-                log.warning("pleg.inspect_failed", uid=uid, error=str(exc))
-                self._reinspect.add(uid)
-                continue
+        limit = asyncio.Semaphore(INSPECT_CONCURRENCY)
+
+        async def inspect(uid: str) -> None:
+            async with limit:
+                try:
+                    rt = await inspect_pod(self.cri, sandboxes.get(uid, []), containers.get(uid, []))
+                except Exception as exc:
+                    log.warning("pleg.inspect_failed", uid=uid, error=str(exc))
+                    self._reinspect.add(uid)  # keep the old entry, look again next time
+                    return
             self.cache.set(uid, rt, started)
+
+        await asyncio.gather(*(inspect(uid) for uid in dirty))
         for uid in self.cache.uids() - present:
             self.cache.delete(uid)
         self._last = seen
