@@ -71,3 +71,19 @@ async def test_an_entry_refreshed_after_the_write_is_fresh_before_the_relist_com
     rt = PodRuntime()
     cache.set("u", rt, 9.0)
     assert (await asyncio.wait_for(cache.get_newer_than("u", 8.0), 1)) is rt
+
+
+async def test_a_pod_whose_inspection_failed_is_not_fresh_until_inspected_again() -> None:
+    cache = PodCache()
+    old = PodRuntime()
+    cache.set("u", old, 1.0)
+    cache.mark_stale("u")
+    await cache.update_time(5.0)
+    waiting = asyncio.create_task(cache.get_newer_than("u", 2.0))
+    await asyncio.sleep(0)
+    assert not waiting.done()  # the relist at 5 completed, but without this pod's new state
+    assert (await asyncio.wait_for(cache.get_newer_than("other", 2.0), 1)).sandboxes == []
+    new = PodRuntime(sandboxes=[cri.PodSandbox(id="sb")])
+    cache.set("u", new, 6.0)
+    await cache.update_time(6.0)
+    assert (await waiting) is new

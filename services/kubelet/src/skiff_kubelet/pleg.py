@@ -101,6 +101,7 @@ class PodCache:
         self._pods: dict[str, PodRuntime] = {}
         self._modified: dict[str, float] = {}
         self._timestamp = 0.0  # start of the last completed relist (monotonic); 0: none yet
+        self._stale: set[str] = set()  # pods whose last inspection failed: only a new entry is fresh
         self._changed = asyncio.Condition()
 
     def get(self, uid: str) -> PodRuntime:
@@ -115,10 +116,17 @@ class PodCache:
     def set(self, uid: str, rt: PodRuntime, timestamp: float) -> None:
         self._pods[uid] = rt
         self._modified[uid] = timestamp
+        self._stale.discard(uid)
+
+    def mark_stale(self, uid: str) -> None:
+        """The relist saw the pod change but could not inspect it: a completed relist does not make
+        the old entry fresh (Kubernetes' cache keeps the inspection error for the same reason)."""
+        self._stale.add(uid)
 
     def delete(self, uid: str) -> None:
         self._pods.pop(uid, None)
         self._modified.pop(uid, None)
+        self._stale.discard(uid)
 
     async def update_time(self, timestamp: float) -> None:
         """A relist that started at ``timestamp`` has completed: every entry is at least that fresh."""
@@ -127,7 +135,9 @@ class PodCache:
             self._changed.notify_all()
 
     def _fresh(self, uid: str, min_time: float) -> bool:
-        return self._timestamp > min_time or self._modified.get(uid, 0.0) > min_time
+        if self._modified.get(uid, 0.0) > min_time:
+            return True
+        return self._timestamp > min_time and uid not in self._stale
 
     async def get_newer_than(self, uid: str, min_time: float) -> PodRuntime:
         """The pod's status from a relist that started after ``min_time`` (and after none: the first)."""
@@ -181,6 +191,7 @@ class Relister:
                 except Exception as exc:
                     log.warning("pleg.inspect_failed", uid=uid, error=str(exc))
                     self._reinspect.add(uid)  # keep the old entry, look again next time
+                    self.cache.mark_stale(uid)
                     return
             self.cache.set(uid, rt, started)
 
