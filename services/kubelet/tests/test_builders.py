@@ -11,8 +11,8 @@ from skiff_kubelet.container import build_container_config, linux_resources, mou
 from skiff_kubelet.env import ConfigError
 from skiff_kubelet.images import pull_policy
 from skiff_kubelet.killing import grace_seconds
+from skiff_kubelet.plan import crash_backoff
 from skiff_kubelet.sandbox import build_sandbox_config
-from skiff_kubelet.sync import crash_backoff
 
 
 def make_pod(**spec_kw: object) -> pod_pb2.Pod:

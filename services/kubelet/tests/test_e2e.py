@@ -493,3 +493,102 @@ async def test_host_network_pod_reports_host_ip(client: ApiClient, kubelet: Kube
     )
     assert out.stdout.decode().strip() == os.readlink("/proc/self/ns/net")  # the host's network namespace
     await client.delete(pod_pb2.Pod, name, "default", grace_period_seconds=0)
+
+
+class CountingStub:
+    """Wraps a CRI stub and records the name of every method called through it."""
+
+    def __init__(self, stub: Any, calls: list[str]) -> None:
+        self._stub, self._calls = stub, calls
+
+    def __getattr__(self, method: str) -> Any:
+        self._calls.append(method)
+        return getattr(self._stub, method)
+
+
+async def test_idle_sync_makes_no_cri_call(client: ApiClient, kubelet: Kubelet) -> None:
+    """A sync of a running pod in which nothing changed reads the PLEG's cache: no CRI call at all."""
+    name = f"idle-{uuid.uuid4().hex[:6]}"
+    await client.create(busybox_pod(name, "exec sleep 300", node_name=kubelet.cfg.node_name))
+
+    async def running() -> pod_pb2.Pod | None:
+        p = await client.get(pod_pb2.Pod, name, "default")
+        ok = p.status.phase == "Running" and p.status.pod_ip and p.status.container_statuses[0].ready
+        return p if ok else None
+
+    await eventually(running, "pod Running")
+    cached = await eventually(lambda: _informer_pod(kubelet, name), "the kubelet's informer to see the pod Running")
+    calls: list[str] = []
+    real_runtime, real_images = kubelet.cri.runtime, kubelet.cri.images
+    kubelet.cri.runtime, kubelet.cri.images = CountingStub(real_runtime, calls), CountingStub(real_images, calls)
+    try:
+        for _ in range(3):
+            assert await kubelet.syncer.sync(cached) is None
+            await kubelet.syncer.cleanup_name("default", name, cached.metadata.uid)
+    finally:
+        kubelet.cri.runtime, kubelet.cri.images = real_runtime, real_images
+    # The relist loop shares the client: its two list calls are the only ones allowed meanwhile.
+    assert set(calls) <= {"ListPodSandbox", "ListContainers"}, calls
+    await client.delete(pod_pb2.Pod, name, "default", grace_period_seconds=0)
+
+
+async def _informer_pod(kubelet: Kubelet, name: str) -> pod_pb2.Pod | None:
+    p = kubelet.pods.store.get(f"default/{name}")
+    return p if p is not None and p.status.phase == "Running" and p.status.container_statuses[0].ready else None
+
+
+async def test_resolv_conf_hosts_and_service_env(client: ApiClient, kubelet: Kubelet) -> None:
+    """A running pod's /etc/resolv.conf (ClusterFirst: the kubelet's --cluster-dns and search path),
+    the kubelet-managed /etc/hosts (IP, FQDN from hostname+subdomain, hostAliases) and the variables
+    of a Service of its namespace. Only files and env are read: nothing is sent to the DNS address."""
+    from skiff.api.core.v1 import service_pb2
+
+    suffix = uuid.uuid4().hex[:6]
+    svc = service_pb2.Service(
+        api_version="v1", kind="Service", metadata=meta_pb2.ObjectMeta(name=f"db-{suffix}", namespace="default")
+    )
+    svc.spec.selector["app"] = "db"
+    svc.spec.ports.add(name="pg", port=5432, protocol="TCP").target_port.int_val = 5432
+    svc = await client.create(svc)
+    assert svc.spec.cluster_ip
+    await eventually(
+        lambda: _in_store(kubelet.services.store.get(f"default/{svc.metadata.name}")), "the kubelet to see the Service"
+    )
+    name = f"dns-{suffix}"
+    pod = busybox_pod(name, "exec sleep 300", node_name=kubelet.cfg.node_name, hostname="box", subdomain="sub")
+    pod.spec.host_aliases.add(ip="10.1.2.3", hostnames=["foo.remote", "bar.remote"])
+    await client.create(pod)
+
+    async def running() -> pod_pb2.Pod | None:
+        p = await client.get(pod_pb2.Pod, name, "default")
+        return p if p.status.phase == "Running" and p.status.pod_ip else None
+
+    p = await eventually(running, "pod Running")
+    cid = p.status.container_statuses[0].container_id.removeprefix("skiff://")
+
+    async def read(*cmd: str) -> str:
+        out = await kubelet.cri.runtime.ExecSync(cri.ExecSyncRequest(container_id=cid, cmd=list(cmd), timeout=5))
+        assert out.exit_code == 0, out.stderr
+        return str(out.stdout.decode())
+
+    resolv = (await read("cat", "/etc/resolv.conf")).splitlines()
+    assert "nameserver 10.96.0.10" in resolv and "options ndots:5" in resolv
+    assert [ln for ln in resolv if ln.startswith("nameserver")] == ["nameserver 10.96.0.10"]
+    search = next(ln for ln in resolv if ln.startswith("search ")).split()[1:]
+    assert search[:3] == ["default.svc.cluster.local", "svc.cluster.local", "cluster.local"]
+    hosts = await read("cat", "/etc/hosts")
+    assert hosts.startswith("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n")
+    assert f"{p.status.pod_ip}\tbox.sub.default.svc.cluster.local\tbox\n" in hosts
+    assert hosts.endswith("# Entries added by HostAliases.\n10.1.2.3\tfoo.remote\tbar.remote\n")
+    env = dict(line.split("=", 1) for line in (await read("env")).splitlines() if "=" in line)
+    prefix = svc.metadata.name.upper().replace("-", "_")
+    ip = svc.spec.cluster_ip
+    assert env[f"{prefix}_SERVICE_HOST"] == ip and env[f"{prefix}_SERVICE_PORT_PG"] == "5432"
+    assert env[f"{prefix}_PORT"] == f"tcp://{ip}:5432" and env[f"{prefix}_PORT_5432_TCP_ADDR"] == ip
+    assert (await read("hostname")).strip() == "box"
+    await client.delete(pod_pb2.Pod, name, "default", grace_period_seconds=0)
+    await client.delete(service_pb2.Service, svc.metadata.name, "default")
+
+
+async def _in_store(obj: Any) -> Any:
+    return obj

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 
-from skiff.api.core.v1 import pod_pb2
+from skiff.api.core.v1 import pod_pb2, service_pb2
 from skiff.kubelet.v1 import kubelet_pb2_grpc
 from skiff_client import ApiClient, CriClient, EventRecorder, InformerFactory
 from skiff_common.grpcutil import add_listen, create_server
 from skiff_common.observability import get_logger
 
 from skiff_kubelet.config import KubeletConfig
+from skiff_kubelet.dns import ClusterDNS, read_host_dns
 from skiff_kubelet.lookup import ApiLookup
 from skiff_kubelet.node_status import NodeStatusManager
+from skiff_kubelet.pleg import PodCache
 from skiff_kubelet.pod_workers import PodWorkers
 from skiff_kubelet.probes import ProbeManager
 from skiff_kubelet.server import KubeletService
@@ -42,6 +44,8 @@ class Kubelet:
         self.host_ip = host_ip
         self.factory = InformerFactory(self.api)
         self.pods = self.factory.informer(pod_pb2.Pod, field_selector=f"spec.nodeName={cfg.node_name}")
+        # Every Service, for the pods' service environment variables (enableServiceLinks).
+        self.services = self.factory.informer(service_pb2.Service)
         self.events = EventRecorder(self.api, "kubelet", cfg.node_name)
         # Probe results enqueue the pod; the worker (created below) is the only status writer.
         self.probes = ProbeManager(self.cri, on_change=lambda key: self.workers.queue.add(key))
@@ -50,6 +54,7 @@ class Kubelet:
             self.cri,
             self.events,
             ApiLookup(self.api),
+            PodCache(),
             node_name=cfg.node_name,
             host_ip=host_ip,
             root_dir=cfg.root_dir,
@@ -57,6 +62,10 @@ class Kubelet:
             probes=self.probes,
             backoff_base=cfg.crash_loop_backoff_s,
             cgroup_root=cfg.cgroup_root,
+            cluster_dns=ClusterDNS(
+                tuple(cfg.cluster_dns_ips), cfg.cluster_domain.strip("."), read_host_dns(cfg.resolv_conf)
+            ),
+            services=self._services,
         )
         self.workers = PodWorkers(
             self.pods,
@@ -66,7 +75,7 @@ class Kubelet:
             sync_frequency=cfg.sync_frequency_s,
         )
         self.server = create_server("kubelet", tls=tls)
-        kubelet_pb2_grpc.add_KubeletServicer_to_server(
+        kubelet_pb2_grpc.add_KubeletServicer_to_server(  # type: ignore[no-untyped-call]
             KubeletService(self.pods, self.cri, cfg.pod_log_dir), self.server
         )
         self.port = add_listen(self.server, cfg.listen, tls)
@@ -81,6 +90,9 @@ class Kubelet:
         )
         self.node_status.host_ip = host_ip
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _services(self) -> list[service_pb2.Service] | None:
+        return self.services.store.list() if self.services.has_synced() else None
 
     async def start(self) -> None:
         await self.server.start()

@@ -46,6 +46,15 @@ class KubeletConfig:
     crash_loop_backoff: str = field(
         default="10s", metadata={"help": "first restart delay of a crashing container (doubles up to 5m)"}
     )
+    cluster_dns: str = field(
+        default="10.96.0.10",
+        metadata={"help": "comma-separated cluster DNS server IPs for ClusterFirst pods (empty: use the node's)"},
+    )
+    cluster_domain: str = field(default="cluster.local", metadata={"help": "the cluster's DNS domain"})
+    resolv_conf: str = field(
+        default="/etc/resolv.conf",
+        metadata={"help": "the node's resolver file, for dnsPolicy Default and the search path (empty: none)"},
+    )
     max_pods: int = field(default=110, metadata={"help": "pods capacity advertised"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
 
@@ -64,9 +73,23 @@ class KubeletConfig:
             raise ValueError(f"--pod-cidr: invalid CIDR {self.pod_cidr!r}: {exc}") from None
         if not self.cgroup_root.strip("/") or ".." in self.cgroup_root.split("/"):
             raise ValueError(f"--cgroup-root: invalid cgroup path {self.cgroup_root!r}")
+        for ip in self.cluster_dns_ips:
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError:
+                raise ValueError(f"--cluster-dns: {ip!r} is not an IP address") from None
+        domain = self.cluster_domain.strip(".")
+        if self.cluster_domain and not re.fullmatch(
+            r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", domain
+        ):
+            raise ValueError(f"--cluster-domain: {self.cluster_domain!r} is not a DNS domain (lowercase labels)")
         if not self.node_name:
             raise ValueError("--node-name: must not be empty")
         self.tls()
+
+    @property
+    def cluster_dns_ips(self) -> list[str]:
+        return [ip.strip() for ip in self.cluster_dns.split(",") if ip.strip()]
 
     @property
     def status_interval_s(self) -> float:

@@ -108,8 +108,14 @@ def build_container_config(
     env: list[tuple[str, str]],
     volume_paths: dict[str, str],
     init: bool = False,
+    hosts_path: str = "",
 ) -> cri.ContainerConfig:
+    """``hosts_path``: the kubelet's /etc/hosts for the pod (``hosts.py``), mounted unless the
+    container mounts a volume at /etc/hosts itself."""
     m = pod.metadata
+    container_mounts = mounts(c, volume_paths)
+    if hosts_path and not any(x.container_path.rstrip("/") == "/etc/hosts" for x in container_mounts):
+        container_mounts.append(cri.Mount(container_path="/etc/hosts", host_path=hosts_path))
     return cri.ContainerConfig(
         metadata=cri.ContainerMetadata(name=c.name, attempt=attempt),
         image=cri.ImageSpec(image=image_ref, user_specified_image=c.image),
@@ -117,7 +123,7 @@ def build_container_config(
         args=list(c.args),
         working_dir=c.working_dir,
         envs=[cri.KeyValue(key=k, value=v) for k, v in env],
-        mounts=mounts(c, volume_paths),
+        mounts=container_mounts,
         labels={
             L.POD_NAME: m.name,
             L.POD_NAMESPACE: m.namespace,

@@ -1,6 +1,7 @@
 """Container environment: env, envFrom, valueFrom (secretKeyRef, configMapKeyRef, fieldRef,
 resourceFieldRef), with Kubernetes' precedence: envFrom first, then env (later entries win) and
-``$(VAR)`` references expanded against variables defined earlier.
+``$(VAR)`` references expanded against variables defined earlier (or a Service's variable); the
+Service variables themselves come last, where the container does not define the name.
 
 Secrets and ConfigMaps are read through a small ``Lookup`` protocol so this module is testable with a
 dict; the kubelet passes one backed by the ApiClient. A missing non-optional source is a
@@ -10,6 +11,7 @@ dict; the kubelet passes one backed by the ApiClient. A missing non-optional sou
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Protocol
 
 from skiff.api.core.v1 import container_pb2, pod_pb2
@@ -28,13 +30,17 @@ class Lookup(Protocol):
 _REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
 
 
-def expand(value: str, env: dict[str, str]) -> str:
-    """Kubernetes $(VAR) expansion: unknown references stay as written; $$ escapes a dollar."""
+def expand(value: str, env: Mapping[str, str], fallback: Mapping[str, str] | None = None) -> str:
+    """Kubernetes $(VAR) expansion: unknown references stay as written; $$ escapes a dollar.
+    ``fallback`` (the service variables) answers what ``env`` does not define."""
 
     def sub(m: re.Match[str]) -> str:
         if m.group(0) == "$$":
             return "$"
-        return env.get(m.group(1), m.group(0))
+        name = m.group(1)
+        if name in env:
+            return env[name]
+        return (fallback or {}).get(name, m.group(0))
 
     return _REF.sub(sub, value)
 
@@ -78,7 +84,14 @@ def resource_field_ref(
     return str(int(result))
 
 
-async def resolve_env(pod: pod_pb2.Pod, container: container_pb2.Container, lookup: Lookup) -> list[tuple[str, str]]:
+async def resolve_env(
+    pod: pod_pb2.Pod,
+    container: container_pb2.Container,
+    lookup: Lookup,
+    service_env: Mapping[str, str] | None = None,
+) -> list[tuple[str, str]]:
+    """The container's variables in order; ``service_env`` (``service_env.py``) comes last and only
+    where the container does not define the name itself."""
     ns = pod.metadata.namespace
     env: dict[str, str] = {}
     for src in container.env_from:
@@ -100,7 +113,7 @@ async def resolve_env(pod: pod_pb2.Pod, container: container_pb2.Container, look
                 env[src.prefix + k] = b.decode("utf-8", "replace")
     for var in container.env:
         if not var.HasField("value_from"):
-            env[var.name] = expand(var.value, env)
+            env[var.name] = expand(var.value, env, service_env)
             continue
         vf = var.value_from
         if vf.HasField("field_ref"):
@@ -125,4 +138,6 @@ async def resolve_env(pod: pod_pb2.Pod, container: container_pb2.Container, look
                 what = f'secret "{sref.name}"' if sec is None else f'key "{sref.key}" in secret "{sref.name}"'
                 raise ConfigError(f"{what} not found")
             env[var.name] = sec[sref.key].decode("utf-8", "replace")
+    for name, value in (service_env or {}).items():
+        env.setdefault(name, value)
     return list(env.items())

@@ -1,11 +1,13 @@
 """Pod workers: one queue of pod keys, N workers, and the two loops that feed it.
 
 * The pod informer (field selector ``spec.nodeName=<node>``) enqueues a key on every add/update/delete.
-* The relister (Kubernetes' PLEG, by polling) lists sandboxes and containers every ``relist_period``
-  and enqueues the pods whose runtime state changed -- that is how a container exit is noticed.
+* The relister (Kubernetes' PLEG, by polling; ``pleg.py``) lists sandboxes and containers every
+  ``relist_period``, refreshes the pod status cache the syncs read, and enqueues the pods in which a
+  lifecycle event happened -- that is how a container exit is noticed.
 * Housekeeping (every ``sync_frequency``) enqueues every known pod (level-triggered resync) and kills
-  sandboxes whose pod uid is not in the cache: pods deleted while the kubelet was down, or force-
-  deleted ones. It only runs after the informer has synced, so a restarting kubelet adopts running pods
+  sandboxes whose pod uid is not in the informer's cache: pods deleted while the kubelet was down, or
+  force-deleted ones. It reads the PLEG's cache, so it costs no CRI call unless there is something to
+  kill. It only runs after the informer has synced, so a restarting kubelet adopts running pods
   instead of killing them.
 
 The RateLimitingQueue guarantees one worker per pod key at a time ("one worker per pod").
@@ -16,24 +18,20 @@ from __future__ import annotations
 import asyncio
 import time
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 from skiff.api.core.v1 import pod_pb2
-from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff_client import CriClient, Informer, RateLimitingQueue, ShutDown, object_key, split_key
-from skiff_client.cri import call
 from skiff_client.workqueue import ItemExponentialLimiter, MaxOfLimiter
 from skiff_common.observability import get_logger
 
-from skiff_kubelet import labels as L
 from skiff_kubelet.killing import kill_sandboxes, remove_pod_files
-from skiff_kubelet.runtime_state import pod_runtime
+from skiff_kubelet.pleg import PodLifecycleEvent, Relister
 from skiff_kubelet.sync import PodSyncer, RetryLater
 
 log = get_logger(__name__)
 
 SYNCS = Counter("skiff_kubelet_pod_syncs_total", "Pod syncs by result", ["result"])
 SYNC_SECONDS = Histogram("skiff_kubelet_pod_sync_duration_seconds", "Duration of one pod sync")
-RUNNING_PODS = Gauge("skiff_kubelet_running_pods", "Pods with a ready sandbox on this node")
 ORPHANS = Counter("skiff_kubelet_orphan_sandboxes_removed_total", "Sandboxes removed whose pod is gone")
 
 
@@ -59,12 +57,14 @@ class PodWorkers:
         self.workers = workers
         self.relist_period = relist_period
         self.sync_frequency = sync_frequency
-        self._last_states: dict[str, tuple[str, int]] = {}
-        self._last_keys: dict[str, str] = {}
+        self.relister = Relister(cri_client, syncer.cache, self._on_event)
         informer.add_handler(on_add=self._enqueue, on_update=lambda _o, n: self._enqueue(n), on_delete=self._enqueue)
 
     def _enqueue(self, pod: pod_pb2.Pod) -> None:
         self.queue.add(object_key(pod))
+
+    def _on_event(self, event: PodLifecycleEvent) -> None:
+        self.queue.add(event.key)
 
     async def run(self) -> None:
         await self.informer.wait_synced()
@@ -114,48 +114,23 @@ class PodWorkers:
                 self.queue.done(key)
 
     async def relist_once(self) -> None:
-        sbs = await call(
-            self.cri.runtime.ListPodSandbox(
-                cri.ListPodSandboxRequest(
-                    filter=cri.PodSandboxFilter(label_selector={L.MANAGED_BY: L.MANAGED_BY_VALUE})
-                )
-            )
-        )
-        cs = await call(
-            self.cri.runtime.ListContainers(
-                cri.ListContainersRequest(filter=cri.ContainerFilter(label_selector={L.MANAGED_BY: L.MANAGED_BY_VALUE}))
-            )
-        )
-        states: dict[str, tuple[str, int]] = {}
-        keys: dict[str, str] = {}
-        for obj in list(sbs.items) + list(cs.containers):
-            states[obj.id] = (obj.labels.get(L.POD_UID, ""), int(obj.state))
-            keys[obj.id] = f"{obj.labels.get(L.POD_NAMESPACE, '')}/{obj.labels.get(L.POD_NAME, '')}"
-        changed = {i for i in states.keys() | self._last_states.keys() if states.get(i) != self._last_states.get(i)}
-        for i in changed:
-            key = keys.get(i) or self._last_keys.get(i)
-            if key:
-                self.queue.add(key)
-        self._last_states, self._last_keys = states, keys
-        RUNNING_PODS.set(sum(1 for sb in sbs.items if sb.state == cri.SANDBOX_READY))
+        await self.relister.relist_once()
 
     async def housekeeping_once(self) -> None:
         for key in self.informer.store.keys():
             self.queue.add(key)
         known = {p.metadata.uid for p in self.informer.store.list()}
-        sbs = await call(
-            self.cri.runtime.ListPodSandbox(
-                cri.ListPodSandboxRequest(
-                    filter=cri.PodSandboxFilter(label_selector={L.MANAGED_BY: L.MANAGED_BY_VALUE})
-                )
-            )
-        )
-        for uid in {sb.labels.get(L.POD_UID, "") for sb in sbs.items} - known - {""}:
+        await self.syncer.cache.get_newer_than("", 0.0)  # at least one relist
+        for uid in self.syncer.cache.uids() - known:
+            rt = await self.syncer.runtime_of(uid)
+            if not rt.sandboxes:
+                continue
             log.info("pod.orphan_cleanup", uid=uid)
-            rt = await pod_runtime(self.cri, uid)
             await kill_sandboxes(self.cri, rt, 2)
+            self.syncer.note_write(uid)
             remove_pod_files(self.syncer.root_dir, self.syncer.pod_log_dir, rt, uid, self.syncer.cgroup_root)
             ORPHANS.inc()
+        self.syncer.prune(known)
 
     async def _relist_loop(self) -> None:
         while True:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from skiff.api.core.v1 import container_pb2, pod_pb2
+from skiff.api.meta.v1 import meta_pb2
 from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff_client import CriClient
 from skiff_client.cri import call
@@ -33,10 +34,10 @@ class _Worker:
     pod_key: str
 
 
-def _port(value: object, container: container_pb2.Container) -> int:
-    if value.HasField("int_val"):  # type: ignore[attr-defined]
-        return int(value.int_val)  # type: ignore[attr-defined]
-    name = value.str_val  # type: ignore[attr-defined]
+def _port(value: meta_pb2.IntOrString, container: container_pb2.Container) -> int:
+    if value.HasField("int_val"):
+        return int(value.int_val)
+    name = value.str_val
     for p in container.ports:
         if p.name == name:
             return p.container_port
@@ -58,7 +59,7 @@ async def run_probe(
                     cri.ExecSyncRequest(container_id=container_id, cmd=list(probe.exec.command), timeout=timeout)
                 )
             )
-            return resp.exit_code == 0
+            return bool(resp.exit_code == 0)
         if probe.HasField("tcp_socket"):
             host = probe.tcp_socket.host or pod_ip
             _, writer = await asyncio.wait_for(

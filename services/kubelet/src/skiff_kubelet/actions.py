@@ -1,0 +1,230 @@
+"""Carrying out one sync's plan against the runtime (the executing half of Kubernetes' ``SyncPod``).
+
+What one sync learns on the way (the sandbox it runs in, the pod's IP, the volumes it set up, the
+Service variables and /etc/hosts file it made, the waiting reasons of containers that could not
+start, when it last wrote to the runtime) lives in one ``SyncState``, so each step takes the state
+and its own instruction and nothing else. Volumes are set
+up once per sync, before the first container that needs them, not once per container: secret and
+configMap projections are still refreshed whenever a sync (re)starts containers.
+
+A step that fails records the container's waiting reason (ErrImagePull, CreateContainerConfigError,
+CreateContainerError, RunContainerError) and an Event, and the other steps go on; the caller turns
+recorded failures into ``RetryLater`` after the status is written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from skiff.api.core.v1 import pod_pb2, service_pb2
+from skiff.cri.runtime.v1 import api_pb2 as cri
+from skiff_client import CriClient, EventRecorder
+from skiff_client.cri import call
+from skiff_common import errors
+from skiff_common.observability import get_logger
+
+from skiff_kubelet import volumes
+from skiff_kubelet.container import build_container_config
+from skiff_kubelet.dns import ClusterDNS
+from skiff_kubelet.env import ConfigError, Lookup, resolve_env
+from skiff_kubelet.hosts import write_hosts_file
+from skiff_kubelet.images import ImageError, ensure_image
+from skiff_kubelet.killing import kill_sandboxes
+from skiff_kubelet.plan import KillContainer, PodActions, StartContainer
+from skiff_kubelet.runtime_state import PodRuntime
+from skiff_kubelet.sandbox import build_sandbox_config
+from skiff_kubelet.service_env import pod_service_env
+
+log = get_logger(__name__)
+
+# Reasons that are a wait, not a failure: they do not make the sync retry with backoff.
+NOT_FAILURES = ("CrashLoopBackOff",)
+
+
+class RetryLater(Exception):
+    """Something failed; the status was written; requeue with backoff."""
+
+
+@dataclass
+class SyncState:
+    pod: pod_pb2.Pod  # a private copy: status.podIP/hostIP are filled in for fieldRef
+    sandbox_id: str
+    sandbox_config: cri.PodSandboxConfig
+    waiting: dict[str, tuple[str, str]] = field(default_factory=dict)
+    volume_paths: dict[str, str] | None = None
+    service_env: dict[str, str] | None = None
+    hosts_path: str | None = None
+    last_write: float = 0.0  # monotonic time when the last runtime write returned (0: none)
+
+    def wrote(self) -> None:
+        self.last_write = time.monotonic()
+
+    def failed(self) -> bool:
+        return any(reason not in NOT_FAILURES for reason, _ in self.waiting.values())
+
+
+# The Services the informer holds, or None while it has not listed them once.
+ServiceSource = Callable[[], list[service_pb2.Service] | None]
+
+
+def no_services() -> list[service_pb2.Service]:
+    return []
+
+
+@dataclass
+class PlanExecutor:
+    cri: CriClient
+    events: EventRecorder
+    lookup: Lookup
+    root_dir: str
+    pod_log_dir: str
+    cgroup_root: str
+    cluster_dns: ClusterDNS = field(default_factory=ClusterDNS)
+    services: ServiceSource = no_services
+
+    def new_state(self, pod: pod_pb2.Pod, rt: PodRuntime, plan: PodActions, host_ip: str) -> SyncState:
+        config = build_sandbox_config(
+            pod,
+            pod_log_dir=self.pod_log_dir,
+            attempt=plan.sandbox_attempt,
+            cgroup_root=self.cgroup_root,
+            cluster_dns=self.cluster_dns,
+        )
+        state = SyncState(pod, rt.sandbox_id, config, waiting=dict(plan.waiting))
+        ips = rt.pod_ips()
+        if ips:
+            pod.status.pod_ip = ips[0]  # for fieldRef status.podIP
+        pod.status.host_ip = host_ip
+        return state
+
+    async def execute(self, state: SyncState, rt: PodRuntime, plan: PodActions) -> None:
+        for kill in plan.kill:
+            await self._kill(state, kill)
+        if plan.create_sandbox:
+            await self._create_sandbox(state, rt, plan)
+        for step in plan.start:
+            await self._start(state, step)
+        if state.failed():
+            raise RetryLater()
+
+    async def _kill(self, state: SyncState, kill: KillContainer) -> None:
+        pod = state.pod
+        self.events.record(pod, "Warning", "Unhealthy", f"Liveness probe failed for container {kill.name}")
+        self.events.record(pod, "Normal", "Killing", f"Container {kill.name} failed liveness probe, will be restarted")
+        request = cri.StopContainerRequest(container_id=kill.container_id, timeout=kill.grace)
+        try:
+            await call(self.cri.runtime.StopContainer(request))
+        except errors.NotFound:
+            pass
+        state.wrote()
+
+    async def _create_sandbox(self, state: SyncState, rt: PodRuntime, plan: PodActions) -> None:
+        # A dead sandbox takes its network with it: start over in a new one (attempt + 1), as the
+        # kubelet does; old sandboxes are removed so they stop holding an IP.
+        pod = state.pod
+        if plan.remove_old_sandboxes:
+            await kill_sandboxes(self.cri, rt, 0)
+            state.wrote()
+        try:
+            resp = await call(self.cri.runtime.RunPodSandbox(cri.RunPodSandboxRequest(config=state.sandbox_config)))
+        except errors.SkiffError as exc:
+            self.events.record(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}")
+            for c in list(pod.spec.init_containers) + list(pod.spec.containers):
+                state.waiting[c.name] = ("ContainerCreating", f"sandbox: {exc}")
+            raise RetryLater() from exc
+        finally:
+            state.wrote()
+        state.sandbox_id = resp.pod_sandbox_id
+        log.info("sandbox.created", pod=f"{pod.metadata.namespace}/{pod.metadata.name}", id=state.sandbox_id)
+        # The new sandbox's IP, for fieldRef status.podIP of the containers started next.
+        status = await call(
+            self.cri.runtime.PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id=state.sandbox_id))
+        )
+        if status.status.network.ip:
+            pod.status.pod_ip = status.status.network.ip
+
+    async def _start(self, state: SyncState, step: StartContainer) -> None:
+        if step.created_id:
+            await self._start_created(state, step.created_id, step.container.name)
+            return
+        await self._create_and_start(state, step)
+        for old in step.remove_after:
+            try:
+                await call(self.cri.runtime.RemoveContainer(cri.RemoveContainerRequest(container_id=old)))
+            except errors.NotFound:
+                pass
+            state.wrote()
+
+    async def _create_and_start(self, state: SyncState, step: StartContainer) -> None:
+        pod, c = state.pod, step.container
+        try:
+            image_ref, pulled = await ensure_image(self.cri, c, state.sandbox_config)
+            if pulled:
+                self.events.record(pod, "Normal", "Pulled", f'Successfully pulled image "{c.image}"')
+        except ImageError as exc:
+            state.waiting[c.name] = (exc.reason, str(exc))
+            self.events.record(pod, "Warning", "Failed", str(exc))
+            return
+        try:
+            env = await resolve_env(pod, c, self.lookup, self._service_env(state))
+            if state.volume_paths is None:
+                state.volume_paths = await volumes.setup_volumes(pod, self.root_dir, self.lookup)
+            config = build_container_config(
+                pod,
+                c,
+                attempt=step.attempt,
+                image_ref=image_ref,
+                env=env,
+                volume_paths=state.volume_paths,
+                init=step.init,
+                hosts_path=self._hosts_file(state),
+            )
+        except ConfigError as exc:
+            state.waiting[c.name] = ("CreateContainerConfigError", str(exc))
+            self.events.record(pod, "Warning", "Failed", f"Error: {exc}")
+            return
+        request = cri.CreateContainerRequest(
+            pod_sandbox_id=state.sandbox_id, config=config, sandbox_config=state.sandbox_config
+        )
+        try:
+            resp = await call(self.cri.runtime.CreateContainer(request))
+        except errors.SkiffError as exc:
+            state.waiting[c.name] = ("CreateContainerError", str(exc))
+            self.events.record(pod, "Warning", "Failed", f"Error: {exc}")
+            return
+        finally:
+            state.wrote()
+        self.events.record(pod, "Normal", "Created", f"Created container {c.name}")
+        await self._start_created(state, resp.container_id, c.name)
+
+    def _service_env(self, state: SyncState) -> dict[str, str]:
+        if state.service_env is None:
+            services = self.services()
+            if services is None:
+                raise ConfigError("services have not yet been read at least once, cannot construct envvars")
+            state.service_env = pod_service_env(state.pod, services)
+        return state.service_env
+
+    def _hosts_file(self, state: SyncState) -> str:
+        """The pod's /etc/hosts, written once per sync that starts containers (the IP may be new)."""
+        if state.hosts_path is None:
+            pod = state.pod
+            ips = [pod.status.host_ip] if pod.spec.host_network else ([pod.status.pod_ip] if pod.status.pod_ip else [])
+            state.hosts_path = ""
+            if ips:  # as the kubelet: no IP yet, no managed hosts file
+                pod_dir = volumes.pod_dir(self.root_dir, pod.metadata.uid)
+                state.hosts_path = write_hosts_file(pod_dir, pod, ips, self.cluster_dns.domain)
+        return state.hosts_path
+
+    async def _start_created(self, state: SyncState, container_id: str, name: str) -> None:
+        try:
+            await call(self.cri.runtime.StartContainer(cri.StartContainerRequest(container_id=container_id)))
+        except errors.SkiffError as exc:
+            state.waiting[name] = ("RunContainerError", str(exc))
+            self.events.record(state.pod, "Warning", "Failed", f"Error: {exc}")
+            return
+        finally:
+            state.wrote()
+        self.events.record(state.pod, "Normal", "Started", f"Started container {name}")
