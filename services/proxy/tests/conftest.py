@@ -1,0 +1,8 @@
+"""Proxy tests import their helpers as `netlab` (a name no other package uses)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
