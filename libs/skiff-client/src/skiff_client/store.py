@@ -52,6 +52,9 @@ class Store(Generic[M]):
                 index.setdefault(value, set()).add(key)
         self._indices[name] = index
 
+    def has_indexer(self, name: str) -> bool:
+        return name in self._indexers
+
     def get(self, key: str) -> M | None:
         return self._items.get(key)
 

@@ -21,9 +21,19 @@ import asyncio
 import collections
 import time
 from collections.abc import AsyncIterator, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+
+
+class QueueMetricsHook(Protocol):
+    """What the queue reports (``skiff_client.controller.metrics.QueueMetrics`` implements it)."""
+
+    def add(self, key: Hashable) -> None: ...
+    def get(self, key: Hashable) -> None: ...
+    def done(self, key: Hashable) -> None: ...
+    def retry(self) -> None: ...
+    def shutdown(self) -> None: ...
 
 
 class ShutDown(Exception):
@@ -89,8 +99,11 @@ class MaxOfLimiter(Generic[K]):
 class RateLimitingQueue(Generic[K]):
     """Fair, stingy, delaying, rate-limited queue of keys (see the module docstring)."""
 
-    def __init__(self, limiter: MaxOfLimiter[K] | None = None, *, name: str = "") -> None:
+    def __init__(
+        self, limiter: MaxOfLimiter[K] | None = None, *, name: str = "", metrics: QueueMetricsHook | None = None
+    ) -> None:
         self.name = name
+        self.metrics = metrics  # set once, before the first add (WorkLoop does it)
         self.limiter: MaxOfLimiter[K] = limiter or MaxOfLimiter()
         self._queue: collections.deque[K] = collections.deque()
         self._dirty: set[K] = set()
@@ -104,6 +117,8 @@ class RateLimitingQueue(Generic[K]):
         if self._shutting_down or key in self._dirty:
             return
         self._dirty.add(key)
+        if self.metrics is not None:
+            self.metrics.add(key)
         if key in self._processing:
             return  # re-queued by done(): never two workers on one key
         self._queue.append(key)
@@ -125,6 +140,8 @@ class RateLimitingQueue(Generic[K]):
         self._waiting[key] = (at, loop.call_at(at, self._fire, key))
 
     def add_rate_limited(self, key: K) -> None:
+        if self.metrics is not None:
+            self.metrics.retry()
         self.add_after(key, self.limiter.when(key))
 
     def forget(self, key: K) -> None:
@@ -164,10 +181,14 @@ class RateLimitingQueue(Generic[K]):
         key = self._queue.popleft()
         self._processing.add(key)
         self._dirty.discard(key)
+        if self.metrics is not None:
+            self.metrics.get(key)
         return key
 
     def done(self, key: K) -> None:
         self._processing.discard(key)
+        if self.metrics is not None:
+            self.metrics.done(key)
         if key in self._dirty and not self._shutting_down:
             self._queue.append(key)
             self._notify()
@@ -179,6 +200,8 @@ class RateLimitingQueue(Generic[K]):
         self._waiting.clear()
         self._queue.clear()
         self._dirty.clear()
+        if self.metrics is not None:
+            self.metrics.shutdown()
         self._notify(everyone=True)
 
     @property

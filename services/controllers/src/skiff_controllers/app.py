@@ -1,35 +1,40 @@
-"""The controller manager: one ApiClient, one InformerFactory shared by every controller."""
+"""The controller manager: one ApiClient, one InformerFactory shared by every controller.
+
+Constructing the controllers registers their informers and handlers; ``start`` starts the factory once
+and every controller's WorkLoop (each waits for the caches to sync). ``stop`` undoes all of it, so a
+leader that loses its Lease can stop and later start a fresh manager in the same process.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from skiff_client import ApiClient, EventRecorder, InformerFactory
+from skiff_client.controller import WorkLoop
 from skiff_common.observability import get_logger
 
-from skiff_controllers.base import Controller, ControllerContext
+from skiff_controllers.base import ControllerContext, loop_of
 from skiff_controllers.registry import CONTROLLERS
 
 log = get_logger(__name__)
 
 
 class ControllerManager:
-    def __init__(self, api: ApiClient, names: list[str]) -> None:
-        self.ctx = ControllerContext(
-            api=api, factory=InformerFactory(api), events=EventRecorder(api, "controller-manager")
-        )
-        # Constructing registers informers and handlers; start() then starts the factory once.
-        self.controllers: list[Controller] = [CONTROLLERS[n](self.ctx) for n in names]
+    def __init__(self, api: ApiClient, names: list[str], *, component: str = "controller-manager") -> None:
+        self.ctx = ControllerContext(api=api, factory=InformerFactory(api), events=EventRecorder(api, component))
+        self.controllers: dict[str, Any] = {n: CONTROLLERS[n](self.ctx) for n in names}
+        self.loops: dict[str, WorkLoop] = {n: loop_of(c) for n, c in self.controllers.items()}
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self.ctx.factory.start()
-        self._tasks = [asyncio.create_task(c.run(), name=f"controller-{c.name}") for c in self.controllers]
-        log.info("controllers.started", controllers=[c.name for c in self.controllers])
+        self._tasks = [asyncio.create_task(loop.run(), name=f"controller-{n}") for n, loop in self.loops.items()]
+        log.info("controllers.started", controllers=list(self.loops))
 
     async def stop(self) -> None:
-        for c in self.controllers:
-            c.queue.shutdown()
+        for loop in self.loops.values():
+            loop.shutdown()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

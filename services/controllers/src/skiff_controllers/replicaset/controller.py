@@ -1,253 +1,196 @@
-"""ReplicaSet controller: keep ``spec.replicas`` pods matching the template alive.
+"""ReplicaSet controller: keeps ``spec.replicas`` pods matching the template alive.
 
-reconcile(ns/name):
-    owned  = active pods in the namespace whose controller ownerReference is this ReplicaSet
-    diff   = replicas - len(owned)
-    diff>0 -> create diff pods from the template (generateName "<rs>-", controller ownerReference)
-    diff<0 -> delete the surplus, least valuable first (unscheduled < pending < not ready < ready)
-    status -> replicas, fullyLabeledReplicas, readyReplicas, availableReplicas, observedGeneration
+reconcile(ns/name)::
 
-Active means not terminating and not Succeeded/Failed. Orphans matching the selector are not adopted
-yet (a documented gap). Expectations (expectations.py) stop double creation while the informer lags.
+    pods   = active pods the ReplicaSet controls (claimed by UID: orphans that match are adopted,
+             owned pods that no longer match are released -- the kit's ControllerRefManager)
+    diff   = replicas - len(pods)            (only when expectations are satisfied)
+    diff>0 -> create diff pods from the template, slow-start batches (PodControl)
+    diff<0 -> delete the surplus, least valuable first (rank_pods_for_deletion)
+    status -> replicas, fullyLabeledReplicas, readyReplicas, availableReplicas (minReadySeconds),
+              observedGeneration -- written only when it changed
+
+Active means not terminating and not Succeeded/Failed. Expectations stop double creation while the
+informer lags; everything generic lives in ``skiff_client.controller``.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from skiff.api.apps.v1 import apps_pb2
 from skiff.api.core.v1 import pod_pb2
-from skiff.api.meta.v1 import meta_pb2
 from skiff_client import object_key
+from skiff_client.controller import (
+    CONTROLLER_UID_INDEX,
+    BatchError,
+    ControllerBuilder,
+    ControllerRefManager,
+    Expectations,
+    Result,
+    TerminalError,
+    WorkLoop,
+    available_in,
+    controller_ref,
+    is_active,
+    is_deleting,
+    is_ready,
+    new_controller_ref,
+    owner_key,
+    rank_pods_for_deletion,
+    slow_start_batch,
+)
 from skiff_client.store import NAMESPACE_INDEX
 from skiff_common import errors
 from skiff_common.apimachinery import labels
 
-from skiff_controllers.base import Controller, ControllerContext, Result, TerminalError
-from skiff_controllers.replicaset.expectations import Expectations
+from skiff_controllers.base import ControllerContext
 
-OWNER_INDEX = "controllerUID"
-BURST = 100  # at most this many creates/deletes per reconcile (Kubernetes' burstReplicas)
-
-
-def controller_ref(obj: Any) -> meta_pb2.OwnerReference | None:
-    for ref in obj.metadata.owner_references:
-        if ref.HasField("controller") and ref.controller:
-            return ref
-    return None
+NAME = "replicaset"
+KIND = "ReplicaSet"
+API_VERSION = "apps/v1"
+BURST = 500  # at most this many creates/deletes per reconcile (Kubernetes' burstReplicas)
+SLOW_START_INITIAL = 1
 
 
-def owner_index(pod: pod_pb2.Pod) -> list[str]:
-    ref = controller_ref(pod)
-    return [ref.uid] if ref is not None else []
-
-
-def is_active(pod: pod_pb2.Pod) -> bool:
-    return not pod.metadata.HasField("deletion_timestamp") and pod.status.phase not in ("Succeeded", "Failed")
-
-
-def is_ready(pod: pod_pb2.Pod) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions)
-
-
-PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
-
-
-def deletion_rank(pod: pod_pb2.Pod) -> tuple[int, int, int, int, int]:
-    """Lower sorts first = deleted first, in Kubernetes' order: unscheduled, then pending, then
-    not ready, then the most restarted, then the newest (so an adopted older pod survives)."""
-    restarts = max((s.restart_count for s in pod.status.container_statuses), default=0)
-    created = pod.metadata.creation_timestamp
-    return (
-        1 if pod.spec.node_name else 0,
-        PHASE_RANK.get(pod.status.phase, 0),
-        1 if is_ready(pod) else 0,
-        -restarts,
-        -(created.seconds * 1_000_000_000 + created.nanos),
-    )
-
-
-def pod_from_template(rs: apps_pb2.ReplicaSet) -> pod_pb2.Pod:
-    tmpl = rs.spec.template
-    pod = pod_pb2.Pod(api_version="v1", kind="Pod")
-    pod.metadata.CopyFrom(tmpl.metadata)
-    pod.metadata.name = ""
-    pod.metadata.generate_name = f"{rs.metadata.name}-"
-    pod.metadata.namespace = rs.metadata.namespace
-    pod.metadata.owner_references.append(
-        meta_pb2.OwnerReference(
-            api_version="apps/v1",
-            kind="ReplicaSet",
-            name=rs.metadata.name,
-            uid=rs.metadata.uid,
-            controller=True,
-            block_owner_deletion=True,
-        )
-    )
-    pod.spec.CopyFrom(tmpl.spec)
-    return pod
-
-
-class ReplicaSetController(Controller):
-    name = "replicaset"
-    workers = 2
-
-    def __init__(self, ctx: ControllerContext) -> None:
-        super().__init__(ctx)
+class ReplicaSetController:
+    def __init__(self, ctx: ControllerContext, workers: int = 5) -> None:
+        self.ctx = ctx
+        self.api = ctx.api
         self.expectations = Expectations()
         self.rs = ctx.factory.informer(apps_pb2.ReplicaSet)
         self.pods = ctx.factory.informer(pod_pb2.Pod)
-        self.pods.add_indexer(OWNER_INDEX, owner_index)
-        self.rs.add_handler(
-            on_add=self._enqueue,
-            on_update=lambda _o, n: self._enqueue(n),
-            on_delete=lambda rs: self.expectations.forget(object_key(rs)),
+        self.loop: WorkLoop = (
+            ControllerBuilder(NAME, ctx.factory)
+            .for_(apps_pb2.ReplicaSet)
+            .owns(pod_pb2.Pod)
+            .watches(pod_pb2.Pod, self._orphan_adopters)
+            .workers(workers)
+            .complete(self.reconcile)
         )
         self.pods.add_handler(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
 
-    def _enqueue(self, rs: apps_pb2.ReplicaSet) -> None:
-        self.queue.add(object_key(rs))
-
-    def _owner_key(self, pod: pod_pb2.Pod) -> str | None:
-        ref = controller_ref(pod)
-        if ref is None or ref.kind != "ReplicaSet":
-            return None
-        return f"{pod.metadata.namespace}/{ref.name}"
-
+    # -- expectations bookkeeping (the builder does the enqueueing) -------------------------------
     def _pod_added(self, pod: pod_pb2.Pod) -> None:
-        if (key := self._owner_key(pod)) is not None:
-            self.expectations.observed_add(key)
-            self.queue.add(key)
-        elif controller_ref(pod) is None:
-            self._enqueue_adopters(pod)
+        if (key := owner_key(pod, self.rs, KIND)) is not None:
+            if is_deleting(pod):
+                self.expectations.deletion_observed(key, pod.metadata.uid)
+            else:
+                self.expectations.creation_observed(key)
 
-    def _enqueue_adopters(self, pod: pod_pb2.Pod) -> None:
-        """An orphan: wake every ReplicaSet of its namespace whose selector matches it."""
+    def _pod_updated(self, old: pod_pb2.Pod, new: pod_pb2.Pod) -> None:
+        if is_deleting(new) and not is_deleting(old):
+            self._pod_deleted(new)
+
+    def _pod_deleted(self, pod: pod_pb2.Pod) -> None:
+        if (key := owner_key(pod, self.rs, KIND)) is not None:
+            self.expectations.deletion_observed(key, pod.metadata.uid)
+
+    def _orphan_adopters(self, pod: pod_pb2.Pod) -> list[str]:
+        """An orphan wakes every ReplicaSet of its namespace whose selector matches it."""
+        if controller_ref(pod) is not None or is_deleting(pod):
+            return []
+        keys = []
         for rs in self.rs.store.by_index(NAMESPACE_INDEX, pod.metadata.namespace):
             try:
                 selector = labels.selector_from_proto(rs.spec.selector)
             except ValueError:
                 continue
             if not selector.empty() and selector.matches(dict(pod.metadata.labels)):
-                self.queue.add(object_key(rs))
+                keys.append(object_key(rs))
+        return keys
 
-    def _pod_updated(self, old: pod_pb2.Pod, new: pod_pb2.Pod) -> None:
-        if (key := self._owner_key(new)) is not None:
-            self.queue.add(key)
-        elif controller_ref(new) is None and old.metadata.labels != new.metadata.labels:
-            self._enqueue_adopters(new)
-
-    def _pod_deleted(self, pod: pod_pb2.Pod) -> None:
-        if (key := self._owner_key(pod)) is not None:
-            self.expectations.observed_delete(key)
-            self.queue.add(key)
-
+    # -- reconcile ---------------------------------------------------------------------------------
     async def reconcile(self, key: str) -> Result | None:
-        cached = self.rs.store.get(key)
-        if cached is None:
-            self.expectations.forget(key)
+        rs = self.rs.store.get(key)
+        if rs is None:
+            self.expectations.delete(key)
             return None
-        rs = copy.deepcopy(cached)
         try:
             selector = labels.selector_from_proto(rs.spec.selector)
         except ValueError as exc:
             raise TerminalError(f"spec.selector: {exc}") from exc
-        owned = [
-            p
-            for p in self.pods.store.by_index(OWNER_INDEX, rs.metadata.uid)
-            if p.metadata.namespace == rs.metadata.namespace
-        ]
-        if not rs.metadata.HasField("deletion_timestamp"):
-            owned += await self._adopt_orphans(rs, selector)
-        active = [p for p in owned if is_active(p)]
-        if self.expectations.satisfied(key) and not rs.metadata.HasField("deletion_timestamp"):
-            await self._scale(rs, active)
-        await self._update_status(rs, owned, active, selector)
-        return None
-
-    async def _adopt_orphans(self, rs: apps_pb2.ReplicaSet, selector: Any) -> list[pod_pb2.Pod]:
-        """Claim active pods that match the selector and have no controller (Kubernetes' adoption)."""
         if selector.empty():
-            return []  # an empty selector would match everything: never adopt with it
-        adopted = []
-        for pod in self.pods.store.by_index(NAMESPACE_INDEX, rs.metadata.namespace):
-            if controller_ref(pod) is not None or not is_active(pod):
-                continue
-            if not selector.matches(dict(pod.metadata.labels)):
-                continue
-            refs = [
-                {"apiVersion": r.api_version, "kind": r.kind, "name": r.name, "uid": r.uid}
-                for r in pod.metadata.owner_references
-            ]
-            refs.append(
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "ReplicaSet",
-                    "name": rs.metadata.name,
-                    "uid": rs.metadata.uid,
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            )
-            try:
-                patched = await self.api.patch(
-                    pod_pb2.Pod,
-                    pod.metadata.name,
-                    pod.metadata.namespace,
-                    {"metadata": {"ownerReferences": refs}},
-                )
-            except errors.NotFound:
-                continue
-            adopted.append(patched)
-        return adopted
+            raise TerminalError("spec.selector: an empty selector would select every pod")
+        needs_sync = self.expectations.satisfied(key)
+        ns = rs.metadata.namespace
+        candidates = [
+            p for p in self.pods.store.by_index(CONTROLLER_UID_INDEX, rs.metadata.uid) if p.metadata.namespace == ns
+        ]
+        candidates += [p for p in self.pods.store.by_index(NAMESPACE_INDEX, ns) if controller_ref(p) is None]
+        manager = ControllerRefManager(
+            self.api, rs, API_VERSION, KIND, lambda p: selector.matches(dict(p.metadata.labels))
+        )
+        pods = await manager.claim([p for p in candidates if is_active(p)])
+        if needs_sync and not is_deleting(rs):
+            await self._manage(key, rs, pods)
+        return await self._update_status(rs, pods)
 
-    async def _scale(self, rs: apps_pb2.ReplicaSet, active: list[pod_pb2.Pod]) -> None:
-        key = object_key(rs)
+    async def _manage(self, key: str, rs: apps_pb2.ReplicaSet, pods: list[pod_pb2.Pod]) -> None:
         want = rs.spec.replicas if rs.spec.HasField("replicas") else 1
-        diff = want - len(active)
+        diff = want - len(pods)
         if diff > 0:
             n = min(diff, BURST)
-            self.expectations.expect(key, adds=n)
-            for i in range(n):
-                try:
-                    pod = await self.api.create(pod_from_template(rs))
-                except errors.SkiffError as exc:
-                    # Lower the expectation for the creations that never happened.
-                    for _ in range(n - i):
-                        self.expectations.observed_add(key)
-                    self.ctx.events.record(rs, "Warning", "FailedCreate", f"Error creating: {exc}")
-                    raise
-                self.ctx.events.record(rs, "Normal", "SuccessfulCreate", f"Created pod: {pod.metadata.name}")
+            self.expectations.expect_creations(key, n)
+            ref = new_controller_ref(rs, API_VERSION, KIND)
+
+            async def create_one() -> None:
+                await self.ctx.pod_control.create_from_template(
+                    rs.spec.template, rs, ref, namespace=rs.metadata.namespace
+                )
+
+            try:
+                await slow_start_batch(n, SLOW_START_INITIAL, create_one)
+            except BatchError as exc:
+                # Creations that failed or were never tried will never be observed.
+                for _ in range(n - exc.succeeded):
+                    self.expectations.creation_observed(key)
+                raise exc.cause from None
         elif diff < 0:
-            victims = sorted(active, key=deletion_rank)[: min(-diff, BURST)]
-            self.expectations.expect(key, dels=len(victims))
+            victims = rank_pods_for_deletion(pods)[: min(-diff, BURST)]
+            self.expectations.expect_deletions(key, [p.metadata.uid for p in victims])
+            first_error: BaseException | None = None
             for pod in victims:
                 try:
-                    await self.api.delete(pod_pb2.Pod, pod.metadata.name, pod.metadata.namespace)
-                except errors.NotFound:
-                    self.expectations.observed_delete(key)
-                    continue
-                self.ctx.events.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod.metadata.name}")
+                    await self.ctx.pod_control.delete(pod, rs)
+                except errors.SkiffError as exc:
+                    self.expectations.deletion_observed(key, pod.metadata.uid)
+                    first_error = first_error or exc
+            if first_error is not None:
+                raise first_error
 
-    async def _update_status(
-        self, rs: apps_pb2.ReplicaSet, owned: list[pod_pb2.Pod], active: list[pod_pb2.Pod], selector: Any
-    ) -> None:
+    async def _update_status(self, rs: apps_pb2.ReplicaSet, pods: list[pod_pb2.Pod]) -> Result | None:
+        template_labels = dict(rs.spec.template.metadata.labels)
+        min_ready = rs.spec.min_ready_seconds
         st = apps_pb2.ReplicaSetStatus()
         st.CopyFrom(rs.status)
-        st.replicas = len(active)
-        st.fully_labeled_replicas = sum(1 for p in active if selector.matches(dict(p.metadata.labels)))
-        st.ready_replicas = sum(1 for p in active if is_ready(p))
-        st.available_replicas = st.ready_replicas  # minReadySeconds not tracked yet
+        st.replicas = len(pods)
+        st.fully_labeled_replicas = sum(1 for p in pods if _has_labels(p, template_labels))
+        st.ready_replicas = sum(1 for p in pods if is_ready(p))
+        waits = [available_in(p, min_ready) for p in pods]
+        st.available_replicas = sum(1 for w in waits if w is not None and w <= 0)
         st.observed_generation = rs.metadata.generation
+        # A ready pod becomes available minReadySeconds later without any event: look again then.
+        pending = [w for w in waits if w is not None and w > 0]
+        result = Result(requeue_after=min(pending) + 0.1) if pending else None
         if st == rs.status:
-            return
-        rs.status.CopyFrom(st)
+            return result
+        fresh = apps_pb2.ReplicaSet()
+        fresh.CopyFrom(rs)
+        fresh.status.CopyFrom(st)
         try:
-            await self.api.update_status(rs)
-        except errors.NotFound:
+            await self.api.update_status(fresh)
+        except (errors.NotFound, errors.Conflict):
+            # The cache was a step behind (e.g. our own write): the informer brings the newer object,
+            # which enqueues it again.
             pass
-        except errors.Conflict:
-            # The cache was a step behind (e.g. our own scale write): the informer brings the newer
-            # ReplicaSet, which enqueues it again. Not an error worth a warning.
-            pass
+        return result
+
+
+def _has_labels(pod: pod_pb2.Pod, want: dict[str, Any]) -> bool:
+    have = pod.metadata.labels
+    return all(have.get(k) == v for k, v in want.items())
+
+
+def new_replicaset(ctx: ControllerContext) -> ReplicaSetController:
+    return ReplicaSetController(ctx)
