@@ -10,12 +10,16 @@ from collections.abc import Callable
 from typing import Any
 
 from skiff_controllers.base import ControllerContext
+from skiff_controllers.endpoints.controller import new_endpoints
+from skiff_controllers.endpointslice.controller import new_endpointslice
 from skiff_controllers.namespace.controller import NamespaceController
 from skiff_controllers.replicaset.controller import new_replicaset
 
 CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "namespace": NamespaceController,
     "replicaset": new_replicaset,
+    "endpoints": new_endpoints,
+    "endpointslice": new_endpointslice,
 }
 
 

@@ -9,7 +9,10 @@ listen on different numbers; a pod that has no such named port is left out for t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from skiff_client.store import NAMESPACE_INDEX
 
 
 def selects(service: Any, pod: Any) -> bool:
@@ -61,3 +64,24 @@ def should_set_hostname(pod: Any, service: Any) -> bool:
         and pod.spec.subdomain == service.metadata.name
         and (pod.metadata.namespace == service.metadata.namespace)
     )
+
+
+def services_selecting(services: Iterable[Any], pod: Any) -> list[str]:
+    """Keys (ns/name) of the Services whose selector matches the pod."""
+    return [f"{s.metadata.namespace}/{s.metadata.name}" for s in services if selects(s, pod)]
+
+
+def watch_pods(pods: Any, services: Any, enqueue: Callable[[str], None]) -> None:
+    """Wake the Services that select a pod, before and after a change (a relabelled pod leaves one
+    Service and joins another, so both must be reconciled)."""
+
+    def mapped(pod: Any) -> None:
+        for key in services_selecting(services.store.by_index(NAMESPACE_INDEX, pod.metadata.namespace), pod):
+            enqueue(key)
+
+    def on_update(old: Any, new: Any) -> None:
+        mapped(new)
+        if dict(old.metadata.labels) != dict(new.metadata.labels):
+            mapped(old)
+
+    pods.add_handler(on_add=mapped, on_update=on_update, on_delete=mapped)
