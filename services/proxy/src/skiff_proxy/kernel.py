@@ -48,3 +48,8 @@ async def nft_list_table(table: str, *, prefix: Sequence[str] = ()) -> str:
     )
     out, _ = await proc.communicate()
     return out.decode() if proc.returncode == 0 else ""
+
+
+async def iptables_restore(text: str, *, prefix: Sequence[str] = ()) -> None:
+    """--noflush: only the chains named in the text are replaced; every other rule stays as it is."""
+    await run_tool(["iptables-restore", "--noflush", "-w", "5"], text, prefix=prefix)
