@@ -12,7 +12,7 @@ import pytest
 from netlab import GATEWAY, NetLab
 from skiff_proxy import kernel
 from skiff_proxy.model import Backend, ServicePort
-from skiff_proxy.nftables import Options, cleanup, render
+from skiff_proxy.nftables import Options, build, cleanup, render
 
 pytestmark = [
     pytest.mark.root,
@@ -20,7 +20,9 @@ pytestmark = [
 ]
 
 A, B, CLIENT = "10.244.0.2", "10.244.0.3", "10.244.0.4"
-OPTS = Options(cluster_cidr="10.244.0.0/16", service_cidr="10.96.0.0/16", nodeport_addresses=(GATEWAY,))
+OPTS = Options(
+    cluster_cidr="10.244.0.0/16", service_cidr="10.96.0.0/16", nodeport_addresses=(GATEWAY,), pod_bridge="br0"
+)
 
 
 def sp(name: str, ip: str, *backends: str, node_port: int = 0, affinity: int = 0) -> ServicePort:
@@ -93,3 +95,30 @@ async def test_rebuild_keeps_established_connections_then_cleanup_removes_the_ta
     await kernel.nft_apply(cleanup(OPTS.table), prefix=lab.prefix)
     assert await kernel.nft_list_table(OPTS.table, prefix=lab.prefix) == ""
     await kernel.nft_apply(cleanup(OPTS.table), prefix=lab.prefix)  # idempotent
+
+
+async def test_incremental_sync_equals_a_full_rebuild(lab: NetLab) -> None:
+    first = build(
+        [sp("web", "10.96.0.10", A), sp("old", "10.96.0.20", B), sp("sticky", "10.96.0.13", A, affinity=60)], OPTS
+    )
+    await kernel.nft_apply(first.full(), prefix=lab.prefix)
+    second = build(
+        [
+            sp("web", "10.96.0.10", A, B),
+            sp("new", "10.96.0.21", B, node_port=30090),
+            sp("sticky", "10.96.0.13", A, B, affinity=60),
+        ],
+        OPTS,
+    )
+    delta = second.delta(first)
+    assert delta is not None and "delete table" not in delta and "old" in delta
+    await kernel.nft_apply(delta, prefix=lab.prefix)
+    client = lab.pods["client"]  # type: ignore[attr-defined]
+    assert set(lab.connect(client, "10.96.0.10", 80, n=30)) == {"pod-a", "pod-b"}
+    assert lab.connect(client, "10.96.0.21", 80) == ["pod-b"]
+    assert lab.connect(client, "10.96.0.20", 80) == ["TimeoutError"]  # gone: an unallocated ClusterIP
+    incremental = sorted((await kernel.nft_list_table(OPTS.table, prefix=lab.prefix)).splitlines())
+    await kernel.nft_apply(second.full(), prefix=lab.prefix)
+    rebuilt = sorted((await kernel.nft_list_table(OPTS.table, prefix=lab.prefix)).splitlines())
+    assert incremental == rebuilt
+    assert second.delta(second) == ""

@@ -49,6 +49,7 @@ async def proxy(client: ApiClient, lab: NetLab) -> AsyncIterator[ProxyApp]:
         nodeport_addresses=[GATEWAY],
         healthz_address=f"127.0.0.1:{free_port()}",
         min_sync_period=0.05,
+        pod_bridge="br0",
     )
     app = ProxyApp(client, cfg, prefix=lab.prefix)
     await app.start()

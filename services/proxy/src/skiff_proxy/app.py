@@ -23,7 +23,7 @@ from skiff_common.tasks import TaskSet
 
 from skiff_proxy import model
 from skiff_proxy.config import ProxyConfig
-from skiff_proxy.modes import Mode, mode_named
+from skiff_proxy.modes import Desired, Mode, mode_named
 from skiff_proxy.nftables import Options
 from skiff_proxy.syncer import Syncer
 
@@ -36,6 +36,7 @@ def options_from(cfg: ProxyConfig) -> Options:
         cluster_cidr=cfg.cluster_cidr,
         service_cidr=cfg.service_cidr,
         nodeport_addresses=tuple(cfg.nodeport_addresses),
+        pod_bridge=cfg.pod_bridge,
     )
 
 
@@ -84,7 +85,7 @@ class ProxyApp:
         if old.endpoints != new.endpoints or old.ports != new.ports or old.metadata.labels != new.metadata.labels:
             self.syncer.request(endpoints=1)
 
-    def render(self) -> str:
+    def render(self) -> Desired:
         ports = model.build(self.services.store.list(), self.slices.store.list())
         return self.mode.render(ports, self.opts)
 

@@ -25,10 +25,13 @@ class ProxyConfig:
         default="", metadata={"help": "the pods' CIDR; traffic from elsewhere to a ClusterIP is masqueraded"}
     )
     service_cidr: str = field(
-        default="10.96.0.0/16", metadata={"help": "the ClusterIP range; unallocated addresses in it are dropped"}
+        default="10.96.0.0/12", metadata={"help": "the ClusterIP range; unallocated addresses in it are dropped"}
     )
     nodeport_addresses: list[str] = field(
         default_factory=list, metadata={"help": "the node's own addresses that serve NodePorts (none: no NodePorts)"}
+    )
+    pod_bridge: str = field(
+        default="", metadata={"help": "proxy only pod traffic entering from this bridge (empty: from anywhere)"}
     )
     table: str = field(default="skiff-proxy", metadata={"help": "name of the nftables table / iptables chain prefix"})
     min_sync_period: float = field(

@@ -5,16 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from skiff_proxy import kernel, nftables
 from skiff_proxy.model import ServicePort
 
 
+class Desired(Protocol):
+    """A rendered ruleset: its full transaction, and a smaller one from a previous ruleset if possible."""
+
+    def full(self) -> str: ...
+
+    def delta(self, old: Any) -> str | None: ...
+
+
 class Mode(Protocol):
     name: str
 
-    def render(self, ports: Sequence[ServicePort], opts: nftables.Options) -> str: ...
+    def render(self, ports: Sequence[ServicePort], opts: nftables.Options) -> Desired: ...
 
     def cleanup(self, opts: nftables.Options) -> str: ...
 
@@ -25,8 +33,8 @@ class Mode(Protocol):
 class NftablesMode:
     name: str = "nftables"
 
-    def render(self, ports: Sequence[ServicePort], opts: nftables.Options) -> str:
-        return nftables.render(ports, opts)
+    def render(self, ports: Sequence[ServicePort], opts: nftables.Options) -> Desired:
+        return nftables.build(ports, opts)
 
     def cleanup(self, opts: nftables.Options) -> str:
         return nftables.cleanup(opts.table)

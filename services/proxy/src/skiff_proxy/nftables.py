@@ -25,6 +25,7 @@ addresses, or the pod CIDR; nothing outside this table is touched.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ class Options:
     cluster_cidr: str = ""  # pods' addresses; traffic from elsewhere to a ClusterIP is masqueraded
     service_cidr: str = ""  # unallocated addresses in it are dropped
     nodeport_addresses: tuple[str, ...] = ()  # the node's own addresses that serve NodePorts
+    # When set, only traffic entering from this bridge (the pods') is proxied in prerouting/forward, so
+    # several local clusters with overlapping service ranges on one machine keep to their own pods.
+    pod_bridge: str = ""
 
 
 def _hash(text: str) -> str:
@@ -62,8 +66,67 @@ def affinity_set(sp: ServicePort, ep: Backend) -> str:
     return f"affinity-{_hash(sp.key + ep.ip + str(ep.port))}"
 
 
-def _elements(items: Sequence[str]) -> str:
-    return f"    elements = {{ {', '.join(items)} }}\n" if items else ""
+@dataclass(frozen=True)
+class Ruleset:
+    """The table's content as values: declarations of sets/maps, their elements, and chains' rules.
+
+    Base chains (hooked into the kernel) depend only on Options and are written by full transactions
+    only; everything else can also be brought up to date by `delta`, which rewrites only what changed,
+    still as one `nft -f` transaction (kube-proxy's nftables mode does the same), so that a sync costs
+    in proportion to the change and ClientIP affinity sets survive it."""
+
+    table: str
+    base: tuple[tuple[str, tuple[str, ...]], ...]
+    sets: dict[str, str]  # name -> declaration ("set x { type ...; }" without elements)
+    elements: dict[str, frozenset[str]]  # set/map name -> elements
+    chains: dict[str, tuple[str, ...]]  # regular chains -> rules
+
+    def full(self) -> str:
+        """Declare, delete and re-declare the whole table: the kernel swaps old for new atomically."""
+        t = self.table
+        out = [f"table ip {t}\n", f"delete table ip {t}\n", f"table ip {t} {{\n", '  comment "rules for skiff-proxy"\n']
+        for name, decl in self.sets.items():
+            items = sorted(self.elements.get(name, ()))
+            body = decl.replace("{", "{\n   ", 1).rstrip("}").rstrip()
+            elements = f"\n    elements = {{ {', '.join(items)} }}" if items else ""
+            out.append(f"  {body}{elements}\n  }}\n")
+        for name, rules in self.base:
+            out.append(_block("chain", name, rules))
+        for name, rules in self.chains.items():
+            out.append(_block("chain", name, rules))
+        out.append("}\n")
+        return "".join(out)
+
+    def delta(self, old: Ruleset) -> str | None:
+        """One transaction taking the kernel from `old` to this ruleset; None when only a full one can."""
+        if old.table != self.table or old.base != self.base:
+            return None
+        for name, decl in self.sets.items():
+            if name in old.sets and old.sets[name] != decl:
+                return None
+        t = self.table
+        out: list[str] = [
+            f"add {decl.replace(' ', f' ip {t} ', 1)}\n" for n, decl in self.sets.items() if n not in old.sets
+        ]
+        out += [f"add chain ip {t} {n}\n" for n in self.chains if n not in old.chains]
+        for name, rules in self.chains.items():
+            before = old.chains.get(name)
+            if before == rules:
+                continue
+            if before is not None:
+                out.append(f"flush chain ip {t} {name}\n")
+            out += [f"add rule ip {t} {name} {r}\n" for r in rules]
+        for name in self.sets:
+            have, want = old.elements.get(name, frozenset()), self.elements.get(name, frozenset())
+            gone, added = sorted(have - want), sorted(want - have)
+            if gone:
+                keys = ", ".join(e.split(" : ")[0] for e in gone)
+                out.append(f"delete element ip {t} {name} {{ {keys} }}\n")
+            if added:
+                out.append(f"add element ip {t} {name} {{ {', '.join(added)} }}\n")
+        out += [f"delete chain ip {t} {n}\n" for n in old.chains if n not in self.chains]
+        out += [f"delete {old.sets[n].split(' ', 1)[0]} ip {t} {n}\n" for n in old.sets if n not in self.sets]
+        return "".join(out)
 
 
 def _block(kind: str, name: str, body: Iterable[str]) -> str:
@@ -71,97 +134,98 @@ def _block(kind: str, name: str, body: Iterable[str]) -> str:
     return f"  {kind} {name} {{\n{lines}  }}\n"
 
 
-def render(ports: Sequence[ServicePort], opts: Options) -> str:
-    """The whole `nft -f` transaction for `ports`."""
-    t = opts.table
+def build(ports: Sequence[ServicePort], opts: Options) -> Ruleset:
     with_endpoints = [sp for sp in ports if sp.endpoints]
     without = [sp for sp in ports if not sp.endpoints]
-    service_ips = [f"{sp.cluster_ip} . {sp.protocol} . {sp.port} : goto {service_chain(sp)}" for sp in with_endpoints]
-    nodeports = [f"{sp.protocol} . {sp.node_port} : goto {external_chain(sp)}" for sp in with_endpoints if sp.node_port]
-    no_ep = [f"{sp.cluster_ip} . {sp.protocol} . {sp.port} : goto reject-chain" for sp in without]
-    no_ep_nodeports = [f"{sp.protocol} . {sp.node_port} : goto reject-chain" for sp in without if sp.node_port]
-    cluster_ips = sorted({sp.cluster_ip for sp in ports})
-
-    out = [f"table ip {t}\n", f"delete table ip {t}\n", f"table ip {t} {{\n", '  comment "rules for skiff-proxy"\n']
-    out.append(f"  set cluster-ips {{\n    type ipv4_addr\n{_elements(cluster_ips)}  }}\n")
-    out.append(f"  set nodeport-ips {{\n    type ipv4_addr\n{_elements(sorted(opts.nodeport_addresses))}  }}\n")
-    for name, key, items in (
-        ("service-ips", "ipv4_addr . inet_proto . inet_service", service_ips),
-        ("service-nodeports", "inet_proto . inet_service", nodeports),
-        ("no-endpoint-services", "ipv4_addr . inet_proto . inet_service", no_ep),
-        ("no-endpoint-nodeports", "inet_proto . inet_service", no_ep_nodeports),
-    ):
-        out.append(f"  map {name} {{\n    type {key} : verdict\n{_elements(items)}  }}\n")
+    elements = {
+        "cluster-ips": frozenset(sp.cluster_ip for sp in ports),
+        "nodeport-ips": frozenset(opts.nodeport_addresses),
+        "service-ips": frozenset(
+            f"{sp.cluster_ip} . {sp.protocol} . {sp.port} : goto {service_chain(sp)}" for sp in with_endpoints
+        ),
+        "service-nodeports": frozenset(
+            f"{sp.protocol} . {sp.node_port} : goto {external_chain(sp)}" for sp in with_endpoints if sp.node_port
+        ),
+        "no-endpoint-services": frozenset(
+            f"{sp.cluster_ip} . {sp.protocol} . {sp.port} : goto reject-chain" for sp in without
+        ),
+        "no-endpoint-nodeports": frozenset(
+            f"{sp.protocol} . {sp.node_port} : goto reject-chain" for sp in without if sp.node_port
+        ),
+    }
+    sets = {
+        "cluster-ips": "set cluster-ips { type ipv4_addr; }",
+        "nodeport-ips": "set nodeport-ips { type ipv4_addr; }",
+        "service-ips": "map service-ips { type ipv4_addr . inet_proto . inet_service : verdict; }",
+        "service-nodeports": "map service-nodeports { type inet_proto . inet_service : verdict; }",
+        "no-endpoint-services": "map no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict; }",
+        "no-endpoint-nodeports": "map no-endpoint-nodeports { type inet_proto . inet_service : verdict; }",
+    }
+    chains: dict[str, tuple[str, ...]] = dict(_static_chains(opts))
     for sp in with_endpoints:
-        if sp.affinity_seconds:
-            for ep in sp.endpoints:
-                out.append(
-                    f"  set {affinity_set(sp, ep)} {{\n    type ipv4_addr\n    flags dynamic,timeout\n"
-                    f"    timeout {sp.affinity_seconds}s\n  }}\n"
-                )
-    out += _base_chains(opts)
-    for sp in with_endpoints:
-        out += _service_chains(sp, opts)
-    out.append("}\n")
-    return "".join(out)
+        chain_map, affinity = _service_chains(sp, opts)
+        chains.update(chain_map)
+        sets.update(affinity)
+    return Ruleset(opts.table, _base_chains(opts), sets, elements, chains)
 
 
-def _base_chains(opts: Options) -> list[str]:
-    check = ["ct state new jump service-endpoints-check", "ct state new jump cluster-ips-check"]
+def render(ports: Sequence[ServicePort], opts: Options) -> str:
+    """The whole `nft -f` transaction for `ports` (a full rebuild)."""
+    return build(ports, opts).full()
+
+
+def _base_chains(opts: Options) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    iif = f'iifname "{opts.pod_bridge}" ' if opts.pod_bridge else ""
+    check = ("ct state new jump service-endpoints-check", "ct state new jump cluster-ips-check")
+    return (
+        ("nat-prerouting", ("type nat hook prerouting priority dstnat; policy accept;", f"{iif}jump services")),
+        ("nat-output", ("type nat hook output priority -100; policy accept;", "jump services")),
+        ("nat-postrouting", ("type nat hook postrouting priority srcnat; policy accept;", "jump masquerading")),
+        (
+            "filter-forward",
+            ("type filter hook forward priority filter - 10; policy accept;", *(iif + c for c in check)),
+        ),
+        ("filter-output", ("type filter hook output priority filter - 10; policy accept;", *check)),
+        (
+            "filter-input",
+            (
+                "type filter hook input priority filter - 10; policy accept;",
+                "ct state new jump nodeport-endpoints-check",
+                "ct state new jump service-endpoints-check",
+            ),
+        ),
+    )
+
+
+def _static_chains(opts: Options) -> list[tuple[str, tuple[str, ...]]]:
+    services = ["ip daddr . meta l4proto . th dport vmap @service-ips"]
+    if opts.nodeport_addresses:
+        services.append("ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports")
     cluster_check = ['ip daddr @cluster-ips reject comment "reject traffic to invalid ports of ClusterIPs"']
     if opts.service_cidr:
         cluster_check.append(f'ip daddr {opts.service_cidr} drop comment "drop traffic to unallocated ClusterIPs"')
     return [
-        _block(
-            "chain", "nat-prerouting", ["type nat hook prerouting priority dstnat; policy accept;", "jump services"]
-        ),
-        _block("chain", "nat-output", ["type nat hook output priority -100; policy accept;", "jump services"]),
-        _block(
-            "chain",
-            "nat-postrouting",
-            ["type nat hook postrouting priority srcnat; policy accept;", "jump masquerading"],
-        ),
-        _block("chain", "filter-forward", ["type filter hook forward priority filter - 10; policy accept;", *check]),
-        _block("chain", "filter-output", ["type filter hook output priority filter - 10; policy accept;", *check]),
-        _block(
-            "chain",
-            "filter-input",
-            [
-                "type filter hook input priority filter - 10; policy accept;",
-                "ct state new jump nodeport-endpoints-check",
-                "ct state new jump service-endpoints-check",
-            ],
-        ),
-        _block("chain", "services", _services_rules(opts)),
-        _block("chain", "service-endpoints-check", ["ip daddr . meta l4proto . th dport vmap @no-endpoint-services"]),
-        _block(
-            "chain",
-            "nodeport-endpoints-check",
-            ["ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports"],
-        ),
-        _block("chain", "cluster-ips-check", cluster_check),
-        _block("chain", "reject-chain", ["meta l4proto tcp reject with tcp reset", "reject"]),
-        _block("chain", "mark-for-masquerade", [f"meta mark set meta mark | {MASQUERADE_MARK}"]),
-        _block(
-            "chain",
+        ("services", tuple(services)),
+        ("service-endpoints-check", ("ip daddr . meta l4proto . th dport vmap @no-endpoint-services",)),
+        ("nodeport-endpoints-check", ("ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports",)),
+        ("cluster-ips-check", tuple(cluster_check)),
+        ("reject-chain", ("meta l4proto tcp reject with tcp reset", "reject")),
+        ("mark-for-masquerade", (f"meta mark set meta mark | {MASQUERADE_MARK}",)),
+        (
             "masquerading",
-            [
+            (
                 f"meta mark & {MASQUERADE_MARK} == 0 return",
                 f"meta mark set meta mark ^ {MASQUERADE_MARK}",
                 "masquerade fully-random",
-            ],
+            ),
         ),
     ]
 
 
-def _services_rules(opts: Options) -> list[str]:
-    rules = ["ip daddr . meta l4proto . th dport vmap @service-ips"]
-    if opts.nodeport_addresses:
-        rules.append("ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports")
-    return rules
-
-
-def _service_chains(sp: ServicePort, opts: Options) -> list[str]:
+@functools.lru_cache(maxsize=65536)
+def _service_chains(sp: ServicePort, opts: Options) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+    """The chains (and affinity sets) of one ServicePort; cached, since a sync re-renders every
+    Service and almost all are unchanged."""
     rules: list[str] = []
     if opts.cluster_cidr:
         rules.append(
@@ -172,16 +236,19 @@ def _service_chains(sp: ServicePort, opts: Options) -> list[str]:
         rules += [f"ip saddr @{affinity_set(sp, ep)} goto {endpoint_chain(sp, ep)}" for ep in sp.endpoints]
     targets = ", ".join(f"{i} : goto {endpoint_chain(sp, ep)}" for i, ep in enumerate(sp.endpoints))
     rules.append(f"numgen random mod {len(sp.endpoints)} vmap {{ {targets} }}")
-    out = [_block("chain", service_chain(sp), rules)]
+    chains = {service_chain(sp): tuple(rules)}
     if sp.node_port:
-        out.append(_block("chain", external_chain(sp), ["jump mark-for-masquerade", f"goto {service_chain(sp)}"]))
+        chains[external_chain(sp)] = ("jump mark-for-masquerade", f"goto {service_chain(sp)}")
+    sets: dict[str, str] = {}
     for ep in sp.endpoints:
         ep_rules = [f"ip saddr {ep.ip} jump mark-for-masquerade"]
         if sp.affinity_seconds:
-            ep_rules.append(f"update @{affinity_set(sp, ep)} {{ ip saddr }}")
+            name = affinity_set(sp, ep)
+            sets[name] = f"set {name} {{ type ipv4_addr; flags dynamic,timeout; timeout {sp.affinity_seconds}s; }}"
+            ep_rules.append(f"update @{name} {{ ip saddr }}")
         ep_rules.append(f"meta l4proto {sp.protocol} dnat to {ep.ip}:{ep.port}")
-        out.append(_block("chain", endpoint_chain(sp, ep), ep_rules))
-    return out
+        chains[endpoint_chain(sp, ep)] = tuple(ep_rules)
+    return chains, sets
 
 
 def cleanup(table: str) -> str:

@@ -5,11 +5,13 @@ kube-proxy's BoundedFrequencyRunner in small::
     change -> request()  -- marks dirty, counts pending changes, wakes the loop
     loop:  wait for dirty, or for sync_period since the last sync (periodic resync)
            wait until min_sync_period has passed since the last sync (bursts become one sync)
-           text = render(); apply(text) unless unchanged since the last apply (periodic resyncs always
-           apply, which repairs a ruleset someone else removed); on failure retry with backoff
+           desired = render(); nothing when unchanged; else apply the delta from what was applied last
+           (one transaction rewriting only changed chains and map elements), or the whole table
+           (first sync, periodic resyncs -- which repair a ruleset someone else changed -- and after
+           a failed apply); on failure retry with backoff
 
-Every apply is a whole-table transaction, so a sync is "the kernel now holds exactly the current
-state" and there is nothing incremental to lose on a restart. Health follows kube-proxy: unhealthy
+Either way one `nft -f` transaction: the kernel never holds half a ruleset, and a restart starts with
+a full rebuild, so there is nothing incremental to lose. Health follows kube-proxy: unhealthy
 while a queued change has waited longer than twice the sync period.
 """
 
@@ -23,6 +25,7 @@ from skiff_common.observability import get_logger
 
 from skiff_proxy import metrics
 from skiff_proxy.kernel import ApplyError
+from skiff_proxy.modes import Desired
 
 log = get_logger(__name__)
 MAX_RETRY_DELAY = 5.0
@@ -31,7 +34,7 @@ MAX_RETRY_DELAY = 5.0
 class Syncer:
     def __init__(
         self,
-        render: Callable[[], str],
+        render: Callable[[], Desired],
         apply: Callable[[str], Awaitable[None]],
         *,
         mode: str = "nftables",
@@ -48,10 +51,11 @@ class Syncer:
         self._wake = asyncio.Event()
         self._dirty = False
         self._last_sync = 0.0  # monotonic time of the last attempt
-        self._last_text: str | None = None
+        self._last: Desired | None = None  # what the kernel holds (None: unknown, rebuild it)
         self.queued_at: float | None = None  # wall time of the oldest unsynced change
         self.synced_at: float | None = None  # wall time of the last successful apply
         self.syncs = 0
+        self.full_syncs = 0
 
     def request(self, *, endpoints: int = 0, services: int = 0) -> None:
         if endpoints:
@@ -81,22 +85,29 @@ class Syncer:
         metrics.SERVICE_CHANGES_PENDING.set(0)
         start = time.monotonic()
         self._last_sync = start
-        text = self.render()
-        if text == self._last_text and not periodic:
+        desired = self.render()
+        if desired == self._last and not periodic:
             return
+        text = None if periodic or self._last is None else desired.delta(self._last)
+        full = text is None
+        if text is None:
+            text = desired.full()
         try:
             await self.apply(text)
         except ApplyError:
             metrics.SYNC_FAILURES.labels(self.mode).inc()
             self._dirty = True
+            self._last = None  # the kernel may differ from what we think: rebuild next time
             self.queued_at = queued or time.time()
             raise
         elapsed = time.monotonic() - start
         metrics.SYNC_DURATION.observe(elapsed)
-        metrics.FULL_SYNC_DURATION.observe(elapsed)
-        self._last_text = text
+        if full:
+            metrics.FULL_SYNC_DURATION.observe(elapsed)
+        self._last = desired
         self.synced_at = time.time()
         self.syncs += 1
+        self.full_syncs += int(full)
         metrics.LAST_SYNC.set(self.synced_at)
         if self.on_applied is not None:
             self.on_applied(text, self.synced_at)

@@ -1,0 +1,195 @@
+"""skiff-proxy benchmark (printed numbers, not a test). Needs root (a network namespace) and nft.
+
+    uv run python bench/proxy_bench.py                       # 1,000 Services x 10 endpoints, 100 changes
+    uv run python bench/proxy_bench.py --services 200 --changes 20      # quicker
+
+Its own etcd and skiff-apiserver processes; the proxy runs in this process (ProxyApp, the same code as
+`skiff-proxy`) and programs a network namespace made for the run, so the host's ruleset is never
+touched. Measured:
+  (a) full sync: render the whole table from the informer caches + `nft -f` of it (the proxy's only
+      kind of sync: every sync is a whole-table transaction), several forced resyncs;
+  (b) network programming latency: from just before an EndpointSlice update is sent to the apiserver
+      until `nft -f` has returned with a ruleset that DNATs to the new endpoint, one change at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from skiff.api.core.v1 import service_pb2
+from skiff.api.discovery.v1 import endpointslice_pb2 as es
+from skiff_client import ApiClient
+from skiff_proxy.app import ProxyApp
+from skiff_proxy.config import ProxyConfig
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def ms(v: float) -> str:
+    return f"{v * 1000:.1f} ms"
+
+
+def endpoint_ip(i: int, j: int) -> str:
+    n = i * 10 + j
+    return f"10.244.{n // 250}.{n % 250 + 2}"
+
+
+async def gather_limited(coros: list, limit: int = 32) -> list:  # type: ignore[type-arg]
+    sem = asyncio.Semaphore(limit)
+
+    async def one(c):  # type: ignore[no-untyped-def]
+        async with sem:
+            return await c
+
+    return list(await asyncio.gather(*(one(c) for c in coros)))
+
+
+async def populate(api: ApiClient, n: int, per: int) -> list[es.EndpointSlice]:
+    def svc(i: int) -> service_pb2.Service:
+        s = service_pb2.Service(api_version="v1", kind="Service")
+        s.metadata.name, s.metadata.namespace = f"svc-{i:05d}", "default"
+        s.spec.ports.add(name="http", port=80, protocol="TCP")
+        return s
+
+    def slice_(i: int) -> es.EndpointSlice:
+        s = es.EndpointSlice(api_version="discovery.k8s.io/v1", kind="EndpointSlice", address_type="IPv4")
+        s.metadata.name, s.metadata.namespace = f"svc-{i:05d}-1", "default"
+        s.metadata.labels["kubernetes.io/service-name"] = f"svc-{i:05d}"
+        s.ports.add(name="http", protocol="TCP", port=8080)
+        for j in range(per):
+            s.endpoints.add(addresses=[endpoint_ip(i, j)]).conditions.ready = True
+        return s
+
+    await gather_limited([api.create(svc(i)) for i in range(n)])
+    return await gather_limited([api.create(slice_(i)) for i in range(n)])
+
+
+async def run(args: argparse.Namespace, target: str, netns: str) -> None:
+    api = ApiClient.connect(target, tls=None, wait_for_ready=True)
+    t = time.perf_counter()
+    slices = await populate(api, args.services, args.endpoints)
+    print(f"populated {args.services} Services x {args.endpoints} endpoints in {time.perf_counter() - t:.1f} s")
+
+    waiting: dict[str, asyncio.Event] = {}
+    seen_at: dict[str, float] = {}
+
+    def on_applied(text: str, _wall: float) -> None:
+        now = time.perf_counter()
+        for ip, ev in list(waiting.items()):
+            if f"dnat to {ip}:" in text:
+                seen_at[ip] = now
+                ev.set()
+                del waiting[ip]
+
+    cfg = ProxyConfig(
+        cluster_cidr="10.244.0.0/16",
+        service_cidr="10.96.0.0/12",
+        healthz_address="",
+        min_sync_period=args.min_sync_period,
+        sync_period=3600,
+    )
+    app = ProxyApp(api, cfg, prefix=["ip", "netns", "exec", netns], on_applied=on_applied)
+    t = time.perf_counter()
+    await app.start()
+    print(f"proxy start (informers synced + first full sync): {ms(time.perf_counter() - t)}")
+    text = app.render().full()
+    chains = text.count("chain endpoint-")
+    print(f"ruleset: {text.count(chr(10))} lines, {len(text) / 1e6:.2f} MB, {chains} endpoint chains")
+
+    renders, fulls = [], []
+    for _ in range(args.full_syncs):
+        t = time.perf_counter()
+        app.render()
+        renders.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        await app.syncer.sync(periodic=True)
+        fulls.append(time.perf_counter() - t)
+    print(
+        f"(a) full sync ({args.full_syncs} runs): p50 {ms(pct(fulls, 50))}  max {ms(max(fulls))}"
+        f"   of which render p50 {ms(pct(renders, 50))}"
+    )
+
+    latencies = []
+    for k in range(args.changes):
+        s = slices[(k * 7) % len(slices)]
+        new_ip = f"10.245.{k // 250}.{k % 250 + 2}"
+        s.endpoints[0].addresses[0] = new_ip
+        ev = asyncio.Event()
+        waiting[new_ip] = ev
+        t = time.perf_counter()
+        slices[(k * 7) % len(slices)] = await api.update(s)
+        await asyncio.wait_for(ev.wait(), 60)
+        latencies.append(seen_at[new_ip] - t)
+    print(
+        f"(b) EndpointSlice write -> rule in kernel ({args.changes} changes, min-sync-period"
+        f" {args.min_sync_period}s): p50 {ms(pct(latencies, 50))}  p99 {ms(pct(latencies, 99))}"
+        f"  max {ms(max(latencies))}"
+    )
+    await app.stop()
+    await app.cleanup()
+    await api.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--services", type=int, default=1000)
+    ap.add_argument("--endpoints", type=int, default=10)
+    ap.add_argument("--changes", type=int, default=100)
+    ap.add_argument("--full-syncs", type=int, default=5)
+    ap.add_argument("--min-sync-period", type=float, default=0.1)
+    args = ap.parse_args()
+    if os.geteuid() != 0 or not shutil.which("nft"):
+        sys.exit("needs root and nft")
+    tmp = Path(tempfile.mkdtemp(prefix="skiff-proxy-bench-"))
+    netns = f"skiff-proxy-bench-{uuid.uuid4().hex[:6]}"
+    etcd_port, api_port = free_port(), free_port()
+    endpoint = f"127.0.0.1:{etcd_port}"
+    procs = []
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    try:
+        procs.append(subprocess.Popen(
+            [str(BIN / "etcd"), "--data-dir", str(tmp / "etcd"), "--listen-client-urls", f"http://{endpoint}",
+             "--advertise-client-urls", f"http://{endpoint}", "--listen-peer-urls",
+             f"http://127.0.0.1:{free_port()}", "--log-level", "error"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+        time.sleep(1.5)
+        procs.append(subprocess.Popen(
+            [str(BIN / "skiff-apiserver"), "--listen", f"127.0.0.1:{api_port}", "--etcd-endpoints", endpoint,
+             "--log-level", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+        print(f"skiff-proxy benchmark: cpus={os.cpu_count()} nft={subprocess.getoutput('nft --version')}")
+        asyncio.run(run(args, f"127.0.0.1:{api_port}", netns))
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        subprocess.run(["ip", "netns", "del", netns], check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
