@@ -99,7 +99,8 @@ spec:
 
 def fetch(skiff, pod: str, url: str, n: int = 1) -> tuple[list[str], str]:  # type: ignore[no-untyped-def]
     """`n` wget calls from inside `pod`; the bodies (hostnames) and wget's error output."""
-    script = f"for i in $(seq {n}); do wget -qO- -T 5 {url} || echo FAILED; done"
+    # busybox-static's wget crashes with its own -T (timeout) option, so the shell's timeout bounds it.
+    script = f"for i in $(seq {n}); do timeout 10 wget -qO- {url} || echo FAILED; done"
     result = skiff("exec", pod, "--", "sh", "-c", script, check=False)
     return [line for line in result.stdout.split() if line], result.stderr
 

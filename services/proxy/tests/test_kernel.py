@@ -12,6 +12,7 @@ import pytest
 from netlab import GATEWAY, NetLab
 from skiff_proxy import kernel
 from skiff_proxy.model import Backend, ServicePort
+from skiff_proxy.modes import IptablesMode
 from skiff_proxy.nftables import Options, build, cleanup, render
 
 pytestmark = [
@@ -122,3 +123,22 @@ async def test_incremental_sync_equals_a_full_rebuild(lab: NetLab) -> None:
     rebuilt = sorted((await kernel.nft_list_table(OPTS.table, prefix=lab.prefix)).splitlines())
     assert incremental == rebuilt
     assert second.delta(second) == ""
+
+
+@pytest.mark.skipif(not shutil.which("iptables-restore"), reason="needs iptables-restore")
+async def test_iptables_mode_balances_refuses_hairpins_and_is_removed(lab: NetLab) -> None:
+    await kernel.nft_apply(cleanup(OPTS.table), prefix=lab.prefix)
+    mode = IptablesMode()
+    ports = [sp("web", "10.96.0.10", A, B), sp("empty", "10.96.0.11"), sp("self", "10.96.0.12", A)]
+    await mode.apply(mode.render(ports, OPTS).full(), OPTS, lab.prefix)
+    await mode.apply(mode.render(ports, OPTS).full(), OPTS, lab.prefix)  # re-applying adds no second jump
+    client, a = lab.pods["client"], lab.pods["a"]  # type: ignore[attr-defined]
+    try:
+        assert set(lab.connect(client, "10.96.0.10", 80, n=40)) == {"pod-a", "pod-b"}
+        assert lab.connect(client, "10.96.0.11", 80) == ["ECONNREFUSED"]
+        assert lab.connect(a, "10.96.0.12", 80, n=3) == ["pod-a"] * 3
+        saved = await kernel.run_tool(["iptables-save"], "", prefix=lab.prefix)
+        assert saved.count("-j SKIFF-SERVICES") == 2  # PREROUTING and OUTPUT, once each
+    finally:
+        await mode.remove(OPTS, lab.prefix)
+    assert "SKIFF-" not in await kernel.run_tool(["iptables-save"], "", prefix=lab.prefix)

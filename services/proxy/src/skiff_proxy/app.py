@@ -58,7 +58,7 @@ class ProxyApp:
         self.slices = self.factory.informer(es.EndpointSlice)
         self.syncer = Syncer(
             self.render,
-            lambda text: self.mode.apply(text, self.prefix),
+            lambda text: self.mode.apply(text, self.opts, self.prefix),
             mode=self.mode.name,
             min_sync_period=cfg.min_sync_period,
             sync_period=cfg.sync_period,
@@ -106,7 +106,7 @@ class ProxyApp:
 
     async def cleanup(self) -> None:
         """Remove every rule this proxy made (its table) and nothing else."""
-        await self.mode.apply(self.mode.cleanup(self.opts), self.prefix)
+        await self.mode.remove(self.opts, self.prefix)
 
     async def _serve_healthz(self, address: str) -> None:
         async def healthz(_req: web.Request) -> web.Response:

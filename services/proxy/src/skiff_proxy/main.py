@@ -21,7 +21,7 @@ from skiff_proxy.modes import mode_named
 
 async def _cleanup(cfg: ProxyConfig) -> None:
     mode = mode_named(cfg.proxy_mode)
-    await mode.apply(mode.cleanup(options_from(cfg)))
+    await mode.remove(options_from(cfg))
     get_logger("skiff_proxy").info("proxy.cleaned_up", table=cfg.table, mode=mode.name)
 
 
