@@ -132,3 +132,17 @@ def test_no_cidrs_no_masquerade_rule_for_outside_traffic() -> None:
     assert (
         "ip saddr !=" not in text and "drop" not in text and "@service-nodeports" not in text.split("chain services")[1]
     )
+
+
+def test_model_cache_recomputes_only_changed_services() -> None:
+    svc = service()
+    svc.metadata.resource_version = "1"
+    s = endpoint_slice("web", ("10.244.0.2", True, True, False))
+    s.metadata.resource_version = "2"
+    cache = model.ModelCache()
+    first = cache.build([svc], [s])
+    assert cache.build([svc], [s])[0] is first[0]  # same versions: the same object, not recomputed
+    s.endpoints[0].addresses[0] = "10.244.0.9"
+    s.metadata.resource_version = "3"
+    [changed] = cache.build([svc], [s])
+    assert [b.ip for b in changed.endpoints] == ["10.244.0.9"] and cache.build([svc], [s]) == model.build([svc], [s])

@@ -74,6 +74,7 @@ class ProxyApp:
             on_update=lambda old, new: self._slice_changed(old, new),
             on_delete=lambda _o: self.syncer.request(endpoints=1),
         )
+        self.model = model.ModelCache()
         self._tasks = TaskSet(log)
         self._runner: web.AppRunner | None = None
 
@@ -86,7 +87,7 @@ class ProxyApp:
             self.syncer.request(endpoints=1)
 
     def render(self) -> Desired:
-        ports = model.build(self.services.store.list(), self.slices.store.list())
+        ports = self.model.build(self.services.store.list(), self.slices.store.list())
         return self.mode.render(ports, self.opts)
 
     async def start(self) -> None:
