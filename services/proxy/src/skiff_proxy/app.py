@@ -62,6 +62,7 @@ class ProxyApp:
             mode=self.mode.name,
             min_sync_period=cfg.min_sync_period,
             sync_period=cfg.sync_period,
+            full_sync_period=cfg.full_sync_period,
             on_applied=on_applied,
         )
         self.services.add_handler(

@@ -37,7 +37,10 @@ class ProxyConfig:
     min_sync_period: float = field(
         default=0.1, metadata={"help": "seconds: at most one sync per period, changes in between are batched"}
     )
-    sync_period: float = field(default=30.0, metadata={"help": "seconds between full resyncs"})
+    sync_period: float = field(default=30.0, metadata={"help": "seconds between periodic resyncs"})
+    full_sync_period: float = field(
+        default=3600.0, metadata={"help": "seconds between whole-table rebuilds on a periodic resync"}
+    )
     healthz_address: str = field(default="127.0.0.1:10256", metadata={"help": "host:port of /healthz (empty: off)"})
     metrics_address: str = field(default="", metadata={"help": "Prometheus endpoint host:port (empty: off)"})
     cleanup: bool = field(default=False, metadata={"help": "remove the proxy's rules and exit"})

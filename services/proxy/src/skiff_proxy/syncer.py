@@ -7,8 +7,10 @@ kube-proxy's BoundedFrequencyRunner in small::
            wait until min_sync_period has passed since the last sync (bursts become one sync)
            desired = render(); nothing when unchanged; else apply the delta from what was applied last
            (one transaction rewriting only changed chains and map elements), or the whole table
-           (first sync, periodic resyncs -- which repair a ruleset someone else changed -- and after
-           a failed apply); on failure retry with backoff
+           (first sync, after a failed apply, and on the first periodic resync after
+           full_sync_period -- kube-proxy's hourly full sync, which repairs a ruleset someone else
+           changed; a full rebuild of 1,000 Services costs seconds of nft time, too much for every
+           sync_period); on failure retry with backoff
 
 Either way one `nft -f` transaction: the kernel never holds half a ruleset, and a restart starts with
 a full rebuild, so there is nothing incremental to lose. Health follows kube-proxy: unhealthy
@@ -40,6 +42,7 @@ class Syncer:
         mode: str = "nftables",
         min_sync_period: float = 0.1,
         sync_period: float = 30.0,
+        full_sync_period: float = 3600.0,
         on_applied: Callable[[str, float], None] | None = None,
     ) -> None:
         self.render = render
@@ -47,6 +50,8 @@ class Syncer:
         self.mode = mode
         self.min_sync_period = min_sync_period
         self.sync_period = sync_period
+        self.full_sync_period = full_sync_period
+        self._last_full = 0.0  # monotonic time of the last full rebuild
         self.on_applied = on_applied
         self._wake = asyncio.Event()
         self._dirty = False
@@ -77,7 +82,7 @@ class Syncer:
         return self.queued_at is None or now - self.queued_at < 2 * self.sync_period
 
     async def sync(self, *, periodic: bool = False) -> None:
-        """Render and apply once (the loop calls this; tests and --cleanup may too)."""
+        """Render and apply once (the loop calls this; tests may too). `periodic` forces a full rebuild."""
         self._dirty = False
         queued = self.queued_at
         self.queued_at = None
@@ -104,6 +109,7 @@ class Syncer:
         metrics.SYNC_DURATION.observe(elapsed)
         if full:
             metrics.FULL_SYNC_DURATION.observe(elapsed)
+            self._last_full = time.monotonic()
         self._last = desired
         self.synced_at = time.time()
         self.syncs += 1
@@ -122,7 +128,7 @@ class Syncer:
                     await asyncio.wait_for(self._wake.wait(), max(0.0, self.sync_period - since))
                 except TimeoutError:
                     pass
-            periodic = not self._dirty
+            periodic = not self._dirty and time.monotonic() - self._last_full >= self.full_sync_period
             since = time.monotonic() - self._last_sync
             if since < self.min_sync_period:
                 await asyncio.sleep(self.min_sync_period - since)
