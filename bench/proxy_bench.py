@@ -9,13 +9,17 @@ touched. Measured:
   (a) full sync: render the whole table from the informer caches + `nft -f` of it (the proxy's only
       kind of sync: every sync is a whole-table transaction), several forced resyncs;
   (b) network programming latency: from just before an EndpointSlice update is sent to the apiserver
-      until `nft -f` has returned with a ruleset that DNATs to the new endpoint, one change at a time.
+      until `nft -f` has returned with a ruleset that DNATs to the new endpoint, one change at a time;
+  (c) added latency of a connection through a ClusterIP vs straight to the pod IP, with all the
+      Services above in the table: a server and a client namespace on a bridge in the run's namespace,
+      connect + 1-byte request/response + close, the two targets interleaved.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -103,7 +107,7 @@ async def run(args: argparse.Namespace, target: str, netns: str) -> None:
                 del waiting[ip]
 
     cfg = ProxyConfig(
-        cluster_cidr="10.244.0.0/16",
+        cluster_cidr="10.240.0.0/12",
         service_cidr="10.96.0.0/12",
         healthz_address="",
         min_sync_period=args.min_sync_period,
@@ -146,9 +150,109 @@ async def run(args: argparse.Namespace, target: str, netns: str) -> None:
         f" {args.min_sync_period}s): p50 {ms(pct(latencies, 50))}  p99 {ms(pct(latencies, 99))}"
         f"  max {ms(max(latencies))}"
     )
+    if args.latency_requests:
+        await bench_latency(api, netns, args.latency_requests)
     await app.stop()
     await app.cleanup()
     await api.close()
+
+
+SERVER = """
+import socket, threading
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", 8080)); srv.listen(128); print("ready", flush=True)
+def serve(c):
+    with c:
+        while (b := c.recv(1)):
+            c.sendall(b)
+while True:
+    c, _ = srv.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+
+CLIENT = """
+import json, socket, sys, time
+targets, n = sys.argv[1].split(","), int(sys.argv[2])
+out = {t: [] for t in targets}
+for i in range(n):
+    for t in targets:
+        t0 = time.perf_counter()
+        host, port = t.split(":")
+        with socket.create_connection((host, int(port))) as s:
+            s.sendall(b"x"); s.recv(1)
+        out[t].append(time.perf_counter() - t0)
+print(json.dumps(out))
+"""
+
+
+def make_latency_lab(node: str) -> tuple[list[str], subprocess.Popen[str]]:
+    """A bridge in the run's namespace with a server (10.250.0.2, echo on 8080) and a client (.3)."""
+    ex = ["ip", "netns", "exec", node]
+    names = [f"{node}-srv", f"{node}-cli"]
+    node_setup = [
+        ["ip", "link", "add", "br0", "type", "bridge"],
+        ["ip", "addr", "add", "10.250.0.1/24", "dev", "br0"],
+        ["ip", "link", "set", "br0", "up"],
+        ["ip", "link", "set", "lo", "up"],
+        ["sysctl", "-qw", "net.ipv4.ip_forward=1"],
+    ]
+    for argv in node_setup:
+        subprocess.run([*ex, *argv], check=True, capture_output=True)
+    for i, (ns, ip) in enumerate(zip(names, ("10.250.0.2", "10.250.0.3"), strict=True)):
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+        host_end = f"h{i}"
+        for argv in (
+            ["ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", ns],
+            ["ip", "link", "set", host_end, "master", "br0"],
+            ["ip", "link", "set", host_end, "up"],
+        ):
+            subprocess.run([*ex, *argv], check=True)
+        for argv in (
+            ["ip", "link", "set", "lo", "up"],
+            ["ip", "addr", "add", f"{ip}/24", "dev", "eth0"],
+            ["ip", "link", "set", "eth0", "up"],
+            ["ip", "route", "add", "default", "via", "10.250.0.1"],
+        ):
+            subprocess.run(["ip", "netns", "exec", ns, *argv], check=True)
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", names[0], sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True
+    )
+    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    return names, server
+
+
+def remove_latency_lab(names: list[str], server: subprocess.Popen[str] | None) -> None:
+    if server is not None:
+        server.kill()
+        server.wait()
+    for ns in names:
+        subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+
+
+async def bench_latency(api: ApiClient, node: str, n: int) -> None:
+    names, server = await asyncio.to_thread(make_latency_lab, node)
+    try:
+        svc = service_pb2.Service(api_version="v1", kind="Service")
+        svc.metadata.name, svc.metadata.namespace = "latency", "default"
+        svc.spec.ports.add(name="http", port=80, protocol="TCP")
+        ip = (await api.create(svc)).spec.cluster_ip
+        s = es.EndpointSlice(api_version="discovery.k8s.io/v1", kind="EndpointSlice", address_type="IPv4")
+        s.metadata.name, s.metadata.namespace = "latency-1", "default"
+        s.metadata.labels["kubernetes.io/service-name"] = "latency"
+        s.ports.add(name="http", protocol="TCP", port=8080)
+        s.endpoints.add(addresses=["10.250.0.2"]).conditions.ready = True
+        await api.create(s)
+        await asyncio.sleep(2)  # the proxy programs it (b shows how long that takes)
+        argv = ["ip", "netns", "exec", names[1], sys.executable, "-c", CLIENT, f"{ip}:80,10.250.0.2:8080", str(n)]
+        out = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, check=True)
+        res = json.loads(out.stdout)
+        via, direct = res[f"{ip}:80"], res["10.250.0.2:8080"]
+        print(
+            f"(c) connect+request+close, {n} each: ClusterIP p50 {pct(via, 50) * 1e6:.0f} us, pod IP p50"
+            f" {pct(direct, 50) * 1e6:.0f} us, added {(pct(via, 50) - pct(direct, 50)) * 1e6:.0f} us"
+            f" (p90 added {(pct(via, 90) - pct(direct, 90)) * 1e6:.0f} us)"
+        )
+    finally:
+        await asyncio.to_thread(remove_latency_lab, names, server)
 
 
 def main() -> None:
@@ -158,6 +262,7 @@ def main() -> None:
     ap.add_argument("--changes", type=int, default=100)
     ap.add_argument("--full-syncs", type=int, default=5)
     ap.add_argument("--min-sync-period", type=float, default=0.1)
+    ap.add_argument("--latency-requests", type=int, default=2000, help="(c); 0 skips it")
     args = ap.parse_args()
     if os.geteuid() != 0 or not shutil.which("nft"):
         sys.exit("needs root and nft")
