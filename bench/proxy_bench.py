@@ -101,7 +101,7 @@ async def run(args: argparse.Namespace, target: str, netns: str) -> None:
     def on_applied(text: str, _wall: float) -> None:
         now = time.perf_counter()
         for ip, ev in list(waiting.items()):
-            if f"dnat to {ip}:" in text:
+            if f"dnat to {ip}:" in text or f"--to-destination {ip}:" in text:
                 seen_at[ip] = now
                 ev.set()
                 del waiting[ip]
@@ -110,6 +110,7 @@ async def run(args: argparse.Namespace, target: str, netns: str) -> None:
         cluster_cidr="10.240.0.0/12",
         service_cidr="10.96.0.0/12",
         healthz_address="",
+        proxy_mode=args.proxy_mode,
         min_sync_period=args.min_sync_period,
         sync_period=3600,
     )
@@ -118,7 +119,9 @@ async def run(args: argparse.Namespace, target: str, netns: str) -> None:
     await app.start()
     print(f"proxy start (informers synced + first full sync): {ms(time.perf_counter() - t)}")
     text = app.render().full()
-    chains = text.count("chain endpoint-")
+    chains = text.count("chain endpoint-") or sum(
+        1 for line in text.splitlines() if line.startswith(":") and "-SEP-" in line
+    )
     print(f"ruleset: {text.count(chr(10))} lines, {len(text) / 1e6:.2f} MB, {chains} endpoint chains")
 
     renders, fulls = [], []
@@ -262,6 +265,7 @@ def main() -> None:
     ap.add_argument("--changes", type=int, default=100)
     ap.add_argument("--full-syncs", type=int, default=5)
     ap.add_argument("--min-sync-period", type=float, default=0.1)
+    ap.add_argument("--proxy-mode", default="nftables", choices=["nftables", "iptables"])
     ap.add_argument("--latency-requests", type=int, default=2000, help="(c); 0 skips it")
     args = ap.parse_args()
     if os.geteuid() != 0 or not shutil.which("nft"):
@@ -283,7 +287,8 @@ def main() -> None:
             [str(BIN / "skiff-apiserver"), "--listen", f"127.0.0.1:{api_port}", "--etcd-endpoints", endpoint,
              "--log-level", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
-        print(f"skiff-proxy benchmark: cpus={os.cpu_count()} nft={subprocess.getoutput('nft --version')}")
+        tool = "nft --version" if args.proxy_mode == "nftables" else "iptables --version"
+        print(f"skiff-proxy benchmark ({args.proxy_mode}): cpus={os.cpu_count()} {subprocess.getoutput(tool)}")
         asyncio.run(run(args, f"127.0.0.1:{api_port}", netns))
     finally:
         for p in reversed(procs):
