@@ -2,5 +2,6 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "libs" / "skiff-client" / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared helpers of this folder
 
 from skiff_cluster_fixture import apiserver, client, etcd  # noqa: F401

@@ -56,9 +56,14 @@ async def test_replicaset_scales_up_and_down(client: ApiClient, manager: Control
     await eventually(lambda: count(3), "3 pods")
     await asyncio.sleep(0.5)  # a lagging informer must not cause extra creates (expectations)
     assert len(await owned_pods(client, name)) == 3
-    rs = await client.get(apps_pb2.ReplicaSet, name, "default")
-    rs.spec.replicas = 1
-    await client.update(rs)
+    for _ in range(20):  # the controller writes status concurrently: retry on Conflict
+        rs = await client.get(apps_pb2.ReplicaSet, name, "default")
+        rs.spec.replicas = 1
+        try:
+            await client.update(rs)
+            break
+        except errors.Conflict:
+            await asyncio.sleep(0.05)
     await eventually(lambda: count(1), "1 pod")
 
     async def status_ok() -> bool:

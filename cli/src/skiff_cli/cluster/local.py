@@ -3,8 +3,9 @@
 `up` starts etcd, a local image registry (filled with the busybox image and mirrored as docker.io, so
 pods pull `busybox` through the real registry path with no internet), the runtime, the apiserver, the
 scheduler, the controllers and the kubelet as processes, in that order, waiting for each to answer
-before starting the next, then waits for the node to report Ready. It is idempotent: running
-components are left alone. `down` stops them in reverse order; before the runtime stops it removes
+before starting the next, then waits for the node to report Ready, and leaves a supervisor running that
+restarts any of them that dies (supervise.py). It is idempotent: running components are left alone.
+`down` stops the supervisor, then the components in reverse order; before the runtime stops it removes
 every pod sandbox through the CRI (so the CNI plugins release addresses and iptables rules), and
 afterwards it sweeps what a crash could have left behind.
 """
@@ -24,13 +25,13 @@ from skiff_common.grpcutil import TLSConfig
 from skiff_common.tls import ensure_cluster_pki
 
 from ..clientconfig import ClientConfig
-from . import components, processes, registry
+from . import components, processes, registry, supervise
 from .cleanup import sweep
 from .layout import ClusterLayout
 from .probes import apiserver_ready, node_ready, remove_all_sandboxes, runtime_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-STOP_ORDER = ("proxy", "kubelet", "controllers", "scheduler", "apiserver", "runtime", "registry", "etcd")
+STOP_ORDER = ("supervisor", "proxy", "kubelet", "controllers", "scheduler", "apiserver", "runtime", "registry", "etcd")
 # The tags of busybox the local registry serves (as docker.io/library/busybox).
 BUSYBOX_TAGS = ("latest", "1.36")
 
@@ -128,6 +129,14 @@ class LocalCluster:
             timeout=60,
             log=layout.log_dir / "kubelet.log",
         )
+        self.start_supervisor()
+
+    def start_supervisor(self) -> None:
+        """From now on a component that dies is started again (supervise.py), and supervisor.log says so."""
+        layout = self.layout
+        if processes.running_pid(supervise.NAME, layout.pid_dir) is None:
+            argv = [sys.executable, "-m", "skiff_cli.cluster.supervise", str(layout.pid_dir), str(layout.log_dir)]
+            processes.start(supervise.NAME, argv, log_dir=layout.log_dir, pid_dir=layout.pid_dir)
 
     def start_registry(self) -> None:
         """A real registry on 127.0.0.1 holding the busybox image, mirrored as docker.io for the runtime."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from skiff_common.apimachinery.convert import dump_json, dump_yaml
 
@@ -22,6 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    kinds = [k for k in args.resource.split(",") if k]
+    if len(kinds) > 1 and not args.name and args.output in (None, "wide"):
+        return await run_many(args, kinds)
     info = resolve_resource(args.resource)
     all_namespaces = info.namespaced and args.all_namespaces
     namespace = "" if all_namespaces or not info.namespaced else namespace_of(args)
@@ -47,3 +51,39 @@ async def run(args: argparse.Namespace) -> int:
     else:
         print(table(info.kind, objects, wide=args.output == "wide", with_namespace=all_namespaces))
     return 0
+
+
+async def run_many(args: argparse.Namespace, resources: list[str]) -> int:
+    """`skiff get deployments,replicasets`: one table per kind, names prefixed with the kind (kubectl's
+    way), a blank line between tables."""
+    infos = [resolve_resource(r) for r in resources]
+    blocks = []
+    async with api_client() as client:
+        for info in infos:
+            all_namespaces = info.namespaced and args.all_namespaces
+            namespace = "" if all_namespaces or not info.namespaced else namespace_of(args)
+            listed = await client.list_all(
+                info.message, namespace, label_selector=args.selector, field_selector=args.field_selector
+            )
+            if not listed.items:
+                continue
+            text = table(info.kind, listed.items, wide=args.output == "wide", with_namespace=all_namespaces)
+            blocks.append(_prefix_names(text, info.singular))
+    print("\n\n".join(blocks) if blocks else "No resources found.")
+    return 0
+
+
+def _prefix_names(text: str, singular: str) -> str:
+    """Prefix the NAME column with "<kind>/" and re-align (events have no NAME column: left as is)."""
+    lines = text.splitlines()
+    header = lines[0]
+    found = re.search(r"(?<!\S)NAME(?!\S)", header)
+    if found is None:
+        return text
+    col = found.start()
+    out = [header]
+    for line in lines[1:]:
+        out.append(line[:col] + f"{singular}/" + line[col:])
+    pad = len(singular) + 1
+    out[0] = header[: col + 4] + " " * pad + header[col + 4 :]
+    return "\n".join(out)

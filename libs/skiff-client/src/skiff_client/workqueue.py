@@ -12,7 +12,9 @@ Retry pacing is the *larger* of a per-item exponential backoff (5 ms doubling up
 ``forget``) and an overall token bucket (10 qps, burst 100) that protects the apiserver when many keys
 fail at once. Delayed adds keep the earliest requested time per key.
 
-Everything runs on one asyncio loop; no locks are needed. The clock is injectable for tests.
+Everything runs on one asyncio loop; no locks are needed. The clock is injectable for tests. An optional
+``metrics`` hook sees adds, gets, dones and retries exactly where client-go's queue reports them (the
+controller kit's WorkLoop installs client-go's ``workqueue_*`` metrics through it).
 """
 
 from __future__ import annotations

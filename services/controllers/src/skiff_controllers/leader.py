@@ -3,8 +3,8 @@
 Only the holder runs controllers. The holder renews ``renewTime`` every ``retry_period``; a candidate
 takes the lease when ``renewTime + leaseDurationSeconds`` has passed. Every write is an Update carrying
 the resourceVersion that was read, so two candidates cannot both win (one gets Conflict). A leader
-that fails to renew within ``renew_deadline`` gives up: ``run`` returns and the process exits, as
-kube-controller-manager does, because controllers cannot be stopped half-way safely.
+that fails to renew within ``renew_deadline`` gives up: ``hold`` returns, main.py stops every
+controller (a clean stop between reconciles) and campaigns again in the same process.
 """
 
 from __future__ import annotations
@@ -111,11 +111,12 @@ class LeaderElector:
         while True:
             await asyncio.sleep(self.retry_period)
             try:
-                if await self.try_acquire_or_renew():
+                # A renewal that hangs (apiserver gone, calls waiting to reconnect) is a failed one.
+                if await asyncio.wait_for(self.try_acquire_or_renew(), timeout=self.renew_deadline):
                     last_ok = loop.time()
                     continue
-            except errors.SkiffError as exc:
-                log.warning("leader.renew_failed", error=str(exc))
+            except (errors.SkiffError, TimeoutError) as exc:
+                log.warning("leader.renew_failed", error=str(exc) or type(exc).__name__)
             if loop.time() - last_ok > self.renew_deadline:
                 log.error("leader.lost", identity=self.identity)
                 return

@@ -1,4 +1,15 @@
-"""skiff-controllers entry point: config -> observability -> (leader election) -> controllers."""
+"""skiff-controllers entry point: config -> observability -> (leader election) -> controllers.
+
+The process never exits because the apiserver went away or the Lease was lost::
+
+    loop until SIGTERM:
+        campaign for the Lease (retrying while the apiserver is down)
+        start a fresh ControllerManager (informers + work loops)
+        renew the Lease; when renewing fails for renew_deadline -> stop every controller, campaign again
+
+Stopping the controllers before campaigning again keeps Kubernetes' guarantee (only the Lease holder
+acts) without a process restart; a new manager starts from fresh caches and fresh expectations.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +30,35 @@ from skiff_controllers.registry import select
 log = get_logger("skiff_controllers")
 
 
+async def _until(stop: asyncio.Event, coro: Any) -> bool:
+    """Run ``coro`` until it finishes or ``stop`` is set; True if it finished first."""
+    work = asyncio.ensure_future(coro)
+    waiter = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    for t in (work, waiter):
+        if not t.done():
+            t.cancel()
+    await asyncio.gather(work, waiter, return_exceptions=True)
+    return work.done() and not work.cancelled() and not stop.is_set()
+
+
+async def run_manager(api: ApiClient, names: list[str], elector: LeaderElector | None, stop: asyncio.Event) -> None:
+    """Lead (or just run, without election) until ``stop``; leadership lost means campaign again."""
+    while not stop.is_set():
+        if elector is not None and not await _until(stop, elector.acquire()):
+            return
+        manager = ControllerManager(api, names)
+        await manager.start()
+        try:
+            if elector is None:
+                await stop.wait()
+            elif await _until(stop, elector.hold()):
+                log.warning("controllers.leadership_lost", action="stopping controllers, campaigning again")
+        finally:
+            log.info("controllers.stopping")
+            await manager.stop()
+
+
 async def _run(cfg: ControllersConfig, names: list[str]) -> int:
     api = ApiClient.connect(cfg.apiserver, tls=cfg.tls(), wait_for_ready=True)
     stop = asyncio.Event()
@@ -26,30 +66,11 @@ async def _run(cfg: ControllersConfig, names: list[str]) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     elector = LeaderElector(api, cfg.leader_identity) if cfg.leader_elect else None
-    code = 0
-    if elector is not None:
-        acquire = asyncio.create_task(elector.acquire())
-        waiter = asyncio.create_task(stop.wait())
-        await asyncio.wait({acquire, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        if stop.is_set():
-            acquire.cancel()
-            await api.close()
-            return 0
-        waiter.cancel()
-    manager = ControllerManager(api, names)
-    await manager.start()
-    waits: set[asyncio.Task[Any]] = {asyncio.create_task(stop.wait())}
-    if elector is not None:
-        waits.add(asyncio.create_task(elector.hold()))
-    _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    if not stop.is_set():
-        code = 1  # leadership lost: exit so a supervisor restarts us as a candidate
-    for t in pending:
-        t.cancel()
-    log.info("controllers.stopping")
-    await manager.stop()
-    await api.close()
-    return code
+    try:
+        await run_manager(api, names, elector, stop)
+    finally:
+        await api.close()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:

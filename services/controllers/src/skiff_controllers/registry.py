@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from skiff_controllers.base import ControllerContext
+from skiff_controllers.deployment.controller import new_deployment
 from skiff_controllers.endpoints.controller import new_endpoints
 from skiff_controllers.endpointslice.controller import new_endpointslice
 from skiff_controllers.namespace.controller import NamespaceController
@@ -18,6 +19,7 @@ from skiff_controllers.replicaset.controller import new_replicaset
 CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "namespace": NamespaceController,
     "replicaset": new_replicaset,
+    "deployment": new_deployment,
     "endpoints": new_endpoints,
     "endpointslice": new_endpointslice,
 }

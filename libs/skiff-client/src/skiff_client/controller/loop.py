@@ -21,6 +21,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from skiff_common import errors
 from skiff_common.observability import get_logger
 
 from skiff_client.controller.metrics import RECONCILE_ERRORS, RECONCILES, QueueMetrics
@@ -104,7 +105,10 @@ class WorkLoop:
             self.queue.add_rate_limited(key)
             RECONCILES.labels(self.name, "error").inc()
             RECONCILE_ERRORS.labels(self.name).inc()
-            log.warning(
+            # A Conflict is optimistic concurrency doing its job (the cache was a step behind): retried
+            # like any error, but not worth a warning.
+            level = log.info if isinstance(exc, errors.Conflict) else log.warning
+            level(
                 "workloop.reconcile_failed",
                 name=self.name,
                 key=key,
