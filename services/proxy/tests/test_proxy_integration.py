@@ -106,3 +106,32 @@ async def test_cleanup_removes_only_our_table(client: ApiClient, lab: NetLab, pr
     await proxy.cleanup()
     assert await kernel.nft_list_table("skiff-proxy", prefix=lab.prefix) == ""
     assert await kernel.nft_list_table("someone-else", prefix=lab.prefix)
+
+
+async def test_a_proxy_restart_keeps_established_connections(client: ApiClient, lab: NetLab, proxy: ProxyApp) -> None:
+    name = f"keep-{uuid.uuid4().hex[:6]}"
+    svc = service_pb2.Service(api_version="v1", kind="Service")
+    svc.metadata.name, svc.metadata.namespace = name, "default"
+    svc.spec.ports.add(name="http", port=80, protocol="TCP")
+    ip = (await client.create(svc)).spec.cluster_ip
+    await client.create(endpoint_slice(name, A))
+    pods: Any = lab.pods  # type: ignore[attr-defined]
+
+    async def reaches_a() -> bool:
+        return await asyncio.to_thread(lab.connect, pods["client"], ip, 80, 1) == ["pod-a"]
+
+    await eventually(reaches_a, "traffic reaches pod a")
+    held = lab.hold(pods["client"], ip, 80)
+    assert held.stdout is not None and held.stdin is not None
+    assert (await asyncio.to_thread(held.stdout.readline)).strip() == "pod-a"
+    await proxy.stop()  # the rules stay in place while no proxy runs, as with kube-proxy
+    second = ProxyApp(client, proxy.cfg, prefix=lab.prefix)
+    await second.start()  # informers sync, then a whole-table rebuild
+    try:
+        assert second.syncer.full_syncs == 1
+        held.stdin.write("after-restart\n")
+        held.stdin.flush()
+        assert (await asyncio.to_thread(held.stdout.readline)).strip() == "after-restart"
+        assert await reaches_a()
+    finally:
+        await second.stop()
