@@ -28,7 +28,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from skiff.api.core.v1 import service_pb2
 from skiff.api.discovery.v1 import endpointslice_pb2 as es
@@ -153,8 +155,14 @@ async def run(args: argparse.Namespace, target: str, netns: str) -> None:
         f" {args.min_sync_period}s): p50 {ms(pct(latencies, 50))}  p99 {ms(pct(latencies, 99))}"
         f"  max {ms(max(latencies))}"
     )
+
+    async def rule_for(ip: str) -> None:
+        ev = asyncio.Event()
+        waiting[ip] = ev
+        await asyncio.wait_for(ev.wait(), 600)
+
     if args.latency_requests:
-        await bench_latency(api, netns, args.latency_requests)
+        await bench_latency(api, netns, args.latency_requests, rule_for)
     await app.stop()
     await app.cleanup()
     await api.close()
@@ -231,7 +239,9 @@ def remove_latency_lab(names: list[str], server: subprocess.Popen[str] | None) -
         subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
 
 
-async def bench_latency(api: ApiClient, node: str, n: int) -> None:
+async def bench_latency(
+    api: ApiClient, node: str, n: int, rule_for: Callable[[str], Coroutine[Any, Any, None]]
+) -> None:
     names, server = await asyncio.to_thread(make_latency_lab, node)
     try:
         svc = service_pb2.Service(api_version="v1", kind="Service")
@@ -243,8 +253,9 @@ async def bench_latency(api: ApiClient, node: str, n: int) -> None:
         s.metadata.labels["kubernetes.io/service-name"] = "latency"
         s.ports.add(name="http", protocol="TCP", port=8080)
         s.endpoints.add(addresses=["10.250.0.2"]).conditions.ready = True
+        programmed = asyncio.create_task(rule_for("10.250.0.2"))
         await api.create(s)
-        await asyncio.sleep(2)  # the proxy programs it (b shows how long that takes)
+        await programmed  # the proxy has put the rule in the kernel
         argv = ["ip", "netns", "exec", names[1], sys.executable, "-c", CLIENT, f"{ip}:80,10.250.0.2:8080", str(n)]
         out = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, check=True)
         res = json.loads(out.stdout)
