@@ -8,7 +8,6 @@ never programs an empty ruleset over a good one.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -128,7 +127,3 @@ class ProxyApp:
         await self._runner.setup()
         host, _, port = address.rpartition(":")
         await web.TCPSite(self._runner, host or "127.0.0.1", int(port)).start()
-
-
-async def wait_forever(stop: asyncio.Event) -> None:
-    await stop.wait()

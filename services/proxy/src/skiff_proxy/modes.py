@@ -21,7 +21,8 @@ class Desired(Protocol):
 
 
 class Mode(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def render(self, ports: Sequence[ServicePort], opts: nftables.Options) -> Desired: ...
 

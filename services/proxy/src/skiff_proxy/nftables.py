@@ -1,10 +1,10 @@
 """The nftables ruleset for a set of ServicePorts: a pure function from values to `nft -f` text.
 
 The layout is kube-proxy's nftables mode, in one table of our own (``ip skiff-proxy``) that nothing else
-writes and that we never leave half-built: every sync is one transaction that declares the table,
-deletes it and declares it again with its whole content, so the kernel switches from the old ruleset to
-the new one atomically (established connections keep their NAT in conntrack, which a rebuild does not
-touch).
+writes and that we never leave half-built: every sync is one `nft -f` transaction, either ``full`` (declare
+the table, delete it, declare it again with its whole content) or ``delta`` (rewrite only the chains and
+map elements that changed), so the kernel switches from the old ruleset to the new one atomically
+(established connections keep their NAT in conntrack, which neither touches).
 
     nat-prerouting / nat-output (dstnat) -> services:
         ip daddr . l4proto . dport  vmap @service-ips        -> svc chain

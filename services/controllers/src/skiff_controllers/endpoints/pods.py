@@ -29,7 +29,7 @@ def is_ready(pod: Any) -> bool:
 
 
 def is_terminating(pod: Any) -> bool:
-    return pod.metadata.HasField("deletion_timestamp")
+    return bool(pod.metadata.HasField("deletion_timestamp"))
 
 
 def should_include(pod: Any, *, include_terminating: bool) -> bool:
