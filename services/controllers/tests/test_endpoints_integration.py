@@ -181,3 +181,44 @@ async def test_selectorless_service_keeps_hand_made_endpoints_and_deletion_clean
 
     await eventually(gone, "managed Endpoints and slices removed")
     assert (await client.get(service_pb2.Endpoints, name, "default")).subsets[0].addresses[0].ip == "192.0.2.10"
+
+
+async def test_selectorless_services_get_their_endpoints_mirrored(client: ApiClient) -> None:
+    m = ControllerManager(client, [*NAMES, "endpointslicemirroring"])
+    await m.start()
+    try:
+        name = f"ext-{uuid.uuid4().hex[:6]}"
+        await client.create(make_service(name, selector=False))
+        ep = service_pb2.Endpoints(api_version="v1", kind="Endpoints")
+        ep.metadata.name, ep.metadata.namespace = name, "default"
+        sub = ep.subsets.add()
+        sub.addresses.add(ip="192.0.2.10")
+        sub.ports.add(name="http", port=9000, protocol="TCP")
+        await client.create(ep)
+
+        async def mirrored() -> Any:
+            slices = await slices_of(client, name)
+            return slices if len(slices) == 1 and slices[0].endpoints else None
+
+        [s] = await eventually(mirrored, "a mirrored slice")
+        assert s.endpoints[0].addresses[0] == "192.0.2.10" and s.ports[0].port == 9000
+        assert s.metadata.labels["endpointslice.kubernetes.io/managed-by"] == "endpointslicemirroring-controller.k8s.io"
+        # the controller-managed Endpoints of a Service with a selector are never mirrored
+        managed = f"svc-{uuid.uuid4().hex[:6]}"
+        await client.create(make_service(managed))
+        await make_pod(client, f"{managed}-a", managed, "10.244.3.2", ready=True)
+
+        async def only_endpointslice_controller() -> bool:
+            slices = await slices_of(client, managed)
+            owners = {x.metadata.labels["endpointslice.kubernetes.io/managed-by"] for x in slices}
+            return bool(slices) and owners == {"endpointslice-controller.k8s.io"} and bool(slices[0].endpoints)
+
+        await eventually(only_endpointslice_controller, "slices of the managed Service from one controller")
+        await client.delete(service_pb2.Endpoints, name, "default")
+        await eventually(lambda: _none(slices_of(client, name)), "mirrored slice removed with its Endpoints")
+    finally:
+        await m.stop()
+
+
+async def _none(coro: Any) -> bool:
+    return not await coro

@@ -161,3 +161,29 @@ def test_no_endpoints_keeps_one_placeholder_and_port_groups_get_own_slices() -> 
     grouped = sl.plan(service(target="http"), pods, stored)
     assert sorted(s.ports[0].port for s in _slices(grouped)) == [80, 8080]
     assert sorted(len(s.endpoints) for s in _slices(grouped)) == [1, 1]
+
+
+def test_mirrored_slices_from_hand_made_endpoints() -> None:
+    from skiff_controllers.endpointslicemirroring import mirror
+
+    svc = service("ext")
+    svc.spec.selector.clear()
+    ep = service_pb2.Endpoints()
+    ep.metadata.name, ep.metadata.namespace, ep.metadata.uid = "ext", "default", "ep-uid"
+    sub = ep.subsets.add()
+    sub.addresses.add(ip="192.0.2.10")
+    sub.not_ready_addresses.add(ip="192.0.2.11")
+    sub.addresses.add(ip="2001:db8::1")  # not mirrored into IPv4 slices
+    sub.ports.add(name="http", port=9000, protocol="TCP")
+    assert mirror.should_mirror(svc, ep) and not mirror.should_mirror(service("web"), ep)
+    plan = sl.plan_slices(svc, mirror.wanted_endpoints(ep), [], mirror.slice_meta(ep), placeholder=False)
+    [made] = plan.create
+    assert {e.addresses[0]: e.conditions.ready for e in made.endpoints} == {"192.0.2.10": True, "192.0.2.11": False}
+    assert made.metadata.labels[sl.MANAGED_BY_LABEL] == "endpointslicemirroring-controller.k8s.io"
+    assert (
+        made.metadata.labels[sl.SERVICE_NAME_LABEL] == "ext" and made.metadata.owner_references[0].kind == "Endpoints"
+    )
+    assert [(p.name, p.port) for p in made.ports] == [("http", 9000)]
+    ep.metadata.labels[mirror.SKIP_MIRROR_LABEL] = "true"
+    assert not mirror.should_mirror(svc, ep)
+    assert sl.plan_slices(svc, {}, _store(plan), mirror.slice_meta(ep), placeholder=False).delete

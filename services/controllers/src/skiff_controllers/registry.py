@@ -13,6 +13,7 @@ from skiff_controllers.base import ControllerContext
 from skiff_controllers.deployment.controller import new_deployment
 from skiff_controllers.endpoints.controller import new_endpoints
 from skiff_controllers.endpointslice.controller import new_endpointslice
+from skiff_controllers.endpointslicemirroring.controller import new_endpointslicemirroring
 from skiff_controllers.namespace.controller import NamespaceController
 from skiff_controllers.replicaset.controller import new_replicaset
 
@@ -22,6 +23,7 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "deployment": new_deployment,
     "endpoints": new_endpoints,
     "endpointslice": new_endpointslice,
+    "endpointslicemirroring": new_endpointslicemirroring,
 }
 
 

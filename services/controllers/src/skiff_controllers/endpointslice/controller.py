@@ -12,7 +12,7 @@ reconcile(ns/name)::
 Our slices are found through an index on the ``kubernetes.io/service-name`` label, filtered by
 ``endpointslice.kubernetes.io/managed-by``. After writing, the controller remembers the resource
 version of each slice it wrote and waits (requeue) until the informer has caught up, so a stale cache
-never makes it create a second slice for the same endpoints (Kubernetes' EndpointSliceTracker).
+never makes it create a second slice for the same endpoints (tracker.py).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from skiff_common import errors
 from skiff_controllers.base import ControllerContext
 from skiff_controllers.endpoints import pods as podutil
 from skiff_controllers.endpointslice import desired
+from skiff_controllers.endpointslice.tracker import WriteTracker
 
 NAME = "endpointslice"
 SERVICE_INDEX = "serviceName"
@@ -54,8 +55,7 @@ class EndpointSliceController:
             .complete(self.reconcile)
         )
         podutil.watch_pods(self.pods, self.services, self.loop.enqueue)
-        # key -> {slice name: resource version we wrote (0: we deleted it)}
-        self._written: dict[str, dict[str, int]] = {}
+        self.tracker = WriteTracker()
 
     def _ours(self, key: str) -> list[es.EndpointSlice]:
         return [
@@ -64,21 +64,10 @@ class EndpointSliceController:
             if s.metadata.labels.get(desired.MANAGED_BY_LABEL) == desired.CONTROLLER_NAME
         ]
 
-    def _cache_is_fresh(self, key: str) -> bool:
-        namespace, _ = split_key(key)
-        for name, rv in self._written.get(key, {}).items():
-            cached = self.slices.store.get(f"{namespace}/{name}")
-            if rv == 0 and cached is not None:
-                return False
-            if rv and (cached is None or int(cached.metadata.resource_version or 0) < rv):
-                return False
-        self._written.pop(key, None)
-        return True
-
     async def reconcile(self, key: str) -> Result | None:
-        if not self._cache_is_fresh(key):
-            return Result(requeue_after=STALE_CACHE_RETRY)
         namespace, _ = split_key(key)
+        if not self.tracker.cache_is_fresh(key, self.slices.store, namespace):
+            return Result(requeue_after=STALE_CACHE_RETRY)
         service = self.services.store.get(key)
         ours = self._ours(key)
         if service is None or service.spec.type == "ExternalName":
@@ -87,22 +76,22 @@ class EndpointSliceController:
             return None
         else:
             plan = desired.plan(service, self.pods.store.by_index(NAMESPACE_INDEX, namespace), ours)
-        if plan.empty():
-            return None
-        written = self._written.setdefault(key, {})
-        for name in plan.delete:
-            try:
-                await self.api.delete(es.EndpointSlice, name, namespace)
-            except errors.NotFound:
-                pass
-            written[name] = 0
-        for s in plan.update:
-            made = await self.api.update(s)
-            written[made.metadata.name] = int(made.metadata.resource_version)
-        for s in plan.create:
-            made = await self.api.create(s)
-            written[made.metadata.name] = int(made.metadata.resource_version)
+        await execute(self.api, plan, key, namespace, self.tracker)
         return None
+
+
+async def execute(api: Any, plan: desired.Plan, key: str, namespace: str, tracker: WriteTracker) -> None:
+    """Write a plan, deletes first (they free room), recording every write in the tracker."""
+    for name in plan.delete:
+        try:
+            await api.delete(es.EndpointSlice, name, namespace)
+        except errors.NotFound:
+            pass
+        tracker.deleted(key, name)
+    for s in plan.update:
+        tracker.wrote(key, await api.update(s))
+    for s in plan.create:
+        tracker.wrote(key, await api.create(s))
 
 
 def new_endpointslice(ctx: ControllerContext) -> EndpointSliceController:

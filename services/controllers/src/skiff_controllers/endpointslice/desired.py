@@ -110,7 +110,7 @@ def _slice_port_key(s: es.EndpointSlice) -> PortKey:
     return tuple((p.name, p.protocol or "TCP", p.port, p.app_protocol) for p in s.ports)
 
 
-def _endpoint_key(ep: es.Endpoint) -> str:
+def endpoint_key(ep: es.Endpoint) -> str:
     ref = ep.target_ref
     return f"{ref.namespace}/{ref.name}" if ref.name else ",".join(ep.addresses)
 
@@ -122,7 +122,7 @@ def desired_endpoints(service: Any, pods: Sequence[Any]) -> dict[PortKey, dict[s
         if not podutil.selects(service, pod) or not podutil.should_include(pod, include_terminating=True):
             continue
         ep = pod_endpoint(pod, service)
-        groups.setdefault(pod_ports(pod, service), {})[_endpoint_key(ep)] = ep
+        groups.setdefault(pod_ports(pod, service), {})[endpoint_key(ep)] = ep
     return groups
 
 
@@ -134,16 +134,24 @@ def _fresh(service: Any, key: PortKey) -> es.EndpointSlice:
     return s
 
 
-def _finish(service: Any, s: es.EndpointSlice, endpoints: list[es.Endpoint]) -> es.EndpointSlice:
+@dataclass(frozen=True)
+class SliceMeta:
+    """What every slice of one plan carries besides its endpoints: labels and the owner reference."""
+
+    labels: dict[str, str]
+    owner: meta_pb2.OwnerReference
+
+
+def _finish(meta: SliceMeta, s: es.EndpointSlice, endpoints: list[es.Endpoint]) -> es.EndpointSlice:
     """Set endpoints (in a stable order), labels and the owner reference on a copy."""
     out = es.EndpointSlice()
     out.CopyFrom(s)
     del out.endpoints[:]
-    out.endpoints.extend(sorted(endpoints, key=_endpoint_key))
+    out.endpoints.extend(sorted(endpoints, key=endpoint_key))
     out.metadata.labels.clear()
-    out.metadata.labels.update(desired_labels(service))
+    out.metadata.labels.update(meta.labels)
     del out.metadata.owner_references[:]
-    out.metadata.owner_references.append(owner_reference(service))
+    out.metadata.owner_references.append(meta.owner)
     return out
 
 
@@ -158,14 +166,29 @@ def _same(a: es.EndpointSlice, b: es.EndpointSlice) -> bool:
 
 def plan(service: Any, pods: Sequence[Any], existing: Sequence[es.EndpointSlice]) -> Plan:
     """Compare what the Service should have with the slices it has (all managed by us)."""
+    meta = SliceMeta(desired_labels(service), owner_reference(service))
+    return plan_slices(service, desired_endpoints(service, pods), existing, meta)
+
+
+def plan_slices(
+    service: Any,
+    wanted: dict[PortKey, dict[str, es.Endpoint]],
+    existing: Sequence[es.EndpointSlice],
+    meta: SliceMeta,
+    *,
+    placeholder: bool = True,
+) -> Plan:
+    """The writes that turn `existing` into slices holding `wanted` (endpoints by port group)."""
     out = Plan()
-    wanted = desired_endpoints(service, pods)
     by_group: dict[PortKey, list[es.EndpointSlice]] = {}
     for s in sorted(existing, key=lambda s: s.metadata.name):
         by_group.setdefault(_slice_port_key(s), []).append(s)
+    if not wanted and not placeholder:
+        out.delete = [s.metadata.name for s in existing]
+        return out
     if not wanted:  # keep (or make) exactly one empty placeholder
         keep = next((s for s in existing if not s.ports), None) or (existing[0] if existing else None)
-        target = _finish(service, keep if keep is not None else _fresh(service, ()), [])
+        target = _finish(meta, keep if keep is not None else _fresh(service, ()), [])
         del target.ports[:]
         if keep is None:
             out.create.append(target)
@@ -176,19 +199,24 @@ def plan(service: Any, pods: Sequence[Any], existing: Sequence[es.EndpointSlice]
     for key in sorted(set(by_group) - set(wanted)):
         out.delete += [s.metadata.name for s in by_group[key]]
     for key in sorted(wanted):
-        _plan_group(service, key, wanted[key], by_group.get(key, []), out)
+        _plan_group(service, meta, key, wanted[key], by_group.get(key, []), out)
     return out
 
 
 def _plan_group(
-    service: Any, key: PortKey, wanted: dict[str, es.Endpoint], slices: list[es.EndpointSlice], out: Plan
+    service: Any,
+    meta: SliceMeta,
+    key: PortKey,
+    wanted: dict[str, es.Endpoint],
+    slices: list[es.EndpointSlice],
+    out: Plan,
 ) -> None:
     placed: set[str] = set()
     kept: list[tuple[es.EndpointSlice, list[es.Endpoint]]] = []
     for s in slices:
         eps = []
         for ep in s.endpoints:
-            k = _endpoint_key(ep)
+            k = endpoint_key(ep)
             if k in wanted and k not in placed:
                 eps.append(wanted[k])
                 placed.add(k)
@@ -200,8 +228,8 @@ def _plan_group(
         if not eps:
             out.delete.append(s.metadata.name)
             continue
-        target = _finish(service, s, eps)
+        target = _finish(meta, s, eps)
         if not _same(s, target):
             out.update.append(target)
     for i in range(0, len(new), MAX_ENDPOINTS_PER_SLICE):
-        out.create.append(_finish(service, _fresh(service, key), new[i : i + MAX_ENDPOINTS_PER_SLICE]))
+        out.create.append(_finish(meta, _fresh(service, key), new[i : i + MAX_ENDPOINTS_PER_SLICE]))
