@@ -176,3 +176,41 @@ def test_a_pod_reaches_itself_through_its_service(skiff, services: dict[str, str
 def test_service_without_endpoints_is_refused(skiff, services: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     bodies, errors = fetch(skiff, "client", f"http://{services['nobody-home']}:80")
     assert bodies == ["FAILED"] and "refused" in errors.lower(), errors
+
+
+MANUAL = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: manual
+spec:
+  ports:
+  - port: 80
+---
+apiVersion: v1
+kind: Endpoints
+metadata:
+  name: manual
+subsets:
+- addresses:
+  - ip: {ip}
+  ports:
+  - port: 80
+"""
+
+
+def test_service_without_selector_reaches_hand_made_endpoints(skiff, services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pod_ip = skiff.get_json("pod", "web-a")["status"]["podIP"]
+    manifest = tmp_path / "manual.yaml"
+    manifest.write_text(MANUAL.format(ip=pod_ip))
+    skiff("apply", "-f", str(manifest))
+    try:
+        ip = skiff.get_json("service", "manual")["spec"]["clusterIP"]
+        seen = skiff.wait_for(
+            "the hand-made endpoint answering",
+            lambda: (b := fetch(skiff, "client", f"http://{ip}:80")[0]) == ["web-a"] and b,
+        )
+        assert seen == ["web-a"]
+    finally:
+        skiff("delete", "service", "manual", check=False)
+        skiff("delete", "endpoints", "manual", check=False)
