@@ -17,13 +17,16 @@ class ApplyError(RuntimeError):
 
 
 async def run_tool(argv: Sequence[str], text: str, *, prefix: Sequence[str] = ()) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        *prefix,
-        *argv,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *prefix,
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as exc:  # the tool is not installed: say which, as the kernel's refusal would
+        raise ApplyError(f"cannot run {(list(prefix) + list(argv))[0]}: {exc.strerror}") from None
     out, err = await proc.communicate(text.encode())
     if proc.returncode != 0:
         raise ApplyError(f"{' '.join(argv)} failed ({proc.returncode}): {err.decode().strip()[:2000]}")

@@ -16,6 +16,7 @@ from skiff_common.observability import get_logger, setup_observability
 
 from skiff_proxy.app import ProxyApp, options_from
 from skiff_proxy.config import ProxyConfig
+from skiff_proxy.kernel import ApplyError
 from skiff_proxy.modes import mode_named
 
 
@@ -50,7 +51,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     setup_observability("proxy", log_level=cfg.log_level, metrics_address=cfg.metrics_address or None)
     get_logger("skiff_proxy").info("proxy.config", **describe_config(cfg))
-    asyncio.run(_cleanup(cfg) if cfg.cleanup else _run(cfg))
+    try:
+        asyncio.run(_cleanup(cfg) if cfg.cleanup else _run(cfg))
+    except ApplyError as exc:  # e.g. nft missing, or no CAP_NET_ADMIN: one clear line, not a traceback
+        print(f"skiff-proxy: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
