@@ -76,7 +76,8 @@ class IptablesMode:
             saved = await kernel.run_tool(["iptables-save", "-t", table], "", prefix=prefix)
             chains = [line[1:].split()[0] for line in saved.splitlines() if line.startswith(f":{mine}")]
             if chains:  # a table with none of ours is not even named
-                text += [f"*{table}\n", *(f":{c} - [0:0]\n" for c in chains), *(f"-X {c}\n" for c in chains), "COMMIT\n"]
+                declare = [f":{c} - [0:0]\n" for c in chains]
+                text += [f"*{table}\n", *declare, *(f"-X {c}\n" for c in chains), "COMMIT\n"]
         if text:
             await kernel.iptables_restore("".join(text), prefix=prefix)
 
