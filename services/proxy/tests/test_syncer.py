@@ -77,3 +77,25 @@ async def test_bursts_are_batched_and_stale_queues_are_unhealthy() -> None:
         task.cancel()
     s.request(endpoints=1)
     assert s.queued_at is not None and not s.healthy(now=s.queued_at + 2 * s.sync_period + 1)
+
+
+async def test_metrics_have_kube_proxys_names() -> None:
+    from prometheus_client import REGISTRY
+
+    def value(name: str) -> float:
+        v = REGISTRY.get_sample_value(name)
+        return 0.0 if v is None else v
+
+    async def apply(_text: str) -> None:
+        return None
+
+    s = Syncer(lambda: build(ports("10.244.0.2"), OPTS), apply, min_sync_period=0)
+    total = value("kubeproxy_sync_proxy_rules_endpoint_changes_total")
+    syncs = value("kubeproxy_sync_proxy_rules_duration_seconds_count")
+    s.request(endpoints=2)
+    assert value("kubeproxy_sync_proxy_rules_endpoint_changes_pending") == 2
+    await s.sync()
+    assert value("kubeproxy_sync_proxy_rules_endpoint_changes_pending") == 0
+    assert value("kubeproxy_sync_proxy_rules_endpoint_changes_total") == total + 2
+    assert value("kubeproxy_sync_proxy_rules_duration_seconds_count") == syncs + 1
+    assert value("kubeproxy_sync_proxy_rules_last_timestamp_seconds") == s.synced_at
