@@ -92,8 +92,9 @@ async def test_metrics_have_kube_proxys_names() -> None:
     s = Syncer(lambda: build(ports("10.244.0.2"), OPTS), apply, min_sync_period=0)
     total = value("kubeproxy_sync_proxy_rules_endpoint_changes_total")
     syncs = value("kubeproxy_sync_proxy_rules_duration_seconds_count")
+    pending = value("kubeproxy_sync_proxy_rules_endpoint_changes_pending")  # the registry is process-wide
     s.request(endpoints=2)
-    assert value("kubeproxy_sync_proxy_rules_endpoint_changes_pending") == 2
+    assert value("kubeproxy_sync_proxy_rules_endpoint_changes_pending") == pending + 2
     await s.sync()
     assert value("kubeproxy_sync_proxy_rules_endpoint_changes_pending") == 0
     assert value("kubeproxy_sync_proxy_rules_endpoint_changes_total") == total + 2
