@@ -23,6 +23,7 @@ from skiff_cli.commands import certs
 from skiff_common.config import ConfigError, load_config
 from skiff_controllers.config import ControllersConfig
 from skiff_kubelet.config import KubeletConfig
+from skiff_proxy.config import ProxyConfig
 from skiff_runtime.config import RuntimeConfig
 from skiff_scheduler.config import SchedulerConfig
 
@@ -34,6 +35,7 @@ CONFIGS: dict[str, type[Any]] = {
     "controllers": ControllersConfig,
     "kubelet": KubeletConfig,
     "runtime": RuntimeConfig,
+    "proxy": ProxyConfig,
 }
 SUBCOMMANDS = {"runtime": "serve"}  # skiff-runtime's optional first word; the flags follow it
 

@@ -168,6 +168,8 @@ def _fill_minimal(obj) -> None:
         obj.spec.job_template.spec.template.spec.containers.add(name="c", image="busybox")
     elif kind == "Service":
         obj.spec.ports.add(port=80)
+    elif kind == "EndpointSlice":
+        obj.address_type = "IPv4"
     elif kind == "Event":
         obj.involved_object.kind = "Pod"
         obj.involved_object.name = "p"

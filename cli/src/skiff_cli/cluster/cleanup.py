@@ -103,3 +103,7 @@ def sweep(layout: ClusterLayout) -> Iterator[str]:
     if subprocess.run(["ip", "link", "show", layout.bridge], capture_output=True).returncode == 0:
         subprocess.run(["ip", "link", "delete", layout.bridge], check=False, capture_output=True)
         yield f"deleted bridge {layout.bridge}"
+    # The node proxy's nftables table (skiff-proxy --cleanup does the same): ours only, by name.
+    if subprocess.run(["nft", "list", "table", "ip", layout.proxy_table], capture_output=True).returncode == 0:
+        subprocess.run(["nft", "delete", "table", "ip", layout.proxy_table], check=False, capture_output=True)
+        yield f"removed nftables table {layout.proxy_table}"

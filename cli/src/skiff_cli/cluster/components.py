@@ -7,6 +7,7 @@ written for containers in docker-compose.yml and for Kubernetes in helm/.
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import sys
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from skiff_common.grpcutil import TLSConfig
 
 from .layout import ClusterLayout
 
-COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet")
+COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet", "proxy")
+# The apiserver's default --service-cluster-ip-range; the proxy drops traffic to its unallocated addresses.
+SERVICE_CIDR = "10.96.0.0/12"
 CLIENT_IDENTITIES = ("admin",)
 # etcd has a CA of its own (in <pki>/etcd), as in Kubernetes: only the apiserver holds a certificate etcd
 # trusts, so no other component's certificate opens the store.
@@ -140,6 +143,29 @@ def kubelet(layout: ClusterLayout, tls: TLSConfig) -> Component:
             f"--pod-log-dir={layout.pod_log_dir}",
             f"--cgroup-root={layout.cgroup_root}",
             f"--metrics-address={layout.metrics_address('kubelet')}",
+            *tls_flags(tls, server=False),
+        ],
+    )
+
+
+def proxy(layout: ClusterLayout, tls: TLSConfig) -> Component:
+    """The node proxy programs the host's network namespace, where pods' traffic arrives over the
+    cluster bridge: only traffic from that bridge (and the host's own) is proxied, NodePorts are served
+    on the bridge's gateway address (the node's address as pods see it), and the table is named per
+    cluster so that test clusters beside each other keep to their own rules."""
+    gateway = str(next(ipaddress.ip_network(layout.pod_cidr).hosts()))
+    return Component(
+        "proxy",
+        [
+            bin_path("skiff-proxy"),
+            f"--apiserver={layout.apiserver_address}",
+            f"--cluster-cidr={layout.pod_cidr}",
+            f"--service-cidr={SERVICE_CIDR}",
+            f"--nodeport-addresses={gateway}",
+            f"--pod-bridge={layout.bridge}",
+            f"--table={layout.proxy_table}",
+            f"--healthz-address={layout.metrics_address('proxy-healthz')}",
+            f"--metrics-address={layout.metrics_address('proxy')}",
             *tls_flags(tls, server=False),
         ],
     )

@@ -38,6 +38,8 @@ class ClusterLayout:
             "controllers": 9103,
             "kubelet": 9104,
             "runtime": 9105,
+            "proxy": 9106,
+            "proxy-healthz": 10256,  # kube-proxy's /healthz port
         }
     )
     pod_cidr: str = "10.88.0.0/16"
@@ -78,6 +80,11 @@ class ClusterLayout:
             return cls(state_dir=state_dir)
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**(known | {"state_dir": state_dir}))
+
+    @property
+    def proxy_table(self) -> str:
+        """The node proxy's nftables table: skiff-proxy, or per bridge for a cluster beside the default."""
+        return "skiff-proxy" if self.bridge == "skiff0" else f"skiff-proxy-{self.bridge}"
 
     @property
     def pki_dir(self) -> Path:

@@ -31,7 +31,7 @@ from .layout import ClusterLayout
 from .probes import apiserver_ready, node_ready, remove_all_sandboxes, runtime_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-STOP_ORDER = ("supervisor", "kubelet", "controllers", "scheduler", "apiserver", "runtime", "registry", "etcd")
+STOP_ORDER = ("supervisor", "proxy", "kubelet", "controllers", "scheduler", "apiserver", "runtime", "registry", "etcd")
 # The tags of busybox the local registry serves (as docker.io/library/busybox).
 BUSYBOX_TAGS = ("latest", "1.36", "1.28")
 
@@ -48,6 +48,15 @@ def wait_for(what: str, check: Callable[[], bool], *, timeout: float, log: Path 
         time.sleep(0.2)
     hint = f"; see {log}" if log else ""
     raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}{hint}")
+
+
+def proxy_healthy(layout: ClusterLayout) -> bool:
+    """kube-proxy's /healthz: 200 once the first ruleset is in the kernel."""
+    try:
+        with urllib.request.urlopen(f"http://{layout.metrics_address('proxy-healthz')}/healthz", timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
 
 
 def etcd_healthy(layout: ClusterLayout, tls: TLSConfig) -> bool:
@@ -113,6 +122,7 @@ class LocalCluster:
         self._start(components.scheduler(layout, self.tls["scheduler"]), lambda: True)
         self._start(components.controllers(layout, self.tls["controllers"]), lambda: True)
         self._start(components.kubelet(layout, self.tls["kubelet"]), lambda: True)
+        self._start(components.proxy(layout, self.tls["proxy"]), lambda: proxy_healthy(layout))
         wait_for(
             f"node {layout.node_name} to be Ready",
             lambda: asyncio.run(node_ready(admin, layout.node_name)),

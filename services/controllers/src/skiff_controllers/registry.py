@@ -13,6 +13,9 @@ from skiff_controllers.base import ControllerContext
 from skiff_controllers.cronjob.controller import new_cronjob
 from skiff_controllers.daemonset.controller import new_daemonset
 from skiff_controllers.deployment.controller import new_deployment
+from skiff_controllers.endpoints.controller import new_endpoints
+from skiff_controllers.endpointslice.controller import new_endpointslice
+from skiff_controllers.endpointslicemirroring.controller import new_endpointslicemirroring
 from skiff_controllers.garbagecollector.controller import GarbageCollector
 from skiff_controllers.job.controller import new_job
 from skiff_controllers.namespace.controller import NamespaceController
@@ -28,6 +31,9 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "garbagecollector": GarbageCollector,
     "nodelifecycle": NodeLifecycleController,
     "daemonset": new_daemonset,
+    "endpoints": new_endpoints,
+    "endpointslice": new_endpointslice,
+    "endpointslicemirroring": new_endpointslicemirroring,
 }
 
 

@@ -29,6 +29,7 @@ from skiff.api.core.v1 import (
     pod_pb2,
     service_pb2,
 )
+from skiff.api.discovery.v1 import endpointslice_pb2
 from skiff.api.meta.v1 import meta_pb2
 
 from skiff_common import errors
@@ -79,6 +80,14 @@ ALL_KINDS: tuple[KindInfo, ...] = (
     KindInfo("ConfigMap", "v1", "configmaps", "configmap", True, config_pb2.ConfigMap, ("cm",)),
     KindInfo("Event", "v1", "events", "event", True, event_pb2.Event, ("ev",)),
     KindInfo("Lease", "coordination.k8s.io/v1", "leases", "lease", True, lease_pb2.Lease),
+    KindInfo(
+        "EndpointSlice",
+        "discovery.k8s.io/v1",
+        "endpointslices",
+        "endpointslice",
+        True,
+        endpointslice_pb2.EndpointSlice,
+    ),
     KindInfo(
         "Deployment",
         "apps/v1",

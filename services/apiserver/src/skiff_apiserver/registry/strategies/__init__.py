@@ -6,6 +6,7 @@ from skiff_apiserver.machinery import KindInfo
 from skiff_apiserver.registry.strategies.cronjob import CronJobStrategy
 from skiff_apiserver.registry.strategies.daemonset import DaemonSetStrategy
 from skiff_apiserver.registry.strategies.deployment import DeploymentStrategy
+from skiff_apiserver.registry.strategies.endpointslice import EndpointSliceStrategy
 from skiff_apiserver.registry.strategies.event import EventStrategy
 from skiff_apiserver.registry.strategies.job import JobStrategy
 from skiff_apiserver.registry.strategies.namespace import NamespaceStrategy
@@ -26,6 +27,7 @@ _BY_KIND: dict[str, type[Strategy]] = {
     "DaemonSet": DaemonSetStrategy,
     "Job": JobStrategy,
     "CronJob": CronJobStrategy,
+    "EndpointSlice": EndpointSliceStrategy,
 }
 
 
