@@ -17,6 +17,7 @@ from skiff_apiserver.machinery import kinds
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.registry.namespaces import NamespaceFinalizer
 from skiff_apiserver.registry.store import SYSTEM_NAMESPACES, Store
+from skiff_apiserver.rest.server import RestApi
 from skiff_apiserver.server.service import ApiServerService, register
 from skiff_apiserver.storage.etcd import EtcdClient
 from skiff_apiserver.storage.watch_cache import WatchCache
@@ -59,6 +60,8 @@ class ApiServerApp:
         self.registry: Registry | None = None
         self.server: grpc.aio.Server | None = None
         self.port = 0
+        self.rest: RestApi | None = None  # the Kubernetes REST API, when --secure-port >= 0
+        self.rest_port = 0
         self._finalizer: NamespaceFinalizer | None = None
 
     async def start(self, *, serve: bool = True) -> int:
@@ -93,9 +96,10 @@ class ApiServerApp:
             max_message_bytes=cfg.max_message_bytes,
             options=[("grpc.so_reuseport", 1)] if cfg.reuse_port else [],
         )
+        limits = Limits(cfg.max_inflight, cfg.client_qps, cfg.client_burst)
         service = ApiServerService(
             self.registry,
-            Limits(cfg.max_inflight, cfg.client_qps, cfg.client_burst),
+            limits,
             watch_queue_size=cfg.watch_queue_size,
             bookmark_interval=cfg.bookmark_interval,
         )
@@ -103,7 +107,11 @@ class ApiServerApp:
         self.port = add_listen(self.server, cfg.listen, tls)
         if serve:
             await self.server.start()
-        log.info("apiserver_started", port=self.port, etcd=cfg.etcd_endpoints)
+        if cfg.secure_port >= 0:  # same registry and limits, Kubernetes' paths and JSON
+            self.rest = RestApi(self.registry, limits, tls=tls, watch_queue_size=cfg.watch_queue_size)
+            host = cfg.listen.rpartition(":")[0] or "127.0.0.1"
+            self.rest_port = await self.rest.start(f"{host}:{cfg.secure_port}", reuse_port=cfg.reuse_port)
+        log.info("apiserver_started", port=self.port, rest_port=self.rest_port, etcd=cfg.etcd_endpoints)
         return self.port
 
     async def _wait_for_etcd(self) -> None:
@@ -130,6 +138,8 @@ class ApiServerApp:
                 pass
 
     async def stop(self, grace: float = 1.0) -> None:
+        if self.rest is not None:
+            await self.rest.stop()
         if self.server is not None:
             await self.server.stop(grace)
         if self._finalizer is not None:

@@ -1,0 +1,110 @@
+"""Request bodies in, objects out: Kubernetes JSON <-> the protobuf messages the registry works on.
+
+The conversion itself is skiff_common's (`convert`, strict, with field paths). What this module adds is
+the REST side of it:
+
+* `fieldValidation` (Strict, the default kubectl asks for; Warn; Ignore). The strict decoder reports every
+  unknown field with its path; Strict turns them into Kubernetes' BadRequest (`strict decoding error:
+  unknown field "spec.foo"`), Warn and Ignore drop those fields and decode again, Warn also returning them
+  for `Warning` headers. A type mismatch is a BadRequest in every mode, as in Kubernetes.
+* Lists: `PodList` with `metadata.resourceVersion` / `continue`; items are encoded without type meta,
+  like Kubernetes does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import yaml
+from google.protobuf.message import Message
+from skiff_apiserver.machinery import KindInfo, convert
+from skiff_common import errors
+from skiff_common.apimachinery._codec import plan_for
+
+MODES = ("Strict", "Warn", "Ignore")
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
+
+
+def parse_body(raw: bytes, content_type: str) -> Any:
+    """The request body as JSON data; YAML is accepted too (apply-patch+yaml, hand-made requests)."""
+    if not raw.strip():
+        raise errors.BadRequest("the request body is empty")
+    try:
+        if "yaml" in content_type:
+            return yaml.safe_load(raw)
+        return json.loads(raw)
+    except (ValueError, yaml.YAMLError) as exc:
+        what = "YAML" if "yaml" in content_type else "JSON"
+        raise errors.BadRequest(f"the request body is not valid {what}: {exc}") from None
+
+
+def field_validation(value: str) -> str:
+    if not value:
+        return "Strict"
+    if value not in MODES:
+        raise errors.BadRequest(f'fieldValidation: unsupported value "{value}": supported values: {", ".join(MODES)}')
+    return value
+
+
+def decode(data: Any, info: KindInfo, mode: str = "Strict") -> tuple[Message, list[str]]:
+    """The object from its JSON data; returns (object, warnings)."""
+    try:
+        return convert.from_dict(data, info.message), []
+    except errors.Invalid as exc:
+        unknown = [e for e in exc.errors if e.reason == "unknown field"]
+        others = [e for e in exc.errors if e.reason != "unknown field"]
+        head = f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}'
+        if others:
+            raise errors.BadRequest(f"{head}: {'; '.join(str(e) for e in others)}") from None
+        fields = [f'unknown field "{e.path}"' for e in unknown]
+        if mode == "Strict":
+            raise errors.BadRequest(f"{head}: strict decoding error: {', '.join(fields)}") from None
+        for e in unknown:
+            _drop(data, e.path)
+        obj = convert.from_dict(data, info.message)
+        return obj, (fields if mode == "Warn" else [])
+
+
+def _drop(data: Any, path: str) -> None:
+    """Remove the field at a Kubernetes field path (`spec.containers[0].foo`, `metadata.labels[a.b/c]`)."""
+    parts: list[str | int] = []
+    for name, index in _SEGMENT.findall(path):
+        parts.append(name if name else (int(index) if index.isdigit() else index))
+    node = data
+    for part in parts[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, dict):
+        node.pop(parts[-1], None)  # type: ignore[call-overload]
+
+
+def encode(obj: Message) -> dict[str, Any]:
+    return convert.to_dict(obj)
+
+
+def encode_item(obj: Message) -> dict[str, Any]:
+    """An item of a list: no apiVersion/kind, as Kubernetes writes list items."""
+    out: dict[str, Any] = plan_for(obj.DESCRIPTOR).encode(obj)
+    return out
+
+
+def list_meta(resource_version: str, continue_token: str = "", remaining: int | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"resourceVersion": resource_version}
+    if continue_token:
+        meta["continue"] = continue_token
+    if remaining is not None:
+        meta["remainingItemCount"] = remaining
+    return meta
+
+
+def encode_list(info: KindInfo, items: list[Message], resource_version: str, continue_token: str) -> dict[str, Any]:
+    return {
+        "kind": info.list_kind,
+        "apiVersion": info.api_version,
+        "metadata": list_meta(resource_version, continue_token),
+        "items": [encode_item(o) for o in items],
+    }

@@ -1,0 +1,203 @@
+"""The Kubernetes REST API over HTTPS, beside the gRPC API, on its own port (`--secure-port`).
+
+One implementation, two encodings: every request ends in the same Registry (validation, admission,
+storage, watch cache) the gRPC servicer calls; this package only speaks Kubernetes' paths and JSON.
+Authentication is the gRPC port's: mutual TLS with client certificates signed by the cluster CA, the
+user being the certificate's CN and its groups the O entries. The health endpoints and /version answer
+without a certificate, as kube-apiserver's public-info role allows; everything else is 401 without one.
+The same in-flight and per-client limits as gRPC apply (watches excepted, as there).
+
+Why a second port rather than one: gRPC's server (grpc-core) owns its listening socket and speaks only
+HTTP/2 with gRPC framing, and kubectl speaks HTTP/1.1 or HTTP/2 to it with JSON; sharing one port would
+need a TLS-terminating front that sniffs ALPN/content-type and proxies one side, adding a hop to every
+gRPC call. Two ports keep both paths direct.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from skiff_apiserver import metrics
+from skiff_apiserver.admission.limits import Limits
+from skiff_apiserver.logs import log
+from skiff_apiserver.registry.api import Registry
+from skiff_apiserver.rest import discovery, openapi, patch, router
+from skiff_apiserver.rest.handlers import ObjectHandlers, dry_run, object_response, read_body, success
+from skiff_apiserver.rest.health import Health
+from skiff_apiserver.rest.status import MethodNotAllowed, error_response, json_response
+from skiff_apiserver.rest.watch import serve_watch
+from skiff_common import errors
+from skiff_common.grpcutil import TLSConfig
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
+
+
+def ssl_context(tls: TLSConfig) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=tls.ca_file)
+    ctx.load_cert_chain(tls.cert_file, tls.key_file)
+    ctx.verify_mode = ssl.CERT_OPTIONAL  # required for the API, checked per request (see _public)
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def peer_user(request: web.Request) -> tuple[str, list[str]] | None:
+    """(user, groups) from the verified client certificate, None without one."""
+    cert = request.transport.get_extra_info("peercert") if request.transport else None
+    if not cert:
+        return None
+    user, groups = "", []
+    for rdn in cert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                user = value
+            elif key == "organizationName":
+                groups.append(value)
+    return user, groups
+
+
+class RestApi:
+    def __init__(
+        self, registry: Registry, limits: Limits, *, tls: TLSConfig | None, watch_queue_size: int = 1000
+    ) -> None:
+        self.registry = registry
+        self.limits = limits
+        self.tls = tls
+        self.watch_queue_size = watch_queue_size
+        self.objects = ObjectHandlers(registry)
+        self.health = Health(registry)
+        self.app = web.Application(middlewares=[self._authenticate], client_max_size=3 * 1024 * 1024)
+        add = self.app.router.add_get
+        for path in ("/healthz", "/livez", "/readyz"):
+            add(path, self.health.handle)
+            add(path + "/{check}", self.health.handle)
+        add("/version", discovery.get_version)
+        add("/api", discovery.get_api)
+        add("/apis", discovery.get_apis)
+        add("/apis/{group}", discovery.get_group)
+        add("/openapi/v2", openapi.get_v2)
+        add("/openapi/v3", openapi.get_v3)
+        self.app.router.add_route("*", "/api/{tail:.+}", self.dispatch)
+        self.app.router.add_route("*", "/apis/{group}/{tail:.+}", self.dispatch)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self, address: str, *, reuse_port: bool = False) -> int:
+        host, _, port = address.rpartition(":")
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner, host.strip("[]") or "127.0.0.1", int(port),
+            ssl_context=ssl_context(self.tls) if self.tls else None, reuse_port=reuse_port,
+        )  # fmt: skip
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else int(port)
+        log.info("rest_api_started", port=self.port, tls=self.tls is not None)
+        return self.port
+
+    async def stop(self) -> None:
+        self.health.stopping = True
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if self.tls is not None and not request.path.startswith(_PUBLIC) and peer_user(request) is None:
+            return error_response(
+                errors.Unauthenticated("Unauthorized: a client certificate from the cluster CA is required")
+            )
+        return await handler(request)
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        verb, resource, code = request.method.lower(), "", "OK"
+        names: dict[str, str] = {}
+        try:
+            target = router.parse(request.path)
+            if isinstance(target, router.GroupVersion):
+                found = discovery.resource_list_response(target.group, target.version)
+                if found is None or request.method != "GET":
+                    raise errors.NotFound(f"the server could not find the requested resource ({request.path})")
+                return found
+            if target is None:
+                raise errors.NotFound(f"the server could not find the requested resource ({request.path})")
+            info = target.info
+            resource = info.resource
+            names = {"kind": info.kind, "resource": info.resource, "group": info.group, "name": target.name}
+            if request.method == "GET" and not target.name and request.query.get("watch") in ("1", "true"):
+                verb = "watch"
+                return await serve_watch(request, target, self.registry, self.watch_queue_size)
+            user = peer_user(request)
+            with self.limits.admit(user[0] if user and self.limits.per_client else request.remote or ""):
+                return await self._serve(request, target)
+        except errors.SkiffError as err:
+            code = type(err).__name__
+            return error_response(err, **names)
+        except Exception as exc:
+            code = "InternalError"
+            log.exception("rest_request_failed", path=request.path, method=request.method)
+            return error_response(errors.InternalError(f"an internal error occurred: {type(exc).__name__}"), **names)
+        finally:
+            metrics.requests.get(f"rest_{verb}", resource, code).inc()
+            if verb != "watch":
+                metrics.latency.get(f"rest_{verb}", resource).observe(time.perf_counter() - started)
+
+    async def _serve(self, request: web.Request, target: router.Target) -> web.StreamResponse:
+        method, sub, objects = request.method, target.subresource, self.objects
+        if method == "GET":
+            if not target.name:
+                return await objects.list(request, target)
+            if sub in ("", "status"):
+                return await objects.get(request, target)
+            if sub == "scale":
+                scale = await self.registry.get_scale(target.info.resource, target.namespace, target.name)
+                return object_response(request, scale)
+        elif method == "POST":
+            if not target.name:
+                return await objects.create(request, target)
+            if sub == "binding":
+                return await self._bind(request, target)
+        elif method == "PUT" and target.name:
+            if sub in ("", "status"):
+                return await objects.update(request, target)
+            if sub == "scale":
+                from skiff.api.autoscaling.v1 import scale_pb2
+                from skiff_apiserver.machinery import convert
+
+                scale = convert.from_dict(await read_body(request), scale_pb2.Scale)
+                scale.metadata.name, scale.metadata.namespace = target.name, target.namespace
+                return object_response(request, await self.registry.update_scale(target.info.resource, scale))
+        elif method == "PATCH" and target.name:
+            kind = patch.patch_type(request.headers.get("Content-Type", ""))
+            raw = await request.read()
+            if sub == "scale":
+                return object_response(request, await patch.patch_scale(self.registry, target, kind, raw))
+            if sub in ("", "status"):
+                from skiff_apiserver.rest import codec
+
+                mode = codec.field_validation(request.query.get("fieldValidation", ""))
+                obj, warnings = await patch.patch_object(self.registry, target, kind, raw, mode, dry_run(request))
+                return object_response(request, obj, 200, warnings)
+        elif method == "DELETE" and not sub:
+            if target.name:
+                return await objects.delete(request, target)
+            return await objects.delete_collection(request, target)
+        raise MethodNotAllowed(f"the server does not allow this method on the requested resource ({method})")
+
+    async def _bind(self, request: web.Request, target: router.Target) -> web.StreamResponse:
+        from skiff.api.core.v1 import pod_pb2
+        from skiff_apiserver.machinery import convert
+
+        binding = convert.from_dict(await read_body(request), pod_pb2.Binding)
+        binding.metadata.name = binding.metadata.name or target.name
+        binding.metadata.namespace = target.namespace
+        await self.registry.bind(binding)
+        return success(code=201)
+
+
+__all__ = ["RestApi", "json_response"]
