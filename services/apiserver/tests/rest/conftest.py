@@ -54,9 +54,7 @@ def write_kubeconfig(path: Path, server: str, tls: TLSConfig) -> None:
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "skiff", "cluster": {"server": server, "certificate-authority": tls.ca_file}}],
-        "users": [
-            {"name": "skiff-admin", "user": {"client-certificate": tls.cert_file, "client-key": tls.key_file}}
-        ],
+        "users": [{"name": "skiff-admin", "user": {"client-certificate": tls.cert_file, "client-key": tls.key_file}}],
         "contexts": [{"name": "skiff", "context": {"cluster": "skiff", "user": "skiff-admin"}}],
         "current-context": "skiff",
     }

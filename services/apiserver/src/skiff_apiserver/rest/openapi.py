@@ -15,7 +15,6 @@ from skiff_apiserver.rest.discovery import version_info
 from skiff_apiserver.rest.status import json_response
 
 
-
 async def get_v2(request: web.Request) -> web.Response:
     if "protobuf" in request.headers.get("Accept", ""):
         return web.Response(body=b"", headers={"Content-Type": "application/octet-stream"})
