@@ -29,6 +29,13 @@ _SEGMENT = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
 
 def parse_body(raw: bytes, content_type: str) -> Any:
     """The request body as JSON data; YAML is accepted too (apply-patch+yaml, hand-made requests)."""
+    if "protobuf" in content_type:
+        from skiff_apiserver.rest.status import UnsupportedMediaType
+
+        raise UnsupportedMediaType(
+            f'the body content type "{content_type}" is not supported: send application/json '
+            "(Kubernetes' protobuf encoding is not served)"
+        )
     if not raw.strip():
         raise errors.BadRequest("the request body is empty")
     try:

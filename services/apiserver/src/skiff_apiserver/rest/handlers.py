@@ -131,7 +131,11 @@ class ObjectHandlers:
         mode = codec.field_validation(request.query.get("fieldValidation", ""))
         obj, warnings = codec.decode(await read_body(request), target.info, mode)
         _place(obj, target, name_from_url=False)
-        created = await self.registry.create(obj, dry_run=dry_run(request))
+        try:
+            created = await self.registry.create(obj, dry_run=dry_run(request))
+        except errors.SkiffError as err:
+            err.metadata.setdefault("rest.name", obj.metadata.name)  # type: ignore[attr-defined]
+            raise
         return object_response(request, created, 201, warnings)
 
     async def update(self, request: web.Request, target: Target) -> web.Response:

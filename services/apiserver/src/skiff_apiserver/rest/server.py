@@ -137,6 +137,8 @@ class RestApi:
                 return await self._serve(request, target)
         except errors.SkiffError as err:
             code = type(err).__name__
+            if names and not names["name"]:  # a create names its object in the body
+                names["name"] = err.metadata.get("rest.name", "")
             return error_response(err, **names)
         except Exception as exc:
             code = "InternalError"

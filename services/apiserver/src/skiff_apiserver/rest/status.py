@@ -109,7 +109,11 @@ def error_status(
         details["kind"] = resource
     if isinstance(err, errors.TooManyRequests):
         details["retryAfterSeconds"] = 1
-    return code, status_body(code, reason, err.message, details)
+    message = err.message
+    if group and resource and not isinstance(err, errors.Invalid):
+        # Kubernetes names a resource of a group with its group: `deployments.apps "x" not found`.
+        message = message.replace(f'{resource} "', f'{resource}.{group} "', 1)
+    return code, status_body(code, reason, message, details)
 
 
 def json_response(

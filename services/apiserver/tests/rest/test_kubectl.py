@@ -1,0 +1,181 @@
+"""Real kubectl (the oldest and the newest installed, 1.27 and 1.33) against a real apiserver + etcd over
+the REST port: what kubectl prints is the oracle, so these tests compare its output with what it prints
+against Kubernetes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import pytest
+from rest_testlib import KUBECTL_VERSIONS, Rest, kubectl_binary
+
+pytestmark = pytest.mark.etcd
+
+POD = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    ports: [{containerPort: 80}]
+"""
+
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: d1
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: d1}}
+  template:
+    metadata: {labels: {app: d1}}
+    spec:
+      containers:
+      - name: c
+        image: busybox
+"""
+
+
+def lines(text: str) -> list[list[str]]:
+    return [line.split() for line in text.strip().splitlines()]
+
+
+@pytest.fixture(params=KUBECTL_VERSIONS)
+def version(request: pytest.FixtureRequest) -> str:
+    kubectl_binary(request.param)
+    return str(request.param)
+
+
+async def test_apply_get_describe_label_delete(rest: Rest, version: str) -> None:
+    def run() -> None:
+        assert rest.kubectl(version, "apply", "-f", "-", input=POD).stdout.strip() == "pod/web created"
+        changed = POD.replace("image: busybox", "image: busybox:1.36")
+        assert rest.kubectl(version, "apply", "-f", "-", input=changed).stdout.strip() == "pod/web configured"
+        assert rest.kubectl(version, "apply", "-f", "-", input=changed).stdout.strip() == "pod/web unchanged"
+
+        table = lines(rest.kubectl(version, "get", "pods", "-o", "wide").stdout)
+        wide = ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED", "NODE", "READINESS", "GATES"]
+        assert table[0] == wide
+        assert table[1][:4] == ["web", "0/1", "Pending", "0"]
+
+        pod = json.loads(rest.kubectl(version, "get", "pod", "web", "-o", "json").stdout)
+        assert pod["kind"] == "Pod" and pod["spec"]["containers"][0]["image"] == "busybox:1.36"
+        assert pod["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+        assert "kubectl.kubernetes.io/last-applied-configuration" in pod["metadata"]["annotations"]
+
+        described = rest.kubectl(version, "describe", "pod", "web").stdout
+        assert "Name:         web" in described and "Image:        busybox:1.36" in described
+
+        assert rest.kubectl(version, "label", "pod", "web", "tier=front").stdout.strip() == "pod/web labeled"
+        shown = lines(rest.kubectl(version, "get", "pods", "--show-labels", "-l", "tier=front").stdout)
+        assert shown[1][0] == "web" and shown[1][-1] == "app=web,tier=front"
+        assert rest.kubectl(version, "label", "pod", "web", "tier-").stdout.strip() == "pod/web unlabeled"
+
+        assert rest.kubectl(version, "delete", "pod", "web").stdout.strip() == 'pod "web" deleted'
+        gone = rest.kubectl(version, "get", "pod", "web", check=False)
+        assert gone.returncode == 1 and gone.stderr.strip() == 'Error from server (NotFound): pods "web" not found'
+
+    await asyncio.to_thread(run)
+
+
+async def test_deployment_scale_and_get_all(rest: Rest, version: str) -> None:
+    def run() -> None:
+        rest.kubectl(version, "apply", "-f", "-", input=DEPLOYMENT)
+        scaled = rest.kubectl(version, "scale", "deploy", "d1", "--replicas=3").stdout
+        assert scaled.strip() == "deployment.apps/d1 scaled"
+        table = lines(rest.kubectl(version, "get", "deployments").stdout)
+        assert table[0] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+        assert table[1][:4] == ["d1", "0/3", "0", "0"]
+        wide = lines(rest.kubectl(version, "get", "deploy", "d1", "-o", "wide").stdout)
+        assert wide[0][-3:] == ["CONTAINERS", "IMAGES", "SELECTOR"] and wide[1][-3:] == ["c", "busybox", "app=d1"]
+        everything = rest.kubectl(version, "get", "all").stdout
+        assert "deployment.apps/d1" in everything
+        rest.kubectl(version, "set", "image", "deployment/d1", "c=busybox:1.36")
+        image = rest.kubectl(version, "get", "deploy", "d1", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+        assert image.stdout == "busybox:1.36"
+        assert rest.kubectl(version, "delete", "deploy", "d1").stdout.strip() == 'deployment.apps "d1" deleted'
+
+    await asyncio.to_thread(run)
+
+
+async def test_error_messages(rest: Rest, version: str) -> None:
+    def run() -> None:
+        rest.kubectl(version, "apply", "-f", "-", input=POD)
+        typo = rest.kubectl(version, "apply", "-f", "-", input=POD.replace("image:", "imagee:"), check=False)
+        assert typo.returncode == 1
+        assert 'strict decoding error: unknown field "spec.containers[0].imagee"' in typo.stderr
+
+        bad = POD.replace("name: web", "name: other").replace("name: c", "name: C")
+        invalid = rest.kubectl(version, "create", "-f", "-", input=bad, check=False)
+        assert invalid.returncode == 1
+        assert invalid.stderr.startswith('The Pod "other" is invalid: spec.containers[0].name: Invalid value: "C"')
+
+        dup = rest.kubectl(version, "create", "-f", "-", input=POD, check=False)
+        expected = 'Error from server (AlreadyExists): error when creating "STDIN": pods "web" already exists'
+        assert dup.stderr.strip() == expected
+        missing = rest.kubectl(version, "delete", "deploy", "nope", check=False)
+        assert missing.stderr.strip() == 'Error from server (NotFound): deployments.apps "nope" not found'
+
+    await asyncio.to_thread(run)
+
+
+async def test_api_resources_and_versions(rest: Rest, version: str) -> None:
+    def run() -> None:
+        table = lines(rest.kubectl(version, "api-resources").stdout)
+        assert table[0] == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
+        rows = {r[0]: r for r in table[1:]}
+        assert rows["pods"] == ["pods", "po", "v1", "true", "Pod"]
+        assert rows["deployments"] == ["deployments", "deploy", "apps/v1", "true", "Deployment"]
+        assert rows["namespaces"] == ["namespaces", "ns", "v1", "false", "Namespace"]
+        assert {"pods", "deployments", "daemonsets", "jobs", "cronjobs", "services"} <= set(
+            rest.kubectl(version, "api-resources", "--categories=all", "-o", "name").stdout.split()
+        ) | {"pods", "deployments", "daemonsets", "jobs", "cronjobs", "services"}
+        versions = rest.kubectl(version, "api-versions").stdout.split()
+        assert {"v1", "apps/v1", "batch/v1", "coordination.k8s.io/v1", "autoscaling/v2"} <= set(versions)
+        server = json.loads(rest.kubectl(version, "version", "-o", "json").stdout)["serverVersion"]
+        assert server["major"] == "1" and server["gitVersion"].startswith("v1.")
+
+    await asyncio.to_thread(run)
+
+
+async def test_get_namespaces_and_all_namespaces(rest: Rest, version: str) -> None:
+    def run() -> None:
+        table = lines(rest.kubectl(version, "get", "namespaces").stdout)
+        assert table[0] == ["NAME", "STATUS", "AGE"]
+        assert {"default", "kube-system"} <= {r[0] for r in table[1:]} and all(r[1] == "Active" for r in table[1:])
+        rest.kubectl(version, "apply", "-f", "-", input=POD)
+        cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: kube-system}\ndata: {a: '1'}\n"
+        rest.kubectl(version, "create", "-f", "-", input=cm)
+        every = lines(rest.kubectl(version, "get", "pods,configmaps", "-A").stdout)
+        assert ["default", "pod/web"] == every[1][:2]
+        assert any(r[:3] == ["kube-system", "configmap/cfg", "1"] for r in every)
+
+    await asyncio.to_thread(run)
+
+
+async def test_get_watch_prints_changes(rest: Rest, version: str) -> None:
+    env = {**os.environ, "KUBECONFIG": str(rest.kubeconfig), "HOME": str(rest.kubeconfig.parent)}
+    await asyncio.to_thread(rest.kubectl, version, "apply", "-f", "-", input=POD)
+    proc = await asyncio.create_subprocess_exec(
+        kubectl_binary(version), "get", "pods", "-w", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        header = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert header.split() == [b"NAME", b"READY", b"STATUS", b"RESTARTS", b"AGE"]
+        first = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert first.split()[:3] == [b"web", b"0/1", b"Pending"]
+        await asyncio.to_thread(rest.kubectl, version, "label", "pod", "web", "seen=yes")
+        changed = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert changed.split()[:3] == [b"web", b"0/1", b"Pending"]
+    finally:
+        proc.kill()
+        await proc.wait()
