@@ -89,8 +89,16 @@ def _drop(data: Any, path: str) -> None:
         node.pop(parts[-1], None)  # type: ignore[call-overload]
 
 
+# Fields Kubernetes always writes (no `omitempty` in its Go types) that proto3 leaves out when zero; typed
+# clients (the Python client's models) reject a Scale without status.replicas.
+_ALWAYS: dict[str, tuple[tuple[str, str, Any], ...]] = {"Scale": (("status", "replicas", 0),)}
+
+
 def encode(obj: Message) -> dict[str, Any]:
-    return convert.to_dict(obj)
+    out = convert.to_dict(obj)
+    for parent, key, zero in _ALWAYS.get(obj.DESCRIPTOR.name, ()):
+        out.setdefault(parent, {}).setdefault(key, zero)
+    return out
 
 
 def encode_item(obj: Message) -> dict[str, Any]:
