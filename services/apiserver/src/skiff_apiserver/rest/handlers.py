@@ -108,6 +108,7 @@ def _place(obj: Message, target: Target, *, name_from_url: bool) -> None:
 class ObjectHandlers:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
+        self.items = codec.ItemCache()
 
     async def get(self, request: web.Request, target: Target) -> web.Response:
         obj = await self.registry.get(
@@ -125,7 +126,8 @@ class ObjectHandlers:
                 _include_object(request),
             )
             return json_response(body, content_type=printers.TABLE_CONTENT_TYPE)
-        return json_response(codec.encode_list(target.info, items, meta.resource_version, meta.continue_token))
+        body = self.items.list_body(target.info, items, meta.resource_version, meta.continue_token)
+        return web.Response(body=body, headers={"Content-Type": "application/json"})
 
     async def create(self, request: web.Request, target: Target) -> web.Response:
         mode = codec.field_validation(request.query.get("fieldValidation", ""))
