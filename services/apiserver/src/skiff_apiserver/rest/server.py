@@ -27,6 +27,7 @@ from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.rest import discovery, openapi, patch, router
 from skiff_apiserver.rest.handlers import ObjectHandlers, dry_run, object_response, read_body, success
 from skiff_apiserver.rest.health import Health
+from skiff_apiserver.rest.logs import serve_logs
 from skiff_apiserver.rest.status import MethodNotAllowed, error_response, json_response
 from skiff_apiserver.rest.watch import serve_watch
 from skiff_common import errors
@@ -132,6 +133,9 @@ class RestApi:
             if request.method == "GET" and not target.name and request.query.get("watch") in ("1", "true"):
                 verb = "watch"
                 return await serve_watch(request, target, self.registry, self.watch_queue_size)
+            if request.method == "GET" and target.subresource == "log":  # long-running, like a watch
+                verb = "log"
+                return await serve_logs(request, target, self.registry, self.tls)
             user = peer_user(request)
             with self.limits.admit(user[0] if user and self.limits.per_client else request.remote or ""):
                 return await self._serve(request, target)
@@ -146,7 +150,7 @@ class RestApi:
             return error_response(errors.InternalError(f"an internal error occurred: {type(exc).__name__}"), **names)
         finally:
             metrics.requests.get(f"rest_{verb}", resource, code).inc()
-            if verb != "watch":
+            if verb not in ("watch", "log"):
                 metrics.latency.get(f"rest_{verb}", resource).observe(time.perf_counter() - started)
 
     async def _serve(self, request: web.Request, target: router.Target) -> web.StreamResponse:
