@@ -99,3 +99,39 @@ def test_kubectl_drives_the_cluster(kube: Path, cluster: LocalCluster, version: 
             break
         time.sleep(0.5)
     assert f'pods "{name}" not found' in out
+
+
+def test_exec_over_websocket_and_the_python_client(kube: Path) -> None:
+    """kubectl 1.33 (WebSocket, v5.channel.k8s.io) and the Python client's stream module (v4) run commands
+    in a container through the apiserver; the exit code comes back as kubectl's own exit status."""
+    from kubernetes import client, config
+    from kubernetes.stream import stream
+
+    name = "exec-target"
+    kubectl(kube, "1.33", "apply", "-f", "-", input=POD.format(name=name))
+    wait_running(kube, "1.33", name)
+    assert kubectl(kube, "1.33", "exec", name, "--", "echo", "hi there") == "hi there\n"
+    assert kubectl(kube, "1.33", "exec", "-i", name, "--", "cat", input="piped\n") == "piped\n"
+    env = {**os.environ, "KUBECONFIG": str(kube), "HOME": str(kube.parent)}
+    failed = subprocess.run(
+        [str(KUBECTL_DIR / "kubectl.1.33"), "exec", name, "--", "sh", "-c", "echo out; echo err >&2; exit 3"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert (failed.returncode, failed.stdout, failed.stderr) == (
+        3,
+        "out\n",
+        "err\ncommand terminated with exit code 3\n",
+    )
+
+    api = config.new_client_from_config(config_file=str(kube))
+    try:
+        core = client.CoreV1Api(api)
+        out = stream(
+            core.connect_get_namespaced_pod_exec, name, "default", command=["sh", "-c", "echo from python"],
+            stderr=True, stdin=False, stdout=True, tty=False,
+        )  # fmt: skip
+        assert out == "from python\n"
+        assert core.read_namespaced_pod_log(name, "default", tail_lines=1) == "second line\n"
+    finally:
+        api.close()
+    kubectl(kube, "1.33", "delete", "pod", name, "--wait=false")

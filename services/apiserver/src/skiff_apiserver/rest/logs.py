@@ -14,32 +14,17 @@ from __future__ import annotations
 import grpc
 from aiohttp import web
 from skiff.kubelet.v1 import kubelet_pb2 as kpb
-from skiff.kubelet.v1 import kubelet_pb2_grpc
-from skiff_apiserver.machinery import kinds
 from skiff_apiserver.registry.api import Registry
+from skiff_apiserver.rest.kubelet import dial, pod_and_container
 from skiff_apiserver.rest.router import Target
 from skiff_common import errors
-from skiff_common.grpcutil import TLSConfig, create_channel
+from skiff_common.grpcutil import TLSConfig
 
 _UNSERVED = ("sinceSeconds", "sinceTime", "limitBytes")
 
 
 def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "") in ("true", "1")
-
-
-def _container(pod: object, requested: str) -> str:
-    names = [c.name for c in pod.spec.containers]  # type: ignore[attr-defined]
-    name = pod.metadata.name  # type: ignore[attr-defined]
-    if requested:
-        if requested not in names:
-            raise errors.BadRequest(f"container {requested} is not valid for pod {name}")
-        return requested
-    if len(names) != 1:
-        raise errors.BadRequest(
-            f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]"
-        )
-    return names[0]
 
 
 async def serve_logs(
@@ -53,16 +38,8 @@ async def serve_logs(
         tail_lines = int(tail) if tail else 0
     except ValueError:
         raise errors.BadRequest(f"tailLines: invalid value {tail!r}: must be an integer") from None
-    pod = await registry.get(target.info, target.namespace, target.name)
-    container = _container(pod, request.query.get("container", ""))
-    node_name = pod.spec.node_name  # type: ignore[attr-defined]
-    if not node_name:
-        raise errors.BadRequest(f'container "{container}" in pod "{target.name}" is waiting to start: not scheduled')
-    node = await registry.get(kinds.lookup_resource("nodes"), "", node_name)
-    address = next((a.address for a in node.status.addresses if a.type == "InternalIP"), "")  # type: ignore[attr-defined]
-    port = node.status.daemon_endpoints.kubelet_endpoint.port  # type: ignore[attr-defined]
-    if not address or not port:
-        raise errors.Unavailable(f'node "{node_name}" does not advertise a kubelet endpoint')
+    pod, container = await pod_and_container(registry, target, request.query.get("container", ""))
+    stub, channel = await dial(registry, pod, container, tls)
     timestamps = _flag(request, "timestamps")
     call_request = kpb.ContainerLogsRequest(
         namespace=target.namespace,
@@ -73,9 +50,8 @@ async def serve_logs(
         timestamps=timestamps,
         previous=_flag(request, "previous"),
     )
-    channel = create_channel(f"{address}:{port}", tls=tls)
     try:
-        call = kubelet_pb2_grpc.KubeletStub(channel).ContainerLogs(call_request)
+        call = stub.ContainerLogs(call_request)  # type: ignore[attr-defined]
         response: web.StreamResponse | None = None
         try:
             async for entry in call:
@@ -95,7 +71,7 @@ async def serve_logs(
         await response.write_eof()
         return response
     finally:
-        await channel.close()
+        await channel.close()  # type: ignore[attr-defined]
 
 
 async def _start(request: web.Request) -> web.StreamResponse:

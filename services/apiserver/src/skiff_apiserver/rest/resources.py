@@ -40,6 +40,7 @@ def subresources_of(info: KindInfo) -> tuple[Subresource, ...]:
             out.append(Subresource("binding", ("create",), "", "v1", "Binding"))
     if info.resource == "pods":
         out.append(Subresource("log", ("get",), "", "v1", "Pod"))
+        out.append(Subresource("exec", ("create", "get"), "", "v1", "PodExecOptions"))
     return tuple(out)
 
 

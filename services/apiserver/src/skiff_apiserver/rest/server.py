@@ -25,6 +25,7 @@ from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.logs import log
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.rest import discovery, openapi, patch, router
+from skiff_apiserver.rest.exec import serve_exec
 from skiff_apiserver.rest.handlers import ObjectHandlers, dry_run, object_response, read_body, success
 from skiff_apiserver.rest.health import Health
 from skiff_apiserver.rest.logs import serve_logs
@@ -136,6 +137,9 @@ class RestApi:
             if request.method == "GET" and target.subresource == "log":  # long-running, like a watch
                 verb = "log"
                 return await serve_logs(request, target, self.registry, self.tls)
+            if target.subresource == "exec" and request.method in ("GET", "POST"):
+                verb = "exec"
+                return await serve_exec(request, target, self.registry, self.tls)
             user = peer_user(request)
             with self.limits.admit(user[0] if user and self.limits.per_client else request.remote or ""):
                 return await self._serve(request, target)
@@ -150,7 +154,7 @@ class RestApi:
             return error_response(errors.InternalError(f"an internal error occurred: {type(exc).__name__}"), **names)
         finally:
             metrics.requests.get(f"rest_{verb}", resource, code).inc()
-            if verb not in ("watch", "log"):
+            if verb not in ("watch", "log", "exec"):
                 metrics.latency.get(f"rest_{verb}", resource).observe(time.perf_counter() - started)
 
     async def _serve(self, request: web.Request, target: router.Target) -> web.StreamResponse:
