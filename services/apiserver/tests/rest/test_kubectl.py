@@ -179,3 +179,24 @@ async def test_get_watch_prints_changes(rest: Rest, version: str) -> None:
     finally:
         proc.kill()
         await proc.wait()
+
+
+async def test_explain_and_apply_with_the_served_openapi(rest: Rest, version: str) -> None:
+    """kubectl explain reads /openapi/v3; apply computes its strategic merge patch from the same document's
+    patch strategies (a removed env var is deleted by name, the others stay)."""
+
+    def run() -> None:
+        explained = rest.kubectl(version, "explain", "deployment.spec.template.spec.containers.ports").stdout
+        assert "FIELD: ports <[]ContainerPort>" in explained and "containerPort\t<integer>" in explained
+        with_env = DEPLOYMENT.replace(
+            "image: busybox", "image: busybox\n        env: [{name: A, value: '1'}, {name: B, value: '2'}]"
+        )
+        applied = rest.kubectl(version, "apply", "-f", "-", input=with_env)
+        assert applied.stderr == ""
+        one_env = with_env.replace(", {name: B, value: '2'}", "")
+        applied = rest.kubectl(version, "apply", "-f", "-", input=one_env)
+        assert applied.stdout.strip() == "deployment.apps/d1 configured" and applied.stderr == ""
+        env = rest.kubectl(version, "get", "deploy", "d1", "-o", "jsonpath={.spec.template.spec.containers[0].env}")
+        assert json.loads(env.stdout) == [{"name": "A", "value": "1"}]
+
+    await asyncio.to_thread(run)

@@ -65,7 +65,7 @@ def _child(field: FieldDescriptor | None) -> Descriptor | None:
     return None if msg.name in _OPAQUE else msg
 
 
-def _merge_key(desc: Descriptor | None, key: str) -> tuple[bool, str | None]:
+def merge_key(desc: Descriptor | None, key: str) -> tuple[bool, str | None]:
     """(merge?, merge key) of the list field `key` of `desc`."""
     if desc is None:
         return False, None
@@ -118,10 +118,10 @@ def _merge_map(orig: dict[str, Any], patch: dict[str, Any], desc: Descriptor | N
             else:
                 result[key] = merged
         elif isinstance(value, list):
-            merge, merge_key = _merge_key(desc, key)
+            merge, list_key = merge_key(desc, key)
             current = result.get(key)
             if merge and isinstance(current, list):
-                result[key] = _merge_list(current, value, merge_key, child)
+                result[key] = _merge_list(current, value, list_key, child)
             else:
                 result[key] = [_strip(v) if isinstance(v, dict) else v for v in value if not _is_directive(v)]
         else:
