@@ -200,3 +200,128 @@ async def test_explain_and_apply_with_the_served_openapi(rest: Rest, version: st
         assert json.loads(env.stdout) == [{"name": "A", "value": "1"}]
 
     await asyncio.to_thread(run)
+
+
+OBJECTS = """
+apiVersion: v1
+kind: Service
+metadata: {name: svc}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: job}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: cron}
+spec:
+  schedule: "*/5 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: c, image: busybox}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: ds}
+spec:
+  selector: {matchLabels: {app: ds}}
+  template:
+    metadata: {labels: {app: ds}}
+    spec:
+      containers: [{name: c, image: busybox}]
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: rs}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: rs}}
+  template:
+    metadata: {labels: {app: rs}}
+    spec:
+      containers: [{name: c, image: busybox}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: sec}
+data: {a: Yg==}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm}
+data: {a: b, c: d}
+---
+apiVersion: v1
+kind: Event
+metadata: {name: ev1}
+involvedObject: {kind: Pod, name: web, namespace: default}
+reason: Pulled
+message: pulled the image
+type: Normal
+count: 1
+firstTimestamp: "2026-01-01T00:00:00Z"
+lastTimestamp: "2026-01-01T00:00:00Z"
+"""
+
+HEADERS = {
+    "services": ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
+    "jobs": ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
+    "cronjobs": ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"],
+    "daemonsets": ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE", "SELECTOR", "AGE"],
+    "replicasets": ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+    "secrets": ["NAME", "TYPE", "DATA", "AGE"],
+    "events": ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+    "configmaps": ["NAME", "DATA", "AGE"],
+}
+FIRST_ROWS = {
+    "services": ["svc", "ClusterIP"],
+    "jobs": ["job", "Running", "0/1"],
+    "cronjobs": ["cron", "*/5", "*", "*", "*", "*", "<none>", "False", "0", "<none>"],
+    "daemonsets": ["ds", "0", "0", "0", "0", "0", "<none>"],
+    "replicasets": ["rs", "2", "0", "0"],
+    "secrets": ["sec", "Opaque", "1"],
+    "events": ["Normal", "Pulled", "pod/web", "pulled", "the", "image"],
+    "configmaps": ["cm", "2"],
+}
+
+
+async def test_table_columns_of_each_kind(rest: Rest, version: str) -> None:
+    def run() -> None:
+        rest.kubectl(version, "create", "-f", "-", input=OBJECTS)
+        for resource, header in HEADERS.items():
+            table = lines(rest.kubectl(version, "get", resource).stdout)
+            assert table[0] == header, resource
+            expected = FIRST_ROWS.get(resource)
+            if expected is not None:
+                row = table[1] if resource != "events" else table[1][1:]  # LAST SEEN is an age
+                assert row[: len(expected)] == expected, (resource, table[1])
+
+    await asyncio.to_thread(run)
+
+
+async def test_rollout_restart_and_wait(rest: Rest, version: str) -> None:
+    def run() -> None:
+        rest.kubectl(version, "apply", "-f", "-", input=DEPLOYMENT)
+        restarted = rest.kubectl(version, "rollout", "restart", "deployment/d1").stdout
+        assert restarted.strip() == "deployment.apps/d1 restarted"
+        annotations = rest.kubectl(
+            version, "get", "deploy", "d1", "-o", "jsonpath={.spec.template.metadata.annotations}"
+        ).stdout
+        assert "kubectl.kubernetes.io/restartedAt" in annotations
+        rest.kubectl(version, "apply", "-f", "-", input=POD)
+        rest.kubectl(version, "delete", "pod", "web", "--wait=false")
+        waited = rest.kubectl(version, "wait", "--for=delete", "pod/web", "--timeout=30s", check=False)
+        assert waited.returncode == 0, waited.stderr
+
+    await asyncio.to_thread(run)
