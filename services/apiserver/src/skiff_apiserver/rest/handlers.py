@@ -7,6 +7,7 @@ decoded with the requested fieldValidation, answers are Kubernetes JSON or a Tab
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -157,7 +158,7 @@ class ObjectHandlers:
         the same: deletecollection is a list and a delete per item)."""
         options = await _delete_options(request)
         opts = list_options(request, target)
-        items, meta = await self.registry.list(target.info, ListOptions(**{**opts.__dict__, "limit": 0}))
+        items, meta = await self.registry.list(target.info, dataclasses.replace(opts, limit=0))
         deleted: list[Message] = []
         for item in items:
             m = item.metadata  # type: ignore[attr-defined]

@@ -24,9 +24,9 @@ from skiff_apiserver import metrics
 from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.logs import log
 from skiff_apiserver.registry.api import Registry
-from skiff_apiserver.rest import discovery, openapi, patch, router
+from skiff_apiserver.rest import codec, discovery, openapi, patch, router, subresources
 from skiff_apiserver.rest.exec import serve_exec
-from skiff_apiserver.rest.handlers import ObjectHandlers, dry_run, object_response, read_body, success
+from skiff_apiserver.rest.handlers import ObjectHandlers, dry_run, object_response
 from skiff_apiserver.rest.health import Health
 from skiff_apiserver.rest.logs import serve_logs
 from skiff_apiserver.rest.status import MethodNotAllowed, error_response, json_response
@@ -166,31 +166,23 @@ class RestApi:
             if sub in ("", "status"):
                 return await objects.get(request, target)
             if sub == "scale":
-                scale = await self.registry.get_scale(target.info.resource, target.namespace, target.name)
-                return object_response(request, scale)
+                return await subresources.get_scale(request, target, self.registry)
         elif method == "POST":
             if not target.name:
                 return await objects.create(request, target)
             if sub == "binding":
-                return await self._bind(request, target)
+                return await subresources.bind(request, target, self.registry)
         elif method == "PUT" and target.name:
             if sub in ("", "status"):
                 return await objects.update(request, target)
             if sub == "scale":
-                from skiff.api.autoscaling.v1 import scale_pb2
-                from skiff_apiserver.machinery import convert
-
-                scale = convert.from_dict(await read_body(request), scale_pb2.Scale)
-                scale.metadata.name, scale.metadata.namespace = target.name, target.namespace
-                return object_response(request, await self.registry.update_scale(target.info.resource, scale))
+                return await subresources.update_scale(request, target, self.registry)
         elif method == "PATCH" and target.name:
             kind = patch.patch_type(request.headers.get("Content-Type", ""))
             raw = await request.read()
             if sub == "scale":
                 return object_response(request, await patch.patch_scale(self.registry, target, kind, raw))
             if sub in ("", "status"):
-                from skiff_apiserver.rest import codec
-
                 mode = codec.field_validation(request.query.get("fieldValidation", ""))
                 obj, warnings = await patch.patch_object(self.registry, target, kind, raw, mode, dry_run(request))
                 return object_response(request, obj, 200, warnings)
@@ -199,16 +191,6 @@ class RestApi:
                 return await objects.delete(request, target)
             return await objects.delete_collection(request, target)
         raise MethodNotAllowed(f"the server does not allow this method on the requested resource ({method})")
-
-    async def _bind(self, request: web.Request, target: router.Target) -> web.StreamResponse:
-        from skiff.api.core.v1 import pod_pb2
-        from skiff_apiserver.machinery import convert
-
-        binding = convert.from_dict(await read_body(request), pod_pb2.Binding)
-        binding.metadata.name = binding.metadata.name or target.name
-        binding.metadata.namespace = target.namespace
-        await self.registry.bind(binding)
-        return success(code=201)
 
 
 __all__ = ["RestApi", "json_response"]
