@@ -90,3 +90,11 @@ async def test_unknown_paths_and_methods(http: aiohttp.ClientSession) -> None:
     patch = {"Content-Type": "application/apply-patch+yaml"}
     async with http.patch("/api/v1/namespaces/default/pods/x", data=b"{}", headers=patch) as resp:
         assert resp.status == 415
+
+
+async def test_metrics_count_rest_requests(http: aiohttp.ClientSession) -> None:
+    async with http.get("/api/v1/namespaces/default/pods"):
+        pass
+    async with http.get("/metrics") as resp:
+        text = await resp.text()
+    assert resp.status == 200 and 'verb="rest_list"' in text and 'resource="pods"' in text

@@ -20,6 +20,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from skiff_apiserver import metrics
 from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.logs import log
@@ -33,8 +37,10 @@ from skiff_apiserver.rest.status import MethodNotAllowed, error_response, json_r
 from skiff_apiserver.rest.watch import serve_watch
 from skiff_common import errors
 from skiff_common.grpcutil import TLSConfig
+from skiff_common.observability.tracing import CachedTracer
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_tracer = CachedTracer("skiff_apiserver.rest")
 _PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
 
 
@@ -71,7 +77,7 @@ class RestApi:
         self.watch_queue_size = watch_queue_size
         self.objects = ObjectHandlers(registry)
         self.health = Health(registry)
-        self.app = web.Application(middlewares=[self._authenticate], client_max_size=3 * 1024 * 1024)
+        self.app = web.Application(middlewares=[self._trace, self._authenticate], client_max_size=3 * 1024 * 1024)
         add = self.app.router.add_get
         for path in ("/healthz", "/livez", "/readyz"):
             add(path, self.health.handle)
@@ -80,6 +86,7 @@ class RestApi:
         add("/api", discovery.get_api)
         add("/apis", discovery.get_apis)
         add("/apis/{group}", discovery.get_group)
+        add("/metrics", _metrics)
         add("/openapi/v2", openapi.get_v2)
         add("/openapi/v3", openapi.get_v3)
         add("/openapi/v3/{tail:.+}", openapi.get_v3_group_version)
@@ -109,6 +116,26 @@ class RestApi:
             await self._runner.cleanup()
 
     @web.middleware
+    async def _trace(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """A SERVER span per request (W3C traceparent honoured), so etcd calls made for it are its children,
+        as on the gRPC port."""
+        parent = propagate.extract(request.headers)
+        span = _tracer.get().start_span(
+            f"{request.method} {request.path}", context=parent, kind=SpanKind.SERVER,
+            attributes={"http.request.method": request.method, "url.path": request.path},
+        )  # fmt: skip
+        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        try:
+            response = await handler(request)
+            span.set_attribute("http.response.status_code", response.status)
+            if response.status >= 500:
+                span.set_status(Status(StatusCode.ERROR, str(response.status)))
+            return response
+        finally:
+            span.end()
+            otel_context.detach(token)
+
+    @web.middleware
     async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if self.tls is not None and not request.path.startswith(_PUBLIC) and peer_user(request) is None:
             return error_response(
@@ -130,7 +157,8 @@ class RestApi:
             if target is None:
                 raise errors.NotFound(f"the server could not find the requested resource ({request.path})")
             info = target.info
-            resource = info.resource
+            resource = info.resource + (f"/{target.subresource}" if target.subresource else "")
+            verb = _verb(request.method, target)
             names = {"kind": info.kind, "resource": info.resource, "group": info.group, "name": target.name}
             if request.method == "GET" and not target.name and request.query.get("watch") in ("1", "true"):
                 verb = "watch"
@@ -191,6 +219,24 @@ class RestApi:
                 return await objects.delete(request, target)
             return await objects.delete_collection(request, target)
         raise MethodNotAllowed(f"the server does not allow this method on the requested resource ({method})")
+
+
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+
+
+def _verb(method: str, target: router.Target) -> str:
+    """Kubernetes' verb of a request (the metrics label): get/list, create, update, patch, delete,
+    deletecollection (watch, log and exec are set where they are served)."""
+    if method == "GET":
+        return "get" if target.name else "list"
+    if method == "DELETE":
+        return "delete" if target.name else "deletecollection"
+    return _VERBS.get(method, method.lower())
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    """The process's Prometheus metrics, as kube-apiserver serves /metrics on its secure port."""
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 __all__ = ["RestApi", "json_response"]
