@@ -48,6 +48,11 @@ class Rest:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result
 
+    def kubectl_env(self, version: str, extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+        """kubectl with extra environment variables (e.g. EDITOR for `kubectl edit`)."""
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "HOME": str(self.kubeconfig.parent), **extra}
+        return subprocess.run([kubectl_binary(version), *args], capture_output=True, text=True, env=env, timeout=60)
+
 
 def write_kubeconfig(path: Path, server: str, tls: TLSConfig) -> None:
     config = {

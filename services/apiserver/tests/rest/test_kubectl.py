@@ -325,3 +325,46 @@ async def test_rollout_restart_and_wait(rest: Rest, version: str) -> None:
         assert waited.returncode == 0, waited.stderr
 
     await asyncio.to_thread(run)
+
+
+async def test_patch_edit_replace_diff_annotate(rest: Rest, version: str) -> None:
+    """The verbs built on get + patch/put: patch of each --type, edit ($EDITOR), replace, diff and
+    server-side dry runs, annotate, delete by label."""
+
+    def run() -> None:
+        rest.kubectl(version, "apply", "-f", "-", input=DEPLOYMENT)
+        rest.kubectl(version, "patch", "deploy", "d1", "-p", '{"spec":{"replicas":5}}')
+        rest.kubectl(version, "patch", "deploy", "d1", "--type=merge", "-p", '{"metadata":{"labels":{"m":"1"}}}')
+        rest.kubectl(
+            version,
+            "patch",
+            "deploy",
+            "d1",
+            "--type=json",
+            "-p",
+            '[{"op":"add","path":"/metadata/labels/j","value":"2"}]',
+        )
+        got = json.loads(rest.kubectl(version, "get", "deploy", "d1", "-o", "json").stdout)
+        assert got["spec"]["replicas"] == 5 and got["metadata"]["labels"] == {"m": "1", "j": "2"}
+
+        env = {"EDITOR": "sed -i s/replicas:\\ 5/replicas:\\ 6/", "KUBE_EDITOR": ""}
+        edited = rest.kubectl_env(version, env, "edit", "deploy", "d1")
+        assert edited.stdout.strip() == "deployment.apps/d1 edited", edited.stderr
+        assert rest.kubectl(version, "get", "deploy", "d1", "-o", "jsonpath={.spec.replicas}").stdout == "6"
+
+        dry = rest.kubectl(version, "scale", "deploy", "d1", "--replicas=1", "--dry-run=server").stdout
+        assert "scaled (server dry run)" in dry
+        assert rest.kubectl(version, "get", "deploy", "d1", "-o", "jsonpath={.spec.replicas}").stdout == "6"
+        diff = rest.kubectl(version, "diff", "-f", "-", input=DEPLOYMENT, check=False)
+        assert diff.returncode == 1 and "-  replicas: 6" in diff.stdout and "+  replicas: 2" in diff.stdout
+
+        current = rest.kubectl(version, "get", "deploy", "d1", "-o", "yaml").stdout
+        replaced = rest.kubectl(version, "replace", "-f", "-", input=current.replace("replicas: 6", "replicas: 3"))
+        assert replaced.stdout.strip() == "deployment.apps/d1 replaced"
+        rest.kubectl(version, "annotate", "deploy", "d1", "note=hi")
+        note = rest.kubectl(version, "get", "deploy", "d1", "-o", "jsonpath={.metadata.annotations.note}").stdout
+        assert note == "hi"
+        deleted = rest.kubectl(version, "delete", "deploy", "-l", "m=1").stdout
+        assert deleted.strip() == 'deployment.apps "d1" deleted'
+
+    await asyncio.to_thread(run)

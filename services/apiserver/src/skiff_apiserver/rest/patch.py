@@ -20,6 +20,7 @@ from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.rest import codec, strategic
 from skiff_apiserver.rest.router import Target
 from skiff_apiserver.rest.status import UnsupportedMediaType
+from skiff_apiserver.rest.subresources import store_scale
 from skiff_common import errors
 
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -69,10 +70,10 @@ async def patch_object(
     raise errors.Conflict(f"too many concurrent writers to {info.resource} {name!r}; try again")
 
 
-async def patch_scale(registry: Registry, target: Target, kind: str, raw: bytes) -> scale_pb2.Scale:
+async def patch_scale(registry: Registry, target: Target, kind: str, raw: bytes, dry_run: bool) -> scale_pb2.Scale:
     """The scale subresource: a Scale is flat, so every patch type merges the same way."""
     current = await registry.get_scale(target.info.resource, target.namespace, target.name)
     doc = _apply(convert.to_dict(current), kind, raw, scale_pb2.Scale)
     scale = convert.from_dict(doc, scale_pb2.Scale)
     scale.metadata.name, scale.metadata.namespace = target.name, target.namespace
-    return await registry.update_scale(target.info.resource, scale)
+    return await store_scale(registry, target, scale, dry_run)

@@ -209,7 +209,9 @@ class RestApi:
             kind = patch.patch_type(request.headers.get("Content-Type", ""))
             raw = await request.read()
             if sub == "scale":
-                return object_response(request, await patch.patch_scale(self.registry, target, kind, raw))
+                return object_response(
+                    request, await patch.patch_scale(self.registry, target, kind, raw, dry_run(request))
+                )
             if sub in ("", "status"):
                 mode = codec.field_validation(request.query.get("fieldValidation", ""))
                 obj, warnings = await patch.patch_object(self.registry, target, kind, raw, mode, dry_run(request))
