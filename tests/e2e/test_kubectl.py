@@ -79,6 +79,17 @@ def test_kubectl_drives_the_cluster(kube: Path, cluster: LocalCluster, version: 
         time.sleep(0.3)
     assert logs == f"hello from {name}\nsecond line\n"
     assert kubectl(kube, version, "logs", name, "--tail=1") == "second line\n"
+    follow = subprocess.Popen(
+        [str(KUBECTL_DIR / f"kubectl.{version}"), "logs", "-f", name],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "KUBECONFIG": str(kube), "HOME": str(kube.parent)},
+    )  # fmt: skip
+    try:
+        assert follow.stdout is not None
+        assert [follow.stdout.readline(), follow.stdout.readline()] == [f"hello from {name}\n", "second line\n"]
+        assert follow.poll() is None  # still following: the container runs on
+    finally:
+        follow.kill()
+        follow.wait()
     assert (
         kubectl(kube, version, "logs", name, "-c", "nope", check=False)
         .strip()
