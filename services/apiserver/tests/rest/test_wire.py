@@ -98,3 +98,10 @@ async def test_metrics_count_rest_requests(http: aiohttp.ClientSession) -> None:
     async with http.get("/metrics") as resp:
         text = await resp.text()
     assert resp.status == 200 and 'verb="rest_list"' in text and 'resource="pods"' in text
+
+
+async def test_request_timeout_parameter(http: aiohttp.ClientSession) -> None:
+    async with http.get("/api/v1/namespaces/default/pods?timeout=1m0s") as resp:
+        assert resp.status == 200
+    async with http.get("/api/v1/namespaces/default/pods?timeout=soon") as resp:
+        assert resp.status == 400 and "timeout: invalid duration" in (await resp.json())["message"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -36,6 +37,22 @@ def dry_run(request: web.Request, body: dict[str, Any] | None = None) -> bool:
         if v != "All":
             raise errors.BadRequest(f'dryRun: unsupported value "{v}": supported values: "All"')
     return bool(values)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
+_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def request_timeout(request: web.Request) -> float | None:
+    """`?timeout=` (a Go duration such as "32s" or "1m0s", what `kubectl --request-timeout` sends): the
+    request's deadline, carried to every etcd call it makes, as the gRPC deadline is."""
+    raw = request.query.get("timeout", "")
+    if not raw:
+        return None
+    parts = _DURATION.findall(raw)
+    if not parts or "".join(n + u for n, u in parts) != raw:
+        raise errors.BadRequest(f'timeout: invalid duration "{raw}" (e.g. "30s", "1m0s")')
+    return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
 def int_param(request: web.Request, name: str) -> int | None:

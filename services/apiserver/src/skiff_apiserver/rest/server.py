@@ -30,11 +30,12 @@ from skiff_apiserver.logs import log
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.rest import codec, discovery, openapi, patch, router, subresources
 from skiff_apiserver.rest.exec import serve_exec
-from skiff_apiserver.rest.handlers import ObjectHandlers, dry_run, object_response
+from skiff_apiserver.rest.handlers import ObjectHandlers, dry_run, object_response, request_timeout
 from skiff_apiserver.rest.health import Health
 from skiff_apiserver.rest.logs import serve_logs
 from skiff_apiserver.rest.status import MethodNotAllowed, error_response, json_response
 from skiff_apiserver.rest.watch import serve_watch
+from skiff_apiserver.storage.deadline import set_deadline
 from skiff_common import errors
 from skiff_common.grpcutil import TLSConfig
 from skiff_common.observability.tracing import CachedTracer
@@ -169,6 +170,7 @@ class RestApi:
             if target.subresource == "exec" and request.method in ("GET", "POST"):
                 verb = "exec"
                 return await serve_exec(request, target, self.registry, self.tls)
+            set_deadline(request_timeout(request))
             user = peer_user(request)
             with self.limits.admit(user[0] if user and self.limits.per_client else request.remote or ""):
                 return await self._serve(request, target)
