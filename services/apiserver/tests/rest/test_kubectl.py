@@ -368,3 +368,21 @@ async def test_patch_edit_replace_diff_annotate(rest: Rest, version: str) -> Non
         assert deleted.strip() == 'deployment.apps "d1" deleted'
 
     await asyncio.to_thread(run)
+
+
+async def test_run_expose_and_the_protobuf_generators(rest: Rest, version: str) -> None:
+    """run and expose send JSON and work; the generators that newer kubectl sends as Kubernetes' protobuf
+    (create namespace, create deployment...) get a clear 415 until that encoding is served."""
+
+    def run() -> None:
+        assert rest.kubectl(version, "run", "r1", "--image=busybox").stdout.strip() == "pod/r1 created"
+        assert rest.kubectl(version, "expose", "pod", "r1", "--port=80").stdout.strip() == "service/r1 exposed"
+        svc = lines(rest.kubectl(version, "get", "svc", "r1").stdout)[1]
+        assert svc[:2] == ["r1", "ClusterIP"] and svc[4] == "80/TCP"
+        created = rest.kubectl(version, "create", "namespace", "x", check=False)
+        if version == "1.27":  # kubectl 1.27's generators still send JSON
+            assert created.stdout.strip() == "namespace/x created"
+        else:
+            assert created.returncode == 1 and "Error from server (UnsupportedMediaType)" in created.stderr
+
+    await asyncio.to_thread(run)
