@@ -144,8 +144,8 @@ class ObjectHandlers:
                 _include_object(request),
             )
             return json_response(body, content_type=printers.TABLE_CONTENT_TYPE)
-        body = self.items.list_body(target.info, items, meta.resource_version, meta.continue_token)
-        return web.Response(body=body, headers={"Content-Type": "application/json"})
+        data = self.items.list_body(target.info, items, meta.resource_version, meta.continue_token)
+        return web.Response(body=data, headers={"Content-Type": "application/json"})
 
     async def create(self, request: web.Request, target: Target) -> web.Response:
         mode = codec.field_validation(request.query.get("fieldValidation", ""))

@@ -107,7 +107,7 @@ def _paths(info: KindInfo) -> dict[str, Any]:
 def group_version_document(group: str, version: str) -> bytes:
     infos = resources.kinds_in(group, version)
     schemas: dict[str, Any] = {}
-    todo: list[Descriptor] = [i.message.DESCRIPTOR for i in infos]
+    todo: list[Any] = [i.message.DESCRIPTOR for i in infos]
     while todo:
         desc = todo.pop()
         if desc.full_name in schemas:

@@ -42,7 +42,7 @@ def _apply(doc: dict[str, Any], kind: str, raw: bytes, message: type[Message]) -
         body = json.loads(raw or b"null")
     except ValueError as exc:
         raise errors.BadRequest(f"the patch is not valid JSON: {exc}") from None
-    return strategic.apply(doc, body, message.DESCRIPTOR)
+    return strategic.apply(doc, body, message.DESCRIPTOR)  # type: ignore[arg-type]
 
 
 async def patch_object(

@@ -64,19 +64,14 @@ async def serve_watch(request: web.Request, target: Target, registry: Registry, 
                     break
                 if etype == BOOKMARK:
                     last_sent = max(last_sent, cache.revision)
-                    mark = {"kind": info.kind, "apiVersion": info.api_version}
+                    mark: dict[str, Any] = {"kind": info.kind, "apiVersion": info.api_version}
                     mark["metadata"] = {"resourceVersion": str(last_sent)}
                     await response.write(_line(BOOKMARK, mark))
                     continue
                 last_sent = max(last_sent, int(obj.metadata.resource_version))  # type: ignore[attr-defined]
                 if table:
-                    body = printers.table(
-                        info.kind,
-                        [obj],
-                        {"resourceVersion": obj.metadata.resource_version},
-                        include,
-                        headers=headers,  # type: ignore[attr-defined]
-                    )
+                    rv = obj.metadata.resource_version  # type: ignore[attr-defined]
+                    body = printers.table(info.kind, [obj], {"resourceVersion": rv}, include, headers=headers)
                     headers = False
                     await response.write(_line(etype, body))
                     continue
