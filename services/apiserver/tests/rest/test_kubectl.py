@@ -386,3 +386,21 @@ async def test_run_expose_and_the_protobuf_generators(rest: Rest, version: str) 
             assert created.returncode == 1 and "Error from server (UnsupportedMediaType)" in created.stderr
 
     await asyncio.to_thread(run)
+
+
+async def test_namespace_lifecycle_and_raw_health(rest: Rest, version: str) -> None:
+    """delete namespace waits (a watch on the namespace) until the apiserver's finalizer has emptied it."""
+
+    def run() -> None:
+        ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n"
+        cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: team}\ndata: {a: b}\n"
+        rest.kubectl(version, "apply", "-f", "-", input=ns + "---\n" + cm)
+        assert lines(rest.kubectl(version, "get", "cm", "-n", "team").stdout)[1][0] == "cm"
+        deleted = rest.kubectl(version, "delete", "namespace", "team", "--timeout=60s")
+        assert deleted.stdout.strip() == 'namespace "team" deleted'
+        gone = rest.kubectl(version, "get", "namespace", "team", check=False)
+        assert gone.stderr.strip() == 'Error from server (NotFound): namespaces "team" not found'
+        ready = rest.kubectl(version, "get", "--raw", "/readyz?verbose").stdout
+        assert "[+]etcd ok" in ready and ready.rstrip().endswith("readyz check passed")
+
+    await asyncio.to_thread(run)
