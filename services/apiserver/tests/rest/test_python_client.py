@@ -199,3 +199,21 @@ async def test_dry_run_field_validation_and_deletecollection(api: client.ApiClie
         assert core.list_namespaced_pod("default", label_selector="batch=y").items == []
 
     await asyncio.to_thread(run)
+
+
+async def test_list_resource_version_match(api: client.ApiClient) -> None:
+    """A list at resourceVersion N is NotOlderThan N by default (the latest state), Exact only when asked."""
+    core = client.CoreV1Api(api)
+
+    def run() -> None:
+        rv = core.list_namespaced_pod("default").metadata.resource_version
+        core.create_namespaced_pod("default", pod("later"))
+        newer = core.list_namespaced_pod("default", resource_version=rv)
+        assert [p.metadata.name for p in newer.items] == ["later"]
+        exact = core.list_namespaced_pod("default", resource_version=rv, resource_version_match="Exact")
+        assert exact.items == [] and exact.metadata.resource_version == rv
+        with pytest.raises(ApiException) as bad:
+            core.list_namespaced_pod("default", resource_version_match="Exact")
+        assert bad.value.status == 400
+
+    await asyncio.to_thread(run)

@@ -55,6 +55,13 @@ def request_timeout(request: web.Request) -> float | None:
     return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
+def int_value(raw: str, name: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise errors.BadRequest(f"{name}: invalid value {raw!r}: must be an integer") from None
+
+
 def int_param(request: web.Request, name: str) -> int | None:
     raw = request.query.get(name)
     if raw is None or raw == "":
@@ -73,6 +80,11 @@ def list_options(request: web.Request, target: Target) -> ListOptions:
         raise errors.BadRequest(f'resourceVersionMatch: unsupported value "{match}": use "NotOlderThan" or "Exact"')
     if match and not rv:
         raise errors.BadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
+    if rv not in ("", "0") and match != "Exact":
+        # Kubernetes' default for a list at "N" is NotOlderThan: the latest state satisfies it (etcd reads
+        # are linearizable), and unlike a read at exactly N it cannot fail once N is compacted.
+        int_value(rv, "resourceVersion")
+        rv = ""
     return ListOptions(
         namespace=target.namespace,
         label_selector=q.get("labelSelector", ""),
