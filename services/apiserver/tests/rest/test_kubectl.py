@@ -370,20 +370,48 @@ async def test_patch_edit_replace_diff_annotate(rest: Rest, version: str) -> Non
     await asyncio.to_thread(run)
 
 
-async def test_run_expose_and_the_protobuf_generators(rest: Rest, version: str) -> None:
-    """run and expose send JSON and work; the generators that newer kubectl sends as Kubernetes' protobuf
-    (create namespace, create deployment...) get a clear 415 until that encoding is served."""
+async def test_generators_run_expose_and_drain(rest: Rest, version: str) -> None:
+    """The commands built on kubectl's typed clients, which send Kubernetes' protobuf from 1.31 on
+    (create <generator>, drain's evictions) and JSON before; run and expose send JSON."""
 
     def run() -> None:
+        for args, out in (
+            (["create", "namespace", "x"], "namespace/x created"),
+            (["create", "configmap", "c1", "--from-literal=a=1", "--from-literal=b=2"], "configmap/c1 created"),
+            (["create", "secret", "generic", "s1", "--from-literal=k=v"], "secret/s1 created"),
+            (
+                ["create", "deployment", "dd", "--image=busybox", "--replicas=0", "--port=80"],
+                "deployment.apps/dd created",
+            ),
+            (["create", "job", "j1", "--image=busybox", "--", "echo", "hi"], "job.batch/j1 created"),
+            (["create", "cronjob", "cj", "--image=busybox", "--schedule=*/1 * * * *"], "cronjob.batch/cj created"),
+            (["create", "service", "clusterip", "sv", "--tcp=80:8080"], "service/sv created"),
+        ):
+            assert rest.kubectl(version, *args).stdout.strip() == out
+        assert json.loads(rest.kubectl(version, "get", "cm", "c1", "-o", "jsonpath={.data}").stdout) == {
+            "a": "1",
+            "b": "2",
+        }
+        assert rest.kubectl(version, "get", "secret", "s1", "-o", "jsonpath={.data.k}").stdout == "dg=="
+        deploy = json.loads(rest.kubectl(version, "get", "deploy", "dd", "-o", "json").stdout)
+        assert deploy["spec"]["replicas"] == 0  # an explicit zero survives the protobuf decoding
+        assert deploy["spec"]["template"]["spec"]["containers"][0]["ports"] == [
+            {"containerPort": 80, "protocol": "TCP"}
+        ]
+        job = json.loads(rest.kubectl(version, "get", "job", "j1", "-o", "json").stdout)
+        assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["echo", "hi"]
+        ports = rest.kubectl(version, "get", "svc", "sv", "-o", "jsonpath={.spec.ports[0].targetPort}").stdout
+        assert ports == "8080"
+
         assert rest.kubectl(version, "run", "r1", "--image=busybox").stdout.strip() == "pod/r1 created"
         assert rest.kubectl(version, "expose", "pod", "r1", "--port=80").stdout.strip() == "service/r1 exposed"
-        svc = lines(rest.kubectl(version, "get", "svc", "r1").stdout)[1]
-        assert svc[:2] == ["r1", "ClusterIP"] and svc[4] == "80/TCP"
-        created = rest.kubectl(version, "create", "namespace", "x", check=False)
-        if version == "1.27":  # kubectl 1.27's generators still send JSON
-            assert created.stdout.strip() == "namespace/x created"
-        else:
-            assert created.returncode == 1 and "Error from server (UnsupportedMediaType)" in created.stderr
+        rest.kubectl(version, "create", "-f", "-", input="apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n")
+        bound = '{"spec":{"nodeName":"n1"}}'
+        rest.kubectl(version, "run", "on-node", "--image=busybox", f"--overrides={bound}")
+        drained = rest.kubectl(version, "drain", "n1", "--force", "--grace-period=0")
+        assert "pod/on-node evicted" in drained.stdout and "node/n1 drained" in drained.stdout
+        gone = rest.kubectl(version, "get", "pod", "on-node", check=False)
+        assert "NotFound" in gone.stderr
 
     await asyncio.to_thread(run)
 

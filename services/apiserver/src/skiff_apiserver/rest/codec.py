@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from google.protobuf.message import Message
 from skiff_apiserver.machinery import KindInfo, convert
+from skiff_apiserver.rest import k8sproto
 from skiff_common import errors
 from skiff_common.apimachinery._codec import plan_for
 
@@ -29,13 +30,8 @@ _SEGMENT = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
 
 def parse_body(raw: bytes, content_type: str) -> Any:
     """The request body as JSON data; YAML is accepted too (apply-patch+yaml, hand-made requests)."""
-    if "protobuf" in content_type:
-        from skiff_apiserver.rest.status import UnsupportedMediaType
-
-        raise UnsupportedMediaType(
-            f'the body content type "{content_type}" is not supported: send application/json '
-            "(Kubernetes' protobuf encoding is not served)"
-        )
+    if "protobuf" in content_type:  # kubectl >= 1.31's typed clients (create <generator>, drain)
+        return k8sproto.decode(raw)
     if not raw.strip():
         raise errors.BadRequest("the request body is empty")
     try:
@@ -62,6 +58,13 @@ def decode(data: Any, info: KindInfo, mode: str = "Strict") -> tuple[Message, li
     except errors.Invalid as exc:
         unknown = [e for e in exc.errors if e.reason == "unknown field"]
         others = [e for e in exc.errors if e.reason != "unknown field"]
+        if isinstance(data, k8sproto.ProtobufBody) and not others:
+            zeros = [e for e in unknown if _value_at(data, e.path) in (0, "", False, None, [], {})]
+            for e in zeros:
+                _drop(data, e.path)
+            unknown = [e for e in unknown if e not in zeros]
+            if not unknown:
+                return decode(dict(data), info, mode)
         head = f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}'
         if others:
             raise errors.BadRequest(f"{head}: {'; '.join(str(e) for e in others)}") from None
@@ -74,11 +77,23 @@ def decode(data: Any, info: KindInfo, mode: str = "Strict") -> tuple[Message, li
         return obj, (fields if mode == "Warn" else [])
 
 
+def _parts(path: str) -> list[str | int]:
+    return [name if name else (int(index) if index.isdigit() else index) for name, index in _SEGMENT.findall(path)]
+
+
+def _value_at(data: Any, path: str) -> Any:
+    node = data
+    for part in _parts(path):
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
 def _drop(data: Any, path: str) -> None:
     """Remove the field at a Kubernetes field path (`spec.containers[0].foo`, `metadata.labels[a.b/c]`)."""
-    parts: list[str | int] = []
-    for name, index in _SEGMENT.findall(path):
-        parts.append(name if name else (int(index) if index.isdigit() else index))
+    parts = _parts(path)
     node = data
     for part in parts[:-1]:
         try:

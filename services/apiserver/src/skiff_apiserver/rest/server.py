@@ -202,6 +202,8 @@ class RestApi:
                 return await objects.create(request, target)
             if sub == "binding":
                 return await subresources.bind(request, target, self.registry)
+            if sub == "eviction":
+                return await subresources.evict(request, target, self.registry)
         elif method == "PUT" and target.name:
             if sub in ("", "status"):
                 return await objects.update(request, target)

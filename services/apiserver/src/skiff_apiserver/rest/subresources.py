@@ -38,6 +38,26 @@ async def store_scale(registry: Registry, target: Target, scale: scale_pb2.Scale
     return to_scale(await registry.update(obj, dry_run=True))
 
 
+async def evict(request: web.Request, target: Target, registry: Registry) -> web.Response:
+    """pods/eviction (`kubectl drain`): a delete with the Eviction's DeleteOptions. There are no
+    PodDisruptionBudgets to consult yet, so an eviction is always allowed, as Kubernetes allows one
+    that no budget covers."""
+    body = await read_body(request)
+    options = body.get("deleteOptions") or {} if isinstance(body, dict) else {}
+    pre = options.get("preconditions") or {}
+    await registry.delete(
+        target.info,
+        target.namespace,
+        target.name,
+        grace=options.get("gracePeriodSeconds"),
+        propagation=options.get("propagationPolicy") or "",
+        uid=pre.get("uid"),
+        rv=pre.get("resourceVersion"),
+        dry_run=dry_run(request, options),
+    )
+    return success(code=201)
+
+
 async def bind(request: web.Request, target: Target, registry: Registry) -> web.Response:
     binding = convert.from_dict(await read_body(request), pod_pb2.Binding)
     binding.metadata.name = binding.metadata.name or target.name
