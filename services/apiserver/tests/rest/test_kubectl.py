@@ -432,3 +432,13 @@ async def test_namespace_lifecycle_and_raw_health(rest: Rest, version: str) -> N
         assert "[+]etcd ok" in ready and ready.rstrip().endswith("readyz check passed")
 
     await asyncio.to_thread(run)
+
+
+async def test_auth_can_i(rest: Rest, version: str) -> None:
+    """No authorization exists yet: every authenticated user may do everything, and says so."""
+
+    def run() -> None:
+        assert rest.kubectl(version, "auth", "can-i", "create", "deployments").stdout.strip() == "yes"
+        assert rest.kubectl(version, "auth", "can-i", "get", "/healthz").stdout.strip() == "yes"
+
+    await asyncio.to_thread(run)

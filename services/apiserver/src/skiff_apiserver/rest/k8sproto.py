@@ -40,6 +40,14 @@ _SPEC: dict[str, str] = {
     "TypeMeta": "1:apiVersion:str 2:kind:str",
     "Namespace": "1:metadata:@ObjectMeta 2:spec:@NamespaceSpec",
     "Pod": "1:metadata:@ObjectMeta 2:spec:@PodSpec",
+    "SelfSubjectAccessReview": "1:metadata:@ObjectMeta 2:spec:@SelfSubjectAccessReviewSpec",
+    "SelfSubjectAccessReviewSpec": (
+        "1:resourceAttributes:@ResourceAttributes 2:nonResourceAttributes:@NonResourceAttributes"
+    ),
+    "ResourceAttributes": (
+        "1:namespace:str 2:verb:str 3:group:str 4:version:str 5:resource:str 6:subresource:str 7:name:str"
+    ),
+    "NonResourceAttributes": "1:path:str 2:verb:str",
     "NamespaceSpec": "1:finalizers:str*",
     "ConfigMap": "1:metadata:@ObjectMeta 2:data:map 3:binaryData:mapbytes 4:immutable:bool",
     "Secret": "1:metadata:@ObjectMeta 2:data:mapbytes 3:type:str 4:stringData:map 5:immutable:bool",
@@ -126,6 +134,7 @@ ROOTS = {
     ("batch/v1", "Job"): "Job",
     ("batch/v1", "CronJob"): "CronJob",
     ("policy/v1", "Eviction"): "Eviction",
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview",
 }
 
 

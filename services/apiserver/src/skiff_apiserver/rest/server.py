@@ -15,7 +15,6 @@ gRPC call. Two ports keep both paths direct.
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 
@@ -29,6 +28,9 @@ from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.logs import log
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.rest import codec, discovery, openapi, patch, router, subresources
+from skiff_apiserver.rest.auth import peer_user, ssl_context
+from skiff_apiserver.rest.authz import PATH as ACCESS_REVIEW_PATH
+from skiff_apiserver.rest.authz import self_subject_access_review
 from skiff_apiserver.rest.exec import serve_exec
 from skiff_apiserver.rest.handlers import ObjectHandlers, dry_run, object_response, request_timeout
 from skiff_apiserver.rest.health import Health
@@ -43,29 +45,6 @@ from skiff_common.observability.tracing import CachedTracer
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _tracer = CachedTracer("skiff_apiserver.rest")
 _PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
-
-
-def ssl_context(tls: TLSConfig) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=tls.ca_file)
-    ctx.load_cert_chain(tls.cert_file, tls.key_file)
-    ctx.verify_mode = ssl.CERT_OPTIONAL  # required for the API, checked per request (see _public)
-    ctx.set_alpn_protocols(["http/1.1"])
-    return ctx
-
-
-def peer_user(request: web.Request) -> tuple[str, list[str]] | None:
-    """(user, groups) from the verified client certificate, None without one."""
-    cert = request.transport.get_extra_info("peercert") if request.transport else None
-    if not cert:
-        return None
-    user, groups = "", []
-    for rdn in cert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                user = value
-            elif key == "organizationName":
-                groups.append(value)
-    return user, groups
 
 
 class RestApi:
@@ -91,6 +70,7 @@ class RestApi:
         add("/openapi/v2", openapi.get_v2)
         add("/openapi/v3", openapi.get_v3)
         add("/openapi/v3/{tail:.+}", openapi.get_v3_group_version)
+        self.app.router.add_post(ACCESS_REVIEW_PATH, self._access_review)
         self.app.router.add_route("*", "/api/{tail:.+}", self.dispatch)
         self.app.router.add_route("*", "/apis/{group}/{tail:.+}", self.dispatch)
         self._runner: web.AppRunner | None = None
@@ -143,6 +123,12 @@ class RestApi:
                 errors.Unauthenticated("Unauthorized: a client certificate from the cluster CA is required")
             )
         return await handler(request)
+
+    async def _access_review(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self_subject_access_review(request)
+        except errors.SkiffError as err:
+            return error_response(err, kind="SelfSubjectAccessReview")
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
