@@ -442,3 +442,24 @@ async def test_auth_can_i(rest: Rest, version: str) -> None:
         assert rest.kubectl(version, "auth", "can-i", "get", "/healthz").stdout.strip() == "yes"
 
     await asyncio.to_thread(run)
+
+
+async def test_server_side_apply(rest: Rest, version: str) -> None:
+    """kubectl apply --server-side creates, then merges by the Kubernetes merge keys (without field
+    ownership: see rest/apply.py)."""
+
+    def run() -> None:
+        created = rest.kubectl(version, "apply", "--server-side", "-f", "-", input=DEPLOYMENT)
+        assert created.stdout.strip() == "deployment.apps/d1 serverside-applied"
+        changed = DEPLOYMENT.replace("replicas: 2", "replicas: 4").replace("image: busybox", "image: busybox:1.36")
+        applied = rest.kubectl(version, "apply", "--server-side", "--force-conflicts", "-f", "-", input=changed)
+        assert applied.stdout.strip() == "deployment.apps/d1 serverside-applied"
+        got = json.loads(rest.kubectl(version, "get", "deploy", "d1", "-o", "json").stdout)
+        assert got["spec"]["replicas"] == 4
+        assert [c["image"] for c in got["spec"]["template"]["spec"]["containers"]] == ["busybox:1.36"]
+        bad = rest.kubectl(
+            version, "apply", "--server-side", "-f", "-", input=changed.replace("image:", "imagee:"), check=False
+        )
+        assert bad.returncode == 1 and 'unknown field "spec.template.spec.containers[0].imagee"' in bad.stderr
+
+    await asyncio.to_thread(run)

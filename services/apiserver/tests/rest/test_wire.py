@@ -87,7 +87,7 @@ async def test_unknown_paths_and_methods(http: aiohttp.ClientSession) -> None:
         assert resp.status == 404 and (await resp.json())["reason"] == "NotFound"
     async with http.put("/api/v1/namespaces/default/pods", json={}) as resp:
         assert resp.status == 405 and (await resp.json())["reason"] == "MethodNotAllowed"
-    patch = {"Content-Type": "application/apply-patch+yaml"}
+    patch = {"Content-Type": "application/x-unknown-patch"}
     async with http.patch("/api/v1/namespaces/default/pods/x", data=b"{}", headers=patch) as resp:
         assert resp.status == 415
 

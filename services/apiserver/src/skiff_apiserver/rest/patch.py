@@ -4,7 +4,7 @@ strategic merge patch (strategic.py), on an object or its status, and on the sca
 The loop is the registry's: apply the patch to the latest object's JSON, decode the result (with the
 request's fieldValidation), store it as an Update guarded by the version read, and on a conflict re-apply
 to the newer object -- unless the patch itself pinned metadata.resourceVersion, which makes it a
-precondition. Server-side apply (`application/apply-patch+yaml`) is not served yet: 415.
+precondition. Server-side apply (`application/apply-patch+yaml`) is apply.py's.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from skiff_common import errors
 
 STRATEGIC = "application/strategic-merge-patch+json"
 APPLY = "application/apply-patch+yaml"
-TYPES = (patching.JSON_PATCH, patching.MERGE, STRATEGIC)
+TYPES = (patching.JSON_PATCH, patching.MERGE, STRATEGIC, APPLY)
 
 
 def patch_type(content_type: str) -> str:
