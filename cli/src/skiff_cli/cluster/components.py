@@ -95,6 +95,7 @@ def apiserver(layout: ClusterLayout, tls: TLSConfig, etcd_tls: TLSConfig) -> Com
         [
             bin_path("skiff-apiserver"),
             f"--listen={layout.apiserver_address}",
+            f"--secure-port={layout.rest_port}",
             f"--etcd-endpoints={layout.etcd_endpoint}",
             f"--etcd-cafile={etcd_tls.ca_file}",
             f"--etcd-certfile={etcd_tls.cert_file}",

@@ -26,6 +26,8 @@ class ClusterLayout:
     state_dir: Path = Path("/var/lib/skiff")
     node_name: str = "skiff-node"
     apiserver_port: int = 6443
+    # The Kubernetes REST API (kubectl, client libraries): the apiserver's --secure-port.
+    rest_port: int = 6444
     etcd_client_port: int = 2379
     etcd_peer_port: int = 2380
     kubelet_port: int = 10250
@@ -54,6 +56,7 @@ class ClusterLayout:
             state_dir=state_dir,
             node_name=f"node-{suffix}",
             apiserver_port=free_port(),
+            rest_port=free_port(),
             etcd_client_port=free_port(),
             etcd_peer_port=free_port(),
             kubelet_port=free_port(),
@@ -130,6 +133,10 @@ class ClusterLayout:
     @property
     def apiserver_address(self) -> str:
         return f"127.0.0.1:{self.apiserver_port}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"https://127.0.0.1:{self.rest_port}"
 
     @property
     def etcd_endpoint(self) -> str:

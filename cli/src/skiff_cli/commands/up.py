@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .. import kubeconfig
 from ..clientconfig import config_path, save_client_config
 from ..cluster.layout import ClusterLayout
 from ..cluster.local import ClusterError, LocalCluster
@@ -33,9 +34,11 @@ def run_up(args: argparse.Namespace) -> int:
         print(f"error: {exc}")
         return 1
     path = save_client_config(cluster.client_config())
+    kube = kubeconfig.merge(layout.rest_url, cluster.tls["admin"])
     print(f"""
 The cluster is up: node {layout.node_name} is Ready.
   client config:  {path}
+  kubectl:        context "skiff" in {kube} ({layout.rest_url}), now current
   logs:           {layout.log_dir}/
   metrics:        {", ".join(f"{n} http://{layout.metrics_address(n)}/metrics" for n in layout.metrics_ports)}
 
@@ -51,6 +54,7 @@ Try:
 def run_down(args: argparse.Namespace) -> int:
     layout = ClusterLayout.load(args.state_dir)
     LocalCluster(layout).down()
+    kubeconfig.remove()
     if args.purge:
         import shutil
 

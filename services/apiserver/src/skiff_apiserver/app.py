@@ -25,6 +25,7 @@ from skiff_apiserver.registry.service_repair import ServiceAllocationRepair
 from skiff_apiserver.registry.store import Store
 from skiff_apiserver.registry.strategies.namespace import SYSTEM_NAMESPACES
 from skiff_apiserver.registry.strategies.service import ServiceStrategy
+from skiff_apiserver.rest.server import RestApi
 from skiff_apiserver.server.service import ApiServerService, register
 from skiff_apiserver.storage.etcd import EtcdClient
 from skiff_apiserver.storage.watch_cache import WatchCache
@@ -69,6 +70,8 @@ class ApiServerApp:
         self.port = 0
         self.tasks = TaskSet()
         self.repair: ServiceAllocationRepair | None = None
+        self.rest: RestApi | None = None  # the Kubernetes REST API, when --secure-port >= 0
+        self.rest_port = 0
 
     async def start(self, *, serve: bool = True) -> int:
         """Start everything; with serve=False the gRPC server is built and bound but not started (the
@@ -102,9 +105,10 @@ class ApiServerApp:
             max_message_bytes=cfg.max_message_bytes,
             options=[("grpc.so_reuseport", 1)] if cfg.reuse_port else [],
         )
+        limits = Limits(cfg.max_inflight, cfg.client_qps, cfg.client_burst)
         service = ApiServerService(
             self.registry,
-            Limits(cfg.max_inflight, cfg.client_qps, cfg.client_burst),
+            limits,
             watch_queue_size=cfg.watch_queue_size,
             bookmark_interval=cfg.bookmark_interval,
         )
@@ -117,7 +121,11 @@ class ApiServerApp:
         self.tasks.spawn(self.repair.run(), name="service-allocation-repair")
         if serve:
             await self.server.start()
-        log.info("apiserver_started", port=self.port, etcd=cfg.etcd_endpoints)
+        if cfg.secure_port >= 0:  # same registry and limits, Kubernetes' paths and JSON
+            self.rest = RestApi(self.registry, limits, tls=tls, watch_queue_size=cfg.watch_queue_size)
+            host = cfg.listen.rpartition(":")[0] or "127.0.0.1"
+            self.rest_port = await self.rest.start(f"{host}:{cfg.secure_port}", reuse_port=cfg.reuse_port)
+        log.info("apiserver_started", port=self.port, rest_port=self.rest_port, etcd=cfg.etcd_endpoints)
         return self.port
 
     async def _wait_for_etcd(self) -> None:
@@ -144,6 +152,8 @@ class ApiServerApp:
                 pass
 
     async def stop(self, grace: float = 1.0) -> None:
+        if self.rest is not None:
+            await self.rest.stop()
         if self.server is not None:
             await self.server.stop(grace)
         await self.tasks.cancel_all()

@@ -8,6 +8,13 @@ from dataclasses import dataclass, field
 @dataclass
 class ApiServerConfig:
     listen: str = field(default="127.0.0.1:6443", metadata={"help": "gRPC listen address (port 0: pick one)"})
+    secure_port: int = field(
+        default=-1,
+        metadata={
+            "help": "port of the Kubernetes REST API (HTTPS, same host and certificates as --listen; "
+            "0: pick one, -1: off); `skiff up` uses 6444"
+        },
+    )
     etcd_endpoints: list[str] = field(
         default_factory=lambda: ["127.0.0.1:2379"],
         metadata={"help": "etcd client endpoints, comma separated (failover)"},

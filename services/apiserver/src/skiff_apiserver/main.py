@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> None:
             raise ValueError(f"--workers: must be at least 1, got {cfg.workers}")
         if cfg.workers > 1:
             cfg = dataclasses.replace(cfg, listen=resolve_listen(cfg.listen))
+            if cfg.secure_port == 0:  # the REST port too: every worker must bind the same one
+                host = cfg.listen.rpartition(":")[0]
+                cfg = dataclasses.replace(cfg, secure_port=int(resolve_listen(f"{host}:0").rpartition(":")[2]))
             ctx = multiprocessing.get_context("spawn")
             for i in range(1, cfg.workers):
                 proc = ctx.Process(target=_worker, args=(worker_config(cfg, i),), name=f"apiserver-worker-{i}")

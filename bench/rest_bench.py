@@ -1,0 +1,245 @@
+"""REST vs gRPC on the same apiserver, in the same run (printed numbers, not a test).
+
+    uv run python bench/rest_bench.py                        # 2000 ops per verb, 10,000 pods for kubectl
+    uv run python bench/rest_bench.py --ops 500 --big-list 2000   # quicker
+
+The apiserver runs as its own process (`skiff-apiserver` with --secure-port) on its own etcd, with mutual
+TLS on both ports (the admin certificate as the client, as in `skiff up`). The load comes from this
+process on uvloop: gRPC through a grpc.aio channel, REST through one aiohttp session with as many
+keep-alive connections as the concurrency. Each verb runs the same number of operations at the same
+concurrency through both encodings:
+  (a) Create  a pod (the same pod; JSON for REST, protobuf for gRPC)
+  (b) Get     a pod by name
+  (c) List    a namespace of 100 pods (from etcd: resourceVersion "")
+  (d) `kubectl get pods -A` (kubectl 1.33, server-side Table, pages of 500) over --big-list pods:
+      time to the first line and to the last, best and median of 3.
+Client and server share the machine's cores, which inflates every latency a little, alike for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import grpc
+from skiff.apiserver.v1 import apiserver_pb2 as pb
+from skiff.apiserver.v1 import apiserver_pb2_grpc
+from skiff_apiserver.machinery import convert, kinds
+from skiff_common.grpcutil import channel_credentials
+from skiff_common.tls import ensure_cluster_pki
+
+sys.path.insert(0, str(Path(__file__).parent))
+from apiserver_bench import BIN, cpu_seconds, free_port, make_pod, pct, report, run_concurrent
+
+KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
+
+
+def kubeconfig(path: Path, url: str, tls: object) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "b", "cluster": {"server": url, "certificate-authority": tls.ca_file}}],  # type: ignore[attr-defined]
+                "users": [{"name": "b", "user": {"client-certificate": tls.cert_file, "client-key": tls.key_file}}],  # type: ignore[attr-defined]
+                "contexts": [{"name": "b", "context": {"cluster": "b", "user": "b"}}],
+                "current-context": "b",
+            }
+        )
+    )
+
+
+async def ensure_namespace(stub: apiserver_pb2_grpc.ApiServerStub, name: str) -> None:
+    ns = kinds.lookup_resource("namespaces").message()
+    ns.metadata.name = name  # type: ignore[attr-defined]
+    try:
+        await stub.Create(pb.CreateRequest(object=kinds.pack(ns)))
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+            raise
+
+
+SERVER_PID = 0
+
+
+async def compare(
+    label: str, n: int, conc: int, grpc_op: object, rest_op: object, results: dict[str, tuple[float, ...]]
+) -> None:
+    """Both encodings, the same ops; also the apiserver's own CPU per request (the client's is not in it)."""
+    for enc, op in (("gRPC", grpc_op), ("REST", rest_op)):
+        cpu = cpu_seconds([SERVER_PID])
+        lat, elapsed = await run_concurrent(n, conc, op)  # type: ignore[arg-type]
+        cpu = cpu_seconds([SERVER_PID]) - cpu
+        ops = report(f"{label} {enc}", lat, elapsed)
+        print(f"  {'':<34} server CPU {cpu / n * 1000:6.2f} ms/request")
+        results[f"{label} {enc}"] = (ops, pct(lat, 50), pct(lat, 99), cpu / n)
+    g, r = results[f"{label} gRPC"], results[f"{label} REST"]
+    print(
+        f"  {label}: REST/gRPC  time per request {g[0] / r[0]:.2f}x   p50 {r[1] / g[1]:.2f}x   p99 {r[2] / g[2]:.2f}x"
+        f"   server CPU {r[3] / g[3]:.2f}x"
+    )
+
+
+async def run(args: argparse.Namespace, target: str, url: str, tls: object, kube: Path) -> None:
+    creds = channel_credentials(tls)  # type: ignore[arg-type]
+    channel = grpc.aio.secure_channel(target, creds)
+    await asyncio.wait_for(channel.channel_ready(), 30)
+    stub = apiserver_pb2_grpc.ApiServerStub(channel)
+    ctx = ssl.create_default_context(cafile=tls.ca_file)  # type: ignore[attr-defined]
+    ctx.load_cert_chain(tls.cert_file, tls.key_file)  # type: ignore[attr-defined]
+    session = aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(ssl=ctx, limit=args.concurrency))
+    n, conc = args.ops, args.concurrency
+    print(f"REST vs gRPC: ops={n} concurrency={conc} cpus={os.cpu_count()}")
+    for ns in ("bench-grpc", "bench-rest", "bench-list"):
+        await ensure_namespace(stub, ns)
+    body = convert.to_dict(make_pod("x", "bench-rest"))
+    results: dict[str, tuple[float, ...]] = {}
+
+    async def grpc_create(i: int) -> None:
+        await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod(f"p{i}", "bench-grpc"))))
+
+    async def rest_create(i: int) -> None:
+        doc = {**body, "metadata": {**body["metadata"], "name": f"p{i}"}}
+        async with session.post("/api/v1/namespaces/bench-rest/pods", json=doc) as resp:
+            await resp.read()
+            assert resp.status == 201, resp.status
+
+    async def grpc_get(i: int) -> None:
+        try:
+            await stub.Get(pb.GetRequest(resource="pods", namespace="bench-grpc", name=f"p{i}"))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+
+    async def rest_get(i: int) -> None:
+        async with session.get(f"/api/v1/namespaces/bench-rest/pods/p{i}") as resp:
+            await resp.read()
+            assert resp.status in (200, 404), resp.status
+
+    # Warm up: every REST keep-alive connection's TLS handshake happens here, not in the measurements.
+    await run_concurrent(conc * 2, conc, lambda i: rest_get(0))
+    await run_concurrent(conc * 2, conc, lambda i: grpc_get(0))
+    await compare("Create", n, conc, grpc_create, rest_create, results)
+    await compare("Get", n, conc, grpc_get, rest_get, results)
+    await asyncio.gather(*(grpc_create_in(stub, "bench-list", i) for i in range(100)))
+
+    async def grpc_list(i: int) -> None:
+        await stub.List(pb.ListRequest(resource="pods", namespace="bench-list"))
+
+    async def rest_list(i: int) -> None:
+        async with session.get("/api/v1/namespaces/bench-list/pods") as resp:
+            await resp.read()
+            assert resp.status == 200, resp.status
+
+    await compare("List(100)", max(n // 5, 20), conc, grpc_list, rest_list, results)
+    await session.close()
+    if args.big_list:  # the pods above count towards the total
+        await big_list(stub, max(args.big_list - 2 * n - 100, 0), conc, kube)
+    await channel.close()
+
+
+async def grpc_create_in(stub: apiserver_pb2_grpc.ApiServerStub, ns: str, i: int) -> None:
+    await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod(f"l{i}", ns))))
+
+
+async def big_list(stub: apiserver_pb2_grpc.ApiServerStub, count: int, conc: int, kube: Path) -> None:
+    namespaces = [f"big-{i}" for i in range(10)]
+    for ns in namespaces:
+        await ensure_namespace(stub, ns)
+
+    async def create(i: int) -> None:
+        await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod(f"b{i}", namespaces[i % 10]))))
+
+    t0 = time.perf_counter()
+    await run_concurrent(count, conc * 2, create)
+    print(f"\n(d) created {count} more pods in {time.perf_counter() - t0:.1f} s; {KUBECTL.name}:")
+    for flags in ([], ["--chunk-size=0"]):
+        await time_kubectl(kube, flags)
+
+
+async def time_kubectl(kube: Path, flags: list[str]) -> None:
+    """kubectl get pods -A three times: seconds to its first output line and to its last."""
+    firsts, totals, lines = [], [], 0
+    for _ in range(3):
+        start = time.perf_counter()
+        proc = await asyncio.create_subprocess_exec(
+            str(KUBECTL), "get", "pods", "-A", *flags, env={**os.environ, "KUBECONFIG": str(kube)},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        first = None
+        lines = 0
+        async for _line in proc.stdout:
+            if first is None:
+                first = time.perf_counter() - start
+            lines += 1
+        await proc.wait()
+        totals.append(time.perf_counter() - start)
+        firsts.append(first or float("nan"))
+    firsts.sort()
+    totals.sort()
+    print(
+        f"  {' '.join(['kubectl get pods -A', *flags]):<36} {lines - 1} rows: first line best {firsts[0]:.2f} s,"
+        f" median {firsts[1]:.2f} s; last line best {totals[0]:.2f} s, median {totals[1]:.2f} s"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ops", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=20)
+    ap.add_argument("--big-list", type=int, default=10000, help="pods for kubectl get pods -A (0: skip)")
+    args = ap.parse_args()
+    if not KUBECTL.exists():
+        print(f"(d) skipped: {KUBECTL} is not installed")
+        args.big_list = 0
+    tmp = Path(tempfile.mkdtemp(prefix="skiff-rest-bench-"))
+    etcd_port, api_port, rest_port = free_port(), free_port(), free_port()
+    endpoint = f"127.0.0.1:{etcd_port}"
+    pki = ensure_cluster_pki(tmp / "pki", components=["apiserver", "admin"])
+    server = pki["apiserver"]
+    kube = tmp / "kubeconfig"
+    url = f"https://127.0.0.1:{rest_port}"
+    kubeconfig(kube, url, pki["admin"])
+    procs = []
+    try:
+        procs.append(subprocess.Popen(
+            [str(BIN / "etcd"), "--data-dir", str(tmp / "etcd"), "--listen-client-urls", f"http://{endpoint}",
+             "--advertise-client-urls", f"http://{endpoint}", "--listen-peer-urls",
+             f"http://127.0.0.1:{free_port()}", "--log-level", "error",
+             "--quota-backend-bytes", str(4 * 1024**3)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+        time.sleep(1.5)
+        procs.append(subprocess.Popen(
+            [str(BIN / "skiff-apiserver"), "--listen", f"127.0.0.1:{api_port}", "--etcd-endpoints", endpoint,
+             "--secure-port", str(rest_port), "--tls-cert-file", server.cert_file, "--tls-key-file",
+             server.key_file, "--client-ca-file", server.ca_file,
+             "--log-level", "warning", "--max-inflight", "0", "--watch-queue-size", "10000"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+        import uvloop
+
+        global SERVER_PID
+        SERVER_PID = procs[1].pid
+        uvloop.run(run(args, f"127.0.0.1:{api_port}", url, pki["admin"], kube))
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
