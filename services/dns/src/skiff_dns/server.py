@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import socket
-from typing import Any
+from typing import Any, cast
 
 from skiff_common.observability import get_logger
 
@@ -32,8 +32,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         try:
