@@ -16,13 +16,12 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 import pytest
+from helpers import endpoints, records, service
 from skiff.api.core.v1 import service_pb2
 from skiff_client import ApiClient
 from skiff_cluster_fixture import eventually, free_port
 from skiff_dns.app import DnsApp
 from skiff_dns.config import DnsConfig
-
-from helpers import endpoints, records, service
 
 pytestmark = pytest.mark.etcd
 Z = "cluster.local."
