@@ -69,7 +69,12 @@ class Cluster:
     def add(self, *objs: service_pb2.Service | service_pb2.Endpoints) -> Cluster:
         for obj in objs:
             (self.services if isinstance(obj, service_pb2.Service) else self.endpoints).put(obj)  # type: ignore[arg-type]
+        self.handler.cache.invalidate()  # what the informer handlers do in the app
         return self
+
+    def remove(self, kind: str, key: str) -> None:
+        (self.services if kind == "Service" else self.endpoints).remove(key)
+        self.handler.cache.invalidate()
 
     def ask(
         self, name: str, rdtype: str = "A", *, proto: str = "udp", payload: int | None = None

@@ -171,7 +171,7 @@ def test_a_service_update_is_seen_by_the_next_query() -> None:
     c = cluster()
     c.add(endpoints("db", addresses=[("10.88.0.10", "")], ports=[("pg", 5432, "TCP")]))
     assert records(c.ask("db.default.svc.cluster.local")) == {(f"db.default.svc.{Z}", "A", "10.88.0.10")}
-    c.endpoints.remove("default/db")
+    c.remove("Endpoints", "default/db")
     assert records(c.ask("db.default.svc.cluster.local")) == set()
-    c.services.remove("default/db")
+    c.remove("Service", "default/db")
     assert c.ask("db.default.svc.cluster.local").rcode() == dns.rcode.NXDOMAIN

@@ -81,3 +81,32 @@ def test_the_answer_echoes_the_question_and_id() -> None:
     reply = dns.message.from_wire(out)
     assert reply.id == query.id and reply.question == query.question
     assert isinstance(c.resolver, Resolver)
+
+
+def test_a_repeated_query_is_answered_from_the_cache_with_its_own_id() -> None:
+    c = Cluster().add(service("web", cluster_ip="10.96.0.20"))
+    first = dns.message.make_query("web.default.svc.cluster.local", "A")
+    c.handler.handle(first.to_wire(), "udp", "1")
+    assert len(c.handler.cache) == 1
+    again = dns.message.make_query("web.default.svc.cluster.local", "A")
+    out = c.handler.handle(again.to_wire(), "udp", "1")
+    assert isinstance(out, bytes)
+    reply = dns.message.from_wire(out)
+    assert reply.id == again.id and records(reply) == {("web.default.svc.cluster.local.", "A", "10.96.0.20")}
+
+
+def test_udp_and_tcp_answers_are_cached_apart() -> None:
+    c = big_headless()
+    wire = dns.message.make_query("big.default.svc.cluster.local", "A").to_wire()
+    for _ in range(2):
+        udp, tcp = c.handler.handle(wire, "udp", "1"), c.handler.handle(wire, "tcp", "1")
+        assert isinstance(udp, bytes) and isinstance(tcp, bytes)
+        assert dns.message.from_wire(udp).flags & dns.flags.TC
+        assert len(records(dns.message.from_wire(tcp))) == 60
+
+
+def test_a_change_empties_the_cache() -> None:
+    c = Cluster().add(service("web", cluster_ip="10.96.0.20"))
+    c.ask("web.default.svc.cluster.local")
+    c.remove("Service", "default/web")
+    assert c.ask("web.default.svc.cluster.local").rcode() == dns.rcode.NXDOMAIN

@@ -38,6 +38,10 @@ class DnsApp:
         )
         host, port = addresses[0]
         self.handler = QueryHandler(self.resolver, self.forwarder, f"dns://{host}:{port}", ready=self.synced)
+        for informer in self._informers:  # any change empties the response cache (cache.py)
+            informer.add_handler(
+                self.handler.cache.invalidate, self.handler.cache.invalidate, self.handler.cache.invalidate
+            )
         self.server = DnsServer(self.handler, addresses)
         self.health = HealthServer(cfg.health_address, self.synced) if cfg.health_address else None
 

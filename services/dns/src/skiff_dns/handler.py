@@ -1,7 +1,8 @@
 """One DNS message in, one out: parse, answer from the cluster or forward, size for the transport.
 
-In-zone answers are computed synchronously (no task, no await: the common case costs one parse, one
-dictionary lookup and one render); only forwarded names and out-of-zone CNAME targets need a coroutine.
+In-zone answers are computed synchronously (no task, no await: one parse, one dictionary lookup, one
+render) and their wire form is cached until the cluster changes (cache.py), so a repeated query costs a
+dictionary lookup; only forwarded names and out-of-zone CNAME targets need a coroutine.
 
 Size: over UDP a response fits the client's EDNS0 buffer (512 bytes without EDNS0); when it does not,
 the records are dropped and the TC bit set so the client retries over TCP (RFC 1035 4.2.1, RFC 6891).
@@ -24,6 +25,7 @@ from skiff_common.observability import get_logger
 
 from skiff_dns import metrics
 from skiff_dns.answer import REVERSE_ZONES, Answer, Resolver
+from skiff_dns.cache import CachedResponse, ResponseCache
 from skiff_dns.forward import Forwarder
 
 log = get_logger(__name__)
@@ -65,6 +67,7 @@ class QueryHandler:
     ) -> None:
         self.resolver = resolver
         self.ready = ready
+        self.cache = ResponseCache(server)
         self.forwarder = forwarder
         self.server = server
         self.zone = resolver.zone_label
@@ -72,6 +75,12 @@ class QueryHandler:
     def handle(self, wire: bytes, proto: str, family: str) -> bytes | Awaitable[bytes | None] | None:
         """The response bytes, or an awaitable of them (forwarding), or None to send nothing."""
         start = time.perf_counter()
+        hit = self.cache.get(proto, wire)
+        if hit is not None:
+            metrics.requests.get(self.server, hit.zone, proto, family, hit.type_label).inc()
+            metrics.responses.get(self.server, hit.zone, hit.rcode).inc()
+            metrics.duration.get(self.server, hit.zone, hit.type_label).observe(time.perf_counter() - start)
+            return wire[:2] + hit.wire[2:]
         try:
             query = dns.message.from_wire(wire)
         except dns.exception.DNSException:
@@ -95,7 +104,11 @@ class QueryHandler:
         response = self._response(query, answer)
         if answer.chase is not None:
             return self._chased(query, response, answer, limit, start, qtype)
-        return self._done(response, limit, start, zone, qtype)
+        out = self._done(response, limit, start, zone, qtype)
+        if self.ready():
+            rcode = dns.rcode.to_text(response.rcode())
+            self.cache.put(proto, wire, CachedResponse(out, zone, metrics.type_label(qtype), rcode))
+        return out
 
     def _zone_of(self, name: dns.name.Name) -> str:
         if name.is_subdomain(self.resolver.zone):
