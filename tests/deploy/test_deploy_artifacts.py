@@ -22,6 +22,7 @@ from skiff_apiserver.config import ApiServerConfig
 from skiff_cli.commands import certs
 from skiff_common.config import ConfigError, load_config
 from skiff_controllers.config import ControllersConfig
+from skiff_dns.config import DnsConfig
 from skiff_kubelet.config import KubeletConfig
 from skiff_runtime.config import RuntimeConfig
 from skiff_scheduler.config import SchedulerConfig
@@ -34,6 +35,7 @@ CONFIGS: dict[str, type[Any]] = {
     "controllers": ControllersConfig,
     "kubelet": KubeletConfig,
     "runtime": RuntimeConfig,
+    "dns": DnsConfig,
 }
 SUBCOMMANDS = {"runtime": "serve"}  # skiff-runtime's optional first word; the flags follow it
 

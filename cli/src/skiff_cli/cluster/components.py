@@ -16,7 +16,7 @@ from skiff_common.grpcutil import TLSConfig
 
 from .layout import ClusterLayout
 
-COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet")
+COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet", "dns")
 CLIENT_IDENTITIES = ("admin",)
 # etcd has a CA of its own (in <pki>/etcd), as in Kubernetes: only the apiserver holds a certificate etcd
 # trusts, so no other component's certificate opens the store.
@@ -140,6 +140,21 @@ def kubelet(layout: ClusterLayout, tls: TLSConfig) -> Component:
             f"--pod-log-dir={layout.pod_log_dir}",
             f"--cgroup-root={layout.cgroup_root}",
             f"--metrics-address={layout.metrics_address('kubelet')}",
+            *tls_flags(tls, server=False),
+        ],
+    )
+
+
+def dns(layout: ClusterLayout, tls: TLSConfig) -> Component:
+    """skiff-dns on 127.0.0.1 only: pods cannot reach it yet (see docs/architecture.md, Cluster DNS)."""
+    return Component(
+        "dns",
+        [
+            bin_path("skiff-dns"),
+            f"--apiserver={layout.apiserver_address}",
+            f"--listen={layout.dns_address}",
+            f"--health-address={layout.dns_health_address}",
+            f"--metrics-address={layout.metrics_address('dns')}",
             *tls_flags(tls, server=False),
         ],
     )

@@ -30,6 +30,9 @@ class ClusterLayout:
     etcd_peer_port: int = 2380
     kubelet_port: int = 10250
     registry_port: int = 5000
+    # skiff-dns (UDP and TCP) and its /healthz + /readyz, on 127.0.0.1.
+    dns_port: int = 10053
+    dns_health_port: int = 10054
     # Metrics endpoints, one per service, all on 127.0.0.1.
     metrics_ports: dict[str, int] = field(
         default_factory=lambda: {
@@ -38,6 +41,7 @@ class ClusterLayout:
             "controllers": 9103,
             "kubelet": 9104,
             "runtime": 9105,
+            "dns": 9106,
         }
     )
     pod_cidr: str = "10.88.0.0/16"
@@ -56,6 +60,8 @@ class ClusterLayout:
             etcd_peer_port=free_port(),
             kubelet_port=free_port(),
             registry_port=free_port(),
+            dns_port=free_port(),
+            dns_health_port=free_port(),
             metrics_ports={name: free_port() for name in cls().metrics_ports},
             pod_cidr=f"10.{pod_subnet}.0.0/16",
             bridge=f"sk{suffix}"[:15],
@@ -130,3 +136,11 @@ class ClusterLayout:
 
     def metrics_address(self, component: str) -> str:
         return f"127.0.0.1:{self.metrics_ports[component]}"
+
+    @property
+    def dns_address(self) -> str:
+        return f"127.0.0.1:{self.dns_port}"
+
+    @property
+    def dns_health_address(self) -> str:
+        return f"127.0.0.1:{self.dns_health_port}"

@@ -2,7 +2,7 @@
 
 `up` starts etcd, a local image registry (filled with the busybox image and mirrored as docker.io, so
 pods pull `busybox` through the real registry path with no internet), the runtime, the apiserver, the
-scheduler, the controllers and the kubelet as processes, in that order, waiting for each to answer
+scheduler, the controllers, the cluster DNS and the kubelet as processes, in that order, waiting for each to answer
 before starting the next, then waits for the node to report Ready. It is idempotent: running
 components are left alone. `down` stops them in reverse order; before the runtime stops it removes
 every pod sandbox through the CRI (so the CNI plugins release addresses and iptables rules), and
@@ -30,7 +30,7 @@ from .layout import ClusterLayout
 from .probes import apiserver_ready, node_ready, remove_all_sandboxes, runtime_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-STOP_ORDER = ("kubelet", "controllers", "scheduler", "apiserver", "runtime", "registry", "etcd")
+STOP_ORDER = ("kubelet", "dns", "controllers", "scheduler", "apiserver", "runtime", "registry", "etcd")
 # The tags of busybox the local registry serves (as docker.io/library/busybox).
 BUSYBOX_TAGS = ("latest", "1.36")
 
@@ -55,6 +55,14 @@ def etcd_healthy(layout: ClusterLayout, tls: TLSConfig) -> bool:
     try:
         with urllib.request.urlopen(f"https://{layout.etcd_endpoint}/health", timeout=1, context=context) as resp:
             return b'"health":"true"' in resp.read()
+    except OSError:
+        return False
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return bool(resp.status == 200)
     except OSError:
         return False
 
@@ -111,6 +119,9 @@ class LocalCluster:
         )
         self._start(components.scheduler(layout, self.tls["scheduler"]), lambda: True)
         self._start(components.controllers(layout, self.tls["controllers"]), lambda: True)
+        self._start(
+            components.dns(layout, self.tls["dns"]), lambda: http_ok(f"http://{layout.dns_health_address}/readyz")
+        )
         self._start(components.kubelet(layout, self.tls["kubelet"]), lambda: True)
         wait_for(
             f"node {layout.node_name} to be Ready",
