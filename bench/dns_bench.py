@@ -6,6 +6,7 @@
 In one run, against its own etcd, skiff-apiserver and skiff-dns processes on 127.0.0.1:
   (a) throughput: Debian's `dnsperf` at full speed (UDP, 20 clients, 100 outstanding queries) over a
       query file of A, SRV and PTR names of the Services, skiff-dns pinned to one core (`taskset`);
+  (a') the same with the response cache off (a second skiff-dns, --cache-entries=0);
   (b) latency: dnsperf paced at --paced-qps (default 1,000 qps) with per-query reporting (-v), p50/p99;
   (c) the reference: a Python client resolving the same names through the apiserver -- a Get of the
       Service over gRPC, sequentially -- p50/p99.
@@ -191,6 +192,21 @@ def main() -> None:
 
         metrics = f"127.0.0.1:{metrics_port}"
         before = server_side_buckets(metrics)
+        # the same load with the response cache off: every query parsed, answered and rendered
+        nocache_port = free_port()
+        procs.append(subprocess.Popen(
+            [*pin, str(BIN / "skiff-dns"), f"--apiserver={target}", f"--listen=127.0.0.1:{nocache_port}",
+             f"--health-address=127.0.0.1:{(nocache_health := free_port())}", "--cache-entries=0",
+             "--upstream-resolv-conf=", "--log-level=warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+        wait_ready(f"127.0.0.1:{nocache_health}")
+        cold = dnsperf(nocache_port, data, args.seconds, "-c", "20", "-q", "100").stdout
+        cold_qps = float(re.search(r"Queries per second:\s+([\d.]+)", cold).group(1))  # type: ignore[union-attr]
+        print(f"(a') throughput with the response cache off (--cache-entries=0): {cold_qps:,.0f} qps")
+        nocache = procs.pop()
+        nocache.terminate()
+        nocache.wait(10)
+
         paced = dnsperf(dns_port, data, args.seconds, "-Q", str(args.paced_qps), "-v").stdout
         after = server_side_buckets(metrics)
         lat = [float(m.group(1)) for m in re.finditer(r"^> \S+ .* ([\d.]+)$", paced, re.M)]

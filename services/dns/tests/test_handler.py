@@ -110,3 +110,12 @@ def test_a_change_empties_the_cache() -> None:
     c.ask("web.default.svc.cluster.local")
     c.remove("Service", "default/web")
     assert c.ask("web.default.svc.cluster.local").rcode() == dns.rcode.NXDOMAIN
+
+
+def test_cache_off_answers_every_query_afresh() -> None:
+    c = Cluster().add(service("web", cluster_ip="10.96.0.20"))
+    handler = QueryHandler(c.resolver, Forwarder([]), "dns://127.0.0.1:53", cache_entries=0)
+    for _ in range(2):
+        out = handler.handle(dns.message.make_query("web.default.svc.cluster.local", "A").to_wire(), "udp", "1")
+        assert isinstance(out, bytes) and records(dns.message.from_wire(out))
+    assert len(handler.cache) == 0

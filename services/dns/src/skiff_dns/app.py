@@ -37,7 +37,9 @@ class DnsApp:
             read_nameservers(cfg.upstream_resolv_conf), port=cfg.upstream_port, exclude=set(addresses)
         )
         host, port = addresses[0]
-        self.handler = QueryHandler(self.resolver, self.forwarder, f"dns://{host}:{port}", ready=self.synced)
+        self.handler = QueryHandler(
+            self.resolver, self.forwarder, f"dns://{host}:{port}", ready=self.synced, cache_entries=cfg.cache_entries
+        )
         for informer in self._informers:  # any change empties the response cache (cache.py)
             informer.add_handler(
                 self.handler.cache.invalidate, self.handler.cache.invalidate, self.handler.cache.invalidate

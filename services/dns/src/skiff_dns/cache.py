@@ -41,6 +41,8 @@ class ResponseCache:
 
     def get(self, proto: str, query: bytes) -> CachedResponse | None:
         """The entry for these query bytes (any ID: the caller patches its own ID in), or None."""
+        if self.max_entries == 0:
+            return None
         entry = self._entries.get((proto, query[2:]))
         if entry is None:
             self._misses.inc()
@@ -49,6 +51,8 @@ class ResponseCache:
         return entry
 
     def put(self, proto: str, query: bytes, entry: CachedResponse) -> None:
+        if self.max_entries == 0:
+            return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[(proto, query[2:])] = entry

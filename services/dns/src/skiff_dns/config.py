@@ -30,6 +30,9 @@ class DnsConfig:
         default="/etc/resolv.conf",
         metadata={"help": "resolv.conf whose nameservers answer names outside the cluster domain (empty: none)"},
     )
+    cache_entries: int = field(
+        default=10_000, metadata={"help": "rendered in-zone responses kept until the cluster changes (0: no cache)"}
+    )
     upstream_port: int = field(default=53, metadata={"help": "port the upstream nameservers listen on"})
     health_address: str = field(default="", metadata={"help": "host:port serving /healthz and /readyz (empty: off)"})
     metrics_address: str = field(default="", metadata={"help": "Prometheus endpoint host:port (empty: off)"})
@@ -47,6 +50,8 @@ class DnsConfig:
                 raise ValueError(f"listen: expected host:port, got {address!r}") from None
         if not 0 < self.upstream_port < 65536:
             raise ValueError(f"upstream_port: must be 1-65535, got {self.upstream_port}")
+        if self.cache_entries < 0:
+            raise ValueError(f"cache_entries: must be 0 or more, got {self.cache_entries}")
         if not 0 <= self.ttl <= 3600:
             raise ValueError(f"ttl: must be between 0 and 3600 seconds, got {self.ttl}")
         labels = self.cluster_domain.strip(".").split(".")

@@ -63,11 +63,16 @@ def _formerr(wire: bytes) -> bytes | None:
 
 class QueryHandler:
     def __init__(
-        self, resolver: Resolver, forwarder: Forwarder, server: str, ready: Callable[[], bool] = lambda: True
+        self,
+        resolver: Resolver,
+        forwarder: Forwarder,
+        server: str,
+        ready: Callable[[], bool] = lambda: True,
+        cache_entries: int = 10_000,
     ) -> None:
         self.resolver = resolver
         self.ready = ready
-        self.cache = ResponseCache(server)
+        self.cache = ResponseCache(server, cache_entries)
         self.forwarder = forwarder
         self.server = server
         self.zone = resolver.zone_label
