@@ -126,10 +126,10 @@ def workloads(rendered: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_chart_installs_the_control_plane(rendered: list[dict[str, Any]]) -> None:
-    assert set(workloads(rendered)) == {"etcd", "apiserver", "scheduler", "controllers"}
+    assert set(workloads(rendered)) == {"etcd", "apiserver", "scheduler", "controllers", "dns"}
 
 
-@pytest.mark.parametrize("service", ["apiserver", "scheduler", "controllers"])
+@pytest.mark.parametrize("service", ["apiserver", "scheduler", "controllers", "dns"])
 def test_chart_flags_certificates_and_hardening(
     service: str, rendered: list[dict[str, Any]], pki_files: set[str]
 ) -> None:
