@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import dns.asyncquery
+import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
@@ -187,3 +188,20 @@ async def test_readyz_turns_ok_when_the_caches_have_synced(dns_app: DnsApp) -> N
 
     assert await asyncio.to_thread(get, "/healthz") == 200
     assert await asyncio.to_thread(get, "/readyz") == 200
+
+
+async def test_a_big_answer_is_truncated_over_udp_and_whole_over_tcp(client: ApiClient, dns_app: DnsApp) -> None:
+    await client.create(service("many", cluster_ip="None", ports=[("http", 80, "TCP")]))
+    addresses = [(f"10.88.2.{i}", "") for i in range(1, 101)]
+    await client.create(endpoints("many", addresses=addresses, ports=[("http", 80, "TCP")]))
+    host, port = dns_app.server.bound[0]
+    query = dns.message.make_query("many.default.svc.cluster.local", "A")
+
+    async def all_over_tcp() -> bool:
+        return len(records(await ask(dns_app, "many.default.svc.cluster.local", proto="tcp"))) == 100
+
+    await eventually(all_over_tcp, "100 endpoints over TCP")
+    udp = await dns.asyncquery.udp(query, host, port=port, timeout=5)
+    assert udp.flags & dns.flags.TC and not udp.answer
+    response, used_tcp = await dns.asyncquery.udp_with_fallback(query, host, port=port, timeout=5)
+    assert used_tcp and len(records(response)) == 100
