@@ -8,6 +8,7 @@ In one run, against its own etcd, skiff-apiserver and skiff-dns processes on 127
       query file of A, SRV and PTR names of the Services, skiff-dns pinned to one core (`taskset`);
   (a') the same with the response cache off (a second skiff-dns, --cache-entries=0);
   (b) latency: dnsperf paced at --paced-qps (default 1,000 qps) with per-query reporting (-v), p50/p99;
+  (b') the apparatus floor: the same paced load against a Python UDP echo server on the same core;
   (c) the reference: a Python client resolving the same names through the apiserver -- a Get of the
       Service over gRPC, sequentially -- p50/p99.
 Goals (issue 8): >= 5,000 qps on one core; p99 < 5 ms at 1,000 qps. Without dnsperf (apt-get install
@@ -134,6 +135,26 @@ def bucket_percentile(before: dict[float, float], after: dict[float, float], p: 
     return float("inf")
 
 
+# The apparatus floor: a Python asyncio UDP server that answers every query with the query itself, QR
+# set (an empty NOERROR answer), doing no DNS work at all. Its latency under the same paced load is what
+# the machine's scheduling costs any Python server pinned to the same core.
+ECHO_SERVER = """
+import asyncio, sys
+class Echo(asyncio.DatagramProtocol):
+    def connection_made(self, t): self.t = t
+    def datagram_received(self, d, a): self.t.sendto(d[:2] + bytes([d[2] | 0x80]) + d[3:], a)
+async def main():
+    await asyncio.get_running_loop().create_datagram_endpoint(Echo, local_addr=("127.0.0.1", int(sys.argv[1])))
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+def paced_latencies(port: int, data: Path, seconds: int, qps: int) -> list[float]:
+    out = dnsperf(port, data, seconds, "-Q", str(qps), "-v").stdout
+    return [float(m.group(1)) for m in re.finditer(r"^> \S+ .* ([\d.]+)$", out, re.M)]
+
+
 def wait_ready(health: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -207,14 +228,26 @@ def main() -> None:
         nocache.terminate()
         nocache.wait(10)
 
-        paced = dnsperf(dns_port, data, args.seconds, "-Q", str(args.paced_qps), "-v").stdout
+        lat = paced_latencies(dns_port, data, args.seconds, args.paced_qps)
         after = server_side_buckets(metrics)
-        lat = [float(m.group(1)) for m in re.finditer(r"^> \S+ .* ([\d.]+)$", paced, re.M)]
         if lat:
             print(
                 f"(b) paced {args.paced_qps} qps: {len(lat)} answers, p50 {pct(lat, 50) * 1e3:.2f} ms, "
                 f"p99 {pct(lat, 99) * 1e3:.2f} ms (goal < 5 ms), max {max(lat) * 1e3:.2f} ms; "
                 f"inside skiff-dns p99 <= {bucket_percentile(before, after, 99) * 1e3:g} ms (histogram bucket)"
+            )
+        echo_port = free_port()
+        echo = subprocess.Popen([*pin, sys.executable, "-c", ECHO_SERVER, str(echo_port)])
+        try:
+            time.sleep(1)
+            floor = paced_latencies(echo_port, data, args.seconds, args.paced_qps)
+        finally:
+            echo.terminate()
+            echo.wait(10)
+        if floor:
+            print(
+                f"(b') the floor, a Python UDP echo on the same core at {args.paced_qps} qps: "
+                f"p50 {pct(floor, 50) * 1e3:.2f} ms, p99 {pct(floor, 99) * 1e3:.2f} ms"
             )
         gets = asyncio.run(apiserver_gets(target, [n for n, _ in services], args.gets))
         print(
