@@ -26,11 +26,13 @@ as CoreDNS's ``fallthrough`` does.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import dns.name
 import dns.rcode
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.CNAME
@@ -68,7 +70,7 @@ class Answer:
     """What the server puts in the response; ``chase`` is an out-of-zone CNAME target the server still
     has to resolve upstream (ExternalName Services)."""
 
-    rcode: int = dns.rcode.NOERROR
+    rcode: dns.rcode.Rcode = dns.rcode.NOERROR
     answer: list[dns.rrset.RRset] = field(default_factory=list)
     authority: list[dns.rrset.RRset] = field(default_factory=list)
     additional: list[dns.rrset.RRset] = field(default_factory=list)
@@ -94,7 +96,12 @@ def undashed(label: str) -> str | None:
     return None
 
 
-def _family_type(ip: str) -> int:
+def _rd(cls: type[dns.rdata.Rdata], rdtype: dns.rdatatype.RdataType, *fields: Any) -> dns.rdata.Rdata:
+    """One IN-class rdata; the single place the untyped dnspython constructors are called."""
+    return cls(IN, rdtype, *fields)
+
+
+def _family_type(ip: str) -> dns.rdatatype.RdataType:
     return AAAA if ":" in ip else A
 
 
@@ -140,7 +147,7 @@ class Resolver:
         top = labels[0]
         if top == "dns-version" and len(labels) == 1:
             if qtype in (TXT, ANY):
-                out.answer.append(self._rrset(qname, TXT, [dns.rdtypes.ANY.TXT.TXT(IN, TXT, [SCHEMA_VERSION])]))
+                out.answer.append(self._rrset(qname, TXT, [_rd(dns.rdtypes.ANY.TXT.TXT, TXT, [SCHEMA_VERSION])]))
             return
         if top == "svc":
             self._svc_records(qname, labels[1:], qtype, out)
@@ -178,7 +185,7 @@ class Resolver:
     def _service_records(self, qname: dns.name.Name, svc: service_pb2.Service, qtype: int, out: Answer) -> None:
         if svc.spec.type == "ExternalName":
             target = dns.name.from_text(svc.spec.external_name.strip(".") + ".")
-            out.answer.append(self._rrset(qname, CNAME, [dns.rdtypes.ANY.CNAME.CNAME(IN, CNAME, target)]))
+            out.answer.append(self._rrset(qname, CNAME, [_rd(dns.rdtypes.ANY.CNAME.CNAME, CNAME, target)]))
             if qtype != CNAME:
                 self._follow(target, qtype, out)
             return
@@ -239,7 +246,7 @@ class Resolver:
         if not targets:
             return
         weight = max(1, 100 // len(targets))
-        rdatas = [dns.rdtypes.IN.SRV.SRV(IN, SRV, 0, weight, port, target) for target, port, _ in targets]
+        rdatas = [_rd(dns.rdtypes.IN.SRV.SRV, SRV, 0, weight, port, target) for target, port, _ in targets]
         out.answer.append(self._rrset(owner, SRV, rdatas))
         done: set[dns.name.Name] = set()
         for target, _, ips in targets:
@@ -274,7 +281,7 @@ class Resolver:
             targets.append(dns.name.Name((self._endpoint_label(addr).encode(), *service_name.labels)))
         if not targets:
             return None
-        rdatas = [dns.rdtypes.ANY.PTR.PTR(IN, PTR, t) for t in targets]
+        rdatas = [_rd(dns.rdtypes.ANY.PTR.PTR, PTR, t) for t in targets]
         return Answer(answer=[self._rrset(qname, PTR, rdatas)])
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -315,15 +322,15 @@ class Resolver:
         for rdtype, cls in ((A, dns.rdtypes.IN.A.A), (AAAA, dns.rdtypes.IN.AAAA.AAAA)):
             if qtype not in (rdtype, ANY):
                 continue
-            rdatas = [cls(IN, rdtype, ip) for ip in ips if _family_type(ip) == rdtype]
+            rdatas = [_rd(cls, rdtype, ip) for ip in ips if _family_type(ip) == rdtype]
             if rdatas:
                 into.append(self._rrset(owner, rdtype, rdatas))
 
     def _rrset(
         self,
         owner: dns.name.Name,
-        rdtype: int,
-        rdatas: list[dns.rdata.Rdata],
+        rdtype: dns.rdatatype.RdataType,
+        rdatas: Sequence[dns.rdata.Rdata],
     ) -> dns.rrset.RRset:
         rrset = dns.rrset.RRset(owner, IN, rdtype)
         for rd in rdatas:
@@ -331,8 +338,8 @@ class Resolver:
         return rrset
 
     def _make_soa(self) -> dns.rrset.RRset:
-        soa = dns.rdtypes.ANY.SOA.SOA(
-            IN,
+        soa = _rd(
+            dns.rdtypes.ANY.SOA.SOA,
             SOA,
             dns.name.Name((b"ns", b"dns", *self.zone.labels)),
             dns.name.Name((b"hostmaster", *self.zone.labels)),

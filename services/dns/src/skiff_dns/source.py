@@ -87,7 +87,7 @@ class EndpointsSource:
         return groups
 
     def by_ip(self, ip: str) -> Sequence[tuple[str, str, Address]]:
-        out = []
+        out: list[tuple[str, str, Address]] = []
         for obj in self.store.by_index(IP_INDEX, ip):
             for group in self.groups(obj.metadata.namespace, obj.metadata.name):
                 out.extend((obj.metadata.namespace, obj.metadata.name, a) for a in group.addresses if a.ip == ip)
