@@ -44,7 +44,7 @@ class DnsApp:
             informer.add_handler(
                 self.handler.cache.invalidate, self.handler.cache.invalidate, self.handler.cache.invalidate
             )
-        self.server = DnsServer(self.handler, addresses)
+        self.server = DnsServer(self.handler, addresses, freebind=cfg.freebind)
         self.health = HealthServer(cfg.health_address, self.synced) if cfg.health_address else None
 
     def synced(self) -> bool:

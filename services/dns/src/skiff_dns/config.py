@@ -20,6 +20,10 @@ class DnsConfig:
         default_factory=lambda: ["127.0.0.1:53"],
         metadata={"help": "host:port to serve DNS on, UDP and TCP (repeat or comma-separate for several)"},
     )
+    freebind: bool = field(
+        default=False,
+        metadata={"help": "listen on addresses not (yet) configured on this host (IP_FREEBIND), e.g. a pod bridge's"},
+    )
     cluster_domain: str = field(default="cluster.local", metadata={"help": "the cluster's DNS zone"})
     ttl: int = field(default=5, metadata={"help": "TTL in seconds of the cluster records"})
     pods: Literal["insecure", "disabled"] = field(

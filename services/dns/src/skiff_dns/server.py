@@ -19,6 +19,7 @@ from skiff_dns.handler import QueryHandler
 
 log = get_logger(__name__)
 TCP_IDLE_SECONDS = 10.0
+IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)  # linux/in.h; not exported by every Python build
 
 
 def _family(addr: Any) -> str:
@@ -63,9 +64,10 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 class DnsServer:
     """Serves one handler on several host:port addresses, UDP and TCP each."""
 
-    def __init__(self, handler: QueryHandler, addresses: list[tuple[str, int]]) -> None:
+    def __init__(self, handler: QueryHandler, addresses: list[tuple[str, int]], *, freebind: bool = False) -> None:
         self.handler = handler
         self.addresses = addresses
+        self.freebind = freebind
         self.bound: list[tuple[str, int]] = []
         self._udp: list[asyncio.DatagramTransport] = []
         self._tcp: list[asyncio.Server] = []
@@ -75,17 +77,33 @@ class DnsServer:
         """Bind every address (port 0: one free port shared by UDP and TCP); return what was bound."""
         loop = asyncio.get_running_loop()
         for host, port in self.addresses:
-            tcp = await asyncio.start_server(self._serve_tcp, host, port, reuse_address=True)
-            bound_port = tcp.sockets[0].getsockname()[1]
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            tcp_sock = self._socket(host, port, socket.SOCK_STREAM)
+            tcp = await asyncio.start_server(self._serve_tcp, sock=tcp_sock)
+            bound_port = tcp_sock.getsockname()[1]
             udp, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpProtocol(self.handler, self._tasks), local_addr=(host, bound_port), family=family
+                lambda: _UdpProtocol(self.handler, self._tasks), sock=self._socket(host, bound_port, socket.SOCK_DGRAM)
             )
             self._tcp.append(tcp)
             self._udp.append(udp)
             self.bound.append((host, bound_port))
             log.info("dns.listening", address=f"{host}:{bound_port}", proto="udp+tcp")
         return self.bound
+
+    def _socket(self, host: str, port: int, kind: socket.SocketKind) -> socket.socket:
+        """A bound socket; with ``freebind`` the address need not exist yet (IP_FREEBIND): the pod
+        bridge's gateway address appears only when the first pod is networked, and packets to it are
+        delivered to this socket from then on."""
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, kind)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if self.freebind:
+                sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
+            sock.bind((host, port))
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        return sock
 
     async def stop(self) -> None:
         for udp in self._udp:
