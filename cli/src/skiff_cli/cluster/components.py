@@ -146,13 +146,15 @@ def kubelet(layout: ClusterLayout, tls: TLSConfig) -> Component:
 
 
 def dns(layout: ClusterLayout, tls: TLSConfig) -> Component:
-    """skiff-dns on 127.0.0.1 only: pods cannot reach it yet (see docs/architecture.md, Cluster DNS)."""
+    """skiff-dns on 127.0.0.1 for the host, and on port 53 of the pod bridge's gateway for pods (bound
+    with IP_FREEBIND: the bridge appears with the first pod), where the kube-dns Endpoints point."""
     return Component(
         "dns",
         [
             bin_path("skiff-dns"),
             f"--apiserver={layout.apiserver_address}",
-            f"--listen={layout.dns_address}",
+            f"--listen={layout.dns_address},{layout.pod_gateway}:53",
+            "--freebind",
             f"--health-address={layout.dns_health_address}",
             f"--metrics-address={layout.metrics_address('dns')}",
             *tls_flags(tls, server=False),

@@ -7,6 +7,7 @@ developer's own cluster.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
 from dataclasses import asdict, dataclass, field
@@ -144,3 +145,8 @@ class ClusterLayout:
     @property
     def dns_health_address(self) -> str:
         return f"127.0.0.1:{self.dns_health_port}"
+
+    @property
+    def pod_gateway(self) -> str:
+        """The pod bridge's own address (the CNI bridge plugin's gateway: the first host of the pod CIDR)."""
+        return str(ipaddress.ip_network(self.pod_cidr, strict=False).network_address + 1)

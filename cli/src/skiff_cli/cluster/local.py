@@ -20,11 +20,12 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from skiff_common import errors
 from skiff_common.grpcutil import TLSConfig
 from skiff_common.tls import ensure_cluster_pki
 
 from ..clientconfig import ClientConfig
-from . import components, processes, registry
+from . import components, kubedns, processes, registry
 from .cleanup import sweep
 from .layout import ClusterLayout
 from .probes import apiserver_ready, node_ready, remove_all_sandboxes, runtime_ready
@@ -122,6 +123,11 @@ class LocalCluster:
         self._start(
             components.dns(layout, self.tls["dns"]), lambda: http_ok(f"http://{layout.dns_health_address}/readyz")
         )
+        try:
+            for made in asyncio.run(kubedns.ensure_kube_dns(admin, layout.pod_gateway)):
+                self.say(f"created {made} in kube-system")
+        except errors.SkiffError as exc:  # e.g. 10.96.0.10 already taken: DNS still serves on the host
+            self.say(f"warning: the kube-dns Service was not registered: {exc}")
         self._start(components.kubelet(layout, self.tls["kubelet"]), lambda: True)
         wait_for(
             f"node {layout.node_name} to be Ready",
