@@ -23,6 +23,7 @@ from skiff_client import ApiClient
 from skiff_cluster_fixture import eventually, free_port
 from skiff_dns.app import DnsApp
 from skiff_dns.config import DnsConfig
+from skiff_dns.source import detect_source
 
 pytestmark = pytest.mark.etcd
 Z = "cluster.local."
@@ -205,3 +206,10 @@ async def test_a_big_answer_is_truncated_over_udp_and_whole_over_tcp(client: Api
     assert udp.flags & dns.flags.TC and not udp.answer
     response, used_tcp = await dns.asyncquery.udp_with_fallback(query, host, port=port, timeout=5)
     assert used_tcp and len(records(response)) == 100
+
+
+async def test_the_endpoint_source_follows_what_the_apiserver_serves(client: ApiClient) -> None:
+    served = {(r.name, r.api_version) for r in await client.list_resources()}
+    want = "endpointslices" if ("endpointslices", "discovery.k8s.io/v1") in served else "endpoints"
+    assert await detect_source(client) == want
+    assert ("endpoints", "v1") in served

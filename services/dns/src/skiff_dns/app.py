@@ -1,5 +1,5 @@
-"""Assembly: one informer factory (Services, Endpoints), the cluster view, the resolver, the forwarder,
-the UDP/TCP server and the health endpoint.
+"""Assembly: one informer factory (Services, and Endpoints or EndpointSlices), the cluster view, the
+resolver, the forwarder, the UDP/TCP server and the health endpoint.
 
 The server listens at once but answers in-zone names with SERVFAIL until both caches have synced: an
 empty cache would otherwise answer NXDOMAIN for names that exist, and resolvers cache negative answers.
@@ -18,19 +18,24 @@ from skiff_dns.forward import Forwarder, read_nameservers
 from skiff_dns.handler import QueryHandler
 from skiff_dns.health import HealthServer
 from skiff_dns.server import DnsServer
-from skiff_dns.source import SOURCES
+from skiff_dns.source import SOURCES, source_message
 from skiff_dns.view import ClusterView
 
 
 class DnsApp:
-    def __init__(self, api: ApiClient, cfg: DnsConfig) -> None:
+    def __init__(self, api: ApiClient, cfg: DnsConfig, source: str = "endpoints") -> None:
+        """`source`: "endpoints" or "endpointslices" (``source.detect_source`` asks the apiserver)."""
         self.api = api
         self.cfg = cfg
+        self.source = source
+        message = source_message(source)
+        if message is None:
+            raise ValueError(f"endpoint_source: this build does not know the {source!r} resource")
         self.factory = InformerFactory(api)
         services = self.factory.informer(service_pb2.Service)
-        endpoints = self.factory.informer(service_pb2.Endpoints)
+        endpoints = self.factory.informer(message)
         self._informers = (services, endpoints)
-        view = ClusterView(services.store, SOURCES["endpoints"](endpoints.store))
+        view = ClusterView(services.store, SOURCES[source](endpoints.store))
         self.resolver = Resolver(view, cfg.cluster_domain, cfg.ttl, cfg.pods)
         addresses = [parse_host_port(a) for a in cfg.listen]
         self.forwarder = Forwarder(

@@ -24,6 +24,10 @@ class DnsConfig:
         default=False,
         metadata={"help": "listen on addresses not (yet) configured on this host (IP_FREEBIND), e.g. a pod bridge's"},
     )
+    endpoint_source: Literal["auto", "endpoints", "endpointslices"] = field(
+        default="auto",
+        metadata={"help": "where headless Services' addresses come from (auto: EndpointSlices if served)"},
+    )
     cluster_domain: str = field(default="cluster.local", metadata={"help": "the cluster's DNS zone"})
     ttl: int = field(default=5, metadata={"help": "TTL in seconds of the cluster records"})
     pods: Literal["insecure", "disabled"] = field(

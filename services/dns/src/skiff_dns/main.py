@@ -12,12 +12,20 @@ from skiff_common.observability import get_logger, setup_observability
 
 from skiff_dns.app import DnsApp
 from skiff_dns.config import DnsConfig
+from skiff_dns.source import detect_source
 
 
 async def _run(cfg: DnsConfig) -> None:
     log = get_logger("skiff_dns")
     api = ApiClient.connect(cfg.apiserver, tls=cfg.tls(), wait_for_ready=True)
-    app = DnsApp(api, cfg)
+    source = cfg.endpoint_source if cfg.endpoint_source != "auto" else await detect_source(api)
+    log.info("dns.endpoint_source", source=source)
+    try:
+        app = DnsApp(api, cfg, source)
+    except ValueError as exc:
+        log.error("dns.bad_endpoint_source", error=str(exc))
+        await api.close()
+        raise SystemExit(2) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -2,9 +2,11 @@
 
 Headless Services answer with their ready endpoints, and PTR queries need the reverse (IP -> endpoint).
 Kubernetes moved from core/v1 Endpoints to discovery.k8s.io/v1 EndpointSlices; CoreDNS reads slices when
-the API serves them. Skiff serves only Endpoints today, so ``EndpointsSource`` is the one implementation;
-an EndpointSlice source (slices indexed by their ``kubernetes.io/service-name`` label, ready endpoints by
-``conditions.ready``) plugs in behind the same ``EndpointSource`` protocol and ``SOURCES`` table.
+the API serves them, and so does skiff-dns: ``detect_source`` asks the apiserver which resources it
+serves and picks ``EndpointSliceSource`` when ``endpointslices`` is among them (and this build knows the
+kind), else ``EndpointsSource``. Slices are read through their fields only (``endpoints[].addresses``,
+``conditions.ready``, ``hostname``, ``ports``, the ``kubernetes.io/service-name`` label), so this module
+needs no generated class of its own for them.
 
 Only ready addresses are served: the endpoints controller already puts not-ready pods of a Service with
 ``publishNotReadyAddresses`` among the ready ones, as Kubernetes does.
@@ -16,8 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from google.protobuf.message import Message
 from skiff.api.core.v1 import service_pb2
+from skiff_client import ApiClient
 from skiff_client.store import Store
+from skiff_common import errors
+from skiff_common.apimachinery import kinds
 
 IP_INDEX = "ip"
 
@@ -94,4 +100,80 @@ class EndpointsSource:
         return out
 
 
-SOURCES: dict[str, Callable[[Store[Any]], EndpointSource]] = {"endpoints": EndpointsSource}
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+SERVICE_INDEX = "service"
+
+
+def _slice_service(obj: Any) -> list[str]:
+    name = obj.metadata.labels.get(SERVICE_NAME_LABEL, "")
+    return [f"{obj.metadata.namespace}/{name}"] if name else []
+
+
+def _ready(endpoint: Any) -> bool:
+    """EndpointConditions.ready: an unset value means ready (discovery.k8s.io/v1 semantics)."""
+    return not endpoint.conditions.HasField("ready") or bool(endpoint.conditions.ready)
+
+
+def _slice_ips(obj: Any) -> list[str]:
+    if obj.address_type not in ("IPv4", "IPv6"):
+        return []
+    return sorted({ip for e in obj.endpoints if _ready(e) for ip in e.addresses})
+
+
+class EndpointSliceSource:
+    """discovery.k8s.io/v1 EndpointSlices, indexed by the Service they belong to; one group per slice
+    (a slice's endpoints all serve its ports). FQDN slices carry no IPs and are ignored, as CoreDNS does."""
+
+    def __init__(self, store: Store[Any]) -> None:
+        self.store = store
+        store.add_indexer(SERVICE_INDEX, _slice_service)
+        store.add_indexer(IP_INDEX, _slice_ips)
+
+    def groups(self, namespace: str, service: str) -> Sequence[EndpointGroup]:
+        out = []
+        for obj in self.store.by_index(SERVICE_INDEX, f"{namespace}/{service}"):
+            if obj.address_type not in ("IPv4", "IPv6"):
+                continue
+            addresses = tuple(
+                Address(ip, e.hostname if e.HasField("hostname") else "")
+                for e in obj.endpoints
+                if _ready(e)
+                for ip in e.addresses
+            )
+            ports = tuple(Port(p.name, p.port, p.protocol or "TCP") for p in obj.ports)
+            if addresses:
+                out.append(EndpointGroup(addresses, ports))
+        return out
+
+    def by_ip(self, ip: str) -> Sequence[tuple[str, str, Address]]:
+        out: list[tuple[str, str, Address]] = []
+        for obj in self.store.by_index(IP_INDEX, ip):
+            ns, service = obj.metadata.namespace, obj.metadata.labels.get(SERVICE_NAME_LABEL, "")
+            for group in self.groups(ns, service):
+                out.extend((ns, service, a) for a in group.addresses if a.ip == ip)
+        return out
+
+
+SOURCES: dict[str, Callable[[Store[Any]], EndpointSource]] = {
+    "endpoints": EndpointsSource,
+    "endpointslices": EndpointSliceSource,
+}
+
+
+def source_message(resource: str) -> type[Message] | None:
+    """The generated message class of a source's resource; None when this build does not know the kind."""
+    if resource == "endpoints":
+        return service_pb2.Endpoints
+    try:
+        return kinds.lookup_resource(resource).message
+    except errors.NotFound:
+        return None
+
+
+async def detect_source(api: ApiClient) -> str:
+    """ "endpointslices" when the apiserver serves discovery.k8s.io/v1 EndpointSlices and this build knows
+    the kind, else "endpoints"."""
+    served = {(r.name, r.api_version) for r in await api.list_resources()}
+    if ("endpointslices", "discovery.k8s.io/v1") in served and source_message("endpointslices") is not None:
+        return "endpointslices"
+    return "endpoints"
