@@ -22,6 +22,7 @@ from skiff_apiserver.config import ApiServerConfig
 from skiff_cli.commands import certs
 from skiff_common.config import ConfigError, load_config
 from skiff_controllers.config import ControllersConfig
+from skiff_dns.config import DnsConfig
 from skiff_kubelet.config import KubeletConfig
 from skiff_proxy.config import ProxyConfig
 from skiff_runtime.config import RuntimeConfig
@@ -36,6 +37,7 @@ CONFIGS: dict[str, type[Any]] = {
     "kubelet": KubeletConfig,
     "runtime": RuntimeConfig,
     "proxy": ProxyConfig,
+    "dns": DnsConfig,
 }
 SUBCOMMANDS = {"runtime": "serve"}  # skiff-runtime's optional first word; the flags follow it
 
@@ -126,10 +128,10 @@ def workloads(rendered: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_chart_installs_the_control_plane(rendered: list[dict[str, Any]]) -> None:
-    assert set(workloads(rendered)) == {"etcd", "apiserver", "scheduler", "controllers"}
+    assert set(workloads(rendered)) == {"etcd", "apiserver", "scheduler", "controllers", "dns"}
 
 
-@pytest.mark.parametrize("service", ["apiserver", "scheduler", "controllers"])
+@pytest.mark.parametrize("service", ["apiserver", "scheduler", "controllers", "dns"])
 def test_chart_flags_certificates_and_hardening(
     service: str, rendered: list[dict[str, Any]], pki_files: set[str]
 ) -> None:

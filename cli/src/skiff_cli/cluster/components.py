@@ -17,9 +17,9 @@ from skiff_common.grpcutil import TLSConfig
 
 from .layout import ClusterLayout
 
-COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet", "proxy")
+COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet", "proxy", "dns")
 # The apiserver's default --service-cluster-ip-range; the proxy drops traffic to its unallocated addresses.
-SERVICE_CIDR = "10.96.0.0/12"
+SERVICE_CIDR = "10.96.0.0/16"
 CLIENT_IDENTITIES = ("admin",)
 # etcd has a CA of its own (in <pki>/etcd), as in Kubernetes: only the apiserver holds a certificate etcd
 # trusts, so no other component's certificate opens the store.
@@ -167,6 +167,23 @@ def proxy(layout: ClusterLayout, tls: TLSConfig) -> Component:
             f"--table={layout.proxy_table}",
             f"--healthz-address={layout.metrics_address('proxy-healthz')}",
             f"--metrics-address={layout.metrics_address('proxy')}",
+            *tls_flags(tls, server=False),
+        ],
+    )
+
+
+def dns(layout: ClusterLayout, tls: TLSConfig) -> Component:
+    """skiff-dns on 127.0.0.1 for the host, and on port 53 of the pod bridge's gateway for pods (bound
+    with IP_FREEBIND: the bridge appears with the first pod), where the kube-dns Endpoints point."""
+    return Component(
+        "dns",
+        [
+            bin_path("skiff-dns"),
+            f"--apiserver={layout.apiserver_address}",
+            f"--listen={layout.dns_address},{layout.pod_gateway}:53",
+            "--freebind",
+            f"--health-address={layout.dns_health_address}",
+            f"--metrics-address={layout.metrics_address('dns')}",
             *tls_flags(tls, server=False),
         ],
     )

@@ -7,6 +7,7 @@ developer's own cluster.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
 from dataclasses import asdict, dataclass, field
@@ -32,6 +33,9 @@ class ClusterLayout:
     etcd_peer_port: int = 2380
     kubelet_port: int = 10250
     registry_port: int = 5000
+    # skiff-dns (UDP and TCP) and its /healthz + /readyz, on 127.0.0.1.
+    dns_port: int = 10053
+    dns_health_port: int = 10054
     # Metrics endpoints, one per service, all on 127.0.0.1.
     metrics_ports: dict[str, int] = field(
         default_factory=lambda: {
@@ -42,6 +46,7 @@ class ClusterLayout:
             "runtime": 9105,
             "proxy": 9106,
             "proxy-healthz": 10256,  # kube-proxy's /healthz port
+            "dns": 9107,
         }
     )
     pod_cidr: str = "10.88.0.0/16"
@@ -61,6 +66,8 @@ class ClusterLayout:
             etcd_peer_port=free_port(),
             kubelet_port=free_port(),
             registry_port=free_port(),
+            dns_port=free_port(),
+            dns_health_port=free_port(),
             metrics_ports={name: free_port() for name in cls().metrics_ports},
             pod_cidr=f"10.{pod_subnet}.0.0/16",
             bridge=f"sk{suffix}"[:15],
@@ -144,3 +151,16 @@ class ClusterLayout:
 
     def metrics_address(self, component: str) -> str:
         return f"127.0.0.1:{self.metrics_ports[component]}"
+
+    @property
+    def dns_address(self) -> str:
+        return f"127.0.0.1:{self.dns_port}"
+
+    @property
+    def dns_health_address(self) -> str:
+        return f"127.0.0.1:{self.dns_health_port}"
+
+    @property
+    def pod_gateway(self) -> str:
+        """The pod bridge's own address (the CNI bridge plugin's gateway: the first host of the pod CIDR)."""
+        return str(ipaddress.ip_network(self.pod_cidr, strict=False).network_address + 1)

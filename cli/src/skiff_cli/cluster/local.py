@@ -21,17 +21,29 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from skiff_common import errors
 from skiff_common.grpcutil import TLSConfig
 from skiff_common.tls import ensure_cluster_pki
 
 from ..clientconfig import ClientConfig
-from . import components, processes, registry, supervise
+from . import components, kubedns, processes, registry, supervise
 from .cleanup import sweep
 from .layout import ClusterLayout
 from .probes import apiserver_ready, node_ready, remove_all_sandboxes, runtime_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-STOP_ORDER = ("supervisor", "proxy", "kubelet", "controllers", "scheduler", "apiserver", "runtime", "registry", "etcd")
+STOP_ORDER = (
+    "supervisor",
+    "proxy",
+    "dns",
+    "kubelet",
+    "controllers",
+    "scheduler",
+    "apiserver",
+    "runtime",
+    "registry",
+    "etcd",
+)
 # The tags of busybox the local registry serves (as docker.io/library/busybox).
 BUSYBOX_TAGS = ("latest", "1.36", "1.28")
 
@@ -65,6 +77,14 @@ def etcd_healthy(layout: ClusterLayout, tls: TLSConfig) -> bool:
     try:
         with urllib.request.urlopen(f"https://{layout.etcd_endpoint}/health", timeout=1, context=context) as resp:
             return b'"health":"true"' in resp.read()
+    except OSError:
+        return False
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return bool(resp.status == 200)
     except OSError:
         return False
 
@@ -121,6 +141,14 @@ class LocalCluster:
         )
         self._start(components.scheduler(layout, self.tls["scheduler"]), lambda: True)
         self._start(components.controllers(layout, self.tls["controllers"]), lambda: True)
+        self._start(
+            components.dns(layout, self.tls["dns"]), lambda: http_ok(f"http://{layout.dns_health_address}/readyz")
+        )
+        try:
+            for made in asyncio.run(kubedns.ensure_kube_dns(admin, layout.pod_gateway)):
+                self.say(f"created {made} in kube-system")
+        except errors.SkiffError as exc:  # e.g. 10.96.0.10 already taken: DNS still serves on the host
+            self.say(f"warning: the kube-dns Service was not registered: {exc}")
         self._start(components.kubelet(layout, self.tls["kubelet"]), lambda: True)
         self._start(components.proxy(layout, self.tls["proxy"]), lambda: proxy_healthy(layout))
         wait_for(

@@ -1,0 +1,1 @@
+"""skiff-dns: cluster DNS for Skiff, the Kubernetes DNS specification served from informer caches."""
