@@ -101,7 +101,7 @@ def _drop(data: Any, path: str) -> None:
         except (KeyError, IndexError, TypeError):
             return
     if isinstance(node, dict):
-        node.pop(parts[-1], None)  # type: ignore[call-overload]
+        node.pop(parts[-1], None)
 
 
 # Fields Kubernetes always writes (no `omitempty` in its Go types) that proto3 leaves out when zero; typed

@@ -37,4 +37,4 @@ async def dial(registry: Registry, pod: Message, container: str, tls: TLSConfig 
     if not address or not port:
         raise errors.Unavailable(f'node "{node_name}" does not advertise a kubelet endpoint')
     channel = create_channel(f"{address}:{port}", tls=tls)
-    return kubelet_pb2_grpc.KubeletStub(channel), channel
+    return kubelet_pb2_grpc.KubeletStub(channel), channel  # type: ignore[no-untyped-call]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import zoneinfo
 from typing import Any
 
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]
 from skiff.api.batch.v1 import batch_pb2
 from skiff_common.errors import FieldError
 
