@@ -6,7 +6,7 @@ import dns.flags
 import dns.rcode
 import dns.rdatatype
 import pytest
-from helpers import Cluster, endpoints, records, service
+from dns_helpers import Cluster, endpoints, records, service
 
 Z = "cluster.local."
 

@@ -6,7 +6,7 @@ import dns.flags
 import dns.message
 import dns.opcode
 import dns.rcode
-from helpers import Cluster, endpoints, records, service
+from dns_helpers import Cluster, endpoints, records, service
 from skiff_dns.answer import Resolver
 from skiff_dns.forward import Forwarder
 from skiff_dns.handler import QueryHandler

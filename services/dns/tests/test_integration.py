@@ -17,7 +17,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 import pytest
-from helpers import endpoints, records, service
+from dns_helpers import endpoints, records, service
 from skiff.api.core.v1 import service_pb2
 from skiff_client import ApiClient
 from skiff_cluster_fixture import eventually, free_port

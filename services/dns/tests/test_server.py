@@ -5,7 +5,7 @@ from __future__ import annotations
 import dns.asyncquery
 import dns.message
 import pytest
-from helpers import Cluster, records, service
+from dns_helpers import Cluster, records, service
 from skiff_dns.server import DnsServer
 
 ABSENT = "10.255.255.254"  # configured on no interface: only bound, no packet goes to it

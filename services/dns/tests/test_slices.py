@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import dns.message
 import dns.rcode
-from helpers import records, service
+from dns_helpers import records, service
 from skiff.api.core.v1 import service_pb2
 from skiff_client.store import Store
 from skiff_dns.answer import Resolver
