@@ -31,6 +31,8 @@ lint: install  ## generated code fresh, protos tidy, lint, layering, types
 	$(UV) run --frozen mypy --strict --warn-unused-ignores services/kubelet/src
 	$(UV) run --frozen mypy --strict --warn-unused-ignores services/apiserver/src
 	$(UV) run --frozen mypy --strict --warn-unused-ignores services/proxy/src
+	$(UV) run --frozen mypy --strict --warn-unused-ignores services/scheduler/src
+	$(UV) run --frozen mypy --strict --warn-unused-ignores services/controllers/src
 	MYPYPATH=libs/skiff-client/src $(UV) run --frozen mypy --strict --warn-unused-ignores services/dns/src
 	$(UV) run --frozen hadolint services/*/Dockerfile cli/Dockerfile
 	docker-compose -f docker-compose.yml config --quiet

@@ -12,7 +12,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]
 
 TOO_MANY_MISSED = 100
 SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"

@@ -49,7 +49,7 @@ class CronPlan:
 def _finished(job: Any) -> str | None:
     for c in job.status.conditions:
         if c.type in ("Complete", "Failed") and c.status == "True":
-            return c.type
+            return str(c.type)
     return None
 
 

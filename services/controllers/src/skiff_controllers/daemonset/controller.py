@@ -263,7 +263,7 @@ class DaemonSetController:
                         ds,
                         ref,
                         namespace=ds.metadata.namespace,
-                        mutate=lambda pod, node=node: _daemon_pod(pod, ds, node, ds_hash),
+                        mutate=lambda pod, node=node: _daemon_pod(pod, ds, node, ds_hash),  # type: ignore[misc]
                     )
                 except errors.SkiffError:
                     for _ in range(len(create) - i):

@@ -37,7 +37,7 @@ def template_hash(ds: apps_pb2.DaemonSet) -> str:
 
 
 def is_updated(pod_labels: dict[str, str] | object, ds_hash: str, generation: int) -> bool:
-    labels = dict(pod_labels)  # type: ignore[call-overload]
+    labels: dict[str, str] = dict(pod_labels)  # type: ignore[arg-type]
     if HASH_LABEL in labels:
         return bool(labels[HASH_LABEL] == ds_hash)
     return labels.get(GENERATION_LABEL) == str(generation)

@@ -65,7 +65,7 @@ def match_pod_failure_policy(policy: Any, pod: Any) -> PolicyMatch | None:
 def backoff_delay(failures_since_success: int) -> float:
     if failures_since_success <= 0:
         return 0.0
-    return min(BACKOFF_BASE * 2 ** (failures_since_success - 1), BACKOFF_MAX)
+    return float(min(BACKOFF_BASE * 2 ** (failures_since_success - 1), BACKOFF_MAX))
 
 
 def backoff_remaining(failures_since_success: int, last_failure: float | None, now: float) -> float:

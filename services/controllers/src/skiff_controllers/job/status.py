@@ -25,7 +25,7 @@ def has_finalizer(pod: Any) -> bool:
 
 
 def terminating(pod: Any) -> bool:
-    return pod.metadata.HasField("deletion_timestamp")
+    return bool(pod.metadata.HasField("deletion_timestamp"))
 
 
 def finished_phase(pod: Any) -> bool:

@@ -306,4 +306,4 @@ def ttl_remaining(job: Any, now: float) -> float | None:
     done = finish_time(job)
     if done is None:
         return None
-    return done + job.spec.ttl_seconds_after_finished - now
+    return float(done + job.spec.ttl_seconds_after_finished - now)

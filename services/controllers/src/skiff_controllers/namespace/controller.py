@@ -63,7 +63,7 @@ class NamespaceController(Controller):
         remaining = 0
         for resource in await self.namespaced_resources():
             try:
-                objs = (await self.api.list_all(resource, namespace)).items
+                objs: list[Any] = (await self.api.list_all(resource, namespace)).items
             except errors.NotFound:
                 continue  # served a moment ago, not any more
             for obj in objs:
