@@ -39,8 +39,8 @@ from skiff_client.controller import (
     is_available,
     is_deleting,
     new_controller_ref,
-    owner_key,
 )
+from skiff_client.controller.podevents import PodExpectationsFeed, orphan_adopters
 from skiff_client.store import NAMESPACE_INDEX
 from skiff_common import errors
 from skiff_common.apimachinery import labels
@@ -70,12 +70,12 @@ class DaemonSetController:
             ControllerBuilder(NAME, ctx.factory)
             .for_(apps_pb2.DaemonSet)
             .owns(pod_pb2.Pod)
-            .watches(pod_pb2.Pod, self._orphan_adopters)
+            .watches(pod_pb2.Pod, lambda pod: orphan_adopters(pod, self.sets))
             .workers(workers)
             .complete(self.reconcile)
         )
         self.queue = self.loop.queue
-        self.pods.add_handler(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
+        PodExpectationsFeed(self.sets, KIND, self.expectations).attach(self.pods)
         # Not a builder watch: heartbeats change every node every few seconds, and only changes to
         # labels, taints or cordoning can change where daemons run.
         self.nodes.add_handler(
@@ -86,35 +86,6 @@ class DaemonSetController:
 
     async def run(self) -> None:
         await self.loop.run()
-
-    # -- handlers: expectations and node changes (the builder enqueues owners and adopters) ---------------
-    def _pod_added(self, pod: pod_pb2.Pod) -> None:
-        if (key := owner_key(pod, self.sets, KIND)) is not None:
-            if is_deleting(pod):
-                self.expectations.deletion_observed(key, pod.metadata.uid)
-            else:
-                self.expectations.creation_observed(key)
-
-    def _pod_updated(self, old: pod_pb2.Pod, new: pod_pb2.Pod) -> None:
-        if is_deleting(new) and not is_deleting(old):
-            self._pod_deleted(new)
-
-    def _pod_deleted(self, pod: pod_pb2.Pod) -> None:
-        if (key := owner_key(pod, self.sets, KIND)) is not None:
-            self.expectations.deletion_observed(key, pod.metadata.uid)
-
-    def _orphan_adopters(self, pod: pod_pb2.Pod) -> list[str]:
-        if controller_ref(pod) is not None or is_deleting(pod):
-            return []
-        keys = []
-        for ds in self.sets.store.by_index(NAMESPACE_INDEX, pod.metadata.namespace):
-            try:
-                sel = labels.selector_from_proto(ds.spec.selector)
-            except ValueError:
-                continue
-            if not sel.empty() and sel.matches(dict(pod.metadata.labels)):
-                keys.append(object_key(ds))
-        return keys
 
     def _enqueue_all(self) -> None:
         for ds in self.sets.store.list():

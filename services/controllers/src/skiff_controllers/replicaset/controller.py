@@ -20,7 +20,6 @@ from typing import Any
 
 from skiff.api.apps.v1 import apps_pb2
 from skiff.api.core.v1 import pod_pb2
-from skiff_client import object_key
 from skiff_client.controller import (
     CONTROLLER_UID_INDEX,
     BatchError,
@@ -36,10 +35,10 @@ from skiff_client.controller import (
     is_deleting,
     is_ready,
     new_controller_ref,
-    owner_key,
     rank_pods_for_deletion,
     slow_start_batch,
 )
+from skiff_client.controller.podevents import PodExpectationsFeed, orphan_adopters
 from skiff_client.store import NAMESPACE_INDEX
 from skiff_common import errors
 from skiff_common.apimachinery import labels
@@ -64,41 +63,11 @@ class ReplicaSetController:
             ControllerBuilder(NAME, ctx.factory)
             .for_(apps_pb2.ReplicaSet)
             .owns(pod_pb2.Pod)
-            .watches(pod_pb2.Pod, self._orphan_adopters)
+            .watches(pod_pb2.Pod, lambda pod: orphan_adopters(pod, self.rs))
             .workers(workers)
             .complete(self.reconcile)
         )
-        self.pods.add_handler(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
-
-    # -- expectations bookkeeping (the builder does the enqueueing) -------------------------------
-    def _pod_added(self, pod: pod_pb2.Pod) -> None:
-        if (key := owner_key(pod, self.rs, KIND)) is not None:
-            if is_deleting(pod):
-                self.expectations.deletion_observed(key, pod.metadata.uid)
-            else:
-                self.expectations.creation_observed(key)
-
-    def _pod_updated(self, old: pod_pb2.Pod, new: pod_pb2.Pod) -> None:
-        if is_deleting(new) and not is_deleting(old):
-            self._pod_deleted(new)
-
-    def _pod_deleted(self, pod: pod_pb2.Pod) -> None:
-        if (key := owner_key(pod, self.rs, KIND)) is not None:
-            self.expectations.deletion_observed(key, pod.metadata.uid)
-
-    def _orphan_adopters(self, pod: pod_pb2.Pod) -> list[str]:
-        """An orphan wakes every ReplicaSet of its namespace whose selector matches it."""
-        if controller_ref(pod) is not None or is_deleting(pod):
-            return []
-        keys = []
-        for rs in self.rs.store.by_index(NAMESPACE_INDEX, pod.metadata.namespace):
-            try:
-                selector = labels.selector_from_proto(rs.spec.selector)
-            except ValueError:
-                continue
-            if not selector.empty() and selector.matches(dict(pod.metadata.labels)):
-                keys.append(object_key(rs))
-        return keys
+        PodExpectationsFeed(self.rs, KIND, self.expectations).attach(self.pods)
 
     # -- reconcile ---------------------------------------------------------------------------------
     async def reconcile(self, key: str) -> Result | None:
