@@ -420,17 +420,20 @@ async def test_generators_run_expose_and_drain(rest: Rest, version: str) -> None
 
 
 async def test_namespace_lifecycle_and_raw_health(rest: Rest, version: str) -> None:
-    """delete namespace waits (a watch on the namespace) until the apiserver's finalizer has emptied it."""
+    """delete namespace marks it Terminating; emptying it and removing the `kubernetes` finalizer is the
+    namespace controller's job (tested in services/controllers), which this apiserver-only fixture lacks."""
 
     def run() -> None:
         ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n"
         cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: team}\ndata: {a: b}\n"
         rest.kubectl(version, "apply", "-f", "-", input=ns + "---\n" + cm)
         assert lines(rest.kubectl(version, "get", "cm", "-n", "team").stdout)[1][0] == "cm"
-        deleted = rest.kubectl(version, "delete", "namespace", "team", "--timeout=60s")
+        deleted = rest.kubectl(version, "delete", "namespace", "team", "--wait=false")
         assert deleted.stdout.strip() == 'namespace "team" deleted'
-        gone = rest.kubectl(version, "get", "namespace", "team", check=False)
-        assert gone.stderr.strip() == 'Error from server (NotFound): namespaces "team" not found'
+        phase = rest.kubectl(version, "get", "namespace", "team", "-o", "jsonpath={.status.phase}").stdout
+        assert phase == "Terminating"
+        refused = rest.kubectl(version, "create", "configmap", "late", "-n", "team", check=False)
+        assert "because it is being terminated" in refused.stderr
         ready = rest.kubectl(version, "get", "--raw", "/readyz?verbose").stdout
         assert "[+]etcd ok" in ready and ready.rstrip().endswith("readyz check passed")
 
