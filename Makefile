@@ -36,6 +36,8 @@ lint: install  ## generated code fresh, protos tidy, lint, layering, types
 	MYPYPATH=libs/skiff-client/src $(UV) run --frozen mypy --strict --warn-unused-ignores services/dns/src
 	$(UV) run --frozen hadolint services/*/Dockerfile cli/Dockerfile
 	docker-compose -f docker-compose.yml config --quiet
+	$(UV) run --frozen python monitoring/dashboards/build.py --check
+	promtool check rules monitoring/prometheus/rules/*.rules.yml
 
 proto:  ## regenerate libs/skiff-api from proto/
 	$(UV) run --frozen python scripts/gen_protos.py

@@ -27,6 +27,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Prometheus and promtool check the shipped rules and scrape a live cluster in the tests. Without its
+# recommends: those bring node-exporter, which would listen on every interface.
+if ! dpkg -s prometheus >/dev/null 2>&1; then
+  echo "installing Debian package: prometheus"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
 if ! command -v uv >/dev/null 2>&1; then
   echo "installing uv"
   python3 -m pip install -q uv 2>/dev/null || python3 -m pip install -q --break-system-packages uv
