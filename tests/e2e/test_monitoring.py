@@ -28,7 +28,7 @@ from skiff_cli.cluster.layout import free_port
 from skiff_cli.cluster.local import LocalCluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitoring"))
-from monitoring_files import DASHBOARDS, PROMETHEUS_CONFIG, RULES, panel_queries  # noqa: E402
+from monitoring_files import DASHBOARDS, PROMETHEUS_CONFIG, RULES, panel_queries
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
@@ -101,7 +101,7 @@ def prometheus(cluster: LocalCluster, tmp_path: Path) -> Iterator[Prometheus]:
             "--log.level=warn",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "prometheus.log", "w"),  # noqa: SIM115 -- closed with the process
+        stderr=open(tmp_path / "prometheus.log", "w"),
     )
     try:
         yield Prometheus(f"http://127.0.0.1:{port}")
