@@ -128,7 +128,9 @@ def apiserver() -> dashboard.Dashboard:
                         "Error ratio (5xx) by verb",
                         "percentunit",
                         query(
-                            f'sum by (verb) (rate(apiserver_request_total{{job="apiserver",code=~"5.."}}[5m]))'
+                            # `or 0 * total`: a verb without errors shows 0, not a gap.
+                            f'(sum by (verb) (rate(apiserver_request_total{{job="apiserver",code=~"5.."}}[5m]))'
+                            f" or 0 * sum by (verb) (rate(apiserver_request_total{sel}[5m])))"
                             f" / sum by (verb) (rate(apiserver_request_total{sel}[5m]))",
                             "{{verb}}",
                         ),

@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import dns.resolver
 import pytest
 import yaml
 from skiff_cli.cluster import processes
@@ -134,6 +135,11 @@ def test_prometheus_scrapes_every_component_and_every_panel_has_data(skiff, clus
         return len(targets) == len(JOB_COMPONENTS) and all(t["health"] == "up" for t in targets)
 
     wait("every component scraped", all_up)
+    resolver = dns.resolver.Resolver(configure=False)
+    host, port = cluster.layout.dns_address.rsplit(":", 1)
+    resolver.nameservers, resolver.port = [host], int(port)
+    for _ in range(5):  # DNS panels need queries to show
+        resolver.resolve("kubernetes.default.svc.cluster.local", "A")
     queries = [(path.stem, title, expr) for path in DASHBOARDS for title, expr in panel_queries(path)]
 
     def empty_panels() -> list[tuple[str, str, str]] | bool:

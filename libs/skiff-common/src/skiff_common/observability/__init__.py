@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import metadata
 from platform import python_version
 
@@ -13,10 +14,16 @@ from skiff_common.observability.metrics import start_metrics_server
 from skiff_common.observability.tracing import get_tracer, setup_tracing
 
 
-def setup_observability(service: str, *, log_level: str = "info", metrics_address: str | None = None) -> None:
+def setup_observability(
+    service: str,
+    *,
+    log_level: str = "info",
+    metrics_address: str | None = None,
+    attributes: Mapping[str, str] | None = None,
+) -> None:
     """JSON logs to stderr, a TracerProvider for `service`, `skiff_<service>_build_info`, and /metrics
     with the health endpoints on `metrics_address` if given."""
-    setup_tracing(service)
+    setup_tracing(service, attributes)
     setup_logging(service, log_level)
     _build_info(service)
     if metrics_address:
