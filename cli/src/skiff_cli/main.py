@@ -14,6 +14,8 @@ import sys
 import grpc
 from skiff_common.errors import Invalid, SkiffError, from_rpc_error
 
+from skiff_cli.tracing import command_span
+
 from .commands import apply, certs, delete, get, logs, up
 from .commands import exec as exec_cmd
 
@@ -54,8 +56,9 @@ def invalid_text(err: Invalid) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
-        outcome = args.run(args)
-        code = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome
+        with command_span(sys.argv[1:] if argv is None else argv):
+            outcome = args.run(args)
+            code = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome
     except SkiffError as err:
         print(describe(err), file=sys.stderr)
         code = 1

@@ -33,7 +33,12 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:
         print(f"skiff-kubelet: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    setup_observability("kubelet", log_level=cfg.log_level, metrics_address=cfg.metrics_address or None)
+    setup_observability(
+        "kubelet",
+        log_level=cfg.log_level,
+        metrics_address=cfg.metrics_address or None,
+        attributes={"k8s.node.name": cfg.node_name},
+    )
     get_logger("skiff_kubelet").info("kubelet.config", **describe_config(cfg))
     asyncio.run(_run(cfg))
 
