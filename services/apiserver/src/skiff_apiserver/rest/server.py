@@ -49,11 +49,20 @@ _PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
 
 class RestApi:
     def __init__(
-        self, registry: Registry, limits: Limits, *, tls: TLSConfig | None, watch_queue_size: int = 1000
+        self,
+        registry: Registry,
+        limits: Limits,
+        *,
+        tls: TLSConfig | None,
+        watch_queue_size: int = 1000,
+        kubelet_tls: TLSConfig | None = None,
     ) -> None:
         self.registry = registry
         self.limits = limits
         self.tls = tls
+        # The client certificate kubelets are dialled with (--kubelet-client-certificate); the serving
+        # certificate carries only serverAuth, so it cannot be presented to a kubelet.
+        self.kubelet_tls = kubelet_tls or tls
         self.watch_queue_size = watch_queue_size
         self.objects = ObjectHandlers(registry)
         self.health = Health(registry)
@@ -152,10 +161,10 @@ class RestApi:
                 return await serve_watch(request, target, self.registry, self.watch_queue_size)
             if request.method == "GET" and target.subresource == "log":  # long-running, like a watch
                 verb = "log"
-                return await serve_logs(request, target, self.registry, self.tls)
+                return await serve_logs(request, target, self.registry, self.kubelet_tls)
             if target.subresource == "exec" and request.method in ("GET", "POST"):
                 verb = "exec"
-                return await serve_exec(request, target, self.registry, self.tls)
+                return await serve_exec(request, target, self.registry, self.kubelet_tls)
             set_deadline(request_timeout(request))
             user = peer_user(request)
             with self.limits.admit(user[0] if user and self.limits.per_client else request.remote or ""):
