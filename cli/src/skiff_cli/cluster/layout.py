@@ -146,6 +146,12 @@ class ClusterLayout:
         return f"https://127.0.0.1:{self.rest_port}"
 
     @property
+    def join_address(self) -> str:
+        """Where `skiff join` finds the cluster: the Kubernetes API (REST, the apiserver's secure port,
+        which kubeadm's 6443 is), whose kube-public/cluster-info answers without credentials."""
+        return f"127.0.0.1:{self.rest_port}"
+
+    @property
     def etcd_endpoint(self) -> str:
         return f"127.0.0.1:{self.etcd_client_port}"
 

@@ -26,7 +26,7 @@ from skiff_common.grpcutil import TLSConfig
 from skiff_common.pki import ClusterPKI, control_plane_profiles, kubelet_profiles
 
 from ..clientconfig import ClientConfig
-from . import components, kubedns, processes, registry, supervise
+from . import components, kubedns, processes, registry, supervise, tokens
 from .cleanup import sweep
 from .layout import ClusterLayout
 from .probes import apiserver_ready, node_ready, remove_all_sandboxes, runtime_ready
@@ -147,6 +147,10 @@ class LocalCluster:
         )
         self._start(components.scheduler(layout, self.tls["scheduler"]), lambda: True)
         self._start(components.controllers(layout, self.tls["controllers"]), lambda: True)
+        # kube-public/cluster-info (the CA and the join address) for `skiff join`'s discovery
+        asyncio.run(
+            tokens.publish_cluster_info_at(admin, f"https://{layout.join_address}", self.pki.path("ca").read_bytes())
+        )
         self._start(
             components.dns(layout, self.tls["dns"]), lambda: http_ok(f"http://{layout.dns_health_address}/readyz")
         )

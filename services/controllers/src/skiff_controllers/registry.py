@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from skiff_controllers.base import ControllerContext
+from skiff_controllers.bootstrapsigner.controller import new_bootstrapsigner
 from skiff_controllers.cronjob.controller import new_cronjob
 from skiff_controllers.daemonset.controller import new_daemonset
 from skiff_controllers.deployment.controller import new_deployment
@@ -21,6 +22,7 @@ from skiff_controllers.job.controller import new_job
 from skiff_controllers.namespace.controller import NamespaceController
 from skiff_controllers.nodelifecycle.controller import NodeLifecycleController
 from skiff_controllers.replicaset.controller import new_replicaset
+from skiff_controllers.tokencleaner.controller import new_tokencleaner
 
 CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "namespace": NamespaceController,
@@ -34,6 +36,8 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "endpoints": new_endpoints,
     "endpointslice": new_endpointslice,
     "endpointslicemirroring": new_endpointslicemirroring,
+    "bootstrapsigner": new_bootstrapsigner,
+    "tokencleaner": new_tokencleaner,
 }
 
 

@@ -45,6 +45,10 @@ from skiff_common.observability.tracing import CachedTracer
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _tracer = CachedTracer("skiff_apiserver.rest")
 _PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
+# kubeadm's token discovery reads kube-public/cluster-info anonymously (its RBAC grants system:anonymous
+# `get` on exactly this object); nothing secret is in it, and it is trusted only after the joining node
+# checks its JWS signature and CA hash.
+_ANONYMOUS_GET = ("/api/v1/namespaces/kube-public/configmaps/cluster-info",)
 
 
 class RestApi:
@@ -127,7 +131,8 @@ class RestApi:
 
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if self.tls is not None and not request.path.startswith(_PUBLIC) and peer_user(request) is None:
+        anonymous_ok = request.path.startswith(_PUBLIC) or (request.method == "GET" and request.path in _ANONYMOUS_GET)
+        if self.tls is not None and not anonymous_ok and peer_user(request) is None:
             return error_response(
                 errors.Unauthenticated("Unauthorized: a client certificate from the cluster CA is required")
             )
