@@ -132,12 +132,15 @@ def scheduler(layout: ClusterLayout, tls: TLSConfig) -> Component:
 
 
 def controllers(layout: ClusterLayout, tls: TLSConfig) -> Component:
+    """The controller manager; its CSR signer issues node certificates with the cluster CA."""
     return Component(
         "controllers",
         [
             bin_path("skiff-controllers"),
             f"--apiserver={layout.apiserver_address}",
             f"--metrics-address={layout.metrics_address('controllers')}",
+            f"--cluster-signing-cert-file={layout.pki_dir / 'ca.crt'}",
+            f"--cluster-signing-key-file={layout.pki_dir / 'ca.key'}",
             *tls_flags(tls, server=False),
         ],
     )

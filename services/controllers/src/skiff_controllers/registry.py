@@ -12,6 +12,8 @@ from typing import Any
 from skiff_controllers.base import ControllerContext
 from skiff_controllers.bootstrapsigner.controller import new_bootstrapsigner
 from skiff_controllers.cronjob.controller import new_cronjob
+from skiff_controllers.csrapproving.controller import new_csrapproving
+from skiff_controllers.csrsigning.controller import new_csrsigning
 from skiff_controllers.daemonset.controller import new_daemonset
 from skiff_controllers.deployment.controller import new_deployment
 from skiff_controllers.endpoints.controller import new_endpoints
@@ -38,6 +40,8 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "endpointslicemirroring": new_endpointslicemirroring,
     "bootstrapsigner": new_bootstrapsigner,
     "tokencleaner": new_tokencleaner,
+    "csrapproving": new_csrapproving,
+    "csrsigning": new_csrsigning,
 }
 
 

@@ -16,7 +16,7 @@ class Identity:
     groups: tuple[str, ...] = ()
 
 
-def identity_of(cert: x509.Certificate) -> Identity:
+def identity_of(cert: x509.Certificate | x509.CertificateSigningRequest) -> Identity:
     cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     orgs = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
     return Identity(user=str(cn[0].value) if cn else "", groups=tuple(str(o.value) for o in orgs))
