@@ -140,3 +140,52 @@ def test_join_refuses_a_server_not_chaining_to_the_pinned_ca(skiff, join_args, f
     result = skiff("join", forged_server, "--token", token, "--discovery-token-ca-cert-hash", pin, check=False)
     assert result.returncode == 1
     assert "does not present a certificate that chains to the pinned CA" in result.stdout, result.stdout
+
+
+def test_a_node_joins_by_tls_bootstrap_and_resets(skiff, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`skiff join` on this host as a second node: its kubelet gets system:node:<name> certificates by
+    CSR (approved and signed by the controllers), registers its Node, which goes Ready; `skiff reset`
+    then leaves none of its processes, bridge, cgroups or certificates behind."""
+    import secrets as pysecrets
+
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+    from skiff_cli.cluster import cleanup, processes
+    from skiff_cli.cluster.layout import ClusterLayout
+    from skiff_common.pki import identity_of
+
+    address, token, pin = new_join(skiff)
+    name = f"joined-{pysecrets.token_hex(3)}"
+    state = tmp_path / "node"
+    cidr = f"10.{150 + pysecrets.randbelow(40)}.0.0/16"
+    joined = skiff(
+        "join", address, "--token", token, "--discovery-token-ca-cert-hash", pin,
+        "--node-name", name, "--pod-cidr", cidr, "--state-dir", str(state), check=False, timeout=180,
+    )  # fmt: skip
+    layout = ClusterLayout.load(state)
+    try:
+        logs = "".join(p.read_text() for p in (state / "logs").glob("*.log"))
+        assert joined.returncode == 0, joined.stdout + joined.stderr + logs
+        node = skiff.get_json("node", name)
+        ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True"
+        client = x509.load_pem_x509_certificate((state / "pki" / "kubelet-client.crt").read_bytes())
+        serving = x509.load_pem_x509_certificate((state / "pki" / "kubelet.crt").read_bytes())
+        for cert, usage in ((client, ExtendedKeyUsageOID.CLIENT_AUTH), (serving, ExtendedKeyUsageOID.SERVER_AUTH)):
+            ident = identity_of(cert)
+            assert (ident.user, ident.groups) == (f"system:node:{name}", ("system:nodes",))
+            assert set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == {usage}
+        csrs = skiff.get_json("csr")["items"]
+        mine = [c for c in csrs if c["metadata"]["name"].startswith(f"node-csr-{name}")]
+        assert len(mine) == 2
+        assert all(c["status"]["conditions"][0]["type"] == "Approved" for c in mine)
+        assert (state / "bootstrap-kubelet.conf").stat().st_mode & 0o077 == 0  # holds the token
+    finally:
+        reset = skiff("reset", "--state-dir", str(state), check=False)
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    assert processes.running_pid("kubelet", layout.pid_dir) is None
+    assert processes.running_pid("runtime", layout.pid_dir) is None
+    assert not (state / "pki").exists() and not (state / "bootstrap-kubelet.conf").exists()
+    assert not cleanup.cgroup_dirs(layout.cgroup_root)
+    assert not Path(f"/sys/class/net/{layout.bridge}").exists()
+    assert not cleanup.leftover_processes(layout)

@@ -51,3 +51,8 @@ def test_detached_jws_is_kubeadms_shape_and_binds_content_and_token() -> None:
     assert not jws.verify_detached(signature, content, "abcdef", "0123456789abcdeX")
     assert not jws.verify_detached(signature, content, "ghijkl", "0123456789abcdef")
     assert clusterinfo.parse_kubeconfig(content).ca_pem == b"CA"
+
+
+def test_cluster_info_carries_the_grpc_address_in_the_signed_content() -> None:
+    info = clusterinfo.ClusterInfo("https://127.0.0.1:6444", b"CA", grpc_server="127.0.0.1:6443")
+    assert clusterinfo.parse_kubeconfig(clusterinfo.kubeconfig(info)) == info

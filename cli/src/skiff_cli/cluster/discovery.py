@@ -33,6 +33,7 @@ class DiscoveryError(Exception):
 class Discovered:
     server: str  # https://host:port, from the address given
     ca_pem: bytes
+    grpc_server: str  # Skiff's gRPC API, from the signed cluster-info
     token_id: str
     token_secret: str
 
@@ -96,4 +97,10 @@ def discover(address: str, token_value: str, ca_hashes: list[str], *, timeout: f
         )
     pinned = ssl.create_default_context(cadata=info.ca_pem.decode())
     _fetch(address, pinned, timeout)  # the server itself must chain to the pinned CA
-    return Discovered(server=f"https://{address}", ca_pem=info.ca_pem, token_id=token_id, token_secret=token_secret)
+    return Discovered(
+        server=f"https://{address}",
+        ca_pem=info.ca_pem,
+        grpc_server=info.grpc_server,
+        token_id=token_id,
+        token_secret=token_secret,
+    )

@@ -26,6 +26,8 @@ def free_port() -> int:
 class ClusterLayout:
     state_dir: Path = Path("/var/lib/skiff")
     node_name: str = "skiff-node"
+    # Where the apiserver's gRPC API is reached (a joined node: the control plane's address).
+    apiserver_host: str = "127.0.0.1"
     apiserver_port: int = 6443
     # The Kubernetes REST API (kubectl, client libraries): the apiserver's --secure-port.
     rest_port: int = 6444
@@ -139,7 +141,7 @@ class ClusterLayout:
 
     @property
     def apiserver_address(self) -> str:
-        return f"127.0.0.1:{self.apiserver_port}"
+        return f"{self.apiserver_host}:{self.apiserver_port}"
 
     @property
     def rest_url(self) -> str:

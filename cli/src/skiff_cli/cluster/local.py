@@ -149,7 +149,9 @@ class LocalCluster:
         self._start(components.controllers(layout, self.tls["controllers"]), lambda: True)
         # kube-public/cluster-info (the CA and the join address) for `skiff join`'s discovery
         asyncio.run(
-            tokens.publish_cluster_info_at(admin, f"https://{layout.join_address}", self.pki.path("ca").read_bytes())
+            tokens.publish_cluster_info_at(
+                admin, f"https://{layout.join_address}", self.pki.path("ca").read_bytes(), layout.apiserver_address
+            )
         )
         self._start(
             components.dns(layout, self.tls["dns"]), lambda: http_ok(f"http://{layout.dns_health_address}/readyz")

@@ -50,9 +50,9 @@ async def delete_token(client: ApiClient, value: str) -> str:
     return token_id
 
 
-async def publish_cluster_info(client: ApiClient, server: str, ca_pem: bytes) -> None:
+async def publish_cluster_info(client: ApiClient, server: str, ca_pem: bytes, grpc_server: str = "") -> None:
     """Create or correct kube-public/cluster-info (the bootstrap signer keeps its signatures)."""
-    content = clusterinfo.kubeconfig(clusterinfo.ClusterInfo(server=server, ca_pem=ca_pem))
+    content = clusterinfo.kubeconfig(clusterinfo.ClusterInfo(server=server, ca_pem=ca_pem, grpc_server=grpc_server))
     try:
         current = await client.get(config_pb2.ConfigMap, clusterinfo.NAME, clusterinfo.NAMESPACE)
     except errors.NotFound:
@@ -65,10 +65,10 @@ async def publish_cluster_info(client: ApiClient, server: str, ca_pem: bytes) ->
         await client.update(current)
 
 
-async def publish_cluster_info_at(admin: ClientConfig, server: str, ca_pem: bytes) -> None:
+async def publish_cluster_info_at(admin: ClientConfig, server: str, ca_pem: bytes, grpc_server: str = "") -> None:
     client = ApiClient.connect(admin.server, tls=admin.tls)
     try:
-        await publish_cluster_info(client, server, ca_pem)
+        await publish_cluster_info(client, server, ca_pem, grpc_server)
     finally:
         await client.close()
 

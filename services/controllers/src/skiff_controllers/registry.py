@@ -22,6 +22,7 @@ from skiff_controllers.endpointslicemirroring.controller import new_endpointslic
 from skiff_controllers.garbagecollector.controller import GarbageCollector
 from skiff_controllers.job.controller import new_job
 from skiff_controllers.namespace.controller import NamespaceController
+from skiff_controllers.nodeipam.controller import new_nodeipam
 from skiff_controllers.nodelifecycle.controller import NodeLifecycleController
 from skiff_controllers.replicaset.controller import new_replicaset
 from skiff_controllers.tokencleaner.controller import new_tokencleaner
@@ -42,6 +43,7 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "tokencleaner": new_tokencleaner,
     "csrapproving": new_csrapproving,
     "csrsigning": new_csrsigning,
+    "nodeipam": new_nodeipam,
 }
 
 

@@ -37,6 +37,10 @@ class KubeletConfig:
     tls_serving_key_file: str = field(
         default="", metadata={"help": "serving private key (PEM); default: --tls-key-file", "secret": True}
     )
+    bootstrap_kubeconfig: str = field(
+        default="",
+        metadata={"help": "TLS bootstrap: a kubeconfig with a bootstrap token; the certificates are requested by CSR"},
+    )
     runtime_endpoint: str = field(default="unix:///run/skiff/runtime.sock", metadata={"help": "CRI socket"})
     pod_cidr: str = field(default="10.88.0.0/16", metadata={"help": "pod CIDR told to the runtime"})
     listen: str = field(default="127.0.0.1:10250", metadata={"help": "address of the Kubelet gRPC service"})

@@ -19,25 +19,31 @@ JWS_PREFIX = "jws-kubeconfig-"
 REST_PATH = f"/api/v1/namespaces/{NAMESPACE}/configmaps/{NAME}"
 
 
+GRPC_CLUSTER = "skiff-grpc"
+
+
 @dataclass(frozen=True)
 class ClusterInfo:
-    server: str  # https://host:port
+    server: str  # https://host:port, the Kubernetes (REST) API
     ca_pem: bytes
+    # Skiff's gRPC API (host:port), where components connect: a second cluster entry in the same signed
+    # kubeconfig, so a joining node learns it from the signed content too.
+    grpc_server: str = ""
 
 
 def kubeconfig(info: ClusterInfo) -> str:
+    ca = base64.b64encode(info.ca_pem).decode()
+    clusters: list[dict[str, object]] = [
+        {"name": "", "cluster": {"server": info.server, "certificate-authority-data": ca}}
+    ]
+    if info.grpc_server:
+        clusters.append(
+            {"name": GRPC_CLUSTER, "cluster": {"server": info.grpc_server, "certificate-authority-data": ca}}
+        )
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [
-            {
-                "name": "",
-                "cluster": {
-                    "server": info.server,
-                    "certificate-authority-data": base64.b64encode(info.ca_pem).decode(),
-                },
-            }
-        ],
+        "clusters": clusters,
         "contexts": [],
         "current-context": "",
         "preferences": {},
@@ -51,8 +57,11 @@ def parse_kubeconfig(text: str) -> ClusterInfo:
     try:
         doc = yaml.safe_load(text)
         cluster = doc["clusters"][0]["cluster"]
+        grpc = next((c["cluster"]["server"] for c in doc["clusters"] if c.get("name") == GRPC_CLUSTER), "")
         return ClusterInfo(
-            server=str(cluster["server"]), ca_pem=base64.b64decode(cluster["certificate-authority-data"])
+            server=str(cluster["server"]),
+            ca_pem=base64.b64decode(cluster["certificate-authority-data"]),
+            grpc_server=str(grpc),
         )
     except (yaml.YAMLError, KeyError, IndexError, TypeError, ValueError) as exc:
         raise ValueError(f"cluster-info: the kubeconfig has no usable cluster (server and CA): {exc}") from None

@@ -23,7 +23,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from skiff_apiserver import metrics
+from skiff_apiserver import bootstrap_auth, metrics
 from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.logs import log
 from skiff_apiserver.registry.api import Registry
@@ -133,6 +133,12 @@ class RestApi:
     async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         anonymous_ok = request.path.startswith(_PUBLIC) or (request.method == "GET" and request.path in _ANONYMOUS_GET)
         if self.tls is not None and not anonymous_ok and peer_user(request) is None:
+            if "Authorization" in request.headers:  # a joining kubelet's bootstrap token (bootstrap_auth.py)
+                user = await bootstrap_auth.authenticate(self.registry, request.headers["Authorization"])
+                if user is not None and bootstrap_auth.allowed(request.method, request.path):
+                    return await handler(request)
+                if user is not None:
+                    return error_response(errors.Forbidden(f'User "{user[0]}" cannot {request.method} {request.path}'))
             return error_response(
                 errors.Unauthenticated("Unauthorized: a client certificate from the cluster CA is required")
             )

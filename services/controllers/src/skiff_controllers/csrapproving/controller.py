@@ -3,7 +3,8 @@ csrapproving controller does for `kubernetes.io/kube-apiserver-client-kubelet`:
 
 * a bootstrapping node ("nodeclient"): requested by a member of `system:bootstrappers` (a bootstrap
   token's user, system:bootstrap:<id>) for a well-formed node client certificate;
-* a node renewing its own ("selfnodeclient"): requested by system:node:<name> for system:node:<name>.
+* a node renewing its own ("selfnodeclient"): requested by system:node:<name> for system:node:<name>;
+* a node's serving certificate (`kubernetes.io/kubelet-serving`), requested by that node itself.
 
 Kubernetes checks both with a SubjectAccessReview on `certificatesigningrequests/nodeclient` and
 `.../selfnodeclient`; kubeadm binds the first to its bootstrap token groups and the second to
@@ -34,7 +35,7 @@ def is_decided(req: certificates_pb2.CertificateSigningRequest) -> bool:
 def approval_reason(req: certificates_pb2.CertificateSigningRequest) -> str | None:
     """The message to approve with, or None when this controller does not approve the request."""
     spec = req.spec
-    if spec.signer_name != csrs.KUBELET_CLIENT:
+    if spec.signer_name not in (csrs.KUBELET_CLIENT, csrs.KUBELET_SERVING):
         return None
     try:
         parsed = x509.load_pem_x509_csr(spec.request)
@@ -43,6 +44,11 @@ def approval_reason(req: certificates_pb2.CertificateSigningRequest) -> str | No
     if csrs.check_request(spec.signer_name, parsed, list(spec.usages)) is not None:
         return None
     node_user, _groups = csrs.identity_of_request(parsed)
+    if spec.signer_name == csrs.KUBELET_SERVING:
+        # only a node for itself; Kubernetes leaves serving requests to a human or an external approver
+        # (it cannot know the node owns the addresses asked for): Skiff's nodes live on addresses the
+        # cluster itself hands out, so the node's own request is approved.
+        return "Auto approving self kubelet serving certificate." if spec.username == node_user else None
     if spec.username == node_user:
         return "Auto approving self kubelet client certificate after SubjectAccessReview."
     if BOOTSTRAPPERS in spec.groups:
