@@ -242,3 +242,10 @@ def test_ca_cert_hash_is_kubeadms_pin(pki: dict[str, TLSConfig]) -> None:
     digest = ca_cert_hash(Path(pki["apiserver"].ca_file).read_bytes())
     assert digest.startswith("sha256:") and len(digest) == len("sha256:") + 64
     assert digest != ca_cert_hash(Path(pki["etcd/server"].ca_file).read_bytes())
+
+
+def test_a_node_certificate_is_not_the_admin(pki: dict[str, TLSConfig]) -> None:
+    node = identity_of(cert(pki["nodes/n2/kubelet-client"]))
+    admin = identity_of(cert(pki["admin"]))
+    assert node.user != admin.user and "system:masters" not in node.groups
+    assert admin.groups == ("system:masters",)
