@@ -69,8 +69,9 @@ def pki_files(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """The files `skiff certs` makes, relative to its --dir (what the compose pki volume holds, and the
     chart's two Secrets: the top folder, and etcd/)."""
     out = tmp_path_factory.mktemp("pki")
-    args = argparse.Namespace(dir=out, hosts="127.0.0.1,apiserver", owner=None)
-    assert asyncio.run(certs.run(args)) == 0
+    for node in ("node-a", "node-b"):  # compose's two nodes (the chart's node is made the same way)
+        args = argparse.Namespace(dir=out, hosts="127.0.0.1,apiserver", owner=None, node_name=node)
+        assert asyncio.run(certs.run(args)) == 0
     return {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
 
 

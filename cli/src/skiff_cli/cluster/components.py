@@ -20,11 +20,10 @@ from .layout import ClusterLayout
 COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet", "proxy", "dns")
 # The apiserver's default --service-cluster-ip-range; the proxy drops traffic to its unallocated addresses.
 SERVICE_CIDR = "10.96.0.0/16"
-CLIENT_IDENTITIES = ("admin",)
-# etcd has a CA of its own (in <pki>/etcd), as in Kubernetes: only the apiserver holds a certificate etcd
-# trusts, so no other component's certificate opens the store.
+# etcd has a CA of its own (in <pki>/etcd), as in Kubernetes: only the apiserver (and etcd's own health
+# check) holds a client certificate etcd trusts, so no other component's certificate opens the store.
+# Every certificate's identity and usage is listed in skiff_common.pki.profiles.
 ETCD_PKI_SUBDIR = "etcd"
-ETCD_IDENTITIES = ("server", "apiserver-client")
 
 
 @dataclass(frozen=True)
@@ -50,9 +49,11 @@ def tls_flags(tls: TLSConfig, *, server: bool) -> list[str]:
     return [f"--tls-cert-file={tls.cert_file}", f"--tls-key-file={tls.key_file}", f"--tls-ca-file={tls.ca_file}"]
 
 
-def etcd(layout: ClusterLayout, tls: TLSConfig) -> Component:
+def etcd(layout: ClusterLayout, tls: TLSConfig, peer_tls: TLSConfig) -> Component:
+    """etcd with mutual TLS on both ports: clients need a certificate from etcd's CA, and so do peers
+    (each member's peer certificate is both server and client, as kubeadm's etcd/peer)."""
     client = f"https://{layout.etcd_endpoint}"
-    peer = f"http://127.0.0.1:{layout.etcd_peer_port}"  # one member: the peer URL carries no traffic
+    peer = f"https://127.0.0.1:{layout.etcd_peer_port}"
     return Component(
         "etcd",
         [
@@ -68,6 +69,10 @@ def etcd(layout: ClusterLayout, tls: TLSConfig) -> Component:
             f"--key-file={tls.key_file}",
             f"--trusted-ca-file={tls.ca_file}",
             "--client-cert-auth",
+            f"--peer-cert-file={peer_tls.cert_file}",
+            f"--peer-key-file={peer_tls.key_file}",
+            f"--peer-trusted-ca-file={peer_tls.ca_file}",
+            "--peer-client-cert-auth",
             "--log-level=warn",
         ],
     )
@@ -89,7 +94,14 @@ def runtime(layout: ClusterLayout) -> Component:
     )
 
 
-def apiserver(layout: ClusterLayout, tls: TLSConfig, etcd_tls: TLSConfig) -> Component:
+def apiserver(
+    layout: ClusterLayout, tls: TLSConfig, etcd_tls: TLSConfig, kubelet_client: TLSConfig | None = None
+) -> Component:
+    kubelet_flags = (
+        [f"--kubelet-client-certificate={kubelet_client.cert_file}", f"--kubelet-client-key={kubelet_client.key_file}"]
+        if kubelet_client
+        else []
+    )
     return Component(
         "apiserver",
         [
@@ -102,6 +114,7 @@ def apiserver(layout: ClusterLayout, tls: TLSConfig, etcd_tls: TLSConfig) -> Com
             f"--etcd-keyfile={etcd_tls.key_file}",
             f"--metrics-address={layout.metrics_address('apiserver')}",
             *tls_flags(tls, server=True),
+            *kubelet_flags,
         ],
     )
 
@@ -119,18 +132,28 @@ def scheduler(layout: ClusterLayout, tls: TLSConfig) -> Component:
 
 
 def controllers(layout: ClusterLayout, tls: TLSConfig) -> Component:
+    """The controller manager; its CSR signer issues node certificates with the cluster CA."""
     return Component(
         "controllers",
         [
             bin_path("skiff-controllers"),
             f"--apiserver={layout.apiserver_address}",
             f"--metrics-address={layout.metrics_address('controllers')}",
+            f"--cluster-signing-cert-file={layout.pki_dir / 'ca.crt'}",
+            f"--cluster-signing-key-file={layout.pki_dir / 'ca.key'}",
             *tls_flags(tls, server=False),
         ],
     )
 
 
-def kubelet(layout: ClusterLayout, tls: TLSConfig) -> Component:
+def kubelet(layout: ClusterLayout, tls: TLSConfig, serving: TLSConfig | None = None) -> Component:
+    """The kubelet dials the apiserver as system:node:<name> (`tls`, clientAuth) and serves logs and exec
+    with its own serving certificate (`serving`, serverAuth, its node's names and addresses)."""
+    serving_flags = (
+        [f"--tls-serving-cert-file={serving.cert_file}", f"--tls-serving-key-file={serving.key_file}"]
+        if serving
+        else []
+    )
     return Component(
         "kubelet",
         [
@@ -145,6 +168,7 @@ def kubelet(layout: ClusterLayout, tls: TLSConfig) -> Component:
             f"--cgroup-root={layout.cgroup_root}",
             f"--metrics-address={layout.metrics_address('kubelet')}",
             *tls_flags(tls, server=False),
+            *serving_flags,
         ],
     )
 

@@ -60,6 +60,19 @@ def etcd_tls_config(cfg: ApiServerConfig) -> TLSConfig | None:
     )
 
 
+def kubelet_tls_config(cfg: ApiServerConfig) -> TLSConfig | None:
+    """The client certificate for dialling kubelets, trusting the cluster CA (--client-ca-file)."""
+    if not cfg.kubelet_client_certificate and not cfg.kubelet_client_key:
+        return None
+    return _tls_files(
+        cfg.client_ca_file,
+        cfg.kubelet_client_certificate,
+        cfg.kubelet_client_key,
+        "--kubelet-client-certificate, --kubelet-client-key and --client-ca-file",
+        "kubelets are dialled over mutual TLS",
+    )
+
+
 class ApiServerApp:
     def __init__(self, cfg: ApiServerConfig) -> None:
         self.cfg = cfg
@@ -122,7 +135,13 @@ class ApiServerApp:
         if serve:
             await self.server.start()
         if cfg.secure_port >= 0:  # same registry and limits, Kubernetes' paths and JSON
-            self.rest = RestApi(self.registry, limits, tls=tls, watch_queue_size=cfg.watch_queue_size)
+            self.rest = RestApi(
+                self.registry,
+                limits,
+                tls=tls,
+                watch_queue_size=cfg.watch_queue_size,
+                kubelet_tls=kubelet_tls_config(cfg),
+            )
             host = cfg.listen.rpartition(":")[0] or "127.0.0.1"
             self.rest_port = await self.rest.start(f"{host}:{cfg.secure_port}", reuse_port=cfg.reuse_port)
         log.info("apiserver_started", port=self.port, rest_port=self.rest_port, etcd=cfg.etcd_endpoints)

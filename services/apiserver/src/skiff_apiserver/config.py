@@ -33,6 +33,12 @@ class ApiServerConfig:
         default=None,
         metadata={"help": "CA that signs client certificates: mutual TLS when set with cert and key"},
     )
+    kubelet_client_certificate: str | None = field(
+        default=None, metadata={"help": "client certificate (PEM) presented to kubelets (clientAuth)"}
+    )
+    kubelet_client_key: str | None = field(
+        default=None, metadata={"help": "private key (PEM) of --kubelet-client-certificate", "secret": True}
+    )
     max_inflight: int = field(default=400, metadata={"help": "non-watch requests served at once (0: no cap)"})
     client_qps: float = field(default=0.0, metadata={"help": "requests/s per client (0: unlimited)"})
     client_burst: int = field(default=100, metadata={"help": "per-client burst above client_qps"})
