@@ -15,6 +15,7 @@ from pathlib import Path
 
 from skiff_common.grpcutil import TLSConfig
 
+from . import kubedns
 from .layout import ClusterLayout
 
 COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet", "proxy", "dns")
@@ -101,6 +102,7 @@ def apiserver(layout: ClusterLayout, tls: TLSConfig, etcd_tls: TLSConfig) -> Com
             f"--etcd-certfile={etcd_tls.cert_file}",
             f"--etcd-keyfile={etcd_tls.key_file}",
             f"--metrics-address={layout.metrics_address('apiserver')}",
+            f"--advertise-address={layout.pod_gateway}",  # pods reach the API there (kubernetes Service)
             *tls_flags(tls, server=True),
         ],
     )
@@ -140,6 +142,7 @@ def kubelet(layout: ClusterLayout, tls: TLSConfig) -> Component:
             f"--runtime-endpoint=unix://{layout.runtime_socket}",
             f"--listen=127.0.0.1:{layout.kubelet_port}",
             f"--pod-cidr={layout.pod_cidr}",
+            f"--cluster-dns={kubedns.cluster_dns_ip(SERVICE_CIDR)}",  # ClusterFirst pods ask kube-dns
             f"--root-dir={layout.kubelet_root}",
             f"--pod-log-dir={layout.pod_log_dir}",
             f"--cgroup-root={layout.cgroup_root}",
