@@ -6,10 +6,11 @@
 Its own etcd and skiff-apiserver processes; the proxy runs in this process (ProxyApp, the same code as
 `skiff-proxy`) and programs a network namespace made for the run, so the host's ruleset is never
 touched. Measured:
-  (a) full sync: render the whole table from the informer caches + `nft -f` of it (the proxy's only
-      kind of sync: every sync is a whole-table transaction), several forced resyncs;
+  (a) full sync: render the whole table from the informer caches + one `nft -f` (or iptables-restore)
+      transaction rebuilding it, several forced resyncs (what runs at start, after a refused apply and
+      hourly; the syncs of (b) send only the delta);
   (b) network programming latency: from just before an EndpointSlice update is sent to the apiserver
-      until `nft -f` has returned with a ruleset that DNATs to the new endpoint, one change at a time;
+      until the tool has returned with a ruleset that DNATs to the new endpoint, one change at a time;
   (c) added latency of a connection through a ClusterIP vs straight to the pod IP, with all the
       Services above in the table: a server and a client namespace on a bridge in the run's namespace,
       connect + 1-byte request/response + close, the two targets interleaved.
