@@ -15,6 +15,7 @@ from pathlib import Path
 
 from skiff_common.grpcutil import TLSConfig
 
+from . import kubedns
 from .layout import ClusterLayout
 
 COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet", "proxy", "dns")
@@ -113,6 +114,7 @@ def apiserver(
             f"--etcd-certfile={etcd_tls.cert_file}",
             f"--etcd-keyfile={etcd_tls.key_file}",
             f"--metrics-address={layout.metrics_address('apiserver')}",
+            f"--advertise-address={layout.pod_gateway}",  # pods reach the API there (kubernetes Service)
             *tls_flags(tls, server=True),
             *kubelet_flags,
         ],
@@ -163,6 +165,7 @@ def kubelet(layout: ClusterLayout, tls: TLSConfig, serving: TLSConfig | None = N
             f"--runtime-endpoint=unix://{layout.runtime_socket}",
             f"--listen=127.0.0.1:{layout.kubelet_port}",
             f"--pod-cidr={layout.pod_cidr}",
+            f"--cluster-dns={kubedns.cluster_dns_ip(SERVICE_CIDR)}",  # ClusterFirst pods ask kube-dns
             f"--root-dir={layout.kubelet_root}",
             f"--pod-log-dir={layout.pod_log_dir}",
             f"--cgroup-root={layout.cgroup_root}",

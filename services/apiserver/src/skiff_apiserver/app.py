@@ -15,6 +15,7 @@ from skiff_common.grpcutil import TLSConfig, add_listen, create_server
 from skiff_common.tasks import TaskSet
 
 from skiff_apiserver.admission.limits import Limits
+from skiff_apiserver.advertise import freebind_socket, needs_own_listener
 from skiff_apiserver.config import ApiServerConfig
 from skiff_apiserver.logs import log
 from skiff_apiserver.machinery import kinds
@@ -127,7 +128,6 @@ class ApiServerApp:
         )
         register(service, self.server)
         self.port = add_listen(self.server, cfg.listen, tls)
-        await ensure_kubernetes_service(self.registry, cfg.service_cluster_ip_range, cfg.advertise_address, self.port)
         services = self.registry.store.strategies["services"]
         assert isinstance(services, ServiceStrategy)
         self.repair = ServiceAllocationRepair(self.client, cfg.etcd_prefix, services.allocations)
@@ -144,6 +144,12 @@ class ApiServerApp:
             )
             host = cfg.listen.rpartition(":")[0] or "127.0.0.1"
             self.rest_port = await self.rest.start(f"{host}:{cfg.secure_port}", reuse_port=cfg.reuse_port)
+            if needs_own_listener(host, cfg.advertise_address):  # pods reach the API there (advertise.py)
+                sock = freebind_socket(cfg.advertise_address, self.rest_port, reuse_port=cfg.reuse_port)
+                await self.rest.serve_socket(sock)
+        # The `kubernetes` Service leads to the Kubernetes API (REST) where it is served, as in Kubernetes.
+        api_port = self.rest_port if self.rest is not None else self.port
+        await ensure_kubernetes_service(self.registry, cfg.service_cluster_ip_range, cfg.advertise_address, api_port)
         log.info("apiserver_started", port=self.port, rest_port=self.rest_port, etcd=cfg.etcd_endpoints)
         return self.port
 

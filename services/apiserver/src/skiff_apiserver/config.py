@@ -55,7 +55,11 @@ class ApiServerConfig:
         default="30000-32767", metadata={"help": "ports NodePort and LoadBalancer Services are given (first-last)"}
     )
     advertise_address: str = field(
-        default="127.0.0.1", metadata={"help": "address of this apiserver in the `kubernetes` Service's Endpoints"}
+        default="127.0.0.1",
+        metadata={
+            "help": "address of this apiserver in the `kubernetes` Service's Endpoints; the REST API also "
+            "listens there when it is not the --listen host (bound with IP_FREEBIND: it may appear later)"
+        },
     )
     event_ttl: int = field(default=3600, metadata={"help": "seconds Events live (etcd lease); 0: forever"})
     max_message_bytes: int = field(default=64 * 1024 * 1024, metadata={"help": "gRPC message size limit"})

@@ -15,6 +15,7 @@ gRPC call. Two ports keep both paths direct.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Awaitable, Callable
 
@@ -103,6 +104,11 @@ class RestApi:
         self.port = sockets[0].getsockname()[1] if sockets else int(port)
         log.info("rest_api_started", port=self.port, tls=self.tls is not None)
         return self.port
+
+    async def serve_socket(self, sock: socket.socket) -> None:
+        """Serve on a socket the caller bound as well (e.g. the advertise address, see advertise.py)."""
+        assert self._runner is not None, "start() first"
+        await web.SockSite(self._runner, sock, ssl_context=ssl_context(self.tls) if self.tls else None).start()
 
     async def stop(self) -> None:
         self.health.stopping = True
