@@ -15,7 +15,8 @@ class SchedulerConfig:
     tls_cert_file: str = field(default="", metadata={"help": "client certificate (PEM)"})
     tls_key_file: str = field(default="", metadata={"help": "private key (PEM)", "secret": True})
     metrics_address: str = field(default="", metadata={"help": "Prometheus endpoint host:port (empty: off)"})
-    config: str = field(
+    # kube-scheduler's --config; --config itself is skiff_common's file of these settings.
+    scheduler_config: str = field(
         default="", metadata={"help": "KubeSchedulerConfiguration YAML (profiles, plugins, percentageOfNodesToScore)"}
     )
     leader_elect: bool = field(default=False, metadata={"help": "elect a leader on Lease kube-system/kube-scheduler"})

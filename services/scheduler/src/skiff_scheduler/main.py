@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = load_config(SchedulerConfig, argv)
     try:
         cfg.tls()
-        sc = load_configuration(cfg.config)
+        sc = load_configuration(cfg.scheduler_config)
         check_configuration(sc)
     except (ValueError, ConfigError) as exc:
         print(f"skiff-scheduler: {exc}", file=sys.stderr)

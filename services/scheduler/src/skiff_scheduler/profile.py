@@ -183,4 +183,4 @@ def load_configuration(path: str) -> SchedulerConfiguration:
         with open(path, encoding="utf-8") as f:
             return parse_configuration(f.read())
     except OSError as exc:
-        raise ConfigError(f"--config: cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(f"--scheduler-config: cannot read {path}: {exc.strerror}") from None

@@ -37,6 +37,7 @@ from skiff_scheduler.queue import QueuedPodInfo, SchedulingQueue
 
 log = get_logger(__name__)
 PLUGIN_METRICS_SAMPLE = 0.1
+MAX_IN_FLIGHT_BINDINGS = 256
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Scheduler:
         self.in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.scheduled = 0
+        self._bind_slots = asyncio.Semaphore(MAX_IN_FLIGHT_BINDINGS)
 
     def framework_for(self, pod: pod_pb2.Pod) -> Framework | None:
         return self.frameworks.get(pod.spec.scheduler_name or "default-scheduler")
@@ -87,6 +89,11 @@ class Scheduler:
             except Exception as exc:  # a bug must not stop scheduling
                 log.exception("schedule.crashed", pod=qpi.key)
                 self._fail(qpi, Status.error(str(exc)), self.queue.scheduling_cycle, None)
+            # A cycle that succeeds awaits nothing: yield, so binding tasks and informers run between cycles,
+            # and hold back while too many bindings are in flight (their pods are assumed in the cache).
+            await asyncio.sleep(0)
+            await self._bind_slots.acquire()
+            self._bind_slots.release()
 
     async def drain(self) -> None:
         if self._tasks:
@@ -142,6 +149,7 @@ class Scheduler:
             self._fail(qpi, status, cycle, None)
             return
         self.in_flight.add(pi.key)
+        await self._bind_slots.acquire()
         task = asyncio.create_task(self.binding_cycle(fw, state, qpi, node, t0), name=f"bind-{pi.key}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -254,20 +262,15 @@ class Scheduler:
             )
         finally:
             self.in_flight.discard(pi.key)
+            self._bind_slots.release()
 
 
 def select_host(scores: Sequence[NodeScore]) -> str:
-    """Highest total score; ties broken uniformly at random (reservoir sampling, as kube-scheduler)."""
-    best_name, best_score, seen = "", -1, 0
-    for ns in scores:
-        s = ns.score
-        if s > best_score:
-            best_name, best_score, seen = ns.name, s, 1
-        elif s == best_score:
-            seen += 1
-            if random.randrange(seen) == 0:
-                best_name = ns.name
-    return best_name
+    """Highest total score; ties broken uniformly at random (as kube-scheduler's reservoir sampling)."""
+    if not scores:
+        return ""
+    best = max(ns.score for ns in scores)
+    return random.choice([ns.name for ns in scores if ns.score == best])
 
 
 def _result(status: Status) -> str:

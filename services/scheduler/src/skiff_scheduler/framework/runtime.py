@@ -103,12 +103,19 @@ class Framework:
                 if not status.ok:
                     return status.with_plugin(p.name)
             return SUCCESS
-        for p in self.filter:
-            if p.name not in skip:
-                status = p.filter(state, pod, node)
-                if status.code is not Code.SUCCESS and status.code is not Code.SKIP:
-                    return status.with_plugin(p.name)
+        for name, fn in self.active_filters(state):
+            status: Status = fn(state, pod, node)
+            if status is not SUCCESS and status.code is not Code.SUCCESS and status.code is not Code.SKIP:
+                return status.with_plugin(name)
         return SUCCESS
+
+    def active_filters(self, state: CycleState) -> list[tuple[str, Any]]:
+        """(name, bound filter) of the plugins this pod's PreFilter did not skip; computed once per cycle."""
+        cached = state.get("__filters")
+        if cached is None:
+            cached = [(p.name, p.filter) for p in self.filter if p.name not in state.skip_filter]
+            state.write("__filters", cached)
+        return cached  # type: ignore[no-any-return]
 
     def run_filter_with_nominated(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         """Filter as if the pods nominated to this node with priority >= the pod's were already there
@@ -164,18 +171,21 @@ class Framework:
         return SUCCESS
 
     def run_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[NodeScore]:
-        totals = [NodeScore(n.name, 0) for n in nodes]
+        totals = [0] * len(nodes)
         for p, weight in self.score:
             if p.name in state.skip_score:
                 continue
             t0 = time.perf_counter()
-            scores = [NodeScore(n.name, p.score(state, pod, n)) for n in nodes]
+            score = p.score
+            raw = [score(state, pod, n) for n in nodes]
             if isinstance(p, NormalizeScorePlugin):
-                p.normalize_score(state, pod, scores)
+                wrapped = [NodeScore(n.name, s) for n, s in zip(nodes, raw, strict=True)]
+                p.normalize_score(state, pod, wrapped)
+                raw = [s.score for s in wrapped]
             metrics.plugin_duration(p.name, "Score", SUCCESS, t0)
-            for total, s in zip(totals, scores, strict=True):
-                total.score += max(0, min(MAX_NODE_SCORE, s.score)) * weight
-        return totals
+            totals = [t + (s if 0 <= s <= MAX_NODE_SCORE else max(0, min(MAX_NODE_SCORE, s))) * weight
+                      for t, s in zip(totals, raw, strict=True)]  # fmt: skip
+        return [NodeScore(n.name, t) for n, t in zip(nodes, totals, strict=True)]
 
     # -- Reserve / Permit ------------------------------------------------------------------------------
     def run_reserve(self, state: CycleState, pod: PodInfo, node_name: str) -> Status:

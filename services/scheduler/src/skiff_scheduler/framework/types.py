@@ -12,7 +12,7 @@ only re-copies what changed.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from skiff.api.core.v1 import node_pb2, pod_pb2, scheduling_pb2
@@ -117,6 +117,10 @@ def _term(owner_ns: str, t: scheduling_pb2.PodAffinityTerm, weight: int = 0) -> 
     return AffinityTerm(sel, namespaces, ns_sel, t.topology_key, weight)
 
 
+def _check_order(item: tuple[str, int]) -> tuple[int, str]:
+    return ({CPU: 0, MEMORY: 1, "ephemeral-storage": 2}.get(item[0], 3), item[0])
+
+
 @dataclass(slots=True)
 class PodInfo:
     pod: pod_pb2.Pod
@@ -128,6 +132,8 @@ class PodInfo:
     required_anti_affinity: list[AffinityTerm]
     preferred_affinity: list[AffinityTerm]
     preferred_anti_affinity: list[AffinityTerm]
+    # requests in kube-scheduler's check order: cpu, memory, ephemeral-storage, then by name
+    ordered_requests: tuple[tuple[str, int], ...] = ()
 
     @property
     def key(self) -> str:
@@ -156,9 +162,11 @@ class PodInfo:
         ns = pod.metadata.namespace
         aff = pod.spec.affinity
         pa, paa = aff.pod_affinity, aff.pod_anti_affinity
+        requests = compute_requests(pod)
+        ordered = tuple(sorted(((k, v) for k, v in requests.items() if v > 0 and k != PODS), key=_check_order))
         return cls(
             pod,
-            compute_requests(pod),
+            requests,
             cpu,
             mem,
             host_ports(pod),
@@ -169,6 +177,7 @@ class PodInfo:
                 _term(ns, w.pod_affinity_term, w.weight)
                 for w in paa.preferred_during_scheduling_ignored_during_execution
             ],
+            ordered,
         )
 
 
@@ -195,16 +204,18 @@ class NodeInfo:
     images: dict[str, int] = field(default_factory=dict)  # image name -> size in bytes
     generation: int = 0
 
-    @property
-    def name(self) -> str:
-        return self.node.metadata.name if self.node is not None else ""
-
-    @property
-    def labels(self) -> Mapping[str, str]:
-        return self.node.metadata.labels if self.node is not None else {}
+    # Plain attributes, not properties: Filter and Score read them once per node per pod.
+    name: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: Sequence[node_pb2.Taint] = ()
+    unschedulable: bool = False
 
     def set_node(self, node: node_pb2.Node) -> None:
         self.node = node
+        self.name = node.metadata.name
+        self.labels = node.metadata.labels
+        self.taints = node.spec.taints
+        self.unschedulable = node.spec.unschedulable
         self.allocatable = node_allocatable(node)
         self.images = {}
         for img in node.status.images:
@@ -261,4 +272,8 @@ class NodeInfo:
             self.allocatable,
             self.images,
             self.generation,
+            self.name,
+            self.labels,
+            self.taints,
+            self.unschedulable,
         )

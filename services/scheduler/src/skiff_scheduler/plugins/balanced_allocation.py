@@ -22,6 +22,7 @@ class BalancedAllocation:
 
     def __init__(self, args: dict[str, Any] | None = None, handle: Handle | None = None) -> None:
         self.resources = [n for n, _ in parse_resources((args or {}).get("resources"), "resources")]
+        self.two = (self.resources[0], self.resources[1]) if len(self.resources) == 2 else None
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status:
         if not any(pod.requests.get(n, 0) for n in self.resources):
@@ -29,6 +30,14 @@ class BalancedAllocation:
         return SUCCESS
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        if self.two is not None:  # the default pair, unrolled
+            a, b = self.two
+            alloc, used, want = node.allocatable, node.requested, pod.requests
+            ca, cb = alloc.get(a, 0), alloc.get(b, 0)
+            if ca > 0 and cb > 0:
+                fa = min(1.0, (used.get(a, 0) + want.get(a, 0)) / ca)
+                fb = min(1.0, (used.get(b, 0) + want.get(b, 0)) / cb)
+                return int((1 - abs(fa - fb) / 2) * MAX_NODE_SCORE)
         fractions = []
         for name in self.resources:
             capacity = node.allocatable.get(name, 0)

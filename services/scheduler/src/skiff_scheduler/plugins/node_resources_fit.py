@@ -58,18 +58,13 @@ def requested_for_score(pod: PodInfo, node: NodeInfo, name: str) -> int:
     return node.requested.get(name, 0) + pod.requests.get(name, 0)
 
 
-def _check_order(item: tuple[str, int]) -> tuple[int, str]:
-    """kube-scheduler's order: cpu, memory, ephemeral-storage, then extended resources by name."""
-    return ({CPU: 0, MEMORY: 1, "ephemeral-storage": 2}.get(item[0], 3), item[0])
-
-
 def fit_reasons(pod: PodInfo, node: NodeInfo, ignored: frozenset[str] = frozenset()) -> list[str]:
     alloc, used = node.allocatable, node.requested
     reasons = []
     if len(node.pods) + 1 > alloc.get(PODS, 0):
         reasons.append("Too many pods")
-    for name, want in sorted(pod.requests.items(), key=_check_order):
-        if want <= 0 or name in ignored or name == PODS:
+    for name, want in pod.ordered_requests:  # cpu, memory, ephemeral-storage, then by name
+        if name in ignored:
             continue
         if used.get(name, 0) + want > alloc.get(name, 0):
             reasons.append(f"Insufficient {name}")
@@ -118,6 +113,15 @@ class NodeResourcesFit:
         return Status.unschedulable(*reasons) if reasons else SUCCESS
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        if self.resources is DEFAULT_RESOURCES and self.strategy == LEAST:
+            # the default, unrolled: mean of free cpu and memory fractions (0..100)
+            alloc = node.allocatable
+            cap_c, cap_m = alloc.get(CPU, 0), alloc.get(MEMORY, 0)
+            if cap_c > 0 and cap_m > 0:
+                req_c, req_m = node.nonzero_cpu + pod.nonzero_cpu, node.nonzero_memory + pod.nonzero_memory
+                s_c = (cap_c - req_c) * MAX_NODE_SCORE // cap_c if req_c <= cap_c else 0
+                s_m = (cap_m - req_m) * MAX_NODE_SCORE // cap_m if req_m <= cap_m else 0
+                return (s_c + s_m) // 2
         total = weights = 0
         alloc = node.allocatable
         for name, weight in self.resources:

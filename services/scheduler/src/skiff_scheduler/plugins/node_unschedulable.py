@@ -39,8 +39,7 @@ class NodeUnschedulable:
         ]
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
-        assert node.node is not None
-        if not node.node.spec.unschedulable:
+        if not node.unschedulable:
             return SUCCESS
         if any(tolerates(t, UNSCHEDULABLE_TAINT) for t in pod.pod.spec.tolerations):
             return SUCCESS

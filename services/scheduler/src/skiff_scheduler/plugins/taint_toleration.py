@@ -68,8 +68,7 @@ class TaintToleration:
         return QUEUE if blocked is None else QUEUE_SKIP
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
-        assert node.node is not None
-        taints = node.node.spec.taints
+        taints = node.taints
         if not taints:
             return SUCCESS
         taint = untolerated(taints, pod.pod.spec.tolerations, ("NoSchedule", "NoExecute"))
@@ -82,11 +81,12 @@ class TaintToleration:
         return SUCCESS
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        assert node.node is not None
+        if not node.taints:
+            return 0
         tolerations = state.get(self.name) or []
         return sum(
             1
-            for taint in node.node.spec.taints
+            for taint in node.taints
             if taint.effect == "PreferNoSchedule" and not any(tolerates(t, taint) for t in tolerations)
         )
 
