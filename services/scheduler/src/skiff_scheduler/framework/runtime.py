@@ -104,9 +104,9 @@ class Framework:
                     return status.with_plugin(p.name)
             return SUCCESS
         for name, fn in self.active_filters(state):
-            status: Status = fn(state, pod, node)
-            if status is not SUCCESS and status.code is not Code.SUCCESS and status.code is not Code.SKIP:
-                return status.with_plugin(name)
+            st: Status = fn(state, pod, node)
+            if st is not SUCCESS and st.code is not Code.SUCCESS and st.code is not Code.SKIP:
+                return st.with_plugin(name)
         return SUCCESS
 
     def active_filters(self, state: CycleState) -> list[tuple[str, Any]]:
