@@ -37,7 +37,7 @@ from skiff_scheduler.queue import QueuedPodInfo, SchedulingQueue
 
 log = get_logger(__name__)
 PLUGIN_METRICS_SAMPLE = 0.1
-MAX_IN_FLIGHT_BINDINGS = 256
+MAX_IN_FLIGHT_BINDINGS = 32
 
 
 @dataclass
