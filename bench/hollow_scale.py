@@ -28,6 +28,7 @@ from scheduler_bench import BIN, Cluster, free_port
 from skiff.api.core.v1 import node_pb2, pod_pb2
 from skiff.api.meta.v1 import meta_pb2
 from skiff_client import ApiClient
+from skiff_common import errors
 
 
 def pause_pod(name: str) -> pod_pb2.Pod:
@@ -62,10 +63,19 @@ async def run(args: argparse.Namespace, cluster: Cluster, hollow_log: Path) -> N
     print(_last(hollow_log), flush=True)
     created = 0
     sem = asyncio.Semaphore(50)
+    failures: dict[str, int] = {}
 
     async def one(i: int) -> None:
         async with sem:
-            await api.create(pause_pod(f"h-{i}"))
+            for attempt in range(6):
+                try:
+                    await api.create(pause_pod(f"h-{i}"))
+                    return
+                except errors.AlreadyExists:
+                    return
+                except errors.SkiffError as exc:  # overload answers (CANCELLED, UNAVAILABLE): back off, retry
+                    failures[type(exc).__name__] = failures.get(type(exc).__name__, 0) + 1
+                    await asyncio.sleep(0.5 * 2**attempt)
 
     start = time.monotonic()
     while created < args.pods and time.monotonic() - start < args.limit:
@@ -85,7 +95,8 @@ async def run(args: argparse.Namespace, cluster: Cluster, hollow_log: Path) -> N
         cpu = {k: round(cpu1[k] - cpu0.get(k, 0), 1) for k in cpu1}
         print(
             f"pods {created}: create {t_created:.0f}s, all running after {time.monotonic() - t0:.0f}s "
-            f"({running}/{created}); nodes tainted {await not_ready(api)}; cpu {cpu}; {_last(hollow_log)}",
+            f"({running}/{created}); create retries {failures}; nodes tainted {await not_ready(api)}; "
+            f"cpu {cpu}; {_last(hollow_log)}",
             flush=True,
         )
         if running < created:
