@@ -91,6 +91,7 @@ class SchedulerApp:
     async def _run(self) -> None:
         await self.factory.wait_synced()
         flush = asyncio.create_task(self.queue.run_flushes(), name="scheduler-queue-flush")
+        expire = asyncio.create_task(self._expire_assumed(), name="scheduler-cache-expiry")
         try:
             if self.elector is None:
                 await self.scheduler.run()
@@ -98,6 +99,7 @@ class SchedulerApp:
             while True:
                 await self.elector.acquire()
                 self.is_leader = True
+                self._requeue_pending()  # pods popped by a cancelled loop are back in the queue
                 loop = asyncio.create_task(self.scheduler.run(), name="scheduling-loop")
                 await self.elector.hold()
                 # Leadership lost: stop scheduling (a clean stop between cycles), wait for binds, campaign.
@@ -108,6 +110,20 @@ class SchedulerApp:
                 await self.scheduler.drain()
         finally:
             flush.cancel()
+            expire.cancel()
+
+    def _requeue_pending(self) -> None:
+        for pod in self.pending.store.list():
+            if self.wants(pod) and pod.metadata.uid and not self.cache.is_assumed(pod.metadata.uid):
+                key = f"{pod.metadata.namespace}/{pod.metadata.name}"
+                if key not in self.queue and key not in self.scheduler.in_flight:
+                    self.queue.add(pod)
+
+    async def _expire_assumed(self) -> None:
+        """Assumed pods whose binding finished but never showed up in the informer are dropped (TTL)."""
+        while True:
+            await asyncio.sleep(1.0)
+            self.cache.cleanup_expired()
 
     async def stop(self) -> None:
         self.queue.close()
