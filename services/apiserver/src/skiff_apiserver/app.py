@@ -15,6 +15,7 @@ from skiff_common.grpcutil import TLSConfig, add_listen, create_server
 from skiff_common.tasks import TaskSet
 
 from skiff_apiserver.admission.limits import Limits
+from skiff_apiserver.admission.priority import PriorityAdmission
 from skiff_apiserver.advertise import freebind_socket, needs_own_listener
 from skiff_apiserver.config import ApiServerConfig
 from skiff_apiserver.logs import log
@@ -108,7 +109,10 @@ class ApiServerApp:
                 event_ttl=cfg.event_ttl,
                 service_cidr=cfg.service_cluster_ip_range,
                 node_port_range=cfg.service_node_port_range,
-                admission=[NamespaceLifecycle(self.client, cfg.etcd_prefix, self.caches)],
+                admission=[
+                    NamespaceLifecycle(self.client, cfg.etcd_prefix, self.caches),
+                    PriorityAdmission(self.client, cfg.etcd_prefix, self.caches),
+                ],
             )
         )
         await self._ensure_namespaces()

@@ -1,4 +1,4 @@
-"""Typed scheduler configuration."""
+"""Typed scheduler configuration (flags, environment, file); profiles come from --config."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ class SchedulerConfig:
     tls_cert_file: str = field(default="", metadata={"help": "client certificate (PEM)"})
     tls_key_file: str = field(default="", metadata={"help": "private key (PEM)", "secret": True})
     metrics_address: str = field(default="", metadata={"help": "Prometheus endpoint host:port (empty: off)"})
-    plugins: list[str] = field(default_factory=list, metadata={"help": "plugins to enable (default: all registered)"})
+    # kube-scheduler's --config; --config itself is skiff_common's file of these settings.
+    scheduler_config: str = field(
+        default="", metadata={"help": "KubeSchedulerConfiguration YAML (profiles, plugins, percentageOfNodesToScore)"}
+    )
+    leader_elect: bool = field(default=False, metadata={"help": "elect a leader on Lease kube-system/kube-scheduler"})
+    leader_identity: str = field(default="", metadata={"help": "identity in the Lease (default: hostname_random)"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
 
     def tls(self) -> TLSConfig | None:

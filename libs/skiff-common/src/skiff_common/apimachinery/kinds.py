@@ -32,6 +32,7 @@ from skiff.api.core.v1 import (
 )
 from skiff.api.discovery.v1 import endpointslice_pb2
 from skiff.api.meta.v1 import meta_pb2
+from skiff.api.scheduling.v1 import priorityclass_pb2
 
 from skiff_common import errors
 
@@ -124,6 +125,15 @@ ALL_KINDS: tuple[KindInfo, ...] = (
         certificates_pb2.CertificateSigningRequest,
         ("csr",),
         ("status", "approval"),
+    ),
+    KindInfo(
+        "PriorityClass",
+        "scheduling.k8s.io/v1",
+        "priorityclasses",
+        "priorityclass",
+        False,
+        priorityclass_pb2.PriorityClass,
+        ("pc",),
     ),
 )
 

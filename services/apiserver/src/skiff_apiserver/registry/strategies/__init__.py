@@ -13,6 +13,7 @@ from skiff_apiserver.registry.strategies.job import JobStrategy
 from skiff_apiserver.registry.strategies.namespace import NamespaceStrategy
 from skiff_apiserver.registry.strategies.node import NodeStrategy
 from skiff_apiserver.registry.strategies.pod import PodStrategy
+from skiff_apiserver.registry.strategies.priorityclass import PriorityClassStrategy
 from skiff_apiserver.registry.strategies.replicaset import ReplicaSetStrategy
 from skiff_apiserver.registry.strategies.service import ServiceStrategy
 from skiff_apiserver.registry.strategy import StorageEnv, Strategy
@@ -30,6 +31,8 @@ _BY_KIND: dict[str, type[Strategy]] = {
     "CronJob": CronJobStrategy,
     "EndpointSlice": EndpointSliceStrategy,
     "CertificateSigningRequest": CertificateSigningRequestStrategy,
+
+    "PriorityClass": PriorityClassStrategy,
 }
 
 

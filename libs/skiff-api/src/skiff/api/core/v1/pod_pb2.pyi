@@ -108,6 +108,27 @@ class PodSpec(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class OverheadEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _meta_pb2.Quantity: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _meta_pb2.Quantity | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     VOLUMES_FIELD_NUMBER: _builtins.int
     INIT_CONTAINERS_FIELD_NUMBER: _builtins.int
     CONTAINERS_FIELD_NUMBER: _builtins.int
@@ -137,6 +158,8 @@ class PodSpec(_message.Message):
     ENABLE_SERVICE_LINKS_FIELD_NUMBER: _builtins.int
     TOPOLOGY_SPREAD_CONSTRAINTS_FIELD_NUMBER: _builtins.int
     RUNTIME_CLASS_NAME_FIELD_NUMBER: _builtins.int
+    PREEMPTION_POLICY_FIELD_NUMBER: _builtins.int
+    OVERHEAD_FIELD_NUMBER: _builtins.int
     restart_policy: _builtins.str
     """"Always", "OnFailure" or "Never"."""
     termination_grace_period_seconds: _builtins.int
@@ -158,6 +181,8 @@ class PodSpec(_message.Message):
     priority: _builtins.int
     enable_service_links: _builtins.bool
     runtime_class_name: _builtins.str
+    preemption_policy: _builtins.str
+    """"PreemptLowerPriority" (default) or "Never"; set from the PriorityClass at admission."""
     @_builtins.property
     def volumes(self) -> _containers.RepeatedCompositeFieldContainer[_volume_pb2.Volume]: ...
     @_builtins.property
@@ -180,6 +205,10 @@ class PodSpec(_message.Message):
     def dns_config(self) -> Global___PodDNSConfig: ...
     @_builtins.property
     def topology_spread_constraints(self) -> _containers.RepeatedCompositeFieldContainer[_scheduling_pb2.TopologySpreadConstraint]: ...
+    @_builtins.property
+    def overhead(self) -> _containers.MessageMap[_builtins.str, _meta_pb2.Quantity]:
+        """Resources the pod's sandbox costs beyond its containers (RuntimeClass overhead)."""
+
     def __init__(
         self,
         *,
@@ -212,10 +241,12 @@ class PodSpec(_message.Message):
         enable_service_links: _builtins.bool | None = ...,
         topology_spread_constraints: _abc.Iterable[_scheduling_pb2.TopologySpreadConstraint] | None = ...,
         runtime_class_name: _builtins.str = ...,
+        preemption_policy: _builtins.str | None = ...,
+        overhead: _abc.Mapping[_builtins.str, _meta_pb2.Quantity] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_automount_service_account_token", b"_automount_service_account_token", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_share_process_namespace", b"_share_process_namespace", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "affinity", b"affinity", "automount_service_account_token", b"automount_service_account_token", "dns_config", b"dns_config", "enable_service_links", b"enable_service_links", "priority", b"priority", "security_context", b"security_context", "share_process_namespace", b"share_process_namespace", "termination_grace_period_seconds", b"termination_grace_period_seconds"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_automount_service_account_token", b"_automount_service_account_token", "_enable_service_links", b"_enable_service_links", "_preemption_policy", b"_preemption_policy", "_priority", b"_priority", "_share_process_namespace", b"_share_process_namespace", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "affinity", b"affinity", "automount_service_account_token", b"automount_service_account_token", "dns_config", b"dns_config", "enable_service_links", b"enable_service_links", "preemption_policy", b"preemption_policy", "priority", b"priority", "security_context", b"security_context", "share_process_namespace", b"share_process_namespace", "termination_grace_period_seconds", b"termination_grace_period_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_automount_service_account_token", b"_automount_service_account_token", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_share_process_namespace", b"_share_process_namespace", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "affinity", b"affinity", "automount_service_account_token", b"automount_service_account_token", "containers", b"containers", "dns_config", b"dns_config", "dns_policy", b"dns_policy", "enable_service_links", b"enable_service_links", "host_aliases", b"host_aliases", "host_ipc", b"host_ipc", "host_network", b"host_network", "host_pid", b"host_pid", "hostname", b"hostname", "image_pull_secrets", b"image_pull_secrets", "init_containers", b"init_containers", "node_name", b"node_name", "node_selector", b"node_selector", "priority", b"priority", "priority_class_name", b"priority_class_name", "restart_policy", b"restart_policy", "runtime_class_name", b"runtime_class_name", "scheduler_name", b"scheduler_name", "security_context", b"security_context", "service_account_name", b"service_account_name", "share_process_namespace", b"share_process_namespace", "subdomain", b"subdomain", "termination_grace_period_seconds", b"termination_grace_period_seconds", "tolerations", b"tolerations", "topology_spread_constraints", b"topology_spread_constraints", "volumes", b"volumes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_automount_service_account_token", b"_automount_service_account_token", "_enable_service_links", b"_enable_service_links", "_preemption_policy", b"_preemption_policy", "_priority", b"_priority", "_share_process_namespace", b"_share_process_namespace", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "affinity", b"affinity", "automount_service_account_token", b"automount_service_account_token", "containers", b"containers", "dns_config", b"dns_config", "dns_policy", b"dns_policy", "enable_service_links", b"enable_service_links", "host_aliases", b"host_aliases", "host_ipc", b"host_ipc", "host_network", b"host_network", "host_pid", b"host_pid", "hostname", b"hostname", "image_pull_secrets", b"image_pull_secrets", "init_containers", b"init_containers", "node_name", b"node_name", "node_selector", b"node_selector", "overhead", b"overhead", "preemption_policy", b"preemption_policy", "priority", b"priority", "priority_class_name", b"priority_class_name", "restart_policy", b"restart_policy", "runtime_class_name", b"runtime_class_name", "scheduler_name", b"scheduler_name", "security_context", b"security_context", "service_account_name", b"service_account_name", "share_process_namespace", b"share_process_namespace", "subdomain", b"subdomain", "termination_grace_period_seconds", b"termination_grace_period_seconds", "tolerations", b"tolerations", "topology_spread_constraints", b"topology_spread_constraints", "volumes", b"volumes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__active_deadline_seconds: _TypeAlias = _typing.Literal["active_deadline_seconds"]  # noqa: Y015
     _WhichOneofArgType__active_deadline_seconds: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds"]  # noqa: Y015
@@ -223,6 +254,8 @@ class PodSpec(_message.Message):
     _WhichOneofArgType__automount_service_account_token: _TypeAlias = _typing.Literal["_automount_service_account_token", b"_automount_service_account_token"]  # noqa: Y015
     _WhichOneofReturnType__enable_service_links: _TypeAlias = _typing.Literal["enable_service_links"]  # noqa: Y015
     _WhichOneofArgType__enable_service_links: _TypeAlias = _typing.Literal["_enable_service_links", b"_enable_service_links"]  # noqa: Y015
+    _WhichOneofReturnType__preemption_policy: _TypeAlias = _typing.Literal["preemption_policy"]  # noqa: Y015
+    _WhichOneofArgType__preemption_policy: _TypeAlias = _typing.Literal["_preemption_policy", b"_preemption_policy"]  # noqa: Y015
     _WhichOneofReturnType__priority: _TypeAlias = _typing.Literal["priority"]  # noqa: Y015
     _WhichOneofArgType__priority: _TypeAlias = _typing.Literal["_priority", b"_priority"]  # noqa: Y015
     _WhichOneofReturnType__share_process_namespace: _TypeAlias = _typing.Literal["share_process_namespace"]  # noqa: Y015
@@ -235,6 +268,8 @@ class PodSpec(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__automount_service_account_token) -> _WhichOneofReturnType__automount_service_account_token | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__enable_service_links) -> _WhichOneofReturnType__enable_service_links | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__preemption_policy) -> _WhichOneofReturnType__preemption_policy | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__priority) -> _WhichOneofReturnType__priority | None: ...
     @_typing.overload

@@ -315,13 +315,22 @@ class TopologySpreadConstraint(_message.Message):
     WHEN_UNSATISFIABLE_FIELD_NUMBER: _builtins.int
     LABEL_SELECTOR_FIELD_NUMBER: _builtins.int
     MIN_DOMAINS_FIELD_NUMBER: _builtins.int
+    MATCH_LABEL_KEYS_FIELD_NUMBER: _builtins.int
+    NODE_AFFINITY_POLICY_FIELD_NUMBER: _builtins.int
+    NODE_TAINTS_POLICY_FIELD_NUMBER: _builtins.int
     max_skew: _builtins.int
     topology_key: _builtins.str
     when_unsatisfiable: _builtins.str
     """"DoNotSchedule" or "ScheduleAnyway"."""
     min_domains: _builtins.int
+    node_affinity_policy: _builtins.str
+    """"Honor" (default) or "Ignore"."""
+    node_taints_policy: _builtins.str
+    """"Honor" or "Ignore" (default)."""
     @_builtins.property
     def label_selector(self) -> _meta_pb2.LabelSelector: ...
+    @_builtins.property
+    def match_label_keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -330,13 +339,25 @@ class TopologySpreadConstraint(_message.Message):
         when_unsatisfiable: _builtins.str = ...,
         label_selector: _meta_pb2.LabelSelector | None = ...,
         min_domains: _builtins.int | None = ...,
+        match_label_keys: _abc.Iterable[_builtins.str] | None = ...,
+        node_affinity_policy: _builtins.str | None = ...,
+        node_taints_policy: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_min_domains", b"_min_domains", "label_selector", b"label_selector", "min_domains", b"min_domains"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_min_domains", b"_min_domains", "_node_affinity_policy", b"_node_affinity_policy", "_node_taints_policy", b"_node_taints_policy", "label_selector", b"label_selector", "min_domains", b"min_domains", "node_affinity_policy", b"node_affinity_policy", "node_taints_policy", b"node_taints_policy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_min_domains", b"_min_domains", "label_selector", b"label_selector", "max_skew", b"max_skew", "min_domains", b"min_domains", "topology_key", b"topology_key", "when_unsatisfiable", b"when_unsatisfiable"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_min_domains", b"_min_domains", "_node_affinity_policy", b"_node_affinity_policy", "_node_taints_policy", b"_node_taints_policy", "label_selector", b"label_selector", "match_label_keys", b"match_label_keys", "max_skew", b"max_skew", "min_domains", b"min_domains", "node_affinity_policy", b"node_affinity_policy", "node_taints_policy", b"node_taints_policy", "topology_key", b"topology_key", "when_unsatisfiable", b"when_unsatisfiable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__min_domains: _TypeAlias = _typing.Literal["min_domains"]  # noqa: Y015
     _WhichOneofArgType__min_domains: _TypeAlias = _typing.Literal["_min_domains", b"_min_domains"]  # noqa: Y015
+    _WhichOneofReturnType__node_affinity_policy: _TypeAlias = _typing.Literal["node_affinity_policy"]  # noqa: Y015
+    _WhichOneofArgType__node_affinity_policy: _TypeAlias = _typing.Literal["_node_affinity_policy", b"_node_affinity_policy"]  # noqa: Y015
+    _WhichOneofReturnType__node_taints_policy: _TypeAlias = _typing.Literal["node_taints_policy"]  # noqa: Y015
+    _WhichOneofArgType__node_taints_policy: _TypeAlias = _typing.Literal["_node_taints_policy", b"_node_taints_policy"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__min_domains) -> _WhichOneofReturnType__min_domains | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__node_affinity_policy) -> _WhichOneofReturnType__node_affinity_policy | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__node_taints_policy) -> _WhichOneofReturnType__node_taints_policy | None: ...
 
 Global___TopologySpreadConstraint: _TypeAlias = TopologySpreadConstraint  # noqa: Y015
