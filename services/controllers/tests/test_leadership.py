@@ -7,6 +7,7 @@ import asyncio
 import uuid
 
 import pytest
+from prometheus_client import REGISTRY
 from skiff.api.apps.v1 import apps_pb2
 from skiff.api.core.v1 import pod_pb2
 from skiff.api.meta.v1 import meta_pb2
@@ -55,10 +56,13 @@ async def test_lost_lease_stops_controllers_and_campaigns_again(etcd: Etcd) -> N
         first = f"a-{uuid.uuid4().hex[:6]}"
         await api.create(_rs(first))
         await eventually(lambda: _has_pod(api, first), "the ReplicaSet controlled before the outage")
+        status = {"name": "skiff-controller-manager"}
+        assert REGISTRY.get_sample_value("leader_election_master_status", status) == 1
 
         await app.stop(0)  # the apiserver goes away for longer than the renew deadline
         await asyncio.sleep(3.0)
         assert not runner.done()  # still running, campaigning
+        assert REGISTRY.get_sample_value("leader_election_master_status", status) == 0
 
         app = await _apiserver(etcd, port)
         second = f"b-{uuid.uuid4().hex[:6]}"

@@ -12,17 +12,26 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from time import monotonic as _monotonic
 
+from prometheus_client import Gauge
 from skiff.api.coordination.v1 import lease_pb2
 from skiff.api.core.v1 import namespace_pb2
 from skiff.api.meta.v1 import meta_pb2
 from skiff_common import errors
-from skiff_common.observability import get_logger
+from skiff_common.observability import get_logger, health
 
 from skiff_client import ApiClient
 from skiff_client.events import now_timestamp
 
 log = get_logger(__name__)
+
+# client-go's gauge: 1 while this process leads the named lease, 0 otherwise.
+MASTER_STATUS = Gauge(
+    "leader_election_master_status",
+    "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master.",
+    ["name"],
+)
 
 
 class LeaderElector:
@@ -44,6 +53,20 @@ class LeaderElector:
         self.lease_duration = lease_duration
         self.renew_deadline = renew_deadline
         self.retry_period = retry_period
+        self._renewed_at = 0.0  # monotonic time of the last successful renewal while leading (0: not leading)
+        MASTER_STATUS.labels(name).set(0)
+        # kube-controller-manager's "leaderElection" health check: a leader that has not renewed within
+        # the renew deadline (plus a retry) is unhealthy; a standby is fine.
+        health.checks.add("leader-election", self._healthy)
+
+    def _healthy(self) -> bool:
+        if not self._renewed_at:
+            return True
+        return _monotonic() - self._renewed_at < self.renew_deadline + self.retry_period
+
+    def _leading(self, now_leading: bool) -> None:
+        self._renewed_at = _monotonic() if now_leading else 0.0
+        MASTER_STATUS.labels(self.name).set(1 if now_leading else 0)
 
     async def try_acquire_or_renew(self) -> bool:
         now = now_timestamp()
@@ -101,6 +124,7 @@ class LeaderElector:
             try:
                 if await self.try_acquire_or_renew():
                     log.info("leader.acquired", identity=self.identity, lease=f"{self.namespace}/{self.name}")
+                    self._leading(True)
                     return
             except errors.SkiffError as exc:
                 log.warning("leader.acquire_failed", error=str(exc))
@@ -116,9 +140,11 @@ class LeaderElector:
                 # A renewal that hangs (apiserver gone, calls waiting to reconnect) is a failed one.
                 if await asyncio.wait_for(self.try_acquire_or_renew(), timeout=self.renew_deadline):
                     last_ok = loop.time()
+                    self._leading(True)
                     continue
             except (errors.SkiffError, TimeoutError) as exc:
                 log.warning("leader.renew_failed", error=str(exc) or type(exc).__name__)
             if loop.time() - last_ok > self.renew_deadline:
                 log.error("leader.lost", identity=self.identity)
+                self._leading(False)
                 return
