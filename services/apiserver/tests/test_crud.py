@@ -170,6 +170,9 @@ def _fill_minimal(obj) -> None:
         obj.spec.ports.add(port=80)
     elif kind == "EndpointSlice":
         obj.address_type = "IPv4"
+    elif kind in ("RoleBinding", "ClusterRoleBinding"):
+        ref = obj.role_ref
+        ref.api_group, ref.kind, ref.name = "rbac.authorization.k8s.io", "ClusterRole", "view"
     elif kind == "Event":
         obj.involved_object.kind = "Pod"
         obj.involved_object.name = "p"

@@ -15,6 +15,9 @@ from skiff_common.grpcutil import TLSConfig, add_listen, create_server
 from skiff_common.tasks import TaskSet
 
 from skiff_apiserver.admission.limits import Limits
+from skiff_apiserver.auth.gate import Gate, parse_modes
+from skiff_apiserver.auth.rbac.escalation import EscalationCheck
+from skiff_apiserver.auth.rbac.reconcile import reconcile as reconcile_rbac
 from skiff_apiserver.config import ApiServerConfig
 from skiff_apiserver.logs import log
 from skiff_apiserver.machinery import kinds
@@ -22,7 +25,7 @@ from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.registry.bootstrap import ensure_kubernetes_service
 from skiff_apiserver.registry.lifecycle import NamespaceLifecycle
 from skiff_apiserver.registry.service_repair import ServiceAllocationRepair
-from skiff_apiserver.registry.store import Store
+from skiff_apiserver.registry.store import Admission, Store
 from skiff_apiserver.registry.strategies.namespace import SYSTEM_NAMESPACES
 from skiff_apiserver.registry.strategies.service import ServiceStrategy
 from skiff_apiserver.rest.server import RestApi
@@ -72,6 +75,7 @@ class ApiServerApp:
         self.repair: ServiceAllocationRepair | None = None
         self.rest: RestApi | None = None  # the Kubernetes REST API, when --secure-port >= 0
         self.rest_port = 0
+        self.gate: Gate | None = None
 
     async def start(self, *, serve: bool = True) -> int:
         """Start everything; with serve=False the gRPC server is built and bound but not started (the
@@ -86,6 +90,11 @@ class ApiServerApp:
             for i in kinds.ALL_KINDS
         }
         await asyncio.gather(*(c.start() for c in self.caches.values()))
+        tls = tls_config(cfg)
+        self.gate = gate = Gate(parse_modes(cfg.authorization_mode), self.caches, secure=tls is not None)
+        admission: list[Admission] = [NamespaceLifecycle(self.client, cfg.etcd_prefix, self.caches)]
+        if gate.rbac is not None:
+            admission.append(EscalationCheck(gate.chain, gate.rbac))
         self.registry = Registry(
             Store(
                 self.client,
@@ -94,11 +103,11 @@ class ApiServerApp:
                 event_ttl=cfg.event_ttl,
                 service_cidr=cfg.service_cluster_ip_range,
                 node_port_range=cfg.service_node_port_range,
-                admission=[NamespaceLifecycle(self.client, cfg.etcd_prefix, self.caches)],
+                admission=admission,
             )
         )
         await self._ensure_namespaces()
-        tls = tls_config(cfg)
+        await reconcile_rbac(self.registry)
         self.server = create_server(
             "apiserver",
             tls=tls,
@@ -111,6 +120,7 @@ class ApiServerApp:
             limits,
             watch_queue_size=cfg.watch_queue_size,
             bookmark_interval=cfg.bookmark_interval,
+            gate=gate,
         )
         register(service, self.server)
         self.port = add_listen(self.server, cfg.listen, tls)
@@ -122,7 +132,7 @@ class ApiServerApp:
         if serve:
             await self.server.start()
         if cfg.secure_port >= 0:  # same registry and limits, Kubernetes' paths and JSON
-            self.rest = RestApi(self.registry, limits, tls=tls, watch_queue_size=cfg.watch_queue_size)
+            self.rest = RestApi(self.registry, limits, tls=tls, watch_queue_size=cfg.watch_queue_size, gate=gate)
             host = cfg.listen.rpartition(":")[0] or "127.0.0.1"
             self.rest_port = await self.rest.start(f"{host}:{cfg.secure_port}", reuse_port=cfg.reuse_port)
         log.info("apiserver_started", port=self.port, rest_port=self.rest_port, etcd=cfg.etcd_endpoints)

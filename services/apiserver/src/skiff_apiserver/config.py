@@ -33,6 +33,13 @@ class ApiServerConfig:
         default=None,
         metadata={"help": "CA that signs client certificates: mutual TLS when set with cert and key"},
     )
+    authorization_mode: str = field(
+        default="AlwaysAllow",
+        metadata={
+            "help": "authorizers in order, comma separated: AlwaysAllow, Node, RBAC (kubeadm and `skiff up`: "
+            "Node,RBAC; system:masters is always allowed with Node or RBAC)"
+        },
+    )
     max_inflight: int = field(default=400, metadata={"help": "non-watch requests served at once (0: no cap)"})
     client_qps: float = field(default=0.0, metadata={"help": "requests/s per client (0: unlimited)"})
     client_burst: int = field(default=100, metadata={"help": "per-client burst above client_qps"})

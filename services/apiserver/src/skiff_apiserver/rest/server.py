@@ -25,12 +25,11 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from skiff_apiserver import metrics
 from skiff_apiserver.admission.limits import Limits
+from skiff_apiserver.auth.gate import Gate
 from skiff_apiserver.logs import log
 from skiff_apiserver.registry.api import Registry
-from skiff_apiserver.rest import apply, codec, discovery, openapi, patch, router, subresources
+from skiff_apiserver.rest import apply, authz, codec, discovery, openapi, patch, router, subresources
 from skiff_apiserver.rest.auth import peer_user, ssl_context
-from skiff_apiserver.rest.authz import PATH as ACCESS_REVIEW_PATH
-from skiff_apiserver.rest.authz import self_subject_access_review
 from skiff_apiserver.rest.exec import serve_exec
 from skiff_apiserver.rest.handlers import ObjectHandlers, dry_run, object_response, request_timeout
 from skiff_apiserver.rest.health import Health
@@ -49,8 +48,15 @@ _PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
 
 class RestApi:
     def __init__(
-        self, registry: Registry, limits: Limits, *, tls: TLSConfig | None, watch_queue_size: int = 1000
+        self,
+        registry: Registry,
+        limits: Limits,
+        *,
+        tls: TLSConfig | None,
+        watch_queue_size: int = 1000,
+        gate: Gate | None = None,
     ) -> None:
+        self.gate = gate if gate is not None else Gate(["AlwaysAllow"], registry.caches, secure=tls is not None)
         self.registry = registry
         self.limits = limits
         self.tls = tls
@@ -70,7 +76,7 @@ class RestApi:
         add("/openapi/v2", openapi.get_v2)
         add("/openapi/v3", openapi.get_v3)
         add("/openapi/v3/{tail:.+}", openapi.get_v3_group_version)
-        self.app.router.add_post(ACCESS_REVIEW_PATH, self._access_review)
+        authz.add_routes(self.app, self.gate)
         self.app.router.add_route("*", "/api/{tail:.+}", self.dispatch)
         self.app.router.add_route("*", "/apis/{group}/{tail:.+}", self.dispatch)
         self._runner: web.AppRunner | None = None
@@ -118,17 +124,15 @@ class RestApi:
 
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if self.tls is not None and not request.path.startswith(_PUBLIC) and peer_user(request) is None:
-            return error_response(
-                errors.Unauthenticated("Unauthorized: a client certificate from the cluster CA is required")
-            )
-        return await handler(request)
-
-    async def _access_review(self, request: web.Request) -> web.StreamResponse:
+        """Who calls (auth/user.py, kept for the request); non-resource paths are authorized here, API
+        paths in dispatch once the target is known."""
         try:
-            return await self_subject_access_review(request)
+            authz.authenticate(request, self.gate, public=request.path.startswith(_PUBLIC))
+            if not authz.is_resource_path(request.path):
+                self.gate.check_path(request.method.lower(), request.path.rstrip("/") or "/")
         except errors.SkiffError as err:
-            return error_response(err, kind="SelfSubjectAccessReview")
+            return error_response(err)
+        return await handler(request)
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -147,7 +151,9 @@ class RestApi:
             resource = info.resource + (f"/{target.subresource}" if target.subresource else "")
             verb = _verb(request.method, target)
             names = {"kind": info.kind, "resource": info.resource, "group": info.group, "name": target.name}
-            if request.method == "GET" and not target.name and request.query.get("watch") in ("1", "true"):
+            watching = request.method == "GET" and not target.name and request.query.get("watch") in ("1", "true")
+            authz.authorize(self.gate, request, target, "watch" if watching else verb)
+            if watching:
                 verb = "watch"
                 return await serve_watch(request, target, self.registry, self.watch_queue_size)
             if request.method == "GET" and target.subresource == "log":  # long-running, like a watch

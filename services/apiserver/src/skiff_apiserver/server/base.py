@@ -18,6 +18,8 @@ from skiff_common import errors
 
 from skiff_apiserver import metrics
 from skiff_apiserver.admission.limits import Limits, client_identity
+from skiff_apiserver.auth import user as users
+from skiff_apiserver.auth.gate import Gate
 from skiff_apiserver.machinery import KindInfo, kinds
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.storage.deadline import set_deadline
@@ -28,9 +30,18 @@ R = TypeVar("R")
 class Handlers:
     """Base of the servicer mixins: holds the registry, the limits and the server settings."""
 
-    def __init__(self, registry: Registry, limits: Limits, *, watch_queue_size: int, bookmark_interval: float) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        limits: Limits,
+        *,
+        watch_queue_size: int,
+        bookmark_interval: float,
+        gate: Gate | None = None,
+    ) -> None:
         self.registry = registry
         self.limits = limits
+        self.gate = gate if gate is not None else Gate(["AlwaysAllow"], registry.caches, secure=False)
         self.watch_queue_size = watch_queue_size
         self.bookmark_interval = bookmark_interval
 
@@ -52,7 +63,8 @@ def pack(obj: Message) -> any_pb2.Any:
 
 
 def rpc(verb: str, resource: Callable[[Any], str], *, long_running: bool = False) -> Callable[..., Any]:
-    """Wrap a handler: admission (unless long-running), deadline, metrics, span, error mapping."""
+    """Wrap a handler: the caller's identity (auth/user.py; the handler authorizes what it asks, as only it
+    knows the namespace and name), admission (unless long-running), deadline, metrics, span."""
 
     def wrap(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
         @functools.wraps(fn)
@@ -69,6 +81,7 @@ def rpc(verb: str, resource: Callable[[Any], str], *, long_running: bool = False
             span = trace.get_current_span()
             span.set_attributes({"skiff.verb": verb, "skiff.resource": res})
             try:
+                users.set_current(self.gate.grpc_user(context.auth_context() or {}))
                 set_deadline(context.time_remaining())
                 if long_running:
                     return await fn(self, request, context)

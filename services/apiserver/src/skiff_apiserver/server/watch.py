@@ -46,6 +46,7 @@ class WatchHandlers(Handlers):
     @rpc("watch", _res, long_running=True)
     async def Watch(self, request: pb.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         info = resource_of(request.resource)
+        self.gate.check_resource("watch", info, request.namespace, field_selector=request.field_selector)
         match = make_filter(info, request.namespace, request.label_selector, request.field_selector)
         cache = self.registry.caches[info.resource]
         watcher = cache.watch(

@@ -12,6 +12,7 @@ from skiff_apiserver.registry.strategies.job import JobStrategy
 from skiff_apiserver.registry.strategies.namespace import NamespaceStrategy
 from skiff_apiserver.registry.strategies.node import NodeStrategy
 from skiff_apiserver.registry.strategies.pod import PodStrategy
+from skiff_apiserver.registry.strategies.rbac import BindingStrategy, RoleStrategy
 from skiff_apiserver.registry.strategies.replicaset import ReplicaSetStrategy
 from skiff_apiserver.registry.strategies.service import ServiceStrategy
 from skiff_apiserver.registry.strategy import StorageEnv, Strategy
@@ -28,6 +29,10 @@ _BY_KIND: dict[str, type[Strategy]] = {
     "Job": JobStrategy,
     "CronJob": CronJobStrategy,
     "EndpointSlice": EndpointSliceStrategy,
+    "Role": RoleStrategy,
+    "ClusterRole": RoleStrategy,
+    "RoleBinding": BindingStrategy,
+    "ClusterRoleBinding": BindingStrategy,
 }
 
 
