@@ -15,6 +15,7 @@ from skiff_common.grpcutil import TLSConfig, add_listen, create_server
 from skiff_common.tasks import TaskSet
 
 from skiff_apiserver.admission.limits import Limits
+from skiff_apiserver.admission.noderestriction import NodeRestriction
 from skiff_apiserver.auth.gate import Gate, parse_modes
 from skiff_apiserver.auth.rbac.escalation import EscalationCheck
 from skiff_apiserver.auth.rbac.reconcile import reconcile as reconcile_rbac
@@ -95,6 +96,8 @@ class ApiServerApp:
         admission: list[Admission] = [NamespaceLifecycle(self.client, cfg.etcd_prefix, self.caches)]
         if gate.rbac is not None:
             admission.append(EscalationCheck(gate.chain, gate.rbac))
+        if "Node" in gate.modes:
+            admission.append(NodeRestriction())
         self.registry = Registry(
             Store(
                 self.client,

@@ -96,10 +96,11 @@ class Gate:
         user = users.current() or users.UNSECURED
         if not name and verb in ("list", "watch") and field_selector:
             name = name_from_field_selector(field_selector)
-        attrs = Attributes(
-            user, verb, info.resource, subresource, namespace if info.namespaced else "", name,
-            info.group, info.version,
-        )  # fmt: skip
+        if not info.namespaced:
+            # A namespace is its own namespace (kube-apiserver's request info), so a RoleBinding that
+            # grants `get namespaces` lets its subjects read the namespace they are bound in.
+            namespace = name if info.resource == "namespaces" else ""
+        attrs = Attributes(user, verb, info.resource, subresource, namespace, name, info.group, info.version)
         self.chain.check(attrs)
 
     def check_path(self, verb: str, path: str) -> None:
