@@ -19,11 +19,12 @@ from typing import Any
 from skiff_apiserver.auth.attributes import Attributes
 from skiff_apiserver.auth.authorizer import NO_OPINION, Answer, Decision
 from skiff_apiserver.auth.rbac.policy import NODE_RULES
-from skiff_apiserver.auth.rbac.rules import any_allows
+from skiff_apiserver.auth.rbac.rules import compile_rules
 from skiff_apiserver.auth.user import NODE_PREFIX, NODES, UserInfo
 from skiff_apiserver.storage.watch_cache import WatchCache
 
 LEASE_NAMESPACE = "kube-node-lease"
+_NODE_RULES = compile_rules(NODE_RULES, "")
 
 
 def node_name(user: UserInfo) -> str | None:
@@ -105,7 +106,7 @@ class NodeAuthorizer:
                 return Answer(Decision.NO_OPINION, f"no relationship found between node '{node}' and this object")
             if group == "coordination.k8s.io" and resource == "leases":
                 return self._lease(node, attrs)
-        if any_allows(NODE_RULES, attrs):
+        if _NODE_RULES.match(attrs) is not None:
             return Answer(Decision.ALLOW)
         return NO_OPINION
 

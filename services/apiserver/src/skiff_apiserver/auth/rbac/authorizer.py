@@ -22,7 +22,7 @@ from typing import Any
 
 from skiff_apiserver.auth.attributes import Attributes
 from skiff_apiserver.auth.authorizer import NO_OPINION, Answer, Decision
-from skiff_apiserver.auth.rbac.rules import Rule, allows
+from skiff_apiserver.auth.rbac.rules import Compiled, Rule, compile_rules
 from skiff_apiserver.auth.user import SERVICEACCOUNT_PREFIX, UserInfo
 from skiff_apiserver.machinery import labels
 from skiff_apiserver.storage.watch_cache import WatchCache
@@ -109,6 +109,12 @@ class RBACIndex:
         role_rules = {(r.metadata.namespace, r.metadata.name): tuple(r.rules) for r in roles}
         self.cluster_rules = aggregate({r.metadata.name: r for r in cluster_roles})
         self.by_subject: dict[str, list[tuple[Grant, str]]] = {}
+        # Each role's rules compiled once (by the identity of its rules tuple), and (subject key,
+        # namespace or "") -> the compiled roles bound there with the reason each gives; a role bound
+        # many times to one subject in one namespace is listed once.
+        self._compiled_roles: dict[int, Compiled] = {}
+        self.compiled: dict[tuple[str, str], list[tuple[Compiled, str]]] = {}
+        self._seen_roles: set[tuple[str, str, int]] = set()
         for b in cluster_bindings:
             if b.role_ref.kind != "ClusterRole":
                 continue
@@ -133,8 +139,29 @@ class RBACIndex:
     def _add(self, binding: Any, namespace: str, grant: Grant) -> None:
         for s in binding.subjects:
             key = subject_keys(s, binding.metadata.namespace)
-            if key is not None:
-                self.by_subject.setdefault(key, []).append((grant, _describe_subject(s)))
+            if key is None:
+                continue
+            subject = _describe_subject(s)
+            self.by_subject.setdefault(key, []).append((grant, subject))
+            seen = (key, namespace, id(grant.rules))
+            if seen in self._seen_roles:
+                continue
+            self._seen_roles.add(seen)
+            compiled = self._compiled_roles.get(id(grant.rules))
+            if compiled is None:
+                compiled = self._compiled_roles[id(grant.rules)] = compile_rules(grant.rules)
+            reason = f"RBAC: allowed by {grant.source} to {subject}"
+            self.compiled.setdefault((key, namespace), []).append((compiled, reason))
+
+    def allowed_by(self, user: UserInfo, namespace: str, attrs: Attributes) -> str | None:
+        """The reason a rule bound to `user` allows `attrs` (cluster-wide or in `namespace`), else None."""
+        scopes = (namespace, "") if namespace else ("",)
+        for key in ("u:" + user.name, *("g:" + g for g in user.groups)):
+            for scope in scopes:
+                for compiled, reason in self.compiled.get((key, scope), ()):
+                    if compiled.match(attrs) is not None:
+                        return reason
+        return None
 
     def grants(self, user: UserInfo, namespace: str) -> Iterable[tuple[Grant, str]]:
         """Every grant that applies to `user` in `namespace` ("" = cluster-scoped requests only)."""
@@ -163,11 +190,8 @@ class RBACAuthorizer:
         return self._index
 
     def authorize(self, attrs: Attributes) -> Answer:
-        for grant, subject in self.index().grants(attrs.user, attrs.namespace):
-            for rule in grant.rules:
-                if allows(rule, attrs):
-                    return Answer(Decision.ALLOW, f"RBAC: allowed by {grant.source} to {subject}")
-        return NO_OPINION
+        source = self.index().allowed_by(attrs.user, attrs.namespace, attrs)
+        return Answer(Decision.ALLOW, source) if source is not None else NO_OPINION
 
     def rules_for(self, user: UserInfo, namespace: str) -> list[Rule]:
         return self.index().rules_for(user, namespace)
