@@ -20,6 +20,8 @@ from skiff_apiserver.auth.gate import Gate, parse_modes
 from skiff_apiserver.auth.rbac.escalation import EscalationCheck
 from skiff_apiserver.auth.rbac.reconcile import reconcile as reconcile_rbac
 from skiff_apiserver.config import ApiServerConfig
+from skiff_apiserver.encryption.config import load as load_encryption
+from skiff_apiserver.encryption.transformer import Transformer
 from skiff_apiserver.logs import log
 from skiff_apiserver.machinery import kinds
 from skiff_apiserver.registry.api import Registry
@@ -83,6 +85,8 @@ class ApiServerApp:
         caller starts it, e.g. skiff_common's serve_until_signal). Returns the bound port."""
         cfg = self.cfg
         self.client = EtcdClient(cfg.etcd_endpoints, timeout=cfg.etcd_timeout, tls=etcd_tls_config(cfg))
+        if cfg.encryption_provider_config:
+            self.client.transformer = Transformer(cfg.etcd_prefix, load_encryption(cfg.encryption_provider_config))
         await self._wait_for_etcd()
         self.caches = {
             i.resource: WatchCache(

@@ -33,6 +33,10 @@ class ApiServerConfig:
         default=None,
         metadata={"help": "CA that signs client certificates: mutual TLS when set with cert and key"},
     )
+    encryption_provider_config: str | None = field(
+        default=None,
+        metadata={"help": "EncryptionConfiguration (YAML) of the resources encrypted at rest in etcd, e.g. secrets"},
+    )
     authorization_mode: str = field(
         default="AlwaysAllow",
         metadata={

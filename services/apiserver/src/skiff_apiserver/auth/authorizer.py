@@ -18,6 +18,7 @@ from skiff_common import errors
 
 from skiff_apiserver.auth.attributes import Attributes, forbidden_message
 from skiff_apiserver.auth.user import MASTERS
+from skiff_apiserver.logs import log
 
 
 class Decision(enum.Enum):
@@ -78,7 +79,9 @@ class Chain:
         """Raise Forbidden unless allowed, with Kubernetes' message."""
         answer = self.authorize(attrs)
         if not answer.allowed:
-            raise errors.Forbidden(forbidden_message(attrs, answer.reason))
+            message = forbidden_message(attrs, answer.reason)
+            log.info("authorization_denied", user=attrs.user.name, groups=list(attrs.user.groups), message=message)
+            raise errors.Forbidden(message)
 
 
 MODES = ("AlwaysAllow", "Node", "RBAC")
