@@ -132,7 +132,8 @@ def test_providers_round_trip_and_bind_the_key() -> None:
          "resources[0].providers[0].aesgcm.keys[0].secret: Invalid value: aesgcm keys must be 16, 24, 32 bytes, got 5"),
         ([{"aescbc": {"keys": []}}], "resources[0].providers[0].aescbc.keys: Required value"),
         ([{"rot13": {}}], "resources[0].providers[0].rot13: Unsupported value"),
-        ([{"secretbox": {"keys": [{"name": "k", "secret": "!!"}]}}], "secretbox.keys[0].secret: Invalid value: must be base64"),
+        ([{"secretbox": {"keys": [{"name": "k", "secret": "!!"}]}}],
+         "secretbox.keys[0].secret: Invalid value: must be base64"),
     ],
 )  # fmt: skip
 def test_bad_configuration_names_the_field(providers: list, message: str) -> None:

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from skiff_common.encryptionconfig import ensure_encryption_config
 from skiff_common.grpcutil import TLSConfig
 
 from .layout import ClusterLayout
@@ -101,6 +102,7 @@ def apiserver(layout: ClusterLayout, tls: TLSConfig, etcd_tls: TLSConfig) -> Com
             f"--etcd-certfile={etcd_tls.cert_file}",
             f"--etcd-keyfile={etcd_tls.key_file}",
             f"--metrics-address={layout.metrics_address('apiserver')}",
+            f"--encryption-provider-config={ensure_encryption_config(layout.pki_dir / 'encryption.yaml')}",
             *tls_flags(tls, server=True),
         ],
     )
