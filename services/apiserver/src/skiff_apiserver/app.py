@@ -19,6 +19,7 @@ from skiff_apiserver.admission.noderestriction import NodeRestriction
 from skiff_apiserver.auth.gate import Gate, parse_modes
 from skiff_apiserver.auth.rbac.escalation import EscalationCheck
 from skiff_apiserver.auth.rbac.reconcile import reconcile as reconcile_rbac
+from skiff_apiserver.auth.tokens import TokenIssuer
 from skiff_apiserver.config import ApiServerConfig
 from skiff_apiserver.encryption.config import load as load_encryption
 from skiff_apiserver.encryption.transformer import Transformer
@@ -96,7 +97,12 @@ class ApiServerApp:
         }
         await asyncio.gather(*(c.start() for c in self.caches.values()))
         tls = tls_config(cfg)
-        self.gate = gate = Gate(parse_modes(cfg.authorization_mode), self.caches, secure=tls is not None)
+        tokens = TokenIssuer(
+            self.caches, cfg.etcd_prefix, key_file=cfg.service_account_signing_key_file,
+            issuer=cfg.service_account_issuer, audiences=tuple(cfg.api_audiences),
+        )  # fmt: skip
+        modes = parse_modes(cfg.authorization_mode)
+        self.gate = gate = Gate(modes, self.caches, secure=tls is not None, tokens=tokens)
         admission: list[Admission] = [NamespaceLifecycle(self.client, cfg.etcd_prefix, self.caches)]
         if gate.rbac is not None:
             admission.append(EscalationCheck(gate.chain, gate.rbac))

@@ -37,6 +37,17 @@ class ApiServerConfig:
         default=None,
         metadata={"help": "EncryptionConfiguration (YAML) of the resources encrypted at rest in etcd, e.g. secrets"},
     )
+    service_account_signing_key_file: str | None = field(
+        default=None,
+        metadata={"help": "EC P-256 private key (PEM) signing ServiceAccount tokens (none: one generated at start)"},
+    )
+    service_account_issuer: str = field(
+        default="https://kubernetes.default.svc.cluster.local",
+        metadata={"help": "the iss claim of ServiceAccount tokens"},
+    )
+    api_audiences: list[str] = field(
+        default_factory=list, metadata={"help": "audiences tokens must name, comma separated (default: the issuer)"}
+    )
     authorization_mode: str = field(
         default="AlwaysAllow",
         metadata={

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError, Message
 from skiff.api.apps.v1 import apps_pb2
+from skiff.api.authentication.v1 import authentication_pb2
 from skiff.api.authorization.v1 import authorization_pb2
 from skiff.api.autoscaling.v1 import scale_pb2
 from skiff.api.autoscaling.v2 import hpa_pb2
@@ -29,6 +30,7 @@ from skiff.api.core.v1 import (
     node_pb2,
     pod_pb2,
     service_pb2,
+    serviceaccount_pb2,
 )
 from skiff.api.discovery.v1 import endpointslice_pb2
 from skiff.api.meta.v1 import meta_pb2
@@ -116,6 +118,9 @@ ALL_KINDS: tuple[KindInfo, ...] = (
         ("hpa",),
         ("status",),
     ),
+    KindInfo(
+        "ServiceAccount", "v1", "serviceaccounts", "serviceaccount", True, serviceaccount_pb2.ServiceAccount, ("sa",)
+    ),
     KindInfo("Role", "rbac.authorization.k8s.io/v1", "roles", "role", True, rbac_pb2.Role),
     KindInfo("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", "clusterrole", False, rbac_pb2.ClusterRole),
     KindInfo("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings", "rolebinding", True, rbac_pb2.RoleBinding),
@@ -139,6 +144,8 @@ _EXTRA_TYPES: tuple[tuple[type[Message], str, str], ...] = (
     (authorization_pb2.LocalSubjectAccessReview, "authorization.k8s.io/v1", "LocalSubjectAccessReview"),
     (authorization_pb2.SelfSubjectAccessReview, "authorization.k8s.io/v1", "SelfSubjectAccessReview"),
     (authorization_pb2.SelfSubjectRulesReview, "authorization.k8s.io/v1", "SelfSubjectRulesReview"),
+    (authentication_pb2.TokenRequest, "authentication.k8s.io/v1", "TokenRequest"),
+    (authentication_pb2.TokenReview, "authentication.k8s.io/v1", "TokenReview"),
 )
 
 

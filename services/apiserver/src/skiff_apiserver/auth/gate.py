@@ -5,7 +5,9 @@ Built once by the app from `--authorization-mode` (a comma list of AlwaysAllow, 
 first, as kube-apiserver's privileged-group authorizer.
 
 The transports only say who called (a certificate) and what they ask; the gate turns that into
-Attributes, asks the chain, and raises Forbidden with Kubernetes' words. A list or watch whose field
+Attributes, asks the chain, and raises Forbidden with Kubernetes' words. Callers are a verified client
+certificate first, else a ServiceAccount bearer token (auth/tokens.py), as kube-apiserver's union of
+authenticators. A list or watch whose field
 selector pins `metadata.name` is authorized for that name, as kube-apiserver's request info does, so a
 kubelet may watch the one Secret its pod uses.
 """
@@ -22,6 +24,7 @@ from skiff_apiserver.auth.attributes import Attributes
 from skiff_apiserver.auth.authorizer import AlwaysAllow, Authorizer, Chain, PrivilegedGroups
 from skiff_apiserver.auth.node import NodeAuthorizer
 from skiff_apiserver.auth.rbac.authorizer import RBACAuthorizer
+from skiff_apiserver.auth.tokens import TokenIssuer, bearer
 from skiff_apiserver.machinery import KindInfo, fields
 from skiff_apiserver.storage.watch_cache import WatchCache
 
@@ -48,9 +51,17 @@ def name_from_field_selector(selector: str) -> str:
 
 
 class Gate:
-    def __init__(self, modes: list[str], caches: Mapping[str, WatchCache], *, secure: bool = True) -> None:
+    def __init__(
+        self,
+        modes: list[str],
+        caches: Mapping[str, WatchCache],
+        *,
+        secure: bool = True,
+        tokens: TokenIssuer | None = None,
+    ) -> None:
         self.modes = modes
         self.secure = secure
+        self.tokens = tokens
         self.rbac: RBACAuthorizer | None = RBACAuthorizer(caches) if "RBAC" in modes else None
         chain: list[Authorizer] = []
         if "Node" in modes or "RBAC" in modes:
@@ -67,13 +78,30 @@ class Gate:
         self.enforcing = modes != ["AlwaysAllow"]
 
     # -- authentication -------------------------------------------------------------------------------
-    def grpc_user(self, auth_context: Mapping[str, Any]) -> users.UserInfo:
+    def grpc_user(self, auth_context: Mapping[str, Any], metadata: Any = ()) -> users.UserInfo:
+        """A bearer token in the `authorization` metadata, else the verified client certificate.
+
+        The gRPC port requires a client certificate at the TLS layer (grpcio cannot ask for one without
+        requiring it), so a token there names who acts over a cluster component's channel -- what
+        kube-controller-manager does with --use-service-account-credentials: one connection, a
+        ServiceAccount token per controller."""
         if not self.secure:
             return users.UNSECURED
+        for key, value in metadata or ():
+            if key == "authorization":
+                return self.token_user(str(value))
         user = users.from_grpc_auth_context(auth_context)
-        if user is None:
-            raise errors.Unauthenticated("Unauthorized: a client certificate from the cluster CA is required")
-        return user
+        if user is not None:
+            return user
+        raise errors.Unauthenticated(
+            "Unauthorized: a client certificate from the cluster CA or a bearer token is required"
+        )
+
+    def token_user(self, header: str) -> users.UserInfo:
+        token = bearer(header)
+        if token is None or self.tokens is None:
+            raise errors.Unauthenticated("Unauthorized: unsupported authorization header (Bearer <token> expected)")
+        return self.tokens.authenticate(token)
 
     # -- authorization --------------------------------------------------------------------------------
     def check(self, attrs: Attributes) -> None:

@@ -15,14 +15,17 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from google.protobuf.message import Message
+from skiff.api.authentication.v1 import authentication_pb2 as an
 from skiff.api.authorization.v1 import authorization_pb2 as az
-from skiff_apiserver.auth import reviews
+from skiff_apiserver.auth import reviews, tokenrequest
 from skiff_apiserver.auth import user as users
 from skiff_apiserver.auth.gate import Gate
-from skiff_apiserver.machinery import convert
+from skiff_apiserver.machinery import convert, kinds
+from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.rest import codec
 from skiff_apiserver.rest.handlers import read_body
 from skiff_apiserver.rest.router import Target
@@ -30,6 +33,7 @@ from skiff_apiserver.rest.status import error_response, json_response
 from skiff_common import errors
 
 BASE = "/apis/authorization.k8s.io/v1"
+TOKEN_PATH = "/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"
 PATH = BASE + "/selfsubjectaccessreviews"  # kept for callers of the old name
 _ROUTES: dict[str, type[Message]] = {
     BASE + "/subjectaccessreviews": az.SubjectAccessReview,
@@ -56,6 +60,9 @@ def authenticate(request: web.Request, gate: Gate, *, public: bool) -> None:
         return
     peer = request.transport.get_extra_info("peercert") if request.transport else None
     user = users.from_peercert(peer)
+    header = request.headers.get("Authorization", "")
+    if user is None and header:
+        user = gate.token_user(header)  # an invalid token is 401, never anonymous
     if user is None:
         if not public:
             raise errors.Unauthenticated("Unauthorized: a client certificate from the cluster CA is required")
@@ -72,9 +79,43 @@ def authorize(gate: Gate, request: web.Request, target: Target, verb: str) -> No
     gate.check_resource(verb, target.info, target.namespace, target.name, target.subresource, field_selector=selector)
 
 
-def add_routes(app: web.Application, gate: Gate) -> None:
+def add_routes(app: web.Application, gate: Gate, registry: Registry) -> None:
     for path, message in _ROUTES.items():
         app.router.add_post(path, _handler(gate, message))
+    app.router.add_post(TOKEN_PATH, _token_request(gate, registry))
+    app.router.add_post("/apis/authentication.k8s.io/v1/tokenreviews", _token_review(gate))
+
+
+def _token_request(gate: Gate, registry: Registry) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        ns, name = request.match_info["namespace"], request.match_info["name"]
+        try:
+            gate.check_resource("create", kinds.lookup_resource("serviceaccounts"), ns, name, "token")
+            body = await read_body(request)
+            if not isinstance(body, dict):
+                raise errors.BadRequest("the body must be a TokenRequest")
+            body = {k: v for k, v in body.items() if k not in ("apiVersion", "kind")}
+            tr: Any = convert.from_dict(body, an.TokenRequest)
+            tr.metadata.namespace, tr.metadata.name = ns, name
+            return json_response(codec.encode(await tokenrequest.request(gate, registry, tr)), 201)
+        except errors.SkiffError as err:
+            return error_response(err, kind="TokenRequest", resource="serviceaccounts", name=name)
+
+    return handle
+
+
+def _token_review(gate: Gate) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            body = await read_body(request)
+            if not isinstance(body, dict):
+                raise errors.BadRequest("the body must be a TokenReview")
+            body = {k: v for k, v in body.items() if k not in ("apiVersion", "kind")}
+            return json_response(codec.encode(tokenrequest.review(gate, convert.from_dict(body, an.TokenReview))), 201)
+        except errors.SkiffError as err:
+            return error_response(err, kind="TokenReview", resource="tokenreviews", group="authentication.k8s.io")
+
+    return handle
 
 
 def _handler(gate: Gate, message: type[Message]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

@@ -49,6 +49,11 @@ _SPEC: dict[str, str] = {
     ),
     "NonResourceAttributes": "1:path:str 2:verb:str",
     "SelfSubjectRulesReview": "1:metadata:@ObjectMeta 2:spec:@SelfSubjectRulesReviewSpec",
+    "TokenRequest": "1:metadata:@ObjectMeta 2:spec:@TokenRequestSpec",
+    "TokenRequestSpec": "1:audiences:str* 3:boundObjectRef:@BoundObjectReference 4:expirationSeconds:int",
+    "BoundObjectReference": "1:kind:str 2:apiVersion:str 3:name:str 4:uid:str",
+    "TokenReview": "1:metadata:@ObjectMeta 2:spec:@TokenReviewSpec",
+    "TokenReviewSpec": "1:token:str 2:audiences:str*",
     "SelfSubjectRulesReviewSpec": "1:namespace:str",
     "SubjectAccessReview": "1:metadata:@ObjectMeta 2:spec:@SubjectAccessReviewSpec",
     "LocalSubjectAccessReview": "1:metadata:@ObjectMeta 2:spec:@SubjectAccessReviewSpec",
@@ -146,6 +151,8 @@ ROOTS = {
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "SelfSubjectRulesReview",
     ("authorization.k8s.io/v1", "SubjectAccessReview"): "SubjectAccessReview",
     ("authorization.k8s.io/v1", "LocalSubjectAccessReview"): "LocalSubjectAccessReview",
+    ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
+    ("authentication.k8s.io/v1", "TokenReview"): "TokenReview",
 }
 
 

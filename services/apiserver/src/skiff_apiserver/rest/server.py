@@ -76,7 +76,7 @@ class RestApi:
         add("/openapi/v2", openapi.get_v2)
         add("/openapi/v3", openapi.get_v3)
         add("/openapi/v3/{tail:.+}", openapi.get_v3_group_version)
-        authz.add_routes(self.app, self.gate)
+        authz.add_routes(self.app, self.gate, registry)
         self.app.router.add_route("*", "/api/{tail:.+}", self.dispatch)
         self.app.router.add_route("*", "/apis/{group}/{tail:.+}", self.dispatch)
         self._runner: web.AppRunner | None = None

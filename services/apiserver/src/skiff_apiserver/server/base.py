@@ -81,7 +81,7 @@ def rpc(verb: str, resource: Callable[[Any], str], *, long_running: bool = False
             span = trace.get_current_span()
             span.set_attributes({"skiff.verb": verb, "skiff.resource": res})
             try:
-                users.set_current(self.gate.grpc_user(context.auth_context() or {}))
+                users.set_current(self.gate.grpc_user(context.auth_context() or {}, context.invocation_metadata()))
                 set_deadline(context.time_remaining())
                 if long_running:
                     return await fn(self, request, context)

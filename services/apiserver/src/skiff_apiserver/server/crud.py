@@ -7,7 +7,7 @@ from typing import Any
 import grpc
 from skiff.apiserver.v1 import apiserver_pb2 as pb
 
-from skiff_apiserver.auth import reviews
+from skiff_apiserver.auth import reviews, tokenrequest
 from skiff_apiserver.machinery import KindInfo, kinds
 from skiff_apiserver.registry.reads import ListOptions
 from skiff_apiserver.server.base import Handlers, pack, resource_of, rpc, unpack
@@ -35,6 +35,8 @@ class CrudHandlers(Handlers):
         obj = unpack(request.object)
         if reviews.is_review(obj):  # access reviews are created and answered, never stored
             return pb.CreateResponse(object=pack(reviews.answer(self.gate, obj)))
+        if tokenrequest.is_token_kind(obj):  # TokenRequest, TokenReview: likewise
+            return pb.CreateResponse(object=pack(await tokenrequest.answer(self.gate, self.registry, obj)))
         info = kinds.kind_of(obj)
         self.gate.check_resource("create", info, _namespace(info, obj))
         packed = await self.registry.create_packed(obj, dry_run=request.dry_run)
