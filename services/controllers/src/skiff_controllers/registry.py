@@ -21,6 +21,7 @@ from skiff_controllers.job.controller import new_job
 from skiff_controllers.namespace.controller import NamespaceController
 from skiff_controllers.nodelifecycle.controller import NodeLifecycleController
 from skiff_controllers.replicaset.controller import new_replicaset
+from skiff_controllers.serviceaccount.controller import new_serviceaccount
 
 CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "namespace": NamespaceController,
@@ -34,6 +35,7 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "endpoints": new_endpoints,
     "endpointslice": new_endpointslice,
     "endpointslicemirroring": new_endpointslicemirroring,
+    "serviceaccount": new_serviceaccount,
 }
 
 
