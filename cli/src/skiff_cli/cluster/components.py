@@ -103,6 +103,7 @@ def apiserver(layout: ClusterLayout, tls: TLSConfig, etcd_tls: TLSConfig) -> Com
             f"--etcd-keyfile={etcd_tls.key_file}",
             f"--metrics-address={layout.metrics_address('apiserver')}",
             f"--encryption-provider-config={ensure_encryption_config(layout.pki_dir / 'encryption.yaml')}",
+            "--pod-security-default-warn=baseline",
             *tls_flags(tls, server=True),
         ],
     )

@@ -16,6 +16,7 @@ from skiff_common.tasks import TaskSet
 
 from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.admission.noderestriction import NodeRestriction
+from skiff_apiserver.admission.podsecurity.admit import PodSecurity, defaults_from
 from skiff_apiserver.auth.gate import Gate, parse_modes
 from skiff_apiserver.auth.rbac.escalation import EscalationCheck
 from skiff_apiserver.auth.rbac.reconcile import reconcile as reconcile_rbac
@@ -108,6 +109,16 @@ class ApiServerApp:
             admission.append(EscalationCheck(gate.chain, gate.rbac))
         if "Node" in gate.modes:
             admission.append(NodeRestriction())
+        admission.append(
+            PodSecurity(
+                self.caches,
+                cfg.etcd_prefix,
+                defaults_from(
+                    cfg.pod_security_default_enforce, cfg.pod_security_default_audit, cfg.pod_security_default_warn,
+                    cfg.pod_security_exempt_usernames, cfg.pod_security_exempt_namespaces,
+                ),
+            )
+        )  # fmt: skip
         self.registry = Registry(
             Store(
                 self.client,

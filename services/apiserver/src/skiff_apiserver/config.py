@@ -48,6 +48,19 @@ class ApiServerConfig:
     api_audiences: list[str] = field(
         default_factory=list, metadata={"help": "audiences tokens must name, comma separated (default: the issuer)"}
     )
+    pod_security_default_enforce: str = field(
+        default="privileged", metadata={"help": "Pod Security level enforced where a namespace has no label"}
+    )
+    pod_security_default_audit: str = field(default="privileged", metadata={"help": "... audited likewise"})
+    pod_security_default_warn: str = field(
+        default="privileged", metadata={"help": "... warned likewise (`skiff up`: baseline)"}
+    )
+    pod_security_exempt_usernames: list[str] = field(
+        default_factory=list, metadata={"help": "users Pod Security admission never checks"}
+    )
+    pod_security_exempt_namespaces: list[str] = field(
+        default_factory=list, metadata={"help": "namespaces Pod Security admission never checks"}
+    )
     authorization_mode: str = field(
         default="AlwaysAllow",
         metadata={

@@ -15,6 +15,7 @@ gRPC call. Two ports keep both paths direct.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
 
@@ -24,6 +25,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from skiff_apiserver import metrics
+from skiff_apiserver.admission import warnings
 from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.auth.gate import Gate
 from skiff_apiserver.logs import log
@@ -164,8 +166,12 @@ class RestApi:
                 return await serve_exec(request, target, self.registry, self.tls)
             set_deadline(request_timeout(request))
             user = peer_user(request)
+            warnings.start()
             with self.limits.admit(user[0] if user and self.limits.per_client else request.remote or ""):
-                return await self._serve(request, target)
+                response = await self._serve(request, target)
+            for said in warnings.take():  # admission's (Pod Security), beside the decoder's
+                response.headers.add("Warning", f"299 - {json.dumps(said)}")
+            return response
         except errors.SkiffError as err:
             code = type(err).__name__
             if names and not names["name"]:  # a create names its object in the body

@@ -17,6 +17,7 @@ from opentelemetry import trace
 from skiff_common import errors
 
 from skiff_apiserver import metrics
+from skiff_apiserver.admission import warnings
 from skiff_apiserver.admission.limits import Limits, client_identity
 from skiff_apiserver.auth import user as users
 from skiff_apiserver.auth.gate import Gate
@@ -85,8 +86,13 @@ def rpc(verb: str, resource: Callable[[Any], str], *, long_running: bool = False
                 set_deadline(context.time_remaining())
                 if long_running:
                     return await fn(self, request, context)
+                warnings.start()
                 with self.limits.admit(client_identity(context) if self.limits.per_client else ""):
-                    return await fn(self, request, context)
+                    out = await fn(self, request, context)
+                said = warnings.take()
+                if said:  # admission's warnings (Pod Security), as trailing metadata
+                    context.set_trailing_metadata(tuple(("warning", w) for w in said))
+                return out
             except errors.SkiffError as err:
                 # Mapped to a status by skiff_common's error interceptor, the one place that does it.
                 code = err.code.name
