@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (expected messages are Kubernetes' sentences, kept whole)
 """Pod Security admission: the standard's checks per level (pure), and on a real apiserver the namespace
 labels enforce (refusals), warn (kubectl prints the warning) and leave workload templates to warnings.
 The escape attempts of the issue -- hostPath "/", hostPID, hostNetwork, SYS_ADMIN, privileged, an
