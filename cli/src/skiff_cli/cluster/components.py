@@ -104,6 +104,7 @@ def apiserver(layout: ClusterLayout, tls: TLSConfig, etcd_tls: TLSConfig) -> Com
             f"--metrics-address={layout.metrics_address('apiserver')}",
             f"--encryption-provider-config={ensure_encryption_config(layout.pki_dir / 'encryption.yaml')}",
             "--pod-security-default-warn=baseline",
+            f"--audit-log-path={layout.state_dir / 'audit' / 'audit.log'}",  # Metadata level for every request
             *tls_flags(tls, server=True),
         ],
     )

@@ -17,6 +17,9 @@ from skiff_common.tasks import TaskSet
 from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.admission.noderestriction import NodeRestriction
 from skiff_apiserver.admission.podsecurity.admit import PodSecurity, defaults_from
+from skiff_apiserver.audit.log import AuditLog
+from skiff_apiserver.audit.policy import METADATA_EVERYTHING
+from skiff_apiserver.audit.policy import load as load_audit_policy
 from skiff_apiserver.auth.gate import Gate, parse_modes
 from skiff_apiserver.auth.rbac.escalation import EscalationCheck
 from skiff_apiserver.auth.rbac.reconcile import reconcile as reconcile_rbac
@@ -81,6 +84,7 @@ class ApiServerApp:
         self.rest: RestApi | None = None  # the Kubernetes REST API, when --secure-port >= 0
         self.rest_port = 0
         self.gate: Gate | None = None
+        self.audit: AuditLog | None = None
 
     async def start(self, *, serve: bool = True) -> int:
         """Start everything; with serve=False the gRPC server is built and bound but not started (the
@@ -98,6 +102,11 @@ class ApiServerApp:
         }
         await asyncio.gather(*(c.start() for c in self.caches.values()))
         tls = tls_config(cfg)
+        if cfg.audit_log_path:
+            policy = load_audit_policy(cfg.audit_policy_file) if cfg.audit_policy_file else METADATA_EVERYTHING
+            self.audit = AuditLog(
+                cfg.audit_log_path, policy, max_size_mb=cfg.audit_log_maxsize, max_backups=cfg.audit_log_maxbackup
+            )
         tokens = TokenIssuer(
             self.caches, cfg.etcd_prefix, key_file=cfg.service_account_signing_key_file,
             issuer=cfg.service_account_issuer, audiences=tuple(cfg.api_audiences),
@@ -146,6 +155,7 @@ class ApiServerApp:
             bookmark_interval=cfg.bookmark_interval,
             gate=gate,
         )
+        service.audit = self.audit
         register(service, self.server)
         self.port = add_listen(self.server, cfg.listen, tls)
         await ensure_kubernetes_service(self.registry, cfg.service_cluster_ip_range, cfg.advertise_address, self.port)
@@ -156,7 +166,9 @@ class ApiServerApp:
         if serve:
             await self.server.start()
         if cfg.secure_port >= 0:  # same registry and limits, Kubernetes' paths and JSON
-            self.rest = RestApi(self.registry, limits, tls=tls, watch_queue_size=cfg.watch_queue_size, gate=gate)
+            self.rest = RestApi(
+                self.registry, limits, tls=tls, watch_queue_size=cfg.watch_queue_size, gate=gate, audit=self.audit
+            )
             host = cfg.listen.rpartition(":")[0] or "127.0.0.1"
             self.rest_port = await self.rest.start(f"{host}:{cfg.secure_port}", reuse_port=cfg.reuse_port)
         log.info("apiserver_started", port=self.port, rest_port=self.rest_port, etcd=cfg.etcd_endpoints)
@@ -194,3 +206,5 @@ class ApiServerApp:
         await asyncio.gather(*(c.stop() for c in self.caches.values()), return_exceptions=True)
         if self.client is not None:
             await self.client.close()
+        if self.audit is not None:
+            self.audit.close()

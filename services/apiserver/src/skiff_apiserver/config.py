@@ -61,6 +61,14 @@ class ApiServerConfig:
     pod_security_exempt_namespaces: list[str] = field(
         default_factory=list, metadata={"help": "namespaces Pod Security admission never checks"}
     )
+    audit_log_path: str | None = field(
+        default=None, metadata={"help": "audit events (audit.k8s.io/v1, JSON lines) go to this file (none: off)"}
+    )
+    audit_policy_file: str | None = field(
+        default=None, metadata={"help": "audit Policy (YAML); none: every request at Metadata level"}
+    )
+    audit_log_maxsize: int = field(default=100, metadata={"help": "MB an audit log file grows to before rotating"})
+    audit_log_maxbackup: int = field(default=10, metadata={"help": "rotated audit log files kept"})
     authorization_mode: str = field(
         default="AlwaysAllow",
         metadata={

@@ -19,6 +19,7 @@ from typing import Any
 
 from skiff_common import errors
 
+from skiff_apiserver.audit import log as audit
 from skiff_apiserver.auth import user as users
 from skiff_apiserver.auth.attributes import Attributes
 from skiff_apiserver.auth.authorizer import AlwaysAllow, Authorizer, Chain, PrivilegedGroups
@@ -105,8 +106,19 @@ class Gate:
 
     # -- authorization --------------------------------------------------------------------------------
     def check(self, attrs: Attributes) -> None:
-        if self.enforcing:
+        """Raise Forbidden unless allowed; the request's audit record keeps the attributes and decision."""
+        record = audit.current()
+        if record is not None:
+            record.attrs = attrs
+            record.decision = "allow"
+        if not self.enforcing:
+            return
+        try:
             self.chain.check(attrs)
+        except errors.Forbidden:
+            if record is not None:
+                record.decision = "forbid"
+            raise
 
     def check_resource(
         self,
@@ -119,8 +131,6 @@ class Gate:
         field_selector: str = "",
     ) -> None:
         """Authorize the current user's request on a resource (raises Forbidden)."""
-        if not self.enforcing:
-            return
         user = users.current() or users.UNSECURED
         if not name and verb in ("list", "watch") and field_selector:
             name = name_from_field_selector(field_selector)
@@ -128,11 +138,8 @@ class Gate:
             # A namespace is its own namespace (kube-apiserver's request info), so a RoleBinding that
             # grants `get namespaces` lets its subjects read the namespace they are bound in.
             namespace = name if info.resource == "namespaces" else ""
-        attrs = Attributes(user, verb, info.resource, subresource, namespace, name, info.group, info.version)
-        self.chain.check(attrs)
+        self.check(Attributes(user, verb, info.resource, subresource, namespace, name, info.group, info.version))
 
     def check_path(self, verb: str, path: str) -> None:
-        if not self.enforcing:
-            return
         user = users.current() or users.UNSECURED
-        self.chain.check(Attributes(user, verb, resource_request=False, path=path))
+        self.check(Attributes(user, verb, resource_request=False, path=path))

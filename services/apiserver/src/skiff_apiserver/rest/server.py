@@ -27,6 +27,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from skiff_apiserver import metrics
 from skiff_apiserver.admission import warnings
 from skiff_apiserver.admission.limits import Limits
+from skiff_apiserver.audit import log as audit_log
+from skiff_apiserver.audit.log import AuditLog
 from skiff_apiserver.auth.gate import Gate
 from skiff_apiserver.logs import log
 from skiff_apiserver.registry.api import Registry
@@ -57,7 +59,9 @@ class RestApi:
         tls: TLSConfig | None,
         watch_queue_size: int = 1000,
         gate: Gate | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
+        self.audit = audit
         self.gate = gate if gate is not None else Gate(["AlwaysAllow"], registry.caches, secure=tls is not None)
         self.registry = registry
         self.limits = limits
@@ -65,7 +69,9 @@ class RestApi:
         self.watch_queue_size = watch_queue_size
         self.objects = ObjectHandlers(registry)
         self.health = Health(registry)
-        self.app = web.Application(middlewares=[self._trace, self._authenticate], client_max_size=3 * 1024 * 1024)
+        self.app = web.Application(
+            middlewares=[self._trace, self._audit, self._authenticate], client_max_size=3 * 1024 * 1024
+        )
         add = self.app.router.add_get
         for path in ("/healthz", "/livez", "/readyz"):
             add(path, self.health.handle)
@@ -123,6 +129,23 @@ class RestApi:
         finally:
             span.end()
             otel_context.detach(token)
+
+    @web.middleware
+    async def _audit(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """One audit event per request once it is answered (audit/log.py), bodies for the levels that
+        want them."""
+        if self.audit is None:
+            return await handler(request)
+        record = audit_log.begin()
+        response = await handler(request)
+        if record.attrs is not None:
+            self.audit.write(
+                record, code=response.status, uri=request.path_qs, source=request.remote or "",
+                user_agent=request.headers.get("User-Agent", ""),
+                request_object=_json_or_none(await request.read() if request.body_exists else b""),
+                response_object=_json_or_none(getattr(response, "body", None)),
+            )  # fmt: skip
+        return response
 
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -241,6 +264,15 @@ def _verb(method: str, target: router.Target) -> str:
     if method == "DELETE":
         return "delete" if target.name else "deletecollection"
     return _VERBS.get(method, method.lower())
+
+
+def _json_or_none(body: object) -> object:
+    if not isinstance(body, bytes) or not body.startswith(b"{"):
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 async def _metrics(request: web.Request) -> web.Response:
