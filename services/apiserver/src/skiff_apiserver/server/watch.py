@@ -14,7 +14,9 @@ from typing import Any
 
 import grpc
 from skiff.apiserver.v1 import apiserver_pb2 as pb
+from skiff_common import errors
 
+from skiff_apiserver.registry import bounds
 from skiff_apiserver.registry.reads import make_filter
 from skiff_apiserver.server.base import Handlers, pack, resource_of, rpc
 from skiff_apiserver.storage.watcher import BOOKMARK
@@ -42,6 +44,17 @@ async def _send(context: grpc.aio.ServicerContext[Any, Any], resp: pb.WatchRespo
     return True
 
 
+async def caught_up(cache: Any, rev: int, wait: float = 3.0) -> None:
+    """A watch from a revision the cache has not reached waits for it a little (the write may be in
+    flight), then fails as Kubernetes' does: Timeout "Too large resource version"."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while rev > cache.revision:
+        if loop.time() >= deadline:
+            raise errors.Timeout(f"Too large resource version: {rev}, current: {cache.revision}")
+        await asyncio.sleep(0.05)
+
+
 class WatchHandlers(Handlers):
     @rpc("watch", _res, long_running=True)
     async def Watch(self, request: pb.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]) -> None:
@@ -49,6 +62,7 @@ class WatchHandlers(Handlers):
         self.gate.check_resource("watch", info, request.namespace, field_selector=request.field_selector)
         match = make_filter(info, request.namespace, request.label_selector, request.field_selector)
         cache = self.registry.caches[info.resource]
+        await caught_up(cache, bounds.resource_version(request.resource_version) or 0)
         watcher = cache.watch(
             match, request.resource_version, self.watch_queue_size,
             request.namespace if info.namespaced else "", bookmarks=request.allow_watch_bookmarks,
