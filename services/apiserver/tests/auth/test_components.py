@@ -5,7 +5,6 @@ through a Node,RBAC apiserver, and is refused what its role does not give."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,11 +31,10 @@ async def test_scheduler_works_with_its_default_role(secure, tmp_path: Path) -> 
     admin = secure.as_user("kubernetes-admin", ("system:masters",))
     await create(admin, _node("n1"))
     tls = secure.cert("system:kube-scheduler")
-    log = open(tmp_path / "scheduler.log", "wb")
-    proc = subprocess.Popen(
-        [str(BIN / "skiff-scheduler"), "--apiserver", secure.target, "--tls-ca-file", tls.ca_file,
-         "--tls-cert-file", tls.cert_file, "--tls-key-file", tls.key_file],
-        stdout=log, stderr=subprocess.STDOUT,
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "skiff-scheduler"), "--apiserver", secure.target, "--tls-ca-file", tls.ca_file,
+        "--tls-cert-file", tls.cert_file, "--tls-key-file", tls.key_file,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
         p = pod_pb2.Pod()
@@ -50,12 +48,15 @@ async def test_scheduler_works_with_its_default_role(secure, tmp_path: Path) -> 
             if bound.spec.node_name:
                 break
             await asyncio.sleep(0.1)
-        assert bound.spec.node_name == "n1", (tmp_path / "scheduler.log").read_text()[-2000:]
+        if bound.spec.node_name != "n1":
+            proc.terminate()
+            out, _ = await proc.communicate()
+            raise AssertionError(f"the pod was not bound; the scheduler said:\n{out.decode()[-2000:]}")
         # ... and nothing beyond its role: it reads no Secrets and writes no Nodes
         scheduler = secure.as_user("system:kube-scheduler")
         assert not (await attempt(scheduler.List(pb.ListRequest(resource="secrets"))))[0]
         assert not (await attempt(scheduler.Delete(pb.DeleteRequest(resource="nodes", name="n1"))))[0]
     finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+        if proc.returncode is None:
+            proc.terminate()
+            await proc.communicate()

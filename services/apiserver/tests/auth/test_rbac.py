@@ -183,3 +183,28 @@ async def test_bootstrap_policy_is_reconciled_at_start(secure, etcd, tmp_path) -
         assert not kinds.unpack((await get("system:discovery")).object).rules
     finally:
         await again.close()
+
+
+async def test_controller_roles_bound_to_their_serviceaccounts(secure) -> None:
+    """kube-controller-manager's per-controller credentials: system:controller:<name> is bound to
+    kube-system/<name> (Kubernetes' "Controller roles")."""
+    from skiff.api.authorization.v1 import authorization_pb2 as az
+    from skiff_apiserver.machinery import kinds
+
+    admin = secure.as_user("kubernetes-admin", MASTERS)
+
+    async def may(sa: str, verb: str, resource: str, group: str = "") -> bool:
+        r = az.SubjectAccessReview()
+        r.spec.user = f"system:serviceaccount:kube-system:{sa}"
+        r.spec.groups.extend(["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"])
+        a = r.spec.resource_attributes
+        a.verb, a.resource, a.group, a.namespace = verb, resource, group, "default"
+        answer: Any = kinds.unpack((await admin.Create(pb.CreateRequest(object=kinds.pack(r)))).object)
+        return bool(answer.status.allowed)
+
+    assert await may("replicaset-controller", "create", "pods")
+    assert not await may("replicaset-controller", "get", "secrets")
+    assert await may("deployment-controller", "create", "replicasets", "apps")
+    assert not await may("deployment-controller", "create", "pods")
+    assert await may("endpointslice-controller", "create", "endpointslices", "discovery.k8s.io")
+    assert await may("generic-garbage-collector", "delete", "configmaps")

@@ -5,9 +5,8 @@ Every object carries the label `kubernetes.io/bootstrapping: rbac-defaults` and 
 administrator set autoupdate to "false". The user-facing roles admin, edit and view are aggregated from
 `system:aggregate-to-*` (and from any ClusterRole an administrator labels the same way).
 
-Not here: the per-controller `system:controller:*` roles, which Kubernetes binds to one ServiceAccount
-per controller for kube-controller-manager's --use-service-account-credentials (Skiff's controller
-manager runs under one identity), and cloud/CSI-specific roles.
+The per-controller `system:controller:*` roles are in controllers.py; cloud- and CSI-specific roles are
+not bootstrapped.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any
 
 from skiff_common import errors
 
-from skiff_apiserver.auth.rbac import policy
+from skiff_apiserver.auth.rbac import controllers, policy
 from skiff_apiserver.logs import log
 from skiff_apiserver.machinery import kinds
 from skiff_apiserver.registry.api import Registry
@@ -53,8 +53,12 @@ def _merge_meta(current: Any, default: Any) -> bool:
 
 async def reconcile(registry: Registry) -> None:
     pairs: list[tuple[str, list[Any], Any]] = [
-        ("clusterroles", list(policy.cluster_roles()), _merge_role),
-        ("clusterrolebindings", list(policy.cluster_role_bindings()), _merge_binding),
+        ("clusterroles", [*policy.cluster_roles(), *controllers.cluster_roles()], _merge_role),
+        (
+            "clusterrolebindings",
+            [*policy.cluster_role_bindings(), *controllers.cluster_role_bindings()],
+            _merge_binding,
+        ),
     ]
     created = updated = 0
     for resource, defaults, merge in pairs:
