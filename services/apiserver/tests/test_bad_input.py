@@ -79,3 +79,20 @@ async def test_resource_versions_are_checked(api) -> None:
         )
     )
     assert got.object.value
+
+
+async def test_watch_from_a_revision_another_resource_reached(api) -> None:
+    """An informer lists one resource and watches from the list's revision, which a write to another
+    resource may have moved past this resource's last event: that is not 'too large'."""
+    from skiff.api.core.v1 import config_pb2
+
+    cm = config_pb2.ConfigMap()
+    cm.metadata.name, cm.metadata.namespace = uniq("cm"), "default"
+    made = await create(api.stub, cm)
+    rev = made.metadata.resource_version
+    assert int(rev) > api.app.caches["pods"].revision
+    call = api.stub.Watch(
+        pb.WatchRequest(resource="pods", namespace="default", resource_version=rev, timeout_seconds=4)
+    )
+    assert await call.read() is grpc.aio.EOF  # ends quietly at timeoutSeconds: no event, no error
+    assert await call.code() == grpc.StatusCode.OK
