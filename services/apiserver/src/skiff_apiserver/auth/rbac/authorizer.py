@@ -34,7 +34,15 @@ RESOURCES = ("roles", "clusterroles", "rolebindings", "clusterrolebindings")
 class Grant:
     namespace: str  # "" = every namespace (a ClusterRoleBinding)
     rules: tuple[Rule, ...]
-    source: str  # 'ClusterRoleBinding "x" of ClusterRole "y"'
+    binding: Any  # the RoleBinding or ClusterRoleBinding
+
+    @property
+    def source(self) -> str:
+        """'ClusterRoleBinding "x" of ClusterRole "y"' (made only when a reason is asked for)."""
+        b, ref = self.binding, self.binding.role_ref
+        if not self.namespace:
+            return f'ClusterRoleBinding "{b.metadata.name}" of ClusterRole "{ref.name}"'
+        return f'RoleBinding "{b.metadata.name}/{self.namespace}" of {ref.kind} "{ref.name}"'
 
 
 def subject_keys(subject: Any, binding_namespace: str) -> str | None:
@@ -108,12 +116,12 @@ class RBACIndex:
     ) -> None:
         role_rules = {(r.metadata.namespace, r.metadata.name): tuple(r.rules) for r in roles}
         self.cluster_rules = aggregate({r.metadata.name: r for r in cluster_roles})
-        self.by_subject: dict[str, list[tuple[Grant, str]]] = {}
+        self.by_subject: dict[str, list[tuple[Grant, Any]]] = {}
         # Each role's rules compiled once (by the identity of its rules tuple), and (subject key,
         # namespace or "") -> the compiled roles bound there with the reason each gives; a role bound
         # many times to one subject in one namespace is listed once.
         self._compiled_roles: dict[int, Compiled] = {}
-        self.compiled: dict[tuple[str, str], list[tuple[Compiled, str]]] = {}
+        self.compiled: dict[tuple[str, str], list[tuple[Compiled, Grant, Any]]] = {}
         self._seen_roles: set[tuple[str, str, int]] = set()
         for b in cluster_bindings:
             if b.role_ref.kind != "ClusterRole":
@@ -121,8 +129,7 @@ class RBACIndex:
             rules = self.cluster_rules.get(b.role_ref.name)
             if rules is None:
                 continue
-            source = f'ClusterRoleBinding "{b.metadata.name}" of ClusterRole "{b.role_ref.name}"'
-            self._add(b, "", Grant("", rules, source))
+            self._add(b, "", Grant("", rules, b))
         for b in bindings:
             ns = b.metadata.namespace
             if b.role_ref.kind == "ClusterRole":
@@ -133,16 +140,15 @@ class RBACIndex:
                 rules = None
             if rules is None:
                 continue
-            source = f'RoleBinding "{b.metadata.name}/{ns}" of {b.role_ref.kind} "{b.role_ref.name}"'
-            self._add(b, ns, Grant(ns, rules, source))
+            self._add(b, ns, Grant(ns, rules, b))
 
     def _add(self, binding: Any, namespace: str, grant: Grant) -> None:
+        binding_namespace = binding.metadata.namespace
         for s in binding.subjects:
-            key = subject_keys(s, binding.metadata.namespace)
+            key = subject_keys(s, binding_namespace)
             if key is None:
                 continue
-            subject = _describe_subject(s)
-            self.by_subject.setdefault(key, []).append((grant, subject))
+            self.by_subject.setdefault(key, []).append((grant, s))
             seen = (key, namespace, id(grant.rules))
             if seen in self._seen_roles:
                 continue
@@ -150,20 +156,19 @@ class RBACIndex:
             compiled = self._compiled_roles.get(id(grant.rules))
             if compiled is None:
                 compiled = self._compiled_roles[id(grant.rules)] = compile_rules(grant.rules)
-            reason = f"RBAC: allowed by {grant.source} to {subject}"
-            self.compiled.setdefault((key, namespace), []).append((compiled, reason))
+            self.compiled.setdefault((key, namespace), []).append((compiled, grant, s))
 
     def allowed_by(self, user: UserInfo, namespace: str, attrs: Attributes) -> str | None:
         """The reason a rule bound to `user` allows `attrs` (cluster-wide or in `namespace`), else None."""
         scopes = (namespace, "") if namespace else ("",)
         for key in ("u:" + user.name, *("g:" + g for g in user.groups)):
             for scope in scopes:
-                for compiled, reason in self.compiled.get((key, scope), ()):
+                for compiled, grant, subject in self.compiled.get((key, scope), ()):
                     if compiled.match(attrs) is not None:
-                        return reason
+                        return f"RBAC: allowed by {grant.source} to {_describe_subject(subject)}"
         return None
 
-    def grants(self, user: UserInfo, namespace: str) -> Iterable[tuple[Grant, str]]:
+    def grants(self, user: UserInfo, namespace: str) -> Iterable[tuple[Grant, Any]]:
         """Every grant that applies to `user` in `namespace` ("" = cluster-scoped requests only)."""
         keys = ["u:" + user.name, *("g:" + g for g in user.groups)]
         for key in keys:
