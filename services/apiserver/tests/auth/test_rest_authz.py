@@ -135,3 +135,11 @@ async def test_non_resource_paths_are_authorized(secure) -> None:
             assert resp.status == 200
         async with http.get(secure.rest_url + "/apis", ssl=_ssl(secure, "nobody")) as resp:
             assert resp.status == 200
+
+
+async def test_kubectl_auth_whoami(secure) -> None:
+    out = await kubectl(secure, "jane", ("dev", "ops"), "auth", "whoami", "-o", "json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)["status"]["userInfo"]
+    assert info["username"] == "jane"
+    assert info["groups"] == ["dev", "ops", "system:authenticated"]

@@ -146,6 +146,7 @@ _EXTRA_TYPES: tuple[tuple[type[Message], str, str], ...] = (
     (authorization_pb2.SelfSubjectRulesReview, "authorization.k8s.io/v1", "SelfSubjectRulesReview"),
     (authentication_pb2.TokenRequest, "authentication.k8s.io/v1", "TokenRequest"),
     (authentication_pb2.TokenReview, "authentication.k8s.io/v1", "TokenReview"),
+    (authentication_pb2.SelfSubjectReview, "authentication.k8s.io/v1", "SelfSubjectReview"),
 )
 
 

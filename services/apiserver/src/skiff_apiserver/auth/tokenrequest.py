@@ -4,7 +4,8 @@ TokenRequest issues a token for an existing ServiceAccount: audiences (default: 
 expirationSeconds (default 3600, at least 600), and an optional boundObjectRef to a Pod (or Secret) of
 the same namespace whose uid, when given, must match; the caller needs `create serviceaccounts/token`
 on that ServiceAccount (edit has it; a kubelet has it for the ServiceAccounts its pods run as).
-TokenReview says who a token belongs to (`create tokenreviews`: system:auth-delegator).
+TokenReview says who a token belongs to (`create tokenreviews`: system:auth-delegator);
+SelfSubjectReview who the caller is (`kubectl auth whoami`; every authenticated user, system:basic-user).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from skiff_apiserver.registry.api import Registry
 
 
 def is_token_kind(obj: Message) -> bool:
-    return isinstance(obj, (an.TokenRequest, an.TokenReview))
+    return isinstance(obj, (an.TokenRequest, an.TokenReview, an.SelfSubjectReview))
 
 
 def _invalid(name: str, path: str, detail: str) -> errors.Invalid:
@@ -36,6 +37,8 @@ def _invalid(name: str, path: str, detail: str) -> errors.Invalid:
 async def answer(gate: Gate, registry: Registry, obj: Message) -> Message:
     if isinstance(obj, an.TokenReview):
         return review(gate, obj)
+    if isinstance(obj, an.SelfSubjectReview):
+        return whoami(gate)
     tr: Any = obj
     ns, name = tr.metadata.namespace or "default", tr.metadata.name
     gate.check_resource("create", kinds.lookup_resource("serviceaccounts"), ns, name, "token")
@@ -76,6 +79,20 @@ async def request(gate: Gate, registry: Registry, tr: Any) -> Message:
     out.spec.expiration_seconds = seconds
     out.status.token = token
     out.status.expiration_timestamp.seconds = expiry
+    return out
+
+
+def whoami(gate: Gate) -> Message:
+    """SelfSubjectReview (`kubectl auth whoami`): the caller as the apiserver sees it."""
+    requester = users.current() or users.UNSECURED
+    gate.check(Attributes(requester, "create", "selfsubjectreviews", api_group="authentication.k8s.io"))
+    out = an.SelfSubjectReview()
+    kinds.set_type_meta(out)
+    info = out.status.user_info
+    info.username, info.uid = requester.name, requester.uid
+    info.groups.extend(requester.groups)
+    for k, v in requester.extra.items():
+        info.extra[k].items.extend(v)
     return out
 
 

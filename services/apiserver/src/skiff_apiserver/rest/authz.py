@@ -84,6 +84,7 @@ def add_routes(app: web.Application, gate: Gate, registry: Registry) -> None:
         app.router.add_post(path, _handler(gate, message))
     app.router.add_post(TOKEN_PATH, _token_request(gate, registry))
     app.router.add_post("/apis/authentication.k8s.io/v1/tokenreviews", _token_review(gate))
+    app.router.add_post("/apis/authentication.k8s.io/v1/selfsubjectreviews", _whoami(gate))
 
 
 def _token_request(gate: Gate, registry: Registry) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -100,6 +101,18 @@ def _token_request(gate: Gate, registry: Registry) -> Callable[[web.Request], Aw
             return json_response(codec.encode(await tokenrequest.request(gate, registry, tr)), 201)
         except errors.SkiffError as err:
             return error_response(err, kind="TokenRequest", resource="serviceaccounts", name=name)
+
+    return handle
+
+
+def _whoami(gate: Gate) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            return json_response(codec.encode(tokenrequest.whoami(gate)), 201)
+        except errors.SkiffError as err:
+            return error_response(
+                err, kind="SelfSubjectReview", resource="selfsubjectreviews", group="authentication.k8s.io"
+            )
 
     return handle
 

@@ -53,6 +53,7 @@ _SPEC: dict[str, str] = {
     "TokenRequestSpec": "1:audiences:str* 3:boundObjectRef:@BoundObjectReference 4:expirationSeconds:int",
     "BoundObjectReference": "1:kind:str 2:apiVersion:str 3:name:str 4:uid:str",
     "TokenReview": "1:metadata:@ObjectMeta 2:spec:@TokenReviewSpec",
+    "SelfSubjectReview": "1:metadata:@ObjectMeta",
     "TokenReviewSpec": "1:token:str 2:audiences:str*",
     "SelfSubjectRulesReviewSpec": "1:namespace:str",
     "SubjectAccessReview": "1:metadata:@ObjectMeta 2:spec:@SubjectAccessReviewSpec",
@@ -153,6 +154,7 @@ ROOTS = {
     ("authorization.k8s.io/v1", "LocalSubjectAccessReview"): "LocalSubjectAccessReview",
     ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
     ("authentication.k8s.io/v1", "TokenReview"): "TokenReview",
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
 }
 
 

@@ -294,3 +294,55 @@ class TokenReview(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TokenReview: _TypeAlias = TokenReview  # noqa: Y015
+
+@_typing.final
+class SelfSubjectReviewStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user_info(self) -> Global___UserInfo: ...
+    def __init__(
+        self,
+        *,
+        user_info: Global___UserInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["user_info", b"user_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user_info", b"user_info"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SelfSubjectReviewStatus: _TypeAlias = SelfSubjectReviewStatus  # noqa: Y015
+
+@_typing.final
+class SelfSubjectReview(_message.Message):
+    """SelfSubjectReview: who am I (`kubectl auth whoami`)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    API_VERSION_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    api_version: _builtins.str
+    kind: _builtins.str
+    @_builtins.property
+    def metadata(self) -> _meta_pb2.ObjectMeta: ...
+    @_builtins.property
+    def status(self) -> Global___SelfSubjectReviewStatus: ...
+    def __init__(
+        self,
+        *,
+        api_version: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        metadata: _meta_pb2.ObjectMeta | None = ...,
+        status: Global___SelfSubjectReviewStatus | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "status", b"status"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "kind", b"kind", "metadata", b"metadata", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SelfSubjectReview: _TypeAlias = SelfSubjectReview  # noqa: Y015
