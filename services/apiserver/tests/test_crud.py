@@ -176,6 +176,10 @@ def _fill_minimal(obj) -> None:
 
         obj.spec.request = make_request(ec.generate_private_key(ec.SECP256R1()), "system:node:n", ["system:nodes"])
         obj.spec.signer_name = KUBELET_CLIENT
+
+    elif kind in ("RoleBinding", "ClusterRoleBinding"):
+        ref = obj.role_ref
+        ref.api_group, ref.kind, ref.name = "rbac.authorization.k8s.io", "ClusterRole", "view"
     elif kind == "Event":
         obj.involved_object.kind = "Pod"
         obj.involved_object.name = "p"

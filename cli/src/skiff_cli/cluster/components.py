@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from skiff_common.encryptionconfig import ensure_encryption_config
 from skiff_common.grpcutil import TLSConfig
 
 from . import kubedns
@@ -115,6 +116,9 @@ def apiserver(
             f"--etcd-keyfile={etcd_tls.key_file}",
             f"--metrics-address={layout.metrics_address('apiserver')}",
             f"--advertise-address={layout.pod_gateway}",  # pods reach the API there (kubernetes Service)
+            f"--encryption-provider-config={ensure_encryption_config(layout.pki_dir / 'encryption.yaml')}",
+            "--pod-security-default-warn=baseline",
+            f"--audit-log-path={layout.state_dir / 'audit' / 'audit.log'}",  # Metadata level for every request
             *tls_flags(tls, server=True),
             *kubelet_flags,
         ],

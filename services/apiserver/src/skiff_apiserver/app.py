@@ -15,16 +15,27 @@ from skiff_common.grpcutil import TLSConfig, add_listen, create_server
 from skiff_common.tasks import TaskSet
 
 from skiff_apiserver.admission.limits import Limits
+from skiff_apiserver.admission.noderestriction import NodeRestriction
+from skiff_apiserver.admission.podsecurity.admit import PodSecurity, defaults_from
 from skiff_apiserver.admission.priority import PriorityAdmission
 from skiff_apiserver.advertise import freebind_socket, needs_own_listener
+from skiff_apiserver.audit.log import AuditLog
+from skiff_apiserver.audit.policy import METADATA_EVERYTHING
+from skiff_apiserver.audit.policy import load as load_audit_policy
+from skiff_apiserver.auth.gate import Gate, parse_modes
+from skiff_apiserver.auth.rbac.escalation import EscalationCheck
+from skiff_apiserver.auth.rbac.reconcile import reconcile as reconcile_rbac
+from skiff_apiserver.auth.tokens import TokenIssuer
 from skiff_apiserver.config import ApiServerConfig
+from skiff_apiserver.encryption.config import load as load_encryption
+from skiff_apiserver.encryption.transformer import Transformer
 from skiff_apiserver.logs import log
 from skiff_apiserver.machinery import kinds
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.registry.bootstrap import ensure_kubernetes_service
 from skiff_apiserver.registry.lifecycle import NamespaceLifecycle
 from skiff_apiserver.registry.service_repair import ServiceAllocationRepair
-from skiff_apiserver.registry.store import Store
+from skiff_apiserver.registry.store import Admission, Store
 from skiff_apiserver.registry.strategies.namespace import SYSTEM_NAMESPACES
 from skiff_apiserver.registry.strategies.service import ServiceStrategy
 from skiff_apiserver.rest.server import RestApi
@@ -87,12 +98,16 @@ class ApiServerApp:
         self.repair: ServiceAllocationRepair | None = None
         self.rest: RestApi | None = None  # the Kubernetes REST API, when --secure-port >= 0
         self.rest_port = 0
+        self.gate: Gate | None = None
+        self.audit: AuditLog | None = None
 
     async def start(self, *, serve: bool = True) -> int:
         """Start everything; with serve=False the gRPC server is built and bound but not started (the
         caller starts it, e.g. skiff_common's serve_until_signal). Returns the bound port."""
         cfg = self.cfg
         self.client = EtcdClient(cfg.etcd_endpoints, timeout=cfg.etcd_timeout, tls=etcd_tls_config(cfg))
+        if cfg.encryption_provider_config:
+            self.client.transformer = Transformer(cfg.etcd_prefix, load_encryption(cfg.encryption_provider_config))
         await self._wait_for_etcd()
         self.caches = {
             i.resource: WatchCache(
@@ -101,6 +116,36 @@ class ApiServerApp:
             for i in kinds.ALL_KINDS
         }
         await asyncio.gather(*(c.start() for c in self.caches.values()))
+        tls = tls_config(cfg)
+        if cfg.audit_log_path:
+            policy = load_audit_policy(cfg.audit_policy_file) if cfg.audit_policy_file else METADATA_EVERYTHING
+            self.audit = AuditLog(
+                cfg.audit_log_path, policy, max_size_mb=cfg.audit_log_maxsize, max_backups=cfg.audit_log_maxbackup
+            )
+        tokens = TokenIssuer(
+            self.caches, cfg.etcd_prefix, key_file=cfg.service_account_signing_key_file,
+            issuer=cfg.service_account_issuer, audiences=tuple(cfg.api_audiences),
+        )  # fmt: skip
+        modes = parse_modes(cfg.authorization_mode)
+        self.gate = gate = Gate(modes, self.caches, secure=tls is not None, tokens=tokens)
+        admission: list[Admission] = [
+            NamespaceLifecycle(self.client, cfg.etcd_prefix, self.caches),
+            PriorityAdmission(self.client, cfg.etcd_prefix, self.caches),  # mutating: before the validators
+        ]
+        if gate.rbac is not None:
+            admission.append(EscalationCheck(gate.chain, gate.rbac))
+        if "Node" in gate.modes:
+            admission.append(NodeRestriction())
+        admission.append(
+            PodSecurity(
+                self.caches,
+                cfg.etcd_prefix,
+                defaults_from(
+                    cfg.pod_security_default_enforce, cfg.pod_security_default_audit, cfg.pod_security_default_warn,
+                    cfg.pod_security_exempt_usernames, cfg.pod_security_exempt_namespaces,
+                ),
+            )
+        )  # fmt: skip
         self.registry = Registry(
             Store(
                 self.client,
@@ -109,14 +154,11 @@ class ApiServerApp:
                 event_ttl=cfg.event_ttl,
                 service_cidr=cfg.service_cluster_ip_range,
                 node_port_range=cfg.service_node_port_range,
-                admission=[
-                    NamespaceLifecycle(self.client, cfg.etcd_prefix, self.caches),
-                    PriorityAdmission(self.client, cfg.etcd_prefix, self.caches),
-                ],
+                admission=admission,
             )
         )
         await self._ensure_namespaces()
-        tls = tls_config(cfg)
+        await reconcile_rbac(self.registry)
         self.server = create_server(
             "apiserver",
             tls=tls,
@@ -129,7 +171,9 @@ class ApiServerApp:
             limits,
             watch_queue_size=cfg.watch_queue_size,
             bookmark_interval=cfg.bookmark_interval,
+            gate=gate,
         )
+        service.audit = self.audit
         register(service, self.server)
         self.port = add_listen(self.server, cfg.listen, tls)
         services = self.registry.store.strategies["services"]
@@ -145,6 +189,8 @@ class ApiServerApp:
                 tls=tls,
                 watch_queue_size=cfg.watch_queue_size,
                 kubelet_tls=kubelet_tls_config(cfg),
+                gate=gate,
+                audit=self.audit,
             )
             host = cfg.listen.rpartition(":")[0] or "127.0.0.1"
             self.rest_port = await self.rest.start(f"{host}:{cfg.secure_port}", reuse_port=cfg.reuse_port)
@@ -189,3 +235,5 @@ class ApiServerApp:
         await asyncio.gather(*(c.stop() for c in self.caches.values()), return_exceptions=True)
         if self.client is not None:
             await self.client.close()
+        if self.audit is not None:
+            self.audit.close()

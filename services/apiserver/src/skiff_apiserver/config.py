@@ -39,6 +39,49 @@ class ApiServerConfig:
     kubelet_client_key: str | None = field(
         default=None, metadata={"help": "private key (PEM) of --kubelet-client-certificate", "secret": True}
     )
+    encryption_provider_config: str | None = field(
+        default=None,
+        metadata={"help": "EncryptionConfiguration (YAML) of the resources encrypted at rest in etcd, e.g. secrets"},
+    )
+    service_account_signing_key_file: str | None = field(
+        default=None,
+        metadata={"help": "EC P-256 private key (PEM) signing ServiceAccount tokens (none: one generated at start)"},
+    )
+    service_account_issuer: str = field(
+        default="https://kubernetes.default.svc.cluster.local",
+        metadata={"help": "the iss claim of ServiceAccount tokens"},
+    )
+    api_audiences: list[str] = field(
+        default_factory=list, metadata={"help": "audiences tokens must name, comma separated (default: the issuer)"}
+    )
+    pod_security_default_enforce: str = field(
+        default="privileged", metadata={"help": "Pod Security level enforced where a namespace has no label"}
+    )
+    pod_security_default_audit: str = field(default="privileged", metadata={"help": "... audited likewise"})
+    pod_security_default_warn: str = field(
+        default="privileged", metadata={"help": "... warned likewise (`skiff up`: baseline)"}
+    )
+    pod_security_exempt_usernames: list[str] = field(
+        default_factory=list, metadata={"help": "users Pod Security admission never checks"}
+    )
+    pod_security_exempt_namespaces: list[str] = field(
+        default_factory=list, metadata={"help": "namespaces Pod Security admission never checks"}
+    )
+    audit_log_path: str | None = field(
+        default=None, metadata={"help": "audit events (audit.k8s.io/v1, JSON lines) go to this file (none: off)"}
+    )
+    audit_policy_file: str | None = field(
+        default=None, metadata={"help": "audit Policy (YAML); none: every request at Metadata level"}
+    )
+    audit_log_maxsize: int = field(default=100, metadata={"help": "MB an audit log file grows to before rotating"})
+    audit_log_maxbackup: int = field(default=10, metadata={"help": "rotated audit log files kept"})
+    authorization_mode: str = field(
+        default="AlwaysAllow",
+        metadata={
+            "help": "authorizers in order, comma separated: AlwaysAllow, Node, RBAC (kubeadm and `skiff up`: "
+            "Node,RBAC; system:masters is always allowed with Node or RBAC)"
+        },
+    )
     max_inflight: int = field(default=400, metadata={"help": "non-watch requests served at once (0: no cap)"})
     client_qps: float = field(default=0.0, metadata={"help": "requests/s per client (0: unlimited)"})
     client_burst: int = field(default=100, metadata={"help": "per-client burst above client_qps"})

@@ -27,6 +27,8 @@ from skiff_controllers.nodelifecycle.controller import NodeLifecycleController
 from skiff_controllers.replicaset.controller import new_replicaset
 from skiff_controllers.tokencleaner.controller import new_tokencleaner
 
+from skiff_controllers.serviceaccount.controller import new_serviceaccount
+
 CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "namespace": NamespaceController,
     "replicaset": new_replicaset,
@@ -44,6 +46,7 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "csrapproving": new_csrapproving,
     "csrsigning": new_csrsigning,
     "nodeipam": new_nodeipam,
+    "serviceaccount": new_serviceaccount,
 }
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError, Message
 from skiff.api.apps.v1 import apps_pb2
+from skiff.api.authentication.v1 import authentication_pb2
+from skiff.api.authorization.v1 import authorization_pb2
 from skiff.api.autoscaling.v1 import scale_pb2
 from skiff.api.autoscaling.v2 import hpa_pb2
 from skiff.api.batch.v1 import batch_pb2
@@ -29,9 +31,11 @@ from skiff.api.core.v1 import (
     node_pb2,
     pod_pb2,
     service_pb2,
+    serviceaccount_pb2,
 )
 from skiff.api.discovery.v1 import endpointslice_pb2
 from skiff.api.meta.v1 import meta_pb2
+from skiff.api.rbac.v1 import rbac_pb2
 from skiff.api.scheduling.v1 import priorityclass_pb2
 
 from skiff_common import errors
@@ -135,6 +139,20 @@ ALL_KINDS: tuple[KindInfo, ...] = (
         priorityclass_pb2.PriorityClass,
         ("pc",),
     ),
+    KindInfo(
+        "ServiceAccount", "v1", "serviceaccounts", "serviceaccount", True, serviceaccount_pb2.ServiceAccount, ("sa",)
+    ),
+    KindInfo("Role", "rbac.authorization.k8s.io/v1", "roles", "role", True, rbac_pb2.Role),
+    KindInfo("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", "clusterrole", False, rbac_pb2.ClusterRole),
+    KindInfo("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings", "rolebinding", True, rbac_pb2.RoleBinding),
+    KindInfo(
+        "ClusterRoleBinding",
+        "rbac.authorization.k8s.io/v1",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        False,
+        rbac_pb2.ClusterRoleBinding,
+    ),
 )
 
 # Messages with type meta that are not resources: (api_version, kind) by message full name.
@@ -142,6 +160,14 @@ _EXTRA_TYPES: tuple[tuple[type[Message], str, str], ...] = (
     (pod_pb2.Binding, "v1", "Binding"),
     (scale_pb2.Scale, "autoscaling/v1", "Scale"),
     (meta_pb2.Status, "v1", "Status"),
+    # Access reviews: created and answered, never stored (authorization.k8s.io/v1).
+    (authorization_pb2.SubjectAccessReview, "authorization.k8s.io/v1", "SubjectAccessReview"),
+    (authorization_pb2.LocalSubjectAccessReview, "authorization.k8s.io/v1", "LocalSubjectAccessReview"),
+    (authorization_pb2.SelfSubjectAccessReview, "authorization.k8s.io/v1", "SelfSubjectAccessReview"),
+    (authorization_pb2.SelfSubjectRulesReview, "authorization.k8s.io/v1", "SelfSubjectRulesReview"),
+    (authentication_pb2.TokenRequest, "authentication.k8s.io/v1", "TokenRequest"),
+    (authentication_pb2.TokenReview, "authentication.k8s.io/v1", "TokenReview"),
+    (authentication_pb2.SelfSubjectReview, "authentication.k8s.io/v1", "SelfSubjectReview"),
 )
 
 

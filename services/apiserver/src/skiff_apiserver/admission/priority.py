@@ -101,5 +101,8 @@ class PriorityAdmission:
             )
         spec.preemption_policy = policy
 
+    def admit_update(self, info: KindInfo, new: Message, old: Message) -> None:
+        """A pod's priority is set once, at creation (the spec field is immutable after)."""
+
     def admit_delete(self, info: KindInfo, obj: Message) -> None:
         return None

@@ -50,6 +50,9 @@ class NamespaceLifecycle:
                 f"unable to create new content in namespace {namespace} because it is being terminated"
             )
 
+    def admit_update(self, info: KindInfo, new: Message, old: Message) -> None:
+        pass
+
     def admit_delete(self, info: KindInfo, obj: Message) -> None:
         name = obj.metadata.name  # type: ignore[attr-defined]
         if info.resource == self.info.resource and name in IMMORTAL:

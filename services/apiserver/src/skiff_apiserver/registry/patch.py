@@ -6,7 +6,6 @@ conflict; one that sets it is a precondition."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import jsonpatch
@@ -14,6 +13,7 @@ from google.protobuf.message import Message
 from skiff_common import errors
 
 from skiff_apiserver.machinery import KindInfo, convert
+from skiff_apiserver.registry import bounds
 from skiff_apiserver.registry.store import Store
 
 MERGE = "application/merge-patch+json"
@@ -35,7 +35,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 def apply_patch(doc: dict[str, Any], patch_type: str, raw: bytes) -> dict[str, Any]:
     try:
-        patch = json.loads(raw or b"null")
+        patch = bounds.loads(raw or b"null", "the patch")
     except ValueError as exc:
         raise errors.BadRequest(f"the patch is not valid JSON: {exc}") from None
     if patch_type == MERGE:

@@ -19,6 +19,7 @@ from skiff.api.meta.v1 import meta_pb2
 from skiff_common import errors
 
 from skiff_apiserver.machinery import KindInfo, fields, labels
+from skiff_apiserver.registry import bounds
 from skiff_apiserver.registry.objects import not_found
 from skiff_apiserver.registry.store import Store
 from skiff_apiserver.storage import codec
@@ -39,6 +40,8 @@ class ListOptions:
 
 def make_filter(info: KindInfo, namespace: str, label_selector: str, field_selector: str) -> Filter:
     """Parse both selectors (BadRequest naming the bad one) into one predicate."""
+    bounds.check_selector(label_selector, "labelSelector")
+    bounds.check_selector(field_selector, "fieldSelector")
     try:
         lsel = labels.parse_selector(label_selector)
     except ValueError as exc:
@@ -93,6 +96,9 @@ class Reads:
 
     async def get(self, info: KindInfo, namespace: str, name: str, resource_version: str = "") -> Message:
         namespace = (namespace or "default") if info.namespaced else ""
+        wanted = bounds.resource_version(resource_version)
+        if wanted:  # "not older than N": the latest is, unless N is in the future
+            await self._not_in_future(info, wanted)
         if resource_version == "0" and info.resource in self.store.caches:
             obj = self.store.caches[info.resource].get(self.store.key(info, namespace, name))
             if obj is None:
@@ -101,8 +107,21 @@ class Reads:
         obj, _ = await self.store.read(info, namespace, name)
         return obj
 
+    async def _not_in_future(self, info: KindInfo, rev: int) -> None:
+        """Kubernetes answers a resourceVersion the store has not reached with a Timeout (504), never
+        with data labelled by it or a "too old"."""
+        cache = self.store.caches.get(info.resource)
+        if cache is not None and rev <= cache.revision:
+            return
+        current = await self.store.client.current_revision()
+        if rev > current:
+            raise errors.Timeout(
+                f"Too large resource version: {rev}, current: {current}", metadata={"current": str(current)}
+            )
+
     async def list_objects(self, info: KindInfo, opts: ListOptions) -> tuple[list[Message], meta_pb2.ListMeta]:
         match = make_filter(info, opts.namespace, opts.label_selector, opts.field_selector)
+        bounds.resource_version(opts.resource_version)
         if opts.limit < 0:
             raise errors.BadRequest("limit must not be negative")
         cache = self.store.caches.get(info.resource)
@@ -121,10 +140,8 @@ class Reads:
         if opts.continue_token:
             rev, start = _decode_token(opts.continue_token, prefix)
         elif opts.resource_version not in ("", "0"):
-            try:
-                rev = int(opts.resource_version)
-            except ValueError:
-                raise errors.BadRequest(f"invalid resourceVersion {opts.resource_version!r}") from None
+            rev = bounds.resource_version(opts.resource_version) or 0
+            await self._not_in_future(info, rev)
         items: list[Message] = []
         token = ""
         while True:

@@ -31,10 +31,12 @@ from skiff_apiserver.storage.watch_cache import WatchCache
 
 
 class Admission(Protocol):
-    """Checks every create (after its namespace is known) and every delete passes, raising a domain
-    error to refuse (e.g. registry/lifecycle.py)."""
+    """Checks every create (after its namespace is known), every client update (after validation) and
+    every delete passes, raising a domain error to refuse (e.g. registry/lifecycle.py)."""
 
     async def admit_create(self, info: KindInfo, obj: Message, strategy: Strategy) -> None: ...
+
+    def admit_update(self, info: KindInfo, new: Message, old: Message) -> None: ...
 
     def admit_delete(self, info: KindInfo, obj: Message) -> None: ...
 
@@ -215,6 +217,9 @@ class Store:
                     m.generation = meta(current).generation + 1
             if validate:
                 self.validate(new, strategy, self._update_errors(strategy, new, current, system))
+            if not system:
+                for admission in self.admission:
+                    admission.admit_update(info, new, current)
             data = codec.encode(new)
             check_size(info, name, data)
             if dry_run:

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from google.protobuf.message import Message
 from skiff_apiserver.machinery import KindInfo, convert
+from skiff_apiserver.registry import bounds
 from skiff_apiserver.rest import k8sproto
 from skiff_common import errors
 from skiff_common.apimachinery._codec import plan_for
@@ -36,8 +37,8 @@ def parse_body(raw: bytes, content_type: str) -> Any:
         raise errors.BadRequest("the request body is empty")
     try:
         if "yaml" in content_type:
-            return yaml.safe_load(raw)
-        return json.loads(raw)
+            return bounds.check_depth(yaml.safe_load(raw), "the request body")
+        return bounds.loads(raw, "the request body")
     except (ValueError, yaml.YAMLError) as exc:
         what = "YAML" if "yaml" in content_type else "JSON"
         raise errors.BadRequest(f"the request body is not valid {what}: {exc}") from None

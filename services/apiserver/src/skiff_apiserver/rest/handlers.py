@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 from google.protobuf.message import Message
+from skiff_apiserver.registry import bounds
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.registry.reads import ListOptions
 from skiff_apiserver.rest import codec, printers
@@ -80,6 +81,7 @@ def list_options(request: web.Request, target: Target) -> ListOptions:
         raise errors.BadRequest(f'resourceVersionMatch: unsupported value "{match}": use "NotOlderThan" or "Exact"')
     if match and not rv:
         raise errors.BadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
+    bounds.resource_version(rv)  # a non-negative integer, as Kubernetes requires
     if rv not in ("", "0") and match != "Exact":
         # Kubernetes' default for a list at "N" is NotOlderThan: the latest state satisfies it (etcd reads
         # are linearizable), and unlike a read at exactly N it cannot fail once N is compacted.

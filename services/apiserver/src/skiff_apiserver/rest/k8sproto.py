@@ -48,6 +48,20 @@ _SPEC: dict[str, str] = {
         "1:namespace:str 2:verb:str 3:group:str 4:version:str 5:resource:str 6:subresource:str 7:name:str"
     ),
     "NonResourceAttributes": "1:path:str 2:verb:str",
+    "SelfSubjectRulesReview": "1:metadata:@ObjectMeta 2:spec:@SelfSubjectRulesReviewSpec",
+    "TokenRequest": "1:metadata:@ObjectMeta 2:spec:@TokenRequestSpec",
+    "TokenRequestSpec": "1:audiences:str* 3:boundObjectRef:@BoundObjectReference 4:expirationSeconds:int",
+    "BoundObjectReference": "1:kind:str 2:apiVersion:str 3:name:str 4:uid:str",
+    "TokenReview": "1:metadata:@ObjectMeta 2:spec:@TokenReviewSpec",
+    "SelfSubjectReview": "1:metadata:@ObjectMeta",
+    "TokenReviewSpec": "1:token:str 2:audiences:str*",
+    "SelfSubjectRulesReviewSpec": "1:namespace:str",
+    "SubjectAccessReview": "1:metadata:@ObjectMeta 2:spec:@SubjectAccessReviewSpec",
+    "LocalSubjectAccessReview": "1:metadata:@ObjectMeta 2:spec:@SubjectAccessReviewSpec",
+    "SubjectAccessReviewSpec": (
+        "1:resourceAttributes:@ResourceAttributes 2:nonResourceAttributes:@NonResourceAttributes 3:user:str "
+        "4:groups:str* 6:uid:str"
+    ),
     "NamespaceSpec": "1:finalizers:str*",
     "ConfigMap": "1:metadata:@ObjectMeta 2:data:map 3:binaryData:mapbytes 4:immutable:bool",
     "Secret": "1:metadata:@ObjectMeta 2:data:mapbytes 3:type:str 4:stringData:map 5:immutable:bool",
@@ -135,6 +149,12 @@ ROOTS = {
     ("batch/v1", "CronJob"): "CronJob",
     ("policy/v1", "Eviction"): "Eviction",
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview",
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "SelfSubjectRulesReview",
+    ("authorization.k8s.io/v1", "SubjectAccessReview"): "SubjectAccessReview",
+    ("authorization.k8s.io/v1", "LocalSubjectAccessReview"): "LocalSubjectAccessReview",
+    ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
+    ("authentication.k8s.io/v1", "TokenReview"): "TokenReview",
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
 }
 
 

@@ -9,12 +9,12 @@ precondition. Server-side apply (`application/apply-patch+yaml`) is apply.py's.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from google.protobuf.message import Message
 from skiff.api.autoscaling.v1 import scale_pb2
 from skiff_apiserver.machinery import convert
+from skiff_apiserver.registry import bounds
 from skiff_apiserver.registry import patch as patching
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.rest import codec, strategic
@@ -39,7 +39,7 @@ def _apply(doc: dict[str, Any], kind: str, raw: bytes, message: type[Message]) -
     if kind != STRATEGIC:
         return patching.apply_patch(doc, kind, raw)
     try:
-        body = json.loads(raw or b"null")
+        body = bounds.loads(raw or b"null", "the patch")
     except ValueError as exc:
         raise errors.BadRequest(f"the patch is not valid JSON: {exc}") from None
     return strategic.apply(doc, body, message.DESCRIPTOR)  # type: ignore[arg-type]

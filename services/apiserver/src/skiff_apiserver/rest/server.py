@@ -15,6 +15,7 @@ gRPC call. Two ports keep both paths direct.
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -25,13 +26,16 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from skiff_apiserver import bootstrap_auth, metrics
+from skiff_apiserver.admission import warnings
 from skiff_apiserver.admission.limits import Limits
+from skiff_apiserver.audit import log as audit_log
+from skiff_apiserver.audit.log import AuditLog
+from skiff_apiserver.auth import user as users
+from skiff_apiserver.auth.gate import Gate
 from skiff_apiserver.logs import log
 from skiff_apiserver.registry.api import Registry
-from skiff_apiserver.rest import apply, codec, discovery, openapi, patch, router, subresources
+from skiff_apiserver.rest import apply, authz, codec, discovery, openapi, patch, router, subresources
 from skiff_apiserver.rest.auth import peer_user, ssl_context
-from skiff_apiserver.rest.authz import PATH as ACCESS_REVIEW_PATH
-from skiff_apiserver.rest.authz import self_subject_access_review
 from skiff_apiserver.rest.exec import serve_exec
 from skiff_apiserver.rest.handlers import ObjectHandlers, dry_run, object_response, request_timeout
 from skiff_apiserver.rest.health import Health
@@ -61,7 +65,11 @@ class RestApi:
         tls: TLSConfig | None,
         watch_queue_size: int = 1000,
         kubelet_tls: TLSConfig | None = None,
+        gate: Gate | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
+        self.audit = audit
+        self.gate = gate if gate is not None else Gate(["AlwaysAllow"], registry.caches, secure=tls is not None)
         self.registry = registry
         self.limits = limits
         self.tls = tls
@@ -71,7 +79,10 @@ class RestApi:
         self.watch_queue_size = watch_queue_size
         self.objects = ObjectHandlers(registry)
         self.health = Health(registry)
-        self.app = web.Application(middlewares=[self._trace, self._authenticate], client_max_size=3 * 1024 * 1024)
+        self.app = web.Application(
+            middlewares=[self._trace, self._audit, self._bootstrap_token, self._authenticate],
+            client_max_size=3 * 1024 * 1024,
+        )
         add = self.app.router.add_get
         for path in ("/healthz", "/livez", "/readyz"):
             add(path, self.health.handle)
@@ -84,7 +95,7 @@ class RestApi:
         add("/openapi/v2", openapi.get_v2)
         add("/openapi/v3", openapi.get_v3)
         add("/openapi/v3/{tail:.+}", openapi.get_v3_group_version)
-        self.app.router.add_post(ACCESS_REVIEW_PATH, self._access_review)
+        authz.add_routes(self.app, self.gate, registry)
         self.app.router.add_route("*", "/api/{tail:.+}", self.dispatch)
         self.app.router.add_route("*", "/apis/{group}/{tail:.+}", self.dispatch)
         self._runner: web.AppRunner | None = None
@@ -136,25 +147,47 @@ class RestApi:
             otel_context.detach(token)
 
     @web.middleware
-    async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        anonymous_ok = request.path.startswith(_PUBLIC) or (request.method == "GET" and request.path in _ANONYMOUS_GET)
-        if self.tls is not None and not anonymous_ok and peer_user(request) is None:
-            if "Authorization" in request.headers:  # a joining kubelet's bootstrap token (bootstrap_auth.py)
-                user = await bootstrap_auth.authenticate(self.registry, request.headers["Authorization"])
-                if user is not None and bootstrap_auth.allowed(request.method, request.path):
-                    return await handler(request)
-                if user is not None:
+    async def _bootstrap_token(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """A joining kubelet's bootstrap token (bootstrap_auth.py): its user, for the next middleware to
+        take, and only for what TLS bootstrap needs (CSRs); any other bearer token is left to the gate."""
+        header = request.headers.get("Authorization", "")
+        if self.tls is not None and header and peer_user(request) is None:
+            user = await bootstrap_auth.authenticate(self.registry, header)
+            if user is not None:
+                if not bootstrap_auth.allowed(request.method, request.path):
                     return error_response(errors.Forbidden(f'User "{user[0]}" cannot {request.method} {request.path}'))
-            return error_response(
-                errors.Unauthenticated("Unauthorized: a client certificate from the cluster CA is required")
-            )
+                request[authz.BOOTSTRAP_USER] = users.authenticated(user[0], user[1])
         return await handler(request)
 
-    async def _access_review(self, request: web.Request) -> web.StreamResponse:
+    @web.middleware
+    async def _audit(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """One audit event per request once it is answered (audit/log.py), bodies for the levels that
+        want them."""
+        if self.audit is None:
+            return await handler(request)
+        record = audit_log.begin()
+        response = await handler(request)
+        if record.attrs is not None:
+            self.audit.write(
+                record, code=response.status, uri=request.path_qs, source=request.remote or "",
+                user_agent=request.headers.get("User-Agent", ""),
+                request_object=_json_or_none(await request.read() if request.body_exists else b""),
+                response_object=_json_or_none(getattr(response, "body", None)),
+            )  # fmt: skip
+        return response
+
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Who calls (auth/user.py, kept for the request); non-resource paths are authorized here, API
+        paths in dispatch once the target is known."""
         try:
-            return await self_subject_access_review(request)
+            public = request.path.startswith(_PUBLIC) or (request.method == "GET" and request.path in _ANONYMOUS_GET)
+            authz.authenticate(request, self.gate, public=public)
+            if not authz.is_resource_path(request.path):
+                self.gate.check_path(request.method.lower(), request.path.rstrip("/") or "/")
         except errors.SkiffError as err:
-            return error_response(err, kind="SelfSubjectAccessReview")
+            return error_response(err)
+        return await handler(request)
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -173,7 +206,9 @@ class RestApi:
             resource = info.resource + (f"/{target.subresource}" if target.subresource else "")
             verb = _verb(request.method, target)
             names = {"kind": info.kind, "resource": info.resource, "group": info.group, "name": target.name}
-            if request.method == "GET" and not target.name and request.query.get("watch") in ("1", "true"):
+            watching = request.method == "GET" and not target.name and request.query.get("watch") in ("1", "true")
+            authz.authorize(self.gate, request, target, "watch" if watching else verb)
+            if watching:
                 verb = "watch"
                 return await serve_watch(request, target, self.registry, self.watch_queue_size)
             if request.method == "GET" and target.subresource == "log":  # long-running, like a watch
@@ -184,8 +219,12 @@ class RestApi:
                 return await serve_exec(request, target, self.registry, self.kubelet_tls)
             set_deadline(request_timeout(request))
             user = peer_user(request)
+            warnings.start()
             with self.limits.admit(user[0] if user and self.limits.per_client else request.remote or ""):
-                return await self._serve(request, target)
+                response = await self._serve(request, target)
+            for said in warnings.take():  # admission's (Pod Security), beside the decoder's
+                response.headers.add("Warning", f"299 - {json.dumps(said)}")
+            return response
         except errors.SkiffError as err:
             code = type(err).__name__
             if names and not names["name"]:  # a create names its object in the body
@@ -255,6 +294,15 @@ def _verb(method: str, target: router.Target) -> str:
     if method == "DELETE":
         return "delete" if target.name else "deletecollection"
     return _VERBS.get(method, method.lower())
+
+
+def _json_or_none(body: object) -> object:
+    if not isinstance(body, bytes) or not body.startswith(b"{"):
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 async def _metrics(request: web.Request) -> web.Response:

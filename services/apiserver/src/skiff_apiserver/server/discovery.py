@@ -18,6 +18,7 @@ class DiscoveryHandlers(Handlers):
     async def ListResources(
         self, request: pb.ListResourcesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListResourcesResponse:
+        self.gate.check_path("get", "/apis")
         out = []
         for info in kinds.ALL_KINDS:
             subs = list(info.subresources)

@@ -14,7 +14,9 @@ from typing import Any
 
 import grpc
 from skiff.apiserver.v1 import apiserver_pb2 as pb
+from skiff_common import errors
 
+from skiff_apiserver.registry import bounds
 from skiff_apiserver.registry.reads import make_filter
 from skiff_apiserver.server.base import Handlers, pack, resource_of, rpc
 from skiff_apiserver.storage.watcher import BOOKMARK
@@ -42,12 +44,32 @@ async def _send(context: grpc.aio.ServicerContext[Any, Any], resp: pb.WatchRespo
     return True
 
 
+async def caught_up(cache: Any, client: Any, rev: int, wait: float = 3.0) -> None:
+    """A watch from a revision etcd has not reached waits for it a little (the write may be in flight),
+    then fails as Kubernetes' does: Timeout "Too large resource version". A resource's cache revision
+    moves only with that resource's events, so a revision above it (a list of another resource read
+    later) is compared with etcd's current revision, read once."""
+    if rev <= cache.revision:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        current = await client.current_revision()
+        if rev <= current:
+            return
+        if loop.time() >= deadline:
+            raise errors.Timeout(f"Too large resource version: {rev}, current: {current}")
+        await asyncio.sleep(0.1)
+
+
 class WatchHandlers(Handlers):
     @rpc("watch", _res, long_running=True)
     async def Watch(self, request: pb.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         info = resource_of(request.resource)
+        self.gate.check_resource("watch", info, request.namespace, field_selector=request.field_selector)
         match = make_filter(info, request.namespace, request.label_selector, request.field_selector)
         cache = self.registry.caches[info.resource]
+        await caught_up(cache, self.registry.store.client, bounds.resource_version(request.resource_version) or 0)
         watcher = cache.watch(
             match, request.resource_version, self.watch_queue_size,
             request.namespace if info.namespaced else "", bookmarks=request.allow_watch_bookmarks,

@@ -23,7 +23,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from aetcd import rpc  # type: ignore[import-untyped]
@@ -56,6 +56,14 @@ class CompareFailed(Exception):
 
 def _kv(raw: rpc.KeyValue) -> KV:
     return KV(raw.key, raw.value, raw.mod_revision, raw.create_revision)
+
+
+class ValueTransformer(Protocol):
+    """Encryption at rest (skiff_apiserver.encryption): values change form on their way to etcd and back."""
+
+    def to_storage(self, key: bytes, value: bytes) -> bytes: ...
+
+    def from_storage(self, key: bytes, value: bytes) -> bytes: ...
 
 
 def prefix_end(prefix: bytes) -> bytes:
@@ -126,6 +134,15 @@ class EtcdClient:
         self._kv = rpc.KVStub(self._channel)
         self._watch = rpc.WatchStub(self._channel)
         self._lease = rpc.LeaseStub(self._channel)
+        self.transformer: ValueTransformer | None = None  # set by the app with --encryption-provider-config
+
+    def _read(self, raw: rpc.KeyValue) -> KV:
+        if self.transformer is None:
+            return _kv(raw)
+        return KV(raw.key, self.transformer.from_storage(raw.key, raw.value), raw.mod_revision, raw.create_revision)
+
+    def _write(self, key: bytes, value: bytes) -> bytes:
+        return value if self.transformer is None else self.transformer.to_storage(key, value)
 
     async def close(self) -> None:
         await self._channel.close()
@@ -160,13 +177,18 @@ class EtcdClient:
     async def get(self, key: bytes, *, revision: int = 0) -> tuple[KV | None, int]:
         resp = await self._call("get", self._kv.Range, rpc.RangeRequest(key=key, revision=revision))
         kvs = resp.kvs  # type: ignore[attr-defined]
-        return (_kv(kvs[0]) if kvs else None), resp.header.revision  # type: ignore[attr-defined]
+        return (self._read(kvs[0]) if kvs else None), resp.header.revision  # type: ignore[attr-defined]
 
     async def range(self, start: bytes, end: bytes, *, revision: int = 0, limit: int = 0) -> tuple[list[KV], bool, int]:
         """Keys in [start, end) at `revision` (0: latest). Returns (kvs, more, revision read)."""
         req = rpc.RangeRequest(key=start, range_end=end, revision=revision, limit=limit)
         resp = await self._call("range", self._kv.Range, req)
-        return [_kv(k) for k in resp.kvs], bool(resp.more), resp.header.revision  # type: ignore[attr-defined]
+        return [self._read(k) for k in resp.kvs], bool(resp.more), resp.header.revision  # type: ignore[attr-defined]
+
+    async def range_raw(self, start: bytes, end: bytes) -> list[tuple[bytes, bytes, int]]:
+        """(key, value as stored, mod revision) in [start, end): what encryption's rewrite inspects."""
+        resp = await self._call("range", self._kv.Range, rpc.RangeRequest(key=start, range_end=end))
+        return [(bytes(k.key), bytes(k.value), int(k.mod_revision)) for k in resp.kvs]  # type: ignore[attr-defined]
 
     async def current_revision(self) -> int:
         resp = await self._call(
@@ -186,20 +208,20 @@ class EtcdClient:
         if resp.succeeded:  # type: ignore[attr-defined]
             return int(resp.header.revision)  # type: ignore[attr-defined]
         kvs = resp.responses[0].response_range.kvs  # type: ignore[attr-defined]
-        current = _kv(kvs[0]) if kvs else None
+        current = self._read(kvs[0]) if kvs else None
         if written is not None and current is not None and current.value == written:
             return current.mod_revision  # our own earlier attempt landed (retry after a lost reply)
         raise CompareFailed(current)
 
     async def create(self, key: bytes, value: bytes, *, lease: int = 0) -> int:
         cmp = rpc.Compare(key=key, target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL, create_revision=0)
-        put = rpc.PutRequest(key=key, value=value, lease=lease)
+        put = rpc.PutRequest(key=key, value=self._write(key, value), lease=lease)
         return await self._txn("create", key, cmp, rpc.RequestOp(request_put=put), value)
 
     async def update(self, key: bytes, value: bytes, mod_revision: int) -> int:
         cmp = rpc.Compare(key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision)
         # ignore_lease keeps whatever lease the key has (an Event's TTL survives its count updates).
-        put = rpc.PutRequest(key=key, value=value, ignore_lease=True)
+        put = rpc.PutRequest(key=key, value=self._write(key, value), ignore_lease=True)
         return await self._txn("update", key, cmp, rpc.RequestOp(request_put=put), value)
 
     async def delete(self, key: bytes, mod_revision: int) -> int:
@@ -243,6 +265,12 @@ class EtcdClient:
                     )
                 if resp.canceled:
                     raise errors.Unavailable(f"etcd cancelled the watch: {resp.cancel_reason}")
+                if self.transformer is not None:
+                    for ev in resp.events:
+                        if ev.kv.value:
+                            ev.kv.value = self.transformer.from_storage(ev.kv.key, ev.kv.value)
+                        if ev.prev_kv.value:
+                            ev.prev_kv.value = self.transformer.from_storage(ev.prev_kv.key, ev.prev_kv.value)
                 yield resp
         except grpc.aio.AioRpcError as exc:
             raise map_grpc_error(exc) from None

@@ -14,6 +14,7 @@ from skiff_apiserver.registry.strategies.namespace import NamespaceStrategy
 from skiff_apiserver.registry.strategies.node import NodeStrategy
 from skiff_apiserver.registry.strategies.pod import PodStrategy
 from skiff_apiserver.registry.strategies.priorityclass import PriorityClassStrategy
+from skiff_apiserver.registry.strategies.rbac import BindingStrategy, RoleStrategy
 from skiff_apiserver.registry.strategies.replicaset import ReplicaSetStrategy
 from skiff_apiserver.registry.strategies.service import ServiceStrategy
 from skiff_apiserver.registry.strategy import StorageEnv, Strategy
@@ -31,8 +32,11 @@ _BY_KIND: dict[str, type[Strategy]] = {
     "CronJob": CronJobStrategy,
     "EndpointSlice": EndpointSliceStrategy,
     "CertificateSigningRequest": CertificateSigningRequestStrategy,
-
     "PriorityClass": PriorityClassStrategy,
+    "Role": RoleStrategy,
+    "ClusterRole": RoleStrategy,
+    "RoleBinding": BindingStrategy,
+    "ClusterRoleBinding": BindingStrategy,
 }
 
 

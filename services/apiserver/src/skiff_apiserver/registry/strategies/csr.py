@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 from typing import Any
 
@@ -21,6 +20,7 @@ from cryptography import x509
 from google.protobuf.message import Message
 from skiff_common.errors import FieldError
 
+from skiff_apiserver.auth import user as users
 from skiff_apiserver.registry.strategy import Strategy, copy, immutable
 
 APPROVAL_TYPES = ("Approved", "Denied")
@@ -53,16 +53,12 @@ _SIGNER = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/[A-Za-z0-9]([-A-Za-z0-9_
 
 
 def requester() -> tuple[str, str, tuple[str, ...]] | None:
-    """(name, uid, groups) of the request being served, from the authentication module when there is
-    one (skiff_apiserver.auth.user.current); None when no user is known."""
-    try:
-        module: Any = importlib.import_module("skiff_apiserver.auth.user")
-    except ImportError:
+    """(name, uid, groups) of the request being served; None when the apiserver authenticates nobody
+    (no TLS: tests and development), where the identity the client wrote is all there is."""
+    user = users.current()
+    if user is None or user is users.UNSECURED:
         return None
-    user = module.current()
-    if user is None:
-        return None
-    return str(user.name), str(getattr(user, "uid", "")), tuple(user.groups)
+    return user.name, user.uid, tuple(user.groups)
 
 
 def parse_request(pem: bytes) -> x509.CertificateSigningRequest:
