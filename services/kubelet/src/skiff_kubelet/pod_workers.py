@@ -14,10 +14,9 @@ The loop is the controllers' WorkLoop (one worker per pod key at a time, Result/
 workqueue metrics under ``name="pods"``); the kubelet brings its own per-pod back-off (failed syncs retry
 from 200 ms doubling to a minute) and marks RetryLater as expected (logged at info).
 
-Workers are many (32) because a sync mostly waits: it starts by waiting for a relist newer than the
-kubelet's last write to the pod (``get_newer_than``, Kubernetes' GetNewerThan), up to a relist period
-and more. Kubernetes gives every pod its own goroutine; with 8 workers a burst of 100 pods started at
-about 8 pods per relist (measured: 2-5 pods/s) while the CPU idled between relists.
+Eight workers: a sync mostly waits (for a relist newer than its last write, Kubernetes' GetNewerThan),
+so more would seem free, but 32 did not start a 100-pod burst any sooner on two cores (the runtime's
+work is the bound, docs/benchmarks.md) and only deepened the runtime's queue.
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ class PodWorkers:
         cri_client: CriClient,
         syncer: PodSyncer,
         *,
-        workers: int = 32,
+        workers: int = 8,
         relist_period: float = 1.0,
         sync_frequency: float = 10.0,
     ) -> None:
