@@ -170,6 +170,9 @@ def _fill_minimal(obj) -> None:
         obj.spec.ports.add(port=80)
     elif kind == "EndpointSlice":
         obj.address_type = "IPv4"
+    elif kind == "ControllerRevision":  # data is required (any JSON object)
+        obj.data.update({"spec": {"template": {"$patch": "replace"}}})
+        obj.revision = 1
     elif kind == "Event":
         obj.involved_object.kind = "Pod"
         obj.involved_object.name = "p"

@@ -88,3 +88,26 @@ async def test_daemonset_may_not_have_both_zero(api) -> None:  # type: ignore[no
     ds.spec.update_strategy.rolling_update.max_surge.int_val = 1
     out = await create(api.stub, ds)
     assert out.spec.update_strategy.rolling_update.max_surge.int_val == 1
+
+
+async def test_controller_revision_needs_data_keeps_it_and_may_be_renumbered(api) -> None:  # type: ignore[no-untyped-def]
+    from apiserver_testlib import pack, unpack
+    from skiff.api.apps.v1.controllerrevision_pb2 import ControllerRevision
+    from skiff.apiserver.v1 import apiserver_pb2 as pb
+
+    rev = ControllerRevision()
+    rev.metadata.name = uniq("rev")
+    rev.metadata.namespace = "default"
+    rev.revision = -1
+    err = await expect_error(grpc.StatusCode.INVALID_ARGUMENT, create(api.stub, rev))
+    assert sorted((e.path, e.reason) for e in err.errors) == [("data", "Required value"), ("revision", "Invalid value")]
+    rev.revision = 1
+    rev.data.update({"spec": {"template": {"$patch": "replace", "spec": {"containers": [{"name": "c"}]}}}})
+    out = await create(api.stub, rev)
+    assert out.data == rev.data
+    out.revision = 3  # a rollback renumbers
+    out = unpack((await api.stub.Update(pb.UpdateRequest(object=pack(out)))).object)
+    assert out.revision == 3
+    out.data.update({"spec": {}})
+    err = await expect_error(grpc.StatusCode.INVALID_ARGUMENT, api.stub.Update(pb.UpdateRequest(object=pack(out))))
+    assert [(e.path, e.detail) for e in err.errors] == [("data", "field is immutable")]
