@@ -108,8 +108,13 @@ async def test_pod_control_creates_from_template_and_deletes_with_events(client:
         mutate=lambda p: p.metadata.labels.__setitem__("extra", "yes"),
     )
     assert pod.metadata.name.startswith(f"{app}-") and pod.metadata.labels["extra"] == "yes"
-    await control.delete(pod, rs)
-    await control.delete(pod, rs)  # already gone: a success, no second event
+    assert await control.delete(pod, rs)
+    assert not await control.delete(pod, rs)  # already gone (NotFound): no second event, no FailedDelete
+    # A new pod took the name: the UID precondition fails, the old pod is gone, the new one stays.
+    twin = _pod(pod.metadata.name, app)
+    twin = await client.create(twin)
+    assert not await control.delete(pod, rs)
+    assert (await client.get(pod_pb2.Pod, twin.metadata.name, "default")).metadata.uid == twin.metadata.uid
     await events.flush()
     evs = (await client.list(event_pb2.Event, "default")).items
     mine = sorted((e.reason, e.message) for e in evs if e.involved_object.uid == rs.metadata.uid)
@@ -117,6 +122,7 @@ async def test_pod_control_creates_from_template_and_deletes_with_events(client:
         ("SuccessfulCreate", f"Created pod: {pod.metadata.name}"),
         ("SuccessfulDelete", f"Deleted pod: {pod.metadata.name}"),
     ]
+    await client.delete(pod_pb2.Pod, twin.metadata.name, "default")
 
 
 async def test_builder_controller_sees_owned_pods_through_the_uid_index(client: ApiClient) -> None:

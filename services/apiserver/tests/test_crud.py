@@ -180,6 +180,10 @@ def _fill_minimal(obj) -> None:
     elif kind in ("RoleBinding", "ClusterRoleBinding"):
         ref = obj.role_ref
         ref.api_group, ref.kind, ref.name = "rbac.authorization.k8s.io", "ClusterRole", "view"
+
+    elif kind == "ControllerRevision":  # data is required (any JSON object)
+        obj.data.update({"spec": {"template": {"$patch": "replace"}}})
+        obj.revision = 1
     elif kind == "Event":
         obj.involved_object.kind = "Pod"
         obj.involved_object.name = "p"

@@ -189,3 +189,22 @@ def test_rollback_gives_the_old_replica_set_the_next_revision_and_keeps_history(
     assert set_new_rs_annotations(d, old, 5, exists=True)
     assert old.metadata.annotations[REVISION_HISTORY] == "1,3"
     assert not set_new_rs_annotations(d, old, 5, exists=True)  # nothing new: no write
+
+
+def test_templates_compare_semantically_as_kubernetes_does() -> None:
+    """`kubectl rollout undo` sends the old template re-encoded by Go (`resources: {}`, `creationTimestamp:
+    null`): it must still equal the old ReplicaSet's template, or a rollback would make a new ReplicaSet."""
+    from skiff.api.core.v1 import pod_pb2
+    from skiff_common.apimachinery import convert
+    from skiff_controllers.deployment.util import HASH_LABEL, equal_ignore_hash
+
+    rs_template = deployment().spec.template
+    rs_template.metadata.labels[HASH_LABEL] = "abc"
+    sent = convert.to_dict(deployment().spec.template)
+    sent["metadata"]["creationTimestamp"] = None
+    sent["spec"]["containers"][0]["resources"] = {}
+    from_kubectl = convert.from_dict(sent, pod_pb2.PodTemplateSpec)
+    assert from_kubectl.spec.containers[0].HasField("resources")
+    assert equal_ignore_hash(rs_template, from_kubectl)
+    from_kubectl.spec.containers[0].image = "busybox:2"
+    assert not equal_ignore_hash(rs_template, from_kubectl)

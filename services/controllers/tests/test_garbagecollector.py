@@ -3,7 +3,6 @@ propagation, owners matched by UID, and kinds that no table lists (ConfigMaps ow
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -51,6 +50,30 @@ async def secret(client: ApiClient, name: str, owners=()) -> config_pb2.Secret:
     s = config_pb2.Secret(api_version="v1", kind="Secret", metadata=meta_pb2.ObjectMeta(name=name, namespace="default"))
     s.metadata.owner_references.extend(owners)
     return await client.create(s)
+
+
+async def seen_by(gc: GarbageCollector, *objs: object) -> None:
+    """Wait until the collector's graph holds every object. Orphan and Foreground act on the dependents
+    the collector knows when it handles the owner's finalizer, as Kubernetes' does; a test that deletes
+    the owner while one informer still lags (a busy machine, a collector still starting) would test
+    that lag instead of the propagation policy."""
+
+    async def known() -> bool:
+        return all(o.metadata.uid in gc.graph.vertices for o in objs)  # type: ignore[attr-defined]
+
+    await eventually(known, "the collector's graph holding the owner and its dependents")
+
+
+async def looked_at(gc: GarbageCollector, obj: object) -> None:
+    """Wait until the collector has the object in its graph and no pending or running work for it: a
+    verdict on it has been reached (instead of sleeping and hoping it looked)."""
+    uid = obj.metadata.uid  # type: ignore[attr-defined]
+
+    async def settled() -> bool:
+        q = gc.queue
+        return uid in gc.graph.vertices and uid not in q._dirty and uid not in q._processing
+
+    await eventually(settled, "the collector done with the object")
 
 
 async def gone(client: ApiClient, resource: str, name: str) -> bool:
@@ -105,6 +128,7 @@ async def test_foreground_deletes_blocking_dependents_first(client: ApiClient, g
     owner = await configmap(client, uniq("fg-owner"))
     held = await configmap(client, uniq("fg-held"), [ref_to(owner, block=True)], finalizers=["example.com/hold"])
     loose = await secret(client, uniq("fg-loose"), [ref_to(owner, block=False)])
+    await seen_by(gc, owner, held, loose)
     await client.delete(config_pb2.ConfigMap, owner.metadata.name, "default", propagation_policy="Foreground")
 
     async def dependent_deleting() -> bool:
@@ -116,6 +140,7 @@ async def test_foreground_deletes_blocking_dependents_first(client: ApiClient, g
     # The owner waits for its blocking dependent, which a finalizer holds.
     waiting = await client.get(config_pb2.ConfigMap, owner.metadata.name, "default")
     assert "foregroundDeletion" in waiting.metadata.finalizers
+    assert waiting.metadata.HasField("deletion_timestamp")
     cm = await client.get(config_pb2.ConfigMap, held.metadata.name, "default")
     del cm.metadata.finalizers[:]
     await client.update(cm)
@@ -130,12 +155,36 @@ async def test_orphan_keeps_dependents_without_the_ref(client: ApiClient, gc: Ga
     pod = bare_pod(uniq("orph-pod"))
     pod.metadata.owner_references.append(ref_to(owner))
     p = await client.create(pod)
+    await seen_by(gc, owner, other, dep, p)
     await client.delete(config_pb2.ConfigMap, owner.metadata.name, "default", propagation_policy="Orphan")
     await eventually(lambda: gone(client, "configmaps", owner.metadata.name), "the owner removed")
+    # The finalizer goes only after the refs were stripped: both dependents stay, without the ref.
     s = await client.get(config_pb2.Secret, dep.metadata.name, "default")
     assert [r.uid for r in s.metadata.owner_references] == [other.metadata.uid]
     left = await client.get(pod_pb2.Pod, p.metadata.name, "default")
     assert list(left.metadata.owner_references) == []
+    assert not left.metadata.HasField("deletion_timestamp")
+
+
+async def test_orphan_replaces_a_waiting_foreground_deletion(client: ApiClient, gc: GarbageCollector) -> None:
+    """A foreground deletion stuck behind a held dependent, deleted again with Orphan: the apiserver swaps
+    the finalizer (they are exclusive), the collector orphans the dependent and the owner goes."""
+    owner = await configmap(client, uniq("swap-owner"))
+    held = await configmap(client, uniq("swap-held"), [ref_to(owner, block=True)], finalizers=["example.com/hold"])
+    await seen_by(gc, owner, held)
+    await client.delete(config_pb2.ConfigMap, owner.metadata.name, "default", propagation_policy="Foreground")
+
+    async def dependent_deleting() -> bool:
+        cm = await client.get(config_pb2.ConfigMap, held.metadata.name, "default")
+        return cm.metadata.HasField("deletion_timestamp")
+
+    await eventually(dependent_deleting, "the blocking dependent being deleted")
+    await client.delete(config_pb2.ConfigMap, owner.metadata.name, "default", propagation_policy="Orphan")
+    await eventually(lambda: gone(client, "configmaps", owner.metadata.name), "the owner removed")
+    left = await client.get(config_pb2.ConfigMap, held.metadata.name, "default")
+    assert list(left.metadata.owner_references) == []
+    del left.metadata.finalizers[:]
+    await client.update(left)
 
 
 async def test_deleting_a_replicaset_collects_its_pods_in_the_manager(client: ApiClient) -> None:
@@ -180,7 +229,7 @@ async def test_cluster_scoped_owner_of_a_namespaced_dependent(client: ApiClient,
         node_pb2.Node(api_version="v1", kind="Node", metadata=meta_pb2.ObjectMeta(name=uniq("owner-node")))
     )
     dep = await configmap(client, uniq("node-dep"), [ref_to(node)])
-    await asyncio.sleep(0.5)  # the owner exists: the dependent must survive a look
+    await looked_at(gc, dep)  # the owner exists: the dependent must survive a look
     assert not await gone(client, "configmaps", dep.metadata.name)
     await client.delete(node_pb2.Node, node.metadata.name)
     await eventually(lambda: gone(client, "configmaps", dep.metadata.name), "dependent of the deleted Node collected")
@@ -217,5 +266,5 @@ async def test_an_owner_ref_resolves_in_the_dependents_namespace(client: ApiClie
 
     await eventually(warned, "an OwnerRefInvalidNamespace warning on the dependent")
     home = await secret(client, uniq("home-dep"), [ref_to(owner)])
-    await asyncio.sleep(0.5)
+    await looked_at(gc, home)
     assert not await gone(client, "secrets", home.metadata.name)

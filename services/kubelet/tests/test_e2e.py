@@ -60,14 +60,28 @@ async def kubelet(client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Pat
 
 @pytest.fixture
 async def scheduler(client: ApiClient) -> AsyncIterator[Any]:
+    """The scheduler, with the node lifecycle controller that lifts the kubelet's registration taint
+    (node.kubernetes.io/not-ready:NoSchedule) once the node is Ready, as on a real control plane."""
+    from skiff_client import EventRecorder, InformerFactory
+    from skiff_controllers.base import ControllerContext
+    from skiff_controllers.nodelifecycle.controller import NodeLifecycleController
     from skiff_scheduler.app import SchedulerApp
 
+    ctx = ControllerContext(api=client, factory=InformerFactory(client), events=EventRecorder(client, "test"))
+    nlc = NodeLifecycleController(ctx)
+    ctx.factory.start()
+    nlc_task = asyncio.create_task(nlc.run())
     app = SchedulerApp(client)
     await app.start()
     try:
         yield app
     finally:
         await app.stop()
+        nlc.queue.shutdown()
+        nlc_task.cancel()
+        await asyncio.gather(nlc_task, return_exceptions=True)
+        await ctx.factory.stop()
+        await ctx.events.flush()
 
 
 def busybox_pod(name: str, script: str, **spec: Any) -> pod_pb2.Pod:

@@ -87,3 +87,16 @@ async def test_a_pod_whose_inspection_failed_is_not_fresh_until_inspected_again(
     cache.set("u", new, 6.0)
     await cache.update_time(6.0)
     assert (await waiting) is new
+
+
+async def test_a_published_entry_wakes_its_waiting_sync_before_the_relist_completes() -> None:
+    """In a burst the relist inspects for seconds; a pod already inspected is handed to its waiting sync
+    at once (publish), not when the 99 others are done (update_time)."""
+    cache = PodCache()
+    await cache.update_time(5.0)  # an earlier relist
+    waiting = asyncio.create_task(cache.get_newer_than("u", 8.0))  # the sync wrote at 8
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    rt = PodRuntime(sandboxes=[cri.PodSandbox(id="sb")])
+    await cache.publish("u", rt, 9.0)  # inspected by the relist that started at 9, still running
+    assert (await asyncio.wait_for(waiting, 1)) is rt

@@ -51,6 +51,19 @@ SPECIAL = {
     "skiff.api.meta.v1.Quantity": QUANTITY,
     "skiff.api.meta.v1.IntOrString": st.integers(-(2**31), 2**31 - 1) | TEXT,
     "google.protobuf.Timestamp": TIMESTAMP,
+    "google.protobuf.Struct": st.dictionaries(  # any JSON object (RawExtension) a double-based Struct holds
+        TEXT,
+        st.recursive(
+            st.none()
+            | st.booleans()
+            | st.integers(-(2**53), 2**53)
+            | st.floats(allow_nan=False, allow_infinity=False)
+            | TEXT,
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+            max_leaves=10,
+        ),
+        max_size=3,
+    ),
 }
 
 

@@ -25,9 +25,8 @@ from skiff_controllers.namespace.controller import NamespaceController
 from skiff_controllers.nodeipam.controller import new_nodeipam
 from skiff_controllers.nodelifecycle.controller import NodeLifecycleController
 from skiff_controllers.replicaset.controller import new_replicaset
-from skiff_controllers.tokencleaner.controller import new_tokencleaner
-
 from skiff_controllers.serviceaccount.controller import new_serviceaccount
+from skiff_controllers.tokencleaner.controller import new_tokencleaner
 
 CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "namespace": NamespaceController,

@@ -17,6 +17,7 @@ from skiff_common.observability import get_logger
 
 from skiff_kubelet.config import KubeletConfig
 from skiff_kubelet.dns import ClusterDNS, read_host_dns
+from skiff_kubelet.lease import NodeLease
 from skiff_kubelet.lookup import ApiLookup
 from skiff_kubelet.node_status import NodeStatusManager
 from skiff_kubelet.pleg import PodCache
@@ -88,7 +89,9 @@ class Kubelet:
             kubelet_port=self.port,
             max_pods=cfg.max_pods,
             interval=cfg.status_interval_s,
+            report_interval=cfg.status_report_frequency_s,
         )
+        self.lease = NodeLease(self.api, cfg.node_name)
         self.node_status.host_ip = host_ip
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -102,6 +105,7 @@ class Kubelet:
         self.factory.start()
         self._tasks = [
             asyncio.create_task(self.node_status.run(), name="node-status"),
+            asyncio.create_task(self.lease.run(), name="node-lease"),
             asyncio.create_task(self.workers.run(), name="pod-workers"),
         ]
         log.info("kubelet.started", node=self.cfg.node_name, port=self.port)

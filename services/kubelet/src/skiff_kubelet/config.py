@@ -50,7 +50,10 @@ class KubeletConfig:
         default="skiff", metadata={"help": "cgroup (cgroupfs path) under which every pod's cgroup is created"}
     )
     metrics_address: str = field(default="", metadata={"help": "Prometheus endpoint host:port (empty: off)"})
-    node_status_interval: str = field(default="10s", metadata={"help": "heartbeat period"})
+    node_status_interval: str = field(default="10s", metadata={"help": "how often node status is computed"})
+    node_status_report_frequency: str = field(
+        default="5m", metadata={"help": "node status is written at least this often, else only on change"}
+    )
     sync_frequency: str = field(default="10s", metadata={"help": "periodic resync of every pod"})
     relist_period: str = field(default="1s", metadata={"help": "how often container states are polled"})
     crash_loop_backoff: str = field(
@@ -83,7 +86,13 @@ class KubeletConfig:
         """Raise ValueError naming the flag for bad values (durations, CIDR, TLS trio)."""
         import ipaddress
 
-        for name in ("node_status_interval", "sync_frequency", "relist_period", "crash_loop_backoff"):
+        for name in (
+            "node_status_interval",
+            "node_status_report_frequency",
+            "sync_frequency",
+            "relist_period",
+            "crash_loop_backoff",
+        ):
             parse_duration(getattr(self, name), name.replace("_", "-"))
         try:
             ipaddress.ip_network(self.pod_cidr, strict=False)
@@ -113,6 +122,10 @@ class KubeletConfig:
     @property
     def status_interval_s(self) -> float:
         return parse_duration(self.node_status_interval, "node-status-interval")
+
+    @property
+    def status_report_frequency_s(self) -> float:
+        return parse_duration(self.node_status_report_frequency, "node-status-report-frequency")
 
     @property
     def sync_frequency_s(self) -> float:

@@ -1,11 +1,23 @@
-"""Node registration and heartbeats.
+"""Node registration and status.
 
 The kubelet owns its Node's *status*; the spec belongs to users and the control plane except for
 ``podCIDR``, which the kubelet fills in at registration if nobody else did (Skiff has no IPAM
-controller). Each heartbeat re-reads the Node and replaces its status (UpdateStatus), so a Conflict only
-costs one retry on the next tick. Ready mirrors the runtime: if the CRI ``Status`` says RuntimeReady or
-NetworkReady is false (or the runtime is unreachable) the node goes Ready=False with the reason, and the
-scheduler stops placing pods here.
+controller), and the registration taint below. Ready mirrors the runtime: if the CRI ``Status`` says
+RuntimeReady or NetworkReady is false (or the runtime is unreachable) the node goes Ready=False with the
+reason, and the node lifecycle controller taints it not-ready.
+
+Registration creates the Node with its status already filled in and the
+``node.kubernetes.io/not-ready:NoSchedule`` taint, so nothing is scheduled here before the node lifecycle
+controller has seen Ready=True and removed the taint. (Kubernetes adds that taint in the apiserver's
+TaintNodesByCondition admission plugin, on every Node create; Skiff's kubelet asks for it itself, like
+``--register-with-taints``, so a Node that tests create by hand stays untainted.) An existing Node is
+adopted as it is.
+
+Liveness is the Lease (lease.py). The status is computed every ``interval`` (10 s) but written only when
+it changed -- heartbeat times aside -- or when ``report_interval`` (Kubernetes'
+nodeStatusReportFrequency, 5 min) has passed since the last write, as the kubelet does since NodeLease.
+Each check re-reads the Node and compares against what the apiserver holds, so a status the node
+lifecycle controller turned Unknown is put right on the next check.
 """
 
 from __future__ import annotations
@@ -28,6 +40,15 @@ from skiff_kubelet import machine
 log = get_logger(__name__)
 
 KUBELET_VERSION = "v1.31.0-skiff"
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+
+
+def _without_heartbeats(status: node_pb2.NodeStatus) -> bytes:
+    copy = node_pb2.NodeStatus()
+    copy.CopyFrom(status)
+    for cond in copy.conditions:
+        cond.ClearField("last_heartbeat_time")
+    return copy.SerializeToString(deterministic=True)
 
 
 @dataclass(frozen=True)
@@ -90,6 +111,7 @@ class NodeStatusManager:
         kubelet_port: int,
         max_pods: int,
         interval: float,
+        report_interval: float = 300.0,
     ) -> None:
         self.api = api
         self.cri = cri_client
@@ -98,6 +120,8 @@ class NodeStatusManager:
         self.kubelet_port = kubelet_port
         self.max_pods = max_pods
         self.interval = interval
+        self.report_interval = report_interval
+        self._last_report: float | None = None  # monotonic time of the last status write
         self.runtime_version = ""
         self.runtime_name = ""
         self.host_ip = "127.0.0.1"
@@ -155,6 +179,8 @@ class NodeStatusManager:
         )
         node.spec.pod_cidr = self.pod_cidr
         node.spec.pod_cidrs.append(self.pod_cidr)
+        node.spec.taints.add(key=NOT_READY_TAINT, effect="NoSchedule")
+        self._fill_status(node, await runtime_health(self.cri))
         try:
             created = await self.api.create(node)
             log.info("node.registered", node=self.node_name)
@@ -167,7 +193,7 @@ class NodeStatusManager:
             log.info("node.adopted", node=self.node_name)
         self.pod_cidr = created.spec.pod_cidr or self.pod_cidr
         await self._tell_runtime_cidr()
-        return await self.heartbeat()
+        return await self.heartbeat(force=True)
 
     async def _tell_runtime_cidr(self) -> None:
         req = cri.UpdateRuntimeConfigRequest(
@@ -178,19 +204,27 @@ class NodeStatusManager:
         except errors.SkiffError as exc:
             log.warning("runtime.update_config_failed", error=str(exc))
 
-    async def heartbeat(self) -> node_pb2.Node:
+    async def heartbeat(self, *, force: bool = False) -> node_pb2.Node:
+        """Compute the status; write it if it changed, the report interval passed, or `force`."""
         health = await runtime_health(self.cri)
         images = await self._images() if health.ready else None
+        loop = asyncio.get_running_loop()
         for _attempt in range(3):
             node = await self.api.get(node_pb2.Node, self.node_name)
+            before = _without_heartbeats(node.status)
             self._fill_status(node, health)
             if images is not None:
                 del node.status.images[:]
                 node.status.images.extend(images)
+            due = self._last_report is None or loop.time() - self._last_report >= self.report_interval
+            if not force and not due and _without_heartbeats(node.status) == before:
+                return node
             try:
-                return await self.api.update_status(node)
+                updated = await self.api.update_status(node)
             except errors.Conflict:
                 continue
+            self._last_report = loop.time()
+            return updated
         raise errors.Conflict(f"node {self.node_name}: status update kept conflicting")
 
     async def _images(self) -> list[node_pb2.ContainerImage] | None:

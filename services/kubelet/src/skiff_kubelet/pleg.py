@@ -9,10 +9,12 @@ changed are inspected further (PodSandboxStatus, ContainerStatus per container) 
 pod's worker.
 
 Freshness is by timestamp, as the kubelet's ``GetNewerThan``: the cache remembers when the last
-completed relist *started*; a sync that wrote to the runtime notes when its last write returned, and
-the next sync of that pod waits for a relist that started after it, so it never acts on a view that
-predates its own writes. A sync after which nothing was written reads the cache at once: if the
-runtime changes behind it, the relist sends an event.
+completed relist *started*, and each pod entry when the relist that inspected it started (an entry and
+its events are published as soon as the pod is inspected, not when the whole relist ends); a sync that
+wrote to the runtime notes when its last write returned, and the next sync of that pod waits for a
+relist that started after it, so it never acts on a view that predates its own writes. A sync after
+which nothing was written reads the cache at once: if the runtime changes behind it, the relist sends
+an event.
 """
 
 from __future__ import annotations
@@ -117,6 +119,12 @@ class PodCache:
         self._modified[uid] = timestamp
         self._stale.discard(uid)
 
+    async def publish(self, uid: str, rt: PodRuntime, timestamp: float) -> None:
+        """``set``, and wake the syncs waiting for this pod (before the whole relist completes)."""
+        async with self._changed:
+            self.set(uid, rt, timestamp)
+            self._changed.notify_all()
+
     def mark_stale(self, uid: str) -> None:
         """The relist saw the pod change but could not inspect it: a completed relist does not make
         the old entry fresh (Kubernetes' cache keeps the inspection error for the same reason)."""
@@ -187,6 +195,10 @@ class Relister:
         self._reinspect = set()
         limit = asyncio.Semaphore(INSPECT_CONCURRENCY)
 
+        by_uid: dict[str, list[PodLifecycleEvent]] = {}
+        for event in events:
+            by_uid.setdefault(event.uid, []).append(event)
+
         async def inspect(uid: str) -> None:
             async with limit:
                 try:
@@ -196,7 +208,10 @@ class Relister:
                     self._reinspect.add(uid)  # keep the old entry, look again next time
                     self.cache.mark_stale(uid)
                     return
-            self.cache.set(uid, rt, started)
+            # Published at once, with the pod's events: in a burst of 100 new pods the relist inspects
+            # for seconds, and a pod already inspected need not wait for the 99 others to be reported.
+            await self.cache.publish(uid, rt, started)
+            self._emit(by_uid.pop(uid, []))
 
         await asyncio.gather(*(inspect(uid) for uid in dirty))
         for uid in self.cache.uids() - present:
@@ -213,6 +228,10 @@ class Relister:
         metrics.PLEG_RELIST_SECONDS.observe(time.monotonic() - started)
         metrics.PLEG_LAST_SEEN.set_to_current_time()
         self._last_relist = time.monotonic()
+        for rest in by_uid.values():  # pods not inspected: removed, or their inspection failed
+            self._emit(rest)
+
+    def _emit(self, events: list[PodLifecycleEvent]) -> None:
         for event in events:
             metrics.PLEG_EVENTS.labels(event.type.value).inc()
             if event.key != "/":

@@ -1,4 +1,4 @@
-"""Pod workers: one queue of pod keys, N workers, and the two loops that feed it.
+"""Pod workers: the kit's WorkLoop over pod keys (``skiff_client.controller``), and the loops that feed it.
 
 * The pod informer (field selector ``spec.nodeName=<node>``) enqueues a key on every add/update/delete.
 * The relister (Kubernetes' PLEG, by polling; ``pleg.py``) lists sandboxes and containers every
@@ -10,7 +10,13 @@
   kill. It only runs after the informer has synced, so a restarting kubelet adopts running pods
   instead of killing them.
 
-The RateLimitingQueue guarantees one worker per pod key at a time ("one worker per pod").
+The loop is the controllers' WorkLoop (one worker per pod key at a time, Result/requeue, client-go's
+workqueue metrics under ``name="pods"``); the kubelet brings its own per-pod back-off (failed syncs retry
+from 200 ms doubling to a minute) and marks RetryLater as expected (logged at info).
+
+Eight workers: a sync mostly waits (for a relist newer than its last write, Kubernetes' GetNewerThan),
+so more would seem free, but 32 did not start a 100-pod burst any sooner on two cores (the runtime's
+work is the bound, docs/benchmarks.md) and only deepened the runtime's queue.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ import asyncio
 import time
 
 from skiff.api.core.v1 import pod_pb2
-from skiff_client import CriClient, Informer, RateLimitingQueue, ShutDown, object_key, split_key
+from skiff_client import CriClient, Informer, RateLimitingQueue, object_key, split_key
+from skiff_client.controller import Result, WorkLoop
 from skiff_client.workqueue import ItemExponentialLimiter, MaxOfLimiter
 from skiff_common.observability import get_logger
 
@@ -54,6 +61,7 @@ class PodWorkers:
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(
             MaxOfLimiter(ItemExponentialLimiter(base=0.2, cap=60.0)), name="pods"
         )
+        self.loop = WorkLoop("pods", self._sync, workers=workers, queue=self.queue, expected=(RetryLater,))
         self.workers = workers
         self.relist_period = relist_period
         self.sync_frequency = sync_frequency
@@ -68,7 +76,7 @@ class PodWorkers:
 
     async def run(self) -> None:
         await self.informer.wait_synced()
-        tasks = [asyncio.create_task(self._worker(i), name=f"pod-worker-{i}") for i in range(self.workers)]
+        tasks = [asyncio.create_task(self.loop.run(), name="pod-workers")]
         tasks.append(asyncio.create_task(self._relist_loop(), name="pleg"))
         tasks.append(asyncio.create_task(self._housekeeping_loop(), name="housekeeping"))
         try:
@@ -79,39 +87,28 @@ class PodWorkers:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _worker(self, _n: int) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except ShutDown:
-                return
-            start = time.monotonic()
-            try:
-                pod = self.informer.store.get(key)
-                if pod is None:
-                    ns, name = split_key(key)
-                    await self.syncer.cleanup_name(ns, name)
-                    requeue = None
-                else:
-                    await self.syncer.cleanup_name(pod.metadata.namespace, pod.metadata.name, pod.metadata.uid)
-                    requeue = await self.syncer.sync(pod)
-                self.queue.forget(key)
-                if requeue is not None:
-                    self.queue.add_after(key, requeue)
-                SYNCS.labels("success").inc()
-            except RetryLater as exc:
-                SYNCS.labels("retry").inc()
-                log.info("pod.sync_retry", pod=key, reason=str(exc))
-                self.queue.add_rate_limited(key)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                SYNCS.labels("error").inc()
-                log.warning("pod.sync_failed", pod=key, error=str(exc), exc_info=True)
-                self.queue.add_rate_limited(key)
-            finally:
-                SYNC_SECONDS.observe(time.monotonic() - start)
-                self.queue.done(key)
+    async def _sync(self, key: str) -> Result | None:
+        """One pod: clean up what an older pod of this name left, then sync it (or only clean up)."""
+        start = time.monotonic()
+        result = "success"
+        try:
+            pod = self.informer.store.get(key)
+            if pod is None:
+                ns, name = split_key(key)
+                await self.syncer.cleanup_name(ns, name)
+                return None
+            await self.syncer.cleanup_name(pod.metadata.namespace, pod.metadata.name, pod.metadata.uid)
+            requeue = await self.syncer.sync(pod)
+            return Result(requeue_after=requeue) if requeue is not None else None
+        except RetryLater:
+            result = "retry"
+            raise
+        except Exception:
+            result = "error"
+            raise
+        finally:
+            SYNCS.labels(result).inc()
+            SYNC_SECONDS.observe(time.monotonic() - start)
 
     async def relist_once(self) -> None:
         await self.relister.relist_once()

@@ -11,6 +11,10 @@ controller-runtime's ``pkg/internal/controller``)::
     except Exception:     add_rate_limited(key)  # per-key exponential backoff, overall token bucket
     finally: done(key)
 
+An error is logged as a warning, except a Conflict (optimistic concurrency doing its job) and the
+``expected`` exception types a user names (the kubelet's RetryLater: "the image is still pulling"),
+which are retried the same way and logged at info.
+
 ``reconcile`` gets only a key and must be idempotent: it may run again for a state already handled
 (resyncs, duplicates) but never concurrently for one key.
 """
@@ -53,8 +57,10 @@ class WorkLoop:
         workers: int = 2,
         queue: RateLimitingQueue[str] | None = None,
         wait_synced: Callable[[], Awaitable[None]] | None = None,
+        expected: tuple[type[BaseException], ...] = (),
     ) -> None:
         self.name = name
+        self._quiet: tuple[type[BaseException], ...] = (errors.Conflict, *expected)
         self.reconcile = reconcile
         self.workers = workers
         self.queue: RateLimitingQueue[str] = queue if queue is not None else RateLimitingQueue(name=name)
@@ -107,13 +113,14 @@ class WorkLoop:
             RECONCILE_ERRORS.labels(self.name).inc()
             # A Conflict is optimistic concurrency doing its job (the cache was a step behind): retried
             # like any error, but not worth a warning.
-            level = log.info if isinstance(exc, errors.Conflict) else log.warning
-            level(
+            quiet = isinstance(exc, self._quiet)
+            (log.info if quiet else log.warning)(
                 "workloop.reconcile_failed",
                 name=self.name,
                 key=key,
                 error=str(exc) or type(exc).__name__,
                 retries=self.queue.num_requeues(key),
+                exc_info=not quiet and not isinstance(exc, errors.SkiffError),  # a bug: keep the traceback
             )
         finally:
             self.reconciles += 1

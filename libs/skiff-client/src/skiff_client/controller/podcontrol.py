@@ -4,7 +4,9 @@ Every workload controller creates pods the same way (Kubernetes' ``RealPodContro
 annotations and finalizers from the template, the spec copied, a controller ownerReference, a
 generated name ``<owner>-``; and every create or delete is reported on the owner as
 ``SuccessfulCreate`` / ``FailedCreate`` / ``SuccessfulDelete`` / ``FailedDelete`` with Kubernetes'
-messages. A delete of a pod that is already gone is a success (someone else got there first).
+messages. A delete of a pod that is already gone is not a failure (someone else got there first): NotFound,
+or a UID precondition that fails because a new pod took the name, end quietly with no Event, as
+Kubernetes' RealPodControl.DeletePod does; ``delete`` then returns False.
 """
 
 from __future__ import annotations
@@ -71,19 +73,19 @@ class PodControl:
         self.events.record(owner, "Normal", "SuccessfulCreate", f"Created pod: {created.metadata.name}")
         return created
 
-    async def delete(self, pod: pod_pb2.Pod, owner: Any) -> None:
+    async def delete(self, pod: pod_pb2.Pod, owner: Any) -> bool:
+        """Delete ``pod`` (by UID); True if this call deleted it, False if it was already gone."""
         try:
             await self.api.delete(
                 pod_pb2.Pod, pod.metadata.name, pod.metadata.namespace, preconditions_uid=pod.metadata.uid or None
             )
-        except errors.NotFound:
-            return
-        except errors.Conflict:
-            return  # a different pod now has that name: ours is gone
+        except (errors.NotFound, errors.FailedPrecondition, errors.Conflict):
+            return False  # gone, or a different pod now has that name: ours is gone either way
         except errors.SkiffError as exc:
             self.events.record(owner, "Warning", "FailedDelete", f"Error deleting: {exc}")
             raise
         self.events.record(owner, "Normal", "SuccessfulDelete", f"Deleted pod: {pod.metadata.name}")
+        return True
 
 
 async def slow_start_batch(count: int, initial: int, fn: Callable[[], Awaitable[Any]]) -> int:

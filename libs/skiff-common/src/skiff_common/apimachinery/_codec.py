@@ -5,7 +5,8 @@
 of closures specialised for its shape (singular scalar, singular message, repeated, map), so the hot
 loop is a dict lookup and a call, with no descriptor inspection per value. A handful of messages have
 their own JSON form and their own plan: Quantity (a string), IntOrString (a number or a string),
-Timestamp (RFC 3339) and Any (an embedded object with apiVersion/kind, like a RawExtension).
+Timestamp (RFC 3339), Any (an embedded object with apiVersion/kind, like a RawExtension) and Struct (any
+JSON object, a RawExtension without type meta, e.g. ControllerRevision.data).
 
 Presence rules: ``null`` means unset; a message field that appears (even as ``{}``) is marked present
 with ``SetInParent`` so ``emptyDir: {}`` survives; encoding uses ``ListFields()``, which yields exactly
@@ -15,10 +16,11 @@ non-empty repeated and map fields) in field-number order, which is also Kubernet
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
 
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, json_format, struct_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
@@ -182,6 +184,63 @@ class AnyPlan:
         return encoded
 
 
+_EXACT = 2**53  # integers a double holds exactly
+
+
+class StructPlan:
+    """google.protobuf.Struct as the JSON object it holds. Protobuf keeps every number as a double; whole
+    numbers come back as JSON integers, as they went in (a replica count stays 3, not 3.0)."""
+
+    def decode_into(self, msg: Any, data: Any, path: str, errs: list[FieldError]) -> None:
+        if not isinstance(data, Mapping):
+            mismatch(path, "object", data, errs)
+            return
+        problem = _json_problem(data, path)
+        if problem is not None:
+            errs.append(problem)
+            return
+        try:
+            json_format.ParseDict(dict(data), msg)
+        except (json_format.ParseError, ValueError, TypeError) as exc:
+            errs.append(FieldError(path, "Invalid value", str(exc)))
+
+    def encode(self, msg: Any) -> dict[str, Any]:
+        out: dict[str, Any] = _whole_numbers(json_format.MessageToDict(msg))
+        return out
+
+
+def _json_problem(value: Any, path: str) -> FieldError | None:
+    """What a Struct cannot hold: non-string keys (YAML allows `1: x`), NaN/Infinity, and integers beyond
+    2^53 (protobuf keeps numbers as doubles; a larger one would silently change)."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                return FieldError(f"{path}[{k!r}]", "Invalid value", "object keys must be strings")
+            found = _json_problem(v, f"{path}.{k}" if path else k)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _json_problem(v, f"{path}[{i}]")
+            if found is not None:
+                return found
+    elif isinstance(value, float) and not math.isfinite(value):
+        return FieldError(path, "Invalid value", f"{value}: not a JSON number")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _EXACT:
+        return FieldError(path, "Invalid value", "integer out of range (at most 2^53 in an embedded object)")
+    return None
+
+
+def _whole_numbers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT and math.copysign(1, value) > 0:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
+
+
 def data_type_meta(data: Mapping[str, Any], prefix: str, errs: list[FieldError]) -> tuple[str, str] | None:
     """(apiVersion, kind) of a JSON object ("" when absent), or None after reporting a non-string."""
     api_version, kind = data.get("apiVersion") or "", data.get("kind") or ""
@@ -198,6 +257,7 @@ _SPECIAL: Final[dict[str, Plan]] = {
     "skiff.api.meta.v1.IntOrString": IntOrStringPlan(),
     "google.protobuf.Timestamp": TimestampPlan(),
     any_pb2.Any.DESCRIPTOR.full_name: AnyPlan(),
+    struct_pb2.Struct.DESCRIPTOR.full_name: StructPlan(),
 }
 _PLANS: dict[str, Plan] = {}
 

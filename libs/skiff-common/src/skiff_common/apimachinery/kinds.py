@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError, Message
-from skiff.api.apps.v1 import apps_pb2
+from skiff.api.apps.v1 import apps_pb2, controllerrevision_pb2
 from skiff.api.authentication.v1 import authentication_pb2
 from skiff.api.authorization.v1 import authorization_pb2
 from skiff.api.autoscaling.v1 import scale_pb2
@@ -108,6 +108,14 @@ ALL_KINDS: tuple[KindInfo, ...] = (
         "ReplicaSet", "apps/v1", "replicasets", "replicaset", True, apps_pb2.ReplicaSet, ("rs",), ("status", "scale")
     ),
     KindInfo("DaemonSet", "apps/v1", "daemonsets", "daemonset", True, apps_pb2.DaemonSet, ("ds",), ("status",)),
+    KindInfo(
+        "ControllerRevision",
+        "apps/v1",
+        "controllerrevisions",
+        "controllerrevision",
+        True,
+        controllerrevision_pb2.ControllerRevision,
+    ),
     KindInfo("Job", "batch/v1", "jobs", "job", True, batch_pb2.Job, (), ("status",)),
     KindInfo("CronJob", "batch/v1", "cronjobs", "cronjob", True, batch_pb2.CronJob, ("cj",), ("status",)),
     KindInfo(

@@ -234,6 +234,10 @@ def validate_object_meta(
     out += _validate_owner_references(meta.owner_references, f"{path}.ownerReferences")
     for i, finalizer in enumerate(meta.finalizers):
         out += _each(f"{path}.finalizers[{i}]", finalizer, qualified_name_problems(finalizer))
+    if "orphan" in meta.finalizers and "foregroundDeletion" in meta.finalizers:
+        # Kubernetes' ValidateFinalizers: the garbage collector cannot do both.
+        both = "finalizer orphan and foregroundDeletion cannot be both set"
+        out.append(invalid(f"{path}.finalizers", list(meta.finalizers), both))
     return out
 
 

@@ -7,7 +7,10 @@
   kinds; for pods the request's, else spec.terminationGracePeriodSeconds (30), and 0 for a pod that was
   never scheduled or has finished (no kubelet to confirm anything).
 * propagationPolicy is recorded the Kubernetes way, as the "foregroundDeletion" or "orphan" finalizer, for
-  the garbage collector to act on; "Background" needs no record.
+  the garbage collector to act on. The two are exclusive (deletionFinalizersForGarbageCollection): an
+  explicit policy replaces whichever the object carries -- Foreground or Orphan swaps one for the other,
+  Background removes both (so a stuck foreground deletion can be finished in the background); a delete
+  without a policy keeps what is there.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from skiff_apiserver.storage import codec
 from skiff_apiserver.storage.etcd import CompareFailed
 
 POLICIES = {"": None, "Background": None, "Foreground": "foregroundDeletion", "Orphan": "orphan"}
+GC_FINALIZERS = frozenset({"foregroundDeletion", "orphan"})
 
 
 class Deleter:
@@ -76,7 +80,7 @@ class Deleter:
                     f"Precondition failed: ResourceVersion in precondition: {rv}, "
                     f"ResourceVersion in object meta: {mod_rev}"
                 )
-            new = self._begin(current, strategy, grace, POLICIES[propagation])
+            new = self._begin(current, strategy, grace, propagation)
             try:
                 if new is None:
                     if not dry_run:
@@ -95,14 +99,20 @@ class Deleter:
         raise errors.Conflict(f"too many concurrent writers to {info.resource} {name!r}; try again")
 
     @staticmethod
-    def _begin(current: Message, strategy: Strategy, grace: int | None, finalizer: str | None) -> Message | None:
+    def _begin(current: Message, strategy: Strategy, grace: int | None, propagation: str) -> Message | None:
         """The object with deletion started, or None when it can be removed right away."""
         m = meta(current)
         grace = strategy.deletion_grace(current, grace)
         new = copy(current)
         nm = meta(new)
-        if finalizer and finalizer not in nm.finalizers:
-            nm.finalizers.append(finalizer)
+        if propagation:
+            kept = [f for f in nm.finalizers if f not in GC_FINALIZERS]
+            finalizer = POLICIES[propagation]
+            if finalizer:
+                kept.append(finalizer)
+            if kept != list(nm.finalizers):
+                del nm.finalizers[:]
+                nm.finalizers.extend(kept)
         if m.HasField("deletion_timestamp"):
             # Already being deleted: a shorter grace period shortens it; grace 0 ends it if nothing holds it.
             held = bool(nm.finalizers) or strategy.holds_deletion(new)
@@ -110,6 +120,8 @@ class Deleter:
                 if grace == 0 and not held:
                     return None
                 _set_deletion(nm, grace)
+            elif not held and not strategy.graceful_delete:
+                return None  # the policy change removed the last finalizer: nothing holds it any more
             return new
         held = bool(nm.finalizers) or strategy.holds_deletion(new)
         if grace == 0 and not held:

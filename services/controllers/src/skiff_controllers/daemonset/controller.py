@@ -9,7 +9,10 @@ reconcile(ns/name):
              may keep, several pods        -> keep the oldest (except one old + one new while surging)
              may not keep                  -> delete its pods
              pods for nodes that are gone  -> delete (Kubernetes leaves this to its pod GC)
+    history  the current template's ControllerRevision (history.py; created, or renumbered after a
+             rollback); its controller-revision-hash tells updated pods from old ones
     rolling update (RollingUpdate only): rollout.plan decides which old pods go or get a surge pod
+    cleanup  old ControllerRevisions beyond revisionHistoryLimit that no live pod runs
     status (status.py), written only when it changed
 
 Built on the controller kit: ``ControllerBuilder`` wires DaemonSets, owned pods (by controller UID) and
@@ -24,6 +27,7 @@ import time
 from collections.abc import Callable
 
 from skiff.api.apps.v1 import apps_pb2
+from skiff.api.apps.v1.controllerrevision_pb2 import ControllerRevision
 from skiff.api.core.v1 import node_pb2, pod_pb2
 from skiff_client import object_key
 from skiff_client.controller import (
@@ -47,6 +51,7 @@ from skiff_common.apimachinery import labels
 
 from skiff_controllers.base import ControllerContext
 from skiff_controllers.daemonset import placement, revision, rollout
+from skiff_controllers.daemonset.history import History
 from skiff_controllers.daemonset.status import compute
 
 NAME = "daemonset"
@@ -66,10 +71,12 @@ class DaemonSetController:
         self.sets = ctx.factory.informer(apps_pb2.DaemonSet)
         self.pods = ctx.factory.informer(pod_pb2.Pod)
         self.nodes = ctx.factory.informer(node_pb2.Node)
+        self.history = History(self.api, ctx.factory.informer(ControllerRevision))
         self.loop: WorkLoop = (
             ControllerBuilder(NAME, ctx.factory)
             .for_(apps_pb2.DaemonSet)
             .owns(pod_pb2.Pod)
+            .owns(ControllerRevision)
             .watches(pod_pb2.Pod, lambda pod: orphan_adopters(pod, self.sets))
             .workers(workers)
             .complete(self.reconcile)
@@ -115,7 +122,12 @@ class DaemonSetController:
         spec = pod_pb2.PodSpec()
         spec.CopyFrom(ds.spec.template.spec)
         placement.add_daemon_tolerations(spec)
-        ds_hash = revision.template_hash(ds)
+        old_revisions: list[ControllerRevision] = []
+        if is_deleting(ds):
+            ds_hash = revision.template_hash(ds)
+        else:
+            current, old_revisions = await self.history.construct(ds, selector)
+            ds_hash = current.metadata.labels[revision.HASH_LABEL]
         ns = ds.metadata.namespace
         candidates = [
             p for p in self.pods.store.by_index(CONTROLLER_UID_INDEX, ds.metadata.uid) if p.metadata.namespace == ns
@@ -141,6 +153,7 @@ class DaemonSetController:
                 create += [n for n in surge_nodes if n not in create]
                 delete += [p for p in replace if p not in delete]
             await self._sync(key, ds, create[:BURST], delete[:BURST], ds_hash)
+            await self.history.cleanup(ds, old_revisions, pods)
         status = compute(ds, {n: v[0] for n, v in verdicts.items()}, by_node, updated, now)
         await self._write_status(ds, status)
         return self._min_ready_requeue(ds, pods, now)

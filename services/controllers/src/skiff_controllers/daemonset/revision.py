@@ -1,9 +1,9 @@
 """The template hash that tells updated daemon pods from old ones (``controller-revision-hash``).
 
-Kubernetes stores each template as a ControllerRevision and labels pods with its hash; Skiff has no
-ControllerRevision kind yet, so the hash is computed from the template directly, the same way
-(FNV-1a 32 over a deterministic encoding, plus the collisionCount, in Kubernetes' safe alphabet that
-never spells words). Pods also carry ``pod-template-generation`` (the DaemonSet's generation), the
+Each template is stored as a ControllerRevision (history.py) named and labelled with this hash, and
+daemon pods carry the current revision's label. The hash is Kubernetes' recipe with our encoding: FNV-1a
+32 over a deterministic encoding of the template plus the collisionCount, in Kubernetes' safe alphabet
+that never spells words. Pods also carry ``pod-template-generation`` (the DaemonSet's generation), the
 label Kubernetes still sets.
 """
 

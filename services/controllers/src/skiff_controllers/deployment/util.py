@@ -4,6 +4,10 @@
 * ``template_hash`` -- FNV-1a (32 bit) over the template's deterministic protobuf encoding plus the
   collision count, rendered in Kubernetes' "safe" alphabet (no vowels, no look-alikes), so the
   ReplicaSet of a template is ``<deployment>-<hash>`` and carries ``pod-template-hash=<hash>``.
+* ``equal_ignore_hash`` -- Kubernetes compares templates with semantic equality, where an empty struct
+  is the same as an absent one; so does this (an empty message, list or map counts as unset). It
+  matters for rollbacks: ``kubectl rollout undo`` sends the old template re-encoded by Go, with
+  ``resources: {}`` and ``creationTimestamp: null``, and must land on the old ReplicaSet.
 * ``resolve_fenceposts`` -- maxSurge rounds **up**, maxUnavailable rounds **down**; if both resolve to
   0 (a rounding artefact: validation forbids both 0), maxUnavailable becomes 1 so a rollout can move.
 * Revisions live in the ``deployment.kubernetes.io/revision`` annotation of each ReplicaSet; a template
@@ -18,7 +22,7 @@ from collections.abc import Iterable, Sequence
 
 from skiff.api.apps.v1 import apps_pb2
 from skiff.api.core.v1 import pod_pb2
-from skiff_common.apimachinery import intstr
+from skiff_common.apimachinery import convert, intstr
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -49,8 +53,18 @@ def strip_hash(template: pod_pb2.PodTemplateSpec) -> pod_pb2.PodTemplateSpec:
     return out
 
 
+def _pruned(value: object) -> object:
+    if isinstance(value, dict):
+        kept = {k: _pruned(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in ({}, [], None)}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value
+
+
 def equal_ignore_hash(a: pod_pb2.PodTemplateSpec, b: pod_pb2.PodTemplateSpec) -> bool:
-    return strip_hash(a) == strip_hash(b)
+    x, y = strip_hash(a), strip_hash(b)
+    return x == y or _pruned(convert.to_dict(x)) == _pruned(convert.to_dict(y))
 
 
 def desired(d: apps_pb2.Deployment) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from skiff_apiserver.machinery import KindInfo
+from skiff_apiserver.registry.strategies.controllerrevision import ControllerRevisionStrategy
 from skiff_apiserver.registry.strategies.cronjob import CronJobStrategy
 from skiff_apiserver.registry.strategies.csr import CertificateSigningRequestStrategy
 from skiff_apiserver.registry.strategies.daemonset import DaemonSetStrategy
@@ -37,6 +38,7 @@ _BY_KIND: dict[str, type[Strategy]] = {
     "ClusterRole": RoleStrategy,
     "RoleBinding": BindingStrategy,
     "ClusterRoleBinding": BindingStrategy,
+    "ControllerRevision": ControllerRevisionStrategy,
 }
 
 

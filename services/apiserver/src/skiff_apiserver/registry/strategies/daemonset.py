@@ -1,4 +1,5 @@
-"""DaemonSets: RollingUpdate (maxUnavailable 1) by default, selector immutable."""
+"""DaemonSets: RollingUpdate (maxUnavailable 1) by default, selector immutable, maxSurge and
+maxUnavailable not both 0 (as for Deployments)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from typing import Any
 
 from skiff_common.errors import FieldError
 
-from skiff_apiserver.registry.strategies.workload import default_template, validate_template
+from skiff_apiserver.registry.strategies.workload import (
+    default_template,
+    validate_surge_and_unavailable,
+    validate_template,
+)
 from skiff_apiserver.registry.strategy import Strategy, immutable
 
 
@@ -25,6 +30,11 @@ class DaemonSetStrategy(Strategy):
         if obj.spec.update_strategy.type not in ("RollingUpdate", "OnDelete"):
             errs.append(
                 FieldError("spec.updateStrategy.type", "Unsupported value", repr(obj.spec.update_strategy.type))
+            )
+        elif obj.spec.update_strategy.type == "RollingUpdate":
+            ru = obj.spec.update_strategy.rolling_update
+            errs += validate_surge_and_unavailable(
+                ru.max_surge, ru.max_unavailable, "spec.updateStrategy.rollingUpdate"
             )
         return errs
 

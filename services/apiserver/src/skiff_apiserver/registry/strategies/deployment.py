@@ -1,5 +1,6 @@
 """Deployments: Kubernetes' defaults (1 replica, RollingUpdate 25%/25%, history 10, deadline 600s),
-selector immutable, replicas >= 0."""
+selector immutable, replicas >= 0, a rolling update that can move (maxSurge and maxUnavailable not both
+0, maxUnavailable at most 100%), and no rollingUpdate parameters under Recreate."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from typing import Any
 from skiff.api.apps.v1 import apps_pb2
 from skiff_common.errors import FieldError
 
-from skiff_apiserver.registry.strategies.workload import default_template, non_negative, validate_template
+from skiff_apiserver.registry.strategies.workload import (
+    default_template,
+    non_negative,
+    validate_surge_and_unavailable,
+    validate_template,
+)
 from skiff_apiserver.registry.strategy import Strategy, immutable
 
 STRATEGIES = ("RollingUpdate", "Recreate")
@@ -38,6 +44,17 @@ class DeploymentStrategy(Strategy):
         errs += non_negative(spec.replicas, "spec.replicas")
         if spec.strategy.type not in STRATEGIES:
             errs.append(FieldError("spec.strategy.type", "Unsupported value", repr(spec.strategy.type)))
+        elif spec.strategy.type == "RollingUpdate":
+            ru = spec.strategy.rolling_update
+            errs += validate_surge_and_unavailable(ru.max_surge, ru.max_unavailable, "spec.strategy.rollingUpdate")
+        elif spec.strategy.HasField("rolling_update"):
+            errs.append(
+                FieldError(
+                    "spec.strategy.rollingUpdate",
+                    "Forbidden",
+                    "may not be specified when strategy `type` is 'Recreate'",
+                )
+            )
         return errs
 
     def validate_update(self, new: Any, old: Any) -> list[FieldError]:

@@ -48,3 +48,35 @@ def default_template(template: pod_pb2.PodTemplateSpec) -> None:
 
 def non_negative(value: int, path: str) -> list[FieldError]:
     return [FieldError(path, "Invalid value", f"{value}: must be greater than or equal to 0")] if value < 0 else []
+
+
+def int_or_percent(value: meta_pb2.IntOrString, path: str) -> tuple[int, list[FieldError]]:
+    """Kubernetes' ValidatePositiveIntOrPercent: a number >= 0 or "N%"; returns (N, errors)."""
+    kind = value.WhichOneof("value")
+    if kind == "str_val":
+        text = value.str_val
+        if not (text.endswith("%") and text[:-1].isdigit()):
+            detail = "a valid percent string must be a numeric string followed by an ending '%'"
+            return 0, [validation.invalid(path, text, detail)]
+        return int(text[:-1]), []
+    if kind == "int_val":
+        return value.int_val, non_negative(value.int_val, path)
+    return 0, []
+
+
+def validate_surge_and_unavailable(
+    max_surge: meta_pb2.IntOrString, max_unavailable: meta_pb2.IntOrString, path: str
+) -> list[FieldError]:
+    """Kubernetes' rule for rolling updates (Deployments and DaemonSets): both numbers valid, maxUnavailable
+    at most 100%, and not both 0 -- a rollout that may neither add nor remove a pod never moves."""
+    surge, errs = int_or_percent(max_surge, f"{path}.maxSurge")
+    unavailable, more = int_or_percent(max_unavailable, f"{path}.maxUnavailable")
+    errs += more
+    if not errs and surge == 0 and unavailable == 0:
+        shown: object = max_unavailable.str_val if max_unavailable.WhichOneof("value") == "str_val" else 0
+        errs.append(validation.invalid(f"{path}.maxUnavailable", shown, "may not be 0 when `maxSurge` is 0"))
+    if max_unavailable.WhichOneof("value") == "str_val" and unavailable > 100:
+        errs.append(
+            validation.invalid(f"{path}.maxUnavailable", max_unavailable.str_val, "must not be greater than 100%")
+        )
+    return errs
