@@ -18,11 +18,14 @@ from skiff_common.observability import get_logger
 from skiff_kubelet.config import KubeletConfig
 from skiff_kubelet.dns import ClusterDNS, read_host_dns
 from skiff_kubelet.lookup import ApiLookup
+from skiff_kubelet.machine import memory_bytes
 from skiff_kubelet.node_status import NodeStatusManager
 from skiff_kubelet.pleg import PodCache
 from skiff_kubelet.pod_workers import PodWorkers
 from skiff_kubelet.probes import ProbeManager
 from skiff_kubelet.server import KubeletService
+from skiff_kubelet.stats.collector import StatsProvider
+from skiff_kubelet.stats.http import StatsServer
 from skiff_kubelet.sync import PodSyncer
 
 log = get_logger(__name__)
@@ -89,6 +92,12 @@ class Kubelet:
             interval=cfg.status_interval_s,
         )
         self.node_status.host_ip = host_ip
+        # /stats/summary, /metrics/resource, /metrics/cadvisor and /metrics on --metrics-address (stats/).
+        self.stats = StatsProvider(
+            self.cri, self.pods, node_name=cfg.node_name, cgroup_root=cfg.cgroup_root, root_dir=cfg.root_dir,
+            pod_log_dir=cfg.pod_log_dir, memory_capacity=memory_bytes(),
+        )  # fmt: skip
+        self.stats_server = StatsServer(self.stats)
         self._tasks: list[asyncio.Task[None]] = []
 
     def _services(self) -> list[service_pb2.Service] | None:
@@ -96,6 +105,8 @@ class Kubelet:
 
     async def start(self) -> None:
         await self.server.start()
+        if self.cfg.metrics_address:
+            await self.stats_server.start(self.cfg.metrics_address)
         await self._register_with_retry()
         self.syncer.runtime_name = self.node_status.runtime_name or self.syncer.runtime_name
         self.factory.start()
@@ -125,5 +136,6 @@ class Kubelet:
         await self.factory.stop()
         await self.events.flush()
         await self.server.stop(1)
+        await self.stats_server.stop()
         await self.cri.close()
         await self.api.close()
