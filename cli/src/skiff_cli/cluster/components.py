@@ -17,7 +17,7 @@ from skiff_common.grpcutil import TLSConfig
 
 from .layout import ClusterLayout
 
-COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet", "proxy", "dns")
+COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet", "proxy", "dns", "metrics")
 # The apiserver's default --service-cluster-ip-range; the proxy drops traffic to its unallocated addresses.
 SERVICE_CIDR = "10.96.0.0/16"
 CLIENT_IDENTITIES = ("admin",)
@@ -101,6 +101,7 @@ def apiserver(layout: ClusterLayout, tls: TLSConfig, etcd_tls: TLSConfig) -> Com
             f"--etcd-certfile={etcd_tls.cert_file}",
             f"--etcd-keyfile={etcd_tls.key_file}",
             f"--metrics-address={layout.metrics_address('apiserver')}",
+            f"--aggregated-apis=metrics.k8s.io/v1beta1=https://{layout.metrics_address('metrics-api')}",
             *tls_flags(tls, server=True),
         ],
     )
@@ -184,6 +185,22 @@ def dns(layout: ClusterLayout, tls: TLSConfig) -> Component:
             "--freebind",
             f"--health-address={layout.dns_health_address}",
             f"--metrics-address={layout.metrics_address('dns')}",
+            *tls_flags(tls, server=False),
+        ],
+    )
+
+
+def metrics(layout: ClusterLayout, tls: TLSConfig) -> Component:
+    """skiff-metrics (metrics-server): scrapes the kubelet's --metrics-address, serves metrics.k8s.io to the
+    apiserver's aggregator (--aggregated-apis above)."""
+    return Component(
+        "metrics",
+        [
+            bin_path("skiff-metrics"),
+            f"--apiserver={layout.apiserver_address}",
+            f"--listen={layout.metrics_address('metrics-api')}",
+            f"--kubelet-port={layout.metrics_ports['kubelet']}",
+            f"--metrics-address={layout.metrics_address('metrics')}",
             *tls_flags(tls, server=False),
         ],
     )

@@ -47,6 +47,8 @@ class ClusterLayout:
             "proxy": 9106,
             "proxy-healthz": 10256,  # kube-proxy's /healthz port
             "dns": 9107,
+            "metrics": 9108,
+            "metrics-api": 10260,  # skiff-metrics' metrics.k8s.io, behind the apiserver's aggregator
         }
     )
     pod_cidr: str = "10.88.0.0/16"

@@ -36,6 +36,7 @@ STOP_ORDER = (
     "supervisor",
     "proxy",
     "dns",
+    "metrics",
     "kubelet",
     "controllers",
     "scheduler",
@@ -151,6 +152,10 @@ class LocalCluster:
             self.say(f"warning: the kube-dns Service was not registered: {exc}")
         self._start(components.kubelet(layout, self.tls["kubelet"]), lambda: True)
         self._start(components.proxy(layout, self.tls["proxy"]), lambda: proxy_healthy(layout))
+        self._start(
+            components.metrics(layout, self.tls["metrics"]),
+            lambda: http_ok(f"http://{layout.metrics_address('metrics')}/metrics"),
+        )
         wait_for(
             f"node {layout.node_name} to be Ready",
             lambda: asyncio.run(node_ready(admin, layout.node_name)),

@@ -25,6 +25,7 @@ from skiff_apiserver.registry.service_repair import ServiceAllocationRepair
 from skiff_apiserver.registry.store import Store
 from skiff_apiserver.registry.strategies.namespace import SYSTEM_NAMESPACES
 from skiff_apiserver.registry.strategies.service import ServiceStrategy
+from skiff_apiserver.rest import aggregator
 from skiff_apiserver.rest.server import RestApi
 from skiff_apiserver.server.service import ApiServerService, register
 from skiff_apiserver.storage.etcd import EtcdClient
@@ -123,6 +124,8 @@ class ApiServerApp:
             await self.server.start()
         if cfg.secure_port >= 0:  # same registry and limits, Kubernetes' paths and JSON
             self.rest = RestApi(self.registry, limits, tls=tls, watch_queue_size=cfg.watch_queue_size)
+            if cfg.aggregated_apis:  # e.g. metrics.k8s.io from skiff-metrics (rest/aggregator.py)
+                aggregator.install(self.rest.app, cfg.aggregated_apis, tls)
             host = cfg.listen.rpartition(":")[0] or "127.0.0.1"
             self.rest_port = await self.rest.start(f"{host}:{cfg.secure_port}", reuse_port=cfg.reuse_port)
         log.info("apiserver_started", port=self.port, rest_port=self.rest_port, etcd=cfg.etcd_endpoints)
