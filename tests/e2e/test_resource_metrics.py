@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from skiff_cli import kubeconfig
 from skiff_cli.cluster.local import LocalCluster
 
