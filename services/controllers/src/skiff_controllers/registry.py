@@ -17,6 +17,7 @@ from skiff_controllers.endpoints.controller import new_endpoints
 from skiff_controllers.endpointslice.controller import new_endpointslice
 from skiff_controllers.endpointslicemirroring.controller import new_endpointslicemirroring
 from skiff_controllers.garbagecollector.controller import GarbageCollector
+from skiff_controllers.horizontalpodautoscaler.controller import new_horizontalpodautoscaler
 from skiff_controllers.job.controller import new_job
 from skiff_controllers.namespace.controller import NamespaceController
 from skiff_controllers.nodelifecycle.controller import NodeLifecycleController
@@ -34,6 +35,7 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "endpoints": new_endpoints,
     "endpointslice": new_endpointslice,
     "endpointslicemirroring": new_endpointslicemirroring,
+    "horizontalpodautoscaler": new_horizontalpodautoscaler,
 }
 
 
