@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - one upstream case per table row
 """Scaling behavior cases from Kubernetes' horizontal_test.go (TestConvertDesiredReplicasWithRules,
 TestScalingWithRules, TestNormalizeDesiredReplicasWithBehavior, TestStoreScaleEvents), translated."""
 

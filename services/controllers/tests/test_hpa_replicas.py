@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - one upstream case per table row
 """Kubernetes' replica calculator cases (pkg/controller/podautoscaler/replica_calculator_test.go),
 translated: each row is one TestReplicaCalc* case with its pods, metric levels and expectations.
 Metric levels are millicores (Utilization) or milli-units (AverageValue), as upstream's."""
