@@ -14,7 +14,7 @@ import sys
 import grpc
 from skiff_common.errors import Invalid, SkiffError, from_rpc_error
 
-from .commands import apply, certs, delete, get, logs, top, up
+from .commands import apply, autoscale, certs, delete, get, logs, top, up
 from .commands import exec as exec_cmd
 
 REASONS = {
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skiff", description="Skiff: a small Kubernetes-shaped orchestrator.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up.add_parsers(sub)
-    for module in (apply, get, delete, logs, exec_cmd, certs, top):
+    for module in (apply, get, delete, logs, exec_cmd, certs, top, autoscale):
         module.add_parser(sub)
     return parser
 

@@ -125,6 +125,7 @@ def controllers(layout: ClusterLayout, tls: TLSConfig) -> Component:
         [
             bin_path("skiff-controllers"),
             f"--apiserver={layout.apiserver_address}",
+            f"--metrics-api-server={layout.rest_url}",  # the HPA reads metrics.k8s.io there
             f"--metrics-address={layout.metrics_address('controllers')}",
             *tls_flags(tls, server=False),
         ],

@@ -18,6 +18,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from prometheus_client import Histogram
 from skiff.api.core.v1 import pod_pb2
 from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff_client import CriClient, Informer
@@ -26,6 +27,12 @@ from skiff_client.cri import call
 from skiff_kubelet import labels as L
 from skiff_kubelet.sandbox import pod_log_directory
 from skiff_kubelet.stats import host
+
+
+COLLECTION = Histogram(
+    "kubelet_stats_collection_duration_seconds",
+    "Wall time of one stats snapshot (CRI ListContainerStats, /proc, pod cgroups); _count is the number taken",
+)
 
 
 @dataclass
@@ -128,7 +135,8 @@ class StatsProvider:
             fresh = self._fresh()
             if fresh is not None:
                 return fresh
-            self.latest = await self._collect()
+            with COLLECTION.time():
+                self.latest = await self._collect()
             self.collections += 1
             return self.latest
 
