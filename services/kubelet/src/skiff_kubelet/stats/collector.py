@@ -28,7 +28,6 @@ from skiff_kubelet import labels as L
 from skiff_kubelet.sandbox import pod_log_directory
 from skiff_kubelet.stats import host
 
-
 COLLECTION = Histogram(
     "kubelet_stats_collection_duration_seconds",
     "Wall time of one stats snapshot (CRI ListContainerStats, /proc, pod cgroups); _count is the number taken",
