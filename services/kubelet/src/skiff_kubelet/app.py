@@ -16,6 +16,7 @@ from skiff_common.grpcutil import add_listen, create_server
 from skiff_common.observability import get_logger
 
 from skiff_kubelet.config import KubeletConfig
+from skiff_kubelet.devices.manager import DeviceManager
 from skiff_kubelet.dns import ClusterDNS, read_host_dns
 from skiff_kubelet.lookup import ApiLookup
 from skiff_kubelet.machine import memory_bytes
@@ -98,6 +99,10 @@ class Kubelet:
             pod_log_dir=cfg.pod_log_dir, memory_capacity=memory_bytes(),
         )  # fmt: skip
         self.stats_server = StatsServer(self.stats)
+        # Device plugins register on <root-dir>/device-plugins/kubelet.sock (devices/).
+        self.devices = DeviceManager(f"{cfg.root_dir}/device-plugins", active_pods=self.pods.store.list)
+        self.syncer.executor.devices = self.devices
+        self.node_status.extended_resources = self.devices.capacity
         self._tasks: list[asyncio.Task[None]] = []
 
     def _services(self) -> list[service_pb2.Service] | None:
@@ -107,6 +112,7 @@ class Kubelet:
         await self.server.start()
         if self.cfg.metrics_address:
             await self.stats_server.start(self.cfg.metrics_address)
+        await self.devices.start()  # allocations from the checkpoint are back before any pod syncs
         await self._register_with_retry()
         self.syncer.runtime_name = self.node_status.runtime_name or self.syncer.runtime_name
         self.factory.start()
@@ -137,5 +143,6 @@ class Kubelet:
         await self.events.flush()
         await self.server.stop(1)
         await self.stats_server.stop()
+        await self.devices.stop()
         await self.cri.close()
         await self.api.close()

@@ -11,6 +11,7 @@ scheduler stops placing pods here.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from google.protobuf import timestamp_pb2
@@ -101,6 +102,8 @@ class NodeStatusManager:
         self.runtime_version = ""
         self.runtime_name = ""
         self.host_ip = "127.0.0.1"
+        # Extended resources from device plugins: name -> (capacity, allocatable) (devices/manager.py).
+        self.extended_resources: Callable[[], dict[str, tuple[int, int]]] | None = None
 
     def _fill_status(self, node: node_pb2.Node, health: RuntimeHealth) -> None:
         st = node.status
@@ -113,6 +116,8 @@ class NodeStatusManager:
         for k, v in cap.items():
             st.capacity[k].value = v
             st.allocatable[k].value = v
+        for name, (capacity, allocatable) in (self.extended_resources() if self.extended_resources else {}).items():
+            st.capacity[name].value, st.allocatable[name].value = str(capacity), str(allocatable)
         del st.addresses[:]
         st.addresses.add(type="InternalIP", address=self.host_ip)
         st.addresses.add(type="Hostname", address=self.node_name)
