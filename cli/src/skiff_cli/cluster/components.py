@@ -205,3 +205,18 @@ def metrics(layout: ClusterLayout, tls: TLSConfig) -> Component:
             *tls_flags(tls, server=False),
         ],
     )
+
+
+def device_plugin(layout: ClusterLayout) -> Component:
+    """The sample device plugin (examples/device-plugin): `layout.fake_gpus` example.com/gpu devices,
+    registered with the kubelet on its device-plugins socket (`skiff up --fake-gpus N`)."""
+    script = Path(__file__).resolve().parents[4] / "examples" / "device-plugin" / "fake_gpu_plugin.py"
+    return Component(
+        "device-plugin",
+        [
+            sys.executable,
+            str(script),
+            f"--plugin-dir={layout.kubelet_root}/device-plugins",
+            f"--devices={layout.fake_gpus}",
+        ],
+    )

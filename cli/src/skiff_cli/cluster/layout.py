@@ -55,6 +55,8 @@ class ClusterLayout:
     bridge: str = "skiff0"
     # The cgroup under which every pod's cgroup is made; removed whole by `skiff down`.
     cgroup_root: str = "skiff"
+    # Fake example.com/gpu devices advertised by the sample device plugin (`skiff up --fake-gpus N`).
+    fake_gpus: int = 0
 
     @classmethod
     def ephemeral(cls, state_dir: Path, suffix: str, pod_subnet: int) -> ClusterLayout:

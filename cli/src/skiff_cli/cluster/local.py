@@ -37,6 +37,7 @@ STOP_ORDER = (
     "proxy",
     "dns",
     "metrics",
+    "device-plugin",
     "kubelet",
     "controllers",
     "scheduler",
@@ -151,6 +152,8 @@ class LocalCluster:
         except errors.SkiffError as exc:  # e.g. 10.96.0.10 already taken: DNS still serves on the host
             self.say(f"warning: the kube-dns Service was not registered: {exc}")
         self._start(components.kubelet(layout, self.tls["kubelet"]), lambda: True)
+        if layout.fake_gpus > 0:
+            self._start(components.device_plugin(layout), lambda: True)
         self._start(components.proxy(layout, self.tls["proxy"]), lambda: proxy_healthy(layout))
         self._start(
             components.metrics(layout, self.tls["metrics"]),
