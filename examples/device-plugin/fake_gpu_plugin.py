@@ -101,11 +101,13 @@ async def register(plugin_dir: Path, resource: str) -> None:
         )
 
 
-def _inode(path: Path) -> int | None:
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which kubelet.sock this is: a recreated socket may reuse the inode number, never its ctime."""
     try:
-        return path.stat().st_ino
+        st = path.stat()
     except OSError:
         return None
+    return st.st_ino, st.st_ctime_ns
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -122,9 +124,9 @@ async def run(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    registered_with: int | None = None
+    registered_with: tuple[int, int] | None = None
     while not stop.is_set():
-        kubelet = _inode(plugin_dir / "kubelet.sock")
+        kubelet = _identity(plugin_dir / "kubelet.sock")
         if kubelet is not None and kubelet != registered_with:
             try:
                 await register(plugin_dir, args.resource)
