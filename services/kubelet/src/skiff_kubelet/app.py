@@ -15,9 +15,11 @@ from skiff_client import ApiClient, CriClient, EventRecorder, InformerFactory
 from skiff_common.grpcutil import add_listen, create_server
 from skiff_common.observability import get_logger
 
-from skiff_kubelet.config import KubeletConfig
+from skiff_kubelet.config import KubeletConfig, parse_duration
 from skiff_kubelet.devices.manager import DeviceManager
 from skiff_kubelet.dns import ClusterDNS, read_host_dns
+from skiff_kubelet.eviction import thresholds
+from skiff_kubelet.eviction.manager import EvictionManager
 from skiff_kubelet.lookup import ApiLookup
 from skiff_kubelet.machine import memory_bytes
 from skiff_kubelet.node_status import NodeStatusManager
@@ -103,6 +105,14 @@ class Kubelet:
         self.devices = DeviceManager(f"{cfg.root_dir}/device-plugins", active_pods=self.pods.store.list)
         self.syncer.executor.devices = self.devices
         self.node_status.extended_resources = self.devices.capacity
+        # Node pressure and eviction from the same stats snapshots (eviction/).
+        self.eviction = EvictionManager(
+            self.api, self.events, self.stats, self.pods,
+            thresholds.parse(cfg.eviction_hard, cfg.eviction_soft, cfg.eviction_soft_grace_period),
+            interval=parse_duration(cfg.eviction_monitoring_interval, "eviction-monitoring-interval"),
+            transition_period=parse_duration(cfg.eviction_pressure_transition_period, "pressure-transition-period"),
+        )  # fmt: skip
+        self.node_status.pressure_conditions = self.eviction.conditions
         self._tasks: list[asyncio.Task[None]] = []
 
     def _services(self) -> list[service_pb2.Service] | None:
@@ -119,6 +129,7 @@ class Kubelet:
         self._tasks = [
             asyncio.create_task(self.node_status.run(), name="node-status"),
             asyncio.create_task(self.workers.run(), name="pod-workers"),
+            asyncio.create_task(self.eviction.run(), name="eviction-manager"),
         ]
         log.info("kubelet.started", node=self.cfg.node_name, port=self.port)
 

@@ -104,6 +104,8 @@ class NodeStatusManager:
         self.host_ip = "127.0.0.1"
         # Extended resources from device plugins: name -> (capacity, allocatable) (devices/manager.py).
         self.extended_resources: Callable[[], dict[str, tuple[int, int]]] | None = None
+        # MemoryPressure / DiskPressure / PIDPressure: type -> (status, reason, message) (eviction/).
+        self.pressure_conditions: Callable[[], dict[str, tuple[str, str, str]]] | None = None
 
     def _fill_status(self, node: node_pb2.Node, health: RuntimeHealth) -> None:
         st = node.status
@@ -133,8 +135,10 @@ class NodeStatusManager:
             _set_condition(conds, "Ready", "True", "KubeletReady", "kubelet is posting ready status", now)
         else:
             _set_condition(conds, "Ready", "False", health.reason, health.message, now)
+        pressures = self.pressure_conditions() if self.pressure_conditions else {}
         for pressure in ("MemoryPressure", "DiskPressure", "PIDPressure"):
-            _set_condition(conds, pressure, "False", f"KubeletHasNo{pressure}", f"no {pressure}", now)
+            status, reason, message = pressures.get(pressure, ("False", f"KubeletHasNo{pressure}", f"no {pressure}"))
+            _set_condition(conds, pressure, status, reason, message, now)
         del st.conditions[:]
         st.conditions.extend(conds)
 
