@@ -116,6 +116,7 @@ class StatsProvider:
         self.pod_log_dir = pod_log_dir
         self.memory_capacity = memory_capacity
         self.max_age = max_age
+        self.networks = host.PodNetworks(cgroup_root)
         self.latest: Snapshot | None = None
         self._lock = asyncio.Lock()
         self._previous: dict[str, tuple[int, float]] = {}  # container id / pod uid / "" -> (cpu ns, time)
@@ -192,9 +193,10 @@ class StatsProvider:
         node = host.node_sample(self.root_dir)
         extra = {
             p.metadata.uid: (
-                host.pod_interfaces(self.cgroup_root, p.metadata.uid),
+                self.networks.read(p.metadata.uid),
                 host.log_usage(pod_log_directory(self.pod_log_dir, p)),
             )
             for p in pods
         }
+        self.networks.forget_except(set(extra))
         return node, extra

@@ -147,13 +147,37 @@ def _any_pid(folder: Path) -> int | None:
     return None
 
 
-def pod_interfaces(cgroup_root: str, uid: str, *, fs: Path = CGROUP_FS) -> list[Interface]:
-    """The pod's network counters, through /proc/<pid>/net/dev of any of its processes (its netns)."""
+def pod_pid(cgroup_root: str, uid: str, *, fs: Path = CGROUP_FS) -> int | None:
     for folder in pod_cgroup_dirs(cgroup_root, uid, fs=fs):
         pid = _any_pid(folder)
         if pid is not None:
-            return interfaces(_read(f"/proc/{pid}/net/dev"))
-    return []
+            return pid
+    return None
+
+
+class PodNetworks:
+    """The pod's network counters, through /proc/<pid>/net/dev of any of its processes (its netns).
+
+    The process found is remembered per pod and checked (it still lives in the pod's cgroup) on the next
+    collection, so finding one costs a cgroup walk once per pod rather than once per collection."""
+
+    def __init__(self, cgroup_root: str, *, fs: Path = CGROUP_FS) -> None:
+        self.cgroup_root, self.fs = cgroup_root, fs
+        self._pids: dict[str, int] = {}
+
+    def read(self, uid: str) -> list[Interface]:
+        pid = self._pids.get(uid)
+        if pid is None or f"pod{uid}" not in _read(f"/proc/{pid}/cgroup"):
+            pid = pod_pid(self.cgroup_root, uid, fs=self.fs)
+            if pid is None:
+                self._pids.pop(uid, None)
+                return []
+            self._pids[uid] = pid
+        return interfaces(_read(f"/proc/{pid}/net/dev"))
+
+    def forget_except(self, uids: set[str]) -> None:
+        for gone in set(self._pids) - uids:
+            del self._pids[gone]
 
 
 def log_usage(folder: str) -> int:
