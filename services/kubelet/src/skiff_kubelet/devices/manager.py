@@ -79,6 +79,9 @@ class DeviceManager(dp_grpc.RegistrationServicer):
         socket = self.folder / KUBELET_SOCKET
         with contextlib.suppress(FileNotFoundError):
             socket.unlink()
+        if len(str(socket)) >= 108:  # sun_path: a longer path cannot be bound (deep test folders)
+            log.error("device_manager.socket_path_too_long", socket=str(socket))
+            return
         self._server = grpc.aio.server()
         dp_grpc.add_RegistrationServicer_to_server(self, self._server)  # type: ignore[no-untyped-call]
         self._server.add_insecure_port(f"unix://{socket}")
