@@ -19,6 +19,7 @@ from skiff_common.observability.metrics import parse_host_port
 
 from skiff_metrics.api import MetricsApi
 from skiff_metrics.config import MetricsConfig
+from skiff_metrics.custom import CustomMetricsApi, load_rules
 from skiff_metrics.scraper import Scraper
 from skiff_metrics.storage import Storage
 
@@ -43,6 +44,8 @@ class MetricsServer:
         self.storage = Storage()
         self.scraper = Scraper(cfg.kubelet_port, cfg.scrape_timeout_s)
         self.http = MetricsApi(self.storage, self.nodes, self.pods)
+        if cfg.prometheus_url and cfg.custom_metrics_rules:  # custom.metrics.k8s.io from Prometheus
+            CustomMetricsApi(load_rules(cfg.custom_metrics_rules), cfg.prometheus_url, self.pods).install(self.http.app)
         self._runner: web.AppRunner | None = None
         self._task: asyncio.Task[None] | None = None
         self.port = 0

@@ -35,6 +35,10 @@ class MetricsConfig:
     )
     metric_resolution: str = field(default="15s", metadata={"help": "how often every kubelet is scraped"})
     scrape_timeout: str = field(default="10s", metadata={"help": "time allowed for one kubelet's answer"})
+    prometheus_url: str = field(default="", metadata={"help": "Prometheus serving custom metrics (empty: none)"})
+    custom_metrics_rules: str = field(
+        default="", metadata={"help": "rule file mapping Prometheus series to custom.metrics.k8s.io metrics"}
+    )
     metrics_address: str = field(default="", metadata={"help": "Prometheus endpoint host:port (empty: off)"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
 
@@ -57,4 +61,6 @@ class MetricsConfig:
         if not 0 < self.kubelet_port < 65536:
             raise ValueError(f"--kubelet-port: must be 1-65535, got {self.kubelet_port}")
         self.resolution_s, self.scrape_timeout_s  # noqa: B018 - raise on bad durations
+        if bool(self.prometheus_url) != bool(self.custom_metrics_rules):
+            raise ValueError("--prometheus-url and --custom-metrics-rules: give both or neither")
         self.tls()
