@@ -101,7 +101,9 @@ def apiserver(layout: ClusterLayout, tls: TLSConfig, etcd_tls: TLSConfig) -> Com
             f"--etcd-certfile={etcd_tls.cert_file}",
             f"--etcd-keyfile={etcd_tls.key_file}",
             f"--metrics-address={layout.metrics_address('apiserver')}",
-            f"--aggregated-apis=metrics.k8s.io/v1beta1=https://{layout.metrics_address('metrics-api')}",
+            "--aggregated-apis="  # skiff-metrics serves both (custom metrics once given a Prometheus)
+            f"metrics.k8s.io/v1beta1=https://{layout.metrics_address('metrics-api')},"
+            f"custom.metrics.k8s.io/v1beta1=https://{layout.metrics_address('metrics-api')}",
             *tls_flags(tls, server=True),
         ],
     )

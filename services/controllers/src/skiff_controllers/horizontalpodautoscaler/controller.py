@@ -33,7 +33,7 @@ from skiff_controllers.base import ControllerContext
 from skiff_controllers.horizontalpodautoscaler import behavior as B
 from skiff_controllers.horizontalpodautoscaler.metrics import MetricFailure, compute
 from skiff_controllers.horizontalpodautoscaler.metrics_client import ResourceMetricsClient
-from skiff_controllers.horizontalpodautoscaler.replicas import Calculator, MetricsError
+from skiff_controllers.horizontalpodautoscaler.replicas import Calculator, MetricsError, PodMetric
 
 log = get_logger(__name__)
 
@@ -202,18 +202,25 @@ class HorizontalPodAutoscalerController:
         ns = hpa.metadata.namespace
         pods = [p for p in self.pods.store.list() if p.metadata.namespace == ns and selector.matches(p.metadata.labels)]
         specs = default_metrics(hpa.spec)
-        items: list[dict[str, Any]] | MetricsError
-        try:
-            items = await self.metrics.pod_metrics(ns, scale.status.selector)
-        except MetricsError as exc:
-            items = exc
+        items: list[dict[str, Any]] | MetricsError = []
+        if any(s.type in ("Resource", "ContainerResource") for s in specs):
+            try:
+                items = await self.metrics.pod_metrics(ns, scale.status.selector)
+            except MetricsError as exc:
+                items = exc
+        custom: dict[str, dict[str, PodMetric] | MetricsError] = {}
+        for name in {s.pods.metric.name for s in specs if s.type == "Pods"}:
+            try:
+                custom[name] = await self.metrics.custom_pod_metric(ns, name, scale.status.selector)
+            except MetricsError as exc:
+                custom[name] = exc
         current = scale.spec.replicas
         best, best_name = 0, ""
         statuses: list[hpa_pb2.MetricStatus] = []
         failures: list[MetricFailure] = []
         for spec in specs:
             try:
-                proposal = compute(spec, current, pods, items, self.calc, now)
+                proposal = compute(spec, current, pods, items, self.calc, now, custom)
             except MetricFailure as failure:
                 self.events.record(hpa, "Warning", failure.reason, failure.cause)
                 failures.append(failure)

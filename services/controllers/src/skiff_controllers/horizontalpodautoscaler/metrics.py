@@ -1,8 +1,9 @@
 """One metric of an HPA -> a replica proposal and its status (Kubernetes' computeReplicasForMetric).
 
-Resource and ContainerResource metrics are read from metrics.k8s.io; Pods, Object and External metrics
-need the custom/external metrics APIs, which Skiff does not serve yet: they fail as Kubernetes fails when
-those APIs are missing (ScalingActive False with FailedGet<Type>Metric), and the other metrics still count.
+Resource and ContainerResource metrics come from metrics.k8s.io, Pods metrics from custom.metrics.k8s.io
+(skiff-metrics answers both, the latter from Prometheus); Object and External metrics are not served yet
+and fail as Kubernetes fails without those APIs (ScalingActive False, FailedGet<Type>Metric), while the
+other metrics of the HPA still count.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from skiff_common.apimachinery.quantity import milli_value
 
 from skiff_controllers.horizontalpodautoscaler import replicas
 from skiff_controllers.horizontalpodautoscaler.metrics_client import resource_metric
-from skiff_controllers.horizontalpodautoscaler.replicas import Calculator, MetricsError
+from skiff_controllers.horizontalpodautoscaler.replicas import Calculator, MetricsError, PodMetric
 
 
 @dataclass
@@ -45,6 +46,7 @@ def compute(
     items: list[dict[str, Any]] | MetricsError,
     calc: Calculator,
     now: float,
+    custom: dict[str, dict[str, PodMetric] | MetricsError] | None = None,
 ) -> Proposal:
     if spec.type in ("Resource", "ContainerResource"):
         container_metric = spec.type == "ContainerResource"
@@ -90,7 +92,9 @@ def compute(
             else f"{name} resource utilization (percentage of request)"
         )
         return Proposal(proposal, what, status)
-    kinds = {"Pods": "FailedGetPodsMetric", "Object": "FailedGetObjectMetric", "External": "FailedGetExternalMetric"}
+    if spec.type == "Pods":
+        return _pods_metric(spec, current, pods, (custom or {}).get(spec.pods.metric.name), calc, now)
+    kinds = {"Object": "FailedGetObjectMetric", "External": "FailedGetExternalMetric"}
     if spec.type in kinds:
         api = "external.metrics.k8s.io" if spec.type == "External" else "custom.metrics.k8s.io"
         cause = f"unable to get {spec.type.lower()} metric: no {api} API is served in this cluster"
@@ -100,3 +104,32 @@ def compute(
         f'unknown metric source type "{spec.type}"',
         f'unknown metric source type "{spec.type}"',
     )
+
+
+def _pods_metric(
+    spec: hpa_pb2.MetricSpec,
+    current: int,
+    pods: list[pod_pb2.Pod],
+    values: dict[str, PodMetric] | MetricsError | None,
+    calc: Calculator,
+    now: float,
+) -> Proposal:
+    """A Pods metric (custom.metrics.k8s.io): the average per pod against target.averageValue, as
+    Kubernetes' GetMetricReplicas (readiness plays no part: not a CPU metric)."""
+    name = spec.pods.metric.name
+    try:
+        if values is None:
+            raise MetricsError("no custom metrics API answered")
+        if isinstance(values, MetricsError):
+            raise values
+        if not spec.pods.target.HasField("average_value") or not spec.pods.target.average_value.value:
+            raise MetricsError("invalid pods metric source: an average value (usage) target is required")
+        target = milli_value(spec.pods.target.average_value.value)
+        proposal, usage = replicas.plain_replicas(current, target, "", pods, values, calc, now)
+    except MetricsError as exc:
+        cause = f"unable to get metric {name}: {exc}"
+        raise MetricFailure("FailedGetPodsMetric", cause, f"failed to get pods metric value: {cause}") from None
+    status = hpa_pb2.MetricStatus(type="Pods")
+    status.pods.metric.CopyFrom(spec.pods.metric)
+    status.pods.current.average_value.value = _milli_text(usage)
+    return Proposal(proposal, f"pods metric {name}", status)

@@ -55,6 +55,10 @@ def resource_metric(items: list[dict[str, Any]], resource: str, container: str =
     return out
 
 
+def _api(url: str) -> str:
+    return "custom metrics API" if "/custom.metrics.k8s.io/" in url else "resource metrics API"
+
+
 class ResourceMetricsClient:
     def __init__(self, server: str, tls: TLSConfig | None) -> None:
         self.server = server.rstrip("/")
@@ -72,9 +76,9 @@ class ResourceMetricsClient:
                 message = json.load(err).get("message", str(err))
             except ValueError:
                 message = str(err)
-            raise MetricsError(f"unable to fetch metrics from resource metrics API: {message}") from None
+            raise MetricsError(f"unable to fetch metrics from {_api(url)}: {message}") from None
         except (OSError, ValueError) as err:
-            raise MetricsError(f"unable to fetch metrics from resource metrics API: {err}") from None
+            raise MetricsError(f"unable to fetch metrics from {_api(url)}: {err}") from None
 
     async def pod_metrics(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         if not self.server:
@@ -86,3 +90,18 @@ class ResourceMetricsClient:
         if not items:
             raise MetricsError("no metrics returned from resource metrics API")
         return items
+
+    async def custom_pod_metric(self, namespace: str, metric: str, selector: str) -> dict[str, PodMetric]:
+        """A Pods metric from custom.metrics.k8s.io (e.g. skiff-metrics over Prometheus), in thousandths."""
+        if not self.server:
+            raise MetricsError("no custom metrics API server configured")
+        query = urllib.parse.urlencode({"labelSelector": selector}) if selector else ""
+        url = f"{self.server}/apis/custom.metrics.k8s.io/v1beta1/namespaces/{namespace}/pods/*/{metric}"
+        body = await asyncio.to_thread(self._get, url + (f"?{query}" if query else ""))
+        items = list(body.get("items") or [])
+        if not items:
+            raise MetricsError("no metrics returned from custom metrics API")
+        return {
+            i["describedObject"]["name"]: PodMetric(milli_value(i["value"]), _seconds(i.get("timestamp", "")), 0.0)
+            for i in items
+        }
