@@ -34,6 +34,7 @@ lint: install  ## generated code fresh, protos tidy, lint, layering, types
 	$(UV) run --frozen mypy --strict --warn-unused-ignores services/scheduler/src
 	$(UV) run --frozen mypy --strict --warn-unused-ignores services/controllers/src
 	MYPYPATH=libs/skiff-client/src $(UV) run --frozen mypy --strict --warn-unused-ignores services/dns/src
+	MYPYPATH=libs/skiff-client/src $(UV) run --frozen mypy --strict --warn-unused-ignores services/metrics/src
 	$(UV) run --frozen hadolint services/*/Dockerfile cli/Dockerfile
 	docker-compose -f docker-compose.yml config --quiet
 
