@@ -178,6 +178,6 @@ def test_every_service_is_healthy_and_prometheus_scrapes_them(compose: dict[str,
     def targets_up() -> bool:
         with urllib.request.urlopen("http://127.0.0.1:9090/api/v1/targets", timeout=10) as response:
             targets = json.loads(response.read())["data"]["activeTargets"]
-        return len(targets) == 10 and all(t["health"] == "up" for t in targets)
+        return len(targets) == 12 and all(t["health"] == "up" for t in targets)
 
-    wait("Prometheus scraping all ten targets", targets_up)
+    wait("Prometheus scraping all twelve targets", targets_up)

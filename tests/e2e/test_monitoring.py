@@ -39,6 +39,7 @@ JOB_COMPONENTS = {
     "kube-scheduler": "scheduler",
     "kube-controller-manager": "controllers",
     "kubelet": "kubelet",
+    "kubelet-cadvisor": "kubelet",
     "skiff-runtime": "runtime",
     "kube-proxy": "proxy",
     "coredns": "dns",

@@ -16,7 +16,7 @@ from skiff_common.errors import Invalid, SkiffError, from_rpc_error
 
 from skiff_cli.tracing import command_span
 
-from .commands import apply, certs, delete, get, init, join, logs, reset, token, up
+from .commands import apply, autoscale, certs, delete, get, init, join, logs, reset, token, top, up
 from .commands import exec as exec_cmd
 
 REASONS = {
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skiff", description="Skiff: a small Kubernetes-shaped orchestrator.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up.add_parsers(sub)
-    for module in (apply, get, delete, logs, exec_cmd, certs, init, join, token, reset):
+    for module in (apply, get, delete, logs, exec_cmd, certs, init, join, token, reset, top, autoscale):
         module.add_parser(sub)
     return parser
 

@@ -19,7 +19,7 @@ from skiff_common.grpcutil import TLSConfig
 from . import kubedns
 from .layout import ClusterLayout
 
-COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet", "proxy", "dns")
+COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet", "proxy", "dns", "metrics")
 # The apiserver's default --service-cluster-ip-range; the proxy drops traffic to its unallocated addresses.
 SERVICE_CIDR = "10.96.0.0/16"
 # etcd has a CA of its own (in <pki>/etcd), as in Kubernetes: only the apiserver (and etcd's own health
@@ -119,6 +119,9 @@ def apiserver(
             f"--encryption-provider-config={ensure_encryption_config(layout.pki_dir / 'encryption.yaml')}",
             "--pod-security-default-warn=baseline",
             f"--audit-log-path={layout.state_dir / 'audit' / 'audit.log'}",  # Metadata level for every request
+            "--aggregated-apis="  # skiff-metrics serves both (custom metrics once given a Prometheus)
+            f"metrics.k8s.io/v1beta1=https://{layout.metrics_address('metrics-api')},"
+            f"custom.metrics.k8s.io/v1beta1=https://{layout.metrics_address('metrics-api')}",
             *tls_flags(tls, server=True),
             *kubelet_flags,
         ],
@@ -144,6 +147,7 @@ def controllers(layout: ClusterLayout, tls: TLSConfig) -> Component:
         [
             bin_path("skiff-controllers"),
             f"--apiserver={layout.apiserver_address}",
+            f"--metrics-api-server={layout.rest_url}",  # the HPA reads metrics.k8s.io there
             f"--metrics-address={layout.metrics_address('controllers')}",
             f"--cluster-signing-cert-file={layout.pki_dir / 'ca.crt'}",
             f"--cluster-signing-key-file={layout.pki_dir / 'ca.key'}",
@@ -216,5 +220,36 @@ def dns(layout: ClusterLayout, tls: TLSConfig) -> Component:
             f"--health-address={layout.dns_health_address}",
             f"--metrics-address={layout.metrics_address('dns')}",
             *tls_flags(tls, server=False),
+        ],
+    )
+
+
+def metrics(layout: ClusterLayout, tls: TLSConfig) -> Component:
+    """skiff-metrics (metrics-server): scrapes the kubelet's --metrics-address, serves metrics.k8s.io to the
+    apiserver's aggregator (--aggregated-apis above)."""
+    return Component(
+        "metrics",
+        [
+            bin_path("skiff-metrics"),
+            f"--apiserver={layout.apiserver_address}",
+            f"--listen={layout.metrics_address('metrics-api')}",
+            f"--kubelet-port={layout.metrics_ports['kubelet']}",
+            f"--metrics-address={layout.metrics_address('metrics')}",
+            *tls_flags(tls, server=False),
+        ],
+    )
+
+
+def device_plugin(layout: ClusterLayout) -> Component:
+    """The sample device plugin (examples/device-plugin): `layout.fake_gpus` example.com/gpu devices,
+    registered with the kubelet on its device-plugins socket (`skiff up --fake-gpus N`)."""
+    script = Path(__file__).resolve().parents[4] / "examples" / "device-plugin" / "fake_gpu_plugin.py"
+    return Component(
+        "device-plugin",
+        [
+            sys.executable,
+            str(script),
+            f"--plugin-dir={layout.kubelet_root}/device-plugins",
+            f"--devices={layout.fake_gpus}",
         ],
     )

@@ -49,12 +49,16 @@ class ClusterLayout:
             "proxy": 9106,
             "proxy-healthz": 10256,  # kube-proxy's /healthz port
             "dns": 9107,
+            "metrics": 9108,
+            "metrics-api": 10260,  # skiff-metrics' metrics.k8s.io, behind the apiserver's aggregator
         }
     )
     pod_cidr: str = "10.88.0.0/16"
     bridge: str = "skiff0"
     # The cgroup under which every pod's cgroup is made; removed whole by `skiff down`.
     cgroup_root: str = "skiff"
+    # Fake example.com/gpu devices advertised by the sample device plugin (`skiff up --fake-gpus N`).
+    fake_gpus: int = 0
 
     @classmethod
     def ephemeral(cls, state_dir: Path, suffix: str, pod_subnet: int) -> ClusterLayout:

@@ -36,6 +36,8 @@ STOP_ORDER = (
     "supervisor",
     "proxy",
     "dns",
+    "metrics",
+    "device-plugin",
     "kubelet",
     "controllers",
     "scheduler",
@@ -162,7 +164,13 @@ class LocalCluster:
         except errors.SkiffError as exc:  # e.g. 10.96.0.10 already taken: DNS still serves on the host
             self.say(f"warning: the kube-dns Service was not registered: {exc}")
         self._start(components.kubelet(layout, self.tls["kubelet"], self.tls["kubelet-serving"]), lambda: True)
+        if layout.fake_gpus > 0:
+            self._start(components.device_plugin(layout), lambda: True)
         self._start(components.proxy(layout, self.tls["proxy"]), lambda: proxy_healthy(layout))
+        self._start(
+            components.metrics(layout, self.tls["metrics"]),
+            lambda: http_ok(f"http://{layout.metrics_address('metrics')}/metrics"),
+        )
         wait_for(
             f"node {layout.node_name} to be Ready",
             lambda: asyncio.run(node_ready(admin, layout.node_name)),

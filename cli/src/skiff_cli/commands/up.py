@@ -25,13 +25,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     up.add_argument(
         "--nodes", type=int, default=1, help="nodes in all: the first runs the control plane, the rest join"
     )
+    up.add_argument("--fake-gpus", type=int, default=0, help="run the sample device plugin with N example.com/gpu")
     up.set_defaults(run=run_up)
     down.add_argument("--purge", action="store_true", help="also delete the state folder (etcd data, images)")
     down.set_defaults(run=run_down)
 
 
 def run_up(args: argparse.Namespace) -> int:
-    layout = ClusterLayout(state_dir=args.state_dir, node_name=args.node_name, pod_cidr=args.pod_cidr)
+    layout = ClusterLayout(
+        state_dir=args.state_dir, node_name=args.node_name, pod_cidr=args.pod_cidr, fake_gpus=args.fake_gpus
+    )
     cluster = LocalCluster(layout)
     if args.nodes < 1:
         print("error: --nodes: must be at least 1")

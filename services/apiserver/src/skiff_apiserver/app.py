@@ -38,6 +38,7 @@ from skiff_apiserver.registry.service_repair import ServiceAllocationRepair
 from skiff_apiserver.registry.store import Admission, Store
 from skiff_apiserver.registry.strategies.namespace import SYSTEM_NAMESPACES
 from skiff_apiserver.registry.strategies.service import ServiceStrategy
+from skiff_apiserver.rest import aggregator
 from skiff_apiserver.rest.server import RestApi
 from skiff_apiserver.server.service import ApiServerService, register
 from skiff_apiserver.storage.etcd import EtcdClient
@@ -192,6 +193,8 @@ class ApiServerApp:
                 gate=gate,
                 audit=self.audit,
             )
+            if cfg.aggregated_apis:  # e.g. metrics.k8s.io from skiff-metrics (rest/aggregator.py)
+                aggregator.install(self.rest.app, cfg.aggregated_apis, tls)
             host = cfg.listen.rpartition(":")[0] or "127.0.0.1"
             self.rest_port = await self.rest.start(f"{host}:{cfg.secure_port}", reuse_port=cfg.reuse_port)
             if needs_own_listener(host, cfg.advertise_address):  # pods reach the API there (advertise.py)

@@ -114,6 +114,11 @@ class ApiServerConfig:
     reuse_port: bool = field(
         default=False, metadata={"help": "let other processes share the listen port (set by --workers)"}
     )
+    aggregated_apis: str = field(
+        default="",
+        metadata={"help": "group/version=URL,... served by other servers behind the REST port (APIService), "
+                  "e.g. metrics.k8s.io/v1beta1=https://127.0.0.1:10260"},
+    )  # fmt: skip
 
 
 def load(argv: list[str] | None = None) -> ApiServerConfig:

@@ -43,6 +43,21 @@ class ControllersConfig:
     cluster_signing_duration: float = field(
         default=365 * 86400.0, metadata={"help": "seconds a signed certificate is valid at most"}
     )
+    # HorizontalPodAutoscaler (kube-controller-manager's flags, in seconds)
+    metrics_api_server: str = field(
+        default="", metadata={"help": "URL of the REST API serving metrics.k8s.io (the apiserver's secure port)"}
+    )
+    horizontal_pod_autoscaler_sync_period: float = field(default=15.0, metadata={"help": "seconds between HPA syncs"})
+    horizontal_pod_autoscaler_downscale_stabilization: float = field(
+        default=300.0, metadata={"help": "default scale-down stabilization window, seconds"}
+    )
+    horizontal_pod_autoscaler_tolerance: float = field(default=0.1, metadata={"help": "no scaling within this ratio"})
+    horizontal_pod_autoscaler_cpu_initialization_period: float = field(
+        default=300.0, metadata={"help": "seconds after start when CPU samples of unready pods are skipped"}
+    )
+    horizontal_pod_autoscaler_initial_readiness_delay: float = field(
+        default=30.0, metadata={"help": "seconds after start when readiness changes count as initial"}
+    )
 
     def tls(self) -> TLSConfig | None:
         return tls_from_files(self.tls_ca_file, self.tls_cert_file, self.tls_key_file)

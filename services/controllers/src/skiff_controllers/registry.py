@@ -20,6 +20,7 @@ from skiff_controllers.endpoints.controller import new_endpoints
 from skiff_controllers.endpointslice.controller import new_endpointslice
 from skiff_controllers.endpointslicemirroring.controller import new_endpointslicemirroring
 from skiff_controllers.garbagecollector.controller import GarbageCollector
+from skiff_controllers.horizontalpodautoscaler.controller import new_horizontalpodautoscaler
 from skiff_controllers.job.controller import new_job
 from skiff_controllers.namespace.controller import NamespaceController
 from skiff_controllers.nodeipam.controller import new_nodeipam
@@ -46,6 +47,7 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "csrsigning": new_csrsigning,
     "nodeipam": new_nodeipam,
     "serviceaccount": new_serviceaccount,
+    "horizontalpodautoscaler": new_horizontalpodautoscaler,
 }
 
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from skiff.api.core.v1 import pod_pb2, service_pb2
+from skiff.api.core.v1 import container_pb2, pod_pb2, service_pb2
 from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff_client import CriClient, EventRecorder
 from skiff_client.cri import call
@@ -38,6 +39,7 @@ from skiff_kubelet.sandbox import build_sandbox_config
 from skiff_kubelet.service_env import pod_service_env
 
 log = get_logger(__name__)
+ContainerConfig = cri.ContainerConfig  # the class attribute `cri` (the client) hides the module there
 
 # Reasons that are a wait, not a failure: they do not make the sync retry with backoff.
 NOT_FAILURES = ("CrashLoopBackOff",)
@@ -65,6 +67,10 @@ class SyncState:
         return any(reason not in NOT_FAILURES for reason, _ in self.waiting.values())
 
 
+class DeviceSource(Protocol):
+    async def allocate(self, pod: pod_pb2.Pod, c: container_pb2.Container) -> list[Any]: ...
+
+
 # The Services the informer holds, or None while it has not listed them once.
 ServiceSource = Callable[[], list[service_pb2.Service] | None]
 
@@ -83,6 +89,7 @@ class PlanExecutor:
     cgroup_root: str
     cluster_dns: ClusterDNS = field(default_factory=ClusterDNS)
     services: ServiceSource = no_services
+    devices: DeviceSource | None = None  # the device manager: plugin answers per container (devices/)
 
     def new_state(self, pod: pod_pb2.Pod, rt: PodRuntime, plan: PodActions, host_ip: str) -> SyncState:
         config = build_sandbox_config(
@@ -185,6 +192,8 @@ class PlanExecutor:
             state.waiting[c.name] = ("CreateContainerConfigError", str(exc))
             self.events.record(pod, "Warning", "Failed", f"Error: {exc}")
             return
+        if self.devices is not None and not await self._add_devices(state, c, config):
+            return
         request = cri.CreateContainerRequest(
             pod_sandbox_id=state.sandbox_id, config=config, sandbox_config=state.sandbox_config
         )
@@ -198,6 +207,26 @@ class PlanExecutor:
             state.wrote()
         self.events.record(pod, "Normal", "Created", f"Created container {c.name}")
         await self._start_created(state, resp.container_id, c.name)
+
+    async def _add_devices(self, state: SyncState, c: container_pb2.Container, config: ContainerConfig) -> bool:
+        """Devices of extended resources (device plugins): their envs, mounts and annotations join the
+        container's config; no free device keeps the container waiting with Kubernetes' message."""
+        assert self.devices is not None
+        try:
+            answers = await self.devices.allocate(state.pod, c)
+        except Exception as exc:  # AllocationError or the plugin's own failure
+            message = f"Allocate failed due to {exc}, which is unexpected"
+            state.waiting[c.name] = ("UnexpectedAdmissionError", message)
+            self.events.record(state.pod, "Warning", "UnexpectedAdmissionError", message)
+            return False
+        for answer in answers:
+            config.envs.extend(cri.KeyValue(key=k, value=v) for k, v in sorted(answer.envs.items()))
+            config.mounts.extend(
+                cri.Mount(container_path=m.container_path, host_path=m.host_path, readonly=m.read_only)
+                for m in answer.mounts
+            )
+            config.annotations.update(answer.annotations)
+        return True
 
     def _service_env(self, state: SyncState) -> dict[str, str]:
         if state.service_env is None:

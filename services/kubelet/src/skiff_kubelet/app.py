@@ -15,15 +15,21 @@ from skiff_client import ApiClient, CriClient, EventRecorder, InformerFactory
 from skiff_common.grpcutil import add_listen, create_server
 from skiff_common.observability import get_logger
 
-from skiff_kubelet.config import KubeletConfig
+from skiff_kubelet.config import KubeletConfig, parse_duration
+from skiff_kubelet.devices.manager import DeviceManager
 from skiff_kubelet.dns import ClusterDNS, read_host_dns
+from skiff_kubelet.eviction import thresholds
+from skiff_kubelet.eviction.manager import EvictionManager
 from skiff_kubelet.lease import NodeLease
 from skiff_kubelet.lookup import ApiLookup
+from skiff_kubelet.machine import memory_bytes
 from skiff_kubelet.node_status import NodeStatusManager
 from skiff_kubelet.pleg import PodCache
 from skiff_kubelet.pod_workers import PodWorkers
 from skiff_kubelet.probes import ProbeManager
 from skiff_kubelet.server import KubeletService
+from skiff_kubelet.stats.collector import StatsProvider
+from skiff_kubelet.stats.http import StatsServer
 from skiff_kubelet.sync import PodSyncer
 
 log = get_logger(__name__)
@@ -93,6 +99,24 @@ class Kubelet:
         )
         self.lease = NodeLease(self.api, cfg.node_name)
         self.node_status.host_ip = host_ip
+        # /stats/summary, /metrics/resource, /metrics/cadvisor and /metrics on --metrics-address (stats/).
+        self.stats = StatsProvider(
+            self.cri, self.pods, node_name=cfg.node_name, cgroup_root=cfg.cgroup_root, root_dir=cfg.root_dir,
+            pod_log_dir=cfg.pod_log_dir, memory_capacity=memory_bytes(),
+        )  # fmt: skip
+        self.stats_server = StatsServer(self.stats)
+        # Device plugins register on <root-dir>/device-plugins/kubelet.sock (devices/).
+        self.devices = DeviceManager(f"{cfg.root_dir}/device-plugins", active_pods=self.pods.store.list)
+        self.syncer.executor.devices = self.devices
+        self.node_status.extended_resources = self.devices.capacity
+        # Node pressure and eviction from the same stats snapshots (eviction/).
+        self.eviction = EvictionManager(
+            self.api, self.events, self.stats, self.pods,
+            thresholds.parse(cfg.eviction_hard, cfg.eviction_soft, cfg.eviction_soft_grace_period),
+            interval=parse_duration(cfg.eviction_monitoring_interval, "eviction-monitoring-interval"),
+            transition_period=parse_duration(cfg.eviction_pressure_transition_period, "pressure-transition-period"),
+        )  # fmt: skip
+        self.node_status.pressure_conditions = self.eviction.conditions
         self._tasks: list[asyncio.Task[None]] = []
 
     def _services(self) -> list[service_pb2.Service] | None:
@@ -100,6 +124,9 @@ class Kubelet:
 
     async def start(self) -> None:
         await self.server.start()
+        if self.cfg.metrics_address:
+            await self.stats_server.start(self.cfg.metrics_address)
+        await self.devices.start()  # allocations from the checkpoint are back before any pod syncs
         await self._register_with_retry()
         self.syncer.runtime_name = self.node_status.runtime_name or self.syncer.runtime_name
         self.factory.start()
@@ -107,6 +134,7 @@ class Kubelet:
             asyncio.create_task(self.node_status.run(), name="node-status"),
             asyncio.create_task(self.lease.run(), name="node-lease"),
             asyncio.create_task(self.workers.run(), name="pod-workers"),
+            asyncio.create_task(self.eviction.run(), name="eviction-manager"),
         ]
         log.info("kubelet.started", node=self.cfg.node_name, port=self.port)
 
@@ -130,5 +158,7 @@ class Kubelet:
         await self.factory.stop()
         await self.events.flush()
         await self.server.stop(1)
+        await self.stats_server.stop()
+        await self.devices.stop()
         await self.cri.close()
         await self.api.close()

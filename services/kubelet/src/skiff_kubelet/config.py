@@ -69,6 +69,16 @@ class KubeletConfig:
         metadata={"help": "the node's resolver file, for dnsPolicy Default and the search path (empty: none)"},
     )
     max_pods: int = field(default=110, metadata={"help": "pods capacity advertised"})
+    eviction_hard: str = field(
+        default="memory.available<100Mi,nodefs.available<10%,imagefs.available<15%,nodefs.inodesFree<5%",
+        metadata={"help": "hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10% (empty: none)"},
+    )
+    eviction_soft: str = field(default="", metadata={"help": "soft eviction thresholds (need a grace period)"})
+    eviction_soft_grace_period: str = field(default="", metadata={"help": "e.g. memory.available=1m30s"})
+    eviction_pressure_transition_period: str = field(
+        default="5m", metadata={"help": "how long a pressure condition stays after its threshold is last met"}
+    )
+    eviction_monitoring_interval: str = field(default="10s", metadata={"help": "how often thresholds are checked"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
 
     def tls(self) -> TLSConfig | None:
@@ -86,13 +96,13 @@ class KubeletConfig:
         """Raise ValueError naming the flag for bad values (durations, CIDR, TLS trio)."""
         import ipaddress
 
+        from skiff_kubelet.eviction.thresholds import parse as parse_thresholds
+
+        parse_thresholds(self.eviction_hard, self.eviction_soft, self.eviction_soft_grace_period)
         for name in (
-            "node_status_interval",
-            "node_status_report_frequency",
-            "sync_frequency",
-            "relist_period",
-            "crash_loop_backoff",
-        ):
+            "node_status_interval", "node_status_report_frequency", "sync_frequency", "relist_period",
+            "crash_loop_backoff", "eviction_pressure_transition_period", "eviction_monitoring_interval",
+        ):  # fmt: skip
             parse_duration(getattr(self, name), name.replace("_", "-"))
         try:
             ipaddress.ip_network(self.pod_cidr, strict=False)

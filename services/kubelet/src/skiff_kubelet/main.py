@@ -36,12 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:
         print(f"skiff-kubelet: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    setup_observability(
-        "kubelet",
-        log_level=cfg.log_level,
-        metrics_address=cfg.metrics_address or None,
-        attributes={"k8s.node.name": cfg.node_name},
-    )
+    # /metrics is served by the kubelet's stats endpoint on --metrics-address (stats/http.py), beside
+    # /metrics/resource, /stats/summary and the health endpoints, so no separate metrics server here.
+    setup_observability("kubelet", log_level=cfg.log_level, attributes={"k8s.node.name": cfg.node_name})
     get_logger("skiff_kubelet").info("kubelet.config", **describe_config(cfg))
     asyncio.run(_run(cfg))
 

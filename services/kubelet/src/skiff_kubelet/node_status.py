@@ -23,6 +23,7 @@ lifecycle controller turned Unknown is put right on the next check.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from google.protobuf import timestamp_pb2
@@ -125,6 +126,10 @@ class NodeStatusManager:
         self.runtime_version = ""
         self.runtime_name = ""
         self.host_ip = "127.0.0.1"
+        # Extended resources from device plugins: name -> (capacity, allocatable) (devices/manager.py).
+        self.extended_resources: Callable[[], dict[str, tuple[int, int]]] | None = None
+        # MemoryPressure / DiskPressure / PIDPressure: type -> (status, reason, message) (eviction/).
+        self.pressure_conditions: Callable[[], dict[str, tuple[str, str, str]]] | None = None
 
     def _fill_status(self, node: node_pb2.Node, health: RuntimeHealth) -> None:
         st = node.status
@@ -137,6 +142,8 @@ class NodeStatusManager:
         for k, v in cap.items():
             st.capacity[k].value = v
             st.allocatable[k].value = v
+        for name, (capacity, allocatable) in (self.extended_resources() if self.extended_resources else {}).items():
+            st.capacity[name].value, st.allocatable[name].value = str(capacity), str(allocatable)
         del st.addresses[:]
         st.addresses.add(type="InternalIP", address=self.host_ip)
         st.addresses.add(type="Hostname", address=self.node_name)
@@ -152,8 +159,10 @@ class NodeStatusManager:
             _set_condition(conds, "Ready", "True", "KubeletReady", "kubelet is posting ready status", now)
         else:
             _set_condition(conds, "Ready", "False", health.reason, health.message, now)
+        pressures = self.pressure_conditions() if self.pressure_conditions else {}
         for pressure in ("MemoryPressure", "DiskPressure", "PIDPressure"):
-            _set_condition(conds, pressure, "False", f"KubeletHasNo{pressure}", f"no {pressure}", now)
+            status, reason, message = pressures.get(pressure, ("False", f"KubeletHasNo{pressure}", f"no {pressure}"))
+            _set_condition(conds, pressure, status, reason, message, now)
         del st.conditions[:]
         st.conditions.extend(conds)
 

@@ -1,0 +1,1 @@
+"""HorizontalPodAutoscaler controller (autoscaling/v2): Kubernetes' podautoscaler, rule for rule."""

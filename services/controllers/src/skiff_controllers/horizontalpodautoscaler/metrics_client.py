@@ -1,0 +1,107 @@
+"""Reads pod usage from the resource metrics API (`metrics.k8s.io/v1beta1` PodMetrics) over the apiserver's
+REST port, as Kubernetes' HPA does through the aggregation layer: one LIST per HPA sync, filtered by the
+target's label selector. Values become thousandths (`MilliValue()`), with each pod's timestamp and window,
+which the CPU initialization rules need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime
+from typing import Any
+
+from skiff_common.apimachinery.quantity import milli_value
+from skiff_common.grpcutil import TLSConfig
+
+from skiff_controllers.horizontalpodautoscaler.replicas import MetricsError, PodMetric
+
+
+def _seconds(ts: str) -> float:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() if ts else 0.0
+
+
+def _window(text: str) -> float:
+    try:
+        return float(text.rstrip("s")) if text else 0.0
+    except ValueError:
+        return 0.0
+
+
+def resource_metric(items: list[dict[str, Any]], resource: str, container: str = "") -> dict[str, PodMetric]:
+    """Per-pod usage as Kubernetes' getPodMetrics / getContainerMetrics: a pod with any container lacking
+    the resource is left out (it then counts as missing)."""
+    out: dict[str, PodMetric] = {}
+    for item in items:
+        at, window = _seconds(item.get("timestamp", "")), _window(item.get("window", ""))
+        containers = item.get("containers") or []
+        name = item["metadata"]["name"]
+        if container:
+            for c in containers:
+                if c.get("name") == container:
+                    if resource not in c.get("usage", {}):
+                        raise MetricsError(
+                            f"failed to get container metrics: resource {resource} not found in container {container}"
+                        )
+                    out[name] = PodMetric(milli_value(c["usage"][resource]), at, window)
+            continue
+        if not containers or any(resource not in c.get("usage", {}) for c in containers):
+            continue
+        out[name] = PodMetric(sum(milli_value(c["usage"][resource]) for c in containers), at, window)
+    return out
+
+
+def _api(url: str) -> str:
+    return "custom metrics API" if "/custom.metrics.k8s.io/" in url else "resource metrics API"
+
+
+class ResourceMetricsClient:
+    def __init__(self, server: str, tls: TLSConfig | None) -> None:
+        self.server = server.rstrip("/")
+        self.context: ssl.SSLContext | None = None
+        if tls is not None and self.server.startswith("https://"):
+            self.context = ssl.create_default_context(cafile=tls.ca_file)
+            self.context.load_cert_chain(tls.cert_file, tls.key_file)
+
+    def _get(self, url: str) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(url, context=self.context, timeout=10) as resp:
+                return dict(json.load(resp))
+        except urllib.error.HTTPError as err:
+            try:
+                message = json.load(err).get("message", str(err))
+            except ValueError:
+                message = str(err)
+            raise MetricsError(f"unable to fetch metrics from {_api(url)}: {message}") from None
+        except (OSError, ValueError) as err:
+            raise MetricsError(f"unable to fetch metrics from {_api(url)}: {err}") from None
+
+    async def pod_metrics(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        if not self.server:
+            raise MetricsError("unable to fetch metrics from resource metrics API: no metrics API server configured")
+        query = urllib.parse.urlencode({"labelSelector": selector}) if selector else ""
+        url = f"{self.server}/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods" + (f"?{query}" if query else "")
+        body = await asyncio.to_thread(self._get, url)
+        items = list(body.get("items") or [])
+        if not items:
+            raise MetricsError("no metrics returned from resource metrics API")
+        return items
+
+    async def custom_pod_metric(self, namespace: str, metric: str, selector: str) -> dict[str, PodMetric]:
+        """A Pods metric from custom.metrics.k8s.io (e.g. skiff-metrics over Prometheus), in thousandths."""
+        if not self.server:
+            raise MetricsError("no custom metrics API server configured")
+        query = urllib.parse.urlencode({"labelSelector": selector}) if selector else ""
+        url = f"{self.server}/apis/custom.metrics.k8s.io/v1beta1/namespaces/{namespace}/pods/*/{metric}"
+        body = await asyncio.to_thread(self._get, url + (f"?{query}" if query else ""))
+        items = list(body.get("items") or [])
+        if not items:
+            raise MetricsError("no metrics returned from custom metrics API")
+        return {
+            i["describedObject"]["name"]: PodMetric(milli_value(i["value"]), _seconds(i.get("timestamp", "")), 0.0)
+            for i in items
+        }

@@ -1,0 +1,1 @@
+"""Node pressure and eviction: Kubernetes' eviction manager in small (thresholds, signals, ranking)."""
