@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 
 import pytest
 from rest_testlib import KUBECTL_VERSIONS, Rest, kubectl_binary
@@ -451,8 +452,8 @@ async def test_auth_can_i(rest: Rest, version: str) -> None:
 
 
 async def test_server_side_apply(rest: Rest, version: str) -> None:
-    """kubectl apply --server-side creates, then merges by the Kubernetes merge keys (without field
-    ownership: see rest/apply.py)."""
+    """kubectl apply --server-side creates, then merges by the Kubernetes merge keys; unknown fields are
+    named in the error."""
 
     def run() -> None:
         created = rest.kubectl(version, "apply", "--server-side", "-f", "-", input=DEPLOYMENT)
@@ -467,5 +468,72 @@ async def test_server_side_apply(rest: Rest, version: str) -> None:
             version, "apply", "--server-side", "-f", "-", input=changed.replace("image:", "imagee:"), check=False
         )
         assert bad.returncode == 1 and 'unknown field "spec.template.spec.containers[0].imagee"' in bad.stderr
+
+    await asyncio.to_thread(run)
+
+
+def managers(rest: Rest, version: str, name: str) -> dict[str, dict[str, object]]:
+    shown = rest.kubectl(version, "get", "deploy", name, "-o", "json", "--show-managed-fields").stdout
+    return {e["manager"]: e for e in json.loads(shown)["metadata"]["managedFields"]}
+
+
+async def test_server_side_apply_field_ownership(rest: Rest, version: str) -> None:
+    """Two field managers as on Kubernetes: a second manager changing a field the first owns is a
+    conflict kubectl reports field by field; the same value is shared; --force-conflicts takes the field
+    over; a field a manager stops applying is removed unless someone else owns it; fields set by
+    update (kubectl label, client-side apply) are owned too and conflict with an apply."""
+    labelled = DEPLOYMENT.replace("name: d1\n", "name: d1\n  labels: {tier: web}\n")
+
+    def apply(manager: str, text: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        args = ("apply", "--server-side", f"--field-manager={manager}", *extra, "-f", "-")
+        return rest.kubectl(version, *args, input=text, check=False)
+
+    def run() -> None:
+        assert apply("alice", labelled).stdout.strip() == "deployment.apps/d1 serverside-applied"
+        owned = managers(rest, version, "d1")["alice"]
+        assert owned["operation"] == "Apply" and owned["apiVersion"] == "apps/v1"
+        fields = owned["fieldsV1"]
+        assert fields["f:spec"]["f:replicas"] == {}  # type: ignore[index]
+        container = fields["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"c"}']  # type: ignore[index]
+        assert container == {".": {}, "f:image": {}, "f:name": {}}
+
+        conflict = apply("bob", DEPLOYMENT.replace("replicas: 2", "replicas: 3"))
+        assert conflict.returncode == 1
+        assert conflict.stderr.startswith(
+            'error: Apply failed with 1 conflict: conflict with "alice" using apps/v1: .spec.replicas\n'
+        )
+        assert "--force-conflicts" in conflict.stderr
+
+        two = DEPLOYMENT.replace("replicas: 2", "replicas: 3").replace("image: busybox", "image: busybox:1.36")
+        conflicts = apply("bob", two)
+        assert 'Apply failed with 2 conflicts: conflicts with "alice" using apps/v1:' in conflicts.stderr
+        assert '- .spec.replicas\n- .spec.template.spec.containers[name="c"].image' in conflicts.stderr
+
+        assert apply("bob", DEPLOYMENT).returncode == 0  # the same values: shared, no conflict
+        assert set(managers(rest, version, "d1")) == {"alice", "bob"}
+
+        forced = apply("bob", DEPLOYMENT.replace("replicas: 2", "replicas: 5"), "--force-conflicts")
+        assert forced.returncode == 0, forced.stderr
+        owners = managers(rest, version, "d1")
+        assert "f:replicas" not in owners["alice"]["fieldsV1"]["f:spec"]  # type: ignore[index]
+        assert "f:replicas" in owners["bob"]["fieldsV1"]["f:spec"]  # type: ignore[index]
+
+        # alice stops applying the label: it goes; she stops applying replicas: bob owns it, it stays
+        assert apply("alice", DEPLOYMENT.replace("  replicas: 2\n", "")).returncode == 0
+        got = json.loads(rest.kubectl(version, "get", "deploy", "d1", "-o", "json").stdout)
+        assert "tier" not in (got["metadata"].get("labels") or {}) and got["spec"]["replicas"] == 5
+
+        rest.kubectl(version, "label", "deploy", "d1", "team=blue")
+        assert managers(rest, version, "d1")["kubectl-label"]["operation"] == "Update"
+        mine = DEPLOYMENT.replace("  replicas: 2\n", "")
+        relabel = apply("alice", mine.replace("name: d1\n", "name: d1\n  labels: {team: red}\n"))
+        assert relabel.stderr.startswith(
+            'error: Apply failed with 1 conflict: conflict with "kubectl-label" using apps/v1: .metadata.labels.team'
+        )
+
+        # client-side apply on its own object keeps working and records its manager
+        rest.kubectl(version, "apply", "-f", "-", input=POD)
+        pod = json.loads(rest.kubectl(version, "get", "pod", "web", "-o", "json", "--show-managed-fields").stdout)
+        assert [e["manager"] for e in pod["metadata"]["managedFields"]] == ["kubectl-client-side-apply"]
 
     await asyncio.to_thread(run)

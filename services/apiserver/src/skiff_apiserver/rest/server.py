@@ -27,7 +27,7 @@ from skiff_apiserver import metrics
 from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.logs import log
 from skiff_apiserver.registry.api import Registry
-from skiff_apiserver.rest import apply, codec, discovery, openapi, patch, router, subresources
+from skiff_apiserver.rest import apply, codec, discovery, handlers, openapi, patch, router, subresources
 from skiff_apiserver.rest.auth import peer_user, ssl_context
 from skiff_apiserver.rest.authz import PATH as ACCESS_REVIEW_PATH
 from skiff_apiserver.rest.authz import self_subject_access_review
@@ -205,11 +205,16 @@ class RestApi:
             if sub == "" and kind == patch.APPLY:
                 mode = codec.field_validation(request.query.get("fieldValidation", ""))
                 manager = request.query.get("fieldManager", "")
-                obj, warnings, created = await apply.apply(self.registry, target, raw, manager, mode, dry_run(request))
+                force = request.query.get("force", "") in ("true", "1")
+                obj, warnings, created = await apply.apply(
+                    self.registry, target, raw, manager, mode, dry_run(request), force
+                )
                 return object_response(request, obj, 201 if created else 200, warnings)
             if sub in ("", "status") and kind != patch.APPLY:
                 mode = codec.field_validation(request.query.get("fieldValidation", ""))
-                obj, warnings = await patch.patch_object(self.registry, target, kind, raw, mode, dry_run(request))
+                obj, warnings = await patch.patch_object(
+                    self.registry, target, kind, raw, mode, dry_run(request), handlers.manager(request)
+                )
                 return object_response(request, obj, 200, warnings)
         elif method == "DELETE" and not sub:
             if target.name:
