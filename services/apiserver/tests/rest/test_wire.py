@@ -105,3 +105,31 @@ async def test_request_timeout_parameter(http: aiohttp.ClientSession) -> None:
         assert resp.status == 200
     async with http.get("/api/v1/namespaces/default/pods?timeout=soon") as resp:
         assert resp.status == 400 and "timeout: invalid duration" in (await resp.json())["message"]
+
+
+async def test_authorization_hook_sees_every_resource_request(rest: Rest, http: aiohttp.ClientSession) -> None:
+    """The one authorization point (rest/attributes.py): it gets Kubernetes' attributes, and a Forbidden
+    it raises is kube-apiserver's 403 Status."""
+    from skiff_apiserver.rest.attributes import Attributes
+    from skiff_common import errors
+
+    seen: list[Attributes] = []
+
+    async def deny_secrets(attrs: Attributes) -> None:
+        seen.append(attrs)
+        if attrs.resource == "secrets":
+            raise errors.Forbidden(f'secrets is forbidden: User "{attrs.user}" cannot {attrs.verb} resource "secrets"')
+
+    rest.app.rest.authorize = deny_secrets  # type: ignore[attr-defined]
+    async with http.get("/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1") as resp:
+        assert resp.status == 200
+        await resp.read()
+    async with http.get("/api/v1/namespaces/default/secrets/x") as resp:
+        assert resp.status == 403
+        body = await resp.json()
+    assert body["reason"] == "Forbidden" and body["message"].startswith("secrets is forbidden: User ")
+    assert [(a.verb, a.resource, a.namespace, a.name) for a in seen] == [
+        ("watch", "configmaps", "default", ""),
+        ("get", "secrets", "default", "x"),
+    ]
+    assert seen[0].user and seen[0].api_version == "v1"

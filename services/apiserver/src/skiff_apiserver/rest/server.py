@@ -28,6 +28,7 @@ from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.logs import log
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.rest import apply, codec, discovery, handlers, openapi, patch, router, subresources
+from skiff_apiserver.rest.attributes import Authorizer, allow_all, attributes
 from skiff_apiserver.rest.auth import peer_user, ssl_context
 from skiff_apiserver.rest.authz import PATH as ACCESS_REVIEW_PATH
 from skiff_apiserver.rest.authz import self_subject_access_review
@@ -57,6 +58,7 @@ class RestApi:
         self.watch_queue_size = watch_queue_size
         self.objects = ObjectHandlers(registry)
         self.health = Health(registry)
+        self.authorize: Authorizer = allow_all  # the one authorization point: see rest/attributes.py
         self.app = web.Application(middlewares=[self._trace, self._authenticate], client_max_size=3 * 1024 * 1024)
         add = self.app.router.add_get
         for path in ("/healthz", "/livez", "/readyz"):
@@ -147,17 +149,20 @@ class RestApi:
             resource = info.resource + (f"/{target.subresource}" if target.subresource else "")
             verb = _verb(request.method, target)
             names = {"kind": info.kind, "resource": info.resource, "group": info.group, "name": target.name}
-            if request.method == "GET" and not target.name and request.query.get("watch") in ("1", "true"):
+            user = peer_user(request)
+            watching = request.method == "GET" and not target.name and request.query.get("watch") in ("1", "true")
+            if watching:
                 verb = "watch"
+            elif target.subresource in ("log", "exec"):
+                verb = target.subresource
+            await self.authorize(attributes(request, target, verb, user))
+            if watching:
                 return await serve_watch(request, target, self.registry, self.watch_queue_size)
             if request.method == "GET" and target.subresource == "log":  # long-running, like a watch
-                verb = "log"
                 return await serve_logs(request, target, self.registry, self.tls)
             if target.subresource == "exec" and request.method in ("GET", "POST"):
-                verb = "exec"
                 return await serve_exec(request, target, self.registry, self.tls)
             set_deadline(request_timeout(request))
-            user = peer_user(request)
             with self.limits.admit(user[0] if user and self.limits.per_client else request.remote or ""):
                 return await self._serve(request, target)
         except errors.SkiffError as err:
