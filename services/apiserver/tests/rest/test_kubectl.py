@@ -189,6 +189,14 @@ async def test_explain_and_apply_with_the_served_openapi(rest: Rest, version: st
     def run() -> None:
         explained = rest.kubectl(version, "explain", "deployment.spec.template.spec.containers.ports").stdout
         assert "FIELD: ports <[]ContainerPort>" in explained and "containerPort\t<integer>" in explained
+        strategy = lines(rest.kubectl(version, "explain", "deployment.spec.strategy").stdout)
+        assert ["FIELD:", "strategy", "<DeploymentStrategy>"] in strategy
+        assert ["rollingUpdate", "<RollingUpdateDeployment>"] in strategy and ["type", "<string>"] in strategy
+        # the same from /openapi/v2 (gnostic protobuf), as kubectl explain printed it before v3
+        v2 = rest.kubectl(version, "explain", "deployment.spec.strategy", "--output=plaintext-openapiv2").stdout
+        v2 = [line for line in lines(v2) if line]
+        assert v2[:3] == [["KIND:", "Deployment"], ["VERSION:", "apps/v1"], ["RESOURCE:", "strategy", "<Object>"]]
+        assert ["rollingUpdate", "<Object>"] in v2 and ["type", "<string>"] in v2
         with_env = DEPLOYMENT.replace(
             "image: busybox", "image: busybox\n        env: [{name: A, value: '1'}, {name: B, value: '2'}]"
         )

@@ -133,3 +133,26 @@ async def test_authorization_hook_sees_every_resource_request(rest: Rest, http: 
         ("get", "secrets", "default", "x"),
     ]
     assert seen[0].user and seen[0].api_version == "v1"
+
+
+async def test_openapi_documents(http: aiohttp.ClientSession) -> None:
+    """v3 carries the list types server-side apply uses; v2 is served as JSON and as gnostic protobuf."""
+    async with http.get("/openapi/v3/apis/apps/v1") as resp:
+        schemas = (await resp.json())["components"]["schemas"]
+    containers = schemas["skiff.api.core.v1.PodSpec"]["properties"]["containers"]
+    assert containers["x-kubernetes-list-type"] == "map" and containers["x-kubernetes-list-map-keys"] == ["name"]
+    ports = schemas["skiff.api.core.v1.Container"]["properties"]["ports"]
+    assert ports["x-kubernetes-list-map-keys"] == ["containerPort", "protocol"]
+    assert schemas["skiff.api.core.v1.Container"]["properties"]["args"]["x-kubernetes-list-type"] == "atomic"
+    assert schemas["skiff.api.meta.v1.LabelSelector"]["x-kubernetes-map-type"] == "atomic"
+    async with http.get("/openapi/v2", headers={"Accept": "application/json"}) as resp:
+        v2 = await resp.json()
+    deployment = v2["definitions"]["skiff.api.apps.v1.Deployment"]
+    assert deployment["x-kubernetes-group-version-kind"] == [{"group": "apps", "version": "v1", "kind": "Deployment"}]
+    assert deployment["properties"]["spec"] == {"$ref": "#/definitions/skiff.api.apps.v1.DeploymentSpec"}
+    port = v2["definitions"]["skiff.api.core.v1.ServicePort"]["properties"]["targetPort"]
+    assert port == {"type": "string", "format": "int-or-string", "x-kubernetes-int-or-string": True}
+    accept = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+    async with http.get("/openapi/v2", headers={"Accept": accept}) as resp:
+        assert resp.headers["Content-Type"] == "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+        assert b"x-kubernetes-group-version-kind" in await resp.read()

@@ -26,7 +26,7 @@ from skiff_apiserver.rest import strategic
 Path = tuple[str, ...]
 ITEM = object()  # the value of a list item's "." path
 _OWNED_META = ("labels", "annotations", "finalizers", "ownerReferences")
-_ATOMIC = {"LabelSelector"}
+ATOMIC_STRUCTS = {"LabelSelector"}
 _LIST_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Container", "ports"): ("containerPort", "protocol"),
     ("ServiceSpec", "ports"): ("port", "protocol"),
@@ -79,7 +79,7 @@ def _walk(value: Any, owner: Descriptor | None, name: str, path: Path, out: dict
     child = strategic._child(field)
     if isinstance(value, dict):
         is_map = field is not None and field.message_type is not None and field.message_type.GetOptions().map_entry
-        opaque = field is not None and field.message_type is not None and field.message_type.name in _ATOMIC
+        opaque = field is not None and field.message_type is not None and field.message_type.name in ATOMIC_STRUCTS
         if not value or opaque or (field is not None and child is None and not is_map):
             out[path] = value
             return

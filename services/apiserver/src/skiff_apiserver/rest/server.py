@@ -27,7 +27,7 @@ from skiff_apiserver import metrics
 from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.logs import log
 from skiff_apiserver.registry.api import Registry
-from skiff_apiserver.rest import apply, codec, discovery, handlers, openapi, patch, router, subresources
+from skiff_apiserver.rest import apply, codec, discovery, handlers, openapi, openapi_v2, patch, router, subresources
 from skiff_apiserver.rest.attributes import Authorizer, allow_all, attributes
 from skiff_apiserver.rest.auth import peer_user, ssl_context
 from skiff_apiserver.rest.authz import PATH as ACCESS_REVIEW_PATH
@@ -69,7 +69,7 @@ class RestApi:
         add("/apis", discovery.get_apis)
         add("/apis/{group}", discovery.get_group)
         add("/metrics", _metrics)
-        add("/openapi/v2", openapi.get_v2)
+        add("/openapi/v2", openapi_v2.get_v2)
         add("/openapi/v3", openapi.get_v3)
         add("/openapi/v3/{tail:.+}", openapi.get_v3_group_version)
         self.app.router.add_post(ACCESS_REVIEW_PATH, self._access_review)
