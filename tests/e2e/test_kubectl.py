@@ -146,3 +146,72 @@ def test_exec_over_websocket_and_the_python_client(kube: Path) -> None:
     finally:
         api.close()
     kubectl(kube, "1.33", "delete", "pod", name, "--wait=false")
+
+
+SERVER_POD = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  containers:
+    - name: web
+      image: busybox
+      command: ["sh", "-c", "{script}"]
+"""
+SERVER_SCRIPT = (
+    "mkdir -p /www && echo hello-pf > /www/index.html && httpd -p 8080 -h /www; while true; do echo tick; sleep 1; done"
+)
+
+
+def _start(kube: Path, version: str, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "KUBECONFIG": str(kube), "HOME": str(kube.parent)}
+    return subprocess.Popen(
+        [str(KUBECTL_DIR / f"kubectl.{version}"), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("version", ["1.27", "1.33"])
+def test_exec_attach_port_forward(kube: Path, version: str) -> None:
+    """exec (1.27: SPDY/3.1; 1.33: WebSocket v5), attach (the container's output from now on) and
+    port-forward (1.27: SPDY; 1.33: SPDY tunnelled in a WebSocket) through the apiserver to the kubelet."""
+    import urllib.request
+
+    name = f"streams-{version.replace('.', '')}"
+    kubectl(kube, version, "apply", "-f", "-", input=SERVER_POD.format(name=name, script=SERVER_SCRIPT))
+    wait_running(kube, version, name)
+    assert kubectl(kube, version, "exec", name, "--", "echo", "hi there") == "hi there\n"
+    assert kubectl(kube, version, "exec", "-i", name, "--", "cat", input="piped\n") == "piped\n"
+    env = {**os.environ, "KUBECONFIG": str(kube), "HOME": str(kube.parent)}
+    failed = subprocess.run(
+        [str(KUBECTL_DIR / f"kubectl.{version}"), "exec", name, "--", "sh", "-c", "echo out; echo err >&2; exit 3"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert (failed.returncode, failed.stdout, failed.stderr) == (
+        3,
+        "out\n",
+        "err\ncommand terminated with exit code 3\n",
+    )
+
+    attach = _start(kube, version, "attach", name)
+    try:
+        assert attach.stdout is not None
+        assert attach.stdout.readline() == "tick\n"
+    finally:
+        attach.kill()
+        attach.wait()
+
+    forward = _start(kube, version, "port-forward", f"pod/{name}", ":8080")
+    try:
+        assert forward.stdout is not None
+        line = forward.stdout.readline()  # "Forwarding from 127.0.0.1:NNNNN -> 8080"
+        assert line.startswith("Forwarding from 127.0.0.1:") and line.rstrip().endswith("-> 8080"), line
+        local = int(line.split("127.0.0.1:")[1].split()[0])
+        for _ in range(2):  # two connections: two stream pairs on one SPDY session
+            with urllib.request.urlopen(f"http://127.0.0.1:{local}/index.html", timeout=30) as resp:
+                assert resp.read() == b"hello-pf\n"
+    finally:
+        forward.kill()
+        forward.wait()
+    kubectl(kube, version, "delete", "pod", name, "--wait=false")

@@ -42,7 +42,7 @@ async def allow_all(attributes: Attributes) -> None:
 
 def attributes(request: web.Request, target: Target, verb: str, user: tuple[str, list[str]] | None) -> Attributes:
     """Kubernetes' verb for exec/attach/portforward is "create" (a POST/GET upgrade) and for log "get"."""
-    kube_verb = {"exec": "create", "log": "get"}.get(verb, verb)
+    kube_verb = {"exec": "create", "attach": "create", "portforward": "create", "log": "get"}.get(verb, verb)
     name, groups = user if user is not None else ("system:anonymous", ["system:unauthenticated"])
     return Attributes(
         user=name, groups=tuple(groups), verb=kube_verb, api_group=target.info.group,

@@ -36,6 +36,7 @@ from skiff_apiserver.rest.exec import serve_exec
 from skiff_apiserver.rest.handlers import ObjectHandlers, dry_run, object_response, request_timeout
 from skiff_apiserver.rest.health import Health
 from skiff_apiserver.rest.logs import serve_logs
+from skiff_apiserver.rest.portforward import serve_port_forward
 from skiff_apiserver.rest.status import MethodNotAllowed, error_response, json_response
 from skiff_apiserver.rest.watch import serve_watch
 from skiff_apiserver.storage.deadline import set_deadline
@@ -153,15 +154,17 @@ class RestApi:
             watching = request.method == "GET" and not target.name and request.query.get("watch") in ("1", "true")
             if watching:
                 verb = "watch"
-            elif target.subresource in ("log", "exec"):
+            elif target.subresource in _STREAMING:
                 verb = target.subresource
             await self.authorize(attributes(request, target, verb, user))
             if watching:
                 return await serve_watch(request, target, self.registry, self.watch_queue_size)
             if request.method == "GET" and target.subresource == "log":  # long-running, like a watch
                 return await serve_logs(request, target, self.registry, self.tls)
-            if target.subresource == "exec" and request.method in ("GET", "POST"):
+            if target.subresource in ("exec", "attach") and request.method in ("GET", "POST"):
                 return await serve_exec(request, target, self.registry, self.tls)
+            if target.subresource == "portforward" and request.method in ("GET", "POST"):
+                return await serve_port_forward(request, target, self.registry, self.tls)
             set_deadline(request_timeout(request))
             with self.limits.admit(user[0] if user and self.limits.per_client else request.remote or ""):
                 return await self._serve(request, target)
@@ -176,7 +179,7 @@ class RestApi:
             return error_response(errors.InternalError(f"an internal error occurred: {type(exc).__name__}"), **names)
         finally:
             metrics.requests.get(f"rest_{verb}", resource, code).inc()
-            if verb not in ("watch", "log", "exec"):
+            if verb != "watch" and verb not in _STREAMING:
                 metrics.latency.get(f"rest_{verb}", resource).observe(time.perf_counter() - started)
 
     async def _serve(self, request: web.Request, target: router.Target) -> web.StreamResponse:
@@ -229,6 +232,7 @@ class RestApi:
 
 
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+_STREAMING = ("log", "exec", "attach", "portforward")  # long-running: no latency metric, no in-flight slot
 
 
 def _verb(method: str, target: router.Target) -> str:
