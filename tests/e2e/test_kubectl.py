@@ -215,3 +215,141 @@ def test_exec_attach_port_forward(kube: Path, version: str) -> None:
         forward.kill()
         forward.wait()
     kubectl(kube, version, "delete", "pod", name, "--wait=false")
+
+
+def test_get_watch_across_an_apiserver_restart(kube: Path, cluster: LocalCluster) -> None:
+    """`kubectl get -w` holds one watch and has no retry (client-go's UntilWithoutRetry), so against
+    Kubernetes it ends when its apiserver restarts: here too, cleanly and with status 0 (the stream ends
+    with its terminating chunk, not a cut connection). What resumes is a client that re-watches from the
+    last resourceVersion it saw, as client-go's reflector and the Python client's watch do: after the
+    restart the watch cache begins at the current revision, so an older version is 410 Gone, and a
+    relist plus a watch from the list's version sees the change made while the server was down."""
+    import signal
+
+    from kubernetes import client, config, watch
+    from kubernetes.client.exceptions import ApiException
+    from skiff_cli.cluster import processes
+
+    kubectl(kube, "1.33", "create", "configmap", "watched")
+    watchers = {v: _start(kube, v, "get", "configmap", "watched", "-w") for v in ("1.27", "1.33")}
+    api = config.new_client_from_config(config_file=str(kube))
+    core = client.CoreV1Api(api)
+    try:
+        for proc in watchers.values():
+            assert proc.stdout is not None and proc.stdout.readline().split() == ["NAME", "DATA", "AGE"]
+            assert proc.stdout.readline().split()[0] == "watched"
+        seen = core.list_namespaced_config_map("default").metadata.resource_version
+        before = processes.running_pid("apiserver", cluster.layout.pid_dir)
+        assert before is not None
+        os.kill(before, signal.SIGTERM)
+        for version, proc in watchers.items():
+            assert proc.wait(timeout=60) == 0, (version, proc.stderr.read() if proc.stderr else "")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            now = processes.running_pid("apiserver", cluster.layout.pid_dir)
+            ready = now not in (None, before) and "ok" in kubectl(kube, "1.33", "get", "--raw", "/readyz", check=False)
+            if ready:
+                break
+            time.sleep(0.5)
+        kubectl(kube, "1.33", "label", "configmap", "watched", "after=restart")
+
+        labelled: dict[str, str] = {}
+        try:
+            for event in watch.Watch().stream(
+                core.list_namespaced_config_map, "default", resource_version=seen, timeout_seconds=5
+            ):
+                labelled = event["object"].metadata.labels or {}
+        except ApiException as exc:
+            assert exc.status == 410  # too old for the restarted cache: relist, then watch from there
+            listed = core.list_namespaced_config_map("default", field_selector="metadata.name=watched")
+            labelled = listed.items[0].metadata.labels or {}
+        assert labelled.get("after") == "restart"
+        again = _start(kube, "1.27", "get", "configmap", "watched", "-w", "--show-labels")
+        try:
+            assert again.stdout is not None and again.stdout.readline().split()[-1] == "LABELS"
+            assert again.stdout.readline().split()[-1] == "after=restart"
+        finally:
+            again.kill()
+            again.wait()
+    finally:
+        for proc in watchers.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        api.close()
+    kubectl(kube, "1.33", "delete", "configmap", "watched")
+
+
+WORKLOADS = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{name: c, image: busybox, command: ["sleep", "3600"]}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{name: c, image: busybox, command: ["sleep", "3600"]}]
+"""
+
+
+@pytest.mark.parametrize("version", ["1.27", "1.33"])
+def test_rollout_scale_taint_drain(kube: Path, cluster: LocalCluster, version: str) -> None:
+    """The workload verbs against a running cluster: rollout status / set image / undo / history, scale,
+    taint and untaint, and drain, which refuses DaemonSet pods until --ignore-daemonsets and evicts the
+    rest (pods/eviction), as against Kubernetes."""
+    node = cluster.layout.node_name
+    kubectl(kube, version, "apply", "-f", "-", input=WORKLOADS)
+    try:
+        rolled = kubectl(kube, version, "rollout", "status", "deployment/web", "--timeout=120s")
+        assert rolled.strip().endswith('deployment "web" successfully rolled out')
+        updated = kubectl(kube, version, "set", "image", "deployment/web", "c=busybox:1.36")
+        assert updated.strip() == "deployment.apps/web image updated"
+        kubectl(kube, version, "rollout", "status", "deployment/web", "--timeout=120s")
+        history = kubectl(kube, version, "rollout", "history", "deployment/web").split()
+        assert history[:3] == ["deployment.apps/web", "REVISION", "CHANGE-CAUSE"] and "2" in history
+        assert kubectl(kube, version, "rollout", "undo", "deployment/web").strip() == "deployment.apps/web rolled back"
+        kubectl(kube, version, "rollout", "status", "deployment/web", "--timeout=120s")
+        image = kubectl(
+            kube, version, "get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"
+        )
+        assert image == "busybox"
+        scaled = kubectl(kube, version, "scale", "deployment/web", "--replicas=1")
+        assert scaled.strip() == "deployment.apps/web scaled"
+        kubectl(kube, version, "rollout", "status", "deployment/web", "--timeout=120s")
+
+        tainted = kubectl(kube, version, "taint", "nodes", node, "dedicated=infra:NoSchedule")
+        assert tainted.strip() == f"node/{node} tainted"
+        taints = kubectl(kube, version, "get", "node", node, "-o", "jsonpath={.spec.taints}")
+        assert json.loads(taints) == [{"key": "dedicated", "value": "infra", "effect": "NoSchedule"}]
+        untainted = kubectl(kube, version, "taint", "nodes", node, "dedicated=infra:NoSchedule-")
+        assert untainted.strip() == f"node/{node} untainted"
+
+        deadline = time.monotonic() + 120
+        while kubectl(kube, version, "get", "ds", "agent", "-o", "jsonpath={.status.numberReady}") != "1":
+            assert time.monotonic() < deadline, "the DaemonSet pod never became ready"
+            time.sleep(0.5)
+        refused = kubectl(kube, version, "drain", node, "--grace-period=1", "--timeout=60s", check=False)
+        assert "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): default/agent-" in refused
+        drained = kubectl(kube, version, "drain", node, "--ignore-daemonsets", "--grace-period=1", "--timeout=120s")
+        assert "evicting pod default/web-" in drained or "pod/web-" in drained, drained
+        assert drained.strip().endswith(f"node/{node} drained")
+        assert kubectl(kube, version, "get", "node", node, "-o", "jsonpath={.spec.unschedulable}") == "true"
+        pods = kubectl(kube, version, "get", "pods", "-l", "app=agent", "-o", "name")
+        assert pods.startswith("pod/agent-")  # DaemonSet pods stay
+    finally:
+        kubectl(kube, version, "uncordon", node, check=False)
+        kubectl(kube, version, "delete", "-f", "-", "--wait=false", input=WORKLOADS, check=False)

@@ -15,6 +15,7 @@ gRPC call. Two ports keep both paths direct.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -40,6 +41,7 @@ from skiff_apiserver.rest.portforward import serve_port_forward
 from skiff_apiserver.rest.status import MethodNotAllowed, error_response, json_response
 from skiff_apiserver.rest.watch import serve_watch
 from skiff_apiserver.storage.deadline import set_deadline
+from skiff_apiserver.storage.watcher import Watcher
 from skiff_common import errors
 from skiff_common.grpcutil import TLSConfig
 from skiff_common.observability.tracing import CachedTracer
@@ -60,6 +62,7 @@ class RestApi:
         self.objects = ObjectHandlers(registry)
         self.health = Health(registry)
         self.authorize: Authorizer = allow_all  # the one authorization point: see rest/attributes.py
+        self.watchers: set[Watcher] = set()
         self.app = web.Application(middlewares=[self._trace, self._authenticate], client_max_size=3 * 1024 * 1024)
         add = self.app.router.add_get
         for path in ("/healthz", "/livez", "/readyz"):
@@ -96,6 +99,12 @@ class RestApi:
 
     async def stop(self) -> None:
         self.health.stopping = True
+        for watcher in list(self.watchers):  # each watch stream ends cleanly before connections close
+            watcher.fail(errors.Unavailable("the apiserver is shutting down"))
+        for _ in range(50):
+            if not self.watchers:
+                break
+            await asyncio.sleep(0.01)
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -158,7 +167,7 @@ class RestApi:
                 verb = target.subresource
             await self.authorize(attributes(request, target, verb, user))
             if watching:
-                return await serve_watch(request, target, self.registry, self.watch_queue_size)
+                return await serve_watch(request, target, self.registry, self.watch_queue_size, self.watchers)
             if request.method == "GET" and target.subresource == "log":  # long-running, like a watch
                 return await serve_logs(request, target, self.registry, self.tls)
             if target.subresource in ("exec", "attach") and request.method in ("GET", "POST"):
