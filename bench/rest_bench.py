@@ -39,7 +39,7 @@ from skiff_common.grpcutil import channel_credentials
 from skiff_common.tls import ensure_cluster_pki
 
 sys.path.insert(0, str(Path(__file__).parent))
-from apiserver_bench import BIN, cpu_seconds, free_port, make_pod, pct, report, run_concurrent
+from _api_common import BIN, cpu_seconds, free_port, make_pod, pct, report, run_concurrent, start_etcd, stop_all
 
 KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
 
@@ -213,13 +213,7 @@ def main() -> None:
     kubeconfig(kube, url, pki["admin"])
     procs = []
     try:
-        procs.append(subprocess.Popen(
-            [str(BIN / "etcd"), "--data-dir", str(tmp / "etcd"), "--listen-client-urls", f"http://{endpoint}",
-             "--advertise-client-urls", f"http://{endpoint}", "--listen-peer-urls",
-             f"http://127.0.0.1:{free_port()}", "--log-level", "error",
-             "--quota-backend-bytes", str(4 * 1024**3)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
-        time.sleep(1.5)
+        procs.append(start_etcd(tmp / "etcd", endpoint))
         procs.append(subprocess.Popen(
             [str(BIN / "skiff-apiserver"), "--listen", f"127.0.0.1:{api_port}", "--etcd-endpoints", endpoint,
              "--secure-port", str(rest_port), "--tls-cert-file", server.cert_file, "--tls-key-file",
@@ -232,12 +226,7 @@ def main() -> None:
         SERVER_PID = procs[1].pid
         uvloop.run(run(args, f"127.0.0.1:{api_port}", url, pki["admin"], kube))
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
