@@ -281,6 +281,13 @@ type: Normal
 count: 1
 firstTimestamp: "2026-01-01T00:00:00Z"
 lastTimestamp: "2026-01-01T00:00:00Z"
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: es, labels: {kubernetes.io/service-name: svc}}
+addressType: IPv4
+ports: [{name: http, port: 80, protocol: TCP}]
+endpoints: [{addresses: ["10.0.0.1"]}, {addresses: ["10.0.0.2"]}]
 """
 
 HEADERS = {
@@ -292,6 +299,7 @@ HEADERS = {
     "secrets": ["NAME", "TYPE", "DATA", "AGE"],
     "events": ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
     "configmaps": ["NAME", "DATA", "AGE"],
+    "endpointslices": ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"],
 }
 FIRST_ROWS = {
     "services": ["svc", "ClusterIP"],
@@ -302,6 +310,7 @@ FIRST_ROWS = {
     "secrets": ["sec", "Opaque", "1"],
     "events": ["Normal", "Pulled", "pod/web", "pulled", "the", "image"],
     "configmaps": ["cm", "2"],
+    "endpointslices": ["es", "IPv4", "80", "10.0.0.1,10.0.0.2"],
 }
 
 
