@@ -172,6 +172,48 @@ def _start(kube: Path, version: str, *args: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+def kubectl_on_terminal(kube: Path, version: str, *args: str, prompt: bytes, keys: bytes) -> tuple[int | None, bytes]:
+    """kubectl on a 40x120 pseudo-terminal; once `prompt` shows, type `keys`. (exit status or None when it
+    had to be killed after 60 s, everything the terminal showed)."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**os.environ, "KUBECONFIG": str(kube), "HOME": str(kube.parent)}
+    binary = str(KUBECTL_DIR / f"kubectl.{version}")
+    proc = subprocess.Popen([binary, *args], stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    shown, typed = b"", False
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([master], [], [], 0.2)[0]:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the terminal's last holder exited
+                break
+            shown += chunk
+            if not typed and prompt in shown:
+                os.write(master, keys)
+                typed = True
+    finally:
+        os.close(master)
+        try:
+            proc.wait(timeout=max(0.0, min(5.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return None, shown
+    return proc.returncode, shown
+
+
 @pytest.mark.parametrize("version", ["1.27", "1.33"])
 def test_exec_attach_port_forward(kube: Path, version: str) -> None:
     """exec (1.27: SPDY/3.1; 1.33: WebSocket v5), attach (the container's output from now on) and
@@ -193,6 +235,21 @@ def test_exec_attach_port_forward(kube: Path, version: str) -> None:
         "out\n",
         "err\ncommand terminated with exit code 3\n",
     )
+
+    # exec -it: a terminal (SPDY's resize stream, WebSocket's channel 4) of the caller's size
+    status, shown = kubectl_on_terminal(
+        kube, version, "exec", "-it", name, "--", "sh", prompt=b"# ", keys=b"stty size; exit 5\n"
+    )
+    assert status == 5 and b"40 120" in shown, shown
+
+    # kubectl cp is tar over exec's stdin: 300 KB through the SPDY / WebSocket streams and back
+    payload = kube.parent / f"payload-{version}.bin"
+    payload.write_bytes(os.urandom(300 * 1024))
+    kubectl(kube, version, "cp", str(payload), f"{name}:/tmp/payload.bin")
+    copied = kubectl(kube, version, "exec", name, "--", "md5sum", "/tmp/payload.bin").split()[0]
+    import hashlib
+
+    assert copied == hashlib.md5(payload.read_bytes()).hexdigest()
 
     attach = _start(kube, version, "attach", name)
     try:
