@@ -83,7 +83,7 @@ def test_conflict_then_force() -> None:
     with pytest.raises(fieldmanager.ApplyConflict) as err:
         fieldmanager.apply(INFO, "b", live, obj, config, strategic.apply(live, config, DESC), force=False)
     assert err.value.causes == [
-        {"reason": "FieldManagerConflict", "message": 'conflict with "a" using apps/v1', "field": ".spec.replicas"}
+        {"reason": "FieldManagerConflict", "message": 'conflict with "a"', "field": ".spec.replicas"}
     ]
     result = fieldmanager.apply(INFO, "b", live, obj, config, strategic.apply(live, config, DESC), force=True)
     owners = {e.manager: e.paths for e in result.entries}

@@ -517,13 +517,13 @@ async def test_server_side_apply_field_ownership(rest: Rest, version: str) -> No
         conflict = apply("bob", DEPLOYMENT.replace("replicas: 2", "replicas: 3"))
         assert conflict.returncode == 1
         assert conflict.stderr.startswith(
-            'error: Apply failed with 1 conflict: conflict with "alice" using apps/v1: .spec.replicas\n'
+            'error: Apply failed with 1 conflict: conflict with "alice": .spec.replicas\n'
         )
         assert "--force-conflicts" in conflict.stderr
 
         two = DEPLOYMENT.replace("replicas: 2", "replicas: 3").replace("image: busybox", "image: busybox:1.36")
         conflicts = apply("bob", two)
-        assert 'Apply failed with 2 conflicts: conflicts with "alice" using apps/v1:' in conflicts.stderr
+        assert 'Apply failed with 2 conflicts: conflicts with "alice":' in conflicts.stderr
         assert '- .spec.replicas\n- .spec.template.spec.containers[name="c"].image' in conflicts.stderr
 
         assert apply("bob", DEPLOYMENT).returncode == 0  # the same values: shared, no conflict
@@ -547,6 +547,14 @@ async def test_server_side_apply_field_ownership(rest: Rest, version: str) -> No
         assert relabel.stderr.startswith(
             'error: Apply failed with 1 conflict: conflict with "kubectl-label" using apps/v1: .metadata.labels.team'
         )
+
+        # kubectl scale writes spec.replicas through the scale subresource: owned under that subresource
+        rest.kubectl(version, "scale", "deploy", "d1", "--replicas=6")
+        scaler = managers(rest, version, "d1")[f"kubectl.{version}"]  # unnamed: the User-Agent's program
+        assert (scaler["operation"], scaler["subresource"]) == ("Update", "scale")
+        rescale = apply("alice", DEPLOYMENT.replace("replicas: 2", "replicas: 3"))
+        expected = f'conflict with "kubectl.{version}" with subresource "scale" using apps/v1: .spec.replicas'
+        assert expected in rescale.stderr, rescale.stderr
 
         # client-side apply on its own object keeps working and records its manager
         rest.kubectl(version, "apply", "-f", "-", input=POD)

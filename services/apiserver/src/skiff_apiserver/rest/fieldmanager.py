@@ -114,9 +114,11 @@ def record_update(
     old_obj: Message | None,
     new: dict[str, Any],
     new_obj: Message,
+    subresource: str = "",
 ) -> None:
     """Set `new_obj`'s managedFields after an update by `manager` from JSON `old` (None: a create) to
-    `new`. The entries start from the ones the request carries, else the stored object's."""
+    `new`. The entries start from the ones the request carries, else the stored object's. A write
+    through a subresource (scale) is recorded on the parent's fields, under that subresource."""
     desc: Descriptor = info.message.DESCRIPTOR  # type: ignore[assignment]
     before = fieldpaths.flatten(old, desc) if old is not None else {}
     after = fieldpaths.flatten(new, desc)
@@ -129,7 +131,7 @@ def record_update(
         return
     for e in entries:
         e.paths -= modified | removed
-    mine = _take(entries, Entry(manager, UPDATE, info.api_version))
+    mine = _take(entries, Entry(manager, UPDATE, info.api_version, subresource))
     mine.paths = (mine.paths | modified) - removed
     mine.time = _now()
     write_entries(new_obj, entries)
@@ -149,19 +151,28 @@ class ApplyConflict(errors.Conflict):
         self.causes = causes
 
 
+def _who(e: Entry) -> str:
+    """A manager as Kubernetes names it in a conflict: `"m"`, with `with subresource "scale"` when it
+    wrote through one, and `using apps/v1` for an updater (an applier's version is not shown)."""
+    text = f'"{e.manager}"'
+    if e.subresource:
+        text += f' with subresource "{e.subresource}"'
+    return text + (f" using {e.api_version}" if e.operation == UPDATE else "")
+
+
 def conflict_error(conflicts: list[tuple[Entry, Path]]) -> ApplyConflict:
     """structured-merge-diff's wording, which kubectl prints: `Apply failed with 1 conflict: conflict
     with "m" using apps/v1: .spec.replicas`, or for several the fields listed under each manager."""
     by_manager: dict[str, list[str]] = {}
     for e, path in conflicts:
-        by_manager.setdefault(f'"{e.manager}" using {e.api_version}', []).append(fieldpaths.describe(path))
+        by_manager.setdefault(_who(e), []).append(fieldpaths.describe(path))
     causes = [
         {"reason": "FieldManagerConflict", "message": f"conflict with {m}", "field": p}
         for m, paths in by_manager.items()
         for p in paths
     ]
     if len(conflicts) == 1:
-        text = f"conflict with {causes[0]['message'][len('conflict with ') :]}: {causes[0]['field']}"
+        text = f"{causes[0]['message']}: {causes[0]['field']}"
     elif len(by_manager) == 1:
         [(m, paths)] = by_manager.items()
         text = f"conflicts with {m}:\n" + "".join(f"- {p}\n" for p in paths)

@@ -73,10 +73,12 @@ async def patch_object(
     raise errors.Conflict(f"too many concurrent writers to {info.resource} {name!r}; try again")
 
 
-async def patch_scale(registry: Registry, target: Target, kind: str, raw: bytes, dry_run: bool) -> scale_pb2.Scale:
+async def patch_scale(
+    registry: Registry, target: Target, kind: str, raw: bytes, dry_run: bool, manager: str = ""
+) -> scale_pb2.Scale:
     """The scale subresource: a Scale is flat, so every patch type merges the same way."""
     current = await registry.get_scale(target.info.resource, target.namespace, target.name)
     doc = _apply(convert.to_dict(current), kind, raw, scale_pb2.Scale)
     scale = convert.from_dict(doc, scale_pb2.Scale)
     scale.metadata.name, scale.metadata.namespace = target.name, target.namespace
-    return await store_scale(registry, target, scale, dry_run)
+    return await store_scale(registry, target, scale, dry_run, manager)

@@ -217,7 +217,10 @@ class RestApi:
             raw = await request.read()
             if sub == "scale":
                 return object_response(
-                    request, await patch.patch_scale(self.registry, target, kind, raw, dry_run(request))
+                    request,
+                    await patch.patch_scale(
+                        self.registry, target, kind, raw, dry_run(request), handlers.manager(request)
+                    ),
                 )
             if sub == "" and kind == patch.APPLY:
                 mode = codec.field_validation(request.query.get("fieldValidation", ""))
