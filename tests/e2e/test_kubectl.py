@@ -369,10 +369,22 @@ def test_rollout_scale_taint_drain(kube: Path, cluster: LocalCluster, version: s
     taint and untaint, and drain, which refuses DaemonSet pods until --ignore-daemonsets and evicts the
     rest (pods/eviction), as against Kubernetes."""
     node = cluster.layout.node_name
-    kubectl(kube, version, "apply", "-f", "-", input=WORKLOADS)
+    applied = kubectl(kube, version, "apply", "--server-side", "-f", "-", input=WORKLOADS)
+    assert applied.split() == [
+        "deployment.apps/web",
+        "serverside-applied",
+        "daemonset.apps/agent",
+        "serverside-applied",
+    ]
     try:
         rolled = kubectl(kube, version, "rollout", "status", "deployment/web", "--timeout=120s")
         assert rolled.strip().endswith('deployment "web" successfully rolled out')
+        # the controllers' writes (gRPC) kept the applier's ownership; applying again changes nothing
+        shown = kubectl(kube, version, "get", "deploy", "web", "-o", "json", "--show-managed-fields")
+        owners = {(e["manager"], e["operation"]) for e in json.loads(shown)["metadata"]["managedFields"]}
+        assert ("kubectl", "Apply") in owners, owners
+        again = kubectl(kube, version, "apply", "--server-side", "-f", "-", input=WORKLOADS)
+        assert again.split()[:2] == ["deployment.apps/web", "serverside-applied"]
         updated = kubectl(kube, version, "set", "image", "deployment/web", "c=busybox:1.36")
         assert updated.strip() == "deployment.apps/web image updated"
         kubectl(kube, version, "rollout", "status", "deployment/web", "--timeout=120s")
