@@ -271,6 +271,25 @@ def test_exec_attach_port_forward(kube: Path, version: str) -> None:
     finally:
         forward.kill()
         forward.wait()
+    if version == "1.33":  # the Python client's port-forward: the WebSocket channel protocol
+        from kubernetes import client, config
+        from kubernetes.stream import portforward
+
+        api = config.new_client_from_config(config_file=str(kube))
+        try:
+            core = client.CoreV1Api(api)
+            pf = portforward(core.connect_get_namespaced_pod_portforward, name, "default", ports="8080")
+            sock = pf.socket(8080)
+            sock.setblocking(True)
+            sock.settimeout(30)
+            sock.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+            sock.close()
+            assert received.startswith(b"HTTP/1.") and received.endswith(b"hello-pf\n"), received
+        finally:
+            api.close()
     kubectl(kube, version, "delete", "pod", name, "--wait=false")
 
 

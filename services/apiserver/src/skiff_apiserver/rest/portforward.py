@@ -8,6 +8,11 @@ failure's text on the error stream, and end both with FIN, which is what kubectl
 connection arrives one of two ways: tunnelled in a WebSocket (subprotocol
 `SPDY/3.1+portforward.k8s.io`, kubectl >= 1.30's default, each binary message carrying SPDY bytes), or
 as a plain SPDY/3.1 upgrade (older kubectl, and newer ones' fallback).
+
+The Python client (and other WebSocket clients) speak the channel protocol instead (`v4.channel.k8s.io`,
+ports in `?ports=`): for the i-th port, channel 2i carries data both ways and 2i+1 errors, and the first
+message the server sends on each is the port number (two little-endian bytes); one kubelet stream per
+port; the socket closes when the pod side of every port has.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from skiff_common.grpcutil import TLSConfig
 
 TUNNEL = "SPDY/3.1+portforward.k8s.io"
 PROTOCOL = "portforward.k8s.io"
+CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", PROTOCOL)
 
 
 async def serve_port_forward(
@@ -38,8 +44,14 @@ async def serve_port_forward(
     pod = await registry.get(target.info, target.namespace, target.name)
     stub, channel = await dial(registry, pod, "", tls)
     try:
-        ws = web.WebSocketResponse(protocols=(TUNNEL,), heartbeat=30)
-        if ws.can_prepare(request).ok:
+        ws = web.WebSocketResponse(protocols=(TUNNEL, *CHANNEL_PROTOCOLS), heartbeat=30)
+        ready = ws.can_prepare(request)
+        if ready.ok and ready.protocol != TUNNEL:
+            ports = _ports(request)
+            await ws.prepare(request)
+            await _serve_channels(ws, stub, target, ports)
+            return ws
+        if ready.ok:
             await ws.prepare(request)
             session = spdy.Session(ws.send_bytes)
             pump = asyncio.create_task(_pump_websocket(ws, session), name="portforward-ws")
@@ -57,6 +69,62 @@ async def serve_port_forward(
         return response
     finally:
         await channel.close()  # type: ignore[attr-defined]
+
+
+def _ports(request: web.Request) -> list[int]:
+    values = [p for v in request.query.getall("ports", []) for p in v.split(",") if p]
+    if not values:
+        raise errors.BadRequest("ports: at least one port is required (?ports=8080)")
+    for text in values:
+        if not text.isdigit() or not 0 < int(text) < 65536:
+            raise errors.BadRequest(f"ports: invalid port {text!r}: must be a number between 1 and 65535")
+    return [int(p) for p in values]
+
+
+async def _serve_channels(ws: web.WebSocketResponse, stub: Any, target: Target, ports: list[int]) -> None:
+    inputs: list[asyncio.Queue[bytes | None]] = [asyncio.Queue() for _ in ports]
+    for i, port in enumerate(ports):
+        header = port.to_bytes(2, "little")
+        await ws.send_bytes(bytes([2 * i]) + header)
+        await ws.send_bytes(bytes([2 * i + 1]) + header)
+
+    async def one(i: int, port: int) -> None:
+        async def requests() -> AsyncIterator[kpb.PortForwardStreamRequest]:
+            start = kpb.PortForwardStart(namespace=target.namespace, pod=target.name, port=port)
+            yield kpb.PortForwardStreamRequest(start=start)
+            while (chunk := await inputs[i].get()) is not None:
+                yield kpb.PortForwardStreamRequest(data=chunk)
+
+        try:
+            async for out in stub.PortForwardStream(requests()):
+                if out.WhichOneof("output") == "data":
+                    await ws.send_bytes(bytes([2 * i]) + out.data)
+                else:
+                    await ws.send_bytes(bytes([2 * i + 1]) + out.error.encode())
+        except grpc.aio.AioRpcError as exc:
+            message = f"error forwarding port {port} to pod {target.name}: {errors.from_rpc_error(exc).message}"
+            with contextlib.suppress(ConnectionResetError):
+                await ws.send_bytes(bytes([2 * i + 1]) + message.encode())
+
+    relays = [asyncio.create_task(one(i, port), name=f"portforward-{port}") for i, port in enumerate(ports)]
+
+    async def close_when_done() -> None:
+        # the pod side of every port closed: so does the socket, the protocol's only end-of-stream
+        await asyncio.gather(*relays, return_exceptions=True)
+        await ws.close()
+
+    closer = asyncio.create_task(close_when_done(), name="portforward-close")
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY and len(msg.data) > 1 and msg.data[0] % 2 == 0:
+                index = msg.data[0] // 2
+                if index < len(inputs):
+                    inputs[index].put_nowait(msg.data[1:])
+    finally:
+        for queue in inputs:
+            queue.put_nowait(None)
+        for task in (*relays, closer):
+            task.cancel()
 
 
 async def _pump_websocket(ws: web.WebSocketResponse, session: spdy.Session) -> None:
