@@ -562,3 +562,23 @@ async def test_server_side_apply_field_ownership(rest: Rest, version: str) -> No
         assert [e["manager"] for e in pod["metadata"]["managedFields"]] == ["kubectl-client-side-apply"]
 
     await asyncio.to_thread(run)
+
+
+async def test_client_side_apply_then_server_side(rest: Rest, version: str) -> None:
+    """An object managed by client-side apply, then applied server-side: the first server-side apply that
+    changes a field the client-side manager owns conflicts, as on Kubernetes; one that changes nothing
+    lets kubectl move the client-side ownership to its server-side manager (a JSON patch of
+    managedFields), after which server-side applies change the field freely."""
+
+    def run() -> None:
+        rest.kubectl(version, "apply", "-f", "-", input=DEPLOYMENT)
+        three = DEPLOYMENT.replace("replicas: 2", "replicas: 3")
+        first = rest.kubectl(version, "apply", "--server-side", "-f", "-", input=three, check=False)
+        assert 'conflict with "kubectl-client-side-apply" using apps/v1: .spec.replicas' in first.stderr
+        assert rest.kubectl(version, "apply", "--server-side", "-f", "-", input=DEPLOYMENT).returncode == 0
+        owners = {m: e["operation"] for m, e in managers(rest, version, "d1").items()}
+        assert owners.get("kubectl") == "Apply" and "kubectl-client-side-apply" not in owners, owners
+        assert rest.kubectl(version, "apply", "--server-side", "-f", "-", input=three).returncode == 0
+        assert rest.kubectl(version, "get", "deploy", "d1", "-o", "jsonpath={.spec.replicas}").stdout == "3"
+
+    await asyncio.to_thread(run)
