@@ -14,7 +14,9 @@ import sys
 import grpc
 from skiff_common.errors import Invalid, SkiffError, from_rpc_error
 
-from .commands import apply, certs, delete, get, logs, up
+from skiff_cli.tracing import command_span
+
+from .commands import apply, certs, delete, get, init, join, logs, reset, token, up
 from .commands import exec as exec_cmd
 
 REASONS = {
@@ -32,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skiff", description="Skiff: a small Kubernetes-shaped orchestrator.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up.add_parsers(sub)
-    for module in (apply, get, delete, logs, exec_cmd, certs):
+    for module in (apply, get, delete, logs, exec_cmd, certs, init, join, token, reset):
         module.add_parser(sub)
     return parser
 
@@ -54,8 +56,9 @@ def invalid_text(err: Invalid) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
-        outcome = args.run(args)
-        code = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome
+        with command_span(sys.argv[1:] if argv is None else argv):
+            outcome = args.run(args)
+            code = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome
     except SkiffError as err:
         print(describe(err), file=sys.stderr)
         code = 1
