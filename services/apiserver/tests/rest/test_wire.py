@@ -97,7 +97,8 @@ async def test_metrics_count_rest_requests(http: aiohttp.ClientSession) -> None:
         pass
     async with http.get("/metrics") as resp:
         text = await resp.text()
-    assert resp.status == 200 and 'verb="rest_list"' in text and 'resource="pods"' in text
+    listed = [line for line in text.splitlines() if line.startswith("apiserver_request_total{")]
+    assert resp.status == 200 and any('verb="LIST"' in x and 'resource="pods"' in x for x in listed), listed
 
 
 async def test_request_timeout_parameter(http: aiohttp.ClientSession) -> None:
