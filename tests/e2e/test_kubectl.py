@@ -290,7 +290,7 @@ def test_exec_attach_port_forward(kube: Path, version: str) -> None:
             assert received.startswith(b"HTTP/1.") and received.endswith(b"hello-pf\n"), received
         finally:
             api.close()
-    kubectl(kube, version, "delete", "pod", name, "--wait=false")
+    kubectl(kube, version, "delete", "pod", name, "--wait=false", "--grace-period=1")
 
 
 def test_get_watch_across_an_apiserver_restart(kube: Path, cluster: LocalCluster) -> None:
@@ -432,7 +432,10 @@ def test_rollout_scale_taint_drain(kube: Path, cluster: LocalCluster, version: s
             time.sleep(0.5)
         refused = kubectl(kube, version, "drain", node, "--grace-period=1", "--timeout=60s", check=False)
         assert "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): default/agent-" in refused
-        drained = kubectl(kube, version, "drain", node, "--ignore-daemonsets", "--grace-period=1", "--timeout=120s")
+        # --force: bare pods other tests of this session may still be ending would otherwise block it
+        drained = kubectl(
+            kube, version, "drain", node, "--ignore-daemonsets", "--force", "--grace-period=1", "--timeout=120s"
+        )
         assert "evicting pod default/web-" in drained or "pod/web-" in drained, drained
         assert drained.strip().endswith(f"node/{node} drained")
         assert kubectl(kube, version, "get", "node", node, "-o", "jsonpath={.spec.unschedulable}") == "true"
