@@ -22,23 +22,32 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 import grpc
-from skiff.api.core.v1 import pod_pb2
 from skiff.apiserver.v1 import apiserver_pb2 as pb
 from skiff.apiserver.v1 import apiserver_pb2_grpc
 from skiff_apiserver.machinery import kinds
 from skiff_apiserver.storage.etcd import EtcdClient
 
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).parent))
+from _api_common import (
+    BIN,
+    cpu_seconds,
+    free_port,
+    make_pod,
+    pct,
+    report,
+    run_concurrent,
+    start_etcd,
+    stop_all,
+)
 
 
 def run_client(coro: Coroutine[Any, Any, None], loop: str) -> None:
@@ -51,56 +60,6 @@ def run_client(coro: Coroutine[Any, Any, None], loop: str) -> None:
         uvloop.run(coro)
     else:
         asyncio.run(coro)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
-
-
-def report(label: str, latencies: list[float], elapsed: float) -> float:
-    ops = len(latencies) / elapsed if elapsed > 0 else 0.0
-    print(
-        f"  {label:<34} {ops:9.0f} ops/s   p50 {pct(latencies, 50) * 1000:7.2f} ms"
-        f"   p99 {pct(latencies, 99) * 1000:7.2f} ms   (n={len(latencies)})"
-    )
-    return ops
-
-
-async def run_concurrent(n: int, concurrency: int, op: Callable[[int], Awaitable[None]]) -> tuple[list[float], float]:
-    latencies: list[float] = []
-    counter = iter(range(n))
-
-    async def worker() -> None:
-        for i in counter:
-            t = time.perf_counter()
-            await op(i)
-            latencies.append(time.perf_counter() - t)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, time.perf_counter() - start
-
-
-def make_pod(name: str, namespace: str = "default") -> pod_pb2.Pod:
-    p = pod_pb2.Pod()
-    p.metadata.name = name
-    p.metadata.namespace = namespace
-    p.metadata.labels["app"] = "bench"
-    c = p.spec.containers.add()
-    c.name = "main"
-    c.image = "nginx:1.25"
-    c.resources.requests["cpu"].value = "100m"
-    c.resources.requests["memory"].value = "64Mi"
-    return p
 
 
 async def load_worker(kind: str, target: str, n: int, concurrency: int, tag: str) -> None:
@@ -128,23 +87,6 @@ async def load_worker(kind: str, target: str, n: int, concurrency: int, tag: str
     start, cpu = time.time(), time.process_time()
     lat, _ = await run_concurrent(n, concurrency, op)
     print(json.dumps([start, time.time(), lat, time.process_time() - cpu]), flush=True)
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of these processes and their children (apiserver workers), from /proc."""
-    tck = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    family = set(pids)
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(entry) in family or int(fields[1]) in family:
-            total += (int(fields[11]) + int(fields[12])) / tck
-    return total
 
 
 async def bench_creates(
@@ -436,13 +378,7 @@ def main() -> None:
     endpoint = f"127.0.0.1:{etcd_port}"
     procs = []
     try:
-        procs.append(subprocess.Popen(
-            [str(BIN / "etcd"), "--data-dir", str(tmp / "etcd"), "--listen-client-urls", f"http://{endpoint}",
-             "--advertise-client-urls", f"http://{endpoint}", "--listen-peer-urls",
-             f"http://127.0.0.1:{free_port()}", "--log-level", "error",
-             "--quota-backend-bytes", str(4 * 1024**3)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
-        time.sleep(1.5)
+        procs.append(start_etcd(tmp / "etcd", endpoint))
         procs.append(subprocess.Popen(
             [str(BIN / "skiff-apiserver"), "--listen", f"127.0.0.1:{api_port}", "--etcd-endpoints", endpoint,
              "--log-level", "warning", "--max-inflight", "0", "--watch-queue-size", "10000",
@@ -452,12 +388,7 @@ def main() -> None:
         pids = {"apiserver": procs[1].pid, "etcd": procs[0].pid}
         run_client(run(args, endpoint, f"127.0.0.1:{api_port}", pids), args.client_loop)
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

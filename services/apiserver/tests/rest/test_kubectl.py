@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 
 import pytest
 from rest_testlib import KUBECTL_VERSIONS, Rest, kubectl_binary
@@ -188,6 +189,14 @@ async def test_explain_and_apply_with_the_served_openapi(rest: Rest, version: st
     def run() -> None:
         explained = rest.kubectl(version, "explain", "deployment.spec.template.spec.containers.ports").stdout
         assert "FIELD: ports <[]ContainerPort>" in explained and "containerPort\t<integer>" in explained
+        strategy = lines(rest.kubectl(version, "explain", "deployment.spec.strategy").stdout)
+        assert ["FIELD:", "strategy", "<DeploymentStrategy>"] in strategy
+        assert ["rollingUpdate", "<RollingUpdateDeployment>"] in strategy and ["type", "<string>"] in strategy
+        # the same from /openapi/v2 (gnostic protobuf), as kubectl explain printed it before v3
+        v2 = rest.kubectl(version, "explain", "deployment.spec.strategy", "--output=plaintext-openapiv2").stdout
+        v2 = [line for line in lines(v2) if line]
+        assert v2[:3] == [["KIND:", "Deployment"], ["VERSION:", "apps/v1"], ["RESOURCE:", "strategy", "<Object>"]]
+        assert ["rollingUpdate", "<Object>"] in v2 and ["type", "<string>"] in v2
         with_env = DEPLOYMENT.replace(
             "image: busybox", "image: busybox\n        env: [{name: A, value: '1'}, {name: B, value: '2'}]"
         )
@@ -272,6 +281,13 @@ type: Normal
 count: 1
 firstTimestamp: "2026-01-01T00:00:00Z"
 lastTimestamp: "2026-01-01T00:00:00Z"
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: es, labels: {kubernetes.io/service-name: svc}}
+addressType: IPv4
+ports: [{name: http, port: 80, protocol: TCP}]
+endpoints: [{addresses: ["10.0.0.1"]}, {addresses: ["10.0.0.2"]}]
 """
 
 HEADERS = {
@@ -283,6 +299,7 @@ HEADERS = {
     "secrets": ["NAME", "TYPE", "DATA", "AGE"],
     "events": ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
     "configmaps": ["NAME", "DATA", "AGE"],
+    "endpointslices": ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"],
 }
 FIRST_ROWS = {
     "services": ["svc", "ClusterIP"],
@@ -293,6 +310,7 @@ FIRST_ROWS = {
     "secrets": ["sec", "Opaque", "1"],
     "events": ["Normal", "Pulled", "pod/web", "pulled", "the", "image"],
     "configmaps": ["cm", "2"],
+    "endpointslices": ["es", "IPv4", "80", "10.0.0.1,10.0.0.2"],
 }
 
 
@@ -451,8 +469,8 @@ async def test_auth_can_i(rest: Rest, version: str) -> None:
 
 
 async def test_server_side_apply(rest: Rest, version: str) -> None:
-    """kubectl apply --server-side creates, then merges by the Kubernetes merge keys (without field
-    ownership: see rest/apply.py)."""
+    """kubectl apply --server-side creates, then merges by the Kubernetes merge keys; unknown fields are
+    named in the error."""
 
     def run() -> None:
         created = rest.kubectl(version, "apply", "--server-side", "-f", "-", input=DEPLOYMENT)
@@ -467,5 +485,100 @@ async def test_server_side_apply(rest: Rest, version: str) -> None:
             version, "apply", "--server-side", "-f", "-", input=changed.replace("image:", "imagee:"), check=False
         )
         assert bad.returncode == 1 and 'unknown field "spec.template.spec.containers[0].imagee"' in bad.stderr
+
+    await asyncio.to_thread(run)
+
+
+def managers(rest: Rest, version: str, name: str) -> dict[str, dict[str, object]]:
+    shown = rest.kubectl(version, "get", "deploy", name, "-o", "json", "--show-managed-fields").stdout
+    return {e["manager"]: e for e in json.loads(shown)["metadata"]["managedFields"]}
+
+
+async def test_server_side_apply_field_ownership(rest: Rest, version: str) -> None:
+    """Two field managers as on Kubernetes: a second manager changing a field the first owns is a
+    conflict kubectl reports field by field; the same value is shared; --force-conflicts takes the field
+    over; a field a manager stops applying is removed unless someone else owns it; fields set by
+    update (kubectl label, client-side apply) are owned too and conflict with an apply."""
+    labelled = DEPLOYMENT.replace("name: d1\n", "name: d1\n  labels: {tier: web}\n")
+
+    def apply(manager: str, text: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        args = ("apply", "--server-side", f"--field-manager={manager}", *extra, "-f", "-")
+        return rest.kubectl(version, *args, input=text, check=False)
+
+    def run() -> None:
+        assert apply("alice", labelled).stdout.strip() == "deployment.apps/d1 serverside-applied"
+        owned = managers(rest, version, "d1")["alice"]
+        assert owned["operation"] == "Apply" and owned["apiVersion"] == "apps/v1"
+        fields = owned["fieldsV1"]
+        assert fields["f:spec"]["f:replicas"] == {}  # type: ignore[index]
+        container = fields["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"c"}']  # type: ignore[index]
+        assert container == {".": {}, "f:image": {}, "f:name": {}}
+
+        conflict = apply("bob", DEPLOYMENT.replace("replicas: 2", "replicas: 3"))
+        assert conflict.returncode == 1
+        assert conflict.stderr.startswith(
+            'error: Apply failed with 1 conflict: conflict with "alice": .spec.replicas\n'
+        )
+        assert "--force-conflicts" in conflict.stderr
+
+        two = DEPLOYMENT.replace("replicas: 2", "replicas: 3").replace("image: busybox", "image: busybox:1.36")
+        conflicts = apply("bob", two)
+        assert 'Apply failed with 2 conflicts: conflicts with "alice":' in conflicts.stderr
+        assert '- .spec.replicas\n- .spec.template.spec.containers[name="c"].image' in conflicts.stderr
+
+        assert apply("bob", DEPLOYMENT).returncode == 0  # the same values: shared, no conflict
+        assert set(managers(rest, version, "d1")) == {"alice", "bob"}
+
+        forced = apply("bob", DEPLOYMENT.replace("replicas: 2", "replicas: 5"), "--force-conflicts")
+        assert forced.returncode == 0, forced.stderr
+        owners = managers(rest, version, "d1")
+        assert "f:replicas" not in owners["alice"]["fieldsV1"]["f:spec"]  # type: ignore[index]
+        assert "f:replicas" in owners["bob"]["fieldsV1"]["f:spec"]  # type: ignore[index]
+
+        # alice stops applying the label: it goes; she stops applying replicas: bob owns it, it stays
+        assert apply("alice", DEPLOYMENT.replace("  replicas: 2\n", "")).returncode == 0
+        got = json.loads(rest.kubectl(version, "get", "deploy", "d1", "-o", "json").stdout)
+        assert "tier" not in (got["metadata"].get("labels") or {}) and got["spec"]["replicas"] == 5
+
+        rest.kubectl(version, "label", "deploy", "d1", "team=blue")
+        assert managers(rest, version, "d1")["kubectl-label"]["operation"] == "Update"
+        mine = DEPLOYMENT.replace("  replicas: 2\n", "")
+        relabel = apply("alice", mine.replace("name: d1\n", "name: d1\n  labels: {team: red}\n"))
+        assert relabel.stderr.startswith(
+            'error: Apply failed with 1 conflict: conflict with "kubectl-label" using apps/v1: .metadata.labels.team'
+        )
+
+        # kubectl scale writes spec.replicas through the scale subresource: owned under that subresource
+        rest.kubectl(version, "scale", "deploy", "d1", "--replicas=6")
+        scaler = managers(rest, version, "d1")[f"kubectl.{version}"]  # unnamed: the User-Agent's program
+        assert (scaler["operation"], scaler["subresource"]) == ("Update", "scale")
+        rescale = apply("alice", DEPLOYMENT.replace("replicas: 2", "replicas: 3"))
+        expected = f'conflict with "kubectl.{version}" with subresource "scale" using apps/v1: .spec.replicas'
+        assert expected in rescale.stderr, rescale.stderr
+
+        # client-side apply on its own object keeps working and records its manager
+        rest.kubectl(version, "apply", "-f", "-", input=POD)
+        pod = json.loads(rest.kubectl(version, "get", "pod", "web", "-o", "json", "--show-managed-fields").stdout)
+        assert [e["manager"] for e in pod["metadata"]["managedFields"]] == ["kubectl-client-side-apply"]
+
+    await asyncio.to_thread(run)
+
+
+async def test_client_side_apply_then_server_side(rest: Rest, version: str) -> None:
+    """An object managed by client-side apply, then applied server-side: the first server-side apply that
+    changes a field the client-side manager owns conflicts, as on Kubernetes; one that changes nothing
+    lets kubectl move the client-side ownership to its server-side manager (a JSON patch of
+    managedFields), after which server-side applies change the field freely."""
+
+    def run() -> None:
+        rest.kubectl(version, "apply", "-f", "-", input=DEPLOYMENT)
+        three = DEPLOYMENT.replace("replicas: 2", "replicas: 3")
+        first = rest.kubectl(version, "apply", "--server-side", "-f", "-", input=three, check=False)
+        assert 'conflict with "kubectl-client-side-apply" using apps/v1: .spec.replicas' in first.stderr
+        assert rest.kubectl(version, "apply", "--server-side", "-f", "-", input=DEPLOYMENT).returncode == 0
+        owners = {m: e["operation"] for m, e in managers(rest, version, "d1").items()}
+        assert owners.get("kubectl") == "Apply" and "kubectl-client-side-apply" not in owners, owners
+        assert rest.kubectl(version, "apply", "--server-side", "-f", "-", input=three).returncode == 0
+        assert rest.kubectl(version, "get", "deploy", "d1", "-o", "jsonpath={.spec.replicas}").stdout == "3"
 
     await asyncio.to_thread(run)

@@ -97,7 +97,8 @@ async def test_metrics_count_rest_requests(http: aiohttp.ClientSession) -> None:
         pass
     async with http.get("/metrics") as resp:
         text = await resp.text()
-    assert resp.status == 200 and 'verb="rest_list"' in text and 'resource="pods"' in text
+    listed = [line for line in text.splitlines() if line.startswith("apiserver_request_total{")]
+    assert resp.status == 200 and any('verb="LIST"' in x and 'resource="pods"' in x for x in listed), listed
 
 
 async def test_request_timeout_parameter(http: aiohttp.ClientSession) -> None:
@@ -105,3 +106,26 @@ async def test_request_timeout_parameter(http: aiohttp.ClientSession) -> None:
         assert resp.status == 200
     async with http.get("/api/v1/namespaces/default/pods?timeout=soon") as resp:
         assert resp.status == 400 and "timeout: invalid duration" in (await resp.json())["message"]
+
+
+async def test_openapi_documents(http: aiohttp.ClientSession) -> None:
+    """v3 carries the list types server-side apply uses; v2 is served as JSON and as gnostic protobuf."""
+    async with http.get("/openapi/v3/apis/apps/v1") as resp:
+        schemas = (await resp.json())["components"]["schemas"]
+    containers = schemas["skiff.api.core.v1.PodSpec"]["properties"]["containers"]
+    assert containers["x-kubernetes-list-type"] == "map" and containers["x-kubernetes-list-map-keys"] == ["name"]
+    ports = schemas["skiff.api.core.v1.Container"]["properties"]["ports"]
+    assert ports["x-kubernetes-list-map-keys"] == ["containerPort", "protocol"]
+    assert schemas["skiff.api.core.v1.Container"]["properties"]["args"]["x-kubernetes-list-type"] == "atomic"
+    assert schemas["skiff.api.meta.v1.LabelSelector"]["x-kubernetes-map-type"] == "atomic"
+    async with http.get("/openapi/v2", headers={"Accept": "application/json"}) as resp:
+        v2 = await resp.json()
+    deployment = v2["definitions"]["skiff.api.apps.v1.Deployment"]
+    assert deployment["x-kubernetes-group-version-kind"] == [{"group": "apps", "version": "v1", "kind": "Deployment"}]
+    assert deployment["properties"]["spec"] == {"$ref": "#/definitions/skiff.api.apps.v1.DeploymentSpec"}
+    port = v2["definitions"]["skiff.api.core.v1.ServicePort"]["properties"]["targetPort"]
+    assert port == {"type": "string", "format": "int-or-string", "x-kubernetes-int-or-string": True}
+    accept = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+    async with http.get("/openapi/v2", headers={"Accept": accept}) as resp:
+        assert resp.headers["Content-Type"] == "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+        assert b"x-kubernetes-group-version-kind" in await resp.read()

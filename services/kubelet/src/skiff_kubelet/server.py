@@ -1,4 +1,5 @@
-"""The Kubelet gRPC service: ContainerLogs, Exec and ExecStream for pods bound to this node.
+"""The Kubelet gRPC service: ContainerLogs, Exec, ExecStream (exec and attach) and PortForwardStream for
+pods bound to this node.
 
 Pods are looked up in the kubelet's own informer cache (only pods of this node are there, which is
 also the authorisation boundary: a pod elsewhere is NotFound here), containers through a fresh CRI
@@ -19,7 +20,7 @@ from skiff_client import CriClient, Informer
 from skiff_client.cri import call
 from skiff_common import errors
 
-from skiff_kubelet import cri_logs, exec_stream
+from skiff_kubelet import cri_logs, exec_stream, port_forward
 from skiff_kubelet.runtime_state import pod_runtime
 from skiff_kubelet.sandbox import pod_log_directory
 
@@ -130,9 +131,18 @@ class KubeletService(pb_grpc.KubeletServicer):
         if first is None or first.WhichOneof("input") != "start":
             raise errors.BadRequest("start: the first request must start the command")
         start = first.start
-        if not start.command:
+        if not start.command and not start.attach:
             raise errors.BadRequest("start.command: at least one argument is required")
         st = await self._running_container(start.namespace, start.pod, start.container)
+        if start.attach:  # the running process: the runtime's attach speaks the same channels
+            attached = await call(
+                self.cri.runtime.Attach(
+                    cri.AttachRequest(container_id=st.id, stdin=start.stdin, tty=start.tty, stdout=True, stderr=True)
+                )
+            )
+            async for response in exec_stream.relay(attached.url, start, requests):
+                yield response
+            return
         resp = await call(
             self.cri.runtime.Exec(
                 cri.ExecRequest(
@@ -146,4 +156,23 @@ class KubeletService(pb_grpc.KubeletServicer):
             )
         )
         async for response in exec_stream.relay(resp.url, start, requests):
+            yield response
+
+    async def PortForwardStream(
+        self, requests: AsyncIterator[pb.PortForwardStreamRequest], context: Any
+    ) -> AsyncIterator[pb.PortForwardStreamResponse]:
+        first = await anext(aiter(requests), None)
+        if first is None or first.WhichOneof("input") != "start":
+            raise errors.BadRequest("start: the first request must name the pod and port")
+        start = first.start
+        if not 0 < start.port < 65536:
+            raise errors.BadRequest(f"start.port: Invalid value {start.port}: must be between 1 and 65535")
+        pod = self._pod(start.namespace, start.pod)
+        sandbox = (await pod_runtime(self.cri, pod.metadata.uid)).sandbox_id
+        if not sandbox:
+            raise errors.FailedPrecondition(f'pod "{pod.metadata.name}" has no running sandbox')
+        resp = await call(
+            self.cri.runtime.PortForward(cri.PortForwardRequest(pod_sandbox_id=sandbox, port=[start.port]))
+        )
+        async for response in port_forward.relay(resp.url, requests):
             yield response

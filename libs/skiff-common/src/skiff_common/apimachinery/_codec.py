@@ -5,8 +5,9 @@
 of closures specialised for its shape (singular scalar, singular message, repeated, map), so the hot
 loop is a dict lookup and a call, with no descriptor inspection per value. A handful of messages have
 their own JSON form and their own plan: Quantity (a string), IntOrString (a number or a string),
-Timestamp (RFC 3339), Any (an embedded object with apiVersion/kind, like a RawExtension) and Struct (any
-JSON object, a RawExtension without type meta, e.g. ControllerRevision.data).
+Timestamp (RFC 3339), Any (an embedded object with apiVersion/kind, like a RawExtension), Struct (any
+JSON object, a RawExtension without type meta, e.g. ControllerRevision.data) and FieldsV1 (managedFields'
+field sets: a JSON object kept as its bytes).
 
 Presence rules: ``null`` means unset; a message field that appears (even as ``{}``) is marked present
 with ``SetInParent`` so ``emptyDir: {}`` survives; encoding uses ``ListFields()``, which yields exactly
@@ -16,6 +17,7 @@ non-empty repeated and map fields) in field-number order, which is also Kubernet
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
@@ -241,6 +243,24 @@ def _whole_numbers(value: Any) -> Any:
     return value
 
 
+class FieldsV1Plan:
+    """meta.v1.FieldsV1: a JSON object (a managed field set) kept as its compact JSON bytes, so storing
+    and copying it costs no walk of the tree."""
+
+    def decode_into(self, msg: Any, data: Any, path: str, errs: list[FieldError]) -> None:
+        if not isinstance(data, Mapping):
+            mismatch(path, "object", data, errs)
+            return
+        problem = _json_problem(data, path)  # the same limits as a Struct: string keys, finite numbers
+        if problem is not None:
+            errs.append(problem)
+            return
+        msg.raw = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+
+    def encode(self, msg: Any) -> Any:
+        return json.loads(msg.raw) if msg.raw else {}
+
+
 def data_type_meta(data: Mapping[str, Any], prefix: str, errs: list[FieldError]) -> tuple[str, str] | None:
     """(apiVersion, kind) of a JSON object ("" when absent), or None after reporting a non-string."""
     api_version, kind = data.get("apiVersion") or "", data.get("kind") or ""
@@ -256,6 +276,7 @@ _SPECIAL: Final[dict[str, Plan]] = {
     "skiff.api.meta.v1.Quantity": QuantityPlan(),
     "skiff.api.meta.v1.IntOrString": IntOrStringPlan(),
     "google.protobuf.Timestamp": TimestampPlan(),
+    "skiff.api.meta.v1.FieldsV1": FieldsV1Plan(),
     any_pb2.Any.DESCRIPTOR.full_name: AnyPlan(),
     struct_pb2.Struct.DESCRIPTOR.full_name: StructPlan(),
 }

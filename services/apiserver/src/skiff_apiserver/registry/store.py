@@ -293,3 +293,5 @@ class Store:
         if o.HasField("deletion_grace_period_seconds"):
             n.deletion_grace_period_seconds = o.deletion_grace_period_seconds
         n.resource_version = ""
+        if not n.managed_fields:  # an update that omits managedFields keeps them, as Kubernetes does
+            n.managed_fields.extend(o.managed_fields)

@@ -1,11 +1,11 @@
-"""Server-side apply (`PATCH` with `application/apply-patch+yaml`, `kubectl apply --server-side`), without
-field ownership yet.
+"""Server-side apply (`PATCH` with `application/apply-patch+yaml`, `kubectl apply --server-side`).
 
-What is served: the applied configuration creates the object when it does not exist, and otherwise is
-merged into it with the strategic merge rules (lists merge by their Kubernetes merge keys), through the
-same decode/update path as any patch; `fieldManager` is required, as in Kubernetes, and `force` is
-accepted. What is not: managedFields and the conflicts they produce, and the removal of fields a manager
-stops applying (Kubernetes removes those; here they stay, as with a strategic merge patch).
+The applied configuration creates the object when it does not exist; otherwise it is merged into the
+live object with the strategic merge rules (lists merge by their Kubernetes merge keys), and
+fieldmanager.py decides ownership: conflicts with other managers (409 unless `force=true`), the
+manager's Apply entry in managedFields, and the removal of fields it applied before and no longer
+applies. The result goes through the same decode/update path as any patch, guarded by the version read
+(a lost race re-applies to the newer object). `fieldManager` is required, as in Kubernetes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import yaml
 from google.protobuf.message import Message
 from skiff_apiserver.machinery import convert
 from skiff_apiserver.registry.api import Registry
-from skiff_apiserver.rest import codec, strategic
+from skiff_apiserver.rest import codec, fieldmanager, strategic
 from skiff_apiserver.rest.router import Target
 from skiff_common import errors
 
@@ -42,7 +42,7 @@ def _config(raw: bytes, target: Target) -> dict[str, Any]:
 
 
 async def apply(
-    registry: Registry, target: Target, raw: bytes, field_manager: str, mode: str, dry_run: bool
+    registry: Registry, target: Target, raw: bytes, field_manager: str, mode: str, dry_run: bool, force: bool
 ) -> tuple[Message, list[str], bool]:
     """(object, warnings, created)."""
     if not field_manager:
@@ -60,12 +60,17 @@ async def apply(
             obj, warnings = codec.decode(config, info, mode)
             m = obj.metadata  # type: ignore[attr-defined]
             m.name, m.namespace = target.name, namespace
+            result = fieldmanager.apply(info, field_manager, {}, obj, config, config, force=force)
+            fieldmanager.write_entries(obj, result.entries)
             try:
                 return await registry.create(obj, dry_run=dry_run), warnings, True
             except errors.AlreadyExists:
                 continue  # created meanwhile: apply to it
-        merged = strategic.apply(convert.to_dict(current), config, info.message.DESCRIPTOR)  # type: ignore[arg-type]
-        new, warnings = codec.decode(merged, info, mode)
+        live = convert.to_dict(current)
+        merged = strategic.apply(live, config, info.message.DESCRIPTOR)  # type: ignore[arg-type]
+        result = fieldmanager.apply(info, field_manager, live, current, config, merged, force=force)
+        new, warnings = codec.decode(result.merged, info, mode)
+        fieldmanager.write_entries(new, result.entries)
         m = new.metadata  # type: ignore[attr-defined]
         m.name, m.namespace, m.resource_version = target.name, namespace, str(mod_rev)
         try:

@@ -14,10 +14,11 @@ from typing import Any
 
 from aiohttp import web
 from google.protobuf.message import Message
+from skiff_apiserver.machinery import convert
 from skiff_apiserver.registry import bounds
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.registry.reads import ListOptions
-from skiff_apiserver.rest import codec, printers
+from skiff_apiserver.rest import codec, fieldmanager, printers
 from skiff_apiserver.rest.router import Target
 from skiff_apiserver.rest.status import json_response, status_body
 from skiff_common import errors
@@ -54,6 +55,10 @@ def request_timeout(request: web.Request) -> float | None:
     if not parts or "".join(n + u for n, u in parts) != raw:
         raise errors.BadRequest(f'timeout: invalid duration "{raw}" (e.g. "30s", "1m0s")')
     return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+def manager(request: web.Request) -> str:
+    return fieldmanager.manager_of(request.query.get("fieldManager", ""), request.headers.get("User-Agent", ""))
 
 
 def int_value(raw: str, name: str) -> int:
@@ -163,8 +168,11 @@ class ObjectHandlers:
 
     async def create(self, request: web.Request, target: Target) -> web.Response:
         mode = codec.field_validation(request.query.get("fieldValidation", ""))
-        obj, warnings = codec.decode(await read_body(request), target.info, mode)
+        body = await read_body(request)
+        obj, warnings = codec.decode(body, target.info, mode)
         _place(obj, target, name_from_url=False)
+        if isinstance(body, dict):
+            fieldmanager.record_update(target.info, manager(request), None, None, body, obj)
         try:
             created = await self.registry.create(obj, dry_run=dry_run(request))
         except errors.SkiffError as err:
@@ -174,8 +182,13 @@ class ObjectHandlers:
 
     async def update(self, request: web.Request, target: Target) -> web.Response:
         mode = codec.field_validation(request.query.get("fieldValidation", ""))
-        obj, warnings = codec.decode(await read_body(request), target.info, mode)
+        body = await read_body(request)
+        obj, warnings = codec.decode(body, target.info, mode)
         _place(obj, target, name_from_url=True)
+        if not target.subresource and isinstance(body, dict):
+            namespace = target.namespace if target.info.namespaced else ""
+            current, _ = await self.registry.store.read(target.info, namespace, target.name)
+            fieldmanager.record_update(target.info, manager(request), convert.to_dict(current), current, body, obj)
         updated = await self.registry.update(obj, status=target.subresource == "status", dry_run=dry_run(request))
         return object_response(request, updated, 200, warnings)
 

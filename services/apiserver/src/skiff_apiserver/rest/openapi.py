@@ -5,11 +5,12 @@ kubectl reads these documents for `explain` (v3), for the patch metadata of `app
 applies), and to learn that the server validates fields itself (a PATCH operation that lists the
 `fieldValidation` parameter). So each group-version document has one schema per message (properties
 typed from the proto fields; Quantity, IntOrString, Timestamp and Any in their Kubernetes JSON shapes),
-`x-kubernetes-group-version-kind` on each kind, and the resources' paths with their PATCH parameters.
+`x-kubernetes-group-version-kind` on each kind, the list types server-side apply uses
+(`x-kubernetes-list-type` map/set/atomic with `x-kubernetes-list-map-keys`, `x-kubernetes-map-type:
+atomic` for LabelSelector: fieldpaths.py's rules), and the resources' paths with their PATCH parameters.
 There are no descriptions: the proto comments are not in the runtime descriptors.
 
-v2 is asked for as protobuf (gnostic's openapi_v2.Document); an empty body is the valid encoding of an
-empty document, which makes kubectl fall back to its compiled-in knowledge of the built-in kinds.
+/openapi/v2 is the same schemas as one Swagger 2.0 document (openapi_v2.py).
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from typing import Any
 from aiohttp import web
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from skiff_apiserver.machinery import KindInfo
-from skiff_apiserver.rest import resources, strategic
-from skiff_apiserver.rest.status import json_response
+from skiff_apiserver.rest import fieldpaths, resources, strategic
 
 _F = FieldDescriptor
 _SCALARS: dict[int, dict[str, Any]] = {
@@ -76,12 +76,23 @@ def _field(owner: Descriptor, field: FieldDescriptor, todo: list[Descriptor]) ->
         out["x-kubernetes-patch-strategy"] = "merge"
         if key:
             out["x-kubernetes-patch-merge-key"] = key
+    associative, keys = fieldpaths.list_keys(owner, field.json_name)
+    if not associative:
+        out["x-kubernetes-list-type"] = "atomic"
+    elif keys:
+        out["x-kubernetes-list-type"] = "map"
+        out["x-kubernetes-list-map-keys"] = list(keys)
+    else:
+        out["x-kubernetes-list-type"] = "set"
     return out
 
 
 def _message(desc: Descriptor, todo: list[Descriptor]) -> dict[str, Any]:
     props = {f.json_name: _field(desc, f, todo) for f in desc.fields}
-    return {"type": "object", "properties": props}
+    out: dict[str, Any] = {"type": "object", "properties": props}
+    if desc.name in fieldpaths.ATOMIC_STRUCTS:
+        out["x-kubernetes-map-type"] = "atomic"
+    return out
 
 
 def _paths(info: KindInfo) -> dict[str, Any]:
@@ -141,14 +152,6 @@ def root_document() -> bytes:
             path = _gv_path(group, version)
             paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest}"}
     return json.dumps({"paths": paths}, separators=(",", ":")).encode()
-
-
-async def get_v2(request: web.Request) -> web.Response:
-    if "protobuf" in request.headers.get("Accept", ""):
-        return web.Response(body=b"", headers={"Content-Type": "application/octet-stream"})
-    return json_response(
-        {"swagger": "2.0", "info": {"title": "Skiff", "version": "v1"}, "paths": {}, "definitions": {}}
-    )
 
 
 async def get_v3(request: web.Request) -> web.Response:

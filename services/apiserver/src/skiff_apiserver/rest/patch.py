@@ -17,7 +17,7 @@ from skiff_apiserver.machinery import convert
 from skiff_apiserver.registry import bounds
 from skiff_apiserver.registry import patch as patching
 from skiff_apiserver.registry.api import Registry
-from skiff_apiserver.rest import codec, strategic
+from skiff_apiserver.rest import codec, fieldmanager, strategic
 from skiff_apiserver.rest.router import Target
 from skiff_apiserver.rest.status import UnsupportedMediaType
 from skiff_apiserver.rest.subresources import store_scale
@@ -46,14 +46,17 @@ def _apply(doc: dict[str, Any], kind: str, raw: bytes, message: type[Message]) -
 
 
 async def patch_object(
-    registry: Registry, target: Target, kind: str, raw: bytes, mode: str, dry_run: bool
+    registry: Registry, target: Target, kind: str, raw: bytes, mode: str, dry_run: bool, manager: str
 ) -> tuple[Message, list[str]]:
     info, name = target.info, target.name
     namespace = target.namespace if info.namespaced else ""
     for _ in range(10):
         current, mod_rev = await registry.store.read(info, namespace, name)
-        doc = _apply(convert.to_dict(current), kind, raw, info.message)
+        live = convert.to_dict(current)
+        doc = _apply(live, kind, raw, info.message)
         new, warnings = codec.decode(doc, info, mode)
+        if not target.subresource:
+            fieldmanager.record_update(info, manager, live, current, doc, new)
         m = new.metadata  # type: ignore[attr-defined]
         if m.name != name or (info.namespaced and m.namespace and m.namespace != namespace):
             raise errors.BadRequest("a patch may not change metadata.name or metadata.namespace")
@@ -70,10 +73,12 @@ async def patch_object(
     raise errors.Conflict(f"too many concurrent writers to {info.resource} {name!r}; try again")
 
 
-async def patch_scale(registry: Registry, target: Target, kind: str, raw: bytes, dry_run: bool) -> scale_pb2.Scale:
+async def patch_scale(
+    registry: Registry, target: Target, kind: str, raw: bytes, dry_run: bool, manager: str = ""
+) -> scale_pb2.Scale:
     """The scale subresource: a Scale is flat, so every patch type merges the same way."""
     current = await registry.get_scale(target.info.resource, target.namespace, target.name)
     doc = _apply(convert.to_dict(current), kind, raw, scale_pb2.Scale)
     scale = convert.from_dict(doc, scale_pb2.Scale)
     scale.metadata.name, scale.metadata.namespace = target.name, target.namespace
-    return await store_scale(registry, target, scale, dry_run)
+    return await store_scale(registry, target, scale, dry_run, manager)

@@ -41,6 +41,8 @@ def subresources_of(info: KindInfo) -> tuple[Subresource, ...]:
     if info.resource == "pods":
         out.append(Subresource("log", ("get",), "", "v1", "Pod"))
         out.append(Subresource("exec", ("create", "get"), "", "v1", "PodExecOptions"))
+        out.append(Subresource("attach", ("create", "get"), "", "v1", "PodAttachOptions"))
+        out.append(Subresource("portforward", ("create", "get"), "", "v1", "PodPortForwardOptions"))
         out.append(Subresource("eviction", ("create",), "policy", "v1", "Eviction"))
     return tuple(out)
 

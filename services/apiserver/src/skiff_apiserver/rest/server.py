@@ -15,6 +15,7 @@ gRPC call. Two ports keep both paths direct.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -34,15 +35,28 @@ from skiff_apiserver.auth import user as users
 from skiff_apiserver.auth.gate import Gate
 from skiff_apiserver.logs import log
 from skiff_apiserver.registry.api import Registry
-from skiff_apiserver.rest import apply, authz, codec, discovery, openapi, patch, router, subresources
+from skiff_apiserver.rest import (
+    apply,
+    authz,
+    codec,
+    discovery,
+    handlers,
+    openapi,
+    openapi_v2,
+    patch,
+    router,
+    subresources,
+)
 from skiff_apiserver.rest.auth import peer_user, ssl_context
 from skiff_apiserver.rest.exec import serve_exec
 from skiff_apiserver.rest.handlers import ObjectHandlers, dry_run, object_response, request_timeout
 from skiff_apiserver.rest.health import Health
 from skiff_apiserver.rest.logs import serve_logs
+from skiff_apiserver.rest.portforward import serve_port_forward
 from skiff_apiserver.rest.status import MethodNotAllowed, error_response, json_response
 from skiff_apiserver.rest.watch import serve_watch
 from skiff_apiserver.storage.deadline import set_deadline
+from skiff_apiserver.storage.watcher import Watcher
 from skiff_common import errors
 from skiff_common.grpcutil import TLSConfig
 from skiff_common.observability.tracing import CachedTracer
@@ -79,6 +93,7 @@ class RestApi:
         self.watch_queue_size = watch_queue_size
         self.objects = ObjectHandlers(registry)
         self.health = Health(registry)
+        self.watchers: set[Watcher] = set()
         self.app = web.Application(
             middlewares=[self._trace, self._audit, self._bootstrap_token, self._authenticate],
             client_max_size=3 * 1024 * 1024,
@@ -92,7 +107,7 @@ class RestApi:
         add("/apis", discovery.get_apis)
         add("/apis/{group}", discovery.get_group)
         add("/metrics", _metrics)
-        add("/openapi/v2", openapi.get_v2)
+        add("/openapi/v2", openapi_v2.get_v2)
         add("/openapi/v3", openapi.get_v3)
         add("/openapi/v3/{tail:.+}", openapi.get_v3_group_version)
         authz.add_routes(self.app, self.gate, registry)
@@ -123,6 +138,12 @@ class RestApi:
 
     async def stop(self) -> None:
         self.health.stopping = True
+        for watcher in list(self.watchers):  # each watch stream ends cleanly before connections close
+            watcher.fail(errors.Unavailable("the apiserver is shutting down"))
+        for _ in range(50):
+            if not self.watchers:
+                break
+            await asyncio.sleep(0.01)
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -206,19 +227,22 @@ class RestApi:
             resource = info.resource + (f"/{target.subresource}" if target.subresource else "")
             verb = _verb(request.method, target)
             names = {"kind": info.kind, "resource": info.resource, "group": info.group, "name": target.name}
+            user = peer_user(request)
             watching = request.method == "GET" and not target.name and request.query.get("watch") in ("1", "true")
-            authz.authorize(self.gate, request, target, "watch" if watching else verb)
             if watching:
                 verb = "watch"
-                return await serve_watch(request, target, self.registry, self.watch_queue_size)
+            elif target.subresource in _STREAMING:
+                verb = target.subresource
+            authz.authorize(self.gate, request, target, verb)  # the one authorization point (auth/gate.py)
+            if watching:
+                return await serve_watch(request, target, self.registry, self.watch_queue_size, self.watchers)
             if request.method == "GET" and target.subresource == "log":  # long-running, like a watch
-                verb = "log"
                 return await serve_logs(request, target, self.registry, self.kubelet_tls)
-            if target.subresource == "exec" and request.method in ("GET", "POST"):
-                verb = "exec"
+            if target.subresource in ("exec", "attach") and request.method in ("GET", "POST"):
                 return await serve_exec(request, target, self.registry, self.kubelet_tls)
+            if target.subresource == "portforward" and request.method in ("GET", "POST"):
+                return await serve_port_forward(request, target, self.registry, self.kubelet_tls)
             set_deadline(request_timeout(request))
-            user = peer_user(request)
             warnings.start()
             with self.limits.admit(user[0] if user and self.limits.per_client else request.remote or ""):
                 response = await self._serve(request, target)
@@ -236,7 +260,7 @@ class RestApi:
             return error_response(errors.InternalError(f"an internal error occurred: {type(exc).__name__}"), **names)
         finally:
             metrics.requests.get(f"rest_{verb}", resource, code).inc()
-            if verb not in ("watch", "log", "exec"):
+            if verb != "watch" and verb not in _STREAMING:
                 metrics.latency.get(f"rest_{verb}", resource).observe(time.perf_counter() - started)
 
     async def _serve(self, request: web.Request, target: router.Target) -> web.StreamResponse:
@@ -265,16 +289,24 @@ class RestApi:
             raw = await request.read()
             if sub == "scale":
                 return object_response(
-                    request, await patch.patch_scale(self.registry, target, kind, raw, dry_run(request))
+                    request,
+                    await patch.patch_scale(
+                        self.registry, target, kind, raw, dry_run(request), handlers.manager(request)
+                    ),
                 )
             if sub == "" and kind == patch.APPLY:
                 mode = codec.field_validation(request.query.get("fieldValidation", ""))
                 manager = request.query.get("fieldManager", "")
-                obj, warnings, created = await apply.apply(self.registry, target, raw, manager, mode, dry_run(request))
+                force = request.query.get("force", "") in ("true", "1")
+                obj, warnings, created = await apply.apply(
+                    self.registry, target, raw, manager, mode, dry_run(request), force
+                )
                 return object_response(request, obj, 201 if created else 200, warnings)
             if sub in ("", "status") and kind != patch.APPLY:
                 mode = codec.field_validation(request.query.get("fieldValidation", ""))
-                obj, warnings = await patch.patch_object(self.registry, target, kind, raw, mode, dry_run(request))
+                obj, warnings = await patch.patch_object(
+                    self.registry, target, kind, raw, mode, dry_run(request), handlers.manager(request)
+                )
                 return object_response(request, obj, 200, warnings)
         elif method == "DELETE" and not sub:
             if target.name:
@@ -284,6 +316,7 @@ class RestApi:
 
 
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+_STREAMING = ("log", "exec", "attach", "portforward")  # long-running: no latency metric, no in-flight slot
 
 
 def _verb(method: str, target: router.Target) -> str:

@@ -86,7 +86,8 @@ def error_status(
 ) -> tuple[int, dict[str, Any]]:
     """(HTTP code, Status) of a domain error. `kind` names the object for Invalid (Kubernetes puts the Kind
     there; every other reason carries the resource)."""
-    code, reason = _REASONS.get(type(err), (500, "InternalError"))
+    found = next((_REASONS[c] for c in type(err).__mro__ if c in _REASONS), None)
+    code, reason = found or (500, "InternalError")
     details: dict[str, Any] = {}
     if name:
         details["name"] = name
@@ -107,6 +108,9 @@ def error_status(
             details.pop("causes")
     elif resource:
         details["kind"] = resource
+    causes = getattr(err, "causes", None)  # e.g. server-side apply's FieldManagerConflicts
+    if causes and not isinstance(err, errors.Invalid):
+        details["causes"] = causes
     if isinstance(err, errors.TooManyRequests):
         details["retryAfterSeconds"] = 1
     message = err.message

@@ -21,7 +21,7 @@ from skiff_apiserver.rest import codec, printers
 from skiff_apiserver.rest.handlers import int_param
 from skiff_apiserver.rest.router import Target
 from skiff_apiserver.rest.status import error_status
-from skiff_apiserver.storage.watcher import BOOKMARK
+from skiff_apiserver.storage.watcher import BOOKMARK, Watcher
 from skiff_common import errors
 
 
@@ -29,7 +29,11 @@ def _line(etype: str, obj: Any) -> bytes:
     return json.dumps({"type": etype, "object": obj}, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
-async def serve_watch(request: web.Request, target: Target, registry: Registry, queue_size: int) -> web.StreamResponse:
+async def serve_watch(
+    request: web.Request, target: Target, registry: Registry, queue_size: int, active: set[Watcher] | None = None
+) -> web.StreamResponse:
+    """`active` holds the open watchers, so a shutting-down server can end each stream cleanly (the
+    terminating chunk: kubectl and client-go see a normal end, not "unexpected EOF")."""
     info = target.info
     q = request.query
     rv = q.get("resourceVersion", "")
@@ -51,6 +55,8 @@ async def serve_watch(request: web.Request, target: Target, registry: Registry, 
         await response.write_eof()
         return response
     await response.prepare(request)
+    if active is not None:
+        active.add(watcher)
     last_sent = watcher.after
     headers = True
     limit = asyncio.timeout(timeout if timeout and timeout > 0 else None)
@@ -62,6 +68,8 @@ async def serve_watch(request: web.Request, target: Target, registry: Registry, 
                 except (errors.TooManyRequests, errors.Expired) as exc:
                     await response.write(_line("ERROR", error_status(exc)[1]))
                     break
+                except errors.Unavailable:
+                    break  # the server is stopping: end the stream, the client re-watches elsewhere
                 if etype == BOOKMARK:
                     last_sent = max(last_sent, cache.revision)
                     mark: dict[str, Any] = {"kind": info.kind, "apiVersion": info.api_version}
@@ -89,6 +97,8 @@ async def serve_watch(request: web.Request, target: Target, registry: Registry, 
         pass  # the client went away
     finally:
         watcher.close()
+        if active is not None:
+            active.discard(watcher)
     try:
         await response.write_eof()
     except ConnectionResetError:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eskiff/kubelet/v1/kubelet.proto\x12\x10skiff.kubelet.v1\"\x93\x01\n\x14\x43ontainerLogsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03pod\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x12\n\ntail_lines\x18\x05 \x01(\x03\x12\x12\n\ntimestamps\x18\x06 \x01(\x08\x12\x10\n\x08previous\x18\x07 \x01(\x08\"H\n\x15\x43ontainerLogsResponse\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x0c\x12\x11\n\ttimestamp\x18\x03 \x01(\t\"j\n\x0b\x45xecRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03pod\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x03(\t\x12\x17\n\x0ftimeout_seconds\x18\x05 \x01(\x03\"A\n\x0c\x45xecResponse\x12\x11\n\texit_code\x18\x01 \x01(\x05\x12\x0e\n\x06stdout\x18\x02 \x01(\x0c\x12\x0e\n\x06stderr\x18\x03 \x01(\x0c\"-\n\x0cTerminalSize\x12\r\n\x05width\x18\x01 \x01(\r\x12\x0e\n\x06height\x18\x02 \x01(\r\"\x99\x01\n\tExecStart\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03pod\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x03(\t\x12\r\n\x05stdin\x18\x05 \x01(\x08\x12\x0b\n\x03tty\x18\x06 \x01(\x08\x12,\n\x04size\x18\x07 \x01(\x0b\x32\x1e.skiff.kubelet.v1.TerminalSize\"\xa4\x01\n\x11\x45xecStreamRequest\x12,\n\x05start\x18\x01 \x01(\x0b\x32\x1b.skiff.kubelet.v1.ExecStartH\x00\x12\x0f\n\x05stdin\x18\x02 \x01(\x0cH\x00\x12\x30\n\x06resize\x18\x03 \x01(\x0b\x32\x1e.skiff.kubelet.v1.TerminalSizeH\x00\x12\x15\n\x0b\x63lose_stdin\x18\x04 \x01(\x08H\x00\x42\x07\n\x05input\"W\n\x12\x45xecStreamResponse\x12\x10\n\x06stdout\x18\x01 \x01(\x0cH\x00\x12\x10\n\x06stderr\x18\x02 \x01(\x0cH\x00\x12\x13\n\texit_code\x18\x03 \x01(\x05H\x00\x42\x08\n\x06output2\x91\x02\n\x07Kubelet\x12\x62\n\rContainerLogs\x12&.skiff.kubelet.v1.ContainerLogsRequest\x1a\'.skiff.kubelet.v1.ContainerLogsResponse0\x01\x12\x45\n\x04\x45xec\x12\x1d.skiff.kubelet.v1.ExecRequest\x1a\x1e.skiff.kubelet.v1.ExecResponse\x12[\n\nExecStream\x12#.skiff.kubelet.v1.ExecStreamRequest\x1a$.skiff.kubelet.v1.ExecStreamResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eskiff/kubelet/v1/kubelet.proto\x12\x10skiff.kubelet.v1\"\x93\x01\n\x14\x43ontainerLogsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03pod\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x12\n\ntail_lines\x18\x05 \x01(\x03\x12\x12\n\ntimestamps\x18\x06 \x01(\x08\x12\x10\n\x08previous\x18\x07 \x01(\x08\"H\n\x15\x43ontainerLogsResponse\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x0c\x12\x11\n\ttimestamp\x18\x03 \x01(\t\"j\n\x0b\x45xecRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03pod\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x03(\t\x12\x17\n\x0ftimeout_seconds\x18\x05 \x01(\x03\"A\n\x0c\x45xecResponse\x12\x11\n\texit_code\x18\x01 \x01(\x05\x12\x0e\n\x06stdout\x18\x02 \x01(\x0c\x12\x0e\n\x06stderr\x18\x03 \x01(\x0c\"-\n\x0cTerminalSize\x12\r\n\x05width\x18\x01 \x01(\r\x12\x0e\n\x06height\x18\x02 \x01(\r\"\xa9\x01\n\tExecStart\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03pod\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x03(\t\x12\r\n\x05stdin\x18\x05 \x01(\x08\x12\x0b\n\x03tty\x18\x06 \x01(\x08\x12,\n\x04size\x18\x07 \x01(\x0b\x32\x1e.skiff.kubelet.v1.TerminalSize\x12\x0e\n\x06\x61ttach\x18\x08 \x01(\x08\"\xa4\x01\n\x11\x45xecStreamRequest\x12,\n\x05start\x18\x01 \x01(\x0b\x32\x1b.skiff.kubelet.v1.ExecStartH\x00\x12\x0f\n\x05stdin\x18\x02 \x01(\x0cH\x00\x12\x30\n\x06resize\x18\x03 \x01(\x0b\x32\x1e.skiff.kubelet.v1.TerminalSizeH\x00\x12\x15\n\x0b\x63lose_stdin\x18\x04 \x01(\x08H\x00\x42\x07\n\x05input\"W\n\x12\x45xecStreamResponse\x12\x10\n\x06stdout\x18\x01 \x01(\x0cH\x00\x12\x10\n\x06stderr\x18\x02 \x01(\x0cH\x00\x12\x13\n\texit_code\x18\x03 \x01(\x05H\x00\x42\x08\n\x06output\"@\n\x10PortForwardStart\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03pod\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\x05\"h\n\x18PortForwardStreamRequest\x12\x33\n\x05start\x18\x01 \x01(\x0b\x32\".skiff.kubelet.v1.PortForwardStartH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x07\n\x05input\"F\n\x19PortForwardStreamResponse\x12\x0e\n\x04\x64\x61ta\x18\x01 \x01(\x0cH\x00\x12\x0f\n\x05\x65rror\x18\x02 \x01(\tH\x00\x42\x08\n\x06output2\x83\x03\n\x07Kubelet\x12\x62\n\rContainerLogs\x12&.skiff.kubelet.v1.ContainerLogsRequest\x1a\'.skiff.kubelet.v1.ContainerLogsResponse0\x01\x12\x45\n\x04\x45xec\x12\x1d.skiff.kubelet.v1.ExecRequest\x1a\x1e.skiff.kubelet.v1.ExecResponse\x12[\n\nExecStream\x12#.skiff.kubelet.v1.ExecStreamRequest\x1a$.skiff.kubelet.v1.ExecStreamResponse(\x01\x30\x01\x12p\n\x11PortForwardStream\x12*.skiff.kubelet.v1.PortForwardStreamRequest\x1a+.skiff.kubelet.v1.PortForwardStreamResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,11 +42,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TERMINALSIZE']._serialized_start=451
   _globals['_TERMINALSIZE']._serialized_end=496
   _globals['_EXECSTART']._serialized_start=499
-  _globals['_EXECSTART']._serialized_end=652
-  _globals['_EXECSTREAMREQUEST']._serialized_start=655
-  _globals['_EXECSTREAMREQUEST']._serialized_end=819
-  _globals['_EXECSTREAMRESPONSE']._serialized_start=821
-  _globals['_EXECSTREAMRESPONSE']._serialized_end=908
-  _globals['_KUBELET']._serialized_start=911
-  _globals['_KUBELET']._serialized_end=1184
+  _globals['_EXECSTART']._serialized_end=668
+  _globals['_EXECSTREAMREQUEST']._serialized_start=671
+  _globals['_EXECSTREAMREQUEST']._serialized_end=835
+  _globals['_EXECSTREAMRESPONSE']._serialized_start=837
+  _globals['_EXECSTREAMRESPONSE']._serialized_end=924
+  _globals['_PORTFORWARDSTART']._serialized_start=926
+  _globals['_PORTFORWARDSTART']._serialized_end=990
+  _globals['_PORTFORWARDSTREAMREQUEST']._serialized_start=992
+  _globals['_PORTFORWARDSTREAMREQUEST']._serialized_end=1096
+  _globals['_PORTFORWARDSTREAMRESPONSE']._serialized_start=1098
+  _globals['_PORTFORWARDSTREAMRESPONSE']._serialized_end=1168
+  _globals['_KUBELET']._serialized_start=1171
+  _globals['_KUBELET']._serialized_end=1558
 # @@protoc_insertion_point(module_scope)

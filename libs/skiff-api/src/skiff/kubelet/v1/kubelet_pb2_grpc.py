@@ -49,6 +49,11 @@ class KubeletStub:
                 request_serializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecStreamRequest.SerializeToString,
                 response_deserializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecStreamResponse.FromString,
                 _registered_method=True)
+        self.PortForwardStream = channel.stream_stream(
+                '/skiff.kubelet.v1.Kubelet/PortForwardStream',
+                request_serializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.PortForwardStreamRequest.SerializeToString,
+                response_deserializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.PortForwardStreamResponse.FromString,
+                _registered_method=True)
 
 
 class KubeletServicer:
@@ -77,6 +82,15 @@ class KubeletServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PortForwardStream(self, request_iterator, context):
+        """PortForwardStream carries one TCP connection to a port of the pod (inside its network namespace,
+        through the runtime's port-forward streaming server): the first request names the pod and port,
+        then bytes flow both ways; a response `error` reports a failed dial, as Kubernetes' error stream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KubeletServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +108,11 @@ def add_KubeletServicer_to_server(servicer, server):
                     servicer.ExecStream,
                     request_deserializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecStreamRequest.FromString,
                     response_serializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecStreamResponse.SerializeToString,
+            ),
+            'PortForwardStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.PortForwardStream,
+                    request_deserializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.PortForwardStreamRequest.FromString,
+                    response_serializer=skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.PortForwardStreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -177,6 +196,33 @@ class Kubelet:
             '/skiff.kubelet.v1.Kubelet/ExecStream',
             skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecStreamRequest.SerializeToString,
             skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.ExecStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PortForwardStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/skiff.kubelet.v1.Kubelet/PortForwardStream',
+            skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.PortForwardStreamRequest.SerializeToString,
+            skiff_dot_kubelet_dot_v1_dot_kubelet__pb2.PortForwardStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -159,6 +159,26 @@ def endpoints_cells(ep: Any) -> list[Any]:
     return [ep.metadata.name, text or NONE, age(ep.metadata)]
 
 
+def _more(items: list[str], total: int) -> str:
+    """listWithMoreString: the first three, "+ N more...", "<unset>" when empty."""
+    text = ",".join(items[:3])
+    if total > 3:
+        return f"{text} + {total - 3} more..."
+    return text or "<unset>"
+
+
+def endpointslice_cells(es: Any) -> list[Any]:
+    ports = [str(p.port) if p.HasField("port") else (p.name if p.HasField("name") else "*") for p in es.ports]
+    addresses = [a for e in es.endpoints for a in e.addresses]
+    return [
+        es.metadata.name,
+        es.address_type,
+        _more(ports, len(ports)),
+        _more(addresses, len(addresses)),
+        age(es.metadata),
+    ]
+
+
 def event_cells(ev: Any) -> list[Any]:
     obj = ev.involved_object
     first = ev.first_timestamp if ev.first_timestamp.seconds else ev.event_time
@@ -253,6 +273,10 @@ PRINTERS = {
             column("Name", wide=True),
         ],
         event_cells,
+    ),
+    "EndpointSlice": Printer(
+        [_name_col(), column("AddressType"), column("Ports"), column("Endpoints"), column("Age")],
+        endpointslice_cells,
     ),
     "Lease": Printer(
         [_name_col(), column("Holder"), column("Age")],

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cskiff/api/meta/v1/meta.proto\x12\x11skiff.api.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x19\n\x08Quantity\x12\r\n\x05value\x18\x01 \x01(\t\"<\n\x0bIntOrString\x12\x11\n\x07int_val\x18\x01 \x01(\x05H\x00\x12\x11\n\x07str_val\x18\x02 \x01(\tH\x00\x42\x07\n\x05value\"\xb2\x01\n\x0eOwnerReference\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\x12\x17\n\ncontroller\x18\x05 \x01(\x08H\x00\x88\x01\x01\x12!\n\x14\x62lock_owner_deletion\x18\x06 \x01(\x08H\x01\x88\x01\x01\x42\r\n\x0b_controllerB\x17\n\x15_block_owner_deletion\"\xf1\x04\n\nObjectMeta\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rgenerate_name\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x12\n\ngeneration\x18\x06 \x01(\x03\x12\x36\n\x12\x63reation_timestamp\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12\x64\x65letion_timestamp\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x1d\x64\x65letion_grace_period_seconds\x18\t \x01(\x03H\x00\x88\x01\x01\x12\x39\n\x06labels\x18\n \x03(\x0b\x32).skiff.api.meta.v1.ObjectMeta.LabelsEntry\x12\x43\n\x0b\x61nnotations\x18\x0b \x03(\x0b\x32..skiff.api.meta.v1.ObjectMeta.AnnotationsEntry\x12;\n\x10owner_references\x18\x0c \x03(\x0b\x32!.skiff.api.meta.v1.OwnerReference\x12\x12\n\nfinalizers\x18\r \x03(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42 \n\x1e_deletion_grace_period_seconds\"\x82\x01\n\x08ListMeta\x12\x18\n\x10resource_version\x18\x01 \x01(\t\x12 \n\x0e\x63ontinue_token\x18\x02 \x01(\tR\x08\x63ontinue\x12!\n\x14remaining_item_count\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x17\n\x15_remaining_item_count\"\xc5\x02\n\tCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x1b\n\x13observed_generation\x18\x03 \x01(\x03\x12\x33\n\x0flast_probe_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13last_heartbeat_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10last_update_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14last_transition_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x0f\n\x07message\x18\t \x01(\t\"I\n\x18LabelSelectorRequirement\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\t\"\xd4\x01\n\rLabelSelector\x12G\n\x0cmatch_labels\x18\x01 \x03(\x0b\x32\x31.skiff.api.meta.v1.LabelSelector.MatchLabelsEntry\x12\x46\n\x11match_expressions\x18\x02 \x03(\x0b\x32+.skiff.api.meta.v1.LabelSelectorRequirement\x1a\x32\n\x10MatchLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"j\n\x06Status\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0c\n\x04\x63ode\x18\x06 \x01(\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cskiff/api/meta/v1/meta.proto\x12\x11skiff.api.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x19\n\x08Quantity\x12\r\n\x05value\x18\x01 \x01(\t\"<\n\x0bIntOrString\x12\x11\n\x07int_val\x18\x01 \x01(\x05H\x00\x12\x11\n\x07str_val\x18\x02 \x01(\tH\x00\x42\x07\n\x05value\"\xb2\x01\n\x0eOwnerReference\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\x12\x17\n\ncontroller\x18\x05 \x01(\x08H\x00\x88\x01\x01\x12!\n\x14\x62lock_owner_deletion\x18\x06 \x01(\x08H\x01\x88\x01\x01\x42\r\n\x0b_controllerB\x17\n\x15_block_owner_deletion\"\xb0\x05\n\nObjectMeta\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rgenerate_name\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x12\n\ngeneration\x18\x06 \x01(\x03\x12\x36\n\x12\x63reation_timestamp\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12\x64\x65letion_timestamp\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x1d\x64\x65letion_grace_period_seconds\x18\t \x01(\x03H\x00\x88\x01\x01\x12\x39\n\x06labels\x18\n \x03(\x0b\x32).skiff.api.meta.v1.ObjectMeta.LabelsEntry\x12\x43\n\x0b\x61nnotations\x18\x0b \x03(\x0b\x32..skiff.api.meta.v1.ObjectMeta.AnnotationsEntry\x12;\n\x10owner_references\x18\x0c \x03(\x0b\x32!.skiff.api.meta.v1.OwnerReference\x12\x12\n\nfinalizers\x18\r \x03(\t\x12=\n\x0emanaged_fields\x18\x0e \x03(\x0b\x32%.skiff.api.meta.v1.ManagedFieldsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42 \n\x1e_deletion_grace_period_seconds\"\xdb\x01\n\x12ManagedFieldsEntry\x12\x0f\n\x07manager\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x66ields_type\x18\x05 \x01(\t\x12\x38\n\tfields_v1\x18\x06 \x01(\x0b\x32\x1b.skiff.api.meta.v1.FieldsV1R\x08\x66ieldsV1\x12\x13\n\x0bsubresource\x18\x07 \x01(\t\"\x17\n\x08\x46ieldsV1\x12\x0b\n\x03raw\x18\x01 \x01(\x0c\"\x82\x01\n\x08ListMeta\x12\x18\n\x10resource_version\x18\x01 \x01(\t\x12 \n\x0e\x63ontinue_token\x18\x02 \x01(\tR\x08\x63ontinue\x12!\n\x14remaining_item_count\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x17\n\x15_remaining_item_count\"\xc5\x02\n\tCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x1b\n\x13observed_generation\x18\x03 \x01(\x03\x12\x33\n\x0flast_probe_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13last_heartbeat_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10last_update_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14last_transition_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x0f\n\x07message\x18\t \x01(\t\"I\n\x18LabelSelectorRequirement\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\t\"\xd4\x01\n\rLabelSelector\x12G\n\x0cmatch_labels\x18\x01 \x03(\x0b\x32\x31.skiff.api.meta.v1.LabelSelector.MatchLabelsEntry\x12\x46\n\x11match_expressions\x18\x02 \x03(\x0b\x32+.skiff.api.meta.v1.LabelSelectorRequirement\x1a\x32\n\x10MatchLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"j\n\x06Status\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0c\n\x04\x63ode\x18\x06 \x01(\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,21 +45,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OWNERREFERENCE']._serialized_start=174
   _globals['_OWNERREFERENCE']._serialized_end=352
   _globals['_OBJECTMETA']._serialized_start=355
-  _globals['_OBJECTMETA']._serialized_end=980
-  _globals['_OBJECTMETA_LABELSENTRY']._serialized_start=849
-  _globals['_OBJECTMETA_LABELSENTRY']._serialized_end=894
-  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_start=896
-  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_end=946
-  _globals['_LISTMETA']._serialized_start=983
-  _globals['_LISTMETA']._serialized_end=1113
-  _globals['_CONDITION']._serialized_start=1116
-  _globals['_CONDITION']._serialized_end=1441
-  _globals['_LABELSELECTORREQUIREMENT']._serialized_start=1443
-  _globals['_LABELSELECTORREQUIREMENT']._serialized_end=1516
-  _globals['_LABELSELECTOR']._serialized_start=1519
-  _globals['_LABELSELECTOR']._serialized_end=1731
-  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_start=1681
-  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_end=1731
-  _globals['_STATUS']._serialized_start=1733
-  _globals['_STATUS']._serialized_end=1839
+  _globals['_OBJECTMETA']._serialized_end=1043
+  _globals['_OBJECTMETA_LABELSENTRY']._serialized_start=912
+  _globals['_OBJECTMETA_LABELSENTRY']._serialized_end=957
+  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_start=959
+  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_end=1009
+  _globals['_MANAGEDFIELDSENTRY']._serialized_start=1046
+  _globals['_MANAGEDFIELDSENTRY']._serialized_end=1265
+  _globals['_FIELDSV1']._serialized_start=1267
+  _globals['_FIELDSV1']._serialized_end=1290
+  _globals['_LISTMETA']._serialized_start=1293
+  _globals['_LISTMETA']._serialized_end=1423
+  _globals['_CONDITION']._serialized_start=1426
+  _globals['_CONDITION']._serialized_end=1751
+  _globals['_LABELSELECTORREQUIREMENT']._serialized_start=1753
+  _globals['_LABELSELECTORREQUIREMENT']._serialized_end=1826
+  _globals['_LABELSELECTOR']._serialized_start=1829
+  _globals['_LABELSELECTOR']._serialized_end=2041
+  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_start=1991
+  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_end=2041
+  _globals['_STATUS']._serialized_start=2043
+  _globals['_STATUS']._serialized_end=2149
 # @@protoc_insertion_point(module_scope)

@@ -178,6 +178,7 @@ class ObjectMeta(_message.Message):
     ANNOTATIONS_FIELD_NUMBER: _builtins.int
     OWNER_REFERENCES_FIELD_NUMBER: _builtins.int
     FINALIZERS_FIELD_NUMBER: _builtins.int
+    MANAGED_FIELDS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     generate_name: _builtins.str
     namespace: _builtins.str
@@ -199,6 +200,10 @@ class ObjectMeta(_message.Message):
     def owner_references(self) -> _containers.RepeatedCompositeFieldContainer[Global___OwnerReference]: ...
     @_builtins.property
     def finalizers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def managed_fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___ManagedFieldsEntry]:
+        """Which manager owns which fields (server-side apply); kept as is by an update that omits it."""
+
     def __init__(
         self,
         *,
@@ -215,16 +220,83 @@ class ObjectMeta(_message.Message):
         annotations: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         owner_references: _abc.Iterable[Global___OwnerReference] | None = ...,
         finalizers: _abc.Iterable[_builtins.str] | None = ...,
+        managed_fields: _abc.Iterable[Global___ManagedFieldsEntry] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_deletion_grace_period_seconds", b"_deletion_grace_period_seconds", "creation_timestamp", b"creation_timestamp", "deletion_grace_period_seconds", b"deletion_grace_period_seconds", "deletion_timestamp", b"deletion_timestamp"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_deletion_grace_period_seconds", b"_deletion_grace_period_seconds", "annotations", b"annotations", "creation_timestamp", b"creation_timestamp", "deletion_grace_period_seconds", b"deletion_grace_period_seconds", "deletion_timestamp", b"deletion_timestamp", "finalizers", b"finalizers", "generate_name", b"generate_name", "generation", b"generation", "labels", b"labels", "name", b"name", "namespace", b"namespace", "owner_references", b"owner_references", "resource_version", b"resource_version", "uid", b"uid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_deletion_grace_period_seconds", b"_deletion_grace_period_seconds", "annotations", b"annotations", "creation_timestamp", b"creation_timestamp", "deletion_grace_period_seconds", b"deletion_grace_period_seconds", "deletion_timestamp", b"deletion_timestamp", "finalizers", b"finalizers", "generate_name", b"generate_name", "generation", b"generation", "labels", b"labels", "managed_fields", b"managed_fields", "name", b"name", "namespace", b"namespace", "owner_references", b"owner_references", "resource_version", b"resource_version", "uid", b"uid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__deletion_grace_period_seconds: _TypeAlias = _typing.Literal["deletion_grace_period_seconds"]  # noqa: Y015
     _WhichOneofArgType__deletion_grace_period_seconds: _TypeAlias = _typing.Literal["_deletion_grace_period_seconds", b"_deletion_grace_period_seconds"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType__deletion_grace_period_seconds) -> _WhichOneofReturnType__deletion_grace_period_seconds | None: ...
 
 Global___ObjectMeta: _TypeAlias = ObjectMeta  # noqa: Y015
+
+@_typing.final
+class ManagedFieldsEntry(_message.Message):
+    """ManagedFieldsEntry records the fields one manager owns, after one kind of operation ("Apply" or
+    "Update"), as Kubernetes' metav1.ManagedFieldsEntry.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MANAGER_FIELD_NUMBER: _builtins.int
+    OPERATION_FIELD_NUMBER: _builtins.int
+    API_VERSION_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    FIELDS_TYPE_FIELD_NUMBER: _builtins.int
+    FIELDS_V1_FIELD_NUMBER: _builtins.int
+    SUBRESOURCE_FIELD_NUMBER: _builtins.int
+    manager: _builtins.str
+    operation: _builtins.str
+    api_version: _builtins.str
+    fields_type: _builtins.str
+    subresource: _builtins.str
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def fields_v1(self) -> Global___FieldsV1: ...
+    def __init__(
+        self,
+        *,
+        manager: _builtins.str = ...,
+        operation: _builtins.str = ...,
+        api_version: _builtins.str = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        fields_type: _builtins.str = ...,
+        fields_v1: Global___FieldsV1 | None = ...,
+        subresource: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["fields_v1", b"fields_v1", "time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "fields_type", b"fields_type", "fields_v1", b"fields_v1", "manager", b"manager", "operation", b"operation", "subresource", b"subresource", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ManagedFieldsEntry: _TypeAlias = ManagedFieldsEntry  # noqa: Y015
+
+@_typing.final
+class FieldsV1(_message.Message):
+    """FieldsV1 is a set of field paths as a JSON tree ({"f:spec": {"f:replicas": {}}}); `raw` holds that
+    JSON, and the JSON form of this message is the tree itself (metav1.FieldsV1 keeps raw bytes too).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RAW_FIELD_NUMBER: _builtins.int
+    raw: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        raw: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["raw", b"raw"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FieldsV1: _TypeAlias = FieldsV1  # noqa: Y015
 
 @_typing.final
 class ListMeta(_message.Message):
