@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from skiff_runtime.oci import seccomp
 from skiff_runtime.oci.caps import cap_mask
 from skiff_runtime.oci.errors import InvalidBundle
 from skiff_runtime.oci.jsonfields import get, strings, uint
@@ -78,6 +79,7 @@ class Spec:
     readonly_paths: tuple[str, ...] = ()
     rootfs_propagation: str = "rprivate"
     sysctl: tuple[tuple[str, str], ...] = ()
+    seccomp: str | None = None  # linux.seccomp as checked JSON (oci/seccomp.py), None: no filter
 
     def namespace(self, ns_type: str) -> Namespace | None:
         return next((ns for ns in self.namespaces if ns.type == ns_type), None)
@@ -248,6 +250,7 @@ def _parse_linux(raw: dict[str, Any]) -> dict[str, Any]:
     if prop not in ("private", "rprivate", "slave", "rslave", "shared", "rshared"):
         raise InvalidBundle("linux.rootfsPropagation", f"Unsupported value: {prop!r}")
     out["rootfs_propagation"] = prop
+    out["seccomp"] = seccomp.check(raw.get("seccomp"))
     return out
 
 
