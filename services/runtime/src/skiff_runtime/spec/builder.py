@@ -7,7 +7,8 @@ Namespaces: network, IPC and UTS are joined by path from the sandbox (or left ou
 keeps the host's); PID is private per container (CONTAINER), the host's (NODE), another container's
 (TARGET) or the pod's (POD, shareProcessNamespace: the sandbox's PID-namespace init, see
 sandbox/pidns.py). Mount is always new; cgroup is new on cgroup v2 (as containerd). The seccomp
-profile is resolved by `seccomp` (none for privileged containers).
+profile is resolved by `seccomp` (none for privileged containers). A privileged container also gets
+every capability, the host's devices (allowed in its device cgroup), writable /sys and no masked paths.
 """
 
 from __future__ import annotations
@@ -215,6 +216,9 @@ def build(inputs: SpecInputs) -> BuiltSpec:
         "maskedPaths": [] if sc.privileged else (list(sc.masked_paths) or list(defaults.MASKED_PATHS)),
         "readonlyPaths": [] if sc.privileged else (list(sc.readonly_paths) or list(defaults.READONLY_PATHS)),
     }
+    if sc.privileged:  # every host device, and the cgroup lets them be used
+        linux["devices"] = defaults.host_devices()
+        linux["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
     profile = seccomp.linux_seccomp(sc)
     if profile is not None:
         linux["seccomp"] = profile
