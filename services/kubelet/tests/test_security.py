@@ -155,3 +155,15 @@ def test_pod_pids_limit_on_the_real_tree() -> None:
         for hierarchy in Path("/sys/fs/cgroup").iterdir():
             if (hierarchy / root).is_dir():
                 (hierarchy / root).rmdir()
+
+
+@pytest.mark.parametrize(("value", "ok"), [(-1, True), (4096, True), (0, False), (-5, False)])
+def test_pod_max_pids_flag_is_validated(value: int, ok: bool) -> None:
+    from skiff_kubelet.config import KubeletConfig
+
+    cfg = KubeletConfig(node_name="n", pod_max_pids=value)
+    if ok:
+        cfg.validate()
+        return
+    with pytest.raises(ValueError, match="--pod-max-pids"):
+        cfg.validate()
