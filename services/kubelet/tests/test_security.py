@@ -3,8 +3,11 @@ runAsNonRoot against the image's user, fsGroup as a supplemental group, the pod 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -167,3 +170,51 @@ def test_pod_max_pids_flag_is_validated(value: int, ok: bool) -> None:
         return
     with pytest.raises(ValueError, match="--pod-max-pids"):
         cfg.validate()
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root and the real cgroup tree")
+def test_fork_bomb_stays_inside_its_pod() -> None:
+    """Two "containers" (child cgroups) of one pod share the pod's pids.max: once the first has used
+    the budget, the second cannot fork, while the node (this test) still can."""
+    import subprocess
+
+    root, uid = f"skiff-test-pids-{secrets.token_hex(3)}", "bomb"
+    fs = Path("/sys/fs/cgroup")
+    base = fs if (fs / "cgroup.controllers").exists() else fs / "pids"
+    pod = base / root / f"pod{uid}"
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        limit_pod_pids(root, uid, 8)
+        for name in ("c1", "c2"):
+            (pod / name).mkdir()
+        # each shell moves itself into its container cgroup, then forks sleeps until fork fails
+        script = 'echo $$ > "$1/cgroup.procs"; n=0; while [ $n -lt 20 ]; do sleep 60 & n=$((n+1)); done; wait'
+        for name in ("c1", "c2"):
+            procs.append(subprocess.Popen(["sh", "-c", script, "sh", str(pod / name)], stderr=subprocess.PIPE))
+            if name == "c1":
+                for _ in range(200):
+                    if int((pod / "pids.current").read_text()) >= 8:
+                        break
+                    time.sleep(0.05)
+        procs[1].wait(timeout=60)  # c2 found no room: its shell gave up (ash: "can't fork")
+        assert int((pod / "pids.current").read_text()) <= 8
+        assert b"fork" in (procs[1].stderr.read() if procs[1].stderr else b"")
+        assert int((pod / "c2" / "pids.current").read_text()) <= 1
+        assert subprocess.run(["true"], check=False).returncode == 0  # the node still forks
+    finally:
+        for folder in (pod / "c1", pod / "c2"):
+            if folder.is_dir():
+                for pid in (folder / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(pid), signal.SIGKILL)
+        for p in procs:
+            p.wait(timeout=30)
+        for _ in range(100):  # killed processes take a moment to leave the cgroup
+            remove_pod_cgroup(root, uid)
+            if not pod.exists():
+                break
+            time.sleep(0.05)
+        for hierarchy in fs.iterdir():
+            if (hierarchy / root).is_dir():
+                (hierarchy / root).rmdir()
