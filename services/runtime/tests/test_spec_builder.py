@@ -252,3 +252,19 @@ def test_bad_localhost_profile_names_the_field(
         _build(rootfs, _seccomp_config(profile))
     assert err.value.errors[0].path == "config.linux.security_context.seccomp.localhost_ref"
     assert err.value.errors[0].reason == reason
+
+
+def test_privileged_and_add_all_get_the_capabilities_the_runtime_holds(rootfs: Path) -> None:
+    from skiff_runtime.oci.caps import held_names
+
+    config = cri.ContainerConfig(metadata=cri.ContainerMetadata(name="c"))
+    config.linux.security_context.capabilities.add_capabilities.append("ALL")
+    assert _build(rootfs, config).spec["process"]["capabilities"]["bounding"] == held_names()
+    config.linux.security_context.privileged = True
+    spec = _build(rootfs, config, privileged=True).spec
+    assert spec["process"]["capabilities"]["effective"] == held_names()
+    assert spec["linux"]["resources"]["devices"] == [{"allow": True, "access": "rwm"}]
+    assert {"path": "/dev/null"}.items() <= next(
+        d for d in spec["linux"]["devices"] if d["path"] == "/dev/null"
+    ).items()
+    assert spec["linux"]["maskedPaths"] == [] and "seccomp" not in spec["linux"]

@@ -96,8 +96,8 @@ def capabilities(sc: cri.LinuxContainerSecurityContext) -> dict[str, list[str]]:
         add = [defaults.normalize_capability(c) for c in sc.capabilities.add_capabilities]
         drop = [defaults.normalize_capability(c) for c in sc.capabilities.drop_capabilities]
         caps = list(defaults.DEFAULT_CAPABILITIES)
-        if "ALL" in add:
-            caps = list(defaults.ALL_CAPABILITIES)
+        if "ALL" in add:  # containerd: every capability the runtime holds, as for privileged
+            caps = held_names()
         if "ALL" in drop:
             caps = []
         for cap in add:
