@@ -136,3 +136,29 @@ async def test_oom_killed_worker_makes_the_container_oomkilled(tmp_path: Path, b
             assert (st.reason, st.exit_code) == ("OOMKilled", 1)
         finally:
             await rs.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
+
+
+async def test_user_groups_readonly_rootfs_no_new_privs_and_dropped_caps(tmp_path: Path, busybox_layout: Path) -> None:
+    script = (
+        "id -u; id -g; id -G; grep NoNewPrivs /proc/self/status; grep CapEff /proc/self/status; "
+        "touch /probe 2>/dev/null && echo root-rw || echo root-ro"
+    )
+    async with cri_server(tmp_path, busybox_layout) as h:
+        rs = h.runtime_stub
+        sandbox = _pod(tmp_path, privileged=False)
+        sid = (await rs.RunPodSandbox(cri.RunPodSandboxRequest(config=sandbox))).pod_sandbox_id
+        try:
+            config = _container("user", script, readonly_rootfs=True, no_new_privs=True)
+            sc = config.linux.security_context
+            sc.run_as_user.value, sc.run_as_group.value = 1000, 3000
+            sc.supplemental_groups.extend([4000])
+            sc.capabilities.drop_capabilities.append("ALL")
+            st, out = await _run(rs, sid, sandbox, config, tmp_path)
+            assert st.exit_code == 0, out
+            assert out[0:2] == ["1000", "3000"]
+            assert "4000" in out[2].split()
+            assert out[3].split() == ["NoNewPrivs:", "1"]
+            assert int(out[4].split()[1], 16) == 0
+            assert out[5] == "root-ro"
+        finally:
+            await rs.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
