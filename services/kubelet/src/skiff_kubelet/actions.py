@@ -74,6 +74,17 @@ def no_services() -> list[service_pb2.Service]:
     return []
 
 
+async def verify_non_root(
+    client: CriClient, pod: pod_pb2.Pod, c: container_pb2.Container, image: cri.ImageSpec
+) -> None:
+    """runAsNonRoot against the image's user, which only the runtime's ImageStatus knows."""
+    try:
+        status = await call(client.images.ImageStatus(cri.ImageStatusRequest(image=image)))
+    except errors.SkiffError as exc:
+        raise ConfigError(f"cannot verify runAsNonRoot: image status: {exc}") from exc
+    security.verify_run_as_non_root(pod, c, status.image if status.HasField("image") else None)
+
+
 @dataclass
 class PlanExecutor:
     cri: CriClient
@@ -192,7 +203,7 @@ class PlanExecutor:
                 seccomp_root=self.hardening.seccomp_root,
             )
             if security.run_as_non_root(pod, c):
-                await self._verify_non_root(pod, c, config.image)
+                await verify_non_root(self.cri, pod, c, config.image)
         except ConfigError as exc:
             state.waiting[c.name] = ("CreateContainerConfigError", str(exc))
             self.events.record(pod, "Warning", "Failed", f"Error: {exc}")
@@ -210,14 +221,6 @@ class PlanExecutor:
             state.wrote()
         self.events.record(pod, "Normal", "Created", f"Created container {c.name}")
         await self._start_created(state, resp.container_id, c.name)
-
-    async def _verify_non_root(self, pod: pod_pb2.Pod, c: container_pb2.Container, image: cri.ImageSpec) -> None:
-        """runAsNonRoot against the image's user, which only the runtime's ImageStatus knows."""
-        try:
-            status = await call(self.cri.images.ImageStatus(cri.ImageStatusRequest(image=image)))
-        except errors.SkiffError as exc:
-            raise ConfigError(f"cannot verify runAsNonRoot: image status: {exc}") from exc
-        security.verify_run_as_non_root(pod, c, status.image if status.HasField("image") else None)
 
     def _service_env(self, state: SyncState) -> dict[str, str]:
         if state.service_env is None:

@@ -25,7 +25,7 @@ from typing import Any
 
 # Imported (and libseccomp.so.2 loaded) here, at import time: ``apply`` runs after pivot_root or setns
 # into the container's mount namespace, where neither the module nor the library can be found.
-import pyseccomp as lib
+import pyseccomp as lib  # type: ignore[import-untyped]
 
 from skiff_runtime.oci.errors import InvalidBundle
 
