@@ -47,13 +47,14 @@ sys.path.insert(0, str(REPO / "tests" / "interop"))
 import grpc  # noqa: E402
 from cgroup_tree import remove_cgroup_tree  # noqa: E402
 from containerd import SANDBOX_IMAGE, Containerd, installed  # noqa: E402
-from images import SLEEP_FOREVER, build_busybox, derive_image, write_tar  # noqa: E402
 from skiff.cri.runtime.v1 import api_pb2 as cri  # noqa: E402
 from skiff.cri.runtime.v1 import api_pb2_grpc  # noqa: E402
 from skiff_process import SkiffRuntime  # noqa: E402
 from skiff_runtime.oci.executor import list_ids, new_executor, remove_cgroup, stop_factory  # noqa: E402
 from skiff_runtime.oci.runc_cli import HYBRID_UNIFIED, needs_private_cgroup_view, runtime_argv  # noqa: E402
 from skiff_runtime.oci.testing import make_rootfs, write_config  # noqa: E402
+
+from images import SLEEP_FOREVER, build_busybox, derive_image, write_tar  # noqa: E402
 
 
 def pct(samples: list[float], p: float) -> float:

@@ -30,9 +30,10 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "libs" / "skiff-client" / "tests"))
 
 import containerd as containerd_mod  # noqa: E402
-import images as images_mod  # noqa: E402
 from cgroup_tree import remove_cgroup_tree  # noqa: E402
 from skiff_process import SkiffRuntime  # noqa: E402
+
+import images as images_mod  # noqa: E402
 
 pytestmark = pytest.mark.root
 

@@ -63,3 +63,21 @@ async def test_missing_secret_and_escaping_item(tmp_path: Path) -> None:
     s = optional.spec.volumes.add(name="sec").secret
     s.secret_name, s.optional = "nope", True
     assert Path((await setup_volumes(optional, str(tmp_path), Lookup()))["sec"]).is_dir()
+
+
+async def test_fs_group_owns_volumes_but_not_host_paths(tmp_path: Path) -> None:
+    pod = make_pod()
+    pod.spec.security_context.fs_group = 2345
+    pod.spec.volumes.add(name="scratch").empty_dir.SetInParent()
+    sec = pod.spec.volumes.add(name="sec").secret
+    sec.secret_name, sec.default_mode = "creds", 0o400
+    hp = pod.spec.volumes.add(name="host").host_path
+    hp.path, hp.type = str(tmp_path / "hostdir"), "DirectoryOrCreate"
+    root = str(tmp_path / "root")
+    paths = await setup_volumes(pod, root, Lookup())
+    scratch = Path(paths["scratch"]).stat()
+    assert scratch.st_gid == 2345 and scratch.st_mode & stat.S_ISGID and scratch.st_mode & 0o070 == 0o070
+    user = (Path(paths["sec"]) / "user").stat()
+    assert user.st_gid == 2345 and stat.S_IMODE(user.st_mode) == 0o440  # group may read, not write
+    assert (tmp_path / "hostdir").stat().st_gid != 2345
+    teardown(root, "uid-vol-test")

@@ -203,3 +203,68 @@ def test_unknown_user_named(rootfs: Path) -> None:
     config.linux.security_context.run_as_username = "ghost"
     with pytest.raises(Invalid, match="ghost"):
         _build(rootfs, config)
+
+
+def _seccomp_config(profile: cri.SecurityProfile | None, privileged: bool = False) -> cri.ContainerConfig:
+    config = cri.ContainerConfig(metadata=cri.ContainerMetadata(name="c"))
+    config.linux.security_context.privileged = privileged
+    if profile is not None:
+        config.linux.security_context.seccomp.CopyFrom(profile)
+    return config
+
+
+def test_seccomp_profiles(rootfs: Path, tmp_path: Path) -> None:
+    default = cri.SecurityProfile(profile_type=cri.SecurityProfile.RuntimeDefault)
+    spec = _build(rootfs, _seccomp_config(default)).spec
+    denied = {n for rule in spec["linux"]["seccomp"]["syscalls"] for n in rule["names"]}
+    assert {"mount", "umount2", "unshare", "keyctl", "bpf", "ptrace", "kexec_load", "open_by_handle_at"} <= denied
+    assert spec["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ALLOW"
+    # absent and Unconfined: no filter; privileged: never filtered, even when RuntimeDefault is asked
+    assert "seccomp" not in _build(rootfs, _seccomp_config(None)).spec["linux"]
+    unconfined = cri.SecurityProfile(profile_type=cri.SecurityProfile.Unconfined)
+    assert "seccomp" not in _build(rootfs, _seccomp_config(unconfined)).spec["linux"]
+    assert "seccomp" not in _build(rootfs, _seccomp_config(default, privileged=True), privileged=True).spec["linux"]
+    # Localhost: the node's file, as written
+    local = tmp_path / "profile.json"
+    local.write_text(
+        '{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}'
+    )
+    ref = cri.SecurityProfile(profile_type=cri.SecurityProfile.Localhost, localhost_ref=str(local))
+    assert _build(rootfs, _seccomp_config(ref)).spec["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"
+
+
+@pytest.mark.parametrize(
+    ("ref", "content", "reason"),
+    [
+        ("relative.json", None, "Invalid value"),
+        ("/nonexistent/p.json", None, "Not found"),
+        ("", "[1]", "Invalid value"),
+    ],
+)
+def test_bad_localhost_profile_names_the_field(
+    rootfs: Path, tmp_path: Path, ref: str, content: str | None, reason: str
+) -> None:
+    if content is not None:
+        ref = str(tmp_path / "bad.json")
+        Path(ref).write_text(content)
+    profile = cri.SecurityProfile(profile_type=cri.SecurityProfile.Localhost, localhost_ref=ref)
+    with pytest.raises(Invalid) as err:
+        _build(rootfs, _seccomp_config(profile))
+    assert err.value.errors[0].path == "config.linux.security_context.seccomp.localhost_ref"
+    assert err.value.errors[0].reason == reason
+
+
+def test_privileged_and_add_all_get_the_capabilities_the_runtime_holds(rootfs: Path) -> None:
+    from skiff_runtime.oci.caps import held_names
+
+    config = cri.ContainerConfig(metadata=cri.ContainerMetadata(name="c"))
+    config.linux.security_context.capabilities.add_capabilities.append("ALL")
+    assert _build(rootfs, config).spec["process"]["capabilities"]["bounding"] == held_names()
+    config.linux.security_context.privileged = True
+    spec = _build(rootfs, config, privileged=True).spec
+    assert spec["process"]["capabilities"]["effective"] == held_names()
+    assert spec["linux"]["resources"]["devices"] == [{"allow": True, "access": "rwm"}]
+    assert {"path": "/dev/null"}.items() <= next(
+        d for d in spec["linux"]["devices"] if d["path"] == "/dev/null"
+    ).items()
+    assert spec["linux"]["maskedPaths"] == [] and "seccomp" not in spec["linux"]

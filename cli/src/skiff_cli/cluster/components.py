@@ -178,6 +178,7 @@ def kubelet(layout: ClusterLayout, tls: TLSConfig, serving: TLSConfig | None = N
             f"--pod-log-dir={layout.pod_log_dir}",
             f"--cgroup-root={layout.cgroup_root}",
             f"--metrics-address={layout.metrics_address('kubelet')}",
+            *("--seccomp-default", "--pod-max-pids=4096"),  # container hardening (issue #11)
             *tls_flags(tls, server=False),
             *serving_flags,
         ],

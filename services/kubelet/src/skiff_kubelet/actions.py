@@ -26,7 +26,7 @@ from skiff_client.cri import call
 from skiff_common import errors
 from skiff_common.observability import get_logger
 
-from skiff_kubelet import volumes
+from skiff_kubelet import security, volumes
 from skiff_kubelet.container import build_container_config
 from skiff_kubelet.dns import ClusterDNS
 from skiff_kubelet.env import ConfigError, Lookup, resolve_env
@@ -34,6 +34,7 @@ from skiff_kubelet.hosts import write_hosts_file
 from skiff_kubelet.images import ImageError, ensure_image
 from skiff_kubelet.killing import kill_sandboxes
 from skiff_kubelet.plan import KillContainer, PodActions, StartContainer
+from skiff_kubelet.pod_cgroups import limit_pod_pids
 from skiff_kubelet.runtime_state import PodRuntime
 from skiff_kubelet.sandbox import build_sandbox_config
 from skiff_kubelet.service_env import pod_service_env
@@ -79,6 +80,17 @@ def no_services() -> list[service_pb2.Service]:
     return []
 
 
+async def verify_non_root(
+    client: CriClient, pod: pod_pb2.Pod, c: container_pb2.Container, image: cri.ImageSpec
+) -> None:
+    """runAsNonRoot against the image's user, which only the runtime's ImageStatus knows."""
+    try:
+        status = await call(client.images.ImageStatus(cri.ImageStatusRequest(image=image)))
+    except errors.SkiffError as exc:
+        raise ConfigError(f"cannot verify runAsNonRoot: image status: {exc}") from exc
+    security.verify_run_as_non_root(pod, c, status.image if status.HasField("image") else None)
+
+
 @dataclass
 class PlanExecutor:
     cri: CriClient
@@ -91,6 +103,8 @@ class PlanExecutor:
     services: ServiceSource = no_services
     devices: DeviceSource | None = None  # the device manager: plugin answers per container (devices/)
 
+    hardening: security.SecurityOptions = field(default_factory=security.SecurityOptions)
+
     def new_state(self, pod: pod_pb2.Pod, rt: PodRuntime, plan: PodActions, host_ip: str) -> SyncState:
         config = build_sandbox_config(
             pod,
@@ -98,6 +112,8 @@ class PlanExecutor:
             attempt=plan.sandbox_attempt,
             cgroup_root=self.cgroup_root,
             cluster_dns=self.cluster_dns,
+            seccomp_default=self.hardening.seccomp_default,
+            seccomp_root=self.hardening.seccomp_root,
         )
         state = SyncState(pod, rt.sandbox_id, config, waiting=dict(plan.waiting))
         ips = rt.pod_ips()
@@ -134,6 +150,10 @@ class PlanExecutor:
         if plan.remove_old_sandboxes:
             await kill_sandboxes(self.cri, rt, 0)
             state.wrote()
+        try:
+            limit_pod_pids(self.cgroup_root, pod.metadata.uid, self.hardening.pod_max_pids)
+        except OSError as exc:
+            log.warning("pod_cgroup.pids_limit_failed", pod=pod.metadata.name, error=str(exc))
         try:
             resp = await call(self.cri.runtime.RunPodSandbox(cri.RunPodSandboxRequest(config=state.sandbox_config)))
         except errors.SkiffError as exc:
@@ -187,7 +207,11 @@ class PlanExecutor:
                 volume_paths=state.volume_paths,
                 init=step.init,
                 hosts_path=self._hosts_file(state),
+                seccomp_default=self.hardening.seccomp_default,
+                seccomp_root=self.hardening.seccomp_root,
             )
+            if security.run_as_non_root(pod, c):
+                await verify_non_root(self.cri, pod, c, config.image)
         except ConfigError as exc:
             state.waiting[c.name] = ("CreateContainerConfigError", str(exc))
             self.events.record(pod, "Warning", "Failed", f"Error: {exc}")

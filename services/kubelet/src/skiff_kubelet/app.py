@@ -27,6 +27,7 @@ from skiff_kubelet.node_status import NodeStatusManager
 from skiff_kubelet.pleg import PodCache
 from skiff_kubelet.pod_workers import PodWorkers
 from skiff_kubelet.probes import ProbeManager
+from skiff_kubelet.security import SecurityOptions, seccomp_dir
 from skiff_kubelet.server import KubeletService
 from skiff_kubelet.stats.collector import StatsProvider
 from skiff_kubelet.stats.http import StatsServer
@@ -73,6 +74,7 @@ class Kubelet:
                 tuple(cfg.cluster_dns_ips), cfg.cluster_domain.strip("."), read_host_dns(cfg.resolv_conf)
             ),
             services=self._services,
+            hardening=SecurityOptions(cfg.seccomp_default, cfg.pod_max_pids, seccomp_dir(cfg.root_dir)),
         )
         self.workers = PodWorkers(
             self.pods,

@@ -79,6 +79,14 @@ class KubeletConfig:
         default="5m", metadata={"help": "how long a pressure condition stays after its threshold is last met"}
     )
     eviction_monitoring_interval: str = field(default="10s", metadata={"help": "how often thresholds are checked"})
+
+    seccomp_default: bool = field(
+        default=False,
+        metadata={"help": "RuntimeDefault seccomp for every container that names no profile (else Unconfined)"},
+    )
+    pod_max_pids: int = field(
+        default=-1, metadata={"help": "pids.max of every pod's cgroup: processes of all its containers (-1: none)"}
+    )
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
 
     def tls(self) -> TLSConfig | None:
@@ -120,6 +128,8 @@ class KubeletConfig:
             r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", domain
         ):
             raise ValueError(f"--cluster-domain: {self.cluster_domain!r} is not a DNS domain (lowercase labels)")
+        if self.pod_max_pids == 0 or self.pod_max_pids < -1:
+            raise ValueError(f"--pod-max-pids: must be positive or -1 (no limit), not {self.pod_max_pids}")
         if not self.node_name:
             raise ValueError("--node-name: must not be empty")
         self.tls()

@@ -15,6 +15,7 @@ from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff_common.apimachinery import quantity
 
 from skiff_kubelet import labels as L
+from skiff_kubelet import security
 from skiff_kubelet.env import ConfigError
 
 CPU_PERIOD_US = 100_000
@@ -69,7 +70,15 @@ def mounts(c: container_pb2.Container, volume_paths: dict[str, str]) -> list[cri
     return out
 
 
-def security_context(pod: pod_pb2.Pod, c: container_pb2.Container) -> cri.LinuxContainerSecurityContext:
+def security_context(
+    pod: pod_pb2.Pod,
+    c: container_pb2.Container,
+    *,
+    seccomp_default: bool = False,
+    seccomp_root: Path = Path("/var/lib/skiff/kubelet/seccomp"),
+) -> cri.LinuxContainerSecurityContext:
+    """fsGroup joins the supplemental groups, as the kubelet's determineEffectiveSecurityContext does;
+    seccomp as ``security.seccomp_profile`` decides."""
     psc, csc = pod.spec.security_context, c.security_context
     spec = pod.spec
     sec = cri.LinuxContainerSecurityContext(
@@ -81,7 +90,9 @@ def security_context(pod: pod_pb2.Pod, c: container_pb2.Container) -> cri.LinuxC
         privileged=csc.privileged if csc.HasField("privileged") else False,
         readonly_rootfs=csc.read_only_root_filesystem if csc.HasField("read_only_root_filesystem") else False,
         no_new_privs=csc.HasField("allow_privilege_escalation") and not csc.allow_privilege_escalation,
-        supplemental_groups=list(psc.supplemental_groups),
+        supplemental_groups=list(psc.supplemental_groups)
+        + ([psc.fs_group] if psc.HasField("fs_group") and psc.fs_group not in psc.supplemental_groups else []),
+        seccomp=security.seccomp_profile(pod, c, seccomp_default=seccomp_default, seccomp_root=seccomp_root),
         capabilities=cri.Capability(
             add_capabilities=list(csc.capabilities.add), drop_capabilities=list(csc.capabilities.drop)
         ),
@@ -109,6 +120,8 @@ def build_container_config(
     volume_paths: dict[str, str],
     init: bool = False,
     hosts_path: str = "",
+    seccomp_default: bool = False,
+    seccomp_root: Path = Path("/var/lib/skiff/kubelet/seccomp"),
 ) -> cri.ContainerConfig:
     """``hosts_path``: the kubelet's /etc/hosts for the pod (``hosts.py``), mounted unless the
     container mounts a volume at /etc/hosts itself."""
@@ -136,5 +149,8 @@ def build_container_config(
         stdin=c.stdin,
         stdin_once=c.stdin_once,
         tty=c.tty,
-        linux=cri.LinuxContainerConfig(resources=linux_resources(c), security_context=security_context(pod, c)),
+        linux=cri.LinuxContainerConfig(
+            resources=linux_resources(c),
+            security_context=security_context(pod, c, seccomp_default=seccomp_default, seccomp_root=seccomp_root),
+        ),
     )

@@ -12,7 +12,9 @@ from skiff.api.core.v1 import pod_pb2
 from skiff.cri.runtime.v1 import api_pb2 as cri
 
 from skiff_kubelet import labels as L
+from skiff_kubelet import security
 from skiff_kubelet.dns import ClusterDNS, pod_dns_config
+from skiff_kubelet.env import ConfigError
 from skiff_kubelet.hosts import pod_hostname
 
 _PROTOCOLS = {"TCP": cri.TCP, "UDP": cri.UDP, "SCTP": cri.SCTP, "": cri.TCP}
@@ -37,7 +39,10 @@ def build_sandbox_config(
     attempt: int = 0,
     cgroup_root: str = "skiff",
     cluster_dns: ClusterDNS | None = None,
+    seccomp_default: bool = False,
+    seccomp_root: Path = Path("/var/lib/skiff/kubelet/seccomp"),
 ) -> cri.PodSandboxConfig:
+    """The sandbox is privileged when any container is (``security.pod_is_privileged``)."""
     m = pod.metadata
     spec = pod.spec
     ports = [
@@ -57,7 +62,17 @@ def build_sandbox_config(
         ipc=cri.NODE if spec.host_ipc else cri.POD,
     )
     sc = spec.security_context
-    sec = cri.LinuxSandboxSecurityContext(namespace_options=ns_opts, supplemental_groups=list(sc.supplemental_groups))
+    sec = cri.LinuxSandboxSecurityContext(
+        namespace_options=ns_opts,
+        supplemental_groups=list(sc.supplemental_groups),
+        privileged=security.pod_is_privileged(pod),
+    )
+    try:
+        sec.seccomp.CopyFrom(
+            security.seccomp_profile(pod, None, seccomp_default=seccomp_default, seccomp_root=seccomp_root)
+        )
+    except ConfigError:
+        pass  # reported by each container that uses the pod's profile (CreateContainerConfigError)
     if sc.HasField("run_as_user"):
         sec.run_as_user.value = sc.run_as_user
     if sc.HasField("run_as_group"):

@@ -39,6 +39,7 @@ from skiff_kubelet.plan import BACKOFF_BASE, compute_pod_actions
 from skiff_kubelet.pleg import PodCache
 from skiff_kubelet.probes import ProbeManager
 from skiff_kubelet.runtime_state import PodRuntime
+from skiff_kubelet.security import SecurityOptions
 from skiff_kubelet.status import DEFAULT_RUNTIME_NAME, TERMINAL_PHASES, compute_status
 from skiff_kubelet.tracing import pod_work_span
 
@@ -65,6 +66,7 @@ class PodSyncer:
         cgroup_root: str = "skiff",
         cluster_dns: ClusterDNS | None = None,
         services: ServiceSource = no_services,
+        hardening: SecurityOptions | None = None,
     ) -> None:
         self.cgroup_root = cgroup_root
         # Learnt from the runtime's CRI Version at start; names the scheme of containerIDs.
@@ -82,6 +84,8 @@ class PodSyncer:
         self.executor = PlanExecutor(
             cri_client, events, lookup, root_dir, pod_log_dir, cgroup_root, cluster_dns or ClusterDNS(), services
         )
+        if hardening is not None:
+            self.executor.hardening = hardening
         # pod uid -> when this kubelet's last write to the pod's runtime state returned (monotonic):
         # the next sync waits for a relist newer than that (GetNewerThan).
         self._last_write: dict[str, float] = {}

@@ -9,6 +9,10 @@ documented gap). secret/configMap volumes are projected as files, rewritten on e
 (re)start so a restarted container sees current data; mode bits follow defaultMode/items[].mode.
 hostPath is used in place (type DirectoryOrCreate/FileOrCreate create it). The runtime bind-mounts the
 resulting host paths; ``teardown`` removes the pod's directory once its sandbox is gone.
+
+fsGroup (pod securityContext) owns the volumes Kubernetes gives it to (emptyDir, secret, configMap;
+never hostPath): group set to fsGroup, group read (and write for emptyDir) added, setgid on
+directories so new files inherit the group, as the kubelet's SetVolumeOwnership does.
 """
 
 from __future__ import annotations
@@ -53,6 +57,17 @@ def _project(
         tmp.write_bytes(value)
         os.chmod(tmp, mode)
         os.replace(tmp, path)  # atomic: a reader never sees half a file
+
+
+def _apply_fs_group(path: Path, gid: int, *, readonly: bool) -> None:
+    file_bits = 0o440 if readonly else 0o660
+    for current in [path, *path.rglob("*")]:
+        if current.is_symlink():
+            continue
+        st = current.stat()
+        os.chown(current, -1, gid)
+        bits = file_bits | (0o2110 if current.is_dir() else 0)
+        os.chmod(current, (st.st_mode & 0o7777) | bits)
 
 
 async def setup_volumes(pod: pod_pb2.Pod, root_dir: str, lookup: Lookup) -> dict[str, str]:
@@ -103,6 +118,9 @@ async def setup_volumes(pod: pod_pb2.Pod, root_dir: str, lookup: Lookup) -> dict
             )
         else:
             raise ConfigError(f'volume "{vol.name}": unsupported volume source')
+        psc = pod.spec.security_context
+        if psc.HasField("fs_group") and not vol.HasField("host_path"):
+            _apply_fs_group(path, psc.fs_group, readonly=not vol.HasField("empty_dir"))
         paths[vol.name] = str(path)
     return paths
 

@@ -69,6 +69,15 @@ async def test_oom_kill_is_reported(env: Env, args: list[str]) -> None:
     assert (state.exit_code, state.oom_killed) == (137, True)
 
 
+async def test_oom_kill_of_a_worker_is_reported(env: Env) -> None:
+    # The OOM killer picks the hog (tail), not the init; the init then exits 1 on its own. containerd
+    # reports OOMKilled from the cgroup's OOM event all the same, and so do we.
+    state, _ = await env.run(
+        "worker", ["sh", "-c", "tail /dev/zero; exit 1"], resources={"memory": {"limit": 16 * MiB}}
+    )
+    assert (state.exit_code, state.oom_killed) == (1, True)
+
+
 async def test_sigkill_without_oom_is_not_oom(env: Env) -> None:
     await env.create("victim", ["sleep", "1000"], resources={"memory": {"limit": 16 * MiB}})
     await env.executor.start("victim")

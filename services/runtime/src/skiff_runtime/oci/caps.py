@@ -77,6 +77,13 @@ def _held_mask() -> int:
     return (1 << (last_cap() + 1)) - 1
 
 
+def held_names() -> list[str]:
+    """The capabilities this process holds, by name: a privileged container gets exactly these
+    (containerd's WithAllCurrentCapabilities), since runc cannot grant what its caller lacks."""
+    held = _held_mask()
+    return [f"CAP_{name}" for i, name in enumerate(CAP_NAMES) if held & (1 << i)]
+
+
 def drop_privileges(
     *,
     uid: int,

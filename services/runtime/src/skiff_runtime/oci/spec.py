@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from skiff_runtime.oci import seccomp
 from skiff_runtime.oci.caps import cap_mask
 from skiff_runtime.oci.errors import InvalidBundle
 from skiff_runtime.oci.jsonfields import get, strings, uint
@@ -42,6 +43,22 @@ class Resources:
     cpu_period: int | None = None
     memory_limit: int | None = None
     pids_limit: int | None = None
+    # linux.resources.devices is honoured in one shape only: an unconditional allow of everything
+    # ({"allow": true, "access": "rwm"}: privileged containers); anything else keeps runc's defaults.
+    devices_allow_all: bool = False
+
+
+@dataclass(frozen=True)
+class Device:
+    """A node of ``linux.devices``, created in the container's /dev (privileged: every host device)."""
+
+    path: str
+    type: str  # "c", "b", "u" (= c) or "p" (fifo)
+    major: int = 0
+    minor: int = 0
+    file_mode: int = 0o666
+    uid: int = 0
+    gid: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,6 +95,8 @@ class Spec:
     readonly_paths: tuple[str, ...] = ()
     rootfs_propagation: str = "rprivate"
     sysctl: tuple[tuple[str, str], ...] = ()
+    devices: tuple[Device, ...] = ()
+    seccomp: str | None = None  # linux.seccomp as checked JSON (oci/seccomp.py), None: no filter
 
     def namespace(self, ns_type: str) -> Namespace | None:
         return next((ns for ns in self.namespaces if ns.type == ns_type), None)
@@ -96,6 +115,7 @@ class Spec:
         raw["mounts"] = tuple(Mount(**{**m, "options": tuple(m["options"])}) for m in raw["mounts"])
         raw["namespaces"] = tuple(Namespace(**n) for n in raw["namespaces"])
         raw["resources"] = Resources(**raw["resources"])
+        raw["devices"] = tuple(Device(**d) for d in raw.get("devices", ()))
         raw["sysctl"] = tuple(tuple(kv) for kv in raw["sysctl"])
         raw["masked_paths"] = tuple(raw["masked_paths"])
         raw["readonly_paths"] = tuple(raw["readonly_paths"])
@@ -209,6 +229,44 @@ def _parse_mounts(raw: list[Any]) -> tuple[Mount, ...]:
     return tuple(mounts)
 
 
+def _allows_all_devices(rules: list[Any]) -> bool:
+    return any(
+        isinstance(r, dict)
+        and r.get("allow") is True
+        and r.get("type", "a") == "a"
+        and r.get("major") is None
+        and r.get("minor") is None
+        and set(r.get("access") or "rwm") >= set("rwm")
+        for r in rules
+    )
+
+
+def _parse_devices(raw: list[Any]) -> tuple[Device, ...]:
+    out = []
+    for i, d in enumerate(raw):
+        where = f"linux.devices[{i}]"
+        if not isinstance(d, dict):
+            raise InvalidBundle(where, "must be an object")
+        path = get(d, "path", where, str, "")
+        if not path.startswith("/dev/") or ".." in path.split("/"):
+            raise InvalidBundle(f"{where}.path", "must be an absolute path below /dev without '..'")
+        kind = get(d, "type", where, str, "")
+        if kind not in ("c", "b", "u", "p"):
+            raise InvalidBundle(f"{where}.type", f"Unsupported value: {kind!r}")
+        out.append(
+            Device(
+                path=path,
+                type=kind,
+                major=uint(d, "major", where, 0) or 0,
+                minor=uint(d, "minor", where, 0) or 0,
+                file_mode=uint(d, "fileMode", where, 0o666) or 0o666,
+                uid=uint(d, "uid", where, 0) or 0,
+                gid=uint(d, "gid", where, 0) or 0,
+            )
+        )
+    return tuple(out)
+
+
 def _parse_linux(raw: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     namespaces = []
@@ -240,7 +298,9 @@ def _parse_linux(raw: dict[str, Any]) -> dict[str, Any]:
         cpu_period=uint(cpu, "period", "linux.resources.cpu"),
         memory_limit=limit if limit is None or limit > 0 else None,
         pids_limit=pids_limit if pids_limit is None or pids_limit > 0 else None,
+        devices_allow_all=_allows_all_devices(get(res, "devices", "linux.resources", list, []) or []),
     )
+    out["devices"] = _parse_devices(get(raw, "devices", "linux", list, []) or [])
     out["sysctl"] = _parse_sysctl(raw, out["namespaces"])
     out["masked_paths"] = strings(raw, "maskedPaths", "linux")
     out["readonly_paths"] = strings(raw, "readonlyPaths", "linux")
@@ -248,6 +308,7 @@ def _parse_linux(raw: dict[str, Any]) -> dict[str, Any]:
     if prop not in ("private", "rprivate", "slave", "rslave", "shared", "rshared"):
         raise InvalidBundle("linux.rootfsPropagation", f"Unsupported value: {prop!r}")
     out["rootfs_propagation"] = prop
+    out["seccomp"] = seccomp.check(raw.get("seccomp"))
     return out
 
 

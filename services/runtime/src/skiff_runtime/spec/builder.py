@@ -6,7 +6,9 @@ is built by `process`; mounts, namespaces, cgroup and resources here.
 Namespaces: network, IPC and UTS are joined by path from the sandbox (or left out for NODE mode, which
 keeps the host's); PID is private per container (CONTAINER), the host's (NODE), another container's
 (TARGET) or the pod's (POD, shareProcessNamespace: the sandbox's PID-namespace init, see
-sandbox/pidns.py). Mount is always new; cgroup is new on cgroup v2 (as containerd).
+sandbox/pidns.py). Mount is always new; cgroup is new on cgroup v2 (as containerd). The seccomp
+profile is resolved by `seccomp` (none for privileged containers). A privileged container also gets
+every capability, the host's devices (allowed in its device cgroup), writable /sys and no masked paths.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff_common.errors import FieldError, Invalid
 
 from skiff_runtime.images.store import ImageConfig
-from skiff_runtime.spec import defaults, process
+from skiff_runtime.spec import defaults, process, seccomp
 from skiff_runtime.spec.user import ResolvedUser
 from skiff_runtime.store.sandbox import SandboxRecord
 
@@ -214,6 +216,12 @@ def build(inputs: SpecInputs) -> BuiltSpec:
         "maskedPaths": [] if sc.privileged else (list(sc.masked_paths) or list(defaults.MASKED_PATHS)),
         "readonlyPaths": [] if sc.privileged else (list(sc.readonly_paths) or list(defaults.READONLY_PATHS)),
     }
+    if sc.privileged:  # every host device, and the cgroup lets them be used
+        linux["devices"] = defaults.host_devices()
+        linux["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
+    profile = seccomp.linux_seccomp(sc)
+    if profile is not None:
+        linux["seccomp"] = profile
     spec: dict[str, Any] = {
         "ociVersion": OCI_VERSION,
         "process": proc,

@@ -8,6 +8,8 @@ Capabilities: Docker's default set (containerd's CRI plugin uses the same 14). I
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any
 
 from skiff_runtime.oci.caps import CAP_NAMES, DOCKER_DEFAULT_CAPS
@@ -65,3 +67,38 @@ def base_mounts(privileged: bool) -> list[dict[str, Any]]:
 def normalize_capability(name: str) -> str:
     upper = name.upper()
     return upper if upper.startswith("CAP_") or upper == "ALL" else f"CAP_{upper}"
+
+
+_SKIPPED_DEV = {"pts", "shm", "mqueue", "fd", "console"}
+
+
+def host_devices(root: str = "/dev") -> list[dict[str, Any]]:
+    """Every character and block device of the host, as OCI ``linux.devices`` entries: a privileged
+    container sees the node's devices (containerd's WithDevices of the host's /dev). Skipped: what the
+    container gets its own of (pts, shm, mqueue) and the host's console."""
+    out: list[dict[str, Any]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath == root:
+            dirnames[:] = [d for d in dirnames if d not in _SKIPPED_DEV]
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if dirpath == root and name in _SKIPPED_DEV:
+                continue
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            kind = "c" if stat.S_ISCHR(st.st_mode) else "b" if stat.S_ISBLK(st.st_mode) else ""
+            if kind:
+                out.append(
+                    {
+                        "path": path,
+                        "type": kind,
+                        "major": os.major(st.st_rdev),
+                        "minor": os.minor(st.st_rdev),
+                        "fileMode": stat.S_IMODE(st.st_mode),
+                        "uid": st.st_uid,
+                        "gid": st.st_gid,
+                    }
+                )
+    return out

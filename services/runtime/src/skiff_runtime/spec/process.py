@@ -4,7 +4,8 @@ Kubernetes' rules: `command` replaces the image Entrypoint and `args` replace it
 after the Entrypoint; `command` alone drops Cmd). Env is HOSTNAME, then the image's, then the CRI's, a
 later value replacing an earlier one of the same name. The user is run_as_username, else
 run_as_user[:run_as_group], else the image's User, resolved in the container's own /etc/passwd.
-Capabilities follow containerd: "ALL" in add grants everything, "ALL" in drop clears, then the explicit
+Capabilities follow containerd: a privileged container gets every capability the runtime holds;
+"ALL" in add grants everything, "ALL" in drop clears, then the explicit
 adds, then the explicit drops.
 """
 
@@ -17,6 +18,7 @@ from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff_common.errors import FieldError, Invalid
 
 from skiff_runtime.images.store import ImageConfig
+from skiff_runtime.oci.caps import held_names
 from skiff_runtime.spec import defaults
 from skiff_runtime.spec.user import ResolvedUser, UserError, resolve
 
@@ -89,13 +91,13 @@ def user(config: cri.ContainerConfig, image: ImageConfig, rootfs: Path) -> Resol
 
 def capabilities(sc: cri.LinuxContainerSecurityContext) -> dict[str, list[str]]:
     if sc.privileged:
-        caps = list(defaults.ALL_CAPABILITIES)
+        caps = held_names()
     else:
         add = [defaults.normalize_capability(c) for c in sc.capabilities.add_capabilities]
         drop = [defaults.normalize_capability(c) for c in sc.capabilities.drop_capabilities]
         caps = list(defaults.DEFAULT_CAPABILITIES)
-        if "ALL" in add:
-            caps = list(defaults.ALL_CAPABILITIES)
+        if "ALL" in add:  # containerd: every capability the runtime holds, as for privileged
+            caps = held_names()
         if "ALL" in drop:
             caps = []
         for cap in add:

@@ -93,6 +93,9 @@ class CgroupV1:
             devices = self._dir("devices", path)
         except FileNotFoundError:
             return
+        if r.devices_allow_all:  # privileged: every device, as the parent allows
+            write(f"{devices}/devices.allow", "a")
+            return
         write(f"{devices}/devices.deny", "a")
         for rule in DEFAULT_RULES:
             write(f"{devices}/devices.allow", rule)

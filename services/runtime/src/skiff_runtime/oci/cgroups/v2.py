@@ -68,7 +68,8 @@ class CgroupV2:
                     write(f"{current}/cgroup.subtree_control", enable)
             current = f"{current}/{part}"
             os.makedirs(current, exist_ok=True)
-        if self.device_filter and new_leaf:  # once: create() may be called again to re-apply limits
+        # once: create() may be called again to re-apply limits; privileged containers get no filter
+        if self.device_filter and new_leaf and not resources.devices_allow_all:
             attach_device_filter(self._dir(path))
         self._apply(path, resources)
 

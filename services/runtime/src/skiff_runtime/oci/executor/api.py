@@ -42,7 +42,7 @@ class ContainerState:
     status: Status
     pid: int  # host pid of the container's init (0 when stopped/unknown)
     exit_code: int | None  # set when STOPPED; 128+signal for a signal death (SIGKILL -> 137)
-    oom_killed: bool  # the memory cgroup OOM-killed it (then exit_code is 137)
+    oom_killed: bool  # the OOM killer killed a process in its cgroup (the init: exit_code 137)
     created_at: float
     started_at: float | None
     finished_at: float | None

@@ -18,7 +18,8 @@ The shim has already entered/created the pid namespace for its children (``unsha
    ``no_new_privs`` while still fully privileged;
 6. **the start handshake**: write ``R`` on the sync pipe, then block reading the start pipe. The shim
    writes ``S`` when ``start`` is requested. EOF instead means the shim died or gave up: exit quietly;
-7. drop privileges (``caps.py``), ``chdir(cwd)`` as the target user, reset signal dispositions
+7. load the seccomp filter (``oci/seccomp.py``), drop privileges (``caps.py``), ``chdir(cwd)`` as
+   the target user, reset signal dispositions
    (Python ignores SIGPIPE; ignored signals survive exec), ``execvpe``.
 
 Any exception is sent as ``E<message>`` on the sync pipe and the process exits 127. The sync pipe is
@@ -33,6 +34,7 @@ import resource
 import traceback
 from typing import NoReturn
 
+from skiff_runtime.oci import seccomp
 from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.caps import drop_privileges
 from skiff_runtime.oci.jsonfields import env_dict
@@ -133,6 +135,7 @@ def run_init(
             os._exit(0)
         os.close(start_r)
         p = spec.process
+        seccomp.apply(spec.seccomp)  # still holding CAP_SYS_ADMIN: no need for no_new_privs
         drop_privileges(
             uid=p.uid,
             gid=p.gid,

@@ -28,6 +28,7 @@ import sys
 import termios
 from typing import Any, NoReturn
 
+from skiff_runtime.oci import seccomp
 from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.caps import drop_privileges
 from skiff_runtime.oci.cgroups import detect_driver
@@ -60,6 +61,7 @@ def become(req: dict[str, Any], parent_alive: int | None, *, controlling_tty: in
     try:
         if proc["no_new_privileges"]:
             sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+        seccomp.apply(req["spec"].get("seccomp"))  # the container's filter applies to exec'd processes too
         drop_privileges(
             uid=proc["uid"],
             gid=proc["gid"],

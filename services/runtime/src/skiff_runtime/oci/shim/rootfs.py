@@ -193,6 +193,19 @@ def _populate_dev(dev: str) -> None:
             os.symlink(target, f"{dev}/{name}")
 
 
+def _create_devices(rootfs: str, spec: Spec) -> None:
+    """``linux.devices``: make each node in the container's /dev (after its tmpfs is mounted)."""
+    kinds = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+    for d in spec.devices:
+        target = secure_join(rootfs, d.path)
+        if os.path.lexists(target):
+            continue
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.mknod(target, (d.file_mode & 0o7777) | kinds[d.type], os.makedev(d.major, d.minor))
+        os.chmod(target, d.file_mode & 0o7777)
+        os.chown(target, d.uid, d.gid)
+
+
 def setup_rootfs(spec: Spec, before_cgroup_mount: Callable[[], None] = lambda: None) -> None:
     """Everything up to and including pivot_root. Caller already unshared the mount namespace.
     ``before_cgroup_mount`` runs (once) before the first cgroup mount: the init enters its cgroup
@@ -205,6 +218,7 @@ def setup_rootfs(spec: Spec, before_cgroup_mount: Callable[[], None] = lambda: N
         if m.type in ("cgroup", "cgroup2"):
             before_cgroup_mount()
         _mount_one(rootfs, m)
+    _create_devices(rootfs, spec)
     os.chdir(rootfs)
     sc.pivot_root(".", ".")
     # The old root is now stacked under "."; make it slave so unmounting does not propagate, then drop it.

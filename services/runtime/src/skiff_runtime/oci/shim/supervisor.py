@@ -16,8 +16,10 @@ State machine (the shim is the only writer of ``state.json``)::
 - The control socket's requests and answers are described in ``oci/wire.py``.
 - Exit is observed with a pidfd (``os.pidfd_open``) registered with the loop: no SIGCHLD handler and no
   polling. The status is read with ``waitpid``; a signal death is recorded as ``128 + signo``.
-- OOM: after the exit, the cgroup's ``oom_kill`` counter > 0 together with exit 137 means the memory
-  cgroup killed it (``oom_killed``).
+- OOM: after the exit, the cgroup's ``oom_kill`` counter > 0 means the kernel's OOM killer killed a
+  process of the container (``oom_killed``), the init or any other: containerd reports OOMKilled on
+  any cgroup OOM event too, so a pod whose worker was killed and whose init then exited 1 is
+  OOMKilled, not Error. The exit code stays the init's own.
 - Logs: stdout/stderr pipes are read with ``add_reader`` into the CRI writer. After the init exits we
   give the pipes up to two seconds to reach EOF (a hostPID container's orphans may keep them open),
   so the last lines are in the log before STOPPED becomes visible.
@@ -160,7 +162,7 @@ class Supervisor:
         self.rec.exit_code = 128 - code if code < 0 else code
         self.rec.finished_at = time.time()
         try:
-            self.rec.oom_killed = self.rec.exit_code == 137 and (self.driver.oom_kill_count(self.rec.cgroups_path) > 0)
+            self.rec.oom_killed = self.driver.oom_kill_count(self.rec.cgroups_path) > 0
         except OSError:
             traceback.print_exc()
         log.info("container %s exited: code=%s oom_killed=%s", self.rec.id, self.rec.exit_code, self.rec.oom_killed)
