@@ -102,7 +102,7 @@ async def requests(
 
 
 async def run(args: argparse.Namespace) -> int:
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = args.after_dash or args.command
     if not command:
         raise SystemExit("error: you must specify at least one command for the container")
     use_tty = args.tty and os.isatty(sys.stdin.fileno())
