@@ -1,5 +1,5 @@
-"""A real etcd and a real skiff-apiserver process serving the Kubernetes REST API (plain HTTP on a free
-port), and a kubeconfig that points at it: what every CLI verb's test runs against. One per test
+"""A real etcd, a real skiff-apiserver process serving the Kubernetes REST API (plain HTTP on a free
+port), skiff-controllers, and a kubeconfig that points at it: what every CLI verb's test runs against. One per test
 session (starting them is the slow part); each test works in a namespace of its own.
 
 `skiff(...)` runs the CLI in this process (its parser, its error layer, its exit status) and captures
@@ -127,6 +127,12 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
                 stderr=log,
             )
         )
+        # The controllers that turn Deployments into ReplicaSets (and revisions), for `rollout`; no
+        # scheduler or kubelet: pods stay Pending, which no verb tested here needs otherwise.
+        procs.append(subprocess.Popen(
+            [str(BIN / "skiff-controllers"), "--apiserver", f"127.0.0.1:{grpc_port}",
+             "--controllers", "deployment,replicaset,garbagecollector,namespace", "--log-level", "warning"],
+            stdout=log, stderr=log))  # fmt: skip
         url = f"http://127.0.0.1:{rest_port}"
         deadline = time.monotonic() + 60
         while True:

@@ -17,12 +17,41 @@ from typing import NoReturn
 import grpc
 from skiff_common.errors import Invalid, SkiffError, from_rpc_error
 
-from .commands import annotate, apply, certs, create, delete, get, label, logs, up
+from .commands import (
+    annotate,
+    api_resources,
+    apply,
+    auth,
+    certs,
+    completion,
+    config_cmd,
+    create,
+    delete,
+    describe,
+    drain,
+    edit,
+    explain,
+    get,
+    label,
+    logs,
+    patch,
+    replace,
+    rollout,
+    scale,
+    set_cmd,
+    taint,
+    up,
+    version,
+    wait,
+)
 from .commands import exec as exec_cmd
 from .kube.errors import CliError
 from .kube.session import add_global_flags
 
-VERBS = [create, get, apply, delete, label, annotate, logs, exec_cmd, certs]
+VERBS = [
+    create, get, describe, apply, edit, delete, replace, patch, label, annotate, scale, rollout, set_cmd, taint,
+    drain, wait, logs, exec_cmd, explain, api_resources, version, config_cmd, completion, auth, certs,
+]  # fmt: skip
 
 REASONS = {
     "NotFound": "NotFound",
@@ -51,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in VERBS:
         module.add_parser(sub)
     for name, verb in sub.choices.items():
-        if name not in ("up", "down", "certs", "completion"):
+        if name not in ("up", "down", "certs", "completion", "exec"):
             _add_missing_globals(verb)
     return parser
 

@@ -75,8 +75,23 @@ class Rest:
         data = None
         if body is not None:
             data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        for attempt in range(5):
+            r = self._send(method, url, data, content_type, accept, stream, timeout)
+            # A patch carries no resourceVersion: a conflict only means another writer came between the
+            # server's read and write, and Kubernetes' apiserver retries that itself. Ours may not.
+            if not (r.status_code == 409 and method == "PATCH" and attempt < 4):
+                break
+        if r.status_code >= 400:
+            raise _api_error(r)
+        if stream or raw:
+            return r
+        return r.json() if r.content else {}
+
+    def _send(
+        self, method: str, url: str, data: Any, content_type: str, accept: str, stream: bool, timeout: float | None
+    ) -> requests.Response:
         try:
-            r = self.session.request(
+            return self.session.request(
                 method,
                 url,
                 data=data,
@@ -92,11 +107,6 @@ class Rest:
             raise CliError(f"Unable to connect to the server: {_short(err)}") from None
         except requests.exceptions.Timeout:
             raise CliError(f"Unable to connect to the server: timeout talking to {self.hostport}") from None
-        if r.status_code >= 400:
-            raise _api_error(r)
-        if stream or raw:
-            return r
-        return r.json() if r.content else {}
 
     def get(self, path: str, **kw: Any) -> Any:
         return self.request("GET", path, **kw)
