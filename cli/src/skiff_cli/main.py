@@ -21,10 +21,12 @@ from .commands import (
     annotate,
     api_resources,
     apply,
+    attach,
     auth,
     certs,
     completion,
     config_cmd,
+    cp,
     create,
     delete,
     describe,
@@ -35,6 +37,7 @@ from .commands import (
     label,
     logs,
     patch,
+    port_forward,
     replace,
     rollout,
     scale,
@@ -50,7 +53,8 @@ from .kube.session import add_global_flags
 
 VERBS = [
     create, get, describe, apply, edit, delete, replace, patch, label, annotate, scale, rollout, set_cmd, taint,
-    drain, wait, logs, exec_cmd, explain, api_resources, version, config_cmd, completion, auth, certs,
+    drain, wait, logs, exec_cmd, attach, port_forward, cp, explain, api_resources, version, config_cmd, completion,
+    auth, certs,
 ]  # fmt: skip
 
 REASONS = {
@@ -80,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in VERBS:
         module.add_parser(sub)
     for name, verb in sub.choices.items():
-        if name not in ("up", "down", "certs", "completion", "exec"):
+        if name not in ("up", "down", "certs", "completion"):
             _add_missing_globals(verb)
     return parser
 

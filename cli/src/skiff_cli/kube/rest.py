@@ -38,6 +38,9 @@ class Rest:
         self.base = target.server.rstrip("/")
         self.timeout = timeout
         s = requests.Session()
+        # Only the kubeconfig decides trust: no CA bundle or proxy from the environment (requests would let
+        # REQUESTS_CA_BUNDLE override the cluster's CA).
+        s.trust_env = False
         s.headers["User-Agent"] = USER_AGENT
         if target.insecure:
             s.verify = False
