@@ -75,6 +75,11 @@ def test_across_namespaces_and_cluster_scoped(kube: Kube, ns: str) -> None:
     same(kube, "get", "ns", ns, "-o", "wide")
 
 
+def test_raw(kube: Kube) -> None:
+    assert json.loads(kube.ok("get", "--raw", "/version")) == json.loads(kube.kubectl("get", "--raw", "/version").out)
+    assert json.loads(kube.ok("get", "--raw", "/api/v1/namespaces/default"))["metadata"]["name"] == "default"
+
+
 def test_json_is_the_object(kube: Kube, ns: str) -> None:
     ours = kube.ok("get", "deploy", "web", "-n", ns, "-o", "json")
     assert json.loads(ours) == json.loads(kube.kubectl("get", "deploy", "web", "-n", ns, "-o", "json").out)

@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output-watch-events", action="store_true", help="print the event type of each change")
     p.add_argument("--ignore-not-found", action="store_true", help="a missing object is not an error")
     p.add_argument("--chunk-size", type=int, default=500, help="list in chunks of this many objects")
+    p.add_argument("--raw", default="", help="GET this URI path and print the response as it is")
     add_all_namespaces(p)
     p.set_defaults(run=run, positionals_into="resources")
 
@@ -37,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     output.check_format(args.output)
     s = Session(args)
+    if args.raw:
+        sys.stdout.write(s.rest.get(args.raw, raw=True, accept="*/*").text + "\n")
+        return 0
     selections = s.select(args.resources)
     if args.watch or args.watch_only:
         return watch(s, args, selections)
