@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= uv
 SKIFF := .venv/bin/skiff
 
-.PHONY: install up down test test-e2e lint proto proto-check bench clean
+.PHONY: install up down test test-e2e test-compose lint proto proto-check bench clean
 
 install:  ## Debian packages, uv and the workspace's Python packages
 	@scripts/install-deps.sh
@@ -20,6 +20,10 @@ test: install  ## unit, integration (real etcd) and end-to-end (real cluster) te
 test-e2e: install
 	$(UV) run --frozen pytest -m e2e
 
+test-compose: install  ## docker-compose up for real: base image from Debian packages, build, run, a pod (minutes)
+	@scripts/install-deps.sh --compose
+	$(UV) run --frozen pytest -m compose tests/compose -v
+
 lint: install  ## generated code fresh, protos tidy, lint, layering, types
 	$(UV) run --frozen python scripts/gen_protos.py --check
 	$(UV) run --frozen buf lint
@@ -34,8 +38,10 @@ lint: install  ## generated code fresh, protos tidy, lint, layering, types
 	$(UV) run --frozen mypy --strict --warn-unused-ignores services/scheduler/src
 	$(UV) run --frozen mypy --strict --warn-unused-ignores services/controllers/src
 	MYPYPATH=libs/skiff-client/src $(UV) run --frozen mypy --strict --warn-unused-ignores services/dns/src
-	$(UV) run --frozen hadolint services/*/Dockerfile cli/Dockerfile
+	$(UV) run --frozen hadolint images/Dockerfile images/collector.Dockerfile
 	docker-compose -f docker-compose.yml config --quiet
+	$(UV) run --frozen python monitoring/dashboards/build.py --check
+	promtool check rules monitoring/prometheus/rules/*.rules.yml
 
 proto:  ## regenerate libs/skiff-api from proto/
 	$(UV) run --frozen python scripts/gen_protos.py

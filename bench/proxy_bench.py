@@ -6,10 +6,11 @@
 Its own etcd and skiff-apiserver processes; the proxy runs in this process (ProxyApp, the same code as
 `skiff-proxy`) and programs a network namespace made for the run, so the host's ruleset is never
 touched. Measured:
-  (a) full sync: render the whole table from the informer caches + `nft -f` of it (the proxy's only
-      kind of sync: every sync is a whole-table transaction), several forced resyncs;
+  (a) full sync: render the whole table from the informer caches + one `nft -f` (or iptables-restore)
+      transaction rebuilding it, several forced resyncs (what runs at start, after a refused apply and
+      hourly; the syncs of (b) send only the delta);
   (b) network programming latency: from just before an EndpointSlice update is sent to the apiserver
-      until `nft -f` has returned with a ruleset that DNATs to the new endpoint, one change at a time;
+      until the tool has returned with a ruleset that DNATs to the new endpoint, one change at a time;
   (c) added latency of a connection through a ClusterIP vs straight to the pod IP, with all the
       Services above in the table: a server and a client namespace on a bridge in the run's namespace,
       connect + 1-byte request/response + close, the two targets interleaved.
@@ -22,7 +23,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,24 +32,13 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from _common import percentile as pct
+from _common import start_control_plane, stop_all
 from skiff.api.core.v1 import service_pb2
 from skiff.api.discovery.v1 import endpointslice_pb2 as es
 from skiff_client import ApiClient
 from skiff_proxy.app import ProxyApp
 from skiff_proxy.config import ProxyConfig
-
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def ms(v: float) -> str:
@@ -283,31 +272,15 @@ def main() -> None:
         sys.exit("needs root and nft")
     tmp = Path(tempfile.mkdtemp(prefix="skiff-proxy-bench-"))
     netns = f"skiff-proxy-bench-{uuid.uuid4().hex[:6]}"
-    etcd_port, api_port = free_port(), free_port()
-    endpoint = f"127.0.0.1:{etcd_port}"
-    procs = []
+    procs: list[subprocess.Popen[bytes]] = []
     subprocess.run(["ip", "netns", "add", netns], check=True)
     try:
-        procs.append(subprocess.Popen(
-            [str(BIN / "etcd"), "--data-dir", str(tmp / "etcd"), "--listen-client-urls", f"http://{endpoint}",
-             "--advertise-client-urls", f"http://{endpoint}", "--listen-peer-urls",
-             f"http://127.0.0.1:{free_port()}", "--log-level", "error"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
-        time.sleep(1.5)
-        procs.append(subprocess.Popen(
-            [str(BIN / "skiff-apiserver"), "--listen", f"127.0.0.1:{api_port}", "--etcd-endpoints", endpoint,
-             "--log-level", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+        target = start_control_plane(tmp, procs)
         tool = "nft --version" if args.proxy_mode == "nftables" else "iptables --version"
         print(f"skiff-proxy benchmark ({args.proxy_mode}): cpus={os.cpu_count()} {subprocess.getoutput(tool)}")
-        asyncio.run(run(args, f"127.0.0.1:{api_port}", netns))
+        asyncio.run(run(args, target, netns))
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         subprocess.run(["ip", "netns", "del", netns], check=False)
         shutil.rmtree(tmp, ignore_errors=True)
 

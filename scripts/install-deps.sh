@@ -27,6 +27,32 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Prometheus and promtool check the shipped rules and scrape a live cluster in the tests. Without its
+# recommends: those bring node-exporter, which would listen on every interface.
+if ! dpkg -s prometheus >/dev/null 2>&1; then
+  echo "installing Debian package: prometheus"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
+# `make test-compose` only: Docker's engine and mmdebstrap (the base image is built from Debian
+# packages). Docker must never start with its defaults here (its bridge and iptables rules use address
+# ranges this project must not touch): the daemon configuration turns both off before the package is
+# installed, and policy-rc.d keeps the package from starting the daemon at all (tests start their own).
+if [ "${1:-}" = "--compose" ]; then
+  compose_missing=()
+  for pkg in docker.io mmdebstrap; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || compose_missing+=("$pkg")
+  done
+  if [ ${#compose_missing[@]} -gt 0 ]; then
+    echo "installing Debian packages: ${compose_missing[*]}"
+    mkdir -p /etc/docker
+    [ -f /etc/docker/daemon.json ] || echo '{"bridge": "none", "iptables": false, "ip6tables": false}' >/etc/docker/daemon.json
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${compose_missing[@]}" >/dev/null
+    rm -f /usr/sbin/policy-rc.d
+  fi
+fi
+
 if ! command -v uv >/dev/null 2>&1; then
   echo "installing uv"
   python3 -m pip install -q uv 2>/dev/null || python3 -m pip install -q --break-system-packages uv

@@ -69,8 +69,9 @@ def pki_files(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """The files `skiff certs` makes, relative to its --dir (what the compose pki volume holds, and the
     chart's two Secrets: the top folder, and etcd/)."""
     out = tmp_path_factory.mktemp("pki")
-    args = argparse.Namespace(dir=out, hosts="127.0.0.1,apiserver", owner=None)
-    assert asyncio.run(certs.run(args)) == 0
+    for node in ("node-a", "node-b"):  # compose's two nodes (the chart's node is made the same way)
+        args = argparse.Namespace(dir=out, hosts="127.0.0.1,apiserver", owner=None, node_name=node)
+        assert asyncio.run(certs.run(args)) == 0
     return {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
 
 
@@ -81,16 +82,43 @@ def compose_services() -> dict[str, Any]:
     return dict(yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"])
 
 
-def test_compose_starts_every_service_from_its_own_dockerfile() -> None:
-    built = {name: spec["build"]["dockerfile"] for name, spec in compose_services().items() if name in CONFIGS}
-    assert built == {name: f"services/{name}/Dockerfile" for name in CONFIGS}
+# Compose service -> the program it runs (nodes come twice: node a and node b).
+COMPOSE_PROGRAMS = {
+    "apiserver": "apiserver",
+    "scheduler": "scheduler",
+    "controllers": "controllers",
+    "dns": "dns",
+    **{f"{name}-{node}": name for name in ("runtime", "kubelet", "proxy") for node in "ab"},
+}
+PKI_PREFIXES = ("/pki/", "${SKIFF_STATE:-/var/lib/skiff-compose}/pki/")
 
 
-@pytest.mark.parametrize("service", sorted(CONFIGS))
+def test_compose_runs_every_service_from_the_one_image() -> None:
+    services = compose_services()
+    assert services["build"]["build"]["dockerfile"] == "images/Dockerfile"
+    for name, program in COMPOSE_PROGRAMS.items():
+        spec = services[name]
+        assert spec["image"] == services["build"]["image"], name
+        assert spec["environment"]["SKIFF_PROGRAM"] == f"skiff-{program}", name
+        assert spec["network_mode"] == "host", f"{name}: compose must create no networks"
+    assert set(CONFIGS) == set(COMPOSE_PROGRAMS.values())
+
+
+def test_compose_binds_only_127_0_0_1() -> None:
+    for name, spec in compose_services().items():
+        assert spec.get("network_mode") == "host", name
+        assert "ports" not in spec, f"{name}: nothing is published; every service binds 127.0.0.1"
+        for arg in spec.get("command") or []:
+            if isinstance(arg, str) and "0.0.0.0" in arg:
+                pytest.fail(f"{name}: {arg} listens on every interface")
+
+
+@pytest.mark.parametrize("service", sorted(COMPOSE_PROGRAMS))
 def test_compose_flags_are_ones_the_service_accepts(service: str, pki_files: set[str]) -> None:
-    cfg = parse_flags(service, compose_services()[service]["command"])
+    cfg = parse_flags(COMPOSE_PROGRAMS[service], compose_services()[service]["command"])
     for path in pki_paths(cfg):
-        assert path.removeprefix("/pki/") in pki_files, f"{service}: {path} is not made"
+        relative = next((path.removeprefix(p) for p in PKI_PREFIXES if path.startswith(p)), path)
+        assert relative in pki_files, f"{service}: {path} is not made"
 
 
 def test_compose_etcd_serves_mutual_tls_from_the_etcd_pki(pki_files: set[str]) -> None:

@@ -28,6 +28,7 @@ from skiff_cli.cluster.layout import ClusterLayout
 from skiff_cli.cluster.local import LocalCluster
 
 SKIFF = str(Path(sys.executable).parent / "skiff")
+sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests (nginx_standin)
 
 
 @pytest.fixture(scope="session")

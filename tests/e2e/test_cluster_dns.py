@@ -1,8 +1,6 @@
-"""Cluster DNS end to end: a pod asks skiff-dns, on its bridge's gateway, for a Service's name.
-
-The kube-dns ClusterIP (10.96.0.10) carries no traffic until skiff-proxy programs it, so the pod asks the
-address the kube-dns Endpoints name, the pod bridge's gateway; the kubelet's resolv.conf and the proxy
-are other parts of issue 8.
+"""Cluster DNS end to end: a pod asks skiff-dns directly on its bridge's gateway, the address the kube-dns
+Endpoints name (what skiff-proxy sends 10.96.0.10 to). The full path by name, through the pod's
+resolv.conf and the kube-dns ClusterIP, is in test_my_nginx.py.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ through its ClusterIP from another pod via skiff-proxy's rules.
 
 There is no nginx image here (nothing is pulled from the internet), so the pods behind `my-nginx` run
 busybox's `httpd` on port 80 with the label `run: my-nginx`, serving their own hostname; the Service
-manifest is the docs' one, unchanged. Names need cluster DNS (a later issue), so clients use the
-ClusterIP.
+manifest is the docs' one, unchanged. Clients use the ClusterIP here; names (cluster DNS) are in
+test_my_nginx.py.
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ from typing import NoReturn
 import grpc
 from skiff_common.errors import Invalid, SkiffError, from_rpc_error
 
+from skiff_cli.tracing import command_span
+
 from .commands import (
     annotate,
     api_resources,
@@ -34,15 +36,19 @@ from .commands import (
     edit,
     explain,
     get,
+    init,
+    join,
     label,
     logs,
     patch,
     port_forward,
     replace,
+    reset,
     rollout,
     scale,
     set_cmd,
     taint,
+    token,
     up,
     version,
     wait,
@@ -54,7 +60,7 @@ from .kube.session import add_global_flags
 VERBS = [
     create, get, describe, apply, edit, delete, replace, patch, label, annotate, scale, rollout, set_cmd, taint,
     drain, wait, logs, exec_cmd, attach, port_forward, cp, explain, api_resources, version, config_cmd, completion,
-    auth, certs,
+    auth, certs, init, join, token, reset,
 ]  # fmt: skip
 
 REASONS = {
@@ -133,8 +139,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.after_dash = after
     try:
-        outcome = args.run(args)
-        code = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome
+        with command_span(argv):
+            outcome = args.run(args)
+            code = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome
     except CliError as err:
         print(err.message, file=sys.stderr)
         code = err.code

@@ -97,3 +97,22 @@ def test_missing_tls_file_names_the_field(tmp_path: Path) -> None:
     cfg = TLSConfig(ca_file=str(tmp_path / "nope.crt"), cert_file="x", key_file="y")
     with pytest.raises(FileNotFoundError, match="TLS ca_file: no such file"):
         create_channel("127.0.0.1:1", tls=cfg)
+
+
+def test_certificates_in_use_report_their_expiry(tmp_path: Path) -> None:
+    """Each process exports when its CA and its own certificate expire (the certificate-expiry alert's input)."""
+    from cryptography import x509
+    from prometheus_client import REGISTRY
+
+    pki = ensure_cluster_pki(tmp_path, components=["kubelet"])
+    tls = pki["kubelet"]
+    tls.read()
+    leaf = x509.load_pem_x509_certificate(Path(tls.cert_file).read_bytes())
+    seen = REGISTRY.get_sample_value(
+        "skiff_certificate_expiration_timestamp_seconds", {"certificate": tls.cert_file, "role": "leaf"}
+    )
+    assert seen == leaf.not_valid_after_utc.timestamp()
+    ca = REGISTRY.get_sample_value(
+        "skiff_certificate_expiration_timestamp_seconds", {"certificate": tls.ca_file, "role": "ca"}
+    )
+    assert ca is not None and ca >= seen

@@ -170,6 +170,12 @@ def _fill_minimal(obj) -> None:
         obj.spec.ports.add(port=80)
     elif kind == "EndpointSlice":
         obj.address_type = "IPv4"
+    elif kind == "CertificateSigningRequest":
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from skiff_common.pki.csr import KUBELET_CLIENT, make_request
+
+        obj.spec.request = make_request(ec.generate_private_key(ec.SECP256R1()), "system:node:n", ["system:nodes"])
+        obj.spec.signer_name = KUBELET_CLIENT
     elif kind == "Event":
         obj.involved_object.kind = "Pod"
         obj.involved_object.name = "p"

@@ -50,18 +50,54 @@ async def test_rate_limited_client_gets_resource_exhausted(server_factory) -> No
     assert "rate limit" in err.message
 
 
-async def test_metrics_count_requests_by_verb_resource_code(api) -> None:
+async def test_metrics_use_kube_apiservers_names_and_labels(api) -> None:
+    """Kubernetes' dashboards and alerts query these series: names, verbs and HTTP codes as kube-apiserver's."""
     await create(api.stub, pod(uniq("m")))
     await expect_error(grpc.StatusCode.NOT_FOUND, get(api.stub, "pods", "nope"))
-    ok = REGISTRY.get_sample_value(
-        "skiff_apiserver_requests_total", {"verb": "create", "resource": "pods", "code": "OK"}
+    common = {
+        "dry_run": "",
+        "group": "",
+        "version": "v1",
+        "resource": "pods",
+        "subresource": "",
+        "component": "apiserver",
+    }
+    created = REGISTRY.get_sample_value(
+        "apiserver_request_total", {**common, "verb": "POST", "scope": "namespace", "code": "201"}
     )
-    nf = REGISTRY.get_sample_value(
-        "skiff_apiserver_requests_total", {"verb": "get", "resource": "pods", "code": "NOT_FOUND"}
+    missing = REGISTRY.get_sample_value(
+        "apiserver_request_total", {**common, "verb": "GET", "scope": "resource", "code": "404"}
     )
-    assert ok and ok >= 1 and nf and nf >= 1
-    assert REGISTRY.get_sample_value("skiff_apiserver_etcd_request_duration_seconds_count", {"operation": "create"})
-    assert REGISTRY.get_sample_value("skiff_apiserver_storage_objects", {"resource": "namespaces"}) is not None
+    assert created and created >= 1 and missing and missing >= 1
+    assert REGISTRY.get_sample_value(
+        "apiserver_request_duration_seconds_count", {**common, "verb": "POST", "scope": "namespace"}
+    )
+    assert REGISTRY.get_sample_value("etcd_request_duration_seconds_count", {"operation": "create", "type": ""})
+    assert REGISTRY.get_sample_value("apiserver_storage_objects", {"resource": "namespaces"}) is not None
+
+
+def test_request_labels_translate_the_apiservers_own_verbs() -> None:
+    from skiff_apiserver.metrics import http_code, request_labels
+
+    assert request_labels("update_status", "deployments") == (
+        "PUT",
+        "",
+        "apps",
+        "v1",
+        "deployments",
+        "status",
+        "resource",
+        "apiserver",
+    )
+    assert request_labels("rest_list", "nodes")[0::6] == ("LIST", "cluster")
+    assert request_labels("rest_patch", "pods/status")[4:6] == ("pods", "status")
+    assert request_labels("watch", "nosuchthings")[4] == "nosuchthings"
+    assert (http_code("create", "OK"), http_code("rest_get", ""), http_code("patch", "Invalid")) == (
+        "201",
+        "200",
+        "422",
+    )
+    assert http_code("get", "PERMISSION_DENIED") == "403" and http_code("get", "SomethingNew") == "500"
 
 
 async def test_two_replicas_behave_as_one(server_factory) -> None:
@@ -78,3 +114,28 @@ async def test_two_replicas_behave_as_one(server_factory) -> None:
     await expect_error(grpc.StatusCode.ABORTED, a.stub.Update(pb.UpdateRequest(object=pack(p))))
     await expect_error(grpc.StatusCode.ALREADY_EXISTS, create(b.stub, pod(p.metadata.name)))
     w.cancel()
+
+
+async def test_clients_count_their_apiserver_calls_as_client_go_does(api) -> None:
+    """Every component's channel records rest_client_requests_total{code,host,method} for its API calls."""
+    from skiff.apiserver.v1 import apiserver_pb2_grpc
+    from skiff_common.grpcutil.channel import create_channel
+
+    channel = create_channel(api.target)
+    try:
+        stub = apiserver_pb2_grpc.ApiServerStub(channel)
+        await create(stub, pod(uniq("rc")))
+        await expect_error(grpc.StatusCode.NOT_FOUND, get(stub, "pods", "nope"))
+    finally:
+        await channel.close()
+    created = REGISTRY.get_sample_value(
+        "rest_client_requests_total", {"code": "201", "host": api.target, "method": "POST"}
+    )
+    missing = REGISTRY.get_sample_value(
+        "rest_client_requests_total", {"code": "404", "host": api.target, "method": "GET"}
+    )
+    assert created == 1 and missing == 1
+    assert (
+        REGISTRY.get_sample_value("rest_client_request_duration_seconds_count", {"host": api.target, "verb": "POST"})
+        == 1
+    )

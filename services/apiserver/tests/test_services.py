@@ -9,9 +9,11 @@ import ipaddress
 import json
 
 import grpc
+import pytest
 from apiserver_testlib import create, expect_error, get, pack, uniq, unpack
 from skiff.api.core.v1 import service_pb2
 from skiff.apiserver.v1 import apiserver_pb2 as pb
+from skiff_apiserver.advertise import needs_own_listener
 
 
 def service(name: str, cluster_ip: str = "", type_: str = "") -> service_pb2.Service:
@@ -252,3 +254,37 @@ async def test_dry_run_refuses_what_the_create_would_and_takes_nothing(api) -> N
     await api.stub.Create(pb.CreateRequest(object=pack(free), dry_run=True))
     made = await create(api.stub, free)  # the dry run took neither the IP nor the port
     assert made.spec.cluster_ip == "10.96.0.78" and made.spec.ports[0].node_port == 30778
+
+
+async def test_kubernetes_service_leads_to_the_rest_api_on_the_advertise_address(server_factory) -> None:
+    """With the REST API served, the `kubernetes` Service targets it (as kube-apiserver's secure port) and
+    the API answers on --advertise-address too (here another loopback address; `skiff up` uses the pod
+    bridge's gateway)."""
+    api = await server_factory(secure_port=0, advertise_address="127.0.0.3")
+    rest_port = api.app.rest_port
+    assert rest_port and rest_port != api.app.port
+    svc = await get(api.stub, "services", "kubernetes")
+    assert [(p.port, p.target_port.int_val) for p in svc.spec.ports] == [(443, rest_port)]
+    ep = await get(api.stub, "endpoints", "kubernetes")
+    assert [a.ip for a in ep.subsets[0].addresses] == ["127.0.0.3"]
+    assert [p.port for p in ep.subsets[0].ports] == [rest_port]
+    for host in ("127.0.0.1", "127.0.0.3"):
+        reader, writer = await asyncio.open_connection(host, rest_port)
+        writer.write(b"GET /version HTTP/1.0\r\n\r\n")
+        answer = await reader.read()
+        writer.close()
+        assert answer.startswith(b"HTTP/1.") and b"gitVersion" in answer, (host, answer[:200])
+
+
+@pytest.mark.parametrize(
+    ("listen_host", "advertise", "own"),
+    [
+        ("127.0.0.1", "127.0.0.1", False),
+        ("127.0.0.1", "10.88.0.1", True),
+        ("0.0.0.0", "10.88.0.1", False),  # already served on every address
+        ("[::1]", "::1", False),
+        ("127.0.0.1", "", False),
+    ],
+)
+def test_advertise_address_needs_its_own_listener(listen_host: str, advertise: str, own: bool) -> None:
+    assert needs_own_listener(listen_host, advertise) is own

@@ -142,3 +142,35 @@ async def test_iptables_mode_balances_refuses_hairpins_and_is_removed(lab: NetLa
     finally:
         await mode.remove(OPTS, lab.prefix)
     assert "SKIFF-" not in await kernel.run_tool(["iptables-save"], "", prefix=lab.prefix)
+
+
+@pytest.mark.skipif(not shutil.which("iptables-restore"), reason="needs iptables-restore")
+async def test_iptables_delta_names_only_changed_chains_and_equals_a_full_rebuild(lab: NetLab) -> None:
+    """kube-proxy's MinimizeIPTablesRestore: a change rewrites the changed chains (and the SERVICES list),
+    never the untouched Services' ones, and the kernel ends as a full rebuild would leave it."""
+    await kernel.nft_apply(cleanup(OPTS.table), prefix=lab.prefix)
+    mode = IptablesMode()
+    keep = sp("keep", "10.96.0.30", A)
+    first = mode.render([keep, sp("web", "10.96.0.10", A), sp("old", "10.96.0.20", B)], OPTS)
+    second = mode.render([keep, sp("web", "10.96.0.10", A, B), sp("new", "10.96.0.21", B, node_port=30090)], OPTS)
+    client = lab.pods["client"]  # type: ignore[attr-defined]
+
+    def ours(saved: str) -> list[str]:
+        return sorted(line for line in saved.splitlines() if "SKIFF-" in line and not line.startswith("#"))
+
+    try:
+        await mode.apply(first.full(), OPTS, lab.prefix)
+        delta = second.delta(first)
+        assert delta is not None
+        untouched = [c for c, rules in first.nat.items() if second.nat.get(c) == rules]
+        assert untouched and not any(f":{c} " in delta or f"-A {c} " in delta for c in untouched), delta
+        await mode.apply(delta, OPTS, lab.prefix)
+        assert set(lab.connect(client, "10.96.0.10", 80, n=30)) == {"pod-a", "pod-b"}
+        assert lab.connect(client, "10.96.0.30", 80) == ["pod-a"]
+        assert lab.connect(client, "10.96.0.21", 80) == ["pod-b"]
+        incremental = ours(await kernel.run_tool(["iptables-save"], "", prefix=lab.prefix))
+        await mode.remove(OPTS, lab.prefix)
+        await mode.apply(second.full(), OPTS, lab.prefix)
+        assert ours(await kernel.run_tool(["iptables-save"], "", prefix=lab.prefix)) == incremental
+    finally:
+        await mode.remove(OPTS, lab.prefix)

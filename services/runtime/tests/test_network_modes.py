@@ -129,6 +129,47 @@ async def test_host_network_pod(tmp_path: Path, busybox_layout: Path) -> None:
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
 
 
+@pytest.mark.parametrize(
+    ("dns_config", "expected"),
+    [
+        # what the kubelet sends for dnsPolicy ClusterFirstWithHostNet: the cluster DNS, in the container too
+        (
+            cri.DNSConfig(servers=["10.96.0.10"], searches=["default.svc.cluster.local"], options=["ndots:5"]),
+            "search default.svc.cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n",
+        ),
+        (None, None),  # ClusterFirst or Default on the host network: no DNSConfig, the node's own file
+    ],
+    ids=["ClusterFirstWithHostNet", "no-dns-config"],
+)
+async def test_host_network_pod_resolv_conf_follows_the_dns_config(
+    tmp_path: Path, busybox_layout: Path, dns_config: cri.DNSConfig | None, expected: str | None
+) -> None:
+    async with cri_server(tmp_path, busybox_layout) as h:
+        rs = h.runtime_stub
+        namespaces = cri.NamespaceOption(network=cri.NODE)
+        config = _pod(
+            tmp_path,
+            "hostnet-dns",
+            dns_config=dns_config,
+            linux=cri.LinuxPodSandboxConfig(
+                security_context=cri.LinuxSandboxSecurityContext(namespace_options=namespaces)
+            ),
+        )
+        sid = (await rs.RunPodSandbox(cri.RunPodSandboxRequest(config=config))).pod_sandbox_id
+        try:
+            create = cri.CreateContainerRequest(
+                pod_sandbox_id=sid, sandbox_config=config, config=_container(["sleep", "30"])
+            )
+            cid = (await rs.CreateContainer(create)).container_id
+            await rs.StartContainer(cri.StartContainerRequest(container_id=cid))
+            pid = h.runtime.containers.store.get(cid).pid
+            seen = Path(f"/proc/{pid}/root/etc/resolv.conf").read_text()
+            node = Path("/etc/resolv.conf").read_text() if Path("/etc/resolv.conf").exists() else ""
+            assert seen == (expected if expected is not None else node)
+        finally:
+            await rs.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
+
+
 async def test_update_runtime_config_pod_cidr(tmp_path: Path) -> None:
     async with cri_server(tmp_path) as h:
         new_cidr = h.config.pod_cidr.replace(".0/24", ".0/25")

@@ -15,16 +15,16 @@ from pathlib import Path
 
 from skiff_common.grpcutil import TLSConfig
 
+from . import kubedns
 from .layout import ClusterLayout
 
 COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet", "proxy", "dns")
 # The apiserver's default --service-cluster-ip-range; the proxy drops traffic to its unallocated addresses.
 SERVICE_CIDR = "10.96.0.0/16"
-CLIENT_IDENTITIES = ("admin",)
-# etcd has a CA of its own (in <pki>/etcd), as in Kubernetes: only the apiserver holds a certificate etcd
-# trusts, so no other component's certificate opens the store.
+# etcd has a CA of its own (in <pki>/etcd), as in Kubernetes: only the apiserver (and etcd's own health
+# check) holds a client certificate etcd trusts, so no other component's certificate opens the store.
+# Every certificate's identity and usage is listed in skiff_common.pki.profiles.
 ETCD_PKI_SUBDIR = "etcd"
-ETCD_IDENTITIES = ("server", "apiserver-client")
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,11 @@ def tls_flags(tls: TLSConfig, *, server: bool) -> list[str]:
     return [f"--tls-cert-file={tls.cert_file}", f"--tls-key-file={tls.key_file}", f"--tls-ca-file={tls.ca_file}"]
 
 
-def etcd(layout: ClusterLayout, tls: TLSConfig) -> Component:
+def etcd(layout: ClusterLayout, tls: TLSConfig, peer_tls: TLSConfig) -> Component:
+    """etcd with mutual TLS on both ports: clients need a certificate from etcd's CA, and so do peers
+    (each member's peer certificate is both server and client, as kubeadm's etcd/peer)."""
     client = f"https://{layout.etcd_endpoint}"
-    peer = f"http://127.0.0.1:{layout.etcd_peer_port}"  # one member: the peer URL carries no traffic
+    peer = f"https://127.0.0.1:{layout.etcd_peer_port}"
     return Component(
         "etcd",
         [
@@ -68,6 +70,10 @@ def etcd(layout: ClusterLayout, tls: TLSConfig) -> Component:
             f"--key-file={tls.key_file}",
             f"--trusted-ca-file={tls.ca_file}",
             "--client-cert-auth",
+            f"--peer-cert-file={peer_tls.cert_file}",
+            f"--peer-key-file={peer_tls.key_file}",
+            f"--peer-trusted-ca-file={peer_tls.ca_file}",
+            "--peer-client-cert-auth",
             "--log-level=warn",
         ],
     )
@@ -89,7 +95,14 @@ def runtime(layout: ClusterLayout) -> Component:
     )
 
 
-def apiserver(layout: ClusterLayout, tls: TLSConfig, etcd_tls: TLSConfig) -> Component:
+def apiserver(
+    layout: ClusterLayout, tls: TLSConfig, etcd_tls: TLSConfig, kubelet_client: TLSConfig | None = None
+) -> Component:
+    kubelet_flags = (
+        [f"--kubelet-client-certificate={kubelet_client.cert_file}", f"--kubelet-client-key={kubelet_client.key_file}"]
+        if kubelet_client
+        else []
+    )
     return Component(
         "apiserver",
         [
@@ -101,7 +114,9 @@ def apiserver(layout: ClusterLayout, tls: TLSConfig, etcd_tls: TLSConfig) -> Com
             f"--etcd-certfile={etcd_tls.cert_file}",
             f"--etcd-keyfile={etcd_tls.key_file}",
             f"--metrics-address={layout.metrics_address('apiserver')}",
+            f"--advertise-address={layout.pod_gateway}",  # pods reach the API there (kubernetes Service)
             *tls_flags(tls, server=True),
+            *kubelet_flags,
         ],
     )
 
@@ -119,18 +134,28 @@ def scheduler(layout: ClusterLayout, tls: TLSConfig) -> Component:
 
 
 def controllers(layout: ClusterLayout, tls: TLSConfig) -> Component:
+    """The controller manager; its CSR signer issues node certificates with the cluster CA."""
     return Component(
         "controllers",
         [
             bin_path("skiff-controllers"),
             f"--apiserver={layout.apiserver_address}",
             f"--metrics-address={layout.metrics_address('controllers')}",
+            f"--cluster-signing-cert-file={layout.pki_dir / 'ca.crt'}",
+            f"--cluster-signing-key-file={layout.pki_dir / 'ca.key'}",
             *tls_flags(tls, server=False),
         ],
     )
 
 
-def kubelet(layout: ClusterLayout, tls: TLSConfig) -> Component:
+def kubelet(layout: ClusterLayout, tls: TLSConfig, serving: TLSConfig | None = None) -> Component:
+    """The kubelet dials the apiserver as system:node:<name> (`tls`, clientAuth) and serves logs and exec
+    with its own serving certificate (`serving`, serverAuth, its node's names and addresses)."""
+    serving_flags = (
+        [f"--tls-serving-cert-file={serving.cert_file}", f"--tls-serving-key-file={serving.key_file}"]
+        if serving
+        else []
+    )
     return Component(
         "kubelet",
         [
@@ -140,11 +165,13 @@ def kubelet(layout: ClusterLayout, tls: TLSConfig) -> Component:
             f"--runtime-endpoint=unix://{layout.runtime_socket}",
             f"--listen=127.0.0.1:{layout.kubelet_port}",
             f"--pod-cidr={layout.pod_cidr}",
+            f"--cluster-dns={kubedns.cluster_dns_ip(SERVICE_CIDR)}",  # ClusterFirst pods ask kube-dns
             f"--root-dir={layout.kubelet_root}",
             f"--pod-log-dir={layout.pod_log_dir}",
             f"--cgroup-root={layout.cgroup_root}",
             f"--metrics-address={layout.metrics_address('kubelet')}",
             *tls_flags(tls, server=False),
+            *serving_flags,
         ],
     )
 

@@ -26,6 +26,8 @@ def free_port() -> int:
 class ClusterLayout:
     state_dir: Path = Path("/var/lib/skiff")
     node_name: str = "skiff-node"
+    # Where the apiserver's gRPC API is reached (a joined node: the control plane's address).
+    apiserver_host: str = "127.0.0.1"
     apiserver_port: int = 6443
     # The Kubernetes REST API (kubectl, client libraries): the apiserver's --secure-port.
     rest_port: int = 6444
@@ -139,11 +141,17 @@ class ClusterLayout:
 
     @property
     def apiserver_address(self) -> str:
-        return f"127.0.0.1:{self.apiserver_port}"
+        return f"{self.apiserver_host}:{self.apiserver_port}"
 
     @property
     def rest_url(self) -> str:
         return f"https://127.0.0.1:{self.rest_port}"
+
+    @property
+    def join_address(self) -> str:
+        """Where `skiff join` finds the cluster: the Kubernetes API (REST, the apiserver's secure port,
+        which kubeadm's 6443 is), whose kube-public/cluster-info answers without credentials."""
+        return f"127.0.0.1:{self.rest_port}"
 
     @property
     def etcd_endpoint(self) -> str:

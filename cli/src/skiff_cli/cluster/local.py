@@ -23,10 +23,10 @@ from pathlib import Path
 
 from skiff_common import errors
 from skiff_common.grpcutil import TLSConfig
-from skiff_common.tls import ensure_cluster_pki
+from skiff_common.pki import ClusterPKI, control_plane_profiles, kubelet_profiles
 
 from ..clientconfig import ClientConfig
-from . import components, kubedns, processes, registry, supervise
+from . import components, kubedns, processes, registry, supervise, tokens
 from .cleanup import sweep
 from .layout import ClusterLayout
 from .probes import apiserver_ready, node_ready, remove_all_sandboxes, runtime_ready
@@ -93,11 +93,15 @@ class LocalCluster:
     def __init__(self, layout: ClusterLayout, *, say: Callable[[str], None] = print) -> None:
         self.layout = layout
         self.say = say
-        pki = ensure_cluster_pki(layout.pki_dir, components=[*components.COMPONENTS, *components.CLIENT_IDENTITIES])
-        self.tls = pki
-        self.etcd_tls = ensure_cluster_pki(
-            layout.pki_dir / components.ETCD_PKI_SUBDIR, components=components.ETCD_IDENTITIES
-        )
+        self.pki = ClusterPKI(layout.pki_dir)
+        made = self.pki.ensure([*control_plane_profiles(layout.node_name), *kubelet_profiles(layout.node_name)])
+        # Each component's own identity (skiff_common.pki.profiles); "kubelet" is this node's client
+        # certificate (system:node:<name>) and "kubelet-serving" its serving certificate.
+        self.tls = {name: tls for name, tls in made.items() if "/" not in name}
+        self.tls["kubelet"] = made[f"nodes/{layout.node_name}/kubelet-client"]
+        self.tls["kubelet-serving"] = made[f"nodes/{layout.node_name}/kubelet"]
+        prefix = components.ETCD_PKI_SUBDIR + "/"
+        self.etcd_tls = {name.removeprefix(prefix): tls for name, tls in made.items() if name.startswith(prefix)}
 
     def client_config(self) -> ClientConfig:
         admin = self.tls["admin"]
@@ -128,19 +132,27 @@ class LocalCluster:
             folder.mkdir(parents=True, exist_ok=True)
         layout.save()
         self._start(
-            components.etcd(layout, self.etcd_tls["server"]),
-            lambda: etcd_healthy(layout, self.etcd_tls["apiserver-client"]),
+            components.etcd(layout, self.etcd_tls["server"], self.etcd_tls["peer"]),
+            lambda: etcd_healthy(layout, self.etcd_tls["healthcheck-client"]),
         )
         if images:
             self.start_registry()
         self._start(components.runtime(layout), lambda: asyncio.run(runtime_ready(layout.runtime_socket)))
         admin = self.client_config()
         self._start(
-            components.apiserver(layout, self.tls["apiserver"], self.etcd_tls["apiserver-client"]),
+            components.apiserver(
+                layout, self.tls["apiserver"], self.etcd_tls["apiserver-client"], self.tls["apiserver-kubelet-client"]
+            ),
             lambda: asyncio.run(apiserver_ready(admin)),
         )
         self._start(components.scheduler(layout, self.tls["scheduler"]), lambda: True)
         self._start(components.controllers(layout, self.tls["controllers"]), lambda: True)
+        # kube-public/cluster-info (the CA and the join address) for `skiff join`'s discovery
+        asyncio.run(
+            tokens.publish_cluster_info_at(
+                admin, f"https://{layout.join_address}", self.pki.path("ca").read_bytes(), layout.apiserver_address
+            )
+        )
         self._start(
             components.dns(layout, self.tls["dns"]), lambda: http_ok(f"http://{layout.dns_health_address}/readyz")
         )
@@ -149,7 +161,7 @@ class LocalCluster:
                 self.say(f"created {made} in kube-system")
         except errors.SkiffError as exc:  # e.g. 10.96.0.10 already taken: DNS still serves on the host
             self.say(f"warning: the kube-dns Service was not registered: {exc}")
-        self._start(components.kubelet(layout, self.tls["kubelet"]), lambda: True)
+        self._start(components.kubelet(layout, self.tls["kubelet"], self.tls["kubelet-serving"]), lambda: True)
         self._start(components.proxy(layout, self.tls["proxy"]), lambda: proxy_healthy(layout))
         wait_for(
             f"node {layout.node_name} to be Ready",

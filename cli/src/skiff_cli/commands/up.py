@@ -7,6 +7,8 @@ from pathlib import Path
 
 from .. import kubeconfig
 from ..clientconfig import config_path, save_client_config
+from ..cluster import multinode
+from ..cluster.joining import JoinError
 from ..cluster.layout import ClusterLayout
 from ..cluster.local import ClusterError, LocalCluster
 
@@ -20,6 +22,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         )
     up.add_argument("--node-name", default=ClusterLayout.node_name)
     up.add_argument("--pod-cidr", default=ClusterLayout.pod_cidr)
+    up.add_argument(
+        "--nodes", type=int, default=1, help="nodes in all: the first runs the control plane, the rest join"
+    )
     up.set_defaults(run=run_up)
     down.add_argument("--purge", action="store_true", help="also delete the state folder (etcd data, images)")
     down.set_defaults(run=run_down)
@@ -28,15 +33,23 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def run_up(args: argparse.Namespace) -> int:
     layout = ClusterLayout(state_dir=args.state_dir, node_name=args.node_name, pod_cidr=args.pod_cidr)
     cluster = LocalCluster(layout)
+    if args.nodes < 1:
+        print("error: --nodes: must be at least 1")
+        return 1
     try:
         cluster.up()
-    except ClusterError as exc:
+        if args.nodes > 1:
+            multinode.add_workers(
+                layout, cluster.client_config(), cluster.pki.path("ca").read_bytes(), args.nodes, print
+            )
+    except (ClusterError, JoinError) as exc:
         print(f"error: {exc}")
         return 1
     path = save_client_config(cluster.client_config())
     kube = kubeconfig.merge(layout.rest_url, cluster.tls["admin"])
+    ready = f"node {layout.node_name} is Ready" if args.nodes == 1 else f"{args.nodes} nodes are Ready"
     print(f"""
-The cluster is up: node {layout.node_name} is Ready.
+The cluster is up: {ready}.
   client config:  {path}
   kubectl:        context "skiff" in {kube} ({layout.rest_url}), now current
   logs:           {layout.log_dir}/
@@ -53,6 +66,7 @@ Try:
 
 def run_down(args: argparse.Namespace) -> int:
     layout = ClusterLayout.load(args.state_dir)
+    multinode.remove_workers(layout, print)
     LocalCluster(layout).down()
     kubeconfig.remove()
     if args.purge:

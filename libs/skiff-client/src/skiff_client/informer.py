@@ -23,13 +23,18 @@ from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 from skiff_common import errors
-from skiff_common.observability import get_logger
+from skiff_common.observability import get_logger, health
 
 from skiff_client.api import ApiClient, resource_of
 from skiff_client.store import IndexFunc, Store, object_key
 
 M = TypeVar("M", bound=Message)
 log = get_logger(__name__)
+
+# Informers running in this process: the "informers-synced" readiness check (served on /readyz by every
+# component, as kube-controller-manager's) passes once each has completed its first list.
+_RUNNING: set[Informer[Any]] = set()
+health.checks.add("informers-synced", lambda: all(inf.has_synced() for inf in list(_RUNNING)), readiness_only=True)
 
 # Watches are closed and re-opened now and then (server-side timeout) so a silently dead TCP
 # connection cannot freeze the cache forever.
@@ -93,6 +98,13 @@ class Informer(Generic[M]):
 
     async def run(self) -> None:
         """List and watch until cancelled."""
+        _RUNNING.add(self)
+        try:
+            await self._run()
+        finally:
+            _RUNNING.discard(self)
+
+    async def _run(self) -> None:
         backoff = 0.2
         need_list = True
         while True:

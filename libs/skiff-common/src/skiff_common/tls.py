@@ -1,4 +1,8 @@
-"""Cluster PKI for `skiff up`: one CA and one mutual-TLS certificate per component.
+"""A quick test PKI: one CA and one mutual-TLS certificate per name, each usable as client AND server.
+
+Clusters do not use this any more: `skiff up`, `skiff certs` and the TLS bootstrap issue kubeadm's
+certificates, one job each, from skiff_common.pki. This stays for tests and benchmarks that need a
+certificate that can be both ends of a connection.
 
 Design:
 * ECDSA P-256 keys: small, fast to generate (start-up stays quick) and supported by gRPC's BoringSSL.

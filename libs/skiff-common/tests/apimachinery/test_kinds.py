@@ -59,7 +59,7 @@ def test_registry_is_consistent() -> None:
         seen.add(info.resource)
         assert kinds.lookup_kind(info.api_version, info.kind) is info
         assert kinds.kind_of(info.message) is info and kinds.kind_of(info.message()) is info
-    assert len(kinds.ALL_KINDS) == 16
+    assert len(kinds.ALL_KINDS) == 17
     assert kinds.lookup_resource("deploy").group == "apps"
     assert kinds.lookup_resource("pods").group == ""
     assert kinds.lookup_resource("pods").subresources == ("status", "binding")

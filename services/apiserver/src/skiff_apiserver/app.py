@@ -15,6 +15,7 @@ from skiff_common.grpcutil import TLSConfig, add_listen, create_server
 from skiff_common.tasks import TaskSet
 
 from skiff_apiserver.admission.limits import Limits
+from skiff_apiserver.advertise import freebind_socket, needs_own_listener
 from skiff_apiserver.config import ApiServerConfig
 from skiff_apiserver.logs import log
 from skiff_apiserver.machinery import kinds
@@ -57,6 +58,19 @@ def etcd_tls_config(cfg: ApiServerConfig) -> TLSConfig | None:
         cfg.etcd_keyfile,
         "--etcd-cafile, --etcd-certfile and --etcd-keyfile",
         "etcd is spoken to over mutual TLS or not at all",
+    )
+
+
+def kubelet_tls_config(cfg: ApiServerConfig) -> TLSConfig | None:
+    """The client certificate for dialling kubelets, trusting the cluster CA (--client-ca-file)."""
+    if not cfg.kubelet_client_certificate and not cfg.kubelet_client_key:
+        return None
+    return _tls_files(
+        cfg.client_ca_file,
+        cfg.kubelet_client_certificate,
+        cfg.kubelet_client_key,
+        "--kubelet-client-certificate, --kubelet-client-key and --client-ca-file",
+        "kubelets are dialled over mutual TLS",
     )
 
 
@@ -114,7 +128,6 @@ class ApiServerApp:
         )
         register(service, self.server)
         self.port = add_listen(self.server, cfg.listen, tls)
-        await ensure_kubernetes_service(self.registry, cfg.service_cluster_ip_range, cfg.advertise_address, self.port)
         services = self.registry.store.strategies["services"]
         assert isinstance(services, ServiceStrategy)
         self.repair = ServiceAllocationRepair(self.client, cfg.etcd_prefix, services.allocations)
@@ -122,9 +135,21 @@ class ApiServerApp:
         if serve:
             await self.server.start()
         if cfg.secure_port >= 0:  # same registry and limits, Kubernetes' paths and JSON
-            self.rest = RestApi(self.registry, limits, tls=tls, watch_queue_size=cfg.watch_queue_size)
+            self.rest = RestApi(
+                self.registry,
+                limits,
+                tls=tls,
+                watch_queue_size=cfg.watch_queue_size,
+                kubelet_tls=kubelet_tls_config(cfg),
+            )
             host = cfg.listen.rpartition(":")[0] or "127.0.0.1"
             self.rest_port = await self.rest.start(f"{host}:{cfg.secure_port}", reuse_port=cfg.reuse_port)
+            if needs_own_listener(host, cfg.advertise_address):  # pods reach the API there (advertise.py)
+                sock = freebind_socket(cfg.advertise_address, self.rest_port, reuse_port=cfg.reuse_port)
+                await self.rest.serve_socket(sock)
+        # The `kubernetes` Service leads to the Kubernetes API (REST) where it is served, as in Kubernetes.
+        api_port = self.rest_port if self.rest is not None else self.port
+        await ensure_kubernetes_service(self.registry, cfg.service_cluster_ip_range, cfg.advertise_address, api_port)
         log.info("apiserver_started", port=self.port, rest_port=self.rest_port, etcd=cfg.etcd_endpoints)
         return self.port
 

@@ -33,6 +33,12 @@ class ApiServerConfig:
         default=None,
         metadata={"help": "CA that signs client certificates: mutual TLS when set with cert and key"},
     )
+    kubelet_client_certificate: str | None = field(
+        default=None, metadata={"help": "client certificate (PEM) presented to kubelets (clientAuth)"}
+    )
+    kubelet_client_key: str | None = field(
+        default=None, metadata={"help": "private key (PEM) of --kubelet-client-certificate", "secret": True}
+    )
     max_inflight: int = field(default=400, metadata={"help": "non-watch requests served at once (0: no cap)"})
     client_qps: float = field(default=0.0, metadata={"help": "requests/s per client (0: unlimited)"})
     client_burst: int = field(default=100, metadata={"help": "per-client burst above client_qps"})
@@ -49,7 +55,11 @@ class ApiServerConfig:
         default="30000-32767", metadata={"help": "ports NodePort and LoadBalancer Services are given (first-last)"}
     )
     advertise_address: str = field(
-        default="127.0.0.1", metadata={"help": "address of this apiserver in the `kubernetes` Service's Endpoints"}
+        default="127.0.0.1",
+        metadata={
+            "help": "address of this apiserver in the `kubernetes` Service's Endpoints; the REST API also "
+            "listens there when it is not the --listen host (bound with IP_FREEBIND: it may appear later)"
+        },
     )
     event_ttl: int = field(default=3600, metadata={"help": "seconds Events live (etcd lease); 0: forever"})
     max_message_bytes: int = field(default=64 * 1024 * 1024, metadata={"help": "gRPC message size limit"})

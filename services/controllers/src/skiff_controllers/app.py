@@ -17,6 +17,7 @@ from skiff_common.observability import get_logger
 from skiff_controllers.base import ControllerContext, loop_of
 from skiff_controllers.config import ControllersConfig
 from skiff_controllers.registry import CONTROLLERS
+from skiff_controllers.statemetrics import StateMetrics
 
 log = get_logger(__name__)
 
@@ -29,6 +30,7 @@ class ControllerManager:
         *,
         component: str = "controller-manager",
         config: ControllersConfig | None = None,
+        state_metrics: bool = False,
     ) -> None:
         self.ctx = ControllerContext(
             api=api,
@@ -39,13 +41,19 @@ class ControllerManager:
         self.controllers: dict[str, Any] = {n: CONTROLLERS[n](self.ctx) for n in names}
         self.loops: dict[str, WorkLoop] = {n: loop_of(c) for n, c in self.controllers.items()}
         self._tasks: list[asyncio.Task[None]] = []
+        # kube-state-metrics' object series from the same caches (only the process's leading manager).
+        self.state_metrics = StateMetrics(self.ctx.factory) if state_metrics else None
 
     async def start(self) -> None:
         self.ctx.factory.start()
+        if self.state_metrics is not None:
+            self.state_metrics.register()
         self._tasks = [asyncio.create_task(loop.run(), name=f"controller-{n}") for n, loop in self.loops.items()]
         log.info("controllers.started", controllers=list(self.loops))
 
     async def stop(self) -> None:
+        if self.state_metrics is not None:
+            self.state_metrics.unregister()
         for loop in self.loops.values():
             loop.shutdown()
         for t in self._tasks:

@@ -29,6 +29,20 @@ class ControllersConfig:
     node_monitor_grace_period: float = field(
         default=40.0, metadata={"help": "seconds a node may go unheard before it is marked Unknown"}
     )
+    allocate_node_cidrs: bool = field(
+        default=False, metadata={"help": "give every Node a spec.podCIDR from --cluster-cidr (node IPAM)"}
+    )
+    cluster_cidr: str = field(default="10.244.0.0/16", metadata={"help": "CIDR node pod ranges are cut from"})
+    node_cidr_mask_size: int = field(default=24, metadata={"help": "prefix length of each node's pod range"})
+    cluster_signing_cert_file: str = field(
+        default="", metadata={"help": "CA certificate (PEM) the CSR signer issues with (empty: signer idle)"}
+    )
+    cluster_signing_key_file: str = field(
+        default="", metadata={"help": "private key (PEM) of --cluster-signing-cert-file", "secret": True}
+    )
+    cluster_signing_duration: float = field(
+        default=365 * 86400.0, metadata={"help": "seconds a signed certificate is valid at most"}
+    )
 
     def tls(self) -> TLSConfig | None:
         return tls_from_files(self.tls_ca_file, self.tls_cert_file, self.tls_key_file)

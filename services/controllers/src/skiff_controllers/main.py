@@ -53,7 +53,7 @@ async def run_manager(
     while not stop.is_set():
         if elector is not None and not await _until(stop, elector.acquire()):
             return
-        manager = ControllerManager(api, names, config=config)
+        manager = ControllerManager(api, names, config=config, state_metrics=True)
         await manager.start()
         try:
             if elector is None:

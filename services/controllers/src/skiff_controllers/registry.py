@@ -10,7 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from skiff_controllers.base import ControllerContext
+from skiff_controllers.bootstrapsigner.controller import new_bootstrapsigner
 from skiff_controllers.cronjob.controller import new_cronjob
+from skiff_controllers.csrapproving.controller import new_csrapproving
+from skiff_controllers.csrsigning.controller import new_csrsigning
 from skiff_controllers.daemonset.controller import new_daemonset
 from skiff_controllers.deployment.controller import new_deployment
 from skiff_controllers.endpoints.controller import new_endpoints
@@ -19,8 +22,10 @@ from skiff_controllers.endpointslicemirroring.controller import new_endpointslic
 from skiff_controllers.garbagecollector.controller import GarbageCollector
 from skiff_controllers.job.controller import new_job
 from skiff_controllers.namespace.controller import NamespaceController
+from skiff_controllers.nodeipam.controller import new_nodeipam
 from skiff_controllers.nodelifecycle.controller import NodeLifecycleController
 from skiff_controllers.replicaset.controller import new_replicaset
+from skiff_controllers.tokencleaner.controller import new_tokencleaner
 
 CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "namespace": NamespaceController,
@@ -34,6 +39,11 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "endpoints": new_endpoints,
     "endpointslice": new_endpointslice,
     "endpointslicemirroring": new_endpointslicemirroring,
+    "bootstrapsigner": new_bootstrapsigner,
+    "tokencleaner": new_tokencleaner,
+    "csrapproving": new_csrapproving,
+    "csrsigning": new_csrsigning,
+    "nodeipam": new_nodeipam,
 }
 
 

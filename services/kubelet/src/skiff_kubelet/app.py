@@ -74,11 +74,12 @@ class Kubelet:
             relist_period=cfg.relist_period_s,
             sync_frequency=cfg.sync_frequency_s,
         )
-        self.server = create_server("kubelet", tls=tls)
+        serving_tls = cfg.serving_tls()
+        self.server = create_server("kubelet", tls=serving_tls)
         kubelet_pb2_grpc.add_KubeletServicer_to_server(  # type: ignore[no-untyped-call]
             KubeletService(self.pods, self.cri, cfg.pod_log_dir), self.server
         )
-        self.port = add_listen(self.server, cfg.listen, tls)
+        self.port = add_listen(self.server, cfg.listen, serving_tls)
         self.node_status = NodeStatusManager(
             self.api,
             self.cri,

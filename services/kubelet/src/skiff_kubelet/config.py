@@ -31,6 +31,16 @@ class KubeletConfig:
     tls_ca_file: str = field(default="", metadata={"help": "CA bundle (PEM) for mutual TLS"})
     tls_cert_file: str = field(default="", metadata={"help": "client/server certificate (PEM)"})
     tls_key_file: str = field(default="", metadata={"help": "private key (PEM)", "secret": True})
+    tls_serving_cert_file: str = field(
+        default="", metadata={"help": "serving certificate (PEM, serverAuth); default: --tls-cert-file"}
+    )
+    tls_serving_key_file: str = field(
+        default="", metadata={"help": "serving private key (PEM); default: --tls-key-file", "secret": True}
+    )
+    bootstrap_kubeconfig: str = field(
+        default="",
+        metadata={"help": "TLS bootstrap: a kubeconfig with a bootstrap token; the certificates are requested by CSR"},
+    )
     runtime_endpoint: str = field(default="unix:///run/skiff/runtime.sock", metadata={"help": "CRI socket"})
     pod_cidr: str = field(default="10.88.0.0/16", metadata={"help": "pod CIDR told to the runtime"})
     listen: str = field(default="127.0.0.1:10250", metadata={"help": "address of the Kubelet gRPC service"})
@@ -61,6 +71,14 @@ class KubeletConfig:
     def tls(self) -> TLSConfig | None:
         return tls_from_files(self.tls_ca_file, self.tls_cert_file, self.tls_key_file)
 
+    def serving_tls(self) -> TLSConfig | None:
+        """What the kubelet's own server presents: its serving certificate (system:node:<name>, serverAuth),
+        kept apart from the client certificate it dials the apiserver with, as the kubelet's
+        --tls-cert-file is kept apart from its kubeconfig."""
+        if not self.tls_serving_cert_file and not self.tls_serving_key_file:
+            return self.tls()
+        return tls_from_files(self.tls_ca_file, self.tls_serving_cert_file, self.tls_serving_key_file)
+
     def validate(self) -> None:
         """Raise ValueError naming the flag for bad values (durations, CIDR, TLS trio)."""
         import ipaddress
@@ -86,6 +104,7 @@ class KubeletConfig:
         if not self.node_name:
             raise ValueError("--node-name: must not be empty")
         self.tls()
+        self.serving_tls()
 
     @property
     def cluster_dns_ips(self) -> list[str]:

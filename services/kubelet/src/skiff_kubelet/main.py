@@ -10,11 +10,14 @@ from skiff_common.config import describe_config, load_config
 from skiff_common.observability import get_logger, setup_observability
 
 from skiff_kubelet.app import Kubelet
+from skiff_kubelet.certbootstrap import bootstrap_certificates
 from skiff_kubelet.config import KubeletConfig
 
 
 async def _run(cfg: KubeletConfig) -> None:
     log = get_logger("skiff_kubelet")
+    if cfg.bootstrap_kubeconfig:  # TLS bootstrap before anything dials the apiserver
+        await bootstrap_certificates(cfg)
     kubelet = Kubelet(cfg)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -33,7 +36,12 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:
         print(f"skiff-kubelet: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    setup_observability("kubelet", log_level=cfg.log_level, metrics_address=cfg.metrics_address or None)
+    setup_observability(
+        "kubelet",
+        log_level=cfg.log_level,
+        metrics_address=cfg.metrics_address or None,
+        attributes={"k8s.node.name": cfg.node_name},
+    )
     get_logger("skiff_kubelet").info("kubelet.config", **describe_config(cfg))
     asyncio.run(_run(cfg))
 

@@ -23,21 +23,20 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from prometheus_client import Counter, Gauge
 from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff_client import CriClient
 from skiff_client.cri import call
-from skiff_common.observability import get_logger
+from skiff_common.observability import get_logger, health
 
 from skiff_kubelet import labels as L
+from skiff_kubelet import metrics
 from skiff_kubelet.runtime_state import PodRuntime, inspect_pod
 
 log = get_logger(__name__)
 
-EVENTS = Counter("skiff_kubelet_pleg_events_total", "Pod lifecycle events from the relist", ["type"])
+PLEG_HEALTHY_WITHIN = 180.0
 # Pods inspected at once after a relist (all of them after a kubelet restart).
 INSPECT_CONCURRENCY = 8
-RUNNING_PODS = Gauge("skiff_kubelet_running_pods", "Pods with a ready sandbox on this node")
 
 
 class EventType(enum.Enum):
@@ -153,6 +152,10 @@ class Relister:
         self.on_event = on_event
         self._last: dict[str, Seen] = {}
         self._reinspect: set[str] = set()  # pods whose inspection failed: try again next relist
+        self._last_relist = time.monotonic()
+        # The kubelet's "PLEG is not healthy" rule: no completed relist for 3 minutes means the runtime
+        # is stuck, and /healthz says so (the kubelet's own liveness, and its Ready condition's reason).
+        health.checks.add("pleg", lambda: time.monotonic() - self._last_relist < PLEG_HEALTHY_WITHIN)
 
     async def relist_once(self) -> None:
         started = time.monotonic()
@@ -200,9 +203,18 @@ class Relister:
             self.cache.delete(uid)
         self._last = seen
         await self.cache.update_time(started)
-        RUNNING_PODS.set(sum(1 for sb in sbs.items if sb.state == cri.SANDBOX_READY))
+        metrics.RUNNING_PODS.set(sum(1 for sb in sbs.items if sb.state == cri.SANDBOX_READY))
+        for state, name in (
+            (cri.CONTAINER_RUNNING, "running"),
+            (cri.CONTAINER_EXITED, "exited"),
+            (cri.CONTAINER_CREATED, "created"),
+        ):
+            metrics.RUNNING_CONTAINERS.labels(name).set(sum(1 for c in cs.containers if c.state == state))
+        metrics.PLEG_RELIST_SECONDS.observe(time.monotonic() - started)
+        metrics.PLEG_LAST_SEEN.set_to_current_time()
+        self._last_relist = time.monotonic()
         for event in events:
-            EVENTS.labels(event.type.value).inc()
+            metrics.PLEG_EVENTS.labels(event.type.value).inc()
             if event.key != "/":
                 self.on_event(event)
 

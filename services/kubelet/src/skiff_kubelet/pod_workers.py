@@ -18,21 +18,21 @@ from __future__ import annotations
 import asyncio
 import time
 
-from prometheus_client import Counter, Histogram
 from skiff.api.core.v1 import pod_pb2
 from skiff_client import CriClient, Informer, RateLimitingQueue, ShutDown, object_key, split_key
 from skiff_client.workqueue import ItemExponentialLimiter, MaxOfLimiter
 from skiff_common.observability import get_logger
 
+from skiff_kubelet import metrics
 from skiff_kubelet.killing import kill_sandboxes, remove_pod_files
 from skiff_kubelet.pleg import PodLifecycleEvent, Relister
 from skiff_kubelet.sync import PodSyncer, RetryLater
 
 log = get_logger(__name__)
 
-SYNCS = Counter("skiff_kubelet_pod_syncs_total", "Pod syncs by result", ["result"])
-SYNC_SECONDS = Histogram("skiff_kubelet_pod_sync_duration_seconds", "Duration of one pod sync")
-ORPHANS = Counter("skiff_kubelet_orphan_sandboxes_removed_total", "Sandboxes removed whose pod is gone")
+SYNCS = metrics.POD_SYNCS
+SYNC_SECONDS = metrics.POD_WORKER_SECONDS.labels("sync")
+ORPHANS = metrics.ORPHANS
 
 
 class PodWorkers:

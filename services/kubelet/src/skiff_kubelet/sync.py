@@ -40,6 +40,7 @@ from skiff_kubelet.pleg import PodCache
 from skiff_kubelet.probes import ProbeManager
 from skiff_kubelet.runtime_state import PodRuntime
 from skiff_kubelet.status import DEFAULT_RUNTIME_NAME, TERMINAL_PHASES, compute_status
+from skiff_kubelet.tracing import pod_work_span
 
 log = get_logger(__name__)
 
@@ -116,7 +117,8 @@ class PodSyncer:
         state = self.executor.new_state(pod, rt, plan, self.host_ip)
         failed = False
         try:
-            await self.executor.execute(state, rt, plan)
+            with pod_work_span(pod, plan):
+                await self.executor.execute(state, rt, plan)
         except RetryLater:
             failed = True
         if state.last_write:

@@ -20,6 +20,7 @@ from skiff.api.apps.v1 import apps_pb2
 from skiff.api.autoscaling.v1 import scale_pb2
 from skiff.api.autoscaling.v2 import hpa_pb2
 from skiff.api.batch.v1 import batch_pb2
+from skiff.api.certificates.v1 import certificates_pb2
 from skiff.api.coordination.v1 import lease_pb2
 from skiff.api.core.v1 import (
     config_pb2,
@@ -113,6 +114,16 @@ ALL_KINDS: tuple[KindInfo, ...] = (
         hpa_pb2.HorizontalPodAutoscaler,
         ("hpa",),
         ("status",),
+    ),
+    KindInfo(
+        "CertificateSigningRequest",
+        "certificates.k8s.io/v1",
+        "certificatesigningrequests",
+        "certificatesigningrequest",
+        False,
+        certificates_pb2.CertificateSigningRequest,
+        ("csr",),
+        ("status", "approval"),
     ),
 )
 

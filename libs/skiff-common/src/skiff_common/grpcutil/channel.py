@@ -33,7 +33,7 @@ def create_channel(
     ]
     if server_name:
         options.append(("grpc.ssl_target_name_override", server_name))
-    interceptors = default_client_interceptors()
+    interceptors = default_client_interceptors(target)
     if tls is None:
         return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
     return grpc.aio.secure_channel(target, channel_credentials(tls), options=options, interceptors=interceptors)

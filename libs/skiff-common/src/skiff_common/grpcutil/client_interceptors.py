@@ -27,18 +27,29 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
 
 from skiff_common.grpcutil._wrapping import MethodInfo
-from skiff_common.grpcutil.metrics import CLIENT_HANDLED, CLIENT_HANDLING_SECONDS
+from skiff_common.grpcutil.metrics import (
+    APISERVER_SERVICE,
+    CLIENT_HANDLED,
+    CLIENT_HANDLING_SECONDS,
+    REST_CLIENT_DURATION,
+    REST_CLIENT_REQUESTS,
+    http_code,
+    http_method,
+)
 from skiff_common.observability.metrics import LabelCache
 from skiff_common.observability.tracing import CachedTracer
 
 _tracer = CachedTracer("skiff_common.grpcutil")
 _handled: LabelCache[Counter] = LabelCache(CLIENT_HANDLED)
 _seconds: LabelCache[Histogram] = LabelCache(CLIENT_HANDLING_SECONDS)
+_rest_requests: LabelCache[Counter] = LabelCache(REST_CLIENT_REQUESTS)
+_rest_seconds: LabelCache[Histogram] = LabelCache(REST_CLIENT_DURATION)
 
 
 class _CallObserver:
-    def __init__(self, details: ClientCallDetails) -> None:
+    def __init__(self, details: ClientCallDetails, host: str) -> None:
         self.info = MethodInfo.parse(details.method)
+        self.host = host
         self.start = time.monotonic()
         self.span = _tracer.get().start_span(
             self.info.span_name, kind=SpanKind.CLIENT, attributes=self.info.span_attributes
@@ -57,8 +68,14 @@ class _CallObserver:
         if self._done:
             return
         self._done = True
-        CLIENT_HANDLED.labels(self.info.service, self.info.method, code.name).inc()
-        CLIENT_HANDLING_SECONDS.labels(self.info.service, self.info.method).observe(time.monotonic() - self.start)
+        elapsed = time.monotonic() - self.start
+        _handled.get(self.info.service, self.info.method, code.name).inc()
+        _seconds.get(self.info.service, self.info.method).observe(elapsed)
+        if self.info.service == APISERVER_SERVICE:
+            method = http_method(self.info.method)
+            _rest_requests.get(http_code(code.name, self.info.method), self.host, method).inc()
+            if self.info.method != "Watch":  # long-running, as client-go leaves watches out of latency
+                _rest_seconds.get(self.host, method).observe(elapsed)
         self.span.set_attribute("rpc.grpc.status_code", code.value[0])
         if code is not grpc.StatusCode.OK:
             self.span.set_status(Status(StatusCode.ERROR, f"{code.name}: {message}" if message else code.name))
@@ -101,55 +118,67 @@ def _finish_on_cancel(observer: _CallObserver) -> Callable[[Any], None]:
     return callback
 
 
-class ObservingUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+class _Observing:
+    """Interceptors remember the channel's target: client-go labels its request metrics by host."""
+
+    def __init__(self, host: str = "") -> None:
+        self.host = host
+
+
+class ObservingUnaryUnary(_Observing, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(
         self,
         continuation: Callable[[ClientCallDetails, Any], Awaitable[Any]],
         client_call_details: ClientCallDetails,
         request: Any,
     ) -> Any:
-        observer = _CallObserver(client_call_details)
+        observer = _CallObserver(client_call_details, self.host)
         call = await continuation(observer.details_with_traceparent(client_call_details), request)
         return await _observe_unary(observer, call)
 
 
-class ObservingStreamUnary(grpc.aio.StreamUnaryClientInterceptor):
+class ObservingStreamUnary(_Observing, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(
         self,
         continuation: Callable[[ClientCallDetails, Any], Awaitable[Any]],
         client_call_details: ClientCallDetails,
         request_iterator: Any,
     ) -> Any:
-        observer = _CallObserver(client_call_details)
+        observer = _CallObserver(client_call_details, self.host)
         call = await continuation(observer.details_with_traceparent(client_call_details), request_iterator)
         return await _observe_unary(observer, call)
 
 
-class ObservingUnaryStream(grpc.aio.UnaryStreamClientInterceptor):
+class ObservingUnaryStream(_Observing, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(
         self,
         continuation: Callable[[ClientCallDetails, Any], Awaitable[Any]],
         client_call_details: ClientCallDetails,
         request: Any,
     ) -> Any:
-        observer = _CallObserver(client_call_details)
+        observer = _CallObserver(client_call_details, self.host)
         call = await continuation(observer.details_with_traceparent(client_call_details), request)
         call.add_done_callback(_finish_on_cancel(observer))
         return _observe_stream(observer, call)
 
 
-class ObservingStreamStream(grpc.aio.StreamStreamClientInterceptor):
+class ObservingStreamStream(_Observing, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(
         self,
         continuation: Callable[[ClientCallDetails, Any], Awaitable[Any]],
         client_call_details: ClientCallDetails,
         request_iterator: Any,
     ) -> Any:
-        observer = _CallObserver(client_call_details)
+        observer = _CallObserver(client_call_details, self.host)
         call = await continuation(observer.details_with_traceparent(client_call_details), request_iterator)
         call.add_done_callback(_finish_on_cancel(observer))
         return _observe_stream(observer, call)
 
 
-def default_client_interceptors() -> list[grpc.aio.ClientInterceptor]:
-    return [ObservingUnaryUnary(), ObservingUnaryStream(), ObservingStreamUnary(), ObservingStreamStream()]
+def default_client_interceptors(host: str = "") -> list[grpc.aio.ClientInterceptor]:
+    return [
+        ObservingUnaryUnary(host),
+        ObservingUnaryStream(host),
+        ObservingStreamUnary(host),
+        ObservingStreamStream(host),
+    ]

@@ -11,6 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from cryptography import x509
+from prometheus_client import Gauge
+
+# Every process reports when the certificates it uses stop being valid, so one alert (and `skiff certs
+# check-expiration`) sees them all; Kubernetes' equivalent is the apiserver's client-certificate histogram.
+CERT_EXPIRY = Gauge(
+    "skiff_certificate_expiration_timestamp_seconds",
+    "When a certificate this process uses expires (Unix time), by file and role (ca or leaf).",
+    ["certificate", "role"],
+)
 
 
 @dataclass(frozen=True)
@@ -33,7 +43,17 @@ class TLSConfig:
                 out.append(Path(path).read_bytes())
             except FileNotFoundError as exc:
                 raise FileNotFoundError(f"TLS {field}: no such file: {path}") from exc
+        _record_expiry(self.ca_file, out[0], "ca")
+        _record_expiry(self.cert_file, out[1], "leaf")
         return out[0], out[1], out[2]
+
+
+def _record_expiry(path: str, pem: bytes, role: str) -> None:
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:  # not ours to judge here: grpc reports a bad certificate with its own error
+        return
+    CERT_EXPIRY.labels(path, role).set(cert.not_valid_after_utc.timestamp())
 
 
 def server_credentials(tls: TLSConfig) -> grpc.ServerCredentials:

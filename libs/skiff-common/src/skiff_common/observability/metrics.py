@@ -1,16 +1,24 @@
 """Prometheus metrics: the default registry plus one HTTP endpoint per process.
 
 All Skiff metrics live in prometheus_client's default registry so any module can declare its own
-counters at import time; the endpoint (`/metrics`) is started once per process. A port of 0 picks a
-free port (tests); the bound port is returned.
+counters at import time; the endpoint is started once per process. It serves `/metrics` and the
+health endpoints (`/healthz`, `/livez`, `/readyz`, see `health`) on one port, as kube-scheduler and
+kube-controller-manager do, and 404 for every other path. A port of 0 picks a free port (tests); the
+bound port is returned.
 """
 
 from __future__ import annotations
 
+import gzip
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client import start_http_server
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
+
+from skiff_common.observability import health
 
 M = TypeVar("M")
 
@@ -31,10 +39,46 @@ def start_metrics_server(address: str) -> int:
         if address in _servers:
             return _servers[address]
         host, port = parse_host_port(address)
-        server, _thread = start_http_server(port, addr=host)
+        server = ThreadingHTTPServer((host, port), _Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name=f"metrics-{address}", daemon=True).start()
         bound = int(server.server_port)
         _servers[address] = bound
         return bound
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """GET /metrics (text or OpenMetrics by Accept, gzip when asked) and the health endpoints."""
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/metrics":
+            encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+            body = encoder(REGISTRY)
+            headers = {"Content-Type": content_type}
+            if "gzip" in self.headers.get("Accept-Encoding", ""):
+                body, headers["Content-Encoding"] = gzip.compress(body), "gzip"
+            self._send(200, body, headers)
+            return
+        answered = health.answer(url.path, parse_qs(url.query, keep_blank_values=True), health.checks)
+        if answered is None:
+            self._send(404, b"404 page not found\n", {"Content-Type": "text/plain; charset=utf-8"})
+            return
+        status, text = answered
+        self._send(
+            status, text.encode(), {"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"}
+        )
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
 
 
 class LabelCache(Generic[M]):

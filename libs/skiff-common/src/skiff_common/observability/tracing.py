@@ -8,6 +8,12 @@ every process retry a dead collector.
 Hot paths take their tracer from `CachedTracer`: while no span processor is configured (nothing exports),
 it hands out `IdOnlyTracer` spans that carry ids and propagate but skip recording (see below).
 
+Resource attributes follow OpenTelemetry's conventions: `service.name` is the component's program name
+(`skiff-apiserver`), `service.namespace` is `skiff`, `service.instance.id` names this process, and
+callers add what they know (`k8s.node.name` for node components). OTEL_RESOURCE_ATTRIBUTES and
+OTEL_SERVICE_NAME still override, and sampling is the SDK's standard OTEL_TRACES_SAMPLER /
+OTEL_TRACES_SAMPLER_ARG (default: parent-based, always on).
+
 The global TracerProvider can be set only once per process; a second `setup_tracing` (tests, embedded
 components in `skiff up`) reuses the existing SDK provider instead of fighting over it.
 """
@@ -15,7 +21,8 @@ components in `skiff up`) reuses the existing SDK provider instead of fighting o
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import socket
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,6 +32,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 
 def _otlp_requested() -> bool:
@@ -32,11 +40,22 @@ def _otlp_requested() -> bool:
     return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")) or "otlp" in exporters
 
 
-def setup_tracing(service: str) -> TracerProvider:
+def resource_for(service: str, attributes: Mapping[str, str] | None = None) -> Resource:
+    """The process's OpenTelemetry resource (environment variables win, as the SDK defines)."""
+    base = {
+        "service.name": f"skiff-{service}",
+        "service.namespace": "skiff",
+        "service.instance.id": f"{socket.gethostname()}/{os.getpid()}",
+        **(attributes or {}),
+    }
+    return Resource.create(base)
+
+
+def setup_tracing(service: str, attributes: Mapping[str, str] | None = None) -> TracerProvider:
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         return current
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider = TracerProvider(resource=resource_for(service, attributes))
     if _otlp_requested():
         # Imported lazily: the exporter pulls in its own grpc channel machinery.
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -117,3 +136,29 @@ class CachedTracer:
             self._tracer = tracer_for(provider, self.name)
             self._key = key
         return self._tracer
+
+
+# The W3C trace context of the request that created an object, kept on the object so that work done
+# later for it by another component (the kubelet starting a pod) links back to that request: one
+# trace per user request, one per pod start, joined by a span link. Written only while traces are
+# being exported (a recording span), so a cluster without a collector never carries it.
+TRACEPARENT_ANNOTATION = "trace.skiff.io/traceparent"
+
+
+def current_traceparent() -> str | None:
+    """The current span's `traceparent` header value, if it is recorded (exported)."""
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return None
+    carrier: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(carrier)
+    return carrier.get("traceparent")
+
+
+def link_to(traceparent: str | None) -> list[trace.Link]:
+    """A span link to the span a `traceparent` value names (none if it is absent or malformed)."""
+    if not traceparent:
+        return []
+    ctx = TraceContextTextMapPropagator().extract({"traceparent": traceparent})
+    span_context = trace.get_current_span(ctx).get_span_context()
+    return [trace.Link(span_context)] if span_context.is_valid else []

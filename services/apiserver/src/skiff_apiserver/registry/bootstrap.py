@@ -1,7 +1,7 @@
 """The `kubernetes` Service in `default` and its Endpoints, as kube-apiserver's bootstrap controller keeps
 them: ClusterIP = the first address of --service-cluster-ip-range, one port 443 named https whose
-targetPort is this apiserver's port, and Endpoints naming --advertise-address at that port. Pods find the
-API through them (KUBERNETES_SERVICE_HOST, kubernetes.default.svc).
+targetPort is this apiserver's API port (the REST port where it is served, else gRPC), and Endpoints naming
+--advertise-address at that port. Pods find the API through them (KUBERNETES_SERVICE_HOST, kubernetes.default.svc).
 
 Kubernetes' apiserver also writes the `kubernetes` EndpointSlice and marks these Endpoints skip-mirror;
 Skiff has no EndpointSlice kind in the apiserver yet, so the Endpoints are left for an EndpointSlice

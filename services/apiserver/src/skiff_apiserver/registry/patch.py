@@ -66,8 +66,8 @@ async def patch(
     subresource: str = "",
     dry_run: bool = False,
 ) -> Message:
-    # Subresources that replace a part of the object: status, and a namespace's finalize.
-    allowed = ("", *(s for s in info.subresources if s in ("status", "finalize")))
+    # Subresources that replace a part of the object: status, a namespace's finalize, a CSR's approval.
+    allowed = ("", *(s for s in info.subresources if s in ("status", "finalize", "approval")))
     if subresource not in allowed:
         raise errors.BadRequest(
             f"unsupported subresource {subresource!r} for patch of {info.resource}: use one of {list(allowed)}"

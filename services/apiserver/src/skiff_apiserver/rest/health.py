@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from skiff_apiserver.registry.api import Registry
+from skiff_common.observability.health import render
 
 Check = Callable[[], Awaitable[bool]]
 
@@ -54,11 +55,5 @@ class Health:
             checks = {only: checks[only]}
         exclude = set(request.query.getall("exclude", []))
         results = {name: await check() for name, check in checks.items() if name not in exclude}
-        healthy = all(results.values())
-        lines = [f"[+]{n} ok" if ok else f"[-]{n} failed: reason withheld" for n, ok in results.items()]
-        if "verbose" in request.query or not healthy:
-            lines.append(f"{endpoint} check {'passed' if healthy else 'failed'}")
-            text = "\n".join(lines) + "\n"
-        else:
-            text = "ok"
-        return web.Response(text=text, status=200 if healthy else 500, content_type="text/plain")
+        status, text = render(endpoint, results, verbose="verbose" in request.query)
+        return web.Response(text=text, status=status, content_type="text/plain")

@@ -15,6 +15,7 @@ gRPC call. Two ports keep both paths direct.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Awaitable, Callable
 
@@ -23,7 +24,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from skiff_apiserver import metrics
+from skiff_apiserver import bootstrap_auth, metrics
 from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.logs import log
 from skiff_apiserver.registry.api import Registry
@@ -45,15 +46,28 @@ from skiff_common.observability.tracing import CachedTracer
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _tracer = CachedTracer("skiff_apiserver.rest")
 _PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
+# kubeadm's token discovery reads kube-public/cluster-info anonymously (its RBAC grants system:anonymous
+# `get` on exactly this object); nothing secret is in it, and it is trusted only after the joining node
+# checks its JWS signature and CA hash.
+_ANONYMOUS_GET = ("/api/v1/namespaces/kube-public/configmaps/cluster-info",)
 
 
 class RestApi:
     def __init__(
-        self, registry: Registry, limits: Limits, *, tls: TLSConfig | None, watch_queue_size: int = 1000
+        self,
+        registry: Registry,
+        limits: Limits,
+        *,
+        tls: TLSConfig | None,
+        watch_queue_size: int = 1000,
+        kubelet_tls: TLSConfig | None = None,
     ) -> None:
         self.registry = registry
         self.limits = limits
         self.tls = tls
+        # The client certificate kubelets are dialled with (--kubelet-client-certificate); the serving
+        # certificate carries only serverAuth, so it cannot be presented to a kubelet.
+        self.kubelet_tls = kubelet_tls or tls
         self.watch_queue_size = watch_queue_size
         self.objects = ObjectHandlers(registry)
         self.health = Health(registry)
@@ -91,6 +105,11 @@ class RestApi:
         log.info("rest_api_started", port=self.port, tls=self.tls is not None)
         return self.port
 
+    async def serve_socket(self, sock: socket.socket) -> None:
+        """Serve on a socket the caller bound as well (e.g. the advertise address, see advertise.py)."""
+        assert self._runner is not None, "start() first"
+        await web.SockSite(self._runner, sock, ssl_context=ssl_context(self.tls) if self.tls else None).start()
+
     async def stop(self) -> None:
         self.health.stopping = True
         if self._runner is not None:
@@ -118,7 +137,14 @@ class RestApi:
 
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if self.tls is not None and not request.path.startswith(_PUBLIC) and peer_user(request) is None:
+        anonymous_ok = request.path.startswith(_PUBLIC) or (request.method == "GET" and request.path in _ANONYMOUS_GET)
+        if self.tls is not None and not anonymous_ok and peer_user(request) is None:
+            if "Authorization" in request.headers:  # a joining kubelet's bootstrap token (bootstrap_auth.py)
+                user = await bootstrap_auth.authenticate(self.registry, request.headers["Authorization"])
+                if user is not None and bootstrap_auth.allowed(request.method, request.path):
+                    return await handler(request)
+                if user is not None:
+                    return error_response(errors.Forbidden(f'User "{user[0]}" cannot {request.method} {request.path}'))
             return error_response(
                 errors.Unauthenticated("Unauthorized: a client certificate from the cluster CA is required")
             )
@@ -152,10 +178,10 @@ class RestApi:
                 return await serve_watch(request, target, self.registry, self.watch_queue_size)
             if request.method == "GET" and target.subresource == "log":  # long-running, like a watch
                 verb = "log"
-                return await serve_logs(request, target, self.registry, self.tls)
+                return await serve_logs(request, target, self.registry, self.kubelet_tls)
             if target.subresource == "exec" and request.method in ("GET", "POST"):
                 verb = "exec"
-                return await serve_exec(request, target, self.registry, self.tls)
+                return await serve_exec(request, target, self.registry, self.kubelet_tls)
             set_deadline(request_timeout(request))
             user = peer_user(request)
             with self.limits.admit(user[0] if user and self.limits.per_client else request.remote or ""):

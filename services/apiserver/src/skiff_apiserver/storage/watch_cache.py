@@ -225,13 +225,13 @@ class WatchCache:
                     if out is not None:
                         w.initial.append((out[0], out[1], ev.encoded))
         self.watchers.add(w)
-        metrics.WATCHERS.labels(self.info.resource).inc()
+        metrics.watchers.get(self.info.resource).inc()
         return w
 
     def unregister(self, w: Watcher) -> None:
         if w in self.watchers:
             self.watchers.discard(w)
-            metrics.WATCHERS.labels(self.info.resource).dec()
+            metrics.watchers.get(self.info.resource).dec()
 
     def get(self, key: bytes) -> Message | None:
         return self.objects.get(key)

@@ -1,8 +1,11 @@
 """Per-pod /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted into every container of the pod.
 
-Like containerd: resolv.conf comes from the CRI DNSConfig when one is given, else it is the node's own;
-host-network pods get the node's /etc/hosts and resolv.conf. Files are written atomically and kept in the
-sandbox's state directory, so they survive a runtime restart with the pod.
+Like containerd: resolv.conf comes from the CRI DNSConfig when one is given, else it is the node's own,
+for host-network pods too: the kubelet decides by dnsPolicy (a hostNetwork pod with ClusterFirstWithHostNet
+is sent the cluster DNS, one with ClusterFirst or Default no DNSConfig), so ignoring the DNSConfig here
+would silently turn ClusterFirstWithHostNet into Default. Host-network pods get the node's /etc/hosts.
+Files are written atomically and kept in the sandbox's state directory, so they survive a runtime restart
+with the pod.
 """
 
 from __future__ import annotations
@@ -68,10 +71,9 @@ def write_pod_files(
     etc_hosts = Path("/etc/hosts")
     if host_network:
         _write(files["/etc/hosts"], etc_hosts.read_text() if etc_hosts.exists() else hosts(hostname, ""))
-        _write(files["/etc/resolv.conf"], resolv_conf([], [], []))
     else:
         _write(files["/etc/hosts"], hosts(hostname, ip))
-        _write(files["/etc/resolv.conf"], resolv_conf(*dns))
+    _write(files["/etc/resolv.conf"], resolv_conf(*dns))
     return files
 
 

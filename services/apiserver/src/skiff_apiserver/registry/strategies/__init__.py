@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from skiff_apiserver.machinery import KindInfo
 from skiff_apiserver.registry.strategies.cronjob import CronJobStrategy
+from skiff_apiserver.registry.strategies.csr import CertificateSigningRequestStrategy
 from skiff_apiserver.registry.strategies.daemonset import DaemonSetStrategy
 from skiff_apiserver.registry.strategies.deployment import DeploymentStrategy
 from skiff_apiserver.registry.strategies.endpointslice import EndpointSliceStrategy
@@ -28,6 +29,7 @@ _BY_KIND: dict[str, type[Strategy]] = {
     "Job": JobStrategy,
     "CronJob": CronJobStrategy,
     "EndpointSlice": EndpointSliceStrategy,
+    "CertificateSigningRequest": CertificateSigningRequestStrategy,
 }
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from skiff.api.core.v1 import pod_pb2
 from skiff_common.errors import FieldError
+from skiff_common.observability.tracing import TRACEPARENT_ANNOTATION, current_traceparent
 
 from skiff_apiserver.registry.strategies.podspec import default_pod_spec, validate_pod_spec
 from skiff_apiserver.registry.strategy import Strategy, copy
@@ -44,6 +45,10 @@ class PodStrategy(Strategy):
         pod.ClearField("status")
         pod.status.phase = "Pending"
         pod.status.qos_class = qos_class(pod.spec)
+        # The kubelet's pod-start trace links back to this request (only while traces are exported).
+        traceparent = current_traceparent()
+        if traceparent:
+            pod.metadata.annotations[TRACEPARENT_ANNOTATION] = traceparent
 
     def validate(self, obj: Any) -> list[FieldError]:
         return validate_pod_spec(obj.spec, "spec")
