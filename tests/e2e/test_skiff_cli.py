@@ -1,6 +1,7 @@
 """The `skiff` verbs that need a node, on a real local cluster through the REST API: logs (-f, --tail,
--c, -l --prefix), exec (exit status, stdin), cp both ways, attach and port-forward (when the
-apiserver lists those subresources in its discovery), rollout status on pods that really run, describe with the kubelet's Events."""
+-c, -l --prefix), exec (exit status, stdin), cp both ways, attach and port-forward (when the apiserver
+lists those subresources in its discovery), rollout status on pods that really run, describe with the
+kubelet's Events."""
 
 from __future__ import annotations
 
