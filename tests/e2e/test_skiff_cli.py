@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,27 @@ spec:
 """
 
 
-@pytest.fixture
-def talker(cluster: LocalCluster, skiff: Skiff) -> str:
-    skiff("apply", "-f", "-", input=POD)
-    skiff("wait", "--for=condition=Ready", "pod/talker", "--timeout", "120s")
-    skiff.wait_for("the pod's output", lambda: "three" in skiff("logs", "talker").stdout)
-    return "talker"
+def run(*args: str, input: str = "") -> str:
+    r = subprocess.run([SKIFF, *args], capture_output=True, text=True, input=input, timeout=180, check=False)
+    assert r.returncode == 0, f"skiff {' '.join(args)}: {r.stderr}"
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def talker(cluster: LocalCluster) -> Iterator[str]:
+    """One pod for the module's tests; it and the other pods they start are deleted at the end, so the
+    cluster's cgroups hold nothing of ours for the next module."""
+    run("apply", "-f", "-", input=POD)
+    try:
+        run("wait", "--for=condition=Ready", "pod/talker", "--timeout", "120s")
+        deadline = time.monotonic() + 60
+        while "three" not in run("logs", "talker") and time.monotonic() < deadline:
+            time.sleep(0.3)
+        yield "talker"
+    finally:
+        run("delete", "pod", "talker", "server", "--ignore-not-found", "--now")
+        run("delete", "deploy", "roll", "--ignore-not-found")
+        run("delete", "rs,pods", "-l", "app=roll", "--ignore-not-found", "--now")
 
 
 def test_logs(skiff: Skiff, talker: str) -> None:
@@ -94,7 +110,7 @@ def test_attach(skiff: Skiff, talker: str) -> None:
     raise AssertionError(f"attach ended by itself: {err}")
 
 
-def test_port_forward(skiff: Skiff, cluster: LocalCluster) -> None:
+def test_port_forward(skiff: Skiff, talker: str) -> None:
     if not serves(skiff, "portforward"):
         pytest.skip("this apiserver does not serve pods/portforward yet")
     skiff(
@@ -139,7 +155,7 @@ spec:
     assert reply.startswith(b"HTTP/1.") and reply.endswith(b"served\n"), (reply, err)
 
 
-def test_rollout_status_on_running_pods(skiff: Skiff) -> None:
+def test_rollout_status_on_running_pods(skiff: Skiff, talker: str) -> None:
     skiff("create", "deployment", "roll", "--image", "busybox", "--replicas", "2", "--", "sleep", "3600")
     out = skiff("rollout", "status", "deploy/roll", "--timeout", "180").stdout
     assert out.splitlines()[-1] == 'deployment "roll" successfully rolled out'
