@@ -1,5 +1,5 @@
-"""`skiff apply` as kubectl's client-side apply: the patch it computes, and the command against a real
-apiserver on a real etcd."""
+"""`skiff apply`: the patch client-side apply computes, and the command against a real apiserver (files,
+folders, -R, stdin, several documents, --dry-run, --server-side, --prune)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from skiff.api.apps.v1 import apps_pb2
-from skiff_cli.clientconfig import ClientConfig, save_client_config
+from kube_fixture import Kube
 from skiff_cli.lastapplied import LAST_APPLIED, applied_form, apply_patch, last_applied
-from skiff_cli.main import build_parser
-from skiff_client import ApiClient
-from skiff_cluster_fixture import Cluster
 
 
 def test_patch_deletes_only_what_the_last_manifest_had() -> None:
@@ -67,35 +63,59 @@ spec:
 """
 
 
-async def skiff_apply(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> str:
+def test_apply_creates_configures_deletes_removed_fields_and_keeps_others(kube: Kube, tmp_path: Path) -> None:
+    ns = kube.namespace()
     manifest = tmp_path / "rs.yaml"
-    manifest.write_text(text)
-    args = build_parser().parse_args(["apply", "-f", str(manifest)])
-    assert await args.run(args) == 0
-    return capsys.readouterr().out.strip()
-
-
-async def test_apply_creates_configures_deletes_removed_fields_and_keeps_others(
-    apiserver: Cluster,
-    client: ApiClient,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    monkeypatch.setenv("SKIFFCONFIG", str(save_client_config(ClientConfig(server=apiserver.target), tmp_path / "c")))
-    first = MANIFEST.format(extra_label=", tier: front", replicas=2)
-    assert await skiff_apply(tmp_path, first, capsys) == "replicaset/web created"
-    assert await skiff_apply(tmp_path, first, capsys) == "replicaset/web unchanged"
-
+    manifest.write_text(MANIFEST.format(extra_label=", tier: front", replicas=2))
+    assert kube.ok("apply", "-n", ns, "-f", str(manifest)) == "replicaset.apps/web created\n"
+    assert kube.ok("apply", "-n", ns, "-f", str(manifest)) == "replicaset.apps/web unchanged\n"
     # Another writer's field, never in a manifest, must survive the next apply.
-    rs = await client.get(apps_pb2.ReplicaSet, "web", "default")
-    rs.metadata.annotations["owner"] = "someone-else"
-    await client.update(rs)
+    kube.ok("annotate", "-n", ns, "rs/web", "owner=someone-else")
+    manifest.write_text(MANIFEST.format(extra_label="", replicas=3))
+    assert kube.ok("apply", "-n", ns, "-f", str(manifest)) == "replicaset.apps/web configured\n"
+    rs = json.loads(kube.ok("get", "-n", ns, "rs", "web", "-o", "json"))
+    assert rs["metadata"]["labels"] == {"app": "web"}  # tier was in the last manifest: deleted
+    assert rs["spec"]["replicas"] == 3
+    assert rs["metadata"]["annotations"]["owner"] == "someone-else"
+    assert json.loads(rs["metadata"]["annotations"][LAST_APPLIED])["metadata"]["labels"] == {"app": "web"}
 
-    second = MANIFEST.format(extra_label="", replicas=3)
-    assert await skiff_apply(tmp_path, second, capsys) == "replicaset/web configured"
-    rs = await client.get(apps_pb2.ReplicaSet, "web", "default")
-    assert dict(rs.metadata.labels) == {"app": "web"}  # tier was in the last manifest: deleted
-    assert rs.spec.replicas == 3
-    assert rs.metadata.annotations["owner"] == "someone-else"
-    assert json.loads(rs.metadata.annotations[LAST_APPLIED])["metadata"]["labels"] == {"app": "web"}
+
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, labels: {{set: s}}}}\ndata: {{k: v}}\n"
+
+
+def test_folders_recursion_stdin_documents_dry_run(kube: Kube, tmp_path: Path) -> None:
+    ns = kube.namespace()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.yaml").write_text(CM.format(name="a") + "---\n" + CM.format(name="b"))
+    (tmp_path / "sub" / "c.json").write_text(
+        json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})
+    )
+    (tmp_path / "notes.txt").write_text("not a manifest")
+    assert kube.ok("apply", "-n", ns, "-f", str(tmp_path)) == "configmap/a created\nconfigmap/b created\n"
+    assert "configmap/c created" in kube.ok("apply", "-n", ns, "-R", "-f", str(tmp_path))
+    out = kube.ok("apply", "-n", ns, "-f", "-", "--dry-run=server", input=CM.format(name="d"))
+    assert out == "configmap/d created (server dry run)\n"
+    assert (
+        kube.ok("apply", "-n", ns, "-f", "-", "--dry-run=client", input=CM.format(name="d"))
+        == "configmap/d created (dry run)\n"
+    )
+    assert kube.skiff("get", "-n", ns, "cm", "d").code == 1
+
+
+def test_server_side_apply_and_prune(kube: Kube, tmp_path: Path) -> None:
+    ns = kube.namespace()
+    out = kube.ok("apply", "-n", ns, "--server-side", "-f", "-", input=CM.format(name="ssa"))
+    assert out == "configmap/ssa serverside-applied\n"
+    cm = json.loads(kube.ok("get", "-n", ns, "cm", "ssa", "-o", "json"))
+    assert cm["data"] == {"k": "v"} and LAST_APPLIED not in (cm["metadata"].get("annotations") or {})
+    kube.ok("apply", "-n", ns, "-f", "-", input=CM.format(name="p1") + "---\n" + CM.format(name="p2"))
+    out = kube.ok("apply", "-n", ns, "-f", "-", "--prune", "-l", "set=s", input=CM.format(name="p1"))
+    assert out == "configmap/p1 unchanged\nconfigmap/p2 pruned\n"
+    assert kube.skiff("get", "-n", ns, "cm", "p2").code == 1
+    assert kube.skiff("get", "-n", ns, "cm", "ssa").code == 0  # not client-side applied: never pruned
+
+
+def test_a_mistyped_field_is_named(kube: Kube) -> None:
+    bad = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndatta: {k: v}\n"
+    r = kube.skiff("apply", "-f", "-", input=bad)
+    assert r.code == 1 and "datta" in r.err and r.err.count("\n") == 1, r.err

@@ -58,8 +58,11 @@ def test_kubectl_reads_the_merged_context(kubeconfig_file: Path) -> None:
     env = {**os.environ, "KUBECONFIG": str(kubeconfig_file)}
     out = subprocess.run(
         [str(kubectl), "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server} {.users[0].name}"],
-        capture_output=True, text=True, env=env, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
     assert out == "https://127.0.0.1:6444 skiff-admin"
     current = subprocess.run([str(kubectl), "config", "current-context"], capture_output=True, text=True, env=env)
     assert current.stdout.strip() == "skiff"

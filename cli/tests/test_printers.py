@@ -218,15 +218,3 @@ def test_event_columns() -> None:
     ]
     wide = _lines(table("Event", [ev], wide=True))
     assert wide[0][-3:] == ["FIRST SEEN", "COUNT", "NAME"] and wide[1][-3:] == ["5m", "4", "nginx-deployment.1234"]
-
-
-def test_several_kinds_prefix_names_with_the_kind() -> None:
-    from skiff_cli.commands.get import _prefix_names
-
-    text = "NAMESPACE   NAME   READY\ndefault     web    1/1"
-    assert _prefix_names(text, "deployment").splitlines() == [
-        "NAMESPACE   NAME              READY",
-        "default     deployment/web    1/1",
-    ]
-    events = "LAST SEEN   TYPE\n5s          Normal"
-    assert _prefix_names(events, "event") == events

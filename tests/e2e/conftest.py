@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from skiff_cli import kubeconfig
 from skiff_cli.clientconfig import save_client_config
 from skiff_cli.cluster.layout import ClusterLayout
 from skiff_cli.cluster.local import LocalCluster
@@ -43,6 +44,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     os.environ["SKIFFCONFIG"] = str(config)
     try:
         local.up()
+        # `skiff` reads the standard kubeconfig, as kubectl does: the cluster's context in a file of its own.
+        os.environ["KUBECONFIG"] = str(kubeconfig.merge(layout.rest_url, local.tls["admin"], state_dir / "kubeconfig"))
         yield local
     finally:
         local.down()

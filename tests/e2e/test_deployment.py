@@ -101,7 +101,8 @@ def test_nginx_deployment_rolls_out_updates_and_rolls_back(skiff, tmp_path: Path
     assert "ScalingReplicaSet" in events, events
     assert events.splitlines()[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], events
     both = skiff("get", "deployments,replicasets").stdout
-    assert "deployment/nginx-deployment" in both and f"replicaset/{first['metadata']['name']}" in both, both
+    # kubectl's kind/name prefix when several kinds print: kind.group
+    assert "deployment.apps/nginx-deployment" in both and f"replicaset.apps/{first['metadata']['name']}" in both, both
     skiff("delete", "deployment", "nginx-deployment")
 
 

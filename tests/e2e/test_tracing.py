@@ -20,7 +20,7 @@ from pathlib import Path
 import grpc
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-from skiff_cli.clientconfig import save_client_config
+from skiff_cli import kubeconfig
 from skiff_cli.cluster.layout import ClusterLayout, free_port
 from skiff_cli.cluster.local import LocalCluster
 
@@ -104,11 +104,10 @@ def traced_cluster(collector, tmp_path_factory) -> Iterator[tuple[LocalCluster, 
     state_dir = tmp_path_factory.mktemp("traced")
     layout = ClusterLayout.ephemeral(state_dir, secrets.token_hex(3), pod_subnet=150 + secrets.randbelow(40))
     local = LocalCluster(layout, say=lambda line: print(f"[traced] {line}"))
-    config = state_dir / "client.yaml"
-    save_client_config(local.client_config(), config)
     try:
         local.up()
-        yield local, {**os.environ, "SKIFFCONFIG": str(config)}
+        config = kubeconfig.merge(layout.rest_url, local.tls["admin"], state_dir / "kubeconfig")
+        yield local, {**os.environ, "KUBECONFIG": str(config)}
     finally:
         local.down()
         for k, v in saved.items():
@@ -138,14 +137,18 @@ def test_one_apply_is_one_trace_and_the_pod_start_links_to_it(collector, traced_
 
     root = wait("the CLI's root span", lambda: spans.find("skiff-cli", "skiff apply"))[0]
     assert not root.parent_span_id
-    create = wait(
-        "the apiserver's Create span in the CLI's trace",
-        lambda: [
+
+    def creates() -> list:  # type: ignore[type-arg]
+        """The apiserver's server span of the request that created the pod (REST: the CLI's front door)."""
+        return [
             s
-            for s in spans.find("skiff-apiserver", "skiff.apiserver.v1.ApiServer/Create")
-            if s.trace_id == root.trace_id
-        ],
-    )[0]
+            for svc, _, s in list(spans.spans)
+            if svc == "skiff-apiserver"
+            and s.trace_id == root.trace_id
+            and s.name.startswith(("POST /api/v1/namespaces/default/pods", "PATCH /api/v1/namespaces/default/pods"))
+        ]
+
+    create = wait("the apiserver's span of the create in the CLI's trace", creates)[0]
     assert wait(
         "etcd spans under the request", lambda: [n for svc, n in spans.in_trace(root.trace_id) if n.startswith("etcd.")]
     )

@@ -1,89 +1,210 @@
-"""`skiff get RESOURCE [NAME]`: tables like kubectl's, or the objects as YAML, JSON or names."""
+"""`skiff get`: kubectl's get -- several kinds at once, `all`, `kind/name`, -w, every -o format.
+
+Tables come from the server (`as=Table`, one request per kind); the other formats from the objects
+themselves. A name that is not found is reported at the end, in kubectl's words, after everything that
+was found has printed, and makes the exit status 1. `-w` prints the list, then one row per change from a
+watch that resumes at the list's resourceVersion, in the widths of the first table.
+"""
 
 from __future__ import annotations
 
 import argparse
-import re
+import sys
+from typing import Any
 
-from skiff_common.apimachinery.convert import dump_json, dump_yaml
-
-from ..printers import table
-from ._context import add_namespace_flags, api_client, namespace_of, resolve_resource
+from ..kube import output
+from ..kube.errors import ApiError, CliError
+from ..kube.resources import Resource, Selection, is_not_found
+from ..kube.rest import TABLE
+from ..kube.session import Session, add_all_namespaces
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("get", help="list objects, or show one")
-    p.add_argument("resource", help="a resource type: pods, po, nodes, deployments, ...")
-    p.add_argument("name", nargs="?", help="one object's name")
-    p.add_argument("-o", "--output", choices=["wide", "yaml", "json", "name"], help="output format")
+    p = sub.add_parser("get", help="display one or many resources")
+    p.add_argument("resources", nargs="*", help="TYPE[,TYPE...] [NAME...] or TYPE/NAME ...")
+    output.add_output_flags(p)
     p.add_argument("-l", "--selector", default="", help="label selector, e.g. app=web,tier!=db")
     p.add_argument("--field-selector", default="", help="field selector, e.g. status.phase=Running")
-    add_namespace_flags(p, all_namespaces=True)
-    p.set_defaults(run=run)
+    p.add_argument("-w", "--watch", action="store_true", help="after listing, watch for changes")
+    p.add_argument("--watch-only", action="store_true", help="watch for changes without listing first")
+    p.add_argument("--output-watch-events", action="store_true", help="print the event type of each change")
+    p.add_argument("--ignore-not-found", action="store_true", help="a missing object is not an error")
+    p.add_argument("--chunk-size", type=int, default=500, help="list in chunks of this many objects")
+    p.add_argument("--raw", default="", help="GET this URI path and print the response as it is")
+    add_all_namespaces(p)
+    p.set_defaults(run=run, positionals_into="resources")
 
 
-async def run(args: argparse.Namespace) -> int:
-    kinds = [k for k in args.resource.split(",") if k]
-    if len(kinds) > 1 and not args.name and args.output in (None, "wide"):
-        return await run_many(args, kinds)
-    info = resolve_resource(args.resource)
-    all_namespaces = info.namespaced and args.all_namespaces
-    namespace = "" if all_namespaces or not info.namespaced else namespace_of(args)
-    async with api_client() as client:
-        if args.name:
-            objects = [await client.get(info.message, args.name, namespace)]
-        else:
-            listed = await client.list_all(
-                info.message, namespace, label_selector=args.selector, field_selector=args.field_selector
-            )
-            objects = list(listed.items)
-    single = bool(args.name)
-    if args.output == "yaml":
-        print(dump_yaml(objects[0] if single else objects), end="")
-    elif args.output == "json":
-        print(dump_json(objects[0] if single else objects))
-    elif args.output == "name":
-        for obj in objects:
-            print(f"{info.singular}/{obj.metadata.name}")  # type: ignore[attr-defined]
-    elif not objects:
-        where = "" if all_namespaces or not info.namespaced else f" in {namespace} namespace"
-        print(f"No resources found{where}.")
+def run(args: argparse.Namespace) -> int:
+    output.check_format(args.output)
+    s = Session(args)
+    if args.raw:
+        sys.stdout.write(s.rest.get(args.raw, raw=True, accept="*/*").text + "\n")
+        return 0
+    selections = s.select(args.resources)
+    if args.watch or args.watch_only:
+        return watch(s, args, selections)
+    errors: list[str] = []
+    if output.is_table(args.output):
+        found = print_tables(s, args, selections, errors)
     else:
-        print(table(info.kind, objects, wide=args.output == "wide", with_namespace=all_namespaces))
-    return 0
+        found = print_structured(s, args, selections, errors)
+    if not found and not errors and not any(sel.names for sel in selections):
+        print(output.no_resources(_where(s, selections)), file=sys.stderr)
+    for line in errors:
+        print(line, file=sys.stderr)
+    return 1 if errors else 0
 
 
-async def run_many(args: argparse.Namespace, resources: list[str]) -> int:
-    """`skiff get deployments,replicasets`: one table per kind, names prefixed with the kind (kubectl's
-    way), a blank line between tables."""
-    infos = [resolve_resource(r) for r in resources]
+def _where(s: Session, selections: list[Selection]) -> str:
+    if s.all_namespaces or not any(sel.resource.namespaced for sel in selections):
+        return ""
+    return s.namespace
+
+
+def list_params(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
+    return {"labelSelector": args.selector, "fieldSelector": args.field_selector, **extra}
+
+
+def fetch_tables(s: Session, args: argparse.Namespace, sel: Selection, errors: list[str]) -> dict[str, Any] | None:
+    """One Table per selection: the list's, or the named objects' rows gathered into one."""
+    res = sel.resource
+    include = {"includeObject": "Object"} if args.sort_by else {}
+    if not sel.names:
+        return _list_all(s, res, list_params(args, **include), accept=TABLE)
+    table: dict[str, Any] | None = None
+    for name in sel.names:
+        try:
+            one = s.rest.get(res.path(s.ns_for(res) or s.namespace, name), params=include, accept=TABLE)
+        except ApiError as err:
+            if not (args.ignore_not_found and is_not_found(err)):
+                errors.append(err.message)
+            continue
+        if table is None:
+            table = one
+        else:
+            table["rows"] = table.get("rows", []) + one.get("rows", [])
+    return table
+
+
+def _list_all(s: Session, res: Resource, params: dict[str, Any], *, accept: str = "application/json") -> dict[str, Any]:
+    """Follow `continue` tokens so a long list arrives in chunks, as kubectl's --chunk-size."""
+    path = res.path(s.ns_for(res))
+    first = s.rest.get(path, params={**params, "limit": 500}, accept=accept)
+    key = "rows" if first.get("kind") == "Table" else "items"
+    while (first.get("metadata") or {}).get("continue"):
+        more = s.rest.get(
+            path, params={**params, "limit": 500, "continue": first["metadata"]["continue"]}, accept=accept
+        )
+        first[key] = (first.get(key) or []) + (more.get(key) or [])
+        first["metadata"] = more.get("metadata") or {}
+    return dict(first)
+
+
+def print_tables(s: Session, args: argparse.Namespace, selections: list[Selection], errors: list[str]) -> bool:
+    with_kind = len(selections) > 1
     blocks = []
-    async with api_client() as client:
-        for info in infos:
-            all_namespaces = info.namespaced and args.all_namespaces
-            namespace = "" if all_namespaces or not info.namespaced else namespace_of(args)
-            listed = await client.list_all(
-                info.message, namespace, label_selector=args.selector, field_selector=args.field_selector
+    for sel in selections:
+        table = fetch_tables(s, args, sel, errors)
+        if not table or not table.get("rows"):
+            continue
+        opts = output.TableOptions.from_args(args, with_namespace=s.all_namespaces, with_kind=with_kind)
+        blocks.append(output.layout(output.table_rows(sel.resource, table, opts)))
+    if blocks:
+        sys.stdout.write("\n".join(blocks))
+    return bool(blocks)
+
+
+def collect(
+    s: Session, args: argparse.Namespace, selections: list[Selection], errors: list[str]
+) -> list[tuple[Resource, dict[str, Any]]]:
+    objects: list[tuple[Resource, dict[str, Any]]] = []
+    for sel in selections:
+        res = sel.resource
+        if not sel.names:
+            listed = _list_all(s, res, list_params(args))
+            items = listed.get("items") or []
+            if getattr(args, "sort_by", ""):
+                items = sorted(items, key=lambda o: output.sort_key(o, args.sort_by))
+            for item in items:
+                item.setdefault("apiVersion", res.group_version)
+                item.setdefault("kind", res.kind)
+                objects.append((res, item))
+            continue
+        for name in sel.names:
+            try:
+                objects.append((res, s.get(res, name, s.ns_for(res) or s.namespace)))
+            except ApiError as err:
+                if not (args.ignore_not_found and is_not_found(err)):
+                    errors.append(err.message)
+    return objects
+
+
+def print_structured(s: Session, args: argparse.Namespace, selections: list[Selection], errors: list[str]) -> bool:
+    objects = collect(s, args, selections, errors)
+    single = len(selections) == 1 and len(selections[0].names) == 1
+    if not objects and (not single or errors):
+        if args.output.startswith(("json", "yaml")) and not single and not errors:
+            sys.stdout.write(output.structured(args.output, [], single=False))
+        return False
+    sys.stdout.write(
+        output.structured(args.output, objects, single=single, template=args.template, no_headers=args.no_headers)
+    )
+    return True
+
+
+def watch(s: Session, args: argparse.Namespace, selections: list[Selection]) -> int:
+    if len(selections) != 1:
+        raise CliError("error: you may only specify a single resource type")
+    sel = selections[0]
+    res = sel.resource
+    table_mode = output.is_table(args.output)
+    params = list_params(args)
+    if sel.names:
+        if len(sel.names) > 1:
+            raise CliError(
+                "error: watch is only supported on individual resources and resource collections, "
+                f"but {len(sel.names)} resources were found"
             )
-            if not listed.items:
+        params["fieldSelector"] = f"metadata.name={sel.names[0]}"
+    listed = _list_all(s, res, params, accept=TABLE if table_mode else "application/json")
+    rv = (listed.get("metadata") or {}).get("resourceVersion", "")
+    opts = output.TableOptions.from_args(args, with_namespace=s.all_namespaces)
+    widths: list[int] = []
+    defs = listed.get("columnDefinitions")
+    if not args.watch_only:
+        if table_mode:
+            rows = output.table_rows(res, listed, opts)
+            if len(rows) > 1:
+                sys.stdout.write(output.layout(rows, widths))
+            else:
+                print(output.no_resources(_where(s, [sel])), file=sys.stderr)
+        else:
+            for item in listed.get("items") or []:
+                sys.stdout.write(output.structured(args.output, [(res, item)], single=True, template=args.template))
+        sys.stdout.flush()
+    header_done = bool(widths)
+    accept = TABLE if table_mode else "application/json"
+    for event in s.rest.watch(res.path(s.ns_for(res)), {**params, "resourceVersion": rv}, accept=accept):
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind in ("BOOKMARK", "ERROR"):
+            if kind == "ERROR":
+                raise CliError(f"error: {obj.get('message', 'watch failed')}")
+            continue
+        if table_mode:
+            if obj.get("kind") != "Table":
                 continue
-            text = table(info.kind, listed.items, wide=args.output == "wide", with_namespace=all_namespaces)
-            blocks.append(_prefix_names(text, info.singular))
-    print("\n\n".join(blocks) if blocks else "No resources found.")
+            if not obj.get("columnDefinitions"):  # only the first event of a watch carries them
+                obj["columnDefinitions"] = defs
+            defs = obj["columnDefinitions"]
+            rows = output.table_rows(res, obj, opts, header=not header_done)
+            if args.output_watch_events:
+                rows = [(["EVENT"] if i == 0 and not header_done else [kind]) + r for i, r in enumerate(rows)]
+            header_done = True
+            sys.stdout.write(output.layout(rows, widths))
+        else:
+            obj.setdefault("apiVersion", res.group_version)
+            obj.setdefault("kind", res.kind)
+            sys.stdout.write(output.structured(args.output, [(res, obj)], single=True, template=args.template))
+        sys.stdout.flush()
     return 0
-
-
-def _prefix_names(text: str, singular: str) -> str:
-    """Prefix the NAME column with "<kind>/" and re-align (events have no NAME column: left as is)."""
-    lines = text.splitlines()
-    header = lines[0]
-    found = re.search(r"(?<!\S)NAME(?!\S)", header)
-    if found is None:
-        return text
-    col = found.start()
-    out = [header]
-    for line in lines[1:]:
-        out.append(line[:col] + f"{singular}/" + line[col:])
-    pad = len(singular) + 1
-    out[0] = header[: col + 4] + " " * pad + header[col + 4 :]
-    return "\n".join(out)
