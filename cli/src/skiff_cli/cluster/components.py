@@ -225,7 +225,7 @@ def dns(layout: ClusterLayout, tls: TLSConfig) -> Component:
     )
 
 
-def metrics(layout: ClusterLayout, tls: TLSConfig) -> Component:
+def metrics(layout: ClusterLayout, tls: TLSConfig, serving: TLSConfig) -> Component:
     """skiff-metrics (metrics-server): scrapes the kubelet's --metrics-address, serves metrics.k8s.io to the
     apiserver's aggregator (--aggregated-apis above)."""
     return Component(
@@ -237,6 +237,8 @@ def metrics(layout: ClusterLayout, tls: TLSConfig) -> Component:
             f"--kubelet-port={layout.metrics_ports['kubelet']}",
             f"--metrics-address={layout.metrics_address('metrics')}",
             *tls_flags(tls, server=False),
+            f"--tls-serving-cert-file={serving.cert_file}",
+            f"--tls-serving-key-file={serving.key_file}",
         ],
     )
 

@@ -168,7 +168,7 @@ class LocalCluster:
             self._start(components.device_plugin(layout), lambda: True)
         self._start(components.proxy(layout, self.tls["proxy"]), lambda: proxy_healthy(layout))
         self._start(
-            components.metrics(layout, self.tls["metrics"]),
+            components.metrics(layout, self.tls["metrics"], self.tls["metrics-serving"]),
             lambda: http_ok(f"http://{layout.metrics_address('metrics')}/metrics"),
         )
         wait_for(

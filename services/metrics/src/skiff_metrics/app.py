@@ -56,7 +56,7 @@ class MetricsServer:
         self._runner = web.AppRunner(self.http.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         host, port = parse_host_port(self.cfg.listen)
-        tls = self.cfg.tls()
+        tls = self.cfg.serving_tls()
         site = web.TCPSite(self._runner, host, port, ssl_context=server_ssl(tls) if tls else None)
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []

@@ -27,6 +27,12 @@ class MetricsConfig:
     )
     tls_cert_file: str = field(default="", metadata={"help": "client and serving certificate (PEM)"})
     tls_key_file: str = field(default="", metadata={"help": "private key (PEM)", "secret": True})
+    tls_serving_cert_file: str = field(
+        default="", metadata={"help": "serving certificate (serverAuth) of --listen (empty: --tls-cert-file)"}
+    )
+    tls_serving_key_file: str = field(
+        default="", metadata={"help": "private key of --tls-serving-cert-file", "secret": True}
+    )
     listen: str = field(
         default="127.0.0.1:10260", metadata={"help": "host:port serving metrics.k8s.io (HTTPS with TLS files)"}
     )
@@ -44,6 +50,13 @@ class MetricsConfig:
 
     def tls(self) -> TLSConfig | None:
         return tls_from_files(self.tls_ca_file, self.tls_cert_file, self.tls_key_file)
+
+    def serving_tls(self) -> TLSConfig | None:
+        """What --listen serves with: its own serverAuth certificate when given (client certificates carry
+        only clientAuth), else the client one."""
+        if self.tls_serving_cert_file:
+            return tls_from_files(self.tls_ca_file, self.tls_serving_cert_file, self.tls_serving_key_file)
+        return self.tls()
 
     @property
     def resolution_s(self) -> float:

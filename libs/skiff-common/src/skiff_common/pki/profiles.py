@@ -49,6 +49,11 @@ CONTROL_PLANE_CLIENTS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("system:serviceaccounts", "system:serviceaccounts:kube-system"),
     ),
     "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", (MASTERS,)),
+    # skiff-metrics, as metrics-server runs: a ServiceAccount in kube-system.
+    "metrics": (
+        "system:serviceaccount:kube-system:metrics-server",
+        ("system:serviceaccounts", "system:serviceaccounts:kube-system"),
+    ),
 }
 
 
@@ -83,6 +88,8 @@ def control_plane_profiles(
         CertProfile("etcd/peer", node_name, "peer", hosts=etcd_hosts, ca="etcd/ca"),
         CertProfile("etcd/healthcheck-client", "kube-etcd-healthcheck-client", "client", ca="etcd/ca"),
         CertProfile("etcd/apiserver-client", "kube-apiserver-etcd-client", "client", ca="etcd/ca"),
+        # skiff-metrics's own serving certificate: the apiserver's aggregator dials it on 127.0.0.1.
+        CertProfile("metrics-serving", "metrics-server", "server", hosts=LOCAL_HOSTS),
     ]
     return profiles
 
