@@ -31,6 +31,19 @@ def test_a_removed_map_is_deleted_whole_and_lists_are_replaced() -> None:
     assert apply_patch(last, new) == {"spec": {"ports": [{"port": 1}], "selector": None}}
 
 
+def test_given_the_object_what_it_already_holds_is_left_out() -> None:
+    last = {"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"replicas": 2}}
+    new = {"metadata": {"labels": {"a": "1"}}, "spec": {"replicas": 2, "template": {"containers": [{"name": "c"}]}}}
+    current = {
+        "metadata": {"labels": {"a": "1", "b": "2"}, "uid": "u"},
+        "spec": {"replicas": 2, "template": {"containers": [{"name": "c", "imagePullPolicy": "Always"}]}},
+        "status": {"replicas": 1},
+    }
+    assert apply_patch(last, new, current) == {"metadata": {"labels": {"b": None}}}
+    assert apply_patch(new, new, current) == {}
+    assert apply_patch(new, {**new, "spec": {"replicas": 3}}, current) == {"spec": {"replicas": 3, "template": None}}
+
+
 def test_applied_form_leaves_out_status_and_itself() -> None:
     manifest = {
         "kind": "Pod",

@@ -182,6 +182,8 @@ def test_a_node_joins_by_tls_bootstrap_and_resets(skiff, tmp_path: Path) -> None
         assert (state / "bootstrap-kubelet.conf").stat().st_mode & 0o077 == 0  # holds the token
     finally:
         reset = skiff("reset", "--state-dir", str(state), check=False)
+        # As after kubeadm reset, the Node object stays until deleted; the shared cluster must not keep it.
+        skiff("delete", "node", name, "--ignore-not-found", check=False)
     assert reset.returncode == 0, reset.stdout + reset.stderr
     assert processes.running_pid("kubelet", layout.pid_dir) is None
     assert processes.running_pid("runtime", layout.pid_dir) is None

@@ -33,12 +33,13 @@ spec:
 """
 
 
-def pod_processes(cluster: LocalCluster) -> list[int]:
-    """Every process inside the cluster's cgroup tree: what the pods run."""
+def pod_processes(cluster: LocalCluster, uid: str) -> list[int]:
+    """Every process in the pod's cgroups (the kubelet names them pod<uid>), not other tests' pods."""
     pids: set[int] = set()
     for top in cgroup_dirs(cluster.layout.cgroup_root):
         for procs in top.rglob("cgroup.procs"):
-            pids.update(int(p) for p in procs.read_text().split())
+            if f"pod{uid}" in str(procs):
+                pids.update(int(p) for p in procs.read_text().split())
     return sorted(pids)
 
 
@@ -97,7 +98,7 @@ def test_pod_runs_isolated_and_is_cleaned_up(skiff, cluster: LocalCluster, tmp_p
     assert status == 5 and b"40 120" in shown, shown
 
     # The container is really limited: its cgroup carries the pod's memory limit.
-    assert pod_processes(cluster), "no process in the cluster's cgroups while the pod runs"
+    assert pod_processes(cluster, pod["metadata"]["uid"]), "no process in the cluster's cgroups while the pod runs"
     assert any(
         ((d / "memory.limit_in_bytes").exists() and (d / "memory.limit_in_bytes").read_text().strip() == str(64 << 20))
         or ((d / "memory.max").exists() and (d / "memory.max").read_text().strip() == str(64 << 20))
@@ -109,7 +110,7 @@ def test_pod_runs_isolated_and_is_cleaned_up(skiff, cluster: LocalCluster, tmp_p
 
     assert 'pod "hello" deleted' in skiff("delete", "pod", "hello").stdout
     assert "hello" not in skiff("get", "pods").stdout
-    assert pod_processes(cluster) == [], "container processes left after delete"
+    assert pod_processes(cluster, pod["metadata"]["uid"]) == [], "container processes left after delete"
     leftover = [m for m in mounts_below(cluster.layout.state_dir) if "rootfs" in m or "netns" in m]
     assert leftover == [], leftover
 

@@ -37,12 +37,35 @@ def last_applied(annotations: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def apply_patch(last: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """The merge patch that states everything in `new` and deletes what `last` had and `new` dropped."""
-    patch = dict(new)
-    for key, old in last.items():
-        if key not in new:
+def apply_patch(last: dict[str, Any], new: dict[str, Any], current: Any = None) -> dict[str, Any]:
+    """The merge patch that states everything in `new` and deletes what `last` had and `new` dropped.
+    Given the object as it is (`current`), what it already holds is left out, as kubectl's three-way
+    patch does: an unchanged manifest gives an empty patch, which is not sent."""
+    patch: dict[str, Any] = {}
+    held = current if isinstance(current, dict) else {}
+    for key, value in new.items():
+        old = last.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            inner = apply_patch(old, value, held.get(key) if current is not None else None)
+            if inner or current is None or not isinstance(held.get(key), dict):
+                patch[key] = inner
+        elif current is None or key not in held or not holds(held[key], value):
+            patch[key] = value
+    for key in last:
+        if key not in new and (current is None or key in held):
             patch[key] = None
-        elif isinstance(old, dict) and isinstance(new[key], dict):
-            patch[key] = apply_patch(old, new[key])
     return patch
+
+
+def holds(current: Any, wanted: Any) -> bool:
+    """Whether `current` already states everything in `wanted` (defaults and other writers' fields
+    beside it do not count as a difference)."""
+    if isinstance(wanted, dict):
+        return isinstance(current, dict) and all(k in current and holds(current[k], v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return (
+            isinstance(current, list)
+            and len(current) == len(wanted)
+            and all(holds(c, w) for c, w in zip(current, wanted, strict=True))
+        )
+    return bool(current == wanted and type(current) is type(wanted))

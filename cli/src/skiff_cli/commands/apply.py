@@ -89,7 +89,9 @@ def apply_one(s: Session, args: argparse.Namespace, res: Resource, obj: dict[str
             raise
         return writes.create(s, args, res, obj), "created"
     manifest = {k: v for k, v in obj.items() if k != "status"}
-    patch = apply_patch(last_applied(current.get("metadata", {}).get("annotations") or {}), manifest)
+    patch = apply_patch(last_applied(current.get("metadata", {}).get("annotations") or {}), manifest, current)
+    if not patch:  # as kubectl: an empty patch is not sent
+        return current, "unchanged"
     if writes.client_dry_run(args):
         return current, "configured"
     params = writes.params(args, fieldValidation="Strict")

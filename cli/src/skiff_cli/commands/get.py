@@ -148,7 +148,14 @@ def print_structured(s: Session, args: argparse.Namespace, selections: list[Sele
             sys.stdout.write(output.structured(args.output, [], single=False))
         return False
     sys.stdout.write(
-        output.structured(args.output, objects, single=single, template=args.template, no_headers=args.no_headers)
+        output.structured(
+            args.output,
+            objects,
+            single=single,
+            template=args.template,
+            no_headers=args.no_headers,
+            show_managed_fields=args.show_managed_fields,
+        )
     )
     return True
 
@@ -181,7 +188,15 @@ def watch(s: Session, args: argparse.Namespace, selections: list[Selection]) -> 
                 print(output.no_resources(_where(s, [sel])), file=sys.stderr)
         else:
             for item in listed.get("items") or []:
-                sys.stdout.write(output.structured(args.output, [(res, item)], single=True, template=args.template))
+                sys.stdout.write(
+                    output.structured(
+                        args.output,
+                        [(res, item)],
+                        single=True,
+                        template=args.template,
+                        show_managed_fields=args.show_managed_fields,
+                    )
+                )
         sys.stdout.flush()
     header_done = bool(widths)
     accept = TABLE if table_mode else "application/json"
@@ -205,6 +220,14 @@ def watch(s: Session, args: argparse.Namespace, selections: list[Selection]) -> 
         else:
             obj.setdefault("apiVersion", res.group_version)
             obj.setdefault("kind", res.kind)
-            sys.stdout.write(output.structured(args.output, [(res, obj)], single=True, template=args.template))
+            sys.stdout.write(
+                output.structured(
+                    args.output,
+                    [(res, obj)],
+                    single=True,
+                    template=args.template,
+                    show_managed_fields=args.show_managed_fields,
+                )
+            )
         sys.stdout.flush()
     return 0

@@ -31,6 +31,9 @@ def add_output_flags(parser: argparse.ArgumentParser, *, tables: bool = True) ->
         "-o", "--output", default="", help="json|yaml|name|wide|jsonpath=...|custom-columns=...|go-template=..."
     )
     parser.add_argument("--template", default="", help="the template for -o go-template/jsonpath")
+    parser.add_argument(
+        "--show-managed-fields", action="store_true", help="keep metadata.managedFields in structured output"
+    )
     if tables:
         parser.add_argument("--show-labels", action="store_true", help="show all labels as the last column")
         parser.add_argument("-L", "--label-columns", action="append", default=[], help="labels to show as columns")
@@ -87,10 +90,14 @@ def structured(
     single: bool,
     template: str = "",
     no_headers: bool = False,
+    show_managed_fields: bool = False,
 ) -> str:
-    """Everything but tables. `single`: one object asked for by name prints as itself, not as a List."""
+    """Everything but tables. `single`: one object asked for by name prints as itself, not as a List.
+    managedFields are left out unless asked for, as kubectl does: they are server bookkeeping."""
     kind, _, arg = output.partition("=")
     arg = arg or template
+    if not show_managed_fields:
+        objects = [(r, _without_managed_fields(o)) for r, o in objects]
     data: Any = objects[0][1] if single and len(objects) == 1 else as_list([o for _, o in objects])
     if kind == "yaml":
         return dump_yaml(data)
@@ -109,6 +116,13 @@ def structured(
     if kind == "custom-columns":
         return custom_columns(arg, [o for _, o in objects], no_headers)
     raise CliError(f'error: unable to match a printer suitable for the output format "{output}"')
+
+
+def _without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or "managedFields" not in meta:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
 
 
 def _read(path: str) -> str:

@@ -62,7 +62,13 @@ def report(args: argparse.Namespace, resource: Resource, obj: dict[str, Any], ve
             print(output.name_of(resource, obj))
         else:
             sys.stdout.write(
-                output.structured(out, [(resource, obj)], single=True, template=getattr(args, "template", ""))
+                output.structured(
+                    out,
+                    [(resource, obj)],
+                    single=True,
+                    template=getattr(args, "template", ""),
+                    show_managed_fields=getattr(args, "show_managed_fields", False),
+                )
             )
         return
     print(f"{output.name_of(resource, obj)} {verb}{suffix(args)}")
