@@ -1,5 +1,5 @@
 """One HPA metric -> proposal and MetricStatus: Pods metrics from custom.metrics.k8s.io as Kubernetes'
-GetMetricReplicas, and the failures of metrics Skiff does not serve, with Kubernetes' reasons."""
+GetMetricReplicas, and failures with Kubernetes' reasons (Object and External: test_hpa_object_external.py)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_pods_metric_scales_on_the_average() -> None:
         (pods_spec(target=""), {"qps": {}}, "FailedGetPodsMetric",
          "unable to get metric qps: invalid pods metric source: an average value (usage) target is required"),
         (hpa_pb2.MetricSpec(type="Object"), {}, "FailedGetObjectMetric",
-         "unable to get object metric: no custom.metrics.k8s.io API is served in this cluster"),
+         "invalid object metric source: neither a value target nor an average value target was set"),
         (hpa_pb2.MetricSpec(type="Nope"), {}, "InvalidMetricSourceType", 'unknown metric source type "Nope"'),
     ],
 )  # fmt: skip

@@ -3,7 +3,8 @@
     every --horizontal-pod-autoscaler-sync-period (15 s) per HPA, and on any change of it:
       GET scale of spec.scaleTargetRef (any kind with a scale subresource)   -> AbleToScale
       replicas 0 (and minReplicas > 0): ScalingActive False ScalingDisabled, nothing else
-      outside [min, max]: clamp;  else for each metric a proposal (metrics.py), the largest wins
+      outside [min, max]: clamp;  else for each metric a proposal (metrics.py; Object and External:
+                                  objectmetrics.py), the largest wins
                                                                             -> ScalingActive
       stabilize + rate-limit (behavior.py)                                  -> AbleToScale, ScalingLimited
       UPDATE scale when it changes: SuccessfulRescale (or FailedRescale) Event, lastScaleTime
@@ -33,6 +34,13 @@ from skiff_controllers.base import ControllerContext
 from skiff_controllers.horizontalpodautoscaler import behavior as B
 from skiff_controllers.horizontalpodautoscaler.metrics import MetricFailure, compute
 from skiff_controllers.horizontalpodautoscaler.metrics_client import ResourceMetricsClient
+from skiff_controllers.horizontalpodautoscaler.objectmetrics import (
+    Fetched,
+    ObjectValue,
+    external_key,
+    metric_selector,
+    object_key,
+)  # fmt: skip
 from skiff_controllers.horizontalpodautoscaler.replicas import Calculator, MetricsError, PodMetric
 
 log = get_logger(__name__)
@@ -214,13 +222,15 @@ class HorizontalPodAutoscalerController:
                 custom[name] = await self.metrics.custom_pod_metric(ns, name, scale.status.selector)
             except MetricsError as exc:
                 custom[name] = exc
+        fetched = await self._fetch_single_values(ns, specs)
         current = scale.spec.replicas
         best, best_name = 0, ""
         statuses: list[hpa_pb2.MetricStatus] = []
         failures: list[MetricFailure] = []
         for spec in specs:
             try:
-                proposal = compute(spec, current, pods, items, self.calc, now, custom)
+                proposal = compute(spec, current, pods, items, self.calc, now, custom, fetched=fetched,
+                                   status_replicas=scale.status.replicas, namespace=ns)  # fmt: skip
             except MetricFailure as failure:
                 self.events.record(hpa, "Warning", failure.reason, failure.cause)
                 failures.append(failure)
@@ -245,6 +255,28 @@ class HorizontalPodAutoscalerController:
         set_condition(hpa, "ScalingActive", "True", "ValidMetricFound",
                       f"the HPA was able to successfully calculate a replica count from {best_name}", now)  # fmt: skip
         return best, best_name, statuses
+
+    async def _fetch_single_values(self, ns: str, specs: list[hpa_pb2.MetricSpec]) -> Fetched:
+        """Object metrics from custom.metrics.k8s.io, External ones from external.metrics.k8s.io, each
+        asked once per sync (objectmetrics.py computes their proposals)."""
+        fetched: Fetched = {}
+        for spec in specs:
+            try:
+                if spec.type == "Object":
+                    key, ref, metric = object_key(spec), spec.object.described_object, spec.object.metric
+                    if key not in fetched:
+                        fetched[key] = ObjectValue(await self.metrics.object_metric(
+                            ns, ref.api_version, ref.kind, ref.name, metric.name, metric_selector(metric)
+                        ))  # fmt: skip
+                elif spec.type == "External":
+                    key, metric = external_key(spec), spec.external.metric
+                    if key not in fetched:
+                        fetched[key] = await self.metrics.external_metric(ns, metric.name, metric_selector(metric))
+            except ValueError as exc:  # a bad metric selector
+                fetched[key] = MetricsError(str(exc))
+            except MetricsError as exc:
+                fetched[key] = exc
+        return fetched
 
     def _normalize(
         self, key: str, hpa: hpa_pb2.HorizontalPodAutoscaler, current: int, desired: int, min_replicas: int, now: float

@@ -1,9 +1,10 @@
 """One metric of an HPA -> a replica proposal and its status (Kubernetes' computeReplicasForMetric).
 
-Resource and ContainerResource metrics come from metrics.k8s.io, Pods metrics from custom.metrics.k8s.io
-(skiff-metrics answers both, the latter from Prometheus); Object and External metrics are not served yet
-and fail as Kubernetes fails without those APIs (ScalingActive False, FailedGet<Type>Metric), while the
-other metrics of the HPA still count.
+Resource and ContainerResource metrics come from metrics.k8s.io, Pods and Object metrics from
+custom.metrics.k8s.io, External metrics from external.metrics.k8s.io (skiff-metrics answers all three,
+the last two from Prometheus); Object and External proposals are computed in objectmetrics.py. A metric
+that fails raises MetricFailure (ScalingActive False, FailedGet<Type>Metric) while the other metrics of
+the HPA still count.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from skiff.api.autoscaling.v2 import hpa_pb2
 from skiff.api.core.v1 import pod_pb2
 from skiff_common.apimachinery.quantity import milli_value
 
-from skiff_controllers.horizontalpodautoscaler import replicas
+from skiff_controllers.horizontalpodautoscaler import objectmetrics, replicas
 from skiff_controllers.horizontalpodautoscaler.metrics_client import resource_metric
-from skiff_controllers.horizontalpodautoscaler.replicas import Calculator, MetricsError, PodMetric
+from skiff_controllers.horizontalpodautoscaler.replicas import Calculator, MetricFailure, MetricsError, PodMetric
+
+__all__ = ["MetricFailure", "Proposal", "compute"]
 
 
 @dataclass
@@ -25,14 +28,6 @@ class Proposal:
     replicas: int
     name: str
     status: hpa_pb2.MetricStatus
-
-
-class MetricFailure(Exception):
-    """A metric could not be computed: the condition reason and message, and the error to report."""
-
-    def __init__(self, reason: str, cause: str, error: str) -> None:
-        super().__init__(error)
-        self.reason, self.cause = reason, cause
 
 
 def _milli_text(milli: int) -> str:
@@ -47,7 +42,14 @@ def compute(
     calc: Calculator,
     now: float,
     custom: dict[str, dict[str, PodMetric] | MetricsError] | None = None,
+    *,
+    fetched: objectmetrics.Fetched | None = None,
+    status_replicas: int | None = None,
+    namespace: str = "",
 ) -> Proposal:
+    """`current` is the scale's spec.replicas, `status_replicas` its status.replicas (which the
+    AverageValue targets of Object and External metrics divide by), `fetched` the Object and External
+    values keyed by objectmetrics.object_key / external_key."""
     if spec.type in ("Resource", "ContainerResource"):
         container_metric = spec.type == "ContainerResource"
         source = spec.container_resource if container_metric else spec.resource
@@ -94,11 +96,11 @@ def compute(
         return Proposal(proposal, what, status)
     if spec.type == "Pods":
         return _pods_metric(spec, current, pods, (custom or {}).get(spec.pods.metric.name), calc, now)
-    kinds = {"Object": "FailedGetObjectMetric", "External": "FailedGetExternalMetric"}
-    if spec.type in kinds:
-        api = "external.metrics.k8s.io" if spec.type == "External" else "custom.metrics.k8s.io"
-        cause = f"unable to get {spec.type.lower()} metric: no {api} API is served in this cluster"
-        raise MetricFailure(kinds[spec.type], cause, f"failed to get {spec.type.lower()} metric value: {cause}")
+    if spec.type in ("Object", "External"):
+        status_count = current if status_replicas is None else status_replicas
+        single = objectmetrics.object_metric if spec.type == "Object" else objectmetrics.external_metric
+        count, what, status = single(spec, namespace, current, status_count, pods, fetched or {}, calc)
+        return Proposal(count, what, status)
     raise MetricFailure(
         "InvalidMetricSourceType",
         f'unknown metric source type "{spec.type}"',

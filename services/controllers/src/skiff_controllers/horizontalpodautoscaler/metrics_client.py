@@ -1,7 +1,8 @@
-"""Reads pod usage from the resource metrics API (`metrics.k8s.io/v1beta1` PodMetrics) over the apiserver's
-REST port, as Kubernetes' HPA does through the aggregation layer: one LIST per HPA sync, filtered by the
-target's label selector. Values become thousandths (`MilliValue()`), with each pod's timestamp and window,
-which the CPU initialization rules need.
+"""Reads the metrics APIs over the apiserver's REST port, as Kubernetes' HPA does through the aggregation
+layer: pod usage from `metrics.k8s.io/v1beta1` PodMetrics (one LIST per HPA sync, filtered by the target's
+label selector), Pods and Object metrics from `custom.metrics.k8s.io/v1beta1` and External metrics from
+`external.metrics.k8s.io/v1beta1`. Values become thousandths (`MilliValue()`), with each pod's timestamp
+and window, which the CPU initialization rules need.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import urllib.request
 from datetime import datetime
 from typing import Any
 
+from skiff_common import errors
+from skiff_common.apimachinery.kinds import lookup_kind
 from skiff_common.apimachinery.quantity import milli_value
 from skiff_common.grpcutil import TLSConfig
 
@@ -56,7 +59,30 @@ def resource_metric(items: list[dict[str, Any]], resource: str, container: str =
 
 
 def _api(url: str) -> str:
+    if "/external.metrics.k8s.io/" in url:
+        return "external metrics API"
     return "custom metrics API" if "/custom.metrics.k8s.io/" in url else "resource metrics API"
+
+
+def guess_resource(kind: str) -> str:
+    """A kind's plural as apimachinery's UnsafeGuessKindToResource makes it (for kinds Skiff does not
+    serve itself, such as an Ingress whose metric a Prometheus rule still describes)."""
+    lower = kind.lower()
+    if lower.endswith(("s", "x", "z", "ch", "sh")):
+        return lower + "es"
+    if lower.endswith("y") and len(lower) > 1 and lower[-2] not in "aeiou":
+        return lower[:-1] + "ies"
+    return lower + "s"
+
+
+def object_resource(api_version: str, kind: str) -> str:
+    """The described object's resource as the custom metrics API names it: "services", "deployments.apps"."""
+    group = api_version.rpartition("/")[0] if "/" in api_version else ""
+    try:
+        plural = lookup_kind(api_version or "v1", kind).resource
+    except errors.SkiffError:
+        plural = guess_resource(kind)
+    return f"{plural}.{group}" if group else plural
 
 
 class ResourceMetricsClient:
@@ -105,3 +131,32 @@ class ResourceMetricsClient:
             i["describedObject"]["name"]: PodMetric(milli_value(i["value"]), _seconds(i.get("timestamp", "")), 0.0)
             for i in items
         }
+
+    async def object_metric(self, namespace: str, api_version: str, kind: str, name: str, metric: str,
+                            metric_selector: str) -> int:  # fmt: skip
+        """GetObjectMetric: the one value describing the object, in thousandths."""
+        if not self.server:
+            raise MetricsError("no custom metrics API server configured")
+        path = f"namespaces/{namespace}/{object_resource(api_version, kind)}/{urllib.parse.quote(name)}/{metric}"
+        query = urllib.parse.urlencode({"metricLabelSelector": metric_selector}) if metric_selector else ""
+        url = f"{self.server}/apis/custom.metrics.k8s.io/v1beta1/{path}"
+        body = await asyncio.to_thread(self._get, url + (f"?{query}" if query else ""))
+        items = list(body.get("items") or [])
+        if len(items) != 1:
+            raise MetricsError(
+                "unable to fetch metrics from custom metrics API: the custom metrics API server returned "
+                f"{len(items)} results when we asked for exactly one"
+            )
+        return milli_value(items[0]["value"])
+
+    async def external_metric(self, namespace: str, metric: str, selector: str) -> list[int]:
+        """GetExternalMetric: every series matching the selector, in thousandths (the HPA sums them)."""
+        if not self.server:
+            raise MetricsError("unable to fetch metrics from external metrics API: no metrics API server configured")
+        query = urllib.parse.urlencode({"labelSelector": selector}) if selector else ""
+        url = f"{self.server}/apis/external.metrics.k8s.io/v1beta1/namespaces/{namespace}/{metric}"
+        body = await asyncio.to_thread(self._get, url + (f"?{query}" if query else ""))
+        items = list(body.get("items") or [])
+        if not items:
+            raise MetricsError("no metrics returned from external metrics API")
+        return [milli_value(i["value"]) for i in items]

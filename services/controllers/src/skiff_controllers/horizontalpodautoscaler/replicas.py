@@ -8,6 +8,11 @@
       -> otherwise missing pods count as 100 % (scale-down) or 0 % (scale-up), unready pods as 0 % on a
          scale-up; recompute; keep the current count when that is within tolerance or flips direction
 
+    one value (Object metric, or the sum of an External metric's series) against a Value target
+      -> ratio = value / target; within tolerance ? current : ceil(ratio x Running-and-Ready pods)
+    ... against an AverageValue target
+      -> ratio = value / (target x status replicas); within tolerance ? current : ceil(value / target)
+
 Metric values are in thousandths (CPU millicores, memory milli-bytes), as Kubernetes' metrics client
 reports `MilliValue()`; an error is a `MetricsError` whose text is Kubernetes'.
 """
@@ -27,6 +32,15 @@ INITIAL_READINESS_DELAY = 30.0
 
 class MetricsError(Exception):
     pass
+
+
+class MetricFailure(Exception):
+    """A metric could not be computed: the condition reason (FailedGet<Type>Metric), the calculator's
+    error (the event's and condition's text) and the wrapped error Kubernetes reports."""
+
+    def __init__(self, reason: str, cause: str, error: str) -> None:
+        super().__init__(error)
+        self.reason, self.cause = reason, cause
 
 
 @dataclass(frozen=True)
@@ -199,3 +213,38 @@ def plain_replicas(
             metrics[name] = PodMetric(0)
     new_ratio, _ = usage_ratio(metrics, target_usage)
     return _finish(current, ratio, new_ratio, len(metrics), calc.tolerance), usage
+
+
+def ready_pods(pods: list[pod_pb2.Pod]) -> int:
+    """getReadyPodsCount: Running pods whose Ready condition is True."""
+    if not pods:
+        raise MetricsError("no pods returned by selector while calculating replica count")
+    return sum(1 for p in pods if p.status.phase == "Running" and (_ready_condition(p) or ("",))[0] == "True")
+
+
+def usage_ratio_replicas(current: int, ratio: float, pods: list[pod_pb2.Pod], calc: Calculator) -> int:
+    """getUsageRatioReplicaCount: a single value against its target scales the *ready* pods by the ratio;
+    from zero replicas the ratio itself is the count."""
+    if current == 0:
+        return math.ceil(ratio)
+    if abs(1.0 - ratio) <= calc.tolerance:
+        return current
+    return math.ceil(ratio * ready_pods(pods))
+
+
+def value_replicas(current: int, target: int, usage: int, pods: list[pod_pb2.Pod], calc: Calculator) -> int:
+    """A Value target (Object or External metric; for External `usage` is the sum of the series):
+    GetObjectMetricReplicas / GetExternalMetricReplicas, ratio = usage / target."""
+    return usage_ratio_replicas(current, usage / target, pods, calc)
+
+
+def average_value_replicas(status_replicas: int, target: int, usage: int, calc: Calculator) -> tuple[int, int]:
+    """An AverageValue target of an Object or External metric: the total divided among the target's
+    current replicas (GetObjectPerPodMetricReplicas / GetExternalPerPodMetricReplicas) ->
+    (replicas, average per replica). Readiness plays no part; the proposal is ceil(total / target)."""
+    if status_replicas == 0:  # nothing to divide among: Kubernetes' ratio is +Inf, so it always rescales
+        return math.ceil(usage / target), usage
+    replicas = status_replicas
+    if abs(1.0 - usage / (target * status_replicas)) > calc.tolerance:
+        replicas = math.ceil(usage / target)
+    return replicas, math.ceil(usage / status_replicas)

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from skiff.api.meta.v1 import meta_pb2 as skiff_dot_api_dot_meta_dot_v1_dot_meta__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"skiff/api/autoscaling/v2/hpa.proto\x12\x18skiff.api.autoscaling.v2\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cskiff/api/meta/v1/meta.proto\"\xfb\x01\n\x17HorizontalPodAutoscaler\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12/\n\x08metadata\x18\x03 \x01(\x0b\x32\x1d.skiff.api.meta.v1.ObjectMeta\x12\x43\n\x04spec\x18\x04 \x01(\x0b\x32\x35.skiff.api.autoscaling.v2.HorizontalPodAutoscalerSpec\x12G\n\x06status\x18\x05 \x01(\x0b\x32\x37.skiff.api.autoscaling.v2.HorizontalPodAutoscalerStatus\"\xb4\x02\n\x1bHorizontalPodAutoscalerSpec\x12O\n\x10scale_target_ref\x18\x01 \x01(\x0b\x32\x35.skiff.api.autoscaling.v2.CrossVersionObjectReference\x12\x19\n\x0cmin_replicas\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x14\n\x0cmax_replicas\x18\x03 \x01(\x05\x12\x35\n\x07metrics\x18\x04 \x03(\x0b\x32$.skiff.api.autoscaling.v2.MetricSpec\x12K\n\x08\x62\x65havior\x18\x05 \x01(\x0b\x32\x39.skiff.api.autoscaling.v2.HorizontalPodAutoscalerBehaviorB\x0f\n\r_min_replicas\"N\n\x1b\x43rossVersionObjectReference\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x03 \x01(\t\"\xeb\x01\n\nMetricSpec\x12\x0c\n\x04type\x18\x01 \x01(\t\x12@\n\x08resource\x18\x02 \x01(\x0b\x32..skiff.api.autoscaling.v2.ResourceMetricSource\x12S\n\x12\x63ontainer_resource\x18\x03 \x01(\x0b\x32\x37.skiff.api.autoscaling.v2.ContainerResourceMetricSource\x12\x38\n\x04pods\x18\x04 \x01(\x0b\x32*.skiff.api.autoscaling.v2.PodsMetricSource\"\\\n\x14ResourceMetricSource\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x36\n\x06target\x18\x02 \x01(\x0b\x32&.skiff.api.autoscaling.v2.MetricTarget\"x\n\x1d\x43ontainerResourceMetricSource\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x36\n\x06target\x18\x02 \x01(\x0b\x32&.skiff.api.autoscaling.v2.MetricTarget\x12\x11\n\tcontainer\x18\x03 \x01(\t\"\x86\x01\n\x10PodsMetricSource\x12:\n\x06metric\x18\x01 \x01(\x0b\x32*.skiff.api.autoscaling.v2.MetricIdentifier\x12\x36\n\x06target\x18\x02 \x01(\x0b\x32&.skiff.api.autoscaling.v2.MetricTarget\"T\n\x10MetricIdentifier\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x32\n\x08selector\x18\x02 \x01(\x0b\x32 .skiff.api.meta.v1.LabelSelector\"\xb6\x01\n\x0cMetricTarget\x12\x0c\n\x04type\x18\x01 \x01(\t\x12*\n\x05value\x18\x02 \x01(\x0b\x32\x1b.skiff.api.meta.v1.Quantity\x12\x32\n\raverage_value\x18\x03 \x01(\x0b\x32\x1b.skiff.api.meta.v1.Quantity\x12 \n\x13\x61verage_utilization\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\x16\n\x14_average_utilization\"\x9d\x01\n\x1fHorizontalPodAutoscalerBehavior\x12;\n\x08scale_up\x18\x01 \x01(\x0b\x32).skiff.api.autoscaling.v2.HPAScalingRules\x12=\n\nscale_down\x18\x02 \x01(\x0b\x32).skiff.api.autoscaling.v2.HPAScalingRules\"\xc9\x01\n\x0fHPAScalingRules\x12)\n\x1cstabilization_window_seconds\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x1a\n\rselect_policy\x18\x02 \x01(\tH\x01\x88\x01\x01\x12<\n\x08policies\x18\x03 \x03(\x0b\x32*.skiff.api.autoscaling.v2.HPAScalingPolicyB\x1f\n\x1d_stabilization_window_secondsB\x10\n\x0e_select_policy\"G\n\x10HPAScalingPolicy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05\x12\x16\n\x0eperiod_seconds\x18\x03 \x01(\x05\"\xb5\x02\n\x1dHorizontalPodAutoscalerStatus\x12 \n\x13observed_generation\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x33\n\x0flast_scale_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x63urrent_replicas\x18\x03 \x01(\x05\x12\x18\n\x10\x64\x65sired_replicas\x18\x04 \x01(\x05\x12?\n\x0f\x63urrent_metrics\x18\x05 \x03(\x0b\x32&.skiff.api.autoscaling.v2.MetricStatus\x12\x30\n\nconditions\x18\x06 \x03(\x0b\x32\x1c.skiff.api.meta.v1.ConditionB\x16\n\x14_observed_generation\"\xed\x01\n\x0cMetricStatus\x12\x0c\n\x04type\x18\x01 \x01(\t\x12@\n\x08resource\x18\x02 \x01(\x0b\x32..skiff.api.autoscaling.v2.ResourceMetricStatus\x12S\n\x12\x63ontainer_resource\x18\x03 \x01(\x0b\x32\x37.skiff.api.autoscaling.v2.ContainerResourceMetricStatus\x12\x38\n\x04pods\x18\x04 \x01(\x0b\x32*.skiff.api.autoscaling.v2.PodsMetricStatus\"b\n\x14ResourceMetricStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12<\n\x07\x63urrent\x18\x02 \x01(\x0b\x32+.skiff.api.autoscaling.v2.MetricValueStatus\"~\n\x1d\x43ontainerResourceMetricStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12<\n\x07\x63urrent\x18\x02 \x01(\x0b\x32+.skiff.api.autoscaling.v2.MetricValueStatus\x12\x11\n\tcontainer\x18\x03 \x01(\t\"\x8c\x01\n\x10PodsMetricStatus\x12:\n\x06metric\x18\x01 \x01(\x0b\x32*.skiff.api.autoscaling.v2.MetricIdentifier\x12<\n\x07\x63urrent\x18\x02 \x01(\x0b\x32+.skiff.api.autoscaling.v2.MetricValueStatus\"\xad\x01\n\x11MetricValueStatus\x12*\n\x05value\x18\x01 \x01(\x0b\x32\x1b.skiff.api.meta.v1.Quantity\x12\x32\n\raverage_value\x18\x02 \x01(\x0b\x32\x1b.skiff.api.meta.v1.Quantity\x12 \n\x13\x61verage_utilization\x18\x03 \x01(\x05H\x00\x88\x01\x01\x42\x16\n\x14_average_utilizationb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"skiff/api/autoscaling/v2/hpa.proto\x12\x18skiff.api.autoscaling.v2\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cskiff/api/meta/v1/meta.proto\"\xfb\x01\n\x17HorizontalPodAutoscaler\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12/\n\x08metadata\x18\x03 \x01(\x0b\x32\x1d.skiff.api.meta.v1.ObjectMeta\x12\x43\n\x04spec\x18\x04 \x01(\x0b\x32\x35.skiff.api.autoscaling.v2.HorizontalPodAutoscalerSpec\x12G\n\x06status\x18\x05 \x01(\x0b\x32\x37.skiff.api.autoscaling.v2.HorizontalPodAutoscalerStatus\"\xb4\x02\n\x1bHorizontalPodAutoscalerSpec\x12O\n\x10scale_target_ref\x18\x01 \x01(\x0b\x32\x35.skiff.api.autoscaling.v2.CrossVersionObjectReference\x12\x19\n\x0cmin_replicas\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x14\n\x0cmax_replicas\x18\x03 \x01(\x05\x12\x35\n\x07metrics\x18\x04 \x03(\x0b\x32$.skiff.api.autoscaling.v2.MetricSpec\x12K\n\x08\x62\x65havior\x18\x05 \x01(\x0b\x32\x39.skiff.api.autoscaling.v2.HorizontalPodAutoscalerBehaviorB\x0f\n\r_min_replicas\"N\n\x1b\x43rossVersionObjectReference\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x03 \x01(\t\"\xeb\x02\n\nMetricSpec\x12\x0c\n\x04type\x18\x01 \x01(\t\x12@\n\x08resource\x18\x02 \x01(\x0b\x32..skiff.api.autoscaling.v2.ResourceMetricSource\x12S\n\x12\x63ontainer_resource\x18\x03 \x01(\x0b\x32\x37.skiff.api.autoscaling.v2.ContainerResourceMetricSource\x12\x38\n\x04pods\x18\x04 \x01(\x0b\x32*.skiff.api.autoscaling.v2.PodsMetricSource\x12<\n\x06object\x18\x05 \x01(\x0b\x32,.skiff.api.autoscaling.v2.ObjectMetricSource\x12@\n\x08\x65xternal\x18\x06 \x01(\x0b\x32..skiff.api.autoscaling.v2.ExternalMetricSource\"\xd9\x01\n\x12ObjectMetricSource\x12O\n\x10\x64\x65scribed_object\x18\x01 \x01(\x0b\x32\x35.skiff.api.autoscaling.v2.CrossVersionObjectReference\x12\x36\n\x06target\x18\x02 \x01(\x0b\x32&.skiff.api.autoscaling.v2.MetricTarget\x12:\n\x06metric\x18\x03 \x01(\x0b\x32*.skiff.api.autoscaling.v2.MetricIdentifier\"\x8a\x01\n\x14\x45xternalMetricSource\x12:\n\x06metric\x18\x01 \x01(\x0b\x32*.skiff.api.autoscaling.v2.MetricIdentifier\x12\x36\n\x06target\x18\x02 \x01(\x0b\x32&.skiff.api.autoscaling.v2.MetricTarget\"\\\n\x14ResourceMetricSource\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x36\n\x06target\x18\x02 \x01(\x0b\x32&.skiff.api.autoscaling.v2.MetricTarget\"x\n\x1d\x43ontainerResourceMetricSource\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x36\n\x06target\x18\x02 \x01(\x0b\x32&.skiff.api.autoscaling.v2.MetricTarget\x12\x11\n\tcontainer\x18\x03 \x01(\t\"\x86\x01\n\x10PodsMetricSource\x12:\n\x06metric\x18\x01 \x01(\x0b\x32*.skiff.api.autoscaling.v2.MetricIdentifier\x12\x36\n\x06target\x18\x02 \x01(\x0b\x32&.skiff.api.autoscaling.v2.MetricTarget\"T\n\x10MetricIdentifier\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x32\n\x08selector\x18\x02 \x01(\x0b\x32 .skiff.api.meta.v1.LabelSelector\"\xb6\x01\n\x0cMetricTarget\x12\x0c\n\x04type\x18\x01 \x01(\t\x12*\n\x05value\x18\x02 \x01(\x0b\x32\x1b.skiff.api.meta.v1.Quantity\x12\x32\n\raverage_value\x18\x03 \x01(\x0b\x32\x1b.skiff.api.meta.v1.Quantity\x12 \n\x13\x61verage_utilization\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\x16\n\x14_average_utilization\"\x9d\x01\n\x1fHorizontalPodAutoscalerBehavior\x12;\n\x08scale_up\x18\x01 \x01(\x0b\x32).skiff.api.autoscaling.v2.HPAScalingRules\x12=\n\nscale_down\x18\x02 \x01(\x0b\x32).skiff.api.autoscaling.v2.HPAScalingRules\"\xc9\x01\n\x0fHPAScalingRules\x12)\n\x1cstabilization_window_seconds\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x1a\n\rselect_policy\x18\x02 \x01(\tH\x01\x88\x01\x01\x12<\n\x08policies\x18\x03 \x03(\x0b\x32*.skiff.api.autoscaling.v2.HPAScalingPolicyB\x1f\n\x1d_stabilization_window_secondsB\x10\n\x0e_select_policy\"G\n\x10HPAScalingPolicy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05\x12\x16\n\x0eperiod_seconds\x18\x03 \x01(\x05\"\xb5\x02\n\x1dHorizontalPodAutoscalerStatus\x12 \n\x13observed_generation\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x33\n\x0flast_scale_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x63urrent_replicas\x18\x03 \x01(\x05\x12\x18\n\x10\x64\x65sired_replicas\x18\x04 \x01(\x05\x12?\n\x0f\x63urrent_metrics\x18\x05 \x03(\x0b\x32&.skiff.api.autoscaling.v2.MetricStatus\x12\x30\n\nconditions\x18\x06 \x03(\x0b\x32\x1c.skiff.api.meta.v1.ConditionB\x16\n\x14_observed_generation\"\xed\x02\n\x0cMetricStatus\x12\x0c\n\x04type\x18\x01 \x01(\t\x12@\n\x08resource\x18\x02 \x01(\x0b\x32..skiff.api.autoscaling.v2.ResourceMetricStatus\x12S\n\x12\x63ontainer_resource\x18\x03 \x01(\x0b\x32\x37.skiff.api.autoscaling.v2.ContainerResourceMetricStatus\x12\x38\n\x04pods\x18\x04 \x01(\x0b\x32*.skiff.api.autoscaling.v2.PodsMetricStatus\x12<\n\x06object\x18\x05 \x01(\x0b\x32,.skiff.api.autoscaling.v2.ObjectMetricStatus\x12@\n\x08\x65xternal\x18\x06 \x01(\x0b\x32..skiff.api.autoscaling.v2.ExternalMetricStatus\"\xdf\x01\n\x12ObjectMetricStatus\x12:\n\x06metric\x18\x01 \x01(\x0b\x32*.skiff.api.autoscaling.v2.MetricIdentifier\x12<\n\x07\x63urrent\x18\x02 \x01(\x0b\x32+.skiff.api.autoscaling.v2.MetricValueStatus\x12O\n\x10\x64\x65scribed_object\x18\x03 \x01(\x0b\x32\x35.skiff.api.autoscaling.v2.CrossVersionObjectReference\"\x90\x01\n\x14\x45xternalMetricStatus\x12:\n\x06metric\x18\x01 \x01(\x0b\x32*.skiff.api.autoscaling.v2.MetricIdentifier\x12<\n\x07\x63urrent\x18\x02 \x01(\x0b\x32+.skiff.api.autoscaling.v2.MetricValueStatus\"b\n\x14ResourceMetricStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12<\n\x07\x63urrent\x18\x02 \x01(\x0b\x32+.skiff.api.autoscaling.v2.MetricValueStatus\"~\n\x1d\x43ontainerResourceMetricStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12<\n\x07\x63urrent\x18\x02 \x01(\x0b\x32+.skiff.api.autoscaling.v2.MetricValueStatus\x12\x11\n\tcontainer\x18\x03 \x01(\t\"\x8c\x01\n\x10PodsMetricStatus\x12:\n\x06metric\x18\x01 \x01(\x0b\x32*.skiff.api.autoscaling.v2.MetricIdentifier\x12<\n\x07\x63urrent\x18\x02 \x01(\x0b\x32+.skiff.api.autoscaling.v2.MetricValueStatus\"\xad\x01\n\x11MetricValueStatus\x12*\n\x05value\x18\x01 \x01(\x0b\x32\x1b.skiff.api.meta.v1.Quantity\x12\x32\n\raverage_value\x18\x02 \x01(\x0b\x32\x1b.skiff.api.meta.v1.Quantity\x12 \n\x13\x61verage_utilization\x18\x03 \x01(\x05H\x00\x88\x01\x01\x42\x16\n\x14_average_utilizationb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,33 +40,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CROSSVERSIONOBJECTREFERENCE']._serialized_start=692
   _globals['_CROSSVERSIONOBJECTREFERENCE']._serialized_end=770
   _globals['_METRICSPEC']._serialized_start=773
-  _globals['_METRICSPEC']._serialized_end=1008
-  _globals['_RESOURCEMETRICSOURCE']._serialized_start=1010
-  _globals['_RESOURCEMETRICSOURCE']._serialized_end=1102
-  _globals['_CONTAINERRESOURCEMETRICSOURCE']._serialized_start=1104
-  _globals['_CONTAINERRESOURCEMETRICSOURCE']._serialized_end=1224
-  _globals['_PODSMETRICSOURCE']._serialized_start=1227
-  _globals['_PODSMETRICSOURCE']._serialized_end=1361
-  _globals['_METRICIDENTIFIER']._serialized_start=1363
-  _globals['_METRICIDENTIFIER']._serialized_end=1447
-  _globals['_METRICTARGET']._serialized_start=1450
-  _globals['_METRICTARGET']._serialized_end=1632
-  _globals['_HORIZONTALPODAUTOSCALERBEHAVIOR']._serialized_start=1635
-  _globals['_HORIZONTALPODAUTOSCALERBEHAVIOR']._serialized_end=1792
-  _globals['_HPASCALINGRULES']._serialized_start=1795
-  _globals['_HPASCALINGRULES']._serialized_end=1996
-  _globals['_HPASCALINGPOLICY']._serialized_start=1998
-  _globals['_HPASCALINGPOLICY']._serialized_end=2069
-  _globals['_HORIZONTALPODAUTOSCALERSTATUS']._serialized_start=2072
-  _globals['_HORIZONTALPODAUTOSCALERSTATUS']._serialized_end=2381
-  _globals['_METRICSTATUS']._serialized_start=2384
-  _globals['_METRICSTATUS']._serialized_end=2621
-  _globals['_RESOURCEMETRICSTATUS']._serialized_start=2623
-  _globals['_RESOURCEMETRICSTATUS']._serialized_end=2721
-  _globals['_CONTAINERRESOURCEMETRICSTATUS']._serialized_start=2723
-  _globals['_CONTAINERRESOURCEMETRICSTATUS']._serialized_end=2849
-  _globals['_PODSMETRICSTATUS']._serialized_start=2852
-  _globals['_PODSMETRICSTATUS']._serialized_end=2992
-  _globals['_METRICVALUESTATUS']._serialized_start=2995
-  _globals['_METRICVALUESTATUS']._serialized_end=3168
+  _globals['_METRICSPEC']._serialized_end=1136
+  _globals['_OBJECTMETRICSOURCE']._serialized_start=1139
+  _globals['_OBJECTMETRICSOURCE']._serialized_end=1356
+  _globals['_EXTERNALMETRICSOURCE']._serialized_start=1359
+  _globals['_EXTERNALMETRICSOURCE']._serialized_end=1497
+  _globals['_RESOURCEMETRICSOURCE']._serialized_start=1499
+  _globals['_RESOURCEMETRICSOURCE']._serialized_end=1591
+  _globals['_CONTAINERRESOURCEMETRICSOURCE']._serialized_start=1593
+  _globals['_CONTAINERRESOURCEMETRICSOURCE']._serialized_end=1713
+  _globals['_PODSMETRICSOURCE']._serialized_start=1716
+  _globals['_PODSMETRICSOURCE']._serialized_end=1850
+  _globals['_METRICIDENTIFIER']._serialized_start=1852
+  _globals['_METRICIDENTIFIER']._serialized_end=1936
+  _globals['_METRICTARGET']._serialized_start=1939
+  _globals['_METRICTARGET']._serialized_end=2121
+  _globals['_HORIZONTALPODAUTOSCALERBEHAVIOR']._serialized_start=2124
+  _globals['_HORIZONTALPODAUTOSCALERBEHAVIOR']._serialized_end=2281
+  _globals['_HPASCALINGRULES']._serialized_start=2284
+  _globals['_HPASCALINGRULES']._serialized_end=2485
+  _globals['_HPASCALINGPOLICY']._serialized_start=2487
+  _globals['_HPASCALINGPOLICY']._serialized_end=2558
+  _globals['_HORIZONTALPODAUTOSCALERSTATUS']._serialized_start=2561
+  _globals['_HORIZONTALPODAUTOSCALERSTATUS']._serialized_end=2870
+  _globals['_METRICSTATUS']._serialized_start=2873
+  _globals['_METRICSTATUS']._serialized_end=3238
+  _globals['_OBJECTMETRICSTATUS']._serialized_start=3241
+  _globals['_OBJECTMETRICSTATUS']._serialized_end=3464
+  _globals['_EXTERNALMETRICSTATUS']._serialized_start=3467
+  _globals['_EXTERNALMETRICSTATUS']._serialized_end=3611
+  _globals['_RESOURCEMETRICSTATUS']._serialized_start=3613
+  _globals['_RESOURCEMETRICSTATUS']._serialized_end=3711
+  _globals['_CONTAINERRESOURCEMETRICSTATUS']._serialized_start=3713
+  _globals['_CONTAINERRESOURCEMETRICSTATUS']._serialized_end=3839
+  _globals['_PODSMETRICSTATUS']._serialized_start=3842
+  _globals['_PODSMETRICSTATUS']._serialized_end=3982
+  _globals['_METRICVALUESTATUS']._serialized_start=3985
+  _globals['_METRICVALUESTATUS']._serialized_end=4158
 # @@protoc_insertion_point(module_scope)

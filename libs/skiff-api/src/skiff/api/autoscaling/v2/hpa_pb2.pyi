@@ -123,14 +123,20 @@ class MetricSpec(_message.Message):
     RESOURCE_FIELD_NUMBER: _builtins.int
     CONTAINER_RESOURCE_FIELD_NUMBER: _builtins.int
     PODS_FIELD_NUMBER: _builtins.int
+    OBJECT_FIELD_NUMBER: _builtins.int
+    EXTERNAL_FIELD_NUMBER: _builtins.int
     type: _builtins.str
-    """"Resource", "ContainerResource" or "Pods"."""
+    """"Resource", "ContainerResource", "Pods", "Object" or "External"."""
     @_builtins.property
     def resource(self) -> Global___ResourceMetricSource: ...
     @_builtins.property
     def container_resource(self) -> Global___ContainerResourceMetricSource: ...
     @_builtins.property
     def pods(self) -> Global___PodsMetricSource: ...
+    @_builtins.property
+    def object(self) -> Global___ObjectMetricSource: ...
+    @_builtins.property
+    def external(self) -> Global___ExternalMetricSource: ...
     def __init__(
         self,
         *,
@@ -138,14 +144,72 @@ class MetricSpec(_message.Message):
         resource: Global___ResourceMetricSource | None = ...,
         container_resource: Global___ContainerResourceMetricSource | None = ...,
         pods: Global___PodsMetricSource | None = ...,
+        object: Global___ObjectMetricSource | None = ...,
+        external: Global___ExternalMetricSource | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["container_resource", b"container_resource", "pods", b"pods", "resource", b"resource"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["container_resource", b"container_resource", "external", b"external", "object", b"object", "pods", b"pods", "resource", b"resource"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["container_resource", b"container_resource", "pods", b"pods", "resource", b"resource", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["container_resource", b"container_resource", "external", b"external", "object", b"object", "pods", b"pods", "resource", b"resource", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MetricSpec: _TypeAlias = MetricSpec  # noqa: Y015
+
+@_typing.final
+class ObjectMetricSource(_message.Message):
+    """A metric describing one Kubernetes object (custom.metrics.k8s.io), e.g. a Service's requests per second."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESCRIBED_OBJECT_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    METRIC_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def described_object(self) -> Global___CrossVersionObjectReference: ...
+    @_builtins.property
+    def target(self) -> Global___MetricTarget: ...
+    @_builtins.property
+    def metric(self) -> Global___MetricIdentifier: ...
+    def __init__(
+        self,
+        *,
+        described_object: Global___CrossVersionObjectReference | None = ...,
+        target: Global___MetricTarget | None = ...,
+        metric: Global___MetricIdentifier | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["described_object", b"described_object", "metric", b"metric", "target", b"target"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["described_object", b"described_object", "metric", b"metric", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ObjectMetricSource: _TypeAlias = ObjectMetricSource  # noqa: Y015
+
+@_typing.final
+class ExternalMetricSource(_message.Message):
+    """A metric not tied to any Kubernetes object (external.metrics.k8s.io), e.g. a queue's length."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRIC_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metric(self) -> Global___MetricIdentifier: ...
+    @_builtins.property
+    def target(self) -> Global___MetricTarget: ...
+    def __init__(
+        self,
+        *,
+        metric: Global___MetricIdentifier | None = ...,
+        target: Global___MetricTarget | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metric", b"metric", "target", b"target"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metric", b"metric", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExternalMetricSource: _TypeAlias = ExternalMetricSource  # noqa: Y015
 
 @_typing.final
 class ResourceMetricSource(_message.Message):
@@ -407,6 +471,8 @@ class MetricStatus(_message.Message):
     RESOURCE_FIELD_NUMBER: _builtins.int
     CONTAINER_RESOURCE_FIELD_NUMBER: _builtins.int
     PODS_FIELD_NUMBER: _builtins.int
+    OBJECT_FIELD_NUMBER: _builtins.int
+    EXTERNAL_FIELD_NUMBER: _builtins.int
     type: _builtins.str
     @_builtins.property
     def resource(self) -> Global___ResourceMetricStatus: ...
@@ -414,6 +480,10 @@ class MetricStatus(_message.Message):
     def container_resource(self) -> Global___ContainerResourceMetricStatus: ...
     @_builtins.property
     def pods(self) -> Global___PodsMetricStatus: ...
+    @_builtins.property
+    def object(self) -> Global___ObjectMetricStatus: ...
+    @_builtins.property
+    def external(self) -> Global___ExternalMetricStatus: ...
     def __init__(
         self,
         *,
@@ -421,14 +491,68 @@ class MetricStatus(_message.Message):
         resource: Global___ResourceMetricStatus | None = ...,
         container_resource: Global___ContainerResourceMetricStatus | None = ...,
         pods: Global___PodsMetricStatus | None = ...,
+        object: Global___ObjectMetricStatus | None = ...,
+        external: Global___ExternalMetricStatus | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["container_resource", b"container_resource", "pods", b"pods", "resource", b"resource"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["container_resource", b"container_resource", "external", b"external", "object", b"object", "pods", b"pods", "resource", b"resource"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["container_resource", b"container_resource", "pods", b"pods", "resource", b"resource", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["container_resource", b"container_resource", "external", b"external", "object", b"object", "pods", b"pods", "resource", b"resource", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MetricStatus: _TypeAlias = MetricStatus  # noqa: Y015
+
+@_typing.final
+class ObjectMetricStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRIC_FIELD_NUMBER: _builtins.int
+    CURRENT_FIELD_NUMBER: _builtins.int
+    DESCRIBED_OBJECT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metric(self) -> Global___MetricIdentifier: ...
+    @_builtins.property
+    def current(self) -> Global___MetricValueStatus: ...
+    @_builtins.property
+    def described_object(self) -> Global___CrossVersionObjectReference: ...
+    def __init__(
+        self,
+        *,
+        metric: Global___MetricIdentifier | None = ...,
+        current: Global___MetricValueStatus | None = ...,
+        described_object: Global___CrossVersionObjectReference | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["current", b"current", "described_object", b"described_object", "metric", b"metric"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current", b"current", "described_object", b"described_object", "metric", b"metric"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ObjectMetricStatus: _TypeAlias = ObjectMetricStatus  # noqa: Y015
+
+@_typing.final
+class ExternalMetricStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRIC_FIELD_NUMBER: _builtins.int
+    CURRENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metric(self) -> Global___MetricIdentifier: ...
+    @_builtins.property
+    def current(self) -> Global___MetricValueStatus: ...
+    def __init__(
+        self,
+        *,
+        metric: Global___MetricIdentifier | None = ...,
+        current: Global___MetricValueStatus | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["current", b"current", "metric", b"metric"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current", b"current", "metric", b"metric"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExternalMetricStatus: _TypeAlias = ExternalMetricStatus  # noqa: Y015
 
 @_typing.final
 class ResourceMetricStatus(_message.Message):
