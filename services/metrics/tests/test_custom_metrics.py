@@ -20,9 +20,10 @@ from skiff.api.core.v1 import pod_pb2
 from skiff.api.meta.v1 import meta_pb2
 from skiff_client import ApiClient
 from skiff_cluster_fixture import eventually
+from skiff_common.apimachinery.labels import EVERYTHING
 from skiff_metrics.app import MetricsServer
 from skiff_metrics.config import MetricsConfig
-from skiff_metrics.custom import load_rules, render
+from skiff_metrics.rules import load_rules, object_query
 
 pytestmark = pytest.mark.etcd
 RULES = """
@@ -46,10 +47,10 @@ def free_port() -> int:
 
 def test_rules_render_prometheus_adapter_templates(tmp_path: Path) -> None:
     (tmp_path / "rules.yaml").write_text(RULES)
-    (rule,) = load_rules(str(tmp_path / "rules.yaml"))
+    (rule,) = load_rules(str(tmp_path / "rules.yaml")).custom
     assert (rule.series, rule.name) == ("http_requests_total", "http_requests_per_second")
-    assert render(rule, "default", ["web-1", "web.0"]) == (
-        'sum(rate(http_requests_total{namespace="default",pod=~"web-1|web\\\\.0"}[10s])) by (pod)'
+    assert object_query(rule, "default", "pods", ["web-1", "web.0"], EVERYTHING) == (
+        'sum(rate(http_requests_total{namespace="default",pod=~"web\\\\-1|web\\\\.0"}[10s])) by (pod)'
     )
     (tmp_path / "bad.yaml").write_text("rules: [{seriesQuery: '{pod!=\"\"}'}]")
     with pytest.raises(ValueError, match=r"rules\[0\].seriesQuery"):

@@ -3,6 +3,8 @@
 every --metric-resolution: for each Node (informer) ─ GET <InternalIP>:<kubelet-port>/metrics/resource
                                                    └─> Storage.store(node, batch) (two points kept)
 GET /apis/metrics.k8s.io/v1beta1/... (from the apiserver's aggregator) ─> MetricsApi ─> Storage + caches
+GET /apis/custom.metrics.k8s.io/..., /apis/external.metrics.k8s.io/... ─> custom.py, external.py ─> Prometheus
+    (with --prometheus-url and --custom-metrics-rules; the rule file format is in rules.py)
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from skiff_common.observability.metrics import parse_host_port
 
 from skiff_metrics.api import MetricsApi
 from skiff_metrics.config import MetricsConfig
-from skiff_metrics.custom import CustomMetricsApi, load_rules
+from skiff_metrics.custom import CustomMetricsApi
+from skiff_metrics.external import ExternalMetricsApi
+from skiff_metrics.prometheus import Prometheus
+from skiff_metrics.rules import load_rules
 from skiff_metrics.scraper import Scraper
 from skiff_metrics.storage import Storage
 
@@ -44,8 +49,12 @@ class MetricsServer:
         self.storage = Storage()
         self.scraper = Scraper(cfg.kubelet_port, cfg.scrape_timeout_s)
         self.http = MetricsApi(self.storage, self.nodes, self.pods)
-        if cfg.prometheus_url and cfg.custom_metrics_rules:  # custom.metrics.k8s.io from Prometheus
-            CustomMetricsApi(load_rules(cfg.custom_metrics_rules), cfg.prometheus_url, self.pods).install(self.http.app)
+        self.prometheus: Prometheus | None = None
+        if cfg.prometheus_url and cfg.custom_metrics_rules:  # custom and external metrics from Prometheus
+            rules = load_rules(cfg.custom_metrics_rules)
+            self.prometheus = Prometheus(cfg.prometheus_url)
+            CustomMetricsApi(rules.custom, self.prometheus, self.pods).install(self.http.app)
+            ExternalMetricsApi(rules.external, self.prometheus).install(self.http.app)
         self._runner: web.AppRunner | None = None
         self._task: asyncio.Task[None] | None = None
         self.port = 0
@@ -92,4 +101,6 @@ class MetricsServer:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.scraper.close()
+        if self.prometheus is not None:
+            await self.prometheus.close()
         await self.factory.stop()

@@ -9,6 +9,8 @@ from skiff_client.tlsfiles import tls_from_files
 from skiff_common.grpcutil import TLSConfig
 from skiff_common.observability.metrics import parse_host_port
 
+from skiff_metrics.rules import load_rules
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
 
 
@@ -43,7 +45,11 @@ class MetricsConfig:
     scrape_timeout: str = field(default="10s", metadata={"help": "time allowed for one kubelet's answer"})
     prometheus_url: str = field(default="", metadata={"help": "Prometheus serving custom metrics (empty: none)"})
     custom_metrics_rules: str = field(
-        default="", metadata={"help": "rule file mapping Prometheus series to custom.metrics.k8s.io metrics"}
+        default="",
+        metadata={
+            "help": "prometheus-adapter rule file (rules, externalRules) mapping Prometheus series to "
+            "custom.metrics.k8s.io and external.metrics.k8s.io metrics"
+        },
     )
     metrics_address: str = field(default="", metadata={"help": "Prometheus endpoint host:port (empty: off)"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
@@ -76,4 +82,6 @@ class MetricsConfig:
         self.resolution_s, self.scrape_timeout_s  # noqa: B018 - raise on bad durations
         if bool(self.prometheus_url) != bool(self.custom_metrics_rules):
             raise ValueError("--prometheus-url and --custom-metrics-rules: give both or neither")
+        if self.custom_metrics_rules:
+            load_rules(self.custom_metrics_rules)  # a ValueError names the rule and field
         self.tls()
