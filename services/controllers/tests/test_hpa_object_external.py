@@ -8,6 +8,7 @@ import pytest
 from skiff.api.autoscaling.v2 import hpa_pb2
 from skiff.api.core.v1 import pod_pb2
 from skiff_controllers.horizontalpodautoscaler.metrics import MetricFailure, compute
+from skiff_controllers.horizontalpodautoscaler.metrics_client import object_resource
 from skiff_controllers.horizontalpodautoscaler.objectmetrics import (
     ObjectValue,
     external_key,
@@ -165,3 +166,29 @@ def test_value_target_without_pods_fails_as_kubernetes() -> None:
     with pytest.raises(MetricFailure) as info:
         compute(spec, 3, [], [], Calculator(), NOW, fetched={external_key(spec): [5000]}, namespace="ns")
     assert info.value.cause == "no pods returned by selector while calculating replica count"
+
+
+def test_keys_do_not_parse_the_selector() -> None:
+    """A bad selector still has a key, so its error (stored by the controller) reaches the condition."""
+    spec = external_spec("Value", 1000)
+    spec.external.metric.selector.match_expressions.add(key="queue", operator="Nope")
+    error = MetricsError('"Nope" is not a valid label selector operator')
+    with pytest.raises(MetricFailure) as info:
+        compute(spec, 1, pods(True), [], Calculator(), NOW, namespace="ns", fetched={external_key(spec): error})
+    assert info.value.reason == "FailedGetExternalMetric"
+    assert info.value.cause.endswith(': "Nope" is not a valid label selector operator')
+    assert external_key(spec) != external_key(external_spec("Value", 1000))
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind", "resource"),
+    [
+        ("v1", "Service", "services"),
+        ("apps/v1", "Deployment", "deployments.apps"),
+        ("networking.k8s.io/v1", "Ingress", "ingresses.networking.k8s.io"),
+        ("example.com/v1", "Policy", "policies.example.com"),
+        ("example.com/v1", "Gateway", "gateways.example.com"),
+    ],
+)
+def test_described_object_resource(api_version: str, kind: str, resource: str) -> None:
+    assert object_resource(api_version, kind) == resource

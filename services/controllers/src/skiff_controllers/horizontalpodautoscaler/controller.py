@@ -261,17 +261,20 @@ class HorizontalPodAutoscalerController:
         asked once per sync (objectmetrics.py computes their proposals)."""
         fetched: Fetched = {}
         for spec in specs:
+            if spec.type not in ("Object", "External"):
+                continue
+            key = object_key(spec) if spec.type == "Object" else external_key(spec)
+            if key in fetched:
+                continue
             try:
                 if spec.type == "Object":
-                    key, ref, metric = object_key(spec), spec.object.described_object, spec.object.metric
-                    if key not in fetched:
-                        fetched[key] = ObjectValue(await self.metrics.object_metric(
-                            ns, ref.api_version, ref.kind, ref.name, metric.name, metric_selector(metric)
-                        ))  # fmt: skip
-                elif spec.type == "External":
-                    key, metric = external_key(spec), spec.external.metric
-                    if key not in fetched:
-                        fetched[key] = await self.metrics.external_metric(ns, metric.name, metric_selector(metric))
+                    ref, metric = spec.object.described_object, spec.object.metric
+                    fetched[key] = ObjectValue(await self.metrics.object_metric(
+                        ns, ref.api_version, ref.kind, ref.name, metric.name, metric_selector(metric)
+                    ))  # fmt: skip
+                else:
+                    metric = spec.external.metric
+                    fetched[key] = await self.metrics.external_metric(ns, metric.name, metric_selector(metric))
             except ValueError as exc:  # a bad metric selector
                 fetched[key] = MetricsError(str(exc))
             except MetricsError as exc:

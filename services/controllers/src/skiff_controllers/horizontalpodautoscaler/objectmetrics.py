@@ -41,13 +41,18 @@ def metric_selector(metric: hpa_pb2.MetricIdentifier) -> str:
     return str(selector_from_proto(metric.selector)) if metric.HasField("selector") else ""
 
 
+def _selector_key(metric: hpa_pb2.MetricIdentifier) -> str:
+    """Identifies the selector without parsing it (a bad one must still have a key for its error)."""
+    return metric.selector.SerializeToString(deterministic=True).hex() if metric.HasField("selector") else "-"
+
+
 def object_key(spec: hpa_pb2.MetricSpec) -> str:
     ref, metric = spec.object.described_object, spec.object.metric
-    return f"object/{ref.api_version}/{ref.kind}/{ref.name}/{metric.name}?{metric_selector(metric)}"
+    return f"object/{ref.api_version}/{ref.kind}/{ref.name}/{metric.name}/{_selector_key(metric)}"
 
 
 def external_key(spec: hpa_pb2.MetricSpec) -> str:
-    return f"external/{spec.external.metric.name}?{metric_selector(spec.external.metric)}"
+    return f"external/{spec.external.metric.name}/{_selector_key(spec.external.metric)}"
 
 
 def go_selector(metric: hpa_pb2.MetricIdentifier) -> str:
