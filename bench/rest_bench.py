@@ -12,8 +12,14 @@ same machine load:
   (a) Create  a pod (the same pod; JSON for REST, protobuf for gRPC)
   (b) Get     a pod by name
   (c) List    a namespace of 100 pods (from etcd: resourceVersion "")
-  (d) `kubectl get pods -A` (kubectl 1.33, server-side Table, pages of 500) over --big-list pods:
-      time to the first line and to the last, best and median of 3.
+  (d) --big-list pods (10,000), the whole list, one request and pages of 500 (limit + continue), in 3
+      alternating rounds: gRPC, REST JSON, REST Table (what kubectl asks for); wall time and the CPU
+      seconds of the apiserver and of etcd per whole list, which the machine's other load does not inflate
+      the way it inflates wall time.
+  (e) `kubectl get pods -A` (kubectl 1.33, server-side Table) with its default pages of 500 and with
+      --chunk-size=0: time to the first line and to the last, best and median of 3, the apiserver's CPU
+      per run, and from kubectl's own -v=6 log the time its requests took on the server and the time it
+      waited in client-go's rate limiter (5 requests/s after a burst of 10, fixed in kubectl).
 Client and server share the machine's cores, which inflates every latency a little, alike for both.
 """
 
@@ -23,8 +29,10 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,7 +79,9 @@ async def ensure_namespace(stub: apiserver_pb2_grpc.ApiServerStub, name: str) ->
 
 
 SERVER_PID = 0
+ETCD_PID = 0
 ROUNDS = 5
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
 
 async def compare(
@@ -107,7 +117,8 @@ async def compare(
 
 async def run(args: argparse.Namespace, target: str, url: str, tls: object, kube: Path) -> None:
     creds = channel_credentials(tls)  # type: ignore[arg-type]
-    channel = grpc.aio.secure_channel(target, creds)
+    big = [("grpc.max_receive_message_length", 256 * 1024 * 1024)]  # 10,000 pods in one answer
+    channel = grpc.aio.secure_channel(target, creds, options=big)
     await asyncio.wait_for(channel.channel_ready(), 120)  # a busy machine starts slowly
     stub = apiserver_pb2_grpc.ApiServerStub(channel)
     ctx = ssl.create_default_context(cafile=tls.ca_file)  # type: ignore[attr-defined]
@@ -157,9 +168,9 @@ async def run(args: argparse.Namespace, target: str, url: str, tls: object, kube
             assert resp.status == 200, resp.status
 
     await compare("List(100)", max(n // 5, 20), conc, grpc_list, rest_list, results)
-    await session.close()
     if args.big_list:  # the pods above count towards the total
-        await big_list(stub, max(args.big_list - 2 * n - 100, 0), conc, kube)
+        await big_list(stub, session, max(args.big_list - 2 * n - 100, 0), conc, kube)
+    await session.close()
     await channel.close()
 
 
@@ -167,7 +178,9 @@ async def grpc_create_in(stub: apiserver_pb2_grpc.ApiServerStub, ns: str, i: int
     await stub.Create(pb.CreateRequest(object=kinds.pack(make_pod(f"l{i}", ns))))
 
 
-async def big_list(stub: apiserver_pb2_grpc.ApiServerStub, count: int, conc: int, kube: Path) -> None:
+async def big_list(
+    stub: apiserver_pb2_grpc.ApiServerStub, session: aiohttp.ClientSession, count: int, conc: int, kube: Path
+) -> None:
     namespaces = [f"big-{i}" for i in range(10)]
     for ns in namespaces:
         await ensure_namespace(stub, ns)
@@ -177,21 +190,77 @@ async def big_list(stub: apiserver_pb2_grpc.ApiServerStub, count: int, conc: int
 
     t0 = time.perf_counter()
     await run_concurrent(count, conc * 2, create)
-    print(f"\n(d) created {count} more pods in {time.perf_counter() - t0:.1f} s; {KUBECTL.name}:")
+    print(f"\n(d) created {count} more pods in {time.perf_counter() - t0:.1f} s; the whole list of pods:")
+    await whole_lists(stub, session)
+    print(f"\n(e) {KUBECTL.name}:")
     for flags in ([], ["--chunk-size=0"]):
         await time_kubectl(kube, flags)
 
 
-async def time_kubectl(kube: Path, flags: list[str]) -> None:
-    """kubectl get pods -A three times: seconds to its first output line and to its last."""
-    firsts, totals, lines = [], [], 0
+async def grpc_list_all(stub: apiserver_pb2_grpc.ApiServerStub, limit: int) -> int:
+    token, rows = "", 0
+    while True:
+        resp = await stub.List(pb.ListRequest(resource="pods", limit=limit, continue_token=token))
+        rows, token = rows + len(resp.items), resp.metadata.continue_token
+        if not token:
+            return rows
+
+
+async def rest_list_all(session: aiohttp.ClientSession, limit: int, accept: str) -> int:
+    token, rows = "", 0
+    while True:
+        query = {"limit": str(limit)} if limit else {}
+        if token:
+            query["continue"] = token
+        async with session.get("/api/v1/pods", params=query, headers={"Accept": accept}) as resp:
+            assert resp.status == 200, resp.status
+            body = json.loads(await resp.read())
+        rows, token = rows + len(body.get("items") or body.get("rows") or []), body["metadata"].get("continue", "")
+        if not token:
+            return rows
+
+
+async def whole_lists(stub: apiserver_pb2_grpc.ApiServerStub, session: aiohttp.ClientSession) -> None:
+    """Every encoding, one request and pages of 500, in alternating rounds; medians of 3."""
+    variants = {
+        "gRPC protobuf": lambda limit: grpc_list_all(stub, limit),
+        "REST JSON": lambda limit: rest_list_all(session, limit, "application/json"),
+        "REST Table (kubectl's)": lambda limit: rest_list_all(session, limit, TABLE),
+    }
+    got: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
     for _ in range(3):
+        for name, op in variants.items():
+            for limit in (0, 500):
+                cpu0, etcd0, t0 = cpu_seconds([SERVER_PID]), cpu_seconds([ETCD_PID]), time.perf_counter()
+                rows = await op(limit)
+                took = time.perf_counter() - t0
+                got.setdefault((name, limit), []).append(
+                    (took, cpu_seconds([SERVER_PID]) - cpu0, cpu_seconds([ETCD_PID]) - etcd0)
+                )
+    print(f"  {'':<24} {'':<18} {'wall':>8} {'apiserver CPU':>14} {'etcd CPU':>9}   ({rows} pods, medians of 3)")
+    for (name, limit), runs in got.items():
+        wall, cpu, etcd = (statistics.median(r[i] for r in runs) for i in range(3))
+        how = "one request" if not limit else f"pages of {limit}"
+        print(f"  {name:<24} {how:<18} {wall:7.2f}s {cpu:13.2f}s {etcd:8.2f}s")
+
+
+_WAITED = re.compile(r'"Waited before sending request" delay="([0-9.]+)(ms|s)"')
+_ANSWERED = re.compile(r'"Response" verb="GET" url="[^"]*/api/v1/pods[^"]*".* milliseconds=(\d+)')
+
+
+async def time_kubectl(kube: Path, flags: list[str]) -> None:
+    """kubectl get pods -A three times: seconds to its first output line and to its last, the apiserver's
+    CPU, and from kubectl's -v=6 log the server's answer times and client-go's throttling waits."""
+    firsts, totals, cpus, served, waited, lines, pages = [], [], [], [], [], 0, 0
+    for _ in range(3):
+        cpu0 = cpu_seconds([SERVER_PID])
         start = time.perf_counter()
         proc = await asyncio.create_subprocess_exec(
-            str(KUBECTL), "get", "pods", "-A", *flags, env={**os.environ, "KUBECONFIG": str(kube)},
+            str(KUBECTL), "get", "pods", "-A", "-v=6", *flags, env={**os.environ, "KUBECONFIG": str(kube)},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        assert proc.stdout is not None
+        assert proc.stdout is not None and proc.stderr is not None
+        log = asyncio.ensure_future(proc.stderr.read())
         first = None
         lines = 0
         async for _line in proc.stdout:
@@ -201,11 +270,20 @@ async def time_kubectl(kube: Path, flags: list[str]) -> None:
         await proc.wait()
         totals.append(time.perf_counter() - start)
         firsts.append(first or float("nan"))
+        cpus.append(cpu_seconds([SERVER_PID]) - cpu0)
+        text = (await log).decode(errors="replace")
+        answers = [int(ms) / 1000 for ms in _ANSWERED.findall(text)]
+        pages = len(answers)
+        served.append(sum(answers))
+        waited.append(sum(float(v) / (1000 if unit == "ms" else 1) for v, unit in _WAITED.findall(text)))
     firsts.sort()
     totals.sort()
     print(
         f"  {' '.join(['kubectl get pods -A', *flags]):<36} {lines - 1} rows: first line best {firsts[0]:.2f} s,"
-        f" median {firsts[1]:.2f} s; last line best {totals[0]:.2f} s, median {totals[1]:.2f} s"
+        f" median {firsts[1]:.2f} s; last line best {totals[0]:.2f} s, median {totals[1]:.2f} s\n"
+        f"  {'':<36} {pages} list requests answered in {statistics.median(served):.2f} s in all (kubectl's log),"
+        f" {statistics.median(waited):.2f} s waited in client-go's rate limiter;"
+        f" apiserver CPU {statistics.median(cpus):.2f} s per run (medians)"
     )
 
 
@@ -237,8 +315,8 @@ def main() -> None:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
         import uvloop
 
-        global SERVER_PID
-        SERVER_PID = procs[1].pid
+        global SERVER_PID, ETCD_PID
+        SERVER_PID, ETCD_PID = procs[1].pid, procs[0].pid
         uvloop.run(run(args, f"127.0.0.1:{api_port}", url, pki["admin"], kube))
     finally:
         stop_all(procs)

@@ -103,7 +103,11 @@ async def test_expired_continue_token(api) -> None:
         grpc.StatusCode.OUT_OF_RANGE,
         api.stub.List(pb.ListRequest(resource="pods", limit=1, continue_token=first.metadata.continue_token)),
     )
-    assert "too old" in err.message
+    assert "too old to display a consistent list result" in err.message
+    # As in Kubernetes, the 410 carries a token to go on from the same key at the latest revision.
+    rest = await api.stub.List(pb.ListRequest(resource="pods", limit=10, continue_token=err.metadata["continue"]))
+    assert [unpack(i).metadata.name for i in rest.items] == ["c1", "c2", "c9"]
+    assert int(rest.metadata.resource_version) > rev and not rest.metadata.continue_token
 
 
 async def test_list_at_exact_revision(api) -> None:

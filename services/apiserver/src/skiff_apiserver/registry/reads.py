@@ -3,7 +3,10 @@
 
 A continue token is base64(JSON {"rv": revision, "start": next key}). Every page of one list reads etcd
 at the first page's revision, so a paginated list is one consistent snapshot even while objects change;
-once etcd has compacted that revision the token is Expired (OUT_OF_RANGE) and the client starts over.
+each page is one etcd range from the token's key, so a page costs the same whatever its position. Once etcd
+has compacted that revision the token is Expired (410 Gone), and, as in Kubernetes, the error carries a
+fresh token with rv -1: the client may start over (consistent) or go on from the same key at the latest
+revision (the rest of the list then at that one revision, but not the first pages' one).
 """
 
 from __future__ import annotations
@@ -74,6 +77,15 @@ def make_filter(info: KindInfo, namespace: str, label_selector: str, field_selec
     return match
 
 
+_INCONSISTENT = -1  # a token's rv after its snapshot expired: go on at the latest revision
+EXPIRED_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+    "without the continue parameter, or use the continue token in this response to retrieve the remainder of "
+    "the results. Continuing with the provided token results in an inconsistent list - objects that were "
+    "created, modified, or deleted between the time the first chunk was returned and now may show up in the list."
+)
+
+
 def _encode_token(rev: int, start: bytes) -> str:
     raw = json.dumps({"rv": rev, "start": start.decode("utf-8", "surrogateescape")}).encode()
     return base64.urlsafe_b64encode(raw).decode()
@@ -85,7 +97,7 @@ def _decode_token(token: str, prefix: bytes) -> tuple[int, bytes]:
         rev, start = int(data["rv"]), str(data["start"]).encode("utf-8", "surrogateescape")
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise errors.BadRequest("invalid continue token: it must be the value a previous list returned") from None
-    if not start.startswith(prefix) or rev <= 0:
+    if not start.startswith(prefix) or (rev <= 0 and rev != _INCONSISTENT):
         raise errors.BadRequest("invalid continue token: it belongs to a different list")
     return rev, start
 
@@ -139,16 +151,25 @@ class Reads:
         rev, start = 0, prefix
         if opts.continue_token:
             rev, start = _decode_token(opts.continue_token, prefix)
+            rev = max(rev, 0)  # an inconsistent continuation reads the latest revision
         elif opts.resource_version not in ("", "0"):
             rev = bounds.resource_version(opts.resource_version) or 0
             await self._not_in_future(info, rev)
+        origin = start
         items: list[Message] = []
         token = ""
         while True:
             chunk = max(opts.limit - len(items), 1) + 1 if opts.limit else 0
             if opts.limit:
                 chunk = max(chunk, 100)  # selectors may reject many: read in reasonable chunks
-            kvs, more, read_rev = await self.store.client.range(start, end, revision=rev, limit=chunk)
+            try:
+                kvs, more, read_rev = await self.store.client.range(start, end, revision=rev, limit=chunk)
+            except errors.Expired:
+                if not opts.continue_token:
+                    raise
+                raise errors.Expired(
+                    EXPIRED_CONTINUE, metadata={"continue": _encode_token(_INCONSISTENT, origin)}
+                ) from None
             rev = rev or read_rev
             for i, kv in enumerate(kvs):
                 obj = codec.decode(info, kv.value, kv.mod_revision)

@@ -19,6 +19,7 @@ from skiff_apiserver.registry import bounds
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.registry.reads import ListOptions
 from skiff_apiserver.rest import codec, fieldmanager, printers
+from skiff_apiserver.rest.printers.cache import TableCache
 from skiff_apiserver.rest.router import Target
 from skiff_apiserver.rest.status import json_response, status_body
 from skiff_common import errors
@@ -146,6 +147,7 @@ class ObjectHandlers:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.items = codec.ItemCache()
+        self.rows = TableCache()
 
     async def get(self, request: web.Request, target: Target) -> web.Response:
         obj = await self.registry.get(
@@ -156,13 +158,9 @@ class ObjectHandlers:
     async def list(self, request: web.Request, target: Target) -> web.Response:
         items, meta = await self.registry.list(target.info, list_options(request, target))
         if printers.wants_table(request.headers.get("Accept", "")):
-            body = printers.table(
-                target.info.kind,
-                items,
-                codec.list_meta(meta.resource_version, meta.continue_token),
-                _include_object(request),
-            )
-            return json_response(body, content_type=printers.TABLE_CONTENT_TYPE)
+            list_meta = codec.list_meta(meta.resource_version, meta.continue_token)
+            table = self.rows.body(target.info.kind, items, list_meta, _include_object(request))
+            return web.Response(body=table, headers={"Content-Type": printers.TABLE_CONTENT_TYPE})
         data = self.items.list_body(target.info, items, meta.resource_version, meta.continue_token)
         return web.Response(body=data, headers={"Content-Type": "application/json"})
 

@@ -117,7 +117,11 @@ def error_status(
     if group and resource and not isinstance(err, errors.Invalid):
         # Kubernetes names a resource of a group with its group: `deployments.apps "x" not found`.
         message = message.replace(f'{resource} "', f'{resource}.{group} "', 1)
-    return code, status_body(code, reason, message, details)
+    body = status_body(code, reason, message, details)
+    if isinstance(err, errors.Expired) and err.metadata.get("continue"):
+        # An expired continue token: Kubernetes hands back a token to go on inconsistently (ListMeta).
+        body["metadata"]["continue"] = err.metadata["continue"]
+    return code, body
 
 
 def json_response(
