@@ -49,7 +49,7 @@ def _pod(*, size_limit: str = "", limits: tuple[str, ...] = (), medium: str = ""
             _pod(size_limit="1024Ki"),
             PodStorage(volumes={"scratch": 2 * MI}),
             'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". ',
-        ),  # noqa: E501
+        ),
         (
             _pod(limits=("1Mi",)),
             PodStorage(rootfs={"c0": MI // 2}, logs={"c0": MI // 2 + 1}),

@@ -70,7 +70,9 @@ class ImageGCManager:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cri, self.events, self.policy, self.period, self.clock = cri_client, events, policy, period, clock
-        self.node = node_pb2.Node(metadata=meta_pb2.ObjectMeta(name=node_name, uid=node_name))  # the nodeRef
+        self.node = node_pb2.Node(  # the kubelet's nodeRef: its uid is the node's name
+            api_version="v1", kind="Node", metadata=meta_pb2.ObjectMeta(name=node_name, uid=node_name)
+        )
         self.images: dict[str, ImageRecord] = {}
         self.began = clock()  # max age counts only once this kubelet has watched that long
         self._lock = asyncio.Lock()  # the GC loop and the eviction manager never remove at the same time
