@@ -71,6 +71,12 @@ def _pod(*, size_limit: str = "", limits: tuple[str, ...] = (), medium: str = ""
             'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". ',
         ),
         (_pod(limits=("2Mi",)), PodStorage(rootfs={"c0": MI}), None),
+        (  # medium Memory: its sizeLimit holds, but it is not ephemeral storage of the pod
+            _pod(size_limit="1Mi", medium="Memory"),
+            PodStorage(memory_volumes={"scratch": 2 * MI}),
+            'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". ',
+        ),
+        (_pod(medium="Memory", limits=("1Mi",)), PodStorage(memory_volumes={"scratch": 2 * MI}), None),
     ],
 )
 def test_verdict_is_kubernetes_order_and_message(pod: pod_pb2.Pod, usage: PodStorage, want: str | None) -> None:

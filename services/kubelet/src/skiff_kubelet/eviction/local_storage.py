@@ -40,6 +40,7 @@ class PodStorage:
     """One pod's measured local storage, in bytes."""
 
     volumes: dict[str, int] = field(default_factory=dict)  # local ephemeral volume name -> usage
+    memory_volumes: dict[str, int] = field(default_factory=dict)  # emptyDir medium Memory: not in the total
     rootfs: dict[str, int] = field(default_factory=dict)  # container name -> writable layer
     logs: dict[str, int] = field(default_factory=dict)  # container name -> log files
     etc_hosts: int = 0
@@ -69,6 +70,16 @@ def local_volumes(pod: pod_pb2.Pod) -> dict[str, Path]:
         elif vol.HasField("config_map"):
             out[vol.name] = Path("configmap") / vol.name
     return out
+
+
+def memory_volumes(pod: pod_pb2.Pod) -> dict[str, Path]:
+    """emptyDirs of medium Memory: not ephemeral storage, but their sizeLimit holds (they are plain
+    directories here, not tmpfs, so the limit is enforced by measuring them too)."""
+    return {
+        v.name: Path("empty-dir") / v.name
+        for v in pod.spec.volumes
+        if v.HasField("empty_dir") and v.empty_dir.medium == "Memory" and v.empty_dir.HasField("size_limit")
+    }
 
 
 def du(path: Path) -> int:
@@ -114,6 +125,8 @@ def measure(pod: pod_pb2.Pod, rootfs: dict[str, int], *, root_dir: str, pod_log_
     storage = PodStorage(rootfs=dict(rootfs), logs=container_logs(pod_log_directory(pod_log_dir, pod)))
     for name, rel in local_volumes(pod).items():
         storage.volumes[name] = du(volumes_dir / rel)
+    for name, rel in memory_volumes(pod).items():
+        storage.memory_volumes[name] = du(volumes_dir / rel)
     try:
         storage.etc_hosts = os.lstat(pod_dir(root_dir, pod.metadata.uid) / "etc-hosts").st_size
     except OSError:
@@ -153,7 +166,7 @@ def verdict(pod: pod_pb2.Pod, usage: PodStorage) -> str | None:
             continue
         text = vol.empty_dir.size_limit.value
         size = int_value(text) if text else 0
-        used = usage.volumes.get(vol.name)
+        used = usage.volumes.get(vol.name, usage.memory_volumes.get(vol.name))
         if used is not None and size > 0 and used > size:
             return f'Usage of EmptyDir volume "{vol.name}" exceeds the limit "{canonical_quantity(text)}". '
     limit = _pod_limit(pod)
