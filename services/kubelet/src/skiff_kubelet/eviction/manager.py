@@ -1,13 +1,12 @@
 """The eviction manager: local storage limits, node pressure conditions and eviction under pressure.
 
-    every --eviction-monitoring-interval (10 s):
-      pods with an emptyDir sizeLimit or an ephemeral-storage limit: their usage measured
-         (local_storage.py); each pod over a limit is evicted with Kubernetes' message, and the round ends
-      the node's own sample (/proc, statvfs: cheap)
+    every --eviction-monitoring-interval (10 s): the node's own sample (/proc, statvfs: cheap)
       -> signals (signals.py) vs thresholds (thresholds.py): met now (conditions), met for their grace
          period (eviction)
       -> MemoryPressure / DiskPressure / PIDPressure for the Node status, held True for
          --eviction-pressure-transition-period (5 min) after the last time a threshold was met
+      -> pods with an emptyDir sizeLimit or an ephemeral-storage limit: their usage measured
+         (local_storage.py); each pod over a limit is evicted with Kubernetes' message; the round ends
       -> under a disk threshold: node-level reclaim first, every unused image (imagegc/), then the
          threshold is measured again and no pod is evicted if it is no longer met
       -> under an eviction threshold: one stats snapshot (shared with /stats/summary) for the pods' usage,
@@ -143,10 +142,6 @@ class EvictionManager:
         return evicted
 
     async def synchronize(self) -> pod_pb2.Pod | None:
-        if self.root_dir:  # local storage limits come first; a round that evicted for them ends there
-            evicted = await self.local_storage_eviction()
-            if evicted:
-                return evicted[0]
         node = await asyncio.to_thread(host.node_sample, self.stats.root_dir)
         observed = observe(node, self.stats.memory_capacity)
         now = self.clock()
@@ -162,6 +157,12 @@ class EvictionManager:
             self.last_met[CONDITION[t.signal]] = now
             if now - self.first_observed.setdefault(t, now) >= t.grace_period:
                 due.append((t, value, available))
+        # As Kubernetes: conditions are updated first, then local storage limits; a round that evicted
+        # for them ends there.
+        if self.root_dir:
+            evicted = await self.local_storage_eviction()
+            if evicted:
+                return evicted[0]
         if not due:
             return None
         threshold, value, available = min(due, key=lambda d: ORDER.index(d[0].signal))
