@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from runtime_fixture import BIN, REPO
 from skiff.api.core.v1 import event_pb2, pod_pb2
 from skiff.cri.runtime.v1 import api_pb2 as cri
@@ -20,7 +21,6 @@ from skiff_client import ApiClient
 from skiff_cluster_fixture import eventually
 from skiff_kubelet.app import Kubelet
 from skiff_kubelet.config import KubeletConfig
-from skiff_kubelet.imagegc.manager import COLLECTED
 from skiff_kubelet.imagegc.policy import ImageGCPolicy
 from test_e2e import busybox_pod, kubelet_config
 
@@ -59,6 +59,10 @@ def _import_variant(runtime: Any, tmp_path: Path, ref: str, epoch: int) -> None:
     subprocess.run(cmd, check=True, capture_output=True)
 
 
+def _collected() -> float:
+    return REGISTRY.get_sample_value("kubelet_image_garbage_collected_total", {"reason": "space"}) or 0.0
+
+
 async def _tags(kubelet: Kubelet) -> set[str]:
     images = (await kubelet.cri.images.ListImages(cri.ListImagesRequest())).images
     return {t for i in images for t in i.repo_tags}
@@ -95,7 +99,7 @@ async def test_gc_removes_the_unused_image_and_keeps_used_ones(
     st = os.statvfs(runtime.tmp / "rt-state")
     usage = 100 - st.f_bavail * 100 // st.f_blocks
     high = max(int(usage) - 2, 1)
-    removed_before = COLLECTED.labels("space")._value.get()
+    removed_before = _collected()
     cfg = kubelet_config(
         apiserver, runtime, tmp_path, node_name=base.node_name, image_gc_high_threshold=high,
         image_gc_low_threshold=high - 1, image_minimum_gc_age="0s", image_gc_period="0.5s",
@@ -110,7 +114,7 @@ async def test_gc_removes_the_unused_image_and_keeps_used_ones(
 
         tags = await eventually(collected, "the unused image removed")
         assert {"docker.io/library/busybox:latest", "docker.io/library/stopped:1"} <= tags
-        assert COLLECTED.labels("space")._value.get() >= removed_before + 1
+        assert _collected() >= removed_before + 1
 
         async def failed_event() -> event_pb2.Event | None:
             for e in (await client.list(event_pb2.Event)).items:
