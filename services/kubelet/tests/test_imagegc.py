@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,11 @@ async def test_gc_removes_the_unused_image_and_keeps_used_ones(
         tags = await eventually(collected, "the unused image removed")
         assert {"docker.io/library/busybox:latest", "docker.io/library/stopped:1"} <= tags
         assert _collected() >= removed_before + 1
+        # Kept by the kubelet's own bookkeeping, not only by the runtime refusing to remove them: both are
+        # in use (never GC candidates), the one of the stopped container included.
+        images = (await second.cri.images.ListImages(cri.ListImagesRequest())).images
+        in_use = await second.image_gc.detect(time.time())
+        assert {i.id for i in images} == in_use
 
         async def failed_event() -> event_pb2.Event | None:
             for e in (await client.list(event_pb2.Event)).items:
