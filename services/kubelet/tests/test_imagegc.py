@@ -22,6 +22,7 @@ from skiff_client import ApiClient
 from skiff_cluster_fixture import eventually
 from skiff_kubelet.app import Kubelet
 from skiff_kubelet.config import KubeletConfig
+from skiff_kubelet.imagegc.manager import ImageRecord, eviction_order
 from skiff_kubelet.imagegc.policy import ImageGCPolicy
 from test_e2e import busybox_pod, kubelet_config
 
@@ -47,6 +48,18 @@ def test_defaults_are_the_kubelets() -> None:
 def test_bad_flags_name_the_flag(settings: dict[str, Any], error: str) -> None:
     with pytest.raises(ValueError, match="^" + error.replace("(", r"\(").replace(")", r"\)")):
         KubeletConfig(**settings).validate()
+
+
+def test_eviction_order_is_least_recently_used_then_first_detected() -> None:
+    images = {
+        "in-use": ImageRecord(first_detected=1, last_used=50),
+        "used-late": ImageRecord(first_detected=1, last_used=40),
+        "used-early": ImageRecord(first_detected=5, last_used=10),
+        "never-new": ImageRecord(first_detected=9),
+        "never-old": ImageRecord(first_detected=2),
+    }
+    order = [i for i, _ in eviction_order(images, {"in-use"})]
+    assert order == ["never-old", "never-new", "used-early", "used-late"]
 
 
 def _import_variant(runtime: Any, tmp_path: Path, ref: str, epoch: int) -> None:

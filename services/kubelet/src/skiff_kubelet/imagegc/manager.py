@@ -54,6 +54,12 @@ class ImageRecord:
     size: int = 0
 
 
+def eviction_order(images: dict[str, ImageRecord], in_use: set[str]) -> list[tuple[str, ImageRecord]]:
+    """Unused images, least recently used first, then the earliest detected (Kubernetes' order)."""
+    unused = [(i, r) for i, r in images.items() if i not in in_use]
+    return sorted(unused, key=lambda item: (item[1].last_used, item[1].first_detected))
+
+
 class ImageGCError(Exception):
     """A collection round could not do what the policy asks (the message is the Event's)."""
 
@@ -106,10 +112,6 @@ class ImageGCManager:
             del self.images[gone]
         return in_use
 
-    def _eviction_order(self, in_use: set[str]) -> list[tuple[str, ImageRecord]]:
-        unused = [(i, r) for i, r in self.images.items() if i not in in_use]
-        return sorted(unused, key=lambda item: (item[1].last_used, item[1].first_detected))
-
     async def _remove(self, image_id: str, reason: str) -> bool:
         try:
             await call(self.cri.images.RemoveImage(cri.RemoveImageRequest(image=cri.ImageSpec(image=image_id))))
@@ -123,7 +125,7 @@ class ImageGCManager:
 
     async def _free_space(self, to_free: int, now: float, in_use: set[str]) -> int:
         freed = 0
-        for image_id, record in self._eviction_order(in_use):
+        for image_id, record in eviction_order(self.images, in_use):
             if record.last_used >= now or now - record.first_detected < self.policy.min_age:
                 continue
             if await self._remove(image_id, "space"):
@@ -152,7 +154,7 @@ class ImageGCManager:
             in_use = await self.detect(now)
             freed = 0
             if self.policy.max_age > 0 and now - self.began > self.policy.max_age:
-                for image_id, record in self._eviction_order(in_use):
+                for image_id, record in eviction_order(self.images, in_use):
                     if now - record.last_used > self.policy.max_age:
                         if await self._remove(image_id, "age"):
                             freed += record.size
