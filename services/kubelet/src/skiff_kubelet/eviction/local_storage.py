@@ -118,19 +118,30 @@ def container_logs(folder: str) -> dict[str, int]:
     return out
 
 
+def volume_usage(pod: pod_pb2.Pod, root_dir: str) -> tuple[dict[str, int], int]:
+    """(local ephemeral volume name -> bytes, etc-hosts bytes): what the Summary API reports too."""
+    volumes_dir = pod_dir(root_dir, pod.metadata.uid) / "volumes"
+    volumes = {name: du(volumes_dir / rel) for name, rel in local_volumes(pod).items()}
+    try:
+        etc_hosts = os.lstat(pod_dir(root_dir, pod.metadata.uid) / "etc-hosts").st_size
+    except OSError:
+        etc_hosts = 0
+    return volumes, etc_hosts
+
+
 def measure(pod: pod_pb2.Pod, rootfs: dict[str, int], *, root_dir: str, pod_log_dir: str) -> PodStorage:
     """Measure a pod's volumes, logs and etc-hosts; `rootfs` (container -> writable layer bytes) comes from
     the runtime's CRI stats."""
+    volumes, etc_hosts = volume_usage(pod, root_dir)
+    storage = PodStorage(
+        volumes=volumes,
+        rootfs=dict(rootfs),
+        logs=container_logs(pod_log_directory(pod_log_dir, pod)),
+        etc_hosts=etc_hosts,
+    )
     volumes_dir = pod_dir(root_dir, pod.metadata.uid) / "volumes"
-    storage = PodStorage(rootfs=dict(rootfs), logs=container_logs(pod_log_directory(pod_log_dir, pod)))
-    for name, rel in local_volumes(pod).items():
-        storage.volumes[name] = du(volumes_dir / rel)
     for name, rel in memory_volumes(pod).items():
         storage.memory_volumes[name] = du(volumes_dir / rel)
-    try:
-        storage.etc_hosts = os.lstat(pod_dir(root_dir, pod.metadata.uid) / "etc-hosts").st_size
-    except OSError:
-        pass
     return storage
 
 
