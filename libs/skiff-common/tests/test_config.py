@@ -152,3 +152,17 @@ def test_cli_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "skiff-test: error: --port: invalid value 'x' (expected int)"
+
+
+@dataclass
+class Percent:
+    """A component whose help and default hold a literal %."""
+
+    threshold: str = field(default="nodefs.available<10%", metadata={"help": "e.g. 10% of the disk"})
+
+
+def test_help_with_a_percent_sign(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        load_config(Percent, ["--help"], env={})
+    out = capsys.readouterr().out
+    assert "e.g. 10% of the disk" in out and "nodefs.available<10%" in out

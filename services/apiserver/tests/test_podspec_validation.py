@@ -52,3 +52,12 @@ def test_request_above_limit_is_reported_every_time() -> None:
         errs = validate_pod_spec(s, "spec")
         assert [(e.path, e.reason) for e in errs] == [("spec.containers[0].resources.requests[cpu]", "Invalid value")]
         assert "must be less than or equal to cpu limit of 1" in errs[0].detail
+
+
+@pytest.mark.parametrize(("size", "valid"), [("1Mi", True), ("0", True), ("-1Mi", False), ("lots", False)])
+def test_empty_dir_size_limit_must_be_a_quantity(size: str, valid: bool) -> None:
+    s = spec()
+    s.volumes.add(name="scratch").empty_dir.size_limit.value = size
+    errs = validate_pod_spec(s, "spec")
+    expected = [] if valid else [("spec.volumes[0].emptyDir.sizeLimit", "Forbidden")]
+    assert [(e.path, e.reason) for e in errs] == expected

@@ -56,8 +56,10 @@ async def test_stats_of_a_busy_pod(client: ApiClient, apiserver: Any, runtime: A
     kubelet.stats.max_age = 0.5
     try:
         name = f"burn-{uuid.uuid4().hex[:6]}"
-        pod = busybox_pod(name, "while :; do :; done")
+        pod = busybox_pod(name, "dd if=/dev/zero of=/cache/fill bs=1024 count=512; while :; do :; done")
         pod.spec.node_name = cfg.node_name
+        pod.spec.volumes.add(name="cache").empty_dir.SetInParent()
+        pod.spec.containers[0].volume_mounts.add(name="cache", mount_path="/cache")
         pod.spec.containers[0].resources.limits["cpu"].value = "200m"
         await client.create(pod)
 
@@ -92,6 +94,10 @@ async def test_stats_of_a_busy_pod(client: ApiClient, apiserver: Any, runtime: A
         assert container["cpu"]["usageNanoCores"] < 400_000_000
         assert "startTime" in container and "startTime" in entry
         assert [i["name"] for i in entry["network"]["interfaces"]] == ["eth0"]
+        # The emptyDir measured as du does, and counted in the pod's ephemeral storage, as Kubernetes does.
+        (volume,) = entry["volume"]
+        assert volume["name"] == "cache" and volume["usedBytes"] >= 512 * 1024
+        assert entry["ephemeral-storage"]["usedBytes"] >= volume["usedBytes"]
 
         resource = await asyncio.to_thread(_get, port, "/metrics/resource")
         row = re.search(

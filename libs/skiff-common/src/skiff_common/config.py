@@ -155,7 +155,8 @@ def _parser(settings: list[_Setting], prog: str | None, description: str | None,
     p.add_argument("--config", metavar="FILE", help=f"YAML config file (env {env_prefix}CONFIG)")
     for s in settings:
         default = "required" if s.required else f"default: {_default_value(s)!r}"
-        help_text = f"{s.field.metadata.get('help', '')} (env {s.env}; {default})".strip()
+        # argparse %-formats help: a literal % (eviction thresholds' "10%") must be doubled
+        help_text = f"{s.field.metadata.get('help', '')} (env {s.env}; {default})".strip().replace("%", "%%")
         if s.base is bool and not s.is_list:
             p.add_argument(s.flag, dest=s.name, nargs="?", const="true", metavar="BOOL", help=help_text)
             p.add_argument(

@@ -20,6 +20,7 @@ from skiff_kubelet.devices.manager import DeviceManager
 from skiff_kubelet.dns import ClusterDNS, read_host_dns
 from skiff_kubelet.eviction import thresholds
 from skiff_kubelet.eviction.manager import EvictionManager
+from skiff_kubelet.imagegc.manager import ImageGCManager
 from skiff_kubelet.lease import NodeLease
 from skiff_kubelet.lookup import ApiLookup
 from skiff_kubelet.machine import memory_bytes
@@ -111,14 +112,21 @@ class Kubelet:
         self.devices = DeviceManager(f"{cfg.root_dir}/device-plugins", active_pods=self.pods.store.list)
         self.syncer.executor.devices = self.devices
         self.node_status.extended_resources = self.devices.capacity
-        # Node pressure and eviction from the same stats snapshots (eviction/).
+        # Image GC by disk thresholds and age (imagegc/); the eviction manager reclaims with it first.
+        self.image_gc = ImageGCManager(
+            self.cri, self.events, cfg.image_gc_policy(), node_name=cfg.node_name,
+            period=parse_duration(cfg.image_gc_period, "image-gc-period"),
+        )  # fmt: skip
+        # Node pressure, eviction and local storage limits from the same stats snapshots (eviction/).
         self.eviction = EvictionManager(
             self.api, self.events, self.stats, self.pods,
             thresholds.parse(cfg.eviction_hard, cfg.eviction_soft, cfg.eviction_soft_grace_period),
             interval=parse_duration(cfg.eviction_monitoring_interval, "eviction-monitoring-interval"),
             transition_period=parse_duration(cfg.eviction_pressure_transition_period, "pressure-transition-period"),
+            image_gc=self.image_gc, root_dir=cfg.root_dir, pod_log_dir=cfg.pod_log_dir,
         )  # fmt: skip
         self.node_status.pressure_conditions = self.eviction.conditions
+        self.node_status.ephemeral_storage = self.eviction.ephemeral_storage
         self._tasks: list[asyncio.Task[None]] = []
 
     def _services(self) -> list[service_pb2.Service] | None:
@@ -137,6 +145,7 @@ class Kubelet:
             asyncio.create_task(self.lease.run(), name="node-lease"),
             asyncio.create_task(self.workers.run(), name="pod-workers"),
             asyncio.create_task(self.eviction.run(), name="eviction-manager"),
+            asyncio.create_task(self.image_gc.run(), name="image-gc"),
         ]
         log.info("kubelet.started", node=self.cfg.node_name, port=self.port)
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from skiff_client.tlsfiles import tls_from_files
 from skiff_common.grpcutil import TLSConfig
 
+from skiff_kubelet.imagegc.policy import ImageGCPolicy
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
@@ -79,6 +81,17 @@ class KubeletConfig:
         default="5m", metadata={"help": "how long a pressure condition stays after its threshold is last met"}
     )
     eviction_monitoring_interval: str = field(default="10s", metadata={"help": "how often thresholds are checked"})
+    image_gc_high_threshold: int = field(
+        default=85, metadata={"help": "image filesystem usage percent at which image GC runs (100: never)"}
+    )
+    image_gc_low_threshold: int = field(default=80, metadata={"help": "usage percent image GC frees down to"})
+    image_minimum_gc_age: str = field(default="2m", metadata={"help": "images first seen more recently are kept"})
+    image_maximum_gc_age: str = field(
+        default="0s", metadata={"help": "unused images older than this are removed whatever the usage (0s: off)"}
+    )
+    image_gc_period: str = field(
+        default="5m", metadata={"help": "how often image GC runs (Kubernetes: fixed 5m; shorter for tests)"}
+    )
 
     seccomp_default: bool = field(
         default=False,
@@ -110,8 +123,10 @@ class KubeletConfig:
         for name in (
             "node_status_interval", "node_status_report_frequency", "sync_frequency", "relist_period",
             "crash_loop_backoff", "eviction_pressure_transition_period", "eviction_monitoring_interval",
+            "image_minimum_gc_age", "image_maximum_gc_age", "image_gc_period",
         ):  # fmt: skip
             parse_duration(getattr(self, name), name.replace("_", "-"))
+        self.image_gc_policy().validate()
         try:
             ipaddress.ip_network(self.pod_cidr, strict=False)
         except ValueError as exc:
@@ -134,6 +149,14 @@ class KubeletConfig:
             raise ValueError("--node-name: must not be empty")
         self.tls()
         self.serving_tls()
+
+    def image_gc_policy(self) -> ImageGCPolicy:
+        return ImageGCPolicy(
+            self.image_gc_high_threshold,
+            self.image_gc_low_threshold,
+            parse_duration(self.image_minimum_gc_age, "image-minimum-gc-age"),
+            parse_duration(self.image_maximum_gc_age, "image-maximum-gc-age"),
+        )
 
     @property
     def cluster_dns_ips(self) -> list[str]:

@@ -130,6 +130,8 @@ class NodeStatusManager:
         self.extended_resources: Callable[[], dict[str, tuple[int, int]]] | None = None
         # MemoryPressure / DiskPressure / PIDPressure: type -> (status, reason, message) (eviction/).
         self.pressure_conditions: Callable[[], dict[str, tuple[str, str, str]]] | None = None
+        # ephemeral-storage (capacity, allocatable) bytes (eviction/manager.py).
+        self.ephemeral_storage: Callable[[], tuple[int, int]] | None = None
 
     def _fill_status(self, node: node_pb2.Node, health: RuntimeHealth) -> None:
         st = node.status
@@ -137,11 +139,14 @@ class NodeStatusManager:
             "cpu": str(machine.cpu_count()),
             "memory": f"{machine.memory_bytes() // 1024}Ki",
             "pods": str(self.max_pods),
-            "ephemeral-storage": "0",
         }
         for k, v in cap.items():
             st.capacity[k].value = v
             st.allocatable[k].value = v
+        # ephemeral-storage: the kubelet's filesystem, less the nodefs hard eviction threshold (eviction/).
+        storage = self.ephemeral_storage() if self.ephemeral_storage else (0, 0)
+        st.capacity["ephemeral-storage"].value = f"{storage[0] // 1024}Ki"
+        st.allocatable["ephemeral-storage"].value = str(storage[1])
         for name, (capacity, allocatable) in (self.extended_resources() if self.extended_resources else {}).items():
             st.capacity[name].value, st.allocatable[name].value = str(capacity), str(allocatable)
         del st.addresses[:]

@@ -25,6 +25,7 @@ from skiff_client import CriClient, Informer
 from skiff_client.cri import call
 
 from skiff_kubelet import labels as L
+from skiff_kubelet.eviction import local_storage
 from skiff_kubelet.sandbox import pod_log_directory
 from skiff_kubelet.stats import host
 
@@ -57,6 +58,8 @@ class PodSample:
     interfaces: list[host.Interface] = field(default_factory=list)
     logs_bytes: int = 0
     nano_cores: int | None = None
+    volumes: dict[str, int] = field(default_factory=dict)  # local ephemeral volumes (du), as the Summary's
+    etc_hosts: int = 0
 
     @property
     def cpu_ns(self) -> int:
@@ -161,6 +164,8 @@ class StatsProvider:
                 start_time=_rfc3339(pod.status.start_time.seconds),
                 interfaces=extra[pod.metadata.uid][0],
                 logs_bytes=extra[pod.metadata.uid][1],
+                volumes=extra[pod.metadata.uid][2],
+                etc_hosts=extra[pod.metadata.uid][3],
             )
             for stats in by_uid[pod.metadata.uid]:
                 name = stats.attributes.metadata.name or stats.attributes.labels.get(L.CONTAINER_NAME, "")
@@ -188,13 +193,15 @@ class StatsProvider:
 
     def _read_host(
         self, pods: list[pod_pb2.Pod]
-    ) -> tuple[host.NodeSample, dict[str, tuple[list[host.Interface], int]]]:
-        """Everything read from files, in one worker thread: the node, then each pod's network and logs."""
+    ) -> tuple[host.NodeSample, dict[str, tuple[list[host.Interface], int, dict[str, int], int]]]:
+        """Everything read from files, in one worker thread: the node, then each pod's network, logs and
+        local volumes (walked as `du` does: only pods that have emptyDir or configMap volumes pay for it)."""
         node = host.node_sample(self.root_dir)
         extra = {
             p.metadata.uid: (
                 self.networks.read(p.metadata.uid),
                 host.log_usage(pod_log_directory(self.pod_log_dir, p)),
+                *local_storage.volume_usage(p, self.root_dir),
             )
             for p in pods
         }

@@ -73,8 +73,15 @@ def _pod(at: str, p: PodSample, fs: host.Filesystem | None) -> dict[str, Any]:
         "cpu": _cpu(at, p.cpu_ns, p.nano_cores),
         "memory": {"time": at, "usageBytes": p.memory_usage, "workingSetBytes": p.memory_working_set},
         "network": _network(at, p.interfaces),
-        "ephemeral-storage": {**_fs(at, fs), "usedBytes": rootfs + p.logs_bytes},
+        # As Kubernetes counts it: writable layers, logs, local ephemeral volumes and etc-hosts.
+        "ephemeral-storage": {
+            **_fs(at, fs),
+            "usedBytes": rootfs + p.logs_bytes + sum(p.volumes.values()) + p.etc_hosts,
+        },
     }
+    if p.volumes:
+        fs_part = {"availableBytes": fs.available, "capacityBytes": fs.capacity} if fs is not None else {}
+        out["volume"] = [{"time": at, "name": n, "usedBytes": u, **fs_part} for n, u in sorted(p.volumes.items())]
     if p.start_time:
         out["startTime"] = p.start_time
     return out

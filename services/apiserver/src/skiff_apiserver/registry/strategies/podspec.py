@@ -81,6 +81,11 @@ def validate_pod_spec(spec: pod_pb2.PodSpec, path: str) -> list[FieldError]:
     vols = {v.name for v in spec.volumes}
     for i, v in enumerate(spec.volumes):
         errs += _label_errors(v.name, f"{path}.volumes[{i}].name")
+        if v.HasField("empty_dir") and v.empty_dir.HasField("size_limit"):  # enforced by the kubelet's eviction
+            size = v.empty_dir.size_limit.value
+            if not _quantity_ok_memo(size) or _gt_memo("0", size):
+                detail = "SizeLimit field must be a valid resource quantity"
+                errs.append(FieldError(f"{path}.volumes[{i}].emptyDir.sizeLimit", "Forbidden", detail))
     for group, containers in (("initContainers", spec.init_containers), ("containers", spec.containers)):
         for i, c in enumerate(containers):
             p = f"{path}.{group}[{i}]"

@@ -1,0 +1,1 @@
+"""Image garbage collection by disk thresholds and image age (Kubernetes' image GC manager)."""
