@@ -385,3 +385,14 @@ def test_notes_tell_how_to_reach_the_apiserver_and_join_nodes(tmp_path: Path) ->
         assert "scripts/helm-secrets.py" in notes and "skiff certs --dir pki" in notes
         assert ("nodePort" in notes) == (kind == "NodePort")
         assert ("port-forward" in notes) == (kind == "ClusterIP")
+
+
+def test_chart_ships_every_grafana_dashboard_for_the_sidecar(rendered: list[dict[str, Any]]) -> None:
+    maps = {d["metadata"]["name"]: d for d in rendered if d["kind"] == "ConfigMap"}
+    sources = sorted((REPO / "monitoring" / "dashboards").glob("*.json"))
+    assert sources and len(maps) == len(sources)
+    for source in sources:
+        cm = maps[f"{RELEASE}-dashboard-{source.stem}"]
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert cm["data"] == {source.name: source.read_text()}
+    assert not [d for d in render("--set", "dashboards.enabled=false") if d["kind"] == "ConfigMap"]
