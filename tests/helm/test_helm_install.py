@@ -190,7 +190,7 @@ def release(
     chart = str(REPO / "helm" / "skiff")
     try:
         run(HELM, "install", RELEASE, chart, "-n", NAMESPACE, "-f", str(work / "values.yaml"), env=env, timeout=300)
-        yield {"env": env, "pki": pki}
+        yield {"env": env, "pki": pki, "gateway": cluster[0].layout.pod_gateway}
     finally:
         print(run(SKIFF, "get", "pods,events", "-n", NAMESPACE, env=env, check=False).stdout[-6000:])
         for component in ("etcd", *COMPONENTS):
@@ -244,12 +244,20 @@ def test_helm_installs_a_second_control_plane_that_answers(release: dict[str, An
     running = wait("the second control plane's pods Running and Ready", all_ready, timeout=420)
     apiserver_ip = running["apiserver"]["status"]["podIP"]
     # /readyz on the metrics port, as the chart's probes ask it, from the host over the Skiff pod bridge
-    with urllib.request.urlopen(f"http://{apiserver_ip}:9101/readyz", timeout=10) as response:
-        assert (response.status, response.read()) == (200, b"ok")
+    with urllib.request.urlopen(f"http://{apiserver_ip}:9101/readyz?verbose", timeout=10) as response:
+        assert response.status == 200
+        assert {"[+]etcd ok", "[+]apiserver-started ok"} <= set(response.read().decode().splitlines())
     # and its Kubernetes REST API: ready (etcd reached through the etcd Service) and serving objects
     assert https_get(apiserver_ip, 6444, "/readyz", release["pki"]) == (200, "ok")
     code, body = https_get(apiserver_ip, 6444, "/api/v1/namespaces", release["pki"])
     assert code == 200 and json.loads(body)["kind"] == "NamespaceList", body[:500]
+    # from outside, as a joining node would: the NodePort on the node's address (the pod bridge's gateway)
+    service = json.loads(
+        run(SKIFF, "get", "service", f"{RELEASE}-apiserver", "-n", NAMESPACE, "-o", "json", env=env).stdout
+    )
+    node_port = next(p["nodePort"] for p in service["spec"]["ports"] if p["name"] == "https")
+    through = lambda: https_get(release["gateway"], node_port, "/readyz", release["pki"]) == (200, "ok")  # noqa: E731
+    wait(f"/readyz through NodePort {release['gateway']}:{node_port}", through, timeout=60)
     # the scheduler and controllers are Ready only once their informers synced against that apiserver
     for component in ("scheduler", "controllers", "dns"):
         assert ready(running[component]), component
