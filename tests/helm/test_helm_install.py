@@ -17,6 +17,7 @@ the daemon.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -215,6 +216,15 @@ def ready(pod: dict[str, Any]) -> bool:
     )
 
 
+def helm_secrets() -> dict[str, dict[str, str]]:
+    """scripts/helm-secrets.py's table: component -> the files of its Secret (a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("helm_secrets", REPO / "scripts" / "helm-secrets.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.SECRETS)
+
+
 def https_get(address: str, port: int, path: str, pki: Path) -> tuple[int, str]:
     """GET over mutual TLS as the inner cluster's admin, checking the apiserver's certificate against the
     name the chart's Service gives it (the pod address is not in it)."""
@@ -258,6 +268,10 @@ def test_helm_installs_a_second_control_plane_that_answers(release: dict[str, An
     node_port = next(p["nodePort"] for p in service["spec"]["ports"] if p["name"] == "https")
     through = lambda: https_get(release["gateway"], node_port, "/readyz", release["pki"]) == (200, "ok")  # noqa: E731
     wait(f"/readyz through NodePort {release['gateway']}:{node_port}", through, timeout=60)
+    # each pod holds its own certificate and key and the CA's certificate, and nothing else
+    for component in ("etcd", *COMPONENTS):
+        listed = run(SKIFF, "exec", "-n", NAMESPACE, f"deploy/{RELEASE}-{component}", "--", "ls", "/pki", env=env)
+        assert set(listed.stdout.split()) == set(helm_secrets()[component]), component
     # the scheduler and controllers are Ready only once their informers synced against that apiserver
     for component in ("scheduler", "controllers", "dns"):
         assert ready(running[component]), component
