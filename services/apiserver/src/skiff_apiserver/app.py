@@ -31,6 +31,7 @@ from skiff_apiserver.encryption.config import load as load_encryption
 from skiff_apiserver.encryption.transformer import Transformer
 from skiff_apiserver.logs import log
 from skiff_apiserver.machinery import kinds
+from skiff_apiserver.readiness import MetricsPortReadiness
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.registry.bootstrap import ensure_kubernetes_service
 from skiff_apiserver.registry.lifecycle import NamespaceLifecycle
@@ -101,6 +102,7 @@ class ApiServerApp:
         self.rest_port = 0
         self.gate: Gate | None = None
         self.audit: AuditLog | None = None
+        self.readiness: MetricsPortReadiness | None = None  # /readyz's checks on the metrics port
 
     async def start(self, *, serve: bool = True) -> int:
         """Start everything; with serve=False the gRPC server is built and bound but not started (the
@@ -109,7 +111,11 @@ class ApiServerApp:
         self.client = EtcdClient(cfg.etcd_endpoints, timeout=cfg.etcd_timeout, tls=etcd_tls_config(cfg))
         if cfg.encryption_provider_config:
             self.client.transformer = Transformer(cfg.etcd_prefix, load_encryption(cfg.encryption_provider_config))
+        self.readiness = MetricsPortReadiness(self.client)
+        self.readiness.install()
         await self._wait_for_etcd()
+        self.readiness.saw_etcd()
+        self.tasks.spawn(self.readiness.run(), name="etcd-readiness")
         self.caches = {
             i.resource: WatchCache(
                 self.client, i, cfg.etcd_prefix, cfg.watch_cache_size, bookmark_interval=cfg.bookmark_interval
@@ -205,6 +211,7 @@ class ApiServerApp:
         # The `kubernetes` Service leads to the Kubernetes API (REST) where it is served, as in Kubernetes.
         api_port = self.rest_port if self.rest is not None else self.port
         await ensure_kubernetes_service(self.registry, cfg.service_cluster_ip_range, cfg.advertise_address, api_port)
+        self.readiness.started = True
         log.info("apiserver_started", port=self.port, rest_port=self.rest_port, etcd=cfg.etcd_endpoints)
         return self.port
 
@@ -232,6 +239,8 @@ class ApiServerApp:
                 pass
 
     async def stop(self, grace: float = 1.0) -> None:
+        if self.readiness is not None:
+            self.readiness.uninstall()
         if self.rest is not None:
             await self.rest.stop()
         if self.server is not None:

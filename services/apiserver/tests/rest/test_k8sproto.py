@@ -47,6 +47,17 @@ def test_int_or_string_and_quantity() -> None:
     assert k8sproto.decode(envelope("v1", "Service", service))["spec"]["ports"] == [{"port": 80, "targetPort": "http"}]
 
 
+@pytest.mark.parametrize("api_version", ["v1", "meta.k8s.io/v1"])
+def test_delete_options_as_client_go_sends_them(api_version: str) -> None:
+    raw = field(1, 0) + field(4, b"Background")  # gracePeriodSeconds=0 (a pointer: sent when set)
+    assert k8sproto.decode(envelope(api_version, "DeleteOptions", raw)) == {
+        "apiVersion": api_version,
+        "kind": "DeleteOptions",
+        "gracePeriodSeconds": 0,
+        "propagationPolicy": "Background",
+    }
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -1,6 +1,7 @@
 """Kubernetes' protobuf encoding of request bodies (`application/vnd.kubernetes.protobuf`), decoded to
 Kubernetes JSON, for what kubectl >= 1.31 sends that way: its typed clients (`kubectl create namespace |
-configmap | secret | deployment | job | cronjob | service`, `drain`'s Eviction).
+configmap | secret | deployment | job | cronjob | service`, `drain`'s Eviction) and client-go's
+DeleteOptions (Helm deleting its release Secrets).
 
 The body is `k8s\\0` + runtime.Unknown{typeMeta, raw}; `raw` is the object in the wire format of
 Kubernetes' generated.proto files. `_SPEC` below is that contract for the messages those commands send:
@@ -148,6 +149,9 @@ ROOTS = {
     ("batch/v1", "Job"): "Job",
     ("batch/v1", "CronJob"): "CronJob",
     ("policy/v1", "Eviction"): "Eviction",
+    # client-go's typed clients send a DELETE's options as a body (Helm's Secret storage: `helm uninstall`)
+    ("v1", "DeleteOptions"): "DeleteOptions",
+    ("meta.k8s.io/v1", "DeleteOptions"): "DeleteOptions",
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview",
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "SelfSubjectRulesReview",
     ("authorization.k8s.io/v1", "SubjectAccessReview"): "SubjectAccessReview",

@@ -96,6 +96,21 @@ def channel_target(endpoints: Sequence[str]) -> str:
     return "ipv4:" + ",".join(hosts)
 
 
+def tls_server_name(endpoints: Sequence[str]) -> str | None:
+    """The name to check etcd's serving certificate against when the endpoints name one host (a Service
+    such as `<release>-etcd:2379` in the Helm chart): the channel dials the address it resolved to, and
+    the certificate names the host, not that address. None for IP endpoints or several distinct names
+    (each member's certificate is then checked against the address dialled)."""
+    names = set()
+    for raw in endpoints:
+        host = raw.strip().removeprefix("http://").removeprefix("https://").rpartition(":")[0].strip("[]")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            names.add(host)
+    return names.pop() if len(names) == 1 else None
+
+
 def map_grpc_error(exc: grpc.aio.AioRpcError) -> errors.SkiffError:
     code, details = exc.code(), exc.details() or ""
     if code == grpc.StatusCode.OUT_OF_RANGE or "compacted" in details:
@@ -126,6 +141,9 @@ class EtcdClient:
         ]
         # Mutual TLS, as kube-apiserver's --etcd-cafile/--etcd-certfile/--etcd-keyfile: etcd trusts only
         # certificates from its own CA, which only the apiserver holds.
+        server_name = tls_server_name(self.endpoints) if tls is not None else None
+        if server_name:
+            options.append(("grpc.ssl_target_name_override", server_name))
         self._channel = (
             grpc.aio.secure_channel(target, channel_credentials(tls), options=options)
             if tls is not None
