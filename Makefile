@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= uv
 SKIFF := .venv/bin/skiff
 
-.PHONY: install up down test test-e2e test-compose lint proto proto-check bench clean
+.PHONY: install up down test test-slow test-e2e test-compose lint proto proto-check bench clean
 
 install:  ## Debian packages, uv and the workspace's Python packages
 	@scripts/install-deps.sh
@@ -17,12 +17,15 @@ down:  ## stop the local cluster and clean up mounts, cgroups, namespaces and br
 test: install  ## unit, integration (real etcd) and end-to-end (real cluster) tests; needs root
 	$(UV) run --frozen pytest
 
+test-slow: install  ## the longest end-to-end walkthroughs (my-nginx, batch, Services, DNS, kubectl, HPA, node lifecycle)
+	$(UV) run --frozen pytest -m slow
+
 test-e2e: install
 	$(UV) run --frozen pytest -m e2e
 
 test-compose: install  ## docker-compose up for real: base image from Debian packages, build, run, a pod (minutes)
 	@scripts/install-deps.sh --compose
-	$(UV) run --frozen pytest -m compose tests/compose -v
+	$(UV) run --frozen pytest -m compose tests/compose tests/helm -v
 
 lint: install  ## generated code fresh, protos tidy, lint, layering, types
 	$(UV) run --frozen python scripts/gen_protos.py --check

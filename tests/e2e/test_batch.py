@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from skiff_cli.cluster.local import LocalCluster
 
-pytestmark = [pytest.mark.e2e, pytest.mark.root]
+pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 
 # content/en/examples/application/job/job-tmpl.yaml, unchanged.
 JOB_TMPL = """apiVersion: batch/v1

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from skiff_cli.cluster.local import LocalCluster
 
-pytestmark = [pytest.mark.e2e, pytest.mark.root]
+pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 
 MANIFESTS = """
 apiVersion: v1

@@ -14,7 +14,7 @@ import pytest
 from skiff_cli import kubeconfig
 from skiff_cli.cluster.local import LocalCluster
 
-pytestmark = [pytest.mark.e2e, pytest.mark.root]
+pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 
 KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")
 POD = """

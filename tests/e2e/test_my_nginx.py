@@ -29,7 +29,7 @@ import nginx_standin
 import pytest
 from skiff_cli.cluster import processes
 
-pytestmark = [pytest.mark.e2e, pytest.mark.root]
+pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 SKIFF = str(Path(sys.executable).parent / "skiff")
 
 # https://kubernetes.io/docs/tutorials/services/connect-applications-service/ : run-my-nginx.yaml (unchanged)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from skiff_cli.cluster import processes
 
-pytestmark = [pytest.mark.e2e, pytest.mark.root]
+pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 
 POD = """
 apiVersion: v1

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SKIFF = str(Path(sys.executable).parent / "skiff")
 
 # https://kubernetes.io/docs/tutorials/services/connect-applications-service/ (unchanged)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from skiff_cli.cluster.local import LocalCluster
 
-pytestmark = [pytest.mark.e2e, pytest.mark.root]
+pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 SKIFF = str(Path(sys.executable).parent / "skiff")
 Skiff = Any
 

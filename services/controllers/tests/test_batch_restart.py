@@ -24,7 +24,7 @@ from skiff.api.meta.v1 import meta_pb2
 from skiff_client import ApiClient
 from skiff_cluster_fixture import Cluster, eventually
 
-pytestmark = pytest.mark.etcd
+pytestmark = [pytest.mark.etcd, pytest.mark.slow]
 
 
 @pytest.fixture
