@@ -42,7 +42,7 @@ lint: install  ## generated code fresh, protos tidy, lint, layering, types
 	$(UV) run --frozen mypy --strict --warn-unused-ignores services/controllers/src
 	MYPYPATH=libs/skiff-client/src $(UV) run --frozen mypy --strict --warn-unused-ignores services/dns/src
 	MYPYPATH=libs/skiff-client/src $(UV) run --frozen mypy --strict --warn-unused-ignores services/metrics/src
-	$(UV) run --frozen hadolint images/Dockerfile images/collector.Dockerfile
+	$(UV) run --frozen hadolint images/Dockerfile images/*.Dockerfile
 	docker-compose -f docker-compose.yml config --quiet
 	$(UV) run --frozen python monitoring/dashboards/build.py --check
 	promtool check rules monitoring/prometheus/rules/*.rules.yml
