@@ -11,7 +11,10 @@ from skiff.api.rbac.v1 import rbac_pb2
 
 from skiff_apiserver.auth.rbac.policy import (
     APPS,
+    AUTHZ,
+    AUTOSCALING,
     BATCH,
+    CERTS,
     CORE,
     DISCOVERY,
     EVENTS,
@@ -92,7 +95,76 @@ CONTROLLER_ROLES: dict[str, list[rbac_pb2.PolicyRule]] = {
     ],
     "generic-garbage-collector": [rule(("get", "list", "watch", "patch", "update", "delete"), "*", "*")],
     "service-account-controller": [rule("create", CORE, "serviceaccounts"), _EVENTS],
+    "certificate-controller": [
+        rule(("get", "list", "watch", "delete"), CERTS, "certificatesigningrequests"),
+        rule("update", CERTS, ("certificatesigningrequests/status", "certificatesigningrequests/approval")),
+        rule(
+            "approve",
+            CERTS,
+            "signers",
+            names=(
+                "kubernetes.io/kube-apiserver-client-kubelet",
+                "kubernetes.io/kubelet-serving",
+                "kubernetes.io/legacy-unknown",
+            ),
+        ),
+        rule(
+            "sign",
+            CERTS,
+            "signers",
+            names=(
+                "kubernetes.io/kube-apiserver-client-kubelet",
+                "kubernetes.io/kube-apiserver-client",
+                "kubernetes.io/kubelet-serving",
+                "kubernetes.io/legacy-unknown",
+            ),
+        ),
+        rule("create", AUTHZ, "subjectaccessreviews"),
+        _EVENTS,
+    ],
+    "horizontal-pod-autoscaler": [
+        rule(READ, AUTOSCALING, "horizontalpodautoscalers"),
+        rule("update", AUTOSCALING, "horizontalpodautoscalers/status"),
+        rule(("get", "update"), "*", "*/scale"),
+        rule("list", CORE, "pods"),
+        rule("list", "metrics.k8s.io", "pods"),
+        rule(("get", "list"), "custom.metrics.k8s.io", "*"),
+        rule(("get", "list"), "external.metrics.k8s.io", "*"),
+        _EVENTS,
+    ],
 }
+
+# Controllers whose rights are namespaced Roles in Kubernetes ((namespace, role name) -> rules), each
+# bound by a RoleBinding of the same name to kube-system/<ServiceAccount>.
+CONTROLLER_NAMESPACED_ROLES: dict[tuple[str, str], list[rbac_pb2.PolicyRule]] = {
+    ("kube-system", "bootstrap-signer"): [rule(READ, CORE, "secrets")],
+    ("kube-public", "bootstrap-signer"): [
+        rule(READ, CORE, "configmaps"),
+        rule("update", CORE, "configmaps", names=("cluster-info",)),
+        _EVENTS,
+    ],
+    ("kube-system", "token-cleaner"): [rule(("delete", "get", "list", "watch"), CORE, "secrets"), _EVENTS],
+}
+
+
+def roles() -> list[rbac_pb2.Role]:
+    from skiff_apiserver.auth.rbac import addons
+
+    table = {(ns, f"system:controller:{sa}"): rules for (ns, sa), rules in CONTROLLER_NAMESPACED_ROLES.items()}
+    return addons.roles(table)
+
+
+def role_bindings() -> list[rbac_pb2.RoleBinding]:
+    from skiff_apiserver.auth.rbac import addons
+
+    table = {
+        (ns, f"system:controller:{sa}"): (
+            f"system:controller:{sa}",
+            [rbac_pb2.Subject(kind="ServiceAccount", name=sa, namespace="kube-system")],
+        )
+        for (ns, sa) in CONTROLLER_NAMESPACED_ROLES
+    }
+    return addons.role_bindings(table)
 
 
 def cluster_roles() -> list[rbac_pb2.ClusterRole]:
