@@ -35,6 +35,8 @@ NAMESPACE = "kube-system"
 TOKEN_SECONDS = 3600
 REFRESH_AT = 0.8  # of a token's life
 RETRY_SECONDS = 5.0
+TICK_SECONDS = 30.0  # how often tokens are looked at
+PROBE_EVERY = 10  # ticks between asking the apiserver whether it still takes each token
 
 
 @dataclass
@@ -108,15 +110,17 @@ class ServiceAccountCredentials:
         log.debug("credentials.token_refreshed", service_account=name, seconds=granted)
 
     async def _keep_fresh(self) -> None:
+        tick = 0
         while True:
+            await asyncio.sleep(TICK_SECONDS)
+            tick += 1
             now = time.time()
             for name, token in list(self._tokens.items()):
-                if token.stale(now) or not await self._accepted(name):
+                if token.stale(now) or (tick % PROBE_EVERY == 0 and not await self._accepted(name)):
                     try:
                         await self._refresh(name)
                     except errors.SkiffError as exc:
                         log.warning("credentials.token_failed", service_account=name, error=str(exc))
-            await asyncio.sleep(RETRY_SECONDS * 6)
 
     async def _accepted(self, name: str) -> bool:
         """Whether the apiserver still takes the token (a self review costs no permission)."""
