@@ -202,6 +202,52 @@ def test_each_identity_is_least_privilege(cluster: LocalCluster) -> None:
     assert not wrong, f"answers that differ from Kubernetes' default policy (action: allowed): {wrong}"
 
 
+def test_kubelet_reads_only_the_secrets_of_its_own_pods(skiff, cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
+    """The Node authorizer's other half: once a pod bound to the node mounts a Secret, the kubelet may
+    read that Secret (and runs the pod), while the Secret beside it stays closed."""
+    mounted, other = "e2e-rbac-mounted", "e2e-rbac-other"
+    node = cluster.layout.node_name
+
+    async def setup() -> None:
+        async with _as_component(cluster, "admin") as admin:
+            for name in (mounted, other):
+                s = _secret()
+                s.metadata.name = name
+                await admin.create(s)
+            pod = _pod("e2e-rbac-mounter")
+            pod.spec.node_name = node
+            pod.spec.volumes.add(name="s").secret.secret_name = mounted
+            pod.spec.containers[0].volume_mounts.add(name="s", mount_path="/s")
+            await admin.create(pod)
+
+    async def kubelet_reads() -> dict[str, bool]:
+        async with _as_component(cluster, "kubelet") as kubelet:
+            return {
+                n: await _allowed(kubelet, lambda c, n=n: c.get(config_pb2.Secret, n, NS)) for n in (mounted, other)
+            }
+
+    async def cleanup() -> None:
+        async with _as_component(cluster, "admin") as admin:
+            for call in (
+                admin.delete(pod_pb2.Pod, "e2e-rbac-mounter", NS, grace_period_seconds=0),
+                admin.delete(config_pb2.Secret, mounted, NS),
+                admin.delete(config_pb2.Secret, other, NS),
+            ):
+                try:
+                    await call
+                except errors.NotFound:
+                    pass
+
+    _run(setup())
+    try:
+        skiff.wait_for(
+            "the pod to run", lambda: skiff.get_json("pod", "e2e-rbac-mounter")["status"].get("phase") == "Running"
+        )
+        assert _run(kubelet_reads()) == {mounted: True, other: False}
+    finally:
+        _run(cleanup())
+
+
 def test_controllers_write_as_their_service_accounts(skiff, cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
     """A Deployment scales under RBAC; the audit log shows the ReplicaSet created by the
     deployment-controller and its pods by the replicaset-controller, not by the manager."""

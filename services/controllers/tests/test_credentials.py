@@ -63,3 +63,12 @@ async def test_each_controller_acts_as_its_service_account(etcd, tmp_path: Path)
         await creds.stop()
         await root.close()
         await cluster.close()
+
+
+def test_every_controller_service_account_has_its_bootstrap_role() -> None:
+    """A controller whose ServiceAccount has no `system:controller:*` role could do nothing under RBAC."""
+    from skiff_apiserver.auth.rbac.controllers import CONTROLLER_NAMESPACED_ROLES, CONTROLLER_ROLES
+    from skiff_controllers.registry import SERVICE_ACCOUNTS
+
+    with_roles = set(CONTROLLER_ROLES) | {sa for _, sa in CONTROLLER_NAMESPACED_ROLES}
+    assert set(SERVICE_ACCOUNTS.values()) <= with_roles
