@@ -72,3 +72,32 @@ def test_every_controller_service_account_has_its_bootstrap_role() -> None:
 
     with_roles = set(CONTROLLER_ROLES) | {sa for _, sa in CONTROLLER_NAMESPACED_ROLES}
     assert set(SERVICE_ACCOUNTS.values()) <= with_roles
+
+
+async def test_a_token_is_renewed_before_it_expires(etcd, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from skiff_controllers import credentials
+
+    monkeypatch.setattr(credentials, "TICK_SECONDS", 0.05)
+    cluster = await start_secure(etcd.endpoint, tmp_path)
+    root = ApiClient.connect(cluster.target, tls=cluster.cert("system:kube-controller-manager"))
+    creds = ServiceAccountCredentials(root)
+    client = creds.client("job-controller")
+    try:
+        await creds.prepare()
+        token = creds._tokens["job-controller"]
+        first = token.value
+        gone = credentials.TOKEN_SECONDS * credentials.REFRESH_AT  # 80% of its life has passed
+        token.issued, token.expires = token.issued - gone, token.expires - gone
+        for _ in range(200):
+            if token.value != first:
+                break
+            await asyncio.sleep(0.05)
+        assert token.value != first
+        who = await client.create(an.SelfSubjectReview())  # the client sends the new one
+        assert who.status.user_info.username == "system:serviceaccount:kube-system:job-controller"
+    finally:
+        await creds.stop()
+        await root.close()
+        await cluster.close()
