@@ -56,7 +56,7 @@ async def test_lost_lease_stops_controllers_and_campaigns_again(etcd: Etcd) -> N
         first = f"a-{uuid.uuid4().hex[:6]}"
         await api.create(_rs(first))
         await eventually(lambda: _has_pod(api, first), "the ReplicaSet controlled before the outage")
-        status = {"name": "skiff-controller-manager"}
+        status = {"name": "kube-controller-manager"}
         assert REGISTRY.get_sample_value("leader_election_master_status", status) == 1
 
         await app.stop(0)  # the apiserver goes away for longer than the renew deadline

@@ -18,7 +18,11 @@ from skiff_common.grpcutil import TLSConfig
 
 from . import kubedns
 from .layout import ClusterLayout
+from .sakey import ensure_service_account_key
 
+# kubeadm's authorizers: a kubelet is authorized by the Node authorizer (and limited by NodeRestriction
+# admission), everyone else by RBAC; each component's identity and roles are in docs/security.md.
+AUTHORIZATION_MODE = "Node,RBAC"
 COMPONENTS = ("apiserver", "scheduler", "controllers", "kubelet", "proxy", "dns", "metrics")
 # The apiserver's default --service-cluster-ip-range; the proxy drops traffic to its unallocated addresses.
 SERVICE_CIDR = "10.96.0.0/16"
@@ -118,6 +122,8 @@ def apiserver(
             f"--advertise-address={layout.pod_gateway}",  # pods reach the API there (kubernetes Service)
             f"--encryption-provider-config={ensure_encryption_config(layout.pki_dir / 'encryption.yaml')}",
             "--pod-security-default-warn=baseline",
+            f"--authorization-mode={AUTHORIZATION_MODE}",
+            f"--service-account-signing-key-file={ensure_service_account_key(layout.pki_dir / 'sa.key')}",
             f"--audit-log-path={layout.state_dir / 'audit' / 'audit.log'}",  # Metadata level for every request
             "--aggregated-apis="  # skiff-metrics serves both (custom metrics once given a Prometheus)
             f"metrics.k8s.io/v1beta1=https://{layout.metrics_address('metrics-api')},"
@@ -141,7 +147,9 @@ def scheduler(layout: ClusterLayout, tls: TLSConfig) -> Component:
 
 
 def controllers(layout: ClusterLayout, tls: TLSConfig) -> Component:
-    """The controller manager; its CSR signer issues node certificates with the cluster CA."""
+    """The controller manager; its CSR signer issues node certificates with the cluster CA. Its own
+    certificate (system:kube-controller-manager) only reads and obtains tokens: each controller writes as
+    its kube-system ServiceAccount (--use-service-account-credentials), as kubeadm runs it."""
     return Component(
         "controllers",
         [
@@ -151,6 +159,7 @@ def controllers(layout: ClusterLayout, tls: TLSConfig) -> Component:
             f"--metrics-address={layout.metrics_address('controllers')}",
             f"--cluster-signing-cert-file={layout.pki_dir / 'ca.crt'}",
             f"--cluster-signing-key-file={layout.pki_dir / 'ca.key'}",
+            "--use-service-account-credentials",
             *tls_flags(tls, server=False),
         ],
     )

@@ -61,6 +61,26 @@ def resource_of(cls_or_resource: type[Message] | str) -> str:
     return kinds.kind_of(cls_or_resource).resource
 
 
+class _BearerStub:
+    """The ApiServer stub with `authorization: Bearer <token>` on every call: the token is read from
+    ``token()`` at each call, so a refreshed token is used from the next call on (client-go's
+    bearer-token round tripper). The channel and its client certificate are shared with the stub it
+    wraps; the apiserver takes the token as the caller when one is sent."""
+
+    def __init__(self, stub: Any, token: Callable[[], str]) -> None:
+        self._stub = stub
+        self._token = token
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        call = getattr(self._stub, method)
+
+        def with_token(request: Any, **kwargs: Any) -> Any:
+            metadata = (*kwargs.pop("metadata", ()), ("authorization", f"Bearer {self._token()}"))
+            return call(request, metadata=metadata, **kwargs)
+
+        return with_token
+
+
 async def _call(coro: Awaitable[T]) -> T:
     try:
         return await coro
@@ -81,7 +101,8 @@ class ApiClient:
         # False (the CLI): fail fast when the apiserver is down. True (services): calls wait, within
         # their deadline, for the channel to (re)connect, so an apiserver restart is ridden out.
         self.wait_for_ready = wait_for_ready
-        self.stub = pb_grpc.ApiServerStub(channel)  # type: ignore[no-untyped-call]  # grpc stubs are unannotated
+        self.stub: Any = pb_grpc.ApiServerStub(channel)  # type: ignore[no-untyped-call]  # grpc stubs are unannotated
+        self._owns_channel = True
 
     @classmethod
     def connect(
@@ -94,8 +115,18 @@ class ApiClient:
     ) -> ApiClient:
         return cls(create_channel(target, tls=tls), timeout=timeout, wait_for_ready=wait_for_ready)
 
+    def with_bearer_token(self, token: Callable[[], str]) -> ApiClient:
+        """A client over the same channel that acts as the holder of ``token()`` (e.g. a ServiceAccount's
+        TokenRequest token), as kube-controller-manager's per-controller clients do. Closing it leaves
+        the shared channel open; the client it came from owns it."""
+        other = ApiClient(self.channel, timeout=self.timeout, wait_for_ready=self.wait_for_ready)
+        other.stub = _BearerStub(self.stub, token)
+        other._owns_channel = False
+        return other
+
     async def close(self) -> None:
-        await self.channel.close()
+        if self._owns_channel:
+            await self.channel.close()
 
     async def __aenter__(self) -> ApiClient:
         return self

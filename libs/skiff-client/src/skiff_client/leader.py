@@ -1,5 +1,5 @@
 """Leader election with a coordination.k8s.io Lease (kube-system/<name>), shared by the
-controller-manager (``skiff-controller-manager``) and the scheduler (``kube-scheduler``).
+controller-manager (``kube-controller-manager``) and the scheduler (``kube-scheduler``).
 
 Only the holder does the work. The holder renews ``renewTime`` every ``retry_period``; a candidate
 takes the lease when ``renewTime + leaseDurationSeconds`` has passed. Every write is an Update carrying
@@ -40,7 +40,7 @@ class LeaderElector:
         api: ApiClient,
         identity: str,
         *,
-        name: str = "skiff-controller-manager",
+        name: str = "kube-controller-manager",
         namespace: str = "kube-system",
         lease_duration: int = 15,
         renew_deadline: float = 10.0,

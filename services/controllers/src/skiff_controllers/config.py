@@ -20,6 +20,13 @@ class ControllersConfig:
     controllers: list[str] = field(
         default_factory=list, metadata={"help": "controllers to run: '*' (default), names, '-name' to skip"}
     )
+    use_service_account_credentials: bool = field(
+        default=False,
+        metadata={
+            "help": "each controller acts as its own kube-system ServiceAccount (a TokenRequest token), so "
+            "RBAC's system:controller:* roles apply; the manager's own identity only reads and gets tokens"
+        },
+    )
     leader_elect: bool = field(default=True, metadata={"help": "use a Lease so only one instance is active"})
     leader_identity: str = field(
         default_factory=lambda: f"{socket.gethostname()}_{os.getpid()}",

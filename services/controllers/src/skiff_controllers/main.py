@@ -24,10 +24,12 @@ from skiff_common.observability import get_logger, setup_observability
 
 from skiff_controllers.app import ControllerManager
 from skiff_controllers.config import ControllersConfig
+from skiff_controllers.credentials import ServiceAccountCredentials
 from skiff_controllers.leader import LeaderElector
 from skiff_controllers.registry import select
 
 log = get_logger("skiff_controllers")
+LEASE_NAME = "kube-controller-manager"
 
 
 async def _until(stop: asyncio.Event, coro: Any) -> bool:
@@ -53,7 +55,8 @@ async def run_manager(
     while not stop.is_set():
         if elector is not None and not await _until(stop, elector.acquire()):
             return
-        manager = ControllerManager(api, names, config=config, state_metrics=True)
+        credentials = ServiceAccountCredentials(api) if config and config.use_service_account_credentials else None
+        manager = ControllerManager(api, names, config=config, state_metrics=True, credentials=credentials)
         await manager.start()
         try:
             if elector is None:
@@ -71,7 +74,8 @@ async def _run(cfg: ControllersConfig, names: list[str]) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    elector = LeaderElector(api, cfg.leader_identity) if cfg.leader_elect else None
+    # kube-controller-manager's Lease: the one its bootstrap role may get and update.
+    elector = LeaderElector(api, cfg.leader_identity, name=LEASE_NAME) if cfg.leader_elect else None
     try:
         await run_manager(api, names, elector, stop, config=cfg)
     finally:

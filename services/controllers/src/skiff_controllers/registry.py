@@ -50,6 +50,31 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "horizontalpodautoscaler": new_horizontalpodautoscaler,
 }
 
+# The kube-system ServiceAccount each controller acts as under --use-service-account-credentials (the
+# names kube-controller-manager gives them); its rules are the `system:controller:<name>` role the
+# apiserver bootstraps (skiff_apiserver.auth.rbac.controllers).
+SERVICE_ACCOUNTS: dict[str, str] = {
+    "namespace": "namespace-controller",
+    "replicaset": "replicaset-controller",
+    "deployment": "deployment-controller",
+    "job": "job-controller",
+    "cronjob": "cronjob-controller",
+    "garbagecollector": "generic-garbage-collector",
+    "nodelifecycle": "node-controller",
+    "daemonset": "daemon-set-controller",
+    "endpoints": "endpoint-controller",
+    "endpointslice": "endpointslice-controller",
+    "endpointslicemirroring": "endpointslicemirroring-controller",
+    "bootstrapsigner": "bootstrap-signer",
+    "tokencleaner": "token-cleaner",
+    "csrapproving": "certificate-controller",
+    "csrsigning": "certificate-controller",
+    "nodeipam": "node-controller",
+    "serviceaccount": "service-account-controller",
+    "horizontalpodautoscaler": "horizontal-pod-autoscaler",
+}
+assert set(SERVICE_ACCOUNTS) == set(CONTROLLERS), "every controller needs its ServiceAccount"
+
 
 def select(names: list[str]) -> list[str]:
     """Resolve --controllers: empty or "*" means all; "-name" disables one; unknown names are an error."""

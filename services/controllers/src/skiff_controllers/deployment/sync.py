@@ -107,9 +107,11 @@ class Sync:
         if not revision or self.d.metadata.annotations.get(REVISION) == revision:
             return
         self.d.metadata.annotations[REVISION] = revision
-        meta = self.d.metadata
-        patch = {"metadata": {"annotations": {REVISION: revision}}}
-        await self.api.patch(apps_pb2.Deployment, meta.name, meta.namespace, patch)
+        # An Update of the cached object (a Conflict is retried with backoff on a fresh cache), as
+        # Kubernetes' deployment controller does: its role may update Deployments, not patch them.
+        fresh = copy.deepcopy(self.cached)
+        fresh.metadata.annotations[REVISION] = revision
+        await self.api.update(fresh)
 
     # -- resizing ---------------------------------------------------------------------------------
     async def scale(self, rs: RS, size: int, operation: str | None = None) -> RS:

@@ -3,6 +3,10 @@
 `kube-system/<name>`, for the controllers Skiff runs. A controller manager that acts as each controller's
 ServiceAccount (a token per controller, auth/tokens.py) then holds exactly these; acting as
 `system:kube-controller-manager` alone, it holds only that role's list/watch-everything and little else.
+
+One difference from Kubernetes: the gRPC API writes the `finalize` and `approval` subresources (and the
+CSR signer its `status`) only by PATCH, so namespace-controller and certificate-controller hold `patch`
+beside Kubernetes' `update` on exactly those subresources.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from skiff.api.rbac.v1 import rbac_pb2
 
 from skiff_apiserver.auth.rbac.policy import (
     APPS,
+    AUTHZ,
+    AUTOSCALING,
     BATCH,
+    CERTS,
     CORE,
     DISCOVERY,
     EVENTS,
@@ -81,6 +88,7 @@ CONTROLLER_ROLES: dict[str, list[rbac_pb2.PolicyRule]] = {
     "namespace-controller": [
         rule(("get", "list", "watch", "delete"), CORE, "namespaces"),
         rule("update", CORE, ("namespaces/finalize", "namespaces/status")),
+        rule("patch", CORE, "namespaces/finalize"),  # see the module docstring
         rule(("get", "list", "delete", "deletecollection"), "*", "*"),
     ],
     "node-controller": [
@@ -92,7 +100,77 @@ CONTROLLER_ROLES: dict[str, list[rbac_pb2.PolicyRule]] = {
     ],
     "generic-garbage-collector": [rule(("get", "list", "watch", "patch", "update", "delete"), "*", "*")],
     "service-account-controller": [rule("create", CORE, "serviceaccounts"), _EVENTS],
+    "certificate-controller": [
+        rule(("get", "list", "watch", "delete"), CERTS, "certificatesigningrequests"),
+        rule("update", CERTS, ("certificatesigningrequests/status", "certificatesigningrequests/approval")),
+        rule("patch", CERTS, ("certificatesigningrequests/status", "certificatesigningrequests/approval")),
+        rule(
+            "approve",
+            CERTS,
+            "signers",
+            names=(
+                "kubernetes.io/kube-apiserver-client-kubelet",
+                "kubernetes.io/kubelet-serving",
+                "kubernetes.io/legacy-unknown",
+            ),
+        ),
+        rule(
+            "sign",
+            CERTS,
+            "signers",
+            names=(
+                "kubernetes.io/kube-apiserver-client-kubelet",
+                "kubernetes.io/kube-apiserver-client",
+                "kubernetes.io/kubelet-serving",
+                "kubernetes.io/legacy-unknown",
+            ),
+        ),
+        rule("create", AUTHZ, "subjectaccessreviews"),
+        _EVENTS,
+    ],
+    "horizontal-pod-autoscaler": [
+        rule(READ, AUTOSCALING, "horizontalpodautoscalers"),
+        rule("update", AUTOSCALING, "horizontalpodautoscalers/status"),
+        rule(("get", "update"), "*", "*/scale"),
+        rule("list", CORE, "pods"),
+        rule("list", "metrics.k8s.io", "pods"),
+        rule(("get", "list"), "custom.metrics.k8s.io", "*"),
+        rule(("get", "list"), "external.metrics.k8s.io", "*"),
+        _EVENTS,
+    ],
 }
+
+# Controllers whose rights are namespaced Roles in Kubernetes ((namespace, role name) -> rules), each
+# bound by a RoleBinding of the same name to kube-system/<ServiceAccount>.
+CONTROLLER_NAMESPACED_ROLES: dict[tuple[str, str], list[rbac_pb2.PolicyRule]] = {
+    ("kube-system", "bootstrap-signer"): [rule(READ, CORE, "secrets")],
+    ("kube-public", "bootstrap-signer"): [
+        rule(READ, CORE, "configmaps"),
+        rule("update", CORE, "configmaps", names=("cluster-info",)),
+        _EVENTS,
+    ],
+    ("kube-system", "token-cleaner"): [rule(("delete", "get", "list", "watch"), CORE, "secrets"), _EVENTS],
+}
+
+
+def roles() -> list[rbac_pb2.Role]:
+    from skiff_apiserver.auth.rbac import addons
+
+    table = {(ns, f"system:controller:{sa}"): rules for (ns, sa), rules in CONTROLLER_NAMESPACED_ROLES.items()}
+    return addons.roles(table)
+
+
+def role_bindings() -> list[rbac_pb2.RoleBinding]:
+    from skiff_apiserver.auth.rbac import addons
+
+    table = {
+        (ns, f"system:controller:{sa}"): (
+            f"system:controller:{sa}",
+            [rbac_pb2.Subject(kind="ServiceAccount", name=sa, namespace="kube-system")],
+        )
+        for (ns, sa) in CONTROLLER_NAMESPACED_ROLES
+    }
+    return addons.role_bindings(table)
 
 
 def cluster_roles() -> list[rbac_pb2.ClusterRole]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from skiff_common import errors
 
-from skiff_apiserver.auth.rbac import controllers, policy
+from skiff_apiserver.auth.rbac import addons, controllers, policy
 from skiff_apiserver.logs import log
 from skiff_apiserver.machinery import kinds
 from skiff_apiserver.registry.api import Registry
@@ -24,6 +24,8 @@ def _merge_role(current: Any, default: Any) -> bool:
         if r not in current.rules:
             current.rules.append(r)
             changed = True
+    if not hasattr(default, "aggregation_rule"):  # a namespaced Role
+        return changed
     for sel in default.aggregation_rule.cluster_role_selectors:
         if sel not in current.aggregation_rule.cluster_role_selectors:
             current.aggregation_rule.cluster_role_selectors.append(sel)
@@ -53,21 +55,23 @@ def _merge_meta(current: Any, default: Any) -> bool:
 
 async def reconcile(registry: Registry) -> None:
     pairs: list[tuple[str, list[Any], Any]] = [
-        ("clusterroles", [*policy.cluster_roles(), *controllers.cluster_roles()], _merge_role),
+        ("clusterroles", [*policy.cluster_roles(), *controllers.cluster_roles(), *addons.cluster_roles()], _merge_role),
         (
             "clusterrolebindings",
-            [*policy.cluster_role_bindings(), *controllers.cluster_role_bindings()],
+            [*policy.cluster_role_bindings(), *controllers.cluster_role_bindings(), *addons.cluster_role_bindings()],
             _merge_binding,
         ),
+        ("roles", [*controllers.roles(), *addons.roles()], _merge_role),
+        ("rolebindings", [*controllers.role_bindings(), *addons.role_bindings()], _merge_binding),
     ]
     created = updated = 0
     for resource, defaults, merge in pairs:
         info = kinds.lookup_resource(resource)
         for default in defaults:
-            name = default.metadata.name
+            name, namespace = default.metadata.name, default.metadata.namespace
             for _ in range(5):
                 try:
-                    current: Any = await registry.get(info, "", name)
+                    current: Any = await registry.get(info, namespace, name)
                 except errors.NotFound:
                     try:
                         await registry.create(default)
