@@ -127,7 +127,9 @@ def apiserver(
             f"--audit-log-path={layout.state_dir / 'audit' / 'audit.log'}",  # Metadata level for every request
             "--aggregated-apis="  # skiff-metrics serves both (custom metrics once given a Prometheus)
             f"metrics.k8s.io/v1beta1=https://{layout.metrics_address('metrics-api')},"
-            f"custom.metrics.k8s.io/v1beta1=https://{layout.metrics_address('metrics-api')}",
+            f"custom.metrics.k8s.io/v1beta1=https://{layout.metrics_address('metrics-api')},"
+            f"custom.metrics.k8s.io/v1beta2=https://{layout.metrics_address('metrics-api')},"
+            f"external.metrics.k8s.io/v1beta1=https://{layout.metrics_address('metrics-api')}",
             *tls_flags(tls, server=True),
             *kubelet_flags,
         ],
@@ -236,7 +238,8 @@ def dns(layout: ClusterLayout, tls: TLSConfig) -> Component:
 
 def metrics(layout: ClusterLayout, tls: TLSConfig, serving: TLSConfig) -> Component:
     """skiff-metrics (metrics-server): scrapes the kubelet's --metrics-address, serves metrics.k8s.io to the
-    apiserver's aggregator (--aggregated-apis above)."""
+    apiserver's aggregator (--aggregated-apis above); given a Prometheus and a rule file, also custom and
+    external metrics (prometheus-adapter)."""
     return Component(
         "metrics",
         [
@@ -248,6 +251,11 @@ def metrics(layout: ClusterLayout, tls: TLSConfig, serving: TLSConfig) -> Compon
             *tls_flags(tls, server=False),
             f"--tls-serving-cert-file={serving.cert_file}",
             f"--tls-serving-key-file={serving.key_file}",
+            *(
+                [f"--prometheus-url={layout.prometheus_url}", f"--custom-metrics-rules={layout.custom_metrics_rules}"]
+                if layout.prometheus_url
+                else []
+            ),
         ],
     )
 

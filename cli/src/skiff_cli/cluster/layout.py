@@ -59,6 +59,10 @@ class ClusterLayout:
     cgroup_root: str = "skiff"
     # Fake example.com/gpu devices advertised by the sample device plugin (`skiff up --fake-gpus N`).
     fake_gpus: int = 0
+    # Custom and external metrics (prometheus-adapter's role): skiff-metrics queries this Prometheus with
+    # this rule file (`skiff up --prometheus-url URL --custom-metrics-rules FILE`); empty: none.
+    prometheus_url: str = ""
+    custom_metrics_rules: str = ""
 
     @classmethod
     def ephemeral(cls, state_dir: Path, suffix: str, pod_subnet: int) -> ClusterLayout:

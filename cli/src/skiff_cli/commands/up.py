@@ -26,19 +26,33 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--nodes", type=int, default=1, help="nodes in all: the first runs the control plane, the rest join"
     )
     up.add_argument("--fake-gpus", type=int, default=0, help="run the sample device plugin with N example.com/gpu")
+    up.add_argument("--prometheus-url", default="", help="Prometheus answering custom and external metrics")
+    up.add_argument(
+        "--custom-metrics-rules",
+        default="",
+        help="prometheus-adapter rule file for --prometheus-url (rules, externalRules)",
+    )
     up.set_defaults(run=run_up)
     down.add_argument("--purge", action="store_true", help="also delete the state folder (etcd data, images)")
     down.set_defaults(run=run_down)
 
 
 def run_up(args: argparse.Namespace) -> int:
-    layout = ClusterLayout(
-        state_dir=args.state_dir, node_name=args.node_name, pod_cidr=args.pod_cidr, fake_gpus=args.fake_gpus
-    )
-    cluster = LocalCluster(layout)
     if args.nodes < 1:
         print("error: --nodes: must be at least 1")
         return 1
+    if bool(args.prometheus_url) != bool(args.custom_metrics_rules):
+        print("error: --prometheus-url and --custom-metrics-rules: give both or neither")
+        return 1
+    layout = ClusterLayout(
+        state_dir=args.state_dir,
+        node_name=args.node_name,
+        pod_cidr=args.pod_cidr,
+        fake_gpus=args.fake_gpus,
+        prometheus_url=args.prometheus_url,
+        custom_metrics_rules=str(Path(args.custom_metrics_rules).resolve()) if args.custom_metrics_rules else "",
+    )
+    cluster = LocalCluster(layout)
     try:
         cluster.up()
         if args.nodes > 1:
