@@ -1,6 +1,6 @@
 """Traces in a real OpenTelemetry collector (rotel): one `skiff apply` of a pod is one trace across the
 CLI, the apiserver and etcd, and the pod's start on the node is one trace across the kubelet and the
-runtime, linked to that request.
+runtime down to the container's shim, linked to that request.
 
 The collector receives OTLP from every component of a cluster started for this test (with the standard
 OTEL_* variables) and forwards it over OTLP to a receiver in the test, which keeps the spans to read.
@@ -162,6 +162,15 @@ def test_one_apply_is_one_trace_and_the_pod_start_links_to_it(collector, traced_
         lambda: [n for svc, n in spans.in_trace(start.trace_id) if svc == "skiff-runtime"],
     )
     assert any("RunPodSandbox" in n for n in runtime), runtime
+    # ...and down into the shim: its create as a span of the runtime, its phases (as it reported them)
+    # beneath, and the start; for the pause container and for the pod's own.
+    shim = wait(
+        "the shim's spans in the pod-start trace",
+        lambda: (names := {n for svc, n in spans.in_trace(start.trace_id) if svc == "skiff-runtime"})
+        >= {"shim.create", "shim.fork_init", "shim.init_setup", "shim.start"}
+        and names,
+    )
+    assert {"shim.join_cgroup", "shim.write_record"} <= shim, shim
     kubelet_resource = next(attrs for svc, attrs, _ in spans.spans if svc == "skiff-kubelet")
     assert kubelet_resource["k8s.node.name"] == cluster.layout.node_name
     assert kubelet_resource["service.namespace"] == "skiff" and kubelet_resource["service.instance.id"]

@@ -199,7 +199,7 @@ async def test_completed_container_and_exit_code(tmp_path: Path, busybox_layout:
                         pod_sandbox_id=sid,
                         sandbox_config=sandbox_cfg,
                         config=container_config(
-                            ["sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"], "trap"
+                            ["sh", "-c", "trap 'exit 7' TERM; echo armed; while true; do sleep 0.1; done"], "trap"
                         ),
                     )
                 )
@@ -215,6 +215,13 @@ async def test_completed_container_and_exit_code(tmp_path: Path, busybox_layout:
             bad_status = await _eventually(lambda: exited(bad), "bad to exit")
             assert (ok_status.exit_code, ok_status.reason) == (0, "Completed")
             assert (bad_status.exit_code, bad_status.reason) == (3, "Error")
+            # sh is PID 1 of its namespace: before its trap is set, it ignores SIGTERM (no default action)
+            trap_log = tmp_path / "logs" / "trap" / "0.log"
+
+            async def armed() -> bool:
+                return trap_log.exists() and "armed" in trap_log.read_text()
+
+            await _eventually(armed, "the trap to be set")
             await rs.StopContainer(cri.StopContainerRequest(container_id=trap, timeout=30))
             trap_status = (await rs.ContainerStatus(cri.ContainerStatusRequest(container_id=trap))).status
             assert (trap_status.state, trap_status.exit_code) == (

@@ -49,14 +49,20 @@ def test_a_name_is_registered_once() -> None:
     "reply",
     [
         CreateReply.created(4242),
+        CreateReply.created(4242, (("shim.fork_init", 10, 20), ("shim.init_setup", 20, 35))),
         CreateReply.failed(InvalidBundle("process.user.uid", "must be a non-negative integer")),
         CreateReply.failed(RuntimeError("container init failed: exec: no such file")),
         CreateReply.failed("runc create failed: exit status 1"),
     ],
-    ids=["created", "invalid", "error", "error-text"],
+    ids=["created", "created-with-phases", "invalid", "error", "error-text"],
 )
 def test_create_reply_round_trip(reply: CreateReply) -> None:
     assert CreateReply.decode(reply.encode()) == reply
+
+
+def test_create_reply_drops_malformed_phases() -> None:
+    raw = b'{"ok": true, "pid": 7, "phases": [["a", 1, 2], ["b", "x", 3], ["c", 1], 5]}'
+    assert CreateReply.decode(raw) == CreateReply.created(7, (("a", 1, 2),))
 
 
 def test_create_reply_invalid_bundle_keeps_field_and_reason() -> None:

@@ -139,10 +139,13 @@ class CreateReply:
     field: str = ""
     reason: str = ""
     error: str = ""
+    # What the shim spent its time on: (phase, start, end) in wall-clock ns. The shim does not trace
+    # (it starts in milliseconds and exports nothing); the runtime turns these into its spans.
+    phases: tuple[tuple[str, int, int], ...] = ()
 
     @classmethod
-    def created(cls, pid: int) -> CreateReply:
-        return cls(ok=True, pid=pid)
+    def created(cls, pid: int, phases: tuple[tuple[str, int, int], ...] = ()) -> CreateReply:
+        return cls(ok=True, pid=pid, phases=phases)
 
     @classmethod
     def failed(cls, cause: Exception | str) -> CreateReply:
@@ -153,7 +156,7 @@ class CreateReply:
     def encode(self) -> bytes:
         msg: dict[str, object]
         if self.ok:
-            msg = {"ok": True, "pid": self.pid}
+            msg = {"ok": True, "pid": self.pid, "phases": [list(p) for p in self.phases]}
         elif self.field:
             msg = {"ok": False, "kind": "invalid", "field": self.field, "reason": self.reason}
         else:
@@ -170,10 +173,20 @@ class CreateReply:
         if not isinstance(msg, dict):
             return None
         if msg.get("ok"):
-            return cls.created(int(msg.get("pid", 0)))
+            return cls.created(int(msg.get("pid", 0)), _phases(msg.get("phases")))
         if msg.get("kind") == "invalid":
             return cls(ok=False, field=str(msg.get("field")), reason=str(msg.get("reason")))
         return cls(ok=False, error=str(msg.get("error") or ""))
+
+
+def _phases(raw: object) -> tuple[tuple[str, int, int], ...]:
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        (str(p[0]), int(p[1]), int(p[2]))
+        for p in raw
+        if isinstance(p, list) and len(p) == 3 and all(isinstance(t, int) for t in p[1:])
+    )
 
 
 # -- 3. the control socket ---------------------------------------------------------------------------

@@ -35,6 +35,8 @@ import sys
 import time
 from pathlib import Path
 
+from skiff_common.observability.tracing import CachedTracer
+
 from skiff_runtime.oci.cgroups import detect_driver
 from skiff_runtime.oci.errors import (
     ContainerExists,
@@ -61,6 +63,8 @@ from skiff_runtime.oci.wire import SHIM_LOG, CreateReply, Op, Record, exec_reque
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 UNKNOWN_EXIT = 255
 log = logging.getLogger("skiff.oci.executor")
+# The shim does not trace; its create is a span here, with its phases (reported in its answer) beneath.
+_tracer = CachedTracer("skiff_runtime.oci.shim")
 
 
 _SHIM = "skiff_runtime.oci.shim"  # python -m: the fallback when the factory cannot be used
@@ -122,7 +126,11 @@ class SkiffExecutor:
         except FileExistsError:
             raise ContainerExists(container_id) from None
         try:
-            await self._spawn_shim(container_id, Path(bundle), state_dir, log_path)
+            with _tracer.get().start_as_current_span("shim.create", attributes={"container.id": container_id}) as span:
+                phases = await self._spawn_shim(container_id, Path(bundle), state_dir, log_path)
+                if span.is_recording():
+                    for name, began, ended in phases:
+                        _tracer.get().start_span(name, start_time=began).end(end_time=ended)
         except BaseException:
             self._discard(container_id, state_dir)
             raise
@@ -153,7 +161,10 @@ class SkiffExecutor:
     def _runtime_discard(self, container_id: str) -> None:
         """Synchronous counterpart of ``_runtime_delete`` for ``_discard``."""
 
-    async def _spawn_shim(self, cid: str, bundle: Path, state_dir: Path, log_path: Path | None) -> None:
+    async def _spawn_shim(
+        self, cid: str, bundle: Path, state_dir: Path, log_path: Path | None
+    ) -> tuple[tuple[str, int, int], ...]:
+        """Start the container's shim and wait for its answer; the phases it reports, when it made it."""
         ready_r, ready_w = os.pipe()
         args = ["--id", cid, "--bundle", str(bundle), "--state-dir", str(state_dir)]
         if log_path is not None:
@@ -181,7 +192,7 @@ class SkiffExecutor:
                 await asyncio.to_thread(proc.wait)
         reply = CreateReply.decode(raw)
         if reply is not None and reply.ok:
-            return
+            return reply.phases
         if reply is not None and reply.field:
             raise InvalidBundle(reply.field, reply.reason)
         detail = (reply.error if reply else "") or (state_dir / SHIM_LOG).read_text(errors="replace")[-2000:]
@@ -191,7 +202,8 @@ class SkiffExecutor:
         rec = self._record(container_id)
         if rec.status != "created":
             raise InvalidState(f"container {container_id!r} is {rec.status}, not created")
-        reply = await self._request(container_id, {"op": Op.START})
+        with _tracer.get().start_as_current_span("shim.start", attributes={"container.id": container_id}):
+            reply = await self._request(container_id, {"op": Op.START})
         if not reply.get("ok"):
             raise ExecutorError(f"start {container_id}: {reply.get('error')}")
 

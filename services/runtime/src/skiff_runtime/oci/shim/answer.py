@@ -40,11 +40,11 @@ def failure(cause: Exception) -> CreateReply:
     return CreateReply.failed(cause)
 
 
-def ready_callback(sup: Supervisor, ready: int) -> Callable[[], None]:
+def ready_callback(sup: Supervisor, ready: int, phases: tuple[tuple[str, int, int], ...] = ()) -> Callable[[], None]:
     """Answer "created" once the control socket listens; tear down if nobody hears it."""
 
     def on_ready() -> None:
-        if not report(ready, CreateReply.created(sup.rec.pid)):
+        if not report(ready, CreateReply.created(sup.rec.pid, phases)):
             sup.abandon()  # create() was given up on: leave nothing behind
 
     return on_ready

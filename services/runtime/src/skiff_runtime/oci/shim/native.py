@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,12 +131,20 @@ class Prepared:
     stderr: int
     sync_r: int
     start_w: int
+    stamps: tuple[int, int, int, int]  # time.time_ns(): create began, init forked, in its cgroup, recorded
 
     def run(self) -> int:
         """Wait for the init's "R", answer create(), then supervise until shutdown. The event loop
         starts only after the answer: its start-up (~1 ms) then overlaps the caller's next request
         rather than the init's last set-up steps, which rarely leave the shim idle for that long."""
         msg = _read_sync(self.sync_r)
+        began, forked, joined, recorded = self.stamps
+        phases = (
+            ("shim.fork_init", began, forked),
+            ("shim.join_cgroup", forked, joined),
+            ("shim.write_record", joined, recorded),
+            ("shim.init_setup", forked, time.time_ns()),  # namespaces, rootfs, until the init's "R"
+        )
         if msg != b"R":
             os.waitpid(self.rec.pid, 0)
             reason = msg[1:].decode(errors="replace") or "container init exited during setup"
@@ -150,7 +159,7 @@ class Prepared:
             stderr=self.stderr,
             starter=PipeStarter(self.sync_r, self.start_w),
         )
-        sup.run(ready_callback(sup, self.args.ready_fd), self.sock)
+        sup.run(ready_callback(sup, self.args.ready_fd, phases), self.sock)
         return 0
 
 
@@ -171,6 +180,7 @@ def create_container(args: argparse.Namespace) -> Prepared | None:
     driver: CgroupDriver | None = None
     cgroups_path = ""
     pid = 0
+    began = time.time_ns()
     try:
         spec = load_spec(Path(args.bundle))
         driver = host_driver()
@@ -184,9 +194,11 @@ def create_container(args: argparse.Namespace) -> Prepared | None:
         pid = os.fork()
         if pid == 0:
             run_init(spec, stdout=out_w, stderr=err_w, sync_w=sync_w, start_r=start_r, cgroup_r=cgroup_r)
+        forked = time.time_ns()
         for fd in (out_w, err_w, sync_w, start_r, cgroup_r):
             os.close(fd)
         _join_cgroup(driver, cgroups_path, spec.resources, pid, cgroup_w, sync_r)
+        joined = time.time_ns()
         # While the init finishes its rootfs: the control socket and the record (each a few file
         # operations, a millisecond or more on a disk-backed state root). Should the init fail, the
         # executor's create() removes the state dir with both in it.
@@ -194,7 +206,8 @@ def create_container(args: argparse.Namespace) -> Prepared | None:
         sock = listen(state_dir)
         rec = created_record(args, pid, cgroups_path)
         write_record(state_dir, rec)
-        return Prepared(args, driver, rec, sock, out_r, err_r, sync_r, start_w)
+        stamps = (began, forked, joined, time.time_ns())
+        return Prepared(args, driver, rec, sock, out_r, err_r, sync_r, start_w, stamps)
     except Exception as e:
         why = failure(e)
     if pid > 0:  # reap it first: an unreaped init keeps its cgroup busy (EBUSY) as a zombie
