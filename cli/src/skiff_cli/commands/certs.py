@@ -4,8 +4,8 @@
     skiff certs check-expiration [--dir DIR]                  every certificate, its expiry and CA
     skiff certs renew all|NAME... [--dir DIR]                 re-sign, keeping subject, usages and SANs
 
-The first form makes the cluster CA, etcd's CA, every control-plane identity and the first node's two
-kubelet certificates (skiff_common.pki.profiles lists them); `skiff up` does the same itself. It exists
+The first form makes the cluster CA, etcd's CA, every control-plane identity, the first node's two
+kubelet certificates (skiff_common.pki.profiles lists them) and the ServiceAccount signing key sa.key; `skiff up` does the same itself. It exists
 for docker-compose and Helm installs, where the certificates are made once into a shared volume or a
 Secret. Components read their certificates at start-up: restart them after `renew`.
 """
@@ -21,6 +21,7 @@ from skiff_common.pki import ClusterPKI, control_plane_profiles, kubelet_profile
 from skiff_common.pki.expiry import check_expiration, renew
 
 from ..cluster.layout import ClusterLayout
+from ..cluster.sakey import ensure_service_account_key
 
 DEFAULT_DIR = ClusterLayout().pki_dir
 
@@ -54,11 +55,13 @@ def make(args: argparse.Namespace) -> int:
     node = getattr(args, "node_name", None) or ClusterLayout.node_name
     pki = ClusterPKI(args.dir)
     made = pki.ensure([*control_plane_profiles(node, hosts), *kubelet_profiles(node, hosts)])
+    sa_key = ensure_service_account_key(args.dir / "sa.key")  # kubeadm's `init phase certs sa`
     if args.owner is not None:
         for path in args.dir.rglob("*"):
             os.chown(path, args.owner, args.owner)
     for name, tls in made.items():
         print(f"{name}: {tls.cert_file}")
+    print(f"sa: {sa_key}")
     return 0
 
 
