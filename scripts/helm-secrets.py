@@ -29,6 +29,7 @@ SECRETS: dict[str, dict[str, str]] = {
         "etcd-ca.crt": "etcd/ca.crt",
         "apiserver-etcd-client.crt": "etcd/apiserver-client.crt",
         "apiserver-etcd-client.key": "etcd/apiserver-client.key",
+        "sa.key": "sa.key",  # signs ServiceAccount tokens; every replica needs the same one
     },
     "etcd": {"ca.crt": "etcd/ca.crt", "server.crt": "etcd/server.crt", "server.key": "etcd/server.key"},
     **{
