@@ -32,9 +32,10 @@ def test_metrics_gets_prometheus_and_rules_only_when_given(tmp_path: Path) -> No
     assert (cfg.prometheus_url, cfg.custom_metrics_rules) == ("http://127.0.0.1:9090", str(tmp_path / "rules.yaml"))
 
 
-def test_apiserver_aggregates_every_metrics_api(tmp_path: Path) -> None:
+def test_apiserver_aggregates_every_metrics_api_and_limits_users(tmp_path: Path) -> None:
     argv = components.apiserver(ClusterLayout(state_dir=tmp_path), TLS, TLS).argv[1:]
     cfg = load_config(ApiServerConfig, argv, env={}, exit_on_error=False)
+    assert cfg.client_qps > 0 and cfg.authorization_mode == "Node,RBAC"
     assert set(parse_backends(cfg.aggregated_apis)) == {
         ("metrics.k8s.io", "v1beta1"),
         ("custom.metrics.k8s.io", "v1beta1"),

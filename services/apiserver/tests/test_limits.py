@@ -7,7 +7,9 @@ import pytest
 from apiserver_testlib import WatchStream, create, expect_error, get, pack, pod, uniq
 from prometheus_client import REGISTRY
 from skiff.apiserver.v1 import apiserver_pb2 as pb
+from skiff_apiserver.admission.flowcontrol import Level, level_of
 from skiff_apiserver.admission.limits import Limits
+from skiff_apiserver.auth.user import UserInfo
 from skiff_apiserver.storage import deadline
 from skiff_common import errors
 
@@ -30,6 +32,39 @@ def test_token_bucket_per_client() -> None:
         pass
     with limits.admit("b"):  # another client has its own bucket
         pass
+
+
+def test_system_components_have_their_own_pool_and_masters_are_exempt() -> None:
+    limits = Limits(max_inflight=1, rate_per_client=0.001, burst=1)
+    with limits.admit("user"):  # the workload pool is full...
+        with pytest.raises(errors.TooManyRequests), limits.admit("other"):
+            pass
+        with limits.admit("cn:system:kube-scheduler", Level.SYSTEM):  # ...the system pool is not
+            with pytest.raises(errors.TooManyRequests), limits.admit("cn:system:node:a", Level.SYSTEM):
+                pass
+            with limits.admit("cn:kubernetes-admin", Level.EXEMPT):  # nor is anything for system:masters
+                pass
+    for _ in range(3):  # no token bucket for the system level
+        with limits.admit("cn:system:kube-scheduler", Level.SYSTEM):
+            pass
+    assert (limits.inflight, limits.system_inflight) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("user", "level"),
+    [
+        (UserInfo("kubernetes-admin", ("system:masters", "system:authenticated")), Level.EXEMPT),
+        (UserInfo("system:node:n1", ("system:nodes", "system:authenticated")), Level.SYSTEM),
+        (UserInfo("system:kube-controller-manager"), Level.SYSTEM),
+        (UserInfo("system:serviceaccount:kube-system:replicaset-controller"), Level.SYSTEM),
+        (UserInfo("system:serviceaccount:default:default", ("system:serviceaccounts",)), Level.WORKLOAD),
+        (UserInfo("jane", ("dev",)), Level.WORKLOAD),
+        (UserInfo("system:unsecured", ("system:masters",)), Level.WORKLOAD),
+        (None, Level.WORKLOAD),
+    ],
+)
+def test_priority_levels_follow_apfs_default_flowschemas(user: UserInfo | None, level: Level) -> None:
+    assert level_of(user) is level
 
 
 def test_expired_deadline_stops_before_etcd() -> None:

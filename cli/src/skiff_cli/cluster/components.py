@@ -125,6 +125,9 @@ def apiserver(
             f"--authorization-mode={AUTHORIZATION_MODE}",
             f"--service-account-signing-key-file={ensure_service_account_key(layout.pki_dir / 'sa.key')}",
             f"--audit-log-path={layout.state_dir / 'audit' / 'audit.log'}",  # Metadata level for every request
+            # per-client limits for users; the components have their own pool, system:masters is exempt
+            "--client-qps=25",
+            "--client-burst=100",
             "--aggregated-apis="  # skiff-metrics serves both (custom metrics once given a Prometheus)
             f"metrics.k8s.io/v1beta1=https://{layout.metrics_address('metrics-api')},"
             f"custom.metrics.k8s.io/v1beta1=https://{layout.metrics_address('metrics-api')},"

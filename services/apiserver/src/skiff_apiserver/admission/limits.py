@@ -1,10 +1,12 @@
-"""Overload protection: a cap on in-flight requests and a token bucket per client.
+"""Overload protection: a cap on in-flight requests and a token bucket per client, per priority level.
 
 Both answer RESOURCE_EXHAUSTED at once instead of queueing, so an overloaded apiserver sheds load and
 stays responsive (clients back off and retry). Watches are long-running and are not counted, as in
-Kubernetes' max-requests-inflight. The client identity is the TLS certificate's common name when mutual TLS
-is on, otherwise the peer address including the port (one connection, one client): every component runs
-on 127.0.0.1, so an IP alone would lump the whole cluster together.
+Kubernetes' max-requests-inflight. The cluster's own components (flowcontrol.py's system level) have
+an in-flight pool of their own and no rate limit, so users cannot starve them; system:masters is
+exempt. The client identity is the TLS certificate's common name when mutual TLS is on, otherwise the
+peer address including the port (one connection, one client): every component runs on 127.0.0.1, so an
+IP alone would lump the whole cluster together.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import grpc
 from skiff_common import errors
 
 from skiff_apiserver import metrics
+from skiff_apiserver.admission.flowcontrol import Level
 
 
 class Limits:
@@ -24,21 +27,27 @@ class Limits:
         self.max_inflight = max_inflight
         self.rate = rate_per_client
         self.burst = max(burst, 1)
-        self.inflight = 0
+        self.inflight = 0  # the workload level's requests in flight
+        self.system_inflight = 0  # the system level's, capped by max_inflight on their own
         self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, last refill time)
 
     @property
     def per_client(self) -> bool:
         return self.rate > 0
 
-    def admit(self, client: str) -> _Admitted:
-        """`with limits.admit(client):` -- raises TooManyRequests, or counts the request in flight until
-        the block ends. A plain object rather than a @contextmanager generator: this runs on every
-        request, and a generator-based context manager costs several times more."""
-        if self.max_inflight > 0 and self.inflight >= self.max_inflight:
+    def admit(self, client: str, level: Level = Level.WORKLOAD) -> _Admitted:
+        """`with limits.admit(client, level):` -- raises TooManyRequests, or counts the request in
+        flight until the block ends. A plain object rather than a @contextmanager generator: this runs on
+        every request, and a generator-based context manager costs several times more."""
+        if level is Level.EXEMPT:
+            return _Admitted(self, None)
+        system = level is Level.SYSTEM
+        inflight = self.system_inflight if system else self.inflight
+        if self.max_inflight > 0 and inflight >= self.max_inflight:
             raise errors.TooManyRequests(f"too many requests in flight (limit {self.max_inflight}); retry later")
-        self._take_token(client)
-        return _Admitted(self)
+        if not system:
+            self._take_token(client)
+        return _Admitted(self, level)
 
     def _take_token(self, client: str) -> None:
         if self.rate <= 0:
@@ -57,17 +66,24 @@ class Limits:
 
 
 class _Admitted:
-    __slots__ = ("_limits",)
+    __slots__ = ("_level", "_limits")
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, level: Level | None) -> None:
         self._limits = limits
+        self._level = level  # None: exempt, counted nowhere but the gauge
 
     def __enter__(self) -> None:
-        self._limits.inflight += 1
+        if self._level is Level.SYSTEM:
+            self._limits.system_inflight += 1
+        elif self._level is Level.WORKLOAD:
+            self._limits.inflight += 1
         metrics.INFLIGHT.inc()
 
     def __exit__(self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None) -> None:
-        self._limits.inflight -= 1
+        if self._level is Level.SYSTEM:
+            self._limits.system_inflight -= 1
+        elif self._level is Level.WORKLOAD:
+            self._limits.inflight -= 1
         metrics.INFLIGHT.dec()
 
 

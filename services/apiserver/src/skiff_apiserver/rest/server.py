@@ -28,6 +28,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from skiff_apiserver import bootstrap_auth, metrics
 from skiff_apiserver.admission import warnings
+from skiff_apiserver.admission.flowcontrol import level_of
 from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.audit import log as audit_log
 from skiff_apiserver.audit.log import AuditLog
@@ -244,7 +245,8 @@ class RestApi:
                 return await serve_port_forward(request, target, self.registry, self.kubelet_tls)
             set_deadline(request_timeout(request))
             warnings.start()
-            with self.limits.admit(user[0] if user and self.limits.per_client else request.remote or ""):
+            client = user[0] if user and self.limits.per_client else request.remote or ""
+            with self.limits.admit(client, level_of(users.current())):
                 response = await self._serve(request, target)
             for said in warnings.take():  # admission's (Pod Security), beside the decoder's
                 response.headers.add("Warning", f"299 - {json.dumps(said)}")

@@ -18,6 +18,7 @@ from skiff_common import errors
 
 from skiff_apiserver import metrics
 from skiff_apiserver.admission import warnings
+from skiff_apiserver.admission.flowcontrol import level_of
 from skiff_apiserver.admission.limits import Limits, client_identity
 from skiff_apiserver.audit import log as audit
 from skiff_apiserver.audit.log import AuditLog
@@ -93,7 +94,9 @@ def rpc(verb: str, resource: Callable[[Any], str], *, long_running: bool = False
                 if long_running:
                     return await fn(self, request, context)
                 warnings.start()
-                with self.limits.admit(client_identity(context) if self.limits.per_client else ""):
+                with self.limits.admit(
+                    client_identity(context) if self.limits.per_client else "", level_of(users.current())
+                ):
                     out = await fn(self, request, context)
                 said = warnings.take()
                 if said:  # admission's warnings (Pod Security), as trailing metadata
