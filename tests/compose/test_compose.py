@@ -13,15 +13,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from skiff_cli.cluster.cleanup import mounts_below, sweep
+from docker_daemon import private_dockerd, run, wait
+from skiff_cli.cluster.cleanup import sweep
 from skiff_cli.cluster.layout import ClusterLayout
 
 pytestmark = [pytest.mark.compose, pytest.mark.root]
@@ -29,7 +28,6 @@ pytestmark = [pytest.mark.compose, pytest.mark.root]
 REPO = Path(__file__).resolve().parents[2]
 SKIFF = str(Path(sys.executable).parent / "skiff")
 # Docker's images are kept between runs (building the base takes minutes); its daemon is not.
-DOCKER_ROOT = Path(os.environ.get("SKIFF_COMPOSE_DOCKER_ROOT", "/var/tmp/skiff-compose-docker"))
 PROJECT = "skiffcompose"
 NODES = {"a": "skiffc-a", "b": "skiffc-b"}
 POD = """
@@ -45,49 +43,13 @@ spec:
 """
 
 
-def run(*argv: str, env: dict[str, str], timeout: float = 1800, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(argv)} failed ({result.returncode}):\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
-        )
-    return result
-
-
 @pytest.fixture(scope="module")
 def docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     if os.geteuid() != 0:
         pytest.skip("compose tests need root")
-    for tool in ("dockerd", "docker", "docker-compose", "mmdebstrap"):
-        assert shutil.which(tool), f"{tool} is missing: run scripts/install-deps.sh --compose"
     run_dir = tmp_path_factory.mktemp("docker")
-    sock = run_dir / "docker.sock"
-    daemon = subprocess.Popen(
-        [
-            "dockerd",
-            "--bridge=none",
-            "--iptables=false",
-            "--ip6tables=false",
-            f"--data-root={DOCKER_ROOT}",
-            f"--exec-root={run_dir / 'exec'}",
-            f"--pidfile={run_dir / 'docker.pid'}",
-            f"--host=unix://{sock}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=open(run_dir / "dockerd.log", "w"),
-    )
-    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "COMPOSE_PROJECT_NAME": PROJECT}
-    try:
-        deadline = time.monotonic() + 60
-        while run("docker", "info", env=env, check=False).returncode != 0:
-            assert time.monotonic() < deadline, (run_dir / "dockerd.log").read_text()[-2000:]
-            time.sleep(0.5)
+    with private_dockerd(run_dir, ("docker-compose", "mmdebstrap"), {"COMPOSE_PROJECT_NAME": PROJECT}) as env:
         yield env
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=60)
-        for point in mounts_below(run_dir):  # dockerd leaves its netns handle mounted in its exec-root
-            subprocess.run(["umount", "-l", point], check=False)
 
 
 @pytest.fixture(scope="module")
@@ -118,20 +80,6 @@ def compose(docker: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
                 print(f"[compose clean-up] {line}")
         run("umount", str(state), env=env, check=False)
         shutil.rmtree(state, ignore_errors=True)
-
-
-def wait(what: str, check, timeout: float = 300.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (OSError, AssertionError, json.JSONDecodeError) as exc:
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
 
 
 def test_compose_runs_a_cluster_with_two_nodes_and_a_pod(compose: dict[str, str], tmp_path: Path) -> None:

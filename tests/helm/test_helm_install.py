@@ -23,9 +23,7 @@ import os
 import shutil
 import socket
 import ssl
-import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,9 +31,9 @@ from typing import Any
 
 import pytest
 import yaml
+from docker_daemon import private_dockerd, run, wait
 from skiff_cli import kubeconfig
 from skiff_cli.clientconfig import save_client_config
-from skiff_cli.cluster.cleanup import mounts_below
 from skiff_cli.cluster.layout import ClusterLayout
 from skiff_cli.cluster.local import LocalCluster
 
@@ -45,7 +43,6 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SKIFF, HELM = str(BIN / "skiff"), str(BIN / "helm")
 # Docker's images are kept between runs (shared with tests/compose); its daemon is not.
-DOCKER_ROOT = Path(os.environ.get("SKIFF_COMPOSE_DOCKER_ROOT", "/var/tmp/skiff-compose-docker"))
 BASE, BASE_NO_DEVICES = "skiff/base:bookworm", "skiff/base:bookworm-nodev"
 SKIFF_IMAGE, ETCD_IMAGE = "skiff/skiff:helm", "skiff/etcd:helm"
 RELEASE = NAMESPACE = "skiffcp"
@@ -53,60 +50,12 @@ COMPONENTS = ("apiserver", "scheduler", "controllers", "dns")
 TAG = "helm"
 
 
-def run(*argv: str, env: dict[str, str], timeout: float = 1800, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(argv)} failed ({result.returncode}):\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
-        )
-    return result
-
-
-def wait(what: str, check, timeout: float = 300.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (OSError, AssertionError, json.JSONDecodeError, ssl.SSLError) as exc:
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
-
-
 @pytest.fixture(scope="module")
 def docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     if os.geteuid() != 0:
         pytest.skip("helm install tests need root (a Skiff cluster and a docker daemon)")
-    for tool in ("dockerd", "docker", "mmdebstrap"):
-        assert shutil.which(tool), f"{tool} is missing: run scripts/install-deps.sh --compose"
-    run_dir = tmp_path_factory.mktemp("docker")
-    sock = run_dir / "docker.sock"
-    daemon = subprocess.Popen(
-        [
-            *("dockerd", "--bridge=none", "--iptables=false", "--ip6tables=false"),
-            f"--data-root={DOCKER_ROOT}",
-            f"--exec-root={run_dir / 'exec'}",
-            f"--pidfile={run_dir / 'docker.pid'}",
-            f"--host=unix://{sock}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=open(run_dir / "dockerd.log", "w"),
-    )
-    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
-    try:
-        deadline = time.monotonic() + 60
-        while run("docker", "info", env=env, check=False).returncode != 0:
-            assert time.monotonic() < deadline, (run_dir / "dockerd.log").read_text()[-2000:]
-            time.sleep(0.5)
+    with private_dockerd(tmp_path_factory.mktemp("docker"), ("mmdebstrap",)) as env:
         yield env
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=60)
-        for point in mounts_below(run_dir):  # dockerd leaves its netns handle mounted in its exec-root
-            subprocess.run(["umount", "-l", point], check=False)
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,12 @@ holds (label selectors honoured)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -69,14 +70,23 @@ async def exporter_metrics(request: web.Request) -> web.Response:
 
 @pytest.fixture
 async def exporter() -> AsyncIterator[int]:
+    async with serve_exporter(exporter_metrics) as port:
+        yield port
+
+
+@contextlib.asynccontextmanager
+async def serve_exporter(handler: Callable[[web.Request], Awaitable[web.Response]]) -> AsyncIterator[int]:
+    """A Prometheus exporter on 127.0.0.1 serving `handler` at /metrics; yields its port."""
     app = web.Application()
-    app.router.add_get("/metrics", exporter_metrics)
+    app.router.add_get("/metrics", handler)
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield port
-    await runner.cleanup()
+    try:
+        yield port
+    finally:
+        await runner.cleanup()
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from skiff_controllers.app import ControllerManager
 from skiff_controllers.config import ControllersConfig
 from skiff_metrics.app import MetricsServer
 from skiff_metrics.config import MetricsConfig
-from test_custom_metrics import free_port, prometheus  # noqa: F401 - the fixture
+from test_custom_metrics import free_port, prometheus, serve_exporter  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.etcd
 RULES = """
@@ -47,14 +47,8 @@ async def exporter(client: ApiClient) -> AsyncIterator[int]:
                 for p in pods]  # fmt: skip
         return web.Response(text="\n".join(rows) + "\n")
 
-    app = web.Application()
-    app.router.add_get("/metrics", metrics)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield port
-    await runner.cleanup()
+    async with serve_exporter(metrics) as port:
+        yield port
 
 
 @contextlib.asynccontextmanager

@@ -27,7 +27,7 @@ from skiff_controllers.app import ControllerManager
 from skiff_controllers.config import ControllersConfig
 from skiff_metrics.app import MetricsServer
 from skiff_metrics.config import MetricsConfig
-from test_custom_metrics import free_port, prometheus, quantity  # noqa: F401 - the fixture
+from test_custom_metrics import free_port, prometheus, quantity, serve_exporter  # noqa: F401 - the fixture
 from test_hpa_custom_metric import kubelet
 
 pytestmark = pytest.mark.etcd
@@ -59,14 +59,8 @@ async def exporter() -> AsyncIterator[int]:
         rows.append(f'nginx_requests_total{{namespace="default",service="front"}} {40 * (time.time() - STARTED):.1f}')
         return web.Response(text="\n".join(rows) + "\n")
 
-    app = web.Application()
-    app.router.add_get("/metrics", metrics)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield port
-    await runner.cleanup()
+    async with serve_exporter(metrics) as port:
+        yield port
 
 
 @pytest.fixture

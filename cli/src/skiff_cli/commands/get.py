@@ -188,15 +188,7 @@ def watch(s: Session, args: argparse.Namespace, selections: list[Selection]) -> 
                 print(output.no_resources(_where(s, [sel])), file=sys.stderr)
         else:
             for item in listed.get("items") or []:
-                sys.stdout.write(
-                    output.structured(
-                        args.output,
-                        [(res, item)],
-                        single=True,
-                        template=args.template,
-                        show_managed_fields=args.show_managed_fields,
-                    )
-                )
+                sys.stdout.write(_one(args, res, item))
         sys.stdout.flush()
     header_done = bool(widths)
     accept = TABLE if table_mode else "application/json"
@@ -220,14 +212,13 @@ def watch(s: Session, args: argparse.Namespace, selections: list[Selection]) -> 
         else:
             obj.setdefault("apiVersion", res.group_version)
             obj.setdefault("kind", res.kind)
-            sys.stdout.write(
-                output.structured(
-                    args.output,
-                    [(res, obj)],
-                    single=True,
-                    template=args.template,
-                    show_managed_fields=args.show_managed_fields,
-                )
-            )
+            sys.stdout.write(_one(args, res, obj))
         sys.stdout.flush()
     return 0
+
+
+def _one(args: argparse.Namespace, res: Resource, obj: dict[str, Any]) -> str:
+    """One watched object in a structured format (-o yaml, json, jsonpath...)."""
+    return output.structured(
+        args.output, [(res, obj)], single=True, template=args.template, show_managed_fields=args.show_managed_fields
+    )

@@ -107,26 +107,25 @@ class ResourceMetricsClient:
             raise MetricsError(f"unable to fetch metrics from {_api(url)}: {err}") from None
 
     async def pod_metrics(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        return await self._items(
+            "resource metrics API", f"metrics.k8s.io/v1beta1/namespaces/{namespace}/pods", selector
+        )
+
+    async def _items(self, api: str, path: str, selector: str) -> list[dict[str, Any]]:
+        """The non-empty `items` of one metrics API list at /apis/<path>, by label selector."""
         if not self.server:
-            raise MetricsError("unable to fetch metrics from resource metrics API: no metrics API server configured")
+            raise MetricsError(f"unable to fetch metrics from {api}: no metrics API server configured")
         query = urllib.parse.urlencode({"labelSelector": selector}) if selector else ""
-        url = f"{self.server}/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods" + (f"?{query}" if query else "")
-        body = await asyncio.to_thread(self._get, url)
+        body = await asyncio.to_thread(self._get, f"{self.server}/apis/{path}" + (f"?{query}" if query else ""))
         items = list(body.get("items") or [])
         if not items:
-            raise MetricsError("no metrics returned from resource metrics API")
+            raise MetricsError(f"no metrics returned from {api}")
         return items
 
     async def custom_pod_metric(self, namespace: str, metric: str, selector: str) -> dict[str, PodMetric]:
         """A Pods metric from custom.metrics.k8s.io (e.g. skiff-metrics over Prometheus), in thousandths."""
-        if not self.server:
-            raise MetricsError("no custom metrics API server configured")
-        query = urllib.parse.urlencode({"labelSelector": selector}) if selector else ""
-        url = f"{self.server}/apis/custom.metrics.k8s.io/v1beta1/namespaces/{namespace}/pods/*/{metric}"
-        body = await asyncio.to_thread(self._get, url + (f"?{query}" if query else ""))
-        items = list(body.get("items") or [])
-        if not items:
-            raise MetricsError("no metrics returned from custom metrics API")
+        path = f"custom.metrics.k8s.io/v1beta1/namespaces/{namespace}/pods/*/{metric}"
+        items = await self._items("custom metrics API", path, selector)
         return {
             i["describedObject"]["name"]: PodMetric(milli_value(i["value"]), _seconds(i.get("timestamp", "")), 0.0)
             for i in items
@@ -151,12 +150,7 @@ class ResourceMetricsClient:
 
     async def external_metric(self, namespace: str, metric: str, selector: str) -> list[int]:
         """GetExternalMetric: every series matching the selector, in thousandths (the HPA sums them)."""
-        if not self.server:
-            raise MetricsError("unable to fetch metrics from external metrics API: no metrics API server configured")
-        query = urllib.parse.urlencode({"labelSelector": selector}) if selector else ""
-        url = f"{self.server}/apis/external.metrics.k8s.io/v1beta1/namespaces/{namespace}/{metric}"
-        body = await asyncio.to_thread(self._get, url + (f"?{query}" if query else ""))
-        items = list(body.get("items") or [])
-        if not items:
-            raise MetricsError("no metrics returned from external metrics API")
+        items = await self._items(
+            "external metrics API", f"external.metrics.k8s.io/v1beta1/namespaces/{namespace}/{metric}", selector
+        )
         return [milli_value(i["value"]) for i in items]
