@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -141,27 +142,40 @@ def encode_list(info: KindInfo, items: list[Message], resource_version: str, con
     }
 
 
-class ItemCache:
-    """JSON bytes of list items by (type, uid, resourceVersion), which name one version of one object for
-    good: a list of objects that did not change since the last list costs a dictionary lookup per item
-    instead of a walk over the message (the expensive part of a JSON list in Python). Bounded, oldest
-    first out; Kubernetes' watch cache keeps serialized objects for the same reason."""
+def _item_bytes(obj: Message) -> bytes:
+    return json.dumps(encode_item(obj), separators=(",", ":"), ensure_ascii=False).encode()
 
-    def __init__(self, size: int = 20000) -> None:
+
+class VersionedBytes:
+    """Bytes made from an object, kept by (type, uid, resourceVersion), which name one version of one
+    object for good: the next list of objects that did not change costs a dictionary lookup per item
+    instead of a walk over the message (the expensive part of encoding in Python). Bounded, oldest first
+    out; objects without uid or resourceVersion are encoded but not kept. Kubernetes' watch cache keeps
+    serialized objects for the same reason."""
+
+    def __init__(self, encode: Callable[[Message], bytes], size: int = 20000) -> None:
+        self.encode = encode
         self.size = size
-        self._items: dict[tuple[str, str, str], bytes] = {}
+        self._kept: dict[tuple[str, str, str], bytes] = {}
 
     def get(self, obj: Message) -> bytes:
         m = obj.metadata  # type: ignore[attr-defined]
         key = (obj.DESCRIPTOR.full_name, m.uid, m.resource_version)
-        data = self._items.get(key)
+        data = self._kept.get(key)
         if data is None:
-            data = json.dumps(encode_item(obj), separators=(",", ":"), ensure_ascii=False).encode()
+            data = self.encode(obj)
             if m.uid and m.resource_version:
-                if len(self._items) >= self.size:
-                    del self._items[next(iter(self._items))]
-                self._items[key] = data
+                if len(self._kept) >= self.size:
+                    del self._kept[next(iter(self._kept))]
+                self._kept[key] = data
         return data
+
+
+class ItemCache(VersionedBytes):
+    """JSON bytes of list items, and whole JSON lists made of them."""
+
+    def __init__(self, size: int = 20000) -> None:
+        super().__init__(_item_bytes, size)
 
     def list_body(self, info: KindInfo, items: list[Message], resource_version: str, continue_token: str) -> bytes:
         head = {"kind": info.list_kind, "apiVersion": info.api_version}

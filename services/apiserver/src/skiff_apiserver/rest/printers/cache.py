@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from google.protobuf.message import Message
+from skiff_apiserver.rest.codec import VersionedBytes
 from skiff_apiserver.rest.printers import DEFAULT, PRINTERS, rows
 from skiff_common.apimachinery._codec import plan_for
 
@@ -24,24 +25,17 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _REF_HEAD = b'{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":'
 
 
+def _reference(obj: Message) -> bytes:
+    """A row's object: the metadata as a PartialObjectMetadata (kubectl's includeObject=Metadata)."""
+    m = obj.metadata  # type: ignore[attr-defined]
+    return b"".join((_REF_HEAD, _dumps(plan_for(m.DESCRIPTOR).encode(m)).encode(), b"}"))
+
+
 class TableCache:
     """Bounded (oldest first out); objects without uid or resourceVersion are encoded but not kept."""
 
     def __init__(self, size: int = 20000) -> None:
-        self.size = size
-        self._refs: dict[tuple[str, str, str], bytes] = {}
-
-    def _reference(self, obj: Message) -> bytes:
-        m = obj.metadata  # type: ignore[attr-defined]
-        key = (obj.DESCRIPTOR.full_name, m.uid, m.resource_version)
-        data = self._refs.get(key)
-        if data is None:
-            data = b"".join((_REF_HEAD, _dumps(plan_for(m.DESCRIPTOR).encode(m)).encode(), b"}"))
-            if m.uid and m.resource_version:
-                if len(self._refs) >= self.size:
-                    del self._refs[next(iter(self._refs))]
-                self._refs[key] = data
-        return data
+        self._refs = VersionedBytes(_reference, size)
 
     def body(self, kind: str, objects: list[Message], list_meta: dict[str, Any], include: str = "Metadata") -> bytes:
         """The whole Table of a list (with column definitions), as the REST port sends it."""
@@ -51,7 +45,7 @@ class TableCache:
         prefix = _dumps(head)[:-1].encode()
         cells = printer.cells
         if include == "Metadata":
-            ref = self._reference
+            ref = self._refs.get
             out = [b"".join((b'{"cells":', _dumps(cells(o)).encode(), b',"object":', ref(o), b"}")) for o in objects]
         elif include == "None":
             out = [b"".join((b'{"cells":', _dumps(cells(o)).encode(), b"}")) for o in objects]
