@@ -5,9 +5,10 @@
     skiff certs renew all|NAME... [--dir DIR]                 re-sign, keeping subject, usages and SANs
 
 The first form makes the cluster CA, etcd's CA, every control-plane identity, the first node's two
-kubelet certificates (skiff_common.pki.profiles lists them) and the ServiceAccount signing key sa.key; `skiff up` does the same itself. It exists
-for docker-compose and Helm installs, where the certificates are made once into a shared volume or a
-Secret. Components read their certificates at start-up: restart them after `renew`.
+kubelet certificates (skiff_common.pki.profiles lists them) and the ServiceAccount signing key sa.key;
+`skiff up` does the same itself. It exists for docker-compose and Helm installs, where the certificates
+are made once into a shared volume or a Secret. Components read their certificates at start-up: restart
+them after `renew`.
 """
 
 from __future__ import annotations
