@@ -98,10 +98,18 @@ async def test_webhook_mode_asks_the_apiserver_about_each_caller(etcd, tmp_path:
         other = cluster.cert("system:node:elsewhere", ("system:nodes",))
         assert (await _code(kubelet.port, other))[0] == grpc.StatusCode.PERMISSION_DENIED
         assert (await _code(kubelet.port, cluster.cert("bob")))[0] == grpc.StatusCode.PERMISSION_DENIED
+        # metrics-server's role reads nodes/metrics, never nodes/proxy
+        metrics_server = cluster.cert(
+            "system:serviceaccount:kube-system:metrics-server",
+            ("system:serviceaccounts", "system:serviceaccounts:kube-system"),
+        )
+        assert (await _code(kubelet.port, metrics_server))[0] == grpc.StatusCode.PERMISSION_DENIED
 
         # the apiserver's kubelet client (skiff exec/logs/port-forward) and alice get through to the lookup
+        # (with system:masters as Skiff's PKI issues it, and without, by kubeadm's kubelet-api-admin binding)
         apiserver_client = cluster.cert("kube-apiserver-kubelet-client", MASTERS)
-        for tls in (apiserver_client, cluster.cert("alice")):
+        apiserver_client_rbac = cluster.cert("kube-apiserver-kubelet-client")
+        for tls in (apiserver_client, apiserver_client_rbac, cluster.cert("alice")):
             assert (await _code(kubelet.port, tls))[0] == grpc.StatusCode.NOT_FOUND
             assert (await _code(kubelet.port, tls, "ContainerLogs"))[0] == grpc.StatusCode.NOT_FOUND
     finally:
