@@ -134,6 +134,7 @@ class Kubelet:
     def _authorizer(self) -> ApiAuthorizer:
         """--authorization-mode: Webhook asks the apiserver (as this node) about each caller (authz.py)."""
         cfg = self.cfg
+        log.info("kubelet.authorization", mode=cfg.authorization_mode)  # the config line redacts "authorization*"
         if cfg.authorization_mode != WEBHOOK:
             return ApiAuthorizer(cfg.authorization_mode, cfg.node_name)
         cache = DecisionCache(
