@@ -193,6 +193,7 @@ def kubelet(layout: ClusterLayout, tls: TLSConfig, serving: TLSConfig | None = N
             f"--cgroup-root={layout.cgroup_root}",
             f"--metrics-address={layout.metrics_address('kubelet')}",
             *("--seccomp-default", "--pod-max-pids=4096"),  # container hardening (issue #11)
+            "--authorization-mode=Webhook",  # the kubelet's API authorizes callers by SubjectAccessReview
             *tls_flags(tls, server=False),
             *serving_flags,
         ],

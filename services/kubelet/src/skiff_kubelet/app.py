@@ -15,6 +15,7 @@ from skiff_client import ApiClient, CriClient, EventRecorder, InformerFactory
 from skiff_common.grpcutil import add_listen, create_server
 from skiff_common.observability import get_logger
 
+from skiff_kubelet.authz import WEBHOOK, ApiAuthorizer, DecisionCache, WebhookAuthorizer
 from skiff_kubelet.config import KubeletConfig, parse_duration
 from skiff_kubelet.devices.manager import DeviceManager
 from skiff_kubelet.dns import ClusterDNS, read_host_dns
@@ -35,6 +36,7 @@ from skiff_kubelet.stats.http import StatsServer
 from skiff_kubelet.sync import PodSyncer
 
 log = get_logger(__name__)
+REVIEW_TIMEOUT_S = 10.0  # a SubjectAccessReview that takes longer fails the call closed
 
 
 class Kubelet:
@@ -87,7 +89,7 @@ class Kubelet:
         serving_tls = cfg.serving_tls()
         self.server = create_server("kubelet", tls=serving_tls)
         kubelet_pb2_grpc.add_KubeletServicer_to_server(  # type: ignore[no-untyped-call]
-            KubeletService(self.pods, self.cri, cfg.pod_log_dir), self.server
+            KubeletService(self.pods, self.cri, cfg.pod_log_dir, self._authorizer()), self.server
         )
         self.port = add_listen(self.server, cfg.listen, serving_tls)
         self.node_status = NodeStatusManager(
@@ -128,6 +130,26 @@ class Kubelet:
         self.node_status.pressure_conditions = self.eviction.conditions
         self.node_status.ephemeral_storage = self.eviction.ephemeral_storage
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _authorizer(self) -> ApiAuthorizer:
+        """--authorization-mode: Webhook asks the apiserver (as this node) about each caller (authz.py)."""
+        cfg = self.cfg
+        log.info("kubelet.authorization", mode=cfg.authorization_mode)  # the config line redacts "authorization*"
+        if cfg.authorization_mode != WEBHOOK:
+            return ApiAuthorizer(cfg.authorization_mode, cfg.node_name)
+        cache = DecisionCache(
+            parse_duration(
+                cfg.authorization_webhook_cache_authorized_ttl, "authorization-webhook-cache-authorized-ttl"
+            ),
+            parse_duration(
+                cfg.authorization_webhook_cache_unauthorized_ttl, "authorization-webhook-cache-unauthorized-ttl"
+            ),
+        )
+        # The kubelet's own channel, but failing fast: an exec must not wait out an apiserver restart
+        # (the kubelet's other calls do); it is refused at once, and asks again next time. Never closed
+        # itself: the channel is self.api's.
+        reviews = ApiClient(self.api.channel, timeout=REVIEW_TIMEOUT_S, wait_for_ready=False)
+        return ApiAuthorizer(WEBHOOK, cfg.node_name, WebhookAuthorizer(reviews, cache))
 
     def _services(self) -> list[service_pb2.Service] | None:
         return self.services.store.list() if self.services.has_synced() else None

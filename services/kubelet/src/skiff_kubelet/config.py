@@ -100,6 +100,16 @@ class KubeletConfig:
     pod_max_pids: int = field(
         default=-1, metadata={"help": "pids.max of every pod's cgroup: processes of all its containers (-1: none)"}
     )
+    authorization_mode: str = field(
+        default="AlwaysAllow",
+        metadata={"help": "who may call the kubelet API: AlwaysAllow, or Webhook (a SubjectAccessReview per caller)"},
+    )
+    authorization_webhook_cache_authorized_ttl: str = field(
+        default="5m", metadata={"help": "how long an allowed Webhook answer is cached"}
+    )
+    authorization_webhook_cache_unauthorized_ttl: str = field(
+        default="30s", metadata={"help": "how long a denied Webhook answer is cached"}
+    )
     log_level: str = field(default="info", metadata={"help": "debug, info, warning, error"})
 
     def tls(self) -> TLSConfig | None:
@@ -124,6 +134,7 @@ class KubeletConfig:
             "node_status_interval", "node_status_report_frequency", "sync_frequency", "relist_period",
             "crash_loop_backoff", "eviction_pressure_transition_period", "eviction_monitoring_interval",
             "image_minimum_gc_age", "image_maximum_gc_age", "image_gc_period",
+            "authorization_webhook_cache_authorized_ttl", "authorization_webhook_cache_unauthorized_ttl",
         ):  # fmt: skip
             parse_duration(getattr(self, name), name.replace("_", "-"))
         self.image_gc_policy().validate()
@@ -147,6 +158,8 @@ class KubeletConfig:
             raise ValueError(f"--pod-max-pids: must be positive or -1 (no limit), not {self.pod_max_pids}")
         if not self.node_name:
             raise ValueError("--node-name: must not be empty")
+        if self.authorization_mode not in ("AlwaysAllow", "Webhook"):
+            raise ValueError(f"--authorization-mode: {self.authorization_mode!r} is not one of AlwaysAllow, Webhook")
         self.tls()
         self.serving_tls()
 

@@ -2,8 +2,9 @@
 pods bound to this node.
 
 Pods are looked up in the kubelet's own informer cache (only pods of this node are there, which is
-also the authorisation boundary: a pod elsewhere is NotFound here), containers through a fresh CRI
-snapshot. Logs come from the CRI log files, not through the runtime, exactly like the real kubelet.
+also a boundary: a pod elsewhere is NotFound here), containers through a fresh CRI snapshot. Every
+RPC first asks `authz.ApiAuthorizer` whether its caller may (`--authorization-mode`). Logs come from
+the CRI log files, not through the runtime, exactly like the real kubelet.
 """
 
 from __future__ import annotations
@@ -21,15 +22,23 @@ from skiff_client.cri import call
 from skiff_common import errors
 
 from skiff_kubelet import cri_logs, exec_stream, port_forward
+from skiff_kubelet.authz import ALWAYS_ALLOW, ApiAuthorizer
 from skiff_kubelet.runtime_state import pod_runtime
 from skiff_kubelet.sandbox import pod_log_directory
 
 
 class KubeletService(pb_grpc.KubeletServicer):
-    def __init__(self, pods: Informer[pod_pb2.Pod], cri_client: CriClient, pod_log_dir: str) -> None:
+    def __init__(
+        self,
+        pods: Informer[pod_pb2.Pod],
+        cri_client: CriClient,
+        pod_log_dir: str,
+        authorizer: ApiAuthorizer | None = None,
+    ) -> None:
         self.pods = pods
         self.cri = cri_client
         self.pod_log_dir = pod_log_dir
+        self.authz = authorizer or ApiAuthorizer(ALWAYS_ALLOW, "")
 
     def _pod(self, namespace: str, name: str) -> pod_pb2.Pod:
         ns = namespace or "default"
@@ -83,6 +92,7 @@ class KubeletService(pb_grpc.KubeletServicer):
     async def ContainerLogs(
         self, request: pb.ContainerLogsRequest, context: Any
     ) -> AsyncIterator[pb.ContainerLogsResponse]:
+        await self.authz.check(context, "ContainerLogs")
         if request.tail_lines < 0:
             raise errors.BadRequest("tail_lines: must be >= 0")
         pod = self._pod(request.namespace, request.pod)
@@ -112,6 +122,7 @@ class KubeletService(pb_grpc.KubeletServicer):
             yield response(line)
 
     async def Exec(self, request: pb.ExecRequest, context: Any) -> pb.ExecResponse:
+        await self.authz.check(context, "Exec")
         if not request.command:
             raise errors.BadRequest("command: at least one argument is required")
         if request.timeout_seconds < 0:
@@ -127,6 +138,7 @@ class KubeletService(pb_grpc.KubeletServicer):
     async def ExecStream(
         self, requests: AsyncIterator[pb.ExecStreamRequest], context: Any
     ) -> AsyncIterator[pb.ExecStreamResponse]:
+        await self.authz.check(context, "ExecStream")
         first = await anext(aiter(requests), None)
         if first is None or first.WhichOneof("input") != "start":
             raise errors.BadRequest("start: the first request must start the command")
@@ -161,6 +173,7 @@ class KubeletService(pb_grpc.KubeletServicer):
     async def PortForwardStream(
         self, requests: AsyncIterator[pb.PortForwardStreamRequest], context: Any
     ) -> AsyncIterator[pb.PortForwardStreamResponse]:
+        await self.authz.check(context, "PortForwardStream")
         first = await anext(aiter(requests), None)
         if first is None or first.WhichOneof("input") != "start":
             raise errors.BadRequest("start: the first request must name the pod and port")

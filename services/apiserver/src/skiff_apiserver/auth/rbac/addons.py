@@ -16,7 +16,11 @@ object its upstream creates, under the same name:
   (`kubeadm:node-autoapprove-certificate-rotation`), and anyone may read kube-public/cluster-info
   (`kubeadm:bootstrap-signer-clusterinfo`) for discovery;
 * kubeadm ≥1.29's `kubeadm:cluster-admins` group bound to cluster-admin (admin.conf's identity is
-  still system:masters here, as kubeadm's super-admin.conf).
+  still system:masters here, as kubeadm's super-admin.conf);
+* kubeadm's binding of the apiserver's kubelet client (`kube-apiserver-kubelet-client`) to
+  `system:kubelet-api-admin`, so kubelets in Webhook mode let the apiserver proxy logs, exec and
+  port-forward by RBAC, not only through the certificate's system:masters group (which newer kubeadm
+  drops from that certificate).
 
 The CSR approval ClusterRoles (`system:certificates.k8s.io:...`) are kube-apiserver's own defaults.
 """
@@ -89,6 +93,10 @@ CLUSTER_ROLE_BINDINGS: dict[str, tuple[str, list[rbac_pb2.Subject]]] = {
         [_subject("Group", "system:nodes")],
     ),
     "kubeadm:cluster-admins": ("cluster-admin", [_subject("Group", "kubeadm:cluster-admins")]),
+    "kubeadm:apiserver-kubelet-client": (
+        "system:kubelet-api-admin",
+        [_subject("User", "kube-apiserver-kubelet-client")],
+    ),
 }
 
 # (namespace, name) -> rules: namespaced Roles, each bound by a RoleBinding of the same name.
