@@ -166,9 +166,11 @@ def test_one_apply_is_one_trace_and_the_pod_start_links_to_it(collector, traced_
     # beneath, and the start; for the pause container and for the pod's own.
     shim = wait(
         "the shim's spans in the pod-start trace",
-        lambda: (names := {n for svc, n in spans.in_trace(start.trace_id) if svc == "skiff-runtime"})
-        >= {"shim.create", "shim.fork_init", "shim.init_setup", "shim.start"}
-        and names,
+        lambda: (
+            (names := {n for svc, n in spans.in_trace(start.trace_id) if svc == "skiff-runtime"})
+            >= {"shim.create", "shim.fork_init", "shim.init_setup", "shim.start"}
+            and names
+        ),
     )
     assert {"shim.join_cgroup", "shim.write_record"} <= shim, shim
     kubelet_resource = next(attrs for svc, attrs, _ in spans.spans if svc == "skiff-kubelet")
