@@ -6,9 +6,13 @@ from __future__ import annotations
 import grpc
 import pytest
 from apiserver_testlib import create, expect_error, pod, uniq
+from skiff.api.authentication.v1 import authentication_pb2 as an
 from skiff.api.core.v1 import pod_pb2, serviceaccount_pb2
 from skiff_apiserver.admission import serviceaccount as sa_admission
+from skiff_apiserver.admission.noderestriction import check_token_request
+from skiff_apiserver.auth import user as users
 from skiff_apiserver.registry.strategies.podspec import validate_projected
+from skiff_common import errors
 
 MOUNT = sa_admission.MOUNT_PATH
 
@@ -115,3 +119,31 @@ async def test_a_missing_serviceaccount_is_forbidden(sa_api) -> None:  # type: i
     p.spec.service_account_name = "nobody"
     err = await expect_error(grpc.StatusCode.PERMISSION_DENIED, create(sa_api.stub, p))
     assert "error looking up service account default/nobody" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("kind", "uid", "on_node", "refusal"),
+    [
+        ("Pod", "u1", "n1", None),
+        ("Secret", "u1", "n1", "not bound to a pod"),
+        ("Pod", "", "n1", "without a uid"),
+        ("Pod", "u1", "n2", "scheduled on a different node"),
+    ],
+)
+def test_a_kubelet_gets_tokens_only_for_pods_on_its_node(
+    kind: str, uid: str, on_node: str, refusal: str | None
+) -> None:
+    """NodeRestriction's TokenRequest rule (the tokens the kubelet writes into kube-api-access-* volumes)."""
+    ref = an.BoundObjectReference(kind=kind, name="p", uid=uid)
+    bound = pod("p")
+    bound.spec.node_name = on_node
+    users.set_current(users.UserInfo("system:node:n1", ("system:nodes",)))
+    try:
+        if refusal is None:
+            check_token_request(ref, bound if kind == "Pod" else None)
+        else:
+            with pytest.raises(errors.Forbidden, match=refusal):
+                check_token_request(ref, bound if kind == "Pod" else None)
+    finally:
+        users.set_current(None)
+    check_token_request(ref, None)  # not a node: nothing to check here (RBAC decides)
