@@ -40,7 +40,8 @@ def start_control_plane(data_dir: Path, procs: list[subprocess.Popen[bytes]]) ->
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
     time.sleep(1.5)
     procs.append(subprocess.Popen(
-        [str(BIN / "skiff-apiserver"), "--listen", target, "--etcd-endpoints", endpoint, "--log-level", "warning"],
+        [str(BIN / "skiff-apiserver"), "--disable-admission-plugins", "ServiceAccount",  # no SA controller
+         "--listen", target, "--etcd-endpoints", endpoint, "--log-level", "warning"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
     return target
 

@@ -380,7 +380,8 @@ def main() -> None:
     try:
         procs.append(start_etcd(tmp / "etcd", endpoint))
         procs.append(subprocess.Popen(
-            [str(BIN / "skiff-apiserver"), "--listen", f"127.0.0.1:{api_port}", "--etcd-endpoints", endpoint,
+            [str(BIN / "skiff-apiserver"), "--disable-admission-plugins", "ServiceAccount",  # no SA controller
+             "--listen", f"127.0.0.1:{api_port}", "--etcd-endpoints", endpoint,
              "--log-level", "warning", "--max-inflight", "0", "--watch-queue-size", "10000",
              *(["--workers", str(args.workers)] if args.workers != 1 else []),
              *(["--event-loop", args.event_loop] if args.event_loop else [])],

@@ -308,7 +308,8 @@ def main() -> None:
     try:
         procs.append(start_etcd(tmp / "etcd", endpoint))
         procs.append(subprocess.Popen(
-            [str(BIN / "skiff-apiserver"), "--listen", f"127.0.0.1:{api_port}", "--etcd-endpoints", endpoint,
+            [str(BIN / "skiff-apiserver"), "--disable-admission-plugins", "ServiceAccount",  # no SA controller
+             "--listen", f"127.0.0.1:{api_port}", "--etcd-endpoints", endpoint,
              "--secure-port", str(rest_port), "--tls-cert-file", server.cert_file, "--tls-key-file",
              server.key_file, "--client-ca-file", server.ca_file,
              "--log-level", "warning", "--max-inflight", "0", "--watch-queue-size", "10000"],

@@ -122,6 +122,9 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
                     endpoint,
                     "--log-level",
                     "warning",
+                    # no serviceaccount controller runs here to make `default` ServiceAccounts
+                    "--disable-admission-plugins",
+                    "ServiceAccount",
                 ],
                 stdout=log,
                 stderr=log,

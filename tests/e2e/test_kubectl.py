@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -97,7 +98,9 @@ def test_kubectl_drives_the_cluster(kube: Path, cluster: LocalCluster, version: 
     )
 
     described = kubectl(kube, version, "describe", "pod", name)
-    assert f"Node:         {cluster.layout.node_name}/" in described and "State:          Running" in described
+    # kubectl aligns the values to its longest label ("Service Account:" since pods run as one)
+    assert re.search(rf"^Node:\s+{cluster.layout.node_name}/", described, re.M), described
+    assert re.search(r"^\s+State:\s+Running$", described, re.M), described
     pod = json.loads(kubectl(kube, version, "get", "pod", name, "-o", "json"))
     assert pod["status"]["podIP"] and pod["status"]["containerStatuses"][0]["ready"] is True
 

@@ -101,7 +101,13 @@ async def apiserver(etcd: Etcd) -> AsyncIterator[Cluster]:
     from skiff_apiserver.config import ApiServerConfig
 
     cfg = ApiServerConfig(
-        listen="127.0.0.1:0", etcd_endpoints=[etcd.endpoint], etcd_prefix="/registry", bookmark_interval=0.5
+        listen="127.0.0.1:0",
+        etcd_endpoints=[etcd.endpoint],
+        etcd_prefix="/registry",
+        bookmark_interval=0.5,
+        # A bare apiserver has no serviceaccount controller to make `default` ServiceAccounts (Kubernetes'
+        # integration tests turn this plugin off likewise); tests that want it set it back.
+        disable_admission_plugins=["ServiceAccount"],
     )
     app = ApiServerApp(cfg)
     port = await app.start()

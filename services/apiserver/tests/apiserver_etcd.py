@@ -101,6 +101,7 @@ def make_config(endpoints: list[str], **overrides: object) -> ApiServerConfig:
         etcd_endpoints=endpoints,
         etcd_prefix=f"/registry-{uuid.uuid4().hex[:8]}",
         etcd_timeout=10.0,
+        disable_admission_plugins=["ServiceAccount"],  # no serviceaccount controller here (see its test)
     )
     for k, v in overrides.items():
         setattr(cfg, k, v)

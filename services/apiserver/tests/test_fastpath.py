@@ -69,6 +69,7 @@ async def test_workers_serve_one_port_as_one_apiserver(etcd: EtcdMember) -> None
     proc = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "skiff-apiserver"), "--listen", f"127.0.0.1:{port}",
         "--etcd-endpoints", etcd.endpoint, "--etcd-prefix", prefix, "--workers", "2", "--log-level", "warning",
+        "--disable-admission-plugins", "ServiceAccount",  # no serviceaccount controller here
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     children: list[str] = []

@@ -25,7 +25,12 @@ async def _apiserver(etcd: Etcd, port: int):  # type: ignore[no-untyped-def]
     from skiff_apiserver.config import ApiServerConfig
 
     app = ApiServerApp(
-        ApiServerConfig(listen=f"127.0.0.1:{port}", etcd_endpoints=[etcd.endpoint], etcd_prefix="/registry")
+        ApiServerConfig(
+            listen=f"127.0.0.1:{port}",
+            etcd_endpoints=[etcd.endpoint],
+            etcd_prefix="/registry",
+            disable_admission_plugins=["ServiceAccount"],  # no serviceaccount controller runs here
+        )
     )
     await app.start()
     return app

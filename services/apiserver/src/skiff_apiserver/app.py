@@ -18,6 +18,7 @@ from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.admission.noderestriction import NodeRestriction
 from skiff_apiserver.admission.podsecurity.admit import PodSecurity, defaults_from
 from skiff_apiserver.admission.priority import PriorityAdmission
+from skiff_apiserver.admission.serviceaccount import ServiceAccountAdmission
 from skiff_apiserver.advertise import freebind_socket, needs_own_listener
 from skiff_apiserver.audit.log import AuditLog
 from skiff_apiserver.audit.policy import METADATA_EVERYTHING
@@ -139,6 +140,8 @@ class ApiServerApp:
             NamespaceLifecycle(self.client, cfg.etcd_prefix, self.caches),
             PriorityAdmission(self.client, cfg.etcd_prefix, self.caches),  # mutating: before the validators
         ]
+        if "ServiceAccount" not in cfg.disable_admission_plugins:  # mutating too
+            admission.append(ServiceAccountAdmission(self.client, cfg.etcd_prefix, self.caches))
         if gate.rbac is not None:
             admission.append(EscalationCheck(gate.chain, gate.rbac))
         if "Node" in gate.modes:

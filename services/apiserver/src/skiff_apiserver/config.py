@@ -54,6 +54,10 @@ class ApiServerConfig:
     api_audiences: list[str] = field(
         default_factory=list, metadata={"help": "audiences tokens must name, comma separated (default: the issuer)"}
     )
+    disable_admission_plugins: list[str] = field(
+        default_factory=list,
+        metadata={"help": "admission plugins turned off, comma separated (ServiceAccount: for a bare apiserver)"},
+    )
     pod_security_default_enforce: str = field(
         default="privileged", metadata={"help": "Pod Security level enforced where a namespace has no label"}
     )

@@ -26,7 +26,7 @@ from skiff_client.cri import call
 from skiff_common import errors
 from skiff_common.observability import get_logger
 
-from skiff_kubelet import security, volumes
+from skiff_kubelet import projected, security, volumes
 from skiff_kubelet.container import build_container_config
 from skiff_kubelet.dns import ClusterDNS
 from skiff_kubelet.env import ConfigError, Lookup, resolve_env
@@ -104,6 +104,15 @@ class PlanExecutor:
     devices: DeviceSource | None = None  # the device manager: plugin answers per container (devices/)
 
     hardening: security.SecurityOptions = field(default_factory=security.SecurityOptions)
+    # ServiceAccount tokens of projected volumes, cached and refreshed (projected.py).
+    tokens: projected.TokenManager = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = projected.TokenManager(lambda *a: self.lookup.service_account_token(*a))
+
+    async def refresh_tokens(self, pod: pod_pb2.Pod) -> None:
+        base = volumes.pod_dir(self.root_dir, pod.metadata.uid) / "volumes"
+        await projected.refresh_tokens(pod, base, self.lookup, self.tokens)
 
     def new_state(self, pod: pod_pb2.Pod, rt: PodRuntime, plan: PodActions, host_ip: str) -> SyncState:
         config = build_sandbox_config(
@@ -197,7 +206,7 @@ class PlanExecutor:
         try:
             env = await resolve_env(pod, c, self.lookup, self._service_env(state))
             if state.volume_paths is None:
-                state.volume_paths = await volumes.setup_volumes(pod, self.root_dir, self.lookup)
+                state.volume_paths = await volumes.setup_volumes(pod, self.root_dir, self.lookup, self.tokens)
             config = build_container_config(
                 pod,
                 c,

@@ -25,6 +25,9 @@ class ConfigError(Exception):
 class Lookup(Protocol):
     async def secret(self, namespace: str, name: str) -> dict[str, bytes] | None: ...
     async def config_map(self, namespace: str, name: str) -> dict[str, str] | None: ...
+    async def service_account_token(
+        self, namespace: str, service_account: str, pod_name: str, pod_uid: str, audience: str, seconds: int
+    ) -> tuple[str, float]: ...
 
 
 _REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")

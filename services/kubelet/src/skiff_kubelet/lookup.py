@@ -1,8 +1,11 @@
 """Secrets and ConfigMaps for env and volumes, read from the apiserver (no cache: read at container
-start only, so a restart picks up new values)."""
+start only, so a restart picks up new values); ServiceAccount tokens for projected volumes, asked for
+through TokenRequest bound to the pod (the Node authorizer lets a kubelet do that only for pods bound
+to its node; projected.TokenManager caches them)."""
 
 from __future__ import annotations
 
+from skiff.api.authentication.v1 import authentication_pb2 as an
 from skiff.api.core.v1 import config_pb2
 from skiff_client import ApiClient
 from skiff_common import errors
@@ -28,3 +31,16 @@ class ApiLookup:
         except errors.NotFound:
             return None
         return dict(cm.data)
+
+    async def service_account_token(
+        self, namespace: str, service_account: str, pod_name: str, pod_uid: str, audience: str, seconds: int
+    ) -> tuple[str, float]:
+        req = an.TokenRequest()
+        req.metadata.name, req.metadata.namespace = service_account, namespace
+        if audience:
+            req.spec.audiences.append(audience)
+        req.spec.expiration_seconds = seconds
+        ref = req.spec.bound_object_ref
+        ref.kind, ref.api_version, ref.name, ref.uid = "Pod", "v1", pod_name, pod_uid
+        made = await self.api.create(req)
+        return made.status.token, float(made.status.expiration_timestamp.seconds)

@@ -127,6 +127,7 @@ class PodSyncer:
             failed = True
         if state.last_write:
             self.note_write(uid, state.last_write)
+        await self.executor.refresh_tokens(pod)  # projected ServiceAccount tokens, well before they expire
         await self._write_status(pod, rt, state.waiting)
         if failed:
             raise RetryLater(f"pod {key}: {state.waiting}")
@@ -152,6 +153,7 @@ class PodSyncer:
             await kill_sandboxes(self.cri, rt, grace_seconds(pod))
             self.note_write(m.uid)
         remove_pod_files(self.root_dir, self.pod_log_dir, rt, m.uid, self.cgroup_root)
+        self.executor.tokens.forget(m.uid)
         try:
             await self.api.delete(pod_pb2.Pod, m.name, m.namespace, grace_period_seconds=0, preconditions_uid=m.uid)
             log.info("pod.deleted", pod=f"{m.namespace}/{m.name}")

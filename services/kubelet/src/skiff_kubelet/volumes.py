@@ -1,4 +1,4 @@
-"""Pod volumes on the node: emptyDir, hostPath, secret, configMap.
+"""Pod volumes on the node: emptyDir, hostPath, secret, configMap, projected (projected.py).
 
 Layout (like Kubernetes')::
 
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from skiff.api.core.v1 import pod_pb2, volume_pb2
 
+from skiff_kubelet import projected
 from skiff_kubelet.env import ConfigError, Lookup
 
 
@@ -70,7 +71,9 @@ def _apply_fs_group(path: Path, gid: int, *, readonly: bool) -> None:
         os.chmod(current, (st.st_mode & 0o7777) | bits)
 
 
-async def setup_volumes(pod: pod_pb2.Pod, root_dir: str, lookup: Lookup) -> dict[str, str]:
+async def setup_volumes(
+    pod: pod_pb2.Pod, root_dir: str, lookup: Lookup, tokens: projected.TokenManager | None = None
+) -> dict[str, str]:
     """Materialise every volume; returns volume name -> host path."""
     base = pod_dir(root_dir, pod.metadata.uid) / "volumes"
     ns = pod.metadata.namespace
@@ -116,6 +119,10 @@ async def setup_volumes(pod: pod_pb2.Pod, root_dir: str, lookup: Lookup) -> dict
                 mode,
                 f'configMap volume "{vol.name}"',
             )
+        elif vol.HasField("projected"):
+            path = base / "projected" / vol.name
+            tokens = tokens or projected.TokenManager(lookup.service_account_token)
+            await projected.project(pod, vol, path, lookup, tokens)
         else:
             raise ConfigError(f'volume "{vol.name}": unsupported volume source')
         psc = pod.spec.security_context

@@ -5,7 +5,9 @@ A kubelet (`system:node:<name>` in `system:nodes`) may
 * create only mirror pods (annotation `kubernetes.io/config.mirror`) bound to itself, update the status
   of and delete only pods bound to itself;
 * create and modify only its own Node object;
-* create only its own Lease (the Node authorizer cannot see the name of a create).
+* create only its own Lease (the Node authorizer cannot see the name of a create);
+* request ServiceAccount tokens only bound to a pod (by uid) that is bound to itself
+  (``check_token_request``, called by TokenRequest, which is answered outside the registry).
 Everyone else passes untouched. It runs inside the registry, so gRPC and REST writes meet it alike.
 """
 
@@ -75,3 +77,16 @@ class NodeRestriction:
             raise _refuse(info, name, f'node "{node}" can only delete pods with spec.nodeName set to itself')
         if info.resource == "nodes" and name != node:
             raise _refuse(info, name, f'node "{node}" is not allowed to modify node "{name}"')
+
+
+def check_token_request(ref: Any, pod: Any | None) -> None:
+    """A kubelet's TokenRequest must be bound, by uid, to a pod on its own node (Kubernetes' messages)."""
+    node = _node()
+    if node is None:
+        return
+    if ref.kind != "Pod" or pod is None:
+        raise errors.Forbidden("node requested token not bound to a pod")
+    if not ref.uid:
+        raise errors.Forbidden("node requested token with a pod binding without a uid")
+    if pod.spec.node_name != node:
+        raise errors.Forbidden("node requested token bound to a pod scheduled on a different node")

@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 from skiff.api.authentication.v1 import authentication_pb2 as an
 from skiff_common import errors
 
+from skiff_apiserver.admission.noderestriction import check_token_request
 from skiff_apiserver.auth import user as users
 from skiff_apiserver.auth.attributes import Attributes
 from skiff_apiserver.auth.gate import Gate
@@ -69,6 +70,8 @@ async def request(gate: Gate, registry: Registry, tr: Any) -> Message:
             )
         if ref.kind == "Pod":
             pod = bound
+    if "Node" in gate.modes:
+        check_token_request(ref, pod)  # NodeRestriction: a kubelet only for pods on its node
     token, expiry = gate.tokens.issue(sa, list(spec.audiences), seconds, pod)
     out = an.TokenRequest()
     out.CopyFrom(tr)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from skiff.api.core.v1 import pod_pb2
+from skiff.api.core.v1 import pod_pb2, volume_pb2
 from skiff_common.errors import FieldError
 
 from skiff_apiserver.machinery import quantity, validation
@@ -73,6 +73,46 @@ def default_pod_spec(spec: pod_pb2.PodSpec) -> None:
             p.protocol = p.protocol or "TCP"
 
 
+_PROJECTIONS = ("secret", "config_map", "downward_api", "service_account_token")
+
+
+def _mode_errors(mode: int, path: str) -> list[FieldError]:
+    if 0 <= mode <= 0o777:
+        return []
+    return [FieldError(path, "Invalid value", f"{mode}: must be a number between 0 and 0777 (octal), both inclusive")]
+
+
+def validate_projected(src: volume_pb2.ProjectedVolumeSource, path: str) -> list[FieldError]:
+    """Kubernetes' rules for a projected volume: one source per projection, a token needs a path and
+    at least 10 minutes, downwardAPI items need a path and a fieldRef, modes fit in 0777."""
+    errs: list[FieldError] = []
+    if src.HasField("default_mode"):
+        errs += _mode_errors(src.default_mode, f"{path}.defaultMode")
+    for j, proj in enumerate(src.sources):
+        p = f"{path}.sources[{j}]"
+        kinds_set = [k for k in _PROJECTIONS if proj.HasField(k)]
+        if len(kinds_set) != 1:
+            errs.append(FieldError(p, "Forbidden", "must specify exactly 1 volume type"))
+        if proj.HasField("service_account_token"):
+            sat = proj.service_account_token
+            if not sat.path:
+                errs.append(FieldError(f"{p}.serviceAccountToken.path", "Required value"))
+            if sat.HasField("expiration_seconds") and not 600 <= sat.expiration_seconds <= 2**32:
+                detail = "may not specify a duration less than 10 minutes or more than 2^32 seconds"
+                errs.append(FieldError(f"{p}.serviceAccountToken.expirationSeconds", "Invalid value", detail))
+        keyed = (("secret", proj.secret.items), ("configMap", proj.config_map.items))
+        for k, items in (*keyed, ("downwardAPI", proj.downward_api.items)):
+            for n, item in enumerate(items):
+                if not item.path:
+                    errs.append(FieldError(f"{p}.{k}.items[{n}].path", "Required value"))
+                if item.HasField("mode"):
+                    errs += _mode_errors(item.mode, f"{p}.{k}.items[{n}].mode")
+        for n, file in enumerate(proj.downward_api.items):
+            if not file.HasField("field_ref") or not file.field_ref.field_path:
+                errs.append(FieldError(f"{p}.downwardAPI.items[{n}].fieldRef", "Required value"))
+    return errs
+
+
 def validate_pod_spec(spec: pod_pb2.PodSpec, path: str) -> list[FieldError]:
     errs: list[FieldError] = []
     if not spec.containers:
@@ -86,6 +126,8 @@ def validate_pod_spec(spec: pod_pb2.PodSpec, path: str) -> list[FieldError]:
             if not _quantity_ok_memo(size) or _gt_memo("0", size):
                 detail = "SizeLimit field must be a valid resource quantity"
                 errs.append(FieldError(f"{path}.volumes[{i}].emptyDir.sizeLimit", "Forbidden", detail))
+        if v.HasField("projected"):
+            errs += validate_projected(v.projected, f"{path}.volumes[{i}].projected")
     for group, containers in (("initContainers", spec.init_containers), ("containers", spec.containers)):
         for i, c in enumerate(containers):
             p = f"{path}.{group}[{i}]"
