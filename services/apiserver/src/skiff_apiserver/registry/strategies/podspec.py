@@ -10,6 +10,7 @@ values are memoized, so a client cannot grow the caches with large strings; the 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from skiff.api.core.v1 import pod_pb2, volume_pb2
 from skiff_common.errors import FieldError
@@ -90,7 +91,7 @@ def validate_projected(src: volume_pb2.ProjectedVolumeSource, path: str) -> list
         errs += _mode_errors(src.default_mode, f"{path}.defaultMode")
     for j, proj in enumerate(src.sources):
         p = f"{path}.sources[{j}]"
-        kinds_set = [k for k in _PROJECTIONS if proj.HasField(k)]
+        kinds_set = [fd.name for fd, _ in proj.ListFields() if fd.name in _PROJECTIONS]
         if len(kinds_set) != 1:
             errs.append(FieldError(p, "Forbidden", "must specify exactly 1 volume type"))
         if proj.HasField("service_account_token"):
@@ -100,8 +101,12 @@ def validate_projected(src: volume_pb2.ProjectedVolumeSource, path: str) -> list
             if sat.HasField("expiration_seconds") and not 600 <= sat.expiration_seconds <= 2**32:
                 detail = "may not specify a duration less than 10 minutes or more than 2^32 seconds"
                 errs.append(FieldError(f"{p}.serviceAccountToken.expirationSeconds", "Invalid value", detail))
-        keyed = (("secret", proj.secret.items), ("configMap", proj.config_map.items))
-        for k, items in (*keyed, ("downwardAPI", proj.downward_api.items)):
+        keyed: tuple[tuple[str, Any], ...] = (
+            ("secret", proj.secret.items),
+            ("configMap", proj.config_map.items),
+            ("downwardAPI", proj.downward_api.items),
+        )
+        for k, items in keyed:
             for n, item in enumerate(items):
                 if not item.path:
                     errs.append(FieldError(f"{p}.{k}.items[{n}].path", "Required value"))
