@@ -2,13 +2,16 @@
 
 `skiff down` first asks the runtime to remove every sandbox, which is the clean path. This module is
 the safety net behind it: container supervisors still running from our state folders, mounts below the
-state folder, the cluster's cgroup tree and its pod bridge. Each step only touches things that carry
+state folder, the cluster's cgroup tree, its pod bridge, and the NAT rules the CNI bridge plugin made
+for its sandboxes. Each step only touches things that carry
 this cluster's own names, so it never disturbs anything else on the machine.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import signal
 import subprocess
 import time
@@ -18,6 +21,7 @@ from pathlib import Path
 from .layout import ClusterLayout
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+SANDBOX_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
 def leftover_processes(layout: ClusterLayout) -> list[int]:
@@ -107,3 +111,41 @@ def sweep(layout: ClusterLayout) -> Iterator[str]:
     if subprocess.run(["nft", "list", "table", "ip", layout.proxy_table], capture_output=True).returncode == 0:
         subprocess.run(["nft", "delete", "table", "ip", layout.proxy_table], check=False, capture_output=True)
         yield f"removed nftables table {layout.proxy_table}"
+    removed = remove_cni_nat_rules(sandbox_ids(layout.state_dir))
+    if removed:
+        yield f"removed {removed} leftover CNI NAT rule(s)"
+
+
+def sandbox_ids(state_dir: Path) -> set[str]:
+    """The ids of the sandboxes the runtime kept state for below `state_dir` (run/sandboxes, run/netns)."""
+    found: set[str] = set()
+    for kind in ("sandboxes", "netns"):
+        found.update(p.name for p in state_dir.glob(f"*/{kind}/*") if SANDBOX_ID.match(p.name))
+    return found
+
+
+def remove_cni_nat_rules(ids: set[str]) -> int:
+    """The bridge plugin's ipMasq rules (`-A POSTROUTING ... --comment 'name: "skiff" id: "<id>"' -j
+    CNI-...` and that chain) for these sandboxes: CNI DEL removes them, but not when the runtime died
+    first. Only rules naming one of our sandbox ids are touched."""
+    if not ids:
+        return 0
+    saved = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True, check=False).stdout
+    removed = 0
+    for line in saved.splitlines():
+        if not line.startswith("-A POSTROUTING ") or "-j CNI-" not in line:
+            continue
+        try:
+            spec = shlex.split(line)[2:]
+        except ValueError:
+            continue
+        comment = spec[spec.index("--comment") + 1] if "--comment" in spec else ""
+        owner = re.fullmatch(r'name: "skiff" id: "([0-9a-f]{64})"', comment)
+        if owner is None or owner.group(1) not in ids:
+            continue
+        chain = spec[spec.index("-j") + 1]
+        subprocess.run(["iptables", "-t", "nat", "-D", "POSTROUTING", *spec], check=False, capture_output=True)
+        subprocess.run(["iptables", "-t", "nat", "-F", chain], check=False, capture_output=True)
+        subprocess.run(["iptables", "-t", "nat", "-X", chain], check=False, capture_output=True)
+        removed += 1
+    return removed
