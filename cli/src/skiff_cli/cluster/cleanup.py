@@ -9,16 +9,19 @@ this cluster's own names, so it never disturbs anything else on the machine.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from . import processes
 from .layout import ClusterLayout
+from .probes import remove_all_sandboxes
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 SANDBOX_ID = re.compile(r"^[0-9a-f]{64}$")
@@ -83,6 +86,23 @@ def _kill_and_rmdir(folder: Path) -> None:
             return
         except OSError:
             time.sleep(0.1)  # processes still exiting
+
+
+def stop_and_sweep(layout: ClusterLayout, order: Sequence[str], say: Callable[[str], None]) -> None:
+    """Stop these components in this order, the runtime only after it removed every sandbox (the clean
+    path: CNI DEL, unmounts), then sweep whatever is left."""
+    for name in order:
+        if name == "runtime" and processes.running_pid("runtime", layout.pid_dir) is not None:
+            try:
+                removed = asyncio.run(remove_all_sandboxes(layout.runtime_socket))
+                if removed:
+                    say(f"removed {removed} pod sandbox(es)")
+            except Exception as exc:  # the sweep below still cleans up
+                say(f"warning: could not remove sandboxes through the runtime: {exc}")
+        if processes.stop(name, layout.pid_dir):
+            say(f"stopped {name}")
+    for line in sweep(layout):
+        say(line)
 
 
 def sweep(layout: ClusterLayout) -> Iterator[str]:

@@ -26,10 +26,10 @@ from skiff_common.pki.files import write
 
 from ..clientconfig import ClientConfig
 from . import components, processes
-from .cleanup import sweep
+from .cleanup import stop_and_sweep
 from .discovery import Discovered
 from .layout import ClusterLayout
-from .probes import node_ready, remove_all_sandboxes, runtime_ready
+from .probes import node_ready, runtime_ready
 
 BOOTSTRAP_KUBECONFIG = "bootstrap-kubelet.conf"
 NODE_STOP_ORDER = ("proxy", "kubelet", "runtime")
@@ -110,18 +110,7 @@ class JoinedNode:
 
     def reset(self) -> None:
         layout = self.layout
-        for name in NODE_STOP_ORDER:
-            if name == "runtime" and processes.running_pid("runtime", layout.pid_dir) is not None:
-                try:
-                    removed = asyncio.run(remove_all_sandboxes(layout.runtime_socket))
-                    if removed:
-                        self.say(f"removed {removed} pod sandbox(es)")
-                except Exception as exc:  # the sweep below still cleans up
-                    self.say(f"warning: could not remove sandboxes through the runtime: {exc}")
-            if processes.stop(name, layout.pid_dir):
-                self.say(f"stopped {name}")
-        for line in sweep(layout):
-            self.say(line)
+        stop_and_sweep(layout, NODE_STOP_ORDER, self.say)
         for path in (layout.pki_dir, layout.kubelet_root, layout.runtime_root, layout.runtime_state):
             shutil.rmtree(path, ignore_errors=True)
         (layout.state_dir / BOOTSTRAP_KUBECONFIG).unlink(missing_ok=True)

@@ -27,9 +27,9 @@ from skiff_common.pki import ClusterPKI, control_plane_profiles, kubelet_profile
 
 from ..clientconfig import ClientConfig
 from . import components, kubedns, processes, registry, supervise, tokens
-from .cleanup import sweep
+from .cleanup import stop_and_sweep
 from .layout import ClusterLayout
-from .probes import apiserver_ready, node_ready, remove_all_sandboxes, runtime_ready
+from .probes import apiserver_ready, node_ready, runtime_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 STOP_ORDER = (
@@ -204,15 +204,4 @@ class LocalCluster:
 
     def down(self) -> None:
         layout = self.layout
-        for name in STOP_ORDER:
-            if name == "runtime" and processes.running_pid("runtime", layout.pid_dir) is not None:
-                try:
-                    removed = asyncio.run(remove_all_sandboxes(layout.runtime_socket))
-                    if removed:
-                        self.say(f"removed {removed} pod sandbox(es)")
-                except Exception as exc:  # the sweep below still cleans up
-                    self.say(f"warning: could not remove sandboxes through the runtime: {exc}")
-            if processes.stop(name, layout.pid_dir):
-                self.say(f"stopped {name}")
-        for line in sweep(layout):
-            self.say(line)
+        stop_and_sweep(layout, STOP_ORDER, self.say)
