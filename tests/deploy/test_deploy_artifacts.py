@@ -396,3 +396,21 @@ def test_chart_ships_every_grafana_dashboard_for_the_sidecar(rendered: list[dict
         assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
         assert cm["data"] == {source.name: source.read_text()}
     assert not [d for d in render("--set", "dashboards.enabled=false") if d["kind"] == "ConfigMap"]
+
+
+def test_compose_and_chart_authorize_as_kubeadm_does(rendered: list[dict[str, Any]]) -> None:
+    """Node,RBAC with a shared ServiceAccount key and per-user limits; controllers act as their
+    ServiceAccounts (docs/security.md) -- in compose as in the chart, as in `skiff up`."""
+    pods = workloads(rendered)
+    for where, apiserver, controllers in (
+        ("compose", compose_services()["apiserver"]["command"], compose_services()["controllers"]["command"]),
+        (
+            "chart",
+            pods["apiserver"]["spec"]["template"]["spec"]["containers"][0]["args"],
+            pods["controllers"]["spec"]["template"]["spec"]["containers"][0]["args"],
+        ),
+    ):
+        api = parse_flags("apiserver", apiserver)
+        assert api.authorization_mode == "Node,RBAC", where
+        assert api.service_account_signing_key_file and api.client_qps > 0, where
+        assert parse_flags("controllers", controllers).use_service_account_credentials, where
