@@ -18,86 +18,12 @@ from pathlib import Path
 import pytest
 from skiff_cli import kubeconfig
 from skiff_cli.cluster.local import LocalCluster
+from test_daemonset import DAEMONSET  # the docs' fluentd-elasticsearch, as test_daemonset.py applies it
+from test_deployment import MANIFEST  # the docs' nginx-deployment, as test_deployment.py applies it
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
 KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
-
-# The docs' nginx-deployment, busybox's httpd standing in for nginx (as in test_deployment.py).
-MANIFEST = """
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: nginx-deployment
-  labels:
-    app: nginx
-spec:
-  replicas: 3
-  selector:
-    matchLabels:
-      app: nginx
-  template:
-    metadata:
-      labels:
-        app: nginx
-    spec:
-      containers:
-      - name: nginx
-        image: {image}
-        command: ["httpd", "-f", "-p", "80"]
-        ports:
-        - containerPort: 80
-"""
-
-# The docs' fluentd-elasticsearch DaemonSet, busybox standing in for fluentd (as in test_daemonset.py).
-DAEMONSET = """
-apiVersion: apps/v1
-kind: DaemonSet
-metadata:
-  name: fluentd-elasticsearch
-  namespace: kube-system
-  labels:
-    k8s-app: fluentd-logging
-spec:
-  selector:
-    matchLabels:
-      name: fluentd-elasticsearch
-  template:
-    metadata:
-      labels:
-        name: fluentd-elasticsearch
-    spec:
-      tolerations:
-      # these tolerations are to have the daemonset runnable on control plane nodes
-      # remove them if your control plane nodes should not run pods
-      - key: node-role.kubernetes.io/control-plane
-        operator: Exists
-        effect: NoSchedule
-      - key: node-role.kubernetes.io/master
-        operator: Exists
-        effect: NoSchedule
-      containers:
-      - name: fluentd-elasticsearch
-        image: busybox  # docs: quay.io/fluentd_elasticsearch/fluentd:v2.5.2
-        command: ["sh", "-c", "ls /var/log > /dev/null && sleep 3600"]  # not in the docs (see above)
-        resources:
-          limits:
-            memory: 200Mi
-          requests:
-            cpu: 100m
-            memory: 200Mi
-        volumeMounts:
-        - name: varlog
-          mountPath: /var/log
-      # it may be desirable to set a high priority class to ensure that a DaemonSet Pod
-      # preempts running Pods
-      # priorityClassName: important
-      terminationGracePeriodSeconds: 30
-      volumes:
-      - name: varlog
-        hostPath:
-          path: /var/log
-"""
 
 
 @pytest.fixture(scope="module")
