@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,3 +52,12 @@ def _stop_shim_factories(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
             v2_parent.rmdir()
         except OSError:
             pass
+
+
+@pytest.fixture(autouse=True)
+def _host_dev_intact(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Containers get their own /dev; a mount or path mistake could instead reach the host's, and a
+    broken /dev/null takes every later shell with it. Fail the test that did it, by name."""
+    yield
+    if not stat.S_ISCHR(os.stat("/dev/null").st_mode):
+        pytest.fail(f"{request.node.nodeid} left the host's /dev/null as a non-device file", pytrace=False)
