@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from skiff.api.core.v1 import pod_pb2
@@ -44,28 +45,41 @@ class ReportsImmutable(Protocol):
     def is_immutable(self, kind: str, namespace: str, name: str) -> bool: ...
 
 
+@dataclass
+class _Immutable:
+    """One pod's immutable objects, as read once: (namespace, name) -> data."""
+
+    secrets: dict[tuple[str, str], dict[str, bytes] | None] = field(default_factory=dict)
+    config_maps: dict[tuple[str, str], dict[str, str] | None] = field(default_factory=dict)
+
+
 class _PodLookup:
     """The pod's view for one refresh: immutable objects come from its cache, the rest from the API."""
 
-    def __init__(self, base: Lookup, cache: dict[tuple[str, str, str], object]) -> None:
+    def __init__(self, base: Lookup, cache: _Immutable) -> None:
         self.base = base
         self.cache = cache
 
-    async def _read(self, kind: str, namespace: str, name: str) -> object:
-        key = (kind, namespace, name)
-        if key in self.cache:
-            return self.cache[key]
-        read = self.base.secret if kind == "Secret" else self.base.config_map
-        data: object = await read(namespace, name)
-        if isinstance(self.base, ReportsImmutable) and self.base.is_immutable(kind, namespace, name):
-            self.cache[key] = data
-        return data
+    def _immutable(self, kind: str, namespace: str, name: str) -> bool:
+        return isinstance(self.base, ReportsImmutable) and self.base.is_immutable(kind, namespace, name)
 
     async def secret(self, namespace: str, name: str) -> dict[str, bytes] | None:
-        return await self._read("Secret", namespace, name)  # type: ignore[return-value]
+        key = (namespace, name)
+        if key not in self.cache.secrets:
+            data = await self.base.secret(namespace, name)
+            if not self._immutable("Secret", namespace, name):
+                return data
+            self.cache.secrets[key] = data
+        return self.cache.secrets[key]
 
     async def config_map(self, namespace: str, name: str) -> dict[str, str] | None:
-        return await self._read("ConfigMap", namespace, name)  # type: ignore[return-value]
+        key = (namespace, name)
+        if key not in self.cache.config_maps:
+            data = await self.base.config_map(namespace, name)
+            if not self._immutable("ConfigMap", namespace, name):
+                return data
+            self.cache.config_maps[key] = data
+        return self.cache.config_maps[key]
 
     async def service_account_token(
         self, namespace: str, service_account: str, pod_name: str, pod_uid: str, audience: str, seconds: int
@@ -91,7 +105,7 @@ class VolumeRefresher:
         self.period = period
         self.clock = clock
         self._last: dict[str, float] = {}  # pod uid -> when its volumes were last refreshed
-        self._immutable: dict[str, dict[tuple[str, str, str], object]] = {}  # pod uid -> immutable objects
+        self._immutable: dict[str, _Immutable] = {}  # pod uid -> its immutable objects
 
     async def refresh(self, pod: pod_pb2.Pod) -> list[str]:
         """Rewrite the pod's volumes that changed (those already set up); the names of those rewritten."""
@@ -101,7 +115,7 @@ class VolumeRefresher:
             return []
         self._last[uid] = now
         base = volumes.pod_dir(self.root_dir, uid) / "volumes"
-        lookup = _PodLookup(self.lookup, self._immutable.setdefault(uid, {}))
+        lookup = _PodLookup(self.lookup, self._immutable.setdefault(uid, _Immutable()))
         changed: list[str] = []
         for vol in pod.spec.volumes:
             kind = volume_sources.source_kind(vol)
