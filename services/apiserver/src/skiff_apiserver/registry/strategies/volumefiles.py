@@ -1,11 +1,14 @@
-"""Validation of downwardAPI volume files (a downwardAPI volume's items, a projected downwardAPI source).
+"""Validation of the files a volume writes: secret/configMap ``items`` and downwardAPI files.
 
-Kubernetes' validateDownwardAPIVolumeFile: a local path (relative, no ``..`` element, not starting with
-``..``, which the kubelet's atomic writer reserves), exactly one of fieldRef or resourceFieldRef, and a
-mode within 0777. A volume can only show what is fixed for the pod's life or updated in place
-(``metadata.name/namespace/uid/labels/annotations``); ``status.podIP`` and the like are env-only. A
-resourceFieldRef names its container (volumes belong to no container) and a divisor the resource
-understands (cpu: ``1m`` or ``1``; memory and ephemeral-storage: ``1`` and the powers of 1000 and 1024).
+Kubernetes' validateKeyToPath (a secret or configMap volume's items, a projected secret/configMap
+source's): a key, a local path and a mode within 0777. Its validateDownwardAPIVolumeFile (a downwardAPI
+volume's items, a projected downwardAPI source's): a local path, exactly one of fieldRef or
+resourceFieldRef, and a mode within 0777. A local path is relative, has no ``..`` element and does not
+start with ``..`` (the kubelet's atomic writer reserves those names). A volume can only show what is
+fixed for the pod's life or updated in place (``metadata.name/namespace/uid/labels/annotations``);
+``status.podIP`` and the like are env-only. A resourceFieldRef names its container (volumes belong to no
+container) and a divisor the resource understands (cpu: ``1m`` or ``1``; memory and ephemeral-storage:
+``1`` and the powers of 1000 and 1024).
 """
 
 from __future__ import annotations
@@ -68,6 +71,44 @@ def _resource_errors(sel: container_pb2.ResourceFieldSelector, path: str) -> lis
     return errs
 
 
+def validate_key_to_paths(items: Iterable[volume_pb2.KeyToPath], path: str) -> list[FieldError]:
+    errs: list[FieldError] = []
+    for n, item in enumerate(items):
+        p = f"{path}[{n}]"
+        if not item.key:
+            errs.append(FieldError(f"{p}.key", "Required value"))
+        if not item.path:
+            errs.append(FieldError(f"{p}.path", "Required value"))
+        else:
+            errs += local_path_errors(item.path, f"{p}.path")
+        if item.HasField("mode") and not 0 <= item.mode <= 0o777:
+            errs.append(FieldError(f"{p}.mode", "Invalid value", f"{item.mode}: {_MODE_DETAIL}"))
+    return errs
+
+
+def _default_mode_errors(
+    src: volume_pb2.SecretVolumeSource | volume_pb2.ConfigMapVolumeSource | volume_pb2.DownwardAPIVolumeSource,
+    path: str,
+) -> list[FieldError]:
+    if src.HasField("default_mode") and not 0 <= src.default_mode <= 0o777:
+        return [FieldError(f"{path}.defaultMode", "Invalid value", f"{src.default_mode}: {_MODE_DETAIL}")]
+    return []
+
+
+def validate_volume_files(vol: volume_pb2.Volume, path: str) -> list[FieldError]:
+    """A secret, configMap or downwardAPI volume's defaultMode and items (others: nothing to check)."""
+    if vol.HasField("secret"):
+        p = f"{path}.secret"
+        return _default_mode_errors(vol.secret, p) + validate_key_to_paths(vol.secret.items, f"{p}.items")
+    if vol.HasField("config_map"):
+        p = f"{path}.configMap"
+        return _default_mode_errors(vol.config_map, p) + validate_key_to_paths(vol.config_map.items, f"{p}.items")
+    if vol.HasField("downward_api"):
+        p = f"{path}.downwardAPI"
+        return _default_mode_errors(vol.downward_api, p) + validate_downward_files(vol.downward_api.items, f"{p}.items")
+    return []
+
+
 def validate_downward_files(items: Iterable[volume_pb2.DownwardAPIVolumeFile], path: str) -> list[FieldError]:
     errs: list[FieldError] = []
     for n, item in enumerate(items):
@@ -91,10 +132,3 @@ def validate_downward_files(items: Iterable[volume_pb2.DownwardAPIVolumeFile], p
         if item.HasField("mode") and not 0 <= item.mode <= 0o777:
             errs.append(FieldError(f"{p}.mode", "Invalid value", f"{item.mode}: {_MODE_DETAIL}"))
     return errs
-
-
-def validate_downward_volume(src: volume_pb2.DownwardAPIVolumeSource, path: str) -> list[FieldError]:
-    errs: list[FieldError] = []
-    if src.HasField("default_mode") and not 0 <= src.default_mode <= 0o777:
-        errs.append(FieldError(f"{path}.defaultMode", "Invalid value", f"{src.default_mode}: {_MODE_DETAIL}"))
-    return errs + validate_downward_files(src.items, f"{path}.items")

@@ -1,4 +1,5 @@
-"""downwardAPI volumes and projected downwardAPI sources: Kubernetes' rules, each error naming its field."""
+"""The files volumes write (secret/configMap items, downwardAPI volumes, projected sources): Kubernetes' rules,
+each error naming its field."""
 
 from __future__ import annotations
 
@@ -80,4 +81,26 @@ def test_projected_downward_api_takes_resource_field_refs() -> None:
     errs = validate_pod_spec(s, "spec")
     assert [(e.path, e.reason) for e in errs] == [
         ("spec.volumes[0].projected.sources[1].downwardAPI.items[0].fieldRef.fieldPath", "Unsupported value")
+    ]
+
+
+def test_secret_and_config_map_items() -> None:
+    s = pod_pb2.PodSpec()
+    s.containers.add(name="c", image="busybox:1.36")
+    sec = s.volumes.add(name="secret-volume").secret
+    sec.secret_name, sec.default_mode = "test-secret", 0o400
+    sec.items.add(key="username", path="my-group/my-username", mode=0o777)
+    sec.items.add(key="", path="../up")
+    cm = s.volumes.add(name="config-volume").config_map
+    cm.name, cm.default_mode = "sport", 0o1000
+    cm.items.add(key="sport", path="")
+    proj = s.volumes.add(name="all-in-one").projected
+    proj.sources.add().config_map.items.add(key="k", path="/abs")
+    errs = [(e.path, e.reason) for e in validate_pod_spec(s, "spec")]
+    assert errs == [
+        ("spec.volumes[0].secret.items[1].key", "Required value"),
+        ("spec.volumes[0].secret.items[1].path", "Invalid value"),
+        ("spec.volumes[1].configMap.defaultMode", "Invalid value"),
+        ("spec.volumes[1].configMap.items[0].path", "Required value"),
+        ("spec.volumes[2].projected.sources[0].configMap.items[0].path", "Invalid value"),
     ]
