@@ -114,3 +114,28 @@ async def test_volumes_not_set_up_yet_are_left_alone(tmp_path: Path) -> None:
     refresher = VolumeRefresher(str(tmp_path), lookup, projected.TokenManager(lookup.service_account_token), dict)
     assert await refresher.refresh(make_pod()) == []
     assert not (tmp_path / "pods").exists() and lookup.reads == 0
+
+
+async def test_pods_share_their_reads_for_a_period(tmp_path: Path) -> None:
+    lookup = Lookup()
+    now = [0.0]
+    refresher = VolumeRefresher(
+        str(tmp_path), lookup, projected.TokenManager(lookup.service_account_token), dict, period=10.0,
+        clock=lambda: now[0],
+    )  # fmt: skip
+    pods = []
+    for uid in ("uid-a", "uid-b"):
+        pod = make_pod()
+        pod.metadata.uid = uid
+        await setup_volumes(pod, str(tmp_path), lookup)
+        pods.append(pod)
+    reads = lookup.reads
+    await refresher.refresh(pods[0])
+    assert lookup.reads == reads + 2  # the configMap and the secret
+    lookup.config_maps["game-config"] = {"ui.properties": "v2"}
+    now[0] += 1
+    assert await refresher.refresh(pods[1]) == []  # the other pod's read of a second ago: no GET
+    assert lookup.reads == reads + 2
+    now[0] += 10
+    assert await refresher.refresh(pods[1]) == ["config"]  # a period later: read again, and swapped in
+    assert lookup.reads == reads + 4

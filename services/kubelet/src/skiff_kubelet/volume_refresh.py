@@ -5,7 +5,9 @@ and on pod updates, reading secrets and configMaps through its object cache; the
 the new files appear at once, and only when something changed. Skiff does the same from its pod
 worker: every sync of a running pod calls ``refresh``, which re-reads the objects at most once per
 ``period`` per pod (the housekeeping resync enqueues every pod each ``--sync-frequency``, 10 s here)
-and rewrites only the volumes whose payload changed. A pod label change (downwardAPI) or a token near
+and rewrites only the volumes whose payload changed. Pods share their reads for a period (Kubernetes'
+TTL cache strategy): a hundred pods mounting ``kube-root-ca.crt`` cost one GET per period, not a
+hundred; a container start still reads afresh. A pod label change (downwardAPI) or a token near
 its expiry (projected) goes the same way.
 
 Not refreshed, as in Kubernetes:
@@ -22,9 +24,9 @@ sync tries again. Environment variables are never refreshed (only a container re
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 from skiff.api.core.v1 import pod_pb2
 from skiff_common.observability import get_logger
@@ -45,41 +47,49 @@ class ReportsImmutable(Protocol):
     def is_immutable(self, kind: str, namespace: str, name: str) -> bool: ...
 
 
-@dataclass
-class _Immutable:
-    """One pod's immutable objects, as read once: (namespace, name) -> data."""
+T = TypeVar("T")
+_Key = tuple[str, str]  # namespace, name
 
-    secrets: dict[tuple[str, str], dict[str, bytes] | None] = field(default_factory=dict)
-    config_maps: dict[tuple[str, str], dict[str, str] | None] = field(default_factory=dict)
+
+@dataclass
+class _Objects:
+    """Secrets and ConfigMaps as read: one pod's immutable ones, or every pod's recent reads (with when)."""
+
+    secrets: dict[_Key, Any] = field(default_factory=dict)
+    config_maps: dict[_Key, Any] = field(default_factory=dict)
 
 
 class _PodLookup:
-    """The pod's view for one refresh: immutable objects come from its cache, the rest from the API."""
+    """The pod's view for one refresh: its immutable objects from its own cache, an object another pod's
+    refresh read less than ``ttl`` ago from the shared one, the rest from the API."""
 
-    def __init__(self, base: Lookup, cache: _Immutable) -> None:
-        self.base = base
-        self.cache = cache
+    def __init__(self, base: Lookup, pod: _Objects, recent: _Objects, now: float, ttl: float) -> None:
+        self.base, self.pod, self.recent, self.now, self.ttl = base, pod, recent, now, ttl
 
-    def _immutable(self, kind: str, namespace: str, name: str) -> bool:
-        return isinstance(self.base, ReportsImmutable) and self.base.is_immutable(kind, namespace, name)
+    async def _read(
+        self,
+        kind: str,
+        key: _Key,
+        fetch: Callable[[str, str], Awaitable[T]],
+        own: dict[_Key, Any],
+        shared: dict[_Key, Any],
+    ) -> T:
+        if key in own:
+            return cast(T, own[key])
+        hit = shared.get(key)
+        if hit is None or self.now - hit[0] >= self.ttl:
+            hit = shared[key] = (self.now, await fetch(*key))
+        if isinstance(self.base, ReportsImmutable) and self.base.is_immutable(kind, *key):
+            own[key] = hit[1]
+        return cast(T, hit[1])
 
     async def secret(self, namespace: str, name: str) -> dict[str, bytes] | None:
         key = (namespace, name)
-        if key not in self.cache.secrets:
-            data = await self.base.secret(namespace, name)
-            if not self._immutable("Secret", namespace, name):
-                return data
-            self.cache.secrets[key] = data
-        return self.cache.secrets[key]
+        return await self._read("Secret", key, self.base.secret, self.pod.secrets, self.recent.secrets)
 
     async def config_map(self, namespace: str, name: str) -> dict[str, str] | None:
         key = (namespace, name)
-        if key not in self.cache.config_maps:
-            data = await self.base.config_map(namespace, name)
-            if not self._immutable("ConfigMap", namespace, name):
-                return data
-            self.cache.config_maps[key] = data
-        return self.cache.config_maps[key]
+        return await self._read("ConfigMap", key, self.base.config_map, self.pod.config_maps, self.recent.config_maps)
 
     async def service_account_token(
         self, namespace: str, service_account: str, pod_name: str, pod_uid: str, audience: str, seconds: int
@@ -105,7 +115,8 @@ class VolumeRefresher:
         self.period = period
         self.clock = clock
         self._last: dict[str, float] = {}  # pod uid -> when its volumes were last refreshed
-        self._immutable: dict[str, _Immutable] = {}  # pod uid -> its immutable objects
+        self._immutable: dict[str, _Objects] = {}  # pod uid -> its immutable objects
+        self._recent = _Objects()  # what any pod's refresh read in the last period, shared by all pods
 
     async def refresh(self, pod: pod_pb2.Pod) -> list[str]:
         """Rewrite the pod's volumes that changed (those already set up); the names of those rewritten."""
@@ -115,7 +126,7 @@ class VolumeRefresher:
             return []
         self._last[uid] = now
         base = volumes.pod_dir(self.root_dir, uid) / "volumes"
-        lookup = _PodLookup(self.lookup, self._immutable.setdefault(uid, _Immutable()))
+        lookup = _PodLookup(self.lookup, self._immutable.setdefault(uid, _Objects()), self._recent, now, self.period)
         changed: list[str] = []
         for vol in pod.spec.volumes:
             kind = volume_sources.source_kind(vol)
@@ -141,3 +152,7 @@ class VolumeRefresher:
         """Forget every pod not in ``known`` (force-deleted pods never pass through ``forget``)."""
         for uid in set(self._last) - known:
             self.forget(uid)
+        now = self.clock()
+        for cache in (self._recent.secrets, self._recent.config_maps):
+            for key in [k for k, (at, _) in cache.items() if now - at >= self.period]:
+                del cache[key]
