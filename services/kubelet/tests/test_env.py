@@ -90,3 +90,16 @@ async def test_bad_field_path_is_config_error() -> None:
 def test_expand() -> None:
     assert expand("$(A)-$(B)", {"A": "1"}) == "1-$(B)"
     assert expand("$$(A)", {"A": "1"}) == "$(A)"
+
+
+async def test_resource_field_ref_env_reads_the_nodes_allocatable_without_a_limit() -> None:
+    """The docs' dapi-envars-resourcefieldref with the cpu limit left out: the node's allocatable."""
+    c = container_pb2.Container(name="test-container")
+    c.resources.requests["cpu"].value = "125m"
+    for name, res, divisor in (("MY_CPU_REQUEST", "requests.cpu", "1m"), ("MY_CPU_LIMIT", "limits.cpu", "1m")):
+        ref = c.env.add(name=name).value_from.resource_field_ref
+        ref.container_name, ref.resource, ref.divisor.value = "test-container", res, divisor
+    ref = c.env.add(name="MY_MEM_LIMIT").value_from.resource_field_ref
+    ref.resource = "limits.memory"  # no containerName: the env var's own container
+    env = dict(await resolve_env(pod_with(c), c, LOOKUP, allocatable={"cpu": "4", "memory": "8Gi"}))
+    assert env == {"MY_CPU_REQUEST": "125", "MY_CPU_LIMIT": "4000", "MY_MEM_LIMIT": str(64 * 2**20)}

@@ -3,8 +3,6 @@
 The token requester is a stand-in for TokenRequest (pure bookkeeping: which token, when); the real
 path through the apiserver and the Node authorizer is tests/e2e/test_serviceaccount_token.py."""
 
-# ruff: noqa: ASYNC240 - blocking checks of tiny temp files are fine in a test
-
 from __future__ import annotations
 
 import os
@@ -16,6 +14,7 @@ from skiff.api.core.v1 import pod_pb2
 from skiff.api.meta.v1 import meta_pb2
 from skiff_kubelet import projected
 from skiff_kubelet.env import ConfigError
+from skiff_kubelet.volume_refresh import VolumeRefresher
 from skiff_kubelet.volumes import setup_volumes
 
 
@@ -55,11 +54,22 @@ def api_access_pod() -> pod_pb2.Pod:
     return pod
 
 
+def visible_files(vol: Path) -> list[str]:
+    """What a container sees: the names beside ``..data`` and, through them, the nested files."""
+    out = []
+    for top in vol.iterdir():
+        if top.name.startswith(".."):
+            continue
+        assert top.is_symlink()  # key -> ..data/key
+        out += [str(p.relative_to(vol)) for p in [top, *top.rglob("*")] if p.is_file()]
+    return sorted(out)
+
+
 async def test_the_api_access_volume_on_disk(tmp_path: Path) -> None:
     lookup = Lookup()
     paths = await setup_volumes(api_access_pod(), str(tmp_path), lookup)
     vol = Path(paths["kube-api-access-abcde"])
-    assert sorted(str(p.relative_to(vol)) for p in vol.rglob("*") if p.is_file()) == [
+    assert visible_files(vol) == [
         "ca.crt",
         "namespace",
         "sub/user",
@@ -103,12 +113,12 @@ async def test_tokens_are_cached_then_refreshed_in_place(tmp_path: Path) -> None
     pod = api_access_pod()
     paths = await setup_volumes(pod, str(tmp_path), lookup, tokens)
     token = Path(paths["kube-api-access-abcde"]) / "token"
-    base = tmp_path / "pods" / pod.metadata.uid / "volumes"
-    await projected.refresh_tokens(pod, base, lookup, tokens)
+    refresher = VolumeRefresher(str(tmp_path), lookup, tokens, dict, period=0)
+    assert await refresher.refresh(pod) == []
     assert (token.read_text(), len(lookup.issued)) == ("token-1", 1)  # still fresh: no new request
     lookup.now += 3000  # past 80 % of 3607 s
-    await projected.refresh_tokens(pod, base, lookup, tokens)
+    assert await refresher.refresh(pod) == ["kube-api-access-abcde"]
     assert (token.read_text(), len(lookup.issued)) == ("token-2", 2)
     tokens.forget(pod.metadata.uid)
-    await projected.refresh_tokens(pod, base, lookup, tokens)
+    await refresher.refresh(pod)
     assert len(lookup.issued) == 3

@@ -5,7 +5,8 @@ Service variables and /etc/hosts file it made, the waiting reasons of containers
 start, when it last wrote to the runtime) lives in one ``SyncState``, so each step takes the state
 and its own instruction and nothing else. Volumes are set
 up once per sync, before the first container that needs them, not once per container: secret and
-configMap projections are still refreshed whenever a sync (re)starts containers.
+configMap projections are still refreshed whenever a sync (re)starts containers, and in place on
+every sync of a running pod (``volume_refresh.py``).
 
 A step that fails records the container's waiting reason (ErrImagePull, CreateContainerConfigError,
 CreateContainerError, RunContainerError) and an Event, and the other steps go on; the caller turns
@@ -15,7 +16,7 @@ recorded failures into ``RetryLater`` after the status is written.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,7 +27,7 @@ from skiff_client.cri import call
 from skiff_common import errors
 from skiff_common.observability import get_logger
 
-from skiff_kubelet import projected, security, volumes
+from skiff_kubelet import machine, projected, security, volumes
 from skiff_kubelet.container import build_container_config
 from skiff_kubelet.dns import ClusterDNS
 from skiff_kubelet.env import ConfigError, Lookup, resolve_env
@@ -38,6 +39,7 @@ from skiff_kubelet.pod_cgroups import limit_pod_pids
 from skiff_kubelet.runtime_state import PodRuntime
 from skiff_kubelet.sandbox import build_sandbox_config
 from skiff_kubelet.service_env import pod_service_env
+from skiff_kubelet.volume_refresh import VolumeRefresher
 
 log = get_logger(__name__)
 ContainerConfig = cri.ContainerConfig  # the class attribute `cri` (the client) hides the module there
@@ -102,17 +104,26 @@ class PlanExecutor:
     cluster_dns: ClusterDNS = field(default_factory=ClusterDNS)
     services: ServiceSource = no_services
     devices: DeviceSource | None = None  # the device manager: plugin answers per container (devices/)
+    # The node's allocatable, for resourceFieldRef of a limit a container does not set (downward.py).
+    allocatable: Callable[[], Mapping[str, str]] = machine.allocatable
 
     hardening: security.SecurityOptions = field(default_factory=security.SecurityOptions)
     # ServiceAccount tokens of projected volumes, cached and refreshed (projected.py).
     tokens: projected.TokenManager = field(init=False)
+    # Secret, configMap, downwardAPI and projected volumes of running pods, rewritten when they change.
+    refresher: VolumeRefresher = field(init=False)
 
     def __post_init__(self) -> None:
         self.tokens = projected.TokenManager(lambda *a: self.lookup.service_account_token(*a))
+        self.refresher = VolumeRefresher(self.root_dir, self.lookup, self.tokens, lambda: self.allocatable())
 
-    async def refresh_tokens(self, pod: pod_pb2.Pod) -> None:
-        base = volumes.pod_dir(self.root_dir, pod.metadata.uid) / "volumes"
-        await projected.refresh_tokens(pod, base, self.lookup, self.tokens)
+    async def refresh_volumes(self, pod: pod_pb2.Pod) -> None:
+        await self.refresher.refresh(pod)
+
+    def forget(self, uid: str) -> None:
+        """Drop the tokens and refresh state of a pod that is gone."""
+        self.tokens.forget(uid)
+        self.refresher.forget(uid)
 
     def new_state(self, pod: pod_pb2.Pod, rt: PodRuntime, plan: PodActions, host_ip: str) -> SyncState:
         config = build_sandbox_config(
@@ -204,9 +215,12 @@ class PlanExecutor:
             self.events.record(pod, "Warning", "Failed", str(exc))
             return
         try:
-            env = await resolve_env(pod, c, self.lookup, self._service_env(state))
+            allocatable = self.allocatable()
+            env = await resolve_env(pod, c, self.lookup, self._service_env(state), allocatable)
             if state.volume_paths is None:
-                state.volume_paths = await volumes.setup_volumes(pod, self.root_dir, self.lookup, self.tokens)
+                state.volume_paths = await volumes.setup_volumes(
+                    pod, self.root_dir, self.lookup, self.tokens, allocatable
+                )
             config = build_container_config(
                 pod,
                 c,

@@ -24,7 +24,7 @@ from skiff_kubelet.eviction.manager import EvictionManager
 from skiff_kubelet.imagegc.manager import ImageGCManager
 from skiff_kubelet.lease import NodeLease
 from skiff_kubelet.lookup import ApiLookup
-from skiff_kubelet.machine import memory_bytes
+from skiff_kubelet.machine import allocatable, memory_bytes
 from skiff_kubelet.node_status import NodeStatusManager
 from skiff_kubelet.pleg import PodCache
 from skiff_kubelet.pod_workers import PodWorkers
@@ -129,6 +129,11 @@ class Kubelet:
         )  # fmt: skip
         self.node_status.pressure_conditions = self.eviction.conditions
         self.node_status.ephemeral_storage = self.eviction.ephemeral_storage
+        # A resourceFieldRef of a limit the container does not set reads the Node's allocatable (downward.py).
+        self.syncer.executor.allocatable = lambda: {
+            **allocatable(),
+            "ephemeral-storage": str(self.eviction.ephemeral_storage()[1]),
+        }
         self._tasks: list[asyncio.Task[None]] = []
 
     def _authorizer(self) -> ApiAuthorizer:

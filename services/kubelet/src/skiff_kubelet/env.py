@@ -3,6 +3,7 @@ resourceFieldRef), with Kubernetes' precedence: envFrom first, then env (later e
 ``$(VAR)`` references expanded against variables defined earlier (or a Service's variable); the
 Service variables themselves come last, where the container does not define the name.
 
+fieldRef and resourceFieldRef values come from ``downward.py``, shared with downwardAPI volumes.
 Secrets and ConfigMaps are read through a small ``Lookup`` protocol so this module is testable with a
 dict; the kubelet passes one backed by the ApiClient. A missing non-optional source is a
 ``ConfigError`` whose message becomes the container's waiting reason CreateContainerConfigError.
@@ -15,11 +16,10 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from skiff.api.core.v1 import container_pb2, pod_pb2
-from skiff_common.apimachinery import quantity
 
+from skiff_kubelet.downward import ConfigError, field_ref, resource_field_ref
 
-class ConfigError(Exception):
-    """The container cannot be configured yet (missing secret, key, bad fieldRef)."""
+__all__ = ["ConfigError", "Lookup", "expand", "resolve_env"]
 
 
 class Lookup(Protocol):
@@ -48,53 +48,16 @@ def expand(value: str, env: Mapping[str, str], fallback: Mapping[str, str] | Non
     return _REF.sub(sub, value)
 
 
-def field_ref(pod: pod_pb2.Pod, path: str) -> str:
-    m = pod.metadata
-    simple = {
-        "metadata.name": m.name,
-        "metadata.namespace": m.namespace,
-        "metadata.uid": m.uid,
-        "spec.nodeName": pod.spec.node_name,
-        "spec.serviceAccountName": pod.spec.service_account_name,
-        "status.hostIP": pod.status.host_ip,
-        "status.podIP": pod.status.pod_ip,
-        "status.podIPs": ",".join(ip.ip for ip in pod.status.pod_ips) or pod.status.pod_ip,
-        "status.hostIPs": ",".join(ip.ip for ip in pod.status.host_ips) or pod.status.host_ip,
-    }
-    if path in simple:
-        return simple[path]
-    match = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path)
-    if match:
-        source = m.labels if match.group(1) == "labels" else m.annotations
-        return source.get(match.group(2), "")
-    raise ConfigError(f"fieldRef: unsupported fieldPath {path!r}")
-
-
-def resource_field_ref(
-    pod: pod_pb2.Pod, container: container_pb2.Container, sel: container_pb2.ResourceFieldSelector
-) -> str:
-    target = container
-    if sel.container_name:
-        target = next((c for c in pod.spec.containers if c.name == sel.container_name), container)
-    kind, _, res = sel.resource.partition(".")
-    source = target.resources.limits if kind == "limits" else target.resources.requests
-    if res not in source:
-        return "0"
-    value = quantity.parse_quantity(source[res].value)
-    divisor = quantity.parse_quantity(sel.divisor.value) if sel.divisor.value else 1
-    # Kubernetes rounds up (1 cpu with divisor 1 -> "1"; 250m -> "1").
-    result = -(-value // divisor)
-    return str(int(result))
-
-
 async def resolve_env(
     pod: pod_pb2.Pod,
     container: container_pb2.Container,
     lookup: Lookup,
     service_env: Mapping[str, str] | None = None,
+    allocatable: Mapping[str, str] | None = None,
 ) -> list[tuple[str, str]]:
     """The container's variables in order; ``service_env`` (``service_env.py``) comes last and only
-    where the container does not define the name itself."""
+    where the container does not define the name itself. ``allocatable`` (the node's) stands in for
+    a limit the container does not set (``downward.resource_field_ref``)."""
     ns = pod.metadata.namespace
     env: dict[str, str] = {}
     for src in container.env_from:
@@ -122,7 +85,7 @@ async def resolve_env(
         if vf.HasField("field_ref"):
             env[var.name] = field_ref(pod, vf.field_ref.field_path)
         elif vf.HasField("resource_field_ref"):
-            env[var.name] = resource_field_ref(pod, container, vf.resource_field_ref)
+            env[var.name] = resource_field_ref(pod, container, vf.resource_field_ref, allocatable or {})
         elif vf.HasField("config_map_key_ref"):
             ref = vf.config_map_key_ref
             cm = await lookup.config_map(ns, ref.name)

@@ -1,7 +1,8 @@
 """Secrets and ConfigMaps for env and volumes, read from the apiserver (no cache: read at container
-start only, so a restart picks up new values); ServiceAccount tokens for projected volumes, asked for
-through TokenRequest bound to the pod (the Node authorizer lets a kubelet do that only for pods bound
-to its node; projected.TokenManager caches them)."""
+start, and by the periodic volume refresh, which keeps ``immutable: true`` objects per pod instead of
+reading them again: ``is_immutable`` says which ones were, ``volume_refresh.py``); ServiceAccount tokens
+for projected volumes, asked for through TokenRequest bound to the pod (the Node authorizer lets a
+kubelet do that only for pods bound to its node; projected.TokenManager caches them)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,25 @@ from skiff_common import errors
 class ApiLookup:
     def __init__(self, api: ApiClient) -> None:
         self.api = api
+        # (kind, namespace, name) of the objects that were immutable when last read.
+        self._immutable: set[tuple[str, str, str]] = set()
+
+    def is_immutable(self, kind: str, namespace: str, name: str) -> bool:
+        return (kind, namespace, name) in self._immutable
+
+    def _note(self, kind: str, namespace: str, name: str, immutable: bool) -> None:
+        if immutable:
+            self._immutable.add((kind, namespace, name))
+        else:
+            self._immutable.discard((kind, namespace, name))
 
     async def secret(self, namespace: str, name: str) -> dict[str, bytes] | None:
         try:
             sec = await self.api.get(config_pb2.Secret, name, namespace)
         except errors.NotFound:
+            self._note("Secret", namespace, name, False)
             return None
+        self._note("Secret", namespace, name, sec.immutable)
         data = dict(sec.data)
         for k, v in sec.string_data.items():  # normally folded into data by the apiserver
             data.setdefault(k, v.encode())
@@ -29,7 +43,9 @@ class ApiLookup:
         try:
             cm = await self.api.get(config_pb2.ConfigMap, name, namespace)
         except errors.NotFound:
+            self._note("ConfigMap", namespace, name, False)
             return None
+        self._note("ConfigMap", namespace, name, cm.immutable)
         return dict(cm.data)
 
     async def service_account_token(

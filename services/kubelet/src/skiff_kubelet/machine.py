@@ -21,6 +21,11 @@ def memory_bytes() -> int:
     return 0
 
 
+def allocatable() -> dict[str, str]:
+    """cpu and memory the Node reports as allocatable (all of the machine: no reservations yet)."""
+    return {"cpu": str(cpu_count()), "memory": str(memory_bytes())}
+
+
 def cpu_count() -> int:
     # Honour the CPU affinity mask (containers, taskset) rather than every CPU in the box.
     try:

@@ -127,7 +127,8 @@ class PodSyncer:
             failed = True
         if state.last_write:
             self.note_write(uid, state.last_write)
-        await self.executor.refresh_tokens(pod)  # projected ServiceAccount tokens, well before they expire
+        # Secrets, configMaps, downwardAPI and projected tokens of running pods, rewritten in place.
+        await self.executor.refresh_volumes(pod)
         await self._write_status(pod, rt, state.waiting)
         if failed:
             raise RetryLater(f"pod {key}: {state.waiting}")
@@ -153,7 +154,7 @@ class PodSyncer:
             await kill_sandboxes(self.cri, rt, grace_seconds(pod))
             self.note_write(m.uid)
         remove_pod_files(self.root_dir, self.pod_log_dir, rt, m.uid, self.cgroup_root)
-        self.executor.tokens.forget(m.uid)
+        self.executor.forget(m.uid)
         try:
             await self.api.delete(pod_pb2.Pod, m.name, m.namespace, grace_period_seconds=0, preconditions_uid=m.uid)
             log.info("pod.deleted", pod=f"{m.namespace}/{m.name}")
@@ -206,3 +207,4 @@ class PodSyncer:
         """Forget the write times of pods gone from both the API and the runtime."""
         for uid in set(self._last_write) - known - self.cache.uids():
             del self._last_write[uid]
+        self.executor.refresher.prune(known)

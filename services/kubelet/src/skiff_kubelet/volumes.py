@@ -1,12 +1,14 @@
-"""Pod volumes on the node: emptyDir, hostPath, secret, configMap, projected (projected.py).
+"""Pod volumes on the node: emptyDir, hostPath, and the written ones (secret, configMap, downwardAPI,
+projected: ``volume_sources.py``).
 
 Layout (like Kubernetes')::
 
     <root-dir>/pods/<uid>/volumes/<plugin>/<volume-name>/...
 
 emptyDir is a plain directory that lives as long as the pod (medium Memory is not a tmpfs yet: a
-documented gap). secret/configMap volumes are projected as files, rewritten on each container
-(re)start so a restarted container sees current data; mode bits follow defaultMode/items[].mode.
+documented gap). Secret, configMap, downwardAPI and projected volumes are written by the atomic writer
+(``..data`` symlink swap, ``atomic_writer.py``) when a sync (re)starts containers, and refreshed in
+place while the pod runs (``volume_refresh.py``); mode bits follow defaultMode/items[].mode.
 hostPath is used in place (type DirectoryOrCreate/FileOrCreate create it). The runtime bind-mounts the
 resulting host paths; ``teardown`` removes the pod's directory once its sandbox is gone.
 
@@ -19,45 +21,17 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from skiff.api.core.v1 import pod_pb2, volume_pb2
 
-from skiff_kubelet import projected
+from skiff_kubelet import projected, volume_sources
 from skiff_kubelet.env import ConfigError, Lookup
 
 
 def pod_dir(root_dir: str, uid: str) -> Path:
     return Path(root_dir) / "pods" / uid
-
-
-def _safe_join(base: Path, rel: str, what: str) -> Path:
-    target = (base / rel).resolve()
-    if not str(target).startswith(str(base.resolve())) or rel.startswith("/"):
-        raise ConfigError(f"{what}: path {rel!r} escapes the volume")
-    return target
-
-
-def _project(
-    dest: Path, data: dict[str, bytes], items: list[volume_pb2.KeyToPath], default_mode: int, what: str
-) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
-    wanted: dict[Path, tuple[bytes, int]] = {}
-    if items:
-        for item in items:
-            if item.key not in data:
-                raise ConfigError(f'{what}: key "{item.key}" not found')
-            mode = item.mode if item.HasField("mode") else default_mode
-            wanted[_safe_join(dest, item.path, what)] = (data[item.key], mode)
-    else:
-        for key, value in data.items():
-            wanted[_safe_join(dest, key, what)] = (value, default_mode)
-    for path, (value, mode) in wanted.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(value)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)  # atomic: a reader never sees half a file
 
 
 def _apply_fs_group(path: Path, gid: int, *, readonly: bool) -> None:
@@ -71,12 +45,25 @@ def _apply_fs_group(path: Path, gid: int, *, readonly: bool) -> None:
         os.chmod(current, (st.st_mode & 0o7777) | bits)
 
 
+def fs_group_perms(pod: pod_pb2.Pod, vol: volume_pb2.Volume) -> Callable[[Path], None] | None:
+    """What fsGroup does to this volume's files (None: nothing; hostPath is never touched)."""
+    psc = pod.spec.security_context
+    if not psc.HasField("fs_group") or vol.HasField("host_path"):
+        return None
+    gid, readonly = psc.fs_group, not vol.HasField("empty_dir")
+    return lambda path: _apply_fs_group(path, gid, readonly=readonly)
+
+
 async def setup_volumes(
-    pod: pod_pb2.Pod, root_dir: str, lookup: Lookup, tokens: projected.TokenManager | None = None
+    pod: pod_pb2.Pod,
+    root_dir: str,
+    lookup: Lookup,
+    tokens: projected.TokenManager | None = None,
+    allocatable: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Materialise every volume; returns volume name -> host path."""
+    """Materialise every volume; returns volume name -> host path. ``allocatable`` (the node's) is what
+    a downwardAPI resourceFieldRef reads for a limit the container does not set."""
     base = pod_dir(root_dir, pod.metadata.uid) / "volumes"
-    ns = pod.metadata.namespace
     paths: dict[str, str] = {}
     for vol in pod.spec.volumes:
         if vol.HasField("empty_dir"):
@@ -93,41 +80,16 @@ async def setup_volumes(
                 path.touch()
             elif kind in ("Directory", "File") and not path.exists():
                 raise ConfigError(f'hostPath volume "{vol.name}": {path} does not exist')
-        elif vol.HasField("secret"):
-            src = vol.secret
-            path = base / "secret" / vol.name
-            data = await lookup.secret(ns, src.secret_name)
-            if data is None:
-                if not src.optional:
-                    raise ConfigError(f'secret "{src.secret_name}" not found')
-                data = {}
-            mode = src.default_mode if src.HasField("default_mode") else 0o644
-            _project(path, data, list(src.items), mode, f'secret volume "{vol.name}"')
-        elif vol.HasField("config_map"):
-            cms = vol.config_map
-            path = base / "configmap" / vol.name
-            cm = await lookup.config_map(ns, cms.name)
-            if cm is None:
-                if not cms.optional:
-                    raise ConfigError(f'configmap "{cms.name}" not found')
-                cm = {}
-            mode = cms.default_mode if cms.HasField("default_mode") else 0o644
-            _project(
-                path,
-                {k: v.encode() for k, v in cm.items()},
-                list(cms.items),
-                mode,
-                f'configMap volume "{vol.name}"',
-            )
-        elif vol.HasField("projected"):
-            path = base / "projected" / vol.name
-            tokens = tokens or projected.TokenManager(lookup.service_account_token)
-            await projected.project(pod, vol, path, lookup, tokens)
+        elif (written := volume_sources.source_kind(vol)) is not None:
+            path = base / volume_sources.PLUGIN_DIRS[written] / vol.name
+            tokens = tokens or projected.TokenManager(lambda *a: lookup.service_account_token(*a))
+            # fsGroup reaches a new version's files before the swap makes them visible.
+            await volume_sources.write(pod, vol, path, lookup, tokens, allocatable or {}, fs_group_perms(pod, vol))
         else:
             raise ConfigError(f'volume "{vol.name}": unsupported volume source')
-        psc = pod.spec.security_context
-        if psc.HasField("fs_group") and not vol.HasField("host_path"):
-            _apply_fs_group(path, psc.fs_group, readonly=not vol.HasField("empty_dir"))
+        perms = fs_group_perms(pod, vol)
+        if perms is not None:
+            perms(path)  # the volume dir itself too (idempotent on what the writer already did)
         paths[vol.name] = str(path)
     return paths
 

@@ -10,12 +10,16 @@ values are memoized, so a client cannot grow the caches with large strings; the 
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 from skiff.api.core.v1 import pod_pb2, volume_pb2
 from skiff_common.errors import FieldError
 
 from skiff_apiserver.machinery import quantity, validation
+from skiff_apiserver.registry.strategies.volumefiles import (
+    validate_downward_files,
+    validate_key_to_paths,
+    validate_volume_files,
+)
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
@@ -85,7 +89,8 @@ def _mode_errors(mode: int, path: str) -> list[FieldError]:
 
 def validate_projected(src: volume_pb2.ProjectedVolumeSource, path: str) -> list[FieldError]:
     """Kubernetes' rules for a projected volume: one source per projection, a token needs a path and
-    at least 10 minutes, downwardAPI items need a path and a fieldRef, modes fit in 0777."""
+    at least 10 minutes, items as a secret, configMap or downwardAPI volume's (``volumefiles.py``), modes
+    fit in 0777."""
     errs: list[FieldError] = []
     if src.HasField("default_mode"):
         errs += _mode_errors(src.default_mode, f"{path}.defaultMode")
@@ -101,20 +106,9 @@ def validate_projected(src: volume_pb2.ProjectedVolumeSource, path: str) -> list
             if sat.HasField("expiration_seconds") and not 600 <= sat.expiration_seconds <= 2**32:
                 detail = "may not specify a duration less than 10 minutes or more than 2^32 seconds"
                 errs.append(FieldError(f"{p}.serviceAccountToken.expirationSeconds", "Invalid value", detail))
-        keyed: tuple[tuple[str, Any], ...] = (
-            ("secret", proj.secret.items),
-            ("configMap", proj.config_map.items),
-            ("downwardAPI", proj.downward_api.items),
-        )
-        for k, items in keyed:
-            for n, item in enumerate(items):
-                if not item.path:
-                    errs.append(FieldError(f"{p}.{k}.items[{n}].path", "Required value"))
-                if item.HasField("mode"):
-                    errs += _mode_errors(item.mode, f"{p}.{k}.items[{n}].mode")
-        for n, file in enumerate(proj.downward_api.items):
-            if not file.HasField("field_ref") or not file.field_ref.field_path:
-                errs.append(FieldError(f"{p}.downwardAPI.items[{n}].fieldRef", "Required value"))
+        errs += validate_key_to_paths(proj.secret.items, f"{p}.secret.items")
+        errs += validate_key_to_paths(proj.config_map.items, f"{p}.configMap.items")
+        errs += validate_downward_files(proj.downward_api.items, f"{p}.downwardAPI.items")
     return errs
 
 
@@ -133,6 +127,7 @@ def validate_pod_spec(spec: pod_pb2.PodSpec, path: str) -> list[FieldError]:
                 errs.append(FieldError(f"{path}.volumes[{i}].emptyDir.sizeLimit", "Forbidden", detail))
         if v.HasField("projected"):
             errs += validate_projected(v.projected, f"{path}.volumes[{i}].projected")
+        errs += validate_volume_files(v, f"{path}.volumes[{i}]")
     for group, containers in (("initContainers", spec.init_containers), ("containers", spec.containers)):
         for i, c in enumerate(containers):
             p = f"{path}.{group}[{i}]"

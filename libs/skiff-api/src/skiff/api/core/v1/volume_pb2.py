@@ -22,41 +22,44 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from skiff.api.core.v1 import container_pb2 as skiff_dot_api_dot_core_dot_v1_dot_container__pb2
 from skiff.api.core.v1 import references_pb2 as skiff_dot_api_dot_core_dot_v1_dot_references__pb2
 from skiff.api.meta.v1 import meta_pb2 as skiff_dot_api_dot_meta_dot_v1_dot_meta__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eskiff/api/core/v1/volume.proto\x12\x11skiff.api.core.v1\x1a\"skiff/api/core/v1/references.proto\x1a\x1cskiff/api/meta/v1/meta.proto\"\xc0\x02\n\x06Volume\x12\x0c\n\x04name\x18\x01 \x01(\t\x12:\n\thost_path\x18\x02 \x01(\x0b\x32\'.skiff.api.core.v1.HostPathVolumeSource\x12:\n\tempty_dir\x18\x03 \x01(\x0b\x32\'.skiff.api.core.v1.EmptyDirVolumeSource\x12\x35\n\x06secret\x18\x04 \x01(\x0b\x32%.skiff.api.core.v1.SecretVolumeSource\x12<\n\nconfig_map\x18\x05 \x01(\x0b\x32(.skiff.api.core.v1.ConfigMapVolumeSource\x12;\n\tprojected\x18\x06 \x01(\x0b\x32(.skiff.api.core.v1.ProjectedVolumeSource\"@\n\x14HostPathVolumeSource\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x11\n\x04type\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\x07\n\x05_type\"W\n\x14\x45mptyDirVolumeSource\x12\x0e\n\x06medium\x18\x01 \x01(\t\x12/\n\nsize_limit\x18\x02 \x01(\x0b\x32\x1b.skiff.api.meta.v1.Quantity\"\xa6\x01\n\x12SecretVolumeSource\x12\x13\n\x0bsecret_name\x18\x01 \x01(\t\x12+\n\x05items\x18\x02 \x03(\x0b\x32\x1c.skiff.api.core.v1.KeyToPath\x12\x19\n\x0c\x64\x65\x66\x61ult_mode\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x15\n\x08optional\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x0f\n\r_default_modeB\x0b\n\t_optional\"\xa2\x01\n\x15\x43onfigMapVolumeSource\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x05items\x18\x02 \x03(\x0b\x32\x1c.skiff.api.core.v1.KeyToPath\x12\x19\n\x0c\x64\x65\x66\x61ult_mode\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x15\n\x08optional\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x0f\n\r_default_modeB\x0b\n\t_optional\"B\n\tKeyToPath\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x11\n\x04mode\x18\x03 \x01(\x05H\x00\x88\x01\x01\x42\x07\n\x05_mode\"y\n\x15ProjectedVolumeSource\x12\x34\n\x07sources\x18\x01 \x03(\x0b\x32#.skiff.api.core.v1.VolumeProjection\x12\x19\n\x0c\x64\x65\x66\x61ult_mode\x18\x02 \x01(\x05H\x00\x88\x01\x01\x42\x0f\n\r_default_mode\"\xa1\x02\n\x10VolumeProjection\x12\x33\n\x06secret\x18\x01 \x01(\x0b\x32#.skiff.api.core.v1.SecretProjection\x12K\n\x0c\x64ownward_api\x18\x02 \x01(\x0b\x32(.skiff.api.core.v1.DownwardAPIProjectionR\x0b\x64ownwardAPI\x12:\n\nconfig_map\x18\x03 \x01(\x0b\x32&.skiff.api.core.v1.ConfigMapProjection\x12O\n\x15service_account_token\x18\x04 \x01(\x0b\x32\x30.skiff.api.core.v1.ServiceAccountTokenProjection\"q\n\x10SecretProjection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x05items\x18\x02 \x03(\x0b\x32\x1c.skiff.api.core.v1.KeyToPath\x12\x15\n\x08optional\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\x0b\n\t_optional\"t\n\x13\x43onfigMapProjection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x05items\x18\x02 \x03(\x0b\x32\x1c.skiff.api.core.v1.KeyToPath\x12\x15\n\x08optional\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\x0b\n\t_optional\"P\n\x15\x44ownwardAPIProjection\x12\x37\n\x05items\x18\x01 \x03(\x0b\x32(.skiff.api.core.v1.DownwardAPIVolumeFile\"|\n\x15\x44ownwardAPIVolumeFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x39\n\tfield_ref\x18\x02 \x01(\x0b\x32&.skiff.api.core.v1.ObjectFieldSelector\x12\x11\n\x04mode\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\x07\n\x05_mode\"w\n\x1dServiceAccountTokenProjection\x12\x10\n\x08\x61udience\x18\x01 \x01(\t\x12\x1f\n\x12\x65xpiration_seconds\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x0c\n\x04path\x18\x03 \x01(\tB\x15\n\x13_expiration_secondsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eskiff/api/core/v1/volume.proto\x12\x11skiff.api.core.v1\x1a!skiff/api/core/v1/container.proto\x1a\"skiff/api/core/v1/references.proto\x1a\x1cskiff/api/meta/v1/meta.proto\"\x8f\x03\n\x06Volume\x12\x0c\n\x04name\x18\x01 \x01(\t\x12:\n\thost_path\x18\x02 \x01(\x0b\x32\'.skiff.api.core.v1.HostPathVolumeSource\x12:\n\tempty_dir\x18\x03 \x01(\x0b\x32\'.skiff.api.core.v1.EmptyDirVolumeSource\x12\x35\n\x06secret\x18\x04 \x01(\x0b\x32%.skiff.api.core.v1.SecretVolumeSource\x12<\n\nconfig_map\x18\x05 \x01(\x0b\x32(.skiff.api.core.v1.ConfigMapVolumeSource\x12;\n\tprojected\x18\x06 \x01(\x0b\x32(.skiff.api.core.v1.ProjectedVolumeSource\x12M\n\x0c\x64ownward_api\x18\x07 \x01(\x0b\x32*.skiff.api.core.v1.DownwardAPIVolumeSourceR\x0b\x64ownwardAPI\"@\n\x14HostPathVolumeSource\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x11\n\x04type\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\x07\n\x05_type\"W\n\x14\x45mptyDirVolumeSource\x12\x0e\n\x06medium\x18\x01 \x01(\t\x12/\n\nsize_limit\x18\x02 \x01(\x0b\x32\x1b.skiff.api.meta.v1.Quantity\"\xa6\x01\n\x12SecretVolumeSource\x12\x13\n\x0bsecret_name\x18\x01 \x01(\t\x12+\n\x05items\x18\x02 \x03(\x0b\x32\x1c.skiff.api.core.v1.KeyToPath\x12\x19\n\x0c\x64\x65\x66\x61ult_mode\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x15\n\x08optional\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x0f\n\r_default_modeB\x0b\n\t_optional\"\xa2\x01\n\x15\x43onfigMapVolumeSource\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x05items\x18\x02 \x03(\x0b\x32\x1c.skiff.api.core.v1.KeyToPath\x12\x19\n\x0c\x64\x65\x66\x61ult_mode\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x15\n\x08optional\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x0f\n\r_default_modeB\x0b\n\t_optional\"B\n\tKeyToPath\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x11\n\x04mode\x18\x03 \x01(\x05H\x00\x88\x01\x01\x42\x07\n\x05_mode\"y\n\x15ProjectedVolumeSource\x12\x34\n\x07sources\x18\x01 \x03(\x0b\x32#.skiff.api.core.v1.VolumeProjection\x12\x19\n\x0c\x64\x65\x66\x61ult_mode\x18\x02 \x01(\x05H\x00\x88\x01\x01\x42\x0f\n\r_default_mode\"\xa1\x02\n\x10VolumeProjection\x12\x33\n\x06secret\x18\x01 \x01(\x0b\x32#.skiff.api.core.v1.SecretProjection\x12K\n\x0c\x64ownward_api\x18\x02 \x01(\x0b\x32(.skiff.api.core.v1.DownwardAPIProjectionR\x0b\x64ownwardAPI\x12:\n\nconfig_map\x18\x03 \x01(\x0b\x32&.skiff.api.core.v1.ConfigMapProjection\x12O\n\x15service_account_token\x18\x04 \x01(\x0b\x32\x30.skiff.api.core.v1.ServiceAccountTokenProjection\"q\n\x10SecretProjection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x05items\x18\x02 \x03(\x0b\x32\x1c.skiff.api.core.v1.KeyToPath\x12\x15\n\x08optional\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\x0b\n\t_optional\"t\n\x13\x43onfigMapProjection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x05items\x18\x02 \x03(\x0b\x32\x1c.skiff.api.core.v1.KeyToPath\x12\x15\n\x08optional\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\x0b\n\t_optional\"P\n\x15\x44ownwardAPIProjection\x12\x37\n\x05items\x18\x01 \x03(\x0b\x32(.skiff.api.core.v1.DownwardAPIVolumeFile\"~\n\x17\x44ownwardAPIVolumeSource\x12\x37\n\x05items\x18\x01 \x03(\x0b\x32(.skiff.api.core.v1.DownwardAPIVolumeFile\x12\x19\n\x0c\x64\x65\x66\x61ult_mode\x18\x02 \x01(\x05H\x00\x88\x01\x01\x42\x0f\n\r_default_mode\"\xc2\x01\n\x15\x44ownwardAPIVolumeFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x39\n\tfield_ref\x18\x02 \x01(\x0b\x32&.skiff.api.core.v1.ObjectFieldSelector\x12\x44\n\x12resource_field_ref\x18\x03 \x01(\x0b\x32(.skiff.api.core.v1.ResourceFieldSelector\x12\x11\n\x04mode\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\x07\n\x05_mode\"w\n\x1dServiceAccountTokenProjection\x12\x10\n\x08\x61udience\x18\x01 \x01(\t\x12\x1f\n\x12\x65xpiration_seconds\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x0c\n\x04path\x18\x03 \x01(\tB\x15\n\x13_expiration_secondsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'skiff.api.core.v1.volume_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VOLUME']._serialized_start=120
-  _globals['_VOLUME']._serialized_end=440
-  _globals['_HOSTPATHVOLUMESOURCE']._serialized_start=442
-  _globals['_HOSTPATHVOLUMESOURCE']._serialized_end=506
-  _globals['_EMPTYDIRVOLUMESOURCE']._serialized_start=508
-  _globals['_EMPTYDIRVOLUMESOURCE']._serialized_end=595
-  _globals['_SECRETVOLUMESOURCE']._serialized_start=598
-  _globals['_SECRETVOLUMESOURCE']._serialized_end=764
-  _globals['_CONFIGMAPVOLUMESOURCE']._serialized_start=767
-  _globals['_CONFIGMAPVOLUMESOURCE']._serialized_end=929
-  _globals['_KEYTOPATH']._serialized_start=931
-  _globals['_KEYTOPATH']._serialized_end=997
-  _globals['_PROJECTEDVOLUMESOURCE']._serialized_start=999
-  _globals['_PROJECTEDVOLUMESOURCE']._serialized_end=1120
-  _globals['_VOLUMEPROJECTION']._serialized_start=1123
-  _globals['_VOLUMEPROJECTION']._serialized_end=1412
-  _globals['_SECRETPROJECTION']._serialized_start=1414
-  _globals['_SECRETPROJECTION']._serialized_end=1527
-  _globals['_CONFIGMAPPROJECTION']._serialized_start=1529
-  _globals['_CONFIGMAPPROJECTION']._serialized_end=1645
-  _globals['_DOWNWARDAPIPROJECTION']._serialized_start=1647
-  _globals['_DOWNWARDAPIPROJECTION']._serialized_end=1727
-  _globals['_DOWNWARDAPIVOLUMEFILE']._serialized_start=1729
-  _globals['_DOWNWARDAPIVOLUMEFILE']._serialized_end=1853
-  _globals['_SERVICEACCOUNTTOKENPROJECTION']._serialized_start=1855
-  _globals['_SERVICEACCOUNTTOKENPROJECTION']._serialized_end=1974
+  _globals['_VOLUME']._serialized_start=155
+  _globals['_VOLUME']._serialized_end=554
+  _globals['_HOSTPATHVOLUMESOURCE']._serialized_start=556
+  _globals['_HOSTPATHVOLUMESOURCE']._serialized_end=620
+  _globals['_EMPTYDIRVOLUMESOURCE']._serialized_start=622
+  _globals['_EMPTYDIRVOLUMESOURCE']._serialized_end=709
+  _globals['_SECRETVOLUMESOURCE']._serialized_start=712
+  _globals['_SECRETVOLUMESOURCE']._serialized_end=878
+  _globals['_CONFIGMAPVOLUMESOURCE']._serialized_start=881
+  _globals['_CONFIGMAPVOLUMESOURCE']._serialized_end=1043
+  _globals['_KEYTOPATH']._serialized_start=1045
+  _globals['_KEYTOPATH']._serialized_end=1111
+  _globals['_PROJECTEDVOLUMESOURCE']._serialized_start=1113
+  _globals['_PROJECTEDVOLUMESOURCE']._serialized_end=1234
+  _globals['_VOLUMEPROJECTION']._serialized_start=1237
+  _globals['_VOLUMEPROJECTION']._serialized_end=1526
+  _globals['_SECRETPROJECTION']._serialized_start=1528
+  _globals['_SECRETPROJECTION']._serialized_end=1641
+  _globals['_CONFIGMAPPROJECTION']._serialized_start=1643
+  _globals['_CONFIGMAPPROJECTION']._serialized_end=1759
+  _globals['_DOWNWARDAPIPROJECTION']._serialized_start=1761
+  _globals['_DOWNWARDAPIPROJECTION']._serialized_end=1841
+  _globals['_DOWNWARDAPIVOLUMESOURCE']._serialized_start=1843
+  _globals['_DOWNWARDAPIVOLUMESOURCE']._serialized_end=1969
+  _globals['_DOWNWARDAPIVOLUMEFILE']._serialized_start=1972
+  _globals['_DOWNWARDAPIVOLUMEFILE']._serialized_end=2166
+  _globals['_SERVICEACCOUNTTOKENPROJECTION']._serialized_start=2168
+  _globals['_SERVICEACCOUNTTOKENPROJECTION']._serialized_end=2287
 # @@protoc_insertion_point(module_scope)
