@@ -106,7 +106,7 @@ class Kubelet:
         )
         self.lease = NodeLease(self.api, cfg.node_name)
         self.node_status.host_ip = host_ip
-        # /stats/summary, /metrics/resource, /metrics/cadvisor and /metrics on --metrics-address (stats/),
+        # /stats/summary, /metrics/resource, /metrics/cadvisor and /metrics on --metrics-address (stats/);
         self.stats = StatsProvider(
             self.cri, self.pods, node_name=cfg.node_name, cgroup_root=cfg.cgroup_root, root_dir=cfg.root_dir,
             pod_log_dir=cfg.pod_log_dir, memory_capacity=memory_bytes(),
