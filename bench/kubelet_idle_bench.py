@@ -24,6 +24,7 @@ import asyncio
 import os
 import re
 import secrets
+import ssl
 import sys
 import tempfile
 import time
@@ -48,9 +49,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
 
 
-def cri_calls(metrics_address: str) -> Counter[str]:
-    """CRI calls the kubelet made so far, by method (every status code)."""
-    with urllib.request.urlopen(f"http://{metrics_address}/metrics", timeout=5) as resp:
+def cri_calls(metrics_address: str, context: ssl.SSLContext) -> Counter[str]:
+    """CRI calls the kubelet made so far, by method (every status code), from its HTTPS stats port."""
+    with urllib.request.urlopen(f"https://{metrics_address}/metrics", context=context, timeout=5) as resp:
         text = resp.read().decode()
     out: Counter[str] = Counter()
     for line in text.splitlines():
@@ -97,9 +98,12 @@ async def run(cluster: LocalCluster, args: argparse.Namespace) -> None:
         runtime = processes.running_pid("runtime", layout.pid_dir)
         assert kubelet is not None and runtime is not None
         metrics = layout.metrics_address("kubelet")
-        calls0, k0, r0, w0 = cri_calls(metrics), cpu_seconds(kubelet), cpu_seconds(runtime), time.monotonic()
+        reader = cluster.tls["apiserver-kubelet-client"]  # system:kubelet-api-admin may read it
+        context = ssl.create_default_context(cafile=reader.ca_file)
+        context.load_cert_chain(reader.cert_file, reader.key_file)
+        calls0, k0, r0, w0 = cri_calls(metrics, context), cpu_seconds(kubelet), cpu_seconds(runtime), time.monotonic()
         await asyncio.sleep(args.seconds)
-        calls1, k1, r1, w1 = cri_calls(metrics), cpu_seconds(kubelet), cpu_seconds(runtime), time.monotonic()
+        calls1, k1, r1, w1 = cri_calls(metrics, context), cpu_seconds(kubelet), cpu_seconds(runtime), time.monotonic()
         still = await running_count(api)
 
         wall = w1 - w0

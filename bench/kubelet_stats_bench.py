@@ -54,8 +54,17 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def collections(address: str) -> tuple[float, float]:
-    with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as resp:
+def kubelet_context(cluster: LocalCluster) -> ssl.SSLContext:
+    """The kubelet's stats port is HTTPS and authorizes each caller: read it as the apiserver's kubelet
+    client (system:kubelet-api-admin), with the cluster CA."""
+    tls = cluster.tls["apiserver-kubelet-client"]
+    context = ssl.create_default_context(cafile=tls.ca_file)
+    context.load_cert_chain(tls.cert_file, tls.key_file)
+    return context
+
+
+def collections(address: str, context: ssl.SSLContext) -> tuple[float, float]:
+    with urllib.request.urlopen(f"https://{address}/metrics", context=context, timeout=10) as resp:
         found = dict(_COUNT.findall(resp.read().decode()))
     return float(found.get("count", 0)), float(found.get("sum", 0))
 
@@ -71,16 +80,20 @@ async def running(api: ApiClient) -> int:
     return sum(1 for p in (await api.list_all(pod_pb2.Pod, "default")).items if p.status.phase == "Running")
 
 
-async def window(kubelet: int, address: str, seconds: float, force: bool) -> tuple[float, float, float, float]:
-    c0, s0, k0, w0 = *collections(address), cpu_seconds(kubelet), time.monotonic()
+async def window(
+    kubelet: int, address: str, context: ssl.SSLContext, seconds: float, force: bool
+) -> tuple[float, float, float, float]:
+    c0, s0, k0, w0 = *collections(address, context), cpu_seconds(kubelet), time.monotonic()
     deadline = w0 + seconds
     while time.monotonic() < deadline:
         if force:
             await asyncio.to_thread(
-                lambda: urllib.request.urlopen(f"http://{address}/metrics/resource", timeout=30).read()
+                lambda: urllib.request.urlopen(
+                    f"https://{address}/metrics/resource", context=context, timeout=30
+                ).read()
             )
         await asyncio.sleep(5.5 if force else 1.0)
-    c1, s1, k1, w1 = *collections(address), cpu_seconds(kubelet), time.monotonic()
+    c1, s1, k1, w1 = *collections(address, context), cpu_seconds(kubelet), time.monotonic()
     return c1 - c0, s1 - s0, k1 - k0, w1 - w0
 
 
@@ -101,8 +114,9 @@ async def run(cluster: LocalCluster, args: argparse.Namespace) -> None:
         kubelet = processes.running_pid("kubelet", layout.pid_dir)
         assert kubelet is not None
         address = layout.metrics_address("kubelet")
-        n_a, _, cpu_a, wall_a = await window(kubelet, address, args.seconds, force=False)
-        n_b, t_b, cpu_b, wall_b = await window(kubelet, address, args.seconds, force=True)
+        reader = kubelet_context(cluster)
+        n_a, _, cpu_a, wall_a = await window(kubelet, address, reader, args.seconds, force=False)
+        n_b, t_b, cpu_b, wall_b = await window(kubelet, address, reader, args.seconds, force=True)
         per = max((cpu_b - cpu_a * wall_b / wall_a) / max(n_b - n_a * wall_b / wall_a, 1), 0.0)
         print(
             f"\n  {args.pods} pods: kubelet CPU as deployed {100 * cpu_a / wall_a:.2f} % of a core "

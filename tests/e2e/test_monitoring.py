@@ -2,8 +2,9 @@
 query of every shipped dashboard returns data, and an alert fires when its condition is made true (a
 frozen kubelet makes KubeNodeNotReady fire).
 
-The test rewrites only what a live test must: the targets' ports (the test cluster runs on free ports),
-a 1 s scrape interval, and every rule's `for:` shortened to 0 s so that "fires when the condition holds"
+The test rewrites only what a live test must: the targets' ports (the test cluster runs on free ports)
+and its pki directory (the kubelet's stats port is HTTPS and authorizes Prometheus's certificate), a 1 s
+scrape interval, and every rule's `for:` shortened to 0 s so that "fires when the condition holds"
 does not take 15 minutes (the `for:` durations themselves are covered by promtool's unit tests).
 """
 
@@ -82,6 +83,10 @@ def live_config(cluster: LocalCluster, rules_dir: Path) -> dict:
     for job in config["scrape_configs"]:
         for static in job["static_configs"]:
             static["targets"] = [cluster.layout.metrics_address(JOB_COMPONENTS[job["job_name"]])]
+        tls = job.get("tls_config", {})  # the kubelet jobs' certificates, from this cluster's pki directory
+        for key in ("ca_file", "cert_file", "key_file"):
+            if key in tls:
+                tls[key] = str(cluster.layout.pki_dir / Path(tls[key]).name)
     return config
 
 

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from skiff.api.apps.v1 import apps_pb2
 from skiff.api.authentication.v1 import authentication_pb2 as an
-from skiff.api.core.v1 import config_pb2, node_pb2, pod_pb2, service_pb2
+from skiff.api.certificates.v1 import certificates_pb2
+from skiff.api.core.v1 import config_pb2, namespace_pb2, node_pb2, pod_pb2, service_pb2
 from skiff_cli.cluster import processes
 from skiff_cli.cluster.local import LocalCluster
 from skiff_client import ApiClient
@@ -28,6 +29,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
 NS = "default"
 SECRET = "e2e-rbac-unmounted"
+MISSING = "e2e-rbac-missing"  # writes to an object that is not there: authorized (NotFound) or Forbidden
+CSR = certificates_pb2.CertificateSigningRequest
 
 
 def _pod(name: str) -> pod_pb2.Pod:
@@ -56,6 +59,18 @@ def _replicaset() -> apps_pb2.ReplicaSet:
     rs.spec.template.metadata.labels["app"] = "e2e-rbac-rs"
     rs.spec.template.spec.containers.add(name="c", image="busybox")
     return rs
+
+
+def _namespace() -> namespace_pb2.Namespace:
+    ns = namespace_pb2.Namespace()
+    ns.metadata.name = MISSING
+    return ns
+
+
+def _csr() -> certificates_pb2.CertificateSigningRequest:
+    req = CSR()
+    req.metadata.name = MISSING
+    return req
 
 
 def _run(coro: Awaitable[Any]) -> Any:
@@ -96,7 +111,10 @@ def _matrix(cluster: LocalCluster) -> dict[str, bool]:
         out: dict[str, bool] = {}
         clients = {name: _as_component(cluster, name) for name in ("scheduler", "proxy", "kubelet", "controllers")}
         clients |= {name: _as_component(cluster, name) for name in ("dns", "metrics")}
-        for sa in ("replicaset-controller", "deployment-controller", "endpoint-controller"):
+        for sa in (
+            "replicaset-controller", "deployment-controller", "endpoint-controller", "namespace-controller",
+            "certificate-controller",
+        ):  # fmt: skip
             token = await _token(admin, sa)
             clients[sa] = admin.with_bearer_token(lambda token=token: token)
         checks: dict[str, tuple[str, Callable[[ApiClient], Awaitable[Any]]]] = {
@@ -145,6 +163,33 @@ def _matrix(cluster: LocalCluster) -> dict[str, bool]:
                 "endpoint-controller",
                 lambda c: c.get(config_pb2.Secret, SECRET, NS),
             ),
+            # subresources written as Kubernetes' controllers write them: PUT (update), never PATCH
+            "namespace-controller updates namespaces/finalize": (
+                "namespace-controller",
+                lambda c: c.update_status(_namespace(), subresource="finalize", dry_run=True),
+            ),
+            "namespace-controller patches namespaces/finalize": (
+                "namespace-controller",
+                lambda c: c.patch(
+                    namespace_pb2.Namespace, MISSING, "", {"spec": {}}, subresource="finalize", dry_run=True
+                ),
+            ),
+            "certificate-controller updates a CSR's approval": (
+                "certificate-controller",
+                lambda c: c.update_status(_csr(), subresource="approval", dry_run=True),
+            ),
+            "certificate-controller updates a CSR's status": (
+                "certificate-controller",
+                lambda c: c.update_status(_csr(), dry_run=True),
+            ),
+            "certificate-controller patches a CSR's approval": (
+                "certificate-controller",
+                lambda c: c.patch(CSR, MISSING, "", {"status": {}}, subresource="approval", dry_run=True),
+            ),
+            "certificate-controller patches a CSR's status": (
+                "certificate-controller",
+                lambda c: c.patch(CSR, MISSING, "", {"status": {}}, subresource="status", dry_run=True),
+            ),
         }
         try:
             for what, (who, call) in checks.items():
@@ -184,6 +229,12 @@ EXPECTED = {
     "deployment-controller creates a pod": False,
     "deployment-controller deletes a deployment": False,
     "endpoint-controller reads a secret": False,
+    "namespace-controller updates namespaces/finalize": True,
+    "namespace-controller patches namespaces/finalize": False,
+    "certificate-controller updates a CSR's approval": True,
+    "certificate-controller updates a CSR's status": True,
+    "certificate-controller patches a CSR's approval": False,
+    "certificate-controller patches a CSR's status": False,
 }
 
 

@@ -1,19 +1,25 @@
 """Resource metrics end to end: kubelet /metrics/resource -> skiff-metrics -> the apiserver's aggregated
 metrics.k8s.io -> `skiff top` and the real `kubectl top` (1.33), on a real local cluster with a pod that
-burns CPU under a 300m limit."""
+burns CPU under a 300m limit; who may read the kubelet's stats port and the aggregated metrics API."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import ssl
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from skiff.api.authentication.v1 import authentication_pb2 as an
 from skiff_cli import kubeconfig
 from skiff_cli.cluster.local import LocalCluster
+from skiff_client import ApiClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
@@ -88,3 +94,52 @@ def test_top_pods_and_nodes(skiff: Any, cluster: LocalCluster, kube: Path) -> No
         assert kubectl.returncode == 0 and cluster.layout.node_name in kubectl.stdout, kubectl.stderr
     finally:
         skiff("delete", "pod", "burner", check=False)
+
+
+def _https(url: str, ca: Path, tls: Any = None, token: str = "") -> int:
+    """The status of a GET with the cluster CA trusted and, if given, a client certificate or a token."""
+    context = ssl.create_default_context(cafile=str(ca))
+    if tls is not None:
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, context=context, timeout=30) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_kubelet_stats_port_authorizes_its_callers(cluster: LocalCluster) -> None:
+    """The kubelet's stats port as the real kubelet's 10250: HTTPS with its serving certificate (checked
+    against the cluster CA at 127.0.0.1), nobody without an identity, and each identity only what its
+    default role grants (nodes/metrics for metrics-server and Prometheus, nodes/stats for neither)."""
+    base, ca = f"https://{cluster.layout.metrics_address('kubelet')}", cluster.layout.pki_dir / "ca.crt"
+    tls = cluster.tls
+    assert _https(f"{base}/metrics/resource", ca) == 401
+    assert _https(f"{base}/healthz", ca) == 200
+    assert _https(f"{base}/metrics/resource", ca, tls["scheduler"]) == 403
+    assert _https(f"{base}/metrics/resource", ca, tls["metrics"]) == 200  # system:metrics-server
+    assert _https(f"{base}/metrics/cadvisor", ca, tls["prometheus"]) == 200  # kube-prometheus's prometheus-k8s
+    assert _https(f"{base}/stats/summary", ca, tls["metrics"]) == 403
+    assert _https(f"{base}/stats/summary", ca, tls["prometheus"]) == 403
+    assert _https(f"{base}/stats/summary", ca, tls["apiserver-kubelet-client"]) == 200  # kubelet-api-admin
+
+
+def test_hpa_reads_metrics_as_its_service_account(cluster: LocalCluster) -> None:
+    """metrics.k8s.io through the apiserver's aggregator is authorized per caller: the HPA's ServiceAccount
+    (system:controller:horizontal-pod-autoscaler) may list pod metrics, another controller's may not."""
+
+    async def tokens() -> dict[str, str]:
+        async with ApiClient.connect(cluster.layout.apiserver_address, tls=cluster.tls["admin"]) as admin:
+            out = {}
+            for sa in ("horizontal-pod-autoscaler", "replicaset-controller"):
+                req = an.TokenRequest()
+                req.metadata.name, req.metadata.namespace = sa, "kube-system"
+                out[sa] = str((await admin.create(req)).status.token)
+            return out
+
+    got = asyncio.run(tokens())
+    url = f"{cluster.layout.rest_url}/apis/metrics.k8s.io/v1beta1/namespaces/default/pods"
+    ca = cluster.layout.pki_dir / "ca.crt"
+    assert _https(url, ca, token=got["horizontal-pod-autoscaler"]) == 200
+    assert _https(url, ca, token=got["replicaset-controller"]) == 403

@@ -172,7 +172,8 @@ def controllers(layout: ClusterLayout, tls: TLSConfig) -> Component:
 
 def kubelet(layout: ClusterLayout, tls: TLSConfig, serving: TLSConfig | None = None) -> Component:
     """The kubelet dials the apiserver as system:node:<name> (`tls`, clientAuth) and serves logs and exec
-    with its own serving certificate (`serving`, serverAuth, its node's names and addresses)."""
+    with its own serving certificate (`serving`, serverAuth, its node's names and addresses); with it its
+    stats port (--metrics-address) is HTTPS, every caller authenticated and authorized (nodes/metrics...)."""
     serving_flags = (
         [f"--tls-serving-cert-file={serving.cert_file}", f"--tls-serving-key-file={serving.key_file}"]
         if serving
@@ -241,7 +242,8 @@ def dns(layout: ClusterLayout, tls: TLSConfig) -> Component:
 
 
 def metrics(layout: ClusterLayout, tls: TLSConfig, serving: TLSConfig) -> Component:
-    """skiff-metrics (metrics-server): scrapes the kubelet's --metrics-address, serves metrics.k8s.io to the
+    """skiff-metrics (metrics-server): scrapes the kubelet's --metrics-address over HTTPS with its client
+    certificate (system:metrics-server: get nodes/metrics), serves metrics.k8s.io to the
     apiserver's aggregator (--aggregated-apis above); given a Prometheus and a rule file, also custom and
     external metrics (prometheus-adapter)."""
     return Component(

@@ -70,7 +70,7 @@ The cluster is up: {ready}.
   client config:  {path}
   kubectl:        context "skiff" in {kube} ({layout.rest_url}), now current
   logs:           {layout.log_dir}/
-  metrics:        {", ".join(f"{n} http://{layout.metrics_address(n)}/metrics" for n in layout.metrics_ports)}
+  metrics:        {", ".join(f"{n} {_scheme(n)}://{layout.metrics_address(n)}/metrics" for n in layout.metrics_ports)}
 
 Try:
   skiff apply -f examples/hello-pod.yaml
@@ -79,6 +79,11 @@ Try:
   skiff delete pod hello
   skiff down""")
     return 0
+
+
+def _scheme(component: str) -> str:
+    """The kubelet's stats port is HTTPS (and authorizes its callers); the others serve plain HTTP."""
+    return "https" if component == "kubelet" else "http"
 
 
 def run_down(args: argparse.Namespace) -> int:

@@ -263,8 +263,10 @@ class ApiClient:
         )
         return kinds.unpack(resp.object)  # type: ignore[return-value]
 
-    async def update_status(self, obj: M, *, dry_run: bool = False) -> M:
-        req = pb.UpdateStatusRequest(object=kinds.pack(obj), dry_run=dry_run)
+    async def update_status(self, obj: M, *, dry_run: bool = False, subresource: str = "status") -> M:
+        """Replace the object's status, or the named subresource ("finalize": a namespace's spec.finalizers,
+        "approval": a CSR's Approved/Denied conditions), as REST PUT .../{subresource} does: verb update."""
+        req = pb.UpdateStatusRequest(object=kinds.pack(obj), dry_run=dry_run, subresource=subresource)
         resp = await _call(self.stub.UpdateStatus(req, timeout=self.timeout, wait_for_ready=self.wait_for_ready))
         return kinds.unpack(resp.object)  # type: ignore[return-value]
 

@@ -205,7 +205,7 @@ class ApiServerApp:
             if cfg.aggregated_apis:  # e.g. metrics.k8s.io from skiff-metrics (rest/aggregator.py)
                 # Dialled with a client certificate (kube-apiserver's --proxy-client-cert-file role; the
                 # kubelet-client one here): the serving certificate carries serverAuth only.
-                aggregator.install(self.rest.app, cfg.aggregated_apis, kubelet_tls_config(cfg) or tls)
+                aggregator.install(self.rest.app, cfg.aggregated_apis, kubelet_tls_config(cfg) or tls, gate)
             host = cfg.listen.rpartition(":")[0] or "127.0.0.1"
             self.rest_port = await self.rest.start(f"{host}:{cfg.secure_port}", reuse_port=cfg.reuse_port)
             if needs_own_listener(host, cfg.advertise_address):  # pods reach the API there (advertise.py)

@@ -58,7 +58,13 @@ class ControllerManager:
         client = self.credentials.client(SERVICE_ACCOUNTS[name])
         events = EventRecorder(client, component)
         self._recorders.append(events)
-        return ControllerContext(api=client, factory=self.ctx.factory, events=events, config=self.ctx.config)
+        return ControllerContext(
+            api=client,
+            factory=self.ctx.factory,
+            events=events,
+            config=self.ctx.config,
+            bearer_token=self.credentials.token(SERVICE_ACCOUNTS[name]),
+        )
 
     async def start(self) -> None:
         if self.credentials is not None:

@@ -7,6 +7,7 @@ and expose ``new_<name>(ctx) -> WorkLoop`` or an object with ``.loop``; see docs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -24,6 +25,9 @@ class ControllerContext:
     factory: InformerFactory
     events: EventRecorder
     config: ControllersConfig = field(default_factory=ControllersConfig)  # flags controllers read
+    # The bearer token `api` acts with (--use-service-account-credentials), for a controller that also
+    # calls the apiserver's REST port (the HPA's metrics client); None: the manager's own certificate.
+    bearer_token: Callable[[], str] | None = None
     pod_control: PodControl = field(init=False)
 
     def __post_init__(self) -> None:

@@ -13,6 +13,10 @@ SAControllerClientBuilder). Here that is:
   old one is refused (an apiserver with a new signing key, a ServiceAccount deleted and made again),
   so a long-running manager never acts with an expired token.
 
+The same token is handed to a controller that calls the REST port itself (the HPA's metrics client,
+ControllerContext.bearer_token), so metrics.k8s.io is read as system:serviceaccount:kube-system:
+horizontal-pod-autoscaler, not with the manager's certificate.
+
 The shared informers stay on the manager's own client: reads of the cache need no per-controller
 identity, as in Kubernetes, where the informer factory uses the root client.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from skiff.api.authentication.v1 import authentication_pb2 as an
@@ -61,9 +66,14 @@ class ServiceAccountCredentials:
     def client(self, service_account: str) -> ApiClient:
         """The client for a controller's ServiceAccount (its token is fetched by ``prepare``)."""
         if service_account not in self._clients:
-            token = self._tokens.setdefault(service_account, _Token())
-            self._clients[service_account] = self.root.with_bearer_token(lambda: token.value)
+            self._clients[service_account] = self.root.with_bearer_token(self.token(service_account))
         return self._clients[service_account]
+
+    def token(self, service_account: str) -> Callable[[], str]:
+        """The ServiceAccount's current token, for callers outside the gRPC client: the HPA reads the
+        metrics APIs on the REST port with it, as Kubernetes' HPA uses its ServiceAccount's rest config."""
+        token = self._tokens.setdefault(service_account, _Token())
+        return lambda: token.value
 
     async def prepare(self) -> None:
         """Obtain every token before the controllers start (retrying while the apiserver says no),

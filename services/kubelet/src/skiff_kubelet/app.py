@@ -31,6 +31,7 @@ from skiff_kubelet.pod_workers import PodWorkers
 from skiff_kubelet.probes import ProbeManager
 from skiff_kubelet.security import SecurityOptions, seccomp_dir
 from skiff_kubelet.server import KubeletService
+from skiff_kubelet.stats.auth import StatsAuth, TokenAuthenticator
 from skiff_kubelet.stats.collector import StatsProvider
 from skiff_kubelet.stats.http import StatsServer
 from skiff_kubelet.sync import PodSyncer
@@ -87,9 +88,10 @@ class Kubelet:
             sync_frequency=cfg.sync_frequency_s,
         )
         serving_tls = cfg.serving_tls()
+        self.authorizer = self._authorizer()  # the gRPC API's and the stats port's
         self.server = create_server("kubelet", tls=serving_tls)
         kubelet_pb2_grpc.add_KubeletServicer_to_server(  # type: ignore[no-untyped-call]
-            KubeletService(self.pods, self.cri, cfg.pod_log_dir, self._authorizer()), self.server
+            KubeletService(self.pods, self.cri, cfg.pod_log_dir, self.authorizer), self.server
         )
         self.port = add_listen(self.server, cfg.listen, serving_tls)
         self.node_status = NodeStatusManager(
@@ -104,12 +106,16 @@ class Kubelet:
         )
         self.lease = NodeLease(self.api, cfg.node_name)
         self.node_status.host_ip = host_ip
-        # /stats/summary, /metrics/resource, /metrics/cadvisor and /metrics on --metrics-address (stats/).
+        # /stats/summary, /metrics/resource, /metrics/cadvisor and /metrics on --metrics-address (stats/);
         self.stats = StatsProvider(
             self.cri, self.pods, node_name=cfg.node_name, cgroup_root=cfg.cgroup_root, root_dir=cfg.root_dir,
             pod_log_dir=cfg.pod_log_dir, memory_capacity=memory_bytes(),
         )  # fmt: skip
-        self.stats_server = StatsServer(self.stats)
+        # HTTPS with the serving certificate, callers authenticated and authorized (stats/auth.py).
+        self.stats_server = StatsServer(
+            self.stats, serving_tls, StatsAuth(self.authorizer, TokenAuthenticator(self._reviews_client()))
+        )
+        self.healthz_server = StatsServer(None, health_only=True)  # --healthz-address: plain, health only
         # Device plugins register on <root-dir>/device-plugins/kubelet.sock (devices/).
         self.devices = DeviceManager(f"{cfg.root_dir}/device-plugins", active_pods=self.pods.store.list)
         self.syncer.executor.devices = self.devices
@@ -153,8 +159,11 @@ class Kubelet:
         # The kubelet's own channel, but failing fast: an exec must not wait out an apiserver restart
         # (the kubelet's other calls do); it is refused at once, and asks again next time. Never closed
         # itself: the channel is self.api's.
-        reviews = ApiClient(self.api.channel, timeout=REVIEW_TIMEOUT_S, wait_for_ready=False)
-        return ApiAuthorizer(WEBHOOK, cfg.node_name, WebhookAuthorizer(reviews, cache))
+        return ApiAuthorizer(WEBHOOK, cfg.node_name, WebhookAuthorizer(self._reviews_client(), cache))
+
+    def _reviews_client(self) -> ApiClient:
+        """For access and token reviews: the kubelet's own channel, failing fast."""
+        return ApiClient(self.api.channel, timeout=REVIEW_TIMEOUT_S, wait_for_ready=False)
 
     def _services(self) -> list[service_pb2.Service] | None:
         return self.services.store.list() if self.services.has_synced() else None
@@ -163,6 +172,8 @@ class Kubelet:
         await self.server.start()
         if self.cfg.metrics_address:
             await self.stats_server.start(self.cfg.metrics_address)
+        if self.cfg.healthz_address:
+            await self.healthz_server.start(self.cfg.healthz_address)
         await self.devices.start()  # allocations from the checkpoint are back before any pod syncs
         await self._register_with_retry()
         self.syncer.runtime_name = self.node_status.runtime_name or self.syncer.runtime_name
@@ -197,6 +208,7 @@ class Kubelet:
         await self.events.flush()
         await self.server.stop(1)
         await self.stats_server.stop()
+        await self.healthz_server.stop()
         await self.devices.stop()
         await self.cri.close()
         await self.api.close()

@@ -51,7 +51,14 @@ class KubeletConfig:
     cgroup_root: str = field(
         default="skiff", metadata={"help": "cgroup (cgroupfs path) under which every pod's cgroup is created"}
     )
-    metrics_address: str = field(default="", metadata={"help": "Prometheus endpoint host:port (empty: off)"})
+    metrics_address: str = field(
+        default="",
+        metadata={"help": "stats/metrics port host:port (HTTPS and authenticated with TLS files; empty: off)"},
+    )
+    healthz_address: str = field(
+        default="",
+        metadata={"help": "plain-HTTP /healthz, /livez, /readyz host:port for probes (kubelet's 10248; empty: off)"},
+    )
     node_status_interval: str = field(default="10s", metadata={"help": "how often node status is computed"})
     node_status_report_frequency: str = field(
         default="5m", metadata={"help": "node status is written at least this often, else only on change"}

@@ -1,6 +1,7 @@
 """Assembly of skiff-metrics: Node and Pod informers, the scrape loop, the Storage, the HTTPS server.
 
-every --metric-resolution: for each Node (informer) ─ GET <InternalIP>:<kubelet-port>/metrics/resource
+every --metric-resolution: for each Node (informer) ─ GET https://<InternalIP>:<kubelet-port>/metrics/resource
+                                                   │  (client certificate: nodes/metrics by the kubelet's SAR)
                                                    └─> Storage.store(node, batch) (two points kept)
 GET /apis/metrics.k8s.io/v1beta1/... (from the apiserver's aggregator) ─> MetricsApi ─> Storage + caches
 GET /apis/custom.metrics.k8s.io/..., /apis/external.metrics.k8s.io/... ─> custom.py, external.py ─> Prometheus
@@ -47,7 +48,7 @@ class MetricsServer:
         self.nodes = self.factory.informer(node_pb2.Node)
         self.pods = self.factory.informer(pod_pb2.Pod)
         self.storage = Storage()
-        self.scraper = Scraper(cfg.kubelet_port, cfg.scrape_timeout_s)
+        self.scraper = Scraper(cfg.kubelet_port, cfg.scrape_timeout_s, cfg.tls())
         self.http = MetricsApi(self.storage, self.nodes, self.pods)
         self.prometheus: Prometheus | None = None
         if cfg.prometheus_url and cfg.custom_metrics_rules:  # custom and external metrics from Prometheus

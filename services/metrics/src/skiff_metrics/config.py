@@ -39,7 +39,8 @@ class MetricsConfig:
         default="127.0.0.1:10260", metadata={"help": "host:port serving metrics.k8s.io (HTTPS with TLS files)"}
     )
     kubelet_port: int = field(
-        default=10250, metadata={"help": "port of each kubelet's /metrics/resource (its --metrics-address)"}
+        default=10250,
+        metadata={"help": "port of each kubelet's /metrics/resource (its --metrics-address; HTTPS with TLS files)"},
     )
     metric_resolution: str = field(default="15s", metadata={"help": "how often every kubelet is scraped"})
     scrape_timeout: str = field(default="10s", metadata={"help": "time allowed for one kubelet's answer"})

@@ -2,15 +2,22 @@
 
 A kubelet that does not answer within the timeout is skipped for this round (logged and counted), and
 the others are not held up by it, as metrics-server does.
+
+With TLS files the kubelet is read over HTTPS, its serving certificate checked against the cluster CA
+(metrics-server's --kubelet-certificate-authority) and skiff-metrics' own client certificate presented:
+the kubelet authorizes `get nodes/metrics` for it by SubjectAccessReview, which the default
+`system:metrics-server` ClusterRole grants. Without TLS files, plain HTTP (a kubelet without them).
 """
 
 from __future__ import annotations
 
+import ssl
 import time
 
 import aiohttp
 from prometheus_client import Counter, Histogram
 from skiff.api.core.v1 import node_pb2
+from skiff_common.grpcutil import TLSConfig
 from skiff_common.observability import get_logger
 
 from skiff_metrics import exposition
@@ -64,9 +71,14 @@ def decode(text: str, fallback_at: float) -> Batch:
 
 
 class Scraper:
-    def __init__(self, kubelet_port: int, timeout: float) -> None:
+    def __init__(self, kubelet_port: int, timeout: float, tls: TLSConfig | None = None) -> None:
         self.kubelet_port = kubelet_port
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.scheme = "https" if tls is not None else "http"
+        self.ssl: ssl.SSLContext | bool = False
+        if tls is not None:
+            self.ssl = ssl.create_default_context(cafile=tls.ca_file)
+            self.ssl.load_cert_chain(tls.cert_file, tls.key_file)
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -81,10 +93,10 @@ class Scraper:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self.timeout)
         host = f"[{address}]" if ":" in address else address
-        url = f"http://{host}:{self.kubelet_port}/metrics/resource"
+        url = f"{self.scheme}://{host}:{self.kubelet_port}/metrics/resource"
         started = time.perf_counter()
         try:
-            async with self._session.get(url) as resp:
+            async with self._session.get(url, ssl=self.ssl) as resp:
                 resp.raise_for_status()
                 text = await resp.text()
         except (TimeoutError, aiohttp.ClientError) as exc:

@@ -12,6 +12,10 @@ Identities are Kubernetes' own, so that RBAC's default bindings and the Node aut
     proxy                          system:kube-proxy                        -                      client
     dns                            system:serviceaccount:kube-system:coredns system:serviceaccounts, client
                                                                             system:serviceaccounts:kube-system
+    metrics                        system:serviceaccount:kube-system:       system:serviceaccounts, client
+                                   metrics-server                           system:serviceaccounts:kube-system
+    prometheus                     system:serviceaccount:monitoring:        system:serviceaccounts, client
+                                   prometheus-k8s                           system:serviceaccounts:monitoring
     nodes/<n>/kubelet-client       system:node:<n>                          system:nodes           client
     nodes/<n>/kubelet              system:node:<n>                          system:nodes           server
     etcd/ca                        etcd-ca                                  -                      CA
@@ -22,6 +26,10 @@ Identities are Kubernetes' own, so that RBAC's default bindings and the Node aut
 
 skiff-dns is CoreDNS's place, and kubeadm runs CoreDNS as the kube-system/coredns ServiceAccount bound
 to the `system:coredns` ClusterRole; skiff-dns presents that same user and its groups in a certificate.
+Prometheus scrapes the kubelets' HTTPS stats port as kube-prometheus runs it, the monitoring/
+prometheus-k8s ServiceAccount (bound to its `prometheus-k8s` ClusterRole: get nodes/metrics), in a
+certificate likewise.
+
 The apiserver's serving names are kubeadm's: the `kubernetes` Service's names and first service IP, the
 node's name and the advertised addresses, plus 127.0.0.1/localhost for the host.
 """
@@ -53,6 +61,11 @@ CONTROL_PLANE_CLIENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "metrics": (
         "system:serviceaccount:kube-system:metrics-server",
         ("system:serviceaccounts", "system:serviceaccounts:kube-system"),
+    ),
+    # Prometheus, as kube-prometheus runs it: reads the kubelets' /metrics and /metrics/cadvisor.
+    "prometheus": (
+        "system:serviceaccount:monitoring:prometheus-k8s",
+        ("system:serviceaccounts", "system:serviceaccounts:monitoring"),
     ),
 }
 

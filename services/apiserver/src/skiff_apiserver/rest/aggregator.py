@@ -1,8 +1,12 @@
 """API aggregation: group versions served by another server, behind this one (Kubernetes' APIService).
 
     kubectl top ─> GET /apis/metrics.k8s.io/v1beta1/... ─> this middleware (after authentication)
+                     ├─ authorized here as kube-apiserver authorizes a proxied request: verb (get, list,
+                     │  watch, create...), resource, subresource, namespace and name from the path, by the
+                     │  same gate as every other request (RBAC: `list pods.metrics.k8s.io`)
                      └─ forwarded to skiff-metrics over mutual TLS with the apiserver's certificate,
-                        the user passed as X-Remote-User / X-Remote-Group, the answer relayed as is
+                        the user (certificate or bearer token) passed as X-Remote-User / X-Remote-Group,
+                        the answer relayed as is
     GET /apis (legacy and aggregated discovery) ─> the built-in answer + each aggregated group version,
                      whose resources are read from the backend's /apis/<group>/<version> (cached briefly)
 
@@ -21,8 +25,12 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from skiff_apiserver.auth import user as users
+from skiff_apiserver.auth.attributes import Attributes
+from skiff_apiserver.auth.gate import Gate
 from skiff_apiserver.logs import log
-from skiff_apiserver.rest.auth import peer_user
+from skiff_apiserver.rest.status import error_response
+from skiff_common import errors
 from skiff_common.grpcutil import TLSConfig
 
 Handler = Any
@@ -49,8 +57,31 @@ def _unavailable(group: str, version: str) -> web.Response:
     return web.json_response(body, status=503)
 
 
+_VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+def request_attributes(user: users.UserInfo, method: str, path: str, query: Any) -> Attributes:
+    """Kubernetes' request info for /apis/<group>/<version>/[namespaces/<ns>/]<resource>[/<name>[/<sub>]]:
+    a GET without a name is list (watch with ?watch=true), a DELETE without one deletecollection."""
+    parts = [p for p in path.split("/") if p][1:]
+    group, version, rest = parts[0], parts[1], parts[2:]
+    namespace = ""
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        namespace, rest = rest[1], rest[2:]
+    elif len(rest) == 2 and rest[0] == "namespaces":  # the namespace object itself, as kube-apiserver reads it
+        namespace = rest[1]
+    resource, name, sub = [*rest, "", "", ""][:3]
+    verb = _VERBS.get(method.upper(), method.lower())
+    if not name and verb == "get":
+        verb = "watch" if query.get("watch") in ("1", "true") else "list"
+    elif not name and verb == "delete":
+        verb = "deletecollection"
+    return Attributes(user, verb, resource, sub, namespace, name, group, version)
+
+
 class Aggregator:
-    def __init__(self, backends: dict[tuple[str, str], str], tls: TLSConfig | None) -> None:
+    def __init__(self, backends: dict[tuple[str, str], str], tls: TLSConfig | None, gate: Gate | None = None) -> None:
+        self.gate = gate
         self.backends = backends
         self.groups = {g for g, _ in backends}
         self._ssl: ssl.SSLContext | bool = True
@@ -89,10 +120,15 @@ class Aggregator:
     async def _forward(self, request: web.Request, group: str, version: str) -> web.StreamResponse:
         url = self.backends[(group, version)] + request.path_qs
         headers = {h: request.headers[h] for h in _FORWARDED_HEADERS if h in request.headers}
-        user = peer_user(request)
-        if user is not None:
-            headers["X-Remote-User"] = user[0]
-            headers["X-Remote-Group"] = ",".join(user[1])
+        user = users.current()
+        if self.gate is not None and self.gate.secure and user is not None:
+            try:  # the one authorization point of a proxied request (the backend trusts our word)
+                self.gate.check(request_attributes(user, request.method, request.path, request.query))
+            except errors.SkiffError as err:
+                return error_response(err)
+        if user is not None and user is not users.UNSECURED:
+            headers["X-Remote-User"] = user.name
+            headers["X-Remote-Group"] = ",".join(user.groups)
         try:
             async with self._client().request(
                 request.method, url, headers=headers, data=await request.read() or None, ssl=self._ssl
@@ -173,6 +209,6 @@ def _aggregated_resource(group: str, version: str, r: dict[str, Any]) -> dict[st
     }
 
 
-def install(app: web.Application, spec: str, tls: TLSConfig | None) -> None:
+def install(app: web.Application, spec: str, tls: TLSConfig | None, gate: Gate | None = None) -> None:
     """Called by the apiserver's assembly when --aggregated-apis is set."""
-    Aggregator(parse_backends(spec), tls).install(app)
+    Aggregator(parse_backends(spec), tls, gate).install(app)

@@ -187,7 +187,7 @@ class ObjectHandlers:
             namespace = target.namespace if target.info.namespaced else ""
             current, _ = await self.registry.store.read(target.info, namespace, target.name)
             fieldmanager.record_update(target.info, manager(request), convert.to_dict(current), current, body, obj)
-        updated = await self.registry.update(obj, status=target.subresource == "status", dry_run=dry_run(request))
+        updated = await self.registry.update(obj, subresource=target.subresource, dry_run=dry_run(request))
         return object_response(request, updated, 200, warnings)
 
     async def delete(self, request: web.Request, target: Target) -> web.Response:

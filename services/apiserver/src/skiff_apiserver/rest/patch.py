@@ -65,7 +65,7 @@ async def patch_object(
         if not pinned:
             m.resource_version = str(mod_rev)
         try:
-            updated = await registry.update(new, status=target.subresource == "status", dry_run=dry_run)
+            updated = await registry.update(new, subresource=target.subresource, dry_run=dry_run)
             return updated, warnings
         except errors.Conflict:
             if pinned:

@@ -36,6 +36,10 @@ def subresources_of(info: KindInfo) -> tuple[Subresource, ...]:
             out.append(Subresource("status", ("get", "patch", "update"), info.group, info.version, info.kind))
         elif sub == "scale":
             out.append(Subresource("scale", ("get", "patch", "update"), "autoscaling", "v1", "Scale"))
+        elif sub == "finalize":  # a namespace's spec.finalizers: PUT only, as Kubernetes serves it
+            out.append(Subresource("finalize", ("update",), info.group, info.version, info.kind))
+        elif sub == "approval":  # a CSR's Approved/Denied conditions
+            out.append(Subresource("approval", ("get", "patch", "update"), info.group, info.version, info.kind))
         elif sub == "binding":
             out.append(Subresource("binding", ("create",), "", "v1", "Binding"))
     if info.resource == "pods":

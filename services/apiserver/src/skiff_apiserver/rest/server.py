@@ -270,7 +270,7 @@ class RestApi:
         if method == "GET":
             if not target.name:
                 return await objects.list(request, target)
-            if sub in ("", "status"):
+            if sub in ("", "status", "approval"):
                 return await objects.get(request, target)
             if sub == "scale":
                 return await subresources.get_scale(request, target, self.registry)
@@ -282,7 +282,7 @@ class RestApi:
             if sub == "eviction":
                 return await subresources.evict(request, target, self.registry)
         elif method == "PUT" and target.name:
-            if sub in ("", "status"):
+            if sub in ("", "status", "finalize", "approval"):  # the object, or the part a subresource replaces
                 return await objects.update(request, target)
             if sub == "scale":
                 return await subresources.update_scale(request, target, self.registry)
@@ -304,7 +304,7 @@ class RestApi:
                     self.registry, target, raw, manager, mode, dry_run(request), force
                 )
                 return object_response(request, obj, 201 if created else 200, warnings)
-            if sub in ("", "status") and kind != patch.APPLY:
+            if sub in ("", "status", "approval") and kind != patch.APPLY:
                 mode = codec.field_validation(request.query.get("fieldValidation", ""))
                 obj, warnings = await patch.patch_object(
                     self.registry, target, kind, raw, mode, dry_run(request), handlers.manager(request)

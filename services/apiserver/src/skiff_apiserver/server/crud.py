@@ -1,4 +1,5 @@
-"""Create, Get, List, Update, UpdateStatus, Patch and Delete."""
+"""Create, Get, List, Update, UpdateStatus (status, or another subresource: finalize, approval), Patch and
+Delete."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ from typing import Any
 
 import grpc
 from skiff.apiserver.v1 import apiserver_pb2 as pb
+from skiff_common import errors
 
 from skiff_apiserver.auth import reviews, tokenrequest
 from skiff_apiserver.machinery import KindInfo, kinds
 from skiff_apiserver.registry.reads import ListOptions
 from skiff_apiserver.server.base import Handlers, pack, resource_of, rpc, unpack
 
+# The subresources UpdateStatus replaces, as REST PUT does: each a part of the object its strategy merges.
+_UPDATABLE = ("status", "finalize", "approval")
 _RESOURCE_BY_TYPE = {info.message.DESCRIPTOR.full_name: info.resource for info in kinds.ALL_KINDS}
 
 
@@ -81,8 +85,12 @@ class CrudHandlers(Handlers):
         obj = unpack(request.object)
         info = kinds.kind_of(obj)
         name = obj.metadata.name  # type: ignore[attr-defined]
-        self.gate.check_resource("update", info, _namespace(info, obj), name, "status")
-        obj = await self.registry.update(obj, status=True, dry_run=request.dry_run)
+        sub = request.subresource or "status"
+        if sub != "status" and (sub not in _UPDATABLE or sub not in info.subresources):  # status: the store says
+            have = [s for s in info.subresources if s in _UPDATABLE]
+            raise errors.BadRequest(f"subresource: {info.resource} has no {sub!r} to update (use one of {have})")
+        self.gate.check_resource("update", info, _namespace(info, obj), name, sub)
+        obj = await self.registry.update(obj, subresource=sub, dry_run=request.dry_run)
         return pb.UpdateStatusResponse(object=pack(obj))
 
     @rpc("patch", _res)

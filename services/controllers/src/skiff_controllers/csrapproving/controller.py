@@ -14,6 +14,7 @@ never denied automatically. Level-triggered: every pending request is looked at 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 from cryptography import x509
@@ -77,23 +78,18 @@ class CSRApprover(Controller):
             return None
         now = Timestamp()
         now.FromDatetime(dt.datetime.now(dt.UTC))
-        stamp = now.ToJsonString()
-        condition = {
-            "type": "Approved",
-            "status": "True",
-            "reason": "AutoApproved",
-            "message": message,
-            "lastUpdateTime": stamp,
-            "lastTransitionTime": stamp,
-        }
-        patch = {
-            "metadata": {"resourceVersion": req.metadata.resource_version},
-            "status": {"conditions": [condition]},
-        }
+        approved = copy.deepcopy(req)  # never the cached object
+        approved.status.conditions.add(
+            type="Approved",
+            status="True",
+            reason="AutoApproved",
+            message=message,
+            last_update_time=now,
+            last_transition_time=now,
+        )
         try:
-            await self.api.patch(
-                certificates_pb2.CertificateSigningRequest, req.metadata.name, "", patch, subresource="approval"
-            )
+            # PUT certificatesigningrequests/{name}/approval (verb update), at the resourceVersion read
+            await self.api.update_status(approved, subresource="approval")
         except errors.NotFound:
             return None
         return None

@@ -11,15 +11,13 @@ CA configured the controller does nothing, like the upstream one without signing
 
 from __future__ import annotations
 
-import base64
+import copy
 import datetime as dt
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from google.protobuf.json_format import MessageToDict
-from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from skiff.api.certificates.v1 import certificates_pb2
 from skiff_client import object_key
@@ -88,37 +86,26 @@ class CSRSigner(Controller):
         outcome = self.issue(req)
         if outcome == "":
             return None
-        status: dict[str, object]
+        signed = copy.deepcopy(req)  # never the cached object
         if isinstance(outcome, bytes):
-            status = {"certificate": _b64(outcome)}
+            signed.status.certificate = outcome
         else:
             now = Timestamp()
             now.FromDatetime(dt.datetime.now(dt.UTC))
-            failed = {
-                "type": "Failed",
-                "status": "True",
-                "reason": "SignerValidationFailure",
-                "message": outcome,
-                "lastUpdateTime": now.ToJsonString(),
-                "lastTransitionTime": now.ToJsonString(),
-            }
-            status = {"conditions": [*(_condition_json(c) for c in req.status.conditions), failed]}
-        patch = {"metadata": {"resourceVersion": req.metadata.resource_version}, "status": status}
-        try:
-            await self.api.patch(
-                certificates_pb2.CertificateSigningRequest, req.metadata.name, "", patch, subresource="status"
+            signed.status.conditions.add(
+                type="Failed",
+                status="True",
+                reason="SignerValidationFailure",
+                message=outcome,
+                last_update_time=now,
+                last_transition_time=now,
             )
+        try:
+            # PUT certificatesigningrequests/{name}/status (verb update), at the resourceVersion read
+            await self.api.update_status(signed)
         except errors.NotFound:
             return None
         return None
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def _condition_json(c: Message) -> dict[str, object]:
-    return MessageToDict(c)
 
 
 def load_ca(cert_file: Path, key_file: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:

@@ -84,7 +84,7 @@ class HorizontalPodAutoscalerController:
             cpu_initialization_period=cfg.horizontal_pod_autoscaler_cpu_initialization_period,
             initial_readiness_delay=cfg.horizontal_pod_autoscaler_initial_readiness_delay,
         )
-        self.metrics = ResourceMetricsClient(cfg.metrics_api_server, cfg.tls())
+        self.metrics = ResourceMetricsClient(cfg.metrics_api_server, cfg.tls(), token=ctx.bearer_token)
         self.hpas = ctx.factory.informer(hpa_pb2.HorizontalPodAutoscaler)
         self.pods = ctx.factory.informer(pod_pb2.Pod)
         self.history: dict[str, B.History] = {}

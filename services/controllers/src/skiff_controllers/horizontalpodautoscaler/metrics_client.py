@@ -13,6 +13,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -86,16 +87,26 @@ def object_resource(api_version: str, kind: str) -> str:
 
 
 class ResourceMetricsClient:
-    def __init__(self, server: str, tls: TLSConfig | None) -> None:
+    """With `token` (the HPA's ServiceAccount under --use-service-account-credentials) every request
+    carries it as a bearer token and no client certificate, so the apiserver authorizes the metrics read
+    as the HPA's ServiceAccount (system:controller:horizontal-pod-autoscaler); without, the manager's
+    certificate is presented."""
+
+    def __init__(self, server: str, tls: TLSConfig | None, token: Callable[[], str] | None = None) -> None:
         self.server = server.rstrip("/")
+        self.token = token
         self.context: ssl.SSLContext | None = None
         if tls is not None and self.server.startswith("https://"):
             self.context = ssl.create_default_context(cafile=tls.ca_file)
-            self.context.load_cert_chain(tls.cert_file, tls.key_file)
+            if token is None:
+                self.context.load_cert_chain(tls.cert_file, tls.key_file)
 
     def _get(self, url: str) -> dict[str, Any]:
+        request = urllib.request.Request(url)
+        if self.token is not None:
+            request.add_header("Authorization", f"Bearer {self.token()}")
         try:
-            with urllib.request.urlopen(url, context=self.context, timeout=10) as resp:
+            with urllib.request.urlopen(request, context=self.context, timeout=10) as resp:
                 return dict(json.load(resp))
         except urllib.error.HTTPError as err:
             try:

@@ -48,8 +48,10 @@ class NamespaceController(Controller):
             fresh = await self.api.get(namespace_pb2.Namespace, ns.metadata.name)
             if FINALIZER in fresh.spec.finalizers:
                 keep = [f for f in fresh.spec.finalizers if f != FINALIZER]
-                patch = {"metadata": {"resourceVersion": fresh.metadata.resource_version}, "spec": {"finalizers": keep}}
-                await self.api.patch(namespace_pb2.Namespace, ns.metadata.name, "", patch, subresource="finalize")
+                del fresh.spec.finalizers[:]
+                fresh.spec.finalizers.extend(keep)
+                # PUT namespaces/{name}/finalize (verb update), at the resourceVersion just read
+                await self.api.update_status(fresh, subresource="finalize")
         except errors.NotFound:
             return None
         return None

@@ -28,7 +28,7 @@ from skiff.api.core.v1 import pod_pb2 as skiff_dot_api_dot_core_dot_v1_dot_pod__
 from skiff.api.meta.v1 import meta_pb2 as skiff_dot_api_dot_meta_dot_v1_dot_meta__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"skiff/apiserver/v1/apiserver.proto\x12\x12skiff.apiserver.v1\x1a\x19google/protobuf/any.proto\x1a$skiff/api/autoscaling/v1/scale.proto\x1a\x1bskiff/api/core/v1/pod.proto\x1a\x1cskiff/api/meta/v1/meta.proto\"F\n\rCreateRequest\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"6\n\x0e\x43reateResponse\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\"Y\n\nGetRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x18\n\x10resource_version\x18\x04 \x01(\t\"3\n\x0bGetResponse\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\"\xa3\x01\n\x0bListRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\x03\x12\x16\n\x0e\x63ontinue_token\x18\x06 \x01(\t\x12\x18\n\x10resource_version\x18\x07 \x01(\t\"b\n\x0cListResponse\x12-\n\x08metadata\x18\x01 \x01(\x0b\x32\x1b.skiff.api.meta.v1.ListMeta\x12#\n\x05items\x18\x02 \x03(\x0b\x32\x14.google.protobuf.Any\"F\n\rUpdateRequest\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"6\n\x0eUpdateResponse\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\"L\n\x13UpdateStatusRequest\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"<\n\x14UpdateStatusResponse\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\"\x8a\x01\n\x0cPatchRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x12\n\npatch_type\x18\x04 \x01(\t\x12\r\n\x05patch\x18\x05 \x01(\x0c\x12\x13\n\x0bsubresource\x18\x06 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x07 \x01(\x08\"5\n\rPatchResponse\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\"\xe5\x01\n\rDeleteRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12!\n\x14grace_period_seconds\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x1a\n\x12propagation_policy\x18\x05 \x01(\t\x12\x38\n\rpreconditions\x18\x06 \x01(\x0b\x32!.skiff.apiserver.v1.Preconditions\x12\x0f\n\x07\x64ry_run\x18\x07 \x01(\x08\x42\x17\n\x15_grace_period_seconds\"]\n\rPreconditions\x12\x10\n\x03uid\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x1d\n\x10resource_version\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x06\n\x04_uidB\x13\n\x11_resource_version\"6\n\x0e\x44\x65leteResponse\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\"\xb5\x01\n\x0cWatchRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x1d\n\x15\x61llow_watch_bookmarks\x18\x06 \x01(\x08\x12\x17\n\x0ftimeout_seconds\x18\x07 \x01(\x03\"n\n\rWatchResponse\x12\x0c\n\x04type\x18\x01 \x01(\t\x12$\n\x06object\x18\x02 \x01(\x0b\x32\x14.google.protobuf.Any\x12)\n\x06status\x18\x03 \x01(\x0b\x32\x19.skiff.api.meta.v1.Status\":\n\x0b\x42indRequest\x12+\n\x07\x62inding\x18\x01 \x01(\x0b\x32\x1a.skiff.api.core.v1.Binding\"4\n\x0c\x42indResponse\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\"D\n\x0fGetScaleRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"B\n\x10GetScaleResponse\x12.\n\x05scale\x18\x01 \x01(\x0b\x32\x1f.skiff.api.autoscaling.v1.Scale\"V\n\x12UpdateScaleRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12.\n\x05scale\x18\x02 \x01(\x0b\x32\x1f.skiff.api.autoscaling.v1.Scale\"E\n\x13UpdateScaleResponse\x12.\n\x05scale\x18\x01 \x01(\x0b\x32\x1f.skiff.api.autoscaling.v1.Scale\"\x16\n\x14ListResourcesRequest\"K\n\x15ListResourcesResponse\x12\x32\n\tresources\x18\x01 \x03(\x0b\x32\x1f.skiff.apiserver.v1.ApiResource\"\xa3\x01\n\x0b\x41piResource\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rsingular_name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x04 \x01(\t\x12\x12\n\nnamespaced\x18\x05 \x01(\x08\x12\x13\n\x0bshort_names\x18\x06 \x03(\t\x12\r\n\x05verbs\x18\x07 \x03(\t\x12\x14\n\x0csubresources\x18\x08 \x03(\t2\xfa\x07\n\tApiServer\x12O\n\x06\x43reate\x12!.skiff.apiserver.v1.CreateRequest\x1a\".skiff.apiserver.v1.CreateResponse\x12\x46\n\x03Get\x12\x1e.skiff.apiserver.v1.GetRequest\x1a\x1f.skiff.apiserver.v1.GetResponse\x12I\n\x04List\x12\x1f.skiff.apiserver.v1.ListRequest\x1a .skiff.apiserver.v1.ListResponse\x12O\n\x06Update\x12!.skiff.apiserver.v1.UpdateRequest\x1a\".skiff.apiserver.v1.UpdateResponse\x12\x61\n\x0cUpdateStatus\x12\'.skiff.apiserver.v1.UpdateStatusRequest\x1a(.skiff.apiserver.v1.UpdateStatusResponse\x12L\n\x05Patch\x12 .skiff.apiserver.v1.PatchRequest\x1a!.skiff.apiserver.v1.PatchResponse\x12O\n\x06\x44\x65lete\x12!.skiff.apiserver.v1.DeleteRequest\x1a\".skiff.apiserver.v1.DeleteResponse\x12N\n\x05Watch\x12 .skiff.apiserver.v1.WatchRequest\x1a!.skiff.apiserver.v1.WatchResponse0\x01\x12I\n\x04\x42ind\x12\x1f.skiff.apiserver.v1.BindRequest\x1a .skiff.apiserver.v1.BindResponse\x12U\n\x08GetScale\x12#.skiff.apiserver.v1.GetScaleRequest\x1a$.skiff.apiserver.v1.GetScaleResponse\x12^\n\x0bUpdateScale\x12&.skiff.apiserver.v1.UpdateScaleRequest\x1a\'.skiff.apiserver.v1.UpdateScaleResponse\x12\x64\n\rListResources\x12(.skiff.apiserver.v1.ListResourcesRequest\x1a).skiff.apiserver.v1.ListResourcesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"skiff/apiserver/v1/apiserver.proto\x12\x12skiff.apiserver.v1\x1a\x19google/protobuf/any.proto\x1a$skiff/api/autoscaling/v1/scale.proto\x1a\x1bskiff/api/core/v1/pod.proto\x1a\x1cskiff/api/meta/v1/meta.proto\"F\n\rCreateRequest\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"6\n\x0e\x43reateResponse\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\"Y\n\nGetRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x18\n\x10resource_version\x18\x04 \x01(\t\"3\n\x0bGetResponse\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\"\xa3\x01\n\x0bListRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\x03\x12\x16\n\x0e\x63ontinue_token\x18\x06 \x01(\t\x12\x18\n\x10resource_version\x18\x07 \x01(\t\"b\n\x0cListResponse\x12-\n\x08metadata\x18\x01 \x01(\x0b\x32\x1b.skiff.api.meta.v1.ListMeta\x12#\n\x05items\x18\x02 \x03(\x0b\x32\x14.google.protobuf.Any\"F\n\rUpdateRequest\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"6\n\x0eUpdateResponse\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\"a\n\x13UpdateStatusRequest\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\x12\x13\n\x0bsubresource\x18\x03 \x01(\t\"<\n\x14UpdateStatusResponse\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\"\x8a\x01\n\x0cPatchRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x12\n\npatch_type\x18\x04 \x01(\t\x12\r\n\x05patch\x18\x05 \x01(\x0c\x12\x13\n\x0bsubresource\x18\x06 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x07 \x01(\x08\"5\n\rPatchResponse\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\"\xe5\x01\n\rDeleteRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12!\n\x14grace_period_seconds\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x1a\n\x12propagation_policy\x18\x05 \x01(\t\x12\x38\n\rpreconditions\x18\x06 \x01(\x0b\x32!.skiff.apiserver.v1.Preconditions\x12\x0f\n\x07\x64ry_run\x18\x07 \x01(\x08\x42\x17\n\x15_grace_period_seconds\"]\n\rPreconditions\x12\x10\n\x03uid\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x1d\n\x10resource_version\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x06\n\x04_uidB\x13\n\x11_resource_version\"6\n\x0e\x44\x65leteResponse\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\"\xb5\x01\n\x0cWatchRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x1d\n\x15\x61llow_watch_bookmarks\x18\x06 \x01(\x08\x12\x17\n\x0ftimeout_seconds\x18\x07 \x01(\x03\"n\n\rWatchResponse\x12\x0c\n\x04type\x18\x01 \x01(\t\x12$\n\x06object\x18\x02 \x01(\x0b\x32\x14.google.protobuf.Any\x12)\n\x06status\x18\x03 \x01(\x0b\x32\x19.skiff.api.meta.v1.Status\":\n\x0b\x42indRequest\x12+\n\x07\x62inding\x18\x01 \x01(\x0b\x32\x1a.skiff.api.core.v1.Binding\"4\n\x0c\x42indResponse\x12$\n\x06object\x18\x01 \x01(\x0b\x32\x14.google.protobuf.Any\"D\n\x0fGetScaleRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"B\n\x10GetScaleResponse\x12.\n\x05scale\x18\x01 \x01(\x0b\x32\x1f.skiff.api.autoscaling.v1.Scale\"V\n\x12UpdateScaleRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12.\n\x05scale\x18\x02 \x01(\x0b\x32\x1f.skiff.api.autoscaling.v1.Scale\"E\n\x13UpdateScaleResponse\x12.\n\x05scale\x18\x01 \x01(\x0b\x32\x1f.skiff.api.autoscaling.v1.Scale\"\x16\n\x14ListResourcesRequest\"K\n\x15ListResourcesResponse\x12\x32\n\tresources\x18\x01 \x03(\x0b\x32\x1f.skiff.apiserver.v1.ApiResource\"\xa3\x01\n\x0b\x41piResource\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rsingular_name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x04 \x01(\t\x12\x12\n\nnamespaced\x18\x05 \x01(\x08\x12\x13\n\x0bshort_names\x18\x06 \x03(\t\x12\r\n\x05verbs\x18\x07 \x03(\t\x12\x14\n\x0csubresources\x18\x08 \x03(\t2\xfa\x07\n\tApiServer\x12O\n\x06\x43reate\x12!.skiff.apiserver.v1.CreateRequest\x1a\".skiff.apiserver.v1.CreateResponse\x12\x46\n\x03Get\x12\x1e.skiff.apiserver.v1.GetRequest\x1a\x1f.skiff.apiserver.v1.GetResponse\x12I\n\x04List\x12\x1f.skiff.apiserver.v1.ListRequest\x1a .skiff.apiserver.v1.ListResponse\x12O\n\x06Update\x12!.skiff.apiserver.v1.UpdateRequest\x1a\".skiff.apiserver.v1.UpdateResponse\x12\x61\n\x0cUpdateStatus\x12\'.skiff.apiserver.v1.UpdateStatusRequest\x1a(.skiff.apiserver.v1.UpdateStatusResponse\x12L\n\x05Patch\x12 .skiff.apiserver.v1.PatchRequest\x1a!.skiff.apiserver.v1.PatchResponse\x12O\n\x06\x44\x65lete\x12!.skiff.apiserver.v1.DeleteRequest\x1a\".skiff.apiserver.v1.DeleteResponse\x12N\n\x05Watch\x12 .skiff.apiserver.v1.WatchRequest\x1a!.skiff.apiserver.v1.WatchResponse0\x01\x12I\n\x04\x42ind\x12\x1f.skiff.apiserver.v1.BindRequest\x1a .skiff.apiserver.v1.BindResponse\x12U\n\x08GetScale\x12#.skiff.apiserver.v1.GetScaleRequest\x1a$.skiff.apiserver.v1.GetScaleResponse\x12^\n\x0bUpdateScale\x12&.skiff.apiserver.v1.UpdateScaleRequest\x1a\'.skiff.apiserver.v1.UpdateScaleResponse\x12\x64\n\rListResources\x12(.skiff.apiserver.v1.ListResourcesRequest\x1a).skiff.apiserver.v1.ListResourcesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,41 +52,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPDATERESPONSE']._serialized_start=792
   _globals['_UPDATERESPONSE']._serialized_end=846
   _globals['_UPDATESTATUSREQUEST']._serialized_start=848
-  _globals['_UPDATESTATUSREQUEST']._serialized_end=924
-  _globals['_UPDATESTATUSRESPONSE']._serialized_start=926
-  _globals['_UPDATESTATUSRESPONSE']._serialized_end=986
-  _globals['_PATCHREQUEST']._serialized_start=989
-  _globals['_PATCHREQUEST']._serialized_end=1127
-  _globals['_PATCHRESPONSE']._serialized_start=1129
-  _globals['_PATCHRESPONSE']._serialized_end=1182
-  _globals['_DELETEREQUEST']._serialized_start=1185
-  _globals['_DELETEREQUEST']._serialized_end=1414
-  _globals['_PRECONDITIONS']._serialized_start=1416
-  _globals['_PRECONDITIONS']._serialized_end=1509
-  _globals['_DELETERESPONSE']._serialized_start=1511
-  _globals['_DELETERESPONSE']._serialized_end=1565
-  _globals['_WATCHREQUEST']._serialized_start=1568
-  _globals['_WATCHREQUEST']._serialized_end=1749
-  _globals['_WATCHRESPONSE']._serialized_start=1751
-  _globals['_WATCHRESPONSE']._serialized_end=1861
-  _globals['_BINDREQUEST']._serialized_start=1863
-  _globals['_BINDREQUEST']._serialized_end=1921
-  _globals['_BINDRESPONSE']._serialized_start=1923
-  _globals['_BINDRESPONSE']._serialized_end=1975
-  _globals['_GETSCALEREQUEST']._serialized_start=1977
-  _globals['_GETSCALEREQUEST']._serialized_end=2045
-  _globals['_GETSCALERESPONSE']._serialized_start=2047
-  _globals['_GETSCALERESPONSE']._serialized_end=2113
-  _globals['_UPDATESCALEREQUEST']._serialized_start=2115
-  _globals['_UPDATESCALEREQUEST']._serialized_end=2201
-  _globals['_UPDATESCALERESPONSE']._serialized_start=2203
-  _globals['_UPDATESCALERESPONSE']._serialized_end=2272
-  _globals['_LISTRESOURCESREQUEST']._serialized_start=2274
-  _globals['_LISTRESOURCESREQUEST']._serialized_end=2296
-  _globals['_LISTRESOURCESRESPONSE']._serialized_start=2298
-  _globals['_LISTRESOURCESRESPONSE']._serialized_end=2373
-  _globals['_APIRESOURCE']._serialized_start=2376
-  _globals['_APIRESOURCE']._serialized_end=2539
-  _globals['_APISERVER']._serialized_start=2542
-  _globals['_APISERVER']._serialized_end=3560
+  _globals['_UPDATESTATUSREQUEST']._serialized_end=945
+  _globals['_UPDATESTATUSRESPONSE']._serialized_start=947
+  _globals['_UPDATESTATUSRESPONSE']._serialized_end=1007
+  _globals['_PATCHREQUEST']._serialized_start=1010
+  _globals['_PATCHREQUEST']._serialized_end=1148
+  _globals['_PATCHRESPONSE']._serialized_start=1150
+  _globals['_PATCHRESPONSE']._serialized_end=1203
+  _globals['_DELETEREQUEST']._serialized_start=1206
+  _globals['_DELETEREQUEST']._serialized_end=1435
+  _globals['_PRECONDITIONS']._serialized_start=1437
+  _globals['_PRECONDITIONS']._serialized_end=1530
+  _globals['_DELETERESPONSE']._serialized_start=1532
+  _globals['_DELETERESPONSE']._serialized_end=1586
+  _globals['_WATCHREQUEST']._serialized_start=1589
+  _globals['_WATCHREQUEST']._serialized_end=1770
+  _globals['_WATCHRESPONSE']._serialized_start=1772
+  _globals['_WATCHRESPONSE']._serialized_end=1882
+  _globals['_BINDREQUEST']._serialized_start=1884
+  _globals['_BINDREQUEST']._serialized_end=1942
+  _globals['_BINDRESPONSE']._serialized_start=1944
+  _globals['_BINDRESPONSE']._serialized_end=1996
+  _globals['_GETSCALEREQUEST']._serialized_start=1998
+  _globals['_GETSCALEREQUEST']._serialized_end=2066
+  _globals['_GETSCALERESPONSE']._serialized_start=2068
+  _globals['_GETSCALERESPONSE']._serialized_end=2134
+  _globals['_UPDATESCALEREQUEST']._serialized_start=2136
+  _globals['_UPDATESCALEREQUEST']._serialized_end=2222
+  _globals['_UPDATESCALERESPONSE']._serialized_start=2224
+  _globals['_UPDATESCALERESPONSE']._serialized_end=2293
+  _globals['_LISTRESOURCESREQUEST']._serialized_start=2295
+  _globals['_LISTRESOURCESREQUEST']._serialized_end=2317
+  _globals['_LISTRESOURCESRESPONSE']._serialized_start=2319
+  _globals['_LISTRESOURCESRESPONSE']._serialized_end=2394
+  _globals['_APIRESOURCE']._serialized_start=2397
+  _globals['_APIRESOURCE']._serialized_end=2560
+  _globals['_APISERVER']._serialized_start=2563
+  _globals['_APISERVER']._serialized_end=3581
 # @@protoc_insertion_point(module_scope)

@@ -250,7 +250,13 @@ class UpdateStatusRequest(_message.Message):
 
     OBJECT_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
+    SUBRESOURCE_FIELD_NUMBER: _builtins.int
     dry_run: _builtins.bool
+    subresource: _builtins.str
+    """The subresource to replace, as REST PUT .../{name}/{subresource} does: "" or "status" for status,
+    "finalize" for a namespace's spec.finalizers, "approval" for a CSR's Approved/Denied conditions.
+    Authorized as verb "update" on <resource>/<subresource>.
+    """
     @_builtins.property
     def object(self) -> _any_pb2.Any: ...
     def __init__(
@@ -258,10 +264,11 @@ class UpdateStatusRequest(_message.Message):
         *,
         object: _any_pb2.Any | None = ...,
         dry_run: _builtins.bool = ...,
+        subresource: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["object", b"object"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "object", b"object"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "object", b"object", "subresource", b"subresource"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -125,7 +125,8 @@ class ApiServerServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateStatus(self, request, context):
-        """UpdateStatus replaces only the status subresource; spec and metadata changes are ignored.
+        """UpdateStatus replaces only the status subresource (or the named one: finalize, approval); spec and
+        metadata changes are ignored.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

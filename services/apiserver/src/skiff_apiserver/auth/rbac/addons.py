@@ -10,6 +10,9 @@ object its upstream creates, under the same name:
 * metrics-server's manifest: ClusterRole `system:metrics-server` (get nodes/metrics; get/list/watch
   pods and nodes) bound to kube-system/metrics-server, and `system:aggregated-metrics-reader`
   aggregated into view/edit/admin so that users who may read pods may read their metrics;
+* kube-prometheus's: ClusterRole `prometheus-k8s` (get nodes/metrics, the kubelets' /metrics and
+  /metrics/cadvisor; get the /metrics URL) bound to monitoring/prometheus-k8s, the identity in the
+  certificate Prometheus scrapes the kubelets with (monitoring/prometheus);
 * kubeadm's TLS bootstrap bindings: bootstrap tokens (group
   system:bootstrappers:kubeadm:default-node-token) may create CSRs (`kubeadm:kubelet-bootstrap`), have
   them approved (`kubeadm:node-autoapprove-bootstrap`), nodes may renew their own
@@ -58,6 +61,10 @@ CLUSTER_ROLES: dict[str, tuple[list[rbac_pb2.PolicyRule], dict[str, str]]] = {
         [rule("get", CORE, "nodes/metrics"), rule(READ, CORE, ("pods", "nodes"))],
         {},
     ),
+    "prometheus-k8s": (
+        [rule("get", CORE, "nodes/metrics"), rule("get", urls=("/metrics",))],
+        {},
+    ),
     "system:aggregated-metrics-reader": (
         [rule(READ, METRICS, ("pods", "nodes"))],
         {_AGG + "view": "true", _AGG + "edit": "true", _AGG + "admin": "true"},
@@ -83,6 +90,7 @@ def _subject(kind: str, name: str, namespace: str = "") -> rbac_pb2.Subject:
 CLUSTER_ROLE_BINDINGS: dict[str, tuple[str, list[rbac_pb2.Subject]]] = {
     "system:coredns": ("system:coredns", [_subject("ServiceAccount", "coredns", "kube-system")]),
     "system:metrics-server": ("system:metrics-server", [_subject("ServiceAccount", "metrics-server", "kube-system")]),
+    "prometheus-k8s": ("prometheus-k8s", [_subject("ServiceAccount", "prometheus-k8s", "monitoring")]),
     "kubeadm:kubelet-bootstrap": ("system:node-bootstrapper", [_subject("Group", NODE_TOKEN_GROUP)]),
     "kubeadm:node-autoapprove-bootstrap": (
         "system:certificates.k8s.io:certificatesigningrequests:nodeclient",

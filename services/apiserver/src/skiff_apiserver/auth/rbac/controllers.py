@@ -4,9 +4,9 @@
 ServiceAccount (a token per controller, auth/tokens.py) then holds exactly these; acting as
 `system:kube-controller-manager` alone, it holds only that role's list/watch-everything and little else.
 
-One difference from Kubernetes: the gRPC API writes the `finalize` and `approval` subresources (and the
-CSR signer its `status`) only by PATCH, so namespace-controller and certificate-controller hold `patch`
-beside Kubernetes' `update` on exactly those subresources.
+Each is exactly Kubernetes' rule set: the gRPC API's UpdateStatus replaces a named subresource (a
+namespace's `finalize`, a CSR's `approval` and `status`) as REST PUT does, authorized as verb `update`, so
+namespace-controller and certificate-controller need no `patch` there.
 """
 
 from __future__ import annotations
@@ -88,7 +88,6 @@ CONTROLLER_ROLES: dict[str, list[rbac_pb2.PolicyRule]] = {
     "namespace-controller": [
         rule(("get", "list", "watch", "delete"), CORE, "namespaces"),
         rule("update", CORE, ("namespaces/finalize", "namespaces/status")),
-        rule("patch", CORE, "namespaces/finalize"),  # see the module docstring
         rule(("get", "list", "delete", "deletecollection"), "*", "*"),
     ],
     "node-controller": [
@@ -104,7 +103,6 @@ CONTROLLER_ROLES: dict[str, list[rbac_pb2.PolicyRule]] = {
     "certificate-controller": [
         rule(("get", "list", "watch", "delete"), CERTS, "certificatesigningrequests"),
         rule("update", CERTS, ("certificatesigningrequests/status", "certificatesigningrequests/approval")),
-        rule("patch", CERTS, ("certificatesigningrequests/status", "certificatesigningrequests/approval")),
         rule(
             "approve",
             CERTS,
