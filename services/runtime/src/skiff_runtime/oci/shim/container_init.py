@@ -18,7 +18,8 @@ The shim has already entered/created the pid namespace for its children (``unsha
    ``no_new_privs`` while still fully privileged;
 6. **the start handshake**: write ``R`` on the sync pipe, then block reading the start pipe. The shim
    writes ``S`` when ``start`` is requested. EOF instead means the shim died or gave up: exit quietly;
-7. load the seccomp filter (``oci/seccomp.py``), drop privileges (``caps.py``), ``chdir(cwd)`` as
+7. join the user namespace, if any (``userns.py``: everything above ran as the host's root), load
+   the seccomp filter (``oci/seccomp.py``), drop privileges (``caps.py``), ``chdir(cwd)`` as
    the target user, reset signal dispositions
    (Python ignores SIGPIPE; ignored signals survive exec), ``execvpe``.
 
@@ -39,6 +40,7 @@ from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.caps import drop_privileges
 from skiff_runtime.oci.jsonfields import env_dict
 from skiff_runtime.oci.shim.rootfs import finalize_rootfs, setup_rootfs
+from skiff_runtime.oci.shim.userns import ContainerUserns
 from skiff_runtime.oci.spec import Spec
 
 
@@ -75,12 +77,13 @@ class CgroupGate:
 
 
 def enter_namespaces(spec: Spec) -> bool:
-    """setns for path-given namespaces (pid is the shim's job), then one unshare for the new ones
-    except cgroup (``CgroupGate``). True when a new cgroup namespace is still to be made."""
+    """setns for path-given namespaces (pid is the shim's job; user comes last, ``ContainerUserns``),
+    then one unshare for the new ones except cgroup (``CgroupGate``). True when a new cgroup namespace
+    is still to be made."""
     new_flags = 0
     for ns in spec.namespaces:
         flag, _ = sc.NAMESPACES[ns.type]
-        if ns.type == "pid":
+        if ns.type in ("pid", "user"):
             continue
         if ns.path:
             fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
@@ -113,8 +116,9 @@ def run_init(
         os.dup2(stderr, 2)
         _close_fds({sync_w, start_r, cgroup_r})
         os.setsid()  # own session and process group, apart from the shim's (as runc does)
+        users = ContainerUserns(spec)  # opened before any setns: its path is the host's
         gate = CgroupGate(cgroup_r, enter_namespaces(spec))
-        setup_rootfs(spec, gate)  # enters the gate before a cgroup mount, if any
+        setup_rootfs(spec, gate, users)  # enters the gate before a cgroup mount, if any
         gate()
         uts = spec.namespace("uts")
         if spec.hostname and uts is not None and not uts.path:
@@ -135,6 +139,7 @@ def run_init(
             os._exit(0)
         os.close(start_r)
         p = spec.process
+        users.join()  # after it we hold every capability in the user namespace, none outside
         seccomp.apply(spec.seccomp)  # still holding CAP_SYS_ADMIN: no need for no_new_privs
         drop_privileges(
             uid=p.uid,

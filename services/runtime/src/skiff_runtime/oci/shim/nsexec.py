@@ -9,7 +9,8 @@ Reads one JSON request from stdin (then stdin becomes ``/dev/null``), and:
 1. joins the container's cgroup (so the command is limited and accounted like the container);
 2. opens every ``/proc/<pid>/ns/*`` *before* switching any (after ``setns`` into the mount namespace,
    ``/proc`` is the container's), after checking the pid is still the container init (start time);
-3. ``setns`` into cgroup, ipc, uts, net, pid and finally mnt (namespaces equal to ours are skipped);
+3. ``setns`` into cgroup, ipc, uts, net, pid, mnt and finally user (namespaces equal to ours are
+   skipped; the container init joins its user namespace last too, see ``userns.py``);
 4. forks, because only children enter a pid namespace; the child drops privileges as the container's
    process spec says, sets ``PR_SET_PDEATHSIG(SIGKILL)`` (so killing this helper on timeout kills the
    command too), ``chdir``s and execs. The parent relays its exit status (128+signal for signals).
@@ -35,7 +36,8 @@ from skiff_runtime.oci.cgroups import detect_driver
 from skiff_runtime.oci.jsonfields import env_dict
 from skiff_runtime.oci.wire import start_time
 
-_ORDER = ("cgroup", "ipc", "uts", "network", "pid", "mount")
+# user last: once in it we hold no capability over the host-owned pid and mount namespaces
+_ORDER = ("cgroup", "ipc", "uts", "network", "pid", "mount", "user")
 
 
 def enter_namespaces(pid: int) -> None:

@@ -1,0 +1,128 @@
+"""User namespaces (CRI ``userns_options`` mode POD, ``hostUsers: false``) through the whole CRI flow.
+
+A container of a pod with its own user namespace runs as root inside and as the pod's range base on the
+host: its rootfs (idmapped image layers, upper owned by the base) and idmapped volumes are its own, while
+a plain bind mount of a root-owned host file (a hostPath: never idmapped) shows it as nobody and refuses
+writes. /proc, /sys (the pod's netns is owned by its user namespace) and exec work inside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+from pathlib import Path
+
+import grpc
+import pytest
+from criharness import cri_server
+from skiff.cri.runtime.v1 import api_pb2 as cri
+
+pytestmark = pytest.mark.root
+CRI_LINE = re.compile(r"^\S+ (stdout|stderr) [FP] (.*)$")
+if os.geteuid() != 0:  # pragma: no cover
+    pytest.skip("needs root", allow_module_level=True)
+
+
+def _base() -> int:
+    return 65536 * (100 + secrets.randbelow(1000))
+
+
+def _pod(tmp: Path, base: int) -> cri.PodSandboxConfig:
+    cfg = cri.PodSandboxConfig(
+        metadata=cri.PodSandboxMetadata(name="uns", namespace="default", uid=f"uid-uns-{os.getpid()}"),
+        hostname="uns",
+        log_directory=str(tmp / "logs"),
+    )
+    u = cfg.linux.security_context.namespace_options.userns_options
+    u.mode = cri.POD
+    u.uids.append(cri.IDMapping(host_id=base, container_id=0, length=65536))
+    u.gids.append(cri.IDMapping(host_id=base, container_id=0, length=65536))
+    return cfg
+
+
+def _mount(container_path: str, host: Path, base: int | None) -> cri.Mount:
+    m = cri.Mount(container_path=container_path, host_path=str(host))
+    if base is not None:
+        m.uidMappings.append(cri.IDMapping(host_id=base, container_id=0, length=65536))
+        m.gidMappings.append(cri.IDMapping(host_id=base, container_id=0, length=65536))
+    return m
+
+
+SCRIPT = (
+    "echo uidmap $(cat /proc/self/uid_map); echo id $(id -u) $(id -g); "
+    "echo rootfs > /made-in-rootfs && echo rootfs-rw; "
+    "echo x >> /host/owned 2>/dev/null && echo host-written || echo host-denied; "
+    "echo owner $(stat -c %u /host/owned); "
+    "touch /vol/new && echo vol-rw; echo volowner $(stat -c %u /vol/seed); "
+    "touch /plain/made && echo plain-rw; "
+    "ls /sys/class/net | grep -q lo && echo sys-ok; "
+    "sleep 30"
+)
+
+
+async def test_container_root_is_the_pods_unprivileged_host_user(tmp_path: Path, busybox_layout: Path) -> None:
+    """Skiff's executor only: runc and crun join the user namespace before they mount, so they walk the
+    bundle path as the container's root and need every parent traversable (pytest's tmp root is 0700),
+    and this node's runc (1.1) predates idmapped mounts."""
+    base = _base()
+    host = tmp_path / "host"  # a hostPath: root's, not idmapped
+    host.mkdir()
+    (host / "owned").write_text("root's\n")
+    os.chmod(host / "owned", 0o644)
+    vol = tmp_path / "vol"  # an emptyDir-like volume: idmapped
+    vol.mkdir()
+    (vol / "seed").write_text("")
+    plain = tmp_path / "plain"  # world-writable, not idmapped: shows the process's host uid
+    plain.mkdir()
+    os.chmod(plain, 0o1777)
+    async with cri_server(tmp_path, busybox_layout) as h:
+        rs = h.runtime_stub
+        sandbox = _pod(tmp_path, base)
+        sid = (await rs.RunPodSandbox(cri.RunPodSandboxRequest(config=sandbox))).pod_sandbox_id
+        try:
+            config = cri.ContainerConfig(
+                metadata=cri.ContainerMetadata(name="c"),
+                image=cri.ImageSpec(image="busybox"),
+                command=["sh", "-c", SCRIPT],
+                log_path="c/0.log",
+                mounts=[_mount("/host", host, None), _mount("/vol", vol, base), _mount("/plain", plain, None)],
+            )
+            config.linux.security_context.namespace_options.pid = cri.CONTAINER
+            cid = (
+                await rs.CreateContainer(
+                    cri.CreateContainerRequest(pod_sandbox_id=sid, sandbox_config=sandbox, config=config)
+                )
+            ).container_id
+            await rs.StartContainer(cri.StartContainerRequest(container_id=cid))
+            log = tmp_path / "logs" / "c" / "0.log"
+            for _ in range(200):
+                if log.exists() and "sys-ok" in log.read_text():
+                    break
+                await asyncio.sleep(0.05)
+            out = [m.group(2) for m in map(CRI_LINE.match, log.read_text().splitlines()) if m]
+            assert out[0].split() == ["uidmap", "0", str(base), "65536"], out
+            assert "id 0 0" in out
+            assert "rootfs-rw" in out
+            assert "host-denied" in out and "owner 65534" in out
+            assert (host / "owned").read_text() == "root's\n"
+            assert "vol-rw" in out and "volowner 0" in out
+            assert os.stat(vol / "new").st_uid == 0  # an idmapped volume stores the container's ids
+            assert "plain-rw" in out and os.stat(plain / "made").st_uid == base  # the process's host uid
+            assert "sys-ok" in out
+            cmd = ["sh", "-c", "id -u; cat /made-in-rootfs"]
+            ex = await rs.ExecSync(cri.ExecSyncRequest(container_id=cid, cmd=cmd))
+            assert ex.exit_code == 0 and ex.stdout.decode().split() == ["0", "rootfs"], ex
+        finally:
+            await rs.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
+        assert not list((tmp_path / "run" / "userns").iterdir())  # the pinned user namespace is gone
+
+
+async def test_bad_userns_options_are_refused_with_the_field(tmp_path: Path) -> None:
+    async with cri_server(tmp_path) as h:
+        sandbox = _pod(tmp_path, 0)  # host id 0: would map the host's root
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await h.runtime_stub.RunPodSandbox(cri.RunPodSandboxRequest(config=sandbox))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "userns_options.uids[0].host_id" in (err.value.details() or "")
