@@ -38,6 +38,7 @@ from skiff_kubelet.pod_cgroups import limit_pod_pids
 from skiff_kubelet.runtime_state import PodRuntime
 from skiff_kubelet.sandbox import build_sandbox_config
 from skiff_kubelet.service_env import pod_service_env
+from skiff_kubelet.userns import PodIdRange, UsernsError, UsernsManager
 
 log = get_logger(__name__)
 ContainerConfig = cri.ContainerConfig  # the class attribute `cri` (the client) hides the module there
@@ -60,6 +61,7 @@ class SyncState:
     service_env: dict[str, str] | None = None
     hosts_path: str | None = None
     last_write: float = 0.0  # monotonic time when the last runtime write returned (0: none)
+    userns: PodIdRange | None = None  # the pod's id range (hostUsers: false), None: the host's ids
 
     def wrote(self) -> None:
         self.last_write = time.monotonic()
@@ -107,14 +109,23 @@ class PlanExecutor:
     # ServiceAccount tokens of projected volumes, cached and refreshed (projected.py).
     tokens: projected.TokenManager = field(init=False)
 
+    # Each hostUsers: false pod's host id range, kept in its pod directory (userns.py).
+    userns: UsernsManager = field(init=False)
+
     def __post_init__(self) -> None:
         self.tokens = projected.TokenManager(lambda *a: self.lookup.service_account_token(*a))
+        self.userns = UsernsManager(self.root_dir)
 
     async def refresh_tokens(self, pod: pod_pb2.Pod) -> None:
         base = volumes.pod_dir(self.root_dir, pod.metadata.uid) / "volumes"
         await projected.refresh_tokens(pod, base, self.lookup, self.tokens)
 
     def new_state(self, pod: pod_pb2.Pod, rt: PodRuntime, plan: PodActions, host_ip: str) -> SyncState:
+        try:
+            userns = self.userns.range_for(pod)
+        except UsernsError as exc:
+            self.events.record(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}")
+            raise RetryLater(str(exc)) from exc
         config = build_sandbox_config(
             pod,
             pod_log_dir=self.pod_log_dir,
@@ -123,8 +134,9 @@ class PlanExecutor:
             cluster_dns=self.cluster_dns,
             seccomp_default=self.hardening.seccomp_default,
             seccomp_root=self.hardening.seccomp_root,
+            userns=userns,
         )
-        state = SyncState(pod, rt.sandbox_id, config, waiting=dict(plan.waiting))
+        state = SyncState(pod, rt.sandbox_id, config, waiting=dict(plan.waiting), userns=userns)
         ips = rt.pod_ips()
         if ips:
             pod.status.pod_ip = ips[0]  # for fieldRef status.podIP
@@ -218,6 +230,7 @@ class PlanExecutor:
                 hosts_path=self._hosts_file(state),
                 seccomp_default=self.hardening.seccomp_default,
                 seccomp_root=self.hardening.seccomp_root,
+                userns=state.userns,
             )
             if security.run_as_non_root(pod, c):
                 await verify_non_root(self.cri, pod, c, config.image)
