@@ -73,7 +73,7 @@ def test_exhausted_and_corrupt(tmp_path: Path) -> None:
     ("subuid", "subgid", "expected"),
     [
         ("kubelet:65536:131072\n", "kubelet:65536:131072\n", range(65536, 196608, LENGTH)),
-        ("other:1:2\n", "other:1:2\n", range(LENGTH, 2**32 - LENGTH, LENGTH)),
+        ("other:1:2\n", "other:1:2\n", range(LENGTH, 111 * LENGTH, LENGTH)),  # Kubernetes' default: max-pods
         ("kubelet:65536:131072\n", "kubelet:131072:65536\n", UsernsError),
         ("kubelet:1000:65536\n", "kubelet:1000:65536\n", UsernsError),
     ],

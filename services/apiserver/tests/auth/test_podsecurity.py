@@ -61,6 +61,7 @@ RESTRICTED_OK = {
         ({**RESTRICTED_OK, "hostUsers": True, "securityContext": {"runAsUser": 0, "seccompProfile": {"type": "RuntimeDefault"}}},
          [], ['runAsNonRoot != true (pod or container "c" must set securityContext.runAsNonRoot=true)',
               "runAsUser=0 (pod must not set runAsUser=0)"]),
+        ({"hostUsers": False, "containers": c(capabilities={"add": ["SYS_ADMIN"]})}, [], None),
         ({"containers": c(procMount="Unmasked")},
          ['procMount (container "c" must not set securityContext.procMount to "Unmasked")'], None),
     ],

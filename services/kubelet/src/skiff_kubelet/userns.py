@@ -5,10 +5,11 @@ Each pod that asks for its own user namespace gets 65536 host ids of its own, ma
 65536 ids (where the node's real users and system accounts live). The pod's root is then host user
 ``base``: an unprivileged user that owns nothing on the host.
 
-The ranges come from the kubelet's own subordinate ids, as Kubernetes reads them: the ``kubelet`` entry
-of ``/etc/subuid`` and ``/etc/subgid`` (``kubelet:<first>:<count>``, both alike, multiples of 65536),
-else ids 65536 up to 2^32. Several kubelets on one host (a multi-node ``skiff up``) should get distinct
-entries, or their pods may share a range.
+The ranges come from the kubelet's own subordinate ids, as Kubernetes finds them (it asks
+``getsubids kubelet``; we read the same files): the ``kubelet`` entry of ``/etc/subuid`` and
+``/etc/subgid`` (``kubelet:<first>:<count>``, both alike, multiples of 65536), else Kubernetes' default:
+``--max-pods`` ranges from 65536 up. Several kubelets on one host (a multi-node ``skiff up``) should get
+distinct entries, or their pods may share a range.
 
 Like Kubernetes' userns manager the allocation lives on disk, one ``userns`` file in the pod's directory
 (``<root-dir>/pods/<uid>/userns``, Kubernetes' JSON), so it survives a kubelet restart with no state
@@ -53,8 +54,10 @@ def wants_userns(pod: pod_pb2.Pod) -> bool:
     return pod.spec.HasField("host_users") and not pod.spec.host_users
 
 
-def subordinate_range(user: str = "kubelet", files: tuple[str, str] = ("/etc/subuid", "/etc/subgid")) -> range:
-    """The kubelet's ids (``first .. first+count``), from its subuid/subgid entry or the default."""
+def subordinate_range(
+    user: str = "kubelet", files: tuple[str, str] = ("/etc/subuid", "/etc/subgid"), max_pods: int = 110
+) -> range:
+    """The kubelet's range bases (``first .. first+count``), from its subuid/subgid entry or the default."""
     found: list[tuple[int, int]] = []
     for path in files:
         try:
@@ -68,7 +71,7 @@ def subordinate_range(user: str = "kubelet", files: tuple[str, str] = ("/etc/sub
                 found.append((int(first), int(count)))
                 break
     if not found:
-        return range(LENGTH, _MAX - LENGTH, LENGTH)
+        return range(LENGTH, LENGTH * (min(max_pods, _MAX // LENGTH - 2) + 1), LENGTH)
     if len(set(found)) != 1:
         raise UsernsError(f"the {user!r} entries of {' and '.join(files)} differ: {found}")
     first, count = found[0]
@@ -78,14 +81,15 @@ def subordinate_range(user: str = "kubelet", files: tuple[str, str] = ("/etc/sub
 
 
 class UsernsManager:
-    def __init__(self, root_dir: str, ids: range | None = None) -> None:
+    def __init__(self, root_dir: str, ids: range | None = None, max_pods: int = 110) -> None:
         self.pods_dir = Path(root_dir) / "pods"
         self._ids = ids
+        self.max_pods = max_pods
 
     @property
     def ids(self) -> range:
         if self._ids is None:  # read once, on the first pod that needs it
-            self._ids = subordinate_range()
+            self._ids = subordinate_range(max_pods=self.max_pods)
         return self._ids
 
     def _file(self, uid: str) -> Path:

@@ -59,7 +59,16 @@ def privileged(spec: Any) -> Violation | None:
     return None
 
 
+def _in_user_namespace(spec: Any) -> bool:
+    """``hostUsers: false``: root in the pod is an unprivileged host user and its capabilities hold only in
+    its user namespace, so (KEP-127's UserNamespacesPodSecurityStandards) runAsNonRoot and runAsUser are
+    not checked, nor baseline's capabilities.add."""
+    return spec.HasField("host_users") and not spec.host_users
+
+
 def capabilities_baseline(spec: Any) -> Violation | None:
+    if _in_user_namespace(spec):
+        return None
     bad_names, caps = [], []
     for c in _containers(spec):
         sc = _sc(c)
@@ -155,12 +164,6 @@ def privilege_escalation(spec: Any) -> Violation | None:
             f"{_containers_phrase(bad)} must set securityContext.allowPrivilegeEscalation=false",
         )
     return None
-
-
-def _in_user_namespace(spec: Any) -> bool:
-    """``hostUsers: false``: root in the pod is an unprivileged host user, so restricted lets it run as
-    root (Kubernetes' UserNamespacesPodSecurityStandards relaxation of runAsNonRoot and runAsUser)."""
-    return spec.HasField("host_users") and not spec.host_users
 
 
 def run_as_non_root(spec: Any) -> Violation | None:
