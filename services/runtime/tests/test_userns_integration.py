@@ -12,6 +12,9 @@ import asyncio
 import os
 import re
 import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -62,10 +65,25 @@ SCRIPT = (
 )
 
 
-async def test_container_root_is_the_pods_unprivileged_host_user(tmp_path: Path, busybox_layout: Path) -> None:
-    """Skiff's executor only: runc and crun join the user namespace before they mount, so they walk the
-    bundle path as the container's root and need every parent traversable (pytest's tmp root is 0700),
-    and this node's runc (1.1) predates idmapped mounts."""
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A state folder the pod's root may traverse (pytest's tmp root is 0700): runc and crun join the user
+    namespace before they mount, so they walk the bundle path as the container's root."""
+    path = Path(tempfile.mkdtemp(prefix="skiff-userns-"))
+    os.chmod(path, 0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.parametrize("executor", ["skiff", "crun", "runc"])
+async def test_container_root_is_the_pods_unprivileged_host_user(
+    open_tmp: Path, busybox_layout: Path, executor: str
+) -> None:
+    if executor != "skiff" and not shutil.which(executor):
+        pytest.skip(f"{executor} is not installed")
+    tmp_path = open_tmp
     base = _base()
     host = tmp_path / "host"  # a hostPath: root's, not idmapped
     host.mkdir()
@@ -77,7 +95,7 @@ async def test_container_root_is_the_pods_unprivileged_host_user(tmp_path: Path,
     plain = tmp_path / "plain"  # world-writable, not idmapped: shows the process's host uid
     plain.mkdir()
     os.chmod(plain, 0o1777)
-    async with cri_server(tmp_path, busybox_layout) as h:
+    async with cri_server(tmp_path, busybox_layout, executor=executor) as h:
         rs = h.runtime_stub
         sandbox = _pod(tmp_path, base)
         sid = (await rs.RunPodSandbox(cri.RunPodSandboxRequest(config=sandbox))).pod_sandbox_id
@@ -90,6 +108,13 @@ async def test_container_root_is_the_pods_unprivileged_host_user(tmp_path: Path,
                 mounts=[_mount("/host", host, None), _mount("/vol", vol, base), _mount("/plain", plain, None)],
             )
             config.linux.security_context.namespace_options.pid = cri.CONTAINER
+            if not h.runtime.executor.user_namespaces:  # an old runc: refused, never a silent plain bind
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await rs.CreateContainer(
+                        cri.CreateContainerRequest(pod_sandbox_id=sid, sandbox_config=sandbox, config=config)
+                    )
+                assert "cannot make idmapped mounts" in (err.value.details() or "")
+                return
             cid = (
                 await rs.CreateContainer(
                     cri.CreateContainerRequest(pod_sandbox_id=sid, sandbox_config=sandbox, config=config)
@@ -121,6 +146,8 @@ async def test_container_root_is_the_pods_unprivileged_host_user(tmp_path: Path,
 
 async def test_bad_userns_options_are_refused_with_the_field(tmp_path: Path) -> None:
     async with cri_server(tmp_path) as h:
+        status = await h.runtime_stub.Status(cri.StatusRequest())
+        assert all(handler.features.user_namespaces for handler in status.runtime_handlers)
         sandbox = _pod(tmp_path, 0)  # host id 0: would map the host's root
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await h.runtime_stub.RunPodSandbox(cri.RunPodSandboxRequest(config=sandbox))

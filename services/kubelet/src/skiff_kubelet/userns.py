@@ -66,9 +66,9 @@ def subordinate_range(
             continue
         for line in lines:
             name, _, rest = line.partition(":")
-            first, _, count = rest.partition(":")
-            if name == user and first.isdigit() and count.isdigit():
-                found.append((int(first), int(count)))
+            first_s, _, count_s = rest.partition(":")
+            if name == user and first_s.isdigit() and count_s.isdigit():
+                found.append((int(first_s), int(count_s)))
                 break
     if not found:
         return range(LENGTH, LENGTH * (min(max_pods, _MAX // LENGTH - 2) + 1), LENGTH)
