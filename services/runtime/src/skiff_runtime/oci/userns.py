@@ -129,10 +129,10 @@ def pin(paths: dict[str, str], uid_maps: tuple[IDMap, ...], gid_maps: tuple[IDMa
             sc.mount(f"/proc/{pid}/ns/{kind}", path, None, sc.MS_BIND)
 
 
-def main() -> int:
+def main(arg: str | None = None) -> int:
     """``python -m skiff_runtime.oci.userns '{"paths": {...}, "uid_maps": [...], "gid_maps": [...]}'``:
     ``pin`` for the runtime daemon, which must not fork itself (it runs threads)."""
-    req = json.loads(sys.argv[1])
+    req = json.loads(arg if arg is not None else sys.argv[1])
     try:
         pin(
             req["paths"],

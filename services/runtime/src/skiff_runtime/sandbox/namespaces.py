@@ -10,8 +10,9 @@ through `linux.namespaces[].path` in their OCI spec; removal is umount + unlink.
 A pod with its own user namespace (CRI ``userns_options`` mode POD) gets it pinned the same way, and its
 network, IPC and UTS namespaces are created *inside* it (owned by it), so the pod's root may bind low
 ports and mount sysfs for its network namespace. util-linux's ``unshare --map-users`` needs the
-``newuidmap`` helper, so ``python -m skiff_runtime.oci.userns`` does it (the daemon runs threads and
-must not fork itself).
+``newuidmap`` helper, so ``skiff_runtime.oci.userns`` does it in a child Python (the daemon runs threads
+and must not fork itself), started with ``-S``: it needs nothing from site-packages, and skipping
+``site`` saves ~100 ms per pod.
 
 A PID namespace cannot be kept this way (it dies with its init process), which is why pod-shared PID
 namespaces are not offered; see the spec builder.
@@ -32,6 +33,11 @@ MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
 KINDS = ("net", "ipc", "uts")
 _DIRS = {"net": "netns", "ipc": "ipcns", "uts": "utsns", "user": "userns"}
 _SETHOSTNAME = "import socket, sys; socket.sethostname(sys.argv[1])"
+_PIN = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from skiff_runtime.oci.userns import main; sys.exit(main(sys.argv[2]))"
+)
+_PKG_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding skiff_runtime
 
 
 class NamespaceError(RuntimeError):
@@ -67,7 +73,7 @@ def create(
             "gid_maps": [{"containerID": c, "hostID": h, "size": n} for c, h, n in id_maps[1]],
             "hostname": hostname,
         }
-        argv = [sys.executable, "-m", "skiff_runtime.oci.userns", json.dumps(req)]
+        argv = [sys.executable, "-S", "-c", _PIN, _PKG_ROOT, json.dumps(req)]
     else:
         argv = _unshare_argv(paths, hostname)
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
