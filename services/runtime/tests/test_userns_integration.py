@@ -4,6 +4,11 @@ A container of a pod with its own user namespace runs as root inside and as the 
 host: its rootfs (idmapped image layers, upper owned by the base) and idmapped volumes are its own, while
 a plain bind mount of a root-owned host file (a hostPath: never idmapped) shows it as nobody and refuses
 writes. /proc, /sys (the pod's netns is owned by its user namespace) and exec work inside.
+
+Every test here also checks the host's /dev is left as it was (``host_dev_untouched``): crun before
+1.23 fchowns the container's stdio to the container's user, and with the host's /dev/null as stdin that
+made the host's /dev/null the pod's (crun#1845); containers and runtimes now get an empty pipe as stdin
+(``oci/stdio.py``), which the container's stdin shows.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +32,33 @@ pytestmark = pytest.mark.root
 CRI_LINE = re.compile(r"^\S+ (stdout|stderr) [FP] (.*)$")
 if os.geteuid() != 0:  # pragma: no cover
     pytest.skip("needs root", allow_module_level=True)
+
+
+_HOST_DEV = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
+
+
+def _dev_state() -> dict[str, tuple[int, int, int, int, int]]:
+    """(inode, mode with file type, uid, gid, rdev) of the host device nodes a container's /dev copies."""
+    out = {}
+    for path in _HOST_DEV:
+        st = os.lstat(path)
+        out[path] = (st.st_ino, st.st_mode, st.st_uid, st.st_gid, st.st_rdev)
+    return out
+
+
+@pytest.fixture(autouse=True)
+def host_dev_untouched() -> Iterator[None]:
+    """Fails a test that created, replaced, chmod-ed or chown-ed a host /dev node (and puts the owner
+    and mode back first, so one failure does not leave the shared host broken)."""
+    before = _dev_state()
+    assert all(stat.S_ISCHR(mode) for _, mode, *_ in before.values()), before
+    yield
+    after = _dev_state()
+    for path, (ino, mode, uid, gid, _) in before.items():
+        if after[path] != before[path] and after[path][0] == ino:
+            os.chown(path, uid, gid)
+            os.chmod(path, stat.S_IMODE(mode))
+    assert after == before, "the host's /dev was changed"
 
 
 def _base() -> int:
@@ -54,7 +87,7 @@ def _mount(container_path: str, host: Path, base: int | None) -> cri.Mount:
 
 
 SCRIPT = (
-    "echo uidmap $(cat /proc/self/uid_map); echo id $(id -u) $(id -g); "
+    "echo uidmap $(cat /proc/self/uid_map); echo id $(id -u) $(id -g); echo stdin $(readlink /proc/self/fd/0); "
     "echo rootfs > /made-in-rootfs && echo rootfs-rw; "
     "echo x >> /host/owned 2>/dev/null && echo host-written || echo host-denied; "
     "echo owner $(stat -c %u /host/owned); "
@@ -136,9 +169,11 @@ async def test_container_root_is_the_pods_unprivileged_host_user(
             assert os.stat(vol / "new").st_uid == 0  # an idmapped volume stores the container's ids
             assert "plain-rw" in out and os.stat(plain / "made").st_uid == base  # the process's host uid
             assert "sys-ok" in out
-            cmd = ["sh", "-c", "id -u; cat /made-in-rootfs"]
+            assert next(line for line in out if line.startswith("stdin ")).startswith("stdin pipe:"), out
+            cmd = ["sh", "-c", "id -u; cat /made-in-rootfs; readlink /proc/self/fd/0"]
             ex = await rs.ExecSync(cri.ExecSyncRequest(container_id=cid, cmd=cmd))
-            assert ex.exit_code == 0 and ex.stdout.decode().split() == ["0", "rootfs"], ex
+            assert ex.exit_code == 0 and ex.stdout.decode().split()[:2] == ["0", "rootfs"], ex
+            assert ex.stdout.decode().split()[2].startswith("pipe:"), ex  # not the host's /dev/null
         finally:
             await rs.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sid))
         assert not list((tmp_path / "run" / "userns").iterdir())  # the pinned user namespace is gone

@@ -24,6 +24,7 @@ from skiff_runtime.oci.errors import ExecutorError, InvalidBundle
 from skiff_runtime.oci.executor.api import ContainerState, register
 from skiff_runtime.oci.executor.skiff import SkiffExecutor
 from skiff_runtime.oci.runc_cli import runtime_argv
+from skiff_runtime.oci.stdio import empty_stdin
 
 
 class RuncExecutor(SkiffExecutor):
@@ -99,12 +100,16 @@ class RuncExecutor(SkiffExecutor):
         process_file = self._dir(container_id) / f"exec-{token}.json"
         process_file.write_text(json.dumps(self._exec_process(container_id, argv, env or [])))
         cmd = ["exec", "--process", str(process_file), "--pid-file", str(pid_file), container_id]
-        proc = await asyncio.create_subprocess_exec(
-            *runtime_argv(self.binary, self.runtime_root, *cmd),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        stdin = empty_stdin()  # never the host's /dev/null: crun chowns it (oci/stdio.py)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *runtime_argv(self.binary, self.runtime_root, *cmd),
+                stdin=stdin,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        finally:
+            os.close(stdin)
         try:
             async with asyncio.timeout(timeout):
                 out, err = await proc.communicate()

@@ -3,7 +3,7 @@
 The shim has already entered/created the pid namespace for its children (``unshare(CLONE_NEWPID)`` or
 ``setns`` affect only *children*), so this process is PID 1 of the container. Here we:
 
-1. wire stdio (stdin ``/dev/null``; stdout/stderr the shim's log pipes) and close every other fd;
+1. wire stdio (stdin an empty pipe, ``oci/stdio.py``; stdout/stderr the shim's log pipes) and close every other fd;
 2. ``setns`` into namespaces given by ``path`` (the pod sandbox's net/ipc/uts), ``unshare`` the rest
    except cgroup;
 3. build the rootfs and ``pivot_root`` (``rootfs.py``); before the first cgroup mount, or after
@@ -42,6 +42,7 @@ from skiff_runtime.oci.jsonfields import env_dict
 from skiff_runtime.oci.shim.rootfs import finalize_rootfs, setup_rootfs
 from skiff_runtime.oci.shim.userns import ContainerUserns
 from skiff_runtime.oci.spec import Spec
+from skiff_runtime.oci.stdio import empty_stdin
 
 
 def _close_fds(keep: set[int]) -> None:
@@ -110,8 +111,9 @@ def run_init(
     cgroup_r: int,
 ) -> NoReturn:
     try:
-        devnull = os.open("/dev/null", os.O_RDWR)
-        os.dup2(devnull, 0)
+        stdin = empty_stdin()  # not the host's /dev/null, which the container could chmod (oci/stdio.py)
+        os.dup2(stdin, 0)
+        os.close(stdin)
         os.dup2(stdout, 1)
         os.dup2(stderr, 2)
         _close_fds({sync_w, start_r, cgroup_r})
