@@ -194,9 +194,12 @@ def _populate_dev(dev: str) -> None:
             os.mknod(path, mode | stat.S_IFCHR, os.makedev(major, minor))
             os.chmod(path, mode)  # mknod honours the umask
         except PermissionError:
-            # No CAP_MKNOD (nested/unprivileged): bind the host node instead.
+            # No CAP_MKNOD (nested/unprivileged): bind the host node onto a placeholder in our tmpfs,
+            # read-only, so the container cannot chmod/chown the host's node through it (EROFS); reads and
+            # writes of a device node work on a read-only mount.
             open(path, "a").close()
             sc.mount(f"/dev/{name}", path, None, sc.MS_BIND)
+            sc.mount("", path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NOEXEC)
     for name, target in _DEV_LINKS.items():
         if not os.path.lexists(f"{dev}/{name}"):
             os.symlink(target, f"{dev}/{name}")
