@@ -73,9 +73,10 @@ def test_exhausted_and_corrupt(tmp_path: Path) -> None:
     ("subuid", "subgid", "expected"),
     [
         ("kubelet:65536:131072\n", "kubelet:65536:131072\n", range(65536, 196608, LENGTH)),
-        ("other:1:2\n", "other:1:2\n", range(LENGTH, 111 * LENGTH, LENGTH)),  # Kubernetes' default: max-pods
+        ("other:1:2\n", "other:1:2\n", range(LENGTH, 111 * LENGTH, LENGTH)),  # no entry: --max-pods ranges
         ("kubelet:65536:131072\n", "kubelet:131072:65536\n", UsernsError),
         ("kubelet:1000:65536\n", "kubelet:1000:65536\n", UsernsError),
+        ("kubelet:65536:4294901760\n", "kubelet:65536:4294901760\n", UsernsError),  # would reach id 2**32-1
     ],
 )
 def test_subordinate_ids_of_the_kubelet_user(tmp_path: Path, subuid: str, subgid: str, expected: object) -> None:

@@ -5,10 +5,10 @@ host: its rootfs (idmapped image layers, upper owned by the base) and idmapped v
 a plain bind mount of a root-owned host file (a hostPath: never idmapped) shows it as nobody and refuses
 writes. /proc, /sys (the pod's netns is owned by its user namespace) and exec work inside.
 
-Every test here also checks the host's /dev is left as it was (``host_dev_untouched``): crun before
-1.23 fchowns the container's stdio to the container's user, and with the host's /dev/null as stdin that
-made the host's /dev/null the pod's (crun#1845); containers and runtimes now get an empty pipe as stdin
-(``oci/stdio.py``), which the container's stdin shows.
+Every test here also checks the host's /dev is left as it was (``host_dev_untouched``): crun without
+its 2025 fix (crun#1847) fchowns the container's stdio to the container's user, and with the host's
+/dev/null as stdin that made the host's /dev/null the pod's (crun#1845); containers and runtimes now get
+an empty pipe as stdin (``oci/stdio.py``), which the container's stdin shows.
 """
 
 from __future__ import annotations

@@ -61,7 +61,8 @@ RESTRICTED_OK = {
         ({**RESTRICTED_OK, "hostUsers": True, "securityContext": {"runAsUser": 0, "seccompProfile": {"type": "RuntimeDefault"}}},
          [], ['runAsNonRoot != true (pod or container "c" must set securityContext.runAsNonRoot=true)',
               "runAsUser=0 (pod must not set runAsUser=0)"]),
-        ({"hostUsers": False, "containers": c(capabilities={"add": ["SYS_ADMIN"]})}, [], None),
+        ({"hostUsers": False, "containers": c(capabilities={"add": ["SYS_ADMIN"]})},  # not relaxed, as in Kubernetes
+         ['non-default capabilities (container "c" must not include "SYS_ADMIN" in securityContext.capabilities.add)'], None),
         ({"containers": c(procMount="Unmasked")},
          ['procMount (container "c" must not set securityContext.procMount to "Unmasked")'], None),
     ],

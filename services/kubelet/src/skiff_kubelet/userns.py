@@ -7,9 +7,11 @@ Each pod that asks for its own user namespace gets 65536 host ids of its own, ma
 
 The ranges come from the kubelet's own subordinate ids, as Kubernetes finds them (it asks
 ``getsubids kubelet``; we read the same files): the ``kubelet`` entry of ``/etc/subuid`` and
-``/etc/subgid`` (``kubelet:<first>:<count>``, both alike, multiples of 65536), else Kubernetes' default:
-``--max-pods`` ranges from 65536 up. Several kubelets on one host (a multi-node ``skiff up``) should get
-distinct entries, or their pods may share a range.
+``/etc/subgid`` (``kubelet:<first>:<count>``, both alike, multiples of 65536). Without one, Kubernetes
+takes every id from 65536 up to 2^32; Skiff takes ``--max-pods`` ranges from 65536 up (110 by default:
+ids 65536-7274495), as many as the node may run pods, so a node leaves the rest of the id space (other
+tools' subordinate ids, LDAP users) alone. Several kubelets on one host (a multi-node ``skiff up``)
+should get distinct entries, or their pods may share a range.
 
 Like Kubernetes' userns manager the allocation lives on disk, one ``userns`` file in the pod's directory
 (``<root-dir>/pods/<uid>/userns``, Kubernetes' JSON), so it survives a kubelet restart with no state
@@ -75,7 +77,7 @@ def subordinate_range(
     if len(set(found)) != 1:
         raise UsernsError(f"the {user!r} entries of {' and '.join(files)} differ: {found}")
     first, count = found[0]
-    if first % LENGTH or count % LENGTH or first < LENGTH or first + count > _MAX:
+    if first % LENGTH or count % LENGTH or first < LENGTH or first + count >= _MAX:  # id 2**32-1 is invalid
         raise UsernsError(f"{user!r} subordinate ids {first}:{count}: must be multiples of {LENGTH}, above {LENGTH}")
     return range(first, first + count, LENGTH)
 

@@ -60,15 +60,13 @@ def privileged(spec: Any) -> Violation | None:
 
 
 def _in_user_namespace(spec: Any) -> bool:
-    """``hostUsers: false``: root in the pod is an unprivileged host user and its capabilities hold only in
-    its user namespace, so (KEP-127's UserNamespacesPodSecurityStandards) runAsNonRoot and runAsUser are
-    not checked, nor baseline's capabilities.add."""
+    """``hostUsers: false``: root in the pod is an unprivileged host user, so (KEP-127, Kubernetes'
+    ``relaxPolicyForUserNamespacePod``) restricted's runAsNonRoot and runAsUser are not checked. Every
+    other check holds as for any pod: baseline's capabilities.add too, as in Kubernetes."""
     return spec.HasField("host_users") and not spec.host_users
 
 
 def capabilities_baseline(spec: Any) -> Violation | None:
-    if _in_user_namespace(spec):
-        return None
     bad_names, caps = [], []
     for c in _containers(spec):
         sc = _sc(c)
