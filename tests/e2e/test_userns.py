@@ -1,7 +1,8 @@
 """User namespaces on a real cluster (issue #11): a pod with ``hostUsers: false`` runs as root inside
 its own user namespace, which is an unprivileged host user outside: ``/proc/self/uid_map`` shows the
 kubelet's non-zero host base for the pod, and a root-owned host file reached through a hostPath volume
-(never idmapped) cannot be written, while its emptyDir (idmapped) and its rootfs are its own."""
+(never idmapped) cannot be written, while its emptyDir (idmapped) and its rootfs are its own. The host's
+/dev nodes are checked unchanged afterwards (see oci/stdio.py for how a runtime once changed /dev/null)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,17 @@ SCRIPT = (
 )
 
 
+def _host_dev() -> dict[str, tuple[int, int, int, int, int]]:
+    """(inode, mode with type, uid, gid, rdev) of the host's standard device nodes."""
+    out = {}
+    for name in ("null", "zero", "full", "random", "urandom", "tty"):
+        st = os.lstat(f"/dev/{name}")
+        out[name] = (st.st_ino, st.st_mode, st.st_uid, st.st_gid, st.st_rdev)
+    return out
+
+
 def test_host_users_false_pod_is_root_inside_and_nobody_on_the_host(skiff, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dev_before = _host_dev()
     host = tmp_path / "host"
     host.mkdir()
     os.chmod(host, 0o755)
@@ -77,3 +88,4 @@ def test_host_users_false_pod_is_root_inside_and_nobody_on_the_host(skiff, tmp_p
         assert "spec.hostNetwork: Forbidden: when `hostUsers` is false" in refused.stdout + refused.stderr
     finally:
         skiff("delete", "pod", "userns", check=False)
+    assert _host_dev() == dev_before  # nothing in the pod's life touched the host's /dev
