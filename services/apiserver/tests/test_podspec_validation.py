@@ -61,3 +61,15 @@ def test_empty_dir_size_limit_must_be_a_quantity(size: str, valid: bool) -> None
     errs = validate_pod_spec(s, "spec")
     expected = [] if valid else [("spec.volumes[0].emptyDir.sizeLimit", "Forbidden")]
     assert [(e.path, e.reason) for e in errs] == expected
+
+
+@pytest.mark.parametrize("field", ["host_network", "host_pid", "host_ipc"])
+def test_host_namespaces_are_forbidden_without_host_users(field: str) -> None:
+    s = spec()
+    s.host_users = False
+    setattr(s, field, True)
+    name = {"host_network": "hostNetwork", "host_pid": "hostPID", "host_ipc": "hostIPC"}[field]
+    errs = validate_pod_spec(s, "spec")
+    assert [(e.path, e.reason, e.detail) for e in errs] == [(f"spec.{name}", "Forbidden", "when `hostUsers` is false")]
+    s.host_users = True
+    assert validate_pod_spec(s, "spec") == []

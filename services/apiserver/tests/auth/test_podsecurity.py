@@ -56,6 +56,13 @@ RESTRICTED_OK = {
         ({"securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}]}}, ["forbidden sysctls (kernel.msgmax)"], None),
         ({"containers": [{"name": "c", "image": "busybox", "ports": [{"containerPort": 80, "hostPort": 8080}]}]},
          ['hostPort (container "c" uses hostPort 8080)'], None),
+        ({**RESTRICTED_OK, "hostUsers": False, "securityContext": {"runAsUser": 0, "seccompProfile": {"type": "RuntimeDefault"}}},
+         [], []),  # in a user namespace root is an unprivileged host user: runAsNonRoot/runAsUser relaxed
+        ({**RESTRICTED_OK, "hostUsers": True, "securityContext": {"runAsUser": 0, "seccompProfile": {"type": "RuntimeDefault"}}},
+         [], ['runAsNonRoot != true (pod or container "c" must set securityContext.runAsNonRoot=true)',
+              "runAsUser=0 (pod must not set runAsUser=0)"]),
+        ({"hostUsers": False, "containers": c(capabilities={"add": ["SYS_ADMIN"]})},  # not relaxed, as in Kubernetes
+         ['non-default capabilities (container "c" must not include "SYS_ADMIN" in securityContext.capabilities.add)'], None),
         ({"containers": c(procMount="Unmasked")},
          ['procMount (container "c" must not set securityContext.procMount to "Unmasked")'], None),
     ],

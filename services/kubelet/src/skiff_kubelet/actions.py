@@ -40,6 +40,7 @@ from skiff_kubelet.runtime_state import PodRuntime
 from skiff_kubelet.sandbox import build_sandbox_config
 from skiff_kubelet.service_env import pod_service_env
 from skiff_kubelet.volume_refresh import VolumeRefresher
+from skiff_kubelet.userns import PodIdRange, UsernsError, UsernsManager
 
 log = get_logger(__name__)
 ContainerConfig = cri.ContainerConfig  # the class attribute `cri` (the client) hides the module there
@@ -62,6 +63,7 @@ class SyncState:
     service_env: dict[str, str] | None = None
     hosts_path: str | None = None
     last_write: float = 0.0  # monotonic time when the last runtime write returned (0: none)
+    userns: PodIdRange | None = None  # the pod's id range (hostUsers: false), None: the host's ids
 
     def wrote(self) -> None:
         self.last_write = time.monotonic()
@@ -113,9 +115,13 @@ class PlanExecutor:
     # Secret, configMap, downwardAPI and projected volumes of running pods, rewritten when they change.
     refresher: VolumeRefresher = field(init=False)
 
+    # Each hostUsers: false pod's host id range, kept in its pod directory (userns.py).
+    userns: UsernsManager = field(init=False)
+
     def __post_init__(self) -> None:
         self.tokens = projected.TokenManager(lambda *a: self.lookup.service_account_token(*a))
         self.refresher = VolumeRefresher(self.root_dir, self.lookup, self.tokens, lambda: self.allocatable())
+        self.userns = UsernsManager(self.root_dir)
 
     async def refresh_volumes(self, pod: pod_pb2.Pod) -> None:
         await self.refresher.refresh(pod)
@@ -126,6 +132,11 @@ class PlanExecutor:
         self.refresher.forget(uid)
 
     def new_state(self, pod: pod_pb2.Pod, rt: PodRuntime, plan: PodActions, host_ip: str) -> SyncState:
+        try:
+            userns = self.userns.range_for(pod)
+        except UsernsError as exc:
+            self.events.record(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}")
+            raise RetryLater(str(exc)) from exc
         config = build_sandbox_config(
             pod,
             pod_log_dir=self.pod_log_dir,
@@ -134,8 +145,9 @@ class PlanExecutor:
             cluster_dns=self.cluster_dns,
             seccomp_default=self.hardening.seccomp_default,
             seccomp_root=self.hardening.seccomp_root,
+            userns=userns,
         )
-        state = SyncState(pod, rt.sandbox_id, config, waiting=dict(plan.waiting))
+        state = SyncState(pod, rt.sandbox_id, config, waiting=dict(plan.waiting), userns=userns)
         ips = rt.pod_ips()
         if ips:
             pod.status.pod_ip = ips[0]  # for fieldRef status.podIP
@@ -232,6 +244,7 @@ class PlanExecutor:
                 hosts_path=self._hosts_file(state),
                 seccomp_default=self.hardening.seccomp_default,
                 seccomp_root=self.hardening.seccomp_root,
+                userns=state.userns,
             )
             if security.run_as_non_root(pod, c):
                 await verify_non_root(self.cri, pod, c, config.image)

@@ -78,7 +78,9 @@ class Kubelet:
                 tuple(cfg.cluster_dns_ips), cfg.cluster_domain.strip("."), read_host_dns(cfg.resolv_conf)
             ),
             services=self._services,
-            hardening=SecurityOptions(cfg.seccomp_default, cfg.pod_max_pids, seccomp_dir(cfg.root_dir)),
+            hardening=SecurityOptions(
+                cfg.seccomp_default, cfg.pod_max_pids, seccomp_dir(cfg.root_dir), max_pods=cfg.max_pods
+            ),
         )
         self.workers = PodWorkers(
             self.pods,

@@ -17,6 +17,7 @@ from skiff_common.apimachinery import quantity
 from skiff_kubelet import labels as L
 from skiff_kubelet import security
 from skiff_kubelet.env import ConfigError
+from skiff_kubelet.userns import PodIdRange
 
 CPU_PERIOD_US = 100_000
 MIN_SHARES = 2
@@ -47,7 +48,15 @@ def linux_resources(c: container_pb2.Container) -> cri.LinuxContainerResources:
     return res
 
 
-def mounts(c: container_pb2.Container, volume_paths: dict[str, str]) -> list[cri.Mount]:
+def mounts(
+    c: container_pb2.Container,
+    volume_paths: dict[str, str],
+    userns: PodIdRange | None = None,
+    host_paths: frozenset[str] = frozenset(),
+) -> list[cri.Mount]:
+    """In a user namespace every volume is idmapped to the pod's range (its files look as they do on
+    disk: root's stay root's) except the ``host_paths`` (hostPath volumes): the host's files keep their
+    host owners, so the host root's show as nobody and stay out of the pod's reach."""
     out = []
     for vm in c.volume_mounts:
         if vm.name not in volume_paths:
@@ -59,14 +68,16 @@ def mounts(c: container_pb2.Container, volume_paths: dict[str, str]) -> list[cri
             host = host / vm.sub_path
             if not host.exists():
                 host.mkdir(parents=True, exist_ok=True)
-        out.append(
-            cri.Mount(
-                container_path=vm.mount_path,
-                host_path=str(host),
-                readonly=vm.read_only,
-                propagation=_PROPAGATION.get(vm.mount_propagation, cri.PROPAGATION_PRIVATE),
-            )
+        mount = cri.Mount(
+            container_path=vm.mount_path,
+            host_path=str(host),
+            readonly=vm.read_only,
+            propagation=_PROPAGATION.get(vm.mount_propagation, cri.PROPAGATION_PRIVATE),
         )
+        if userns is not None and vm.name not in host_paths:
+            mount.uidMappings.extend(userns.mappings())
+            mount.gidMappings.extend(userns.mappings())
+        out.append(mount)
     return out
 
 
@@ -76,6 +87,7 @@ def security_context(
     *,
     seccomp_default: bool = False,
     seccomp_root: Path = Path("/var/lib/skiff/kubelet/seccomp"),
+    userns: PodIdRange | None = None,
 ) -> cri.LinuxContainerSecurityContext:
     """fsGroup joins the supplemental groups, as the kubelet's determineEffectiveSecurityContext does;
     seccomp as ``security.seccomp_profile`` decides."""
@@ -103,6 +115,8 @@ def security_context(
         if csc.HasField("run_as_group")
         else (psc.run_as_group if psc.HasField("run_as_group") else None)
     )
+    if userns is not None:
+        sec.namespace_options.userns_options.CopyFrom(userns.to_cri())
     if uid is not None:
         sec.run_as_user.value = uid
     if gid is not None:
@@ -122,13 +136,19 @@ def build_container_config(
     hosts_path: str = "",
     seccomp_default: bool = False,
     seccomp_root: Path = Path("/var/lib/skiff/kubelet/seccomp"),
+    userns: PodIdRange | None = None,
 ) -> cri.ContainerConfig:
     """``hosts_path``: the kubelet's /etc/hosts for the pod (``hosts.py``), mounted unless the
-    container mounts a volume at /etc/hosts itself."""
+    container mounts a volume at /etc/hosts itself. ``userns``: the pod's id range (``hostUsers: false``)."""
     m = pod.metadata
-    container_mounts = mounts(c, volume_paths)
+    host_paths = frozenset(v.name for v in pod.spec.volumes if v.HasField("host_path"))
+    container_mounts = mounts(c, volume_paths, userns, host_paths)
     if hosts_path and not any(x.container_path.rstrip("/") == "/etc/hosts" for x in container_mounts):
-        container_mounts.append(cri.Mount(container_path="/etc/hosts", host_path=hosts_path))
+        hosts = cri.Mount(container_path="/etc/hosts", host_path=hosts_path)
+        if userns is not None:
+            hosts.uidMappings.extend(userns.mappings())
+            hosts.gidMappings.extend(userns.mappings())
+        container_mounts.append(hosts)
     return cri.ContainerConfig(
         metadata=cri.ContainerMetadata(name=c.name, attempt=attempt),
         image=cri.ImageSpec(image=image_ref, user_specified_image=c.image),
@@ -151,6 +171,8 @@ def build_container_config(
         tty=c.tty,
         linux=cri.LinuxContainerConfig(
             resources=linux_resources(c),
-            security_context=security_context(pod, c, seccomp_default=seccomp_default, seccomp_root=seccomp_root),
+            security_context=security_context(
+                pod, c, seccomp_default=seccomp_default, seccomp_root=seccomp_root, userns=userns
+            ),
         ),
     )

@@ -16,6 +16,7 @@ from skiff_kubelet import security
 from skiff_kubelet.dns import ClusterDNS, pod_dns_config
 from skiff_kubelet.env import ConfigError
 from skiff_kubelet.hosts import pod_hostname
+from skiff_kubelet.userns import PodIdRange
 
 _PROTOCOLS = {"TCP": cri.TCP, "UDP": cri.UDP, "SCTP": cri.SCTP, "": cri.TCP}
 
@@ -41,8 +42,10 @@ def build_sandbox_config(
     cluster_dns: ClusterDNS | None = None,
     seccomp_default: bool = False,
     seccomp_root: Path = Path("/var/lib/skiff/kubelet/seccomp"),
+    userns: PodIdRange | None = None,
 ) -> cri.PodSandboxConfig:
-    """The sandbox is privileged when any container is (``security.pod_is_privileged``)."""
+    """The sandbox is privileged when any container is (``security.pod_is_privileged``). ``userns``: the
+    pod's id range (``hostUsers: false``, from ``userns.UsernsManager``), sent as userns_options POD."""
     m = pod.metadata
     spec = pod.spec
     ports = [
@@ -61,6 +64,8 @@ def build_sandbox_config(
         pid=cri.NODE if spec.host_pid else (cri.POD if spec.share_process_namespace else cri.CONTAINER),
         ipc=cri.NODE if spec.host_ipc else cri.POD,
     )
+    if userns is not None:
+        ns_opts.userns_options.CopyFrom(userns.to_cri())
     sc = spec.security_context
     sec = cri.LinuxSandboxSecurityContext(
         namespace_options=ns_opts,

@@ -109,8 +109,10 @@ def verify_run_as_non_root(pod: pod_pb2.Pod, c: container_pb2.Container, image: 
 
 @dataclass(frozen=True)
 class SecurityOptions:
-    """The kubelet flags that harden every pod (``--seccomp-default``, ``--pod-max-pids``)."""
+    """The kubelet flags that harden every pod (``--seccomp-default``, ``--pod-max-pids``; ``--max-pods``
+    sizes the default user-namespace id ranges, ``userns.py``)."""
 
     seccomp_default: bool = False
     pod_max_pids: int = -1  # -1: no pod-level limit (Kubernetes' default)
     seccomp_root: Path = Path("/var/lib/skiff/kubelet/seccomp")
+    max_pods: int = 110

@@ -86,6 +86,7 @@ class PodSyncer:
         )
         if hardening is not None:
             self.executor.hardening = hardening
+            self.executor.userns.max_pods = hardening.max_pods
         # pod uid -> when this kubelet's last write to the pod's runtime state returned (monotonic):
         # the next sync waits for a relist newer than that (GetNewerThan).
         self._last_write: dict[str, float] = {}

@@ -26,6 +26,7 @@ from skiff_common.observability import get_logger
 
 from skiff_runtime.containers.errors import executor_errors
 from skiff_runtime.containers.status import ns
+from skiff_runtime.images.idmapped import IdMap
 from skiff_runtime.images.snapshots import Snapshotter
 from skiff_runtime.images.store import ImageRecord
 from skiff_runtime.oci.executor import Executor, Status
@@ -67,7 +68,7 @@ async def create_container(
     log_path = Path(log_dir) / config.log_path if (log_dir and config.log_path) else None
     created_in_executor = False
     try:
-        await asyncio.to_thread(snapshots.mount_rootfs, container_id, image.chain_ids, rootfs)
+        await asyncio.to_thread(snapshots.mount_rootfs, container_id, image.chain_ids, rootfs, _idmap(sandbox))
         pid_target = await target_pid(config, executor=executor, store=store)
         built = builder.build(
             builder.SpecInputs(
@@ -143,6 +144,13 @@ async def target_pid(config: cri.ContainerConfig, *, executor: Executor, store: 
     with executor_errors("find target container"):
         state = await executor.state(target.id)
     return state.pid if state.status is Status.RUNNING else 0
+
+
+def _idmap(sandbox: SandboxRecord) -> IdMap | None:
+    """The pod's user namespace, through which the rootfs lowers are idmapped (None: the host's)."""
+    if not sandbox.userns_path:
+        return None
+    return IdMap(sandbox.userns_path, sandbox.uid_maps[0][1], sandbox.gid_maps[0][1])
 
 
 def _sandbox_log_dir(sandbox: SandboxRecord) -> str:

@@ -17,6 +17,12 @@ A container's rootfs is `mount -t overlay -o lowerdir=<top>:...:<bottom>,upperdi
 bundle's rootfs directory, exactly what containerd's overlay snapshotter produces. An image without layers
 gets an empty lower dir. The mount options must fit in one page (4 KiB): with ~90-byte layer paths that is
 about 40 layers; deeper images are refused with a clear error rather than a cryptic EINVAL.
+
+In a user namespace (``hostUsers: false``), as containerd's overlay snapshotter with remapped ids: each
+shared lower dir is an idmapped mount through the pod's user namespace (``idmapped.py``), so the image's
+root-owned files are the container root's without a chown, and the per-container upper dir is owned by
+the pod's host root id (files the container creates are stored with host ids). overlayfs itself cannot
+be idmapped, and an idmapped upper fails (its work dir would be created by the unmapped host root).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from skiff_runtime.images import idmapped
 from skiff_runtime.images.flight import SingleFlight
 from skiff_runtime.images.unpack import unpack_layer
 
@@ -121,8 +128,11 @@ class Snapshotter:
     def layer_ids(self) -> list[str]:
         return [f"sha256:{p.name}" for p in self.layers.iterdir() if not p.name.startswith(".")]
 
-    def mount_rootfs(self, container_id: str, chains: Sequence[str], target: Path) -> None:
-        """Mount the overlay for a container (layers bottom-first in `chains`) on `target`."""
+    def mount_rootfs(
+        self, container_id: str, chains: Sequence[str], target: Path, idmap: idmapped.IdMap | None = None
+    ) -> None:
+        """Mount the overlay for a container (layers bottom-first in `chains`) on `target`; with ``idmap``
+        its lowers are idmapped through that user namespace and its upper owned by the mapped root."""
         lowers = [str(self.layer_dir(c)) for c in reversed(chains)] or [str(self.root / "empty")]
         for lower in lowers:
             if not os.path.isdir(lower):
@@ -133,9 +143,18 @@ class Snapshotter:
         target.mkdir(parents=True, exist_ok=True)
         if is_mountpoint(target):
             return  # already mounted (e.g. CreateContainer retried after a crash)
+        if idmap is not None:
+            os.chown(active / "upper", idmap.root_uid, idmap.root_gid)
+            with idmapped.lowers(lowers, idmap) as fd_paths:
+                self._mount_overlay(target, fd_paths, active, len(chains))
+            return
+        self._mount_overlay(target, lowers, active, len(chains))
+
+    @staticmethod
+    def _mount_overlay(target: Path, lowers: Sequence[str], active: Path, layers: int) -> None:
         data = f"lowerdir={':'.join(lowers)},upperdir={active / 'upper'},workdir={active / 'work'}"
         if len(data) >= PAGE_LIMIT:
-            raise ValueError(f"image has too many layers ({len(chains)}) for one overlay mount")
+            raise ValueError(f"image has too many layers ({layers}) for one overlay mount")
         mount("overlay", target, "overlay", 0, data)
 
     def release_rootfs(self, container_id: str, target: Path | None) -> None:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skiff_runtime.oci import seccomp
+from skiff_runtime.oci import seccomp, userns
 from skiff_runtime.oci.caps import cap_mask
 from skiff_runtime.oci.errors import InvalidBundle
 from skiff_runtime.oci.jsonfields import get, strings, uint
@@ -28,6 +28,8 @@ class Mount:
     type: str
     source: str
     options: tuple[str, ...] = ()
+    uid_mappings: tuple[userns.IDMap, ...] = ()  # an idmapped bind mount when set
+    gid_mappings: tuple[userns.IDMap, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ class Spec:
     sysctl: tuple[tuple[str, str], ...] = ()
     devices: tuple[Device, ...] = ()
     seccomp: str | None = None  # linux.seccomp as checked JSON (oci/seccomp.py), None: no filter
+    uid_mappings: tuple[userns.IDMap, ...] = ()  # of the user namespace (type "user"), if any
+    gid_mappings: tuple[userns.IDMap, ...] = ()
 
     def namespace(self, ns_type: str) -> Namespace | None:
         return next((ns for ns in self.namespaces if ns.type == ns_type), None)
@@ -112,7 +116,19 @@ class Spec:
         proc["env"] = tuple(proc["env"])
         proc["additional_gids"] = tuple(proc["additional_gids"])
         proc["rlimits"] = tuple(tuple(r) for r in proc["rlimits"])
-        raw["mounts"] = tuple(Mount(**{**m, "options": tuple(m["options"])}) for m in raw["mounts"])
+        raw["mounts"] = tuple(
+            Mount(
+                **{
+                    **m,
+                    "options": tuple(m["options"]),
+                    "uid_mappings": _maps(m.get("uid_mappings", ())),
+                    "gid_mappings": _maps(m.get("gid_mappings", ())),
+                }
+            )
+            for m in raw["mounts"]
+        )
+        raw["uid_mappings"] = _maps(raw.get("uid_mappings", ()))
+        raw["gid_mappings"] = _maps(raw.get("gid_mappings", ()))
         raw["namespaces"] = tuple(Namespace(**n) for n in raw["namespaces"])
         raw["resources"] = Resources(**raw["resources"])
         raw["devices"] = tuple(Device(**d) for d in raw.get("devices", ()))
@@ -120,6 +136,10 @@ class Spec:
         raw["masked_paths"] = tuple(raw["masked_paths"])
         raw["readonly_paths"] = tuple(raw["readonly_paths"])
         return cls(process=Process(**proc), **raw)
+
+
+def _maps(raw: Any) -> tuple[userns.IDMap, ...]:
+    return tuple((int(c), int(h), int(n)) for c, h, n in raw)
 
 
 def _parse_process(raw: dict[str, Any]) -> Process:
@@ -225,7 +245,11 @@ def _parse_mounts(raw: list[Any]) -> tuple[Mount, ...]:
         mtype = get(m, "type", where, str, "") or ("bind" if {"bind", "rbind"} & set(options) else "")
         if not mtype:
             raise InvalidBundle(f"{where}.type", "Required value")
-        mounts.append(Mount(dest, mtype, get(m, "source", where, str, "") or mtype, options))
+        uids = userns.parse(m.get("uidMappings"), f"{where}.uidMappings")
+        gids = userns.parse(m.get("gidMappings"), f"{where}.gidMappings")
+        if (uids or gids) and not (uids and gids and mtype == "bind"):
+            raise InvalidBundle(f"{where}.uidMappings", "idmapped mounts need both mappings and a bind mount")
+        mounts.append(Mount(dest, mtype, get(m, "source", where, str, "") or mtype, options, uids, gids))
     return tuple(mounts)
 
 
@@ -274,13 +298,18 @@ def _parse_linux(raw: dict[str, Any]) -> dict[str, Any]:
         where = f"linux.namespaces[{i}]"
         ns_type = get(ns, "type", where, str, "") if isinstance(ns, dict) else None
         if ns_type not in NAMESPACES:
-            if ns_type == "user":
-                raise InvalidBundle(f"{where}.type", "Unsupported value: user namespaces are not supported")
             raise InvalidBundle(f"{where}.type", f"Unsupported value: {ns_type!r}")
         namespaces.append(Namespace(ns_type, get(ns, "path", where, str, None) or None))
     if len({ns.type for ns in namespaces}) != len(namespaces):
         raise InvalidBundle("linux.namespaces", "Duplicate value: a namespace type is listed twice")
     out["namespaces"] = tuple(namespaces)
+    out["uid_mappings"] = userns.parse(raw.get("uidMappings"), "linux.uidMappings")
+    out["gid_mappings"] = userns.parse(raw.get("gidMappings"), "linux.gidMappings")
+    has_user = any(ns.type == "user" for ns in namespaces)
+    if has_user and not (out["uid_mappings"] and out["gid_mappings"]):
+        raise InvalidBundle("linux.uidMappings", "Required value: a user namespace needs uid and gid mappings")
+    if not has_user and (out["uid_mappings"] or out["gid_mappings"]):
+        raise InvalidBundle("linux.uidMappings", "Forbidden: mappings without a user namespace")
     cg = get(raw, "cgroupsPath", "linux", str, None)
     if cg is not None and (not cg.startswith("/") or ".." in cg.split("/")):
         raise InvalidBundle("linux.cgroupsPath", "must be an absolute path without '..'")

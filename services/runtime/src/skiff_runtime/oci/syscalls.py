@@ -44,6 +44,7 @@ NAMESPACES: dict[str, tuple[int, str]] = {
     "ipc": (CLONE_NEWIPC, "ipc"),
     "network": (CLONE_NEWNET, "net"),
     "cgroup": (CLONE_NEWCGROUP, "cgroup"),
+    "user": (CLONE_NEWUSER, "user"),
 }
 
 # Mount flags (linux/mount.h).
@@ -78,7 +79,18 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
+# The new mount API (linux/mount.h), for idmapped mounts.
+OPEN_TREE_CLONE = 1
+OPEN_TREE_CLOEXEC = os.O_CLOEXEC
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOUNT_ATTR_IDMAP = 0x100000
+
 _SYS_PIVOT_ROOT = 155  # x86_64
+_SYS_OPEN_TREE = 428  # x86_64
+_SYS_MOVE_MOUNT = 429  # x86_64
+_SYS_MOUNT_SETATTR = 442  # x86_64
 _SYS_CAPSET = 126  # x86_64
 _SYS_RT_SIGACTION = 13  # x86_64
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -118,6 +130,49 @@ def umount2(target: str, flags: int) -> None:
 
 def pivot_root(new_root: str, put_old: str) -> None:
     _check(_libc.syscall(_SYS_PIVOT_ROOT, new_root.encode(), put_old.encode()), "pivot_root")
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def open_tree(path: str, flags: int) -> int:
+    """A detached copy (``OPEN_TREE_CLONE``) of the mount at ``path``, as an fd."""
+    return _check(
+        _libc.syscall(_SYS_OPEN_TREE, ctypes.c_int(-100), path.encode(), ctypes.c_uint(flags)), f"open_tree({path})"
+    )
+
+
+def mount_setattr_idmap(fd: int, userns_fd: int, recursive: bool) -> None:
+    """Make the detached mount ``fd`` idmapped through the user namespace ``userns_fd``."""
+    attr = _MountAttr(MOUNT_ATTR_IDMAP, 0, 0, userns_fd)
+    flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
+    _check(
+        _libc.syscall(
+            _SYS_MOUNT_SETATTR, ctypes.c_int(fd), b"", ctypes.c_uint(flags), ctypes.byref(attr), ctypes.sizeof(attr)
+        ),
+        "mount_setattr(MOUNT_ATTR_IDMAP)",
+    )
+
+
+def move_mount(fd: int, target: str) -> None:
+    """Attach the detached mount ``fd`` at ``target``."""
+    _check(
+        _libc.syscall(
+            _SYS_MOVE_MOUNT,
+            ctypes.c_int(fd),
+            b"",
+            ctypes.c_int(-100),
+            target.encode(),
+            ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH),
+        ),
+        f"move_mount(-> {target})",
+    )
 
 
 def sethostname(name: str) -> None:

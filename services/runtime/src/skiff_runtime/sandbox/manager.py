@@ -1,9 +1,10 @@
 """Pod sandbox lifecycle: RunPodSandbox as one transaction, Stop and Remove as idempotent releases.
 
 RunPodSandbox takes, in order: the record (state CREATING), the pod cgroup, the namespaces (net, uts, ipc
-as the pod asks), the pod PID-namespace init (PID mode POD only), the pod /dev/shm, the CNI network, and
-the per-pod files. Each step pushes its undo on a stack; any failure pops the stack, so a failed
-RunPodSandbox releases everything it took (an IP, a mount, a cgroup, a process) and leaves no record.
+as the pod asks, owned by a pod user namespace when ``userns_options`` says POD: ``userns.py``), the pod
+PID-namespace init (PID mode POD only), the pod /dev/shm, the CNI network, and the per-pod files. Each
+step pushes its undo on a stack; any failure pops the stack, so a failed RunPodSandbox releases
+everything it took (an IP, a mount, a cgroup, a process) and leaves no record.
 StopPodSandbox kills the containers, runs CNI DEL (with the result ADD cached), unpins the namespaces and
 stops the PID-namespace init, as containerd does; RemovePodSandbox also removes the containers, the pod
 cgroup and the files. Both are safe to repeat.
@@ -28,7 +29,7 @@ from skiff_common.observability import get_logger
 
 from skiff_runtime.network.cni import CNIError
 from skiff_runtime.network.manager import NetworkManager
-from skiff_runtime.sandbox import cgroups, files, namespaces, pidns
+from skiff_runtime.sandbox import cgroups, files, namespaces, pidns, userns
 from skiff_runtime.store.base import RecordStore
 from skiff_runtime.store.container import ContainerRecord
 from skiff_runtime.store.sandbox import CREATING, NOTREADY, READY, SandboxRecord
@@ -80,15 +81,7 @@ def _validate(config: cri.PodSandboxConfig, runtime_handler: str) -> None:
             errors.append(FieldError(f"config.port_mappings[{i}].container_port", "Invalid value", "1-65535"))
         if not 0 <= port.host_port <= 65535:
             errors.append(FieldError(f"config.port_mappings[{i}].host_port", "Invalid value", "0-65535"))
-    opts = config.linux.security_context.namespace_options
-    if opts.userns_options.mode not in (cri.POD, cri.NODE) or opts.userns_options.uids:
-        errors.append(
-            FieldError(
-                "config.linux.security_context.namespace_options.userns_options",
-                "Unsupported value",
-                "user namespaces are not supported",
-            )
-        )
+    errors += userns.validate(config)
     if errors:
         raise Invalid("pod sandbox config is invalid", errors)
 
@@ -190,8 +183,12 @@ class SandboxManager:
         await asyncio.to_thread(cgroups.create, record.cgroup_parent)
         undo.append(lambda: asyncio.to_thread(cgroups.remove, record.cgroup_parent))
         kinds = ([] if record.host_network else ["net", "uts"]) + ([] if record.host_ipc else ["ipc"])
-        paths = await asyncio.to_thread(namespaces.create, self.run_root, record.id, kinds, record.hostname)
+        id_maps = userns.id_maps(config)
+        paths = await asyncio.to_thread(namespaces.create, self.run_root, record.id, kinds, record.hostname, id_maps)
         undo.append(lambda: asyncio.to_thread(namespaces.remove, paths.values()))
+        if id_maps is not None:
+            record.userns_path = str(paths["user"])
+            record.uid_maps, record.gid_maps = id_maps
         record.netns_path = str(paths.get("net", ""))
         record.uts_path = str(paths.get("uts", ""))
         record.ipc_path = str(paths.get("ipc", ""))
@@ -243,7 +240,9 @@ class SandboxManager:
         """Release the sandbox's runtime resources (network, namespaces, shm). Idempotent."""
         if record.netns_path:
             await self.network.teardown(record.id, record.netns_path)
-        await asyncio.to_thread(namespaces.remove, [record.netns_path, record.uts_path, record.ipc_path])
+        await asyncio.to_thread(
+            namespaces.remove, [record.netns_path, record.uts_path, record.ipc_path, record.userns_path]
+        )
         await asyncio.to_thread(pidns.stop, record.pause_pid, record.pause_start)
         await asyncio.to_thread(namespaces.unmount_shm, self.shm_dir(record.id))
 

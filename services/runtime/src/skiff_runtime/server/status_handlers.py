@@ -1,4 +1,8 @@
-"""Version, Status (RuntimeReady / NetworkReady, truthfully) and UpdateRuntimeConfig (pod CIDR)."""
+"""Version, Status (RuntimeReady / NetworkReady, truthfully) and UpdateRuntimeConfig (pod CIDR).
+
+The handlers' features tell the kubelet what they can do, as containerd's do: user namespaces (CRI
+``userns_options`` with idmapped mounts) when the executor makes idmapped mounts (Skiff's, crun, runc
+from 1.2)."""
 
 from __future__ import annotations
 
@@ -39,11 +43,12 @@ class StatusHandlers:
             cri.RuntimeCondition(type="RuntimeReady", status=True),
             cri.RuntimeCondition(type="NetworkReady", status=ready, reason=reason, message=message),
         ]
+        features = cri.RuntimeHandlerFeatures(user_namespaces=self.runtime.executor.user_namespaces)
         response = cri.StatusResponse(
             status=cri.RuntimeStatus(conditions=conditions),
             runtime_handlers=[
-                cri.RuntimeHandler(name="", features=cri.RuntimeHandlerFeatures()),
-                cri.RuntimeHandler(name="skiff", features=cri.RuntimeHandlerFeatures()),
+                cri.RuntimeHandler(name="", features=features),
+                cri.RuntimeHandler(name="skiff", features=features),
             ],
             features=cri.RuntimeFeatures(supplemental_groups_policy=True),
         )

@@ -6,7 +6,10 @@ is built by `process`; mounts, namespaces, cgroup and resources here.
 Namespaces: network, IPC and UTS are joined by path from the sandbox (or left out for NODE mode, which
 keeps the host's); PID is private per container (CONTAINER), the host's (NODE), another container's
 (TARGET) or the pod's (POD, shareProcessNamespace: the sandbox's PID-namespace init, see
-sandbox/pidns.py). Mount is always new; cgroup is new on cgroup v2 (as containerd). The seccomp
+sandbox/pidns.py). Mount is always new; cgroup is new on cgroup v2 (as containerd). A pod with its own
+user namespace (``hostUsers: false``) is joined by path too, with its mappings in ``linux.uidMappings``
+and ``gidMappings`` (runc and crun want them beside the path); a CRI mount with ``uidMappings`` becomes
+an OCI idmapped mount (the kubelet asks for every volume but hostPath). The seccomp
 profile is resolved by `seccomp` (none for privileged containers). A privileged container also gets
 every capability, the host's devices (allowed in its device cgroup), writable /sys and no masked paths.
 """
@@ -97,17 +100,28 @@ def _mounts(inputs: SpecInputs, privileged: bool) -> list[dict[str, Any]]:
                 [FieldError(f"{path}.host_path", "Not found", f"{m.host_path!r} does not exist on the node")],
             )
         options = ["rbind", _PROPAGATION.get(m.propagation, "rprivate"), "ro" if m.readonly else "rw"]
-        cri_mounts.append(
-            {
-                "destination": m.container_path,
-                "type": "bind",
-                "source": os.path.realpath(m.host_path),
-                "options": options,
-            }
-        )
+        mount: dict[str, Any] = {
+            "destination": m.container_path,
+            "type": "bind",
+            "source": os.path.realpath(m.host_path),
+            "options": options,
+        }
+        if m.uidMappings or m.gidMappings:
+            if not inputs.sandbox.userns_path:
+                raise Invalid(
+                    "container config is invalid",
+                    [FieldError(f"{path}.uidMappings", "Forbidden", "idmapped mounts need a pod user namespace")],
+                )
+            mount["uidMappings"] = _oci_maps(m.uidMappings)
+            mount["gidMappings"] = _oci_maps(m.gidMappings)
+        cri_mounts.append(mount)
     # parents before children, so /data is mounted before /data/cache (containerd sorts the same way)
     cri_mounts.sort(key=lambda m: len(Path(m["destination"]).parts))
     return mounts + cri_mounts
+
+
+def _oci_maps(maps: Any) -> list[dict[str, int]]:
+    return [{"containerID": m.container_id, "hostID": m.host_id, "size": m.length} for m in maps]
 
 
 def _namespaces(inputs: SpecInputs) -> list[dict[str, str]]:
@@ -149,6 +163,8 @@ def _namespaces(inputs: SpecInputs) -> list[dict[str, str]]:
         ns.append({"type": "ipc", "path": sb.ipc_path})
     if inputs.unified_cgroups:
         ns.append({"type": "cgroup"})
+    if sb.userns_path:
+        ns.append({"type": "user", "path": sb.userns_path})
     return ns
 
 
@@ -216,6 +232,9 @@ def build(inputs: SpecInputs) -> BuiltSpec:
         "maskedPaths": [] if sc.privileged else (list(sc.masked_paths) or list(defaults.MASKED_PATHS)),
         "readonlyPaths": [] if sc.privileged else (list(sc.readonly_paths) or list(defaults.READONLY_PATHS)),
     }
+    if inputs.sandbox.userns_path:
+        linux["uidMappings"] = [{"containerID": c, "hostID": h, "size": n} for c, h, n in inputs.sandbox.uid_maps]
+        linux["gidMappings"] = [{"containerID": c, "hostID": h, "size": n} for c, h, n in inputs.sandbox.gid_maps]
     if sc.privileged:  # every host device, and the cgroup lets them be used
         linux["devices"] = defaults.host_devices()
         linux["resources"]["devices"] = [{"allow": True, "access": "rwm"}]

@@ -42,6 +42,9 @@ class SandboxRecord:
     privileged: bool = False
     pause_pid: int = 0  # init of the pod PID namespace (PID mode POD), 0 if none
     pause_start: int = 0  # its start time, to tell it from a process that reused the PID
+    userns_path: str = ""  # the pinned pod user namespace (hostUsers: false), "" for the host's
+    uid_maps: list[list[int]] = field(default_factory=list)  # [[container_id, host_id, size]]
+    gid_maps: list[list[int]] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SandboxRecord:

@@ -29,6 +29,7 @@ from typing import Any
 
 import skiff_runtime
 from skiff_runtime.oci.spec import load_spec
+from skiff_runtime.oci.stdio import empty_stdin
 from skiff_runtime.oci.wire import exec_request, is_alive, read_record
 from skiff_runtime.streaming import channels as ch
 from skiff_runtime.streaming.fdio import close_quietly, read_chunk, write_all
@@ -90,6 +91,8 @@ async def _start_helper(target: ExecTarget, request: dict[str, Any]) -> tuple[as
     """Spawn ``nsenter.py``, hand it the request; for a tty, receive the pty master (None if it failed)."""
     ours, theirs = socket.socketpair()
     pipe, null = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
+    piped_stdin = target.stdin and not target.tty
+    stdin = pipe if piped_stdin else empty_stdin()  # not the host's /dev/null (oci/stdio.py)
     with ours:
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -100,7 +103,7 @@ async def _start_helper(target: ExecTarget, request: dict[str, Any]) -> tuple[as
                 str(theirs.fileno()),
                 "--parent",
                 str(os.getpid()),
-                stdin=pipe if target.stdin and not target.tty else null,
+                stdin=stdin,
                 stdout=pipe if not target.tty else null,
                 stderr=pipe,  # without a tty: the command's stderr; with one: the helper's own failures
                 pass_fds=(theirs.fileno(),),
@@ -108,6 +111,8 @@ async def _start_helper(target: ExecTarget, request: dict[str, Any]) -> tuple[as
             )
         finally:
             theirs.close()
+            if not piped_stdin:
+                os.close(stdin)
         try:
             ours.setblocking(False)
             await asyncio.get_running_loop().sock_sendall(ours, json.dumps(request).encode())

@@ -59,6 +59,13 @@ def privileged(spec: Any) -> Violation | None:
     return None
 
 
+def _in_user_namespace(spec: Any) -> bool:
+    """``hostUsers: false``: root in the pod is an unprivileged host user, so (KEP-127, Kubernetes'
+    ``relaxPolicyForUserNamespacePod``) restricted's runAsNonRoot and runAsUser are not checked. Every
+    other check holds as for any pod: baseline's capabilities.add too, as in Kubernetes."""
+    return spec.HasField("host_users") and not spec.host_users
+
+
 def capabilities_baseline(spec: Any) -> Violation | None:
     bad_names, caps = [], []
     for c in _containers(spec):
@@ -158,6 +165,8 @@ def privilege_escalation(spec: Any) -> Violation | None:
 
 
 def run_as_non_root(spec: Any) -> Violation | None:
+    if _in_user_namespace(spec):
+        return None
     pod_sc = spec.security_context if spec.HasField("security_context") else None
     pod_true = pod_sc is not None and pod_sc.HasField("run_as_non_root") and pod_sc.run_as_non_root
     explicit_false_pod = pod_sc is not None and pod_sc.HasField("run_as_non_root") and not pod_sc.run_as_non_root
@@ -180,6 +189,8 @@ def run_as_non_root(spec: Any) -> Violation | None:
 
 
 def run_as_user(spec: Any) -> Violation | None:
+    if _in_user_namespace(spec):
+        return None
     parts = []
     if spec.HasField("security_context") and spec.security_context.HasField("run_as_user"):
         if spec.security_context.run_as_user == 0:

@@ -186,6 +186,10 @@ def validate_pod_spec(spec: pod_pb2.PodSpec, path: str) -> list[FieldError]:
         )
     if spec.node_name:
         errs += validation.validate_dns1123_subdomain(spec.node_name, f"{path}.nodeName")
+    if spec.HasField("host_users") and not spec.host_users:  # Kubernetes' validateHostUsers
+        for field, on in (("hostNetwork", spec.host_network), ("hostPID", spec.host_pid), ("hostIPC", spec.host_ipc)):
+            if on:
+                errs.append(FieldError(f"{path}.{field}", "Forbidden", "when `hostUsers` is false"))
     return errs
 
 

@@ -58,6 +58,7 @@ class ContainerStats:
 
 class Executor(Protocol):
     name: str
+    user_namespaces: bool  # can run user-namespace pods: idmapped mounts work
 
     async def create(self, container_id: str, bundle: Path, *, log_path: Path | None) -> ContainerState: ...
     async def start(self, container_id: str) -> None: ...

@@ -3,6 +3,9 @@
 Everything stateful is shared with ``SkiffExecutor`` (the shim, its state file and socket, CRI logs,
 OOM detection, stats, restart-safety); this class only selects the shim's runtime backend, runs
 ``<runtime> delete --force`` on delete, and implements ``exec_sync`` with ``<runtime> exec``.
+Idmapped mounts (``mounts[].uidMappings``, user-namespace pods) need runc >= 1.2 (its ``features`` say
+``mountExtensions.idmap``) or crun: an older runc would silently make a plain bind mount, so such a
+bundle is refused with the reason instead.
 Useful as a reference implementation to compare our executor against, and as a fallback.
 """
 
@@ -17,10 +20,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from skiff_runtime.oci.errors import ExecutorError
-from skiff_runtime.oci.executor.api import register
+from skiff_runtime.oci.errors import ExecutorError, InvalidBundle
+from skiff_runtime.oci.executor.api import ContainerState, register
 from skiff_runtime.oci.executor.skiff import SkiffExecutor
 from skiff_runtime.oci.runc_cli import runtime_argv
+from skiff_runtime.oci.stdio import empty_stdin
 
 
 class RuncExecutor(SkiffExecutor):
@@ -32,6 +36,19 @@ class RuncExecutor(SkiffExecutor):
         self.name = name
         self.binary = binary
         self.runtime_root = str(self.state_root / f".runtime-{name}")
+        self.user_namespaces = _supports_idmapped_mounts(binary, name)
+
+    async def create(self, container_id: str, bundle: Path, *, log_path: Path | None) -> ContainerState:
+        if not self.user_namespaces:
+            try:
+                mounts = json.loads((bundle / "config.json").read_text()).get("mounts") or []
+            except (OSError, ValueError, AttributeError):
+                mounts = []  # the shim reports an unreadable bundle with its field
+            for i, m in enumerate(mounts):
+                if isinstance(m, dict) and (m.get("uidMappings") or m.get("gidMappings")):
+                    reason = f"{self.binary} cannot make idmapped mounts (runc >= 1.2 or crun can)"
+                    raise InvalidBundle(f"mounts[{i}].uidMappings", reason)
+        return await super().create(container_id, bundle, log_path=log_path)
 
     def _shim_args(self) -> list[str]:
         return ["--runtime", self.binary, "--runtime-root", self.runtime_root]
@@ -83,12 +100,16 @@ class RuncExecutor(SkiffExecutor):
         process_file = self._dir(container_id) / f"exec-{token}.json"
         process_file.write_text(json.dumps(self._exec_process(container_id, argv, env or [])))
         cmd = ["exec", "--process", str(process_file), "--pid-file", str(pid_file), container_id]
-        proc = await asyncio.create_subprocess_exec(
-            *runtime_argv(self.binary, self.runtime_root, *cmd),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        stdin = empty_stdin()  # never the host's /dev/null: crun chowns it (oci/stdio.py)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *runtime_argv(self.binary, self.runtime_root, *cmd),
+                stdin=stdin,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        finally:
+            os.close(stdin)
         try:
             async with asyncio.timeout(timeout):
                 out, err = await proc.communicate()
@@ -105,6 +126,17 @@ class RuncExecutor(SkiffExecutor):
             process_file.unlink(missing_ok=True)
         rc = proc.returncode or 0
         return (128 - rc if rc < 0 else rc), out, err
+
+
+def _supports_idmapped_mounts(binary: str, name: str) -> bool:
+    """``<runtime> features`` (runc >= 1.1) lists ``linux.mountExtensions.idmap`` from runc 1.2; crun has
+    had idmapped mounts since long before it printed features."""
+    try:
+        out = subprocess.run([binary, "features"], capture_output=True, text=True, timeout=10, check=False).stdout
+        idmap = json.loads(out).get("linux", {}).get("mountExtensions", {}).get("idmap", {})
+        return bool(idmap.get("enabled"))
+    except (OSError, ValueError, AttributeError, subprocess.TimeoutExpired):
+        return name == "crun"
 
 
 register("runc", RuncExecutor)

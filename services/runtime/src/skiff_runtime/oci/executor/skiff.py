@@ -93,6 +93,7 @@ def _to_state(rec: Record) -> ContainerState:
 
 class SkiffExecutor:
     name = "skiff"
+    user_namespaces = True  # user namespaces with idmapped mounts (CRI RuntimeHandlerFeatures)
 
     def __init__(self, state_root: Path, *, use_zygote: bool | None = None) -> None:
         """use_zygote: fork shims from the shared factory (``shim/zygote.py``); None reads SKIFF_OCI_ZYGOTE."""

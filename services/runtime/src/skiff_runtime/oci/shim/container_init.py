@@ -3,7 +3,7 @@
 The shim has already entered/created the pid namespace for its children (``unshare(CLONE_NEWPID)`` or
 ``setns`` affect only *children*), so this process is PID 1 of the container. Here we:
 
-1. wire stdio (stdin ``/dev/null``; stdout/stderr the shim's log pipes) and close every other fd;
+1. wire stdio (stdin an empty pipe, ``oci/stdio.py``; stdout/stderr the shim's log pipes) and close every other fd;
 2. ``setns`` into namespaces given by ``path`` (the pod sandbox's net/ipc/uts), ``unshare`` the rest
    except cgroup;
 3. build the rootfs and ``pivot_root`` (``rootfs.py``); before the first cgroup mount, or after
@@ -18,7 +18,8 @@ The shim has already entered/created the pid namespace for its children (``unsha
    ``no_new_privs`` while still fully privileged;
 6. **the start handshake**: write ``R`` on the sync pipe, then block reading the start pipe. The shim
    writes ``S`` when ``start`` is requested. EOF instead means the shim died or gave up: exit quietly;
-7. load the seccomp filter (``oci/seccomp.py``), drop privileges (``caps.py``), ``chdir(cwd)`` as
+7. join the user namespace, if any (``userns.py``: everything above ran as the host's root), load
+   the seccomp filter (``oci/seccomp.py``), drop privileges (``caps.py``), ``chdir(cwd)`` as
    the target user, reset signal dispositions
    (Python ignores SIGPIPE; ignored signals survive exec), ``execvpe``.
 
@@ -39,7 +40,9 @@ from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.caps import drop_privileges
 from skiff_runtime.oci.jsonfields import env_dict
 from skiff_runtime.oci.shim.rootfs import finalize_rootfs, setup_rootfs
+from skiff_runtime.oci.shim.userns import ContainerUserns
 from skiff_runtime.oci.spec import Spec
+from skiff_runtime.oci.stdio import empty_stdin
 
 
 def _close_fds(keep: set[int]) -> None:
@@ -75,12 +78,13 @@ class CgroupGate:
 
 
 def enter_namespaces(spec: Spec) -> bool:
-    """setns for path-given namespaces (pid is the shim's job), then one unshare for the new ones
-    except cgroup (``CgroupGate``). True when a new cgroup namespace is still to be made."""
+    """setns for path-given namespaces (pid is the shim's job; user comes last, ``ContainerUserns``),
+    then one unshare for the new ones except cgroup (``CgroupGate``). True when a new cgroup namespace
+    is still to be made."""
     new_flags = 0
     for ns in spec.namespaces:
         flag, _ = sc.NAMESPACES[ns.type]
-        if ns.type == "pid":
+        if ns.type in ("pid", "user"):
             continue
         if ns.path:
             fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
@@ -107,14 +111,16 @@ def run_init(
     cgroup_r: int,
 ) -> NoReturn:
     try:
-        devnull = os.open("/dev/null", os.O_RDWR)
-        os.dup2(devnull, 0)
+        stdin = empty_stdin()  # not the host's /dev/null, which the container could chmod (oci/stdio.py)
+        os.dup2(stdin, 0)
+        os.close(stdin)
         os.dup2(stdout, 1)
         os.dup2(stderr, 2)
         _close_fds({sync_w, start_r, cgroup_r})
         os.setsid()  # own session and process group, apart from the shim's (as runc does)
+        users = ContainerUserns(spec)  # opened before any setns: its path is the host's
         gate = CgroupGate(cgroup_r, enter_namespaces(spec))
-        setup_rootfs(spec, gate)  # enters the gate before a cgroup mount, if any
+        setup_rootfs(spec, gate, users)  # enters the gate before a cgroup mount, if any
         gate()
         uts = spec.namespace("uts")
         if spec.hostname and uts is not None and not uts.path:
@@ -135,6 +141,7 @@ def run_init(
             os._exit(0)
         os.close(start_r)
         p = spec.process
+        users.join()  # after it we hold every capability in the user namespace, none outside
         seccomp.apply(spec.seccomp)  # still holding CAP_SYS_ADMIN: no need for no_new_privs
         drop_privileges(
             uid=p.uid,

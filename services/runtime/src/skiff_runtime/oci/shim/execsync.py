@@ -22,14 +22,16 @@ from typing import Any, NoReturn
 
 from skiff_runtime.oci.cgroups import CgroupDriver
 from skiff_runtime.oci.shim.nsexec import become, enter_namespaces
+from skiff_runtime.oci.stdio import empty_stdin
 
 OUTPUT_CAP = 16 << 20
 
 
 def _child(req: dict[str, Any], out_w: int, err_w: int, driver: CgroupDriver, cgroups_path: str) -> NoReturn:
     try:
-        devnull = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(devnull, 0)
+        stdin = empty_stdin()  # not the host's /dev/null (oci/stdio.py)
+        os.dup2(stdin, 0)
+        os.close(stdin)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         # Everything else is the shim's (epoll, sockets, log file): none of it belongs in the container.

@@ -4,12 +4,13 @@ Normally the shim runs exec requests itself (``execsync.py``, no interpreter sta
 and the streaming server's exec helper (``skiff_runtime.streaming.nsenter``), share
 ``enter_namespaces`` and ``become`` from here. The request is ``wire.exec_request``.
 
-Reads one JSON request from stdin (then stdin becomes ``/dev/null``), and:
+Reads one JSON request from stdin (then stdin becomes an empty pipe, ``oci/stdio.py``), and:
 
 1. joins the container's cgroup (so the command is limited and accounted like the container);
 2. opens every ``/proc/<pid>/ns/*`` *before* switching any (after ``setns`` into the mount namespace,
    ``/proc`` is the container's), after checking the pid is still the container init (start time);
-3. ``setns`` into cgroup, ipc, uts, net, pid and finally mnt (namespaces equal to ours are skipped);
+3. ``setns`` into cgroup, ipc, uts, net, pid, mnt and finally user (namespaces equal to ours are
+   skipped; the container init joins its user namespace last too, see ``userns.py``);
 4. forks, because only children enter a pid namespace; the child drops privileges as the container's
    process spec says, sets ``PR_SET_PDEATHSIG(SIGKILL)`` (so killing this helper on timeout kills the
    command too), ``chdir``s and execs. The parent relays its exit status (128+signal for signals).
@@ -33,9 +34,11 @@ from skiff_runtime.oci import syscalls as sc
 from skiff_runtime.oci.caps import drop_privileges
 from skiff_runtime.oci.cgroups import detect_driver
 from skiff_runtime.oci.jsonfields import env_dict
+from skiff_runtime.oci.stdio import empty_stdin
 from skiff_runtime.oci.wire import start_time
 
-_ORDER = ("cgroup", "ipc", "uts", "network", "pid", "mount")
+# user last: once in it we hold no capability over the host-owned pid and mount namespaces
+_ORDER = ("cgroup", "ipc", "uts", "network", "pid", "mount", "user")
 
 
 def enter_namespaces(pid: int) -> None:
@@ -97,9 +100,9 @@ def become(req: dict[str, Any], parent_alive: int | None, *, controlling_tty: in
 
 def main() -> int:
     req = json.loads(sys.stdin.buffer.read())
-    devnull = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
+    stdin = empty_stdin()  # not the host's /dev/null (oci/stdio.py)
+    os.dup2(stdin, 0)
+    os.close(stdin)
     pid = req["pid"]
     try:
         if start_time(pid) != req["pid_start"]:

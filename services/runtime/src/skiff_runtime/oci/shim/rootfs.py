@@ -12,6 +12,9 @@ Runs inside the container init after ``unshare(CLONE_NEWNS)`` and before exec:
 6. masked paths (``/dev/null`` bound over files, read-only empty tmpfs over directories), read-only
    paths (recursive bind + read-only remount), and finally a read-only ``/`` if ``root.readonly``.
 
+In a user namespace (``userns.py``) bind mounts with ``uidMappings`` are idmapped, and fresh tmpfs,
+devpts and mqueue mounts get their ``uid=``/``gid=`` as the container means them.
+
 Bind mounts with ``ro``/``nosuid``/... need a second ``MS_REMOUNT|MS_BIND`` call: the kernel ignores
 those flags on the initial bind. Propagation flags also need their own call.
 """
@@ -24,6 +27,7 @@ import stat
 from collections.abc import Callable
 
 from skiff_runtime.oci import syscalls as sc
+from skiff_runtime.oci.shim.userns import ContainerUserns
 from skiff_runtime.oci.spec import Mount, Spec
 
 _FLAGS: dict[str, tuple[bool, int]] = {  # option -> (clear?, flag)
@@ -130,15 +134,20 @@ def _make_target(target: str, source: str, is_bind: bool) -> None:
         os.makedirs(target, exist_ok=True)
 
 
-def _mount_one(rootfs: str, m: Mount) -> None:
+def _mount_one(rootfs: str, m: Mount, users: ContainerUserns | None) -> None:
     flags, prop, data = parse_options(m.options)
+    if users is not None:
+        data = users.mount_data(m.type, data)
     target = secure_join(rootfs, m.destination)
     is_bind = m.type == "bind" or bool(flags & sc.MS_BIND)
     _make_target(target, m.source, is_bind)
     if m.type == "cgroup":
         _mount_cgroup(target, flags)
     elif is_bind:
-        sc.mount(m.source, target, None, sc.MS_BIND | (flags & sc.MS_REC))
+        if m.uid_mappings and users is not None:
+            users.bind_idmapped(m, target, recursive=bool(flags & sc.MS_REC))
+        else:
+            sc.mount(m.source, target, None, sc.MS_BIND | (flags & sc.MS_REC))
         remount = flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
         if remount:
             sc.mount(m.source, target, None, sc.MS_BIND | sc.MS_REMOUNT | remount)
@@ -185,9 +194,12 @@ def _populate_dev(dev: str) -> None:
             os.mknod(path, mode | stat.S_IFCHR, os.makedev(major, minor))
             os.chmod(path, mode)  # mknod honours the umask
         except PermissionError:
-            # No CAP_MKNOD (nested/unprivileged): bind the host node instead.
+            # No CAP_MKNOD (nested/unprivileged): bind the host node onto a placeholder in our tmpfs,
+            # read-only, so the container cannot chmod/chown the host's node through it (EROFS); reads and
+            # writes of a device node work on a read-only mount.
             open(path, "a").close()
             sc.mount(f"/dev/{name}", path, None, sc.MS_BIND)
+            sc.mount("", path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NOEXEC)
     for name, target in _DEV_LINKS.items():
         if not os.path.lexists(f"{dev}/{name}"):
             os.symlink(target, f"{dev}/{name}")
@@ -206,7 +218,9 @@ def _create_devices(rootfs: str, spec: Spec) -> None:
         os.chown(target, d.uid, d.gid)
 
 
-def setup_rootfs(spec: Spec, before_cgroup_mount: Callable[[], None] = lambda: None) -> None:
+def setup_rootfs(
+    spec: Spec, before_cgroup_mount: Callable[[], None] = lambda: None, users: ContainerUserns | None = None
+) -> None:
     """Everything up to and including pivot_root. Caller already unshared the mount namespace.
     ``before_cgroup_mount`` runs (once) before the first cgroup mount: the init enters its cgroup
     namespace there, since a cgroup mount shows the cgroup namespace root of whoever mounts it."""
@@ -217,7 +231,7 @@ def setup_rootfs(spec: Spec, before_cgroup_mount: Callable[[], None] = lambda: N
     for m in spec.mounts:
         if m.type in ("cgroup", "cgroup2"):
             before_cgroup_mount()
-        _mount_one(rootfs, m)
+        _mount_one(rootfs, m, users)
     _create_devices(rootfs, spec)
     os.chdir(rootfs)
     sc.pivot_root(".", ".")

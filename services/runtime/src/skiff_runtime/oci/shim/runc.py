@@ -29,6 +29,7 @@ from skiff_runtime.oci.runc_cli import runtime_argv
 from skiff_runtime.oci.shim.answer import created_record, failure, report
 from skiff_runtime.oci.shim.supervisor import Supervisor
 from skiff_runtime.oci.spec import load_spec
+from skiff_runtime.oci.stdio import empty_stdin
 from skiff_runtime.oci.wire import write_record
 
 
@@ -68,7 +69,11 @@ def create_with_runtime(args: argparse.Namespace) -> Supervisor | None:
         cmd = runtime_argv(
             args.runtime, args.runtime_root, "create", "--bundle", args.bundle, "--pid-file", str(pid_file), args.id
         )
-        result = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, timeout=60)
+        stdin = empty_stdin()  # never the host's /dev/null: crun chowns it (oci/stdio.py)
+        try:
+            result = subprocess.run(cmd, stdin=stdin, stdout=out_w, stderr=err_w, timeout=60)
+        finally:
+            os.close(stdin)
         os.close(out_w)
         os.close(err_w)
         if result.returncode != 0:
