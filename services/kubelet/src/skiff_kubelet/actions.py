@@ -39,8 +39,8 @@ from skiff_kubelet.pod_cgroups import limit_pod_pids
 from skiff_kubelet.runtime_state import PodRuntime
 from skiff_kubelet.sandbox import build_sandbox_config
 from skiff_kubelet.service_env import pod_service_env
-from skiff_kubelet.volume_refresh import VolumeRefresher
 from skiff_kubelet.userns import PodIdRange, UsernsError, UsernsManager
+from skiff_kubelet.volume_refresh import VolumeRefresher
 
 log = get_logger(__name__)
 ContainerConfig = cri.ContainerConfig  # the class attribute `cri` (the client) hides the module there
