@@ -96,7 +96,7 @@ class ResourceQuotaController:
             return informer.store.by_index(NAMESPACE_INDEX, namespace)
         resource, group = source
         try:
-            listed = await self.api.list_all(f"{resource}.{group}" if group else resource, namespace)
+            listed: Any = await self.api.list_all(f"{resource}.{group}" if group else resource, namespace)
         except errors.NotFound:
             return []  # a kind this cluster does not serve: nothing of it exists
         return list(listed.items)
