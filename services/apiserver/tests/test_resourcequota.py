@@ -195,3 +195,23 @@ async def test_status_not_yet_computed(api) -> None:  # type: ignore[no-untyped-
         await api.stub.Delete(pb.DeleteRequest(resource="services", namespace=ns, name="s"))  # cache behind
         await asyncio.sleep(0.02)
     raise AssertionError("never refused")
+
+
+async def test_two_apiservers_cannot_both_take_the_last_slot(server_factory) -> None:  # type: ignore[no-untyped-def]
+    """Each apiserver charges its own creates one batch at a time; between apiservers the compare-and-swap
+    on the quota decides, and the loser checks its creates again against what the winner stored."""
+    a = await server_factory()
+    b = await server_factory()  # a replica on the same etcd data
+    ns = await _namespace(a)
+    await create(a.stub, _quota({"pods": "4", "count/configmaps": "100"}, namespace=ns))
+    await _sync_status(a, ns, "q")
+    await _sync_status(b, ns, "q", {"pods": "0", "count/configmaps": "0"})
+    results = await asyncio.gather(
+        *(create((a if i % 2 else b).stub, pod(f"p{i}", ns)) for i in range(16)), return_exceptions=True
+    )
+    admitted = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert len(admitted) == 4 and len(refused) == 12, [r.details() for r in refused]
+    assert all(r.code() == grpc.StatusCode.PERMISSION_DENIED for r in refused)
+    q = await get(a.stub, "resourcequotas", "q", ns)
+    assert {k: v.value for k, v in q.status.used.items()} == {"pods": "4", "count/configmaps": "0"}

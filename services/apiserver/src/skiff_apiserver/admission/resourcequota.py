@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.message import Message
@@ -49,6 +50,9 @@ class ResourceQuotaAdmission:
         # The quotas this apiserver wrote last, until the watch cache has them: the next create in the
         # namespace starts from them instead of losing a swap against its own predecessor.
         self._written: dict[bytes, Any] = {}
+        # Creates waiting for their namespace's lock: the holder checks and charges all of them with one
+        # write per quota, as Kubernetes' evaluator batches a namespace's queue.
+        self._pending: dict[str, list[_Request]] = {}
 
     def _quotas(self, namespace: str) -> list[Any]:
         cache = self.caches.get(self.info.resource)
@@ -74,15 +78,47 @@ class ResourceQuotaAdmission:
         namespace = target.metadata.namespace
         if not self._quotas(namespace):
             return
+        request = _Request(info, target, dry_run, asyncio.get_running_loop().create_future())
+        # A request whose create was cancelled while it waited is still settled; nobody reads that outcome.
+        request.outcome.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._pending.setdefault(namespace, []).append(request)
         lock = self._locks.setdefault(namespace, asyncio.Lock())
         async with lock:
-            # Every quota is checked before any is charged, so a refusal by one leaves the others untouched.
-            plans = [(q, self._check(q, info, target)) for q in self._quotas(namespace)]
-            if dry_run:
-                return
-            for quota, used in plans:
-                if used is not None:
-                    await self._charge(quota, used, info, target)
+            batch = self._pending.pop(namespace, [])
+            if batch:  # else an earlier holder of the lock took this request in its batch
+                await self._admit(namespace, batch)
+        await request.outcome
+
+    async def _admit(self, namespace: str, batch: list[_Request]) -> None:
+        """Check the batch in arrival order against the quotas as each predecessor left them, then write
+        each changed quota once; every request's outcome is set, whatever happens."""
+        try:
+            states = {self._key(q): q for q in self._quotas(namespace)}
+            charged: dict[bytes, list[_Request]] = {}
+            admitted: list[_Request] = []
+            for r in batch:
+                try:
+                    # Every quota is checked before any is charged: a refusal by one leaves the others alone.
+                    plans = {key: self._check(q, r.info, r.obj) for key, q in states.items()}
+                except errors.Forbidden as exc:
+                    r.outcome.set_exception(exc)
+                    continue
+                admitted.append(r)
+                if r.dry_run:
+                    continue
+                for key, used in plans.items():
+                    if used is not None:
+                        states[key] = _with_used(states[key], used)
+                        charged.setdefault(key, []).append(r)
+            for key, requests in charged.items():
+                await self._write(key, states[key], requests)
+            for r in admitted:
+                if not r.outcome.done():
+                    r.outcome.set_result(None)
+        finally:
+            for r in batch:  # cancelled or failed midway: the others must not wait forever
+                if not r.outcome.done():
+                    r.outcome.set_exception(_try_again(f'in the namespace "{namespace}"'))
 
     @staticmethod
     def _check(quota: Any, info: KindInfo, obj: Any) -> dict[str, str] | None:
@@ -92,29 +128,57 @@ class ResourceQuotaAdmission:
             resource = f"{info.resource}.{info.group}" if info.group else info.resource
             raise errors.Forbidden(f'{resource} "{obj.metadata.name}" is forbidden: {exc}') from None
 
-    async def _charge(self, quota: Any, used: dict[str, str] | None, info: KindInfo, obj: Any) -> None:
-        """Compare-and-swap the new usage; a lost swap re-reads the quota and checks the object again."""
+    async def _write(self, key: bytes, quota: Any, requests: list[_Request]) -> None:
+        """Compare-and-swap the quota with the batch's charges; a lost swap re-reads it and checks the
+        requests again, in order, against what is stored now (refusing those that no longer fit)."""
         for _ in range(RETRIES):
-            if used is None:
-                return
-            charged: Any = copy(quota)
-            charged.status.used.clear()
-            for name, value in used.items():
-                charged.status.used[name].value = value
-            key = self._key(quota)
             try:
                 rv = await self.client.update(
-                    key, codec.encode(charged), int(quota.metadata.resource_version), counter=True
+                    key, codec.encode(quota), int(quota.metadata.resource_version), counter=True
                 )
-                charged.metadata.resource_version = str(rv)
-                self._written[key] = charged
+                quota.metadata.resource_version = str(rv)
+                self._written[key] = quota
                 return
             except CompareFailed as exc:
                 if exc.current is None:
                     return  # the quota was deleted meanwhile: nothing to charge
                 quota = codec.decode(self.info, exc.current.value, exc.current.mod_revision)
-            used = self._check(quota, info, obj)
-        raise errors.Conflict(
-            f'Operation cannot be fulfilled on resourcequotas "{quota.metadata.name}": too many concurrent '
-            "creates; please try again"
-        )
+            kept = []
+            for r in requests:
+                if r.outcome.done():
+                    continue
+                try:
+                    used = self._check(quota, r.info, r.obj)
+                except errors.Forbidden as refused:
+                    r.outcome.set_exception(refused)
+                    continue
+                if used is not None:
+                    quota = _with_used(quota, used)
+                kept.append(r)
+            requests = kept
+            if not requests:
+                return
+        for r in requests:
+            r.outcome.set_exception(_try_again(f'"{quota.metadata.name}"'))
+
+
+@dataclass
+class _Request:
+    info: KindInfo
+    obj: Any
+    dry_run: bool
+    outcome: asyncio.Future[None]
+
+
+def _with_used(quota: Any, used: dict[str, str]) -> Any:
+    out: Any = copy(quota)  # never the watch cache's object
+    out.status.used.clear()
+    for name, value in used.items():
+        out.status.used[name].value = value
+    return out
+
+
+def _try_again(which: str) -> errors.Conflict:
+    return errors.Conflict(
+        f"Operation cannot be fulfilled on resourcequotas {which}: too many concurrent writers; please try again"
+    )
