@@ -7,10 +7,13 @@ requests.memory=1Gi``). When there is room, the object's cost is charged to ``st
 object is written, by a compare-and-swap on the quota's mod revision: two creates racing for the last
 slot read the same usage, one swap wins and the loser re-reads the quota and is checked again, so both
 cannot squeeze under the limit (Kubernetes' quota evaluator does the same with resourceVersion-guarded
-updates). Within one apiserver the creates of a namespace are checked and charged one at a time (a lock per
-namespace, as Kubernetes' evaluator works one namespace's queue at a time), so only other apiservers and
-the controller can make a swap fail. A create that fails after it was charged leaves usage too high until
-the resourcequota controller recomputes it, as in Kubernetes; a dry run is checked but charges nothing.
+updates). Within one apiserver the creates of a namespace queue for its lock; the holder takes all that
+wait as one batch, checks them in arrival order and writes each changed quota once (Kubernetes' evaluator
+batches one namespace's queue the same way), so only other apiservers and the controller can make a swap
+fail, and a lost swap re-checks the batch against the winner's usage. A create that fails after it was
+charged (or a request refused by a second quota's re-check after a first quota was written) leaves usage
+too high until the resourcequota controller recomputes it, as in Kubernetes; a dry run is checked but
+charges nothing.
 
 It runs after defaulting, LimitRanger and validation (the registry's validating admission), so the
 amounts charged are the ones stored. Quotas are read from the watch cache, or from this apiserver's own
