@@ -84,7 +84,7 @@ def _used(ns: str) -> dict[str, str]:
     return dict(get_json("resourcequota", "mem-cpu-demo", f"--namespace={ns}").get("status", {}).get("used", {}))
 
 
-def test_memory_and_cpu_quota(namespace: Any) -> None:
+def test_memory_and_cpu_quota(namespace: Any, skiff: Any) -> None:
     ns = namespace("quota-mem-cpu-example")
     kubectl("apply", "-f", str(EXAMPLES / "quota-mem-cpu.yaml"), f"--namespace={ns}")
     zero = {"limits.cpu": "0", "limits.memory": "0", "requests.cpu": "0", "requests.memory": "0"}
@@ -96,10 +96,13 @@ def test_memory_and_cpu_quota(namespace: Any) -> None:
         "hard": {"limits.cpu": "2", "limits.memory": "2Gi", "requests.cpu": "1", "requests.memory": "1Gi"},
         "used": {"limits.cpu": "800m", "limits.memory": "800Mi", "requests.cpu": "400m", "requests.memory": "600Mi"},
     }
-    table = kubectl("get", "quota", f"--namespace={ns}").stdout.splitlines()
-    assert table[0].split() == ["NAME", "AGE", "REQUEST", "LIMIT"]
-    assert "requests.cpu: 400m/1, requests.memory: 600Mi/1Gi" in table[1]
-    assert table[1].rstrip().endswith("limits.cpu: 800m/2, limits.memory: 800Mi/2Gi")
+    for table in (
+        kubectl("get", "quota", f"--namespace={ns}").stdout.splitlines(),
+        skiff("get", "quota", "-n", ns).stdout.splitlines(),  # the same server-side Table
+    ):
+        assert table[0].split() == ["NAME", "AGE", "REQUEST", "LIMIT"]
+        assert "requests.cpu: 400m/1, requests.memory: 600Mi/1Gi" in table[1]
+        assert table[1].rstrip().endswith("limits.cpu: 800m/2, limits.memory: 800Mi/2Gi")
 
     second = str(EXAMPLES / "quota-mem-cpu-pod-2.yaml")
     refused = kubectl("apply", "-f", second, f"--namespace={ns}", check=False)
