@@ -81,3 +81,15 @@ def test_object_counts() -> None:
         "services.loadbalancers": "1",
         "services": "2",
     }
+
+
+def test_a_pod_stuck_terminating_is_released_when_its_grace_runs_out() -> None:
+    quota = _quota({"pods": "5"})
+    stuck = _pod()
+    stuck.metadata.deletion_timestamp.seconds = 1000
+    stuck.metadata.deletion_grace_period_seconds = 30
+    objects = {("pods", ""): [stuck, _pod()]}
+    assert usage.status(quota, objects, now=1010)[1] == {"pods": "2"}
+    assert usage.next_release(objects[("pods", "")], now=1010) == 1030
+    assert usage.status(quota, objects, now=1031)[1] == {"pods": "1"}
+    assert usage.next_release(objects[("pods", "")], now=1031) is None

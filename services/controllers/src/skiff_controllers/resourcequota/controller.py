@@ -13,7 +13,8 @@ What wakes a quota, as in Kubernetes: its creation and any change of spec.hard (
 admission charges status.used before the object it charged is stored, so a recompute on every charge
 would race with the create and give the charge back too early); and replenishment, when usage can only
 have gone down: an object deleted, a pod turned terminal or started terminating, a Service changed its
-type or ports. Creates are charged by ResourceQuota admission, so nothing here reacts to them. Between
+type or ports; a pod stuck terminating (lost node) is looked at again when its deletion grace runs out.
+Creates are charged by ResourceQuota admission, so nothing here reacts to them. Between
 those events the periodic resync corrects any drift (a charge for a create that then failed). A restart
 finds every quota in the informer's first list.
 """
@@ -21,6 +22,7 @@ finds every quota in the informer's first list.
 from __future__ import annotations
 
 import logging
+import time
 from copy import deepcopy
 from typing import Any
 
@@ -107,7 +109,8 @@ class ResourceQuotaController:
             return None
         namespace = quota.metadata.namespace
         objects = {src: await self._objects(src, namespace) for src in usage.sources(quota.spec.hard)}
-        hard, used = usage.status(quota, objects)
+        now = time.time()
+        hard, used = usage.status(quota, objects, now)
         current = quota.status
         if {n: q.value for n, q in current.hard.items()} != hard or {
             n: q.value for n, q in current.used.items()
@@ -124,6 +127,9 @@ class ResourceQuotaController:
                 return Result(requeue_after=0.2)  # admission charged it meanwhile: recompute on the new one
             except errors.NotFound:
                 return None
+        release = usage.next_release(objects.get(("pods", ""), []), now)
+        if release is not None and release - now < self.sync_period:
+            return Result(requeue_after=max(release - now, 0.0) + 1.0)  # a stuck pod's charge runs out then
         return Result(requeue_after=self.sync_period)
 
 

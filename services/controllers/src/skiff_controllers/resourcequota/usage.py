@@ -61,3 +61,16 @@ def status(
     """(status.hard, status.used) as the controller writes them."""
     hard = {n: q.value for n, q in quota.spec.hard.items()}
     return hard, {n: usage.format_amount(v, like=hard[n]) for n, v in used(quota, objects, now).items()}
+
+
+def next_release(pods: Iterable[Any], now: float) -> float | None:
+    """When the next pod still counted stops counting because its deletion grace runs out (a pod stuck
+    terminating on a lost node), so the quota can be looked at again then; None: no such pod."""
+    times = [
+        p.metadata.deletion_timestamp.seconds + p.metadata.deletion_grace_period_seconds
+        for p in pods
+        if p.metadata.HasField("deletion_timestamp")
+        and p.metadata.HasField("deletion_grace_period_seconds")
+        and usage.pod_counts(p, now)
+    ]
+    return min(times) if times else None
