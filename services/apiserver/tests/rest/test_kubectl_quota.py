@@ -36,6 +36,8 @@ async def test_limitrange_defaults_and_printing(rest: Rest, version: str) -> Non
         assert out.stdout.strip() == "limitrange/mem-limit-range created"
         table = _rows(rest.kubectl(version, "get", "limits", "-n", ns).stdout)
         assert table[0] == ["NAME", "CREATED", "AT"] and table[1][0] == "mem-limit-range"
+        explained = rest.kubectl(version, "explain", "limitrange.spec.limits").stdout
+        assert "maxLimitRequestRatio" in explained and "defaultRequest" in explained
         described = _rows(rest.kubectl(version, "describe", "limitrange", "mem-limit-range", "-n", ns).stdout)
         assert ["Container", "memory", "-", "-", "256Mi", "512Mi", "-"] in described
         expected = {
