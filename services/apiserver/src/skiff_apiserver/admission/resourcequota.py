@@ -69,6 +69,11 @@ class ResourceQuotaAdmission:
             else:
                 self._written.pop(key, None)  # the cache has caught up (or the quota moved on without us)
                 out.append(quota)
+        if self._written:  # forget what we wrote to quotas deleted since
+            prefix = codec.object_key(self.prefix, self.info, namespace, "")
+            live = {self._key(q) for q in cached}
+            for key in [k for k in self._written if k.startswith(prefix) and k not in live]:
+                del self._written[key]
         return out
 
     def _key(self, quota: Any) -> bytes:
