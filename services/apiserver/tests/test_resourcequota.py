@@ -215,3 +215,17 @@ async def test_two_apiservers_cannot_both_take_the_last_slot(server_factory) -> 
     assert all(r.code() == grpc.StatusCode.PERMISSION_DENIED for r in refused)
     q = await get(a.stub, "resourcequotas", "q", ns)
     assert {k: v.value for k, v in q.status.used.items()} == {"pods": "4", "count/configmaps": "0"}
+
+
+async def test_events_are_never_held_to_a_quota(api) -> None:  # type: ignore[no-untyped-def]
+    from skiff.api.core.v1 import event_pb2
+
+    ns = await _namespace(api)
+    await create(api.stub, _quota({"count/events": "0"}, namespace=ns))
+    await _sync_status(api, ns, "q")
+    ev = event_pb2.Event()
+    ev.metadata.name, ev.metadata.namespace = "e", ns
+    ev.involved_object.kind, ev.involved_object.name, ev.involved_object.namespace = "Pod", "p", ns
+    ev.reason, ev.message, ev.type = "Test", "not counted", "Normal"
+    await create(api.stub, ev)
+    assert (await get(api.stub, "resourcequotas", "q", ns)).status.used["count/events"].value == "0"

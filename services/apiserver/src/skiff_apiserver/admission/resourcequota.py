@@ -38,6 +38,9 @@ from skiff_apiserver.storage.etcd import CompareFailed, EtcdClient
 from skiff_apiserver.storage.watch_cache import WatchCache
 
 RETRIES = 20
+# Kubernetes' DefaultIgnoredResources: Events are never held to a quota (a namespace out of quota must still
+# be able to report why).
+IGNORED = frozenset({"events"})
 
 
 class ResourceQuotaAdmission:
@@ -80,7 +83,7 @@ class ResourceQuotaAdmission:
         return codec.object_key(self.prefix, self.info, quota.metadata.namespace, quota.metadata.name)
 
     async def validate_create(self, info: KindInfo, obj: Message, *, dry_run: bool = False) -> None:
-        if not info.namespaced:
+        if not info.namespaced or info.resource in IGNORED:
             return
         target: Any = obj
         namespace = target.metadata.namespace
