@@ -229,3 +229,18 @@ async def test_events_are_never_held_to_a_quota(api) -> None:  # type: ignore[no
     ev.reason, ev.message, ev.type = "Test", "not counted", "Normal"
     await create(api.stub, ev)
     assert (await get(api.stub, "resourcequotas", "q", ns)).status.used["count/events"].value == "0"
+
+
+async def test_a_generated_name_is_refused_by_its_prefix(api) -> None:  # type: ignore[no-untyped-def]
+    """As in Kubernetes (a ReplicaSet's pods: `pods "web-7d9f-" is forbidden`), admission runs before the
+    name is drawn."""
+    ns = await _namespace(api)
+    await create(api.stub, _quota({"pods": "0"}, namespace=ns))
+    await _sync_status(api, ns, "q")
+    p = pod("", ns)
+    p.metadata.generate_name = "web-7d9f-"
+    err = await expect_error(grpc.StatusCode.PERMISSION_DENIED, create(api.stub, p))
+    assert (
+        err.message
+        == 'pods "web-7d9f-" is forbidden: exceeded quota: q, requested: pods=1, used: pods=0, limited: pods=0'
+    )

@@ -137,7 +137,8 @@ class ResourceQuotaAdmission:
             return check.charge(quota, info.resource, info.group, obj)
         except check.QuotaExceeded as exc:
             resource = f"{info.resource}.{info.group}" if info.group else info.resource
-            raise errors.Forbidden(f'{resource} "{obj.metadata.name}" is forbidden: {exc}') from None
+            name = obj.metadata.name or obj.metadata.generate_name  # Kubernetes' NewForbidden names it so
+            raise errors.Forbidden(f'{resource} "{name}" is forbidden: {exc}') from None
 
     async def _write(self, key: bytes, quota: Any, requests: list[_Request]) -> None:
         """Compare-and-swap the quota with the batch's charges; a lost swap re-reads it and checks the

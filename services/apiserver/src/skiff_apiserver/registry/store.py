@@ -100,9 +100,15 @@ class Store:
             self._prepare_create(obj, strategy)
             data = codec.encode(obj)
             check_size(info, m.name, data)
-            if attempt == 0:
-                for check in self.validating:
-                    await check.validate_create(info, obj, dry_run=dry_run)
+            if attempt == 0 and self.validating:
+                drawn = m.name
+                if generated:
+                    m.name = ""  # as in Kubernetes, admission sees a generateName request without a name
+                try:
+                    for check in self.validating:
+                        await check.validate_create(info, obj, dry_run=dry_run)
+                finally:
+                    m.name = drawn
             if dry_run:
                 await strategy.before_create(obj, dry_run=True)
                 return obj, data
