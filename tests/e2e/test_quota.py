@@ -2,7 +2,8 @@
 Kubernetes docs' manifests unchanged (examples/quota/): "Configure Default Memory Requests and Limits for a
 Namespace" (the three pods get the defaults the page shows) and "Configure Memory and CPU Quotas for a
 Namespace" (the resourcequota controller fills the status, the first pod is charged, the second is refused
-with Kubernetes' message, and deleting the first gives its usage back so the second fits).
+with Kubernetes' message, and deleting the first gives its usage back so the second fits), and "Configure a
+Pod Quota for a Namespace" (a 3-replica Deployment held to 2 pods, the ReplicaSet's FailedCreate event).
 
 The pods' images (nginx, redis) need not run: quota counts pods that are not terminal, running or not.
 """
@@ -117,3 +118,25 @@ def test_memory_and_cpu_quota(namespace: Any, skiff: Any) -> None:
     wait_for("the usage given back", lambda: _used(ns) == zero, timeout=120)
     kubectl("apply", "-f", second, f"--namespace={ns}")
     assert _used(ns)["requests.memory"] == "700Mi"
+
+
+def test_pod_quota(namespace: Any) -> None:
+    """ "Configure a Pod Quota for a Namespace": a Deployment of 3 replicas gets 2 pods; the ReplicaSet's
+    FailedCreate event carries Kubernetes' refusal, naming the generateName prefix."""
+    ns = namespace("quota-pod-example")
+    kubectl("apply", "-f", str(EXAMPLES / "quota-pod.yaml"), f"--namespace={ns}")
+    wait_for("the quota's status", lambda: get_json("resourcequota", "pod-demo", f"--namespace={ns}").get("status"))
+    kubectl("apply", "-f", str(EXAMPLES / "quota-pod-deployment.yaml"), f"--namespace={ns}")
+
+    def refused() -> Any:
+        events = get_json("events", f"--namespace={ns}")["items"]
+        return [e["message"] for e in events if e["reason"] == "FailedCreate"]
+
+    [message, *_] = wait_for("the ReplicaSet's FailedCreate event", refused)
+    assert message.startswith('Error creating: pods "pod-quota-demo-')
+    assert message.endswith(
+        '-" is forbidden: exceeded quota: pod-demo, requested: pods=1, used: pods=2, limited: pods=2'
+    )
+    pods = get_json("pods", f"--namespace={ns}", "-l", "purpose=quota-demo")["items"]
+    assert len(pods) == 2
+    assert get_json("resourcequota", "pod-demo", f"--namespace={ns}")["status"]["used"] == {"pods": "2"}
