@@ -244,3 +244,29 @@ async def test_a_generated_name_is_refused_by_its_prefix(api) -> None:  # type: 
         err.message
         == 'pods "web-7d9f-" is forbidden: exceeded quota: q, requested: pods=1, used: pods=0, limited: pods=0'
     )
+
+
+async def test_an_update_is_charged_what_it_adds(api) -> None:  # type: ignore[no-untyped-def]
+    """A Service turned NodePort needs services.nodeports; an update that adds nothing is never refused."""
+    ns = await _namespace(api)
+    await create(api.stub, _quota({"services": "2", "services.nodeports": "1"}, namespace=ns))
+    await _sync_status(api, ns, "q")
+    svc = service_pb2.Service()
+    svc.metadata.name, svc.metadata.namespace = "web", ns
+    svc.spec.ports.add(port=80, name="http")
+    created = await create(api.stub, svc)
+    created.spec.ports.add(port=443, name="https")
+    created.spec.type = "NodePort"  # two node ports, one allowed
+    err = await expect_error(grpc.StatusCode.PERMISSION_DENIED, api.stub.Update(pb.UpdateRequest(object=pack(created))))
+    assert err.message == (
+        'services "web" is forbidden: exceeded quota: q, requested: services.nodeports=2, used: '
+        "services.nodeports=0, limited: services.nodeports=1"
+    )
+    del created.spec.ports[1]
+    await api.stub.Update(pb.UpdateRequest(object=pack(created)))
+    q = await get(api.stub, "resourcequotas", "q", ns)
+    assert {k: v.value for k, v in q.status.used.items()} == {"services": "1", "services.nodeports": "1"}
+    got = await get(api.stub, "services", "web", ns)
+    got.metadata.labels["tier"] = "front"  # adds nothing: admitted, nothing charged
+    await api.stub.Update(pb.UpdateRequest(object=pack(got)))
+    assert (await get(api.stub, "resourcequotas", "q", ns)).status.used["services.nodeports"].value == "1"

@@ -50,7 +50,10 @@ def _pretty(amounts: dict[str, str]) -> str:
     return ",".join(f"{name}={amounts[name]}" for name in sorted(amounts))
 
 
-def charge(quota: Any, resource: str, group: str, obj: Any, now: float | None = None) -> dict[str, str] | None:
+def charge(
+    quota: Any, resource: str, group: str, obj: Any, now: float | None = None, *, old: Any = None
+) -> dict[str, str] | None:
+    """`old`: an update, charged what the object costs beyond what `old` cost (never less than nothing)."""
     names = tracked_names(quota, resource, group, obj)
     if not names:
         return None
@@ -64,6 +67,9 @@ def charge(quota: Any, resource: str, group: str, obj: Any, now: float | None = 
     if unknown:
         raise QuotaExceeded(f"status unknown for quota: {name}, resources: {','.join(names)}")
     delta = usage.mask(usage.object_usage(resource, group, obj, now), names)
+    if old is not None:
+        before = usage.mask(usage.object_usage(resource, group, old, now), names)
+        delta = {n: max(delta[n] - before[n], Decimal(0)) for n in names}
     if not any(delta.values()):
         return None
     new = {n: parse_quantity(used[n].value) + delta[n] for n in names}

@@ -89,7 +89,22 @@ class ResourceQuotaAdmission:
         namespace = target.metadata.namespace
         if not self._quotas(namespace):
             return
-        request = _Request(info, target, dry_run, asyncio.get_running_loop().create_future())
+        await self._queue(namespace, _Request(info, target, dry_run, asyncio.get_running_loop().create_future()))
+
+    async def validate_update(self, info: KindInfo, new: Message, old: Message, *, dry_run: bool = False) -> None:
+        """An update is charged what it adds (a Service turned LoadBalancer: services.loadbalancers and
+        its node ports). Pods are left alone on update, as Kubernetes' pod evaluator leaves them (their
+        resources cannot change), and so are Events."""
+        if not info.namespaced or info.resource in IGNORED or (info.resource == "pods" and not info.group):
+            return
+        target: Any = new
+        namespace = target.metadata.namespace
+        if not self._quotas(namespace):
+            return
+        request = _Request(info, target, dry_run, asyncio.get_running_loop().create_future(), old)
+        await self._queue(namespace, request)
+
+    async def _queue(self, namespace: str, request: _Request) -> None:
         # A request whose create was cancelled while it waited is still settled; nobody reads that outcome.
         request.outcome.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._pending.setdefault(namespace, []).append(request)
@@ -110,7 +125,7 @@ class ResourceQuotaAdmission:
             for r in batch:
                 try:
                     # Every quota is checked before any is charged: a refusal by one leaves the others alone.
-                    plans = {key: self._check(q, r.info, r.obj) for key, q in states.items()}
+                    plans = {key: self._check(q, r.info, r.obj, r.old) for key, q in states.items()}
                 except errors.Forbidden as exc:
                     r.outcome.set_exception(exc)
                     continue
@@ -132,9 +147,9 @@ class ResourceQuotaAdmission:
                     r.outcome.set_exception(_try_again(f'in the namespace "{namespace}"'))
 
     @staticmethod
-    def _check(quota: Any, info: KindInfo, obj: Any) -> dict[str, str] | None:
+    def _check(quota: Any, info: KindInfo, obj: Any, old: Any = None) -> dict[str, str] | None:
         try:
-            return check.charge(quota, info.resource, info.group, obj)
+            return check.charge(quota, info.resource, info.group, obj, old=old)
         except check.QuotaExceeded as exc:
             resource = f"{info.resource}.{info.group}" if info.group else info.resource
             name = obj.metadata.name or obj.metadata.generate_name  # Kubernetes' NewForbidden names it so
@@ -160,7 +175,7 @@ class ResourceQuotaAdmission:
                 if r.outcome.done():
                     continue
                 try:
-                    used = self._check(quota, r.info, r.obj)
+                    used = self._check(quota, r.info, r.obj, r.old)
                 except errors.Forbidden as refused:
                     r.outcome.set_exception(refused)
                     continue
@@ -180,6 +195,7 @@ class _Request:
     obj: Any
     dry_run: bool
     outcome: asyncio.Future[None]
+    old: Any = None  # an update: the object as stored before it
 
 
 def _with_used(quota: Any, used: dict[str, str]) -> Any:

@@ -43,10 +43,13 @@ class Admission(Protocol):
 
 
 class ValidatingAdmission(Protocol):
-    """Checks a create last, after defaulting, mutating admission and validation, right before the write
-    (ResourceQuota admission, which charges the object's cost there); runs on dry runs too."""
+    """Checks a create (and a client's update of the object itself, not of a subresource) last, after
+    defaulting, mutating admission and validation, right before the write (ResourceQuota admission, which
+    charges the object's cost there); runs on dry runs too."""
 
     async def validate_create(self, info: KindInfo, obj: Message, *, dry_run: bool = False) -> None: ...
+
+    async def validate_update(self, info: KindInfo, new: Message, old: Message, *, dry_run: bool = False) -> None: ...
 
 
 class Store:
@@ -239,6 +242,9 @@ class Store:
             if not system:
                 for admission in self.admission:
                     admission.admit_update(info, new, current)
+                if not status:
+                    for check in self.validating:
+                        await check.validate_update(info, new, current, dry_run=dry_run)
             data = codec.encode(new)
             check_size(info, name, data)
             if dry_run:
