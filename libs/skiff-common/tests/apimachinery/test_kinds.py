@@ -38,6 +38,10 @@ from skiff_common.apimachinery import kinds
         ("ev", "Event"),
         ("jobs", "Job"),
         ("secret", "Secret"),
+        ("quota", "ResourceQuota"),
+        ("resourcequotas", "ResourceQuota"),
+        ("limits", "LimitRange"),
+        ("limitrange", "LimitRange"),
     ],
 )
 def test_lookup_resource(name: str, kind: str) -> None:
@@ -59,7 +63,7 @@ def test_registry_is_consistent() -> None:
         seen.add(info.resource)
         assert kinds.lookup_kind(info.api_version, info.kind) is info
         assert kinds.kind_of(info.message) is info and kinds.kind_of(info.message()) is info
-    assert len(kinds.ALL_KINDS) == 24
+    assert len(kinds.ALL_KINDS) == 26
     assert kinds.lookup_resource("deploy").group == "apps"
     assert kinds.lookup_resource("pods").group == ""
     assert kinds.lookup_resource("pods").subresources == ("status", "binding")

@@ -14,10 +14,12 @@ from skiff_common import errors
 from skiff_common.grpcutil import TLSConfig, add_listen, create_server
 from skiff_common.tasks import TaskSet
 
+from skiff_apiserver.admission.limitranger import LimitRanger
 from skiff_apiserver.admission.limits import Limits
 from skiff_apiserver.admission.noderestriction import NodeRestriction
 from skiff_apiserver.admission.podsecurity.admit import PodSecurity, defaults_from
 from skiff_apiserver.admission.priority import PriorityAdmission
+from skiff_apiserver.admission.resourcequota import ResourceQuotaAdmission
 from skiff_apiserver.admission.serviceaccount import ServiceAccountAdmission
 from skiff_apiserver.advertise import freebind_socket, needs_own_listener
 from skiff_apiserver.audit.log import AuditLog
@@ -37,7 +39,7 @@ from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.registry.bootstrap import ensure_kubernetes_service
 from skiff_apiserver.registry.lifecycle import NamespaceLifecycle
 from skiff_apiserver.registry.service_repair import ServiceAllocationRepair
-from skiff_apiserver.registry.store import Admission, Store
+from skiff_apiserver.registry.store import Admission, Store, ValidatingAdmission
 from skiff_apiserver.registry.strategies.namespace import SYSTEM_NAMESPACES
 from skiff_apiserver.registry.strategies.service import ServiceStrategy
 from skiff_apiserver.rest import aggregator
@@ -140,6 +142,11 @@ class ApiServerApp:
             NamespaceLifecycle(self.client, cfg.etcd_prefix, self.caches),
             PriorityAdmission(self.client, cfg.etcd_prefix, self.caches),  # mutating: before the validators
         ]
+        if "LimitRanger" not in cfg.disable_admission_plugins:  # mutating (defaults), then its bounds
+            admission.insert(1, LimitRanger(self.caches))
+        validating: list[ValidatingAdmission] = []
+        if "ResourceQuota" not in cfg.disable_admission_plugins:  # last, right before the write
+            validating.append(ResourceQuotaAdmission(self.client, cfg.etcd_prefix, self.caches))
         if "ServiceAccount" not in cfg.disable_admission_plugins:  # mutating too
             admission.append(ServiceAccountAdmission(self.client, cfg.etcd_prefix, self.caches))
         if gate.rbac is not None:
@@ -165,6 +172,7 @@ class ApiServerApp:
                 service_cidr=cfg.service_cluster_ip_range,
                 node_port_range=cfg.service_node_port_range,
                 admission=admission,
+                validating=validating,
             )
         )
         await self._ensure_namespaces()

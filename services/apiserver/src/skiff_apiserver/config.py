@@ -56,7 +56,10 @@ class ApiServerConfig:
     )
     disable_admission_plugins: list[str] = field(
         default_factory=list,
-        metadata={"help": "admission plugins turned off, comma separated (ServiceAccount: for a bare apiserver)"},
+        metadata={
+            "help": "admission plugins turned off, comma separated (ServiceAccount: for a bare apiserver; "
+            "LimitRanger, ResourceQuota)"
+        },
     )
     pod_security_default_enforce: str = field(
         default="privileged", metadata={"help": "Pod Security level enforced where a namespace has no label"}

@@ -65,6 +65,10 @@ class ControllersConfig:
     horizontal_pod_autoscaler_initial_readiness_delay: float = field(
         default=30.0, metadata={"help": "seconds after start when readiness changes count as initial"}
     )
+    # ResourceQuota (kube-controller-manager's --resource-quota-sync-period)
+    resource_quota_sync_period: float = field(
+        default=300.0, metadata={"help": "seconds between full recomputations of every quota's usage"}
+    )
 
     def tls(self) -> TLSConfig | None:
         return tls_from_files(self.tls_ca_file, self.tls_cert_file, self.tls_key_file)

@@ -26,6 +26,7 @@ from skiff_controllers.namespace.controller import NamespaceController
 from skiff_controllers.nodeipam.controller import new_nodeipam
 from skiff_controllers.nodelifecycle.controller import NodeLifecycleController
 from skiff_controllers.replicaset.controller import new_replicaset
+from skiff_controllers.resourcequota.controller import new_resourcequota
 from skiff_controllers.rootcacertpublisher.controller import new_rootcacertpublisher
 from skiff_controllers.serviceaccount.controller import new_serviceaccount
 from skiff_controllers.tokencleaner.controller import new_tokencleaner
@@ -50,6 +51,7 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Any]] = {
     "serviceaccount": new_serviceaccount,
     "horizontalpodautoscaler": new_horizontalpodautoscaler,
     "rootcacertpublisher": new_rootcacertpublisher,
+    "resourcequota": new_resourcequota,
 }
 
 # The kube-system ServiceAccount each controller acts as under --use-service-account-credentials (the
@@ -75,6 +77,7 @@ SERVICE_ACCOUNTS: dict[str, str] = {
     "serviceaccount": "service-account-controller",
     "horizontalpodautoscaler": "horizontal-pod-autoscaler",
     "rootcacertpublisher": "root-ca-cert-publisher",
+    "resourcequota": "resourcequota-controller",
 }
 assert set(SERVICE_ACCOUNTS) == set(CONTROLLERS), "every controller needs its ServiceAccount"
 

@@ -30,6 +30,7 @@ from skiff.api.core.v1 import (
     namespace_pb2,
     node_pb2,
     pod_pb2,
+    quota_pb2,
     service_pb2,
     serviceaccount_pb2,
 )
@@ -149,6 +150,10 @@ ALL_KINDS: tuple[KindInfo, ...] = (
     ),
     KindInfo(
         "ServiceAccount", "v1", "serviceaccounts", "serviceaccount", True, serviceaccount_pb2.ServiceAccount, ("sa",)
+    ),
+    KindInfo("LimitRange", "v1", "limitranges", "limitrange", True, quota_pb2.LimitRange, ("limits",)),
+    KindInfo(
+        "ResourceQuota", "v1", "resourcequotas", "resourcequota", True, quota_pb2.ResourceQuota, ("quota",), ("status",)
     ),
     KindInfo("Role", "rbac.authorization.k8s.io/v1", "roles", "role", True, rbac_pb2.Role),
     KindInfo("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", "clusterrole", False, rbac_pb2.ClusterRole),

@@ -7,7 +7,8 @@ retried against the latest object (`guaranteed_update`), like Kubernetes' Guaran
 finalizers live in delete.py; reads and pagination in reads.py. The store names no kind: whatever differs
 between kinds (defaults, validation, addresses and ports held beside the object, an expiry lease) is asked
 of the kind's strategy through its hooks (strategy.py), and admission checks on create and delete
-(registry/lifecycle.py) are handed in by the caller.
+(registry/lifecycle.py) are handed in by the caller, as are the validating checks that run last on create
+(ResourceQuota admission charges the object right before it is written).
 """
 
 from __future__ import annotations
@@ -41,6 +42,16 @@ class Admission(Protocol):
     def admit_delete(self, info: KindInfo, obj: Message) -> None: ...
 
 
+class ValidatingAdmission(Protocol):
+    """Checks a create (and a client's update of the object itself, not of a subresource) last, after
+    defaulting, mutating admission and validation, right before the write (ResourceQuota admission, which
+    charges the object's cost there); runs on dry runs too."""
+
+    async def validate_create(self, info: KindInfo, obj: Message, *, dry_run: bool = False) -> None: ...
+
+    async def validate_update(self, info: KindInfo, new: Message, old: Message, *, dry_run: bool = False) -> None: ...
+
+
 class Store:
     def __init__(
         self,
@@ -52,11 +63,13 @@ class Store:
         service_cidr: str = "",
         node_port_range: str = "30000-32767",
         admission: Sequence[Admission] = (),
+        validating: Sequence[ValidatingAdmission] = (),
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.caches = caches
         self.admission = tuple(admission)
+        self.validating = tuple(validating)
         env = StorageEnv(client, prefix, service_cidr, node_port_range, event_ttl)
         self.strategies: dict[str, Strategy] = {i.resource: strategy_for(i, env) for i in kinds.ALL_KINDS}
 
@@ -90,6 +103,15 @@ class Store:
             self._prepare_create(obj, strategy)
             data = codec.encode(obj)
             check_size(info, m.name, data)
+            if attempt == 0 and self.validating:
+                drawn = m.name
+                if generated:
+                    m.name = ""  # as in Kubernetes, admission sees a generateName request without a name
+                try:
+                    for check in self.validating:
+                        await check.validate_create(info, obj, dry_run=dry_run)
+                finally:
+                    m.name = drawn
             if dry_run:
                 await strategy.before_create(obj, dry_run=True)
                 return obj, data
@@ -220,6 +242,9 @@ class Store:
             if not system:
                 for admission in self.admission:
                     admission.admit_update(info, new, current)
+                if not status:
+                    for check in self.validating:
+                        await check.validate_update(info, new, current, dry_run=dry_run)
             data = codec.encode(new)
             check_size(info, name, data)
             if dry_run:

@@ -1,6 +1,6 @@
 """Kubernetes' protobuf encoding of request bodies (`application/vnd.kubernetes.protobuf`), decoded to
 Kubernetes JSON, for what kubectl >= 1.31 sends that way: its typed clients (`kubectl create namespace |
-configmap | secret | deployment | job | cronjob | service`, `drain`'s Eviction) and client-go's
+configmap | secret | deployment | job | cronjob | service | quota`, `drain`'s Eviction) and client-go's
 DeleteOptions (Helm deleting its release Secrets).
 
 The body is `k8s\\0` + runtime.Unknown{typeMeta, raw}; `raw` is the object in the wire format of
@@ -123,6 +123,12 @@ _SPEC: dict[str, str] = {
         "8:timeZone:str"
     ),
     "Eviction": "1:metadata:@ObjectMeta 2:deleteOptions:@DeleteOptions",
+    # `kubectl create quota`
+    "ResourceQuota": "1:metadata:@ObjectMeta 2:spec:@ResourceQuotaSpec 3:status:@ResourceQuotaStatus",
+    "ResourceQuotaSpec": "1:hard:mapquantity 2:scopes:str* 3:scopeSelector:@ScopeSelector",
+    "ScopeSelector": "1:matchExpressions:@ScopedResourceSelectorRequirement*",
+    "ScopedResourceSelectorRequirement": "1:scopeName:str 2:operator:str 3:values:str*",
+    "ResourceQuotaStatus": "1:hard:mapquantity 2:used:mapquantity",
 }
 
 
@@ -145,6 +151,7 @@ ROOTS = {
     ("v1", "ConfigMap"): "ConfigMap",
     ("v1", "Secret"): "Secret",
     ("v1", "Service"): "Service",
+    ("v1", "ResourceQuota"): "ResourceQuota",
     ("apps/v1", "Deployment"): "Deployment",
     ("batch/v1", "Job"): "Job",
     ("batch/v1", "CronJob"): "CronJob",

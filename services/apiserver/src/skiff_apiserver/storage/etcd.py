@@ -236,11 +236,13 @@ class EtcdClient:
         put = rpc.PutRequest(key=key, value=self._write(key, value), lease=lease)
         return await self._txn("create", key, cmp, rpc.RequestOp(request_put=put), value)
 
-    async def update(self, key: bytes, value: bytes, mod_revision: int) -> int:
+    async def update(self, key: bytes, value: bytes, mod_revision: int, *, counter: bool = False) -> int:
+        """`counter`: concurrent writers may produce the very same bytes (two creates charging a quota from
+        the same usage), so finding `value` stored is no proof that this write landed: always CompareFailed."""
         cmp = rpc.Compare(key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision)
         # ignore_lease keeps whatever lease the key has (an Event's TTL survives its count updates).
         put = rpc.PutRequest(key=key, value=self._write(key, value), ignore_lease=True)
-        return await self._txn("update", key, cmp, rpc.RequestOp(request_put=put), value)
+        return await self._txn("update", key, cmp, rpc.RequestOp(request_put=put), None if counter else value)
 
     async def delete(self, key: bytes, mod_revision: int) -> int:
         cmp = rpc.Compare(key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=mod_revision)

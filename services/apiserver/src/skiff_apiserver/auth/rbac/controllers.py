@@ -100,6 +100,11 @@ CONTROLLER_ROLES: dict[str, list[rbac_pb2.PolicyRule]] = {
     "generic-garbage-collector": [rule(("get", "list", "watch", "patch", "update", "delete"), "*", "*")],
     "service-account-controller": [rule("create", CORE, "serviceaccounts"), _EVENTS],
     "root-ca-cert-publisher": [rule(("create", "update"), CORE, "configmaps"), _EVENTS],
+    "resourcequota-controller": [
+        rule(("list", "watch"), "*", "*"),
+        rule("update", CORE, "resourcequotas/status"),
+        _EVENTS,
+    ],
     "certificate-controller": [
         rule(("get", "list", "watch", "delete"), CERTS, "certificatesigningrequests"),
         rule("update", CERTS, ("certificatesigningrequests/status", "certificatesigningrequests/approval")),

@@ -11,12 +11,14 @@ from skiff_apiserver.registry.strategies.deployment import DeploymentStrategy
 from skiff_apiserver.registry.strategies.endpointslice import EndpointSliceStrategy
 from skiff_apiserver.registry.strategies.event import EventStrategy
 from skiff_apiserver.registry.strategies.job import JobStrategy
+from skiff_apiserver.registry.strategies.limitrange import LimitRangeStrategy
 from skiff_apiserver.registry.strategies.namespace import NamespaceStrategy
 from skiff_apiserver.registry.strategies.node import NodeStrategy
 from skiff_apiserver.registry.strategies.pod import PodStrategy
 from skiff_apiserver.registry.strategies.priorityclass import PriorityClassStrategy
 from skiff_apiserver.registry.strategies.rbac import BindingStrategy, RoleStrategy
 from skiff_apiserver.registry.strategies.replicaset import ReplicaSetStrategy
+from skiff_apiserver.registry.strategies.resourcequota import ResourceQuotaStrategy
 from skiff_apiserver.registry.strategies.service import ServiceStrategy
 from skiff_apiserver.registry.strategy import StorageEnv, Strategy
 
@@ -39,6 +41,8 @@ _BY_KIND: dict[str, type[Strategy]] = {
     "RoleBinding": BindingStrategy,
     "ClusterRoleBinding": BindingStrategy,
     "ControllerRevision": ControllerRevisionStrategy,
+    "LimitRange": LimitRangeStrategy,
+    "ResourceQuota": ResourceQuotaStrategy,
 }
 
 

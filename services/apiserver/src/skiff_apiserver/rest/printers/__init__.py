@@ -14,11 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from google.protobuf.message import Message
-from skiff_apiserver.rest.printers import core, workloads
+from skiff_apiserver.rest.printers import core, policy, workloads
 from skiff_apiserver.rest.printers.common import Printer, age, column
 from skiff_common.apimachinery._codec import plan_for
 
-PRINTERS: dict[str, Printer] = {**core.PRINTERS, **workloads.PRINTERS}
+PRINTERS: dict[str, Printer] = {**core.PRINTERS, **workloads.PRINTERS, **policy.PRINTERS}
 DEFAULT = Printer([column("Name", "name"), column("Age")], lambda o: [o.metadata.name, age(o.metadata)])  # type: ignore[attr-defined]
 
 TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
