@@ -1,0 +1,228 @@
+"""A highly available control plane (kubeadm's stacked topology) on this machine: three members, each an
+etcd member, an apiserver, a scheduler and the controllers, built by `skiff up --control-planes 3`'s code.
+
+The member the clients use first (the first one: every client's apiserver list starts with it) loses every
+control-plane process to SIGKILL while a Deployment rolls and scales: no object is lost, a watch opened
+before the kill sees every event (re-opened on another apiserver from its last resourceVersion, as the
+informers do), pods are still created and scheduled (the standby scheduler and controllers take the
+Leases), and the member rejoins when its processes are started again. The cluster is its own (it is taken
+apart), in a temporary folder on free ports, and `skiff down`'s code removes every member after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from skiff.api.coordination.v1 import lease_pb2
+from skiff.api.core.v1 import config_pb2
+from skiff_cli import kubeconfig
+from skiff_cli.cluster import controlplane, members, processes
+from skiff_cli.cluster.layout import ClusterLayout
+from skiff_cli.cluster.local import LocalCluster, etcd_healthy
+from skiff_client import ApiClient
+from skiff_common import errors
+
+pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
+
+SKIFF = str(Path(sys.executable).parent / "skiff")
+NAMESPACE = "default"
+CONTROL_PLANE = ("etcd", "apiserver", "scheduler", "controllers")
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ha-web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: ha-web}
+  template:
+    metadata:
+      labels: {app: ha-web}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: busybox
+        command: ["sleep", "3600"]
+        env: [{name: ROUND, value: "%s"}]
+"""
+
+
+@pytest.fixture(scope="module")
+def ha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCluster, list[ClusterLayout]]]:
+    if os.geteuid() != 0:
+        pytest.skip("end-to-end tests need root (namespaces, cgroups, mounts)")
+    state_dir = tmp_path_factory.mktemp("ha")
+    layout = ClusterLayout.ephemeral(state_dir, secrets.token_hex(3), pod_subnet=200 + secrets.randbelow(50))
+    local = LocalCluster(layout, say=lambda line: print(f"[ha] {line}"))
+    try:
+        local.up()
+        everyone = controlplane.scale(layout, local.client_config(), 3, lambda line: print(f"[ha] {line}"))
+        # `skiff` speaks REST to one apiserver (the kubeconfig keeps one server): one that stays up
+        kubeconfig.merge(everyone[1].rest_url, local.tls["admin"], state_dir / "kubeconfig")
+        yield local, everyone
+    finally:
+        controlplane.remove_all(layout, print)
+        local.down()
+    assert not (state_dir / controlplane.MEMBERS_DIR).exists()
+
+
+def skiff(local: LocalCluster, *args: str, stdin: str = "") -> str:
+    env = {**os.environ, "KUBECONFIG": str(local.layout.state_dir / "kubeconfig")}
+    done = subprocess.run([SKIFF, *args], capture_output=True, text=True, input=stdin, env=env, timeout=60)
+    assert done.returncode == 0, f"skiff {' '.join(args)}: {done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+
+
+def etcd_member_list(local: LocalCluster, everyone: list[ClusterLayout]) -> list[dict[str, Any]]:
+    return members.etcd_members(local.etcd_tls["healthcheck-client"], [m.etcd_endpoint for m in everyone])
+
+
+def rolled(local: LocalCluster, replicas: int, round_: str) -> bool:
+    d = json.loads(skiff(local, "get", "deployment", "ha-web", "-o", "json"))
+    st = d.get("status", {})
+    if not (
+        st.get("observedGeneration", 0) >= d["metadata"]["generation"]
+        and st.get("updatedReplicas") == replicas
+        and st.get("availableReplicas") == replicas
+        and st.get("replicas") == replicas
+    ):
+        return False
+    pods = json.loads(skiff(local, "get", "pods", "-l", "app=ha-web", "-o", "json"))["items"]
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    rounds = {p["spec"]["containers"][0]["env"][0]["value"] for p in live}
+    return len(live) == replicas and rounds == {round_} and all(p["spec"].get("nodeName") for p in live)
+
+
+def configmap(name: str) -> config_pb2.ConfigMap:
+    cm = config_pb2.ConfigMap(api_version="v1", kind="ConfigMap", data={"n": name})
+    cm.metadata.name, cm.metadata.namespace = name, NAMESPACE
+    return cm
+
+
+async def watch_all(client: ApiClient, rv: str, seen: list[str], failovers: list[str]) -> None:
+    """Every ConfigMap event from `rv` on; a broken stream is re-opened from the last resourceVersion (the
+    informer's loop), which must never be too old."""
+    while True:
+        try:
+            async for event in client.watch(config_pb2.ConfigMap, NAMESPACE, resource_version=rv):
+                rv = event.object.metadata.resource_version
+                if event.type != "BOOKMARK":
+                    seen.append(f"{event.type} {event.object.metadata.name}")
+        except (errors.Unavailable, errors.InternalError, errors.Timeout) as exc:
+            failovers.append(str(exc))
+            await asyncio.sleep(0.2)
+
+
+def kill_control_plane(layout: ClusterLayout) -> list[int]:
+    """SIGKILL every control-plane process of this member, its supervisor first (else it restarts them)."""
+    killed = []
+    for name in ("supervisor", *CONTROL_PLANE):
+        pid = processes.running_pid(name, layout.pid_dir)
+        assert pid is not None, f"{name} of {layout.node_name} is not running"
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+    wait_for("the killed processes to be gone", lambda: all(not Path(f"/proc/{p}").exists() for p in killed), 10)
+    return killed
+
+
+def test_three_members_share_etcd_and_elect_one_leader(ha: tuple[LocalCluster, list[ClusterLayout]]) -> None:
+    local, everyone = ha
+    started = [m for m in etcd_member_list(local, everyone) if m.get("name")]
+    assert len(started) == 3
+    for member in everyone:
+        assert etcd_healthy(member, local.etcd_tls["healthcheck-client"]), member.node_name
+        for name in CONTROL_PLANE:
+            argv = processes.recorded_argv(name, member.pid_dir) or []
+            if name in ("scheduler", "controllers"):
+                assert f"--apiserver={member.apiserver_address}" in argv
+                assert len(member.apiserver_address.split(",")) == 3
+            if name == "apiserver":
+                assert any(a.startswith("--etcd-endpoints=") and a.count(",") == 2 for a in argv)
+        assert "--leader-elect" in (processes.recorded_argv("scheduler", member.pid_dir) or [])
+    kubelet = processes.recorded_argv("kubelet", local.layout.pid_dir) or []
+    assert f"--apiserver={local.layout.apiserver_address}" in kubelet
+
+    async def holders() -> set[str]:
+        admin = local.client_config()
+        async with ApiClient.connect(admin.server, tls=admin.tls) as client:
+            names = ("kube-scheduler", "kube-controller-manager")
+            leases = [await client.get(lease_pb2.Lease, n, "kube-system") for n in names]
+        return {lease.spec.holder_identity for lease in leases}
+
+    assert all(wait_for("both Leases held", lambda: asyncio.run(holders()), 60))
+    recorded = asyncio.run(members.read_members(local.client_config()))
+    assert sorted(m.name for m in recorded) == sorted(m.node_name for m in everyone)
+
+
+def test_losing_a_member_loses_no_object_no_event_and_no_scheduling(
+    ha: tuple[LocalCluster, list[ClusterLayout]],
+) -> None:
+    local, everyone = ha
+    first = local.layout
+    skiff(local, "apply", "-f", "-", stdin=DEPLOYMENT % "1")
+    wait_for("2 pods of round 1", lambda: rolled(local, 2, "1"), 180)
+
+    async def scenario() -> tuple[int, int, list[str], list[str]]:
+        admin = local.client_config()
+        client = ApiClient.connect(admin.server, tls=admin.tls, wait_for_ready=True, timeout=60)
+        try:
+            for i in range(20):
+                await client.create(configmap(f"before-{i}"))
+            listed = await client.list(config_pb2.ConfigMap, NAMESPACE)
+            before = len(listed.items)
+            seen: list[str] = []
+            failovers: list[str] = []
+            watcher = asyncio.create_task(watch_all(client, listed.resource_version, seen, failovers))
+            # a rollout and a scale-up in flight, then the member the clients use loses every process
+            skiff(local, "apply", "-f", "-", stdin=(DEPLOYMENT % "2").replace("replicas: 2", "replicas: 3"))
+            await asyncio.to_thread(kill_control_plane, first)
+            for i in range(20):
+                await client.create(configmap(f"after-{i}"))
+            await asyncio.to_thread(wait_for, "the rollout to 3 pods of round 2", lambda: rolled(local, 3, "2"), 240)
+            after = len((await client.list(config_pb2.ConfigMap, NAMESPACE)).items)
+            await asyncio.to_thread(
+                wait_for, "every event", lambda: sum(s.startswith("ADDED after-") for s in seen) == 20, 60
+            )
+            watcher.cancel()
+            return before, after, seen, failovers
+        finally:
+            await client.close()
+
+    before, after, seen, failovers = asyncio.run(scenario())
+    assert after == before + 20
+    assert [s for s in seen if s.startswith("ADDED after-")] == [f"ADDED after-{i}" for i in range(20)]
+    assert failovers, "the watch never lost its apiserver: the killed member was not the one in use"
+
+    # The member rejoins: its supervisor starts every process again, and etcd counts it healthy.
+    local.start_supervisor()
+    wait_for("the first etcd member healthy again", lambda: etcd_healthy(first, local.etcd_tls["healthcheck-client"]))
+    for name in CONTROL_PLANE:
+        wait_for(f"{name} running again", lambda name=name: processes.running_pid(name, first.pid_dir), 60)  # type: ignore[misc]
+    endpoints = [m.etcd_endpoint for m in everyone]
+    health = members.etcdctl(local.etcd_tls["healthcheck-client"], endpoints, "endpoint", "health")
+    assert health.count("is healthy") == 3, health
+    skiff(local, "delete", "deployment", "ha-web")
