@@ -5,8 +5,8 @@ A member is a stacked etcd member, an apiserver, a scheduler and the controllers
 node without its kubelet). Joining one, as kubeadm's control-plane join phases do:
 
 1. the cluster's shared keys reach the member (the CA and its key, etcd's CA and key, sa.key and the
-   encryption config): either by kubeadm's --certificate-key flow (certkeys.py: the keys encrypted in the
-   kube-system Secret `kubeadm-certs`) or read from the first member's pki folder on this machine;
+   encryption config) by kubeadm's --certificate-key flow (certkeys.py: the keys encrypted in the
+   kube-system Secret `kubeadm-certs`, read with the join token after discovery), also on this machine;
 2. the member issues its own serving and client certificates with its own names (ClusterPKI.ensure);
 3. it reads the existing members (members.py), adds its etcd member through them (`etcdctl member add`
    over etcd's mutual TLS) and starts etcd with --initial-cluster-state=existing;
@@ -29,22 +29,21 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from skiff_common.pki import ClusterPKI, control_plane_profiles
+from skiff_client.api import ApiClient
+from skiff_common.pki import ClusterPKI, ca_cert_hash, control_plane_profiles
 
 from ..clientconfig import ClientConfig
-from . import components, processes, supervise
+from . import certkeys, components, processes, supervise
+from .discovery import discover
 from .layout import LAYOUT_FILE, ClusterLayout
 from .local import ClusterError, etcd_healthy, wait_for
 from .members import Member, add_etcd_member, forget_member, read_members, record_member, remove_etcd_member
 from .multinode import nodes_dir
 from .probes import apiserver_ready
-from .tokens import publish_cluster_info_at
+from .tokens import create_token, publish_cluster_info_at
 
 MEMBERS_DIR = "controlplanes"
 STOP_ORDER = ("supervisor", "controllers", "scheduler", "apiserver", "etcd")
-# kubeadm's shared certificates (copyCertsToControlPlane): the CAs with their keys and the SA key; the
-# encryption config is a cluster secret every apiserver must share as well.
-SHARED_KEYS = ("ca.crt", "ca.key", "etcd/ca.crt", "etcd/ca.key", "sa.key", "encryption.yaml")
 INITIAL_CLUSTER_FILE = "etcd-initial-cluster"
 
 
@@ -69,20 +68,6 @@ def recorded_members(first: ClusterLayout) -> list[ClusterLayout]:
     if not folder.is_dir():
         return []
     return [ClusterLayout.load(p) for p in sorted(folder.iterdir()) if (p / LAYOUT_FILE).exists()]
-
-
-def copy_shared_keys(source: Path, pki_dir: Path) -> None:
-    """The shared keys from another member's pki folder (the on-this-machine way, without
-    --certificate-key); a missing one is named."""
-    for name in SHARED_KEYS:
-        src = source / name
-        if not src.exists():
-            raise ClusterError(f"shared key {name} is missing from {source}")
-        dest = pki_dir / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if not dest.exists():
-            shutil.copy2(src, dest)
-            dest.chmod(src.stat().st_mode & 0o777)
 
 
 class ControlPlaneMember:
@@ -230,9 +215,15 @@ def scale(first: ClusterLayout, admin: ClientConfig, count: int, say: Callable[[
         if extra.state_dir not in keep:
             say(f"removing control-plane member {extra.node_name}")
             ControlPlaneMember(extra, say=say).leave(first.apiserver_listen)
+    missing = [m for m in wanted if not (m.pki_dir / "ca.key").exists()]
+    if missing:  # the shared keys travel as to another machine: --upload-certs, a token, --certificate-key
+        certificate_key = certkeys.new_key()
+        join_token = asyncio.run(_upload(own, first.pki_dir, certificate_key))
+        found = discover(first.join_address, join_token, [ca_cert_hash((first.pki_dir / "ca.crt").read_bytes())])
+        for member in missing:
+            certkeys.download(found.server, found.ca_pem, join_token, certificate_key, member.pki_dir)
     for member in wanted:
         say(f"joining control-plane member {member.node_name}")
-        copy_shared_keys(first.pki_dir, member.pki_dir)
         ControlPlaneMember(member, say=say).join(first.apiserver_listen)
     everyone = [first, *wanted]
     for layout in everyone:
@@ -247,6 +238,13 @@ def scale(first: ClusterLayout, admin: ClientConfig, count: int, say: Callable[[
         worker.save()
         rewire(worker, say)
     return everyone
+
+
+async def _upload(admin: ClientConfig, pki_dir: Path, certificate_key: str) -> str:
+    """`skiff init --upload-certs` and a join token: the token's value."""
+    async with ApiClient.connect(admin.server, tls=admin.tls) as client:
+        await certkeys.upload(client, pki_dir, certificate_key)
+        return (await create_token(client, description="skiff up --control-planes")).value
 
 
 def workers(first: ClusterLayout) -> list[ClusterLayout]:
