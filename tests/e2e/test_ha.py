@@ -27,6 +27,7 @@ import pytest
 from skiff.api.coordination.v1 import lease_pb2
 from skiff.api.core.v1 import config_pb2
 from skiff_cli import kubeconfig
+from skiff_cli.clientconfig import save_client_config
 from skiff_cli.cluster import controlplane, members, processes
 from skiff_cli.cluster.layout import ClusterLayout
 from skiff_cli.cluster.local import LocalCluster, etcd_healthy
@@ -72,6 +73,7 @@ def ha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCluster,
         everyone = controlplane.scale(layout, local.client_config(), 3, lambda line: print(f"[ha] {line}"))
         # `skiff` speaks REST to one apiserver (the kubeconfig keeps one server): one that stays up
         kubeconfig.merge(everyone[1].rest_url, local.tls["admin"], state_dir / "kubeconfig")
+        save_client_config(local.client_config(), state_dir / "client.yaml")  # gRPC: every apiserver
         yield local, everyone
     finally:
         controlplane.remove_all(layout, print)
@@ -79,11 +81,12 @@ def ha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCluster,
     assert not (state_dir / controlplane.MEMBERS_DIR).exists()
 
 
-def skiff(local: LocalCluster, *args: str, stdin: str = "") -> str:
-    env = {**os.environ, "KUBECONFIG": str(local.layout.state_dir / "kubeconfig")}
-    done = subprocess.run([SKIFF, *args], capture_output=True, text=True, input=stdin, env=env, timeout=60)
-    assert done.returncode == 0, f"skiff {' '.join(args)}: {done.stdout}{done.stderr}"
-    return done.stdout
+def skiff(local: LocalCluster, *args: str, stdin: str = "", check: bool = True) -> str:
+    state = local.layout.state_dir
+    env = {**os.environ, "KUBECONFIG": str(state / "kubeconfig"), "SKIFFCONFIG": str(state / "client.yaml")}
+    done = subprocess.run([SKIFF, *args], capture_output=True, text=True, input=stdin, env=env, timeout=120)
+    assert done.returncode == 0 or not check, f"skiff {' '.join(args)}: {done.stdout}{done.stderr}"
+    return done.stdout + done.stderr
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 120) -> Any:
@@ -193,6 +196,71 @@ def test_three_members_share_etcd_and_elect_one_leader(ha: tuple[LocalCluster, l
     assert all(wait_for("both Leases held", lambda: asyncio.run(holders()), 60))
     recorded = asyncio.run(members.read_members(local.client_config()))
     assert sorted(m.name for m in recorded) == sorted(m.node_name for m in everyone)
+
+
+def test_a_member_joins_by_certificate_key_and_leaves(ha: tuple[LocalCluster, list[ClusterLayout]]) -> None:
+    """`skiff join --control-plane` as on another host: the shared keys come from kube-system/kubeadm-certs
+    with the join token and the certificate key (a wrong key is refused); `skiff up --control-planes 3`'s
+    code then takes the fourth member out again (etcd member remove, record, processes, folder)."""
+    local, everyone = ha
+    first = local.layout
+    printed = skiff(
+        local, "token", "create", "--upload-certs", "--print-join-command", "--state-dir", str(first.state_dir)
+    )
+    command = next(line for line in printed.splitlines() if line.startswith("skiff join "))
+    assert "--control-plane --certificate-key " in command
+    join = command.split()[1:]
+    name = f"{first.node_name}-cp3"
+    where = ["--node-name", name, "--pod-cidr", first.pod_cidr]
+    wrong = [*join[:-1], "0" * 64, *where, "--state-dir", str(first.state_dir / "wrong")]
+    assert "does not decrypt kube-system/kubeadm-certs" in skiff(local, *wrong, check=False)
+    assert not (first.state_dir / "wrong" / "pki" / "ca.key").exists()
+
+    member_dir = controlplane.members_dir(first) / name
+    out = skiff(local, *join, *where, "--state-dir", str(member_dir))
+    assert "joined the cluster as a control-plane member" in out
+    joined = ClusterLayout.load(member_dir)
+    assert len([m for m in etcd_member_list(local, everyone) if m.get("name")]) == 4
+    assert etcd_healthy(joined, local.etcd_tls["healthcheck-client"])
+    assert name in {m.name for m in asyncio.run(members.read_members(local.client_config()))}
+    # its own serving certificate, from the shared CA it decrypted
+    assert (member_dir / "pki" / "ca.key").read_bytes() == (first.pki_dir / "ca.key").read_bytes()
+    assert (member_dir / "pki" / "apiserver.crt").read_bytes() != (first.pki_dir / "apiserver.crt").read_bytes()
+
+    controlplane.scale(first, local.client_config(), 3, print)
+    assert not member_dir.exists()
+    assert len(etcd_member_list(local, everyone)) == 3
+    assert name not in {m.name for m in asyncio.run(members.read_members(local.client_config()))}
+
+
+def test_a_standby_takes_each_lease_when_its_leader_is_killed(ha: tuple[LocalCluster, list[ClusterLayout]]) -> None:
+    local, everyone = ha
+
+    async def holder(lease: str) -> str:
+        admin = local.client_config()
+        async with ApiClient.connect(admin.server, tls=admin.tls, wait_for_ready=True) as client:
+            return (await client.get(lease_pb2.Lease, lease, "kube-system")).spec.holder_identity
+
+    for lease, component in (("kube-scheduler", "scheduler"), ("kube-controller-manager", "controllers")):
+        leader = wait_for(f"{lease} held", lambda lease=lease: asyncio.run(holder(lease)), 60)  # type: ignore[misc]
+        # the member whose process logged acquiring it with that identity
+        owner = next(
+            m for m in everyone if f'"{leader}"' in (m.log_dir / f"{component}.log").read_text(errors="replace")
+        )
+        pid = processes.running_pid(component, owner.pid_dir)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        new = wait_for(
+            f"another {component} to take {lease}",
+            lambda lease=lease, leader=leader: (h := asyncio.run(holder(lease))) != leader and h,  # type: ignore[misc]
+            90,
+        )
+        assert new != leader
+        wait_for(
+            f"{component} of {owner.node_name} restarted",
+            lambda o=owner, c=component: processes.running_pid(c, o.pid_dir),
+            60,
+        )  # type: ignore[misc]
 
 
 def test_losing_a_member_loses_no_object_no_event_and_no_scheduling(

@@ -223,8 +223,9 @@ def scale(first: ClusterLayout, admin: ClientConfig, count: int, say: Callable[[
         for member in missing:
             certkeys.download(found.server, found.ca_pem, join_token, certificate_key, member.pki_dir)
     for member in wanted:
-        say(f"joining control-plane member {member.node_name}")
-        ControlPlaneMember(member, say=say).join(first.apiserver_listen)
+        if any(processes.running_pid(name, member.pid_dir) is None for name in STOP_ORDER):
+            say(f"joining control-plane member {member.node_name}")
+        ControlPlaneMember(member, say=say).join(first.apiserver_listen)  # idempotent: starts what is missing
     everyone = [first, *wanted]
     for layout in everyone:
         peers_of(layout, everyone)
