@@ -227,10 +227,17 @@ def scale(first: ClusterLayout, admin: ClientConfig, count: int, say: Callable[[
             say(f"joining control-plane member {member.node_name}")
         ControlPlaneMember(member, say=say).join(first.apiserver_listen)  # idempotent: starts what is missing
     everyone = [first, *wanted]
-    for layout in everyone:
+    for layout in everyone:  # one member at a time: a restarted apiserver answers before the next restarts
         peers_of(layout, everyone)
         layout.save()
         rewire(layout, say)
+        at = ClientConfig(layout.apiserver_listen, admin.ca_file, admin.cert_file, admin.key_file)
+        wait_for(
+            f"apiserver of {layout.node_name} to answer",
+            lambda at=at: asyncio.run(apiserver_ready(at)),  # type: ignore[misc]
+            timeout=60,
+            log=layout.log_dir / "apiserver.log",
+        )
     # nodes that join from now on learn every apiserver from cluster-info (joining.py)
     ca_pem = (first.pki_dir / "ca.crt").read_bytes()
     asyncio.run(publish_cluster_info_at(own, f"https://{first.join_address}", ca_pem, first.apiserver_address))
