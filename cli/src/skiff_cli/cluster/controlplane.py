@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from skiff_client.api import ApiClient
+from skiff_common.grpcutil import TLSConfig
 from skiff_common.pki import ClusterPKI, ca_cert_hash, control_plane_profiles
 
 from ..clientconfig import ClientConfig
@@ -76,7 +77,7 @@ class ControlPlaneMember:
         self.layout = layout
         self.say = say
 
-    def certificates(self) -> tuple[dict[str, components.TLSConfig], dict[str, components.TLSConfig]]:
+    def certificates(self) -> tuple[dict[str, TLSConfig], dict[str, TLSConfig]]:
         """This member's own leaves (its names in the SANs), issued with the shared CAs already in place."""
         made = ClusterPKI(self.layout.pki_dir).ensure(control_plane_profiles(self.layout.node_name))
         prefix = components.ETCD_PKI_SUBDIR + "/"
@@ -124,7 +125,7 @@ class ControlPlaneMember:
             argv = [sys.executable, "-m", "skiff_cli.cluster.supervise", str(layout.pid_dir), str(layout.log_dir)]
             processes.start(supervise.NAME, argv, log_dir=layout.log_dir, pid_dir=layout.pid_dir)
 
-    def _start_etcd(self, etcd_tls: dict[str, components.TLSConfig], existing: list[str]) -> None:
+    def _start_etcd(self, etcd_tls: dict[str, TLSConfig], existing: list[str]) -> None:
         layout = self.layout
         record = layout.state_dir / INITIAL_CLUSTER_FILE
         if not (layout.etcd_dir / "member").exists():
@@ -166,7 +167,7 @@ class ControlPlaneMember:
         through the others, its record dropped, its processes stopped and its folder deleted."""
         layout = self.layout
         _, etcd_tls = self.certificates()
-        others = [e for e in layout.etcd_peers]
+        others = layout.etcd_peers
         if others and remove_etcd_member(etcd_tls["healthcheck-client"], others, components.etcd_peer_url(layout)):
             self.say(f"[etcd] removed member {layout.node_name}")
         asyncio.run(forget_member(self.admin(cluster_api), layout.node_name))

@@ -16,6 +16,7 @@ import json
 import subprocess
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from skiff.api.core.v1 import config_pb2
 from skiff_client.api import ApiClient
@@ -118,7 +119,7 @@ def etcdctl(tls: TLSConfig, endpoints: list[str], *args: str) -> str:
     return done.stdout
 
 
-def etcd_members(tls: TLSConfig, endpoints: list[str]) -> list[dict[str, object]]:
+def etcd_members(tls: TLSConfig, endpoints: list[str]) -> list[dict[str, Any]]:
     """etcd's member list: id (decimal), name ("" until started), peerURLs, clientURLs."""
     listed = json.loads(etcdctl(tls, endpoints, "member", "list", "-w", "json"))
     return list(listed.get("members", []))
@@ -128,7 +129,7 @@ def add_etcd_member(tls: TLSConfig, endpoints: list[str], name: str, peer_url: s
     """Add `name` at `peer_url` as a voting member (first removing a stale entry with that peer URL left by
     an earlier join that never started); returns the --initial-cluster the new member must start with."""
     for member in etcd_members(tls, endpoints):
-        if peer_url in list(member.get("peerURLs", [])):  # type: ignore[call-overload]
+        if peer_url in member.get("peerURLs", []):
             etcdctl(tls, endpoints, "member", "remove", format(int(str(member["ID"])), "x"))
     deadline = time.monotonic() + 60
     while True:
@@ -150,7 +151,7 @@ def add_etcd_member(tls: TLSConfig, endpoints: list[str], name: str, peer_url: s
 def remove_etcd_member(tls: TLSConfig, endpoints: list[str], peer_url: str) -> bool:
     """Remove the member at `peer_url` from etcd (kubeadm reset's etcd phase); False if there was none."""
     for member in etcd_members(tls, endpoints):
-        if peer_url in list(member.get("peerURLs", [])):  # type: ignore[call-overload]
+        if peer_url in member.get("peerURLs", []):
             etcdctl(tls, endpoints, "member", "remove", format(int(str(member["ID"])), "x"))
             return True
     return False
