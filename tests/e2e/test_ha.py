@@ -32,6 +32,7 @@ from skiff_cli.cluster import controlplane, members, processes
 from skiff_cli.cluster.layout import ClusterLayout
 from skiff_cli.cluster.local import LocalCluster, etcd_healthy
 from skiff_client import ApiClient
+from skiff_client.informer import Informer
 from skiff_common import errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
@@ -282,6 +283,12 @@ def test_losing_a_member_loses_no_object_no_event_and_no_scheduling(
             seen: list[str] = []
             failovers: list[str] = []
             watcher = asyncio.create_task(watch_all(client, listed.resource_version, seen, failovers))
+            # and an informer (what every controller uses) on the same client
+            informer = Informer(client, config_pb2.ConfigMap, NAMESPACE)
+            informed: list[str] = []
+            informer.add_handler(on_add=lambda cm: informed.append(cm.metadata.name))
+            informing = asyncio.create_task(informer.run())
+            await informer.wait_synced()
             # a rollout and a scale-up in flight, then the member the clients use loses every process
             skiff(local, "apply", "-f", "-", stdin=(DEPLOYMENT % "2").replace("replicas: 2", "replicas: 3"))
             await asyncio.to_thread(kill_control_plane, first)
@@ -292,7 +299,13 @@ def test_losing_a_member_loses_no_object_no_event_and_no_scheduling(
             await asyncio.to_thread(
                 wait_for, "every event", lambda: sum(s.startswith("ADDED after-") for s in seen) == 20, 60
             )
+            await asyncio.to_thread(
+                wait_for, "the informer's adds", lambda: {f"after-{i}" for i in range(20)} <= set(informed), 60
+            )
             watcher.cancel()
+            informing.cancel()
+            # it resumed its watch from its resourceVersion on another apiserver: no relist
+            assert informer.list_count == 1
             return before, after, seen, failovers
         finally:
             await client.close()
