@@ -12,6 +12,7 @@ apart), in a temporary folder on free ports, and `skiff down`'s code removes eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -28,7 +29,7 @@ from skiff.api.coordination.v1 import lease_pb2
 from skiff.api.core.v1 import config_pb2
 from skiff_cli import kubeconfig
 from skiff_cli.clientconfig import save_client_config
-from skiff_cli.cluster import controlplane, members, processes
+from skiff_cli.cluster import certkeys, controlplane, members, processes
 from skiff_cli.cluster.layout import ClusterLayout
 from skiff_cli.cluster.local import LocalCluster, etcd_healthy
 from skiff_client import ApiClient
@@ -77,9 +78,23 @@ def ha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCluster,
         save_client_config(local.client_config(), state_dir / "client.yaml")  # gRPC: every apiserver
         yield local, everyone
     finally:
+        pids = [
+            pid
+            for member in controlplane.recorded_members(layout)
+            for name in (*CONTROL_PLANE, "supervisor")
+            if (pid := processes.running_pid(name, member.pid_dir)) is not None
+        ]
         controlplane.remove_all(layout, print)
         local.down()
     assert not (state_dir / controlplane.MEMBERS_DIR).exists()
+    assert not [pid for pid in pids if alive(pid)], "a member's process outlived skiff down"
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def skiff(local: LocalCluster, *args: str, stdin: str = "", check: bool = True) -> str:
@@ -227,6 +242,22 @@ def test_a_member_joins_by_certificate_key_and_leaves(ha: tuple[LocalCluster, li
     # its own serving certificate, from the shared CA it decrypted
     assert (member_dir / "pki" / "ca.key").read_bytes() == (first.pki_dir / "ca.key").read_bytes()
     assert (member_dir / "pki" / "apiserver.crt").read_bytes() != (first.pki_dir / "apiserver.crt").read_bytes()
+
+    # the Secret lives as long as its 2-hour TTL token: the token gone (as the token cleaner does at
+    # expiry), the garbage collector deletes it
+    async def certs_owner_gone() -> bool:
+        admin = local.client_config()
+        async with ApiClient.connect(admin.server, tls=admin.tls, wait_for_ready=True) as client:
+            try:
+                certs = await client.get(config_pb2.Secret, certkeys.SECRET, certkeys.NAMESPACE)
+            except errors.NotFound:
+                return True
+            for owner in certs.metadata.owner_references:
+                with contextlib.suppress(errors.NotFound):
+                    await client.delete(config_pb2.Secret, owner.name, certkeys.NAMESPACE)
+            return False
+
+    wait_for("kube-system/kubeadm-certs deleted with its token", lambda: asyncio.run(certs_owner_gone()), 90)
 
     controlplane.scale(first, local.client_config(), 3, print)
     assert not member_dir.exists()
