@@ -8,6 +8,7 @@ A real cluster in a temporary folder on free ports (the code of `skiff up --cont
 * each member's join (controlplane.scale to one more member): kubeadm-certs upload and download with the
   certificate key, own certificates, `etcdctl member add`, etcd, apiserver, scheduler, controllers, then
   the rolling rewire of every running process to the new address lists;
+* after SIGKILL of the scheduler and of the controllers holding their Leases: until a standby holds each;
 * after SIGKILL of every control-plane process of the first member (the one every client dials first):
   the time until a write succeeds through the same client (gRPC failover), and until a new Pod is
   scheduled (Pod created through the failed-over client, spec.nodeName set by a live scheduler).
@@ -28,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from skiff.api.coordination.v1 import lease_pb2
 from skiff.api.core.v1 import config_pb2, pod_pb2
 from skiff_cli.cluster import controlplane, processes
 from skiff_cli.cluster.layout import ClusterLayout
@@ -36,6 +38,27 @@ from skiff_client import ApiClient
 from skiff_common import errors
 
 KILLED = ("supervisor", "etcd", "apiserver", "scheduler", "controllers")
+
+
+async def lease_takeover(local: LocalCluster, everyone: list[ClusterLayout]) -> dict[str, float]:
+    """SIGKILL the process holding each Lease (found by the identity it logged); seconds until another
+    holds it (the lease is 15 s, candidates retry every 2 s)."""
+    admin = local.client_config()
+    out = {}
+    async with ApiClient.connect(admin.server, tls=admin.tls, wait_for_ready=True) as client:
+        for lease, component in (("kube-scheduler", "scheduler"), ("kube-controller-manager", "controllers")):
+            holder = (await client.get(lease_pb2.Lease, lease, "kube-system")).spec.holder_identity
+            owner = next(m for m in everyone if f'"{holder}"' in (m.log_dir / f"{component}.log").read_text())
+            pid = processes.running_pid(component, owner.pid_dir)
+            if pid is None:
+                continue
+            os.kill(pid, signal.SIGKILL)
+            killed = time.monotonic()
+            # polling the API is the point here
+            while (await client.get(lease_pb2.Lease, lease, "kube-system")).spec.holder_identity == holder:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+            out[f"{lease}_s"] = round(time.monotonic() - killed, 1)
+    return out
 
 
 async def after_loss(local: LocalCluster) -> dict[str, float]:
@@ -91,6 +114,8 @@ def main() -> None:
             controlplane.scale(layout, local.client_config(), count, lambda _: None)
             joins.append(round(time.monotonic() - start, 1))
         result["join_s"] = joins
+        everyone = [layout, *controlplane.recorded_members(layout)]
+        result["lease_taken_over_after_kill"] = asyncio.run(lease_takeover(local, everyone))
         result["loss_of_first_member"] = asyncio.run(after_loss(local))
     finally:
         controlplane.remove_all(layout, lambda _: None)
