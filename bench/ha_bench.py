@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import signal
 import sys
 import tempfile
@@ -120,6 +121,7 @@ def main() -> None:
     finally:
         controlplane.remove_all(layout, lambda _: None)
         local.down()
+        shutil.rmtree(state, ignore_errors=True)
     print(json.dumps(result, indent=2))
 
 
