@@ -55,22 +55,38 @@ def tls_flags(tls: TLSConfig, *, server: bool) -> list[str]:
     return [f"--tls-cert-file={tls.cert_file}", f"--tls-key-file={tls.key_file}", f"--tls-ca-file={tls.ca_file}"]
 
 
-def etcd(layout: ClusterLayout, tls: TLSConfig, peer_tls: TLSConfig) -> Component:
+def etcd_peer_url(layout: ClusterLayout) -> str:
+    return f"https://127.0.0.1:{layout.etcd_peer_port}"
+
+
+def etcd(
+    layout: ClusterLayout,
+    tls: TLSConfig,
+    peer_tls: TLSConfig,
+    *,
+    name: str = "skiff",
+    initial_cluster: str = "",
+) -> Component:
     """etcd with mutual TLS on both ports: clients need a certificate from etcd's CA, and so do peers
-    (each member's peer certificate is both server and client, as kubeadm's etcd/peer)."""
+    (each member's peer certificate is both server and client, as kubeadm's etcd/peer).
+
+    The first member starts a new cluster of itself; a stacked member joined later (controlplane.py) is
+    given the `initial_cluster` that `etcdctl member add` answered and starts as part of an existing one."""
     client = f"https://{layout.etcd_endpoint}"
-    peer = f"https://127.0.0.1:{layout.etcd_peer_port}"
+    peer = etcd_peer_url(layout)
+    joining = ["--initial-cluster-state=existing"] if initial_cluster else []
     return Component(
         "etcd",
         [
             bin_path("etcd"),
-            "--name=skiff",
+            f"--name={name}",
             f"--data-dir={layout.etcd_dir}",
             f"--listen-client-urls={client}",
             f"--advertise-client-urls={client}",
             f"--listen-peer-urls={peer}",
             f"--initial-advertise-peer-urls={peer}",
-            f"--initial-cluster=skiff={peer}",
+            f"--initial-cluster={initial_cluster or f'{name}={peer}'}",
+            *joining,
             f"--cert-file={tls.cert_file}",
             f"--key-file={tls.key_file}",
             f"--trusted-ca-file={tls.ca_file}",
@@ -112,9 +128,9 @@ def apiserver(
         "apiserver",
         [
             bin_path("skiff-apiserver"),
-            f"--listen={layout.apiserver_address}",
+            f"--listen={layout.apiserver_listen}",
             f"--secure-port={layout.rest_port}",
-            f"--etcd-endpoints={layout.etcd_endpoint}",
+            f"--etcd-endpoints={','.join(layout.etcd_endpoints)}",
             f"--etcd-cafile={etcd_tls.ca_file}",
             f"--etcd-certfile={etcd_tls.cert_file}",
             f"--etcd-keyfile={etcd_tls.key_file}",
@@ -140,12 +156,15 @@ def apiserver(
 
 
 def scheduler(layout: ClusterLayout, tls: TLSConfig) -> Component:
+    """With several control-plane members the schedulers elect one leader on their Lease (the others
+    stand by); a lone scheduler does not, so its restart never waits out the previous holder's lease."""
     return Component(
         "scheduler",
         [
             bin_path("skiff-scheduler"),
             f"--apiserver={layout.apiserver_address}",
             f"--metrics-address={layout.metrics_address('scheduler')}",
+            *(["--leader-elect"] if layout.apiserver_peers else []),
             *tls_flags(tls, server=False),
         ],
     )

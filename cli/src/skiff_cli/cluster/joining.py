@@ -67,8 +67,9 @@ class JoinedNode:
         layout = self.layout
         if not found.grpc_server:
             raise JoinError("cluster-info names no gRPC API address (skiff-grpc): is the control plane a Skiff one?")
-        host, _, port = found.grpc_server.rpartition(":")
-        layout.apiserver_host, layout.apiserver_port = host, int(port)
+        first, *peers = found.grpc_server.split(",")  # every apiserver of an HA control plane
+        host, _, port = first.rpartition(":")
+        layout.apiserver_host, layout.apiserver_port, layout.apiserver_peers = host, int(port), peers
         for folder in (layout.state_dir, layout.log_dir, layout.runtime_root, layout.runtime_state, layout.pki_dir):
             folder.mkdir(parents=True, exist_ok=True)
         layout.save()

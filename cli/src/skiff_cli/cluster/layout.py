@@ -63,6 +63,10 @@ class ClusterLayout:
     # this rule file (`skiff up --prometheus-url URL --custom-metrics-rules FILE`); empty: none.
     prometheus_url: str = ""
     custom_metrics_rules: str = ""
+    # An HA control plane (cluster/controlplane.py): the other members' gRPC API and etcd client
+    # addresses, so every client of this layout dials all apiservers and the apiserver all etcd members.
+    apiserver_peers: list[str] = field(default_factory=list)
+    etcd_peers: list[str] = field(default_factory=list)
 
     @classmethod
     def ephemeral(cls, state_dir: Path, suffix: str, pod_subnet: int) -> ClusterLayout:
@@ -149,6 +153,13 @@ class ClusterLayout:
 
     @property
     def apiserver_address(self) -> str:
+        """Where clients reach the API: this layout's apiserver, then every other control-plane member's
+        (comma-separated; the client channel fails over between them, skiff_common.grpcutil.channel)."""
+        return ",".join([self.apiserver_listen, *self.apiserver_peers])
+
+    @property
+    def apiserver_listen(self) -> str:
+        """This layout's own apiserver (its --listen)."""
         return f"{self.apiserver_host}:{self.apiserver_port}"
 
     @property
@@ -164,6 +175,11 @@ class ClusterLayout:
     @property
     def etcd_endpoint(self) -> str:
         return f"127.0.0.1:{self.etcd_client_port}"
+
+    @property
+    def etcd_endpoints(self) -> list[str]:
+        """Every etcd member's client address, this layout's own first (the apiserver's --etcd-endpoints)."""
+        return [self.etcd_endpoint, *self.etcd_peers]
 
     def metrics_address(self, component: str) -> str:
         return f"127.0.0.1:{self.metrics_ports[component]}"

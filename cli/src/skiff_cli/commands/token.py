@@ -1,6 +1,6 @@
 """`skiff token create|list|delete`: bootstrap tokens, as `kubeadm token`.
 
-    skiff token create [--ttl 24h] [--description TEXT] [--print-join-command]
+    skiff token create [--ttl 24h] [--description TEXT] [--print-join-command] [--upload-certs [--certificate-key K]]
     skiff token list
     skiff token delete TOKEN_ID|TOKEN...
 
@@ -12,10 +12,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+from pathlib import Path
 
 from skiff.api.core.v1 import config_pb2
 from skiff_common.bootstrap import clusterinfo
 
+from ..cluster import certkeys
+from ..cluster.layout import ClusterLayout
 from ..cluster.tokens import create_token, delete_token, join_command, list_tokens
 from ._context import api_client
 
@@ -38,6 +41,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--ttl", default="24h", help="how long the token is valid (0: forever)")
     create.add_argument("--description", default="")
     create.add_argument("--print-join-command", action="store_true", help="print the whole join command")
+    create.add_argument(
+        "--upload-certs",
+        action="store_true",
+        help="also upload the shared keys (encrypted) to kube-system/kubeadm-certs for `skiff join --control-plane`",
+    )
+    create.add_argument("--certificate-key", default="", help="with --upload-certs: this key (hex), else a new one")
+    create.add_argument(
+        "--state-dir", type=Path, default=ClusterLayout.state_dir, help="with --upload-certs: whose pki to upload"
+    )
     create.set_defaults(run=run_create)
     listing = actions.add_parser("list", help="list bootstrap tokens")
     listing.set_defaults(run=run_list)
@@ -50,11 +62,22 @@ async def run_create(args: argparse.Namespace) -> int:
     ttl = parse_ttl(args.ttl)
     async with api_client() as client:
         made = await create_token(client, ttl, description=args.description)
+        key = ""
+        if args.upload_certs:
+            key = args.certificate_key or certkeys.new_key()
+            try:
+                await certkeys.upload(client, ClusterLayout.load(args.state_dir).pki_dir, key)
+            except (certkeys.CertKeyError, OSError) as exc:
+                print(f"error: --upload-certs: {exc}")
+                return 1
+            print(f"[upload-certs] the shared keys are in kube-system/{certkeys.SECRET} for 2 h, under this key:")
+            print(key)
         if args.print_join_command:
             # the address and CA joining nodes will see: the ones cluster-info publishes
             cm = await client.get(config_pb2.ConfigMap, clusterinfo.NAME, clusterinfo.NAMESPACE)
             info = clusterinfo.parse_kubeconfig(cm.data.get(clusterinfo.KUBECONFIG_KEY, ""))
-            print(join_command(info.server.removeprefix("https://"), made, info.ca_pem))
+            command = join_command(info.server.removeprefix("https://"), made, info.ca_pem)
+            print(f"{command} --control-plane --certificate-key {key}" if key else command)
         else:
             print(made.value)
     return 0

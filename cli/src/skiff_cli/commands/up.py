@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from skiff_common.bootstrap.token import TokenError
+
 from .. import kubeconfig
 from ..clientconfig import config_path, save_client_config
-from ..cluster import multinode
+from ..cluster import controlplane, multinode
+from ..cluster.certkeys import CertKeyError
+from ..cluster.discovery import DiscoveryError
 from ..cluster.joining import JoinError
 from ..cluster.layout import ClusterLayout
 from ..cluster.local import ClusterError, LocalCluster
+from ..cluster.members import MemberError
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +29,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--pod-cidr", default=ClusterLayout.pod_cidr)
     up.add_argument(
         "--nodes", type=int, default=1, help="nodes in all: the first runs the control plane, the rest join"
+    )
+    up.add_argument(
+        "--control-planes",
+        type=int,
+        default=None,
+        help="control-plane members (stacked etcd, apiserver, scheduler, controllers): the first node's and N-1 "
+        "more; on a running cluster adds or removes members (default: as many as it has)",
     )
     up.add_argument("--fake-gpus", type=int, default=0, help="run the sample device plugin with N example.com/gpu")
     up.add_argument("--prometheus-url", default="", help="Prometheus answering custom and external metrics")
@@ -41,6 +53,9 @@ def run_up(args: argparse.Namespace) -> int:
     if args.nodes < 1:
         print("error: --nodes: must be at least 1")
         return 1
+    if args.control_planes is not None and args.control_planes < 1:
+        print("error: --control-planes: must be at least 1")
+        return 1
     if bool(args.prometheus_url) != bool(args.custom_metrics_rules):
         print("error: --prometheus-url and --custom-metrics-rules: give both or neither")
         return 1
@@ -52,19 +67,27 @@ def run_up(args: argparse.Namespace) -> int:
         prometheus_url=args.prometheus_url,
         custom_metrics_rules=str(Path(args.custom_metrics_rules).resolve()) if args.custom_metrics_rules else "",
     )
+    # Components (re)started by `up` dial every member already there.
+    recorded = controlplane.recorded_members(layout)
+    controlplane.peers_of(layout, [layout, *recorded])
+    control_planes = args.control_planes or 1 + len(recorded)
     cluster = LocalCluster(layout)
     try:
         cluster.up()
+        if control_planes > 1 or recorded:
+            controlplane.scale(layout, cluster.client_config(), control_planes, print)
         if args.nodes > 1:
             multinode.add_workers(
                 layout, cluster.client_config(), cluster.pki.path("ca").read_bytes(), args.nodes, print
             )
-    except (ClusterError, JoinError) as exc:
+    except (ClusterError, JoinError, MemberError, DiscoveryError, TokenError, CertKeyError) as exc:
         print(f"error: {exc}")
         return 1
     path = save_client_config(cluster.client_config())
     kube = kubeconfig.merge(layout.rest_url, cluster.tls["admin"])
     ready = f"node {layout.node_name} is Ready" if args.nodes == 1 else f"{args.nodes} nodes are Ready"
+    if control_planes > 1:
+        ready += f", {control_planes} control-plane members (apiservers {layout.apiserver_address})"
     print(f"""
 The cluster is up: {ready}.
   client config:  {path}
@@ -89,6 +112,7 @@ def _scheme(component: str) -> str:
 def run_down(args: argparse.Namespace) -> int:
     layout = ClusterLayout.load(args.state_dir)
     multinode.remove_workers(layout, print)
+    controlplane.remove_all(layout, print)
     LocalCluster(layout).down()
     kubeconfig.remove()
     if args.purge:

@@ -6,8 +6,10 @@ kube-system/bootstrap-token-<id> holds that secret (compared in constant time), 
 token type, allows `usage-bootstrap-authentication` and has not expired.
 
 Such a user may only do what kubeadm's `system:node-bootstrapper` role grants: create, get, list and
-watch CertificateSigningRequests. That narrow rule stands in for RBAC here; with an RBAC authorizer in
-front it is the role binding kubeadm makes for `system:bootstrappers:kubeadm:default-node-token`.
+watch CertificateSigningRequests; and what its `kubeadm:kubeadm-certs` Role grants: get the one Secret
+kube-system/kubeadm-certs (the shared keys, encrypted with the certificate key, that `skiff join
+--control-plane` downloads). These narrow rules stand in for RBAC here; with an RBAC authorizer in front
+they are the role bindings kubeadm makes for `system:bootstrappers:kubeadm:default-node-token`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from skiff_common.bootstrap import token
 from skiff_apiserver.machinery import kinds
 
 CSR_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+KUBEADM_CERTS_PATH = "/api/v1/namespaces/kube-system/secrets/kubeadm-certs"
 
 
 async def authenticate(registry: Any, authorization: str) -> tuple[str, list[str]] | None:
@@ -45,5 +48,8 @@ async def authenticate(registry: Any, authorization: str) -> tuple[str, list[str
 
 
 def allowed(method: str, path: str) -> bool:
-    """What system:node-bootstrapper allows: create, get, list and watch CSRs."""
+    """What system:node-bootstrapper allows (create, get, list and watch CSRs), and kubeadm:kubeadm-certs
+    (get that one Secret)."""
+    if method == "GET" and path == KUBEADM_CERTS_PATH:
+        return True
     return method in ("GET", "POST") and (path == CSR_PATH or path.startswith(CSR_PATH + "/"))

@@ -99,16 +99,26 @@ def channel_target(endpoints: Sequence[str]) -> str:
 def tls_server_name(endpoints: Sequence[str]) -> str | None:
     """The name to check etcd's serving certificate against when the endpoints name one host (a Service
     such as `<release>-etcd:2379` in the Helm chart): the channel dials the address it resolved to, and
-    the certificate names the host, not that address. None for IP endpoints or several distinct names
-    (each member's certificate is then checked against the address dialled)."""
-    names = set()
+    the certificate names the host, not that address. None for one IP endpoint (checked against the
+    address dialled) or several distinct names.
+
+    Several IP endpoints (stacked etcd members, cluster/controlplane.py) make one `ipv4:a,b` target,
+    which has no usable authority of its own: they are checked against their one shared host, or, on
+    distinct addresses, against `localhost`, which every member's serving certificate carries (kubeadm's
+    etcd/server SANs, skiff_common.pki.profiles)."""
+    names, addresses = set(), set()
     for raw in endpoints:
         host = raw.strip().removeprefix("http://").removeprefix("https://").rpartition(":")[0].strip("[]")
         try:
             ipaddress.ip_address(host)
+            addresses.add(host)
         except ValueError:
             names.add(host)
-    return names.pop() if len(names) == 1 else None
+    if len(names) == 1 and not addresses:
+        return names.pop()
+    if not names and len(endpoints) > 1:
+        return addresses.pop() if len(addresses) == 1 else "localhost"
+    return None
 
 
 def map_grpc_error(exc: grpc.aio.AioRpcError) -> errors.SkiffError:
