@@ -95,6 +95,8 @@ def start_proxy(admin: ClientConfig, worker: ClusterLayout) -> None:
     tls = proxyident.proxy_tls(worker)
     if not Path(tls.cert_file).exists():
         tls = asyncio.run(proxyident.issue(admin, worker))
+    # the CA the join's discovery pinned, which the join writes first
+    wait_for("the node's CA file", lambda: Path(tls.ca_file).exists(), timeout=30)
     component = proxy(worker, tls)
     processes.start(component.name, component.argv, log_dir=worker.log_dir, pid_dir=worker.pid_dir)
     log = worker.log_dir / "proxy.log"
@@ -142,11 +144,13 @@ def add_workers(
     def join(worker: ClusterLayout) -> None:
         say(f"joining node {worker.node_name}")
         JoinedNode(worker, say=say).join(discover(layout.join_address, token, [pin]), token)
-        if worker.netns:
-            start_proxy(admin, worker)
 
-    with ThreadPoolExecutor(max_workers=max(1, len(workers))) as pool:
-        for done in [pool.submit(join, w) for w in workers]:
+    # Every join at once, and each worker's proxy beside its join (it needs only its namespace and the
+    # API, not the kubelet): the time to N nodes is about one join, not N.
+    with ThreadPoolExecutor(max_workers=max(1, 2 * len(workers))) as pool:
+        started = [pool.submit(join, w) for w in workers]
+        started += [pool.submit(start_proxy, admin, w) for w in workers if w.netns]
+        for done in started:
             done.result()  # the first failure is raised (the others have finished by then)
 
 
