@@ -183,3 +183,17 @@ def test_pod_to_pod_across_nodes_without_nat_and_a_service(net: Net) -> None:
     finally:
         net.skiff("delete", "service", server, check=False)
         net.skiff("delete", "pod", server, client, "--grace-period=0", check=False)
+
+
+def test_fewer_nodes_removes_a_worker_and_its_routes(net: Net) -> None:
+    """`skiff up --nodes 2` on the 3-node cluster: worker 2 is reset, its Node deleted, and no route to
+    its pods is left on the host or in worker 1's namespace."""
+    layout, (w1, w2) = net.cluster.layout, net.workers
+    multinode.add_workers(layout, net.cluster.client_config(), net.cluster.pki.path("ca").read_bytes(), 2, print)
+    names = [n["metadata"]["name"] for n in json.loads(net.skiff("get", "nodes", "-o", "json").stdout)["items"]]
+    assert w2.node_name not in names and w1.node_name in names
+    assert not nodenet.netns_exists(w2.netns) and not nodenet.link_exists(w2.node_veth)
+    assert processes.running_pid("kubelet", w2.pid_dir) is None
+    assert w2.pod_cidr not in ip_lines("route", "show")
+    assert w2.pod_cidr not in ip_lines("-n", w1.netns, "route", "show")
+    assert f"{w1.pod_cidr} via {w1.node_ip}" in ip_lines("route", "show")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from skiff.api.core.v1 import node_pb2
 from skiff_client.api import ApiClient
+from skiff_common import errors
 from skiff_common.pki import ca_cert_hash
 
 from ..clientconfig import ClientConfig
@@ -127,7 +128,8 @@ async def _token_and_taint(admin: ClientConfig, node_name: str, taint: bool) -> 
 def add_workers(
     layout: ClusterLayout, admin: ClientConfig, ca_pem: bytes, nodes: int, say: Callable[[str], None]
 ) -> None:
-    """Join workers 1..nodes-1 that are not there yet (idempotent, like `skiff up`), all at once."""
+    """Join workers 1..nodes-1 that are not there yet (idempotent, like `skiff up`), all at once; workers
+    beyond them are reset and their Nodes deleted (`skiff up --nodes N` on a running cluster)."""
     token = asyncio.run(_token_and_taint(admin, layout.node_name, taint=nodes > 1))
     pin = ca_cert_hash(ca_pem)
     workers = []
@@ -136,6 +138,9 @@ def add_workers(
         if (worker.state_dir / LAYOUT_FILE).exists():
             worker = ClusterLayout.load(worker.state_dir)
         workers.append(worker)
+    wanted = {w.node_name for w in workers}
+    for extra in [w for w in joined_workers(layout) if w.node_name not in wanted]:
+        remove_worker(extra, admin, workers, say)
     if layout.node_cidr:
         connect_nodes(layout, workers)
     for worker in workers:  # the control plane's registry is every node's docker.io mirror
@@ -154,12 +159,39 @@ def add_workers(
             done.result()  # the first failure is raised (the others have finished by then)
 
 
-def remove_workers(layout: ClusterLayout, say: Callable[[str], None]) -> None:
+def joined_workers(layout: ClusterLayout) -> list[ClusterLayout]:
     folder = nodes_dir(layout)
     if not folder.is_dir():
-        return
-    for state in sorted(p for p in folder.iterdir() if (p / LAYOUT_FILE).exists()):
-        worker = ClusterLayout.load(state)
+        return []
+    return [ClusterLayout.load(p) for p in sorted(folder.iterdir()) if (p / LAYOUT_FILE).exists()]
+
+
+async def _delete_node(admin: ClientConfig, name: str) -> None:
+    client = ApiClient.connect(admin.server, tls=admin.tls)
+    try:
+        await client.delete(node_pb2.Node, name)
+    except errors.NotFound:
+        pass
+    finally:
+        await client.close()
+
+
+def remove_worker(
+    worker: ClusterLayout, admin: ClientConfig, survivors: list[ClusterLayout], say: Callable[[str], None]
+) -> None:
+    """One worker fewer: reset it (its namespace and the host's route to it go), drop the other workers'
+    routes to its pods, and delete its Node (`kubeadm reset` + `kubectl delete node`)."""
+    JoinedNode(worker, say=say).reset()
+    (worker.state_dir / LAYOUT_FILE).unlink(missing_ok=True)
+    for other in survivors:
+        if other.netns and nodenet.netns_exists(other.netns):
+            nodenet.remove_routes([worker.pod_cidr], worker.node_ip, netns=other.netns)
+    asyncio.run(_delete_node(admin, worker.node_name))
+    say(f"removed node {worker.node_name}")
+
+
+def remove_workers(layout: ClusterLayout, say: Callable[[str], None]) -> None:
+    for worker in joined_workers(layout):
         JoinedNode(worker, say=say).reset()
-        (state / LAYOUT_FILE).unlink(missing_ok=True)
+        (worker.state_dir / LAYOUT_FILE).unlink(missing_ok=True)
         say(f"reset node {worker.node_name}")

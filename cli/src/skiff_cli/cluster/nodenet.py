@@ -91,11 +91,13 @@ def set_routes(netns: str, routes: Sequence[tuple[str, str]], device: str) -> No
         _ip(*where, "route", "replace", prefix, "via", gateway, "dev", device)
 
 
-def remove_routes(prefixes: Sequence[str], via: str) -> int:
-    """Host routes to these prefixes through `via` (only ours: matched by their gateway)."""
+def remove_routes(prefixes: Sequence[str], via: str, *, netns: str = "") -> int:
+    """Routes to these prefixes through `via` in `netns` (the host's by default); only ours: matched by
+    their gateway."""
+    where = ["-n", netns] if netns else []
     removed = 0
     for prefix in prefixes:
-        if _ip("route", "delete", prefix, "via", via, check=False).returncode == 0:
+        if _ip(*where, "route", "delete", prefix, "via", via, check=False).returncode == 0:
             removed += 1
     return removed
 
