@@ -80,13 +80,16 @@ def main() -> None:
         for index in range(1, args.nodes + 1):
             worker = ClusterLayout.load(multinode.worker_layout(layout, index).state_dir)
             rss = pss = 0
+            each = {}
             for name in NODE_PROCESSES:
                 pid = processes.running_pid(name, worker.pid_dir)
                 if pid is not None:
                     r, p = memory_kib(pid)
                     rss, pss = rss + r, pss + p
+                    each[name] = {"rss_mib": round(r / 1024, 1), "pss_mib": round(p / 1024, 1)}
             per_node.append(
                 {"node": worker.node_name, "rss_mib": round(rss / 1024, 1), "pss_mib": round(pss / 1024, 1)}
+                | ({"processes": each} if index == 1 else {})
             )
         out["idle_memory_per_worker"] = per_node
     finally:
