@@ -139,13 +139,19 @@ class LocalCluster:
         layout.save()
         if layout.node_cidr:  # multi-node: the node bridge first, the apiserver and registry listen on it
             nodenet.ensure_bridge(layout.node_bridge, layout.node_cidr)
+        # The runtime needs nothing of the control plane: it starts now, beside etcd and the registry,
+        # and is waited for below where the order needs it (its start-up is seconds of imports).
+        runtime = components.runtime(layout)
+        if processes.running_pid(runtime.name, layout.pid_dir) is None:
+            self.say(f"starting {runtime.name}")
+            processes.start(runtime.name, runtime.argv, log_dir=layout.log_dir, pid_dir=layout.pid_dir)
         self._start(
             components.etcd(layout, self.etcd_tls["server"], self.etcd_tls["peer"]),
             lambda: etcd_healthy(layout, self.etcd_tls["healthcheck-client"]),
         )
         if images:
             self.start_registry()
-        self._start(components.runtime(layout), lambda: asyncio.run(runtime_ready(layout.runtime_socket)))
+        self._start(runtime, lambda: asyncio.run(runtime_ready(layout.runtime_socket)))
         admin = self.client_config()
         self._start(
             components.apiserver(
