@@ -20,11 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from skiff_cli import kubeconfig
 from skiff_cli.clientconfig import save_client_config
 from skiff_cli.cluster import cleanup, multinode, nodenet, processes
 from skiff_cli.cluster.layout import ClusterLayout
 from skiff_cli.cluster.local import LocalCluster
+from skiff_common.pki import identity_of
 
 pytestmark = pytest.mark.slow
 SKIFF = str(Path(sys.executable).parent / "skiff")
@@ -131,7 +133,11 @@ def test_nodes_have_their_own_namespace_and_address(net: Net) -> None:
         assert kubelet is not None
         assert os.stat(f"/proc/{kubelet}/ns/net").st_ino == os.stat(f"/run/netns/{w.netns}").st_ino
         assert processes.running_pid("proxy", w.pid_dir) is not None
-    # the worker's logs and exec go through its kubelet on its node address
+        serving = x509.load_pem_x509_certificate((w.pki_dir / "kubelet.crt").read_bytes())
+        sans = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert ipaddress.ip_address(w.node_ip) in sans.get_values_for_type(x509.IPAddress)
+        proxy_cert = x509.load_pem_x509_certificate((w.pki_dir / "proxy.crt").read_bytes())
+        assert identity_of(proxy_cert).user == "system:kube-proxy"
     assert f"{net.workers[0].pod_cidr} via {net.workers[0].node_ip}" in ip_lines("route", "show")
 
 
@@ -167,6 +173,7 @@ def test_pod_to_pod_across_nodes_without_nat_and_a_service(net: Net) -> None:
         )
         assert "hello" in got
         # busybox httpd -vv logs each client's address: the client pod's own IP, not a node's (no NAT)
+        # (read through the apiserver from worker 2's kubelet, on its node address, with its certificate)
         logs = net.wait("httpd's access log", lambda: net.skiff("logs", server).stdout)
         assert client_ip in logs, logs
         cluster_ip = json.loads(net.skiff("get", "service", server, "-o", "json").stdout)["spec"]["clusterIP"]
