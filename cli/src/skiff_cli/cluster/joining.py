@@ -54,7 +54,7 @@ def _wait(what: str, check: Callable[[], bool], timeout: float, log: Path) -> No
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.05)
+        time.sleep(0.1)
     raise JoinError(f"timed out after {timeout:.0f}s waiting for {what}; see {log}")
 
 

@@ -59,7 +59,7 @@ def wait_for(what: str, check: Callable[[], bool], *, timeout: float, log: Path 
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.05)
+        time.sleep(0.1)
     hint = f"; see {log}" if log else ""
     raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}{hint}")
 
