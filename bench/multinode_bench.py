@@ -15,7 +15,8 @@ It times:
 * `one_join_s`: one more worker joined on the running cluster (the time of one `skiff join`, with its
   namespace, routes and proxy);
 * idle memory per worker after --settle seconds: RSS and PSS (smaps_rollup) of its kubelet, runtime
-  and proxy processes.
+  and proxy processes, and (worker 1) each one's CPU seconds so far, mostly its start-up: what N
+  workers starting at once ask of the machine's cores.
 
 Prints one JSON document; asserts nothing. Everything is removed at the end.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import sys
 import tempfile
@@ -46,6 +48,12 @@ def memory_kib(pid: int) -> tuple[int, int]:
         elif line.startswith("Pss:"):
             pss = int(line.split()[1])
     return rss, pss
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used since it started: mostly its start-up when idle."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -86,7 +94,11 @@ def main() -> None:
                 if pid is not None:
                     r, p = memory_kib(pid)
                     rss, pss = rss + r, pss + p
-                    each[name] = {"rss_mib": round(r / 1024, 1), "pss_mib": round(p / 1024, 1)}
+                    each[name] = {
+                        "rss_mib": round(r / 1024, 1),
+                        "pss_mib": round(p / 1024, 1),
+                        "cpu_s": round(cpu_seconds(pid), 2),
+                    }
             per_node.append(
                 {"node": worker.node_name, "rss_mib": round(rss / 1024, 1), "pss_mib": round(pss / 1024, 1)}
                 | ({"processes": each} if index == 1 else {})
