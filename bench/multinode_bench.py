@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -107,6 +108,7 @@ def main() -> None:
     finally:
         multinode.remove_workers(layout, lambda s: None)
         cluster.down()
+        shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(out, indent=2))
 
 
