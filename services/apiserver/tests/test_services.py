@@ -288,3 +288,18 @@ async def test_kubernetes_service_leads_to_the_rest_api_on_the_advertise_address
 )
 def test_advertise_address_needs_its_own_listener(listen_host: str, advertise: str, own: bool) -> None:
     assert needs_own_listener(listen_host, advertise) is own
+
+
+@pytest.mark.parametrize(("advertise_grpc", "host"), [(True, "127.0.0.4"), (False, "127.0.0.5")])
+async def test_the_grpc_api_listens_on_the_advertise_address_when_asked(
+    server_factory, advertise_grpc: bool, host: str
+) -> None:
+    """--advertise-grpc: other nodes (a multi-node cluster's node bridge) dial the gRPC API there too."""
+    api = await server_factory(advertise_address=host, advertise_grpc=advertise_grpc)
+    try:
+        _reader, writer = await asyncio.open_connection(host, api.app.port)
+    except ConnectionRefusedError:
+        assert not advertise_grpc
+    else:
+        writer.close()
+        assert advertise_grpc

@@ -118,3 +118,36 @@ async def test_kubelet_registers_tainted_until_node_lifecycle_sees_it_ready(
     finally:
         await kubelet.stop()
         await client.delete(node_pb2.Node, name)
+
+
+async def test_a_kubelet_started_before_its_runtime_reports_ready_as_soon_as_the_runtime_is(
+    client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Path
+) -> None:
+    """A joining node starts its kubelet beside its runtime: registered NotReady while the runtime does not
+    answer, Ready once it does, without waiting for a status interval (here an hour)."""
+    late = tmp_path / "late-cri.sock"  # the runtime "appears" there later: a link to the real socket
+    cfg = kubelet_config(apiserver, runtime, tmp_path, node_status_interval="1h", node_status_report_frequency="1h")
+    cfg.runtime_endpoint = f"unix://{late}"
+    kubelet = Kubelet(cfg)
+    task = asyncio.create_task(kubelet.start())
+    name = cfg.node_name
+    try:
+
+        async def ready_status() -> str | None:
+            try:
+                node = await client.get(node_pb2.Node, name)
+            except errors.NotFound:
+                return None
+            return {c.type: c.status for c in node.status.conditions}.get("Ready")
+
+        assert await eventually(ready_status, "the Node registered") == "False"
+        late.symlink_to(runtime.endpoint.removeprefix("unix://"))
+
+        async def ready() -> bool:
+            return await ready_status() == "True"
+
+        await eventually(ready, "the Node Ready once its runtime answers")
+    finally:
+        await task
+        await kubelet.stop()
+        await client.delete(node_pb2.Node, name)

@@ -2,8 +2,8 @@
 
 `skiff down` first asks the runtime to remove every sandbox, which is the clean path. This module is
 the safety net behind it: container supervisors still running from our state folders, mounts below the
-state folder, the cluster's cgroup tree, its pod bridge, and the NAT rules the CNI bridge plugin made
-for its sandboxes. Each step only touches things that carry
+state folder, the cluster's cgroup tree, its pod bridge, the NAT rules the CNI bridge plugin made
+for its sandboxes, and a multi-node cluster's node network (nodenet.py). Each step only touches things that carry
 this cluster's own names, so it never disturbs anything else on the machine.
 """
 
@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from . import processes
+from . import nodenet, processes
 from .layout import ClusterLayout
 from .probes import remove_all_sandboxes
 
@@ -134,6 +134,18 @@ def sweep(layout: ClusterLayout) -> Iterator[str]:
     removed = remove_cni_nat_rules(sandbox_ids(layout.state_dir))
     if removed:
         yield f"removed {removed} leftover CNI NAT rule(s)"
+    yield from sweep_node_network(layout)
+
+
+def sweep_node_network(layout: ClusterLayout) -> Iterator[str]:
+    """A worker's namespace (its pod bridge, nft table and routes go with it), its veth and the host's
+    route to its pods; the control-plane node's node bridge (and the routes through it)."""
+    if layout.netns:
+        yield from nodenet.remove_namespace(layout.netns, layout.node_veth)
+        if nodenet.remove_routes([layout.pod_cidr], layout.node_ip):
+            yield f"removed the route to {layout.pod_cidr}"
+    elif layout.node_cidr:
+        yield from nodenet.remove_bridge(layout.node_bridge)
 
 
 def sandbox_ids(state_dir: Path) -> set[str]:

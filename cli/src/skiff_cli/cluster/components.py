@@ -16,7 +16,7 @@ from pathlib import Path
 from skiff_common.encryptionconfig import ensure_encryption_config
 from skiff_common.grpcutil import TLSConfig
 
-from . import kubedns
+from . import kubedns, nodenet
 from .layout import ClusterLayout
 from .sakey import ensure_service_account_key
 
@@ -47,6 +47,11 @@ def bin_path(program: str) -> str:
     if not found:
         raise SystemExit(f"error: {program} is not installed (run `make up` or `uv sync`)")
     return found
+
+
+def node_component(layout: ClusterLayout, name: str, argv: list[str]) -> Component:
+    """A node process (runtime, kubelet, proxy), in the node's network namespace if it has one."""
+    return Component(name, nodenet.in_netns(layout.netns, argv))
 
 
 def tls_flags(tls: TLSConfig, *, server: bool) -> list[str]:
@@ -101,7 +106,10 @@ def etcd(
 
 
 def runtime(layout: ClusterLayout) -> Component:
-    return Component(
+    """The runtime in the node's network namespace (a worker's own, else the host's): its CNI bridge, pod
+    routes and the pods' veths are made there."""
+    return node_component(
+        layout,
         "runtime",
         [
             bin_path("skiff-runtime"),
@@ -112,6 +120,7 @@ def runtime(layout: ClusterLayout) -> Component:
             f"--pod-cidr={layout.pod_cidr}",
             f"--registry-config-dir={layout.registry_config_dir}",
             f"--metrics-address={layout.metrics_address('runtime')}",
+            *([] if layout.ip_masq else ["--ip-masq=false"]),  # pods reach other nodes' pods unNATed
         ],
     )
 
@@ -135,7 +144,8 @@ def apiserver(
             f"--etcd-certfile={etcd_tls.cert_file}",
             f"--etcd-keyfile={etcd_tls.key_file}",
             f"--metrics-address={layout.metrics_address('apiserver')}",
-            f"--advertise-address={layout.pod_gateway}",  # pods reach the API there (kubernetes Service)
+            f"--advertise-address={advertise_address(layout)}",  # pods reach the API there (kubernetes Service)
+            *(["--advertise-grpc"] if layout.node_cidr else []),  # other nodes' kubelets and proxies dial it
             f"--encryption-provider-config={ensure_encryption_config(layout.pki_dir / 'encryption.yaml')}",
             "--pod-security-default-warn=baseline",
             f"--authorization-mode={AUTHORIZATION_MODE}",
@@ -153,6 +163,12 @@ def apiserver(
             *kubelet_flags,
         ],
     )
+
+
+def advertise_address(layout: ClusterLayout) -> str:
+    """Where pods (the `kubernetes` Service) and other nodes reach the control plane: the node bridge's
+    host address in a multi-node cluster, else the pod bridge's gateway."""
+    return layout.node_ip if layout.node_cidr else layout.pod_gateway
 
 
 def scheduler(layout: ClusterLayout, tls: TLSConfig) -> Component:
@@ -198,14 +214,16 @@ def kubelet(layout: ClusterLayout, tls: TLSConfig, serving: TLSConfig | None = N
         if serving
         else []
     )
-    return Component(
+    return node_component(
+        layout,
         "kubelet",
         [
             bin_path("skiff-kubelet"),
             f"--node-name={layout.node_name}",
             f"--apiserver={layout.apiserver_address}",
             f"--runtime-endpoint=unix://{layout.runtime_socket}",
-            f"--listen=127.0.0.1:{layout.kubelet_port}",
+            f"--listen={layout.local_host}:{layout.kubelet_port}",
+            *([f"--node-ip={layout.node_ip}"] if layout.netns else []),  # a worker's address on the node bridge
             f"--pod-cidr={layout.pod_cidr}",
             f"--cluster-dns={kubedns.cluster_dns_ip(SERVICE_CIDR)}",  # ClusterFirst pods ask kube-dns
             f"--root-dir={layout.kubelet_root}",
@@ -226,14 +244,16 @@ def proxy(layout: ClusterLayout, tls: TLSConfig) -> Component:
     on the bridge's gateway address (the node's address as pods see it), and the table is named per
     cluster so that test clusters beside each other keep to their own rules."""
     gateway = str(next(ipaddress.ip_network(layout.pod_cidr).hosts()))
-    return Component(
+    nodeport = layout.node_ip if layout.netns else gateway  # a worker: its address on the node bridge
+    return node_component(
+        layout,
         "proxy",
         [
             bin_path("skiff-proxy"),
             f"--apiserver={layout.apiserver_address}",
             f"--cluster-cidr={layout.pod_cidr}",
             f"--service-cidr={SERVICE_CIDR}",
-            f"--nodeport-addresses={gateway}",
+            f"--nodeport-addresses={nodeport}",
             f"--pod-bridge={layout.bridge}",
             f"--table={layout.proxy_table}",
             f"--healthz-address={layout.metrics_address('proxy-healthz')}",
@@ -251,7 +271,8 @@ def dns(layout: ClusterLayout, tls: TLSConfig) -> Component:
         [
             bin_path("skiff-dns"),
             f"--apiserver={layout.apiserver_address}",
-            f"--listen={layout.dns_address},{layout.pod_gateway}:53",
+            f"--listen={layout.dns_address},{layout.pod_gateway}:53"
+            + (f",{layout.node_ip}:53" if layout.node_cidr else ""),  # other nodes' pods ask there
             "--freebind",
             f"--health-address={layout.dns_health_address}",
             f"--metrics-address={layout.metrics_address('dns')}",

@@ -1,8 +1,8 @@
 """The node side of `skiff join` and `skiff reset`, as kubeadm's join and reset phases.
 
 join: after discovery has trusted the cluster's CA (discovery.py), write that CA and a bootstrap
-kubeconfig (the REST address, the CA, the token) into the node's state folder, start the node's runtime,
-then its kubelet with --bootstrap-kubeconfig: the kubelet requests its own client and serving
+kubeconfig (the REST address, the CA, the token) into the node's state folder, start the node's runtime
+and, beside it, its kubelet with --bootstrap-kubeconfig: the kubelet requests its own client and serving
 certificates by CSR (TLS bootstrap, skiff_kubelet.certbootstrap), registers its Node, and the join ends
 when that Node is Ready. No key or certificate is copied from the control plane; only the public CA.
 
@@ -54,7 +54,7 @@ def _wait(what: str, check: Callable[[], bool], timeout: float, log: Path) -> No
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.2)
+        time.sleep(0.1)
     raise JoinError(f"timed out after {timeout:.0f}s waiting for {what}; see {log}")
 
 
@@ -78,11 +78,16 @@ class JoinedNode:
             layout.state_dir / BOOTSTRAP_KUBECONFIG,
             bootconf.BootstrapConfig(server=found.server, ca_pem=found.ca_pem, token=token_value),
         )
-        self._start(components.runtime(layout), lambda: asyncio.run(runtime_ready(layout.runtime_socket)), 30)
+        runtime = components.runtime(layout)
         client, serving = node_tls(layout)
         kubelet = components.kubelet(layout, client, serving)
         kubelet.argv.append(f"--bootstrap-kubeconfig={layout.state_dir / BOOTSTRAP_KUBECONFIG}")
+        # Both at once: the kubelet's TLS bootstrap needs only the API, and it reports the Node Ready as
+        # soon as the runtime answers (its fastStatusUpdateOnce), so neither waits for the other to start.
+        self._spawn(runtime)
         self.say(f"[kubelet-start] TLS bootstrap of node {layout.node_name} with token {found.token_id}")
+        self._spawn(kubelet)
+        self._start(runtime, lambda: asyncio.run(runtime_ready(layout.runtime_socket)), 30)
         self._start(kubelet, lambda: Path(client.cert_file).exists(), timeout)
         self.say(f"[kubelet-start] the kubelet has its certificate for system:node:{layout.node_name}")
         as_node = ClientConfig(
@@ -95,11 +100,15 @@ class JoinedNode:
             layout.log_dir / "kubelet.log",
         )
 
-    def _start(self, component: components.Component, ready: Callable[[], bool], timeout: float) -> None:
+    def _spawn(self, component: components.Component) -> None:
         layout = self.layout
         if processes.running_pid(component.name, layout.pid_dir) is None:
             self.say(f"starting {component.name}")
             processes.start(component.name, component.argv, log_dir=layout.log_dir, pid_dir=layout.pid_dir)
+
+    def _start(self, component: components.Component, ready: Callable[[], bool], timeout: float) -> None:
+        layout = self.layout
+        self._spawn(component)
         log = layout.log_dir / f"{component.name}.log"
 
         def alive_and_ready() -> bool:

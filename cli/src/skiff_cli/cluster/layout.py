@@ -67,6 +67,14 @@ class ClusterLayout:
     # addresses, so every client of this layout dials all apiservers and the apiserver all etcd members.
     apiserver_peers: list[str] = field(default_factory=list)
     etcd_peers: list[str] = field(default_factory=list)
+    # The node network of a multi-node cluster (nodenet.py): the node bridge's range (empty: one node,
+    # everything on 127.0.0.1), this node's address on it (the control-plane node: the host side, .1),
+    # and for a worker the network namespace its runtime, kubelet and proxy run in.
+    node_cidr: str = ""
+    node_ip: str = ""
+    netns: str = ""
+    # The CNI bridge's ipMasq: off in a multi-node cluster (pods reach pods on other nodes unNATed).
+    ip_masq: bool = True
 
     @classmethod
     def ephemeral(cls, state_dir: Path, suffix: str, pod_subnet: int) -> ClusterLayout:
@@ -167,10 +175,41 @@ class ClusterLayout:
         return f"https://127.0.0.1:{self.rest_port}"
 
     @property
+    def advertise_host(self) -> str:
+        """Where other nodes reach this one: its node-bridge address, or 127.0.0.1 for a lone node."""
+        return self.node_ip or "127.0.0.1"
+
+    @property
+    def local_host(self) -> str:
+        """Where this node's own endpoints (metrics, health, the kubelet) listen: 127.0.0.1, except in a
+        worker's namespace, where 127.0.0.1 is the namespace's own and the host could not reach it."""
+        return self.node_ip if self.netns else "127.0.0.1"
+
+    @property
+    def node_bridge(self) -> str:
+        """The node bridge on the host (multi-node), named after the pod bridge."""
+        return f"{self.bridge[:14]}n"
+
+    @property
+    def node_veth(self) -> str:
+        """A worker's veth end in the node bridge (the other end is eth0 in its namespace)."""
+        return f"v{self.bridge}"[:15]
+
+    @property
+    def advertised_apiserver_address(self) -> str:
+        """The gRPC API as other nodes dial it (published in cluster-info)."""
+        return f"{self.advertise_host}:{self.apiserver_port}"
+
+    @property
+    def registry_address(self) -> str:
+        return f"{self.advertise_host}:{self.registry_port}"
+
+    @property
     def join_address(self) -> str:
         """Where `skiff join` finds the cluster: the Kubernetes API (REST, the apiserver's secure port,
-        which kubeadm's 6443 is), whose kube-public/cluster-info answers without credentials."""
-        return f"127.0.0.1:{self.rest_port}"
+        which kubeadm's 6443 is), whose kube-public/cluster-info answers without credentials; on the node
+        bridge in a multi-node cluster, so that a worker's namespace reaches it."""
+        return f"{self.advertise_host}:{self.rest_port}"
 
     @property
     def etcd_endpoint(self) -> str:
@@ -182,15 +221,15 @@ class ClusterLayout:
         return [self.etcd_endpoint, *self.etcd_peers]
 
     def metrics_address(self, component: str) -> str:
-        return f"127.0.0.1:{self.metrics_ports[component]}"
+        return f"{self.local_host}:{self.metrics_ports[component]}"
 
     @property
     def dns_address(self) -> str:
-        return f"127.0.0.1:{self.dns_port}"
+        return f"{self.local_host}:{self.dns_port}"
 
     @property
     def dns_health_address(self) -> str:
-        return f"127.0.0.1:{self.dns_health_port}"
+        return f"{self.local_host}:{self.dns_health_port}"
 
     @property
     def pod_gateway(self) -> str:

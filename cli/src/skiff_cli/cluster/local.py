@@ -26,7 +26,7 @@ from skiff_common.grpcutil import TLSConfig
 from skiff_common.pki import ClusterPKI, control_plane_profiles, kubelet_profiles
 
 from ..clientconfig import ClientConfig
-from . import components, kubedns, processes, registry, supervise, tokens
+from . import components, kubedns, nodenet, processes, registry, supervise, tokens
 from .cleanup import stop_and_sweep
 from .layout import ClusterLayout
 from .probes import apiserver_ready, node_ready, runtime_ready
@@ -59,7 +59,7 @@ def wait_for(what: str, check: Callable[[], bool], *, timeout: float, log: Path 
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.2)
+        time.sleep(0.1)
     hint = f"; see {log}" if log else ""
     raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}{hint}")
 
@@ -96,7 +96,11 @@ class LocalCluster:
         self.layout = layout
         self.say = say
         self.pki = ClusterPKI(layout.pki_dir)
-        made = self.pki.ensure([*control_plane_profiles(layout.node_name), *kubelet_profiles(layout.node_name)])
+        # A multi-node cluster's apiserver is also dialled on the node bridge: its certificate names it.
+        addresses = [layout.node_ip] if layout.node_ip else []
+        made = self.pki.ensure(
+            [*control_plane_profiles(layout.node_name, addresses), *kubelet_profiles(layout.node_name)]
+        )
         # Each component's own identity (skiff_common.pki.profiles); "kubelet" is this node's client
         # certificate (system:node:<name>) and "kubelet-serving" its serving certificate.
         self.tls = {name: tls for name, tls in made.items() if "/" not in name}
@@ -133,13 +137,21 @@ class LocalCluster:
         for folder in (layout.state_dir, layout.log_dir, layout.runtime_root, layout.runtime_state):
             folder.mkdir(parents=True, exist_ok=True)
         layout.save()
+        if layout.node_cidr:  # multi-node: the node bridge first, the apiserver and registry listen on it
+            nodenet.ensure_bridge(layout.node_bridge, layout.node_cidr)
+        # The runtime needs nothing of the control plane: it starts now, beside etcd and the registry,
+        # and is waited for below where the order needs it (its start-up is seconds of imports).
+        runtime = components.runtime(layout)
+        if processes.running_pid(runtime.name, layout.pid_dir) is None:
+            self.say(f"starting {runtime.name}")
+            processes.start(runtime.name, runtime.argv, log_dir=layout.log_dir, pid_dir=layout.pid_dir)
         self._start(
             components.etcd(layout, self.etcd_tls["server"], self.etcd_tls["peer"]),
             lambda: etcd_healthy(layout, self.etcd_tls["healthcheck-client"]),
         )
         if images:
             self.start_registry()
-        self._start(components.runtime(layout), lambda: asyncio.run(runtime_ready(layout.runtime_socket)))
+        self._start(runtime, lambda: asyncio.run(runtime_ready(layout.runtime_socket)))
         admin = self.client_config()
         self._start(
             components.apiserver(
@@ -152,14 +164,17 @@ class LocalCluster:
         # kube-public/cluster-info (the CA and the join address) for `skiff join`'s discovery
         asyncio.run(
             tokens.publish_cluster_info_at(
-                admin, f"https://{layout.join_address}", self.pki.path("ca").read_bytes(), layout.apiserver_address
+                admin,
+                f"https://{layout.join_address}",
+                self.pki.path("ca").read_bytes(),
+                layout.advertised_apiserver_address,
             )
         )
         self._start(
             components.dns(layout, self.tls["dns"]), lambda: http_ok(f"http://{layout.dns_health_address}/readyz")
         )
         try:
-            for made in asyncio.run(kubedns.ensure_kube_dns(admin, layout.pod_gateway)):
+            for made in asyncio.run(kubedns.ensure_kube_dns(admin, components.advertise_address(layout))):
                 self.say(f"created {made} in kube-system")
         except errors.SkiffError as exc:  # e.g. 10.96.0.10 already taken: DNS still serves on the host
             self.say(f"warning: the kube-dns Service was not registered: {exc}")
@@ -189,7 +204,9 @@ class LocalCluster:
     def start_registry(self) -> None:
         """A real registry on 127.0.0.1 holding the busybox image, mirrored as docker.io for the runtime."""
         layout = self.layout
-        address = registry.start_local_registry(layout.state_dir, layout.registry_port, layout.log_dir, layout.pid_dir)
+        address = registry.start_local_registry(
+            layout.state_dir, layout.registry_port, layout.log_dir, layout.pid_dir, host=layout.advertise_host
+        )
         image_dir = layout.state_dir / "images" / "busybox"
         if not (image_dir / "index.json").exists():
             self.say("building the busybox image from busybox-static")

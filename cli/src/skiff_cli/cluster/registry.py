@@ -54,9 +54,12 @@ def registry_ready(address: str) -> bool:
         return False
 
 
-def start_local_registry(state_dir: Path, port: int, log_dir: Path, pid_dir: Path, *, timeout: float = 20.0) -> str:
-    """Start docker-registry on 127.0.0.1:`port` with storage in `state_dir`/registry; returns the address."""
-    address = f"127.0.0.1:{port}"
+def start_local_registry(
+    state_dir: Path, port: int, log_dir: Path, pid_dir: Path, *, timeout: float = 20.0, host: str = "127.0.0.1"
+) -> str:
+    """Start docker-registry on `host`:`port` with storage in `state_dir`/registry; returns the address.
+    `host` is 127.0.0.1, or a multi-node cluster's node-bridge address, which every node reaches."""
+    address = f"{host}:{port}"
     if processes.running_pid(NAME, pid_dir) is not None and registry_ready(address):
         return address
     if not Path(REGISTRY_BIN).is_file():

@@ -194,6 +194,8 @@ class ApiServerApp:
         service.audit = self.audit
         register(service, self.server)
         self.port = add_listen(self.server, cfg.listen, tls)
+        if cfg.advertise_grpc and needs_own_listener(cfg.listen.rpartition(":")[0], cfg.advertise_address):
+            add_listen(self.server, f"{cfg.advertise_address}:{self.port}", tls)  # other nodes dial here
         services = self.registry.store.strategies["services"]
         assert isinstance(services, ServiceStrategy)
         self.repair = ServiceAllocationRepair(self.client, cfg.etcd_prefix, services.allocations)

@@ -111,6 +111,13 @@ class ApiServerConfig:
             "listens there when it is not the --listen host (bound with IP_FREEBIND: it may appear later)"
         },
     )
+    advertise_grpc: bool = field(
+        default=False,
+        metadata={
+            "help": "also serve the gRPC API on --advertise-address (a multi-node cluster's node bridge, "
+            "where other nodes' kubelets and proxies dial; the address must exist at start)"
+        },
+    )
     event_ttl: int = field(default=3600, metadata={"help": "seconds Events live (etcd lease); 0: forever"})
     max_message_bytes: int = field(default=64 * 1024 * 1024, metadata={"help": "gRPC message size limit"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})

@@ -53,6 +53,7 @@ class Kubelet:
         tls = cfg.tls()
         self.api = api or ApiClient.connect(cfg.apiserver, tls=tls, wait_for_ready=True)
         self.cri = cri_client or CriClient.connect(cfg.runtime_endpoint)
+        host_ip = cfg.node_ip or host_ip  # --node-ip: a node with an address of its own (multi-node)
         self.host_ip = host_ip
         self.factory = InformerFactory(self.api)
         self.pods = self.factory.informer(pod_pb2.Pod, field_selector=f"spec.nodeName={cfg.node_name}")

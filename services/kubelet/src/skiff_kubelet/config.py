@@ -46,6 +46,7 @@ class KubeletConfig:
     runtime_endpoint: str = field(default="unix:///run/skiff/runtime.sock", metadata={"help": "CRI socket"})
     pod_cidr: str = field(default="10.88.0.0/16", metadata={"help": "pod CIDR told to the runtime"})
     listen: str = field(default="127.0.0.1:10250", metadata={"help": "address of the Kubelet gRPC service"})
+    node_ip: str = field(default="", metadata={"help": "the node's InternalIP and the pods' hostIP (empty: 127.0.0.1)"})
     root_dir: str = field(default="/var/lib/skiff/kubelet", metadata={"help": "volumes and state"})
     pod_log_dir: str = field(default="/var/log/skiff/pods", metadata={"help": "container log root"})
     cgroup_root: str = field(
@@ -151,6 +152,11 @@ class KubeletConfig:
             raise ValueError(f"--pod-cidr: invalid CIDR {self.pod_cidr!r}: {exc}") from None
         if not self.cgroup_root.strip("/") or ".." in self.cgroup_root.split("/"):
             raise ValueError(f"--cgroup-root: invalid cgroup path {self.cgroup_root!r}")
+        if self.node_ip:
+            try:
+                ipaddress.ip_address(self.node_ip)
+            except ValueError:
+                raise ValueError(f"--node-ip: {self.node_ip!r} is not an IP address") from None
         for ip in self.cluster_dns_ips:
             try:
                 ipaddress.ip_address(ip)

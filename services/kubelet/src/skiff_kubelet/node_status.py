@@ -18,6 +18,10 @@ it changed -- heartbeat times aside -- or when ``report_interval`` (Kubernetes'
 nodeStatusReportFrequency, 5 min) has passed since the last write, as the kubelet does since NodeLease.
 Each check re-reads the Node and compares against what the apiserver holds, so a status the node
 lifecycle controller turned Unknown is put right on the next check.
+
+Until the runtime is ready for the first time, the runtime is checked every FAST_PERIOD and the status
+written as soon as it is (the kubelet's fastStatusUpdateOnce): a node whose kubelet starts beside its
+runtime (a joining node) is Ready when the runtime is, not a status interval later.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ log = get_logger(__name__)
 
 KUBELET_VERSION = "v1.31.0-skiff"
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+# Until the runtime is first ready, how often it is checked (the kubelet's fastStatusUpdateOnce: 100 ms).
+FAST_PERIOD = 0.2
 
 
 def _without_heartbeats(status: node_pb2.NodeStatus) -> bytes:
@@ -252,8 +258,22 @@ class NodeStatusManager:
             node_pb2.ContainerImage(names=list(i.repo_tags) + list(i.repo_digests), size_bytes=i.size) for i in items
         ]
 
+    async def until_runtime_ready(self, limit: float = 120.0) -> None:
+        """fastStatusUpdateOnce: check the runtime often until it is ready, then write the status."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while loop.time() < deadline:
+            if (await runtime_health(self.cri)).ready:
+                await self.heartbeat()
+                return
+            await asyncio.sleep(FAST_PERIOD)
+
     async def run(self) -> None:
         """Heartbeat forever; a failed beat is logged and retried on the next tick."""
+        try:
+            await self.until_runtime_ready(limit=max(self.interval * 6, 60.0))
+        except Exception as exc:
+            log.warning("node.fast_status_failed", error=str(exc))
         while True:
             await asyncio.sleep(self.interval)
             try:

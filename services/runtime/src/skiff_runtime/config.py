@@ -28,6 +28,11 @@ class RuntimeConfig:
     )
     bridge: str = field(default="skiff0", metadata={"help": "bridge name of the generated CNI network"})
     pod_cidr: str = field(default="10.88.0.0/16", metadata={"help": "pod CIDR of the generated CNI network"})
+    ip_masq: bool = field(
+        default=True,
+        metadata={"help": "masquerade pod traffic leaving the pod CIDR (off in a multi-node cluster: pods "
+                  "reach other nodes' pods by their own IPs, routed between nodes)"},
+    )  # fmt: skip
     streaming_address: str = field(
         default="127.0.0.1:0",
         metadata={"help": "host:port of the streaming server for Exec/Attach/PortForward URLs (port 0: any)"},

@@ -72,6 +72,7 @@ class Runtime:
                 bin_dirs=[Path(d) for d in config.cni_bin_dirs],
                 bridge=config.bridge,
                 pod_cidr=config.pod_cidr,
+                ip_masq=config.ip_masq,
             ),
             root,
         )

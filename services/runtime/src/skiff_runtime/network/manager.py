@@ -1,7 +1,8 @@
 """The pod network: which CNI configuration is used, ADD at sandbox start, DEL at stop, readiness.
 
 Unless an operator points `cni_conf_dir` at their own configuration, the runtime generates and owns one:
-a `bridge` network (bridge name configurable, default skiff0, isGateway, ipMasq) with `host-local` IPAM on
+a `bridge` network (bridge name configurable, default skiff0, isGateway, ipMasq unless turned off for a
+multi-node cluster, whose pods talk to other nodes' pods without NAT) with `host-local` IPAM on
 the node's pod CIDR (storing its allocations under the runtime's state root, not the host-wide
 /var/lib/cni), chained with `portmap` for hostPort mappings. `loopback` runs as its own one-plugin network
 for `lo`, as containerd does, so that its result cannot replace eth0's. UpdateRuntimeConfig with a new pod
@@ -35,6 +36,7 @@ class NetworkSettings:
     bridge: str = "skiff0"
     pod_cidr: str = "10.88.0.0/16"
     network_name: str = "skiff"
+    ip_masq: bool = True
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class PodNetwork:
     result: dict[str, Any]
 
 
-def default_conflist(name: str, bridge: str, pod_cidr: str, data_dir: Path) -> dict[str, Any]:
+def default_conflist(name: str, bridge: str, pod_cidr: str, data_dir: Path, *, ip_masq: bool = True) -> dict[str, Any]:
     network = ipaddress.ip_network(pod_cidr, strict=False)
     default_route = "0.0.0.0/0" if network.version == 4 else "::/0"
     return {
@@ -54,7 +56,7 @@ def default_conflist(name: str, bridge: str, pod_cidr: str, data_dir: Path) -> d
                 "type": "bridge",
                 "bridge": bridge,
                 "isGateway": True,
-                "ipMasq": True,
+                "ipMasq": ip_masq,
                 "hairpinMode": True,
                 "ipam": {
                     "type": "host-local",
@@ -90,7 +92,9 @@ class NetworkManager:
         ipaddress.ip_network(pod_cidr, strict=False)  # ValueError with the reason if malformed
         self.settings.pod_cidr = pod_cidr
         self.owned_dir.mkdir(parents=True, exist_ok=True)
-        data = default_conflist(self.settings.network_name, self.settings.bridge, pod_cidr, self.ipam_dir)
+        data = default_conflist(
+            self.settings.network_name, self.settings.bridge, pod_cidr, self.ipam_dir, ip_masq=self.settings.ip_masq
+        )
         tmp = self.owned_dir / f".{OWNED_FILE}.tmp"
         tmp.write_text(json.dumps(data, indent=2))
         os.replace(tmp, self.owned_dir / OWNED_FILE)

@@ -1,0 +1,206 @@
+"""A 3-node cluster with a node network (`skiff up --nodes 3`'s code in a temporary folder): each worker
+runs its runtime, kubelet and proxy in a network namespace of its own with an address on the node
+bridge; a pod on worker 1 reaches a pod on worker 2 by IP and the server sees the client pod's own IP
+(no NAT between pods); a worker pod reaches a ClusterIP Service whose backend is on the other worker,
+and cluster DNS; `skiff down`'s code then leaves no namespace, link, route, mount, cgroup or process.
+
+The cluster is its own (not the shared e2e one): the node network must exist before its apiserver
+starts, which listens on the node bridge."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from skiff_cli import kubeconfig
+from skiff_cli.clientconfig import save_client_config
+from skiff_cli.cluster import cleanup, multinode, nodenet, processes
+from skiff_cli.cluster.layout import ClusterLayout
+from skiff_cli.cluster.local import LocalCluster
+from skiff_common.pki import identity_of
+
+pytestmark = pytest.mark.slow
+SKIFF = str(Path(sys.executable).parent / "skiff")
+
+
+class Net:
+    def __init__(self, cluster: LocalCluster, workers: list[ClusterLayout], env: dict[str, str]) -> None:
+        self.cluster, self.workers, self.env = cluster, workers, env
+
+    def skiff(self, *args: str, check: bool = True, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [SKIFF, *args], capture_output=True, text=True, timeout=120, input=stdin, env=self.env, check=False
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"skiff {' '.join(args)}: {result.stdout}{result.stderr}")
+        return result
+
+    def wait(self, what: str, check, timeout: float = 90.0):  # type: ignore[no-untyped-def]
+        deadline, last = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            last = check()
+            if last:
+                return last
+            time.sleep(0.3)
+        raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+
+    def pod(self, name: str) -> dict:  # type: ignore[type-arg]
+        return json.loads(self.skiff("get", "pod", name, "-o", "json").stdout)
+
+
+def ip_lines(*args: str) -> str:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False).stdout
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    if os.geteuid() != 0:
+        pytest.skip("end-to-end tests need root (namespaces, cgroups, mounts)")
+    suffix = secrets.token_hex(3)
+    state = tmp_path_factory.mktemp("netcluster")
+    layout = ClusterLayout.ephemeral(state, suffix, pod_subnet=200 + secrets.randbelow(40))
+    multinode.use_node_network(layout, f"10.254.{secrets.randbelow(250)}.0/24")
+    cluster = LocalCluster(layout, say=lambda line: print(f"[netcluster] {line}"))
+    config = state / "client.yaml"
+    save_client_config(cluster.client_config(), config)
+    env = {**os.environ, "SKIFFCONFIG": str(config)}
+    env["KUBECONFIG"] = str(kubeconfig.merge(layout.rest_url, cluster.tls["admin"], state / "kubeconfig"))
+    workers = [multinode.worker_layout(layout, i) for i in (1, 2)]
+    try:
+        cluster.up()
+        multinode.add_workers(layout, cluster.client_config(), cluster.pki.path("ca").read_bytes(), 3, print)
+        yield Net(cluster, workers, env)
+    finally:
+        multinode.remove_workers(layout, print)
+        cluster.down()
+    for w in workers:  # nothing of any node is left
+        for name in ("kubelet", "runtime", "proxy"):
+            assert processes.running_pid(name, w.pid_dir) is None, name
+        assert not nodenet.netns_exists(w.netns)
+        assert w.netns not in ip_lines("netns", "list")
+        assert not nodenet.link_exists(w.node_veth)
+        assert w.pod_cidr.split("/")[0] not in ip_lines("route", "show")
+        assert not cleanup.cgroup_dirs(w.cgroup_root)
+        assert not cleanup.leftover_processes(w)
+        assert not cleanup.mounts_below(w.state_dir)
+    assert not nodenet.link_exists(layout.node_bridge)
+    assert not cleanup.mounts_below(layout.state_dir)
+    assert not cleanup.cgroup_dirs(layout.cgroup_root)
+
+
+def fetch(net: Net, pod: str, url: str) -> str:
+    """A page as the pod's busybox wget gets it (whose own -T crashes it: the shell's timeout bounds it)."""
+    return net.skiff("exec", pod, "--", "sh", "-c", f"timeout 10 wget -qO- {url}", check=False).stdout
+
+
+def busybox(name: str, node: str, command: str) -> str:
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "labels": {"app": name}},
+            "spec": {
+                "nodeName": node,
+                "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", command]}],
+            },
+        }
+    )
+
+
+def test_nodes_have_their_own_namespace_and_address(net: Net) -> None:
+    layout = net.cluster.layout
+    nodes = {n["metadata"]["name"]: n for n in json.loads(net.skiff("get", "nodes", "-o", "json").stdout)["items"]}
+    for w in net.workers:
+        node = nodes[w.node_name]
+        assert {"type": "InternalIP", "address": w.node_ip} in node["status"]["addresses"]
+        assert next(c for c in node["status"]["conditions"] if c["type"] == "Ready")["status"] == "True"
+        assert nodenet.netns_exists(w.netns)
+        inside = subprocess.run(
+            ["ip", "-n", w.netns, "route", "show"], capture_output=True, text=True, check=True
+        ).stdout
+        assert "default" not in inside  # nothing leaves through the host
+        assert f"{layout.pod_cidr} via {layout.node_ip}" in inside
+        kubelet = processes.running_pid("kubelet", w.pid_dir)
+        assert kubelet is not None
+        assert os.stat(f"/proc/{kubelet}/ns/net").st_ino == os.stat(f"/run/netns/{w.netns}").st_ino
+        assert processes.running_pid("proxy", w.pid_dir) is not None
+        serving = x509.load_pem_x509_certificate((w.pki_dir / "kubelet.crt").read_bytes())
+        sans = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert ipaddress.ip_address(w.node_ip) in sans.get_values_for_type(x509.IPAddress)
+        proxy_cert = x509.load_pem_x509_certificate((w.pki_dir / "proxy.crt").read_bytes())
+        assert identity_of(proxy_cert).user == "system:kube-proxy"
+    assert f"{net.workers[0].pod_cidr} via {net.workers[0].node_ip}" in ip_lines("route", "show")
+
+
+def test_pod_to_pod_across_nodes_without_nat_and_a_service(net: Net) -> None:
+    w1, w2 = net.workers
+    server = "web-" + secrets.token_hex(2)
+    client = "client-" + secrets.token_hex(2)
+    net.skiff(
+        "apply",
+        "-f",
+        "-",
+        stdin=busybox(
+            server, w2.node_name, "mkdir -p /www && echo hello > /www/index.html && httpd -f -vv -p 8080 -h /www 2>&1"
+        ),
+    )
+    net.skiff("apply", "-f", "-", stdin=busybox(client, w1.node_name, "sleep 3600"))
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": server},
+        "spec": {"selector": {"app": server}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
+    net.skiff("apply", "-f", "-", stdin=json.dumps(svc))
+    try:
+        for name in (server, client):
+            net.wait(f"{name} running", lambda n=name: net.pod(n).get("status", {}).get("phase") == "Running")
+        server_ip, client_ip = net.pod(server)["status"]["podIP"], net.pod(client)["status"]["podIP"]
+        assert ipaddress.ip_address(server_ip) in ipaddress.ip_network(w2.pod_cidr)
+        assert ipaddress.ip_address(client_ip) in ipaddress.ip_network(w1.pod_cidr)
+        got = net.wait(
+            "the pod on worker 1 to reach the pod on worker 2",
+            lambda: fetch(net, client, f"http://{server_ip}:8080/"),
+        )
+        assert "hello" in got
+        # busybox httpd -vv logs each client's address: the client pod's own IP, not a node's (no NAT)
+        # (read through the apiserver from worker 2's kubelet, on its node address, with its certificate)
+        logs = net.wait("httpd's access log", lambda: net.skiff("logs", server).stdout)
+        assert client_ip in logs, logs
+        cluster_ip = json.loads(net.skiff("get", "service", server, "-o", "json").stdout)["spec"]["clusterIP"]
+        via_service = net.wait(
+            "the ClusterIP Service from worker 1",
+            lambda: fetch(net, client, f"http://{cluster_ip}/"),
+        )
+        assert "hello" in via_service
+        via_dns = net.wait(
+            "the Service by its DNS name from worker 1",
+            lambda: fetch(net, client, f"http://{server}/"),
+        )
+        assert "hello" in via_dns
+    finally:
+        net.skiff("delete", "service", server, check=False)
+        net.skiff("delete", "pod", server, client, "--grace-period=0", check=False)
+
+
+def test_fewer_nodes_removes_a_worker_and_its_routes(net: Net) -> None:
+    """`skiff up --nodes 2` on the 3-node cluster: worker 2 is reset, its Node deleted, and no route to
+    its pods is left on the host or in worker 1's namespace."""
+    layout, (w1, w2) = net.cluster.layout, net.workers
+    multinode.add_workers(layout, net.cluster.client_config(), net.cluster.pki.path("ca").read_bytes(), 2, print)
+    names = [n["metadata"]["name"] for n in json.loads(net.skiff("get", "nodes", "-o", "json").stdout)["items"]]
+    assert w2.node_name not in names and w1.node_name in names
+    assert not nodenet.netns_exists(w2.netns) and not nodenet.link_exists(w2.node_veth)
+    assert processes.running_pid("kubelet", w2.pid_dir) is None
+    assert w2.pod_cidr not in ip_lines("route", "show")
+    assert w2.pod_cidr not in ip_lines("-n", w1.netns, "route", "show")
+    assert f"{w1.pod_cidr} via {w1.node_ip}" in ip_lines("route", "show")
