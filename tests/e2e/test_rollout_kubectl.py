@@ -21,7 +21,7 @@ from skiff_cli.cluster.local import LocalCluster
 from test_daemonset import DAEMONSET  # the docs' fluentd-elasticsearch, as test_daemonset.py applies it
 from test_deployment import MANIFEST  # the docs' nginx-deployment, as test_deployment.py applies it
 
-pytestmark = [pytest.mark.e2e, pytest.mark.root]
+pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 
 KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
 

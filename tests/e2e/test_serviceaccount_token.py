@@ -82,6 +82,7 @@ def namespace(skiff, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untype
     try:
         yield ns
     finally:
+        skiff("delete", "pods", "--all", "-n", ns, "--now", check=False)  # busybox sh ignores SIGTERM
         skiff("delete", "namespace", ns, check=False)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.root]
+pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 
 CONFIG = """apiVersion: v1
 kind: ConfigMap
@@ -191,6 +191,7 @@ def namespace(skiff, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untype
     try:
         yield ns
     finally:
+        skiff("delete", "pods", "--all", "-n", ns, "--now", check=False)  # busybox sh ignores SIGTERM
         skiff("delete", "namespace", ns, check=False)
 
 
