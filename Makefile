@@ -17,7 +17,7 @@ down:  ## stop the local cluster and clean up mounts, cgroups, namespaces and br
 test: install  ## unit, integration (real etcd) and end-to-end (real cluster) tests; needs root
 	$(UV) run --frozen pytest
 
-test-slow: install  ## the longest end-to-end walkthroughs (my-nginx, batch, Services, DNS, kubectl, HPA, node lifecycle)
+test-slow: install  ## the longest end-to-end walkthroughs (my-nginx, batch, Services, DNS, kubectl, HPA, node lifecycle, multi-node network, HA control plane)
 	$(UV) run --frozen pytest -m slow
 
 test-e2e: install
