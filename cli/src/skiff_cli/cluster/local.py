@@ -196,10 +196,7 @@ class LocalCluster:
 
     def start_supervisor(self) -> None:
         """From now on a component that dies is started again (supervise.py), and supervisor.log says so."""
-        layout = self.layout
-        if processes.running_pid(supervise.NAME, layout.pid_dir) is None:
-            argv = [sys.executable, "-m", "skiff_cli.cluster.supervise", str(layout.pid_dir), str(layout.log_dir)]
-            processes.start(supervise.NAME, argv, log_dir=layout.log_dir, pid_dir=layout.pid_dir)
+        supervise.ensure(self.layout.pid_dir, self.layout.log_dir)
 
     def start_registry(self) -> None:
         """A real registry on 127.0.0.1 holding the busybox image, mirrored as docker.io for the runtime."""
