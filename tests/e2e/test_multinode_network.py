@@ -141,6 +141,22 @@ def test_nodes_have_their_own_namespace_and_address(net: Net) -> None:
     assert f"{net.workers[0].pod_cidr} via {net.workers[0].node_ip}" in ip_lines("route", "show")
 
 
+def test_top_nodes_lists_every_node(net: Net) -> None:
+    """skiff-metrics scrapes each Node's kubelet at its InternalIP (a worker's on the node bridge) over
+    HTTPS, checking the kubelet's serving certificate against the cluster CA: `skiff top nodes` (the
+    aggregated metrics.k8s.io) lists all three nodes."""
+    names = {net.cluster.layout.node_name, *(w.node_name for w in net.workers)}
+
+    def listed() -> set[str]:
+        out = net.skiff("top", "nodes", "--no-headers", check=False).stdout
+        # a node without metrics is listed as <unknown>, as kubectl top does: only measured ones count
+        return {line.split()[0] for line in out.splitlines() if line.strip() and "<unknown>" not in line}
+
+    net.wait("every node in skiff top nodes", lambda: names <= listed())
+    raw = json.loads(net.skiff("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes").stdout)
+    assert names <= {item["metadata"]["name"] for item in raw["items"]}
+
+
 def test_pod_to_pod_across_nodes_without_nat_and_a_service(net: Net) -> None:
     w1, w2 = net.workers
     server = "web-" + secrets.token_hex(2)

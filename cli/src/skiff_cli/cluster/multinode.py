@@ -6,11 +6,14 @@ pin, TLS bootstrap of the kubelet). With more than one node the first carries ku
 Each joined node keeps its own state folder (<state>/nodes/<name>), ports, bridge, pod CIDR and cgroup
 root. When the control plane was started with a node network (`layout.node_cidr`, which `skiff up
 --nodes N` with N > 1 sets), every worker also gets its own network namespace with an address on the
-node bridge (nodenet.py), routes to the other nodes' pod CIDRs, and a proxy of its own with a
-`system:kube-proxy` certificate issued by CSR (proxyident.py); without one (a cluster started with one
-node) the workers share the host's namespace and run no proxy. Workers join in parallel: each join is
-its own runtime, kubelet and TLS bootstrap, and only the Node Ready wait is long. `skiff down` resets
-every joined node before stopping the control plane.
+node bridge (nodenet.py), routes to the other nodes' pod CIDRs, a proxy of its own with a
+`system:kube-proxy` certificate issued by CSR (proxyident.py), and its kubelet serves metrics on the
+control-plane kubelet's port at its own address, where skiff-metrics scrapes every Node. Without one (workers
+added to a one-node control plane by this module's API, as an e2e test does; `skiff up --nodes N` refuses
+a running one-node cluster, see `cannot_grow`) the workers share the host's namespace and run no proxy. Workers join in
+parallel: each join is its own runtime, kubelet and TLS bootstrap, and only the Node Ready wait is long.
+Each joined node has its own supervisor (supervise.py). `skiff down` resets every joined node before
+stopping the control plane.
 """
 
 from __future__ import annotations
@@ -51,6 +54,28 @@ def use_node_network(layout: ClusterLayout, node_cidr: str = NODE_CIDR) -> None:
     layout.node_cidr, layout.node_ip, layout.ip_masq = node_cidr, nodenet.address(node_cidr, 0), False
 
 
+def cannot_grow(saved: ClusterLayout, nodes: int) -> str | None:
+    """Why `skiff up --nodes N` (N > 1) must not run on this state folder, or None.
+
+    A cluster started with one node has no node network: its apiserver, registry and DNS listen on
+    127.0.0.1 only and its apiserver's serving certificate names no node-bridge address, so workers in
+    their own namespaces could not reach it. Switching a running cluster over (bridge, new certificate,
+    every component restarted with new addresses) is not done in place; a stopped one is switched by
+    `up` itself, as every component then starts with the node network's flags and certificates.
+    """
+    if nodes <= 1 or saved.node_cidr:
+        return None
+    running = [n for n in ("apiserver", "etcd") if processes.running_pid(n, saved.pid_dir) is not None]
+    if not running:
+        return None
+    return (
+        f"--nodes {nodes}: the cluster in {saved.state_dir} was started with one node and has no node network "
+        f"(its apiserver listens on 127.0.0.1 only), so workers in their own network namespaces cannot reach "
+        f"it. Run `skiff down` (objects and images are kept in {saved.state_dir}) and then "
+        f"`skiff up --nodes {nodes}`."
+    )
+
+
 def nodes_dir(layout: ClusterLayout) -> Path:
     return layout.state_dir / "nodes"
 
@@ -75,6 +100,9 @@ def worker_layout(layout: ClusterLayout, index: int) -> ClusterLayout:
     if layout.node_cidr:  # its own namespace and address on the node bridge; pods talk unNATed
         worker.node_cidr, worker.node_ip = layout.node_cidr, nodenet.address(layout.node_cidr, index)
         worker.netns, worker.ip_masq = name, False
+        # Every kubelet serves /metrics/resource on the same port at its own address (Kubernetes' 10250 on
+        # every node), so skiff-metrics' one --kubelet-port reaches each Node at its InternalIP.
+        worker.metrics_ports["kubelet"] = layout.metrics_ports["kubelet"]
     return worker
 
 

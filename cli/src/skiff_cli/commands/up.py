@@ -67,7 +67,12 @@ def run_up(args: argparse.Namespace) -> int:
         prometheus_url=args.prometheus_url,
         custom_metrics_rules=str(Path(args.custom_metrics_rules).resolve()) if args.custom_metrics_rules else "",
     )
-    if args.nodes > 1 or ClusterLayout.load(args.state_dir).node_cidr:
+    saved = ClusterLayout.load(args.state_dir)
+    refusal = multinode.cannot_grow(saved, args.nodes)
+    if refusal:  # before anything is touched: not even a certificate is re-issued
+        print(f"error: {refusal}")
+        return 1
+    if args.nodes > 1 or saved.node_cidr:
         multinode.use_node_network(layout)  # each worker in a namespace of its own, on the node bridge
     # Components (re)started by `up` dial every member already there.
     recorded = controlplane.recorded_members(layout)
