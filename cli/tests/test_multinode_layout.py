@@ -81,24 +81,21 @@ def _running_as(name: str, layout: ClusterLayout) -> None:
 
 
 @pytest.mark.parametrize(
-    ("network", "running", "nodes", "refused"),
+    ("network", "running", "nodes", "switch"),
     [
-        (False, True, 3, True),  # a running one-node cluster: no node network to put workers on
+        (False, True, 3, True),  # a running one-node cluster growing: onto a node network first
         (False, True, 1, False),  # one node stays one node
-        (False, False, 3, False),  # stopped: `up` starts everything with the node network's flags
+        (False, False, 3, False),  # stopped: `up` starts everything with the node network's flags anyway
         (True, True, 3, False),  # started with a node network: workers join it
     ],
 )
-def test_growing_a_running_one_node_cluster_is_refused(
-    tmp_path: Path, network: bool, running: bool, nodes: int, refused: bool
+def test_a_running_one_node_cluster_moves_onto_the_node_network_to_grow(
+    tmp_path: Path, network: bool, running: bool, nodes: int, switch: bool
 ) -> None:
     saved = control_plane(tmp_path, network=network)
     if running:
         _running_as("apiserver", saved)
-    why = multinode.cannot_grow(saved, nodes)
-    assert (why is not None) == refused
-    if why:
-        assert f"--nodes {nodes}" in why and "skiff down" in why and f"skiff up --nodes {nodes}" in why
+    assert multinode.needs_node_network(saved, nodes) == switch
 
 
 def test_worker_kubelets_serve_metrics_on_the_control_planes_port_at_their_own_address(tmp_path: Path) -> None:

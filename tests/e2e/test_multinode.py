@@ -62,17 +62,3 @@ def test_workers_join_the_control_plane_and_leave_nothing(skiff, cluster: LocalC
         assert not Path(f"/sys/class/net/{w.bridge}").exists()
         assert not cleanup.leftover_processes(w)
         assert not (w.state_dir / "pki").exists()
-
-
-def test_up_with_more_nodes_refuses_a_running_one_node_cluster(skiff, cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
-    """The test cluster was started with one node (no node network): `skiff up --nodes 3` on it says what
-    to do instead and touches nothing (no bridge, the apiserver's certificate as it was)."""
-    layout = cluster.layout
-    serving = cluster.tls["apiserver"].cert_file
-    before = Path(serving).read_bytes()
-    result = skiff("up", "--nodes", "3", "--state-dir", str(layout.state_dir), check=False)
-    assert result.returncode == 1
-    assert "skiff down" in result.stdout and "skiff up --nodes 3" in result.stdout, result.stdout
-    assert Path(serving).read_bytes() == before
-    assert not Path(f"/sys/class/net/{layout.node_bridge}").exists()
-    assert not (multinode.nodes_dir(layout) / f"{layout.node_name}-worker1" / "layout.json").exists()
