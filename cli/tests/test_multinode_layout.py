@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 
 import pytest
-from skiff_cli.cluster import components, multinode, nodenet
+from skiff_cli.cluster import components, multinode, nodenet, processes
 from skiff_cli.cluster.layout import ClusterLayout
 from skiff_common.grpcutil import TLSConfig
 
@@ -70,3 +71,36 @@ def test_the_control_plane_listens_on_the_node_bridge(tmp_path: Path) -> None:
 def test_a_node_cidr_without_room_is_refused(index: int) -> None:
     with pytest.raises(nodenet.NodeNetworkError, match="no address for node"):
         nodenet.address("10.250.0.0/24", index)
+
+
+def _running_as(name: str, layout: ClusterLayout) -> None:
+    """Record this very test process as the cluster's `name` (a real, running pid and start time)."""
+    layout.pid_dir.mkdir(parents=True, exist_ok=True)
+    pid = os.getpid()
+    (layout.pid_dir / f"{name}.pid").write_text(f"{pid} {processes.start_time(pid)}\n")
+
+
+@pytest.mark.parametrize(
+    ("network", "running", "nodes", "switch"),
+    [
+        (False, True, 3, True),  # a running one-node cluster growing: onto a node network first
+        (False, True, 1, False),  # one node stays one node
+        (False, False, 3, False),  # stopped: `up` starts everything with the node network's flags anyway
+        (True, True, 3, False),  # started with a node network: workers join it
+    ],
+)
+def test_a_running_one_node_cluster_moves_onto_the_node_network_to_grow(
+    tmp_path: Path, network: bool, running: bool, nodes: int, switch: bool
+) -> None:
+    saved = control_plane(tmp_path, network=network)
+    if running:
+        _running_as("apiserver", saved)
+    assert multinode.needs_node_network(saved, nodes) == switch
+
+
+def test_worker_kubelets_serve_metrics_on_the_control_planes_port_at_their_own_address(tmp_path: Path) -> None:
+    """skiff-metrics has one --kubelet-port and dials each Node's InternalIP (as metrics-server)."""
+    layout = control_plane(tmp_path)
+    layout.metrics_ports["kubelet"] = 41250
+    worker = multinode.worker_layout(layout, 1)
+    assert worker.metrics_address("kubelet") == f"{worker.node_ip}:41250"

@@ -83,7 +83,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         multinode.remove_workers(layout, print)
         cluster.down()
     for w in workers:  # nothing of any node is left
-        for name in ("kubelet", "runtime", "proxy"):
+        for name in ("supervisor", "kubelet", "runtime", "proxy"):
             assert processes.running_pid(name, w.pid_dir) is None, name
         assert not nodenet.netns_exists(w.netns)
         assert w.netns not in ip_lines("netns", "list")
@@ -141,6 +141,22 @@ def test_nodes_have_their_own_namespace_and_address(net: Net) -> None:
     assert f"{net.workers[0].pod_cidr} via {net.workers[0].node_ip}" in ip_lines("route", "show")
 
 
+def test_top_nodes_lists_every_node(net: Net) -> None:
+    """skiff-metrics scrapes each Node's kubelet at its InternalIP (a worker's on the node bridge) over
+    HTTPS, checking the kubelet's serving certificate against the cluster CA: `skiff top nodes` (the
+    aggregated metrics.k8s.io) lists all three nodes."""
+    names = {net.cluster.layout.node_name, *(w.node_name for w in net.workers)}
+
+    def listed() -> set[str]:
+        out = net.skiff("top", "nodes", "--no-headers", check=False).stdout
+        # a node without metrics is listed as <unknown>, as kubectl top does: only measured ones count
+        return {line.split()[0] for line in out.splitlines() if line.strip() and "<unknown>" not in line}
+
+    net.wait("every node in skiff top nodes", lambda: names <= listed())
+    raw = json.loads(net.skiff("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes").stdout)
+    assert names <= {item["metadata"]["name"] for item in raw["items"]}
+
+
 def test_pod_to_pod_across_nodes_without_nat_and_a_service(net: Net) -> None:
     w1, w2 = net.workers
     server = "web-" + secrets.token_hex(2)
@@ -190,6 +206,45 @@ def test_pod_to_pod_across_nodes_without_nat_and_a_service(net: Net) -> None:
     finally:
         net.skiff("delete", "service", server, check=False)
         net.skiff("delete", "pod", server, client, "--grace-period=0", check=False)
+
+
+def test_a_killed_worker_kubelet_and_runtime_come_back(net: Net) -> None:
+    """kill -9 worker 1's kubelet and runtime: its supervisor starts them again (in its namespace), the
+    Node is Ready, and the pod that ran there before still runs the same container."""
+    w1 = net.workers[0]
+    pod = "survivor-" + secrets.token_hex(2)
+    net.skiff("apply", "-f", "-", stdin=busybox(pod, w1.node_name, "sleep 3600"))
+    try:
+        net.wait(f"{pod} running", lambda: net.pod(pod).get("status", {}).get("phase") == "Running")
+        container = net.pod(pod)["status"]["containerStatuses"][0]["containerID"]
+        assert processes.running_pid("supervisor", w1.pid_dir) is not None
+        old = {name: processes.running_pid(name, w1.pid_dir) for name in ("kubelet", "runtime")}
+        for pid in old.values():
+            assert pid is not None
+            os.kill(pid, 9)
+        for name, pid in old.items():
+            net.wait(
+                f"worker 1's {name} restarted",
+                lambda n=name, p=pid: processes.running_pid(n, w1.pid_dir) not in (None, p),
+            )
+            new = processes.running_pid(name, w1.pid_dir)
+            assert os.stat(f"/proc/{new}/ns/net").st_ino == os.stat(f"/run/netns/{w1.netns}").st_ino
+        assert "restarting kubelet" in (w1.log_dir / "supervisor.log").read_text()
+
+        def ready_and_running() -> bool:
+            node = json.loads(net.skiff("get", "node", w1.node_name, "-o", "json").stdout)
+            ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+            # exec goes apiserver -> the new kubelet -> the new runtime -> the container's supervisor
+            alive = net.skiff("exec", pod, "--", "echo", "alive", check=False).stdout.strip() == "alive"
+            return ready["status"] == "True" and alive
+
+        net.wait("worker 1 Ready with its pod answering", ready_and_running)
+        status = net.pod(pod)["status"]
+        assert status["phase"] == "Running"
+        assert status["containerStatuses"][0]["containerID"] == container
+        assert status["containerStatuses"][0].get("restartCount", 0) == 0
+    finally:
+        net.skiff("delete", "pod", pod, "--grace-period=0", check=False)
 
 
 def test_fewer_nodes_removes_a_worker_and_its_routes(net: Net) -> None:

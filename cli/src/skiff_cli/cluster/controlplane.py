@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -121,9 +120,7 @@ class ControlPlaneMember:
         asyncio.run(record_member(own, Member.of(layout)))
         self._start(components.scheduler(layout, tls["scheduler"]), lambda: True)
         self._start(components.controllers(layout, tls["controllers"]), lambda: True)
-        if processes.running_pid(supervise.NAME, layout.pid_dir) is None:
-            argv = [sys.executable, "-m", "skiff_cli.cluster.supervise", str(layout.pid_dir), str(layout.log_dir)]
-            processes.start(supervise.NAME, argv, log_dir=layout.log_dir, pid_dir=layout.pid_dir)
+        supervise.ensure(layout.pid_dir, layout.log_dir)
 
     def _start_etcd(self, etcd_tls: dict[str, TLSConfig], existing: list[str]) -> None:
         layout = self.layout

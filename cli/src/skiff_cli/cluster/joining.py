@@ -5,11 +5,13 @@ kubeconfig (the REST address, the CA, the token) into the node's state folder, s
 and, beside it, its kubelet with --bootstrap-kubeconfig: the kubelet requests its own client and serving
 certificates by CSR (TLS bootstrap, skiff_kubelet.certbootstrap), registers its Node, and the join ends
 when that Node is Ready. No key or certificate is copied from the control plane; only the public CA.
+The node's own supervisor (supervise.py) then restarts its runtime, kubelet and proxy when they die,
+as systemd does for a kubeadm node's kubelet; a restarted kubelet keeps its certificates.
 
-reset: stop the kubelet, remove every pod sandbox through the runtime, stop the runtime, sweep what a
-crash could leave (bridge, cgroups, mounts, supervisors), and delete the node's certificates, bootstrap
-kubeconfig and state (`kubeadm reset`). The Node object stays in the cluster, as with kubeadm
-(`skiff delete node NAME` removes it).
+reset: stop the node's supervisor first (so nothing comes back), then the kubelet, remove every pod
+sandbox through the runtime, stop the runtime, sweep what a crash could leave (bridge, cgroups, mounts,
+container supervisors), and delete the node's certificates, bootstrap kubeconfig and state (`kubeadm
+reset`). The Node object stays in the cluster, as with kubeadm (`skiff delete node NAME` removes it).
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ from skiff_common.grpcutil import TLSConfig
 from skiff_common.pki.files import write
 
 from ..clientconfig import ClientConfig
-from . import components, processes
+from . import components, processes, supervise
 from .cleanup import stop_and_sweep
 from .discovery import Discovered
 from .layout import ClusterLayout
 from .probes import node_ready, runtime_ready
 
 BOOTSTRAP_KUBECONFIG = "bootstrap-kubelet.conf"
-NODE_STOP_ORDER = ("proxy", "kubelet", "runtime")
+NODE_STOP_ORDER = ("supervisor", "proxy", "kubelet", "runtime")
 
 
 class JoinError(Exception):
@@ -99,6 +101,7 @@ class JoinedNode:
             timeout,
             layout.log_dir / "kubelet.log",
         )
+        supervise.ensure(layout.pid_dir, layout.log_dir)
 
     def _spawn(self, component: components.Component) -> None:
         layout = self.layout

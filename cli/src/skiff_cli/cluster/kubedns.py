@@ -47,7 +47,8 @@ def kube_dns_objects(dns_ip: str, address: str) -> tuple[service_pb2.Service, se
 
 
 async def ensure_kube_dns(config: ClientConfig, address: str, service_cidr: str = DEFAULT_SERVICE_CIDR) -> list[str]:
-    """Create the kube-dns Service and its Endpoints where missing; returns what was created."""
+    """Create the kube-dns Service and its Endpoints where missing, and point existing Endpoints at
+    `address` (it moves when a one-node cluster gains its node network); returns what was made or moved."""
     svc, ep = kube_dns_objects(cluster_dns_ip(service_cidr), address)
     created = []
     api = ApiClient.connect(config.server, tls=config.tls, wait_for_ready=True)
@@ -57,7 +58,15 @@ async def ensure_kube_dns(config: ClientConfig, address: str, service_cidr: str 
                 await api.create(obj)
                 created.append(f"{obj.kind.lower()}/{NAME}")
             except errors.AlreadyExists:
-                pass
+                if obj is ep:
+                    current = await api.get(service_pb2.Endpoints, NAME, ep.metadata.namespace)
+                    if list(current.subsets) != list(ep.subsets):
+                        moved = service_pb2.Endpoints()
+                        moved.CopyFrom(current)
+                        del moved.subsets[:]
+                        moved.subsets.extend(ep.subsets)
+                        await api.update(moved)
+                        created.append(f"endpoints/{NAME} (now {address})")
     finally:
         await api.close()
     return created

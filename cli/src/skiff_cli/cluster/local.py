@@ -132,8 +132,15 @@ class LocalCluster:
 
         wait_for(f"{component.name} to answer", alive_and_ready, timeout=timeout, log=log)
 
-    def up(self, *, images: bool = True) -> None:
+    def up(self, *, images: bool = True, restart: bool = False) -> None:
+        """With `restart`, every running component but etcd is stopped first and started again from this
+        layout (a one-node cluster gaining its node network: new addresses, flags and certificate). The
+        runtime stops without removing sandboxes, so pods keep running and the new kubelet adopts them."""
         layout = self.layout
+        if restart:
+            for name in STOP_ORDER:
+                if name != "etcd" and processes.stop(name, layout.pid_dir):
+                    self.say(f"stopped {name} (to restart it on the node network)")
         for folder in (layout.state_dir, layout.log_dir, layout.runtime_root, layout.runtime_state):
             folder.mkdir(parents=True, exist_ok=True)
         layout.save()
@@ -196,10 +203,7 @@ class LocalCluster:
 
     def start_supervisor(self) -> None:
         """From now on a component that dies is started again (supervise.py), and supervisor.log says so."""
-        layout = self.layout
-        if processes.running_pid(supervise.NAME, layout.pid_dir) is None:
-            argv = [sys.executable, "-m", "skiff_cli.cluster.supervise", str(layout.pid_dir), str(layout.log_dir)]
-            processes.start(supervise.NAME, argv, log_dir=layout.log_dir, pid_dir=layout.pid_dir)
+        supervise.ensure(self.layout.pid_dir, self.layout.log_dir)
 
     def start_registry(self) -> None:
         """A real registry on 127.0.0.1 holding the busybox image, mirrored as docker.io for the runtime."""

@@ -6,24 +6,30 @@ pin, TLS bootstrap of the kubelet). With more than one node the first carries ku
 Each joined node keeps its own state folder (<state>/nodes/<name>), ports, bridge, pod CIDR and cgroup
 root. When the control plane was started with a node network (`layout.node_cidr`, which `skiff up
 --nodes N` with N > 1 sets), every worker also gets its own network namespace with an address on the
-node bridge (nodenet.py), routes to the other nodes' pod CIDRs, and a proxy of its own with a
-`system:kube-proxy` certificate issued by CSR (proxyident.py); without one (a cluster started with one
-node) the workers share the host's namespace and run no proxy. Workers join in parallel: each join is
-its own runtime, kubelet and TLS bootstrap, and only the Node Ready wait is long. `skiff down` resets
-every joined node before stopping the control plane.
+node bridge (nodenet.py), routes to the other nodes' pod CIDRs, a proxy of its own with a
+`system:kube-proxy` certificate issued by CSR (proxyident.py), and its kubelet serves metrics on the
+control-plane kubelet's port at its own address, where skiff-metrics scrapes every Node. `skiff up
+--nodes N` moves a running one-node cluster onto a node network first (`needs_node_network`); workers
+added by this module's API to a control plane without one (as an e2e test does) share the host's
+namespace and run no proxy. Workers join in parallel, once cluster-info is signed for their token: each
+join is its own runtime, kubelet and TLS bootstrap, and only the Node Ready wait is long. Each joined
+node has its own supervisor (supervise.py). `skiff down` resets every joined node before stopping the
+control plane.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from skiff.api.core.v1 import node_pb2
+from skiff.api.core.v1 import config_pb2, node_pb2
 from skiff_client.api import ApiClient
 from skiff_common import errors
+from skiff_common.bootstrap import clusterinfo
 from skiff_common.pki import ca_cert_hash
 
 from ..clientconfig import ClientConfig
@@ -37,6 +43,7 @@ from .tokens import create_token
 
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+SIGNED_TIMEOUT = 60.0
 
 
 # The node bridge's range: outside the pod CIDRs (10.88.0.0/16 and up) and the service range (10.96/12).
@@ -49,6 +56,18 @@ def use_node_network(layout: ClusterLayout, node_cidr: str = NODE_CIDR) -> None:
     """Give a control-plane layout (before LocalCluster.up) a node network: the node bridge with its
     address (.1) where the apiserver, registry and DNS also listen, and pod traffic without NAT."""
     layout.node_cidr, layout.node_ip, layout.ip_masq = node_cidr, nodenet.address(node_cidr, 0), False
+
+
+def needs_node_network(saved: ClusterLayout, nodes: int) -> bool:
+    """Whether `skiff up --nodes N` finds a running cluster started with one node, which has no node
+    network: its apiserver, registry and DNS listen on 127.0.0.1 only and its apiserver's serving
+    certificate names no node-bridge address, so workers in their own namespaces could not reach it.
+    `up` then makes the bridge, re-issues the certificate and restarts every component but etcd with
+    the node network's flags (LocalCluster.up(restart=True)); a stopped one needs nothing special, as
+    every component then starts from the new layout anyway."""
+    if nodes <= 1 or saved.node_cidr:
+        return False
+    return any(processes.running_pid(n, saved.pid_dir) is not None for n in ("apiserver", "etcd"))
 
 
 def nodes_dir(layout: ClusterLayout) -> Path:
@@ -75,6 +94,9 @@ def worker_layout(layout: ClusterLayout, index: int) -> ClusterLayout:
     if layout.node_cidr:  # its own namespace and address on the node bridge; pods talk unNATed
         worker.node_cidr, worker.node_ip = layout.node_cidr, nodenet.address(layout.node_cidr, index)
         worker.netns, worker.ip_masq = name, False
+        # Every kubelet serves /metrics/resource on the same port at its own address (Kubernetes' 10250 on
+        # every node), so skiff-metrics' one --kubelet-port reaches each Node at its InternalIP.
+        worker.metrics_ports["kubelet"] = layout.metrics_ports["kubelet"]
     return worker
 
 
@@ -120,7 +142,17 @@ async def _token_and_taint(admin: ClientConfig, node_name: str, taint: bool) -> 
                 taints.append({"key": CONTROL_PLANE_TAINT, "effect": "NoSchedule"})
                 patch = {"metadata": {"labels": {CONTROL_PLANE_LABEL: ""}}, "spec": {"taints": taints}}
                 await client.patch(node_pb2.Node, node_name, "", patch)
-        return (await create_token(client, description="skiff up --nodes")).value
+        made = await create_token(client, description="skiff up --nodes")
+        # The bootstrapsigner controller signs cluster-info for the new token; joins start once it has
+        # (it may be starting again itself, after `up` moved the cluster onto its node network).
+        deadline = time.monotonic() + SIGNED_TIMEOUT
+        while True:
+            info = await client.get(config_pb2.ConfigMap, clusterinfo.NAME, clusterinfo.NAMESPACE)
+            if clusterinfo.JWS_PREFIX + made.id in info.data:
+                return made.value
+            if time.monotonic() > deadline:
+                raise JoinError(f"cluster-info was not signed for token {made.id} within {SIGNED_TIMEOUT:.0f}s")
+            await asyncio.sleep(0.2)
     finally:
         await client.close()
 

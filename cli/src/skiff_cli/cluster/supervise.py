@@ -1,9 +1,13 @@
 """The local cluster's supervisor: restarts any component process that dies, with back-off, and says so.
 
 `skiff up` returns once the cluster is up, so something must stay behind to notice a crash: this small
-process (started by `up` as the component "supervisor", stopped first by `down`). Every second it checks
-each process `processes.start` recorded (its command line is kept next to its pid file); one that is
-gone is started again with the same command line, and the restart is logged to supervisor.log::
+process (started by `up` as the component "supervisor", stopped first by `down`). There is one per
+state folder: the control-plane node's, each control-plane member's, and each joined node's (started
+at the end of its join, stopped first by its reset), as systemd watches a kubeadm node's kubelet; a
+worker's recorded command lines start with `nsenter --net=...`, so a restart lands in its namespace.
+Every second it checks each process `processes.start` recorded (its command line is kept next to its
+pid file); one that is gone is started again with the same command line, and the restart is logged to
+supervisor.log::
 
     restart #n of NAME after 2^(n-1) s of back-off (capped at 60 s); a process that then stays up for
     60 s is considered healthy again and its back-off starts over
@@ -97,6 +101,13 @@ class Supervisor:
                 self.say(f"supervisor error: {exc}")
             time.sleep(POLL_SECONDS)
         self.say("supervisor stopped")
+
+
+def ensure(pid_dir: Path, log_dir: Path) -> None:
+    """Start the supervisor of this state folder unless it is running (idempotent, as `skiff up`)."""
+    if processes.running_pid(NAME, pid_dir) is None:
+        argv = [sys.executable, "-m", "skiff_cli.cluster.supervise", str(pid_dir), str(log_dir)]
+        processes.start(NAME, argv, log_dir=log_dir, pid_dir=pid_dir)
 
 
 def main(argv: list[str] | None = None) -> None:

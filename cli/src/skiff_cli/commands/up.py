@@ -67,7 +67,12 @@ def run_up(args: argparse.Namespace) -> int:
         prometheus_url=args.prometheus_url,
         custom_metrics_rules=str(Path(args.custom_metrics_rules).resolve()) if args.custom_metrics_rules else "",
     )
-    if args.nodes > 1 or ClusterLayout.load(args.state_dir).node_cidr:
+    saved = ClusterLayout.load(args.state_dir)
+    # A running one-node cluster growing: onto the node network first (bridge, certificate, restarts).
+    switch = multinode.needs_node_network(saved, args.nodes)
+    if switch:
+        print("moving the running one-node cluster onto the node network (restarting its components)")
+    if args.nodes > 1 or saved.node_cidr:
         multinode.use_node_network(layout)  # each worker in a namespace of its own, on the node bridge
     # Components (re)started by `up` dial every member already there.
     recorded = controlplane.recorded_members(layout)
@@ -75,7 +80,7 @@ def run_up(args: argparse.Namespace) -> int:
     control_planes = args.control_planes or 1 + len(recorded)
     cluster = LocalCluster(layout)
     try:
-        cluster.up()
+        cluster.up(restart=switch)
         if control_planes > 1 or recorded:
             controlplane.scale(layout, cluster.client_config(), control_planes, print)
         if args.nodes > 1:
