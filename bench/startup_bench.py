@@ -15,6 +15,11 @@ With --baseline REF the same runs are made for the code of git revision REF (exp
 `git archive` into a temporary folder put first on PYTHONPATH, same interpreter and packages), runs
 alternating between the two so machine noise falls on both alike; the JSON then has before, after and
 the after/before ratio per component. The median of --runs is reported. Prints JSON; asserts nothing.
+
+Bytecode: this machine sets PYTHONDONTWRITEBYTECODE=1 and `uv sync` installs no .pyc files, so by
+default every process compiles each module it imports from source, roughly half of its start-up CPU.
+--bytecode measures what a deployment with compiled bytecode pays instead: the children get their own
+warmed PYTHONPYCACHEPREFIX in the temporary folder (nothing is written into the source trees or .venv).
 """
 
 from __future__ import annotations
@@ -55,12 +60,15 @@ setup_observability(sys.argv[1], log_level="info")
 """
 
 
-def run_once(service: str, modules: list[str], pythonpath: str | None) -> tuple[float, float]:
+def run_once(service: str, modules: list[str], pythonpath: str | None, pycache: Path | None) -> tuple[float, float]:
     """(cpu_s, wall_s) of one child process running the start path."""
     env = dict(os.environ)
     env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)  # the default deployment: no collector
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", CHILD, service, *modules], env=env, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -90,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="runs per component and tree (median reported)")
     parser.add_argument("--baseline", help="git revision to compare against (e.g. main)")
+    parser.add_argument("--bytecode", action="store_true", help="use (warmed) compiled bytecode, see above")
     parser.add_argument("--only", nargs="*", default=list(START_PATHS), help="components to measure")
     args = parser.parse_args()
 
@@ -98,14 +107,18 @@ def main() -> None:
         trees: dict[str, str | None] = {"after": None}
         if args.baseline:
             trees = {"before": export_tree(args.baseline, tmp), "after": None}
-        result: dict[str, object] = {"runs": args.runs, "baseline": args.baseline, "components": {}}
+        result: dict[str, object] = {"runs": args.runs, "baseline": args.baseline, "bytecode": args.bytecode}
+        pycache = {tree: (tmp / f"pycache-{tree}" if args.bytecode else None) for tree in trees}
         components: dict[str, object] = {}
         for name in args.only:
             service, modules = START_PATHS[name]
             samples: dict[str, list[tuple[float, float]]] = {tree: [] for tree in trees}
+            if args.bytecode:  # one uncounted run per tree fills its cache
+                for tree, pythonpath in trees.items():
+                    run_once(service, modules, pythonpath, pycache[tree])
             for _ in range(args.runs):
                 for tree, pythonpath in trees.items():  # alternate: noise falls on both trees alike
-                    samples[tree].append(run_once(service, modules, pythonpath))
+                    samples[tree].append(run_once(service, modules, pythonpath, pycache[tree]))
             entry: dict[str, object] = {tree: summary(s) for tree, s in samples.items()}
             if args.baseline:
                 before, after = entry["before"], entry["after"]
