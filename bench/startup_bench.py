@@ -20,6 +20,9 @@ Bytecode: this machine sets PYTHONDONTWRITEBYTECODE=1 and `uv sync` installs no 
 default every process compiles each module it imports from source, roughly half of its start-up CPU.
 --bytecode measures what a deployment with compiled bytecode pays instead: the children get their own
 warmed PYTHONPYCACHEPREFIX in the temporary folder (nothing is written into the source trees or .venv).
+--baseline-python runs the baseline with another environment's interpreter, e.g. one synced with
+`UV_PROJECT_ENVIRONMENT=/tmp/nopyc uv sync --frozen --no-compile-bytecode` to compare against the
+environment as it was before uv installed bytecode.
 """
 
 from __future__ import annotations
@@ -60,7 +63,9 @@ setup_observability(sys.argv[1], log_level="info")
 """
 
 
-def run_once(service: str, modules: list[str], pythonpath: str | None, pycache: Path | None) -> tuple[float, float]:
+def run_once(
+    service: str, modules: list[str], pythonpath: str | None, pycache: Path | None, python: str = sys.executable
+) -> tuple[float, float]:
     """(cpu_s, wall_s) of one child process running the start path."""
     env = dict(os.environ)
     env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)  # the default deployment: no collector
@@ -70,7 +75,7 @@ def run_once(service: str, modules: list[str], pythonpath: str | None, pycache: 
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(pycache)
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, service, *modules], env=env, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([python, "-c", CHILD, service, *modules], env=env, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -98,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="runs per component and tree (median reported)")
     parser.add_argument("--baseline", help="git revision to compare against (e.g. main)")
+    parser.add_argument("--baseline-python", default=sys.executable, help="interpreter for the baseline runs")
     parser.add_argument("--bytecode", action="store_true", help="use (warmed) compiled bytecode, see above")
     parser.add_argument("--only", nargs="*", default=list(START_PATHS), help="components to measure")
     args = parser.parse_args()
@@ -108,17 +114,19 @@ def main() -> None:
         if args.baseline:
             trees = {"before": export_tree(args.baseline, tmp), "after": None}
         result: dict[str, object] = {"runs": args.runs, "baseline": args.baseline, "bytecode": args.bytecode}
+        result["baseline_python"] = args.baseline_python if args.baseline else None
         pycache = {tree: (tmp / f"pycache-{tree}" if args.bytecode else None) for tree in trees}
         components: dict[str, object] = {}
         for name in args.only:
             service, modules = START_PATHS[name]
             samples: dict[str, list[tuple[float, float]]] = {tree: [] for tree in trees}
+            python = {tree: args.baseline_python if tree == "before" else sys.executable for tree in trees}
             if args.bytecode:  # one uncounted run per tree fills its cache
                 for tree, pythonpath in trees.items():
-                    run_once(service, modules, pythonpath, pycache[tree])
+                    run_once(service, modules, pythonpath, pycache[tree], python[tree])
             for _ in range(args.runs):
                 for tree, pythonpath in trees.items():  # alternate: noise falls on both trees alike
-                    samples[tree].append(run_once(service, modules, pythonpath, pycache[tree]))
+                    samples[tree].append(run_once(service, modules, pythonpath, pycache[tree], python[tree]))
             entry: dict[str, object] = {tree: summary(s) for tree, s in samples.items()}
             if args.baseline:
                 before, after = entry["before"], entry["after"]
