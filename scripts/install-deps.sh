@@ -58,3 +58,7 @@ if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install -q uv 2>/dev/null || python3 -m pip install -q --break-system-packages uv
 fi
 uv sync --frozen --quiet
+# uv compiles site-packages (pyproject: compile-bytecode) but not our own packages, installed editable;
+# with PYTHONDONTWRITEBYTECODE=1 no process writes their .pyc either, so compile them once here: ~0.1
+# CPU-s off every service start (docs/benchmarks.md, "Start-up CPU"). Stale ones are simply recompiled.
+.venv/bin/python -m compileall -q -j 0 libs/*/src services/*/src cli/src >/dev/null

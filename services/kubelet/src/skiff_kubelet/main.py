@@ -10,13 +10,15 @@ from skiff_common.config import describe_config, load_config
 from skiff_common.observability import get_logger, setup_observability
 
 from skiff_kubelet.app import Kubelet
-from skiff_kubelet.certbootstrap import bootstrap_certificates
 from skiff_kubelet.config import KubeletConfig
 
 
 async def _run(cfg: KubeletConfig) -> None:
     log = get_logger("skiff_kubelet")
     if cfg.bootstrap_kubeconfig:  # TLS bootstrap before anything dials the apiserver
+        # imported only here: it brings yaml (kubeconfig) and aiohttp's client, ~40 ms CPU at every start
+        from skiff_kubelet.certbootstrap import bootstrap_certificates
+
         await bootstrap_certificates(cfg)
     kubelet = Kubelet(cfg)
     stop = asyncio.Event()

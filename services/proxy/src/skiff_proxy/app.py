@@ -1,4 +1,5 @@
-"""Assembly: Service and EndpointSlice informers -> change counts -> the Syncer -> the kernel; /healthz.
+"""Assembly: Service and EndpointSlice informers -> change counts -> the Syncer -> the kernel; /healthz
+(healthz.py).
 
 Informer handlers only count changes and wake the syncer; the syncer reads both caches whole when it
 renders, so the ruleset is always computed from one consistent view of the caches (level-triggered,
@@ -8,12 +9,10 @@ never programs an empty ruleset over a good one.
 
 from __future__ import annotations
 
-import json
-import time
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aiohttp import web
 from skiff.api.core.v1 import service_pb2
 from skiff.api.discovery.v1 import endpointslice_pb2 as es
 from skiff_client import ApiClient, InformerFactory
@@ -22,6 +21,7 @@ from skiff_common.tasks import TaskSet
 
 from skiff_proxy import model
 from skiff_proxy.config import ProxyConfig
+from skiff_proxy.healthz import HealthzServer
 from skiff_proxy.modes import Desired, Mode, mode_named
 from skiff_proxy.nftables import Options
 from skiff_proxy.syncer import Syncer
@@ -76,7 +76,7 @@ class ProxyApp:
         )
         self.model = model.ModelCache()
         self._tasks = TaskSet(log)
-        self._runner: web.AppRunner | None = None
+        self._healthz: HealthzServer | None = None
 
     def _service_changed(self, old: Any, new: Any) -> None:
         if old.spec != new.spec:
@@ -96,34 +96,15 @@ class ProxyApp:
         await self.syncer.sync()  # the first sync happens before we report healthy
         self._tasks.spawn(self.syncer.run(), name="proxy-sync-loop")
         if self.cfg.healthz_address:
-            await self._serve_healthz(self.cfg.healthz_address)
+            self._healthz = HealthzServer(self.cfg.healthz_address, lambda: self.syncer.synced_at, self.syncer.healthy)
         log.info("proxy.started", mode=self.mode.name, table=self.opts.table)
 
     async def stop(self) -> None:
         await self._tasks.cancel_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._healthz is not None:
+            await asyncio.to_thread(self._healthz.close)  # waits for its serving thread to stop
         await self.factory.stop()
 
     async def cleanup(self) -> None:
         """Remove every rule this proxy made (its table) and nothing else."""
         await self.mode.remove(self.opts, self.prefix)
-
-    async def _serve_healthz(self, address: str) -> None:
-        async def healthz(_req: web.Request) -> web.Response:
-            now = time.time()
-            body = {
-                "lastUpdated": self.syncer.synced_at,
-                "currentTime": now,
-                "nodeEligible": True,
-            }
-            status = 200 if self.syncer.healthy(now) else 503
-            return web.Response(status=status, text=json.dumps(body), content_type="application/json")
-
-        app = web.Application()
-        app.router.add_get("/healthz", healthz)
-        app.router.add_get("/livez", healthz)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        host, _, port = address.rpartition(":")
-        await web.TCPSite(self._runner, host or "127.0.0.1", int(port)).start()

@@ -21,8 +21,21 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any, cast
 
-import structlog
 from opentelemetry import trace
+
+# structlog imports `rich` at import time, when it is installed, only to offer pretty console tracebacks
+# (structlog.dev); our logs are JSON with plain `format_exc_info` tracebacks and never use them. rich is
+# in the environment only as a dev tool's dependency, yet importing it (with pygments and attrs) cost
+# every process ~0.15 CPU-s at start. `rich` is hidden only while structlog is first imported, so other
+# code can still import it afterwards.
+_hide_rich = "rich" not in sys.modules and "structlog" not in sys.modules
+if _hide_rich:
+    sys.modules["rich"] = None  # type: ignore[assignment]  # `import rich` raises ImportError
+try:
+    import structlog
+finally:
+    if _hide_rich:
+        del sys.modules["rich"]
 
 REDACTED = "<redacted>"
 _SECRET_KEY = re.compile(r"password|passwd|token|secret|key_data|authorization|credential", re.IGNORECASE)

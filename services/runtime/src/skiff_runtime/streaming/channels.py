@@ -23,9 +23,10 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSMsgType, web
+if TYPE_CHECKING:  # aiohttp is imported where a session runs: the runtime's start-up need not pay for it
+    from aiohttp import web
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE = 0, 1, 2, 3, 4
 CLOSE = 255  # v5: "close the channel named in the payload"
@@ -92,6 +93,8 @@ class ChannelSocket:
     @classmethod
     async def accept(cls, request: web.Request, offered: tuple[Protocol, ...]) -> ChannelSocket | web.Response:
         """Upgrade, or an HTTP error response for a request that cannot be served."""
+        from aiohttp import web
+
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return web.Response(
                 status=400,
@@ -120,6 +123,8 @@ class ChannelSocket:
     async def receive(self) -> tuple[int, bytes] | None:
         """The next (channel, data) from the client; None once the socket is closed.
         Malformed frames are skipped, as the kubelet does (a bad frame is not worth a dead session)."""
+        from aiohttp import WSMsgType
+
         while True:
             msg = await self.ws.receive()
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):

@@ -8,7 +8,8 @@ framing is served (``channels.py``); SPDY is not, and says so with a 400.
 The server listens from the first streaming request on, not from start-up: a runtime that is never
 asked to stream opens no port, and tests that do not stream leave nothing listening. The default
 address is ``127.0.0.1:0`` (a free port on loopback: the kubelet proxies from the same node). URLs
-name the bound address; a wildcard bind is advertised as 127.0.0.1.
+name the bound address; a wildcard bind is advertised as 127.0.0.1. aiohttp itself is imported then too:
+importing it (its client, SSL contexts, websocket tables) was a quarter of the runtime's start-up CPU.
 
 ``stop()`` ends every live session (an exec's command is killed with its helper), forgets unused
 tokens and closes the port; a later request starts it again.
@@ -21,9 +22,8 @@ import contextlib
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
 from skiff_common.errors import BadRequest
 from skiff_common.observability import get_logger
 
@@ -32,6 +32,9 @@ from skiff_runtime.streaming.attach import AttachTarget, serve_attach
 from skiff_runtime.streaming.exec import ExecTarget, helper_request, serve_exec
 from skiff_runtime.streaming.portforward import PortForwardTarget, parse_ports, serve_port_forward
 from skiff_runtime.streaming.tokens import DEFAULT_TTL, TokenCache
+
+if TYPE_CHECKING:  # aiohttp is imported when the server first starts (see above): not at runtime start-up
+    from aiohttp import web
 
 log = get_logger(__name__)
 DEFAULT_ADDRESS = "127.0.0.1:0"
@@ -73,6 +76,8 @@ class StreamingServer:
         async with self._lock:
             if self._runner is not None:
                 return
+            from aiohttp import web
+
             app = web.Application()
             for kind, handler in (
                 ("exec", self._exec),
@@ -117,6 +122,8 @@ class StreamingServer:
 
     def _take(self, request: web.Request, kind: type[Target]) -> Any:
         """The target parked under the URL's token (taking it), or the HTTP error to answer with."""
+        from aiohttp import web  # already loaded: handlers run only once start() has imported it
+
         target = self.tokens.take(request.match_info["token"])
         if target is None:
             return web.Response(status=404, text="unknown, used or expired streaming token\n")
@@ -130,6 +137,8 @@ class StreamingServer:
         offered: tuple[ch.Protocol, ...],
         serve: Callable[[ch.ChannelSocket], Awaitable[None]],
     ) -> web.StreamResponse:
+        from aiohttp import web  # already loaded: handlers run only once start() has imported it
+
         sock = await ch.ChannelSocket.accept(request, offered)
         if isinstance(sock, web.Response):
             return sock
@@ -149,6 +158,8 @@ class StreamingServer:
         return sock.ws
 
     async def _exec(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web  # already loaded: handlers run only once start() has imported it
+
         target = self._take(request, ExecTarget)
         if isinstance(target, web.Response):
             return target
@@ -166,6 +177,8 @@ class StreamingServer:
         return await self._session(request, ch.REMOTECOMMAND, serve)
 
     async def _attach(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web  # already loaded: handlers run only once start() has imported it
+
         target = self._take(request, AttachTarget)
         if isinstance(target, web.Response):
             return target
@@ -177,6 +190,8 @@ class StreamingServer:
         return await self._session(request, ch.REMOTECOMMAND, serve)
 
     async def _port_forward(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web  # already loaded: handlers run only once start() has imported it
+
         target = self._take(request, PortForwardTarget)
         if isinstance(target, web.Response):
             return target
