@@ -57,8 +57,12 @@ if ! command -v uv >/dev/null 2>&1; then
   echo "installing uv"
   python3 -m pip install -q uv 2>/dev/null || python3 -m pip install -q --break-system-packages uv
 fi
-uv sync --frozen --quiet
-# uv compiles site-packages (pyproject: compile-bytecode) but not our own packages, installed editable;
+# --compile-bytecode installs .pyc files: this machine sets PYTHONDONTWRITEBYTECODE=1, so without them
+# every Skiff process compiles each third-party module it imports from source, about half of its
+# start-up CPU (bench/startup_bench.py, docs/benchmarks.md "Start-up CPU"). Here, not in pyproject.toml:
+# there it would re-check every .pyc on each `uv run` (~0.3 s).
+uv sync --frozen --quiet --compile-bytecode
+# uv compiles site-packages (above) but not our own packages, installed editable;
 # with PYTHONDONTWRITEBYTECODE=1 no process writes their .pyc either, so compile them once here: ~0.1
 # CPU-s off every service start (docs/benchmarks.md, "Start-up CPU"). Stale ones are simply recompiled.
 .venv/bin/python -m compileall -q -j 0 libs/*/src services/*/src cli/src >/dev/null
