@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from polling import wait_for
 from skiff_cli.cluster.cleanup import mounts_below
 
 DOCKER_ROOT = Path(os.environ.get("SKIFF_COMPOSE_DOCKER_ROOT", "/var/tmp/skiff-compose-docker"))
@@ -33,17 +34,9 @@ def run(*argv: str, env: dict[str, str], timeout: float = 1800, check: bool = Tr
 
 def wait(what: str, check, timeout: float = 300.0):  # type: ignore[no-untyped-def]
     """`check()` until it returns something true; its errors (a service not up yet) count as not yet."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (OSError, AssertionError, json.JSONDecodeError, ssl.SSLError) as exc:
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+    return wait_for(
+        what, check, timeout, interval=1, tolerate=(OSError, AssertionError, json.JSONDecodeError, ssl.SSLError)
+    )
 
 
 @contextmanager

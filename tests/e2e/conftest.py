@@ -29,6 +29,8 @@ from skiff_cli.cluster.local import LocalCluster
 
 SKIFF = str(Path(sys.executable).parent / "skiff")
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests (nginx_standin)
+sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/polling.py
+from polling import wait_for  # noqa: E402  (found through the path above)
 
 
 @pytest.fixture(scope="session")
@@ -103,20 +105,36 @@ class Skiff:
             proc.wait()
         return (None if killed else proc.returncode), shown
 
+    def apply_text(self, manifest: str) -> None:
+        self("apply", "-f", "-", input=manifest)
+
+    def running_pod(self, name: str, namespace: str, timeout: float = 120) -> dict:  # type: ignore[type-arg]
+        """The pod once its phase is Running."""
+        return self.wait_for(  # type: ignore[no-any-return]
+            f"pod {name} to be Running",
+            lambda: (p := self.get_json("pod", name, "-n", namespace))["status"].get("phase") == "Running" and p,
+            timeout=timeout,
+        )
+
     def get_json(self, *args: str) -> dict:
         return json.loads(self("get", *args, "-o", "json").stdout)
 
     def wait_for(self, what: str, check, timeout: float = 60.0):  # type: ignore[no-untyped-def]
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = check()
-            if last:
-                return last
-            time.sleep(0.3)
-        raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+        return wait_for(what, check, timeout)
 
 
 @pytest.fixture
 def skiff(cluster: LocalCluster) -> Skiff:
     return Skiff()
+
+
+@pytest.fixture
+def namespace(skiff: Skiff) -> Iterator[str]:
+    """A namespace of the test's own, removed with its pods afterwards."""
+    ns = f"e2e-{secrets.token_hex(3)}"
+    skiff.apply_text(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n")
+    try:
+        yield ns
+    finally:
+        skiff("delete", "pods", "--all", "-n", ns, "--now", check=False)  # busybox sh ignores SIGTERM
+        skiff("delete", "namespace", ns, check=False)

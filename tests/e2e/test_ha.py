@@ -19,12 +19,12 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait_for
 from skiff.api.coordination.v1 import lease_pb2
 from skiff.api.core.v1 import config_pb2
 from skiff_cli import kubeconfig
@@ -103,17 +103,6 @@ def skiff(local: LocalCluster, *args: str, stdin: str = "", check: bool = True) 
     done = subprocess.run([SKIFF, *args], capture_output=True, text=True, input=stdin, env=env, timeout=120)
     assert done.returncode == 0 or not check, f"skiff {' '.join(args)}: {done.stdout}{done.stderr}"
     return done.stdout + done.stderr
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
 
 
 def etcd_member_list(local: LocalCluster, everyone: list[ClusterLayout]) -> list[dict[str, Any]]:

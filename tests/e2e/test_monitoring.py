@@ -16,7 +16,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from skiff_cli.cluster.local import LocalCluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitoring"))
 from monitoring_files import DASHBOARDS, PROMETHEUS_CONFIG, RULES, panel_queries
+from polling import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
@@ -118,17 +118,7 @@ def prometheus(cluster: LocalCluster, tmp_path: Path) -> Iterator[Prometheus]:
 
 
 def wait(what: str, check, timeout: float = 120.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except OSError as exc:  # Prometheus still starting
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+    return wait_for(what, check, timeout, interval=1, tolerate=(OSError,))  # OSError: Prometheus still starting
 
 
 def test_prometheus_scrapes_every_component_and_every_panel_has_data(skiff, cluster, prometheus, tmp_path) -> None:  # type: ignore[no-untyped-def]

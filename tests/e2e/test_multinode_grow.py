@@ -14,12 +14,12 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from polling import wait_for as wait
 from skiff_cli import kubeconfig
 from skiff_cli.clientconfig import save_client_config
 from skiff_cli.cluster import cleanup, multinode, nodenet, processes
@@ -37,16 +37,6 @@ def run(env: dict[str, str], *args: str, stdin: str = "", check: bool = True) ->
     if check and result.returncode != 0:
         raise AssertionError(f"skiff {' '.join(args)}: {result.stdout}{result.stderr}")
     return result.stdout
-
-
-def wait(what: str, check, timeout: float = 90.0):  # type: ignore[no-untyped-def]
-    deadline, last = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
 
 
 def busybox(name: str, node: str, command: str, tolerate: bool = False) -> str:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait_for
 from skiff_cli.cluster.local import LocalCluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
@@ -34,17 +34,6 @@ def kubectl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 def get_json(*args: str) -> Any:
     return json.loads(kubectl("get", *args, "-o", "json").stdout)
-
-
-def wait_for(what: str, check: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
 
 
 @pytest.fixture

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -69,31 +67,6 @@ subjects:
 """
 
 
-def _apply(skiff, tmp_path: Path, text: str) -> None:  # type: ignore[no-untyped-def]
-    manifest = tmp_path / f"m-{secrets.token_hex(3)}.yaml"
-    manifest.write_text(text)
-    skiff("apply", "-f", str(manifest))
-
-
-@pytest.fixture
-def namespace(skiff, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    ns = f"e2e-sat-{secrets.token_hex(3)}"
-    _apply(skiff, tmp_path, f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n")
-    try:
-        yield ns
-    finally:
-        skiff("delete", "pods", "--all", "-n", ns, "--now", check=False)  # busybox sh ignores SIGTERM
-        skiff("delete", "namespace", ns, check=False)
-
-
-def _running(skiff, name: str, ns: str) -> dict:  # type: ignore[no-untyped-def, type-arg]
-    return skiff.wait_for(  # type: ignore[no-any-return]
-        f"pod {name} to be Running",
-        lambda: (p := skiff.get_json("pod", name, "-n", ns))["status"].get("phase") == "Running" and p,
-        timeout=120,
-    )
-
-
 def _files(log: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for chunk in log.split(SEP)[1:]:
@@ -118,14 +91,14 @@ def _get_status(cluster: LocalCluster, path: str, token: str) -> int:
 
 
 def test_a_pod_reads_and_uses_its_serviceaccount_token(  # type: ignore[no-untyped-def]
-    skiff, cluster: LocalCluster, namespace: str, tmp_path: Path
+    skiff, cluster: LocalCluster, namespace: str
 ) -> None:
     skiff.wait_for(
         "the default ServiceAccount",
         lambda: skiff("get", "sa", "default", "-n", namespace, check=False).returncode == 0,
     )
-    _apply(skiff, tmp_path, READER.format(ns=namespace))
-    pod = _running(skiff, "reader", namespace)
+    skiff.apply_text(READER.format(ns=namespace))
+    pod = skiff.running_pod("reader", namespace)
     assert pod["spec"]["serviceAccountName"] == "default"
     [vol] = [v for v in pod["spec"]["volumes"] if v["name"].startswith("kube-api-access-")]
     assert {"path": "token", "expirationSeconds": "3607"} == {
@@ -149,17 +122,17 @@ def test_a_pod_reads_and_uses_its_serviceaccount_token(  # type: ignore[no-untyp
     pods = f"/api/v1/namespaces/{namespace}/pods"
     assert _get_status(cluster, pods, "not-a-token") == 401
     assert _get_status(cluster, pods, token) == 403  # authenticated, but the default SA may do nothing
-    _apply(skiff, tmp_path, BINDING.format(ns=namespace))
+    skiff.apply_text(BINDING.format(ns=namespace))
     skiff.wait_for("the RoleBinding to take effect", lambda: _get_status(cluster, pods, token) == 200)
 
 
-def test_automount_false_gives_no_volume(skiff, namespace: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_automount_false_gives_no_volume(skiff, namespace: str) -> None:  # type: ignore[no-untyped-def]
     skiff.wait_for(
         "the default ServiceAccount",
         lambda: skiff("get", "sa", "default", "-n", namespace, check=False).returncode == 0,
     )
-    _apply(skiff, tmp_path, OPTED_OUT.format(ns=namespace))
-    pod = _running(skiff, "no-token", namespace)
+    skiff.apply_text(OPTED_OUT.format(ns=namespace))
+    pod = skiff.running_pod("no-token", namespace)
     assert not [v for v in pod["spec"].get("volumes", []) if v["name"].startswith("kube-api-access-")]
     assert (
         skiff.wait_for("the pod's output", lambda: skiff("logs", "no-token", "-n", namespace).stdout).strip()

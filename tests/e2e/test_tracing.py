@@ -12,7 +12,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import grpc
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from polling import wait_for as wait
 from skiff_cli import kubeconfig
 from skiff_cli.cluster.layout import ClusterLayout, free_port
 from skiff_cli.cluster.local import LocalCluster
@@ -115,17 +115,6 @@ def traced_cluster(collector, tmp_path_factory) -> Iterator[tuple[LocalCluster, 
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-
-def wait(what: str, check, timeout: float = 90.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
 
 
 def test_one_apply_is_one_trace_and_the_pod_start_links_to_it(collector, traced_cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]

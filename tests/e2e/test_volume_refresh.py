@@ -14,10 +14,7 @@
 
 from __future__ import annotations
 
-import secrets
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -178,31 +175,6 @@ spec:
 """
 
 
-def _apply(skiff, tmp_path: Path, text: str) -> None:  # type: ignore[no-untyped-def]
-    manifest = tmp_path / f"m-{secrets.token_hex(3)}.yaml"
-    manifest.write_text(text)
-    skiff("apply", "-f", str(manifest))
-
-
-@pytest.fixture
-def namespace(skiff, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    ns = f"e2e-vol-{secrets.token_hex(3)}"
-    _apply(skiff, tmp_path, f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n")
-    try:
-        yield ns
-    finally:
-        skiff("delete", "pods", "--all", "-n", ns, "--now", check=False)  # busybox sh ignores SIGTERM
-        skiff("delete", "namespace", ns, check=False)
-
-
-def _running(skiff, name: str, ns: str) -> dict:  # type: ignore[no-untyped-def, type-arg]
-    return skiff.wait_for(  # type: ignore[no-any-return]
-        f"pod {name} to be Running",
-        lambda: (p := skiff.get_json("pod", name, "-n", ns))["status"].get("phase") == "Running" and p,
-        timeout=120,
-    )
-
-
 def _last_line(skiff, name: str, ns: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     lines = [line for line in skiff("logs", name, "-n", ns).stdout.splitlines() if line.startswith("sport=")]
     return dict(part.split("=", 1) for part in lines[-1].split()) if lines else {}
@@ -214,16 +186,16 @@ def _container(pod: dict) -> tuple[str, int]:  # type: ignore[type-arg]
 
 
 def test_mounted_configmap_and_secret_are_updated_in_place(  # type: ignore[no-untyped-def]
-    skiff, namespace: str, tmp_path: Path
+    skiff, namespace: str
 ) -> None:
-    _apply(skiff, tmp_path, CONFIG.format(ns=namespace, sport="football", password="39528$vdg7Jb"))
-    _apply(skiff, tmp_path, READER.format(ns=namespace))
-    before = _container(_running(skiff, "configmap-volume", namespace))
+    skiff.apply_text(CONFIG.format(ns=namespace, sport="football", password="39528$vdg7Jb"))
+    skiff.apply_text(READER.format(ns=namespace))
+    before = _container(skiff.running_pod("configmap-volume", namespace))
     first = skiff.wait_for("the first reading", lambda: _last_line(skiff, "configmap-volume", namespace))
     assert (first["sport"], first["password"], first["pinned"]) == ("football", "39528$vdg7Jb", "football")
     assert first["link"] == "..data/sport" and first["data"].startswith("..2")  # the atomic writer's layout
 
-    _apply(skiff, tmp_path, CONFIG.format(ns=namespace, sport="cricket", password="rotated"))
+    skiff.apply_text(CONFIG.format(ns=namespace, sport="cricket", password="rotated"))
     updated = time.monotonic()
     now = skiff.wait_for(
         "the new values in the running container",
@@ -240,11 +212,11 @@ def test_mounted_configmap_and_secret_are_updated_in_place(  # type: ignore[no-u
     assert _container(skiff.get_json("pod", "configmap-volume", "-n", namespace)) == before  # no restart
 
 
-def test_the_docs_downward_api_volumes(skiff, namespace: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    _apply(skiff, tmp_path, DAPI_VOLUME.format(ns=namespace))
-    _apply(skiff, tmp_path, DAPI_VOLUME_RESOURCES.format(ns=namespace))
-    _running(skiff, "kubernetes-downwardapi-volume-example", namespace)
-    _running(skiff, "kubernetes-downwardapi-volume-example-2", namespace)
+def test_the_docs_downward_api_volumes(skiff, namespace: str) -> None:  # type: ignore[no-untyped-def]
+    skiff.apply_text(DAPI_VOLUME.format(ns=namespace))
+    skiff.apply_text(DAPI_VOLUME_RESOURCES.format(ns=namespace))
+    skiff.running_pod("kubernetes-downwardapi-volume-example", namespace)
+    skiff.running_pod("kubernetes-downwardapi-volume-example-2", namespace)
     files = skiff.wait_for(
         "labels and annotations",
         lambda: (
