@@ -20,26 +20,15 @@ value is divided by the divisor (default 1) and rounded up: cpu in millicores (`
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 
 from skiff.api.core.v1 import container_pb2, pod_pb2
 from skiff_common.apimachinery import quantity
+from skiff_common.apimachinery.downward import RESOURCES, SUBSCRIPT
 
 
 class ConfigError(Exception):
     """The container cannot be configured yet (missing secret, key, bad fieldRef)."""
-
-
-RESOURCES = (
-    "limits.cpu",
-    "limits.memory",
-    "limits.ephemeral-storage",
-    "requests.cpu",
-    "requests.memory",
-    "requests.ephemeral-storage",
-)
-_SUBSCRIPT = re.compile(r"metadata\.(labels|annotations)\['([^']+)'\]")
 
 
 def format_map(values: Mapping[str, str]) -> str:
@@ -53,7 +42,7 @@ def field_ref(pod: pod_pb2.Pod, path: str, *, volume: bool = False) -> str:
     common = {"metadata.name": m.name, "metadata.namespace": m.namespace, "metadata.uid": m.uid}
     if path in common:
         return common[path]
-    match = _SUBSCRIPT.fullmatch(path)
+    match = SUBSCRIPT.fullmatch(path)
     if match:
         source = m.labels if match.group(1) == "labels" else m.annotations
         return source.get(match.group(2), "")

@@ -13,24 +13,14 @@ container) and a divisor the resource understands (cpu: ``1m`` or ``1``; memory 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from skiff.api.core.v1 import container_pb2, volume_pb2
+from skiff_common.apimachinery.downward import RESOURCES, SUBSCRIPT, VOLUME_FIELD_PATHS
 from skiff_common.errors import FieldError
 
-VOLUME_FIELD_PATHS = ("metadata.name", "metadata.namespace", "metadata.uid", "metadata.labels", "metadata.annotations")
-RESOURCES = (
-    "limits.cpu",
-    "limits.memory",
-    "limits.ephemeral-storage",
-    "requests.cpu",
-    "requests.memory",
-    "requests.ephemeral-storage",
-)
 CPU_DIVISORS = ("1m", "1")
 BYTE_DIVISORS = ("1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei")
-_SUBSCRIPT = re.compile(r"metadata\.(labels|annotations)\['[^']+'\]")
 _MODE_DETAIL = "must be a number between 0 and 0777 (octal), both inclusive"
 
 
@@ -46,7 +36,7 @@ def local_path_errors(rel: str, path: str) -> list[FieldError]:
 
 
 def _field_path_errors(field_path: str, path: str) -> list[FieldError]:
-    if field_path in VOLUME_FIELD_PATHS or _SUBSCRIPT.fullmatch(field_path):
+    if field_path in VOLUME_FIELD_PATHS or SUBSCRIPT.fullmatch(field_path):
         return []
     allowed = ", ".join(f'"{p}"' for p in VOLUME_FIELD_PATHS)
     return [FieldError(path, "Unsupported value", f"{field_path!r}: supported values: {allowed}")]
