@@ -1,4 +1,5 @@
-"""The local cluster's image registry: Debian's `docker-registry` on 127.0.0.1, filled by `skopeo`.
+"""The local cluster's image registry: Debian's `docker-registry` on 127.0.0.1 (or the node bridge's
+host address in a multi-node cluster), filled by `skopeo`.
 
 `skiff up` runs a real OCI distribution registry next to the other components, pushes the locally built
 busybox image into it and writes a registry hosts configuration (containerd's `hosts.toml` layout, read
@@ -6,8 +7,10 @@ by the runtime's `--registry-config-dir`) that makes the local registry the mirr
 that names `busybox:1.36` is then pulled through the normal registry path, with no internet access.
 
 Design decisions:
-* The registry listens on 127.0.0.1 only and speaks plain HTTP: it never leaves the machine, and the
-  hosts.toml marks it `http://` explicitly, so nothing else is pulled insecurely.
+* The registry listens on 127.0.0.1, or on the node bridge's host address when workers in their own
+  network namespaces must reach it, and speaks plain HTTP: it never leaves the machine (both addresses
+  are the host's own or on the bridge the cluster makes), and the hosts.toml marks it `http://`
+  explicitly, so nothing else is pulled insecurely.
 * docker.io's `server` is the local registry too, not Docker Hub: the local cluster never reaches the
   internet, and an image that was not pushed fails with "not found" instead of a surprise download. Pass
   `upstream="https://registry-1.docker.io"` to fall back to the Hub.
@@ -37,7 +40,8 @@ class RegistrySetupError(Exception):
 
 
 def _config(storage: Path, address: str) -> str:
-    # No auth: only local processes can reach 127.0.0.1. Deletes are enabled so images can be replaced.
+    # No auth: only this machine's processes and the cluster's own namespaces can reach it. Deletes are
+    # enabled so images can be replaced.
     return (
         "version: 0.1\n"
         "log: {level: info, accesslog: {disabled: false}}\n"
@@ -112,7 +116,7 @@ def write_mirror_config(config_dir: Path, registry: str, *, upstream: str = "") 
         f'[host."{mirror}"]\n'
         '  capabilities = ["pull", "resolve"]\n'
     )
-    own = f'# written by skiff up: the local registry speaks plain HTTP on 127.0.0.1\nserver = "{mirror}"\n'
+    own = f'# written by skiff up: the local registry speaks plain HTTP on this machine\nserver = "{mirror}"\n'
     written = []
     for host, text in ((MIRRORED, docker_io), (registry, own)):
         path = config_dir / host / "hosts.toml"
