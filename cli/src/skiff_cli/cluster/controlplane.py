@@ -37,7 +37,7 @@ from ..clientconfig import ClientConfig
 from . import certkeys, components, processes, supervise
 from .discovery import Discovered, DiscoveryError, discover
 from .layout import LAYOUT_FILE, ClusterLayout
-from .local import ClusterError, etcd_healthy, wait_for
+from .local import ClusterError, etcd_healthy, start_component, wait_for
 from .members import Member, add_etcd_member, forget_member, read_members, record_member, remove_etcd_member
 from .multinode import nodes_dir
 from .probes import apiserver_ready
@@ -141,18 +141,9 @@ class ControlPlaneMember:
         )
 
     def _start(self, component: components.Component, ready: Callable[[], bool], timeout: float = 30) -> None:
-        layout = self.layout
-        if processes.running_pid(component.name, layout.pid_dir) is None:
-            self.say(f"starting {component.name} of {layout.node_name}")
-            processes.start(component.name, component.argv, log_dir=layout.log_dir, pid_dir=layout.pid_dir)
-        log = layout.log_dir / f"{component.name}.log"
-
-        def alive_and_ready() -> bool:
-            if processes.running_pid(component.name, layout.pid_dir) is None:
-                raise ClusterError(f"{component.name} of {layout.node_name} exited during start-up; see {log}")
-            return ready()
-
-        wait_for(f"{component.name} of {layout.node_name} to answer", alive_and_ready, timeout=timeout, log=log)
+        start_component(
+            self.layout, component, ready, timeout=timeout, say=self.say, owner=f" of {self.layout.node_name}"
+        )
 
     def stop(self) -> None:
         for name in STOP_ORDER:

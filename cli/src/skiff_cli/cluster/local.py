@@ -91,6 +91,31 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def start_component(
+    layout: ClusterLayout,
+    component: components.Component,
+    ready: Callable[[], bool],
+    *,
+    timeout: float,
+    say: Callable[[str], None],
+    owner: str = "",
+) -> None:
+    """Start `component` unless it runs, then wait until `ready()`; a process that exits meanwhile ends
+    the wait at once with its log's path. `owner` names the node in messages (" of <member>")."""
+    name = f"{component.name}{owner}"
+    if processes.running_pid(component.name, layout.pid_dir) is None:
+        say(f"starting {name}")
+        processes.start(component.name, component.argv, log_dir=layout.log_dir, pid_dir=layout.pid_dir)
+    log = layout.log_dir / f"{component.name}.log"
+
+    def alive_and_ready() -> bool:
+        if processes.running_pid(component.name, layout.pid_dir) is None:
+            raise ClusterError(f"{name} exited during start-up; see {log}")
+        return ready()
+
+    wait_for(f"{name} to answer", alive_and_ready, timeout=timeout, log=log)
+
+
 class LocalCluster:
     def __init__(self, layout: ClusterLayout, *, say: Callable[[str], None] = print) -> None:
         self.layout = layout
@@ -119,18 +144,7 @@ class LocalCluster:
         )
 
     def _start(self, component: components.Component, ready: Callable[[], bool], timeout: float = 30) -> None:
-        layout = self.layout
-        if processes.running_pid(component.name, layout.pid_dir) is None:
-            self.say(f"starting {component.name}")
-            processes.start(component.name, component.argv, log_dir=layout.log_dir, pid_dir=layout.pid_dir)
-        log = layout.log_dir / f"{component.name}.log"
-
-        def alive_and_ready() -> bool:
-            if processes.running_pid(component.name, layout.pid_dir) is None:
-                raise ClusterError(f"{component.name} exited during start-up; see {log}")
-            return ready()
-
-        wait_for(f"{component.name} to answer", alive_and_ready, timeout=timeout, log=log)
+        start_component(self.layout, component, ready, timeout=timeout, say=self.say)
 
     def up(self, *, images: bool = True, restart: bool = False) -> None:
         """With `restart`, every running component but etcd is stopped first and started again from this
