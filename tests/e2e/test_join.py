@@ -67,6 +67,29 @@ def test_discovery_trusts_a_signed_pinned_cluster_info(skiff, cluster: LocalClus
     assert found.ca_pem == cluster.pki.path("ca").read_bytes()
 
 
+def test_discovery_waits_for_a_token_made_after_it_started(skiff, cluster: LocalCluster, join_args) -> None:  # type: ignore[no-untyped-def]
+    """As kubeadm's join, discovery retries while cluster-info is not yet signed for its token: a join
+    run right after `token create` must not be refused before the bootstrap signer has signed."""
+    import secrets as pysecrets
+    from concurrent.futures import ThreadPoolExecutor
+
+    address, _token, pin = join_args
+    token_id, secret = pysecrets.token_hex(3), pysecrets.token_hex(8)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        found = pool.submit(discover, address, f"{token_id}.{secret}", [pin], wait=60)
+        skiff.apply_text(f"""
+apiVersion: v1
+kind: Secret
+metadata: {{name: bootstrap-token-{token_id}, namespace: kube-system}}
+type: bootstrap.kubernetes.io/token
+stringData: {{token-id: {token_id}, token-secret: {secret}, usage-bootstrap-signing: "true"}}
+""")
+        try:
+            assert found.result(timeout=90).token_id == token_id
+        finally:
+            skiff("token", "delete", token_id, check=False)
+
+
 @pytest.mark.parametrize(
     ("case", "message"),
     [
@@ -85,7 +108,8 @@ def test_join_refuses(skiff, join_args, case: str, message: str) -> None:  # typ
         token = "zzzzzz." + secret
     else:
         token = f"{token_id}.{'x' * 16}"
-    result = skiff("join", address, "--token", token, "--discovery-token-ca-cert-hash", pin, check=False)
+    wait = ["--discovery-timeout", "2"]  # an unknown token is waited for, as a new one not yet signed
+    result = skiff("join", address, "--token", token, "--discovery-token-ca-cert-hash", pin, *wait, check=False)
     assert result.returncode == 1
     assert message in result.stdout, result.stdout
 
@@ -99,7 +123,8 @@ def test_join_refuses_an_expired_token(skiff) -> None:  # type: ignore[no-untype
         return clusterinfo.JWS_PREFIX + token_id not in cm.get("data", {})
 
     skiff.wait_for("the expired token's signature to be removed", unsigned)
-    result = skiff("join", address, "--token", token, "--discovery-token-ca-cert-hash", pin, check=False)
+    wait = ["--discovery-timeout", "2"]
+    result = skiff("join", address, "--token", token, "--discovery-token-ca-cert-hash", pin, *wait, check=False)
     assert result.returncode == 1 and "is unknown or has expired" in result.stdout, result.stdout
     skiff.wait_for("the token cleaner to delete it", lambda: token_id not in skiff("token", "list").stdout)
 

@@ -6,7 +6,7 @@ import grpc
 import pytest
 from apiserver_testlib import create, expect_error, get, pack, pod, uniq, unpack
 from google.protobuf import any_pb2
-from skiff.api.core.v1 import config_pb2, namespace_pb2, node_pb2
+from skiff.api.core.v1 import config_pb2, event_pb2, namespace_pb2, node_pb2
 from skiff.apiserver.v1 import apiserver_pb2 as pb
 from skiff_apiserver.machinery import kinds
 from skiff_common import errors
@@ -215,11 +215,12 @@ async def test_any_with_unknown_type_is_invalid_argument(api) -> None:
 
 
 async def test_object_larger_than_limit_is_refused(api) -> None:
-    cm = config_pb2.ConfigMap()
-    cm.metadata.name = uniq("big")
-    cm.metadata.namespace = "default"
-    cm.data["blob"] = "x" * (1600 * 1024)
-    err = await expect_error(grpc.StatusCode.INVALID_ARGUMENT, create(api.stub, cm))
+    ev = event_pb2.Event()  # an Event's message has no limit of its own: storage's is the one met
+    ev.metadata.name = uniq("big")
+    ev.metadata.namespace = "default"
+    ev.involved_object.kind, ev.involved_object.name = "Pod", "p"
+    ev.message = "x" * (1600 * 1024)
+    err = await expect_error(grpc.StatusCode.INVALID_ARGUMENT, create(api.stub, ev))
     assert "limit" in err.message
 
 

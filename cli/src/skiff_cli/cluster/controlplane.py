@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from skiff_common.pki import ClusterPKI, ca_cert_hash, control_plane_profiles
 
 from ..clientconfig import ClientConfig
 from . import certkeys, components, processes, supervise
-from .discovery import Discovered, DiscoveryError, discover
+from .discovery import discover
 from .layout import LAYOUT_FILE, ClusterLayout
 from .local import ClusterError, etcd_healthy, start_component, wait_for
 from .members import Member, add_etcd_member, forget_member, read_members, record_member, remove_etcd_member
@@ -209,7 +208,7 @@ def scale(first: ClusterLayout, admin: ClientConfig, count: int, say: Callable[[
     if missing:  # the shared keys travel as to another machine: --upload-certs, a token, --certificate-key
         certificate_key = certkeys.new_key()
         join_token = asyncio.run(_upload(own, first.pki_dir, certificate_key))
-        found = _discover(first.join_address, join_token, ca_cert_hash((first.pki_dir / "ca.crt").read_bytes()))
+        found = discover(first.join_address, join_token, [ca_cert_hash((first.pki_dir / "ca.crt").read_bytes())])
         for member in missing:
             certkeys.download(found.server, found.ca_pem, join_token, certificate_key, member.pki_dir)
     for member in wanted:
@@ -236,19 +235,6 @@ def scale(first: ClusterLayout, admin: ClientConfig, count: int, say: Callable[[
         worker.save()
         rewire(worker, say)
     return everyone
-
-
-def _discover(address: str, join_token: str, pin: str, timeout: float = 60) -> Discovered:
-    """Discovery with a token made a moment ago: kubeadm's join retries until the bootstrap signer has
-    signed cluster-info for it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return discover(address, join_token, [pin])
-        except DiscoveryError as exc:
-            if "no JWS signature" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
 
 
 async def _upload(admin: ClientConfig, pki_dir: Path, certificate_key: str) -> str:

@@ -3,7 +3,8 @@
 1. read kube-public/cluster-info from the address given, without trusting the server yet (anyone can
    answer on that address);
 2. find the JWS signature of our token id in it: none means the token is unknown or expired (the
-   bootstrap signer signs only with valid tokens);
+   bootstrap signer signs only with valid tokens), or made a moment ago and not yet signed, so, as
+   kubeadm's join does, this step is retried until the discovery timeout;
 3. check the signature with the token secret: a mismatch means whoever answered does not hold our token;
 4. check that the CA in it has a pinned public-key hash (--discovery-token-ca-cert-hash);
 5. read cluster-info again, now verifying the server's certificate against that CA: a server that
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -61,7 +63,28 @@ def _fetch(address: str, context: ssl.SSLContext, timeout: float) -> dict[str, s
     return {str(k): str(v) for k, v in data.items()}
 
 
-def discover(address: str, token_value: str, ca_hashes: list[str], *, timeout: float = 10.0) -> Discovered:
+DEFAULT_WAIT = 60.0  # seconds for the bootstrap signer to sign a new token (kubeadm waits up to 5 min)
+
+
+def discover(
+    address: str, token_value: str, ca_hashes: list[str], *, timeout: float = 10.0, wait: float = DEFAULT_WAIT
+) -> Discovered:
+    """Discovery, retrying while cluster-info is not yet signed for the token, for up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return _discover_once(address, token_value, ca_hashes, timeout)
+        except _Unsigned as exc:
+            if time.monotonic() >= deadline:
+                raise DiscoveryError(str(exc)) from None
+            time.sleep(0.5)
+
+
+class _Unsigned(DiscoveryError):
+    pass
+
+
+def _discover_once(address: str, token_value: str, ca_hashes: list[str], timeout: float) -> Discovered:
     token_id, token_secret = token.parse(token_value)
     for pin in ca_hashes:
         if not pin.startswith("sha256:") or len(pin) != len("sha256:") + 64:
@@ -77,7 +100,7 @@ def discover(address: str, token_value: str, ca_hashes: list[str], *, timeout: f
         raise DiscoveryError(f"the cluster-info ConfigMap at {address} has no {clusterinfo.KUBECONFIG_KEY}")
     signature = data.get(clusterinfo.JWS_PREFIX + token_id)
     if signature is None:
-        raise DiscoveryError(
+        raise _Unsigned(
             f'token id "{token_id}" is unknown or has expired: cluster-info carries no JWS signature for it'
         )
     if not jws.verify_detached(signature, content, token_id, token_secret):

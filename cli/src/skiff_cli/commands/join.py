@@ -27,7 +27,7 @@ from skiff_common.bootstrap.token import TokenError
 
 from ..cluster import certkeys
 from ..cluster.controlplane import ControlPlaneMember
-from ..cluster.discovery import Discovered, DiscoveryError, discover
+from ..cluster.discovery import DEFAULT_WAIT, Discovered, DiscoveryError, discover
 from ..cluster.joining import JoinedNode, JoinError
 from ..cluster.layout import LAYOUT_FILE, ClusterLayout
 from ..cluster.local import ClusterError
@@ -44,6 +44,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=[],
         dest="ca_hashes",
         help="sha256:<hex> of the cluster CA's public key (repeatable)",
+    )
+    p.add_argument(
+        "--discovery-timeout",
+        type=float,
+        default=DEFAULT_WAIT,
+        metavar="SECONDS",
+        help=f"how long to wait for cluster-info to be signed for the token (default {DEFAULT_WAIT:g})",
     )
     p.add_argument("--node-name", default=socket.gethostname().lower(), help="this node's name")
     p.add_argument("--pod-cidr", default="10.89.0.0/16", help="this node's pod CIDR")
@@ -75,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: --certificate-key: only with --control-plane")
         return 1
     try:
-        found = discover(args.address, args.token, args.ca_hashes)
+        found = discover(args.address, args.token, args.ca_hashes, wait=args.discovery_timeout)
     except (DiscoveryError, TokenError) as exc:
         print(f"error: discovery refused: {exc}")
         return 1

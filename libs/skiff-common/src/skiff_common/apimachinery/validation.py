@@ -32,6 +32,7 @@ _DNS1035_LABEL_FMT: Final = "[a-z]([-a-z0-9]*[a-z0-9])?"
 _QNAME_FMT: Final = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _LABEL_VALUE_FMT: Final = "(" + _QNAME_FMT + ")?"
 _PERCENT_FMT: Final = "[0-9]+%"
+_CONFIG_KEY_FMT: Final = "[-._a-zA-Z0-9]+"
 _RE: Final = {
     fmt: re.compile(fmt)
     for fmt in (
@@ -41,6 +42,7 @@ _RE: Final = {
         _QNAME_FMT,
         _LABEL_VALUE_FMT,
         _PERCENT_FMT,
+        _CONFIG_KEY_FMT,
     )
 }
 
@@ -130,6 +132,21 @@ def qualified_name_problems(value: str) -> list[str]:
         out.append("name part must be no more than 63 characters")
     if not _matches(_QNAME_FMT, name):
         out.append("name part " + regex_error(name_msg, _QNAME_FMT, "MyName", "my.name", "123-abc"))
+    return out
+
+
+def config_key_problems(value: str) -> list[str]:
+    """A key of a Secret's or ConfigMap's data: it becomes a file name in a volume."""
+    out = [] if len(value) <= 253 else ["must be no more than 253 characters"]
+    if not _matches(_CONFIG_KEY_FMT, value):
+        msg = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
+        out.append(regex_error(msg, _CONFIG_KEY_FMT, "key.name", "KEY_NAME", "key-name"))
+    if value == ".":
+        out.append("must not be '.'")
+    elif value == "..":
+        out.append("must not be '..'")
+    elif value.startswith(".."):
+        out.append("must not start with '..'")
     return out
 
 

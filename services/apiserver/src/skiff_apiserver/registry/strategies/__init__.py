@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from skiff_apiserver.machinery import KindInfo
+from skiff_apiserver.registry.strategies.config import ConfigMapStrategy, SecretStrategy
 from skiff_apiserver.registry.strategies.controllerrevision import ControllerRevisionStrategy
 from skiff_apiserver.registry.strategies.cronjob import CronJobStrategy
 from skiff_apiserver.registry.strategies.csr import CertificateSigningRequestStrategy
@@ -43,6 +44,8 @@ _BY_KIND: dict[str, type[Strategy]] = {
     "ControllerRevision": ControllerRevisionStrategy,
     "LimitRange": LimitRangeStrategy,
     "ResourceQuota": ResourceQuotaStrategy,
+    "Secret": SecretStrategy,
+    "ConfigMap": ConfigMapStrategy,
 }
 
 
