@@ -178,6 +178,7 @@ def test_three_members_share_etcd_and_elect_one_leader(ha: tuple[LocalCluster, l
     local, everyone = ha
     started = [m for m in etcd_member_list(local, everyone) if m.get("name")]
     assert len(started) == 3
+    assert not [m["name"] for m in started if m.get("isLearner")]  # joined as learners, then promoted
     for member in everyone:
         assert etcd_healthy(member, local.etcd_tls["healthcheck-client"]), member.node_name
         for name in CONTROL_PLANE:
@@ -224,8 +225,10 @@ def test_a_member_joins_by_certificate_key_and_leaves(ha: tuple[LocalCluster, li
     member_dir = controlplane.members_dir(first) / name
     out = skiff(local, *join, *where, "--state-dir", str(member_dir))
     assert "joined the cluster as a control-plane member" in out
+    assert f"[etcd] adding member {name} as a learner" in out
     joined = ClusterLayout.load(member_dir)
     assert len([m for m in etcd_member_list(local, everyone) if m.get("name")]) == 4
+    assert not [m["name"] for m in etcd_member_list(local, everyone) if m.get("isLearner")]
     assert etcd_healthy(joined, local.etcd_tls["healthcheck-client"])
     assert name in {m.name for m in asyncio.run(members.read_members(local.client_config()))}
     # its own serving certificate, from the shared CA it decrypted

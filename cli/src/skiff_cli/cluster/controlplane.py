@@ -8,8 +8,9 @@ node without its kubelet). Joining one, as kubeadm's control-plane join phases d
    encryption config) by kubeadm's --certificate-key flow (certkeys.py: the keys encrypted in the
    kube-system Secret `kubeadm-certs`, read with the join token after discovery), also on this machine;
 2. the member issues its own serving and client certificates with its own names (ClusterPKI.ensure);
-3. it reads the existing members (members.py), adds its etcd member through them (`etcdctl member add`
-   over etcd's mutual TLS) and starts etcd with --initial-cluster-state=existing;
+3. it reads the existing members (members.py), adds its etcd member through them as a learner
+   (`etcdctl member add --learner` over etcd's mutual TLS), starts etcd with
+   --initial-cluster-state=existing and promotes it to a voter once it has caught up;
 4. its apiserver talks to every etcd member, its scheduler and controllers to every apiserver, both with
    --leader-elect so one of each is active; then it records itself in kube-system/skiff-control-plane.
 
@@ -37,7 +38,15 @@ from . import certkeys, components, processes, supervise
 from .discovery import discover
 from .layout import LAYOUT_FILE, ClusterLayout
 from .local import ClusterError, etcd_healthy, start_component, wait_for
-from .members import Member, add_etcd_member, forget_member, read_members, record_member, remove_etcd_member
+from .members import (
+    Member,
+    add_etcd_member,
+    forget_member,
+    promote_etcd_member,
+    read_members,
+    record_member,
+    remove_etcd_member,
+)
 from .multinode import nodes_dir
 from .probes import apiserver_ready
 from .tokens import create_token, publish_cluster_info_at
@@ -125,17 +134,22 @@ class ControlPlaneMember:
         layout = self.layout
         record = layout.state_dir / INITIAL_CLUSTER_FILE
         if not (layout.etcd_dir / "member").exists():
-            self.say(f"[etcd] adding member {layout.node_name} through {', '.join(existing)}")
+            self.say(f"[etcd] adding member {layout.node_name} as a learner through {', '.join(existing)}")
             initial = add_etcd_member(
                 etcd_tls["healthcheck-client"], existing, layout.node_name, components.etcd_peer_url(layout)
             )
             record.write_text(initial + "\n")
         initial = record.read_text().strip()
+        client, peer_url = etcd_tls["healthcheck-client"], components.etcd_peer_url(layout)
+
+        def voting_and_healthy() -> bool:  # a learner answers no linearizable read: promoted first
+            return promote_etcd_member(client, existing, peer_url) and etcd_healthy(layout, client)
+
         self._start(
             components.etcd(
                 layout, etcd_tls["server"], etcd_tls["peer"], name=layout.node_name, initial_cluster=initial
             ),
-            lambda: etcd_healthy(layout, etcd_tls["healthcheck-client"]),
+            voting_and_healthy,
             timeout=60,
         )
 

@@ -6,8 +6,10 @@ ConfigMap, later the etcd Pods' annotations). Skiff keeps the same record in the
 joining member reads it to know which apiservers and etcd members exist, then adds itself; every address
 comes from the member's ClusterLayout, so members on their own network addresses need no change here.
 
-etcd membership goes through etcd itself (`etcdctl member add/remove`, over etcd's mutual TLS with a
-client certificate of etcd's CA), as kubeadm's join and reset do.
+etcd membership goes through etcd itself (`etcdctl member add/promote/remove`, over etcd's mutual TLS
+with a client certificate of etcd's CA), as kubeadm's join and reset do. As kubeadm's (EtcdLearnerMode), a
+new member is added as a learner: it receives the log without voting, so a member that is slow to catch
+up (or never starts) cannot cost the quorum, and it is promoted to a voter once etcd says it is in sync.
 """
 
 from __future__ import annotations
@@ -126,15 +128,15 @@ def etcd_members(tls: TLSConfig, endpoints: list[str]) -> list[dict[str, Any]]:
 
 
 def add_etcd_member(tls: TLSConfig, endpoints: list[str], name: str, peer_url: str) -> str:
-    """Add `name` at `peer_url` as a voting member (first removing a stale entry with that peer URL left by
-    an earlier join that never started); returns the --initial-cluster the new member must start with."""
+    """Add `name` at `peer_url` as a learner (first removing a stale entry with that peer URL left by an
+    earlier join that never started); returns the --initial-cluster the new member must start with."""
     for member in etcd_members(tls, endpoints):
         if peer_url in member.get("peerURLs", []):
             etcdctl(tls, endpoints, "member", "remove", format(int(str(member["ID"])), "x"))
     deadline = time.monotonic() + 60
     while True:
         try:
-            out = etcdctl(tls, endpoints, "member", "add", name, f"--peer-urls={peer_url}")
+            out = etcdctl(tls, endpoints, "member", "add", name, f"--peer-urls={peer_url}", "--learner")
             break
         except MemberError as exc:
             # etcd's strict reconfiguration check: a member that started moments ago does not count as
@@ -146,6 +148,25 @@ def add_etcd_member(tls: TLSConfig, endpoints: list[str], name: str, peer_url: s
         if line.startswith("ETCD_INITIAL_CLUSTER="):
             return line.split("=", 1)[1].strip().strip('"')
     raise MemberError(f"etcdctl member add {name}: no ETCD_INITIAL_CLUSTER in its answer: {out.strip()}")
+
+
+def promote_etcd_member(tls: TLSConfig, endpoints: list[str], peer_url: str) -> bool:
+    """Promote the learner at `peer_url` to a voting member: True once it votes (at once if it already
+    did), False while etcd refuses because the learner has not caught up with the leader yet."""
+    for member in etcd_members(tls, endpoints):
+        if peer_url not in member.get("peerURLs", []):
+            continue
+        if not member.get("isLearner"):
+            return True
+        try:
+            etcdctl(tls, endpoints, "member", "promote", format(int(str(member["ID"])), "x"))
+        except MemberError as exc:
+            # etcd: "can only promote a learner member which is in sync with leader"
+            if "in sync with leader" in str(exc):
+                return False
+            raise
+        return True
+    raise MemberError(f"no etcd member has peer URL {peer_url}")
 
 
 def remove_etcd_member(tls: TLSConfig, endpoints: list[str], peer_url: str) -> bool:
