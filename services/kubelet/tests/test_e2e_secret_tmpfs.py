@@ -25,7 +25,8 @@ from skiff_client import ApiClient
 from skiff_cluster_fixture import eventually
 from skiff_common import errors
 from skiff_kubelet import tmpfs
-from test_e2e import busybox_pod
+from skiff_kubelet.app import Kubelet
+from test_e2e import busybox_pod, kubelet_config
 
 pytestmark = [pytest.mark.root, pytest.mark.etcd]
 
@@ -138,3 +139,48 @@ async def test_a_killed_kubelet_refreshes_the_secret_in_the_tmpfs_it_finds(
         kubelet.terminate()
         await asyncio.to_thread(kubelet.wait)
     assert _mounts_below(root) == []
+
+
+async def test_housekeeping_unmounts_the_folders_of_pods_gone_while_it_was_down(
+    client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Path
+) -> None:
+    """A pod deleted while its kubelet was down (its sandbox gone too) left its folder and tmpfs behind:
+    housekeeping removes them, and keeps the folder of a pod that still runs."""
+    cfg = kubelet_config(apiserver, runtime, tmp_path, sync_frequency="1s")
+    root = Path(cfg.root_dir)
+    orphan = root / "pods" / f"gone-{uuid.uuid4().hex[:6]}" / "volumes" / "secret" / "sec"
+    tmpfs.ensure(orphan, 1 << 20)
+    (orphan / "token").write_text("left behind")
+    k = Kubelet(cfg)
+    await k.start()
+    suffix = uuid.uuid4().hex[:6]
+    name, secret = f"live-{suffix}", f"sec-{suffix}"
+    meta = meta_pb2.ObjectMeta(name=secret, namespace="default")
+    await client.create(config_pb2.Secret(api_version="v1", kind="Secret", data={"token": b"one"}, metadata=meta))
+    pod = busybox_pod(name, "exec sleep 300", node_name=cfg.node_name)
+    pod.spec.volumes.add(name="sec").secret.secret_name = secret
+    pod.spec.containers[0].volume_mounts.add(name="sec", mount_path="/secret", read_only=True)
+    try:
+        created = await client.create(pod)
+        live = root / "pods" / created.metadata.uid / "volumes" / "secret" / "sec"
+
+        async def running() -> bool:
+            return (await client.get(pod_pb2.Pod, name, "default")).status.phase == "Running"
+
+        await eventually(running, "the live pod Running")
+        await k.workers.housekeeping_once()
+        assert not orphan.parents[2].exists() and _mounts_below(orphan.parents[2]) == []
+        assert tmpfs.fs_type(live) == "tmpfs" and (live / "token").read_text() == "one"
+        await client.delete(pod_pb2.Pod, name, "default")
+
+        async def gone() -> bool:
+            try:
+                await client.get(pod_pb2.Pod, name, "default")
+                return False
+            except errors.NotFound:
+                return not _mounts_below(root)
+
+        await eventually(gone, "the live pod deleted and its tmpfs unmounted")
+    finally:
+        await k.stop()
+        await client.delete(config_pb2.Secret, secret, "default")

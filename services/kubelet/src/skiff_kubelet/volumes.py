@@ -107,6 +107,14 @@ def _memory_backed(pod: pod_pb2.Pod, vol: volume_pb2.Volume, path: Path, allocat
         raise ConfigError(f'volume "{vol.name}": {exc.strerror}') from None
 
 
+def pod_uids(root_dir: str) -> set[str]:
+    """The pods that have a folder on this node (to find those whose pod is gone)."""
+    try:
+        return {entry.name for entry in (Path(root_dir) / "pods").iterdir() if entry.is_dir()}
+    except FileNotFoundError:
+        return set()
+
+
 def teardown(root_dir: str, uid: str) -> None:
     """Unmount the pod's tmpfs volumes, then remove its directory (a mounted tmpfs would survive it)."""
     folder = pod_dir(root_dir, uid)
