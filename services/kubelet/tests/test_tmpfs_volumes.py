@@ -6,6 +6,7 @@ standing in for the apiserver (the path through a real kubelet and runtime is te
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import stat
@@ -17,6 +18,7 @@ from skiff.api.core.v1 import pod_pb2
 from skiff.api.meta.v1 import meta_pb2
 from skiff_kubelet import projected, tmpfs
 from skiff_kubelet.atomic_writer import DATA_DIR
+from skiff_kubelet.env import ConfigError
 from skiff_kubelet.volume_refresh import VolumeRefresher
 from skiff_kubelet.volumes import setup_volumes, teardown
 
@@ -179,3 +181,16 @@ def test_tmpfs_size(limits: list[str | None], init: list[str | None], size_limit
 def test_mountinfo_points_are_unescaped() -> None:
     line = r"36 35 98:0 / /var/lib/skiff/pods/u/volumes/secret/a\040b rw - tmpfs tmpfs rw,size=65536k"
     assert tmpfs.mount_points(line) == [("/var/lib/skiff/pods/u/volumes/secret/a b", "tmpfs")]
+
+
+async def test_a_tmpfs_that_cannot_be_mounted_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without CAP_SYS_ADMIN mount(2) says EPERM: the pod's sync reports the volume and the reason."""
+
+    class NoMount:
+        def mount(self, *args: object) -> int:
+            ctypes.set_errno(errno.EPERM)
+            return -1
+
+    monkeypatch.setattr(tmpfs, "_libc", NoMount())
+    with pytest.raises(ConfigError, match=r'volume "sec": cannot mount a tmpfs .*Operation not permitted'):
+        await setup_volumes(make_pod(), str(tmp_path), Lookup())
