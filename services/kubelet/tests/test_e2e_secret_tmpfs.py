@@ -61,6 +61,14 @@ def start_kubelet(apiserver: Any, runtime: Any, tmp_path: Path, node: str) -> su
     return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
 
 
+async def _delete_quietly(client: ApiClient, name: str) -> None:
+    """A failed test still removes its pod (the kubelet tears it down while it runs)."""
+    try:
+        await client.delete(pod_pb2.Pod, name, "default", grace_period_seconds=0)
+    except errors.NotFound:
+        pass
+
+
 def _mounts_below(folder: Path) -> list[str]:
     return [p for p, _ in tmpfs.mount_points() if p.startswith(os.path.realpath(folder) + "/")]
 
@@ -131,10 +139,7 @@ async def test_a_killed_kubelet_refreshes_the_secret_in_the_tmpfs_it_finds(
 
         await eventually(gone, "the pod deleted and its tmpfs unmounted", within=60)
     finally:
-        try:
-            await client.delete(pod_pb2.Pod, name, "default", grace_period_seconds=0)
-        except errors.NotFound:
-            pass
+        await _delete_quietly(client, name)
         await client.delete(config_pb2.Secret, secret, "default")
         kubelet.terminate()
         await asyncio.to_thread(kubelet.wait)
@@ -182,5 +187,39 @@ async def test_housekeeping_unmounts_the_folders_of_pods_gone_while_it_was_down(
 
         await eventually(gone, "the live pod deleted and its tmpfs unmounted")
     finally:
+        await _delete_quietly(client, name)
+        await k.stop()
+        await client.delete(config_pb2.Secret, secret, "default")
+
+
+async def test_a_finished_pods_secret_leaves_memory_before_the_pod_is_deleted(
+    client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Path
+) -> None:
+    """Kubernetes tears a terminated pod's volumes down at once (--keep-terminated-pod-volumes=false):
+    the tmpfs goes when the containers stop, the pod and its logs stay until deletion."""
+    cfg = kubelet_config(apiserver, runtime, tmp_path, sync_frequency="1s")
+    root = Path(cfg.root_dir)
+    k = Kubelet(cfg)
+    await k.start()
+    suffix = uuid.uuid4().hex[:6]
+    name, secret = f"done-{suffix}", f"sec-{suffix}"
+    meta = meta_pb2.ObjectMeta(name=secret, namespace="default")
+    await client.create(config_pb2.Secret(api_version="v1", kind="Secret", data={"token": b"one"}, metadata=meta))
+    pod = busybox_pod(name, 'echo "fs=$(stat -f -c %T /secret)"', node_name=cfg.node_name, restart_policy="Never")
+    pod.spec.volumes.add(name="sec").secret.secret_name = secret
+    pod.spec.containers[0].volume_mounts.add(name="sec", mount_path="/secret", read_only=True)
+    try:
+        created = await client.create(pod)
+        logs = tmp_path / "pods" / f"default_{name}_{created.metadata.uid}" / "main" / "0.log"
+
+        async def released() -> bool:
+            p = await client.get(pod_pb2.Pod, name, "default")
+            return p.status.phase == "Succeeded" and not _mounts_below(root)
+
+        await eventually(released, "the pod Succeeded and its tmpfs released")
+        assert "fs=tmpfs" in logs.read_text()  # it did run on a tmpfs, and its log is kept
+        assert not (root / "pods" / created.metadata.uid / "volumes" / "secret" / "sec").exists()
+    finally:
+        await _delete_quietly(client, name)
         await k.stop()
         await client.delete(config_pb2.Secret, secret, "default")

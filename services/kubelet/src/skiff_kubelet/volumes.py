@@ -12,7 +12,8 @@ follow defaultMode/items[].mode. Secret and projected volumes and emptyDirs of m
 tmpfs mounted at the volume's folder first (``tmpfs.py``: secret bytes never reach the node's disk).
 hostPath is used in place (type DirectoryOrCreate/FileOrCreate create it). The runtime bind-mounts the
 resulting host paths; ``teardown`` unmounts the pod's tmpfs volumes and removes the pod's directory
-once its sandbox is gone.
+once its sandbox is gone (a finished pod's tmpfs volumes go when its containers stop:
+``release_memory_backed``).
 
 fsGroup (pod securityContext) owns the volumes Kubernetes gives it to (emptyDir, secret, configMap;
 never hostPath): group set to fsGroup, group read (and write for emptyDir) added, setgid on
@@ -105,6 +106,27 @@ def _memory_backed(pod: pod_pb2.Pod, vol: volume_pb2.Volume, path: Path, allocat
         tmpfs.ensure(path, tmpfs.size_bytes(pod, vol, allocatable or {}))
     except tmpfs.MountError as exc:
         raise ConfigError(f'volume "{vol.name}": {exc.strerror}') from None
+
+
+def release_memory_backed(root_dir: str, pod: pod_pb2.Pod) -> list[str]:
+    """Unmount and remove a finished pod's tmpfs volumes; the names of those released. Kubernetes tears
+    a terminated pod's volumes down without waiting for its deletion (``--keep-terminated-pod-volumes``
+    is false by default), so its secrets and tokens leave the node's memory when its containers stop."""
+    base, released = pod_dir(root_dir, pod.metadata.uid) / "volumes", []
+    for vol in pod.spec.volumes:
+        if not tmpfs.is_memory_backed(vol):
+            continue
+        plugin = (
+            "empty-dir"
+            if vol.HasField("empty_dir")
+            else volume_sources.PLUGIN_DIRS[str(volume_sources.source_kind(vol))]
+        )
+        path = base / plugin / vol.name
+        if path.exists():
+            tmpfs.unmount_below(path)
+            shutil.rmtree(path, ignore_errors=True)
+            released.append(vol.name)
+    return released
 
 
 def pod_uids(root_dir: str) -> set[str]:
