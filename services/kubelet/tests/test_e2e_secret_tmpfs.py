@@ -195,7 +195,7 @@ async def test_housekeeping_unmounts_the_folders_of_pods_gone_while_it_was_down(
 async def test_a_finished_pods_secret_leaves_memory_before_the_pod_is_deleted(
     client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Path
 ) -> None:
-    """Kubernetes tears a terminated pod's volumes down at once (--keep-terminated-pod-volumes=false):
+    """Kubernetes tears a terminated pod's volumes down without waiting for its deletion:
     the tmpfs goes when the containers stop, the pod and its logs stay until deletion."""
     cfg = kubelet_config(apiserver, runtime, tmp_path, sync_frequency="1s")
     root = Path(cfg.root_dir)

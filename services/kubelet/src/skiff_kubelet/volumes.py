@@ -110,8 +110,9 @@ def _memory_backed(pod: pod_pb2.Pod, vol: volume_pb2.Volume, path: Path, allocat
 
 def release_memory_backed(root_dir: str, pod: pod_pb2.Pod) -> list[str]:
     """Unmount and remove a finished pod's tmpfs volumes; the names of those released. Kubernetes tears
-    a terminated pod's volumes down without waiting for its deletion (``--keep-terminated-pod-volumes``
-    is false by default), so its secrets and tokens leave the node's memory when its containers stop."""
+    a terminated pod's volumes down without waiting for its deletion (its fix for memory-backed volumes
+    leaking through terminated pods; the ``--keep-terminated-pod-volumes`` escape is gone), so secrets and
+    tokens leave the node's memory when the containers stop."""
     base, released = pod_dir(root_dir, pod.metadata.uid) / "volumes", []
     for vol in pod.spec.volumes:
         if not tmpfs.is_memory_backed(vol):
