@@ -16,7 +16,7 @@ or projected volume has no ``sizeLimit``, so it is capped by the pod's limit or 
 in Kubernetes: no fixed cap that a large secret or CA bundle could hit, and the pages written are
 charged to the writer's memory cgroup, not lost from sight.
 
-Idempotent across a kubelet crash: ``ensure`` mounts only when ``/proc/self/mountinfo`` shows no mount
+Idempotent across a kubelet crash: ``ensure`` mounts only when ``/proc/self/mountinfo`` shows no tmpfs
 at the folder. A kubelet killed with SIGKILL and started again finds its tmpfs and writes into it; a
 second tmpfs stacked on top would hide the refreshed files from the containers bound to the first.
 
