@@ -17,7 +17,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.root]
 SCRIPT = (
     "echo uidmap $(cat /proc/self/uid_map); echo id $(id -u); "
     "echo x >> /host/owned 2>/dev/null && echo host-write-ok || echo host-write-denied; "
-    "touch /scratch/f && echo scratch-ok; touch /rootfs-file && echo rootfs-ok; sleep 3600"
+    "touch /scratch/f && echo scratch-ok; touch /mem/f && echo mem-ok; echo memfs $(stat -f -c %T /mem); "
+    "SA=/var/run/secrets/kubernetes.io/serviceaccount; echo safs $(stat -f -c %T $SA) $(cat $SA/namespace); "
+    "touch /rootfs-file && echo rootfs-ok; sleep 3600"
 )
 
 
@@ -48,6 +50,7 @@ def test_host_users_false_pod_is_root_inside_and_nobody_on_the_host(skiff, tmp_p
             "volumes": [
                 {"name": "host", "hostPath": {"path": str(host)}},
                 {"name": "scratch", "emptyDir": {}},
+                {"name": "mem", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
             ],
             "containers": [
                 {
@@ -58,6 +61,7 @@ def test_host_users_false_pod_is_root_inside_and_nobody_on_the_host(skiff, tmp_p
                     "volumeMounts": [
                         {"name": "host", "mountPath": "/host"},
                         {"name": "scratch", "mountPath": "/scratch"},
+                        {"name": "mem", "mountPath": "/mem"},
                     ],
                 }
             ],
@@ -80,6 +84,10 @@ def test_host_users_false_pod_is_root_inside_and_nobody_on_the_host(skiff, tmp_p
         assert "host-write-denied" in lines and "host-write-ok" not in lines
         assert (host / "owned").read_text() == "root's\n"
         assert "scratch-ok" in lines and "rootfs-ok" in lines
+        # tmpfs volumes through idmapped mounts: the memory emptyDir is the pod root's to write, the
+        # ServiceAccount token's projected volume is a tmpfs it can read
+        assert "mem-ok" in lines and "memfs tmpfs" in lines
+        assert any(line.startswith("safs tmpfs") for line in lines), lines
         assert skiff.get_json("pod", "userns")["spec"]["hostUsers"] is False
         bad = dict(pod, metadata={"name": "userns-hostnet"}, spec={**pod["spec"], "hostNetwork": True})
         manifest.write_text(json.dumps(bad))

@@ -51,7 +51,7 @@ spec:
     args:
     - while true; do
         echo -n "sport=$(cat /etc/config/sport) password=$(cat /etc/secret-volume/password)";
-        echo -n " pinned=$(cat /etc/pinned/sport)";
+        echo -n " pinned=$(cat /etc/pinned/sport) fs=$(stat -f -c %T /etc/secret-volume)";
         echo " data=$(readlink /etc/config/..data) link=$(readlink /etc/config/sport)";
         sleep 1;
       done
@@ -194,6 +194,7 @@ def test_mounted_configmap_and_secret_are_updated_in_place(  # type: ignore[no-u
     first = skiff.wait_for("the first reading", lambda: _last_line(skiff, "configmap-volume", namespace))
     assert (first["sport"], first["password"], first["pinned"]) == ("football", "39528$vdg7Jb", "football")
     assert first["link"] == "..data/sport" and first["data"].startswith("..2")  # the atomic writer's layout
+    assert first["fs"] == "tmpfs"  # a secret volume is memory-backed, as in Kubernetes
 
     skiff.apply_text(CONFIG.format(ns=namespace, sport="cricket", password="rotated"))
     updated = time.monotonic()
@@ -209,6 +210,7 @@ def test_mounted_configmap_and_secret_are_updated_in_place(  # type: ignore[no-u
     print(f"update seen after {time.monotonic() - updated:.1f} s")  # a figure for the report, never asserted
     assert now["pinned"] == "football"  # a subPath mount is not updated, as in Kubernetes
     assert now["data"] != first["data"]  # a new version dir behind the swapped ..data link
+    assert now["fs"] == "tmpfs"  # refreshed inside the same tmpfs
     assert _container(skiff.get_json("pod", "configmap-volume", "-n", namespace)) == before  # no restart
 
 

@@ -23,6 +23,7 @@ from skiff_client import ApiClient
 from skiff_cluster_fixture import eventually
 from skiff_common import errors
 from skiff_kubelet import labels as L
+from skiff_kubelet import tmpfs
 from skiff_kubelet.app import Kubelet
 from skiff_kubelet.config import KubeletConfig
 
@@ -394,7 +395,8 @@ async def test_volumes_env_init_containers_and_log_follow(client: ApiClient, kub
     name = f"vol-{suffix}"
     pod = busybox_pod(
         name,
-        'echo "init=$(cat /work/from-init) token=$(cat /secret/token) mode=$MODE"; sleep 1; echo bye',
+        'echo "init=$(cat /work/from-init) token=$(cat /secret/token) mode=$MODE fs=$(stat -f -c %T /secret)";'
+        " sleep 1; echo bye",
         restart_policy="Never",
         node_name=kubelet.cfg.node_name,
     )
@@ -430,7 +432,7 @@ async def test_volumes_env_init_containers_and_log_follow(client: ApiClient, kub
                 kpb.ContainerLogsRequest(namespace="default", pod=name, follow=True, timestamps=True)
             )
         ]
-    assert lines == [b"init=hello token=s3cret mode=fast", b"bye"]
+    assert lines == [b"init=hello token=s3cret mode=fast fs=tmpfs", b"bye"]
 
     async def succeeded() -> pod_pb2.Pod | None:
         p = await client.get(pod_pb2.Pod, name, "default")
@@ -442,7 +444,7 @@ async def test_volumes_env_init_containers_and_log_follow(client: ApiClient, kub
     async with grpc.aio.insecure_channel(f"127.0.0.1:{kubelet.port}") as ch:
         stub = kubelet_pb2_grpc.KubeletStub(ch)
         after = [r.line async for r in stub.ContainerLogs(kpb.ContainerLogsRequest(namespace="default", pod=name))]
-    assert after == [b"init=hello token=s3cret mode=fast", b"bye"]  # a finished pod keeps its logs
+    assert after == [b"init=hello token=s3cret mode=fast fs=tmpfs", b"bye"]  # a finished pod keeps its logs
     log_dir = Path(kubelet.cfg.pod_log_dir) / f"default_{name}_{done.metadata.uid}"
     assert log_dir.is_dir()
     await client.delete(pod_pb2.Pod, name, "default")
@@ -455,6 +457,7 @@ async def test_volumes_env_init_containers_and_log_follow(client: ApiClient, kub
             return not log_dir.exists()
 
     await eventually(cleaned, "pod and its log directory removed")
+    assert not [p for p, _ in tmpfs.mount_points() if p.startswith(kubelet.cfg.root_dir + "/")]  # secret tmpfs
 
 
 async def test_missing_image_with_never_policy_waits_with_reason(client: ApiClient, kubelet: Kubelet) -> None:

@@ -8,7 +8,9 @@
   sandboxes whose pod uid is not in the informer's cache: pods deleted while the kubelet was down, or
   force-deleted ones. It reads the PLEG's cache, so it costs no CRI call unless there is something to
   kill. It only runs after the informer has synced, so a restarting kubelet adopts running pods
-  instead of killing them.
+  instead of killing them. Then it removes pod folders (``<root-dir>/pods/<uid>``) of pods neither the
+  informer nor the runtime knows, unmounting their tmpfs volumes first (Kubernetes'
+  ``cleanupOrphanedPodDirs``): a pod deleted while the kubelet was down leaves no secret in memory.
 
 The loop is the controllers' WorkLoop (one worker per pod key at a time, Result/requeue, client-go's
 workqueue metrics under ``name="pods"``); the kubelet brings its own per-pod back-off (failed syncs retry
@@ -30,7 +32,7 @@ from skiff_client.controller import Result, WorkLoop
 from skiff_client.workqueue import ItemExponentialLimiter, MaxOfLimiter
 from skiff_common.observability import get_logger
 
-from skiff_kubelet import metrics
+from skiff_kubelet import metrics, volumes
 from skiff_kubelet.killing import kill_sandboxes, remove_pod_files
 from skiff_kubelet.pleg import PodLifecycleEvent, Relister
 from skiff_kubelet.sync import PodSyncer, RetryLater
@@ -114,6 +116,9 @@ class PodWorkers:
         await self.relister.relist_once()
 
     async def housekeeping_once(self) -> None:
+        # Listed before the pods are: a folder seen here was made by a sync of a pod already in the store,
+        # so a pod added meanwhile is never mistaken for an orphan.
+        on_disk = volumes.pod_uids(self.syncer.root_dir)
         for key in self.informer.store.keys():
             self.queue.add(key)
         known = {p.metadata.uid for p in self.informer.store.list()}
@@ -127,6 +132,9 @@ class PodWorkers:
             self.syncer.note_write(uid)
             remove_pod_files(self.syncer.root_dir, self.syncer.pod_log_dir, rt, uid, self.syncer.cgroup_root)
             ORPHANS.inc()
+        for uid in on_disk - known - self.syncer.cache.uids():
+            log.info("pod.orphan_dir_cleanup", uid=uid)
+            volumes.teardown(self.syncer.root_dir, uid)
         self.syncer.prune(known)
 
     async def _relist_loop(self) -> None:

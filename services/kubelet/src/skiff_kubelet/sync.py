@@ -31,6 +31,7 @@ from skiff_common import errors
 from skiff_common.observability import get_logger
 
 from skiff_kubelet import labels as L
+from skiff_kubelet import volumes
 from skiff_kubelet.actions import PlanExecutor, RetryLater, ServiceSource, no_services
 from skiff_kubelet.dns import ClusterDNS
 from skiff_kubelet.env import Lookup
@@ -115,6 +116,7 @@ class PodSyncer:
             if any(sb.state == cri.SANDBOX_READY for sb in rt.sandboxes):
                 await kill_sandboxes(self.cri, rt, grace_seconds(pod), remove=False)
                 self.note_write(uid)
+            volumes.release_memory_backed(self.root_dir, pod)  # secrets leave memory; logs stay
             return None
         plan = compute_pod_actions(
             pod, rt, now=time.time(), backoff_base=self.backoff_base, unhealthy=self._unhealthy(pod, rt, key)

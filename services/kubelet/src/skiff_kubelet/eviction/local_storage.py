@@ -73,8 +73,8 @@ def local_volumes(pod: pod_pb2.Pod) -> dict[str, Path]:
 
 
 def memory_volumes(pod: pod_pb2.Pod) -> dict[str, Path]:
-    """emptyDirs of medium Memory: not ephemeral storage, but their sizeLimit holds (they are plain
-    directories here, not tmpfs, so the limit is enforced by measuring them too)."""
+    """emptyDirs of medium Memory: not ephemeral storage, but their sizeLimit holds. Their tmpfs is sized
+    to it (``tmpfs.py``: writes past it fail with ENOSPC); measured too, as Kubernetes' eviction does."""
     return {
         v.name: Path("empty-dir") / v.name
         for v in pod.spec.volumes
