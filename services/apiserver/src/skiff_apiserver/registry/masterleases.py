@@ -63,11 +63,9 @@ class MasterLeases:
         """(Re)write `master`'s key with a fresh TTL."""
         lease = await self.client.grant_lease(self.ttl)
         value = json.dumps({"ip": master.ip, "port": master.port}).encode()
-        try:
-            await self.client.put(self.key(master), value, lease=lease)
-        except BaseException:
-            await self.client.revoke_lease(lease)
-            raise
+        # A failed put leaves the new lease to expire on its own: revoking it could delete the key, if
+        # the put landed and only its reply was lost.
+        await self.client.put(self.key(master), value, lease=lease)
         previous = self._held.get(master)
         self._held[master] = lease
         if previous is not None and previous != lease:
