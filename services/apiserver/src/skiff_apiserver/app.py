@@ -254,8 +254,9 @@ class ApiServerApp:
         self._endpoints_task = self.tasks.spawn(self.endpoints.run(), name="kubernetes-endpoints")
 
     async def _stop_endpoint_reconciler(self) -> None:
-        """RemoveEndpoints before serving stops, so clients move on while this apiserver still answers;
-        bounded, so an unreachable etcd cannot hold up the shutdown (the lease then expires)."""
+        """RemoveEndpoints before the REST API (what pods reach through the Service) stops, so clients
+        move on while it still answers; bounded, so an unreachable etcd cannot hold up the shutdown (the
+        lease then expires on its own)."""
         if self._endpoints_task is not None:
             self._endpoints_task.cancel()
             await asyncio.gather(self._endpoints_task, return_exceptions=True)
