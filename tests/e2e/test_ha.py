@@ -29,7 +29,7 @@ from skiff.api.coordination.v1 import lease_pb2
 from skiff.api.core.v1 import config_pb2
 from skiff_cli import kubeconfig
 from skiff_cli.clientconfig import save_client_config
-from skiff_cli.cluster import certkeys, controlplane, members, processes
+from skiff_cli.cluster import certkeys, components, controlplane, members, processes
 from skiff_cli.cluster.layout import ClusterLayout
 from skiff_cli.cluster.local import LocalCluster, etcd_healthy
 from skiff_client import ApiClient
@@ -39,6 +39,7 @@ from skiff_common import errors
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.slow]
 
 SKIFF = str(Path(sys.executable).parent / "skiff")
+KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33"
 NAMESPACE = "default"
 CONTROL_PLANE = ("etcd", "apiserver", "scheduler", "controllers")
 DEPLOYMENT = """
@@ -103,6 +104,21 @@ def skiff(local: LocalCluster, *args: str, stdin: str = "", check: bool = True) 
     done = subprocess.run([SKIFF, *args], capture_output=True, text=True, input=stdin, env=env, timeout=120)
     assert done.returncode == 0 or not check, f"skiff {' '.join(args)}: {done.stdout}{done.stderr}"
     return done.stdout + done.stderr
+
+
+def kubernetes_endpoints(local: LocalCluster) -> list[tuple[str, int]]:
+    """(ip, port) of every address `kubectl get endpoints kubernetes` lists, sorted."""
+    env = {**os.environ, "KUBECONFIG": str(local.layout.state_dir / "kubeconfig")}
+    args = [KUBECTL, "get", "endpoints", "kubernetes", "-n", "default", "-o", "json"]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    subsets = json.loads(done.stdout).get("subsets", [])
+    return sorted((a["ip"], p["port"]) for s in subsets for a in s.get("addresses", []) for p in s["ports"])
+
+
+def advertised(member: ClusterLayout) -> tuple[str, int]:
+    """Where a member's apiserver is listed: its --advertise-address and REST port."""
+    return components.advertise_address(member), member.rest_port
 
 
 def etcd_member_list(local: LocalCluster, everyone: list[ClusterLayout]) -> list[dict[str, Any]]:
@@ -202,6 +218,11 @@ def test_three_members_share_etcd_and_elect_one_leader(ha: tuple[LocalCluster, l
     assert all(wait_for("both Leases held", lambda: asyncio.run(holders()), 60))
     recorded = asyncio.run(members.read_members(local.client_config()))
     assert sorted(m.name for m in recorded) == sorted(m.node_name for m in everyone)
+    # the `kubernetes` Service names every member's apiserver (the lease endpoint reconciler)
+    every = sorted(advertised(m) for m in everyone)
+    assert len(set(every)) == 3
+    listed = lambda: kubernetes_endpoints(local) == every  # noqa: E731
+    wait_for("kubectl get endpoints kubernetes to list the three members", listed, 60)
 
 
 def test_a_member_joins_by_certificate_key_and_leaves(ha: tuple[LocalCluster, list[ClusterLayout]]) -> None:
@@ -338,6 +359,12 @@ def test_losing_a_member_loses_no_object_no_event_and_no_scheduling(
     assert [s for s in seen if s.startswith("ADDED after-")] == [f"ADDED after-{i}" for i in range(20)]
     assert failovers, "the watch never lost its apiserver: the killed member was not the one in use"
 
+    # The killed apiserver left the `kubernetes` endpoints when its master lease expired.
+    survivors = sorted(advertised(m) for m in everyone if m.node_name != first.node_name)
+    wait_for(
+        "the killed apiserver out of the kubernetes endpoints", lambda: kubernetes_endpoints(local) == survivors, 90
+    )
+
     # The member rejoins: its supervisor starts every process again, and etcd counts it healthy.
     local.start_supervisor()
     wait_for("the first etcd member healthy again", lambda: etcd_healthy(first, local.etcd_tls["healthcheck-client"]))
@@ -346,4 +373,8 @@ def test_losing_a_member_loses_no_object_no_event_and_no_scheduling(
     endpoints = [m.etcd_endpoint for m in everyone]
     health = members.etcdctl(local.etcd_tls["healthcheck-client"], endpoints, "endpoint", "health")
     assert health.count("is healthy") == 3, health
+    every = sorted(advertised(m) for m in everyone)
+    wait_for(
+        "the restarted apiserver back in the kubernetes endpoints", lambda: kubernetes_endpoints(local) == every, 60
+    )
     skiff(local, "delete", "deployment", "ha-web")

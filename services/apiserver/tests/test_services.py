@@ -208,8 +208,11 @@ async def test_kubernetes_service_exists_and_is_repaired(server_factory) -> None
     fixed = await get(again.stub, "services", "kubernetes")
     assert fixed.metadata.uid == svc.metadata.uid
     assert [(p.port, p.target_port.int_val) for p in fixed.spec.ports] == [(443, again.app.port)]
+    # the Endpoints name both live apiservers (one subset per port: test_kubernetes_endpoints.py)
     ep = await get(again.stub, "endpoints", "kubernetes")
-    assert [a.ip for a in ep.subsets[0].addresses] == ["127.0.0.2"]
+    assert sorted((s.addresses[0].ip, s.ports[0].port) for s in ep.subsets) == sorted(
+        [("127.0.0.1", port), ("127.0.0.2", again.app.port)]
+    )
     await expect_error(
         grpc.StatusCode.INVALID_ARGUMENT, create(again.stub, service(uniq("first"), cluster_ip="10.96.0.1"))
     )

@@ -37,7 +37,9 @@ from skiff_apiserver.machinery import kinds
 from skiff_apiserver.readiness import MetricsPortReadiness
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.registry.bootstrap import ensure_kubernetes_service
+from skiff_apiserver.registry.endpointreconciler import RECONCILER_TYPES, LeaseEndpointReconciler
 from skiff_apiserver.registry.lifecycle import NamespaceLifecycle
+from skiff_apiserver.registry.masterleases import Master, MasterLeases
 from skiff_apiserver.registry.service_repair import ServiceAllocationRepair
 from skiff_apiserver.registry.store import Admission, Store, ValidatingAdmission
 from skiff_apiserver.registry.strategies.namespace import SYSTEM_NAMESPACES
@@ -106,11 +108,17 @@ class ApiServerApp:
         self.gate: Gate | None = None
         self.audit: AuditLog | None = None
         self.readiness: MetricsPortReadiness | None = None  # /readyz's checks on the metrics port
+        self.endpoints: LeaseEndpointReconciler | None = None  # the `kubernetes` Service's endpoints
+        self._endpoints_task: asyncio.Task[None] | None = None
 
     async def start(self, *, serve: bool = True) -> int:
         """Start everything; with serve=False the gRPC server is built and bound but not started (the
         caller starts it, e.g. skiff_common's serve_until_signal). Returns the bound port."""
         cfg = self.cfg
+        if cfg.endpoint_reconciler_type not in RECONCILER_TYPES:
+            raise ValueError(
+                f"--endpoint-reconciler-type: unsupported value {cfg.endpoint_reconciler_type!r} (use lease or none)"
+            )
         self.client = EtcdClient(cfg.etcd_endpoints, timeout=cfg.etcd_timeout, tls=etcd_tls_config(cfg))
         if cfg.encryption_provider_config:
             self.client.transformer = Transformer(cfg.etcd_prefix, load_encryption(cfg.encryption_provider_config))
@@ -223,10 +231,41 @@ class ApiServerApp:
                 await self.rest.serve_socket(sock)
         # The `kubernetes` Service leads to the Kubernetes API (REST) where it is served, as in Kubernetes.
         api_port = self.rest_port if self.rest is not None else self.port
-        await ensure_kubernetes_service(self.registry, cfg.service_cluster_ip_range, cfg.advertise_address, api_port)
+        await ensure_kubernetes_service(self.registry, cfg.service_cluster_ip_range, api_port)
+        await self._start_endpoint_reconciler(api_port)
         self.readiness.started = True
         log.info("apiserver_started", port=self.port, rest_port=self.rest_port, etcd=cfg.etcd_endpoints)
         return self.port
+
+    async def _start_endpoint_reconciler(self, api_port: int) -> None:
+        """Join the `kubernetes` Service's endpoints (endpointreconciler.py): a first pass now, so the
+        apiserver is listed once it reports started, then one pass every interval."""
+        cfg = self.cfg
+        if cfg.endpoint_reconciler_type != "lease" or not cfg.service_cluster_ip_range:
+            return
+        assert self.registry is not None and self.client is not None
+        leases = MasterLeases(self.client, cfg.etcd_prefix, cfg.endpoint_reconciler_ttl)
+        me = Master(cfg.advertise_address.strip("[]"), api_port)
+        self.endpoints = LeaseEndpointReconciler(self.registry, leases, me, interval=cfg.endpoint_reconciler_interval)
+        try:
+            await self.endpoints.reconcile()
+        except errors.SkiffError as exc:  # etcd trouble: the loop retries, serving goes on
+            log.warning("kubernetes_endpoints_reconcile_failed", master=str(me), error=str(exc))
+        self._endpoints_task = self.tasks.spawn(self.endpoints.run(), name="kubernetes-endpoints")
+
+    async def _stop_endpoint_reconciler(self) -> None:
+        """RemoveEndpoints before the REST API (what pods reach through the Service) stops, so clients
+        move on while it still answers; bounded, so an unreachable etcd cannot hold up the shutdown (the
+        lease then expires on its own)."""
+        if self._endpoints_task is not None:
+            self._endpoints_task.cancel()
+            await asyncio.gather(self._endpoints_task, return_exceptions=True)
+        if self.endpoints is None:
+            return
+        try:
+            await asyncio.wait_for(self.endpoints.stop(), timeout=max(self.cfg.etcd_timeout, 1.0))
+        except (errors.SkiffError, TimeoutError) as exc:
+            log.warning("kubernetes_endpoints_remove_failed", master=str(self.endpoints.me), error=str(exc))
 
     async def _wait_for_etcd(self) -> None:
         """etcd may still be starting (e.g. under `skiff up`): wait for it rather than exit."""
@@ -254,6 +293,7 @@ class ApiServerApp:
     async def stop(self, grace: float = 1.0) -> None:
         if self.readiness is not None:
             self.readiness.uninstall()
+        await self._stop_endpoint_reconciler()
         if self.rest is not None:
             await self.rest.stop()
         if self.server is not None:

@@ -118,6 +118,19 @@ class ApiServerConfig:
             "where other nodes' kubelets and proxies dial; the address must exist at start)"
         },
     )
+    endpoint_reconciler_type: str = field(
+        default="lease",
+        metadata={
+            "help": "how the `kubernetes` Service's endpoints are kept: lease (every apiserver with a live "
+            "master lease, Kubernetes' default) or none (left alone)"
+        },
+    )
+    endpoint_reconciler_ttl: int = field(
+        default=15, metadata={"help": "seconds a master lease outlives its apiserver's last refresh"}
+    )
+    endpoint_reconciler_interval: float = field(
+        default=10.0, metadata={"help": "seconds between refreshes of this apiserver's master lease"}
+    )
     event_ttl: int = field(default=3600, metadata={"help": "seconds Events live (etcd lease); 0: forever"})
     max_message_bytes: int = field(default=64 * 1024 * 1024, metadata={"help": "gRPC message size limit"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})

@@ -60,6 +60,16 @@ WATCH_EVENTS = Counter(
 SLOW_WATCHERS = Counter(
     "apiserver_terminated_watchers_total", "Counter of watchers closed due to unresponsiveness.", ["resource"]
 )
+# The lease endpoint reconciler (registry/endpointreconciler.py): Skiff's own, Kubernetes exports none.
+ENDPOINT_RECONCILES = Counter(
+    "apiserver_kubernetes_endpoints_reconciles_total",
+    "Passes of the lease endpoint reconciler over the kubernetes Service's endpoints, by result "
+    "(written, unchanged, error).",
+    ["result"],
+)
+LIVE_MASTERS = Gauge(
+    "apiserver_kubernetes_endpoints_masters", "Apiservers with a live master lease at this apiserver's last pass."
+)
 
 # Kubernetes' verb names: the HTTP method, with LIST / WATCH / DELETECOLLECTION / CONNECT / APPLY split off.
 _VERBS = {

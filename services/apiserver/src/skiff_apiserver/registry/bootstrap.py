@@ -1,14 +1,14 @@
-"""The `kubernetes` Service in `default` and its Endpoints, as kube-apiserver's bootstrap controller keeps
-them: ClusterIP = the first address of --service-cluster-ip-range, one port 443 named https whose
-targetPort is this apiserver's API port (the REST port where it is served, else gRPC), and Endpoints naming
---advertise-address at that port. Pods find the API through them (KUBERNETES_SERVICE_HOST, kubernetes.default.svc).
+"""The `kubernetes` Service in `default`, as kube-apiserver's bootstrap controller keeps it: ClusterIP = the
+first address of --service-cluster-ip-range, one port 443 named https whose targetPort is this apiserver's
+API port (the REST port where it is served, else gRPC). Pods find the API through it
+(KUBERNETES_SERVICE_HOST, kubernetes.default.svc). Its Endpoints and EndpointSlices name every live
+apiserver and are kept by the lease endpoint reconciler (endpointreconciler.py), which uses `ensure` below.
 
-Kubernetes' apiserver also writes the `kubernetes` EndpointSlice and marks these Endpoints skip-mirror;
-Skiff has no EndpointSlice kind in the apiserver yet, so the Endpoints are left for an EndpointSlice
-mirroring controller to follow.
-
-Run at every start-up: created when absent, repaired when they drifted (someone edited or deleted them),
-left alone when they are right, so restarts and several replicas are harmless.
+Run at every start-up: created when absent, repaired when it drifted (someone edited or deleted it), left
+alone when it is right, so restarts and several replicas are harmless. The targetPort is not compared:
+members of one control plane may serve on different ports (one machine, see apiendpoints.py), the
+Service has no selector, and the proxy takes each endpoint's port from the EndpointSlices, so members
+restarting in turn must not rewrite it back and forth.
 """
 
 from __future__ import annotations
@@ -40,22 +40,12 @@ def desired_service(cluster_ip: str, target_port: int) -> service_pb2.Service:
     return svc
 
 
-def desired_endpoints(address: str, port: int) -> service_pb2.Endpoints:
-    ep = service_pb2.Endpoints(api_version="v1", kind="Endpoints")
-    ep.metadata.name, ep.metadata.namespace = NAME, NAMESPACE
-    subset = ep.subsets.add()
-    subset.addresses.add(ip=address)
-    subset.ports.add(name=PORT_NAME, port=port, protocol="TCP")
-    return ep
-
-
-async def ensure_kubernetes_service(registry: Registry, cidr: str, address: str, port: int) -> None:
+async def ensure_kubernetes_service(registry: Registry, cidr: str, port: int) -> None:
     if not cidr:
         return  # no Service IPs in this cluster: nothing to point at the API
     first = ClusterIPAllocator.first_address(cidr)
     try:
-        await _ensure(registry, desired_service(first, port), _service_matches, replace=_ip_differs)
-        await _ensure(registry, desired_endpoints(address, port), _endpoints_match)
+        await ensure(registry, desired_service(first, port), _service_matches, replace=_ip_differs)
     except errors.SkiffError as exc:  # e.g. another Service holds the first address: report, keep serving
         log.error("bootstrap_failed", name=NAME, error=str(exc))
 
@@ -64,48 +54,50 @@ def _service_matches(current: Any, want: Any) -> bool:
     return bool(
         current.spec.cluster_ip == want.spec.cluster_ip
         and current.spec.type == want.spec.type
-        and list(current.spec.ports) == list(want.spec.ports)
+        and _ports(current) == _ports(want)
         and not current.spec.selector
     )
+
+
+def _ports(svc: Any) -> list[tuple[str, str, int]]:
+    return [(p.name, p.protocol, p.port) for p in svc.spec.ports]
 
 
 def _ip_differs(current: Any, want: Any) -> bool:
     return bool(current.spec.cluster_ip != want.spec.cluster_ip)
 
 
-def _endpoints_match(current: Any, want: Any) -> bool:
-    return list(current.subsets) == list(want.subsets)
-
-
 Check = Callable[[Any, Any], bool]
 
 
-async def _ensure(registry: Registry, want: Any, matches: Check, replace: Check | None = None) -> None:
+async def ensure(registry: Registry, want: Any, matches: Check, replace: Check | None = None) -> bool:
     """Create `want`, or bring the stored object to it: updated in place, or deleted and created again
-    when `replace` says an immutable field differs."""
+    when `replace` says an immutable field differs. True when something was written."""
     info = kinds.kind_of(want)
+    namespace, name = want.metadata.namespace, want.metadata.name
     for _ in range(5):
         try:
-            current: Any = await registry.get(info, NAMESPACE, NAME)
+            current: Any = await registry.get(info, namespace, name)
         except errors.NotFound:
             try:
                 await registry.create(want)
-                log.info("bootstrap_created", resource=info.resource, name=NAME)
-                return
+                log.info("bootstrap_created", resource=info.resource, name=name)
+                return True
             except errors.AlreadyExists:
                 continue  # another replica made it first: check what it made
         if matches(current, want):
-            return
+            return False
         if replace is not None and replace(current, want):
-            await registry.delete(info, NAMESPACE, NAME, uid=current.metadata.uid)
+            await registry.delete(info, namespace, name, uid=current.metadata.uid)
             continue
         fixed: Any = type(want)()
         fixed.CopyFrom(want)
         fixed.metadata.CopyFrom(current.metadata)
+        fixed.metadata.labels.update(want.metadata.labels)
         try:
             await registry.update(fixed)
-            log.info("bootstrap_repaired", resource=info.resource, name=NAME)
-            return
+            log.info("bootstrap_repaired", resource=info.resource, name=name)
+            return True
         except (errors.Conflict, errors.NotFound):
             continue
-    log.warning("bootstrap_gave_up", name=NAME)
+    raise errors.Conflict(f"{info.resource} {namespace}/{name} kept changing under five attempts to write it")

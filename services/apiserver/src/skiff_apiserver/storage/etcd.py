@@ -268,6 +268,25 @@ class EtcdClient:
         resp = await self._call("lease_grant", self._lease.LeaseGrant, rpc.LeaseGrantRequest(TTL=ttl))
         return int(resp.ID)  # type: ignore[attr-defined]
 
+    async def revoke_lease(self, lease: int) -> None:
+        """Revoke `lease`, deleting the keys still attached to it; an unknown (expired) lease is no error."""
+        try:
+            await self._call("lease_revoke", self._lease.LeaseRevoke, rpc.LeaseRevokeRequest(ID=lease))
+        except errors.InternalError as exc:
+            if "lease not found" not in str(exc):
+                raise
+
+    async def put(self, key: bytes, value: bytes, *, lease: int = 0) -> int:
+        """Write `key` whatever it holds (for keys one writer owns, e.g. an apiserver's master lease)."""
+        put = rpc.PutRequest(key=key, value=self._write(key, value), lease=lease)
+        resp = await self._call("put", self._kv.Put, put)
+        return int(resp.header.revision)  # type: ignore[attr-defined]
+
+    async def delete_key(self, key: bytes) -> int:
+        """Delete `key` unconditionally; returns how many keys went (0 or 1)."""
+        resp = await self._call("delete", self._kv.DeleteRange, rpc.DeleteRangeRequest(key=key))
+        return int(resp.deleted)  # type: ignore[attr-defined]
+
     async def compact(self, revision: int) -> None:
         await self._call("compact", self._kv.Compact, rpc.CompactionRequest(revision=revision, physical=True))
 
