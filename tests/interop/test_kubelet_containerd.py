@@ -25,8 +25,7 @@ from skiff.cri.runtime.v1 import api_pb2_grpc
 from skiff.kubelet.v1 import kubelet_pb2 as kpb
 from skiff.kubelet.v1 import kubelet_pb2_grpc
 from skiff_client import ApiClient
-from skiff_cluster_fixture import apiserver, client, etcd, eventually  # noqa: F401 - fixtures
-from skiff_common import errors
+from skiff_cluster_fixture import apiserver, client, etcd, eventually, gone  # noqa: F401 - fixtures
 from skiff_kubelet.app import Kubelet
 from skiff_kubelet.config import KubeletConfig
 
@@ -124,14 +123,7 @@ async def test_kubelet_runs_a_pod_on_containerd(
 
         await client.delete(pod_pb2.Pod, name, "default")
 
-        async def gone() -> bool:
-            try:
-                await client.get(pod_pb2.Pod, name, "default")
-                return False
-            except errors.NotFound:
-                return True
-
-        await eventually(gone, "pod deleted")
+        await gone(client, pod_pb2.Pod, name)
 
         async def no_sandbox_left() -> bool:
             left = (await crictl.ListPodSandbox(cri.ListPodSandboxRequest())).items

@@ -141,3 +141,16 @@ async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: flo
             pass
         await asyncio.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+async def gone(client: ApiClient, kind: type[Any], name: str, namespace: str = "default", within: float = 60.0) -> None:
+    """Wait until the object is deleted (NotFound); fail naming it."""
+
+    async def absent() -> bool:
+        try:
+            await client.get(kind, name, namespace)
+        except errors.NotFound:
+            return True
+        return False
+
+    await eventually(absent, f"{kind.__name__} {namespace}/{name} deleted", within)

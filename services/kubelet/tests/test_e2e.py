@@ -20,7 +20,7 @@ from skiff.cri.runtime.v1 import api_pb2 as cri
 from skiff.kubelet.v1 import kubelet_pb2 as kpb
 from skiff.kubelet.v1 import kubelet_pb2_grpc
 from skiff_client import ApiClient
-from skiff_cluster_fixture import eventually
+from skiff_cluster_fixture import eventually, gone
 from skiff_common import errors
 from skiff_kubelet import labels as L
 from skiff_kubelet import tmpfs
@@ -232,14 +232,7 @@ async def test_walking_skeleton(client: ApiClient, kubelet: Kubelet, scheduler: 
 
     await client.delete(pod_pb2.Pod, name, "default")
 
-    async def gone() -> bool:
-        try:
-            await client.get(pod_pb2.Pod, name, "default")
-            return False
-        except errors.NotFound:
-            return True
-
-    await eventually(gone, "pod deleted")
+    await gone(client, pod_pb2.Pod, name)
     sandboxes = await kubelet.cri.runtime.ListPodSandbox(
         cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector={L.POD_UID: pod.metadata.uid}))
     )
@@ -291,14 +284,7 @@ async def test_kubelet_restart_adopts_running_pod(
         assert after.status.container_statuses[0].restart_count == 0
         await client.delete(pod_pb2.Pod, name, "default")
 
-        async def gone() -> bool:
-            try:
-                await client.get(pod_pb2.Pod, name, "default")
-                return False
-            except errors.NotFound:
-                return True
-
-        await eventually(gone, "pod deleted")
+        await gone(client, pod_pb2.Pod, name)
     finally:
         await second.stop()
 
@@ -360,14 +346,7 @@ async def test_probes_and_crash_loop_restart(client: ApiClient, apiserver: Any, 
         assert not (await status()).container_statuses[0].ready  # fresh container: not ready until probed
         await client.delete(pod_pb2.Pod, name, "default")
 
-        async def gone() -> bool:
-            try:
-                await client.get(pod_pb2.Pod, name, "default")
-                return False
-            except errors.NotFound:
-                return True
-
-        await eventually(gone, "pod deleted")
+        await gone(client, pod_pb2.Pod, name)
     finally:
         await k.stop()
 
@@ -476,14 +455,7 @@ async def test_missing_image_with_never_policy_waits_with_reason(client: ApiClie
     assert p.status.phase == "Pending" and "not present" in p.status.container_statuses[0].state.waiting.message
     await client.delete(pod_pb2.Pod, name, "default")
 
-    async def gone() -> bool:
-        try:
-            await client.get(pod_pb2.Pod, name, "default")
-            return False
-        except errors.NotFound:
-            return True
-
-    await eventually(gone, "pod deleted")
+    await gone(client, pod_pb2.Pod, name)
     left = await kubelet.cri.runtime.ListPodSandbox(
         cri.ListPodSandboxRequest(filter=cri.PodSandboxFilter(label_selector={L.POD_UID: p.metadata.uid}))
     )

@@ -22,7 +22,7 @@ import pytest
 from skiff.api.core.v1 import config_pb2, pod_pb2
 from skiff.api.meta.v1 import meta_pb2
 from skiff_client import ApiClient
-from skiff_cluster_fixture import eventually
+from skiff_cluster_fixture import eventually, gone
 from skiff_common import errors
 from skiff_kubelet import tmpfs
 from skiff_kubelet.app import Kubelet
@@ -73,18 +73,29 @@ def _mounts_below(folder: Path) -> list[str]:
     return [p for p, _ in tmpfs.mount_points() if p.startswith(os.path.realpath(folder) + "/")]
 
 
+async def _unmounted(folder: Path) -> bool:
+    return not _mounts_below(folder)
+
+
+async def _pod_with_secret(client: ApiClient, prefix: str, script: str, **spec: Any) -> pod_pb2.Pod:
+    """A Secret `sec-<suffix>` (token=one) and a busybox pod `<prefix>-<suffix>` mounting it at /secret
+    (not created yet: the caller may add to it)."""
+    suffix = uuid.uuid4().hex[:6]
+    meta = meta_pb2.ObjectMeta(name=f"sec-{suffix}", namespace="default")
+    await client.create(config_pb2.Secret(api_version="v1", kind="Secret", data={"token": b"one"}, metadata=meta))
+    pod = busybox_pod(f"{prefix}-{suffix}", script, **spec)
+    pod.spec.volumes.add(name="sec").secret.secret_name = meta.name
+    pod.spec.containers[0].volume_mounts.add(name="sec", mount_path="/secret", read_only=True)
+    return pod
+
+
 async def test_a_killed_kubelet_refreshes_the_secret_in_the_tmpfs_it_finds(
     client: ApiClient, apiserver: Any, runtime: Any, tmp_path: Path
 ) -> None:
-    suffix = uuid.uuid4().hex[:6]
-    node, name, secret = f"node-{suffix}", f"tmpfs-{suffix}", f"sec-{suffix}"
-    meta = meta_pb2.ObjectMeta(name=secret, namespace="default")
-    await client.create(config_pb2.Secret(api_version="v1", kind="Secret", data={"token": b"one"}, metadata=meta))
-    pod = busybox_pod(name, SCRIPT)
-    pod.spec.node_name = node
-    pod.spec.volumes.add(name="sec").secret.secret_name = secret
+    node = f"node-{uuid.uuid4().hex[:6]}"
+    pod = await _pod_with_secret(client, "tmpfs", SCRIPT, node_name=node)
+    name, secret = pod.metadata.name, pod.spec.volumes[0].secret.secret_name
     pod.spec.volumes.add(name="scratch").empty_dir.SetInParent()
-    pod.spec.containers[0].volume_mounts.add(name="sec", mount_path="/secret", read_only=True)
     pod.spec.containers[0].volume_mounts.add(name="scratch", mount_path="/scratch")
     root = tmp_path / "kubelet"
     kubelet = start_kubelet(apiserver, runtime, tmp_path, node)
@@ -130,14 +141,8 @@ async def test_a_killed_kubelet_refreshes_the_secret_in_the_tmpfs_it_finds(
 
         await client.delete(pod_pb2.Pod, name, "default")
 
-        async def gone() -> bool:
-            try:
-                await client.get(pod_pb2.Pod, name, "default")
-                return False
-            except errors.NotFound:
-                return not _mounts_below(root)
-
-        await eventually(gone, "the pod deleted and its tmpfs unmounted", within=60)
+        await gone(client, pod_pb2.Pod, name)
+        await eventually(lambda: _unmounted(root), "its tmpfs unmounted")
     finally:
         await _delete_quietly(client, name)
         await client.delete(config_pb2.Secret, secret, "default")
@@ -158,13 +163,8 @@ async def test_housekeeping_unmounts_the_folders_of_pods_gone_while_it_was_down(
     (orphan / "token").write_text("left behind")
     k = Kubelet(cfg)
     await k.start()
-    suffix = uuid.uuid4().hex[:6]
-    name, secret = f"live-{suffix}", f"sec-{suffix}"
-    meta = meta_pb2.ObjectMeta(name=secret, namespace="default")
-    await client.create(config_pb2.Secret(api_version="v1", kind="Secret", data={"token": b"one"}, metadata=meta))
-    pod = busybox_pod(name, "exec sleep 300", node_name=cfg.node_name)
-    pod.spec.volumes.add(name="sec").secret.secret_name = secret
-    pod.spec.containers[0].volume_mounts.add(name="sec", mount_path="/secret", read_only=True)
+    pod = await _pod_with_secret(client, "live", "exec sleep 300", node_name=cfg.node_name)
+    name, secret = pod.metadata.name, pod.spec.volumes[0].secret.secret_name
     try:
         created = await client.create(pod)
         live = root / "pods" / created.metadata.uid / "volumes" / "secret" / "sec"
@@ -178,14 +178,8 @@ async def test_housekeeping_unmounts_the_folders_of_pods_gone_while_it_was_down(
         assert tmpfs.fs_type(live) == "tmpfs" and (live / "token").read_text() == "one"
         await client.delete(pod_pb2.Pod, name, "default")
 
-        async def gone() -> bool:
-            try:
-                await client.get(pod_pb2.Pod, name, "default")
-                return False
-            except errors.NotFound:
-                return not _mounts_below(root)
-
-        await eventually(gone, "the live pod deleted and its tmpfs unmounted")
+        await gone(client, pod_pb2.Pod, name)
+        await eventually(lambda: _unmounted(root), "its tmpfs unmounted")
     finally:
         await _delete_quietly(client, name)
         await k.stop()
@@ -201,13 +195,9 @@ async def test_a_finished_pods_secret_leaves_memory_before_the_pod_is_deleted(
     root = Path(cfg.root_dir)
     k = Kubelet(cfg)
     await k.start()
-    suffix = uuid.uuid4().hex[:6]
-    name, secret = f"done-{suffix}", f"sec-{suffix}"
-    meta = meta_pb2.ObjectMeta(name=secret, namespace="default")
-    await client.create(config_pb2.Secret(api_version="v1", kind="Secret", data={"token": b"one"}, metadata=meta))
-    pod = busybox_pod(name, 'echo "fs=$(stat -f -c %T /secret)"', node_name=cfg.node_name, restart_policy="Never")
-    pod.spec.volumes.add(name="sec").secret.secret_name = secret
-    pod.spec.containers[0].volume_mounts.add(name="sec", mount_path="/secret", read_only=True)
+    script = 'echo "fs=$(stat -f -c %T /secret)"'
+    pod = await _pod_with_secret(client, "done", script, node_name=cfg.node_name, restart_policy="Never")
+    name, secret = pod.metadata.name, pod.spec.volumes[0].secret.secret_name
     try:
         created = await client.create(pod)
         logs = tmp_path / "pods" / f"default_{name}_{created.metadata.uid}" / "main" / "0.log"
