@@ -145,7 +145,7 @@ def apiserver(
             f"--etcd-keyfile={etcd_tls.key_file}",
             f"--metrics-address={layout.metrics_address('apiserver')}",
             f"--advertise-address={advertise_address(layout)}",  # pods reach the API there (kubernetes Service)
-            *(["--advertise-grpc"] if layout.node_cidr else []),  # other nodes' kubelets and proxies dial it
+            *(["--advertise-grpc"] if layout.node_ip else []),  # other nodes' kubelets and proxies dial it
             f"--encryption-provider-config={ensure_encryption_config(layout.pki_dir / 'encryption.yaml')}",
             "--pod-security-default-warn=baseline",
             f"--authorization-mode={AUTHORIZATION_MODE}",
@@ -167,8 +167,9 @@ def apiserver(
 
 def advertise_address(layout: ClusterLayout) -> str:
     """Where pods (the `kubernetes` Service) and other nodes reach the control plane: the node bridge's
-    host address in a multi-node cluster, else the pod bridge's gateway."""
-    return layout.node_ip if layout.node_cidr else layout.pod_gateway
+    host address in a multi-node cluster (every control-plane member's, on its own ports), else the pod
+    bridge's gateway."""
+    return layout.node_ip or layout.pod_gateway
 
 
 def scheduler(layout: ClusterLayout, tls: TLSConfig) -> Component:

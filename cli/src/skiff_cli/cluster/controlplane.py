@@ -62,13 +62,15 @@ def members_dir(first: ClusterLayout) -> Path:
 
 def member_layout(first: ClusterLayout, index: int) -> ClusterLayout:
     """Member `index` (1, 2, ...) beside `first`: its own free ports and folder, the recorded one if it
-    exists. It advertises the first node's pod gateway (where pods reach the API) on its own REST port."""
+    exists. It advertises, on its own ports, where `first` does: the node bridge's host address in a
+    multi-node cluster (workers' namespaces and every pod reach it; the member runs in the host's
+    namespace, so it is not given the node network itself), else the first node's pod gateway."""
     name = f"{first.node_name}-cp{index}"
     state = members_dir(first) / name
     if (state / LAYOUT_FILE).exists():
         return ClusterLayout.load(state)
     member = ClusterLayout.ephemeral(state, f"{first.bridge[-6:]}c{index}", pod_subnet=0)
-    member.node_name, member.pod_cidr = name, first.pod_cidr
+    member.node_name, member.pod_cidr, member.node_ip = name, first.pod_cidr, first.node_ip
     return member
 
 
@@ -86,7 +88,8 @@ class ControlPlaneMember:
 
     def certificates(self) -> tuple[dict[str, TLSConfig], dict[str, TLSConfig]]:
         """This member's own leaves (its names in the SANs), issued with the shared CAs already in place."""
-        made = ClusterPKI(self.layout.pki_dir).ensure(control_plane_profiles(self.layout.node_name))
+        addresses = [self.layout.node_ip] if self.layout.node_ip else []  # dialled there from other nodes
+        made = ClusterPKI(self.layout.pki_dir).ensure(control_plane_profiles(self.layout.node_name, addresses))
         prefix = components.ETCD_PKI_SUBDIR + "/"
         tls = {name: t for name, t in made.items() if "/" not in name}
         etcd = {name.removeprefix(prefix): t for name, t in made.items() if name.startswith(prefix)}
@@ -243,9 +246,10 @@ def scale(first: ClusterLayout, admin: ClientConfig, count: int, say: Callable[[
         )
     # nodes that join from now on learn every apiserver from cluster-info (joining.py)
     ca_pem = (first.pki_dir / "ca.crt").read_bytes()
-    asyncio.run(publish_cluster_info_at(own, f"https://{first.join_address}", ca_pem, first.apiserver_address))
+    advertised = [m.advertised_apiserver_address for m in everyone]  # on the node bridge when there is one
+    asyncio.run(publish_cluster_info_at(own, f"https://{first.join_address}", ca_pem, ",".join(advertised)))
     for worker in workers(first):
-        worker.apiserver_peers = [m.apiserver_listen for m in everyone if m.apiserver_listen != worker.apiserver_listen]
+        worker.apiserver_peers = [a for a in advertised if a != worker.apiserver_listen]
         worker.save()
         rewire(worker, say)
     return everyone
