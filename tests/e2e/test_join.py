@@ -82,7 +82,7 @@ apiVersion: v1
 kind: Secret
 metadata: {{name: bootstrap-token-{token_id}, namespace: kube-system}}
 type: bootstrap.kubernetes.io/token
-stringData: {{token-id: {token_id}, token-secret: {secret}, usage-bootstrap-signing: "true"}}
+stringData: {{token-id: "{token_id}", token-secret: "{secret}", usage-bootstrap-signing: "true"}}
 """)
         try:
             assert found.result(timeout=90).token_id == token_id
