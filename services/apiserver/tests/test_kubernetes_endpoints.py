@@ -102,6 +102,20 @@ async def test_deleted_endpoints_and_slices_come_back(server_factory) -> None:
     assert await until("the slice rewritten", lambda: _is(slices(api), {"kubernetes": [me(api)]}))
 
 
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"endpoint_reconciler_ttl": 0}, "--endpoint-reconciler-ttl: must be at least 1 second, got 0"),
+        ({"endpoint_reconciler_interval": 0.0}, "--endpoint-reconciler-interval: must be more than 0"),
+        ({"endpoint_reconciler_ttl": 5, "endpoint_reconciler_interval": 5.0}, "less than the TTL \\(5 s\\)"),
+    ],
+)
+async def test_a_lease_that_cannot_outlive_its_refreshes_is_refused(etcd, flags: dict, message: str) -> None:  # type: ignore[type-arg]
+    app = ApiServerApp(make_config([etcd.endpoint], **flags))
+    with pytest.raises(ValueError, match=message):
+        await app.start()
+
+
 async def test_an_unknown_reconciler_type_is_refused_by_flag_name(etcd) -> None:
     app = ApiServerApp(make_config([etcd.endpoint], endpoint_reconciler_type="master-count"))
     with pytest.raises(ValueError, match="--endpoint-reconciler-type: unsupported value 'master-count'"):

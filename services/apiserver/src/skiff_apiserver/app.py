@@ -37,7 +37,7 @@ from skiff_apiserver.machinery import kinds
 from skiff_apiserver.readiness import MetricsPortReadiness
 from skiff_apiserver.registry.api import Registry
 from skiff_apiserver.registry.bootstrap import ensure_kubernetes_service
-from skiff_apiserver.registry.endpointreconciler import RECONCILER_TYPES, LeaseEndpointReconciler
+from skiff_apiserver.registry.endpointreconciler import LeaseEndpointReconciler, check_endpoint_reconciler_flags
 from skiff_apiserver.registry.lifecycle import NamespaceLifecycle
 from skiff_apiserver.registry.masterleases import Master, MasterLeases
 from skiff_apiserver.registry.service_repair import ServiceAllocationRepair
@@ -115,10 +115,9 @@ class ApiServerApp:
         """Start everything; with serve=False the gRPC server is built and bound but not started (the
         caller starts it, e.g. skiff_common's serve_until_signal). Returns the bound port."""
         cfg = self.cfg
-        if cfg.endpoint_reconciler_type not in RECONCILER_TYPES:
-            raise ValueError(
-                f"--endpoint-reconciler-type: unsupported value {cfg.endpoint_reconciler_type!r} (use lease or none)"
-            )
+        check_endpoint_reconciler_flags(
+            cfg.endpoint_reconciler_type, cfg.endpoint_reconciler_ttl, cfg.endpoint_reconciler_interval
+        )
         self.client = EtcdClient(cfg.etcd_endpoints, timeout=cfg.etcd_timeout, tls=etcd_tls_config(cfg))
         if cfg.encryption_provider_config:
             self.client.transformer = Transformer(cfg.etcd_prefix, load_encryption(cfg.encryption_provider_config))

@@ -40,6 +40,18 @@ from skiff_apiserver.registry.reads import ListOptions
 RECONCILER_TYPES = ("lease", "none")
 
 
+def check_endpoint_reconciler_flags(kind: str, ttl: int, interval: float) -> None:
+    """ValueError naming the flag: a lease must outlive the refreshes that keep it."""
+    if kind not in RECONCILER_TYPES:
+        raise ValueError(f"--endpoint-reconciler-type: unsupported value {kind!r} (use lease or none)")
+    if ttl < 1:
+        raise ValueError(f"--endpoint-reconciler-ttl: must be at least 1 second, got {ttl}")
+    if not 0 < interval < ttl:
+        raise ValueError(
+            f"--endpoint-reconciler-interval: must be more than 0 and less than the TTL ({ttl} s), got {interval}"
+        )
+
+
 class LeaseEndpointReconciler:
     def __init__(
         self, registry: Registry, leases: MasterLeases, me: Master, *, interval: float = DEFAULT_INTERVAL
