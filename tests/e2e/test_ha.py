@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from own_cluster import own_cluster
 from polling import wait_for
 from skiff.api.coordination.v1 import lease_pb2
 from skiff.api.core.v1 import config_pb2
@@ -66,11 +66,8 @@ spec:
 
 @pytest.fixture(scope="module")
 def ha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCluster, list[ClusterLayout]]]:
-    if os.geteuid() != 0:
-        pytest.skip("end-to-end tests need root (namespaces, cgroups, mounts)")
-    state_dir = tmp_path_factory.mktemp("ha")
-    layout = ClusterLayout.ephemeral(state_dir, secrets.token_hex(3), pod_subnet=200 + secrets.randbelow(50))
-    local = LocalCluster(layout, say=lambda line: print(f"[ha] {line}"))
+    local = own_cluster(tmp_path_factory, "ha")
+    layout, state_dir = local.layout, local.layout.state_dir
     try:
         local.up()
         everyone = controlplane.scale(layout, local.client_config(), 3, lambda line: print(f"[ha] {line}"))

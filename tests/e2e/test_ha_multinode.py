@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from own_cluster import own_cluster
 from polling import wait_for
 from skiff_cli import kubeconfig
 from skiff_cli.clientconfig import save_client_config
@@ -32,12 +33,8 @@ SKIFF = str(Path(sys.executable).parent / "skiff")
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCluster, list[ClusterLayout], dict]]:  # type: ignore[type-arg]
-    if os.geteuid() != 0:
-        pytest.skip("end-to-end tests need root (namespaces, cgroups, mounts)")
-    state = tmp_path_factory.mktemp("hanodes")  # short: unix socket paths below it are capped at 107
-    layout = ClusterLayout.ephemeral(state, secrets.token_hex(3), pod_subnet=200 + secrets.randbelow(40))
-    multinode.use_node_network(layout, f"10.253.{secrets.randbelow(250)}.0/24")
-    local = LocalCluster(layout, say=lambda line: print(f"[hanodes] {line}"))
+    local = own_cluster(tmp_path_factory, "hanodes", node_net="10.253")
+    layout, state = local.layout, local.layout.state_dir
     workers: list[ClusterLayout] = []
     try:
         local.up()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from own_cluster import own_cluster
 from polling import wait_for as wait
 from skiff_cli import kubeconfig
 from skiff_cli.clientconfig import save_client_config
@@ -53,11 +54,8 @@ def busybox(name: str, node: str, command: str, tolerate: bool = False) -> str:
 
 @pytest.fixture(scope="module")
 def grown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCluster, list[ClusterLayout], dict]]:  # type: ignore[type-arg]
-    if os.geteuid() != 0:
-        pytest.skip("end-to-end tests need root (namespaces, cgroups, mounts)")
-    state = tmp_path_factory.mktemp("grow")  # short: unix socket paths below it are capped at 107
-    layout = ClusterLayout.ephemeral(state, secrets.token_hex(3), pod_subnet=200 + secrets.randbelow(40))
-    cluster = LocalCluster(layout, say=lambda line: print(f"[grow] {line}"))
+    cluster = own_cluster(tmp_path_factory, "grow")
+    layout, state = cluster.layout, cluster.layout.state_dir
     config = state / "client.yaml"
     save_client_config(cluster.client_config(), config)
     env = {**os.environ, "SKIFFCONFIG": str(config)}

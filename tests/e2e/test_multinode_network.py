@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from own_cluster import own_cluster
 from skiff_cli import kubeconfig
 from skiff_cli.clientconfig import save_client_config
 from skiff_cli.cluster import cleanup, multinode, nodenet, processes
@@ -63,13 +64,8 @@ def ip_lines(*args: str) -> str:
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
-    if os.geteuid() != 0:
-        pytest.skip("end-to-end tests need root (namespaces, cgroups, mounts)")
-    suffix = secrets.token_hex(3)
-    state = tmp_path_factory.mktemp("netcluster")
-    layout = ClusterLayout.ephemeral(state, suffix, pod_subnet=200 + secrets.randbelow(40))
-    multinode.use_node_network(layout, f"10.254.{secrets.randbelow(250)}.0/24")
-    cluster = LocalCluster(layout, say=lambda line: print(f"[netcluster] {line}"))
+    cluster = own_cluster(tmp_path_factory, "netcluster", node_net="10.254")
+    layout, state = cluster.layout, cluster.layout.state_dir
     config = state / "client.yaml"
     save_client_config(cluster.client_config(), config)
     env = {**os.environ, "SKIFFCONFIG": str(config)}
