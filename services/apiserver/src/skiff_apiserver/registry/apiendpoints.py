@@ -2,8 +2,9 @@
 
 Kubernetes' apiservers all serve on one port, so its `kubernetes` Endpoints is one subset (every live
 address, the one port) and the EndpointSlice `kubernetes` mirrors it. Skiff's control-plane members on one
-machine advertise the same address (the pod gateway) on different REST ports, which one subset cannot
-express: a subset pairs *every* address with *every* port. So members are grouped by port:
+machine advertise the same address (the node bridge's host address, or the pod gateway) on different
+REST ports, which one subset cannot express: a subset pairs *every* address with *every* port. So
+members are grouped by port:
 
 * Endpoints: one subset per port, holding the addresses served on that port (the shape Kubernetes'
   subset repacking gives: addresses with the same ports share a subset). Subsets are ordered by port,

@@ -5,7 +5,8 @@ a TTL and rewrites it every endpoint interval; the keys that still exist are the
 Skiff does the same under `<etcd-prefix>/masterleases/`, with two differences:
 
 * The key is `<ip>:<port>`, not `<ip>`: on one machine every control-plane member advertises the same
-  address (the pod gateway) on its own REST port, so the address alone would not tell them apart.
+  address (the node bridge's host address, or the pod gateway without a node network) on its own REST
+  port, so the address alone would not tell them apart.
 * The TTL is an etcd lease granted at each refresh: the key is re-put with the new lease and the previous
   lease is revoked (the key no longer hangs on it), so each apiserver holds one lease at a time. A refresh
   is one grant, one put and one revoke, every ten seconds: cheaper than a keep-alive stream to babysit.
